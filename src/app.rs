@@ -1,0 +1,209 @@
+//! Start-up: the shared state, the listeners, and a `run(shutdown)` a test can call.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::domain::codes::CodeSender;
+use crate::domain::passwords::PasswordHasher;
+use crate::domain::{Clock, Core, Settings, Timestamp, Zone};
+use crate::gateways::sms::{DevOutbox, NoProvider};
+use crate::store::Store;
+use crate::surfaces::{self, ratelimit::IpRateLimiter};
+use crate::telemetry::Metrics;
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub core: Arc<Core>,
+    pub config: Arc<Config>,
+    pub metrics: Metrics,
+    pub heating_limiter: Arc<IpRateLimiter>,
+}
+
+/// A bound listener and what it serves.
+struct Listener {
+    name: String,
+    listener: TcpListener,
+    router: axum::Router,
+}
+
+/// The built application: listeners bound, database migrated, ready to run.
+pub struct App {
+    state: AppState,
+    listeners: Vec<Listener>,
+}
+
+/// The domain settings the configuration asks for.
+fn settings(config: &Config) -> anyhow::Result<Settings> {
+    let zone = Zone::parse(&config.server.timezone)
+        .with_context(|| format!("unknown time zone {:?} (use e.g. Asia/Shanghai or +08:00)", config.server.timezone))?;
+    let positive = |v: i64, name: &str| -> anyhow::Result<i64> {
+        anyhow::ensure!(v > 0, "{name} must be positive");
+        Ok(v)
+    };
+    Ok(Settings {
+        zone,
+        access_ttl_secs: positive(config.auth.access_ttl_seconds, "auth.access_ttl_seconds")?,
+        refresh_ttl_secs: positive(config.auth.refresh_ttl_seconds, "auth.refresh_ttl_seconds")?,
+        operator_ttl_secs: positive(config.auth.operator_ttl_seconds, "auth.operator_ttl_seconds")?,
+        code_ttl_secs: positive(config.sms.code_ttl_seconds, "sms.code_ttl_seconds")?,
+        code_resend_secs: config.sms.resend_interval_seconds.max(0),
+        code_daily_cap: positive(config.sms.daily_cap, "sms.daily_cap")?,
+        code_max_attempts: positive(config.sms.max_attempts, "sms.max_attempts")?,
+    })
+}
+
+fn clock(config: &Config) -> anyhow::Result<Clock> {
+    match &config.dev.sim_clock {
+        None => Ok(Clock::System),
+        Some(start) => {
+            anyhow::ensure!(config.dev.enabled, "--sim-clock works only with --dev");
+            let start = Timestamp::parse_rfc3339(start)
+                .with_context(|| format!("--sim-clock {start:?} is not an RFC 3339 instant"))?;
+            anyhow::ensure!(
+                config.dev.sim_speed.is_finite() && config.dev.sim_speed >= 0.0,
+                "--sim-speed must be a number >= 0"
+            );
+            Ok(Clock::simulated(start, config.dev.sim_speed))
+        }
+    }
+}
+
+async fn bind(name: &str, addr: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} ({name})"))
+}
+
+/// Connects to the configured database and brings its schema up to date.
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let store = Store::connect(&config.server.database_url.0, config.server.max_connections).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// Builds the domain over an open store (also used by CLI commands).
+pub async fn build_core(config: &Config, store: Store) -> anyhow::Result<Core> {
+    let sender: Arc<dyn CodeSender> = if config.dev.enabled {
+        Arc::new(DevOutbox::new(config.dev.outbox.clone())?)
+    } else {
+        Arc::new(NoProvider)
+    };
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let concurrency = if config.auth.hash_concurrency == 0 { cores } else { config.auth.hash_concurrency };
+    let passwords = PasswordHasher::new(config.auth.argon2_memory_kib, config.auth.argon2_iterations, concurrency)?;
+    Core::new(
+        store,
+        clock(config)?,
+        settings(config)?,
+        passwords,
+        sender,
+        config.auth.jwt_secret.as_ref().map(|s| s.0.as_str()),
+    )
+    .await
+}
+
+impl App {
+    /// Binds every listener, opens and migrates the database, loads the demo data if asked.
+    pub async fn build(config: Config) -> anyhow::Result<App> {
+        // Check what can fail cheaply before touching the database.
+        settings(&config)?;
+        clock(&config)?;
+        for name in config.surface_bind.keys() {
+            anyhow::ensure!(
+                surfaces::SURFACES.contains(&name.as_str()),
+                "unknown surface {name:?} in --surface-bind (known: {})",
+                surfaces::SURFACES.join(", ")
+            );
+        }
+        let main = bind("main", &config.server.bind).await?;
+        let mut extra = Vec::new();
+        for (name, addr) in &config.surface_bind {
+            extra.push((name.clone(), bind(name, addr).await?));
+        }
+        let store = open_store(&config).await?;
+        let core = build_core(&config, store).await?;
+        if config.server.demo {
+            core.load_demo().await.map_err(|e| anyhow::anyhow!("cannot load the demo data: {e}"))?;
+        }
+        let state = AppState {
+            core: Arc::new(core),
+            heating_limiter: Arc::new(IpRateLimiter::new(
+                config.heating.rate_limit_requests,
+                config.heating.rate_limit_window_seconds,
+            )),
+            config: Arc::new(config),
+            metrics: Metrics::default(),
+        };
+        let mut listeners = vec![Listener {
+            name: "main".into(),
+            listener: main,
+            router: surfaces::main_router(&state),
+        }];
+        for (name, listener) in extra {
+            let router = surfaces::surface_router(&name, &state)
+                .with_context(|| format!("unknown surface {name:?}"))?;
+            listeners.push(Listener { name, listener, router });
+        }
+        Ok(App { state, listeners })
+    }
+
+    /// The main listener's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.surface_addr("main").unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// The address of a surface's own listener (`"main"` for the main one).
+    pub fn surface_addr(&self, name: &str) -> Option<SocketAddr> {
+        self.listeners
+            .iter()
+            .find(|l| l.name == name)
+            .and_then(|l| l.listener.local_addr().ok())
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then lets requests in flight finish (bounded by the grace period).
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut tasks = tokio::task::JoinSet::new();
+        for l in self.listeners {
+            let addr = l.listener.local_addr()?;
+            tracing::info!(listener = %l.name, %addr, "listening");
+            let mut rx = stop_rx.clone();
+            let service = l.router.into_make_service_with_connect_info::<SocketAddr>();
+            tasks.spawn(async move {
+                axum::serve(l.listener, service)
+                    .with_graceful_shutdown(async move {
+                        let _ = rx.wait_for(|stop| *stop).await;
+                    })
+                    .await
+            });
+        }
+        shutdown.await;
+        tracing::info!("shutting down");
+        let _ = stop_tx.send(true);
+        let grace = Duration::from_secs(self.state.config.server.shutdown_grace_seconds);
+        let drained = tokio::time::timeout(grace, async {
+            while let Some(joined) = tasks.join_next().await {
+                if let Ok(Err(e)) = joined {
+                    tracing::warn!(error = %e, "listener ended with an error");
+                }
+            }
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!("requests still in flight after the grace period; closing");
+        }
+        self.state.core.store.close().await;
+        Ok(())
+    }
+}

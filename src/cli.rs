@@ -1,0 +1,161 @@
+//! The command line: `serve`, and operator tasks (`admin create`).
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::app::{self, App};
+use crate::config::{Config, Secret};
+
+/// utilhall: the APIs of utility and energy service companies, in one server.
+#[derive(Debug, Parser)]
+#[command(name = "utilhall", version, about)]
+pub struct Cli {
+    /// TOML configuration file (env `UTILHALL_<SECTION>__<KEY>` and flags override it).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Database: `sqlite://PATH` or `postgres://...` [default: sqlite://./data/utilhall.db]
+    #[arg(long, global = true, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Operator accounts.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address of the main listener [default: 127.0.0.1:8080]
+    #[arg(long, env = "UTILHALL_BIND", value_name = "ADDR")]
+    pub bind: Option<String>,
+    /// Load the demo data set (idempotent).
+    #[arg(long)]
+    pub demo: bool,
+    /// Development mode: codes go to the dev outbox instead of being sent.
+    #[arg(long)]
+    pub dev: bool,
+    /// Where the dev outbox is written [default: ./data/dev-outbox.jsonl]
+    #[arg(long, value_name = "PATH")]
+    pub dev_outbox: Option<PathBuf>,
+    /// Also serve a surface at the root of its own listener, e.g. `heating=127.0.0.1:9001`.
+    #[arg(long = "surface-bind", value_name = "NAME=ADDR", value_parser = parse_surface_bind)]
+    pub surface_bind: Vec<(String, String)>,
+    /// Start a simulated clock at this RFC 3339 instant (needs --dev).
+    #[arg(long, value_name = "RFC3339")]
+    pub sim_clock: Option<String>,
+    /// Let the simulated clock also run at this multiple of real time.
+    #[arg(long, value_name = "X")]
+    pub sim_speed: Option<f64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an operator (or, with --update, reset an existing operator's password).
+    Create {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        password: String,
+        #[arg(long)]
+        update: bool,
+    },
+}
+
+fn parse_surface_bind(s: &str) -> Result<(String, String), String> {
+    let (name, addr) = s.split_once('=').ok_or_else(|| format!("expected NAME=ADDR, got {s:?}"))?;
+    if name.is_empty() || addr.is_empty() {
+        return Err(format!("expected NAME=ADDR, got {s:?}"));
+    }
+    Ok((name.to_owned(), addr.to_owned()))
+}
+
+impl Cli {
+    /// The configuration: file, then environment, then the flags of this command line.
+    pub fn config(&self) -> anyhow::Result<Config> {
+        let mut config = Config::load(self.config.as_deref(), std::env::vars())?;
+        if let Some(url) = &self.database_url {
+            config.server.database_url = Secret(url.clone());
+        }
+        if let Command::Serve(args) = &self.command {
+            if let Some(bind) = &args.bind {
+                config.server.bind = bind.clone();
+            }
+            config.server.demo |= args.demo;
+            config.dev.enabled |= args.dev;
+            if let Some(path) = &args.dev_outbox {
+                config.dev.outbox = path.clone();
+            }
+            for (name, addr) in &args.surface_bind {
+                config.surface_bind.insert(name.clone(), addr.clone());
+            }
+            if let Some(start) = &args.sim_clock {
+                config.dev.sim_clock = Some(start.clone());
+            }
+            if let Some(speed) = args.sim_speed {
+                config.dev.sim_speed = speed;
+            }
+        }
+        Ok(config)
+    }
+}
+
+/// Waits for SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(_) => {
+            let app = App::build(config).await?;
+            app.run(shutdown_signal()).await
+        }
+        Command::Admin(AdminCommand::Create {
+            username,
+            password,
+            update,
+        }) => {
+            let store = app::open_store(&config).await?;
+            let core = app::build_core(&config, store).await?;
+            let op = core
+                .create_operator(&username, &password, update)
+                .await
+                .map_err(|e| match e {
+                    crate::domain::Error::Conflict(_) => {
+                        anyhow::anyhow!("operator {username:?} already exists (use --update to reset the password)")
+                    }
+                    other => anyhow::anyhow!("{other}"),
+                })
+                .context("cannot create the operator")?;
+            println!("operator {} ready (id {})", op.username, op.id);
+            core.store.close().await;
+            Ok(())
+        }
+    }
+}

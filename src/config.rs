@@ -1,0 +1,258 @@
+//! Configuration: defaults < TOML file (`--config`) < `UTILHALL_<SECTION>__<KEY>` env < flags.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::{Deserialize, Deserializer};
+
+/// A secret string: never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"***\"")
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // An env value such as `12345678901234567890` arrives as a number: take it as text.
+        match toml::Value::deserialize(d)? {
+            toml::Value::String(s) => Ok(Secret(s)),
+            toml::Value::Integer(i) => Ok(Secret(i.to_string())),
+            other => Err(serde::de::Error::custom(format!("expected a string, got {}", other.type_str()))),
+        }
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub dev: DevConfig,
+    pub auth: AuthConfig,
+    pub sms: SmsConfig,
+    pub heating: HeatingConfig,
+    pub log: LogConfig,
+    /// Surface name -> extra listener address serving that surface at its root.
+    pub surface_bind: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address of the main listener.
+    pub bind: String,
+    /// `sqlite://PATH` or `postgres://...`.
+    pub database_url: Secret,
+    /// Database connections per process.
+    pub max_connections: u32,
+    /// Load the demo data set at start-up.
+    pub demo: bool,
+    /// The zone that local times are in.
+    pub timezone: String,
+    /// Seconds to let requests in flight finish at shutdown.
+    pub shutdown_grace_seconds: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: "127.0.0.1:8080".into(),
+            database_url: Secret("sqlite://./data/utilhall.db".into()),
+            max_connections: 8,
+            demo: false,
+            timezone: "Asia/Shanghai".into(),
+            shutdown_grace_seconds: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DevConfig {
+    /// Development mode: codes go to the outbox file.
+    pub enabled: bool,
+    pub outbox: PathBuf,
+    /// Start a simulated clock at this RFC 3339 instant (dev only).
+    pub sim_clock: Option<String>,
+    /// How many times real time the simulated clock runs by itself (0 = only when told).
+    pub sim_speed: f64,
+}
+
+impl Default for DevConfig {
+    fn default() -> Self {
+        DevConfig {
+            enabled: false,
+            outbox: PathBuf::from("./data/dev-outbox.jsonl"),
+            sim_clock: None,
+            sim_speed: 0.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// HMAC key for access tokens; generated and stored in the database when unset.
+    pub jwt_secret: Option<Secret>,
+    pub access_ttl_seconds: i64,
+    pub refresh_ttl_seconds: i64,
+    pub operator_ttl_seconds: i64,
+    /// argon2id memory cost (KiB) and iterations.
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    /// Password hashes computed at once (0 = number of cores).
+    pub hash_concurrency: usize,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            jwt_secret: None,
+            access_ttl_seconds: 7200,
+            refresh_ttl_seconds: 30 * 86_400,
+            operator_ttl_seconds: 12 * 3600,
+            argon2_memory_kib: 19_456,
+            argon2_iterations: 2,
+            hash_concurrency: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmsConfig {
+    pub code_ttl_seconds: i64,
+    pub resend_interval_seconds: i64,
+    pub daily_cap: i64,
+    pub max_attempts: i64,
+}
+
+impl Default for SmsConfig {
+    fn default() -> Self {
+        SmsConfig {
+            code_ttl_seconds: 300,
+            resend_interval_seconds: 60,
+            daily_cap: 10,
+            max_attempts: 5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HeatingConfig {
+    /// Requests one client IP may make per window (0 = no limit).
+    pub rate_limit_requests: u64,
+    pub rate_limit_window_seconds: u64,
+    /// Take the client IP from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for HeatingConfig {
+    fn default() -> Self {
+        HeatingConfig {
+            rate_limit_requests: 100,
+            rate_limit_window_seconds: 900,
+            trust_forwarded_for: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `RUST_LOG`-style filter.
+    pub level: String,
+    /// `text` or `json`.
+    pub format: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".into(),
+            format: "text".into(),
+        }
+    }
+}
+
+const ENV_PREFIX: &str = "UTILHALL_";
+
+/// Reads an env value as TOML (numbers, booleans) or, failing that, as a plain string.
+fn env_value(raw: &str) -> toml::Value {
+    match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
+        Ok(mut t) => t.remove("v").unwrap_or_else(|| toml::Value::String(raw.to_owned())),
+        Err(_) => toml::Value::String(raw.to_owned()),
+    }
+}
+
+impl Config {
+    /// Defaults, then the file (if any), then `UTILHALL_<SECTION>__<KEY>` variables from `env`.
+    pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> anyhow::Result<Config> {
+        let mut table = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read the config file {}", path.display()))?;
+                toml::from_str::<toml::Table>(&text)
+                    .with_context(|| format!("bad config file {}", path.display()))?
+            }
+            None => toml::Table::new(),
+        };
+        for (name, raw) in env {
+            let Some(rest) = name.strip_prefix(ENV_PREFIX) else { continue };
+            let Some((section, key)) = rest.split_once("__") else { continue };
+            let section = section.to_ascii_lowercase();
+            let key = key.to_ascii_lowercase();
+            let entry = table
+                .entry(section.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            let toml::Value::Table(section_table) = entry else {
+                anyhow::bail!("{name}: [{section}] is not a section");
+            };
+            section_table.insert(key, env_value(&raw));
+        }
+        toml::Value::Table(table)
+            .try_into::<Config>()
+            .map_err(|e| anyhow::anyhow!("bad configuration: {}", e.message()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overrides_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "[server]\nbind = \"0.0.0.0:1\"\n[heating]\nrate_limit_requests = 7\n",
+        )
+        .expect("write");
+        let env = vec![
+            ("UTILHALL_HEATING__RATE_LIMIT_REQUESTS".to_string(), "0".to_string()),
+            ("UTILHALL_AUTH__JWT_SECRET".to_string(), "12345678901234567890".to_string()),
+            ("UTILHALL_SURFACE_BIND__METER".to_string(), "127.0.0.1:9003".to_string()),
+            ("OTHER".to_string(), "x".to_string()),
+        ];
+        let c = Config::load(Some(&path), env).expect("config");
+        assert_eq!(c.server.bind, "0.0.0.0:1");
+        assert_eq!(c.heating.rate_limit_requests, 0);
+        assert_eq!(c.auth.jwt_secret, Some(Secret("12345678901234567890".into())));
+        assert_eq!(c.surface_bind.get("meter").map(String::as_str), Some("127.0.0.1:9003"));
+        assert!(!format!("{c:?}").contains("12345678901234567890"));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let env = vec![("UTILHALL_SERVER__BINDD".to_string(), "x".to_string())];
+        let err = Config::load(None, env).expect_err("unknown key");
+        assert!(err.to_string().contains("bindd"), "{err}");
+    }
+}

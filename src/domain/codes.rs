@@ -1,0 +1,197 @@
+//! Verification codes: issued, delivered through a [`CodeSender`], checked, used once.
+//!
+//! A code is 6 digits, bound to (channel, recipient, purpose), valid `code_ttl_secs`, void after
+//! `code_max_attempts` wrong tries, single use. A recipient gets at most one code per
+//! `code_resend_secs` and `code_daily_cap` per local day. Codes are stored only as HMACs.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use hmac::{Hmac, Mac};
+use serde::Serialize;
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+use super::error::Service;
+use super::{AuthFailure, Core, Error, Result, Timestamp, ids};
+use crate::store::codes::{self as store_codes, NewCode, ThrottleRefusal};
+
+/// How a code travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    Sms,
+    Email,
+    Captcha,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Sms => "sms",
+            Channel::Email => "email",
+            Channel::Captcha => "captcha",
+        }
+    }
+}
+
+/// One code on its way to a person.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutgoingCode {
+    pub channel: Channel,
+    pub to: String,
+    pub code: String,
+    pub purpose: String,
+    pub surface: String,
+    pub at: String,
+}
+
+/// Delivery failed, or there is no way to deliver.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct DeliveryError(pub String);
+
+/// The boxed future a [`CodeSender`] returns.
+pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<(), DeliveryError>> + Send + 'a>>;
+
+/// Delivers codes: the dev outbox, an SMS provider, a test fake.
+pub trait CodeSender: Send + Sync {
+    /// Whether this sender can deliver on `channel` at all.
+    fn can_deliver(&self, channel: Channel) -> bool;
+    fn send<'a>(&'a self, code: &'a OutgoingCode) -> SendFuture<'a>;
+}
+
+/// What to send a code for.
+#[derive(Debug, Clone, Copy)]
+pub struct CodeRequest<'a> {
+    pub channel: Channel,
+    pub recipient: &'a str,
+    pub purpose: &'a str,
+    pub surface: &'a str,
+}
+
+/// A code that was sent.
+#[derive(Debug, Clone, Copy)]
+pub struct SentCode {
+    pub expires_in_secs: i64,
+}
+
+impl Core {
+    fn code_mac(&self, req: &CodeRequest<'_>, code: &str) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.code_key).unwrap_or_else(|_| unreachable!());
+        for part in [req.channel.as_str(), req.recipient, req.purpose, code] {
+            mac.update(part.as_bytes());
+            mac.update(&[0]);
+        }
+        ids::to_hex(&mac.finalize().into_bytes())
+    }
+
+    /// Issues a fresh code for the request and delivers it; older codes for the same purpose die.
+    pub async fn send_code(&self, req: CodeRequest<'_>) -> Result<SentCode> {
+        if !self.sender.can_deliver(req.channel) {
+            return Err(Error::Unavailable {
+                service: Service::CodeDelivery,
+                detail: format!("no {} provider is configured", req.channel.as_str()),
+            });
+        }
+        let s = &self.settings;
+        let now = self.now();
+        let window_ms = s.code_resend_secs * 1000;
+        let code = ids::random_digits(6);
+        let id = ids::random_hex_id();
+        let mac = self.code_mac(&req, &code);
+        let mut tx = self.store.begin_write().await?;
+        let throttle_key = format!("{}:{}", req.channel.as_str(), req.recipient);
+        let slot = store_codes::take_send_slot(
+            &mut tx,
+            &throttle_key,
+            now.millis(),
+            window_ms,
+            now.local_day_number(s.zone),
+            s.code_daily_cap,
+        )
+        .await?;
+        match slot {
+            Ok(()) => {}
+            Err(ThrottleRefusal::TooSoon(wait)) => {
+                return Err(Error::RateLimited {
+                    message: format!("操作频繁，请{wait}秒后再试"),
+                    retry_after_secs: wait.max(1) as u64,
+                });
+            }
+            Err(ThrottleRefusal::DailyCap) => {
+                return Err(Error::RateLimited {
+                    message: "今日验证码发送次数已达上限，请明天再试".into(),
+                    retry_after_secs: 3600,
+                });
+            }
+        }
+        store_codes::insert(
+            &mut tx,
+            &NewCode {
+                id: &id,
+                channel: req.channel.as_str(),
+                recipient: req.recipient,
+                purpose: req.purpose,
+                code_mac: &mac,
+                sent_at: now.millis(),
+                expires_at: now.plus_secs(s.code_ttl_secs).millis(),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        let outgoing = OutgoingCode {
+            channel: req.channel,
+            to: req.recipient.to_owned(),
+            code,
+            purpose: req.purpose.to_owned(),
+            surface: req.surface.to_owned(),
+            at: now.iso_utc_ms(),
+        };
+        if let Err(err) = self.sender.send(&outgoing).await {
+            tracing::warn!(channel = req.channel.as_str(), error = %err, "code delivery failed");
+            store_codes::void(self.store.pool(), &id).await?;
+            store_codes::return_send_slot(self.store.pool(), &throttle_key, window_ms).await?;
+            return Err(Error::Unavailable {
+                service: Service::CodeDelivery,
+                detail: err.0,
+            });
+        }
+        Ok(SentCode {
+            expires_in_secs: s.code_ttl_secs,
+        })
+    }
+
+    /// Checks a code without using it up; a wrong try counts. Returns the code's id for [`Core::consume_code`].
+    pub async fn check_code(&self, req: CodeRequest<'_>, code: &str) -> Result<String> {
+        let now = self.now();
+        let Some(row) = store_codes::current(
+            self.store.pool(),
+            req.channel.as_str(),
+            req.recipient,
+            req.purpose,
+        )
+        .await?
+        else {
+            return Err(Error::Unauthorized(AuthFailure::WrongCode));
+        };
+        if row.attempts >= self.settings.code_max_attempts || now.millis() >= row.expires_at {
+            return Err(Error::Unauthorized(AuthFailure::CodeExpired));
+        }
+        let expected = self.code_mac(&req, code.trim());
+        if bool::from(expected.as_bytes().ct_eq(row.code_mac.as_bytes())) {
+            return Ok(row.id);
+        }
+        store_codes::count_wrong_try(self.store.pool(), &row.id).await?;
+        Err(Error::Unauthorized(AuthFailure::WrongCode))
+    }
+
+    /// Uses up a checked code inside the caller's transaction (so it is spent only if the action commits).
+    pub async fn consume_code(&self, conn: &mut sqlx::AnyConnection, code_id: &str, now: Timestamp) -> Result<()> {
+        if store_codes::consume(conn, code_id, now.millis()).await? {
+            Ok(())
+        } else {
+            Err(Error::Unauthorized(AuthFailure::WrongCode))
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! Validating newtypes for what people type in: phone numbers, ID card numbers, passwords.
+
+use super::{Error, Result};
+
+/// A mainland China mobile number: 11 digits starting with 1[3-9].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Phone(String);
+
+impl Phone {
+    pub fn parse(s: &str) -> Result<Phone> {
+        let s = s.trim();
+        let b = s.as_bytes();
+        let ok = b.len() == 11
+            && b.iter().all(u8::is_ascii_digit)
+            && b[0] == b'1'
+            && (b'3'..=b'9').contains(&b[1]);
+        if ok {
+            Ok(Phone(s.to_owned()))
+        } else {
+            Err(Error::invalid("phone", "手机号格式不正确"))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A password as typed: 6-20 characters, no control characters.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
+impl Password {
+    /// A new password for an account (length rules apply).
+    pub fn parse_new(s: &str, field: &'static str, min: usize, max: usize) -> Result<Password> {
+        let n = s.chars().count();
+        if n < min || n > max {
+            return Err(Error::invalid(
+                field,
+                format!("密码长度须为{min}-{max}位"),
+            ));
+        }
+        if s.chars().any(char::is_control) {
+            return Err(Error::invalid(field, "密码不能包含控制字符"));
+        }
+        Ok(Password(s.to_owned()))
+    }
+
+    /// A password presented at login: only bounded, so a huge body cannot make hashing slow.
+    pub fn presented(s: &str, field: &'static str) -> Result<Password> {
+        if s.is_empty() || s.len() > 256 {
+            return Err(Error::invalid(field, "密码不能为空且不超过256字节"));
+        }
+        Ok(Password(s.to_owned()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A resident identity card number (GB 11643-1999): 18 characters with a valid check digit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdCard(String);
+
+impl IdCard {
+    pub fn parse(s: &str) -> Result<IdCard> {
+        let s = s.trim().to_ascii_uppercase();
+        let bad = || Error::invalid("id_card", "身份证号格式不正确");
+        let b = s.as_bytes();
+        if b.len() != 18 || !b[..17].iter().all(u8::is_ascii_digit) {
+            return Err(bad());
+        }
+        const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+        const CHECK: &[u8; 11] = b"10X98765432";
+        let sum: u32 = b[..17]
+            .iter()
+            .zip(WEIGHTS)
+            .map(|(d, w)| u32::from(d - b'0') * w)
+            .sum();
+        if CHECK[(sum % 11) as usize] != b[17] {
+            return Err(Error::invalid("id_card", "身份证号校验位不正确"));
+        }
+        let year: u32 = s[6..10].parse().map_err(|_| bad())?;
+        let month: u32 = s[10..12].parse().map_err(|_| bad())?;
+        let day: u32 = s[12..14].parse().map_err(|_| bad())?;
+        let month_ok = u8::try_from(month)
+            .ok()
+            .and_then(|m| time::Month::try_from(m).ok());
+        let valid_date = match month_ok {
+            Some(m) if (1900..=2100).contains(&year) => {
+                day >= 1 && day <= u32::from(m.length(year as i32))
+            }
+            _ => false,
+        };
+        if !valid_date {
+            return Err(Error::invalid("id_card", "身份证号出生日期不正确"));
+        }
+        Ok(IdCard(s))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// `610102********1234`: the first six and last four characters of an ID number, as the heating document shows it.
+pub fn mask_id_card(id: &str) -> String {
+    let chars: Vec<char> = id.chars().collect();
+    if chars.len() <= 10 {
+        return "*".repeat(chars.len());
+    }
+    let head: String = chars[..6].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}{}{tail}", "*".repeat(chars.len() - 10))
+}
+
+/// A short free-text field: trimmed, non-empty, at most `max` characters, no control characters.
+pub fn text_field(value: &str, field: &'static str, label: &str, max: usize) -> Result<String> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(Error::invalid(field, format!("{label}不能为空")));
+    }
+    if v.chars().count() > max {
+        return Err(Error::invalid(field, format!("{label}不能超过{max}个字符")));
+    }
+    if v.chars().any(char::is_control) {
+        return Err(Error::invalid(field, format!("{label}不能包含控制字符")));
+    }
+    Ok(v.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phones() {
+        assert!(Phone::parse("13888888888").is_ok());
+        assert!(Phone::parse("12888888888").is_err());
+        assert!(Phone::parse("1388888888").is_err());
+        assert!(Phone::parse("1388888888a").is_err());
+    }
+
+    #[test]
+    fn id_cards() {
+        assert!(IdCard::parse("610102199001011231").is_ok());
+        assert!(IdCard::parse("11010519491231002x").is_ok());
+        // The heating document's own example fails the check digit.
+        assert!(IdCard::parse("610102199001011234").is_err());
+        assert!(IdCard::parse("61010219900101123").is_err());
+        assert!(IdCard::parse("610102199013011231").is_err());
+        assert_eq!(mask_id_card("610102199001011234"), "610102********1234");
+    }
+
+    #[test]
+    fn passwords() {
+        assert!(Password::parse_new("12345", "password", 6, 20).is_err());
+        assert!(Password::parse_new("123456", "password", 6, 20).is_ok());
+        assert!(Password::parse_new(&"a".repeat(21), "password", 6, 20).is_err());
+    }
+}

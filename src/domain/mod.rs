@@ -1,0 +1,117 @@
+//! The rules shared by every surface. No HTTP, no SQL: surfaces call in, the store persists.
+
+pub mod accounts;
+pub mod clock;
+pub mod codes;
+pub mod content;
+pub mod demo;
+pub mod error;
+pub mod identity;
+pub mod ids;
+pub mod money;
+pub mod operators;
+pub mod passwords;
+pub mod sessions;
+pub mod time;
+pub mod tokens;
+
+use std::sync::Arc;
+
+pub use clock::Clock;
+pub use error::{AuthFailure, Entity, Error, Invalid, Result, Service};
+pub use time::{Timestamp, Zone};
+
+use crate::store::Store;
+use codes::CodeSender;
+use passwords::PasswordHasher;
+use tokens::TokenKeys;
+
+/// Tunable rules of the domain (from the configuration).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The zone that local dates and times are in.
+    pub zone: Zone,
+    /// Access-token lifetime (seconds).
+    pub access_ttl_secs: i64,
+    /// Refresh-token lifetime (seconds).
+    pub refresh_ttl_secs: i64,
+    /// Operator-token lifetime (seconds).
+    pub operator_ttl_secs: i64,
+    /// Verification-code lifetime (seconds).
+    pub code_ttl_secs: i64,
+    /// Minimum gap between two codes sent to one recipient (seconds).
+    pub code_resend_secs: i64,
+    /// Codes one recipient may receive per local day.
+    pub code_daily_cap: i64,
+    /// Wrong tries before a code is void.
+    pub code_max_attempts: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            zone: Zone::shanghai(),
+            access_ttl_secs: 7200,
+            refresh_ttl_secs: 30 * 86_400,
+            operator_ttl_secs: 12 * 3600,
+            code_ttl_secs: 300,
+            code_resend_secs: 60,
+            code_daily_cap: 10,
+            code_max_attempts: 5,
+        }
+    }
+}
+
+/// The domain: every rule, with the services it needs. Shared by all surfaces.
+pub struct Core {
+    pub store: Store,
+    pub clock: Clock,
+    pub settings: Settings,
+    pub passwords: PasswordHasher,
+    sender: Arc<dyn CodeSender>,
+    tokens: TokenKeys,
+    code_key: [u8; 32],
+}
+
+impl Core {
+    /// Builds the domain over a migrated store; loads (or creates) the server secrets.
+    pub async fn new(
+        store: Store,
+        clock: Clock,
+        settings: Settings,
+        passwords: PasswordHasher,
+        sender: Arc<dyn CodeSender>,
+        jwt_secret: Option<&str>,
+    ) -> anyhow::Result<Core> {
+        let jwt = match jwt_secret {
+            Some(s) if s.len() >= 16 => s.to_owned(),
+            Some(_) => anyhow::bail!("auth.jwt_secret must be at least 16 characters"),
+            None => crate::store::secrets::get_or_insert(store.pool(), "jwt", &ids::random_token()).await?,
+        };
+        let code_secret =
+            crate::store::secrets::get_or_insert(store.pool(), "code_mac", &ids::random_token()).await?;
+        let code_key: [u8; 32] = sha2::Digest::finalize(
+            <sha2::Sha256 as sha2::Digest>::new_with_prefix(code_secret.as_bytes()),
+        )
+        .into();
+        Ok(Core {
+            store,
+            clock,
+            settings,
+            passwords,
+            sender,
+            tokens: TokenKeys::new(jwt.as_bytes()),
+            code_key,
+        })
+    }
+
+    /// The current instant on the server's one clock.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Whether the database answers.
+    pub async fn database_reachable(&self) -> bool {
+        self.store.ping().await.is_ok()
+    }
+}

@@ -1,0 +1,103 @@
+//! Operators: the staff behind the admin API and CLI.
+
+use super::identity::{Password, text_field};
+use super::{AuthFailure, Core, Entity, Error, Result, ids};
+use crate::store::{self, operators as store_ops};
+
+/// An operator who proved who they are.
+#[derive(Debug, Clone)]
+pub struct Operator {
+    pub id: String,
+    pub username: String,
+}
+
+/// A fresh operator token.
+#[derive(Debug, Clone)]
+pub struct OperatorToken {
+    pub token: String,
+    pub expires_in: i64,
+}
+
+fn parse_username(username: &str) -> Result<String> {
+    let name = text_field(username, "username", "用户名", 64)?;
+    if !name.chars().all(|c| c.is_alphanumeric() || "._-@".contains(c)) {
+        return Err(Error::invalid("username", "用户名只能包含字母、数字和 ._-@"));
+    }
+    Ok(name)
+}
+
+impl Core {
+    /// Creates an operator; with `update_existing`, resets the password of an existing one instead of failing.
+    pub async fn create_operator(&self, username: &str, password: &str, update_existing: bool) -> Result<Operator> {
+        let username = parse_username(username)?;
+        let password = Password::parse_new(password, "password", 8, 128)?;
+        let hash = self.passwords.hash(password.expose()).await?;
+        let row = store_ops::OperatorRow {
+            id: ids::random_hex_id(),
+            username: username.clone(),
+            password_hash: hash.clone(),
+            created_at: self.now().millis(),
+        };
+        match store_ops::insert(self.store.pool(), &row).await {
+            Ok(()) => Ok(Operator { id: row.id, username }),
+            Err(e) if store::is_unique_violation(&e) => {
+                if !update_existing {
+                    return Err(Error::Conflict(Entity::Operator));
+                }
+                store_ops::set_password(self.store.pool(), &username, &hash).await?;
+                let existing = store_ops::find_by_username(self.store.pool(), &username)
+                    .await?
+                    .ok_or(Error::NotFound(Entity::Operator))?;
+                Ok(Operator { id: existing.id, username })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Creates the operator only if the name is free (demo data); never changes an existing one.
+    pub async fn ensure_operator(&self, username: &str, password: &str) -> Result<()> {
+        match self.create_operator(username, password, false).await {
+            Ok(_) | Err(Error::Conflict(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Logs an operator in; the same answer for an unknown name and a wrong password.
+    pub async fn operator_login(&self, username: &str, password: &str) -> Result<OperatorToken> {
+        let password = Password::presented(password, "password")?;
+        let found = store_ops::find_by_username(self.store.pool(), username.trim()).await?;
+        let Some(op) = found else {
+            self.passwords.waste_one_verification().await;
+            return Err(Error::Unauthorized(AuthFailure::WrongPassword));
+        };
+        if !self.passwords.verify(password.expose(), &op.password_hash).await? {
+            return Err(Error::Unauthorized(AuthFailure::WrongPassword));
+        }
+        let now = self.now();
+        let token = ids::random_token();
+        let ttl = self.settings.operator_ttl_secs;
+        store_ops::insert_token(
+            self.store.pool(),
+            &ids::token_hash(&token),
+            &op.id,
+            now.millis(),
+            now.plus_secs(ttl).millis(),
+        )
+        .await?;
+        Ok(OperatorToken { token, expires_in: ttl })
+    }
+
+    /// The operator behind a bearer token.
+    pub async fn authenticate_operator(&self, token: &str) -> Result<Operator> {
+        store_ops::find_by_token(self.store.pool(), &ids::token_hash(token.trim()), self.now().millis())
+            .await?
+            .map(|(id, username)| Operator { id, username })
+            .ok_or(Error::Unauthorized(AuthFailure::InvalidToken))
+    }
+
+    /// Revokes an operator token.
+    pub async fn operator_logout(&self, token: &str) -> Result<()> {
+        store_ops::revoke_token(self.store.pool(), &ids::token_hash(token.trim()), self.now().millis()).await?;
+        Ok(())
+    }
+}

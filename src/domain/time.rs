@@ -1,0 +1,114 @@
+//! Instants (UTC milliseconds) and the formats the documents render them in.
+
+use time::{OffsetDateTime, UtcOffset, format_description::well_known::Rfc3339, macros::format_description};
+
+/// An instant, as milliseconds since the Unix epoch (UTC). This is what the database stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(i64);
+
+impl Timestamp {
+    pub const fn from_millis(ms: i64) -> Self {
+        Timestamp(ms)
+    }
+
+    pub const fn millis(self) -> i64 {
+        self.0
+    }
+
+    pub const fn secs(self) -> i64 {
+        self.0.div_euclid(1000)
+    }
+
+    pub const fn plus_secs(self, secs: i64) -> Self {
+        Timestamp(self.0 + secs * 1000)
+    }
+
+    fn datetime(self) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp_nanos(self.0 as i128 * 1_000_000)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    }
+
+    /// ISO 8601 in UTC with milliseconds: `2024-01-01T12:00:00.000Z`.
+    pub fn iso_utc_ms(self) -> String {
+        let fmt = format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+        );
+        self.datetime().format(fmt).unwrap_or_default()
+    }
+
+    /// ISO 8601 in UTC to the second: `2024-01-01T12:00:00Z`.
+    pub fn iso_utc_secs(self) -> String {
+        let fmt = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+        self.datetime().format(fmt).unwrap_or_default()
+    }
+
+    /// `YYYY-MM-DD HH:MM:SS` in the given zone.
+    pub fn local_datetime(self, zone: Zone) -> String {
+        let fmt = format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+        self.datetime().to_offset(zone.0).format(fmt).unwrap_or_default()
+    }
+
+    /// `YYYY-MM-DD` in the given zone.
+    pub fn local_date(self, zone: Zone) -> String {
+        let fmt = format_description!("[year]-[month]-[day]");
+        self.datetime().to_offset(zone.0).format(fmt).unwrap_or_default()
+    }
+
+    /// The local calendar day, as days since the epoch, in the given zone.
+    pub fn local_day_number(self, zone: Zone) -> i64 {
+        (self.0 + zone.0.whole_seconds() as i64 * 1000).div_euclid(86_400_000)
+    }
+
+    /// Parses RFC 3339 (`2026-01-01T00:00:00Z`, `2026-01-01T08:00:00+08:00`).
+    pub fn parse_rfc3339(s: &str) -> Option<Self> {
+        let dt = OffsetDateTime::parse(s.trim(), &Rfc3339).ok()?;
+        Some(Timestamp((dt.unix_timestamp_nanos() / 1_000_000) as i64))
+    }
+}
+
+/// The zone that times written without one are in (fixed offset; `Asia/Shanghai` by default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Zone(UtcOffset);
+
+impl Zone {
+    /// Parses a zone name this server knows (`Asia/Shanghai`, `UTC`, ...) or a fixed offset `+08:00`.
+    pub fn parse(s: &str) -> Option<Zone> {
+        let hours = match s.trim() {
+            "Asia/Shanghai" | "Asia/Chongqing" | "Asia/Harbin" | "PRC" | "Asia/Hong_Kong"
+            | "Asia/Macau" | "Asia/Taipei" | "Asia/Singapore" => Some(8),
+            "Asia/Urumqi" | "Asia/Almaty" => Some(6),
+            "Asia/Tokyo" | "Asia/Seoul" => Some(9),
+            "UTC" | "Etc/UTC" | "Z" => Some(0),
+            _ => None,
+        };
+        if let Some(h) = hours {
+            return UtcOffset::from_hms(h, 0, 0).ok().map(Zone);
+        }
+        let fmt = format_description!("[offset_hour sign:mandatory]:[offset_minute]");
+        UtcOffset::parse(s.trim(), fmt).ok().map(Zone)
+    }
+
+    pub fn shanghai() -> Zone {
+        Zone(UtcOffset::from_hms(8, 0, 0).unwrap_or(UtcOffset::UTC))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_like_the_documents() {
+        let t = Timestamp::from_millis(1_734_508_168_024);
+        assert_eq!(t.iso_utc_ms(), "2024-12-18T07:49:28.024Z");
+        assert_eq!(t.iso_utc_secs(), "2024-12-18T07:49:28Z");
+        assert_eq!(t.local_datetime(Zone::shanghai()), "2024-12-18 15:49:28");
+        assert_eq!(t.local_date(Zone::shanghai()), "2024-12-18");
+        assert_eq!(
+            Timestamp::parse_rfc3339("2024-12-18T15:49:28.024+08:00"),
+            Some(t)
+        );
+        assert_eq!(Zone::parse("+08:00"), Some(Zone::shanghai()));
+        assert!(Zone::parse("Mars/Olympus").is_none());
+    }
+}

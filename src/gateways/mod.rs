@@ -1,0 +1,3 @@
+//! The outside world behind the domain's traits: code delivery (and, later, payments).
+
+pub mod sms;

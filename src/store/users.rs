@@ -1,0 +1,121 @@
+//! Heating mini-program users.
+
+use sqlx::{Any, Executor};
+
+/// A user row.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserRow {
+    pub id: String,
+    pub phone: String,
+    pub password_hash: String,
+    pub nickname: String,
+    pub avatar: String,
+    pub real_name: Option<String>,
+    pub id_card: Option<String>,
+    pub address: Option<String>,
+    pub login_count: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const COLUMNS: &str = "id, phone, password_hash, nickname, avatar, real_name, id_card, address, login_count, created_at, updated_at";
+
+pub async fn insert<'e, E: Executor<'e, Database = Any>>(ex: E, u: &UserRow) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO users (id, phone, password_hash, nickname, avatar, real_name, id_card, address, login_count, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(&u.id)
+    .bind(&u.phone)
+    .bind(&u.password_hash)
+    .bind(&u.nickname)
+    .bind(&u.avatar)
+    .bind(&u.real_name)
+    .bind(&u.id_card)
+    .bind(&u.address)
+    .bind(u.login_count)
+    .bind(u.created_at)
+    .bind(u.updated_at)
+    .execute(ex)
+    .await
+    .map(|_| ())
+}
+
+pub async fn find_by_phone<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    phone: &str,
+) -> Result<Option<UserRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE phone = $1"))
+        .bind(phone)
+        .fetch_optional(ex)
+        .await
+}
+
+pub async fn find_by_id<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    id: &str,
+) -> Result<Option<UserRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(ex)
+        .await
+}
+
+/// Counts a login; returns how many logins there were before this one.
+pub async fn record_login<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    id: &str,
+) -> Result<i64, sqlx::Error> {
+    let previous: Option<i64> = sqlx::query_scalar(
+        "UPDATE users SET login_count = login_count + 1 WHERE id = $1 RETURNING login_count - 1",
+    )
+    .bind(id)
+    .fetch_optional(ex)
+    .await?;
+    Ok(previous.unwrap_or(0))
+}
+
+/// Profile fields to change; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct ProfileChange<'a> {
+    pub nickname: Option<&'a str>,
+    pub real_name: Option<&'a str>,
+    pub id_card: Option<&'a str>,
+    pub address: Option<&'a str>,
+}
+
+pub async fn update_profile<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    id: &str,
+    change: &ProfileChange<'_>,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE users SET nickname = COALESCE($1, nickname), real_name = COALESCE($2, real_name), \
+         id_card = COALESCE($3, id_card), address = COALESCE($4, address), updated_at = $5 WHERE id = $6",
+    )
+    .bind(change.nickname)
+    .bind(change.real_name)
+    .bind(change.id_card)
+    .bind(change.address)
+    .bind(now)
+    .bind(id)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn set_password<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    id: &str,
+    password_hash: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+        .bind(password_hash)
+        .bind(now)
+        .bind(id)
+        .execute(ex)
+        .await
+        .map(|_| ())
+}

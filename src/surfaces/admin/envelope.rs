@@ -1,0 +1,104 @@
+//! The admin API's envelope: plain JSON objects on success; `{"error": {"code", "message"}}` with
+//! a fitting HTTP status on failure.
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use crate::app::AppState;
+use crate::domain::operators::Operator;
+use crate::domain::{AuthFailure, Error};
+use crate::surfaces::body;
+
+/// A failure in the admin envelope.
+#[derive(Debug)]
+pub struct AdminError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl AdminError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        AdminError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid", message)
+    }
+}
+
+impl From<Error> for AdminError {
+    fn from(err: Error) -> Self {
+        match err {
+            Error::Invalid(inv) => AdminError::new(StatusCode::BAD_REQUEST, "invalid", format!("{}: {}", inv.field, inv.message)),
+            Error::NotFound(what) => AdminError::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found")),
+            Error::Conflict(what) => AdminError::new(StatusCode::CONFLICT, "conflict", format!("{what} already exists")),
+            Error::State(message) => AdminError::new(StatusCode::CONFLICT, "conflict", message),
+            Error::Unauthorized(AuthFailure::WrongPassword) => {
+                AdminError::new(StatusCode::UNAUTHORIZED, "unauthorized", "wrong user name or password")
+            }
+            Error::Unauthorized(AuthFailure::Missing) => {
+                AdminError::new(StatusCode::UNAUTHORIZED, "unauthorized", "an operator bearer token is required")
+            }
+            Error::Unauthorized(_) => AdminError::new(StatusCode::UNAUTHORIZED, "unauthorized", "invalid or expired token"),
+            Error::Forbidden => AdminError::new(StatusCode::FORBIDDEN, "forbidden", "not allowed"),
+            Error::RateLimited { message, .. } => AdminError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message),
+            Error::Unavailable { detail, .. } => AdminError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail),
+            Error::Internal(e) => {
+                tracing::error!(error = %format!("{e:#}"), "internal error");
+                AdminError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+            }
+        }
+    }
+}
+
+impl IntoResponse for AdminError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            axum::Json(json!({"error": {"code": self.code, "message": self.message}})),
+        )
+            .into_response()
+    }
+}
+
+/// The answer for paths the admin API does not have.
+pub async fn not_found() -> AdminError {
+    AdminError::new(StatusCode::NOT_FOUND, "not_found", "no such admin endpoint")
+}
+
+/// A JSON (or form) body, rejected in the admin envelope.
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
+    type Rejection = AdminError;
+
+    async fn from_request(req: Request, _state: &AppState) -> Result<Self, Self::Rejection> {
+        let (parts, raw) = req.into_parts();
+        let bytes = body::read(raw).await.map_err(|e| AdminError::bad_request(e.0))?;
+        body::decode(&parts.headers, &bytes)
+            .map(Body)
+            .map_err(|e| AdminError::bad_request(e.0))
+    }
+}
+
+
+/// A logged-in operator.
+pub struct OperatorAuth(pub Operator);
+
+impl FromRequestParts<AppState> for OperatorAuth {
+    type Rejection = AdminError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = crate::surfaces::bearer(&parts.headers).ok_or(AdminError::from(Error::Unauthorized(AuthFailure::Missing)))?;
+        Ok(OperatorAuth(state.core.authenticate_operator(token).await?))
+    }
+}

@@ -1,0 +1,33 @@
+//! The operator API at `/admin/v1`: bearer token from `POST /admin/v1/login`.
+
+mod envelope;
+mod handlers;
+
+use axum::Router;
+use axum::routing::{get, post, put};
+
+use crate::app::AppState;
+
+const OPENAPI: &str = include_str!("openapi.json");
+
+async fn openapi() -> impl axum::response::IntoResponse {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+/// The admin routes, relative to `/admin/v1`.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/login", post(handlers::login))
+        .route("/logout", post(handlers::logout))
+        .route("/me", get(handlers::me))
+        .route("/clock", get(handlers::get_clock).post(handlers::move_clock))
+        .route("/heating/agreements", get(handlers::list_agreements))
+        .route("/heating/agreements/{kind}", put(handlers::edit_agreement))
+        .route(
+            "/heating/system-config",
+            get(handlers::get_system_config).put(handlers::edit_system_config),
+        )
+        .route("/openapi.json", get(openapi))
+        .fallback(envelope::not_found)
+        .with_state(state)
+}

@@ -1,0 +1,255 @@
+//! The heating document's envelope `{code, message, data, timestamp}` and its error codes.
+//!
+//! Every reply, success or failure, has this shape. `code` carries the document's codes
+//! (200, 400, 401, 403, 404, 500, 1001-1008); the HTTP status mirrors it (400 for 1001-1006,
+//! 503 for 1007, 429 for 1008). Error bodies are rendered by [`finish`] so that their
+//! `timestamp` comes from the server's one clock, like every other time.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::app::AppState;
+use crate::domain::sessions::Principal;
+use crate::domain::{AuthFailure, Entity, Error, Service};
+use crate::surfaces::body;
+
+/// The audience of heating access tokens (and the surface name in outboxes and metrics).
+pub const SURFACE: &str = "heating";
+
+/// A failure in the heating envelope.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub code: u32,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(code: u32, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(400, message)
+    }
+
+    fn status(&self) -> StatusCode {
+        match self.code {
+            400 | 1001..=1006 => StatusCode::BAD_REQUEST,
+            401 => StatusCode::UNAUTHORIZED,
+            403 => StatusCode::FORBIDDEN,
+            404 => StatusCode::NOT_FOUND,
+            405 => StatusCode::METHOD_NOT_ALLOWED,
+            1007 | 503 => StatusCode::SERVICE_UNAVAILABLE,
+            1008 => StatusCode::TOO_MANY_REQUESTS,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(err: Error) -> Self {
+        match err {
+            Error::Invalid(inv) if inv.field == "phone" => ApiError::new(1001, inv.message),
+            Error::Invalid(inv) => ApiError::new(400, inv.message),
+            Error::NotFound(Entity::User) => ApiError::new(1004, "用户不存在，请先注册"),
+            Error::NotFound(_) => ApiError::new(404, "资源不存在"),
+            Error::Conflict(Entity::User) => ApiError::new(1003, "用户已存在"),
+            Error::Conflict(_) => ApiError::new(400, "资源已存在"),
+            Error::State(message) => ApiError::new(400, message),
+            Error::Unauthorized(failure) => match failure {
+                AuthFailure::Missing => ApiError::new(401, "未授权，请先登录"),
+                AuthFailure::ExpiredToken => ApiError::new(401, "Token已过期"),
+                AuthFailure::InvalidToken | AuthFailure::RefreshReused => ApiError::new(401, "Token无效"),
+                AuthFailure::WrongPassword => ApiError::new(1005, "密码错误"),
+                AuthFailure::WrongCode => ApiError::new(1002, "验证码错误"),
+                AuthFailure::CodeExpired => ApiError::new(1006, "验证码已过期，请重新获取"),
+            },
+            Error::Forbidden => ApiError::new(403, "禁止访问"),
+            Error::RateLimited { message, .. } => ApiError::new(1008, message),
+            Error::Unavailable {
+                service: Service::CodeDelivery,
+                ..
+            } => ApiError::new(1007, "验证码发送失败"),
+            Error::Unavailable { .. } => ApiError::new(503, "服务暂不可用，请稍后再试"),
+            Error::Internal(e) => {
+                tracing::error!(error = %format!("{e:#}"), "internal error");
+                ApiError::new(500, "服务器内部错误")
+            }
+        }
+    }
+}
+
+/// Marker left on an error response for [`finish`] to render.
+#[derive(Clone)]
+struct PendingError(ApiError);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = self.status().into_response();
+        response.extensions_mut().insert(PendingError(self));
+        response
+    }
+}
+
+#[derive(Serialize)]
+struct Envelope<'a, T: Serialize> {
+    code: u32,
+    message: &'a str,
+    data: T,
+    timestamp: i64,
+}
+
+fn json_response<T: Serialize>(status: StatusCode, body: &Envelope<'_, T>) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => (
+            status,
+            [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+            bytes,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot serialize a reply");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// A success reply: `code` 200 with the document's message.
+pub struct Reply<T: Serialize> {
+    message: &'static str,
+    data: T,
+    timestamp: i64,
+}
+
+impl<T: Serialize> Reply<T> {
+    pub fn ok(state: &AppState, message: &'static str, data: T) -> Self {
+        Reply {
+            message,
+            data,
+            timestamp: state.core.now().millis(),
+        }
+    }
+}
+
+impl<T: Serialize> IntoResponse for Reply<T> {
+    fn into_response(self) -> Response {
+        json_response(
+            StatusCode::OK,
+            &Envelope {
+                code: 200,
+                message: self.message,
+                data: self.data,
+                timestamp: self.timestamp,
+            },
+        )
+    }
+}
+
+/// The result type of heating handlers.
+pub type ApiResult<T> = Result<Reply<T>, ApiError>;
+
+/// Middleware: renders error bodies (from handlers, extractors, 404s and 405s) in the envelope.
+pub async fn finish(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    let pending = response.extensions().get::<PendingError>().cloned();
+    let error = match pending {
+        Some(PendingError(err)) => err,
+        None if response.status() == StatusCode::NOT_FOUND && !response.headers().contains_key(header::CONTENT_TYPE) => {
+            ApiError::new(404, "接口不存在")
+        }
+        None if response.status() == StatusCode::METHOD_NOT_ALLOWED => ApiError::new(405, "请求方法不被允许"),
+        None => return response,
+    };
+    render(&state, &error)
+}
+
+/// Renders an error in the envelope, stamped with the server's clock.
+pub fn render(state: &AppState, error: &ApiError) -> Response {
+    let mut rendered = json_response(
+        error.status(),
+        &Envelope {
+            code: error.code,
+            message: &error.message,
+            data: (),
+            timestamp: state.core.now().millis(),
+        },
+    );
+    if error.code == 1008 {
+        rendered.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+    }
+    rendered
+}
+
+/// The answer for paths the document does not have.
+pub async fn not_found(State(state): State<AppState>) -> Response {
+    render(&state, &ApiError::new(404, "接口不存在"))
+}
+
+/// The client's IP: the socket peer, or the first `X-Forwarded-For` entry when configured to trust it.
+fn client_ip(req: &Request, trust_forwarded: bool) -> Option<IpAddr> {
+    if trust_forwarded {
+        let forwarded = req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.trim().parse().ok());
+        if forwarded.is_some() {
+            return forwarded;
+        }
+    }
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
+}
+
+/// Middleware: the document's global limit per client IP.
+pub async fn limit_per_ip(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if state.heating_limiter.enabled() {
+        if let Some(ip) = client_ip(&req, state.config.heating.trust_forwarded_for) {
+            if state.heating_limiter.check(ip, state.core.now()).is_err() {
+                return ApiError::new(1008, "操作频繁，请稍后再试").into_response();
+            }
+        }
+    }
+    next.run(req).await
+}
+
+/// A JSON or form body, rejected in the heating envelope.
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &AppState) -> Result<Self, Self::Rejection> {
+        let (parts, raw) = req.into_parts();
+        let bytes = body::read(raw).await.map_err(|e| ApiError::bad_request(e.0))?;
+        body::decode(&parts.headers, &bytes)
+            .map(Body)
+            .map_err(|e| ApiError::bad_request(e.0))
+    }
+}
+
+
+/// The logged-in user behind `Authorization: Bearer <token>`.
+pub struct Auth(pub Principal);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = crate::surfaces::bearer(&parts.headers).filter(|t| !t.is_empty()).ok_or(ApiError::from(Error::Unauthorized(AuthFailure::Missing)))?;
+        let principal = state.core.authenticate(token, SURFACE).await?;
+        Ok(Auth(principal))
+    }
+}

@@ -1,0 +1,62 @@
+//! The heating surface (seed 001): the WeChat mini-program of the Urumqi heating company.
+//!
+//! Served at `/heating` (and at the root of its own listener with `--surface-bind heating=ADDR`),
+//! so `POST /heating/api/auth/login` is the document's `POST /api/auth/login` and
+//! `GET /heating/health` its `GET /health`.
+//!
+//! Decisions where the document is silent or unclear:
+//! - Bodies may be JSON or `application/x-www-form-urlencoded`.
+//! - `POST /api/sms/verify` checks a code without using it up (a wrong try still counts), so the
+//!   mini-program can verify first and then register or log in with the same code.
+//! - Login accepts `password` instead of `code`. Codes are bound to their `type`: login needs a
+//!   `login` code, register a `register` code, and the password change (3.3) a `reset_password`
+//!   code sent to the account's own phone. A password change revokes every other login.
+//! - A code that was never sent or was already used answers 1002; one past its 300 s or voided
+//!   by its fifth wrong try answers 1006. Sends are limited per phone: one per 60 s and a daily
+//!   cap (1008 both, with the wait in the message).
+//! - HTTP statuses mirror `code` (1001-1006: 400, 1007: 503, 1008: 429); clients read `code`.
+//! - `PUT /api/user/profile` validates `id_card` (18 characters, GB 11643 check digit, a real
+//!   birth date): the document's own example `610102199001011234` fails its check digit.
+//!   `updated_fields` lists the fields given; a body with none is a 400.
+//! - Unset profile texts are `""`; `heat_account` is `null` until an account is bound.
+//! - The global limit (100 requests / 15 min per IP by default) answers 1008 with HTTP 429.
+
+mod envelope;
+mod handlers;
+mod wire;
+
+use axum::Router;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{get, post};
+
+use crate::app::AppState;
+
+pub use envelope::SURFACE;
+
+/// The document's OpenAPI description.
+const OPENAPI: &str = include_str!("openapi.json");
+
+async fn openapi() -> impl axum::response::IntoResponse {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+/// The heating routes at the document's paths.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/api/sms/send", post(handlers::send_sms))
+        .route("/api/sms/verify", post(handlers::verify_sms))
+        .route("/api/auth/login", post(handlers::login))
+        .route("/api/auth/register", post(handlers::register))
+        .route("/api/auth/refresh", post(handlers::refresh))
+        .route("/api/auth/logout", post(handlers::logout))
+        .route("/api/user/profile", get(handlers::profile).put(handlers::update_profile))
+        .route("/api/user/password", axum::routing::put(handlers::change_password))
+        .route("/api/config/agreements", get(handlers::agreements))
+        .route("/api/config/system", get(handlers::system_config))
+        .route("/health", get(handlers::health))
+        .route("/openapi.json", get(openapi))
+        .fallback(envelope::not_found)
+        .layer(from_fn_with_state(state.clone(), envelope::limit_per_ip))
+        .layer(from_fn_with_state(state.clone(), envelope::finish))
+        .with_state(state)
+}

@@ -1,0 +1,221 @@
+//! Request and response bodies with the heating document's field names.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::Timestamp;
+use crate::domain::accounts::User;
+use crate::domain::content::{Agreement, SystemConfig};
+use crate::domain::identity::mask_id_card;
+use crate::domain::money::{Fen, YuanNumber};
+
+/// 1.1 / 1.2: `{phone, type}` and `{phone, code, type}`.
+#[derive(Debug, Deserialize)]
+pub struct SmsRequest {
+    pub phone: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub code: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SmsSent {
+    pub phone: String,
+    pub expire_time: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SmsVerified {
+    pub is_valid: bool,
+}
+
+/// 2.1: `{phone, code}`; `password` is accepted instead of `code`.
+#[derive(Debug, Deserialize)]
+pub struct LoginRequest {
+    pub phone: Option<String>,
+    pub code: Option<String>,
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct UserInfo {
+    pub id: String,
+    pub phone: String,
+    pub nickname: String,
+    pub avatar: String,
+    pub is_first_login: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LoginReply {
+    pub token: String,
+    pub refresh_token: String,
+    pub expires_in: i64,
+    pub user_info: UserInfo,
+}
+
+/// 2.2
+#[derive(Debug, Deserialize)]
+pub struct RegisterRequest {
+    pub phone: Option<String>,
+    pub code: Option<String>,
+    pub password: Option<String>,
+    pub nickname: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Registered {
+    pub user_id: String,
+    pub phone: String,
+    pub nickname: String,
+    pub created_at: String,
+}
+
+impl From<User> for Registered {
+    fn from(u: User) -> Self {
+        Registered {
+            user_id: u.id,
+            phone: u.phone,
+            nickname: u.nickname,
+            created_at: u.created_at.iso_utc_ms(),
+        }
+    }
+}
+
+/// 2.3
+#[derive(Debug, Deserialize)]
+pub struct RefreshRequest {
+    pub refresh_token: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Refreshed {
+    pub token: String,
+    pub refresh_token: String,
+    pub expires_in: i64,
+}
+
+/// 3.1
+#[derive(Debug, Serialize)]
+pub struct Profile {
+    pub id: String,
+    pub phone: String,
+    pub nickname: String,
+    pub avatar: String,
+    pub real_name: String,
+    pub id_card: String,
+    pub address: String,
+    pub heat_account: Option<String>,
+    pub balance: YuanNumber,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl Profile {
+    pub fn new(u: User, heat_account: Option<String>, balance: Fen) -> Self {
+        Profile {
+            id: u.id,
+            phone: u.phone,
+            nickname: u.nickname,
+            avatar: u.avatar,
+            real_name: u.real_name.unwrap_or_default(),
+            id_card: u.id_card.as_deref().map(mask_id_card).unwrap_or_default(),
+            address: u.address.unwrap_or_default(),
+            heat_account,
+            balance: YuanNumber(balance),
+            created_at: u.created_at.iso_utc_ms(),
+            updated_at: u.updated_at.iso_utc_ms(),
+        }
+    }
+}
+
+/// 3.2
+#[derive(Debug, Deserialize)]
+pub struct ProfileUpdateRequest {
+    pub nickname: Option<String>,
+    pub real_name: Option<String>,
+    pub id_card: Option<String>,
+    pub address: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProfileUpdated {
+    pub updated_fields: Vec<&'static str>,
+}
+
+/// 3.3
+#[derive(Debug, Deserialize)]
+pub struct PasswordRequest {
+    pub old_password: Option<String>,
+    pub new_password: Option<String>,
+    pub phone: Option<String>,
+    pub code: Option<String>,
+}
+
+/// 6.1: one agreement.
+#[derive(Debug, Serialize)]
+pub struct AgreementText {
+    pub title: String,
+    pub content: String,
+    pub version: String,
+    pub updated_at: String,
+}
+
+impl From<Agreement> for AgreementText {
+    fn from(a: Agreement) -> Self {
+        AgreementText {
+            title: a.title,
+            content: a.content,
+            version: a.version,
+            updated_at: a.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Agreements {
+    pub user_agreement: Option<AgreementText>,
+    pub privacy_policy: Option<AgreementText>,
+}
+
+/// 6.2
+#[derive(Debug, Serialize)]
+pub struct SystemConfigReply {
+    pub customer_service_phone: String,
+    pub business_hours: String,
+    pub company_name: String,
+    pub company_address: String,
+    pub app_version: String,
+    pub announcement: Option<String>,
+    pub maintenance_notice: Option<String>,
+}
+
+impl From<SystemConfig> for SystemConfigReply {
+    fn from(c: SystemConfig) -> Self {
+        SystemConfigReply {
+            customer_service_phone: c.customer_service_phone,
+            business_hours: c.business_hours,
+            company_name: c.company_name,
+            company_address: c.company_address,
+            app_version: c.app_version,
+            announcement: c.announcement,
+            maintenance_notice: c.maintenance_notice,
+        }
+    }
+}
+
+/// 8.1
+#[derive(Debug, Serialize)]
+pub struct HealthReply {
+    pub status: &'static str,
+    pub timestamp: String,
+    /// Kept under the document's name: whether the database (SQLite or PostgreSQL) answers.
+    pub mongodb: &'static str,
+    pub database: &'static str,
+}
+
+/// Renders an instant as the document does.
+pub fn iso(t: Timestamp) -> String {
+    t.iso_utc_ms()
+}

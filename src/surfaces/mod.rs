@@ -1,0 +1,94 @@
+//! The wire: one folder per API document, plus the admin API, mounted under their prefixes and,
+//! with `--surface-bind NAME=ADDR`, at the root of their own listeners.
+
+pub mod admin;
+pub mod body;
+pub mod docs;
+pub mod heating;
+pub mod ratelimit;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::from_fn_with_state;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+
+use crate::app::AppState;
+use crate::telemetry::{RequestTelemetry, track};
+
+/// Surfaces that can be served on their own listener.
+pub const SURFACES: [&str; 2] = ["heating", "admin"];
+
+/// The bearer token of `Authorization: Bearer <token>`, if any.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+fn tracked(router: Router, surface: &'static str, state: &AppState) -> Router {
+    router.layer(from_fn_with_state(
+        RequestTelemetry {
+            surface,
+            metrics: state.metrics.clone(),
+        },
+        track,
+    ))
+}
+
+/// One surface's routes at the root, with telemetry: for its own listener.
+pub fn surface_router(name: &str, state: &AppState) -> Option<Router> {
+    match name {
+        "heating" => Some(tracked(heating::router(state.clone()), "heating", state)),
+        "admin" => Some(tracked(admin::router(state.clone()), "admin", state)),
+        _ => None,
+    }
+}
+
+/// `/health` for the whole server: the database it reached.
+async fn health(State(state): State<AppState>) -> Response {
+    let reachable = state.core.database_reachable().await;
+    let body = json!({
+        "status": if reachable { "ok" } else { "degraded" },
+        "database": {"backend": state.core.store.backend().name(), "reachable": reachable},
+        "version": env!("CARGO_PKG_VERSION"),
+        "time": state.core.now().iso_utc_ms(),
+    });
+    let status = if reachable { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, axum::Json(body)).into_response()
+}
+
+/// `/metrics` in the Prometheus text format.
+async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(json!({"error": {"code": "not_found", "message": "no such path"}})),
+    )
+        .into_response()
+}
+
+/// The main listener: every surface under its prefix, plus `/health`, `/metrics`, `/docs`.
+pub fn main_router(state: &AppState) -> Router {
+    let server = Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .route("/docs", get(docs::page))
+        .route("/docs/", get(docs::page))
+        .with_state(state.clone());
+    Router::new()
+        .merge(tracked(server, "server", state))
+        .nest("/heating", tracked(heating::router(state.clone()), "heating", state))
+        .nest("/admin/v1", tracked(admin::router(state.clone()), "admin", state))
+        .fallback(not_found)
+}
