@@ -217,7 +217,7 @@ impl Core {
             .await?
             .ok_or(Error::NotFound(Entity::User))?;
         if change.phone.as_str() != user.phone {
-            return Err(Error::invalid("phone", "手机号与当前账号不一致"));
+            return Err(Error::State("手机号与当前账号不一致".into()));
         }
         if !self.passwords.verify(change.old_password.expose(), &user.password_hash).await? {
             return Err(Error::Unauthorized(AuthFailure::WrongPassword));
