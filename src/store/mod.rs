@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{Any, AnyPool, Executor};
+use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor};
 
 /// A write transaction.
 pub type Tx = sqlx::Transaction<'static, Any>;
@@ -101,6 +101,14 @@ impl Store {
         };
         let options = AnyConnectOptions::from_str(&url)
             .with_context(|| format!("bad database URL {}", redact_url(&url)))?;
+        // One direct connection first: a refused or unknown database fails at once with its own
+        // message, instead of the pool retrying until its acquire timeout.
+        let probe = tokio::time::timeout(Duration::from_secs(10), AnyConnection::connect_with(&options))
+            .await
+            .map_err(|_| anyhow::anyhow!("timed out after 10 s"))
+            .and_then(|r| r.map_err(|e| anyhow::anyhow!("{e}")))
+            .with_context(|| format!("cannot reach the database {}", redact_url(&url)))?;
+        probe.close().await.ok();
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections.max(1))
             .min_connections(if backend == Backend::Sqlite { 1 } else { 0 })

@@ -1,0 +1,118 @@
+//! The binary: clear one-line errors, the operator command, graceful shutdown.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_utilhall");
+
+fn run(args: &[&str], dir: &std::path::Path) -> (i32, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("run utilhall");
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn a_bad_flag_is_a_clear_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, err) = run(&["serve", "--no-such-flag"], dir.path());
+    assert_ne!(code, 0);
+    assert!(err.contains("--no-such-flag"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn an_unreachable_database_is_one_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, err) = run(
+        &["serve", "--bind", "127.0.0.1:0", "--database-url", "postgres://u:pw@127.0.0.1:1/nothing"],
+        dir.path(),
+    );
+    assert_eq!(code, 1);
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(lines[0].starts_with("error: cannot reach the database"), "{err}");
+    assert!(!err.contains("pw@"), "the password is not printed: {err}");
+}
+
+#[test]
+fn a_port_in_use_is_one_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr").to_string();
+    let (code, err) = run(&["serve", "--bind", &addr], dir.path());
+    assert_eq!(code, 1);
+    assert!(err.starts_with("error: cannot listen on"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
+
+#[test]
+fn bad_configuration_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, err) = run(&["serve", "--sim-clock", "2026-01-01T00:00:00Z"], dir.path());
+    assert_eq!(code, 1);
+    assert!(err.contains("--dev"), "{err}");
+    std::fs::write(dir.path().join("c.toml"), "[server]\nbindd = 1\n").expect("write");
+    let (code, err) = run(&["--config", "c.toml", "serve"], dir.path());
+    assert_eq!(code, 1);
+    assert!(err.contains("bindd"), "{err}");
+}
+
+#[test]
+fn admin_create_then_serve_with_sqlite_defaults_and_stop_on_sigterm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, err) = run(&["admin", "create", "--username", "ops", "--password", "ops-password-1"], dir.path());
+    assert_eq!(code, 0, "{err}");
+    assert!(dir.path().join("data/utilhall.db").exists(), "the default SQLite file and folder are created");
+    let (code, err) = run(&["admin", "create", "--username", "ops", "--password", "ops-password-1"], dir.path());
+    assert_eq!(code, 1);
+    assert!(err.contains("already exists"), "{err}");
+
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let mut child = Command::new(BIN)
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    let client = reqwest::Client::new();
+    let body = loop {
+        let attempt = rt.block_on(async {
+            client
+                .post(format!("http://127.0.0.1:{port}/admin/v1/login"))
+                .json(&serde_json::json!({"username": "ops", "password": "ops-password-1"}))
+                .send()
+                .await
+        });
+        if let Ok(resp) = attempt {
+            break rt.block_on(resp.json::<serde_json::Value>()).expect("json");
+        }
+        assert!(Instant::now() < deadline, "server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(body["token"].is_string(), "{body}");
+    // SIGTERM: a graceful exit with status 0.
+    let pid = child.id().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            assert!(status.success(), "exit status {status}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
