@@ -41,8 +41,12 @@ pub struct App {
 
 /// The domain settings the configuration asks for.
 fn settings(config: &Config) -> anyhow::Result<Settings> {
-    let zone = Zone::parse(&config.server.timezone)
-        .with_context(|| format!("unknown time zone {:?} (use e.g. Asia/Shanghai or +08:00)", config.server.timezone))?;
+    let zone = Zone::parse(&config.server.timezone).with_context(|| {
+        format!(
+            "unknown time zone {:?} (use e.g. Asia/Shanghai or +08:00)",
+            config.server.timezone
+        )
+    })?;
     let positive = |v: i64, name: &str| -> anyhow::Result<i64> {
         anyhow::ensure!(v > 0, "{name} must be positive");
         Ok(v)
@@ -51,7 +55,10 @@ fn settings(config: &Config) -> anyhow::Result<Settings> {
         zone,
         access_ttl_secs: positive(config.auth.access_ttl_seconds, "auth.access_ttl_seconds")?,
         refresh_ttl_secs: positive(config.auth.refresh_ttl_seconds, "auth.refresh_ttl_seconds")?,
-        operator_ttl_secs: positive(config.auth.operator_ttl_seconds, "auth.operator_ttl_seconds")?,
+        operator_ttl_secs: positive(
+            config.auth.operator_ttl_seconds,
+            "auth.operator_ttl_seconds",
+        )?,
         code_ttl_secs: positive(config.sms.code_ttl_seconds, "sms.code_ttl_seconds")?,
         code_resend_secs: config.sms.resend_interval_seconds.max(0),
         code_daily_cap: positive(config.sms.daily_cap, "sms.daily_cap")?,
@@ -83,7 +90,8 @@ async fn bind(name: &str, addr: &str) -> anyhow::Result<TcpListener> {
 
 /// Connects to the configured database and brings its schema up to date.
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
-    let store = Store::connect(&config.server.database_url.0, config.server.max_connections).await?;
+    let store =
+        Store::connect(&config.server.database_url.0, config.server.max_connections).await?;
     store.migrate().await?;
     Ok(store)
 }
@@ -95,9 +103,19 @@ pub async fn build_core(config: &Config, store: Store) -> anyhow::Result<Core> {
     } else {
         Arc::new(NoProvider)
     };
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-    let concurrency = if config.auth.hash_concurrency == 0 { cores } else { config.auth.hash_concurrency };
-    let passwords = PasswordHasher::new(config.auth.argon2_memory_kib, config.auth.argon2_iterations, concurrency)?;
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let concurrency = if config.auth.hash_concurrency == 0 {
+        cores
+    } else {
+        config.auth.hash_concurrency
+    };
+    let passwords = PasswordHasher::new(
+        config.auth.argon2_memory_kib,
+        config.auth.argon2_iterations,
+        concurrency,
+    )?;
     Core::new(
         store,
         clock(config)?,
@@ -130,7 +148,9 @@ impl App {
         let store = open_store(&config).await?;
         let core = build_core(&config, store).await?;
         if config.server.demo {
-            core.load_demo().await.map_err(|e| anyhow::anyhow!("cannot load the demo data: {e}"))?;
+            core.load_demo()
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot load the demo data: {e}"))?;
         }
         let state = AppState {
             core: Arc::new(core),
@@ -149,14 +169,19 @@ impl App {
         for (name, listener) in extra {
             let router = surfaces::surface_router(&name, &state)
                 .with_context(|| format!("unknown surface {name:?}"))?;
-            listeners.push(Listener { name, listener, router });
+            listeners.push(Listener {
+                name,
+                listener,
+                router,
+            });
         }
         Ok(App { state, listeners })
     }
 
     /// The main listener's address.
     pub fn addr(&self) -> SocketAddr {
-        self.surface_addr("main").unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)))
+        self.surface_addr("main")
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
     /// The address of a surface's own listener (`"main"` for the main one).
@@ -172,7 +197,10 @@ impl App {
     }
 
     /// Serves until `shutdown` completes, then lets requests in flight finish (bounded by the grace period).
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut tasks = tokio::task::JoinSet::new();
         for l in self.listeners {

@@ -16,7 +16,13 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Database: `sqlite://PATH` or `postgres://...` [default: sqlite://./data/utilhall.db]
-    #[arg(long, global = true, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub database_url: Option<String>,
     #[command(subcommand)]
     pub command: Command,
@@ -70,7 +76,9 @@ pub enum AdminCommand {
 }
 
 fn parse_surface_bind(s: &str) -> Result<(String, String), String> {
-    let (name, addr) = s.split_once('=').ok_or_else(|| format!("expected NAME=ADDR, got {s:?}"))?;
+    let (name, addr) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected NAME=ADDR, got {s:?}"))?;
     if name.is_empty() || addr.is_empty() {
         return Err(format!("expected NAME=ADDR, got {s:?}"));
     }

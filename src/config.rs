@@ -22,7 +22,10 @@ impl<'de> Deserialize<'de> for Secret {
         match toml::Value::deserialize(d)? {
             toml::Value::String(s) => Ok(Secret(s)),
             toml::Value::Integer(i) => Ok(Secret(i.to_string())),
-            other => Err(serde::de::Error::custom(format!("expected a string, got {}", other.type_str()))),
+            other => Err(serde::de::Error::custom(format!(
+                "expected a string, got {}",
+                other.type_str()
+            ))),
         }
     }
 }
@@ -186,14 +189,19 @@ const ENV_PREFIX: &str = "UTILHALL_";
 /// Reads an env value as TOML (numbers, booleans) or, failing that, as a plain string.
 fn env_value(raw: &str) -> toml::Value {
     match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
-        Ok(mut t) => t.remove("v").unwrap_or_else(|| toml::Value::String(raw.to_owned())),
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| toml::Value::String(raw.to_owned())),
         Err(_) => toml::Value::String(raw.to_owned()),
     }
 }
 
 impl Config {
     /// Defaults, then the file (if any), then `UTILHALL_<SECTION>__<KEY>` variables from `env`.
-    pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> anyhow::Result<Config> {
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> anyhow::Result<Config> {
         let mut table = match file {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
@@ -204,8 +212,12 @@ impl Config {
             None => toml::Table::new(),
         };
         for (name, raw) in env {
-            let Some(rest) = name.strip_prefix(ENV_PREFIX) else { continue };
-            let Some((section, key)) = rest.split_once("__") else { continue };
+            let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            let Some((section, key)) = rest.split_once("__") else {
+                continue;
+            };
             let section = section.to_ascii_lowercase();
             let key = key.to_ascii_lowercase();
             let entry = table
@@ -236,16 +248,31 @@ mod tests {
         )
         .expect("write");
         let env = vec![
-            ("UTILHALL_HEATING__RATE_LIMIT_REQUESTS".to_string(), "0".to_string()),
-            ("UTILHALL_AUTH__JWT_SECRET".to_string(), "12345678901234567890".to_string()),
-            ("UTILHALL_SURFACE_BIND__METER".to_string(), "127.0.0.1:9003".to_string()),
+            (
+                "UTILHALL_HEATING__RATE_LIMIT_REQUESTS".to_string(),
+                "0".to_string(),
+            ),
+            (
+                "UTILHALL_AUTH__JWT_SECRET".to_string(),
+                "12345678901234567890".to_string(),
+            ),
+            (
+                "UTILHALL_SURFACE_BIND__METER".to_string(),
+                "127.0.0.1:9003".to_string(),
+            ),
             ("OTHER".to_string(), "x".to_string()),
         ];
         let c = Config::load(Some(&path), env).expect("config");
         assert_eq!(c.server.bind, "0.0.0.0:1");
         assert_eq!(c.heating.rate_limit_requests, 0);
-        assert_eq!(c.auth.jwt_secret, Some(Secret("12345678901234567890".into())));
-        assert_eq!(c.surface_bind.get("meter").map(String::as_str), Some("127.0.0.1:9003"));
+        assert_eq!(
+            c.auth.jwt_secret,
+            Some(Secret("12345678901234567890".into()))
+        );
+        assert_eq!(
+            c.surface_bind.get("meter").map(String::as_str),
+            Some("127.0.0.1:9003")
+        );
         assert!(!format!("{c:?}").contains("12345678901234567890"));
     }
 

@@ -14,7 +14,10 @@ fn main() -> std::process::ExitCode {
         }
     };
     utilhall::telemetry::init_logging(&config.log.level, &config.log.format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");

@@ -17,7 +17,9 @@ pub fn init_logging(level: &str, format: &str) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
     let result = if format == "json" {
         builder.json().with_current_span(true).try_init()
     } else {
@@ -28,7 +30,9 @@ pub fn init_logging(level: &str, format: &str) {
 }
 
 /// Upper bounds (seconds) of the latency histogram buckets.
-const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
 
 #[derive(Default)]
 struct Series {
@@ -52,7 +56,10 @@ pub struct Metrics {
 }
 
 fn escape(label: &str) -> String {
-    label.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    label
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 impl Metrics {
@@ -72,7 +79,10 @@ impl Metrics {
     pub fn render(&self) -> String {
         let map = self.series.lock().unwrap_or_else(|p| p.into_inner());
         let mut keys: Vec<&Key> = map.keys().collect();
-        keys.sort_by(|a, b| (a.surface, &a.route, &a.method, a.status).cmp(&(b.surface, &b.route, &b.method, b.status)));
+        keys.sort_by(|a, b| {
+            (a.surface, &a.route, &a.method, a.status)
+                .cmp(&(b.surface, &b.route, &b.method, b.status))
+        });
         let mut out = String::new();
         out.push_str("# HELP utilhall_http_requests_total HTTP requests answered.\n");
         out.push_str("# TYPE utilhall_http_requests_total counter\n");
@@ -88,13 +98,17 @@ impl Metrics {
                 s.count
             );
         }
-        out.push_str("# HELP utilhall_http_request_duration_seconds Time to answer HTTP requests.\n");
+        out.push_str(
+            "# HELP utilhall_http_request_duration_seconds Time to answer HTTP requests.\n",
+        );
         out.push_str("# TYPE utilhall_http_request_duration_seconds histogram\n");
         // The histogram is per route (all statuses together), as dashboards read it.
         let mut per_route: HashMap<(&'static str, &str, &str), Series> = HashMap::new();
         for k in &keys {
             let s = &map[*k];
-            let agg = per_route.entry((k.surface, k.method.as_str(), k.route.as_str())).or_default();
+            let agg = per_route
+                .entry((k.surface, k.method.as_str(), k.route.as_str()))
+                .or_default();
             agg.count += s.count;
             agg.sum_secs += s.sum_secs;
             for (a, b) in agg.buckets.iter_mut().zip(s.buckets.iter()) {
@@ -104,13 +118,33 @@ impl Metrics {
         let mut routes: Vec<_> = per_route.into_iter().collect();
         routes.sort_by(|a, b| a.0.cmp(&b.0));
         for ((surface, method, route), s) in routes {
-            let labels = format!("surface=\"{surface}\",method=\"{}\",route=\"{}\"", escape(method), escape(route));
+            let labels = format!(
+                "surface=\"{surface}\",method=\"{}\",route=\"{}\"",
+                escape(method),
+                escape(route)
+            );
             for (i, bound) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(out, "utilhall_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {}", s.buckets[i]);
+                let _ = writeln!(
+                    out,
+                    "utilhall_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {}",
+                    s.buckets[i]
+                );
             }
-            let _ = writeln!(out, "utilhall_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", s.count);
-            let _ = writeln!(out, "utilhall_http_request_duration_seconds_sum{{{labels}}} {}", s.sum_secs);
-            let _ = writeln!(out, "utilhall_http_request_duration_seconds_count{{{labels}}} {}", s.count);
+            let _ = writeln!(
+                out,
+                "utilhall_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                s.count
+            );
+            let _ = writeln!(
+                out,
+                "utilhall_http_request_duration_seconds_sum{{{labels}}} {}",
+                s.sum_secs
+            );
+            let _ = writeln!(
+                out,
+                "utilhall_http_request_duration_seconds_count{{{labels}}} {}",
+                s.count
+            );
         }
         out
     }
@@ -127,7 +161,12 @@ fn request_id(req: &Request) -> String {
     req.headers()
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
         .map(str::to_owned)
         .unwrap_or_else(crate::domain::ids::random_hex_id)
 }

@@ -100,7 +100,10 @@ impl Core {
             Some(n) => text_field(n, "nickname", "昵称", 32)?,
             None => reg.phone.as_str().to_owned(),
         };
-        if store_users::find_by_phone(self.store.pool(), reg.phone.as_str()).await?.is_some() {
+        if store_users::find_by_phone(self.store.pool(), reg.phone.as_str())
+            .await?
+            .is_some()
+        {
             return Err(Error::Conflict(Entity::User));
         }
         let code_id = self
@@ -139,13 +142,21 @@ impl Core {
         proof: LoginProof<'_>,
         audience: &'static str,
     ) -> Result<LoginOutcome> {
-        let Some(user) = store_users::find_by_phone(self.store.pool(), phone.as_str()).await? else {
+        let Some(user) = store_users::find_by_phone(self.store.pool(), phone.as_str()).await?
+        else {
             return Err(Error::NotFound(Entity::User));
         };
         let code_id = match proof {
-            LoginProof::Code(code) => Some(self.check_code(sms(phone, PURPOSE_LOGIN, audience), code).await?),
+            LoginProof::Code(code) => Some(
+                self.check_code(sms(phone, PURPOSE_LOGIN, audience), code)
+                    .await?,
+            ),
             LoginProof::Password(password) => {
-                if !self.passwords.verify(password.expose(), &user.password_hash).await? {
+                if !self
+                    .passwords
+                    .verify(password.expose(), &user.password_hash)
+                    .await?
+                {
                     return Err(Error::Unauthorized(AuthFailure::WrongPassword));
                 }
                 None
@@ -175,11 +186,24 @@ impl Core {
     }
 
     /// Changes profile fields; returns the names of the fields that were given.
-    pub async fn update_profile(&self, user_id: &str, update: ProfileUpdate<'_>) -> Result<Vec<&'static str>> {
-        let nickname = update.nickname.map(|v| text_field(v, "nickname", "昵称", 32)).transpose()?;
-        let real_name = update.real_name.map(|v| text_field(v, "real_name", "真实姓名", 50)).transpose()?;
+    pub async fn update_profile(
+        &self,
+        user_id: &str,
+        update: ProfileUpdate<'_>,
+    ) -> Result<Vec<&'static str>> {
+        let nickname = update
+            .nickname
+            .map(|v| text_field(v, "nickname", "昵称", 32))
+            .transpose()?;
+        let real_name = update
+            .real_name
+            .map(|v| text_field(v, "real_name", "真实姓名", 50))
+            .transpose()?;
         let id_card = update.id_card.map(IdCard::parse).transpose()?;
-        let address = update.address.map(|v| text_field(v, "address", "地址", 200)).transpose()?;
+        let address = update
+            .address
+            .map(|v| text_field(v, "address", "地址", 200))
+            .transpose()?;
         let mut fields = Vec::new();
         for (name, given) in [
             ("nickname", nickname.is_some()),
@@ -200,7 +224,9 @@ impl Core {
             id_card: id_card.as_ref().map(IdCard::as_str),
             address: address.as_deref(),
         };
-        if !store_users::update_profile(self.store.pool(), user_id, &change, self.now().millis()).await? {
+        if !store_users::update_profile(self.store.pool(), user_id, &change, self.now().millis())
+            .await?
+        {
             return Err(Error::NotFound(Entity::User));
         }
         Ok(fields)
@@ -219,26 +245,46 @@ impl Core {
         if change.phone.as_str() != user.phone {
             return Err(Error::State("手机号与当前账号不一致".into()));
         }
-        if !self.passwords.verify(change.old_password.expose(), &user.password_hash).await? {
+        if !self
+            .passwords
+            .verify(change.old_password.expose(), &user.password_hash)
+            .await?
+        {
             return Err(Error::Unauthorized(AuthFailure::WrongPassword));
         }
         let code_id = self
-            .check_code(sms(&change.phone, PURPOSE_RESET_PASSWORD, surface), change.code)
+            .check_code(
+                sms(&change.phone, PURPOSE_RESET_PASSWORD, surface),
+                change.code,
+            )
             .await?;
         let hash = self.passwords.hash(change.new_password.expose()).await?;
         let now = self.now();
         let mut tx = self.store.begin_write().await?;
         self.consume_code(&mut tx, &code_id, now).await?;
         store_users::set_password(&mut *tx, &user.id, &hash, now.millis()).await?;
-        store_sessions::revoke_others(&mut *tx, &user.id, &principal.session_id, "password changed", now.millis())
-            .await?;
+        store_sessions::revoke_others(
+            &mut *tx,
+            &user.id,
+            &principal.session_id,
+            "password changed",
+            now.millis(),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// Creates a user directly (demo data, operator tools); no code needed. Idempotent on the phone.
-    pub async fn ensure_user(&self, phone: &Phone, password: &Password, nickname: &str) -> Result<User> {
-        if let Some(existing) = store_users::find_by_phone(self.store.pool(), phone.as_str()).await? {
+    pub async fn ensure_user(
+        &self,
+        phone: &Phone,
+        password: &Password,
+        nickname: &str,
+    ) -> Result<User> {
+        if let Some(existing) =
+            store_users::find_by_phone(self.store.pool(), phone.as_str()).await?
+        {
             return Ok(existing.into());
         }
         let now = self.now();
@@ -257,10 +303,12 @@ impl Core {
         };
         match store_users::insert(self.store.pool(), &row).await {
             Ok(()) => Ok(row.into()),
-            Err(e) if store::is_unique_violation(&e) => store_users::find_by_phone(self.store.pool(), phone.as_str())
-                .await?
-                .map(User::from)
-                .ok_or(Error::NotFound(Entity::User)),
+            Err(e) if store::is_unique_violation(&e) => {
+                store_users::find_by_phone(self.store.pool(), phone.as_str())
+                    .await?
+                    .map(User::from)
+                    .ok_or(Error::NotFound(Entity::User))
+            }
             Err(e) => Err(e.into()),
         }
     }

@@ -78,7 +78,8 @@ pub struct SentCode {
 
 impl Core {
     fn code_mac(&self, req: &CodeRequest<'_>, code: &str) -> String {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.code_key).unwrap_or_else(|_| unreachable!());
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.code_key)
+            .unwrap_or_else(|_| unreachable!());
         for part in [req.channel.as_str(), req.recipient, req.purpose, code] {
             mac.update(part.as_bytes());
             mac.update(&[0]);
@@ -187,7 +188,12 @@ impl Core {
     }
 
     /// Uses up a checked code inside the caller's transaction (so it is spent only if the action commits).
-    pub async fn consume_code(&self, conn: &mut sqlx::AnyConnection, code_id: &str, now: Timestamp) -> Result<()> {
+    pub async fn consume_code(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        code_id: &str,
+        now: Timestamp,
+    ) -> Result<()> {
         if store_codes::consume(conn, code_id, now.millis()).await? {
             Ok(())
         } else {

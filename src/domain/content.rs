@@ -52,7 +52,9 @@ impl Core {
                 None => current.title,
             },
             content: match edit.content {
-                Some(c) if c.trim().is_empty() => return Err(Error::invalid("content", "内容不能为空")),
+                Some(c) if c.trim().is_empty() => {
+                    return Err(Error::invalid("content", "内容不能为空"));
+                }
                 Some(c) if c.chars().count() > 100_000 => {
                     return Err(Error::invalid("content", "内容不能超过100000个字符"));
                 }
@@ -77,24 +79,54 @@ impl Core {
 
     pub async fn edit_system_config(&self, edit: SystemConfigEdit) -> Result<SystemConfig> {
         let mut row = self.system_config().await?;
-        let set = |slot: &mut String, value: Option<String>, field: &'static str, label: &str| -> Result<()> {
+        let set = |slot: &mut String,
+                   value: Option<String>,
+                   field: &'static str,
+                   label: &str|
+         -> Result<()> {
             if let Some(v) = value {
                 *slot = text_field(&v, field, label, 200)?;
             }
             Ok(())
         };
-        set(&mut row.customer_service_phone, edit.customer_service_phone, "customer_service_phone", "客服电话")?;
-        set(&mut row.business_hours, edit.business_hours, "business_hours", "营业时间")?;
-        set(&mut row.company_name, edit.company_name, "company_name", "公司名称")?;
-        set(&mut row.company_address, edit.company_address, "company_address", "公司地址")?;
-        set(&mut row.app_version, edit.app_version, "app_version", "版本号")?;
-        let optional = |value: Option<String>, field: &'static str, label: &str| -> Result<Option<String>> {
-            match value {
-                Some(v) if v.trim().is_empty() => Ok(None),
-                Some(v) => Ok(Some(text_field(&v, field, label, 2000)?)),
-                None => Ok(None),
-            }
-        };
+        set(
+            &mut row.customer_service_phone,
+            edit.customer_service_phone,
+            "customer_service_phone",
+            "客服电话",
+        )?;
+        set(
+            &mut row.business_hours,
+            edit.business_hours,
+            "business_hours",
+            "营业时间",
+        )?;
+        set(
+            &mut row.company_name,
+            edit.company_name,
+            "company_name",
+            "公司名称",
+        )?;
+        set(
+            &mut row.company_address,
+            edit.company_address,
+            "company_address",
+            "公司地址",
+        )?;
+        set(
+            &mut row.app_version,
+            edit.app_version,
+            "app_version",
+            "版本号",
+        )?;
+        let optional =
+            |value: Option<String>, field: &'static str, label: &str| -> Result<Option<String>> {
+                match value {
+                    Some(v) if v.trim().is_empty() => Ok(None),
+                    Some(v) => Ok(Some(text_field(&v, field, label, 2000)?)),
+                    None => Ok(None),
+                }
+            };
         if let Some(v) = edit.announcement {
             row.announcement = optional(v, "announcement", "公告")?;
         }

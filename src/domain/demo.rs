@@ -12,7 +12,8 @@ pub const DEMO_HEATING_USER: (&str, &str) = ("13888888888", "123456789");
 impl Core {
     /// Loads the demo data; running it again changes nothing.
     pub async fn load_demo(&self) -> Result<()> {
-        self.ensure_operator(DEMO_OPERATOR.0, DEMO_OPERATOR.1).await?;
+        self.ensure_operator(DEMO_OPERATOR.0, DEMO_OPERATOR.1)
+            .await?;
         let phone = Phone::parse(DEMO_HEATING_USER.0)?;
         let password = Password::parse_new(DEMO_HEATING_USER.1, "password", 6, 20)?;
         let user = self.ensure_user(&phone, &password, "用户昵称").await?;
@@ -25,7 +26,8 @@ impl Core {
                 id_card: Some("610102199001011234"),
                 address: Some("天山区xx小区xx号楼xx单元xx室"),
             };
-            store_users::update_profile(self.store.pool(), &user.id, &change, self.now().millis()).await?;
+            store_users::update_profile(self.store.pool(), &user.id, &change, self.now().millis())
+                .await?;
         }
         tracing::info!("demo data loaded");
         Ok(())

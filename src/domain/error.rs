@@ -79,7 +79,10 @@ pub enum Error {
     #[error("forbidden")]
     Forbidden,
     #[error("rate limited: {message}")]
-    RateLimited { message: String, retry_after_secs: u64 },
+    RateLimited {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// An outside service (SMS provider, payment gateway) failed or is not configured.
     #[error("{service:?} unavailable: {detail}")]
     Unavailable { service: Service, detail: String },

@@ -41,10 +41,7 @@ impl Password {
     pub fn parse_new(s: &str, field: &'static str, min: usize, max: usize) -> Result<Password> {
         let n = s.chars().count();
         if n < min || n > max {
-            return Err(Error::invalid(
-                field,
-                format!("密码长度须为{min}-{max}位"),
-            ));
+            return Err(Error::invalid(field, format!("密码长度须为{min}-{max}位")));
         }
         if s.chars().any(char::is_control) {
             return Err(Error::invalid(field, "密码不能包含控制字符"));

@@ -86,10 +86,14 @@ impl Core {
         let jwt = match jwt_secret {
             Some(s) if s.len() >= 16 => s.to_owned(),
             Some(_) => anyhow::bail!("auth.jwt_secret must be at least 16 characters"),
-            None => crate::store::secrets::get_or_insert(store.pool(), "jwt", &ids::random_token()).await?,
+            None => {
+                crate::store::secrets::get_or_insert(store.pool(), "jwt", &ids::random_token())
+                    .await?
+            }
         };
         let code_secret =
-            crate::store::secrets::get_or_insert(store.pool(), "code_mac", &ids::random_token()).await?;
+            crate::store::secrets::get_or_insert(store.pool(), "code_mac", &ids::random_token())
+                .await?;
         let code_key: [u8; 32] = sha2::Digest::finalize(
             <sha2::Sha256 as sha2::Digest>::new_with_prefix(code_secret.as_bytes()),
         )

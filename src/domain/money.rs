@@ -32,7 +32,11 @@ impl Fen {
             return None;
         }
         let whole: i64 = int.parse().ok()?;
-        let mut cents: i64 = if frac.is_empty() { 0 } else { frac.parse().ok()? };
+        let mut cents: i64 = if frac.is_empty() {
+            0
+        } else {
+            frac.parse().ok()?
+        };
         if frac.len() == 1 {
             cents *= 10;
         }

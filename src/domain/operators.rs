@@ -20,15 +20,26 @@ pub struct OperatorToken {
 
 fn parse_username(username: &str) -> Result<String> {
     let name = text_field(username, "username", "用户名", 64)?;
-    if !name.chars().all(|c| c.is_alphanumeric() || "._-@".contains(c)) {
-        return Err(Error::invalid("username", "用户名只能包含字母、数字和 ._-@"));
+    if !name
+        .chars()
+        .all(|c| c.is_alphanumeric() || "._-@".contains(c))
+    {
+        return Err(Error::invalid(
+            "username",
+            "用户名只能包含字母、数字和 ._-@",
+        ));
     }
     Ok(name)
 }
 
 impl Core {
     /// Creates an operator; with `update_existing`, resets the password of an existing one instead of failing.
-    pub async fn create_operator(&self, username: &str, password: &str, update_existing: bool) -> Result<Operator> {
+    pub async fn create_operator(
+        &self,
+        username: &str,
+        password: &str,
+        update_existing: bool,
+    ) -> Result<Operator> {
         let username = parse_username(username)?;
         let password = Password::parse_new(password, "password", 8, 128)?;
         let hash = self.passwords.hash(password.expose()).await?;
@@ -39,7 +50,10 @@ impl Core {
             created_at: self.now().millis(),
         };
         match store_ops::insert(self.store.pool(), &row).await {
-            Ok(()) => Ok(Operator { id: row.id, username }),
+            Ok(()) => Ok(Operator {
+                id: row.id,
+                username,
+            }),
             Err(e) if store::is_unique_violation(&e) => {
                 if !update_existing {
                     return Err(Error::Conflict(Entity::Operator));
@@ -48,7 +62,10 @@ impl Core {
                 let existing = store_ops::find_by_username(self.store.pool(), &username)
                     .await?
                     .ok_or(Error::NotFound(Entity::Operator))?;
-                Ok(Operator { id: existing.id, username })
+                Ok(Operator {
+                    id: existing.id,
+                    username,
+                })
             }
             Err(e) => Err(e.into()),
         }
@@ -70,7 +87,11 @@ impl Core {
             self.passwords.waste_one_verification().await;
             return Err(Error::Unauthorized(AuthFailure::WrongPassword));
         };
-        if !self.passwords.verify(password.expose(), &op.password_hash).await? {
+        if !self
+            .passwords
+            .verify(password.expose(), &op.password_hash)
+            .await?
+        {
             return Err(Error::Unauthorized(AuthFailure::WrongPassword));
         }
         let now = self.now();
@@ -84,20 +105,32 @@ impl Core {
             now.plus_secs(ttl).millis(),
         )
         .await?;
-        Ok(OperatorToken { token, expires_in: ttl })
+        Ok(OperatorToken {
+            token,
+            expires_in: ttl,
+        })
     }
 
     /// The operator behind a bearer token.
     pub async fn authenticate_operator(&self, token: &str) -> Result<Operator> {
-        store_ops::find_by_token(self.store.pool(), &ids::token_hash(token.trim()), self.now().millis())
-            .await?
-            .map(|(id, username)| Operator { id, username })
-            .ok_or(Error::Unauthorized(AuthFailure::InvalidToken))
+        store_ops::find_by_token(
+            self.store.pool(),
+            &ids::token_hash(token.trim()),
+            self.now().millis(),
+        )
+        .await?
+        .map(|(id, username)| Operator { id, username })
+        .ok_or(Error::Unauthorized(AuthFailure::InvalidToken))
     }
 
     /// Revokes an operator token.
     pub async fn operator_logout(&self, token: &str) -> Result<()> {
-        store_ops::revoke_token(self.store.pool(), &ids::token_hash(token.trim()), self.now().millis()).await?;
+        store_ops::revoke_token(
+            self.store.pool(),
+            &ids::token_hash(token.trim()),
+            self.now().millis(),
+        )
+        .await?;
         Ok(())
     }
 }

@@ -23,7 +23,13 @@ pub struct Principal {
 }
 
 impl Core {
-    fn access_token(&self, user_id: &str, session_id: &str, audience: &str, now: Timestamp) -> String {
+    fn access_token(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        audience: &str,
+        now: Timestamp,
+    ) -> String {
         self.tokens.sign(&Claims {
             sub: user_id.to_owned(),
             sid: session_id.to_owned(),
@@ -85,8 +91,16 @@ impl Core {
         if row.session_revoked_at.is_some() {
             return Err(Error::Unauthorized(AuthFailure::InvalidToken));
         }
-        if row.used_at.is_some() || !store_sessions::use_refresh(&mut *tx, &hash, now.millis()).await? {
-            store_sessions::revoke(&mut *tx, &row.session_id, "refresh token reused", now.millis()).await?;
+        if row.used_at.is_some()
+            || !store_sessions::use_refresh(&mut *tx, &hash, now.millis()).await?
+        {
+            store_sessions::revoke(
+                &mut *tx,
+                &row.session_id,
+                "refresh token reused",
+                now.millis(),
+            )
+            .await?;
             tx.commit().await?;
             tracing::warn!(session = %row.session_id, "refresh token reused: session revoked");
             return Err(Error::Unauthorized(AuthFailure::RefreshReused));
@@ -113,7 +127,13 @@ impl Core {
 
     /// Ends a session: its access and refresh tokens stop working at once.
     pub async fn logout(&self, principal: &Principal) -> Result<()> {
-        store_sessions::revoke(self.store.pool(), &principal.session_id, "logout", self.now().millis()).await?;
+        store_sessions::revoke(
+            self.store.pool(),
+            &principal.session_id,
+            "logout",
+            self.now().millis(),
+        )
+        .await?;
         Ok(())
     }
 }

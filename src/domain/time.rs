@@ -1,6 +1,8 @@
 //! Instants (UTC milliseconds) and the formats the documents render them in.
 
-use time::{OffsetDateTime, UtcOffset, format_description::well_known::Rfc3339, macros::format_description};
+use time::{
+    OffsetDateTime, UtcOffset, format_description::well_known::Rfc3339, macros::format_description,
+};
 
 /// An instant, as milliseconds since the Unix epoch (UTC). This is what the database stores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -45,13 +47,19 @@ impl Timestamp {
     /// `YYYY-MM-DD HH:MM:SS` in the given zone.
     pub fn local_datetime(self, zone: Zone) -> String {
         let fmt = format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
-        self.datetime().to_offset(zone.0).format(fmt).unwrap_or_default()
+        self.datetime()
+            .to_offset(zone.0)
+            .format(fmt)
+            .unwrap_or_default()
     }
 
     /// `YYYY-MM-DD` in the given zone.
     pub fn local_date(self, zone: Zone) -> String {
         let fmt = format_description!("[year]-[month]-[day]");
-        self.datetime().to_offset(zone.0).format(fmt).unwrap_or_default()
+        self.datetime()
+            .to_offset(zone.0)
+            .format(fmt)
+            .unwrap_or_default()
     }
 
     /// The local calendar day, as days since the epoch, in the given zone.

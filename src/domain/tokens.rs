@@ -49,7 +49,12 @@ impl TokenKeys {
     }
 
     /// Checks signature, audience and expiry.
-    pub fn verify(&self, token: &str, audience: &str, now: Timestamp) -> Result<Claims, AuthFailure> {
+    pub fn verify(
+        &self,
+        token: &str,
+        audience: &str,
+        now: Timestamp,
+    ) -> Result<Claims, AuthFailure> {
         let mut parts = token.split('.');
         let (Some(header), Some(payload), Some(sig), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -66,11 +71,13 @@ impl TokenKeys {
         mac.update(header.as_bytes());
         mac.update(b".");
         mac.update(payload.as_bytes());
-        mac.verify_slice(&sig).map_err(|_| AuthFailure::InvalidToken)?;
+        mac.verify_slice(&sig)
+            .map_err(|_| AuthFailure::InvalidToken)?;
         let bytes = URL_SAFE_NO_PAD
             .decode(payload)
             .map_err(|_| AuthFailure::InvalidToken)?;
-        let claims: Claims = serde_json::from_slice(&bytes).map_err(|_| AuthFailure::InvalidToken)?;
+        let claims: Claims =
+            serde_json::from_slice(&bytes).map_err(|_| AuthFailure::InvalidToken)?;
         if claims.aud != audience {
             return Err(AuthFailure::InvalidToken);
         }
@@ -97,7 +104,10 @@ mod tests {
         };
         let token = keys.sign(&claims);
         assert!(token.starts_with("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."));
-        assert_eq!(keys.verify(&token, "heating", Timestamp::from_millis(150_000)), Ok(claims));
+        assert_eq!(
+            keys.verify(&token, "heating", Timestamp::from_millis(150_000)),
+            Ok(claims)
+        );
         assert_eq!(
             keys.verify(&token, "heating", Timestamp::from_millis(200_000)),
             Err(AuthFailure::ExpiredToken)
@@ -113,6 +123,9 @@ mod tests {
         );
         let mut tampered = token.clone();
         tampered.insert(40, 'x');
-        assert!(keys.verify(&tampered, "heating", Timestamp::from_millis(150_000)).is_err());
+        assert!(
+            keys.verify(&tampered, "heating", Timestamp::from_millis(150_000))
+                .is_err()
+        );
     }
 }

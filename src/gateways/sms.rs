@@ -16,10 +16,17 @@ pub struct DevOutbox {
 impl DevOutbox {
     pub fn new(path: PathBuf) -> anyhow::Result<Self> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| anyhow::anyhow!("cannot create the dev outbox folder {}: {e}", parent.display()))?;
+            std::fs::create_dir_all(parent).map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot create the dev outbox folder {}: {e}",
+                    parent.display()
+                )
+            })?;
         }
-        Ok(DevOutbox { path, lock: Mutex::new(()) })
+        Ok(DevOutbox {
+            path,
+            lock: Mutex::new(()),
+        })
     }
 
     pub fn path(&self) -> &std::path::Path {
@@ -46,7 +53,9 @@ impl CodeSender for DevOutbox {
             file.write_all(&line)
                 .await
                 .map_err(|e| DeliveryError(format!("dev outbox: {e}")))?;
-            file.flush().await.map_err(|e| DeliveryError(format!("dev outbox: {e}")))
+            file.flush()
+                .await
+                .map_err(|e| DeliveryError(format!("dev outbox: {e}")))
         })
     }
 }

@@ -134,7 +134,11 @@ pub async fn take_send_slot(
     .execute(&mut *tx)
     .await?;
     if inserted.rows_affected() == 1 {
-        return Ok(if cap >= 1 { Ok(()) } else { Err(ThrottleRefusal::DailyCap) });
+        return Ok(if cap >= 1 {
+            Ok(())
+        } else {
+            Err(ThrottleRefusal::DailyCap)
+        });
     }
     let updated = sqlx::query(
         "UPDATE send_throttle SET last_sent_at = $1, \
@@ -151,11 +155,12 @@ pub async fn take_send_slot(
     if updated.rows_affected() == 1 {
         return Ok(Ok(()));
     }
-    let (last, row_day, count): (i64, i64, i64) =
-        sqlx::query_as("SELECT last_sent_at, day, day_count FROM send_throttle WHERE recipient = $1")
-            .bind(recipient)
-            .fetch_one(&mut *tx)
-            .await?;
+    let (last, row_day, count): (i64, i64, i64) = sqlx::query_as(
+        "SELECT last_sent_at, day, day_count FROM send_throttle WHERE recipient = $1",
+    )
+    .bind(recipient)
+    .fetch_one(&mut *tx)
+    .await?;
     if last > now - window_ms {
         let wait_ms = last + window_ms - now;
         return Ok(Err(ThrottleRefusal::TooSoon((wait_ms + 999) / 1000)));

@@ -12,10 +12,14 @@ pub struct AgreementRow {
     pub updated_at: String,
 }
 
-pub async fn agreements<'e, E: Executor<'e, Database = Any>>(ex: E) -> Result<Vec<AgreementRow>, sqlx::Error> {
-    sqlx::query_as("SELECT kind, title, content, version, updated_at FROM heating_agreements ORDER BY kind")
-        .fetch_all(ex)
-        .await
+pub async fn agreements<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+) -> Result<Vec<AgreementRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT kind, title, content, version, updated_at FROM heating_agreements ORDER BY kind",
+    )
+    .fetch_all(ex)
+    .await
 }
 
 pub async fn upsert_agreement<'e, E: Executor<'e, Database = Any>>(

@@ -103,11 +103,14 @@ impl Store {
             .with_context(|| format!("bad database URL {}", redact_url(&url)))?;
         // One direct connection first: a refused or unknown database fails at once with its own
         // message, instead of the pool retrying until its acquire timeout.
-        let probe = tokio::time::timeout(Duration::from_secs(10), AnyConnection::connect_with(&options))
-            .await
-            .map_err(|_| anyhow::anyhow!("timed out after 10 s"))
-            .and_then(|r| r.map_err(|e| anyhow::anyhow!("{e}")))
-            .with_context(|| format!("cannot reach the database {}", redact_url(&url)))?;
+        let probe = tokio::time::timeout(
+            Duration::from_secs(10),
+            AnyConnection::connect_with(&options),
+        )
+        .await
+        .map_err(|_| anyhow::anyhow!("timed out after 10 s"))
+        .and_then(|r| r.map_err(|e| anyhow::anyhow!("{e}")))
+        .with_context(|| format!("cannot reach the database {}", redact_url(&url)))?;
         probe.close().await.ok();
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections.max(1))
@@ -161,7 +164,10 @@ impl Store {
 
     /// A round trip to the database.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
     }
 
     /// Closes every connection (at shutdown).

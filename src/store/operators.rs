@@ -44,10 +44,12 @@ pub async fn find_by_username<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     username: &str,
 ) -> Result<Option<OperatorRow>, sqlx::Error> {
-    sqlx::query_as("SELECT id, username, password_hash, created_at FROM operators WHERE username = $1")
-        .bind(username)
-        .fetch_optional(ex)
-        .await
+    sqlx::query_as(
+        "SELECT id, username, password_hash, created_at FROM operators WHERE username = $1",
+    )
+    .bind(username)
+    .fetch_optional(ex)
+    .await
 }
 
 pub async fn insert_token<'e, E: Executor<'e, Database = Any>>(
@@ -90,10 +92,12 @@ pub async fn revoke_token<'e, E: Executor<'e, Database = Any>>(
     token_hash: &str,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE operator_tokens SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL")
-        .bind(now)
-        .bind(token_hash)
-        .execute(ex)
-        .await
-        .map(|_| ())
+    sqlx::query(
+        "UPDATE operator_tokens SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(token_hash)
+    .execute(ex)
+    .await
+    .map(|_| ())
 }

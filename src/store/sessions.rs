@@ -111,10 +111,12 @@ pub async fn use_refresh<'e, E: Executor<'e, Database = Any>>(
     token_hash: &str,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL")
-        .bind(now)
-        .bind(token_hash)
-        .execute(ex)
-        .await?;
+    let done = sqlx::query(
+        "UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL",
+    )
+    .bind(now)
+    .bind(token_hash)
+    .execute(ex)
+    .await?;
     Ok(done.rows_affected() == 1)
 }

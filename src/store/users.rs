@@ -20,7 +20,10 @@ pub struct UserRow {
 
 const COLUMNS: &str = "id, phone, password_hash, nickname, avatar, real_name, id_card, address, login_count, created_at, updated_at";
 
-pub async fn insert<'e, E: Executor<'e, Database = Any>>(ex: E, u: &UserRow) -> Result<(), sqlx::Error> {
+pub async fn insert<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    u: &UserRow,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO users (id, phone, password_hash, nickname, avatar, real_name, id_card, address, login_count, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",

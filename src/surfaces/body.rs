@@ -24,9 +24,14 @@ fn is_form(headers: &HeaderMap) -> bool {
 pub fn decode<T: DeserializeOwned>(headers: &HeaderMap, bytes: &Bytes) -> Result<T, BodyError> {
     let looks_like_json = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
     if is_form(headers) && !looks_like_json {
-        return serde_urlencoded::from_bytes(bytes).map_err(|e| BodyError(format!("表单参数格式错误: {e}")));
+        return serde_urlencoded::from_bytes(bytes)
+            .map_err(|e| BodyError(format!("表单参数格式错误: {e}")));
     }
-    let text = if bytes.iter().all(u8::is_ascii_whitespace) { &b"{}"[..] } else { &bytes[..] };
+    let text = if bytes.iter().all(u8::is_ascii_whitespace) {
+        &b"{}"[..]
+    } else {
+        &bytes[..]
+    };
     serde_json::from_slice(text).map_err(|e| BodyError(format!("请求体不是有效的JSON: {e}")))
 }
 

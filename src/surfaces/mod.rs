@@ -57,14 +57,21 @@ async fn health(State(state): State<AppState>) -> Response {
         "version": env!("CARGO_PKG_VERSION"),
         "time": state.core.now().iso_utc_ms(),
     });
-    let status = if reachable { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if reachable {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, axum::Json(body)).into_response()
 }
 
 /// `/metrics` in the Prometheus text format.
 async fn metrics(State(state): State<AppState>) -> Response {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(),
     )
         .into_response()
@@ -88,7 +95,13 @@ pub fn main_router(state: &AppState) -> Router {
         .with_state(state.clone());
     Router::new()
         .merge(tracked(server, "server", state))
-        .nest("/heating", tracked(heating::router(state.clone()), "heating", state))
-        .nest("/admin/v1", tracked(admin::router(state.clone()), "admin", state))
+        .nest(
+            "/heating",
+            tracked(heating::router(state.clone()), "heating", state),
+        )
+        .nest(
+            "/admin/v1",
+            tracked(admin::router(state.clone()), "admin", state),
+        )
         .fallback(not_found)
 }

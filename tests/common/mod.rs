@@ -117,8 +117,16 @@ impl Reply {
 }
 
 impl TestApp {
-    pub async fn request(&self, method: reqwest::Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
-        let mut req = self.client.request(method, format!("{}{}", self.base, path));
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.base, path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -128,7 +136,8 @@ impl TestApp {
         let resp = req.send().await.expect("request sent");
         let status = resp.status().as_u16();
         let text = resp.text().await.expect("body");
-        let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
+        let body =
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
         Reply { status, body }
     }
 
@@ -137,15 +146,18 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Reply {
-        self.request(reqwest::Method::POST, path, None, Some(body)).await
+        self.request(reqwest::Method::POST, path, None, Some(body))
+            .await
     }
 
     pub async fn post_auth(&self, path: &str, token: &str, body: Value) -> Reply {
-        self.request(reqwest::Method::POST, path, Some(token), Some(body)).await
+        self.request(reqwest::Method::POST, path, Some(token), Some(body))
+            .await
     }
 
     pub async fn put_auth(&self, path: &str, token: &str, body: Value) -> Reply {
-        self.request(reqwest::Method::PUT, path, Some(token), Some(body)).await
+        self.request(reqwest::Method::PUT, path, Some(token), Some(body))
+            .await
     }
 
     /// Every line of the dev outbox.
@@ -169,14 +181,21 @@ impl TestApp {
 
     /// Sends an SMS code and returns it (from the outbox).
     pub async fn sms_code(&self, phone: &str, purpose: &str) -> String {
-        let r = self.post("/heating/api/sms/send", json!({"phone": phone, "type": purpose})).await;
+        let r = self
+            .post(
+                "/heating/api/sms/send",
+                json!({"phone": phone, "type": purpose}),
+            )
+            .await;
         assert_eq!(r.code(), 200, "send code: {:?}", r.body);
         self.last_code(phone, purpose)
     }
 
     /// Moves the simulated clock forward.
     pub async fn advance(&self, seconds: i64) {
-        let r = self.post("/admin/v1/clock", json!({"advance_seconds": seconds})).await;
+        let r = self
+            .post("/admin/v1/clock", json!({"advance_seconds": seconds}))
+            .await;
         assert_eq!(r.status, 200, "advance clock: {:?}", r.body);
     }
 
@@ -184,7 +203,10 @@ impl TestApp {
     pub async fn register(&self, phone: &str, password: &str) -> Reply {
         let code = self.sms_code(phone, "register").await;
         let r = self
-            .post("/heating/api/auth/register", json!({"phone": phone, "code": code, "password": password}))
+            .post(
+                "/heating/api/auth/register",
+                json!({"phone": phone, "code": code, "password": password}),
+            )
             .await;
         assert_eq!(r.code(), 200, "register: {:?}", r.body);
         // The next code for this phone may only be sent a minute later.
@@ -195,7 +217,12 @@ impl TestApp {
     /// Logs in by SMS code; returns the `data` of the reply.
     pub async fn login(&self, phone: &str) -> Value {
         let code = self.sms_code(phone, "login").await;
-        let r = self.post("/heating/api/auth/login", json!({"phone": phone, "code": code})).await;
+        let r = self
+            .post(
+                "/heating/api/auth/login",
+                json!({"phone": phone, "code": code}),
+            )
+            .await;
         assert_eq!(r.code(), 200, "login: {:?}", r.body);
         self.advance(61).await;
         r.body["data"].clone()
@@ -210,8 +237,17 @@ impl TestApp {
 
     /// An operator token for `admin` (created on first use).
     pub async fn admin_token(&self) -> String {
-        let _ = self.state.core.ensure_operator("admin", "admin123456").await;
-        let r = self.post("/admin/v1/login", json!({"username": "admin", "password": "admin123456"})).await;
+        let _ = self
+            .state
+            .core
+            .ensure_operator("admin", "admin123456")
+            .await;
+        let r = self
+            .post(
+                "/admin/v1/login",
+                json!({"username": "admin", "password": "admin123456"}),
+            )
+            .await;
         assert_eq!(r.status, 200, "admin login: {:?}", r.body);
         r.body["token"].as_str().expect("token").to_owned()
     }
@@ -246,7 +282,11 @@ pub async fn join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) 
                 }
             }
         }
-        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
     })
     .await;
     for r in results {
@@ -254,4 +294,3 @@ pub async fn join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) 
     }
     out
 }
-

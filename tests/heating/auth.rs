@@ -26,11 +26,21 @@ async fn register_then_log_in_with_the_sms_code() {
     app.advance(61).await;
 
     let code = app.sms_code(phone, "login").await;
-    let r = app.post("/heating/api/auth/login", json!({"phone": phone, "code": code})).await;
+    let r = app
+        .post(
+            "/heating/api/auth/login",
+            json!({"phone": phone, "code": code}),
+        )
+        .await;
     assert_eq!(r.code(), 200, "{:?}", r.body);
     assert_eq!(r.body["message"], "登录成功");
     let d = r.data();
-    assert!(d["token"].as_str().expect("token").starts_with("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."));
+    assert!(
+        d["token"]
+            .as_str()
+            .expect("token")
+            .starts_with("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.")
+    );
     assert!(!d["refresh_token"].as_str().expect("refresh").is_empty());
     assert_eq!(d["expires_in"], 7200);
     let info = &d["user_info"];
@@ -43,7 +53,12 @@ async fn register_then_log_in_with_the_sms_code() {
     assert!(info["updated_at"].is_string());
 
     // The code was used up: the same code again is refused.
-    let r = app.post("/heating/api/auth/login", json!({"phone": phone, "code": code})).await;
+    let r = app
+        .post(
+            "/heating/api/auth/login",
+            json!({"phone": phone, "code": code}),
+        )
+        .await;
     assert_eq!(r.code(), 1002);
 
     // Second login: not the first any more.
@@ -67,7 +82,10 @@ async fn registering_twice_is_1003() {
     app.register("13800000003", "secret123").await;
     let code = app.sms_code("13800000003", "register").await;
     let r = app
-        .post("/heating/api/auth/register", json!({"phone": "13800000003", "code": code, "password": "secret123"}))
+        .post(
+            "/heating/api/auth/register",
+            json!({"phone": "13800000003", "code": code, "password": "secret123"}),
+        )
         .await;
     assert_eq!(r.code(), 1003);
     assert_eq!(r.body["message"], "用户已存在");
@@ -81,29 +99,44 @@ async fn register_checks_password_length_code_and_phone() {
     let code = app.sms_code(phone, "register").await;
     for password in ["12345", "123456789012345678901"] {
         let r = app
-            .post("/heating/api/auth/register", json!({"phone": phone, "code": code, "password": password}))
+            .post(
+                "/heating/api/auth/register",
+                json!({"phone": phone, "code": code, "password": password}),
+            )
             .await;
         assert_eq!(r.code(), 400, "{password}: {:?}", r.body);
     }
     let wrong = if code == "000000" { "111111" } else { "000000" };
     let r = app
-        .post("/heating/api/auth/register", json!({"phone": phone, "code": wrong, "password": "secret123"}))
+        .post(
+            "/heating/api/auth/register",
+            json!({"phone": phone, "code": wrong, "password": "secret123"}),
+        )
         .await;
     assert_eq!(r.code(), 1002);
     let r = app
-        .post("/heating/api/auth/register", json!({"phone": "138000", "code": code, "password": "secret123"}))
+        .post(
+            "/heating/api/auth/register",
+            json!({"phone": "138000", "code": code, "password": "secret123"}),
+        )
         .await;
     assert_eq!(r.code(), 1001);
     // A login code does not register.
     let other = "13800000005";
     let login_code = app.sms_code(other, "login").await;
     let r = app
-        .post("/heating/api/auth/register", json!({"phone": other, "code": login_code, "password": "secret123"}))
+        .post(
+            "/heating/api/auth/register",
+            json!({"phone": other, "code": login_code, "password": "secret123"}),
+        )
         .await;
     assert_eq!(r.code(), 1002);
     // Boundary lengths are fine, and the first code still works after the failures.
     let r = app
-        .post("/heating/api/auth/register", json!({"phone": phone, "code": code, "password": "123456"}))
+        .post(
+            "/heating/api/auth/register",
+            json!({"phone": phone, "code": code, "password": "123456"}),
+        )
         .await;
     assert_eq!(r.code(), 200, "{:?}", r.body);
     app.stop().await;
@@ -113,12 +146,24 @@ async fn register_checks_password_length_code_and_phone() {
 async fn login_of_an_unknown_phone_is_1004() {
     let app = spawn_app().await;
     let code = app.sms_code("13800000006", "login").await;
-    let r = app.post("/heating/api/auth/login", json!({"phone": "13800000006", "code": code})).await;
+    let r = app
+        .post(
+            "/heating/api/auth/login",
+            json!({"phone": "13800000006", "code": code}),
+        )
+        .await;
     assert_eq!(r.code(), 1004);
     assert_eq!(r.body["message"], "用户不存在，请先注册");
-    let r = app.post("/heating/api/auth/login", json!({"phone": "1380000", "code": code})).await;
+    let r = app
+        .post(
+            "/heating/api/auth/login",
+            json!({"phone": "1380000", "code": code}),
+        )
+        .await;
     assert_eq!(r.code(), 1001);
-    let r = app.post("/heating/api/auth/login", json!({"phone": "13800000006"})).await;
+    let r = app
+        .post("/heating/api/auth/login", json!({"phone": "13800000006"}))
+        .await;
     assert_eq!(r.code(), 400);
     app.stop().await;
 }
@@ -127,9 +172,19 @@ async fn login_of_an_unknown_phone_is_1004() {
 async fn login_with_password_instead_of_code() {
     let app = spawn_app().await;
     app.register("13800000007", "secret123").await;
-    let r = app.post("/heating/api/auth/login", json!({"phone": "13800000007", "password": "secret123"})).await;
+    let r = app
+        .post(
+            "/heating/api/auth/login",
+            json!({"phone": "13800000007", "password": "secret123"}),
+        )
+        .await;
     assert_eq!(r.code(), 200, "{:?}", r.body);
-    let r = app.post("/heating/api/auth/login", json!({"phone": "13800000007", "password": "wrong-one"})).await;
+    let r = app
+        .post(
+            "/heating/api/auth/login",
+            json!({"phone": "13800000007", "password": "wrong-one"}),
+        )
+        .await;
     assert_eq!(r.code(), 1005);
     app.stop().await;
 }
@@ -138,9 +193,19 @@ async fn login_with_password_instead_of_code() {
 async fn access_token_expires_after_7200_seconds() {
     let app = spawn_app().await;
     let token = app.user_token("13800000008").await;
-    assert_eq!(app.get("/heating/api/user/profile", Some(&token)).await.code(), 200);
+    assert_eq!(
+        app.get("/heating/api/user/profile", Some(&token))
+            .await
+            .code(),
+        200
+    );
     app.advance(7100).await;
-    assert_eq!(app.get("/heating/api/user/profile", Some(&token)).await.code(), 200);
+    assert_eq!(
+        app.get("/heating/api/user/profile", Some(&token))
+            .await
+            .code(),
+        200
+    );
     app.advance(100).await;
     let r = app.get("/heating/api/user/profile", Some(&token)).await;
     assert_eq!(r.code(), 401);
@@ -155,18 +220,30 @@ async fn missing_forged_and_foreign_tokens_are_401() {
     let token = app.user_token("13800000009").await;
     let r = app.get("/heating/api/user/profile", None).await;
     assert_eq!(r.code(), 401);
-    let r = app.get("/heating/api/user/profile", Some("not-a-token")).await;
+    let r = app
+        .get("/heating/api/user/profile", Some("not-a-token"))
+        .await;
     assert_eq!(r.code(), 401);
     assert_eq!(r.body["message"], "Token无效");
     // Flip one character of the signature.
     let mut forged = token.clone();
     let last = forged.pop().expect("char");
     forged.push(if last == 'A' { 'B' } else { 'A' });
-    assert_eq!(app.get("/heating/api/user/profile", Some(&forged)).await.code(), 401);
+    assert_eq!(
+        app.get("/heating/api/user/profile", Some(&forged))
+            .await
+            .code(),
+        401
+    );
     // alg=none is refused.
     let parts: Vec<&str> = token.split('.').collect();
     let none = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{}.", parts[1]);
-    assert_eq!(app.get("/heating/api/user/profile", Some(&none)).await.code(), 401);
+    assert_eq!(
+        app.get("/heating/api/user/profile", Some(&none))
+            .await
+            .code(),
+        401
+    );
     app.stop().await;
 }
 
@@ -177,26 +254,67 @@ async fn refresh_rotates_and_reuse_revokes_the_login() {
     let data = app.login("13800000010").await;
     let first_refresh = data["refresh_token"].as_str().expect("refresh").to_owned();
 
-    let r = app.post("/heating/api/auth/refresh", json!({"refresh_token": first_refresh})).await;
+    let r = app
+        .post(
+            "/heating/api/auth/refresh",
+            json!({"refresh_token": first_refresh}),
+        )
+        .await;
     assert_eq!(r.code(), 200, "{:?}", r.body);
     assert_eq!(r.body["message"], "token刷新成功");
     assert_eq!(r.data()["expires_in"], 7200);
     let token2 = r.data()["token"].as_str().expect("token").to_owned();
-    let refresh2 = r.data()["refresh_token"].as_str().expect("refresh").to_owned();
+    let refresh2 = r.data()["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_owned();
     assert_ne!(refresh2, first_refresh);
-    assert_eq!(app.get("/heating/api/user/profile", Some(&token2)).await.code(), 200);
+    assert_eq!(
+        app.get("/heating/api/user/profile", Some(&token2))
+            .await
+            .code(),
+        200
+    );
 
     // The old refresh token comes back: refused, and the whole login is revoked.
-    let r = app.post("/heating/api/auth/refresh", json!({"refresh_token": first_refresh})).await;
+    let r = app
+        .post(
+            "/heating/api/auth/refresh",
+            json!({"refresh_token": first_refresh}),
+        )
+        .await;
     assert_eq!(r.code(), 401);
     assert_eq!(r.body["message"], "Token无效");
-    assert_eq!(app.get("/heating/api/user/profile", Some(&token2)).await.code(), 401);
-    let r = app.post("/heating/api/auth/refresh", json!({"refresh_token": refresh2})).await;
+    assert_eq!(
+        app.get("/heating/api/user/profile", Some(&token2))
+            .await
+            .code(),
+        401
+    );
+    let r = app
+        .post(
+            "/heating/api/auth/refresh",
+            json!({"refresh_token": refresh2}),
+        )
+        .await;
     assert_eq!(r.code(), 401);
 
     // Unknown and missing refresh tokens.
-    assert_eq!(app.post("/heating/api/auth/refresh", json!({"refresh_token": "nope"})).await.code(), 401);
-    assert_eq!(app.post("/heating/api/auth/refresh", json!({})).await.code(), 400);
+    assert_eq!(
+        app.post(
+            "/heating/api/auth/refresh",
+            json!({"refresh_token": "nope"})
+        )
+        .await
+        .code(),
+        401
+    );
+    assert_eq!(
+        app.post("/heating/api/auth/refresh", json!({}))
+            .await
+            .code(),
+        400
+    );
     app.stop().await;
 }
 
@@ -206,7 +324,12 @@ async fn concurrent_refresh_with_one_token_succeeds_at_most_once() {
     app.register("13800000011", "secret123").await;
     let data = app.login("13800000011").await;
     let refresh = data["refresh_token"].as_str().expect("refresh").to_owned();
-    let attempts = (0..8).map(|_| app.post("/heating/api/auth/refresh", json!({"refresh_token": refresh.clone()})));
+    let attempts = (0..8).map(|_| {
+        app.post(
+            "/heating/api/auth/refresh",
+            json!({"refresh_token": refresh.clone()}),
+        )
+    });
     let replies = join_all(attempts).await;
     let ok = replies.iter().filter(|r| r.code() == 200).count();
     assert!(ok <= 1, "{ok} concurrent refreshes succeeded");
@@ -221,15 +344,38 @@ async fn logout_revokes_the_token_at_once() {
     let data = app.login("13800000012").await;
     let token = data["token"].as_str().expect("token").to_owned();
     let refresh = data["refresh_token"].as_str().expect("refresh").to_owned();
-    let r = app.post_auth("/heating/api/auth/logout", &token, json!({})).await;
+    let r = app
+        .post_auth("/heating/api/auth/logout", &token, json!({}))
+        .await;
     assert_eq!(r.code(), 200);
     assert_eq!(r.body["message"], "登出成功");
     assert!(r.data().is_null());
-    assert_eq!(app.get("/heating/api/user/profile", Some(&token)).await.code(), 401);
-    assert_eq!(app.post("/heating/api/auth/refresh", json!({"refresh_token": refresh})).await.code(), 401);
-    assert_eq!(app.post_auth("/heating/api/auth/logout", &token, json!({})).await.code(), 401);
+    assert_eq!(
+        app.get("/heating/api/user/profile", Some(&token))
+            .await
+            .code(),
+        401
+    );
+    assert_eq!(
+        app.post(
+            "/heating/api/auth/refresh",
+            json!({"refresh_token": refresh})
+        )
+        .await
+        .code(),
+        401
+    );
+    assert_eq!(
+        app.post_auth("/heating/api/auth/logout", &token, json!({}))
+            .await
+            .code(),
+        401
+    );
     // Logout without a token.
-    assert_eq!(app.post("/heating/api/auth/logout", json!({})).await.code(), 401);
+    assert_eq!(
+        app.post("/heating/api/auth/logout", json!({})).await.code(),
+        401
+    );
     app.stop().await;
 }
 
@@ -243,7 +389,10 @@ async fn concurrent_registrations_all_land() {
         phones.push((phone, code));
     }
     let attempts = phones.iter().map(|(phone, code)| {
-        app.post("/heating/api/auth/register", json!({"phone": phone, "code": code, "password": "secret123"}))
+        app.post(
+            "/heating/api/auth/register",
+            json!({"phone": phone, "code": code, "password": "secret123"}),
+        )
     });
     let replies = join_all(attempts).await;
     for r in &replies {

@@ -12,12 +12,22 @@ async fn agreements_carry_the_documents_texts() {
     assert_eq!(r.body["message"], "获取成功");
     let ua = &r.data()["user_agreement"];
     assert_eq!(ua["title"], "用户协议");
-    assert!(ua["content"].as_str().expect("content").starts_with("欢迎使用精准暖费速办小程序"));
+    assert!(
+        ua["content"]
+            .as_str()
+            .expect("content")
+            .starts_with("欢迎使用精准暖费速办小程序")
+    );
     assert_eq!(ua["version"], "1.0");
     assert_eq!(ua["updated_at"], "2024-01-01");
     let pp = &r.data()["privacy_policy"];
     assert_eq!(pp["title"], "隐私政策");
-    assert!(pp["content"].as_str().expect("content").contains("深知个人信息对您的重要性"));
+    assert!(
+        pp["content"]
+            .as_str()
+            .expect("content")
+            .contains("深知个人信息对您的重要性")
+    );
     app.stop().await;
 }
 
@@ -32,7 +42,12 @@ async fn system_config_carries_the_documents_values() {
     assert_eq!(d["company_name"], "乌鲁木齐热力集团有限公司");
     assert_eq!(d["company_address"], "乌鲁木齐市天山区...");
     assert_eq!(d["app_version"], "1.0.0");
-    assert!(d["announcement"].as_str().expect("announcement").contains("12月1日"));
+    assert!(
+        d["announcement"]
+            .as_str()
+            .expect("announcement")
+            .contains("12月1日")
+    );
     assert!(d["maintenance_notice"].is_null());
     app.stop().await;
 }
@@ -42,12 +57,21 @@ async fn operators_edit_agreements_and_config() {
     let app = spawn_app().await;
     // Without a token: refused.
     let r = app
-        .request(reqwest::Method::PUT, "/admin/v1/heating/agreements/user_agreement", None, Some(json!({"version": "2.0"})))
+        .request(
+            reqwest::Method::PUT,
+            "/admin/v1/heating/agreements/user_agreement",
+            None,
+            Some(json!({"version": "2.0"})),
+        )
         .await;
     assert_eq!(r.status, 401);
     let admin = app.admin_token().await;
     let r = app
-        .put_auth("/admin/v1/heating/agreements/user_agreement", &admin, json!({"content": "新的用户协议", "version": "2.0"}))
+        .put_auth(
+            "/admin/v1/heating/agreements/user_agreement",
+            &admin,
+            json!({"content": "新的用户协议", "version": "2.0"}),
+        )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let r = app.get("/heating/api/config/agreements", None).await;
@@ -55,10 +79,25 @@ async fn operators_edit_agreements_and_config() {
     assert_eq!(ua["content"], "新的用户协议");
     assert_eq!(ua["version"], "2.0");
     assert_eq!(ua["title"], "用户协议");
-    assert_eq!(ua["updated_at"], "2026-01-05", "local date of the simulated clock");
-    let r = app.put_auth("/admin/v1/heating/agreements/nonsense", &admin, json!({"version": "2.0"})).await;
+    assert_eq!(
+        ua["updated_at"], "2026-01-05",
+        "local date of the simulated clock"
+    );
+    let r = app
+        .put_auth(
+            "/admin/v1/heating/agreements/nonsense",
+            &admin,
+            json!({"version": "2.0"}),
+        )
+        .await;
     assert_eq!(r.status, 404);
-    let r = app.put_auth("/admin/v1/heating/agreements/privacy_policy", &admin, json!({"content": " "})).await;
+    let r = app
+        .put_auth(
+            "/admin/v1/heating/agreements/privacy_policy",
+            &admin,
+            json!({"content": " "}),
+        )
+        .await;
     assert_eq!(r.status, 400);
 
     let r = app
@@ -74,7 +113,13 @@ async fn operators_edit_agreements_and_config() {
     assert!(d["announcement"].is_null());
     assert_eq!(d["app_version"], "1.1.0");
     assert_eq!(d["customer_service_phone"], "0991-1234567");
-    let r = app.put_auth("/admin/v1/heating/system-config", &admin, json!({"bogus": 1})).await;
+    let r = app
+        .put_auth(
+            "/admin/v1/heating/system-config",
+            &admin,
+            json!({"bogus": 1}),
+        )
+        .await;
     assert_eq!(r.status, 400);
     let r = app.get("/admin/v1/heating/agreements", Some(&admin)).await;
     assert_eq!(r.body["items"].as_array().map(Vec::len), Some(2));
@@ -90,7 +135,10 @@ async fn health_keeps_the_documented_fields() {
     assert_eq!(r.data()["status"], "OK");
     assert_eq!(r.data()["mongodb"], "connected");
     assert_eq!(r.data()["timestamp"], "2026-01-05T02:00:00.000Z");
-    assert!(matches!(r.data()["database"].as_str(), Some("sqlite" | "postgres")));
+    assert!(matches!(
+        r.data()["database"].as_str(),
+        Some("sqlite" | "postgres")
+    ));
     assert_eq!(r.body["timestamp"], 1_767_578_400_000_i64);
     app.stop().await;
 }
@@ -101,7 +149,14 @@ async fn unknown_paths_and_methods_answer_in_the_envelope() {
     let r = app.get("/heating/api/nothing/here", None).await;
     assert_eq!(r.code(), 404);
     assert_eq!(r.status, 404);
-    let r = app.request(reqwest::Method::DELETE, "/heating/api/user/profile", None, None).await;
+    let r = app
+        .request(
+            reqwest::Method::DELETE,
+            "/heating/api/user/profile",
+            None,
+            None,
+        )
+        .await;
     assert_eq!(r.code(), 405);
     app.stop().await;
 }

@@ -12,7 +12,19 @@ async fn profile_shows_the_documented_fields() {
     assert_eq!(r.code(), 200);
     assert_eq!(r.body["message"], "获取成功");
     let d = r.data();
-    for field in ["id", "phone", "nickname", "avatar", "real_name", "id_card", "address", "heat_account", "balance", "created_at", "updated_at"] {
+    for field in [
+        "id",
+        "phone",
+        "nickname",
+        "avatar",
+        "real_name",
+        "id_card",
+        "address",
+        "heat_account",
+        "balance",
+        "created_at",
+        "updated_at",
+    ] {
         assert!(d.get(field).is_some(), "missing {field}: {d}");
     }
     assert_eq!(d["phone"], "13600000001");
@@ -27,7 +39,11 @@ async fn update_reports_the_fields_and_masks_the_id_card() {
     let app = spawn_app().await;
     let token = app.user_token("13600000002").await;
     let r = app
-        .put_auth("/heating/api/user/profile", &token, json!({"nickname": "新昵称", "address": "新地址"}))
+        .put_auth(
+            "/heating/api/user/profile",
+            &token,
+            json!({"nickname": "新昵称", "address": "新地址"}),
+        )
         .await;
     assert_eq!(r.code(), 200, "{:?}", r.body);
     assert_eq!(r.body["message"], "更新成功");
@@ -43,7 +59,11 @@ async fn update_reports_the_fields_and_masks_the_id_card() {
     assert_eq!(r.code(), 200, "{:?}", r.body);
     assert_eq!(r.data()["updated_fields"], json!(["real_name", "id_card"]));
 
-    let d = app.get("/heating/api/user/profile", Some(&token)).await.body["data"].clone();
+    let d = app
+        .get("/heating/api/user/profile", Some(&token))
+        .await
+        .body["data"]
+        .clone();
     assert_eq!(d["nickname"], "新昵称");
     assert_eq!(d["address"], "新地址");
     assert_eq!(d["real_name"], "张三");
@@ -56,25 +76,63 @@ async fn update_refuses_bad_values_and_changes_nothing() {
     let app = spawn_app().await;
     let token = app.user_token("13600000003").await;
     // The document's own example fails the check digit.
-    for id_card in ["610102199001011234", "61010219900101123", "6101021990010112345", "610102199013011231", "abc"] {
+    for id_card in [
+        "610102199001011234",
+        "61010219900101123",
+        "6101021990010112345",
+        "610102199013011231",
+        "abc",
+    ] {
         let r = app
-            .put_auth("/heating/api/user/profile", &token, json!({"nickname": "改了", "id_card": id_card}))
+            .put_auth(
+                "/heating/api/user/profile",
+                &token,
+                json!({"nickname": "改了", "id_card": id_card}),
+            )
             .await;
         assert_eq!(r.code(), 400, "{id_card}: {:?}", r.body);
     }
-    let r = app.put_auth("/heating/api/user/profile", &token, json!({})).await;
+    let r = app
+        .put_auth("/heating/api/user/profile", &token, json!({}))
+        .await;
     assert_eq!(r.code(), 400);
-    let r = app.put_auth("/heating/api/user/profile", &token, json!({"nickname": "x".repeat(33)})).await;
+    let r = app
+        .put_auth(
+            "/heating/api/user/profile",
+            &token,
+            json!({"nickname": "x".repeat(33)}),
+        )
+        .await;
     assert_eq!(r.code(), 400);
-    let r = app.put_auth("/heating/api/user/profile", &token, json!({"nickname": "   "})).await;
+    let r = app
+        .put_auth(
+            "/heating/api/user/profile",
+            &token,
+            json!({"nickname": "   "}),
+        )
+        .await;
     assert_eq!(r.code(), 400);
-    let r = app.put_auth("/heating/api/user/profile", &token, json!({"nickname": 5})).await;
+    let r = app
+        .put_auth("/heating/api/user/profile", &token, json!({"nickname": 5}))
+        .await;
     assert_eq!(r.code(), 400);
-    let d = app.get("/heating/api/user/profile", Some(&token)).await.body["data"].clone();
-    assert_eq!(d["nickname"], "13600000003", "a refused update changed nothing");
+    let d = app
+        .get("/heating/api/user/profile", Some(&token))
+        .await
+        .body["data"]
+        .clone();
+    assert_eq!(
+        d["nickname"], "13600000003",
+        "a refused update changed nothing"
+    );
     // Without a token.
     let r = app
-        .request(reqwest::Method::PUT, "/heating/api/user/profile", None, Some(json!({"nickname": "a"})))
+        .request(
+            reqwest::Method::PUT,
+            "/heating/api/user/profile",
+            None,
+            Some(json!({"nickname": "a"})),
+        )
         .await;
     assert_eq!(r.code(), 401);
     app.stop().await;
@@ -85,9 +143,20 @@ async fn change_password_needs_the_old_password_and_a_code() {
     let app = spawn_app().await;
     let phone = "13600000004";
     app.register(phone, "oldpass1").await;
-    let token = app.login(phone).await["token"].as_str().expect("token").to_owned();
-    let other_login = app.post("/heating/api/auth/login", json!({"phone": phone, "password": "oldpass1"})).await;
-    let other_token = other_login.data()["token"].as_str().expect("token").to_owned();
+    let token = app.login(phone).await["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let other_login = app
+        .post(
+            "/heating/api/auth/login",
+            json!({"phone": phone, "password": "oldpass1"}),
+        )
+        .await;
+    let other_token = other_login.data()["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
 
     let code = app.sms_code(phone, "reset_password").await;
     let wrong = if code == "000000" { "111111" } else { "000000" };
@@ -111,7 +180,11 @@ async fn change_password_needs_the_old_password_and_a_code() {
         .await;
     assert_eq!(r.code(), 400, "another phone: {:?}", r.body);
     let r = app
-        .put_auth(path, &token, json!({"old_password": "oldpass1", "new_password": "newpass1", "phone": phone}))
+        .put_auth(
+            path,
+            &token,
+            json!({"old_password": "oldpass1", "new_password": "newpass1", "phone": phone}),
+        )
         .await;
     assert_eq!(r.code(), 400);
 
@@ -123,12 +196,32 @@ async fn change_password_needs_the_old_password_and_a_code() {
     assert!(r.data().is_null());
 
     // The new password works, the old one does not; this login stays, the other one is revoked.
-    let r = app.post("/heating/api/auth/login", json!({"phone": phone, "password": "newpass1"})).await;
+    let r = app
+        .post(
+            "/heating/api/auth/login",
+            json!({"phone": phone, "password": "newpass1"}),
+        )
+        .await;
     assert_eq!(r.code(), 200);
-    let r = app.post("/heating/api/auth/login", json!({"phone": phone, "password": "oldpass1"})).await;
+    let r = app
+        .post(
+            "/heating/api/auth/login",
+            json!({"phone": phone, "password": "oldpass1"}),
+        )
+        .await;
     assert_eq!(r.code(), 1005);
-    assert_eq!(app.get("/heating/api/user/profile", Some(&token)).await.code(), 200);
-    assert_eq!(app.get("/heating/api/user/profile", Some(&other_token)).await.code(), 401);
+    assert_eq!(
+        app.get("/heating/api/user/profile", Some(&token))
+            .await
+            .code(),
+        200
+    );
+    assert_eq!(
+        app.get("/heating/api/user/profile", Some(&other_token))
+            .await
+            .code(),
+        401
+    );
     app.stop().await;
 }
 
@@ -137,9 +230,19 @@ async fn a_user_sees_only_their_own_profile() {
     let app = spawn_app().await;
     let a = app.user_token("13600000005").await;
     let b = app.user_token("13600000006").await;
-    assert_eq!(app.get("/heating/api/user/profile", Some(&a)).await.data()["phone"], "13600000005");
-    assert_eq!(app.get("/heating/api/user/profile", Some(&b)).await.data()["phone"], "13600000006");
-    app.put_auth("/heating/api/user/profile", &a, json!({"nickname": "A"})).await;
-    assert_eq!(app.get("/heating/api/user/profile", Some(&b)).await.data()["nickname"], "13600000006");
+    assert_eq!(
+        app.get("/heating/api/user/profile", Some(&a)).await.data()["phone"],
+        "13600000005"
+    );
+    assert_eq!(
+        app.get("/heating/api/user/profile", Some(&b)).await.data()["phone"],
+        "13600000006"
+    );
+    app.put_auth("/heating/api/user/profile", &a, json!({"nickname": "A"}))
+        .await;
+    assert_eq!(
+        app.get("/heating/api/user/profile", Some(&b)).await.data()["nickname"],
+        "13600000006"
+    );
     app.stop().await;
 }

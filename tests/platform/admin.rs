@@ -11,12 +11,24 @@ async fn operators_log_in_and_out() {
     let r = app.get("/admin/v1/me", Some(&token)).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["username"], "admin");
-    let r = app.post("/admin/v1/login", json!({"username": "admin", "password": "wrong-password"})).await;
+    let r = app
+        .post(
+            "/admin/v1/login",
+            json!({"username": "admin", "password": "wrong-password"}),
+        )
+        .await;
     assert_eq!(r.status, 401);
     assert_eq!(r.body["error"]["code"], "unauthorized");
-    let r = app.post("/admin/v1/login", json!({"username": "nobody", "password": "whatever1"})).await;
+    let r = app
+        .post(
+            "/admin/v1/login",
+            json!({"username": "nobody", "password": "whatever1"}),
+        )
+        .await;
     assert_eq!(r.status, 401);
-    let r = app.post("/admin/v1/login", json!({"username": "admin"})).await;
+    let r = app
+        .post("/admin/v1/login", json!({"username": "admin"}))
+        .await;
     assert_eq!(r.status, 400);
     let r = app.post_auth("/admin/v1/logout", &token, json!({})).await;
     assert_eq!(r.status, 200);
@@ -44,10 +56,17 @@ async fn the_simulated_clock_moves_only_when_told() {
     let r = app.get("/admin/v1/clock", None).await;
     assert_eq!(r.body["now"], "2026-01-05T02:00:00.000Z");
     assert_eq!(r.body["simulated"], true);
-    let r = app.post("/admin/v1/clock", json!({"advance_seconds": 90})).await;
+    let r = app
+        .post("/admin/v1/clock", json!({"advance_seconds": 90}))
+        .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["now"], "2026-01-05T02:01:30.000Z");
-    let r = app.post("/admin/v1/clock", json!({"to": "2026-02-01T08:00:00+08:00"})).await;
+    let r = app
+        .post(
+            "/admin/v1/clock",
+            json!({"to": "2026-02-01T08:00:00+08:00"}),
+        )
+        .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["now"], "2026-02-01T00:00:00.000Z");
     // Backwards, negative, malformed, ambiguous: refused, clock unchanged.
@@ -63,9 +82,14 @@ async fn the_simulated_clock_moves_only_when_told() {
         assert_eq!(r.status, 400, "{body}: {:?}", r.body);
         assert!(r.body["error"]["message"].is_string());
     }
-    assert_eq!(app.get("/admin/v1/clock", None).await.body["now"], "2026-02-01T00:00:00.000Z");
+    assert_eq!(
+        app.get("/admin/v1/clock", None).await.body["now"],
+        "2026-02-01T00:00:00.000Z"
+    );
     // A token that is sent must be valid.
-    let r = app.post_auth("/admin/v1/clock", "bogus", json!({"advance_seconds": 1})).await;
+    let r = app
+        .post_auth("/admin/v1/clock", "bogus", json!({"advance_seconds": 1}))
+        .await;
     assert_eq!(r.status, 401);
     app.stop().await;
 }
@@ -73,9 +97,14 @@ async fn the_simulated_clock_moves_only_when_told() {
 #[tokio::test]
 async fn the_system_clock_cannot_be_moved() {
     let app = spawn_with(|c| c.dev.sim_clock = None).await;
-    let r = app.post("/admin/v1/clock", json!({"advance_seconds": 10})).await;
+    let r = app
+        .post("/admin/v1/clock", json!({"advance_seconds": 10}))
+        .await;
     assert_eq!(r.status, 409);
     assert_eq!(r.body["error"]["code"], "clock_not_simulated");
-    assert_eq!(app.get("/admin/v1/clock", None).await.body["simulated"], false);
+    assert_eq!(
+        app.get("/admin/v1/clock", None).await.body["simulated"],
+        false
+    );
     app.stop().await;
 }

@@ -13,7 +13,10 @@ fn run(args: &[&str], dir: &std::path::Path) -> (i32, String) {
         .env("RUST_LOG", "error")
         .output()
         .expect("run utilhall");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -29,13 +32,22 @@ fn a_bad_flag_is_a_clear_error() {
 fn an_unreachable_database_is_one_line() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (code, err) = run(
-        &["serve", "--bind", "127.0.0.1:0", "--database-url", "postgres://u:pw@127.0.0.1:1/nothing"],
+        &[
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--database-url",
+            "postgres://u:pw@127.0.0.1:1/nothing",
+        ],
         dir.path(),
     );
     assert_eq!(code, 1);
     let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "{err}");
-    assert!(lines[0].starts_with("error: cannot reach the database"), "{err}");
+    assert!(
+        lines[0].starts_with("error: cannot reach the database"),
+        "{err}"
+    );
     assert!(!err.contains("pw@"), "the password is not printed: {err}");
 }
 
@@ -53,7 +65,10 @@ fn a_port_in_use_is_one_line() {
 #[test]
 fn bad_configuration_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (code, err) = run(&["serve", "--sim-clock", "2026-01-01T00:00:00Z"], dir.path());
+    let (code, err) = run(
+        &["serve", "--sim-clock", "2026-01-01T00:00:00Z"],
+        dir.path(),
+    );
     assert_eq!(code, 1);
     assert!(err.contains("--dev"), "{err}");
     std::fs::write(dir.path().join("c.toml"), "[server]\nbindd = 1\n").expect("write");
@@ -65,10 +80,33 @@ fn bad_configuration_is_refused() {
 #[test]
 fn admin_create_then_serve_with_sqlite_defaults_and_stop_on_sigterm() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (code, err) = run(&["admin", "create", "--username", "ops", "--password", "ops-password-1"], dir.path());
+    let (code, err) = run(
+        &[
+            "admin",
+            "create",
+            "--username",
+            "ops",
+            "--password",
+            "ops-password-1",
+        ],
+        dir.path(),
+    );
     assert_eq!(code, 0, "{err}");
-    assert!(dir.path().join("data/utilhall.db").exists(), "the default SQLite file and folder are created");
-    let (code, err) = run(&["admin", "create", "--username", "ops", "--password", "ops-password-1"], dir.path());
+    assert!(
+        dir.path().join("data/utilhall.db").exists(),
+        "the default SQLite file and folder are created"
+    );
+    let (code, err) = run(
+        &[
+            "admin",
+            "create",
+            "--username",
+            "ops",
+            "--password",
+            "ops-password-1",
+        ],
+        dir.path(),
+    );
     assert_eq!(code, 1);
     assert!(err.contains("already exists"), "{err}");
 
@@ -86,7 +124,10 @@ fn admin_create_then_serve_with_sqlite_defaults_and_stop_on_sigterm() {
         .spawn()
         .expect("spawn");
     let deadline = Instant::now() + Duration::from_secs(20);
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
     let client = reqwest::Client::new();
     let body = loop {
         let attempt = rt.block_on(async {
@@ -105,7 +146,10 @@ fn admin_create_then_serve_with_sqlite_defaults_and_stop_on_sigterm() {
     assert!(body["token"].is_string(), "{body}");
     // SIGTERM: a graceful exit with status 0.
     let pid = child.id().to_string();
-    Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
+    Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         if let Some(status) = child.try_wait().expect("wait") {

@@ -38,23 +38,51 @@ impl AdminError {
 impl From<Error> for AdminError {
     fn from(err: Error) -> Self {
         match err {
-            Error::Invalid(inv) => AdminError::new(StatusCode::BAD_REQUEST, "invalid", format!("{}: {}", inv.field, inv.message)),
-            Error::NotFound(what) => AdminError::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found")),
-            Error::Conflict(what) => AdminError::new(StatusCode::CONFLICT, "conflict", format!("{what} already exists")),
+            Error::Invalid(inv) => AdminError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                format!("{}: {}", inv.field, inv.message),
+            ),
+            Error::NotFound(what) => AdminError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("{what} not found"),
+            ),
+            Error::Conflict(what) => AdminError::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                format!("{what} already exists"),
+            ),
             Error::State(message) => AdminError::new(StatusCode::CONFLICT, "conflict", message),
-            Error::Unauthorized(AuthFailure::WrongPassword) => {
-                AdminError::new(StatusCode::UNAUTHORIZED, "unauthorized", "wrong user name or password")
-            }
-            Error::Unauthorized(AuthFailure::Missing) => {
-                AdminError::new(StatusCode::UNAUTHORIZED, "unauthorized", "an operator bearer token is required")
-            }
-            Error::Unauthorized(_) => AdminError::new(StatusCode::UNAUTHORIZED, "unauthorized", "invalid or expired token"),
+            Error::Unauthorized(AuthFailure::WrongPassword) => AdminError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "wrong user name or password",
+            ),
+            Error::Unauthorized(AuthFailure::Missing) => AdminError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "an operator bearer token is required",
+            ),
+            Error::Unauthorized(_) => AdminError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "invalid or expired token",
+            ),
             Error::Forbidden => AdminError::new(StatusCode::FORBIDDEN, "forbidden", "not allowed"),
-            Error::RateLimited { message, .. } => AdminError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message),
-            Error::Unavailable { detail, .. } => AdminError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail),
+            Error::RateLimited { message, .. } => {
+                AdminError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
+            }
+            Error::Unavailable { detail, .. } => {
+                AdminError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail)
+            }
             Error::Internal(e) => {
                 tracing::error!(error = %format!("{e:#}"), "internal error");
-                AdminError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+                AdminError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error",
+                )
             }
         }
     }
@@ -83,13 +111,14 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
 
     async fn from_request(req: Request, _state: &AppState) -> Result<Self, Self::Rejection> {
         let (parts, raw) = req.into_parts();
-        let bytes = body::read(raw).await.map_err(|e| AdminError::bad_request(e.0))?;
+        let bytes = body::read(raw)
+            .await
+            .map_err(|e| AdminError::bad_request(e.0))?;
         body::decode(&parts.headers, &bytes)
             .map(Body)
             .map_err(|e| AdminError::bad_request(e.0))
     }
 }
-
 
 /// A logged-in operator.
 pub struct OperatorAuth(pub Operator);
@@ -97,8 +126,12 @@ pub struct OperatorAuth(pub Operator);
 impl FromRequestParts<AppState> for OperatorAuth {
     type Rejection = AdminError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = crate::surfaces::bearer(&parts.headers).ok_or(AdminError::from(Error::Unauthorized(AuthFailure::Missing)))?;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = crate::surfaces::bearer(&parts.headers)
+            .ok_or(AdminError::from(Error::Unauthorized(AuthFailure::Missing)))?;
         Ok(OperatorAuth(state.core.authenticate_operator(token).await?))
     }
 }

@@ -7,10 +7,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::envelope::{AdminError, Body, OperatorAuth};
-use crate::surfaces::bearer;
 use crate::app::AppState;
 use crate::domain::Timestamp;
 use crate::domain::content::{Agreement, AgreementEdit, SystemConfig, SystemConfigEdit};
+use crate::surfaces::bearer;
 
 type AdminResult = Result<Json<Value>, AdminError>;
 
@@ -23,14 +23,22 @@ pub struct LoginRequest {
 /// `POST /admin/v1/login` -> `{token, token_type, expires_in}`
 pub async fn login(State(state): State<AppState>, Body(req): Body<LoginRequest>) -> AdminResult {
     let (Some(username), Some(password)) = (req.username, req.password) else {
-        return Err(AdminError::bad_request("username and password are required"));
+        return Err(AdminError::bad_request(
+            "username and password are required",
+        ));
     };
     let issued = state.core.operator_login(&username, &password).await?;
-    Ok(Json(json!({"token": issued.token, "token_type": "Bearer", "expires_in": issued.expires_in})))
+    Ok(Json(
+        json!({"token": issued.token, "token_type": "Bearer", "expires_in": issued.expires_in}),
+    ))
 }
 
 /// `POST /admin/v1/logout`
-pub async fn logout(State(state): State<AppState>, OperatorAuth(_op): OperatorAuth, headers: axum::http::HeaderMap) -> AdminResult {
+pub async fn logout(
+    State(state): State<AppState>,
+    OperatorAuth(_op): OperatorAuth,
+    headers: axum::http::HeaderMap,
+) -> AdminResult {
     if let Some(token) = bearer(&headers) {
         state.core.operator_logout(token).await?;
     }
@@ -68,7 +76,11 @@ pub struct ClockRequest {
 ///
 /// The simulated clock exists only under `--dev`, where this endpoint takes no token (test
 /// harnesses drive it); a token that is sent must still be valid.
-pub async fn move_clock(State(state): State<AppState>, headers: axum::http::HeaderMap, Body(req): Body<ClockRequest>) -> AdminResult {
+pub async fn move_clock(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Body(req): Body<ClockRequest>,
+) -> AdminResult {
     if let Some(token) = bearer(&headers) {
         state.core.authenticate_operator(token).await?;
     }
@@ -86,7 +98,11 @@ pub async fn move_clock(State(state): State<AppState>, headers: axum::http::Head
                 .ok_or_else(|| AdminError::bad_request("to: not an RFC 3339 instant"))?;
             sim.set(to)?
         }
-        _ => return Err(AdminError::bad_request("give exactly one of advance_seconds or to")),
+        _ => {
+            return Err(AdminError::bad_request(
+                "give exactly one of advance_seconds or to",
+            ));
+        }
     };
     Ok(Json(clock_json(&state)))
 }
@@ -96,8 +112,17 @@ fn agreement_json(a: &Agreement) -> Value {
 }
 
 /// `GET /admin/v1/heating/agreements`
-pub async fn list_agreements(State(state): State<AppState>, OperatorAuth(_op): OperatorAuth) -> AdminResult {
-    let items: Vec<Value> = state.core.agreements().await?.iter().map(agreement_json).collect();
+pub async fn list_agreements(
+    State(state): State<AppState>,
+    OperatorAuth(_op): OperatorAuth,
+) -> AdminResult {
+    let items: Vec<Value> = state
+        .core
+        .agreements()
+        .await?
+        .iter()
+        .map(agreement_json)
+        .collect();
     Ok(Json(json!({"items": items})))
 }
 
@@ -139,7 +164,10 @@ fn system_config_json(c: &SystemConfig) -> Value {
 }
 
 /// `GET /admin/v1/heating/system-config`
-pub async fn get_system_config(State(state): State<AppState>, OperatorAuth(_op): OperatorAuth) -> AdminResult {
+pub async fn get_system_config(
+    State(state): State<AppState>,
+    OperatorAuth(_op): OperatorAuth,
+) -> AdminResult {
     Ok(Json(system_config_json(&state.core.system_config().await?)))
 }
 

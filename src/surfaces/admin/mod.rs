@@ -11,7 +11,10 @@ use crate::app::AppState;
 const OPENAPI: &str = include_str!("openapi.json");
 
 async fn openapi() -> impl axum::response::IntoResponse {
-    ([(axum::http::header::CONTENT_TYPE, "application/json")], OPENAPI)
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        OPENAPI,
+    )
 }
 
 /// The admin routes, relative to `/admin/v1`.
@@ -20,7 +23,10 @@ pub fn router(state: AppState) -> Router {
         .route("/login", post(handlers::login))
         .route("/logout", post(handlers::logout))
         .route("/me", get(handlers::me))
-        .route("/clock", get(handlers::get_clock).post(handlers::move_clock))
+        .route(
+            "/clock",
+            get(handlers::get_clock).post(handlers::move_clock),
+        )
         .route("/heating/agreements", get(handlers::list_agreements))
         .route("/heating/agreements/{kind}", put(handlers::edit_agreement))
         .route(

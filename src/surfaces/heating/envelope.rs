@@ -69,7 +69,9 @@ impl From<Error> for ApiError {
             Error::Unauthorized(failure) => match failure {
                 AuthFailure::Missing => ApiError::new(401, "未授权，请先登录"),
                 AuthFailure::ExpiredToken => ApiError::new(401, "Token已过期"),
-                AuthFailure::InvalidToken | AuthFailure::RefreshReused => ApiError::new(401, "Token无效"),
+                AuthFailure::InvalidToken | AuthFailure::RefreshReused => {
+                    ApiError::new(401, "Token无效")
+                }
                 AuthFailure::WrongPassword => ApiError::new(1005, "密码错误"),
                 AuthFailure::WrongCode => ApiError::new(1002, "验证码错误"),
                 AuthFailure::CodeExpired => ApiError::new(1006, "验证码已过期，请重新获取"),
@@ -113,7 +115,10 @@ fn json_response<T: Serialize>(status: StatusCode, body: &Envelope<'_, T>) -> Re
     match serde_json::to_vec(body) {
         Ok(bytes) => (
             status,
-            [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
             bytes,
         )
             .into_response(),
@@ -164,10 +169,14 @@ pub async fn finish(State(state): State<AppState>, req: Request, next: Next) -> 
     let pending = response.extensions().get::<PendingError>().cloned();
     let error = match pending {
         Some(PendingError(err)) => err,
-        None if response.status() == StatusCode::NOT_FOUND && !response.headers().contains_key(header::CONTENT_TYPE) => {
+        None if response.status() == StatusCode::NOT_FOUND
+            && !response.headers().contains_key(header::CONTENT_TYPE) =>
+        {
             ApiError::new(404, "接口不存在")
         }
-        None if response.status() == StatusCode::METHOD_NOT_ALLOWED => ApiError::new(405, "请求方法不被允许"),
+        None if response.status() == StatusCode::METHOD_NOT_ALLOWED => {
+            ApiError::new(405, "请求方法不被允许")
+        }
         None => return response,
     };
     render(&state, &error)
@@ -185,7 +194,9 @@ pub fn render(state: &AppState, error: &ApiError) -> Response {
         },
     );
     if error.code == 1008 {
-        rendered.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+        rendered
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
     }
     rendered
 }
@@ -233,13 +244,14 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
 
     async fn from_request(req: Request, _state: &AppState) -> Result<Self, Self::Rejection> {
         let (parts, raw) = req.into_parts();
-        let bytes = body::read(raw).await.map_err(|e| ApiError::bad_request(e.0))?;
+        let bytes = body::read(raw)
+            .await
+            .map_err(|e| ApiError::bad_request(e.0))?;
         body::decode(&parts.headers, &bytes)
             .map(Body)
             .map_err(|e| ApiError::bad_request(e.0))
     }
 }
-
 
 /// The logged-in user behind `Authorization: Bearer <token>`.
 pub struct Auth(pub Principal);
@@ -247,8 +259,13 @@ pub struct Auth(pub Principal);
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = crate::surfaces::bearer(&parts.headers).filter(|t| !t.is_empty()).ok_or(ApiError::from(Error::Unauthorized(AuthFailure::Missing)))?;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = crate::surfaces::bearer(&parts.headers)
+            .filter(|t| !t.is_empty())
+            .ok_or(ApiError::from(Error::Unauthorized(AuthFailure::Missing)))?;
         let principal = state.core.authenticate(token, SURFACE).await?;
         Ok(Auth(principal))
     }

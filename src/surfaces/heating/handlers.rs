@@ -7,7 +7,8 @@ use super::envelope::{ApiError, ApiResult, Auth, Body, Reply, SURFACE};
 use super::wire::*;
 use crate::app::AppState;
 use crate::domain::accounts::{
-    LoginProof, PURPOSE_LOGIN, PURPOSE_REGISTER, PURPOSE_RESET_PASSWORD, PasswordChange, ProfileUpdate, Registration,
+    LoginProof, PURPOSE_LOGIN, PURPOSE_REGISTER, PURPOSE_RESET_PASSWORD, PasswordChange,
+    ProfileUpdate, Registration,
 };
 use crate::domain::codes::{Channel, CodeRequest};
 use crate::domain::identity::{Password, Phone};
@@ -32,7 +33,9 @@ fn code_purpose(value: &Option<String>) -> Result<&'static str, ApiError> {
         "login" => Ok(PURPOSE_LOGIN),
         "register" => Ok(PURPOSE_REGISTER),
         "reset_password" => Ok(PURPOSE_RESET_PASSWORD),
-        _ => Err(ApiError::bad_request("验证码类型不正确，可选值: login, register, reset_password")),
+        _ => Err(ApiError::bad_request(
+            "验证码类型不正确，可选值: login, register, reset_password",
+        )),
     }
 }
 
@@ -46,7 +49,10 @@ fn sms_request<'a>(phone: &'a Phone, purpose: &'static str) -> CodeRequest<'a> {
 }
 
 /// 1.1 `POST /api/sms/send`
-pub async fn send_sms(State(state): State<AppState>, Body(req): Body<SmsRequest>) -> ApiResult<SmsSent> {
+pub async fn send_sms(
+    State(state): State<AppState>,
+    Body(req): Body<SmsRequest>,
+) -> ApiResult<SmsSent> {
     let phone = phone(&req.phone)?;
     let purpose = code_purpose(&req.kind)?;
     let sent = state.core.send_code(sms_request(&phone, purpose)).await?;
@@ -61,20 +67,35 @@ pub async fn send_sms(State(state): State<AppState>, Body(req): Body<SmsRequest>
 }
 
 /// 1.2 `POST /api/sms/verify`: checks without using the code up (login/register still need it).
-pub async fn verify_sms(State(state): State<AppState>, Body(req): Body<SmsRequest>) -> ApiResult<SmsVerified> {
+pub async fn verify_sms(
+    State(state): State<AppState>,
+    Body(req): Body<SmsRequest>,
+) -> ApiResult<SmsVerified> {
     let phone = phone(&req.phone)?;
     let code = required(&req.code, "验证码不能为空")?;
     let purpose = code_purpose(&req.kind)?;
-    state.core.check_code(sms_request(&phone, purpose), code).await?;
-    Ok(Reply::ok(&state, "验证码正确", SmsVerified { is_valid: true }))
+    state
+        .core
+        .check_code(sms_request(&phone, purpose), code)
+        .await?;
+    Ok(Reply::ok(
+        &state,
+        "验证码正确",
+        SmsVerified { is_valid: true },
+    ))
 }
 
 /// 2.1 `POST /api/auth/login`: phone + SMS code (or phone + password).
-pub async fn login(State(state): State<AppState>, Body(req): Body<LoginRequest>) -> ApiResult<LoginReply> {
+pub async fn login(
+    State(state): State<AppState>,
+    Body(req): Body<LoginRequest>,
+) -> ApiResult<LoginReply> {
     let phone = phone(&req.phone)?;
     let proof = match (req.code.as_deref().map(str::trim), req.password.as_deref()) {
         (Some(code), _) if !code.is_empty() => LoginProof::Code(code),
-        (_, Some(password)) if !password.is_empty() => LoginProof::Password(Password::presented(password, "password")?),
+        (_, Some(password)) if !password.is_empty() => {
+            LoginProof::Password(Password::presented(password, "password")?)
+        }
         _ => return Err(ApiError::bad_request("验证码不能为空")),
     };
     let outcome = state.core.login(&phone, proof, SURFACE).await?;
@@ -100,10 +121,14 @@ pub async fn login(State(state): State<AppState>, Body(req): Body<LoginRequest>)
 }
 
 /// 2.2 `POST /api/auth/register`
-pub async fn register(State(state): State<AppState>, Body(req): Body<RegisterRequest>) -> ApiResult<Registered> {
+pub async fn register(
+    State(state): State<AppState>,
+    Body(req): Body<RegisterRequest>,
+) -> ApiResult<Registered> {
     let phone = phone(&req.phone)?;
     let code = required(&req.code, "验证码不能为空")?;
-    let password = Password::parse_new(required(&req.password, "密码不能为空")?, "password", 6, 20)?;
+    let password =
+        Password::parse_new(required(&req.password, "密码不能为空")?, "password", 6, 20)?;
     let user = state
         .core
         .register(
@@ -120,7 +145,10 @@ pub async fn register(State(state): State<AppState>, Body(req): Body<RegisterReq
 }
 
 /// 2.3 `POST /api/auth/refresh`
-pub async fn refresh(State(state): State<AppState>, Body(req): Body<RefreshRequest>) -> ApiResult<Refreshed> {
+pub async fn refresh(
+    State(state): State<AppState>,
+    Body(req): Body<RefreshRequest>,
+) -> ApiResult<Refreshed> {
     let token = required(&req.refresh_token, "refresh_token不能为空")?;
     let tokens = state.core.refresh(token, SURFACE).await?;
     Ok(Reply::ok(
@@ -143,7 +171,11 @@ pub async fn logout(State(state): State<AppState>, Auth(principal): Auth) -> Api
 /// 3.1 `GET /api/user/profile`
 pub async fn profile(State(state): State<AppState>, Auth(principal): Auth) -> ApiResult<Profile> {
     let user = state.core.user(&principal.user_id).await?;
-    Ok(Reply::ok(&state, "获取成功", Profile::new(user, None, Fen(0))))
+    Ok(Reply::ok(
+        &state,
+        "获取成功",
+        Profile::new(user, None, Fen(0)),
+    ))
 }
 
 /// 3.2 `PUT /api/user/profile`
@@ -164,7 +196,11 @@ pub async fn update_profile(
             },
         )
         .await?;
-    Ok(Reply::ok(&state, "更新成功", ProfileUpdated { updated_fields }))
+    Ok(Reply::ok(
+        &state,
+        "更新成功",
+        ProfileUpdated { updated_fields },
+    ))
 }
 
 /// 3.3 `PUT /api/user/password`: old password, new password, and a `reset_password` SMS code.
@@ -173,8 +209,16 @@ pub async fn change_password(
     Auth(principal): Auth,
     Body(req): Body<PasswordRequest>,
 ) -> ApiResult<()> {
-    let old_password = Password::presented(required(&req.old_password, "旧密码不能为空")?, "old_password")?;
-    let new_password = Password::parse_new(required(&req.new_password, "新密码不能为空")?, "new_password", 6, 20)?;
+    let old_password = Password::presented(
+        required(&req.old_password, "旧密码不能为空")?,
+        "old_password",
+    )?;
+    let new_password = Password::parse_new(
+        required(&req.new_password, "新密码不能为空")?,
+        "new_password",
+        6,
+        20,
+    )?;
     let phone = phone(&req.phone)?;
     let code = required(&req.code, "验证码不能为空")?;
     let change = PasswordChange {
@@ -183,9 +227,15 @@ pub async fn change_password(
         phone,
         code,
     };
-    match state.core.change_password(&principal, change, SURFACE).await {
+    match state
+        .core
+        .change_password(&principal, change, SURFACE)
+        .await
+    {
         Ok(()) => Ok(Reply::ok(&state, "密码修改成功", ())),
-        Err(Error::Unauthorized(AuthFailure::WrongPassword)) => Err(ApiError::new(1005, "旧密码错误")),
+        Err(Error::Unauthorized(AuthFailure::WrongPassword)) => {
+            Err(ApiError::new(1005, "旧密码错误"))
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -218,7 +268,11 @@ pub async fn health(State(state): State<AppState>) -> Response {
     let data = HealthReply {
         status: if reachable { "OK" } else { "ERROR" },
         timestamp: iso(state.core.now()),
-        mongodb: if reachable { "connected" } else { "disconnected" },
+        mongodb: if reachable {
+            "connected"
+        } else {
+            "disconnected"
+        },
         database: state.core.store.backend().name(),
     };
     if reachable {

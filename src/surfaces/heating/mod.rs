@@ -37,7 +37,10 @@ pub use envelope::SURFACE;
 const OPENAPI: &str = include_str!("openapi.json");
 
 async fn openapi() -> impl axum::response::IntoResponse {
-    ([(axum::http::header::CONTENT_TYPE, "application/json")], OPENAPI)
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        OPENAPI,
+    )
 }
 
 /// The heating routes at the document's paths.
@@ -49,8 +52,14 @@ pub fn router(state: AppState) -> Router {
         .route("/api/auth/register", post(handlers::register))
         .route("/api/auth/refresh", post(handlers::refresh))
         .route("/api/auth/logout", post(handlers::logout))
-        .route("/api/user/profile", get(handlers::profile).put(handlers::update_profile))
-        .route("/api/user/password", axum::routing::put(handlers::change_password))
+        .route(
+            "/api/user/profile",
+            get(handlers::profile).put(handlers::update_profile),
+        )
+        .route(
+            "/api/user/password",
+            axum::routing::put(handlers::change_password),
+        )
         .route("/api/config/agreements", get(handlers::agreements))
         .route("/api/config/system", get(handlers::system_config))
         .route("/health", get(handlers::health))
