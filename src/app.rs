@@ -9,7 +9,7 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
-use crate::domain::codes::CodeSender;
+use crate::domain::codes::SmsSender;
 use crate::domain::passwords::PasswordHasher;
 use crate::domain::{Clock, Core, Settings, Timestamp, Zone};
 use crate::gateways::sms::{DevOutbox, NoProvider};
@@ -98,7 +98,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
 
 /// Builds the domain over an open store (also used by CLI commands).
 pub async fn build_core(config: &Config, store: Store) -> anyhow::Result<Core> {
-    let sender: Arc<dyn CodeSender> = if config.dev.enabled {
+    let sender: Arc<dyn SmsSender> = if config.dev.enabled {
         Arc::new(DevOutbox::new(config.dev.outbox.clone())?)
     } else {
         Arc::new(NoProvider)

@@ -1,11 +1,25 @@
 //! The `utilhall` binary: parse the command line, start logging, run the command.
 
-use clap::Parser;
+use clap::Parser as _;
 
 use utilhall::cli::{self, Cli};
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if e.use_stderr() => {
+            // One clear line instead of clap's usage block.
+            let first = e.to_string();
+            let first = first.lines().next().unwrap_or("error: bad command line");
+            eprintln!("{first} (see `utilhall --help`)");
+            return std::process::ExitCode::from(2);
+        }
+        Err(e) => {
+            // --help and --version.
+            let _ = e.print();
+            return std::process::ExitCode::SUCCESS;
+        }
+    };
     let config = match cli.config() {
         Ok(c) => c,
         Err(e) => {

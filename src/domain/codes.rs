@@ -1,4 +1,4 @@
-//! Verification codes: issued, delivered through a [`CodeSender`], checked, used once.
+//! Verification codes: issued, delivered through a [`SmsSender`], checked, used once.
 //!
 //! A code is 6 digits, bound to (channel, recipient, purpose), valid `code_ttl_secs`, void after
 //! `code_max_attempts` wrong tries, single use. A recipient gets at most one code per
@@ -51,11 +51,11 @@ pub struct OutgoingCode {
 #[error("{0}")]
 pub struct DeliveryError(pub String);
 
-/// The boxed future a [`CodeSender`] returns.
+/// The boxed future a [`SmsSender`] returns.
 pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<(), DeliveryError>> + Send + 'a>>;
 
 /// Delivers codes: the dev outbox, an SMS provider, a test fake.
-pub trait CodeSender: Send + Sync {
+pub trait SmsSender: Send + Sync {
     /// Whether this sender can deliver on `channel` at all.
     fn can_deliver(&self, channel: Channel) -> bool;
     fn send<'a>(&'a self, code: &'a OutgoingCode) -> SendFuture<'a>;

@@ -22,7 +22,7 @@ pub use error::{AuthFailure, Entity, Error, Invalid, Result, Service};
 pub use time::{Timestamp, Zone};
 
 use crate::store::Store;
-use codes::CodeSender;
+use codes::SmsSender;
 use passwords::PasswordHasher;
 use tokens::TokenKeys;
 
@@ -68,7 +68,7 @@ pub struct Core {
     pub clock: Clock,
     pub settings: Settings,
     pub passwords: PasswordHasher,
-    sender: Arc<dyn CodeSender>,
+    sender: Arc<dyn SmsSender>,
     tokens: TokenKeys,
     code_key: [u8; 32],
 }
@@ -80,7 +80,7 @@ impl Core {
         clock: Clock,
         settings: Settings,
         passwords: PasswordHasher,
-        sender: Arc<dyn CodeSender>,
+        sender: Arc<dyn SmsSender>,
         jwt_secret: Option<&str>,
     ) -> anyhow::Result<Core> {
         let jwt = match jwt_secret {

@@ -73,9 +73,32 @@ impl PasswordHasher {
         .await
     }
 
+    /// A well-formed hash of no one's password, verified when an account does not exist.
+    const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$9sTbSlTio3Biev89thdrlKKiCaYsjjYVJxGAL3swxpQ";
+
     /// Spends the time of one verification, so "no such account" looks like "wrong password".
     pub async fn waste_one_verification(&self) {
-        const DUMMY: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$9sTbSlTio3Biev89thdrlKKiCaYsjjYVJxGAL3swxpQ";
-        let _ = self.verify("not the password", DUMMY).await;
+        let _ = self.verify("not the password", Self::DUMMY_HASH).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hashes_verify_and_the_dummy_is_well_formed() {
+        assert!(PasswordHash::new(PasswordHasher::DUMMY_HASH).is_ok());
+        let hasher = PasswordHasher::new(8192, 1, 2).expect("params");
+        let hash = hasher.hash("secret123").await.expect("hash");
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(hasher.verify("secret123", &hash).await.expect("verify"));
+        assert!(!hasher.verify("secret124", &hash).await.expect("verify"));
+        assert!(
+            !hasher
+                .verify("secret123", "not a hash")
+                .await
+                .expect("verify")
+        );
     }
 }

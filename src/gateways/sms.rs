@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::Mutex;
 
-use crate::domain::codes::{Channel, CodeSender, DeliveryError, OutgoingCode, SendFuture};
+use crate::domain::codes::{Channel, DeliveryError, OutgoingCode, SendFuture, SmsSender};
 
 /// `--dev`: every code is appended as one JSON line to a file instead of being sent.
 pub struct DevOutbox {
@@ -34,7 +34,7 @@ impl DevOutbox {
     }
 }
 
-impl CodeSender for DevOutbox {
+impl SmsSender for DevOutbox {
     fn can_deliver(&self, _channel: Channel) -> bool {
         true
     }
@@ -63,7 +63,7 @@ impl CodeSender for DevOutbox {
 /// No provider configured: nothing can be delivered, and every send says so.
 pub struct NoProvider;
 
-impl CodeSender for NoProvider {
+impl SmsSender for NoProvider {
     fn can_deliver(&self, _channel: Channel) -> bool {
         false
     }

@@ -25,6 +25,8 @@ fn a_bad_flag_is_a_clear_error() {
     let (code, err) = run(&["serve", "--no-such-flag"], dir.path());
     assert_ne!(code, 0);
     assert!(err.contains("--no-such-flag"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert_eq!(code, 2);
     assert!(!err.contains("panicked"), "{err}");
 }
 
