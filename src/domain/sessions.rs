@@ -3,9 +3,10 @@
 //! Revoking the session (logout, refresh-token reuse, password change) kills its access token at
 //! once, because every authenticated request checks that its session is still live.
 
+use super::accounts::User;
 use super::tokens::Claims;
 use super::{AuthFailure, Core, Error, Result, Timestamp, ids};
-use crate::store::sessions as store_sessions;
+use crate::store::{sessions as store_sessions, users as store_users};
 
 /// The tokens handed to a client at login or refresh.
 #[derive(Debug, Clone)]
@@ -77,6 +78,29 @@ impl Core {
                 session_id: claims.sid,
             }),
             _ => Err(Error::Unauthorized(AuthFailure::InvalidToken)),
+        }
+    }
+
+    /// Checks an access token and loads its user in one database round trip.
+    pub async fn authenticated_user(
+        &self,
+        token: &str,
+        audience: &str,
+    ) -> Result<(Principal, User)> {
+        let claims = self
+            .tokens
+            .verify(token, audience, self.now())
+            .map_err(Error::Unauthorized)?;
+        match store_users::find_by_live_session(self.store.pool(), &claims.sid, &claims.sub).await?
+        {
+            Some(row) => Ok((
+                Principal {
+                    user_id: claims.sub,
+                    session_id: claims.sid,
+                },
+                row.into(),
+            )),
+            None => Err(Error::Unauthorized(AuthFailure::InvalidToken)),
         }
     }
 

@@ -116,6 +116,9 @@ impl Store {
             .max_connections(max_connections.max(1))
             .min_connections(if backend == Backend::Sqlite { 1 } else { 0 })
             .acquire_timeout(Duration::from_secs(10))
+            // An embedded SQLite connection cannot go stale; pinging it before every use would
+            // double the cost of each query. A PostgreSQL server may restart: check first.
+            .test_before_acquire(backend == Backend::Postgres)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {

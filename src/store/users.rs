@@ -64,6 +64,23 @@ pub async fn find_by_id<'e, E: Executor<'e, Database = Any>>(
         .await
 }
 
+/// The user of a live session, in one round trip (the hot path of every authenticated read).
+pub async fn find_by_live_session<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    session_id: &str,
+    user_id: &str,
+) -> Result<Option<UserRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT u.id, u.phone, u.password_hash, u.nickname, u.avatar, u.real_name, u.id_card, u.address, \
+         u.login_count, u.created_at, u.updated_at FROM sessions s JOIN users u ON u.id = s.user_id \
+         WHERE s.id = $1 AND s.revoked_at IS NULL AND u.id = $2",
+    )
+    .bind(session_id)
+    .bind(user_id)
+    .fetch_optional(ex)
+    .await
+}
+
 /// Counts a login; returns how many logins there were before this one.
 pub async fn record_login<'e, E: Executor<'e, Database = Any>>(
     ex: E,

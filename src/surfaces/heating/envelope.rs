@@ -263,10 +263,24 @@ impl FromRequestParts<AppState> for Auth {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = crate::surfaces::bearer(&parts.headers)
-            .filter(|t| !t.is_empty())
-            .ok_or(ApiError::from(Error::Unauthorized(AuthFailure::Missing)))?;
-        let principal = state.core.authenticate(token, SURFACE).await?;
+        let BearerToken(token) = BearerToken::from_request_parts(parts, state).await?;
+        let principal = state.core.authenticate(&token, SURFACE).await?;
         Ok(Auth(principal))
+    }
+}
+
+/// The raw bearer token, for handlers that check it together with their own read.
+pub struct BearerToken(pub String);
+
+impl FromRequestParts<AppState> for BearerToken {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        crate::surfaces::bearer(&parts.headers)
+            .map(|t| BearerToken(t.to_owned()))
+            .ok_or(ApiError::from(Error::Unauthorized(AuthFailure::Missing)))
     }
 }

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
-use super::envelope::{ApiError, ApiResult, Auth, Body, Reply, SURFACE};
+use super::envelope::{ApiError, ApiResult, Auth, BearerToken, Body, Reply, SURFACE};
 use super::wire::*;
 use crate::app::AppState;
 use crate::domain::accounts::{
@@ -168,9 +168,12 @@ pub async fn logout(State(state): State<AppState>, Auth(principal): Auth) -> Api
     Ok(Reply::ok(&state, "登出成功", ()))
 }
 
-/// 3.1 `GET /api/user/profile`
-pub async fn profile(State(state): State<AppState>, Auth(principal): Auth) -> ApiResult<Profile> {
-    let user = state.core.user(&principal.user_id).await?;
+/// 3.1 `GET /api/user/profile`: token check and profile read in one query.
+pub async fn profile(
+    State(state): State<AppState>,
+    BearerToken(token): BearerToken,
+) -> ApiResult<Profile> {
+    let (_principal, user) = state.core.authenticated_user(&token, SURFACE).await?;
     Ok(Reply::ok(
         &state,
         "获取成功",
