@@ -91,8 +91,7 @@ impl Core {
             .tokens
             .verify(token, audience, self.now())
             .map_err(Error::Unauthorized)?;
-        match store_users::find_by_live_session(self.store.pool(), &claims.sid, &claims.sub).await?
-        {
+        match store_users::find_by_live_session(&self.store, &claims.sid, &claims.sub).await? {
             Some(row) => Ok((
                 Principal {
                     user_id: claims.sub,

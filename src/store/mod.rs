@@ -6,6 +6,7 @@
 
 pub mod codes;
 pub mod content;
+pub mod fast_read;
 pub mod operators;
 pub mod secrets;
 pub mod sessions;
@@ -43,6 +44,8 @@ impl Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite only: the in-place read path for hot lookups.
+    reader: Option<std::sync::Arc<fast_read::SqliteReader>>,
 }
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -66,6 +69,7 @@ impl Store {
     /// Connects to `url` (`sqlite://PATH` or `postgres://...`), creating a SQLite file and its folder if needed.
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Store> {
         sqlx::any::install_default_drivers();
+        let mut sqlite_file = None;
         let (backend, url) = if let Some(rest) = url
             .strip_prefix("sqlite://")
             .or_else(|| url.strip_prefix("sqlite:"))
@@ -75,6 +79,7 @@ impl Store {
                 anyhow::bail!("the SQLite URL names no file: {url}");
             }
             if path != ":memory:" {
+                sqlite_file = Some(std::path::PathBuf::from(path));
                 if let Some(parent) = Path::new(path).parent() {
                     if !parent.as_os_str().is_empty() {
                         std::fs::create_dir_all(parent).with_context(|| {
@@ -133,7 +138,12 @@ impl Store {
             .connect_with(options)
             .await
             .with_context(|| format!("cannot reach the database {}", redact_url(&url)))?;
-        Ok(Store { pool, backend })
+        let reader = sqlite_file.map(|p| std::sync::Arc::new(fast_read::SqliteReader::new(p)));
+        Ok(Store {
+            pool,
+            backend,
+            reader,
+        })
     }
 
     /// Brings the schema up to date.
@@ -155,6 +165,11 @@ impl Store {
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// The in-place SQLite reader, when the backend is a SQLite file.
+    pub fn sqlite_reader(&self) -> Option<&fast_read::SqliteReader> {
+        self.reader.as_deref()
     }
 
     /// Begins a write transaction (`BEGIN IMMEDIATE` on SQLite).

@@ -64,21 +64,49 @@ pub async fn find_by_id<'e, E: Executor<'e, Database = Any>>(
         .await
 }
 
-/// The user of a live session, in one round trip (the hot path of every authenticated read).
-pub async fn find_by_live_session<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
+/// The user of a live session: the hot path of every authenticated read. The placeholders
+/// appear in order, as the SQLite reader binds by position.
+const LIVE_SESSION_USER: &str = "SELECT u.id, u.phone, u.password_hash, u.nickname, u.avatar, u.real_name, \
+     u.id_card, u.address, u.login_count, u.created_at, u.updated_at FROM sessions s \
+     JOIN users u ON u.id = s.user_id WHERE s.id = $1 AND s.revoked_at IS NULL AND u.id = $2";
+
+/// The user of a live session, in one query (in place on SQLite, see [`super::fast_read`]).
+pub async fn find_by_live_session(
+    store: &super::Store,
     session_id: &str,
     user_id: &str,
 ) -> Result<Option<UserRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT u.id, u.phone, u.password_hash, u.nickname, u.avatar, u.real_name, u.id_card, u.address, \
-         u.login_count, u.created_at, u.updated_at FROM sessions s JOIN users u ON u.id = s.user_id \
-         WHERE s.id = $1 AND s.revoked_at IS NULL AND u.id = $2",
-    )
-    .bind(session_id)
-    .bind(user_id)
-    .fetch_optional(ex)
-    .await
+    if let Some(reader) = store.sqlite_reader() {
+        let read = reader.with(|conn| {
+            let mut stmt = conn.prepare_cached(LIVE_SESSION_USER)?;
+            let mut rows = stmt.query(rusqlite::params![session_id, user_id])?;
+            let Some(r) = rows.next()? else {
+                return Ok(None);
+            };
+            Ok(Some(UserRow {
+                id: r.get(0)?,
+                phone: r.get(1)?,
+                password_hash: r.get(2)?,
+                nickname: r.get(3)?,
+                avatar: r.get(4)?,
+                real_name: r.get(5)?,
+                id_card: r.get(6)?,
+                address: r.get(7)?,
+                login_count: r.get(8)?,
+                created_at: r.get(9)?,
+                updated_at: r.get(10)?,
+            }))
+        });
+        match read {
+            Ok(found) => return Ok(found),
+            Err(e) => tracing::debug!(error = %e, "in-place SQLite read failed; using the pool"),
+        }
+    }
+    sqlx::query_as(LIVE_SESSION_USER)
+        .bind(session_id)
+        .bind(user_id)
+        .fetch_optional(store.pool())
+        .await
 }
 
 /// Counts a login; returns how many logins there were before this one.
