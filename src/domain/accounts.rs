@@ -3,7 +3,7 @@
 use super::codes::{Channel, CodeRequest};
 use super::identity::{IdCard, Password, Phone, text_field};
 use super::sessions::{IssuedTokens, Principal};
-use super::{AuthFailure, Core, Entity, Error, Result, Timestamp, ids};
+use super::{AuthFailure, Core, Entity, Error, Forbidden, Result, Timestamp, ids};
 use crate::store::{self, sessions as store_sessions, users as store_users};
 
 /// A user as the domain knows them.
@@ -18,6 +18,8 @@ pub struct User {
     pub address: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// When an operator disabled the account, if they did.
+    pub disabled_at: Option<Timestamp>,
 }
 
 impl From<store_users::UserRow> for User {
@@ -32,6 +34,7 @@ impl From<store_users::UserRow> for User {
             address: r.address,
             created_at: Timestamp::from_millis(r.created_at),
             updated_at: Timestamp::from_millis(r.updated_at),
+            disabled_at: r.disabled_at.map(Timestamp::from_millis),
         }
     }
 }
@@ -123,6 +126,7 @@ impl Core {
             login_count: 0,
             created_at: now.millis(),
             updated_at: now.millis(),
+            disabled_at: None,
         };
         let mut tx = self.store.begin_write().await?;
         self.consume_code(&mut tx, &code_id, now).await?;
@@ -146,6 +150,9 @@ impl Core {
         else {
             return Err(Error::NotFound(Entity::User));
         };
+        if user.disabled_at.is_some() {
+            return Err(Error::Forbidden(Forbidden::AccountDisabled));
+        }
         let code_id = match proof {
             LoginProof::Code(code) => Some(
                 self.check_code(sms(phone, PURPOSE_LOGIN, audience), code)
@@ -275,6 +282,35 @@ impl Core {
         Ok(())
     }
 
+    /// A page of users for operators (newest first), optionally by phone prefix.
+    pub async fn list_users(
+        &self,
+        phone_prefix: Option<&str>,
+        page: i64,
+        size: i64,
+    ) -> Result<(i64, Vec<User>)> {
+        if let Some(p) = phone_prefix {
+            if p.len() > 11 || !p.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(Error::invalid("phone", "phone must be up to 11 digits"));
+            }
+        }
+        if page < 1 || !(1..=100).contains(&size) {
+            return Err(Error::invalid("page", "page >= 1 and 1 <= size <= 100"));
+        }
+        let (total, rows) =
+            store_users::list(self.store.pool(), phone_prefix, size, (page - 1) * size).await?;
+        Ok((total, rows.into_iter().map(User::from).collect()))
+    }
+
+    /// Disables or enables a user: a disabled user is refused (403) at login, refresh and every call.
+    pub async fn set_user_disabled(&self, user_id: &str, disabled: bool) -> Result<User> {
+        let at = disabled.then(|| self.now().millis());
+        if !store_users::set_disabled(self.store.pool(), user_id, at).await? {
+            return Err(Error::NotFound(Entity::User));
+        }
+        self.user(user_id).await
+    }
+
     /// Creates a user directly (demo data, operator tools); no code needed. Idempotent on the phone.
     pub async fn ensure_user(
         &self,
@@ -300,6 +336,7 @@ impl Core {
             login_count: 0,
             created_at: now.millis(),
             updated_at: now.millis(),
+            disabled_at: None,
         };
         match store_users::insert(self.store.pool(), &row).await {
             Ok(()) => Ok(row.into()),

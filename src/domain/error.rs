@@ -46,6 +46,15 @@ pub enum AuthFailure {
     CodeExpired,
 }
 
+/// Why an authenticated caller is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forbidden {
+    /// An operator disabled the account.
+    AccountDisabled,
+    /// The caller may not act on this object or endpoint.
+    NotAllowed,
+}
+
 /// Outside services the domain depends on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Service {
@@ -76,8 +85,8 @@ pub enum Error {
     State(String),
     #[error("unauthorized: {0:?}")]
     Unauthorized(AuthFailure),
-    #[error("forbidden")]
-    Forbidden,
+    #[error("forbidden: {0:?}")]
+    Forbidden(Forbidden),
     #[error("rate limited: {message}")]
     RateLimited {
         message: String,

@@ -18,7 +18,7 @@ pub mod tokens;
 use std::sync::Arc;
 
 pub use clock::Clock;
-pub use error::{AuthFailure, Entity, Error, Invalid, Result, Service};
+pub use error::{AuthFailure, Entity, Error, Forbidden, Invalid, Result, Service};
 pub use time::{Timestamp, Zone};
 
 use crate::store::Store;

@@ -5,7 +5,7 @@
 
 use super::accounts::User;
 use super::tokens::Claims;
-use super::{AuthFailure, Core, Error, Result, Timestamp, ids};
+use super::{AuthFailure, Core, Error, Forbidden, Result, Timestamp, ids};
 use crate::store::{sessions as store_sessions, users as store_users};
 
 /// The tokens handed to a client at login or refresh.
@@ -66,19 +66,11 @@ impl Core {
         })
     }
 
-    /// Checks an access token: signature, audience, expiry, and that its session is live.
+    /// Checks an access token: signature, audience, expiry, that its session is live and its user enabled.
     pub async fn authenticate(&self, token: &str, audience: &str) -> Result<Principal> {
-        let claims = self
-            .tokens
-            .verify(token, audience, self.now())
-            .map_err(Error::Unauthorized)?;
-        match store_sessions::live_user(self.store.pool(), &claims.sid).await? {
-            Some(user_id) if user_id == claims.sub => Ok(Principal {
-                user_id,
-                session_id: claims.sid,
-            }),
-            _ => Err(Error::Unauthorized(AuthFailure::InvalidToken)),
-        }
+        self.authenticated_user(token, audience)
+            .await
+            .map(|(principal, _)| principal)
     }
 
     /// Checks an access token and loads its user in one database round trip.
@@ -92,6 +84,9 @@ impl Core {
             .verify(token, audience, self.now())
             .map_err(Error::Unauthorized)?;
         match store_users::find_by_live_session(&self.store, &claims.sid, &claims.sub).await? {
+            Some(row) if row.disabled_at.is_some() => {
+                Err(Error::Forbidden(Forbidden::AccountDisabled))
+            }
             Some(row) => Ok((
                 Principal {
                     user_id: claims.sub,
@@ -113,6 +108,9 @@ impl Core {
         };
         if row.session_revoked_at.is_some() {
             return Err(Error::Unauthorized(AuthFailure::InvalidToken));
+        }
+        if row.user_disabled_at.is_some() {
+            return Err(Error::Forbidden(Forbidden::AccountDisabled));
         }
         if row.used_at.is_some()
             || !store_sessions::use_refresh(&mut *tx, &hash, now.millis()).await?

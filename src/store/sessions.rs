@@ -17,17 +17,6 @@ pub async fn insert<'e, E: Executor<'e, Database = Any>>(
         .map(|_| ())
 }
 
-/// The user of a session that is still live.
-pub async fn live_user<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
-    session_id: &str,
-) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT user_id FROM sessions WHERE id = $1 AND revoked_at IS NULL")
-        .bind(session_id)
-        .fetch_optional(ex)
-        .await
-}
-
 pub async fn revoke<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     session_id: &str,
@@ -90,6 +79,7 @@ pub struct RefreshRow {
     pub expires_at: i64,
     pub used_at: Option<i64>,
     pub session_revoked_at: Option<i64>,
+    pub user_disabled_at: Option<i64>,
 }
 
 pub async fn find_refresh<'e, E: Executor<'e, Database = Any>>(
@@ -97,8 +87,9 @@ pub async fn find_refresh<'e, E: Executor<'e, Database = Any>>(
     token_hash: &str,
 ) -> Result<Option<RefreshRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT r.session_id, s.user_id, r.expires_at, r.used_at, s.revoked_at AS session_revoked_at \
-         FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id WHERE r.token_hash = $1",
+        "SELECT r.session_id, s.user_id, r.expires_at, r.used_at, s.revoked_at AS session_revoked_at, \
+         u.disabled_at AS user_disabled_at FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id \
+         JOIN users u ON u.id = s.user_id WHERE r.token_hash = $1",
     )
     .bind(token_hash)
     .fetch_optional(ex)

@@ -16,9 +16,10 @@ pub struct UserRow {
     pub login_count: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    pub disabled_at: Option<i64>,
 }
 
-const COLUMNS: &str = "id, phone, password_hash, nickname, avatar, real_name, id_card, address, login_count, created_at, updated_at";
+const COLUMNS: &str = "id, phone, password_hash, nickname, avatar, real_name, id_card, address, login_count, created_at, updated_at, disabled_at";
 
 pub async fn insert<'e, E: Executor<'e, Database = Any>>(
     ex: E,
@@ -67,7 +68,7 @@ pub async fn find_by_id<'e, E: Executor<'e, Database = Any>>(
 /// The user of a live session: the hot path of every authenticated read. The placeholders
 /// appear in order, as the SQLite reader binds by position.
 const LIVE_SESSION_USER: &str = "SELECT u.id, u.phone, u.password_hash, u.nickname, u.avatar, u.real_name, \
-     u.id_card, u.address, u.login_count, u.created_at, u.updated_at FROM sessions s \
+     u.id_card, u.address, u.login_count, u.created_at, u.updated_at, u.disabled_at FROM sessions s \
      JOIN users u ON u.id = s.user_id WHERE s.id = $1 AND s.revoked_at IS NULL AND u.id = $2";
 
 /// The user of a live session, in one query (in place on SQLite, see [`super::fast_read`]).
@@ -95,6 +96,7 @@ pub async fn find_by_live_session(
                 login_count: r.get(8)?,
                 created_at: r.get(9)?,
                 updated_at: r.get(10)?,
+                disabled_at: r.get(11)?,
             }))
         });
         match read {
@@ -107,6 +109,43 @@ pub async fn find_by_live_session(
         .bind(user_id)
         .fetch_optional(store.pool())
         .await
+}
+
+/// A page of users, newest first, optionally only phones starting with `phone_prefix`.
+pub async fn list<'e, E: Executor<'e, Database = Any> + Copy>(
+    ex: E,
+    phone_prefix: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> Result<(i64, Vec<UserRow>), sqlx::Error> {
+    let pattern = format!("{}%", phone_prefix.unwrap_or(""));
+    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE phone LIKE $1")
+        .bind(&pattern)
+        .fetch_one(ex)
+        .await?;
+    let rows = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM users WHERE phone LIKE $1 ORDER BY created_at DESC, id LIMIT $2 OFFSET $3"
+    ))
+    .bind(&pattern)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(ex)
+    .await?;
+    Ok((total, rows))
+}
+
+/// Disables (`Some(now)`) or enables (`None`) a user; false if there is no such user.
+pub async fn set_disabled<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    id: &str,
+    disabled_at: Option<i64>,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("UPDATE users SET disabled_at = $1 WHERE id = $2")
+        .bind(disabled_at)
+        .bind(id)
+        .execute(ex)
+        .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Counts a login; returns how many logins there were before this one.

@@ -400,3 +400,116 @@ async fn concurrent_registrations_all_land() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_disabled_account_is_403_everywhere_until_enabled() {
+    let app = spawn_app().await;
+    let phone = "13800000013";
+    app.register(phone, "secret123").await;
+    let data = app.login(phone).await;
+    let token = data["token"].as_str().expect("token").to_owned();
+    let refresh = data["refresh_token"].as_str().expect("refresh").to_owned();
+    let admin = app.admin_token().await;
+
+    let listed = app
+        .get("/admin/v1/heating/users?phone=1380000001", Some(&admin))
+        .await;
+    assert_eq!(listed.status, 200, "{:?}", listed.body);
+    assert_eq!(listed.body["total"], 1);
+    let id = listed.body["items"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    assert_eq!(listed.body["items"][0]["phone"], phone);
+    assert_eq!(listed.body["items"][0]["disabled"], false);
+    assert!(listed.body["items"][0].get("password_hash").is_none());
+
+    let r = app
+        .post_auth(
+            &format!("/admin/v1/heating/users/{id}/disable"),
+            &admin,
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["disabled"], true);
+
+    let r = app.get("/heating/api/user/profile", Some(&token)).await;
+    assert_eq!(r.code(), 403);
+    assert_eq!(r.status, 403);
+    assert_eq!(r.body["message"], "账号已被禁用，请联系客服");
+    assert_eq!(
+        app.put_auth(
+            "/heating/api/user/profile",
+            &token,
+            json!({"nickname": "x"})
+        )
+        .await
+        .code(),
+        403
+    );
+    assert_eq!(
+        app.post(
+            "/heating/api/auth/refresh",
+            json!({"refresh_token": refresh})
+        )
+        .await
+        .code(),
+        403
+    );
+    let r = app
+        .post(
+            "/heating/api/auth/login",
+            json!({"phone": phone, "password": "secret123"}),
+        )
+        .await;
+    assert_eq!(r.code(), 403);
+
+    let r = app
+        .post_auth(
+            &format!("/admin/v1/heating/users/{id}/enable"),
+            &admin,
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        app.get("/heating/api/user/profile", Some(&token))
+            .await
+            .code(),
+        200
+    );
+    let r = app
+        .post(
+            "/heating/api/auth/login",
+            json!({"phone": phone, "password": "secret123"}),
+        )
+        .await;
+    assert_eq!(r.code(), 200);
+
+    // Unknown users, bad queries, no token.
+    let r = app
+        .post_auth("/admin/v1/heating/users/nope/disable", &admin, json!({}))
+        .await;
+    assert_eq!(r.status, 404);
+    assert_eq!(
+        app.get("/admin/v1/heating/users?size=1000", Some(&admin))
+            .await
+            .status,
+        400
+    );
+    assert_eq!(
+        app.get("/admin/v1/heating/users?phone=abc", Some(&admin))
+            .await
+            .status,
+        400
+    );
+    assert_eq!(
+        app.get("/admin/v1/heating/users?page=x", Some(&admin))
+            .await
+            .status,
+        400
+    );
+    assert_eq!(app.get("/admin/v1/heating/users", None).await.status, 401);
+    app.stop().await;
+}

@@ -69,7 +69,9 @@ impl From<Error> for AdminError {
                 "unauthorized",
                 "invalid or expired token",
             ),
-            Error::Forbidden => AdminError::new(StatusCode::FORBIDDEN, "forbidden", "not allowed"),
+            Error::Forbidden(reason) => {
+                AdminError::new(StatusCode::FORBIDDEN, "forbidden", format!("{reason:?}"))
+            }
             Error::RateLimited { message, .. } => {
                 AdminError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
             }

@@ -1,7 +1,7 @@
 //! Admin handlers: operator login, the simulated clock, heating content.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::envelope::{AdminError, Body, OperatorAuth};
 use crate::app::AppState;
 use crate::domain::Timestamp;
+use crate::domain::accounts::User;
 use crate::domain::content::{Agreement, AgreementEdit, SystemConfig, SystemConfigEdit};
 use crate::surfaces::bearer;
 
@@ -208,4 +209,66 @@ pub async fn edit_system_config(
     let saved = state.core.edit_system_config(edit).await?;
     tracing::info!(operator = %op.username, "system config edited");
     Ok(Json(system_config_json(&saved)))
+}
+
+fn user_json(u: &User) -> Value {
+    json!({
+        "id": u.id,
+        "phone": u.phone,
+        "nickname": u.nickname,
+        "real_name": u.real_name,
+        "created_at": u.created_at.iso_utc_ms(),
+        "updated_at": u.updated_at.iso_utc_ms(),
+        "disabled": u.disabled_at.is_some(),
+        "disabled_at": u.disabled_at.map(Timestamp::iso_utc_ms),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserQuery {
+    phone: Option<String>,
+    page: Option<i64>,
+    size: Option<i64>,
+}
+
+/// `GET /admin/v1/heating/users?phone=PREFIX&page=1&size=20`: newest first.
+pub async fn list_users(
+    State(state): State<AppState>,
+    OperatorAuth(_op): OperatorAuth,
+    query: Result<Query<UserQuery>, axum::extract::rejection::QueryRejection>,
+) -> AdminResult {
+    let Query(q) = query.map_err(|e| AdminError::bad_request(e.body_text()))?;
+    let page = q.page.unwrap_or(1);
+    let size = q.size.unwrap_or(20);
+    let (total, users) = state
+        .core
+        .list_users(q.phone.as_deref().filter(|p| !p.is_empty()), page, size)
+        .await?;
+    let items: Vec<Value> = users.iter().map(user_json).collect();
+    Ok(Json(
+        json!({"total": total, "page": page, "size": size, "items": items}),
+    ))
+}
+
+/// `POST /admin/v1/heating/users/{id}/disable`
+pub async fn disable_user(
+    State(state): State<AppState>,
+    OperatorAuth(op): OperatorAuth,
+    Path(id): Path<String>,
+) -> AdminResult {
+    let user = state.core.set_user_disabled(&id, true).await?;
+    tracing::info!(operator = %op.username, user = %id, "user disabled");
+    Ok(Json(user_json(&user)))
+}
+
+/// `POST /admin/v1/heating/users/{id}/enable`
+pub async fn enable_user(
+    State(state): State<AppState>,
+    OperatorAuth(op): OperatorAuth,
+    Path(id): Path<String>,
+) -> AdminResult {
+    let user = state.core.set_user_disabled(&id, false).await?;
+    tracing::info!(operator = %op.username, user = %id, "user enabled");
+    Ok(Json(user_json(&user)))
 }

@@ -33,6 +33,9 @@ pub fn router(state: AppState) -> Router {
             "/heating/system-config",
             get(handlers::get_system_config).put(handlers::edit_system_config),
         )
+        .route("/heating/users", get(handlers::list_users))
+        .route("/heating/users/{id}/disable", post(handlers::disable_user))
+        .route("/heating/users/{id}/enable", post(handlers::enable_user))
         .route("/openapi.json", get(openapi))
         .fallback(envelope::not_found)
         .with_state(state)

@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 
 use crate::app::AppState;
 use crate::domain::sessions::Principal;
-use crate::domain::{AuthFailure, Entity, Error, Service};
+use crate::domain::{AuthFailure, Entity, Error, Forbidden, Service};
 use crate::surfaces::body;
 
 /// The audience of heating access tokens (and the surface name in outboxes and metrics).
@@ -76,7 +76,10 @@ impl From<Error> for ApiError {
                 AuthFailure::WrongCode => ApiError::new(1002, "验证码错误"),
                 AuthFailure::CodeExpired => ApiError::new(1006, "验证码已过期，请重新获取"),
             },
-            Error::Forbidden => ApiError::new(403, "禁止访问"),
+            Error::Forbidden(Forbidden::AccountDisabled) => {
+                ApiError::new(403, "账号已被禁用，请联系客服")
+            }
+            Error::Forbidden(Forbidden::NotAllowed) => ApiError::new(403, "禁止访问"),
             Error::RateLimited { message, .. } => ApiError::new(1008, message),
             Error::Unavailable {
                 service: Service::CodeDelivery,

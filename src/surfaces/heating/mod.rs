@@ -19,6 +19,8 @@
 //!   birth date): the document's own example `610102199001011234` fails its check digit.
 //!   `updated_fields` lists the fields given; a body with none is a 400.
 //! - Unset profile texts are `""`; `heat_account` is `null` until an account is bound.
+//! - An operator may disable a user (`/admin/v1/heating/users/{id}/disable`): login, refresh and
+//!   every authenticated call then answer 403 "账号已被禁用，请联系客服" until they are enabled.
 //! - The global limit (100 requests / 15 min per IP by default) answers 1008 with HTTP 429.
 
 mod envelope;
