@@ -179,6 +179,24 @@ impl TestApp {
             .unwrap_or_else(|| panic!("no {purpose} code for {to} in the outbox"))
     }
 
+    /// `POST /heating/api/sms/send`
+    pub async fn send_sms(&self, phone: &str, purpose: &str) -> Reply {
+        self.post(
+            "/heating/api/sms/send",
+            json!({"phone": phone, "type": purpose}),
+        )
+        .await
+    }
+
+    /// `POST /heating/api/sms/verify`
+    pub async fn verify_sms(&self, phone: &str, code: &str, purpose: &str) -> Reply {
+        self.post(
+            "/heating/api/sms/verify",
+            json!({"phone": phone, "code": code, "type": purpose}),
+        )
+        .await
+    }
+
     /// Sends an SMS code and returns it (from the outbox).
     pub async fn sms_code(&self, phone: &str, purpose: &str) -> String {
         let r = self

@@ -1,7 +1,5 @@
 //! The document's global limit per client IP.
 
-use serde_json::json;
-
 use crate::common::spawn_with;
 
 #[tokio::test]
@@ -21,12 +19,7 @@ async fn each_ip_gets_its_quota_per_window() {
     assert_eq!(r.code(), 1008);
     assert_eq!(r.status, 429);
     assert_eq!(r.body["message"], "操作频繁，请稍后再试");
-    let r = app
-        .post(
-            "/heating/api/sms/send",
-            json!({"phone": "13888888888", "type": "login"}),
-        )
-        .await;
+    let r = app.send_sms("13888888888", "login").await;
     assert_eq!(r.code(), 1008, "every heating endpoint counts");
     // Other surfaces are not limited by the heating rule.
     assert_eq!(app.get("/admin/v1/clock", None).await.status, 200);

@@ -2,17 +2,12 @@
 
 use serde_json::json;
 
-use crate::common::{spawn_app, spawn_with};
+use crate::common::{join_all, spawn_app, spawn_with};
 
 #[tokio::test]
 async fn send_delivers_a_six_digit_code_to_the_outbox() {
     let app = spawn_app().await;
-    let r = app
-        .post(
-            "/heating/api/sms/send",
-            json!({"phone": "13888888888", "type": "login"}),
-        )
-        .await;
+    let r = app.send_sms("13888888888", "login").await;
     assert_eq!(r.status, 200);
     assert_eq!(r.code(), 200);
     assert_eq!(r.body["message"], "验证码发送成功");
@@ -39,12 +34,7 @@ async fn send_delivers_a_six_digit_code_to_the_outbox() {
 async fn bad_phone_is_1001_and_missing_fields_are_400() {
     let app = spawn_app().await;
     for phone in ["1388888888", "23888888888", "1388888888a", "12888888888"] {
-        let r = app
-            .post(
-                "/heating/api/sms/send",
-                json!({"phone": phone, "type": "login"}),
-            )
-            .await;
+        let r = app.send_sms(phone, "login").await;
         assert_eq!(r.code(), 1001, "{phone}: {:?}", r.body);
         assert_eq!(r.status, 400);
         assert!(r.data().is_null());
@@ -53,12 +43,7 @@ async fn bad_phone_is_1001_and_missing_fields_are_400() {
         .post("/heating/api/sms/send", json!({"type": "login"}))
         .await;
     assert_eq!(r.code(), 400);
-    let r = app
-        .post(
-            "/heating/api/sms/send",
-            json!({"phone": "13888888888", "type": "bogus"}),
-        )
-        .await;
+    let r = app.send_sms("13888888888", "bogus").await;
     assert_eq!(r.code(), 400);
     let r = app
         .post("/heating/api/sms/send", json!({"phone": "13888888888"}))
@@ -101,53 +86,16 @@ async fn form_bodies_are_accepted() {
 async fn one_send_per_phone_per_minute_then_allowed_again() {
     let app = spawn_app().await;
     let phone = "13900000001";
-    assert_eq!(
-        app.post(
-            "/heating/api/sms/send",
-            json!({"phone": phone, "type": "login"})
-        )
-        .await
-        .code(),
-        200
-    );
-    let r = app
-        .post(
-            "/heating/api/sms/send",
-            json!({"phone": phone, "type": "register"}),
-        )
-        .await;
+    assert_eq!(app.send_sms(phone, "login").await.code(), 200);
+    let r = app.send_sms(phone, "register").await;
     assert_eq!(r.code(), 1008, "{:?}", r.body);
     assert_eq!(r.status, 429);
     // Another phone is not affected.
-    assert_eq!(
-        app.post(
-            "/heating/api/sms/send",
-            json!({"phone": "13900000002", "type": "login"})
-        )
-        .await
-        .code(),
-        200
-    );
+    assert_eq!(app.send_sms("13900000002", "login").await.code(), 200);
     app.advance(59).await;
-    assert_eq!(
-        app.post(
-            "/heating/api/sms/send",
-            json!({"phone": phone, "type": "login"})
-        )
-        .await
-        .code(),
-        1008
-    );
+    assert_eq!(app.send_sms(phone, "login").await.code(), 1008);
     app.advance(2).await;
-    assert_eq!(
-        app.post(
-            "/heating/api/sms/send",
-            json!({"phone": phone, "type": "login"})
-        )
-        .await
-        .code(),
-        200
-    );
+    assert_eq!(app.send_sms(phone, "login").await.code(), 200);
     assert_eq!(app.outbox_lines().len(), 3);
     app.stop().await;
 }
@@ -157,23 +105,10 @@ async fn daily_cap_per_phone() {
     let app = spawn_with(|c| c.sms.daily_cap = 3).await;
     let phone = "13900000003";
     for _ in 0..3 {
-        assert_eq!(
-            app.post(
-                "/heating/api/sms/send",
-                json!({"phone": phone, "type": "login"})
-            )
-            .await
-            .code(),
-            200
-        );
+        assert_eq!(app.send_sms(phone, "login").await.code(), 200);
         app.advance(61).await;
     }
-    let r = app
-        .post(
-            "/heating/api/sms/send",
-            json!({"phone": phone, "type": "login"}),
-        )
-        .await;
+    let r = app.send_sms(phone, "login").await;
     assert_eq!(r.code(), 1008);
     assert!(
         r.body["message"]
@@ -183,15 +118,7 @@ async fn daily_cap_per_phone() {
     );
     // The next local day (Asia/Shanghai) has a fresh allowance.
     app.advance(24 * 3600).await;
-    assert_eq!(
-        app.post(
-            "/heating/api/sms/send",
-            json!({"phone": phone, "type": "login"})
-        )
-        .await
-        .code(),
-        200
-    );
+    assert_eq!(app.send_sms(phone, "login").await.code(), 200);
     app.stop().await;
 }
 
@@ -200,22 +127,12 @@ async fn verify_checks_without_using_the_code_up() {
     let app = spawn_app().await;
     let phone = "13900000004";
     let code = app.sms_code(phone, "register").await;
-    let r = app
-        .post(
-            "/heating/api/sms/verify",
-            json!({"phone": phone, "code": code, "type": "register"}),
-        )
-        .await;
+    let r = app.verify_sms(phone, &code, "register").await;
     assert_eq!(r.code(), 200, "{:?}", r.body);
     assert_eq!(r.body["message"], "验证码正确");
     assert_eq!(r.data()["is_valid"], true);
     // The code is bound to its type.
-    let r = app
-        .post(
-            "/heating/api/sms/verify",
-            json!({"phone": phone, "code": code, "type": "login"}),
-        )
-        .await;
+    let r = app.verify_sms(phone, &code, "login").await;
     assert_eq!(r.code(), 1002);
     // ... and still good for registering.
     let r = app
@@ -226,12 +143,7 @@ async fn verify_checks_without_using_the_code_up() {
         .await;
     assert_eq!(r.code(), 200, "{:?}", r.body);
     // Used: gone.
-    let r = app
-        .post(
-            "/heating/api/sms/verify",
-            json!({"phone": phone, "code": code, "type": "register"}),
-        )
-        .await;
+    let r = app.verify_sms(phone, &code, "register").await;
     assert_eq!(r.code(), 1002);
     app.stop().await;
 }
@@ -242,30 +154,15 @@ async fn wrong_code_is_1002_and_an_old_code_is_1006() {
     let phone = "13900000005";
     let code = app.sms_code(phone, "login").await;
     let wrong = if code == "000000" { "111111" } else { "000000" };
-    let r = app
-        .post(
-            "/heating/api/sms/verify",
-            json!({"phone": phone, "code": wrong, "type": "login"}),
-        )
-        .await;
+    let r = app.verify_sms(phone, wrong, "login").await;
     assert_eq!(r.code(), 1002);
     assert_eq!(r.body["message"], "验证码错误");
     assert!(r.data().is_null());
     app.advance(300).await;
-    let r = app
-        .post(
-            "/heating/api/sms/verify",
-            json!({"phone": phone, "code": code, "type": "login"}),
-        )
-        .await;
+    let r = app.verify_sms(phone, &code, "login").await;
     assert_eq!(r.code(), 1006, "{:?}", r.body);
     // Never sent at all.
-    let r = app
-        .post(
-            "/heating/api/sms/verify",
-            json!({"phone": "13900000099", "code": "123456", "type": "login"}),
-        )
-        .await;
+    let r = app.verify_sms("13900000099", "123456", "login").await;
     assert_eq!(r.code(), 1002);
     app.stop().await;
 }
@@ -277,20 +174,10 @@ async fn five_wrong_tries_void_the_code() {
     let code = app.sms_code(phone, "login").await;
     let wrong = if code == "000000" { "111111" } else { "000000" };
     for _ in 0..5 {
-        let r = app
-            .post(
-                "/heating/api/sms/verify",
-                json!({"phone": phone, "code": wrong, "type": "login"}),
-            )
-            .await;
+        let r = app.verify_sms(phone, wrong, "login").await;
         assert_eq!(r.code(), 1002);
     }
-    let r = app
-        .post(
-            "/heating/api/sms/verify",
-            json!({"phone": phone, "code": code, "type": "login"}),
-        )
-        .await;
+    let r = app.verify_sms(phone, &code, "login").await;
     assert_eq!(
         r.code(),
         1006,
@@ -300,12 +187,7 @@ async fn five_wrong_tries_void_the_code() {
     // A new code works again.
     app.advance(61).await;
     let fresh = app.sms_code(phone, "login").await;
-    let r = app
-        .post(
-            "/heating/api/sms/verify",
-            json!({"phone": phone, "code": fresh, "type": "login"}),
-        )
-        .await;
+    let r = app.verify_sms(phone, &fresh, "login").await;
     assert_eq!(r.code(), 200);
     app.stop().await;
 }
@@ -318,20 +200,10 @@ async fn a_new_code_replaces_the_old_one() {
     app.advance(61).await;
     let second = app.sms_code(phone, "login").await;
     if first != second {
-        let r = app
-            .post(
-                "/heating/api/sms/verify",
-                json!({"phone": phone, "code": first, "type": "login"}),
-            )
-            .await;
+        let r = app.verify_sms(phone, &first, "login").await;
         assert_eq!(r.code(), 1002);
     }
-    let r = app
-        .post(
-            "/heating/api/sms/verify",
-            json!({"phone": phone, "code": second, "type": "login"}),
-        )
-        .await;
+    let r = app.verify_sms(phone, &second, "login").await;
     assert_eq!(r.code(), 200);
     app.stop().await;
 }
@@ -343,24 +215,44 @@ async fn without_dev_mode_or_a_provider_sending_fails_with_1007() {
         c.dev.sim_clock = None;
     })
     .await;
-    let r = app
-        .post(
-            "/heating/api/sms/send",
-            json!({"phone": "13888888888", "type": "login"}),
-        )
-        .await;
+    let r = app.send_sms("13888888888", "login").await;
     assert_eq!(r.code(), 1007, "{:?}", r.body);
     assert!(
         !app.outbox.exists(),
         "the outbox is never written without --dev"
     );
     // A failed send does not use up the allowance.
-    let r = app
-        .post(
-            "/heating/api/sms/send",
-            json!({"phone": "13888888888", "type": "login"}),
-        )
-        .await;
+    let r = app.send_sms("13888888888", "login").await;
     assert_eq!(r.code(), 1007);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn concurrent_sends_to_one_phone_deliver_one_code() {
+    let app = spawn_app().await;
+    let replies = join_all((0..8).map(|_| app.send_sms("13900000008", "login"))).await;
+    let ok = replies.iter().filter(|r| r.code() == 200).count();
+    assert_eq!(ok, 1, "{replies:?}");
+    assert!(replies.iter().all(|r| r.code() == 200 || r.code() == 1008));
+    assert_eq!(app.outbox_lines().len(), 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn one_code_logs_in_once_even_concurrently() {
+    let app = spawn_app().await;
+    let phone = "13900000009";
+    app.register(phone, "secret123").await;
+    let code = app.sms_code(phone, "login").await;
+    let replies = join_all((0..6).map(|_| {
+        app.post(
+            "/heating/api/auth/login",
+            json!({"phone": phone, "code": code}),
+        )
+    }))
+    .await;
+    let ok = replies.iter().filter(|r| r.code() == 200).count();
+    assert_eq!(ok, 1, "{replies:?}");
+    assert!(replies.iter().all(|r| r.code() == 200 || r.code() == 1002));
     app.stop().await;
 }
