@@ -179,11 +179,16 @@ impl Core {
         if row.attempts >= self.settings.code_max_attempts || now.millis() >= row.expires_at {
             return Err(Error::Unauthorized(AuthFailure::CodeExpired));
         }
+        // The try is taken before the comparison, so concurrent guesses cannot outrun the limit.
+        let max = self.settings.code_max_attempts;
+        if !store_codes::take_try(self.store.pool(), &row.id, max, now.millis()).await? {
+            return Err(Error::Unauthorized(AuthFailure::CodeExpired));
+        }
         let expected = self.code_mac(&req, code.trim());
         if bool::from(expected.as_bytes().ct_eq(row.code_mac.as_bytes())) {
+            store_codes::give_back_try(self.store.pool(), &row.id).await?;
             return Ok(row.id);
         }
-        store_codes::count_wrong_try(self.store.pool(), &row.id).await?;
         Err(Error::Unauthorized(AuthFailure::WrongCode))
     }
 

@@ -67,17 +67,39 @@ pub async fn current<'e, E: Executor<'e, Database = Any>>(
     .await
 }
 
-/// Counts a wrong try; returns the tries so far, or `None` if the code was already used up.
-pub async fn count_wrong_try<'e, E: Executor<'e, Database = Any>>(
+/// Takes one try from a live code before its value is compared, atomically: at most `max`
+/// comparisons can ever run for one code, however many guesses arrive at once. `false` when the
+/// code is used up, superseded, expired or out of tries.
+pub async fn take_try<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     id: &str,
-) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query_scalar(
-        "UPDATE verification_codes SET attempts = attempts + 1 WHERE id = $1 AND consumed_at IS NULL RETURNING attempts",
+    max: i64,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE verification_codes SET attempts = attempts + 1 WHERE id = $1 AND attempts < $2 \
+         AND expires_at > $3 AND consumed_at IS NULL AND superseded = 0",
     )
     .bind(id)
-    .fetch_optional(ex)
+    .bind(max)
+    .bind(now)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Gives a try back after the right code was presented: only wrong guesses count.
+pub async fn give_back_try<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE verification_codes SET attempts = attempts - 1 WHERE id = $1 AND attempts > 0",
+    )
+    .bind(id)
+    .execute(ex)
     .await
+    .map(|_| ())
 }
 
 /// Uses a code up; false if another request used it first.
@@ -87,7 +109,8 @@ pub async fn consume<'e, E: Executor<'e, Database = Any>>(
     now: i64,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE verification_codes SET consumed_at = $1 WHERE id = $2 AND consumed_at IS NULL AND superseded = 0",
+        "UPDATE verification_codes SET consumed_at = $1 WHERE id = $2 AND consumed_at IS NULL AND superseded = 0 \
+         AND expires_at > $1",
     )
     .bind(now)
     .bind(id)

@@ -253,6 +253,42 @@ async fn one_code_logs_in_once_even_concurrently() {
     .await;
     let ok = replies.iter().filter(|r| r.code() == 200).count();
     assert_eq!(ok, 1, "{replies:?}");
-    assert!(replies.iter().all(|r| r.code() == 200 || r.code() == 1002));
+    // A right code still spends a try while it is being compared.
+    assert!(
+        replies
+            .iter()
+            .all(|r| matches!(r.code(), 200 | 1002 | 1006))
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn concurrent_guesses_cannot_outrun_the_five_tries() {
+    let app = spawn_app().await;
+    let phone = "13900000010";
+    let code = app.sms_code(phone, "login").await;
+    let wrong: Vec<String> = (0..40)
+        .map(|i| {
+            format!(
+                "{:06}",
+                (code.parse::<u32>().expect("digits") + 1 + i) % 1_000_000
+            )
+        })
+        .collect();
+    let mut guesses: Vec<&str> = wrong.iter().map(String::as_str).collect();
+    // The right code last in the batch: by the time it runs, the tries are gone.
+    guesses.push(&code);
+    let replies = join_all(guesses.iter().map(|g| app.verify_sms(phone, g, "login"))).await;
+    let wrong_answers = replies.iter().filter(|r| r.code() == 1002).count();
+    assert!(wrong_answers <= 5, "{wrong_answers} guesses were compared");
+    assert!(
+        replies
+            .iter()
+            .all(|r| matches!(r.code(), 200 | 1002 | 1006))
+    );
+    if wrong_answers == 5 {
+        // Five wrong comparisons: the code is void, even for the right value.
+        assert_eq!(app.verify_sms(phone, &code, "login").await.code(), 1006);
+    }
     app.stop().await;
 }
