@@ -24,6 +24,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub metrics: Metrics,
     pub heating_limiter: Arc<IpRateLimiter>,
+    /// Operator login attempts per client IP.
+    pub admin_login_limiter: Arc<IpRateLimiter>,
 }
 
 /// A bound listener and what it serves.
@@ -63,6 +65,11 @@ fn settings(config: &Config) -> anyhow::Result<Settings> {
         code_resend_secs: config.sms.resend_interval_seconds.max(0),
         code_daily_cap: positive(config.sms.daily_cap, "sms.daily_cap")?,
         code_max_attempts: positive(config.sms.max_attempts, "sms.max_attempts")?,
+        max_failed_sign_ins: positive(config.auth.max_failed_logins, "auth.max_failed_logins")?,
+        sign_in_window_secs: positive(
+            config.auth.failed_login_window_seconds,
+            "auth.failed_login_window_seconds",
+        )?,
     })
 }
 
@@ -157,6 +164,10 @@ impl App {
             heating_limiter: Arc::new(IpRateLimiter::new(
                 config.heating.rate_limit_requests,
                 config.heating.rate_limit_window_seconds,
+            )),
+            admin_login_limiter: Arc::new(IpRateLimiter::new(
+                config.auth.admin_login_ip_limit,
+                config.auth.failed_login_window_seconds.max(1) as u64,
             )),
             config: Arc::new(config),
             metrics: Metrics::default(),

@@ -59,6 +59,8 @@ pub struct ServerConfig {
     pub timezone: String,
     /// Seconds to let requests in flight finish at shutdown.
     pub shutdown_grace_seconds: u64,
+    /// Behind a trusted reverse proxy: take the client IP from the last `X-Forwarded-For` entry.
+    pub trust_forwarded_for: bool,
 }
 
 impl Default for ServerConfig {
@@ -70,6 +72,7 @@ impl Default for ServerConfig {
             demo: false,
             timezone: "Asia/Shanghai".into(),
             shutdown_grace_seconds: 10,
+            trust_forwarded_for: false,
         }
     }
 }
@@ -110,6 +113,11 @@ pub struct AuthConfig {
     pub argon2_iterations: u32,
     /// Password hashes computed at once (0 = number of cores).
     pub hash_concurrency: usize,
+    /// Wrong passwords per account per window before its password sign-in is refused.
+    pub max_failed_logins: i64,
+    pub failed_login_window_seconds: i64,
+    /// Operator login attempts per client IP per window (0 = no limit).
+    pub admin_login_ip_limit: u64,
 }
 
 impl Default for AuthConfig {
@@ -122,6 +130,9 @@ impl Default for AuthConfig {
             argon2_memory_kib: 19_456,
             argon2_iterations: 2,
             hash_concurrency: 0,
+            max_failed_logins: 10,
+            failed_login_window_seconds: 900,
+            admin_login_ip_limit: 30,
         }
     }
 }
@@ -152,8 +163,6 @@ pub struct HeatingConfig {
     /// Requests one client IP may make per window (0 = no limit).
     pub rate_limit_requests: u64,
     pub rate_limit_window_seconds: u64,
-    /// Take the client IP from `X-Forwarded-For` (only behind a trusted proxy).
-    pub trust_forwarded_for: bool,
 }
 
 impl Default for HeatingConfig {
@@ -161,7 +170,6 @@ impl Default for HeatingConfig {
         HeatingConfig {
             rate_limit_requests: 100,
             rate_limit_window_seconds: 900,
-            trust_forwarded_for: false,
         }
     }
 }

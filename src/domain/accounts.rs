@@ -103,15 +103,16 @@ impl Core {
             Some(n) => text_field(n, "nickname", "昵称", 32)?,
             None => reg.phone.as_str().to_owned(),
         };
+        // The code first: without it, nobody learns whether the phone is registered.
+        let code_id = self
+            .check_code(sms(&reg.phone, PURPOSE_REGISTER, surface), reg.code)
+            .await?;
         if store_users::find_by_phone(self.store.pool(), reg.phone.as_str())
             .await?
             .is_some()
         {
             return Err(Error::Conflict(Entity::User));
         }
-        let code_id = self
-            .check_code(sms(&reg.phone, PURPOSE_REGISTER, surface), reg.code)
-            .await?;
         let password_hash = self.passwords.hash(reg.password.expose()).await?;
         let now = self.now();
         let row = store_users::UserRow {
@@ -146,29 +147,35 @@ impl Core {
         proof: LoginProof<'_>,
         audience: &'static str,
     ) -> Result<LoginOutcome> {
-        let Some(user) = store_users::find_by_phone(self.store.pool(), phone.as_str()).await?
-        else {
-            return Err(Error::NotFound(Entity::User));
-        };
-        if user.disabled_at.is_some() {
-            return Err(Error::Forbidden(Forbidden::AccountDisabled));
-        }
-        let code_id = match proof {
-            LoginProof::Code(code) => Some(
-                self.check_code(sms(phone, PURPOSE_LOGIN, audience), code)
-                    .await?,
-            ),
+        let guard_key = format!("user:{}", phone.as_str());
+        let (user, code_id) = match proof {
+            // The code first: without it, nobody learns whether the phone is registered.
+            LoginProof::Code(code) => {
+                let code_id = self
+                    .check_code(sms(phone, PURPOSE_LOGIN, audience), code)
+                    .await?;
+                let user = store_users::find_by_phone(self.store.pool(), phone.as_str()).await?;
+                (user.ok_or(Error::NotFound(Entity::User))?, Some(code_id))
+            }
             LoginProof::Password(password) => {
+                let user = store_users::find_by_phone(self.store.pool(), phone.as_str())
+                    .await?
+                    .ok_or(Error::NotFound(Entity::User))?;
+                self.ensure_not_locked(&guard_key).await?;
                 if !self
                     .passwords
                     .verify(password.expose(), &user.password_hash)
                     .await?
                 {
+                    self.record_failed_sign_in(&guard_key).await?;
                     return Err(Error::Unauthorized(AuthFailure::WrongPassword));
                 }
-                None
+                (user, None)
             }
         };
+        if user.disabled_at.is_some() {
+            return Err(Error::Forbidden(Forbidden::AccountDisabled));
+        }
         let now = self.now();
         let mut tx = self.store.begin_write().await?;
         if let Some(code_id) = code_id {
@@ -177,6 +184,7 @@ impl Core {
         let previous_logins = store_users::record_login(&mut *tx, &user.id).await?;
         let tokens = self.open_session(&mut tx, &user.id, audience, now).await?;
         tx.commit().await?;
+        self.clear_failed_sign_ins(&guard_key).await?;
         Ok(LoginOutcome {
             tokens,
             user: user.into(),
@@ -252,11 +260,14 @@ impl Core {
         if change.phone.as_str() != user.phone {
             return Err(Error::State("手机号与当前账号不一致".into()));
         }
+        let guard_key = format!("user:{}", user.phone);
+        self.ensure_not_locked(&guard_key).await?;
         if !self
             .passwords
             .verify(change.old_password.expose(), &user.password_hash)
             .await?
         {
+            self.record_failed_sign_in(&guard_key).await?;
             return Err(Error::Unauthorized(AuthFailure::WrongPassword));
         }
         let code_id = self

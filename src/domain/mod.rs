@@ -6,6 +6,7 @@ pub mod codes;
 pub mod content;
 pub mod demo;
 pub mod error;
+pub mod guard;
 pub mod identity;
 pub mod ids;
 pub mod money;
@@ -45,6 +46,10 @@ pub struct Settings {
     pub code_daily_cap: i64,
     /// Wrong tries before a code is void.
     pub code_max_attempts: i64,
+    /// Wrong passwords per account per window before its password sign-in is refused.
+    pub max_failed_sign_ins: i64,
+    /// That window (seconds).
+    pub sign_in_window_secs: i64,
 }
 
 impl Default for Settings {
@@ -58,6 +63,8 @@ impl Default for Settings {
             code_resend_secs: 60,
             code_daily_cap: 10,
             code_max_attempts: 5,
+            max_failed_sign_ins: 10,
+            sign_in_window_secs: 900,
         }
     }
 }
@@ -112,6 +119,11 @@ impl Core {
     /// The current instant on the server's one clock.
     pub fn now(&self) -> Timestamp {
         self.clock.now()
+    }
+
+    /// The name of the database backend (`sqlite` or `postgres`).
+    pub fn database_backend(&self) -> &'static str {
+        self.store.backend().name()
     }
 
     /// Whether the database answers.

@@ -82,18 +82,25 @@ impl Core {
     /// Logs an operator in; the same answer for an unknown name and a wrong password.
     pub async fn operator_login(&self, username: &str, password: &str) -> Result<OperatorToken> {
         let password = Password::presented(password, "password")?;
+        let guard_key = format!("operator:{}", username.trim());
+        self.ensure_not_locked(&guard_key).await?;
         let found = store_ops::find_by_username(self.store.pool(), username.trim()).await?;
-        let Some(op) = found else {
-            self.passwords.waste_one_verification().await;
+        let verified = match &found {
+            Some(op) => {
+                self.passwords
+                    .verify(password.expose(), &op.password_hash)
+                    .await?
+            }
+            None => {
+                self.passwords.waste_one_verification().await;
+                false
+            }
+        };
+        let Some(op) = found.filter(|_| verified) else {
+            self.record_failed_sign_in(&guard_key).await?;
             return Err(Error::Unauthorized(AuthFailure::WrongPassword));
         };
-        if !self
-            .passwords
-            .verify(password.expose(), &op.password_hash)
-            .await?
-        {
-            return Err(Error::Unauthorized(AuthFailure::WrongPassword));
-        }
+        self.clear_failed_sign_ins(&guard_key).await?;
         let now = self.now();
         let token = ids::random_token();
         let ttl = self.settings.operator_ttl_secs;

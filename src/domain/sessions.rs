@@ -49,7 +49,7 @@ impl Core {
         now: Timestamp,
     ) -> Result<IssuedTokens> {
         let session_id = ids::random_hex_id();
-        store_sessions::insert(&mut *conn, &session_id, user_id, now.millis()).await?;
+        store_sessions::insert(&mut *conn, &session_id, user_id, audience, now.millis()).await?;
         let refresh = ids::random_token();
         store_sessions::insert_refresh(
             &mut *conn,
@@ -83,7 +83,9 @@ impl Core {
             .tokens
             .verify(token, audience, self.now())
             .map_err(Error::Unauthorized)?;
-        match store_users::find_by_live_session(&self.store, &claims.sid, &claims.sub).await? {
+        match store_users::find_by_live_session(&self.store, &claims.sid, &claims.sub, audience)
+            .await?
+        {
             Some(row) if row.disabled_at.is_some() => {
                 Err(Error::Forbidden(Forbidden::AccountDisabled))
             }
@@ -106,7 +108,7 @@ impl Core {
         let Some(row) = store_sessions::find_refresh(&mut *tx, &hash).await? else {
             return Err(Error::Unauthorized(AuthFailure::InvalidToken));
         };
-        if row.session_revoked_at.is_some() {
+        if row.session_revoked_at.is_some() || row.audience != audience {
             return Err(Error::Unauthorized(AuthFailure::InvalidToken));
         }
         if row.user_disabled_at.is_some() {

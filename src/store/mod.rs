@@ -4,6 +4,7 @@
 //! UTC milliseconds, money is fen. Write transactions on SQLite begin `IMMEDIATE` so that
 //! concurrent writers queue on the busy timeout instead of failing on lock upgrade.
 
+pub mod attempts;
 pub mod codes;
 pub mod content;
 pub mod fast_read;

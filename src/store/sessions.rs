@@ -6,11 +6,13 @@ pub async fn insert<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     id: &str,
     user_id: &str,
+    audience: &str,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO sessions (id, user_id, created_at) VALUES ($1, $2, $3)")
+    sqlx::query("INSERT INTO sessions (id, user_id, audience, created_at) VALUES ($1, $2, $3, $4)")
         .bind(id)
         .bind(user_id)
+        .bind(audience)
         .bind(now)
         .execute(ex)
         .await
@@ -76,6 +78,7 @@ pub async fn insert_refresh<'e, E: Executor<'e, Database = Any>>(
 pub struct RefreshRow {
     pub session_id: String,
     pub user_id: String,
+    pub audience: String,
     pub expires_at: i64,
     pub used_at: Option<i64>,
     pub session_revoked_at: Option<i64>,
@@ -87,7 +90,7 @@ pub async fn find_refresh<'e, E: Executor<'e, Database = Any>>(
     token_hash: &str,
 ) -> Result<Option<RefreshRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT r.session_id, s.user_id, r.expires_at, r.used_at, s.revoked_at AS session_revoked_at, \
+        "SELECT r.session_id, s.user_id, s.audience, r.expires_at, r.used_at, s.revoked_at AS session_revoked_at, \
          u.disabled_at AS user_disabled_at FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id \
          JOIN users u ON u.id = s.user_id WHERE r.token_hash = $1",
     )

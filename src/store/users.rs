@@ -69,18 +69,19 @@ pub async fn find_by_id<'e, E: Executor<'e, Database = Any>>(
 /// appear in order, as the SQLite reader binds by position.
 const LIVE_SESSION_USER: &str = "SELECT u.id, u.phone, u.password_hash, u.nickname, u.avatar, u.real_name, \
      u.id_card, u.address, u.login_count, u.created_at, u.updated_at, u.disabled_at FROM sessions s \
-     JOIN users u ON u.id = s.user_id WHERE s.id = $1 AND s.revoked_at IS NULL AND u.id = $2";
+     JOIN users u ON u.id = s.user_id WHERE s.id = $1 AND s.revoked_at IS NULL AND u.id = $2 AND s.audience = $3";
 
 /// The user of a live session, in one query (in place on SQLite, see [`super::fast_read`]).
 pub async fn find_by_live_session(
     store: &super::Store,
     session_id: &str,
     user_id: &str,
+    audience: &str,
 ) -> Result<Option<UserRow>, sqlx::Error> {
     if let Some(reader) = store.sqlite_reader() {
         let read = reader.with(|conn| {
             let mut stmt = conn.prepare_cached(LIVE_SESSION_USER)?;
-            let mut rows = stmt.query(rusqlite::params![session_id, user_id])?;
+            let mut rows = stmt.query(rusqlite::params![session_id, user_id, audience])?;
             let Some(r) = rows.next()? else {
                 return Ok(None);
             };
@@ -107,6 +108,7 @@ pub async fn find_by_live_session(
     sqlx::query_as(LIVE_SESSION_USER)
         .bind(session_id)
         .bind(user_id)
+        .bind(audience)
         .fetch_optional(store.pool())
         .await
 }

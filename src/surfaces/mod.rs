@@ -8,7 +8,10 @@ pub mod heating;
 pub mod ratelimit;
 
 use axum::Router;
-use axum::extract::State;
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
@@ -27,6 +30,40 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     let (scheme, token) = value.trim().split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// The client's IP: the socket peer, or behind a trusted proxy (`server.trust_forwarded_for`)
+/// the last `X-Forwarded-For` entry, the one the proxy itself added (earlier entries are
+/// whatever the client chose to send).
+pub struct ClientIp(pub Option<IpAddr>);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if state.config.server.trust_forwarded_for {
+            let forwarded = parts
+                .headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .last()
+                .and_then(|v| v.trim().parse().ok());
+            if forwarded.is_some() {
+                return Ok(ClientIp(forwarded));
+            }
+        }
+        Ok(ClientIp(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(addr)| addr.ip()),
+        ))
+    }
 }
 
 fn tracked(router: Router, surface: &'static str, state: &AppState) -> Router {
@@ -53,7 +90,7 @@ async fn health(State(state): State<AppState>) -> Response {
     let reachable = state.core.database_reachable().await;
     let body = json!({
         "status": if reachable { "ok" } else { "degraded" },
-        "database": {"backend": state.core.store.backend().name(), "reachable": reachable},
+        "database": {"backend": state.core.database_backend(), "reachable": reachable},
         "version": env!("CARGO_PKG_VERSION"),
         "time": state.core.now().iso_utc_ms(),
     });

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::common::{join_all, spawn_app};
+use crate::common::{join_all, spawn_app, spawn_with};
 
 #[tokio::test]
 async fn register_then_log_in_with_the_sms_code() {
@@ -511,5 +511,80 @@ async fn a_disabled_account_is_403_everywhere_until_enabled() {
         400
     );
     assert_eq!(app.get("/admin/v1/heating/users", None).await.status, 401);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn password_guessing_is_bounded_per_phone() {
+    let app = spawn_with(|c| c.auth.max_failed_logins = 3).await;
+    let phone = "13800000014";
+    app.register(phone, "secret123").await;
+    for _ in 0..3 {
+        let r = app
+            .post(
+                "/heating/api/auth/login",
+                json!({"phone": phone, "password": "guess123"}),
+            )
+            .await;
+        assert_eq!(r.code(), 1005);
+    }
+    // Locked: even the right password is refused, with the wait in the message.
+    let r = app
+        .post(
+            "/heating/api/auth/login",
+            json!({"phone": phone, "password": "secret123"}),
+        )
+        .await;
+    assert_eq!(r.code(), 1008, "{:?}", r.body);
+    assert!(
+        r.body["message"]
+            .as_str()
+            .expect("message")
+            .contains("密码错误次数过多")
+    );
+    // An SMS code still logs in.
+    let code = app.sms_code(phone, "login").await;
+    let r = app
+        .post(
+            "/heating/api/auth/login",
+            json!({"phone": phone, "code": code}),
+        )
+        .await;
+    assert_eq!(r.code(), 200, "{:?}", r.body);
+    // ... and clears the failures.
+    let r = app
+        .post(
+            "/heating/api/auth/login",
+            json!({"phone": phone, "password": "secret123"}),
+        )
+        .await;
+    assert_eq!(r.code(), 200);
+    // After the window, guessing is possible again but counted afresh.
+    for _ in 0..3 {
+        app.post(
+            "/heating/api/auth/login",
+            json!({"phone": phone, "password": "guess123"}),
+        )
+        .await;
+    }
+    assert_eq!(
+        app.post(
+            "/heating/api/auth/login",
+            json!({"phone": phone, "password": "secret123"})
+        )
+        .await
+        .code(),
+        1008
+    );
+    app.advance(900).await;
+    assert_eq!(
+        app.post(
+            "/heating/api/auth/login",
+            json!({"phone": phone, "password": "secret123"})
+        )
+        .await
+        .code(),
+        200
+    );
     app.stop().await;
 }

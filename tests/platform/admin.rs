@@ -108,3 +108,61 @@ async fn the_system_clock_cannot_be_moved() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn operator_password_guessing_is_bounded() {
+    let app = spawn_with(|c| {
+        c.auth.max_failed_logins = 3;
+        c.auth.admin_login_ip_limit = 6;
+    })
+    .await;
+    app.state
+        .core
+        .ensure_operator("admin", "admin123456")
+        .await
+        .expect("operator");
+    for _ in 0..3 {
+        let r = app
+            .post(
+                "/admin/v1/login",
+                json!({"username": "admin", "password": "guess-guess"}),
+            )
+            .await;
+        assert_eq!(r.status, 401);
+    }
+    let r = app
+        .post(
+            "/admin/v1/login",
+            json!({"username": "admin", "password": "admin123456"}),
+        )
+        .await;
+    assert_eq!(r.status, 429, "{:?}", r.body);
+    assert_eq!(r.body["error"]["code"], "rate_limited");
+    // Unknown names are counted the same way, and tell nothing about which names exist.
+    for _ in 0..2 {
+        let r = app
+            .post(
+                "/admin/v1/login",
+                json!({"username": "ghost", "password": "guess-guess"}),
+            )
+            .await;
+        assert_eq!(r.status, 401);
+    }
+    // The address has used its 6 attempts in the window.
+    let r = app
+        .post(
+            "/admin/v1/login",
+            json!({"username": "ghost", "password": "guess-guess"}),
+        )
+        .await;
+    assert_eq!(r.status, 429);
+    app.advance(900).await;
+    let r = app
+        .post(
+            "/admin/v1/login",
+            json!({"username": "admin", "password": "admin123456"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    app.stop().await;
+}

@@ -19,6 +19,8 @@ pub struct AdminError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Seconds to wait, sent as `Retry-After`.
+    pub retry_after: Option<u64>,
 }
 
 impl AdminError {
@@ -27,6 +29,7 @@ impl AdminError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -72,9 +75,13 @@ impl From<Error> for AdminError {
             Error::Forbidden(reason) => {
                 AdminError::new(StatusCode::FORBIDDEN, "forbidden", format!("{reason:?}"))
             }
-            Error::RateLimited { message, .. } => {
-                AdminError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
-            }
+            Error::RateLimited {
+                message,
+                retry_after_secs,
+            } => AdminError {
+                retry_after: Some(retry_after_secs),
+                ..AdminError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
+            },
             Error::Unavailable { detail, .. } => {
                 AdminError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail)
             }
@@ -92,11 +99,19 @@ impl From<Error> for AdminError {
 
 impl IntoResponse for AdminError {
     fn into_response(self) -> Response {
-        (
+        let mut response = (
             self.status,
             axum::Json(json!({"error": {"code": self.code, "message": self.message}})),
         )
-            .into_response()
+            .into_response();
+        if let Some(seconds) = self.retry_after {
+            if let Ok(value) = axum::http::HeaderValue::from_str(&seconds.to_string()) {
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, value);
+            }
+        }
+        response
     }
 }
 

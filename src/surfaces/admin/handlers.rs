@@ -11,7 +11,7 @@ use crate::app::AppState;
 use crate::domain::Timestamp;
 use crate::domain::accounts::User;
 use crate::domain::content::{Agreement, AgreementEdit, SystemConfig, SystemConfigEdit};
-use crate::surfaces::bearer;
+use crate::surfaces::{ClientIp, bearer};
 
 type AdminResult = Result<Json<Value>, AdminError>;
 
@@ -22,7 +22,19 @@ pub struct LoginRequest {
 }
 
 /// `POST /admin/v1/login` -> `{token, token_type, expires_in}`
-pub async fn login(State(state): State<AppState>, Body(req): Body<LoginRequest>) -> AdminResult {
+pub async fn login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Body(req): Body<LoginRequest>,
+) -> AdminResult {
+    if let Some(ip) = ip {
+        if let Err(wait) = state.admin_login_limiter.check(ip, state.core.now()) {
+            return Err(AdminError::from(crate::domain::Error::RateLimited {
+                message: format!("too many login attempts from this address; retry in {wait} s"),
+                retry_after_secs: wait,
+            }));
+        }
+    }
     let (Some(username), Some(password)) = (req.username, req.password) else {
         return Err(AdminError::bad_request(
             "username and password are required",

@@ -5,9 +5,7 @@
 //! 503 for 1007, 429 for 1008). Error bodies are rendered by [`finish`] so that their
 //! `timestamp` comes from the server's one clock, like every other time.
 
-use std::net::{IpAddr, SocketAddr};
-
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
@@ -18,7 +16,7 @@ use serde::de::DeserializeOwned;
 use crate::app::AppState;
 use crate::domain::sessions::Principal;
 use crate::domain::{AuthFailure, Entity, Error, Forbidden, Service};
-use crate::surfaces::body;
+use crate::surfaces::{ClientIp, body};
 
 /// The audience of heating access tokens (and the surface name in outboxes and metrics).
 pub const SURFACE: &str = "heating";
@@ -28,6 +26,8 @@ pub const SURFACE: &str = "heating";
 pub struct ApiError {
     pub code: u32,
     pub message: String,
+    /// Seconds to wait, sent as `Retry-After` (1008 only).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -35,7 +35,13 @@ impl ApiError {
         ApiError {
             code,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -43,16 +49,21 @@ impl ApiError {
     }
 
     fn status(&self) -> StatusCode {
-        match self.code {
-            400 | 1001..=1006 => StatusCode::BAD_REQUEST,
-            401 => StatusCode::UNAUTHORIZED,
-            403 => StatusCode::FORBIDDEN,
-            404 => StatusCode::NOT_FOUND,
-            405 => StatusCode::METHOD_NOT_ALLOWED,
-            1007 | 503 => StatusCode::SERVICE_UNAVAILABLE,
-            1008 => StatusCode::TOO_MANY_REQUESTS,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        status_of(self.code)
+    }
+}
+
+/// The HTTP status that goes with a document code.
+fn status_of(code: u32) -> StatusCode {
+    match code {
+        400 | 1001..=1006 => StatusCode::BAD_REQUEST,
+        401 => StatusCode::UNAUTHORIZED,
+        403 => StatusCode::FORBIDDEN,
+        404 => StatusCode::NOT_FOUND,
+        405 => StatusCode::METHOD_NOT_ALLOWED,
+        1007 | 503 => StatusCode::SERVICE_UNAVAILABLE,
+        1008 => StatusCode::TOO_MANY_REQUESTS,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 
@@ -80,7 +91,10 @@ impl From<Error> for ApiError {
                 ApiError::new(403, "账号已被禁用，请联系客服")
             }
             Error::Forbidden(Forbidden::NotAllowed) => ApiError::new(403, "禁止访问"),
-            Error::RateLimited { message, .. } => ApiError::new(1008, message),
+            Error::RateLimited {
+                message,
+                retry_after_secs,
+            } => ApiError::new(1008, message).retry_after(retry_after_secs),
             Error::Unavailable {
                 service: Service::CodeDelivery,
                 ..
@@ -134,6 +148,7 @@ fn json_response<T: Serialize>(status: StatusCode, body: &Envelope<'_, T>) -> Re
 
 /// A success reply: `code` 200 with the document's message.
 pub struct Reply<T: Serialize> {
+    code: u32,
     message: &'static str,
     data: T,
     timestamp: i64,
@@ -141,7 +156,13 @@ pub struct Reply<T: Serialize> {
 
 impl<T: Serialize> Reply<T> {
     pub fn ok(state: &AppState, message: &'static str, data: T) -> Self {
+        Self::with_code(state, 200, message, data)
+    }
+
+    /// A reply that carries data under another code (health answering 503 with its fields).
+    pub fn with_code(state: &AppState, code: u32, message: &'static str, data: T) -> Self {
         Reply {
+            code,
             message,
             data,
             timestamp: state.core.now().millis(),
@@ -151,10 +172,15 @@ impl<T: Serialize> Reply<T> {
 
 impl<T: Serialize> IntoResponse for Reply<T> {
     fn into_response(self) -> Response {
+        let status = if self.code == 200 {
+            StatusCode::OK
+        } else {
+            status_of(self.code)
+        };
         json_response(
-            StatusCode::OK,
+            status,
             &Envelope {
-                code: 200,
+                code: self.code,
                 message: self.message,
                 data: self.data,
                 timestamp: self.timestamp,
@@ -196,10 +222,10 @@ pub fn render(state: &AppState, error: &ApiError) -> Response {
             timestamp: state.core.now().millis(),
         },
     );
-    if error.code == 1008 {
-        rendered
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+    if let Some(seconds) = error.retry_after {
+        if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+            rendered.headers_mut().insert(header::RETRY_AFTER, value);
+        }
     }
     rendered
 }
@@ -209,31 +235,18 @@ pub async fn not_found(State(state): State<AppState>) -> Response {
     render(&state, &ApiError::new(404, "接口不存在"))
 }
 
-/// The client's IP: the socket peer, or the first `X-Forwarded-For` entry when configured to trust it.
-fn client_ip(req: &Request, trust_forwarded: bool) -> Option<IpAddr> {
-    if trust_forwarded {
-        let forwarded = req
-            .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|v| v.trim().parse().ok());
-        if forwarded.is_some() {
-            return forwarded;
-        }
-    }
-    req.extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip())
-}
-
 /// Middleware: the document's global limit per client IP.
-pub async fn limit_per_ip(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if state.heating_limiter.enabled() {
-        if let Some(ip) = client_ip(&req, state.config.heating.trust_forwarded_for) {
-            if state.heating_limiter.check(ip, state.core.now()).is_err() {
-                return ApiError::new(1008, "操作频繁，请稍后再试").into_response();
-            }
+pub async fn limit_per_ip(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    req: Request,
+    next: Next,
+) -> Response {
+    if let Some(ip) = ip {
+        if let Err(wait) = state.heating_limiter.check(ip, state.core.now()) {
+            return ApiError::new(1008, "操作频繁，请稍后再试")
+                .retry_after(wait)
+                .into_response();
         }
     }
     next.run(req).await

@@ -276,11 +276,11 @@ pub async fn health(State(state): State<AppState>) -> Response {
         } else {
             "disconnected"
         },
-        database: state.core.store.backend().name(),
+        database: state.core.database_backend(),
     };
     if reachable {
         Reply::ok(&state, "success", data).into_response()
     } else {
-        ApiError::new(503, "数据库不可用").into_response()
+        Reply::with_code(&state, 503, "数据库不可用", data).into_response()
     }
 }
