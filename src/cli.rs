@@ -68,8 +68,16 @@ pub enum AdminCommand {
     Create {
         #[arg(long)]
         username: String,
+        /// The password (visible in the process list: prefer --password-stdin on shared hosts).
+        #[arg(
+            long,
+            required_unless_present = "password_stdin",
+            conflicts_with = "password_stdin"
+        )]
+        password: Option<String>,
+        /// Read the password from the first line of standard input.
         #[arg(long)]
-        password: String,
+        password_stdin: bool,
         #[arg(long)]
         update: bool,
     },
@@ -147,8 +155,19 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::Admin(AdminCommand::Create {
             username,
             password,
+            password_stdin,
             update,
         }) => {
+            let password = match password {
+                Some(p) if !password_stdin => p,
+                _ => {
+                    let mut line = String::new();
+                    std::io::stdin()
+                        .read_line(&mut line)
+                        .context("cannot read the password from standard input")?;
+                    line.trim_end_matches(['\r', '\n']).to_owned()
+                }
+            };
             let store = app::open_store(&config).await?;
             let core = app::build_core(&config, store).await?;
             let op = core

@@ -179,13 +179,21 @@ pub async fn track(
 ) -> Response {
     let started = Instant::now();
     let id = request_id(&req);
-    let method = req.method().to_string();
+    // Only standard methods become label values: a client inventing methods cannot grow the series.
+    let method = match req.method().as_str() {
+        m @ ("GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS") => m.to_owned(),
+        _ => "OTHER".to_owned(),
+    };
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
-    let span = tracing::info_span!("request", id = %id, surface = t.surface, method = %method, path = %req.uri().path());
+    let path = req
+        .extensions()
+        .get::<axum::extract::OriginalUri>()
+        .map_or(req.uri().path(), |u| u.path());
+    let span = tracing::info_span!("request", id = %id, surface = t.surface, method = %method, path = %path);
     let mut response = next.run(req).instrument(span.clone()).await;
     let secs = started.elapsed().as_secs_f64();
     let status = response.status().as_u16();

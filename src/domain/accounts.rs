@@ -305,8 +305,11 @@ impl Core {
                 return Err(Error::invalid("phone", "phone must be up to 11 digits"));
             }
         }
-        if page < 1 || !(1..=100).contains(&size) {
-            return Err(Error::invalid("page", "page >= 1 and 1 <= size <= 100"));
+        if !(1..=1_000_000).contains(&page) || !(1..=100).contains(&size) {
+            return Err(Error::invalid(
+                "page",
+                "1 <= page <= 1000000 and 1 <= size <= 100",
+            ));
         }
         let (total, rows) =
             store_users::list(self.store.pool(), phone_prefix, size, (page - 1) * size).await?;

@@ -87,7 +87,14 @@ impl SimClock {
         }
         let mut state = self.lock();
         let now = state.now_ms();
-        state.anchor_sim_ms = now + (seconds * 1000.0) as i64;
+        let target = now as f64 + seconds * 1000.0;
+        if target > Timestamp::MAX.millis() as f64 {
+            return Err(Error::invalid(
+                "advance_seconds",
+                "the clock cannot go past the year 9000",
+            ));
+        }
+        state.anchor_sim_ms = target as i64;
         state.anchor_real = Instant::now();
         Ok(Timestamp::from_millis(state.anchor_sim_ms))
     }
@@ -97,6 +104,12 @@ impl SimClock {
         let mut state = self.lock();
         if to.millis() < state.now_ms() {
             return Err(Error::invalid("to", "the clock never moves backwards"));
+        }
+        if to > Timestamp::MAX {
+            return Err(Error::invalid(
+                "to",
+                "the clock cannot go past the year 9000",
+            ));
         }
         state.anchor_sim_ms = to.millis();
         state.anchor_real = Instant::now();
@@ -124,5 +137,8 @@ mod tests {
         sim.set(Timestamp::from_millis(9_000)).expect("set");
         assert_eq!(clock.now().millis(), 9_000);
         assert!(sim.advance(-1.0).is_err());
+        assert!(sim.advance(1e17).is_err());
+        assert!(sim.set(Timestamp::from_millis(i64::MAX)).is_err());
+        assert_eq!(clock.now().millis(), 9_000);
     }
 }

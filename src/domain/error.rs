@@ -7,9 +7,7 @@ use std::fmt;
 pub enum Entity {
     User,
     Operator,
-    Session,
     Agreement,
-    Order,
     Other,
 }
 
@@ -18,9 +16,7 @@ impl fmt::Display for Entity {
         let s = match self {
             Entity::User => "user",
             Entity::Operator => "operator",
-            Entity::Session => "session",
             Entity::Agreement => "agreement",
-            Entity::Order => "order",
             Entity::Other => "resource",
         };
         f.write_str(s)

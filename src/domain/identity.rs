@@ -118,6 +118,14 @@ pub fn mask_id_card(id: &str) -> String {
     format!("{head}{}{tail}", "*".repeat(chars.len() - 10))
 }
 
+/// Invisible format characters (Unicode Cf that show nothing or reorder text): zero-width
+/// spaces and joiners, bidirectional overrides and isolates, the BOM, the soft hyphen.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
+}
+
 /// A short free-text field: trimmed, non-empty, at most `max` characters, no control characters.
 pub fn text_field(value: &str, field: &'static str, label: &str, max: usize) -> Result<String> {
     let v = value.trim();
@@ -127,8 +135,11 @@ pub fn text_field(value: &str, field: &'static str, label: &str, max: usize) -> 
     if v.chars().count() > max {
         return Err(Error::invalid(field, format!("{label}不能超过{max}个字符")));
     }
-    if v.chars().any(char::is_control) {
-        return Err(Error::invalid(field, format!("{label}不能包含控制字符")));
+    if v.chars().any(|c| c.is_control() || is_invisible_format(c)) {
+        return Err(Error::invalid(
+            field,
+            format!("{label}不能包含控制字符或不可见字符"),
+        ));
     }
     Ok(v.to_owned())
 }
@@ -160,6 +171,15 @@ mod tests {
     fn passwords() {
         assert!(Password::parse_new("12345", "password", 6, 20).is_err());
         assert!(Password::parse_new("123456", "password", 6, 20).is_ok());
+    }
+
+    #[test]
+    fn text_fields_refuse_invisible_characters() {
+        assert_eq!(text_field(" 张三 ", "n", "名", 10).expect("ok"), "张三");
+        assert!(text_field("a\u{200B}b", "n", "名", 10).is_err());
+        assert!(text_field("\u{202E}evil", "n", "名", 10).is_err());
+        assert!(text_field("a\nb", "n", "名", 10).is_err());
+        assert!(text_field("12345678901", "n", "名", 10).is_err());
         assert!(Password::parse_new(&"a".repeat(21), "password", 6, 20).is_err());
     }
 }

@@ -9,6 +9,10 @@ use time::{
 pub struct Timestamp(i64);
 
 impl Timestamp {
+    /// The latest instant the server handles (9000-01-01T00:00:00Z): far enough for any real
+    /// date, and every format below stays valid up to it in every zone.
+    pub const MAX: Timestamp = Timestamp(221_845_392_000_000);
+
     pub const fn from_millis(ms: i64) -> Self {
         Timestamp(ms)
     }
@@ -26,7 +30,7 @@ impl Timestamp {
     }
 
     fn datetime(self) -> OffsetDateTime {
-        OffsetDateTime::from_unix_timestamp_nanos(self.0 as i128 * 1_000_000)
+        OffsetDateTime::from_unix_timestamp_nanos(self.0.clamp(0, Self::MAX.0) as i128 * 1_000_000)
             .unwrap_or(OffsetDateTime::UNIX_EPOCH)
     }
 
@@ -107,6 +111,8 @@ mod tests {
 
     #[test]
     fn formats_like_the_documents() {
+        assert_eq!(Timestamp::MAX.iso_utc_ms(), "9000-01-01T00:00:00.000Z");
+        assert_eq!(Timestamp::MAX.local_date(Zone::shanghai()), "9000-01-01");
         let t = Timestamp::from_millis(1_734_508_168_024);
         assert_eq!(t.iso_utc_ms(), "2024-12-18T07:49:28.024Z");
         assert_eq!(t.iso_utc_secs(), "2024-12-18T07:49:28Z");

@@ -28,10 +28,6 @@ impl DevOutbox {
             lock: Mutex::new(()),
         })
     }
-
-    pub fn path(&self) -> &std::path::Path {
-        &self.path
-    }
 }
 
 impl SmsSender for DevOutbox {

@@ -13,7 +13,25 @@ use crate::domain::Timestamp;
 pub struct IpRateLimiter {
     limit: u64,
     window_ms: i64,
-    windows: Mutex<HashMap<IpAddr, (i64, u64)>>,
+    windows: Mutex<Windows>,
+}
+
+#[derive(Default)]
+struct Windows {
+    by_client: HashMap<IpAddr, (i64, u64)>,
+    last_prune: i64,
+}
+
+/// The key a client is counted under: the address, or for IPv6 its /64 (one subscriber's
+/// network hands out a whole /64, so per-address limits would be trivially sidestepped).
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+    }
 }
 
 impl IpRateLimiter {
@@ -21,7 +39,7 @@ impl IpRateLimiter {
         IpRateLimiter {
             limit,
             window_ms: (window_secs.max(1) as i64) * 1000,
-            windows: Mutex::new(HashMap::new()),
+            windows: Mutex::new(Windows::default()),
         }
     }
 
@@ -35,12 +53,16 @@ impl IpRateLimiter {
             return Ok(());
         }
         let now = now.millis();
-        let mut map = self.windows.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() > 100_000 {
+        let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        // Forget finished windows at most once per window, so the cost stays amortised.
+        if now - windows.last_prune >= self.window_ms {
             let window = self.window_ms;
-            map.retain(|_, (start, _)| now - *start < window);
+            windows
+                .by_client
+                .retain(|_, (start, _)| now - *start < window);
+            windows.last_prune = now;
         }
-        let entry = map.entry(ip).or_insert((now, 0));
+        let entry = windows.by_client.entry(client_key(ip)).or_insert((now, 0));
         if now - entry.0 >= self.window_ms || now < entry.0 {
             *entry = (now, 0);
         }
@@ -68,5 +90,16 @@ mod tests {
         assert!(limiter.check([10, 0, 0, 1].into(), t(3)).is_ok());
         assert!(limiter.check(ip, t(10_000)).is_ok());
         assert!(IpRateLimiter::new(0, 10).check(ip, t(0)).is_ok());
+        // One IPv6 /64 is one client.
+        let a: IpAddr = "2001:db8:1:2::1".parse().expect("ip");
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().expect("ip");
+        let limiter = IpRateLimiter::new(1, 10);
+        assert!(limiter.check(a, t(0)).is_ok());
+        assert!(limiter.check(b, t(1)).is_err());
+        assert!(
+            limiter
+                .check("2001:db8:1:3::1".parse().expect("ip"), t(2))
+                .is_ok()
+        );
     }
 }

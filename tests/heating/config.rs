@@ -160,3 +160,17 @@ async fn unknown_paths_and_methods_answer_in_the_envelope() {
     assert_eq!(r.code(), 405);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn health_says_when_the_database_is_gone() {
+    let app = spawn_app().await;
+    app.state.core.store.close().await;
+    let r = app.get("/heating/health", None).await;
+    assert_eq!(r.status, 503);
+    assert_eq!(r.code(), 503);
+    assert_eq!(r.data()["status"], "ERROR");
+    assert_eq!(r.data()["mongodb"], "disconnected");
+    let r = app.get("/health", None).await;
+    assert_eq!(r.status, 503);
+    assert_eq!(r.body["database"]["reachable"], false);
+}

@@ -188,6 +188,14 @@ async fn change_password_needs_the_old_password_and_a_code() {
         .await;
     assert_eq!(r.code(), 400);
 
+    // A code past its lifetime: 1006; a fresh one is needed.
+    app.advance(301).await;
+    let r = app
+        .put_auth(path, &token, json!({"old_password": "oldpass1", "new_password": "newpass1", "phone": phone, "code": code}))
+        .await;
+    assert_eq!(r.code(), 1006);
+    let code = app.sms_code(phone, "reset_password").await;
+
     let r = app
         .put_auth(path, &token, json!({"old_password": "oldpass1", "new_password": "newpass1", "phone": phone, "code": code}))
         .await;
