@@ -195,7 +195,7 @@ impl Core {
     /// Uses up a checked code inside the caller's transaction (so it is spent only if the action commits).
     pub async fn consume_code(
         &self,
-        conn: &mut sqlx::AnyConnection,
+        conn: &mut crate::store::Conn,
         code_id: &str,
         now: Timestamp,
     ) -> Result<()> {

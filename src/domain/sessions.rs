@@ -43,7 +43,7 @@ impl Core {
     /// Opens a session for `user_id` inside the caller's transaction and issues its tokens.
     pub(crate) async fn open_session(
         &self,
-        conn: &mut sqlx::AnyConnection,
+        conn: &mut crate::store::Conn,
         user_id: &str,
         audience: &str,
         now: Timestamp,

@@ -21,6 +21,9 @@ use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor};
 
+/// A connection inside a transaction, as the domain passes it down to the store.
+pub type Conn = sqlx::AnyConnection;
+
 /// A write transaction.
 pub type Tx = sqlx::Transaction<'static, Any>;
 

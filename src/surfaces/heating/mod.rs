@@ -21,6 +21,10 @@
 //! - Unset profile texts are `""`; `heat_account` is `null` until an account is bound.
 //! - An operator may disable a user (`/admin/v1/heating/users/{id}/disable`): login, refresh and
 //!   every authenticated call then answer 403 "账号已被禁用，请联系客服" until they are enabled.
+//! - Wrong passwords are counted per phone (login and password change): after
+//!   `auth.max_failed_logins` in a window, password sign-in answers 1008 until the window ends;
+//!   an SMS code still logs in. `register` and code login check the code before saying 1003/1004,
+//!   so nobody learns which phones are registered without the phone.
 //! - The global limit (100 requests / 15 min per IP by default) answers 1008 with HTTP 429.
 
 mod envelope;
