@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 
 use crate::config::Config;
 use crate::domain::codes::SmsSender;
+use crate::domain::heat::{LateFeeRule, SeasonCalendar};
 use crate::domain::passwords::PasswordHasher;
 use crate::domain::{Clock, Core, Settings, Timestamp, Zone};
 use crate::gateways::sms::{DevOutbox, NoProvider};
@@ -70,6 +71,26 @@ fn settings(config: &Config) -> anyhow::Result<Settings> {
             config.auth.failed_login_window_seconds,
             "auth.failed_login_window_seconds",
         )?,
+        late_fee: late_fee_rule(config)?,
+        seasons: SeasonCalendar {
+            start: SeasonCalendar::parse_month_day(&config.heating.season_start)
+                .context("heating.season_start must be MM-DD")?,
+            end: SeasonCalendar::parse_month_day(&config.heating.season_end)
+                .context("heating.season_end must be MM-DD")?,
+        },
+    })
+}
+
+fn late_fee_rule(config: &Config) -> anyhow::Result<LateFeeRule> {
+    let h = &config.heating;
+    anyhow::ensure!(
+        (0..=10_000).contains(&h.late_fee_per_day_bp)
+            && (0..=1_000).contains(&h.late_fee_cap_percent),
+        "heating.late_fee_per_day_bp must be 0-10000 and heating.late_fee_cap_percent 0-1000"
+    );
+    Ok(LateFeeRule {
+        per_day_bp: h.late_fee_per_day_bp,
+        cap_percent: h.late_fee_cap_percent,
     })
 }
 

@@ -163,6 +163,13 @@ pub struct HeatingConfig {
     /// Requests one client IP may make per window (0 = no limit).
     pub rate_limit_requests: u64,
     pub rate_limit_window_seconds: u64,
+    /// Late fee per day after a bill's due date, in basis points of the bill (5 = 0.05%); 0 = none.
+    pub late_fee_per_day_bp: i64,
+    /// Late fees stop growing at this percentage of the bill.
+    pub late_fee_cap_percent: i64,
+    /// First and last day (`MM-DD`) of a heating season.
+    pub season_start: String,
+    pub season_end: String,
 }
 
 impl Default for HeatingConfig {
@@ -170,6 +177,10 @@ impl Default for HeatingConfig {
         HeatingConfig {
             rate_limit_requests: 100,
             rate_limit_window_seconds: 900,
+            late_fee_per_day_bp: 0,
+            late_fee_cap_percent: 100,
+            season_start: "11-01".into(),
+            season_end: "03-31".into(),
         }
     }
 }

@@ -8,6 +8,8 @@ pub enum Entity {
     User,
     Operator,
     Agreement,
+    HeatAccount,
+    Bill,
     Other,
 }
 
@@ -17,6 +19,8 @@ impl fmt::Display for Entity {
             Entity::User => "user",
             Entity::Operator => "operator",
             Entity::Agreement => "agreement",
+            Entity::HeatAccount => "heat account",
+            Entity::Bill => "bill",
             Entity::Other => "resource",
         };
         f.write_str(s)

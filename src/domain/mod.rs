@@ -7,6 +7,7 @@ pub mod content;
 pub mod demo;
 pub mod error;
 pub mod guard;
+pub mod heat;
 pub mod identity;
 pub mod ids;
 pub mod money;
@@ -50,6 +51,10 @@ pub struct Settings {
     pub max_failed_sign_ins: i64,
     /// That window (seconds).
     pub sign_in_window_secs: i64,
+    /// Late fees on heating bills.
+    pub late_fee: heat::LateFeeRule,
+    /// When heating seasons start and end.
+    pub seasons: heat::SeasonCalendar,
 }
 
 impl Default for Settings {
@@ -65,6 +70,8 @@ impl Default for Settings {
             code_max_attempts: 5,
             max_failed_sign_ins: 10,
             sign_in_window_secs: 900,
+            late_fee: heat::LateFeeRule::default(),
+            seasons: heat::SeasonCalendar::default(),
         }
     }
 }

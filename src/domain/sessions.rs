@@ -4,6 +4,7 @@
 //! once, because every authenticated request checks that its session is still live.
 
 use super::accounts::User;
+use super::money::Fen;
 use super::tokens::Claims;
 use super::{AuthFailure, Core, Error, Forbidden, Result, Timestamp, ids};
 use crate::store::{sessions as store_sessions, users as store_users};
@@ -14,6 +15,17 @@ pub struct IssuedTokens {
     pub access_token: String,
     pub refresh_token: String,
     pub expires_in: i64,
+}
+
+/// A checked caller with their account and heat account, as one read gives them.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub principal: Principal,
+    pub user: User,
+    /// The heat account the user holds, if any.
+    pub heat_account: Option<String>,
+    /// What that account owes (unpaid bills).
+    pub owed: Fen,
 }
 
 /// Who is calling, once their access token checked out.
@@ -70,15 +82,12 @@ impl Core {
     pub async fn authenticate(&self, token: &str, audience: &str) -> Result<Principal> {
         self.authenticated_user(token, audience)
             .await
-            .map(|(principal, _)| principal)
+            .map(|a| a.principal)
     }
 
-    /// Checks an access token and loads its user in one database round trip.
-    pub async fn authenticated_user(
-        &self,
-        token: &str,
-        audience: &str,
-    ) -> Result<(Principal, User)> {
+    /// Checks an access token and loads its user, with the heat account they hold and what it
+    /// owes, in one database round trip.
+    pub async fn authenticated_user(&self, token: &str, audience: &str) -> Result<Authenticated> {
         let claims = self
             .tokens
             .verify(token, audience, self.now())
@@ -86,16 +95,18 @@ impl Core {
         match store_users::find_by_live_session(&self.store, &claims.sid, &claims.sub, audience)
             .await?
         {
-            Some(row) if row.disabled_at.is_some() => {
+            Some(row) if row.user.disabled_at.is_some() => {
                 Err(Error::Forbidden(Forbidden::AccountDisabled))
             }
-            Some(row) => Ok((
-                Principal {
+            Some(row) => Ok(Authenticated {
+                principal: Principal {
                     user_id: claims.sub,
                     session_id: claims.sid,
                 },
-                row.into(),
-            )),
+                user: row.user.into(),
+                heat_account: row.heat_account,
+                owed: Fen(row.owed),
+            }),
             None => Err(Error::Unauthorized(AuthFailure::InvalidToken)),
         }
     }

@@ -66,6 +66,17 @@ impl Timestamp {
             .unwrap_or_default()
     }
 
+    /// The calendar date in the given zone.
+    pub fn local_calendar_date(self, zone: Zone) -> time::Date {
+        self.datetime().to_offset(zone.0).date()
+    }
+
+    /// The instant a local calendar date begins, in the given zone.
+    pub fn start_of_local_date(date: time::Date, zone: Zone) -> Timestamp {
+        let dt = date.midnight().assume_offset(zone.0);
+        Timestamp((dt.unix_timestamp_nanos() / 1_000_000) as i64)
+    }
+
     /// The local calendar day, as days since the epoch, in the given zone.
     pub fn local_day_number(self, zone: Zone) -> i64 {
         (self.0 + zone.0.whole_seconds() as i64 * 1000).div_euclid(86_400_000)

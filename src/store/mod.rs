@@ -8,6 +8,7 @@ pub mod attempts;
 pub mod codes;
 pub mod content;
 pub mod fast_read;
+pub mod heat;
 pub mod operators;
 pub mod secrets;
 pub mod sessions;

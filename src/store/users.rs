@@ -68,8 +68,20 @@ pub async fn find_by_id<'e, E: Executor<'e, Database = Any>>(
 /// The user of a live session: the hot path of every authenticated read. The placeholders
 /// appear in order, as the SQLite reader binds by position.
 const LIVE_SESSION_USER: &str = "SELECT u.id, u.phone, u.password_hash, u.nickname, u.avatar, u.real_name, \
-     u.id_card, u.address, u.login_count, u.created_at, u.updated_at, u.disabled_at FROM sessions s \
-     JOIN users u ON u.id = s.user_id WHERE s.id = $1 AND s.revoked_at IS NULL AND u.id = $2 AND s.audience = $3";
+     u.id_card, u.address, u.login_count, u.created_at, u.updated_at, u.disabled_at, ha.heat_account, \
+     CAST(COALESCE((SELECT SUM(b.amount) FROM heating_bills b WHERE b.heat_account = ha.heat_account \
+       AND b.status = 'unpaid'), 0) AS BIGINT) AS owed \
+     FROM sessions s JOIN users u ON u.id = s.user_id LEFT JOIN heat_accounts ha ON ha.bound_user_id = u.id \
+     WHERE s.id = $1 AND s.revoked_at IS NULL AND u.id = $2 AND s.audience = $3";
+
+/// A live session's user, with the heat account they hold and what it owes (fen).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SessionUserRow {
+    #[sqlx(flatten)]
+    pub user: UserRow,
+    pub heat_account: Option<String>,
+    pub owed: i64,
+}
 
 /// The user of a live session, in one query (in place on SQLite, see [`super::fast_read`]).
 pub async fn find_by_live_session(
@@ -77,7 +89,7 @@ pub async fn find_by_live_session(
     session_id: &str,
     user_id: &str,
     audience: &str,
-) -> Result<Option<UserRow>, sqlx::Error> {
+) -> Result<Option<SessionUserRow>, sqlx::Error> {
     if let Some(reader) = store.sqlite_reader() {
         let read = reader.with(|conn| {
             let mut stmt = conn.prepare_cached(LIVE_SESSION_USER)?;
@@ -85,7 +97,7 @@ pub async fn find_by_live_session(
             let Some(r) = rows.next()? else {
                 return Ok(None);
             };
-            Ok(Some(UserRow {
+            let user = UserRow {
                 id: r.get(0)?,
                 phone: r.get(1)?,
                 password_hash: r.get(2)?,
@@ -98,6 +110,11 @@ pub async fn find_by_live_session(
                 created_at: r.get(9)?,
                 updated_at: r.get(10)?,
                 disabled_at: r.get(11)?,
+            };
+            Ok(Some(SessionUserRow {
+                user,
+                heat_account: r.get(12)?,
+                owed: r.get(13)?,
             }))
         });
         match read {

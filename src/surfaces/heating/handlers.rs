@@ -12,7 +12,6 @@ use crate::domain::accounts::{
 };
 use crate::domain::codes::{Channel, CodeRequest};
 use crate::domain::identity::{Password, Phone};
-use crate::domain::money::Fen;
 use crate::domain::{AuthFailure, Error};
 
 /// A required text field: present and not blank.
@@ -173,11 +172,11 @@ pub async fn profile(
     State(state): State<AppState>,
     BearerToken(token): BearerToken,
 ) -> ApiResult<Profile> {
-    let (_principal, user) = state.core.authenticated_user(&token, SURFACE).await?;
+    let me = state.core.authenticated_user(&token, SURFACE).await?;
     Ok(Reply::ok(
         &state,
         "获取成功",
-        Profile::new(user, None, Fen(0)),
+        Profile::new(me.user, me.heat_account, me.owed),
     ))
 }
 
