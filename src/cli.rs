@@ -35,6 +35,17 @@ pub enum Command {
     /// Operator accounts.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// The heating registry.
+    #[command(subcommand)]
+    Heating(HeatingCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HeatingCommand {
+    /// Load heat accounts from CSV: heat_account,real_name,id_card,address,heating_area
+    ImportAccounts { file: PathBuf },
+    /// Load bills from CSV: bill_id,heat_account,heating_season,amount,bill_date,due_date[,status]
+    ImportBills { file: PathBuf },
 }
 
 #[derive(Debug, Args)]
@@ -151,6 +162,29 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::Serve(_) => {
             let app = App::build(config).await?;
             app.run(shutdown_signal()).await
+        }
+        Command::Heating(command) => {
+            let (file, what) = match &command {
+                HeatingCommand::ImportAccounts { file } => (file, "heat accounts"),
+                HeatingCommand::ImportBills { file } => (file, "bills"),
+            };
+            let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+            let store = app::open_store(&config).await?;
+            let core = app::build_core(&config, store).await?;
+            let result = match command {
+                HeatingCommand::ImportAccounts { .. } => core.import_heat_accounts(&bytes).await,
+                HeatingCommand::ImportBills { .. } => core.import_bills(&bytes).await,
+            };
+            core.store.close().await;
+            let report = result.map_err(|e| match e {
+                crate::domain::Error::Invalid(inv) => anyhow::anyhow!("{}: {}", file.display(), inv.message),
+                other => anyhow::anyhow!("{other}"),
+            })?;
+            println!(
+                "{what}: {} rows, {} created, {} updated, {} unchanged",
+                report.rows, report.created, report.updated, report.unchanged
+            );
+            Ok(())
         }
         Command::Admin(AdminCommand::Create {
             username,

@@ -206,8 +206,8 @@ impl Core {
         }
     }
 
-    /// What the account's current season costs (for the bind reply's `heating_fee`).
-    pub async fn season_fee(&self, heat_account: &str) -> Result<Fen> {
-        Ok(self.account_summary_of(heat_account).await?.total)
+    /// What is still due for the account's current season (the bind reply's `heating_fee`).
+    pub async fn season_due(&self, heat_account: &str) -> Result<Fen> {
+        Ok(self.account_summary_of(heat_account).await?.unpaid)
     }
 }

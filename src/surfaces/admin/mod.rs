@@ -2,11 +2,16 @@
 
 mod envelope;
 mod handlers;
+mod heat;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, put};
 
 use crate::app::AppState;
+
+/// Largest CSV file the import endpoints take.
+const IMPORT_LIMIT: usize = 32 * 1024 * 1024;
 
 const OPENAPI: &str = include_str!("openapi.json");
 
@@ -36,6 +41,18 @@ pub fn router(state: AppState) -> Router {
         .route("/heating/users", get(handlers::list_users))
         .route("/heating/users/{id}/disable", post(handlers::disable_user))
         .route("/heating/users/{id}/enable", post(handlers::enable_user))
+        .route("/heating/accounts", get(heat::list_accounts))
+        .route(
+            "/heating/accounts/import",
+            post(heat::import_accounts).layer(DefaultBodyLimit::max(IMPORT_LIMIT)),
+        )
+        .route("/heating/accounts/{heat_account}", get(heat::get_account).put(heat::put_account))
+        .route("/heating/accounts/{heat_account}/unbind", post(heat::unbind_account))
+        .route("/heating/bills", post(heat::create_bill))
+        .route(
+            "/heating/bills/import",
+            post(heat::import_bills).layer(DefaultBodyLimit::max(IMPORT_LIMIT)),
+        )
         .route("/openapi.json", get(openapi))
         .fallback(envelope::not_found)
         .with_state(state)

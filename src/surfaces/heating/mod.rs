@@ -29,6 +29,7 @@
 
 mod envelope;
 mod handlers;
+mod heat;
 mod wire;
 
 use axum::Router;
@@ -66,6 +67,10 @@ pub fn router(state: AppState) -> Router {
             "/api/user/password",
             axum::routing::put(handlers::change_password),
         )
+        .route("/api/heat/bind", post(heat::bind))
+        .route("/api/heat/unbind", post(heat::unbind))
+        .route("/api/heat/account", get(heat::account))
+        .route("/api/payment/info", get(heat::payment_info))
         .route("/api/config/agreements", get(handlers::agreements))
         .route("/api/config/system", get(handlers::system_config))
         .route("/health", get(handlers::health))

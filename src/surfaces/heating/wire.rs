@@ -5,6 +5,9 @@ use serde::{Deserialize, Serialize};
 use crate::domain::Timestamp;
 use crate::domain::accounts::User;
 use crate::domain::content::{Agreement, SystemConfig};
+use crate::domain::heat::accounts::HeatAccount;
+use crate::domain::heat::bills::{AccountSummary, PaymentInfo};
+use crate::domain::heat::{Area, date_iso};
 use crate::domain::identity::mask_id_card;
 use crate::domain::money::{Fen, YuanNumber};
 
@@ -218,4 +221,108 @@ pub struct HealthReply {
 /// Renders an instant as the document does.
 pub fn iso(t: Timestamp) -> String {
     t.iso_utc_ms()
+}
+
+/// 4.1
+#[derive(Debug, Deserialize)]
+pub struct BindRequest {
+    pub heat_account: Option<String>,
+    pub real_name: Option<String>,
+    pub id_card: Option<String>,
+    pub address: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BindReply {
+    pub heat_account: String,
+    pub real_name: String,
+    pub address: String,
+    pub heating_area: Area,
+    pub heating_fee: YuanNumber,
+    pub bind_time: String,
+}
+
+/// Unbinding (ours: the document has no endpoint for it).
+#[derive(Debug, Serialize)]
+pub struct UnbindReply {
+    pub heat_account: String,
+}
+
+/// 4.2
+#[derive(Debug, Serialize)]
+pub struct HeatAccountReply {
+    pub heat_account: String,
+    pub real_name: String,
+    pub address: String,
+    pub heating_area: Area,
+    pub current_balance: YuanNumber,
+    pub total_fee: YuanNumber,
+    pub paid_fee: YuanNumber,
+    pub unpaid_fee: YuanNumber,
+    pub heating_season: String,
+    pub payment_deadline: Option<String>,
+    pub heating_start: Option<String>,
+    pub heating_end: Option<String>,
+}
+
+impl HeatAccountReply {
+    pub fn new(a: HeatAccount, s: AccountSummary) -> Self {
+        HeatAccountReply {
+            heat_account: a.heat_account,
+            real_name: a.real_name,
+            address: a.address,
+            heating_area: a.heating_area,
+            current_balance: YuanNumber(s.current_balance),
+            total_fee: YuanNumber(s.total),
+            paid_fee: YuanNumber(s.paid),
+            unpaid_fee: YuanNumber(s.unpaid),
+            heating_season: s.heating_season,
+            payment_deadline: s.payment_deadline.map(date_iso),
+            heating_start: s.heating_start.map(date_iso),
+            heating_end: s.heating_end.map(date_iso),
+        }
+    }
+}
+
+/// 5.1: one unpaid bill.
+#[derive(Debug, Serialize)]
+pub struct UnpaidBill {
+    pub bill_id: String,
+    pub heating_season: String,
+    pub amount: YuanNumber,
+    pub bill_date: String,
+    pub due_date: String,
+    pub status: &'static str,
+    pub late_fee: YuanNumber,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PaymentInfoReply {
+    pub heat_account: String,
+    pub unpaid_bills: Vec<UnpaidBill>,
+    pub total_unpaid: YuanNumber,
+    pub total_late_fee: YuanNumber,
+}
+
+impl From<PaymentInfo> for PaymentInfoReply {
+    fn from(p: PaymentInfo) -> Self {
+        PaymentInfoReply {
+            heat_account: p.heat_account,
+            unpaid_bills: p
+                .unpaid_bills
+                .into_iter()
+                .map(|(b, fee)| UnpaidBill {
+                    bill_id: b.bill_id,
+                    heating_season: b.heating_season,
+                    amount: YuanNumber(b.amount),
+                    bill_date: iso(b.bill_date),
+                    due_date: date_iso(b.due_date),
+                    status: b.status.as_str(),
+                    late_fee: YuanNumber(fee),
+                })
+                .collect(),
+            total_unpaid: YuanNumber(p.total_unpaid),
+            total_late_fee: YuanNumber(p.total_late_fee),
+        }
+    }
 }
