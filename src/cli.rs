@@ -168,7 +168,8 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 HeatingCommand::ImportAccounts { file } => (file, "heat accounts"),
                 HeatingCommand::ImportBills { file } => (file, "bills"),
             };
-            let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+            let bytes =
+                std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
             let store = app::open_store(&config).await?;
             let core = app::build_core(&config, store).await?;
             let result = match command {
@@ -177,7 +178,9 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             };
             core.store.close().await;
             let report = result.map_err(|e| match e {
-                crate::domain::Error::Invalid(inv) => anyhow::anyhow!("{}: {}", file.display(), inv.message),
+                crate::domain::Error::Invalid(inv) => {
+                    anyhow::anyhow!("{}: {}", file.display(), inv.message)
+                }
                 other => anyhow::anyhow!("{other}"),
             })?;
             println!(

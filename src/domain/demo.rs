@@ -48,7 +48,8 @@ impl Core {
             store_users::update_profile(self.store.pool(), &user.id, &change, self.now().millis())
                 .await?;
         }
-        self.import_heat_accounts(DEMO_HEAT_ACCOUNTS.as_bytes()).await?;
+        self.import_heat_accounts(DEMO_HEAT_ACCOUNTS.as_bytes())
+            .await?;
         self.import_bills(DEMO_BILLS.as_bytes()).await?;
         tracing::info!("demo data loaded");
         Ok(())

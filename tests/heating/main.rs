@@ -5,6 +5,7 @@ mod common;
 
 mod auth;
 mod config;
+mod heat;
 mod limits;
 mod profile;
 mod sms;

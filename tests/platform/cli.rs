@@ -192,3 +192,50 @@ fn admin_create_reads_the_password_from_stdin() {
     assert_eq!(code, 2, "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
+
+#[test]
+fn heating_imports_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("accounts.csv"),
+        "heat_account,real_name,id_card,address,heating_area\nH500000001,郑一,650102199007071234,天山区,60\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("bills.csv"),
+        "bill_id,heat_account,heating_season,amount,bill_date,due_date\nB500000000001,H500000001,2025-2026,800,2025-10-15,2025-11-30\nB500000000002,H500000099,2025-2026,800,2025-10-15,2025-11-30\n",
+    )
+    .expect("write");
+    let (code, err) = run(&["heating", "import-accounts", "accounts.csv"], dir.path());
+    assert_eq!(code, 0, "{err}");
+    let out = Command::new(BIN)
+        .args(["heating", "import-accounts", "accounts.csv"])
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("run");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 unchanged"));
+    let (code, err) = run(&["heating", "import-bills", "bills.csv"], dir.path());
+    assert_eq!(code, 1);
+    assert!(err.starts_with("error: bills.csv: line 3:"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    // Nothing of the refused file was written: its good row is new now.
+    std::fs::write(
+        dir.path().join("good.csv"),
+        "bill_id,heat_account,heating_season,amount,bill_date,due_date\nB500000000001,H500000001,2025-2026,800,2025-10-15,2025-11-30\n",
+    )
+    .expect("write");
+    let out = Command::new(BIN)
+        .args(["heating", "import-bills", "good.csv"])
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("run");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1 created"),
+        "{out:?}"
+    );
+    let (code, err) = run(&["heating", "import-bills", "missing.csv"], dir.path());
+    assert_eq!(code, 1);
+    assert!(err.contains("cannot read missing.csv"), "{err}");
+}

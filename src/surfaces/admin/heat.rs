@@ -76,7 +76,9 @@ pub async fn list_accounts(
         .list_heat_accounts(q.prefix.as_deref().filter(|p| !p.is_empty()), page, size)
         .await?;
     let items: Vec<Value> = items.iter().map(account_json).collect();
-    Ok(Json(json!({"total": total, "page": page, "size": size, "items": items})))
+    Ok(Json(
+        json!({"total": total, "page": page, "size": size, "items": items}),
+    ))
 }
 
 /// `GET /admin/v1/heating/accounts/{heat_account}`: the account and all its bills.
@@ -86,7 +88,13 @@ pub async fn get_account(
     Path(number): Path<String>,
 ) -> AdminResult {
     let account = state.core.heat_account(&number).await?;
-    let bills: Vec<Value> = state.core.bills_of(&number).await?.iter().map(bill_json).collect();
+    let bills: Vec<Value> = state
+        .core
+        .bills_of(&number)
+        .await?
+        .iter()
+        .map(bill_json)
+        .collect();
     let mut body = account_json(&account);
     body["bills"] = Value::Array(bills);
     Ok(Json(body))
@@ -164,14 +172,22 @@ pub async fn create_bill(
 }
 
 /// `POST /admin/v1/heating/accounts/import` with the CSV file as the body.
-pub async fn import_accounts(State(state): State<AppState>, OperatorAuth(op): OperatorAuth, body: Bytes) -> AdminResult {
+pub async fn import_accounts(
+    State(state): State<AppState>,
+    OperatorAuth(op): OperatorAuth,
+    body: Bytes,
+) -> AdminResult {
     let report = state.core.import_heat_accounts(&body).await?;
     tracing::info!(operator = %op.username, rows = report.rows, "heat accounts imported");
     Ok(Json(report_json(report)))
 }
 
 /// `POST /admin/v1/heating/bills/import` with the CSV file as the body.
-pub async fn import_bills(State(state): State<AppState>, OperatorAuth(op): OperatorAuth, body: Bytes) -> AdminResult {
+pub async fn import_bills(
+    State(state): State<AppState>,
+    OperatorAuth(op): OperatorAuth,
+    body: Bytes,
+) -> AdminResult {
     let report = state.core.import_bills(&body).await?;
     tracing::info!(operator = %op.username, rows = report.rows, "bills imported");
     Ok(Json(report_json(report)))

@@ -46,8 +46,14 @@ pub fn router(state: AppState) -> Router {
             "/heating/accounts/import",
             post(heat::import_accounts).layer(DefaultBodyLimit::max(IMPORT_LIMIT)),
         )
-        .route("/heating/accounts/{heat_account}", get(heat::get_account).put(heat::put_account))
-        .route("/heating/accounts/{heat_account}/unbind", post(heat::unbind_account))
+        .route(
+            "/heating/accounts/{heat_account}",
+            get(heat::get_account).put(heat::put_account),
+        )
+        .route(
+            "/heating/accounts/{heat_account}/unbind",
+            post(heat::unbind_account),
+        )
         .route("/heating/bills", post(heat::create_bill))
         .route(
             "/heating/bills/import",

@@ -26,7 +26,11 @@ fn required<'a>(value: &'a Option<String>, message: &str) -> Result<&'a str, Api
 }
 
 /// 4.1 `POST /api/heat/bind`
-pub async fn bind(State(state): State<AppState>, Auth(me): Auth, Body(req): Body<BindRequest>) -> ApiResult<BindReply> {
+pub async fn bind(
+    State(state): State<AppState>,
+    Auth(me): Auth,
+    Body(req): Body<BindRequest>,
+) -> ApiResult<BindReply> {
     let request = DomainBind {
         heat_account: required(&req.heat_account, "供热账号不能为空")?,
         real_name: required(&req.real_name, "户主姓名不能为空")?,
@@ -35,7 +39,9 @@ pub async fn bind(State(state): State<AppState>, Auth(me): Auth, Body(req): Body
     };
     let account = match state.core.bind_heat_account(&me.user_id, request).await {
         Ok(a) => a,
-        Err(Error::NotFound(Entity::HeatAccount)) => return Err(ApiError::new(404, "供热账号不存在")),
+        Err(Error::NotFound(Entity::HeatAccount)) => {
+            return Err(ApiError::new(404, "供热账号不存在"));
+        }
         Err(e) => return Err(e.into()),
     };
     let fee = state.core.season_due(&account.heat_account).await?;
@@ -55,18 +61,37 @@ pub async fn bind(State(state): State<AppState>, Auth(me): Auth, Body(req): Body
 
 /// `POST /api/heat/unbind` (ours): releases the bound account so another can be bound.
 pub async fn unbind(State(state): State<AppState>, Auth(me): Auth) -> ApiResult<UnbindReply> {
-    let heat_account = state.core.unbind_heat_account(&me.user_id).await.map_err(not_bound)?;
+    let heat_account = state
+        .core
+        .unbind_heat_account(&me.user_id)
+        .await
+        .map_err(not_bound)?;
     Ok(Reply::ok(&state, "解绑成功", UnbindReply { heat_account }))
 }
 
 /// 4.2 `GET /api/heat/account`
 pub async fn account(State(state): State<AppState>, Auth(me): Auth) -> ApiResult<HeatAccountReply> {
-    let (account, summary) = state.core.my_heat_account(&me.user_id).await.map_err(not_bound)?;
-    Ok(Reply::ok(&state, "获取成功", HeatAccountReply::new(account, summary)))
+    let (account, summary) = state
+        .core
+        .my_heat_account(&me.user_id)
+        .await
+        .map_err(not_bound)?;
+    Ok(Reply::ok(
+        &state,
+        "获取成功",
+        HeatAccountReply::new(account, summary),
+    ))
 }
 
 /// 5.1 `GET /api/payment/info`
-pub async fn payment_info(State(state): State<AppState>, Auth(me): Auth) -> ApiResult<PaymentInfoReply> {
-    let info = state.core.payment_info(&me.user_id).await.map_err(not_bound)?;
+pub async fn payment_info(
+    State(state): State<AppState>,
+    Auth(me): Auth,
+) -> ApiResult<PaymentInfoReply> {
+    let info = state
+        .core
+        .payment_info(&me.user_id)
+        .await
+        .map_err(not_bound)?;
     Ok(Reply::ok(&state, "获取成功", info.into()))
 }
