@@ -12,7 +12,9 @@ use crate::config::Config;
 use crate::domain::codes::SmsSender;
 use crate::domain::heat::{LateFeeRule, SeasonCalendar};
 use crate::domain::passwords::PasswordHasher;
+use crate::domain::payments::PaymentGateway;
 use crate::domain::{Clock, Core, Settings, Timestamp, Zone};
+use crate::gateways::payments::{NoGateway, SimulatedGateway};
 use crate::gateways::sms::{DevOutbox, NoProvider};
 use crate::store::Store;
 use crate::surfaces::{self, ratelimit::IpRateLimiter};
@@ -72,6 +74,11 @@ fn settings(config: &Config) -> anyhow::Result<Settings> {
             "auth.failed_login_window_seconds",
         )?,
         late_fee: late_fee_rule(config)?,
+        order_ttl_secs: positive(
+            config.heating.order_ttl_seconds,
+            "heating.order_ttl_seconds",
+        )?,
+        order_query_after_secs: config.heating.order_query_after_seconds.max(0),
         seasons: SeasonCalendar {
             start: SeasonCalendar::parse_month_day(&config.heating.season_start)
                 .context("heating.season_start must be MM-DD")?,
@@ -139,6 +146,12 @@ pub async fn build_core(config: &Config, store: Store) -> anyhow::Result<Core> {
     } else {
         config.auth.hash_concurrency
     };
+    // WeChat Pay plugs in here once configured; under --dev without it, the simulator.
+    let payments: Arc<dyn PaymentGateway> = if config.dev.enabled {
+        Arc::new(SimulatedGateway::new())
+    } else {
+        Arc::new(NoGateway)
+    };
     let passwords = PasswordHasher::new(
         config.auth.argon2_memory_kib,
         config.auth.argon2_iterations,
@@ -150,6 +163,7 @@ pub async fn build_core(config: &Config, store: Store) -> anyhow::Result<Core> {
         settings(config)?,
         passwords,
         sender,
+        payments,
         config.auth.jwt_secret.as_ref().map(|s| s.0.as_str()),
     )
     .await

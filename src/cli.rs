@@ -38,6 +38,15 @@ pub enum Command {
     /// The heating registry.
     #[command(subcommand)]
     Heating(HeatingCommand),
+    /// The money journal.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Verify that every balance and every bill status agrees with the journal (exit 1 if not).
+    Check,
 }
 
 #[derive(Debug, Subcommand)]
@@ -162,6 +171,30 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::Serve(_) => {
             let app = App::build(config).await?;
             app.run(shutdown_signal()).await
+        }
+        Command::Ledger(LedgerCommand::Check) => {
+            let store = app::open_store(&config).await?;
+            let core = app::build_core(&config, store).await?;
+            let report = core
+                .ledger_check()
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"));
+            core.store.close().await;
+            let report = report?;
+            for problem in &report.problems {
+                println!("MISMATCH {problem}");
+            }
+            let summary = format!(
+                "{} journal entries, {} orders, {} bills",
+                report.entries, report.orders, report.bills
+            );
+            anyhow::ensure!(
+                report.problems.is_empty(),
+                "ledger check failed: {} problem(s) in {summary}",
+                report.problems.len()
+            );
+            println!("ledger ok: {summary}");
+            Ok(())
         }
         Command::Heating(command) => {
             let (file, what) = match &command {

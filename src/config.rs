@@ -170,6 +170,10 @@ pub struct HeatingConfig {
     /// First and last day (`MM-DD`) of a heating season.
     pub season_start: String,
     pub season_end: String,
+    /// How long a payment order waits for payment before it is closed (seconds).
+    pub order_ttl_seconds: i64,
+    /// How long a pending order waits before its status is asked of the gateway (seconds).
+    pub order_query_after_seconds: i64,
 }
 
 impl Default for HeatingConfig {
@@ -181,6 +185,8 @@ impl Default for HeatingConfig {
             late_fee_cap_percent: 100,
             season_start: "11-01".into(),
             season_end: "03-31".into(),
+            order_ttl_seconds: 1800,
+            order_query_after_seconds: 30,
         }
     }
 }

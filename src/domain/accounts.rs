@@ -293,6 +293,21 @@ impl Core {
         Ok(())
     }
 
+    /// Remembers the WeChat openid a user's mini-program sent (1-128 URL-safe characters).
+    pub async fn remember_openid(&self, user_id: &str, openid: &str) -> Result<()> {
+        let openid = openid.trim();
+        let ok = !openid.is_empty()
+            && openid.len() <= 128
+            && openid
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !ok {
+            return Err(Error::invalid("openid", "openid 格式不正确"));
+        }
+        store_users::set_openid(self.store.pool(), user_id, openid).await?;
+        Ok(())
+    }
+
     /// A page of users for operators (newest first), optionally by phone prefix.
     pub async fn list_users(
         &self,

@@ -10,6 +10,7 @@ pub enum Entity {
     Agreement,
     HeatAccount,
     Bill,
+    Order,
     Other,
 }
 
@@ -21,6 +22,7 @@ impl fmt::Display for Entity {
             Entity::Agreement => "agreement",
             Entity::HeatAccount => "heat account",
             Entity::Bill => "bill",
+            Entity::Order => "order",
             Entity::Other => "resource",
         };
         f.write_str(s)

@@ -10,9 +10,11 @@ pub mod guard;
 pub mod heat;
 pub mod identity;
 pub mod ids;
+pub mod ledger;
 pub mod money;
 pub mod operators;
 pub mod passwords;
+pub mod payments;
 pub mod sessions;
 pub mod time;
 pub mod tokens;
@@ -55,6 +57,10 @@ pub struct Settings {
     pub late_fee: heat::LateFeeRule,
     /// When heating seasons start and end.
     pub seasons: heat::SeasonCalendar,
+    /// How long a payment order waits for payment before it is closed (seconds).
+    pub order_ttl_secs: i64,
+    /// How long a pending order waits before its status is asked of the gateway (seconds).
+    pub order_query_after_secs: i64,
 }
 
 impl Default for Settings {
@@ -72,6 +78,8 @@ impl Default for Settings {
             sign_in_window_secs: 900,
             late_fee: heat::LateFeeRule::default(),
             seasons: heat::SeasonCalendar::default(),
+            order_ttl_secs: 1800,
+            order_query_after_secs: 30,
         }
     }
 }
@@ -83,6 +91,8 @@ pub struct Core {
     pub settings: Settings,
     pub passwords: PasswordHasher,
     sender: Arc<dyn SmsSender>,
+    /// The payment provider (WeChat Pay, the dev simulator, or none).
+    pub payments: Arc<dyn payments::PaymentGateway>,
     tokens: TokenKeys,
     code_key: [u8; 32],
 }
@@ -95,6 +105,7 @@ impl Core {
         settings: Settings,
         passwords: PasswordHasher,
         sender: Arc<dyn SmsSender>,
+        payments: Arc<dyn payments::PaymentGateway>,
         jwt_secret: Option<&str>,
     ) -> anyhow::Result<Core> {
         let jwt = match jwt_secret {
@@ -118,6 +129,7 @@ impl Core {
             settings,
             passwords,
             sender,
+            payments,
             tokens: TokenKeys::new(jwt.as_bytes()),
             code_key,
         })

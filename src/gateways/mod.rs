@@ -1,3 +1,4 @@
 //! The outside world behind the domain's traits: code delivery (and, later, payments).
 
+pub mod payments;
 pub mod sms;

@@ -167,6 +167,33 @@ pub async fn set_disabled<'e, E: Executor<'e, Database = Any>>(
     Ok(done.rows_affected() == 1)
 }
 
+/// Remembers the user's WeChat openid (the payer of JSAPI payments).
+pub async fn set_openid<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    id: &str,
+    openid: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET wechat_openid = $1 WHERE id = $2")
+        .bind(openid)
+        .bind(id)
+        .execute(ex)
+        .await
+        .map(|_| ())
+}
+
+/// The user's WeChat openid, if known.
+pub async fn openid<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    id: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    let found: Option<Option<String>> =
+        sqlx::query_scalar("SELECT wechat_openid FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(ex)
+            .await?;
+    Ok(found.flatten())
+}
+
 /// Counts a login; returns how many logins there were before this one.
 pub async fn record_login<'e, E: Executor<'e, Database = Any>>(
     ex: E,

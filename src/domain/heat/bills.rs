@@ -81,6 +81,8 @@ pub struct BillInput {
     pub due_date: String,
     /// `unpaid` (default) or `paid`.
     pub status: String,
+    /// For a bill imported as paid: when (RFC 3339 or `YYYY-MM-DD`); empty = now.
+    pub paid_at: String,
 }
 
 impl Core {
@@ -118,6 +120,21 @@ impl Core {
             .ok_or_else(|| Error::invalid("due_date", "缴费截止日期应为 YYYY-MM-DD"))?;
         let status = BillStatus::parse(&input.status)
             .ok_or_else(|| Error::invalid("status", "状态只能是 unpaid 或 paid"))?;
+        let paid_at = match (status, input.paid_at.trim()) {
+            (BillStatus::Unpaid, "") => None,
+            (BillStatus::Unpaid, _) => {
+                return Err(Error::invalid("paid_at", "未缴账单不能有缴费时间"));
+            }
+            (BillStatus::Paid, "") => Some(now),
+            (BillStatus::Paid, t) => Some(
+                Timestamp::parse_rfc3339(t)
+                    .or_else(|| parse_date(t).map(|d| Timestamp::start_of_local_date(d, zone)))
+                    .filter(|t| t.millis() >= 0 && *t <= Timestamp::MAX)
+                    .ok_or_else(|| {
+                        Error::invalid("paid_at", "缴费时间应为 RFC 3339 时间或 YYYY-MM-DD")
+                    })?,
+            ),
+        };
         Ok(store_heat::BillRow {
             bill_id,
             heat_account,
@@ -126,7 +143,7 @@ impl Core {
             bill_date: bill_date.millis(),
             due_date: super::date_string(due_date),
             status: status.as_str().to_owned(),
-            paid_at: (status == BillStatus::Paid).then_some(now.millis()),
+            paid_at: paid_at.map(Timestamp::millis),
             created_at: now.millis(),
         })
     }
@@ -135,11 +152,40 @@ impl Core {
     pub async fn create_bill(&self, input: &BillInput) -> Result<Bill> {
         let row = self.validate_bill(input)?;
         self.heat_account(&row.heat_account).await?;
-        match store_heat::insert_bill(self.store.pool(), &row).await {
-            Ok(()) => Bill::from_row(row),
-            Err(e) if crate::store::is_unique_violation(&e) => Err(Error::Conflict(Entity::Bill)),
-            Err(e) => Err(e.into()),
+        let mut tx = self.store.begin_write().await?;
+        match store_heat::insert_bill(&mut *tx, &row).await {
+            Ok(()) => {}
+            Err(e) if crate::store::is_unique_violation(&e) => {
+                return Err(Error::Conflict(Entity::Bill));
+            }
+            Err(e) => return Err(e.into()),
         }
+        self.journal_imported_payment(&mut tx, &row).await?;
+        tx.commit().await?;
+        Bill::from_row(row)
+    }
+
+    /// A bill entered as already paid (at the counter, before this system) is money received:
+    /// it goes into the journal under its own key.
+    pub(crate) async fn journal_imported_payment(
+        &self,
+        conn: &mut crate::store::Conn,
+        row: &store_heat::BillRow,
+    ) -> Result<()> {
+        if row.status != BillStatus::Paid.as_str() {
+            return Ok(());
+        }
+        let entry = crate::store::ledger::EntryRow {
+            entry_key: super::orders::imported_entry_key(&row.bill_id),
+            kind: "imported_payment".into(),
+            account: super::orders::ledger_account(&row.heat_account),
+            amount: row.amount,
+            reference: row.bill_id.clone(),
+            external_id: None,
+            created_at: self.now().millis(),
+        };
+        crate::store::ledger::append(conn, &entry).await?;
+        Ok(())
     }
 
     /// Every bill of an account, oldest season first.

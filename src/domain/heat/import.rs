@@ -3,7 +3,7 @@
 //! file again changes nothing.
 //!
 //! Accounts: `heat_account,real_name,id_card,address,heating_area` (a known account is updated).
-//! Bills: `bill_id,heat_account,heating_season,amount,bill_date,due_date[,status]` (`bill_id`
+//! Bills: `bill_id,heat_account,heating_season,amount,bill_date,due_date[,status][,paid_at]` (`bill_id`
 //! may be empty; a known `bill_id` must carry the same content).
 
 use std::collections::{HashMap, HashSet};
@@ -168,7 +168,7 @@ impl Core {
             "bill_date",
             "due_date",
         ];
-        for (line, mut row) in read_csv(bytes, &required, &["status"])? {
+        for (line, mut row) in read_csv(bytes, &required, &["status", "paid_at"])? {
             let input = BillInput {
                 bill_id: take(&mut row, "bill_id"),
                 heat_account: take(&mut row, "heat_account"),
@@ -177,6 +177,7 @@ impl Core {
                 bill_date: take(&mut row, "bill_date"),
                 due_date: take(&mut row, "due_date"),
                 status: take(&mut row, "status"),
+                paid_at: take(&mut row, "paid_at"),
             };
             let bill = self
                 .validate_bill(&input)
@@ -221,6 +222,7 @@ impl Core {
                 continue;
             }
             store_heat::insert_bill(&mut *tx, bill).await?;
+            self.journal_imported_payment(&mut tx, bill).await?;
             report.created += 1;
         }
         tx.commit().await?;

@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod bills;
 pub mod import;
+pub mod orders;
 
 use serde::{Serialize, Serializer};
 use time::Date;
@@ -125,6 +126,17 @@ impl SeasonCalendar {
             first_year
         };
         Some((start, Self::date(end_year, self.end)?))
+    }
+
+    /// Whole months a season spans (11-01 to 03-31: 5), at least 1.
+    pub fn months_per_season(self) -> i64 {
+        let (sm, em) = (i64::from(self.start.0), i64::from(self.end.0));
+        let months = if self.end <= self.start {
+            12 - sm + em + 1
+        } else {
+            em - sm + 1
+        };
+        months.clamp(1, 12)
     }
 
     /// The season `today` belongs to (by the start date), as `YYYY-YYYY`.

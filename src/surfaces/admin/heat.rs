@@ -149,6 +149,7 @@ pub struct BillRequest {
     bill_date: Option<String>,
     due_date: Option<String>,
     status: Option<String>,
+    paid_at: Option<String>,
 }
 
 /// `POST /admin/v1/heating/bills`: adds one bill (201).
@@ -165,6 +166,7 @@ pub async fn create_bill(
         bill_date: req.bill_date.unwrap_or_default(),
         due_date: req.due_date.unwrap_or_default(),
         status: req.status.unwrap_or_default(),
+        paid_at: req.paid_at.unwrap_or_default(),
     };
     let bill = state.core.create_bill(&input).await?;
     tracing::info!(operator = %op.username, bill = %bill.bill_id, "bill created");
@@ -191,4 +193,44 @@ pub async fn import_bills(
     let report = state.core.import_bills(&body).await?;
     tracing::info!(operator = %op.username, rows = report.rows, "bills imported");
     Ok(Json(report_json(report)))
+}
+
+/// `GET /admin/v1/heating/orders/{order_id}`
+pub async fn get_order(
+    State(state): State<AppState>,
+    OperatorAuth(_op): OperatorAuth,
+    Path(order_id): Path<String>,
+) -> AdminResult {
+    let (o, bills) = state.core.heating_order(&order_id).await?;
+    Ok(Json(json!({
+        "order_id": o.order_id,
+        "user_id": o.user_id,
+        "heat_account": o.heat_account,
+        "amount": o.amount.yuan_string(),
+        "amount_fen": o.amount.0,
+        "status": o.status.as_str(),
+        "gateway": o.gateway,
+        "transaction_id": o.transaction_id,
+        "created_at": o.created_at.iso_utc_ms(),
+        "expires_at": o.expires_at.iso_utc_ms(),
+        "paid_at": o.paid_at.map(|t| t.iso_utc_ms()),
+        "bills": bills.iter().map(|(id, amount, fee)| json!({"bill_id": id, "amount": amount.yuan_string(), "late_fee": fee.yuan_string()})).collect::<Vec<_>>(),
+    })))
+}
+
+/// `POST /admin/v1/heating/orders/{order_id}/simulate-payment`: `--dev` without WeChat Pay only
+/// (409 otherwise); completes the order as if the payer had paid. Repeating it changes nothing.
+pub async fn simulate_payment(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    Path(order_id): Path<String>,
+) -> AdminResult {
+    // Like the simulated clock, a dev-only tool: no token needed, but a sent token must be valid.
+    if let Some(token) = crate::surfaces::bearer(&headers) {
+        state.core.authenticate_operator(token).await?;
+    }
+    let outcome = state.core.simulate_heating_payment(&order_id).await?;
+    Ok(Json(
+        json!({"order_id": order_id, "recorded": outcome == crate::domain::heat::orders::Settlement::Recorded}),
+    ))
 }

@@ -59,6 +59,11 @@ pub fn router(state: AppState) -> Router {
             "/heating/bills/import",
             post(heat::import_bills).layer(DefaultBodyLimit::max(IMPORT_LIMIT)),
         )
+        .route("/heating/orders/{order_id}", get(heat::get_order))
+        .route(
+            "/heating/orders/{order_id}/simulate-payment",
+            post(heat::simulate_payment),
+        )
         .route("/openapi.json", get(openapi))
         .fallback(envelope::not_found)
         .with_state(state)

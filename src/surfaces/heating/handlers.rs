@@ -97,7 +97,25 @@ pub async fn login(
         }
         _ => return Err(ApiError::bad_request("验证码不能为空")),
     };
+    let openid = req
+        .openid
+        .as_deref()
+        .map(str::trim)
+        .filter(|o| !o.is_empty());
+    if let Some(openid) = openid {
+        // Checked before the login so a bad openid does not use up the code.
+        if openid.len() > 128
+            || !openid
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(ApiError::bad_request("openid 格式不正确"));
+        }
+    }
     let outcome = state.core.login(&phone, proof, SURFACE).await?;
+    if let Some(openid) = openid {
+        state.core.remember_openid(&outcome.user.id, openid).await?;
+    }
     let user = outcome.user;
     Ok(Reply::ok(
         &state,

@@ -7,6 +7,7 @@ use crate::domain::accounts::User;
 use crate::domain::content::{Agreement, SystemConfig};
 use crate::domain::heat::accounts::HeatAccount;
 use crate::domain::heat::bills::{AccountSummary, PaymentInfo};
+use crate::domain::heat::orders::{HeatingStatistics, Order, PayableOrder, PaymentRecord};
 use crate::domain::heat::{Area, date_iso};
 use crate::domain::identity::mask_id_card;
 use crate::domain::money::{Fen, YuanNumber};
@@ -37,6 +38,8 @@ pub struct LoginRequest {
     pub phone: Option<String>,
     pub code: Option<String>,
     pub password: Option<String>,
+    /// Ours: the payer's WeChat openid, remembered for JSAPI payments.
+    pub openid: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -323,6 +326,148 @@ impl From<PaymentInfo> for PaymentInfoReply {
                 .collect(),
             total_unpaid: YuanNumber(p.total_unpaid),
             total_late_fee: YuanNumber(p.total_late_fee),
+        }
+    }
+}
+
+/// 5.2 (`openid` is ours: WeChat JSAPI needs the payer; it may also be given at login).
+#[derive(Debug, Deserialize)]
+pub struct CreatePaymentRequest {
+    pub bill_ids: Option<Vec<String>>,
+    pub amount: Option<serde_json::Value>,
+    pub openid: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WechatPayParams {
+    pub app_id: String,
+    pub time_stamp: String,
+    pub nonce_str: String,
+    pub package: String,
+    pub sign_type: String,
+    pub pay_sign: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CreatedPayment {
+    pub order_id: String,
+    pub amount: YuanNumber,
+    pub wechat_pay_params: WechatPayParams,
+    pub created_at: String,
+}
+
+impl From<PayableOrder> for CreatedPayment {
+    fn from(p: PayableOrder) -> Self {
+        CreatedPayment {
+            order_id: p.order.order_id,
+            amount: YuanNumber(p.order.amount),
+            wechat_pay_params: WechatPayParams {
+                app_id: p.params.app_id,
+                time_stamp: p.params.time_stamp,
+                nonce_str: p.params.nonce_str,
+                package: p.params.package,
+                sign_type: p.params.sign_type,
+                pay_sign: p.params.pay_sign,
+            },
+            created_at: iso(p.order.created_at),
+        }
+    }
+}
+
+/// 5.3
+#[derive(Debug, Serialize)]
+pub struct PaymentStatusReply {
+    pub order_id: String,
+    pub status: &'static str,
+    pub amount: YuanNumber,
+    pub paid_at: Option<String>,
+    pub payment_method: &'static str,
+}
+
+impl From<Order> for PaymentStatusReply {
+    fn from(o: Order) -> Self {
+        PaymentStatusReply {
+            order_id: o.order_id,
+            status: o.status.as_str(),
+            amount: YuanNumber(o.amount),
+            paid_at: o.paid_at.map(iso),
+            payment_method: "wechat",
+        }
+    }
+}
+
+/// 5.4: one record.
+#[derive(Debug, Serialize)]
+pub struct HistoryRecord {
+    pub order_id: String,
+    pub bill_id: String,
+    pub amount: YuanNumber,
+    pub heating_season: String,
+    pub payment_method: &'static str,
+    pub status: &'static str,
+    pub paid_at: String,
+    pub receipt_url: &'static str,
+}
+
+impl From<PaymentRecord> for HistoryRecord {
+    fn from(r: PaymentRecord) -> Self {
+        HistoryRecord {
+            payment_method: if r.order_id.is_some() {
+                "wechat"
+            } else {
+                "offline"
+            },
+            order_id: r.order_id.unwrap_or_default(),
+            bill_id: r.bill_id,
+            amount: YuanNumber(r.amount),
+            heating_season: r.heating_season,
+            status: "paid",
+            paid_at: iso(r.paid_at),
+            receipt_url: "",
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct HistoryReply {
+    pub total: i64,
+    pub page: i64,
+    pub size: i64,
+    pub records: Vec<HistoryRecord>,
+}
+
+/// A ratio with two decimals as a JSON number (`0.95`).
+#[derive(Debug, Clone, Copy)]
+pub struct Ratio(pub f64);
+
+impl Serialize for Ratio {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let text = format!("{:.2}", self.0.clamp(0.0, 1.0));
+        let raw =
+            serde_json::value::RawValue::from_string(text).map_err(serde::ser::Error::custom)?;
+        raw.serialize(serializer)
+    }
+}
+
+/// 7.1
+#[derive(Debug, Serialize)]
+pub struct StatisticsReply {
+    pub total_heating_seasons: i64,
+    pub total_paid_amount: YuanNumber,
+    pub current_season_paid: YuanNumber,
+    pub average_monthly_consumption: YuanNumber,
+    pub on_time_payment_rate: Ratio,
+}
+
+impl From<HeatingStatistics> for StatisticsReply {
+    fn from(s: HeatingStatistics) -> Self {
+        StatisticsReply {
+            total_heating_seasons: s.total_heating_seasons,
+            total_paid_amount: YuanNumber(s.total_paid_amount),
+            current_season_paid: YuanNumber(s.current_season_paid),
+            average_monthly_consumption: YuanNumber(s.average_monthly_consumption),
+            on_time_payment_rate: Ratio(s.on_time_payment_rate),
         }
     }
 }
