@@ -7,5 +7,6 @@ mod auth;
 mod config;
 mod heat;
 mod limits;
+mod payments;
 mod profile;
 mod sms;

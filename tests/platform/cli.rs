@@ -239,3 +239,65 @@ fn heating_imports_from_the_command_line() {
     assert_eq!(code, 1);
     assert!(err.contains("cannot read missing.csv"), "{err}");
 }
+
+#[test]
+fn ledger_check_passes_on_a_consistent_journal_and_fails_on_tampering() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("a.csv"),
+        "heat_account,real_name,id_card,address,heating_area\nH600000001,冯二,650102199008081234,天山区,60\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("b.csv"),
+        "bill_id,heat_account,heating_season,amount,bill_date,due_date,status,paid_at\nB600000000001,H600000001,2024-2025,800,2024-10-15,2024-11-30,paid,2024-11-01\nB600000000002,H600000001,2025-2026,820,2025-10-15,2025-11-30,,\n",
+    )
+    .expect("write");
+    assert_eq!(
+        run(&["heating", "import-accounts", "a.csv"], dir.path()).0,
+        0
+    );
+    assert_eq!(run(&["heating", "import-bills", "b.csv"], dir.path()).0, 0);
+    let out = Command::new(BIN)
+        .args(["ledger", "check"])
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("ledger ok: 1 journal entries"),
+        "{out:?}"
+    );
+    // Mark the unpaid bill paid behind the journal's back.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    rt.block_on(async {
+        use sqlx::Connection;
+        let url = format!("sqlite://{}", dir.path().join("data/utilhall.db").display());
+        let mut conn = sqlx::sqlite::SqliteConnection::connect(&url)
+            .await
+            .expect("connect");
+        sqlx::query("UPDATE heating_bills SET status = 'paid' WHERE bill_id = 'B600000000002'")
+            .execute(&mut conn)
+            .await
+            .expect("tamper");
+    });
+    let out = Command::new(BIN)
+        .args(["ledger", "check"])
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("B600000000002"),
+        "{out:?}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("ledger check failed"),
+        "{out:?}"
+    );
+}
