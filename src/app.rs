@@ -16,6 +16,7 @@ use crate::domain::payments::PaymentGateway;
 use crate::domain::{Clock, Core, Settings, Timestamp, Zone};
 use crate::gateways::payments::{NoGateway, SimulatedGateway};
 use crate::gateways::sms::{DevOutbox, NoProvider};
+use crate::gateways::wechat_pay::{WechatPay, WechatPayConfig};
 use crate::store::Store;
 use crate::surfaces::{self, ratelimit::IpRateLimiter};
 use crate::telemetry::Metrics;
@@ -123,6 +124,37 @@ async fn bind(name: &str, addr: &str) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("cannot listen on {addr} ({name})"))
 }
 
+/// The WeChat Pay settings, when `wechat_pay.mchid` is set (every other key is then required).
+fn wechat_pay(config: &Config) -> anyhow::Result<Option<WechatPayConfig>> {
+    let w = &config.wechat_pay;
+    let Some(mchid) = &w.mchid else {
+        return Ok(None);
+    };
+    let need = |v: &Option<String>, key: &str| -> anyhow::Result<String> {
+        v.clone()
+            .filter(|s| !s.is_empty())
+            .with_context(|| format!("wechat_pay.{key} is required with wechat_pay.mchid"))
+    };
+    let read = |p: &Option<std::path::PathBuf>, key: &str| -> anyhow::Result<String> {
+        let path = p
+            .as_ref()
+            .with_context(|| format!("wechat_pay.{key} is required with wechat_pay.mchid"))?;
+        std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read wechat_pay.{key} {}", path.display()))
+    };
+    Ok(Some(WechatPayConfig {
+        base_url: w.base_url.clone(),
+        mchid: mchid.clone(),
+        appid: need(&w.appid, "appid")?,
+        merchant_serial: need(&w.merchant_serial, "merchant_serial")?,
+        merchant_key_pem: read(&w.merchant_key_file, "merchant_key_file")?,
+        apiv3_key: need(&w.apiv3_key.as_ref().map(|s| s.0.clone()), "apiv3_key")?,
+        public_key_pem: read(&w.public_key_file, "public_key_file")?,
+        public_key_id: need(&w.public_key_id, "public_key_id")?,
+        notify_url: need(&w.notify_url, "notify_url")?,
+    }))
+}
+
 /// Connects to the configured database and brings its schema up to date.
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     let store =
@@ -146,11 +178,13 @@ pub async fn build_core(config: &Config, store: Store) -> anyhow::Result<Core> {
     } else {
         config.auth.hash_concurrency
     };
-    // WeChat Pay plugs in here once configured; under --dev without it, the simulator.
-    let payments: Arc<dyn PaymentGateway> = if config.dev.enabled {
-        Arc::new(SimulatedGateway::new())
-    } else {
-        Arc::new(NoGateway)
+    let clock = clock(config)?;
+    let settings = settings(config)?;
+    // WeChat Pay when configured; under --dev without it, the simulator; otherwise none.
+    let payments: Arc<dyn PaymentGateway> = match wechat_pay(config)? {
+        Some(cfg) => Arc::new(WechatPay::new(cfg, clock.clone(), settings.zone)?),
+        None if config.dev.enabled => Arc::new(SimulatedGateway::new()),
+        None => Arc::new(NoGateway),
     };
     let passwords = PasswordHasher::new(
         config.auth.argon2_memory_kib,
@@ -159,8 +193,8 @@ pub async fn build_core(config: &Config, store: Store) -> anyhow::Result<Core> {
     )?;
     Core::new(
         store,
-        clock(config)?,
-        settings(config)?,
+        clock,
+        settings,
         passwords,
         sender,
         payments,

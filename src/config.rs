@@ -40,6 +40,7 @@ pub struct Config {
     pub sms: SmsConfig,
     pub heating: HeatingConfig,
     pub log: LogConfig,
+    pub wechat_pay: WechatPaySection,
     /// Surface name -> extra listener address serving that surface at its root.
     pub surface_bind: BTreeMap<String, String>,
 }
@@ -187,6 +188,41 @@ impl Default for HeatingConfig {
             season_end: "03-31".into(),
             order_ttl_seconds: 1800,
             order_query_after_seconds: 30,
+        }
+    }
+}
+
+/// WeChat Pay API v3; active when `mchid` is set (then every other key is required).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WechatPaySection {
+    pub base_url: String,
+    pub mchid: Option<String>,
+    pub appid: Option<String>,
+    /// Serial number of the merchant API certificate.
+    pub merchant_serial: Option<String>,
+    /// PKCS#8 PEM file of the merchant API private key.
+    pub merchant_key_file: Option<PathBuf>,
+    pub apiv3_key: Option<Secret>,
+    /// PEM file of the WeChat Pay public key, and its id (`PUB_KEY_ID_...`).
+    pub public_key_file: Option<PathBuf>,
+    pub public_key_id: Option<String>,
+    /// Where WeChat Pay sends notifications: `https://<host>/heating/api/payment/notify`.
+    pub notify_url: Option<String>,
+}
+
+impl Default for WechatPaySection {
+    fn default() -> Self {
+        WechatPaySection {
+            base_url: "https://api.mch.weixin.qq.com".into(),
+            mchid: None,
+            appid: None,
+            merchant_serial: None,
+            merchant_key_file: None,
+            apiv3_key: None,
+            public_key_file: None,
+            public_key_id: None,
+            notify_url: None,
         }
     }
 }

@@ -119,6 +119,14 @@ impl Error {
     }
 }
 
+impl Error {
+    /// Logs why a request was refused (what the client is not told) and passes the error on.
+    pub fn tap_log(self, reason: &str) -> Self {
+        tracing::warn!(%reason, "refused");
+        self
+    }
+}
+
 impl From<sqlx::Error> for Error {
     fn from(err: sqlx::Error) -> Self {
         Error::Internal(anyhow::Error::new(err).context("database"))

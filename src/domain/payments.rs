@@ -49,12 +49,33 @@ pub enum TradeState {
     Failed(String),
 }
 
+/// The signature headers of a notification (or of a gateway reply).
+#[derive(Debug, Clone, Default)]
+pub struct NotificationHeaders {
+    pub timestamp: String,
+    pub nonce: String,
+    pub signature: String,
+    pub serial: String,
+}
+
+/// A verified, decrypted payment notification.
+#[derive(Debug, Clone)]
+pub struct Notification {
+    pub event_type: String,
+    pub out_trade_no: String,
+    pub state: TradeState,
+}
+
 /// A payment provider.
 pub trait PaymentGateway: Send + Sync {
     /// `wechat`, `simulated`, `none`.
     fn name(&self) -> &'static str;
     /// Whether payments can be completed by hand (the dev simulator only).
     fn is_simulated(&self) -> bool {
+        false
+    }
+    /// Whether a prepay needs the payer's id (WeChat JSAPI: the openid).
+    fn needs_payer_id(&self) -> bool {
         false
     }
     /// Creates the trade; returns the prepay id.
@@ -69,4 +90,15 @@ pub trait PaymentGateway: Send + Sync {
     fn query(&self, out_trade_no: String) -> GatewayFuture<'_, TradeState>;
     /// Closes an unpaid trade.
     fn close(&self, out_trade_no: String) -> GatewayFuture<'_, ()>;
+    /// Verifies and decrypts a payment notification; nothing is believed before this succeeds.
+    fn parse_notification(
+        &self,
+        _headers: &NotificationHeaders,
+        _body: &[u8],
+    ) -> Result<Notification, GatewayError> {
+        Err(GatewayError(format!(
+            "the {} gateway sends no notifications",
+            self.name()
+        )))
+    }
 }

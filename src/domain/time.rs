@@ -48,6 +48,17 @@ impl Timestamp {
         self.datetime().format(fmt).unwrap_or_default()
     }
 
+    /// RFC 3339 to the second with the zone's offset: `2018-06-08T10:34:56+08:00`.
+    pub fn rfc3339_local(self, zone: Zone) -> String {
+        let fmt = format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second][offset_hour sign:mandatory]:[offset_minute]"
+        );
+        self.datetime()
+            .to_offset(zone.0)
+            .format(fmt)
+            .unwrap_or_default()
+    }
+
     /// `YYYY-MM-DD HH:MM:SS` in the given zone.
     pub fn local_datetime(self, zone: Zone) -> String {
         let fmt = format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");

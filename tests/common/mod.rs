@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+pub mod wechat;
+
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use utilhall::app::App;

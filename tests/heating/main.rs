@@ -10,3 +10,4 @@ mod limits;
 mod payments;
 mod profile;
 mod sms;
+mod wechat;

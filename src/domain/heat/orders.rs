@@ -200,6 +200,12 @@ impl Core {
             None => crate::store::users::openid(self.store.pool(), user_id).await?,
         };
         let openid = openid.as_deref();
+        if openid.is_none() && self.payments.needs_payer_id() {
+            return Err(Error::invalid(
+                "openid",
+                "缺少openid：请在登录或创建订单时提供微信openid",
+            ));
+        }
         let now = self.now();
         let order = store_orders::OrderRow {
             order_id: format!("O{}{}", now.millis(), ids::random_digits(4)),
@@ -413,6 +419,34 @@ impl Core {
             .map(|(id, a, f)| (id, Fen(a), Fen(f)))
             .collect();
         Ok((order, bills))
+    }
+
+    /// A payment notification from the gateway: believed only once its signature verifies and its
+    /// resource decrypts; a successful payment is recorded exactly once.
+    pub async fn handle_payment_notification(
+        &self,
+        headers: &crate::domain::payments::NotificationHeaders,
+        body: &[u8],
+    ) -> Result<Option<Settlement>> {
+        let notice = self
+            .payments
+            .parse_notification(headers, body)
+            .map_err(|e| {
+                Error::Unauthorized(crate::domain::AuthFailure::InvalidToken).tap_log(&e.0)
+            })?;
+        match notice.state {
+            TradeState::Success {
+                transaction_id,
+                amount,
+            } => self
+                .settle_heating_order(&notice.out_trade_no, &transaction_id, amount)
+                .await
+                .map(Some),
+            other => {
+                tracing::info!(order = %notice.out_trade_no, state = ?other, event = %notice.event_type, "notification without payment");
+                Ok(None)
+            }
+        }
     }
 
     /// `--dev` only: completes a pending order as if the payer had paid.
