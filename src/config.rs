@@ -30,6 +30,20 @@ impl<'de> Deserialize<'de> for Secret {
     }
 }
 
+/// An optional text value that may arrive as a number from the environment
+/// (`UTILHALL_WECHAT_PAY__MCHID=1900000109`).
+fn optional_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    match Option::<toml::Value>::deserialize(d)? {
+        None => Ok(None),
+        Some(toml::Value::String(s)) => Ok(Some(s)),
+        Some(toml::Value::Integer(i)) => Ok(Some(i.to_string())),
+        Some(other) => Err(serde::de::Error::custom(format!(
+            "expected text, got {}",
+            other.type_str()
+        ))),
+    }
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
@@ -197,15 +211,19 @@ impl Default for HeatingConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct WechatPaySection {
     pub base_url: String,
+    #[serde(deserialize_with = "optional_text")]
     pub mchid: Option<String>,
+    #[serde(deserialize_with = "optional_text")]
     pub appid: Option<String>,
     /// Serial number of the merchant API certificate.
+    #[serde(deserialize_with = "optional_text")]
     pub merchant_serial: Option<String>,
     /// PKCS#8 PEM file of the merchant API private key.
     pub merchant_key_file: Option<PathBuf>,
     pub apiv3_key: Option<Secret>,
     /// PEM file of the WeChat Pay public key, and its id (`PUB_KEY_ID_...`).
     pub public_key_file: Option<PathBuf>,
+    #[serde(deserialize_with = "optional_text")]
     pub public_key_id: Option<String>,
     /// Where WeChat Pay sends notifications: `https://<host>/heating/api/payment/notify`.
     pub notify_url: Option<String>,
@@ -321,6 +339,14 @@ mod tests {
                 "UTILHALL_SURFACE_BIND__METER".to_string(),
                 "127.0.0.1:9003".to_string(),
             ),
+            (
+                "UTILHALL_WECHAT_PAY__MCHID".to_string(),
+                "1900000109".to_string(),
+            ),
+            (
+                "UTILHALL_WECHAT_PAY__MERCHANT_SERIAL".to_string(),
+                "5157".to_string(),
+            ),
             ("OTHER".to_string(), "x".to_string()),
         ];
         let c = Config::load(Some(&path), env).expect("config");
@@ -335,6 +361,8 @@ mod tests {
             Some("127.0.0.1:9003")
         );
         assert!(!format!("{c:?}").contains("12345678901234567890"));
+        assert_eq!(c.wechat_pay.mchid.as_deref(), Some("1900000109"));
+        assert_eq!(c.wechat_pay.merchant_serial.as_deref(), Some("5157"));
     }
 
     #[test]

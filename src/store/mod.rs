@@ -28,7 +28,34 @@ use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor};
 pub type Conn = sqlx::AnyConnection;
 
 /// A write transaction.
-pub type Tx = sqlx::Transaction<'static, Any>;
+///
+/// On SQLite it also holds this process's writer turn: writers queue in order on an async mutex
+/// instead of polling SQLite's lock in its sleeping busy handler (which costs tens of
+/// milliseconds under contention). The busy timeout still covers other processes.
+pub struct Tx {
+    inner: sqlx::Transaction<'static, Any>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Tx {
+    /// Commits, then gives the writer turn to the next in line.
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.inner.commit().await
+    }
+}
+
+impl std::ops::Deref for Tx {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        &self.inner
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut Conn {
+        &mut self.inner
+    }
+}
 
 /// Which database server is behind the pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +78,8 @@ impl Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite only: one writer at a time in this process, in arrival order.
+    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// SQLite only: the in-place read path for hot lookups.
     reader: Option<std::sync::Arc<fast_read::SqliteReader>>,
 }
@@ -150,6 +179,7 @@ impl Store {
             pool,
             backend,
             reader,
+            writer: std::sync::Arc::default(),
         })
     }
 
@@ -182,8 +212,18 @@ impl Store {
     /// Begins a write transaction (`BEGIN IMMEDIATE` on SQLite).
     pub async fn begin_write(&self) -> Result<Tx, sqlx::Error> {
         match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
+            Backend::Sqlite => {
+                let turn = self.writer.clone().lock_owned().await;
+                let inner = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+                Ok(Tx {
+                    inner,
+                    _turn: Some(turn),
+                })
+            }
+            Backend::Postgres => Ok(Tx {
+                inner: self.pool.begin().await?,
+                _turn: None,
+            }),
         }
     }
 
