@@ -25,6 +25,20 @@
 //!   `auth.max_failed_logins` in a window, password sign-in answers 1008 until the window ends;
 //!   an SMS code still logs in. `register` and code login check the code before saying 1003/1004,
 //!   so nobody learns which phones are registered without the phone.
+//! - Sections 4-7: heat accounts come from the operators' registry. Binding needs the owner's
+//!   `real_name` and `id_card` as registered (the address is required but not compared); an
+//!   account has one user and a user one account: `POST /api/heat/unbind` (ours) releases it so
+//!   another can be bound. Figures in 4.2 are for the account's latest season; `current_balance`
+//!   is minus everything owed over all seasons; the bind reply's `heating_fee` is what is still
+//!   due this season. Calendar dates (due date, deadline, season start and end) are rendered as
+//!   `YYYY-MM-DDT00:00:00.000Z`, as the document's backend did, so the date part is the right day.
+//! - `amount` in 5.2 must be exactly the bills plus their late fees; `openid` (ours) may be sent
+//!   with the payment or at login, since WeChat JSAPI needs the payer. 5.4 lists the account's paid
+//!   bills (`payment_method` `wechat`, or `offline` for bills imported as paid). 7.1: seasons with
+//!   bills; money received per the journal; the latest season's paid bills; billed amount per
+//!   heating month; the share of paid bills paid by their due date.
+//! - `POST /api/payment/notify` answers WeChat with 204, or `{"code":"FAIL","message"}` and a
+//!   4xx/5xx; it is exempt from the per-IP limit.
 //! - The global limit (100 requests / 15 min per IP by default) answers 1008 with HTTP 429.
 
 mod envelope;
