@@ -97,11 +97,13 @@ impl Core {
         for (order_id, bill_ids) in &bills_of_order {
             if order_info.get(order_id).map(|o| o.0) == Some("paid") {
                 for bill_id in bill_ids {
-                    let paid = bills.iter().any(|b| b.0 == *bill_id && b.3 == "paid");
-                    if !paid {
-                        problems.push(format!(
-                            "order {order_id} is paid but its bill {bill_id} is not"
-                        ));
+                    match bills.iter().find(|b| b.0 == *bill_id) {
+                        Some(b) if b.3 == "paid" && b.4.as_deref() == Some(*order_id) => {}
+                        Some(b) if b.3 == "paid" => problems.push(format!(
+                            "order {order_id} paid bill {bill_id}, which was already paid by {}: refund needed",
+                            b.4.as_deref().unwrap_or("an import")
+                        )),
+                        _ => problems.push(format!("order {order_id} is paid but its bill {bill_id} is not")),
                     }
                 }
             }

@@ -268,6 +268,21 @@ async fn an_unpaid_order_expires_and_frees_its_bills() {
         .await;
     assert_eq!(r.body["recorded"], true);
     ledger_ok(&app).await;
+    // If the second order is paid too, the bill has been paid twice: the check says refund.
+    let second = second.data()["order_id"].as_str().expect("id").to_owned();
+    let r = app
+        .post(
+            &format!("/admin/v1/heating/orders/{second}/simulate-payment"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.body["recorded"], true);
+    let report = app.state.core.ledger_check().await.expect("check");
+    assert!(
+        report.problems.iter().any(|p| p.contains("refund needed")),
+        "{:?}",
+        report.problems
+    );
     app.stop().await;
 }
 

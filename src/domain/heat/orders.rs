@@ -352,6 +352,14 @@ impl Core {
         }
         let bills = store_orders::settle(&mut tx, order_id, transaction_id, now.millis()).await?;
         tx.commit().await?;
+        let expected = store_orders::bills(self.store.pool(), order_id)
+            .await?
+            .len() as u64;
+        if bills < expected {
+            // The money arrived (it is in the journal) but some bills were paid by another order
+            // meanwhile: the ledger check reports it as a refund to make.
+            tracing::error!(order = %order_id, bills, expected, "payment for bills already paid: refund needed");
+        }
         tracing::info!(order = %order_id, bills, amount = amount.0, "heating payment recorded");
         Ok(Settlement::Recorded)
     }
