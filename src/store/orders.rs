@@ -153,6 +153,20 @@ pub async fn close(
     Ok(done.rows_affected() == 1)
 }
 
+/// Other pending orders holding bills of this order (a late payment displaces them).
+pub async fn other_holders(
+    conn: &mut super::Conn,
+    order_id: &str,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT pending_order_id FROM heating_bills WHERE pending_order_id IS NOT NULL \
+         AND pending_order_id <> $1 AND bill_id IN (SELECT bill_id FROM heating_order_bills WHERE order_id = $1)",
+    )
+    .bind(order_id)
+    .fetch_all(conn)
+    .await
+}
+
 /// Marks an order paid and its unpaid bills paid by it; returns how many bills changed.
 pub async fn settle(
     conn: &mut super::Conn,

@@ -445,3 +445,97 @@ async fn jsapi_needs_an_openid() {
     assert_eq!(r.code(), 200, "{:?}", r.body);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn concurrent_creates_share_one_order_at_wechat() {
+    let (app, fake, token) = setup().await;
+    let replies = join_all((0..6).map(|_| {
+        app.post_auth(
+            "/heating/api/payment/create",
+            &token,
+            json!({"bill_ids": [BILL], "amount": 1250.50}),
+        )
+    }))
+    .await;
+    assert!(replies.iter().all(|r| r.code() == 200), "{replies:?}");
+    let ids: std::collections::BTreeSet<&str> = replies
+        .iter()
+        .map(|r| r.data()["order_id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert_eq!(
+        fake.trades.lock().expect("lock").len(),
+        1,
+        "one prepay at WeChat"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_failed_order_is_closed_at_wechat_before_another_is_made() {
+    let (app, fake, token) = setup().await;
+    let first = create_order(&app, &token).await["order_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    fake.trades
+        .lock()
+        .expect("lock")
+        .get_mut(&first)
+        .expect("trade")
+        .state = "PAYERROR".into();
+    app.advance(31).await;
+    assert_eq!(
+        status(&app, &token, &first).await.data()["status"],
+        "failed"
+    );
+    assert!(
+        fake.closed.lock().expect("lock").contains(&first),
+        "closed at WeChat"
+    );
+    let second = create_order(&app, &token).await["order_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    assert_ne!(second, first);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_late_payment_settles_the_bill_and_closes_the_newer_order() {
+    let (app, fake, token) = setup().await;
+    let first = create_order(&app, &token).await["order_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    app.advance(1801).await;
+    let token = app.login("13100000001").await["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    assert_eq!(
+        status(&app, &token, &first).await.data()["status"],
+        "canceled"
+    );
+    let second = create_order(&app, &token).await["order_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    // The payer had paid the first order after all (WeChat reports it).
+    let notice = genuine(&app, &fake, &first, 125_050);
+    assert_eq!(deliver(&app, &notice).await.0, 204);
+    assert_eq!(status(&app, &token, &first).await.data()["status"], "paid");
+    assert_eq!(
+        status(&app, &token, &second).await.data()["status"],
+        "canceled"
+    );
+    assert!(
+        fake.closed.lock().expect("lock").contains(&second),
+        "the newer order is closed at WeChat"
+    );
+    let info = app.get("/heating/api/payment/info", Some(&token)).await;
+    assert_eq!(info.data()["unpaid_bills"], json!([]));
+    let report = app.state.core.ledger_check().await.expect("check");
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    app.stop().await;
+}

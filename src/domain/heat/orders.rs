@@ -188,7 +188,7 @@ impl Core {
             return Err(Error::State(BILLS_INCORRECT.into()));
         }
         // A pending order for exactly these bills is the answer; stale holders are cleared.
-        if let Some(existing) = self.pending_order_for(user_id, &wanted).await? {
+        if let Some(existing) = self.payable_order_for(user_id, &wanted).await? {
             return self.params_for(existing);
         }
 
@@ -208,7 +208,7 @@ impl Core {
         }
         let now = self.now();
         let order = store_orders::OrderRow {
-            order_id: format!("O{}{}", now.millis(), ids::random_digits(4)),
+            order_id: format!("O{}{}", now.millis(), ids::random_digits(8)),
             user_id: user_id.to_owned(),
             heat_account: account.heat_account.clone(),
             amount: owed,
@@ -231,7 +231,7 @@ impl Core {
             {
                 drop(tx);
                 // Another request got there first: its order, if it is for the same bills.
-                if let Some(existing) = self.pending_order_for(user_id, &wanted).await? {
+                if let Some(existing) = self.payable_order_for(user_id, &wanted).await? {
                     return self.params_for(existing);
                 }
                 return Err(Error::State(
@@ -268,6 +268,23 @@ impl Core {
         self.params_for(self.order_row(&order.order_id).await?.into())
     }
 
+    /// The user's pending order for exactly `bills`, once it is payable: a concurrent request may
+    /// still be asking the gateway for its prepay id, so wait for that (up to ~3 s).
+    async fn payable_order_for(
+        &self,
+        user_id: &str,
+        bills: &BTreeSet<&str>,
+    ) -> Result<Option<Order>> {
+        for _ in 0..60 {
+            match self.pending_order_for(user_id, bills).await? {
+                Some(order) if order.prepay_id.is_some() => return Ok(Some(order)),
+                Some(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+                None => return Ok(None),
+            }
+        }
+        Err(Error::State("订单正在创建中，请稍后再试".into()))
+    }
+
     /// The user's pending order holding exactly `bills`, after closing holders that expired.
     async fn pending_order_for(
         &self,
@@ -292,11 +309,7 @@ impl Core {
                 .map(|(id, _, _)| id)
                 .collect();
             let same = held.len() == bills.len() && bills.iter().all(|b| held.contains(*b));
-            if same
-                && order.user_id == user_id
-                && order.status == OrderStatus::Pending
-                && order.prepay_id.is_some()
-            {
+            if same && order.user_id == user_id && order.status == OrderStatus::Pending {
                 return Ok(Some(order));
             }
         }
@@ -305,20 +318,18 @@ impl Core {
 
     /// Closes an expired order at the gateway and here; its bills become payable again.
     async fn expire_order(&self, order: &Order) -> Result<()> {
+        self.end_order(order, OrderStatus::Canceled).await
+    }
+
+    /// Closes an unpaid order at the gateway, then here (`canceled` or `failed`); its bills become
+    /// payable again. If the gateway will not close it (it may have been paid), it stays pending
+    /// for the next reconciliation.
+    async fn end_order(&self, order: &Order, status: OrderStatus) -> Result<()> {
         if let Err(e) = self.payments.close(order.order_id.clone()).await {
-            tracing::warn!(order = %order.order_id, error = %e, "closing an expired order at the gateway failed");
+            tracing::warn!(order = %order.order_id, error = %e, "closing an order at the gateway failed");
             return Ok(());
         }
-        let mut tx = self.store.begin_write().await?;
-        store_orders::close(
-            &mut tx,
-            &order.order_id,
-            OrderStatus::Canceled.as_str(),
-            self.now().millis(),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        self.close_order(&order.order_id, status).await
     }
 
     /// Records a payment the gateway confirmed: the journal entry, the order and its bills, in one
@@ -350,8 +361,19 @@ impl Core {
         if !ledger::append(&mut *tx, &entry).await? {
             return Ok(Settlement::AlreadyRecorded);
         }
+        let displaced = store_orders::other_holders(&mut tx, order_id).await?;
         let bills = store_orders::settle(&mut tx, order_id, transaction_id, now.millis()).await?;
         tx.commit().await?;
+        // Bills this payment settled may have been held by a newer pending order (this one was
+        // paid late): that order must not be payable any more.
+        for other in displaced {
+            if let Ok(row) = self.order_row(&other).await {
+                let other: Order = row.into();
+                if other.status == OrderStatus::Pending {
+                    self.end_order(&other, OrderStatus::Canceled).await?;
+                }
+            }
+        }
         let expected = store_orders::bills(self.store.pool(), order_id)
             .await?
             .len() as u64;
@@ -392,9 +414,10 @@ impl Core {
                         .await?
                 }
                 Ok(TradeState::Failed(reason)) => {
+                    // Closed at the gateway first, so the payer cannot retry it after a new
+                    // order for the same bills exists.
                     tracing::info!(order = %order.order_id, %reason, "payment failed at the gateway");
-                    self.close_order(&order.order_id, OrderStatus::Failed)
-                        .await?;
+                    self.end_order(&order, OrderStatus::Failed).await?;
                 }
                 Ok(TradeState::NotPaid) => {
                     store_orders::set_checked(self.store.pool(), &order.order_id, now.millis())
