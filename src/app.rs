@@ -296,6 +296,30 @@ impl App {
                     .await
             });
         }
+        let every = self.state.config.heating.reconcile_interval_seconds;
+        if every > 0 {
+            let core = self.state.core.clone();
+            let mut rx = stop_rx.clone();
+            tasks.spawn(async move {
+                let period = Duration::from_secs(every);
+                let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+                loop {
+                    tokio::select! {
+                        _ = ticks.tick() => match core.reconcile_pending_orders().await {
+                            Ok(0) => {}
+                            Ok(n) => tracing::info!(orders = n, "pending orders reconciled"),
+                            Err(e) => tracing::warn!(error = %e, "reconciling pending orders failed"),
+                        },
+                        changed = rx.changed() => {
+                            let stop = changed.is_err() || *rx.borrow();
+                            if stop {
+                                return Ok(());
+                            }
+                        }
+                    }
+                }
+            });
+        }
         shutdown.await;
         tracing::info!("shutting down");
         let _ = stop_tx.send(true);

@@ -189,6 +189,8 @@ pub struct HeatingConfig {
     pub order_ttl_seconds: i64,
     /// How long a pending order waits before its status is asked of the gateway (seconds).
     pub order_query_after_seconds: i64,
+    /// How often pending orders are reconciled in the background (seconds; 0 = never).
+    pub reconcile_interval_seconds: u64,
 }
 
 impl Default for HeatingConfig {
@@ -202,6 +204,7 @@ impl Default for HeatingConfig {
             season_end: "03-31".into(),
             order_ttl_seconds: 1800,
             order_query_after_seconds: 30,
+            reconcile_interval_seconds: 30,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Checking the money journal against what it explains: every paid order and every paid bill
-//! must be backed by exactly its journal entries, and every entry by what it claims to pay.
+//! must be backed by exactly its journal entries, every entry by what it claims to pay, and
+//! every order by its lines and bills. All of it read from one consistent snapshot.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -19,92 +20,134 @@ pub struct LedgerReport {
 impl Core {
     /// Verifies every balance and every bill status against the journal.
     pub async fn ledger_check(&self) -> Result<LedgerReport> {
-        let pool = self.store.pool();
-        let entries = ledger::all(pool).await?;
-        let orders = ledger::orders(pool).await?;
-        let bills = ledger::bills(pool).await?;
-        let order_bills = ledger::order_bills(pool).await?;
-        let mut problems = Vec::new();
+        let mut snapshot = self.store.begin_snapshot().await?;
+        let entries = ledger::all(&mut *snapshot).await?;
+        let orders = ledger::orders(&mut *snapshot).await?;
+        let bills = ledger::bills(&mut *snapshot).await?;
+        let lines = ledger::order_bills(&mut *snapshot).await?;
+        let anomalies = ledger::anomalies(&mut *snapshot).await?;
+        snapshot.rollback().await?;
 
+        let mut problems = Vec::new();
         let by_key: HashMap<&str, &ledger::EntryRow> =
             entries.iter().map(|e| (e.entry_key.as_str(), e)).collect();
-        let order_info: HashMap<&str, (&str, i64, &str)> = orders
-            .iter()
-            .map(|(id, status, amount, account)| {
-                (id.as_str(), (status.as_str(), *amount, account.as_str()))
-            })
-            .collect();
-        let mut bills_of_order: HashMap<&str, BTreeSet<&str>> = HashMap::new();
-        for (order_id, bill_id) in &order_bills {
-            bills_of_order
+        let order_by_id: HashMap<&str, &ledger::OrderFacts> =
+            orders.iter().map(|o| (o.order_id.as_str(), o)).collect();
+        let bill_by_id: HashMap<&str, &ledger::BillFacts> =
+            bills.iter().map(|b| (b.bill_id.as_str(), b)).collect();
+        let mut lines_of: HashMap<&str, Vec<(&str, i64, i64)>> = HashMap::new();
+        for (order_id, bill_id, amount, fee) in &lines {
+            lines_of
                 .entry(order_id.as_str())
                 .or_default()
-                .insert(bill_id.as_str());
+                .push((bill_id.as_str(), *amount, *fee));
         }
 
-        // What the journal should say, account by account.
+        // What the journal should hold, account by account.
         let mut expected: BTreeMap<String, i64> = BTreeMap::new();
-        for (order_id, (status, amount, account)) in &order_info {
-            let entry = by_key.get(order_entry_key(order_id).as_str());
-            match (*status == "paid", entry) {
-                (true, Some(e)) if e.amount == *amount && e.account == ledger_account(account) => {}
-                (true, Some(e)) => problems.push(format!(
-                    "order {order_id}: journal says {} to {}, the order {} to heat:{account}",
-                    e.amount, e.account, amount
-                )),
+        for o in &orders {
+            let id = o.order_id.as_str();
+            let order_lines = lines_of.get(id).cloned().unwrap_or_default();
+            let line_total: i64 = order_lines.iter().map(|(_, a, f)| a + f).sum();
+            if line_total != o.amount {
+                problems.push(format!(
+                    "order {id}: amount {} but its lines add up to {line_total}",
+                    o.amount
+                ));
+            }
+            for (bill_id, amount, _) in &order_lines {
+                match bill_by_id.get(bill_id) {
+                    Some(b) if b.heat_account != o.heat_account => problems.push(format!(
+                        "order {id} (heat:{}) covers bill {bill_id} of heat:{}",
+                        o.heat_account, b.heat_account
+                    )),
+                    Some(b) if b.amount != *amount => problems.push(format!(
+                        "order {id}: line for bill {bill_id} says {amount}, the bill {}",
+                        b.amount
+                    )),
+                    Some(_) => {}
+                    None => problems.push(format!(
+                        "order {id} covers bill {bill_id}, which does not exist"
+                    )),
+                }
+            }
+            let entry = by_key.get(order_entry_key(id).as_str());
+            match (o.status == "paid", entry) {
+                (true, Some(e)) => {
+                    if e.amount != o.amount || e.account != ledger_account(&o.heat_account) {
+                        problems.push(format!(
+                            "order {id}: journal says {} to {}, the order {} to heat:{}",
+                            e.amount, e.account, o.amount, o.heat_account
+                        ));
+                    }
+                    if e.external_id != o.transaction_id {
+                        problems.push(format!(
+                            "order {id}: journal transaction {:?}, order transaction {:?}",
+                            e.external_id, o.transaction_id
+                        ));
+                    }
+                    for (bill_id, _, _) in &order_lines {
+                        match bill_by_id.get(bill_id) {
+                            Some(b) if b.status == "paid" && b.paid_order_id.as_deref() == Some(id) => {}
+                            Some(b) if b.status == "paid" => problems.push(format!(
+                                "order {id} paid bill {bill_id}, which was already paid by {}: refund needed",
+                                b.paid_order_id.as_deref().unwrap_or("an import")
+                            )),
+                            _ => problems.push(format!("order {id} is paid but its bill {bill_id} is not")),
+                        }
+                    }
+                }
                 (true, None) => {
-                    problems.push(format!("order {order_id} is paid but has no journal entry"))
+                    problems.push(format!("order {id} is paid but has no journal entry"))
                 }
                 (false, Some(_)) => problems.push(format!(
-                    "order {order_id} is {status} but the journal has its payment"
+                    "order {id} is {} but the journal has its payment",
+                    o.status
                 )),
                 (false, None) => {}
             }
-            if *status == "paid" {
-                *expected.entry(ledger_account(account)).or_default() += amount;
+            if o.status == "paid" {
+                *expected.entry(ledger_account(&o.heat_account)).or_default() += o.amount;
             }
         }
-        for (bill_id, account, amount, status, paid_order) in &bills {
-            let imported = by_key.get(imported_entry_key(bill_id).as_str());
-            match (status.as_str(), paid_order.as_deref(), imported) {
+        for b in &bills {
+            let id = b.bill_id.as_str();
+            let imported = by_key.get(imported_entry_key(id).as_str());
+            match (b.status.as_str(), b.paid_order_id.as_deref(), imported) {
                 ("paid", Some(order_id), None) => {
-                    let paid_by = order_info.get(order_id).map(|o| o.0);
-                    let listed = bills_of_order
+                    let paid_by = order_by_id.get(order_id).map(|o| o.status.as_str());
+                    let listed = lines_of
                         .get(order_id)
-                        .is_some_and(|b| b.contains(bill_id.as_str()));
+                        .is_some_and(|l| l.iter().any(|(bid, _, _)| *bid == id));
                     if paid_by != Some("paid") || !listed {
                         problems.push(format!(
-                            "bill {bill_id} is paid by order {order_id}, which does not pay it"
+                            "bill {id} is paid by order {order_id}, which does not pay it"
                         ));
                     }
                 }
-                ("paid", None, Some(e)) if e.amount == *amount => {
-                    *expected.entry(ledger_account(account)).or_default() += amount;
+                ("paid", None, Some(e)) if e.amount == b.amount => {
+                    *expected.entry(ledger_account(&b.heat_account)).or_default() += b.amount;
                 }
                 ("paid", None, Some(e)) => problems.push(format!(
-                    "bill {bill_id}: imported payment of {} for a bill of {amount}",
-                    e.amount
+                    "bill {id}: imported payment of {} for a bill of {}",
+                    e.amount, b.amount
                 )),
-                ("paid", _, _) => problems.push(format!(
-                    "bill {bill_id} is paid but no journal entry pays it"
-                )),
-                (_, _, Some(_)) => problems.push(format!(
-                    "bill {bill_id} is {status} but the journal has it paid"
-                )),
+                ("paid", _, _) => {
+                    problems.push(format!("bill {id} is paid but no journal entry pays it"))
+                }
+                (status, _, Some(_)) => {
+                    problems.push(format!("bill {id} is {status} but the journal has it paid"))
+                }
                 _ => {}
             }
-        }
-        for (order_id, bill_ids) in &bills_of_order {
-            if order_info.get(order_id).map(|o| o.0) == Some("paid") {
-                for bill_id in bill_ids {
-                    match bills.iter().find(|b| b.0 == *bill_id) {
-                        Some(b) if b.3 == "paid" && b.4.as_deref() == Some(*order_id) => {}
-                        Some(b) if b.3 == "paid" => problems.push(format!(
-                            "order {order_id} paid bill {bill_id}, which was already paid by {}: refund needed",
-                            b.4.as_deref().unwrap_or("an import")
-                        )),
-                        _ => problems.push(format!("order {order_id} is paid but its bill {bill_id} is not")),
-                    }
+            if let Some(holder) = b.pending_order_id.as_deref() {
+                let holder_status = order_by_id.get(holder).map(|o| o.status.as_str());
+                if b.status != "unpaid" || holder_status != Some("pending") {
+                    problems.push(format!(
+                        "bill {id} ({}) is held by order {holder}, which is {}",
+                        b.status,
+                        holder_status.unwrap_or("missing")
+                    ));
                 }
             }
         }
@@ -114,15 +157,18 @@ impl Core {
         }
         let accounts: BTreeSet<&String> = expected.keys().chain(actual.keys()).collect();
         for account in accounts {
-            let (want, have) = (
-                expected.get(account).copied().unwrap_or(0),
-                actual.get(account).copied().unwrap_or(0),
-            );
+            let want = expected.get(account).copied().unwrap_or(0);
+            let have = actual.get(account).copied().unwrap_or(0);
             if want != have {
                 problems.push(format!(
                     "{account}: journal holds {have} fen, orders and bills explain {want}"
                 ));
             }
+        }
+        for (transaction_id, out_trade_no, amount, reason) in &anomalies {
+            problems.push(format!(
+                "payment {transaction_id} ({amount} fen) for order {out_trade_no} was not applied: {reason}; refund or settle it by hand"
+            ));
         }
         Ok(LedgerReport {
             entries: entries.len(),

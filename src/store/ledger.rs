@@ -43,31 +43,95 @@ pub async fn all<'e, E: Executor<'e, Database = Any>>(ex: E) -> Result<Vec<Entry
     .await
 }
 
-/// Every order with its status and amount: `(order_id, status, amount, heat_account)`.
+/// An order's settlement facts.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OrderFacts {
+    pub order_id: String,
+    pub status: String,
+    pub amount: i64,
+    pub heat_account: String,
+    pub transaction_id: Option<String>,
+}
+
 pub async fn orders<'e, E: Executor<'e, Database = Any>>(
     ex: E,
-) -> Result<Vec<(String, String, i64, String)>, sqlx::Error> {
+) -> Result<Vec<OrderFacts>, sqlx::Error> {
+    sqlx::query_as("SELECT order_id, status, amount, heat_account, transaction_id FROM heating_orders ORDER BY order_id")
+        .fetch_all(ex)
+        .await
+}
+
+/// A bill's settlement facts.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct BillFacts {
+    pub bill_id: String,
+    pub heat_account: String,
+    pub amount: i64,
+    pub status: String,
+    pub paid_order_id: Option<String>,
+    pub pending_order_id: Option<String>,
+}
+
+pub async fn bills<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+) -> Result<Vec<BillFacts>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT order_id, status, amount, heat_account FROM heating_orders ORDER BY order_id",
+        "SELECT bill_id, heat_account, amount, status, paid_order_id, pending_order_id FROM heating_bills ORDER BY bill_id",
     )
     .fetch_all(ex)
     .await
 }
 
-/// Every bill's settlement facts: `(bill_id, heat_account, amount, status, paid_order_id)`.
-pub async fn bills<'e, E: Executor<'e, Database = Any>>(
+/// Every order line: `(order_id, bill_id, amount, late_fee)`.
+pub async fn order_bills<'e, E: Executor<'e, Database = Any>>(
     ex: E,
-) -> Result<Vec<(String, String, i64, String, Option<String>)>, sqlx::Error> {
-    sqlx::query_as("SELECT bill_id, heat_account, amount, status, paid_order_id FROM heating_bills ORDER BY bill_id")
+) -> Result<Vec<(String, String, i64, i64)>, sqlx::Error> {
+    sqlx::query_as("SELECT order_id, bill_id, amount, late_fee FROM heating_order_bills ORDER BY order_id, bill_id")
         .fetch_all(ex)
         .await
 }
 
-/// Every (order, bill) pair.
-pub async fn order_bills<'e, E: Executor<'e, Database = Any>>(
+/// What an account's journal holds (fen).
+pub async fn account_total<'e, E: Executor<'e, Database = Any>>(
     ex: E,
-) -> Result<Vec<(String, String)>, sqlx::Error> {
-    sqlx::query_as("SELECT order_id, bill_id FROM heating_order_bills ORDER BY order_id, bill_id")
+    account: &str,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM ledger_entries WHERE account = $1",
+    )
+    .bind(account)
+    .fetch_one(ex)
+    .await
+}
+
+/// Keeps a payment that could not be applied; false if it is known already.
+pub async fn record_anomaly<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    transaction_id: &str,
+    out_trade_no: &str,
+    amount: i64,
+    reason: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO payment_anomalies (transaction_id, out_trade_no, amount, reason, created_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+    )
+    .bind(transaction_id)
+    .bind(out_trade_no)
+    .bind(amount)
+    .bind(reason)
+    .bind(now)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Every payment that could not be applied: `(transaction_id, out_trade_no, amount, reason)`.
+pub async fn anomalies<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+) -> Result<Vec<(String, String, i64, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT transaction_id, out_trade_no, amount, reason FROM payment_anomalies ORDER BY transaction_id")
         .fetch_all(ex)
         .await
 }

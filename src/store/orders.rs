@@ -107,6 +107,25 @@ pub async fn holder_of<'e, E: Executor<'e, Database = Any>>(
     Ok(held.flatten())
 }
 
+/// Pending orders due for reconciliation: old enough and not checked lately, or expired.
+pub async fn pending_due<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    checked_before: i64,
+    now: i64,
+    limit: i64,
+) -> Result<Vec<OrderRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {ORDER_COLUMNS} FROM heating_orders WHERE status = 'pending' AND \
+         ((created_at <= $1 AND (checked_at IS NULL OR checked_at <= $1)) OR expires_at <= $2) \
+         ORDER BY created_at LIMIT $3"
+    ))
+    .bind(checked_before)
+    .bind(now)
+    .bind(limit)
+    .fetch_all(ex)
+    .await
+}
+
 pub async fn set_prepay<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     order_id: &str,

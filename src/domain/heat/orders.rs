@@ -342,10 +342,22 @@ impl Core {
     ) -> Result<Settlement> {
         let order: Order = self.order_row(order_id).await?.into();
         if amount != order.amount {
-            return Err(Error::State(format!(
-                "amount {} does not match order {} ({})",
-                amount.0, order_id, order.amount.0
-            )));
+            // The payer may have been charged: keep it where the ledger check will report it.
+            let reason = format!(
+                "paid {} fen for an order of {} fen",
+                amount.0, order.amount.0
+            );
+            ledger::record_anomaly(
+                self.store.pool(),
+                transaction_id,
+                order_id,
+                amount.0,
+                &reason,
+                self.now().millis(),
+            )
+            .await?;
+            tracing::error!(order = %order_id, %transaction_id, %reason, "payment not applied");
+            return Err(Error::State("支付金额与订单金额不符".into()));
         }
         let now = self.now();
         let mut tx = self.store.begin_write().await?;
@@ -392,10 +404,17 @@ impl Core {
             .await?
             .filter(|o| o.user_id == user_id)
             .ok_or(Error::NotFound(Entity::Order))?;
-        let order: Order = row.clone().into();
-        if order.status != OrderStatus::Pending {
-            return Ok(order);
+        if row.status == OrderStatus::Pending.as_str() {
+            self.reconcile_order(row.clone()).await?;
         }
+        Ok(self.order_row(&row.order_id).await?.into())
+    }
+
+    /// Brings a pending order up to date with the gateway: asks once it has waited long enough
+    /// (and not again too soon), records a payment, ends a closed or failed trade, closes an
+    /// expired one.
+    pub async fn reconcile_order(&self, row: store_orders::OrderRow) -> Result<()> {
+        let order: Order = row.clone().into();
         let now = self.now();
         let wait_ms = self.settings.order_query_after_secs * 1000;
         let due_for_query = now.millis() - order.created_at.millis() >= wait_ms
@@ -406,16 +425,20 @@ impl Core {
                     transaction_id,
                     amount,
                 }) => {
-                    self.settle_heating_order(&order.order_id, &transaction_id, amount)
-                        .await?;
+                    if let Err(e) = self
+                        .settle_heating_order(&order.order_id, &transaction_id, amount)
+                        .await
+                    {
+                        tracing::warn!(order = %order.order_id, error = %e, "payment found by query not applied");
+                    }
                 }
                 Ok(TradeState::Closed) => {
                     self.close_order(&order.order_id, OrderStatus::Canceled)
                         .await?
                 }
                 Ok(TradeState::Failed(reason)) => {
-                    // Closed at the gateway first, so the payer cannot retry it after a new
-                    // order for the same bills exists.
+                    // Closed at the gateway first, so the payer cannot retry it once a new order
+                    // for the same bills exists.
                     tracing::info!(order = %order.order_id, %reason, "payment failed at the gateway");
                     self.end_order(&order, OrderStatus::Failed).await?;
                 }
@@ -426,12 +449,29 @@ impl Core {
                 Err(e) => tracing::warn!(order = %order.order_id, error = %e, "order query failed"),
             }
         }
-        let order: Order = self.order_row(&order.order_id).await?.into();
-        if order.status == OrderStatus::Pending && now >= order.expires_at {
-            self.expire_order(&order).await?;
-            return Ok(self.order_row(&order.order_id).await?.into());
+        let current: Order = self.order_row(&order.order_id).await?.into();
+        if current.status == OrderStatus::Pending && now >= current.expires_at {
+            self.expire_order(&current).await?;
         }
-        Ok(order)
+        Ok(())
+    }
+
+    /// Reconciles the pending orders that are due (the background reconciler calls this), so a
+    /// lost notification or an abandoned order does not wait for someone to ask for its status.
+    pub async fn reconcile_pending_orders(&self) -> Result<usize> {
+        let now = self.now().millis();
+        let due = store_orders::pending_due(
+            self.store.pool(),
+            now - self.settings.order_query_after_secs * 1000,
+            now,
+            200,
+        )
+        .await?;
+        let count = due.len();
+        for row in due {
+            self.reconcile_order(row).await?;
+        }
+        Ok(count)
     }
 
     async fn close_order(&self, order_id: &str, status: OrderStatus) -> Result<()> {
@@ -544,12 +584,9 @@ impl Core {
             .iter()
             .filter(|b| b.status == BillStatus::Paid)
             .collect();
-        let received: i64 = ledger::all(self.store.pool())
-            .await?
-            .iter()
-            .filter(|e| e.account == ledger_account(&account.heat_account))
-            .map(|e| e.amount)
-            .sum();
+        let received =
+            ledger::account_total(self.store.pool(), &ledger_account(&account.heat_account))
+                .await?;
         let current = seasons.iter().next_back().copied().unwrap_or_default();
         let current_paid = paid
             .iter()
