@@ -170,12 +170,12 @@ impl Core {
         }
         let mut owed = 0i64;
         let mut lines = Vec::new();
+        let bills = self.bills_of(&account.heat_account).await?;
         for bill_id in &wanted {
-            let bill = self
-                .bills_of(&account.heat_account)
-                .await?
-                .into_iter()
+            let bill = bills
+                .iter()
                 .find(|b| b.bill_id == *bill_id)
+                .cloned()
                 .ok_or_else(|| Error::State(BILLS_INCORRECT.into()))?;
             if bill.status != BillStatus::Unpaid {
                 return Err(Error::State(BILLS_INCORRECT.into()));

@@ -34,7 +34,8 @@
 //!   `YYYY-MM-DDT00:00:00.000Z`, as the document's backend did, so the date part is the right day.
 //! - `amount` in 5.2 must be exactly the bills plus their late fees; `openid` (ours) may be sent
 //!   with the payment or at login, since WeChat JSAPI needs the payer. 5.4 lists the account's paid
-//!   bills (`payment_method` `wechat`, or `offline` for bills imported as paid). 7.1: seasons with
+//!   bills (`payment_method` `wechat`, or `offline` for bills imported as paid): it follows the
+//!   account, so whoever holds it (proven by the owner's name and ID number) sees its payments. 7.1: seasons with
 //!   bills; money received per the journal; the latest season's paid bills; billed amount per
 //!   heating month; the share of paid bills paid by their due date.
 //! - `POST /api/payment/notify` answers WeChat with 204, or `{"code":"FAIL","message"}` and a
