@@ -88,21 +88,14 @@ pub async fn list_accounts<'e, E: Executor<'e, Database = Any> + Copy>(
     limit: i64,
     offset: i64,
 ) -> Result<(i64, Vec<HeatAccountRow>), sqlx::Error> {
-    let pattern = format!("{}%", prefix.unwrap_or(""));
-    let total: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM heat_accounts WHERE heat_account LIKE $1")
-            .bind(&pattern)
-            .fetch_one(ex)
-            .await?;
-    let rows = sqlx::query_as(&format!(
-        "SELECT {ACCOUNT_COLUMNS} FROM heat_accounts WHERE heat_account LIKE $1 ORDER BY heat_account LIMIT $2 OFFSET $3"
-    ))
-    .bind(&pattern)
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(ex)
-    .await?;
-    Ok((total, rows))
+    super::PrefixListing {
+        table: "heat_accounts",
+        column: "heat_account",
+        select: ACCOUNT_COLUMNS,
+        order: "heat_account",
+    }
+    .page(ex, prefix, limit, offset)
+    .await
 }
 
 /// Binds a free account to a user; false if it is bound already (to anyone).

@@ -253,6 +253,52 @@ impl Store {
     }
 }
 
+/// A listing of rows filtered by the prefix of one column: the caller's constants, never input.
+pub struct PrefixListing {
+    pub table: &'static str,
+    pub column: &'static str,
+    pub select: &'static str,
+    pub order: &'static str,
+}
+
+impl PrefixListing {
+    /// A page of rows whose column starts with `prefix`, with the count of all of them.
+    pub async fn page<'e, E, T>(
+        &self,
+        ex: E,
+        prefix: Option<&str>,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(i64, Vec<T>), sqlx::Error>
+    where
+        E: Executor<'e, Database = Any> + Copy,
+        T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+    {
+        let PrefixListing {
+            table,
+            column,
+            select,
+            order,
+        } = self;
+        let pattern = format!("{}%", prefix.unwrap_or(""));
+        let total: i64 = sqlx::query_scalar(&format!(
+            "SELECT COUNT(*) FROM {table} WHERE {column} LIKE $1"
+        ))
+        .bind(&pattern)
+        .fetch_one(ex)
+        .await?;
+        let rows = sqlx::query_as(&format!(
+            "SELECT {select} FROM {table} WHERE {column} LIKE $1 ORDER BY {order} LIMIT $2 OFFSET $3"
+        ))
+        .bind(&pattern)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(ex)
+        .await?;
+        Ok((total, rows))
+    }
+}
+
 /// True when the error is a unique-constraint violation (on either backend).
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())

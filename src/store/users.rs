@@ -137,20 +137,14 @@ pub async fn list<'e, E: Executor<'e, Database = Any> + Copy>(
     limit: i64,
     offset: i64,
 ) -> Result<(i64, Vec<UserRow>), sqlx::Error> {
-    let pattern = format!("{}%", phone_prefix.unwrap_or(""));
-    let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE phone LIKE $1")
-        .bind(&pattern)
-        .fetch_one(ex)
-        .await?;
-    let rows = sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM users WHERE phone LIKE $1 ORDER BY created_at DESC, id LIMIT $2 OFFSET $3"
-    ))
-    .bind(&pattern)
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(ex)
-    .await?;
-    Ok((total, rows))
+    super::PrefixListing {
+        table: "users",
+        column: "phone",
+        select: COLUMNS,
+        order: "created_at DESC, id",
+    }
+    .page(ex, phone_prefix, limit, offset)
+    .await
 }
 
 /// Disables (`Some(now)`) or enables (`None`) a user; false if there is no such user.

@@ -254,6 +254,15 @@ pub async fn limit_per_ip(
     next.run(req).await
 }
 
+/// A required text field: present and not blank (else 400 with `message`).
+pub fn required<'a>(value: &'a Option<String>, message: &str) -> Result<&'a str, ApiError> {
+    value
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ApiError::bad_request(message))
+}
+
 /// A JSON or form body, rejected in the heating envelope.
 pub struct Body<T>(pub T);
 

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 
-use super::envelope::{ApiError, ApiResult, Auth, BearerToken, Body, Reply, SURFACE};
+use super::envelope::{ApiError, ApiResult, Auth, BearerToken, Body, Reply, SURFACE, required};
 use super::wire::*;
 use crate::app::AppState;
 use crate::domain::accounts::{
@@ -13,15 +13,6 @@ use crate::domain::accounts::{
 use crate::domain::codes::{Channel, CodeRequest};
 use crate::domain::identity::{Password, Phone};
 use crate::domain::{AuthFailure, Error};
-
-/// A required text field: present and not blank.
-fn required<'a>(value: &'a Option<String>, message: &str) -> Result<&'a str, ApiError> {
-    value
-        .as_deref()
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| ApiError::bad_request(message))
-}
 
 fn phone(value: &Option<String>) -> Result<Phone, ApiError> {
     Ok(Phone::parse(required(value, "手机号不能为空")?)?)

@@ -7,7 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::envelope::{ApiError, ApiResult, Auth, Body, Reply};
+use super::envelope::{ApiError, ApiResult, Auth, Body, Reply, required};
 use super::wire::*;
 use crate::app::AppState;
 use crate::domain::heat::accounts::BindRequest as DomainBind;
@@ -23,14 +23,6 @@ fn not_bound(err: Error) -> ApiError {
         Error::NotFound(Entity::HeatAccount) => ApiError::new(404, "未绑定供热账号"),
         other => other.into(),
     }
-}
-
-fn required<'a>(value: &'a Option<String>, message: &str) -> Result<&'a str, ApiError> {
-    value
-        .as_deref()
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| ApiError::bad_request(message))
 }
 
 /// 4.1 `POST /api/heat/bind`
