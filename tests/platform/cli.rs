@@ -5,6 +5,16 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_utilhall");
 
+/// Runs the binary in `dir` with the default database; its whole output.
+fn output(args: &[&str], dir: &std::path::Path) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("run utilhall")
+}
+
 fn run(args: &[&str], dir: &std::path::Path) -> (i32, String) {
     let out = Command::new(BIN)
         .args(args)
@@ -208,12 +218,7 @@ fn heating_imports_from_the_command_line() {
     .expect("write");
     let (code, err) = run(&["heating", "import-accounts", "accounts.csv"], dir.path());
     assert_eq!(code, 0, "{err}");
-    let out = Command::new(BIN)
-        .args(["heating", "import-accounts", "accounts.csv"])
-        .current_dir(dir.path())
-        .env_remove("DATABASE_URL")
-        .output()
-        .expect("run");
+    let out = output(&["heating", "import-accounts", "accounts.csv"], dir.path());
     assert!(String::from_utf8_lossy(&out.stdout).contains("1 unchanged"));
     let (code, err) = run(&["heating", "import-bills", "bills.csv"], dir.path());
     assert_eq!(code, 1);
@@ -225,12 +230,7 @@ fn heating_imports_from_the_command_line() {
         "bill_id,heat_account,heating_season,amount,bill_date,due_date\nB500000000001,H500000001,2025-2026,800,2025-10-15,2025-11-30\n",
     )
     .expect("write");
-    let out = Command::new(BIN)
-        .args(["heating", "import-bills", "good.csv"])
-        .current_dir(dir.path())
-        .env_remove("DATABASE_URL")
-        .output()
-        .expect("run");
+    let out = output(&["heating", "import-bills", "good.csv"], dir.path());
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("1 created"),
         "{out:?}"
@@ -258,12 +258,7 @@ fn ledger_check_passes_on_a_consistent_journal_and_fails_on_tampering() {
         0
     );
     assert_eq!(run(&["heating", "import-bills", "b.csv"], dir.path()).0, 0);
-    let out = Command::new(BIN)
-        .args(["ledger", "check"])
-        .current_dir(dir.path())
-        .env_remove("DATABASE_URL")
-        .output()
-        .expect("run");
+    let out = output(&["ledger", "check"], dir.path());
     assert!(out.status.success(), "{out:?}");
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("ledger ok: 1 journal entries"),
@@ -285,12 +280,7 @@ fn ledger_check_passes_on_a_consistent_journal_and_fails_on_tampering() {
             .await
             .expect("tamper");
     });
-    let out = Command::new(BIN)
-        .args(["ledger", "check"])
-        .current_dir(dir.path())
-        .env_remove("DATABASE_URL")
-        .output()
-        .expect("run");
+    let out = output(&["ledger", "check"], dir.path());
     assert_eq!(out.status.code(), Some(1));
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("B600000000002"),
