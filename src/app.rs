@@ -18,7 +18,8 @@ use crate::gateways::payments::{NoGateway, SimulatedGateway};
 use crate::gateways::sms::{DevOutbox, NoProvider};
 use crate::gateways::wechat_pay::{WechatPay, WechatPayConfig};
 use crate::store::Store;
-use crate::surfaces::{self, ratelimit::IpRateLimiter};
+use crate::surfaces::ratelimit::{IpRateLimiter, RateLimiter};
+use crate::surfaces::{self};
 use crate::telemetry::Metrics;
 
 /// Everything a handler needs; cheap to clone.
@@ -30,6 +31,8 @@ pub struct AppState {
     pub heating_limiter: Arc<IpRateLimiter>,
     /// Operator login attempts per client IP.
     pub admin_login_limiter: Arc<IpRateLimiter>,
+    /// The meter document's one call per interface per account per window.
+    pub meter_limiter: Arc<RateLimiter<(String, &'static str)>>,
 }
 
 /// A bound listener and what it serves.
@@ -237,6 +240,10 @@ impl App {
             admin_login_limiter: Arc::new(IpRateLimiter::new(
                 config.auth.admin_login_ip_limit,
                 config.auth.failed_login_window_seconds.max(1) as u64,
+            )),
+            meter_limiter: Arc::new(RateLimiter::with_window_ms(
+                1,
+                (config.meter.rate_limit_window_seconds.max(0.0) * 1000.0) as i64,
             )),
             config: Arc::new(config),
             metrics: Metrics::default(),

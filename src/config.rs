@@ -55,6 +55,7 @@ pub struct Config {
     pub heating: HeatingConfig,
     pub log: LogConfig,
     pub wechat_pay: WechatPaySection,
+    pub meter: MeterConfig,
     /// Surface name -> extra listener address serving that surface at its root.
     pub surface_bind: BTreeMap<String, String>,
 }
@@ -205,6 +206,22 @@ impl Default for HeatingConfig {
             order_ttl_seconds: 1800,
             order_query_after_seconds: 30,
             reconcile_interval_seconds: 30,
+        }
+    }
+}
+
+/// The meter recharge interface.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MeterConfig {
+    /// One call per interface per account per this many seconds (recharge excepted); 0 = off.
+    pub rate_limit_window_seconds: f64,
+}
+
+impl Default for MeterConfig {
+    fn default() -> Self {
+        MeterConfig {
+            rate_limit_window_seconds: 2.0,
         }
     }
 }

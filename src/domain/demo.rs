@@ -29,6 +29,68 @@ B1734502968102,H202400003,2024-2025,944.48,2024-12-18T07:49:28.024Z,2024-11-30,u
 ";
 
 impl Core {
+    /// The meter document's examples: account `khcs` / `123456`, the five buildings of
+    /// `getBuildCode`, households `2022040001` and `2022040002`, and meter `202364555511`
+    /// (type 3, electricity) with balance 130.00 and reading 3.00.
+    async fn load_meter_demo(&self) -> Result<()> {
+        use crate::store::meter as m;
+        self.ensure_meter_account("khcs", "123456").await?;
+        let pool = self.store.pool();
+        let now = self.now().millis();
+        let buildings = [
+            ("一栋电", "gzfh-1-d"),
+            ("二栋电", "gzfh-2-d"),
+            ("三栋水", "gzfh-3-s"),
+            ("四栋水", "gzfh-4-s"),
+            ("测试", "gzfh"),
+        ];
+        for (name, code) in buildings {
+            m::upsert_building(pool, "khcs", code, name).await?;
+        }
+        for (code, address) in [
+            ("gzfh-1-d", "一栋一层"),
+            ("gzfh-1-d", "一栋二层"),
+            ("gzfh-1-d", "一栋三层"),
+        ] {
+            m::upsert_address(pool, "khcs", code, address).await?;
+        }
+        let households = [
+            ("2022040001", "101", Some("101"), 13_000),
+            ("2022040002", "102", None, 5_000),
+        ];
+        for (user_code, user_name, house_number, balance) in households {
+            if m::household(pool, user_code).await?.is_none() {
+                let row = m::HouseholdRow {
+                    user_code: user_code.into(),
+                    admin_user_name: "khcs".into(),
+                    build_code: "gzfh-1-d".into(),
+                    address: "一栋一层".into(),
+                    user_name: user_name.into(),
+                    house_number: house_number.map(str::to_owned),
+                    balance,
+                };
+                m::upsert_household(pool, &row, now).await?;
+            }
+        }
+        let read_at =
+            super::Timestamp::parse_rfc3339("2022-04-20T21:00:04+08:00").map(|t| t.millis());
+        for (table_no, user_code, table_type, reading) in [
+            ("202364555511", "2022040001", 3, 300),
+            ("202364555512", "2022040002", 4, 1_250),
+        ] {
+            let meter = m::MeterRow {
+                table_no: table_no.into(),
+                user_code: user_code.into(),
+                table_type,
+                unit_price: if table_type % 2 == 1 { 56 } else { 345 },
+                reading,
+                read_time: read_at,
+            };
+            m::upsert_meter(pool, &meter, now).await?;
+        }
+        Ok(())
+    }
+
     /// Loads the demo data; running it again changes nothing.
     pub async fn load_demo(&self) -> Result<()> {
         self.ensure_operator(DEMO_OPERATOR.0, DEMO_OPERATOR.1)
@@ -48,6 +110,7 @@ impl Core {
             store_users::update_profile(self.store.pool(), &user.id, &change, self.now().millis())
                 .await?;
         }
+        self.load_meter_demo().await?;
         self.import_heat_accounts(DEMO_HEAT_ACCOUNTS.as_bytes())
             .await?;
         self.import_bills(DEMO_BILLS.as_bytes()).await?;

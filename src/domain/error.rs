@@ -11,6 +11,8 @@ pub enum Entity {
     HeatAccount,
     Bill,
     Order,
+    MeterAccount,
+    Household,
     Other,
 }
 
@@ -23,6 +25,8 @@ impl fmt::Display for Entity {
             Entity::HeatAccount => "heat account",
             Entity::Bill => "bill",
             Entity::Order => "order",
+            Entity::MeterAccount => "meter API account",
+            Entity::Household => "household",
             Entity::Other => "resource",
         };
         f.write_str(s)

@@ -11,6 +11,7 @@ pub mod heat;
 pub mod identity;
 pub mod ids;
 pub mod ledger;
+pub mod meter;
 pub mod money;
 pub mod operators;
 pub mod passwords;

@@ -10,6 +10,7 @@ pub mod content;
 pub mod fast_read;
 pub mod heat;
 pub mod ledger;
+pub mod meter;
 pub mod operators;
 pub mod orders;
 pub mod secrets;

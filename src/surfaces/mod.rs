@@ -5,6 +5,7 @@ pub mod admin;
 pub mod body;
 pub mod docs;
 pub mod heating;
+pub mod meter;
 pub mod ratelimit;
 
 use axum::Router;
@@ -22,7 +23,7 @@ use crate::app::AppState;
 use crate::telemetry::{RequestTelemetry, track};
 
 /// Surfaces that can be served on their own listener.
-pub const SURFACES: [&str; 2] = ["heating", "admin"];
+pub const SURFACES: [&str; 3] = ["heating", "meter", "admin"];
 
 /// The bearer token of `Authorization: Bearer <token>`, if any.
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -80,6 +81,7 @@ fn tracked(router: Router, surface: &'static str, state: &AppState) -> Router {
 pub fn surface_router(name: &str, state: &AppState) -> Option<Router> {
     match name {
         "heating" => Some(tracked(heating::router(state.clone()), "heating", state)),
+        "meter" => Some(tracked(meter::router(state.clone()), "meter", state)),
         "admin" => Some(tracked(admin::router(state.clone()), "admin", state)),
         _ => None,
     }
@@ -135,6 +137,10 @@ pub fn main_router(state: &AppState) -> Router {
         .nest(
             "/heating",
             tracked(heating::router(state.clone()), "heating", state),
+        )
+        .nest(
+            "/meter",
+            tracked(meter::router(state.clone()), "meter", state),
         )
         .nest(
             "/admin/v1",

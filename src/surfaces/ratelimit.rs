@@ -9,16 +9,18 @@ use std::sync::Mutex;
 
 use crate::domain::Timestamp;
 
-/// Requests per window per IP; `limit == 0` turns it off.
-pub struct IpRateLimiter {
+/// Requests per window per key; `limit == 0` turns it off.
+pub struct RateLimiter<K> {
     limit: u64,
     window_ms: i64,
-    windows: Mutex<Windows>,
+    windows: Mutex<Windows<K>>,
 }
 
-#[derive(Default)]
-struct Windows {
-    by_client: HashMap<IpAddr, (i64, u64)>,
+/// The per-IP limiter (IPv6 counted per /64).
+pub type IpRateLimiter = RateLimiter<IpAddr>;
+
+struct Windows<K> {
+    by_client: HashMap<K, (i64, u64)>,
     last_prune: i64,
 }
 
@@ -34,12 +36,20 @@ fn client_key(ip: IpAddr) -> IpAddr {
     }
 }
 
-impl IpRateLimiter {
+impl<K: std::hash::Hash + Eq> RateLimiter<K> {
     pub fn new(limit: u64, window_secs: u64) -> Self {
-        IpRateLimiter {
-            limit,
-            window_ms: (window_secs.max(1) as i64) * 1000,
-            windows: Mutex::new(Windows::default()),
+        Self::with_window_ms(limit, (window_secs.max(1) as i64) * 1000)
+    }
+
+    /// A limiter whose window is given in milliseconds (0 turns it off too).
+    pub fn with_window_ms(limit: u64, window_ms: i64) -> Self {
+        RateLimiter {
+            limit: if window_ms > 0 { limit } else { 0 },
+            window_ms: window_ms.max(1),
+            windows: Mutex::new(Windows {
+                by_client: HashMap::new(),
+                last_prune: 0,
+            }),
         }
     }
 
@@ -48,7 +58,7 @@ impl IpRateLimiter {
     }
 
     /// Counts one request; `Err(seconds until the window ends)` when over the limit.
-    pub fn check(&self, ip: IpAddr, now: Timestamp) -> Result<(), u64> {
+    pub fn check_key(&self, key: K, now: Timestamp) -> Result<(), u64> {
         if !self.enabled() {
             return Ok(());
         }
@@ -62,7 +72,7 @@ impl IpRateLimiter {
                 .retain(|_, (start, _)| now - *start < window);
             windows.last_prune = now;
         }
-        let entry = windows.by_client.entry(client_key(ip)).or_insert((now, 0));
+        let entry = windows.by_client.entry(key).or_insert((now, 0));
         if now - entry.0 >= self.window_ms || now < entry.0 {
             *entry = (now, 0);
         }
@@ -72,6 +82,13 @@ impl IpRateLimiter {
         }
         entry.1 += 1;
         Ok(())
+    }
+}
+
+impl RateLimiter<IpAddr> {
+    /// Counts one request from `ip` (an IPv6 address counts for its /64).
+    pub fn check(&self, ip: IpAddr, now: Timestamp) -> Result<(), u64> {
+        self.check_key(client_key(ip), now)
     }
 }
 

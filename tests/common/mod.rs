@@ -60,6 +60,7 @@ pub async fn base_config(dir: &TempDir) -> Config {
     c.auth.argon2_memory_kib = 8192;
     c.auth.argon2_iterations = 1;
     c.heating.rate_limit_requests = 0;
+    c.meter.rate_limit_window_seconds = 0.0;
     c
 }
 

@@ -1,0 +1,239 @@
+//! The prepaid smart-meter registry: API accounts and their tokens, buildings, addresses,
+//! households and meters.
+
+use sqlx::{Any, Executor};
+
+pub async fn insert_account<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    name: &str,
+    password_hash: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO meter_api_accounts (admin_user_name, password_hash, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    )
+    .bind(name)
+    .bind(password_hash)
+    .bind(now)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// `(password_hash, api_enabled)` of an API account.
+pub async fn account<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    name: &str,
+) -> Result<Option<(String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT password_hash, api_enabled FROM meter_api_accounts WHERE admin_user_name = $1",
+    )
+    .bind(name)
+    .fetch_optional(ex)
+    .await
+}
+
+pub async fn insert_token<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    token_hash: &str,
+    name: &str,
+    now: i64,
+    expires_at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO meter_tokens (token_hash, admin_user_name, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+        .bind(token_hash)
+        .bind(name)
+        .bind(now)
+        .bind(expires_at)
+        .execute(ex)
+        .await
+        .map(|_| ())
+}
+
+/// `(admin_user_name, expires_at)` of a token.
+pub async fn token<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    token_hash: &str,
+) -> Result<Option<(String, i64)>, sqlx::Error> {
+    sqlx::query_as("SELECT admin_user_name, expires_at FROM meter_tokens WHERE token_hash = $1")
+        .bind(token_hash)
+        .fetch_optional(ex)
+        .await
+}
+
+pub async fn upsert_building<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    account: &str,
+    code: &str,
+    name: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO meter_buildings (admin_user_name, build_code, name) VALUES ($1, $2, $3) \
+         ON CONFLICT (admin_user_name, build_code) DO UPDATE SET name = excluded.name",
+    )
+    .bind(account)
+    .bind(code)
+    .bind(name)
+    .execute(ex)
+    .await
+    .map(|_| ())
+}
+
+/// `(name, build_code)` of an account's buildings.
+pub async fn buildings<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    account: &str,
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT name, build_code FROM meter_buildings WHERE admin_user_name = $1 ORDER BY build_code")
+        .bind(account)
+        .fetch_all(ex)
+        .await
+}
+
+pub async fn upsert_address<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    account: &str,
+    code: &str,
+    address: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO meter_addresses (admin_user_name, build_code, address) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    )
+    .bind(account)
+    .bind(code)
+    .bind(address)
+    .execute(ex)
+    .await
+    .map(|_| ())
+}
+
+/// `(address, build_code)` of an account, optionally of one building.
+pub async fn addresses<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    account: &str,
+    build_code: Option<&str>,
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT address, build_code FROM meter_addresses WHERE admin_user_name = $1 \
+         AND ($2 IS NULL OR build_code = $2) ORDER BY build_code, address",
+    )
+    .bind(account)
+    .bind(build_code)
+    .fetch_all(ex)
+    .await
+}
+
+/// A household as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct HouseholdRow {
+    pub user_code: String,
+    pub admin_user_name: String,
+    pub build_code: String,
+    pub address: String,
+    pub user_name: String,
+    pub house_number: Option<String>,
+    pub balance: i64,
+}
+
+const HOUSEHOLD_COLUMNS: &str =
+    "user_code, admin_user_name, build_code, address, user_name, house_number, balance";
+
+/// Creates a household or updates its registry fields (never its balance).
+pub async fn upsert_household<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    h: &HouseholdRow,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO meter_households (user_code, admin_user_name, build_code, address, user_name, house_number, balance, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (user_code) DO UPDATE SET build_code = excluded.build_code, \
+         address = excluded.address, user_name = excluded.user_name, house_number = excluded.house_number",
+    )
+    .bind(&h.user_code)
+    .bind(&h.admin_user_name)
+    .bind(&h.build_code)
+    .bind(&h.address)
+    .bind(&h.user_name)
+    .bind(&h.house_number)
+    .bind(h.balance)
+    .bind(now)
+    .execute(ex)
+    .await
+    .map(|_| ())
+}
+
+pub async fn household<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    user_code: &str,
+) -> Result<Option<HouseholdRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {HOUSEHOLD_COLUMNS} FROM meter_households WHERE user_code = $1"
+    ))
+    .bind(user_code)
+    .fetch_optional(ex)
+    .await
+}
+
+/// An account's households, optionally of one building and one address.
+pub async fn households<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    account: &str,
+    build_code: Option<&str>,
+    address: Option<&str>,
+) -> Result<Vec<HouseholdRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {HOUSEHOLD_COLUMNS} FROM meter_households WHERE admin_user_name = $1 \
+         AND ($2 IS NULL OR build_code = $2) AND ($3 IS NULL OR address = $3) ORDER BY user_code"
+    ))
+    .bind(account)
+    .bind(build_code)
+    .bind(address)
+    .fetch_all(ex)
+    .await
+}
+
+/// A meter as stored (reading in hundredths of a unit, price in fen per unit).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MeterRow {
+    pub table_no: String,
+    pub user_code: String,
+    pub table_type: i64,
+    pub unit_price: i64,
+    pub reading: i64,
+    pub read_time: Option<i64>,
+}
+
+pub async fn upsert_meter<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    m: &MeterRow,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO meters (table_no, user_code, table_type, unit_price, reading, read_time, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (table_no) DO UPDATE SET user_code = excluded.user_code, \
+         table_type = excluded.table_type, unit_price = excluded.unit_price",
+    )
+    .bind(&m.table_no)
+    .bind(&m.user_code)
+    .bind(m.table_type)
+    .bind(m.unit_price)
+    .bind(m.reading)
+    .bind(m.read_time)
+    .bind(now)
+    .execute(ex)
+    .await
+    .map(|_| ())
+}
+
+/// A household's meters, by number.
+pub async fn meters_of<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    user_code: &str,
+) -> Result<Vec<MeterRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT table_no, user_code, table_type, unit_price, reading, read_time FROM meters WHERE user_code = $1 ORDER BY table_no",
+    )
+    .bind(user_code)
+    .fetch_all(ex)
+    .await
+}

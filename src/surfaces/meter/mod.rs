@@ -1,0 +1,41 @@
+//! The meter surface (seed 003): the recharge interface third-party platforms call, at
+//! `/meter/user/...` (and at `/user/...` on its own listener with `--surface-bind meter=ADDR`).
+//!
+//! Decisions where the document is unclear:
+//! - Replies are `{"code", "data", "msg"}` with `data` a JSON *string* holding JSON, as the
+//!   document shows (login's `data` is the token itself). Errors are `{"code", "msg"}` with the
+//!   codes of section 五; the HTTP status is always 200, as the document knows no other.
+//! - Parameters may come as a form, a JSON body or a query string. A missing one is 1008 and
+//!   named in `msg`.
+//! - Tokens are random and opaque (never the document's base64 of the password), valid 2 hours:
+//!   unknown 1006, expired 1007; a token used with another `admin_user_name`, or a household of
+//!   another account, is 1009. An unknown or disabled account at login is 1002, a wrong
+//!   password 1005 (and counted per account: too many answer 1001 until the window ends).
+//! - One call per interface per account every 2 s (configurable; recharge excepted): 1001 with
+//!   a message saying so.
+//! - `GetUserInfo` shows the household's first meter (by number) with its balance; `house_number`
+//!   is left out when the household has none, as in the document's second example.
+
+mod envelope;
+mod handlers;
+
+use axum::Router;
+use axum::routing::post;
+
+use crate::app::AppState;
+
+/// The surface name (metrics, `--surface-bind`).
+pub const SURFACE: &str = "meter";
+
+/// The document's routes, relative to the surface root.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/user/login", post(handlers::login))
+        .route("/user/getBuildCode", post(handlers::build_codes))
+        .route("/user/getUserCodeByAccount", post(handlers::user_codes))
+        .route("/user/GetUserInfo", post(handlers::user_info))
+        .route("/user/getAddress", post(handlers::addresses))
+        .route("/user/addressUserInfo", post(handlers::address_users))
+        .fallback(envelope::not_found)
+        .with_state(state)
+}

@@ -1,0 +1,314 @@
+//! The meter surface (seed 003) as a third-party recharge platform drives it.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+use serde_json::Value;
+
+use common::{TestApp, spawn_with};
+
+async fn demo() -> TestApp {
+    spawn_with(|c| c.server.demo = true).await
+}
+
+/// POSTs a form to `base` + `path`; the reply's JSON.
+async fn call(app: &TestApp, base: &str, path: &str, form: &[(&str, &str)]) -> Value {
+    let resp = app
+        .client
+        .post(format!("{base}{path}"))
+        .form(form)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(
+        resp.status().as_u16(),
+        200,
+        "the document knows only HTTP 200"
+    );
+    resp.json().await.expect("json")
+}
+
+async fn meter(app: &TestApp, path: &str, form: &[(&str, &str)]) -> Value {
+    call(app, &format!("{}/meter", app.base), path, form).await
+}
+
+async fn token(app: &TestApp) -> String {
+    let r = meter(
+        app,
+        "/user/login",
+        &[("admin_user_name", "khcs"), ("api_password", "123456")],
+    )
+    .await;
+    assert_eq!(r["code"], 200, "{r}");
+    r["data"].as_str().expect("token").to_owned()
+}
+
+/// `data` is a JSON string holding JSON.
+fn data(reply: &Value) -> Value {
+    assert_eq!(reply["code"], 200, "{reply}");
+    serde_json::from_str(reply["data"].as_str().expect("data is a string"))
+        .expect("data holds JSON")
+}
+
+#[tokio::test]
+async fn login_answers_with_a_random_token() {
+    let app = demo().await;
+    let r = meter(
+        &app,
+        "/user/login",
+        &[("admin_user_name", "khcs"), ("api_password", "123456")],
+    )
+    .await;
+    assert_eq!(r["code"], 200);
+    assert_eq!(r["msg"], "登录成功");
+    let token = r["data"].as_str().expect("token");
+    assert!(token.len() >= 40);
+    assert!(
+        !token.starts_with("eyJhZG1pbl91c2VyX25hbWUi"),
+        "never base64 of the account and password"
+    );
+    assert_ne!(token, token_of_second_login(&app).await);
+    // JSON bodies work too.
+    let resp: Value = app
+        .client
+        .post(format!("{}/meter/user/login", app.base))
+        .json(&serde_json::json!({"admin_user_name": "khcs", "api_password": "123456"}))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(resp["code"], 200);
+    app.stop().await;
+}
+
+async fn token_of_second_login(app: &TestApp) -> String {
+    token(app).await
+}
+
+#[tokio::test]
+async fn login_errors_follow_section_five() {
+    let app = demo().await;
+    let r = meter(
+        &app,
+        "/user/login",
+        &[("admin_user_name", "khcs"), ("api_password", "wrong")],
+    )
+    .await;
+    assert_eq!(r["code"], 1005, "{r}");
+    assert!(r.get("data").is_none());
+    let r = meter(
+        &app,
+        "/user/login",
+        &[("admin_user_name", "nobody"), ("api_password", "123456")],
+    )
+    .await;
+    assert_eq!(r["code"], 1002);
+    let r = meter(&app, "/user/login", &[("admin_user_name", "khcs")]).await;
+    assert_eq!(r["code"], 1008);
+    assert!(
+        r["msg"].as_str().expect("msg").contains("api_password"),
+        "{r}"
+    );
+    let r = meter(&app, "/user/nothing", &[]).await;
+    assert_eq!(r["code"], 1001);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn buildings_households_and_addresses() {
+    let app = demo().await;
+    let t = token(&app).await;
+    let auth = [("token", t.as_str()), ("admin_user_name", "khcs")];
+
+    let r = meter(&app, "/user/getBuildCode", &auth).await;
+    let buildings = data(&r);
+    assert_eq!(buildings.as_array().map(Vec::len), Some(5), "{buildings}");
+    assert!(
+        buildings
+            .as_array()
+            .expect("array")
+            .iter()
+            .any(|b| b["name"] == "一栋电" && b["build_code"] == "gzfh-1-d")
+    );
+
+    let r = meter(&app, "/user/getUserCodeByAccount", &auth).await;
+    let households = data(&r);
+    assert_eq!(households[0]["user_code"], "2022040001");
+    assert_eq!(households[0]["user_name"], "101");
+    assert_eq!(households[0]["house_number"], "101");
+    assert_eq!(households[1]["user_code"], "2022040002");
+    assert!(
+        households[1].get("house_number").is_none(),
+        "as in the document's second example"
+    );
+    let mut filtered = auth.to_vec();
+    filtered.push(("build_code", "gzfh-2-d"));
+    assert_eq!(
+        data(&meter(&app, "/user/getUserCodeByAccount", &filtered).await),
+        serde_json::json!([])
+    );
+
+    let addresses = data(&meter(&app, "/user/getAddress", &auth).await);
+    assert_eq!(addresses.as_array().map(Vec::len), Some(3));
+    assert_eq!(addresses[0]["build_code"], "gzfh-1-d");
+    let mut at = auth.to_vec();
+    at.push(("address", "一栋一层"));
+    let rooms = data(&meter(&app, "/user/addressUserInfo", &at).await);
+    assert_eq!(rooms.as_array().map(Vec::len), Some(2));
+    let r = meter(&app, "/user/addressUserInfo", &auth).await;
+    assert_eq!(r["code"], 1008, "{r}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn user_info_shows_the_meter_and_balance() {
+    let app = demo().await;
+    let t = token(&app).await;
+    let r = meter(
+        &app,
+        "/user/GetUserInfo",
+        &[
+            ("token", &t),
+            ("admin_user_name", "khcs"),
+            ("user_code", "2022040001"),
+        ],
+    )
+    .await;
+    assert_eq!(r["msg"], "获取成功");
+    let info = data(&r);
+    assert_eq!(info["tableNo"], "202364555511");
+    assert_eq!(info["reading"], "3.00");
+    assert_eq!(info["readTime"], "2022-04-20 21:00:04");
+    assert_eq!(info["balance"], "130.00");
+    assert_eq!(info["tableType"], "3");
+    let r = meter(
+        &app,
+        "/user/GetUserInfo",
+        &[
+            ("token", &t),
+            ("admin_user_name", "khcs"),
+            ("user_code", "1999"),
+        ],
+    )
+    .await;
+    assert_eq!(r["code"], 1001);
+    let r = meter(
+        &app,
+        "/user/GetUserInfo",
+        &[("token", &t), ("admin_user_name", "khcs")],
+    )
+    .await;
+    assert_eq!(r["code"], 1008);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn token_errors_follow_section_five() {
+    let app = demo().await;
+    // A second account with a household of its own.
+    app.state
+        .core
+        .ensure_meter_account("other", "654321")
+        .await
+        .expect("account");
+    let t = token(&app).await;
+    let r = meter(&app, "/user/getBuildCode", &[("admin_user_name", "khcs")]).await;
+    assert_eq!(r["code"], 1008);
+    assert!(r["msg"].as_str().expect("msg").contains("token"));
+    let r = meter(
+        &app,
+        "/user/getBuildCode",
+        &[("token", "nope"), ("admin_user_name", "khcs")],
+    )
+    .await;
+    assert_eq!(r["code"], 1006);
+    let r = meter(
+        &app,
+        "/user/getBuildCode",
+        &[("token", &t), ("admin_user_name", "other")],
+    )
+    .await;
+    assert_eq!(r["code"], 1009);
+    let other = meter(
+        &app,
+        "/user/login",
+        &[("admin_user_name", "other"), ("api_password", "654321")],
+    )
+    .await;
+    let other = other["data"].as_str().expect("token").to_owned();
+    let r = meter(
+        &app,
+        "/user/GetUserInfo",
+        &[
+            ("token", &other),
+            ("admin_user_name", "other"),
+            ("user_code", "2022040001"),
+        ],
+    )
+    .await;
+    assert_eq!(r["code"], 1009, "another account's household");
+    app.advance(7200).await;
+    let r = meter(
+        &app,
+        "/user/getBuildCode",
+        &[("token", &t), ("admin_user_name", "khcs")],
+    )
+    .await;
+    assert_eq!(r["code"], 1007);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn one_call_per_interface_every_two_seconds() {
+    let app = spawn_with(|c| {
+        c.server.demo = true;
+        c.meter.rate_limit_window_seconds = 2.0;
+    })
+    .await;
+    let t = token(&app).await;
+    let auth = [("token", t.as_str()), ("admin_user_name", "khcs")];
+    assert_eq!(meter(&app, "/user/getBuildCode", &auth).await["code"], 200);
+    let r = meter(&app, "/user/getBuildCode", &auth).await;
+    assert_eq!(r["code"], 1001);
+    assert!(r["msg"].as_str().expect("msg").contains("2秒"), "{r}");
+    // Another interface is not affected.
+    assert_eq!(meter(&app, "/user/getAddress", &auth).await["code"], 200);
+    app.advance(2).await;
+    assert_eq!(meter(&app, "/user/getBuildCode", &auth).await["code"], 200);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_documents_urls_work_on_the_surfaces_own_listener() {
+    let app = spawn_with(|c| {
+        c.server.demo = true;
+        c.surface_bind.insert("meter".into(), "127.0.0.1:0".into());
+    })
+    .await;
+    let (_, addr) = app
+        .extra
+        .iter()
+        .find(|(n, _)| n == "meter")
+        .expect("meter listener");
+    let base = format!("http://{addr}");
+    let r = call(
+        &app,
+        &base,
+        "/user/login",
+        &[("admin_user_name", "khcs"), ("api_password", "123456")],
+    )
+    .await;
+    assert_eq!(r["code"], 200);
+    let t = r["data"].as_str().expect("token").to_owned();
+    let r = call(
+        &app,
+        &base,
+        "/user/getBuildCode",
+        &[("token", &t), ("admin_user_name", "khcs")],
+    )
+    .await;
+    assert_eq!(data(&r).as_array().map(Vec::len), Some(5));
+    app.stop().await;
+}
