@@ -70,6 +70,8 @@ impl Core {
                     balance,
                 };
                 m::upsert_household(pool, &row, now).await?;
+                self.journal_opening_balance(user_code, super::money::Fen(balance))
+                    .await?;
             }
         }
         let read_at =

@@ -26,6 +26,7 @@ impl Core {
         let bills = ledger::bills(&mut *snapshot).await?;
         let lines = ledger::order_bills(&mut *snapshot).await?;
         let anomalies = ledger::anomalies(&mut *snapshot).await?;
+        let meter_balances = crate::store::meter::balances(&mut *snapshot).await?;
         snapshot.rollback().await?;
 
         let mut problems = Vec::new();
@@ -154,6 +155,10 @@ impl Core {
         let mut actual: BTreeMap<String, i64> = BTreeMap::new();
         for e in &entries {
             *actual.entry(e.account.clone()).or_default() += e.amount;
+        }
+        // A household's balance is exactly what its journal holds.
+        for (user_code, balance) in &meter_balances {
+            expected.insert(super::meter::ledger_account(user_code), *balance);
         }
         let accounts: BTreeSet<&String> = expected.keys().chain(actual.keys()).collect();
         for account in accounts {

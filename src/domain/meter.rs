@@ -156,3 +156,146 @@ impl Core {
         Ok(())
     }
 }
+
+/// What a recharge did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recharge {
+    Credited,
+    /// The same request came before: nothing changed.
+    AlreadyCredited,
+}
+
+/// The journal account of a household.
+pub fn ledger_account(user_code: &str) -> String {
+    format!("meter:{user_code}")
+}
+
+/// The most one recharge may credit (fen): 10,000 yuan.
+pub const MAX_RECHARGE: Fen = Fen(1_000_000);
+
+fn parse_out_trade_no(s: &str) -> Result<&str> {
+    let s = s.trim();
+    if s.is_empty()
+        || s.len() > 64
+        || !s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(Error::invalid(
+            "out_trade_no",
+            "订单号须为1-64位字母、数字、-或_",
+        ));
+    }
+    Ok(s)
+}
+
+impl Core {
+    /// Credits a household once per (account, `out_trade_no`): the same request again answers
+    /// success and changes nothing; the same `out_trade_no` with another household or amount is
+    /// refused. The journal entry, the recharge and the balance change commit together.
+    pub async fn meter_recharge(
+        &self,
+        account: &str,
+        user_code: &str,
+        out_trade_no: &str,
+        fee: Fen,
+    ) -> Result<Recharge> {
+        let out_trade_no = parse_out_trade_no(out_trade_no)?;
+        if fee.0 <= 0 || fee > MAX_RECHARGE {
+            return Err(Error::invalid(
+                "total_fee",
+                "充值金额须大于0且不超过10000元",
+            ));
+        }
+        let (household, _) = self.meter_household(account, user_code).await?;
+        let now = self.now().millis();
+        let mut tx = self.store.begin_write().await?;
+        if store_meter::insert_recharge(
+            &mut tx,
+            account,
+            out_trade_no,
+            &household.user_code,
+            fee.0,
+            now,
+        )
+        .await?
+        {
+            let entry = crate::store::ledger::EntryRow {
+                entry_key: format!("meter-recharge:{account}:{out_trade_no}"),
+                kind: "meter_recharge".into(),
+                account: ledger_account(&household.user_code),
+                amount: fee.0,
+                reference: out_trade_no.to_owned(),
+                external_id: None,
+                created_at: now,
+            };
+            crate::store::ledger::append(&mut *tx, &entry).await?;
+            store_meter::add_to_balance(&mut tx, &household.user_code, fee.0).await?;
+            tx.commit().await?;
+            return Ok(Recharge::Credited);
+        }
+        drop(tx);
+        match store_meter::recharge(self.store.pool(), account, out_trade_no).await? {
+            Some((code, amount)) if code == household.user_code && amount == fee.0 => {
+                Ok(Recharge::AlreadyCredited)
+            }
+            _ => Err(Error::State("该订单号已使用，且用户或金额不同".into())),
+        }
+    }
+
+    /// A household's recharges within `[from, to)`: `(out_trade_no, amount, time)`, newest first.
+    pub async fn meter_recharges(
+        &self,
+        account: &str,
+        user_code: &str,
+        from: Timestamp,
+        to: Timestamp,
+        page: i64,
+        size: i64,
+    ) -> Result<(i64, Vec<(String, Fen, Timestamp)>)> {
+        if !(1..=1_000_000).contains(&page) || !(1..=1000).contains(&size) {
+            return Err(Error::invalid(
+                "pageSize",
+                "pageNo须为正整数，pageSize须在1-1000之间",
+            ));
+        }
+        let (household, _) = self.meter_household(account, user_code).await?;
+        let (total, rows) = store_meter::recharges(
+            self.store.pool(),
+            &household.user_code,
+            from.millis(),
+            to.millis(),
+            size,
+            (page - 1) * size,
+        )
+        .await?;
+        Ok((
+            total,
+            rows.into_iter()
+                .map(|(no, a, t)| (no, Fen(a), Timestamp::from_millis(t)))
+                .collect(),
+        ))
+    }
+
+    /// Puts a household's starting balance into the journal (once), so the ledger explains it.
+    pub(crate) async fn journal_opening_balance(
+        &self,
+        user_code: &str,
+        balance: Fen,
+    ) -> Result<()> {
+        if balance.0 == 0 {
+            return Ok(());
+        }
+        let entry = crate::store::ledger::EntryRow {
+            entry_key: format!("meter-opening:{user_code}"),
+            kind: "meter_opening_balance".into(),
+            account: ledger_account(user_code),
+            amount: balance.0,
+            reference: user_code.to_owned(),
+            external_id: None,
+            created_at: self.now().millis(),
+        };
+        crate::store::ledger::append(self.store.pool(), &entry).await?;
+        Ok(())
+    }
+}

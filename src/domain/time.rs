@@ -93,6 +93,15 @@ impl Timestamp {
         (self.0 + zone.0.whole_seconds() as i64 * 1000).div_euclid(86_400_000)
     }
 
+    /// Parses `YYYY-MM-DD HH:MM:SS` written in the given zone.
+    pub fn parse_local_datetime(s: &str, zone: Zone) -> Option<Self> {
+        let fmt = format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+        let dt = time::PrimitiveDateTime::parse(s.trim(), fmt)
+            .ok()?
+            .assume_offset(zone.0);
+        Some(Timestamp((dt.unix_timestamp_nanos() / 1_000_000) as i64))
+    }
+
     /// Parses RFC 3339 (`2026-01-01T00:00:00Z`, `2026-01-01T08:00:00+08:00`).
     pub fn parse_rfc3339(s: &str) -> Option<Self> {
         let dt = OffsetDateTime::parse(s.trim(), &Rfc3339).ok()?;

@@ -237,3 +237,93 @@ pub async fn meters_of<'e, E: Executor<'e, Database = Any>>(
     .fetch_all(ex)
     .await
 }
+
+/// Records a recharge; false if this (account, out_trade_no) is known already.
+pub async fn insert_recharge(
+    conn: &mut super::Conn,
+    account: &str,
+    out_trade_no: &str,
+    user_code: &str,
+    amount: i64,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "INSERT INTO meter_recharges (admin_user_name, out_trade_no, user_code, amount, created_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+    )
+    .bind(account)
+    .bind(out_trade_no)
+    .bind(user_code)
+    .bind(amount)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// `(user_code, amount)` of a known recharge.
+pub async fn recharge<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    account: &str,
+    out_trade_no: &str,
+) -> Result<Option<(String, i64)>, sqlx::Error> {
+    sqlx::query_as("SELECT user_code, amount FROM meter_recharges WHERE admin_user_name = $1 AND out_trade_no = $2")
+        .bind(account)
+        .bind(out_trade_no)
+        .fetch_optional(ex)
+        .await
+}
+
+/// Adds `delta` fen to a household's balance.
+pub async fn add_to_balance(
+    conn: &mut super::Conn,
+    user_code: &str,
+    delta: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE meter_households SET balance = balance + $1 WHERE user_code = $2")
+        .bind(delta)
+        .bind(user_code)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// A household's recharges within `[from, to)`: `(out_trade_no, amount, created_at)`, newest first.
+pub async fn recharges<'e, E: Executor<'e, Database = Any> + Copy>(
+    ex: E,
+    user_code: &str,
+    from: i64,
+    to: i64,
+    limit: i64,
+    offset: i64,
+) -> Result<(i64, Vec<(String, i64, i64)>), sqlx::Error> {
+    let total: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM meter_recharges WHERE user_code = $1 AND created_at >= $2 AND created_at < $3",
+    )
+    .bind(user_code)
+    .bind(from)
+    .bind(to)
+    .fetch_one(ex)
+    .await?;
+    let rows = sqlx::query_as(
+        "SELECT out_trade_no, amount, created_at FROM meter_recharges WHERE user_code = $1 AND created_at >= $2 \
+         AND created_at < $3 ORDER BY created_at DESC, out_trade_no LIMIT $4 OFFSET $5",
+    )
+    .bind(user_code)
+    .bind(from)
+    .bind(to)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(ex)
+    .await?;
+    Ok((total, rows))
+}
+
+/// Every household's balance: `(user_code, balance)`.
+pub async fn balances<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as("SELECT user_code, balance FROM meter_households ORDER BY user_code")
+        .fetch_all(ex)
+        .await
+}

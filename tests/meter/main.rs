@@ -312,3 +312,156 @@ async fn the_documents_urls_work_on_the_surfaces_own_listener() {
     assert_eq!(data(&r).as_array().map(Vec::len), Some(5));
     app.stop().await;
 }
+
+async fn prestore(app: &TestApp, t: &str, user_code: &str, no: &str, fee: &str) -> Value {
+    meter(
+        app,
+        "/user/Prestore",
+        &[
+            ("token", t),
+            ("admin_user_name", "khcs"),
+            ("user_code", user_code),
+            ("out_trade_no", no),
+            ("total_fee", fee),
+        ],
+    )
+    .await
+}
+
+async fn balance(app: &TestApp, t: &str) -> String {
+    let r = meter(
+        app,
+        "/user/GetUserInfo",
+        &[
+            ("token", t),
+            ("admin_user_name", "khcs"),
+            ("user_code", "2022040001"),
+        ],
+    )
+    .await;
+    data(&r)["balance"].as_str().expect("balance").to_owned()
+}
+
+#[tokio::test]
+async fn a_recharge_is_credited_exactly_once() {
+    let app = demo().await;
+    let t = token(&app).await;
+    let r = prestore(&app, &t, "2022040001", "jrh2023030716084144045", "10.00").await;
+    assert_eq!(r["code"], 200, "{r}");
+    assert_eq!(r["msg"], "充值成功");
+    assert_eq!(balance(&app, &t).await, "140.00");
+    // The same request again: success, nothing more.
+    assert_eq!(
+        prestore(&app, &t, "2022040001", "jrh2023030716084144045", "10.00").await["code"],
+        200
+    );
+    assert_eq!(balance(&app, &t).await, "140.00");
+    // The same out_trade_no with another amount or household: refused, nothing changes.
+    assert_eq!(
+        prestore(&app, &t, "2022040001", "jrh2023030716084144045", "11.00").await["code"],
+        1001
+    );
+    assert_eq!(
+        prestore(&app, &t, "2022040002", "jrh2023030716084144045", "10.00").await["code"],
+        1001
+    );
+    // Bad amounts.
+    for fee in ["0", "-1", "1.001", "abc", "10000.01"] {
+        let r = prestore(&app, &t, "2022040001", "another-order-1", fee).await;
+        assert_eq!(r["code"], 1001, "{fee}: {r}");
+    }
+    let r = meter(
+        &app,
+        "/user/Prestore",
+        &[
+            ("token", &t),
+            ("admin_user_name", "khcs"),
+            ("user_code", "2022040001"),
+            ("total_fee", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(r["code"], 1008);
+    assert!(r["msg"].as_str().expect("msg").contains("out_trade_no"));
+    assert_eq!(balance(&app, &t).await, "140.00");
+    let report = app.state.core.ledger_check().await.expect("check");
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn fifty_concurrent_copies_credit_once() {
+    let app = demo().await;
+    let t = token(&app).await;
+    let replies = common::join_all(
+        (0..50).map(|_| prestore(&app, &t, "2022040001", "465465165165165", "120.00")),
+    )
+    .await;
+    assert!(replies.iter().all(|r| r["code"] == 200), "{replies:?}");
+    assert_eq!(balance(&app, &t).await, "250.00");
+    // Distinct orders concurrently: each credited.
+    let numbers: Vec<String> = (0..20).map(|i| format!("distinct-{i}")).collect();
+    let replies = common::join_all(
+        numbers
+            .iter()
+            .map(|n| prestore(&app, &t, "2022040001", n, "1.00")),
+    )
+    .await;
+    assert!(replies.iter().all(|r| r["code"] == 200));
+    assert_eq!(balance(&app, &t).await, "270.00");
+    let report = app.state.core.ledger_check().await.expect("check");
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn recharges_are_listed_with_their_total() {
+    let app = demo().await;
+    let t = token(&app).await;
+    prestore(&app, &t, "2022040001", "r1", "10.00").await;
+    app.advance(3600).await;
+    prestore(&app, &t, "2022040001", "r2", "120").await;
+    let r = list(&app, &t, "2026-01-01", "2026-12-31", "10").await;
+    assert_eq!(r["totalCount"], 2, "{r}");
+    let items = data(&r);
+    assert_eq!(items[0]["out_trade_no"], "r2");
+    assert_eq!(items[0]["total_fee"], "120.00");
+    assert_eq!(items[0]["create_time"], "2026-01-05 11:00:00");
+    assert_eq!(items[1]["total_fee"], "10.00");
+    let r = list(&app, &t, "2026-01-05 10:30:00", "2026-01-05 12:00:00", "10").await;
+    assert_eq!(r["totalCount"], 1);
+    let r = list(&app, &t, "2026-01-01", "2026-12-31", "1").await;
+    assert_eq!(data(&r).as_array().map(Vec::len), Some(1));
+    assert_eq!(r["totalCount"], 2);
+    assert_eq!(
+        list(&app, &t, "2026-01-01", "2026-12-31", "1001").await["code"],
+        1001,
+        "at most 1000 per page"
+    );
+    assert_eq!(
+        list(&app, &t, "2026/01/01", "2026-12-31", "10").await["code"],
+        1001
+    );
+    assert_eq!(
+        list(&app, &t, "2026-12-31", "2026-01-01", "10").await["code"],
+        1001
+    );
+    app.stop().await;
+}
+
+async fn list(app: &TestApp, t: &str, begin: &str, end: &str, size: &str) -> Value {
+    meter(
+        app,
+        "/user/GetPaymentList",
+        &[
+            ("token", t),
+            ("admin_user_name", "khcs"),
+            ("user_code", "2022040001"),
+            ("BeginDate", begin),
+            ("EndDate", end),
+            ("pageNo", "1"),
+            ("pageSize", size),
+        ],
+    )
+    .await
+}

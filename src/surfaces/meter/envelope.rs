@@ -73,6 +73,8 @@ impl IntoResponse for MeterError {
 pub struct Ok200 {
     pub data: Option<String>,
     pub msg: &'static str,
+    /// `totalCount` of the two record lists.
+    pub total: Option<i64>,
 }
 
 impl Ok200 {
@@ -83,18 +85,21 @@ impl Ok200 {
         Ok(Ok200 {
             data: Some(text),
             msg,
+            total: None,
         })
     }
 }
 
 impl IntoResponse for Ok200 {
     fn into_response(self) -> Response {
-        match self.data {
-            Some(data) => {
-                axum::Json(json!({"code": 200, "data": data, "msg": self.msg})).into_response()
-            }
-            None => axum::Json(json!({"code": 200, "msg": self.msg})).into_response(),
+        let mut body = json!({"code": 200, "msg": self.msg});
+        if let Some(data) = self.data {
+            body["data"] = Value::String(data);
         }
+        if let Some(total) = self.total {
+            body["totalCount"] = json!(total);
+        }
+        axum::Json(body).into_response()
     }
 }
 

@@ -5,7 +5,10 @@ use serde::Serialize;
 
 use super::envelope::{MeterError, Ok200, Params};
 use crate::app::AppState;
+use crate::domain::Timestamp;
+use crate::domain::heat::parse_date;
 use crate::domain::meter::Household;
+use crate::domain::money::Fen;
 
 type MeterResult = Result<Ok200, MeterError>;
 
@@ -39,6 +42,7 @@ pub async fn login(State(state): State<AppState>, params: Params) -> MeterResult
     Ok(Ok200 {
         data: Some(token),
         msg: "登录成功",
+        total: None,
     })
 }
 
@@ -155,4 +159,97 @@ pub async fn address_users(State(state): State<AppState>, params: Params) -> Met
         .meter_households(account, params.optional("build_code"), Some(address))
         .await?;
     Ok200::json(&items(&households), "操作成功")
+}
+
+/// 4.5 `POST /user/Prestore`: `total_fee` in yuan; credited once per (account, `out_trade_no`);
+/// not subject to the 2-second rule.
+pub async fn prestore(State(state): State<AppState>, params: Params) -> MeterResult {
+    let token = params.required("token")?;
+    let account = params.required("admin_user_name")?;
+    state.core.meter_authenticate(token, account).await?;
+    let user_code = params.required("user_code")?;
+    let out_trade_no = params.required("out_trade_no")?;
+    let fee = params.required("total_fee")?;
+    let fee = Fen::parse_yuan(fee)
+        .ok_or_else(|| MeterError::new(1001, "total_fee 须为金额（元），最多两位小数"))?;
+    state
+        .core
+        .meter_recharge(account, user_code, out_trade_no, fee)
+        .await?;
+    Ok(Ok200 {
+        data: None,
+        msg: "充值成功",
+        total: None,
+    })
+}
+
+/// `BeginDate`/`EndDate`: `YYYY-MM-DD` (the whole day) or `YYYY-MM-DD HH:MM:SS`, local time.
+fn period(state: &AppState, params: &Params) -> Result<(Timestamp, Timestamp), MeterError> {
+    let zone = state.core.settings.zone;
+    let parse = |name: &str, end: bool| -> Result<Timestamp, MeterError> {
+        let raw = params.required(name)?;
+        if let Some(t) = Timestamp::parse_local_datetime(raw, zone) {
+            return Ok(if end { t.plus_secs(1) } else { t });
+        }
+        let day = parse_date(raw).ok_or_else(|| {
+            MeterError::new(
+                1001,
+                format!("{name} 格式应为 YYYY-MM-DD 或 YYYY-MM-DD HH:MM:SS"),
+            )
+        })?;
+        let day = if end {
+            day.next_day().unwrap_or(day)
+        } else {
+            day
+        };
+        Ok(Timestamp::start_of_local_date(day, zone))
+    };
+    let (from, to) = (parse("BeginDate", false)?, parse("EndDate", true)?);
+    if from >= to {
+        return Err(MeterError::new(1001, "BeginDate 不能晚于 EndDate"));
+    }
+    Ok((from, to))
+}
+
+fn page(params: &Params) -> Result<(i64, i64), MeterError> {
+    let number = |name: &str| -> Result<i64, MeterError> {
+        params
+            .required(name)?
+            .parse()
+            .map_err(|_| MeterError::new(1001, format!("{name} 须为整数")))
+    };
+    Ok((number("pageNo")?, number("pageSize")?))
+}
+
+#[derive(Serialize)]
+struct RechargeItem {
+    out_trade_no: String,
+    total_fee: String,
+    trade_type: &'static str,
+    create_time: String,
+}
+
+/// 4.6 `POST /user/GetPaymentList`
+pub async fn payment_list(State(state): State<AppState>, params: Params) -> MeterResult {
+    let account = authorize(&state, &params, "GetPaymentList").await?;
+    let user_code = params.required("user_code")?;
+    let (from, to) = period(&state, &params)?;
+    let (page_no, page_size) = page(&params)?;
+    let (total, rows) = state
+        .core
+        .meter_recharges(account, user_code, from, to, page_no, page_size)
+        .await?;
+    let zone = state.core.settings.zone;
+    let list: Vec<RechargeItem> = rows
+        .into_iter()
+        .map(|(no, fee, at)| RechargeItem {
+            out_trade_no: no,
+            total_fee: fee.yuan_string(),
+            trade_type: "第三方充值",
+            create_time: at.local_datetime(zone),
+        })
+        .collect();
+    let mut reply = Ok200::json(&list, "操作成功")?;
+    reply.total = Some(total);
+    Ok(reply)
 }

@@ -34,6 +34,8 @@ pub fn router(state: AppState) -> Router {
         .route("/user/getBuildCode", post(handlers::build_codes))
         .route("/user/getUserCodeByAccount", post(handlers::user_codes))
         .route("/user/GetUserInfo", post(handlers::user_info))
+        .route("/user/Prestore", post(handlers::prestore))
+        .route("/user/GetPaymentList", post(handlers::payment_list))
         .route("/user/getAddress", post(handlers::addresses))
         .route("/user/addressUserInfo", post(handlers::address_users))
         .fallback(envelope::not_found)
