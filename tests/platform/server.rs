@@ -78,7 +78,11 @@ async fn every_response_carries_a_request_id() {
 #[tokio::test]
 async fn openapi_documents_and_the_docs_page_are_served() {
     let app = spawn_app().await;
-    for path in ["/heating/openapi.json", "/admin/v1/openapi.json"] {
+    for path in [
+        "/heating/openapi.json",
+        "/meter/openapi.json",
+        "/admin/v1/openapi.json",
+    ] {
         let r = app.get(path, None).await;
         assert_eq!(r.status, 200, "{path}");
         assert!(

@@ -27,6 +27,15 @@ use crate::app::AppState;
 /// The surface name (metrics, `--surface-bind`).
 pub const SURFACE: &str = "meter";
 
+const OPENAPI: &str = include_str!("openapi.json");
+
+async fn openapi() -> impl axum::response::IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        OPENAPI,
+    )
+}
+
 /// The document's routes, relative to the surface root.
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -38,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .route("/user/GetPaymentList", post(handlers::payment_list))
         .route("/user/getAddress", post(handlers::addresses))
         .route("/user/addressUserInfo", post(handlers::address_users))
+        .route("/openapi.json", axum::routing::get(openapi))
         .fallback(envelope::not_found)
         .with_state(state)
 }
