@@ -327,3 +327,99 @@ pub async fn balances<'e, E: Executor<'e, Database = Any>>(
         .fetch_all(ex)
         .await
 }
+
+/// A meter by number, with its household's account: `(meter, admin_user_name)`.
+pub async fn meter<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    table_no: &str,
+) -> Result<Option<MeterRow>, sqlx::Error> {
+    sqlx::query_as("SELECT table_no, user_code, table_type, unit_price, reading, read_time FROM meters WHERE table_no = $1")
+        .bind(table_no)
+        .fetch_optional(ex)
+        .await
+}
+
+/// The reading applied for a meter at an instant, if any.
+pub async fn consumption_reading<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    table_no: &str,
+    read_time: i64,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT reading FROM meter_consumptions WHERE table_no = $1 AND read_time = $2",
+    )
+    .bind(table_no)
+    .bind(read_time)
+    .fetch_optional(ex)
+    .await
+}
+
+/// One applied reading.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ConsumptionRow {
+    pub table_no: String,
+    pub read_time: i64,
+    pub reading: i64,
+    pub last_reading: i64,
+    pub last_read_time: Option<i64>,
+    pub amount: i64,
+}
+
+/// Applies a reading: the consumption row, the meter's new reading.
+pub async fn apply_reading(
+    conn: &mut super::Conn,
+    c: &ConsumptionRow,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO meter_consumptions (table_no, read_time, reading, last_reading, last_read_time, amount, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&c.table_no)
+    .bind(c.read_time)
+    .bind(c.reading)
+    .bind(c.last_reading)
+    .bind(c.last_read_time)
+    .bind(c.amount)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE meters SET reading = $1, read_time = $2 WHERE table_no = $3")
+        .bind(c.reading)
+        .bind(c.read_time)
+        .bind(&c.table_no)
+        .execute(&mut *conn)
+        .await
+        .map(|_| ())
+}
+
+/// A household's applied readings within `[from, to)`, newest first.
+pub async fn consumptions<'e, E: Executor<'e, Database = Any> + Copy>(
+    ex: E,
+    user_code: &str,
+    from: i64,
+    to: i64,
+    limit: i64,
+    offset: i64,
+) -> Result<(i64, Vec<ConsumptionRow>), sqlx::Error> {
+    let filter = "FROM meter_consumptions c JOIN meters m ON m.table_no = c.table_no \
+                  WHERE m.user_code = $1 AND c.read_time >= $2 AND c.read_time < $3";
+    let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) {filter}"))
+        .bind(user_code)
+        .bind(from)
+        .bind(to)
+        .fetch_one(ex)
+        .await?;
+    let rows = sqlx::query_as(&format!(
+        "SELECT c.table_no, c.read_time, c.reading, c.last_reading, c.last_read_time, c.amount {filter} \
+         ORDER BY c.read_time DESC, c.table_no LIMIT $4 OFFSET $5"
+    ))
+    .bind(user_code)
+    .bind(from)
+    .bind(to)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(ex)
+    .await?;
+    Ok((total, rows))
+}

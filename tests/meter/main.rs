@@ -465,3 +465,100 @@ async fn list(app: &TestApp, t: &str, begin: &str, end: &str, size: &str) -> Val
     )
     .await
 }
+
+async fn readings(app: &TestApp, admin: &str, batch: serde_json::Value) -> common::Reply {
+    app.post_auth(
+        "/admin/v1/meter/readings",
+        admin,
+        serde_json::json!({"readings": batch}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn readings_deduct_consumption_once_and_refuse_going_back() {
+    let app = demo().await;
+    let admin = app.admin_token().await;
+    let t = token(&app).await;
+    // 3.00 -> 13.00 kWh at 0.56 yuan: 5.60 deducted from 130.00.
+    let one = serde_json::json!([{"tableNo": "202364555511", "reading": "13.00", "readTime": "2026-01-04 20:00:00"}]);
+    let r = readings(&app, &admin, one.clone()).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["applied"], 1);
+    let info = data(
+        &meter(
+            &app,
+            "/user/GetUserInfo",
+            &[
+                ("token", &t),
+                ("admin_user_name", "khcs"),
+                ("user_code", "2022040001"),
+            ],
+        )
+        .await,
+    );
+    assert_eq!(info["reading"], "13.00");
+    assert_eq!(info["readTime"], "2026-01-04 20:00:00");
+    assert_eq!(info["balance"], "124.40");
+    // The same reading again: applied once.
+    let r = readings(&app, &admin, one).await;
+    assert_eq!(r.body["unchanged"], 1);
+    // Lower, or older: refused, and nothing of the batch is applied.
+    for bad in [
+        serde_json::json!([{"tableNo": "202364555512", "reading": 20, "readTime": "2026-01-04 21:00:00"},
+                           {"tableNo": "202364555511", "reading": "12.00", "readTime": "2026-01-04 22:00:00"}]),
+        serde_json::json!([{"tableNo": "202364555511", "reading": "20.00", "readTime": "2026-01-04 19:00:00"}]),
+        serde_json::json!([{"tableNo": "999", "reading": "1", "readTime": "2026-01-04 19:00:00"}]),
+        serde_json::json!([{"tableNo": "202364555511", "reading": "x", "readTime": "2026-01-04 23:00:00"}]),
+    ] {
+        let r = readings(&app, &admin, bad.clone()).await;
+        assert_eq!(r.status, 400, "{bad}: {:?}", r.body);
+    }
+    let info = data(
+        &meter(
+            &app,
+            "/user/GetUserInfo",
+            &[
+                ("token", &t),
+                ("admin_user_name", "khcs"),
+                ("user_code", "2022040002"),
+            ],
+        )
+        .await,
+    );
+    assert_eq!(
+        info["reading"], "12.50",
+        "the refused batch changed nothing"
+    );
+    assert_eq!(
+        readings(&app, "not-a-token", serde_json::json!([]))
+            .await
+            .status,
+        401
+    );
+
+    let r = meter(
+        &app,
+        "/user/GetConsumenList",
+        &[
+            ("token", &t),
+            ("admin_user_name", "khcs"),
+            ("user_code", "2022040001"),
+            ("BeginDate", "2026-01-01"),
+            ("EndDate", "2026-01-31"),
+            ("pageNo", "1"),
+            ("pageSize", "10"),
+        ],
+    )
+    .await;
+    assert_eq!(r["totalCount"], 1, "{r}");
+    let items = data(&r);
+    assert_eq!(items[0]["tableNo"], "202364555511");
+    assert_eq!(items[0]["reading"], "13.00");
+    assert_eq!(items[0]["readTime"], "2026-01-04 20:00:00");
+    assert_eq!(items[0]["lastRead"], "3.00");
+    assert_eq!(items[0]["lastReadTime"], "2022-04-20 21:00:04");
+    let report = app.state.core.ledger_check().await.expect("check");
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    app.stop().await;
+}

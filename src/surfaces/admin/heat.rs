@@ -234,3 +234,40 @@ pub async fn simulate_payment(
         json!({"order_id": order_id, "recorded": outcome == crate::domain::heat::orders::Settlement::Recorded}),
     ))
 }
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReadingItem {
+    table_no: String,
+    reading: Value,
+    read_time: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadingBatch {
+    readings: Vec<ReadingItem>,
+}
+
+/// `POST /admin/v1/meter/readings` `{"readings": [{"tableNo", "reading", "readTime"}]}`: all or
+/// nothing; the same reading again is counted as unchanged.
+pub async fn meter_readings(
+    State(state): State<AppState>,
+    OperatorAuth(op): OperatorAuth,
+    Body(batch): Body<ReadingBatch>,
+) -> AdminResult {
+    let inputs: Vec<crate::domain::meter::ReadingInput> = batch
+        .readings
+        .into_iter()
+        .map(|r| crate::domain::meter::ReadingInput {
+            table_no: r.table_no,
+            reading: text_of(&Some(r.reading)),
+            read_time: r.read_time,
+        })
+        .collect();
+    let report = state.core.record_readings(&inputs).await?;
+    tracing::info!(operator = %op.username, applied = report.applied, "meter readings recorded");
+    Ok(Json(
+        json!({"applied": report.applied, "unchanged": report.unchanged}),
+    ))
+}

@@ -64,6 +64,7 @@ pub fn router(state: AppState) -> Router {
             "/heating/orders/{order_id}/simulate-payment",
             post(heat::simulate_payment),
         )
+        .route("/meter/readings", post(heat::meter_readings))
         .route("/openapi.json", get(openapi))
         .fallback(envelope::not_found)
         .with_state(state)

@@ -253,3 +253,42 @@ pub async fn payment_list(State(state): State<AppState>, params: Params) -> Mete
     reply.total = Some(total);
     Ok(reply)
 }
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ConsumptionItem {
+    table_no: String,
+    reading: String,
+    read_time: String,
+    last_read: String,
+    last_read_time: String,
+}
+
+/// 4.7 `POST /user/GetConsumenList`
+pub async fn consumption_list(State(state): State<AppState>, params: Params) -> MeterResult {
+    let account = authorize(&state, &params, "GetConsumenList").await?;
+    let user_code = params.required("user_code")?;
+    let (from, to) = period(&state, &params)?;
+    let (page_no, page_size) = page(&params)?;
+    let (total, rows) = state
+        .core
+        .meter_consumptions(account, user_code, from, to, page_no, page_size)
+        .await?;
+    let zone = state.core.settings.zone;
+    let list: Vec<ConsumptionItem> = rows
+        .into_iter()
+        .map(|c| ConsumptionItem {
+            table_no: c.table_no,
+            reading: Fen(c.reading).yuan_string(),
+            read_time: Timestamp::from_millis(c.read_time).local_datetime(zone),
+            last_read: Fen(c.last_reading).yuan_string(),
+            last_read_time: c
+                .last_read_time
+                .map(|t| Timestamp::from_millis(t).local_datetime(zone))
+                .unwrap_or_default(),
+        })
+        .collect();
+    let mut reply = Ok200::json(&list, "操作成功")?;
+    reply.total = Some(total);
+    Ok(reply)
+}

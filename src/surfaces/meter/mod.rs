@@ -13,6 +13,10 @@
 //!   password 1005 (and counted per account: too many answer 1001 until the window ends).
 //! - One call per interface per account every 2 s (configurable; recharge excepted): 1001 with
 //!   a message saying so.
+//! - Readings come in through `POST /admin/v1/meter/readings`; `GetConsumenList` lists the applied
+//!   ones per household (`lastRead`/`lastReadTime` the previous reading). `GetPaymentList` shows
+//!   `trade_type` "第三方充值" (recharges through this interface). Dates for both lists:
+//!   `YYYY-MM-DD` (whole days) or `YYYY-MM-DD HH:MM:SS`, local time; `pageSize` at most 1000.
 //! - `GetUserInfo` shows the household's first meter (by number) with its balance; `house_number`
 //!   is left out when the household has none, as in the document's second example.
 
@@ -45,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .route("/user/GetUserInfo", post(handlers::user_info))
         .route("/user/Prestore", post(handlers::prestore))
         .route("/user/GetPaymentList", post(handlers::payment_list))
+        .route("/user/GetConsumenList", post(handlers::consumption_list))
         .route("/user/getAddress", post(handlers::addresses))
         .route("/user/addressUserInfo", post(handlers::address_users))
         .route("/openapi.json", axum::routing::get(openapi))
