@@ -41,6 +41,16 @@ pub enum Command {
     /// The money journal.
     #[command(subcommand)]
     Ledger(LedgerCommand),
+    /// The prepaid meter registry.
+    #[command(subcommand)]
+    Meter(MeterCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MeterCommand {
+    /// Load meters with their households, addresses and buildings from CSV:
+    /// admin_user_name,build_code,build_name,address,user_code,user_name,house_number,table_no,table_type,unit_price[,opening_balance]
+    Import { file: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -171,6 +181,25 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::Serve(_) => {
             let app = App::build(config).await?;
             app.run(shutdown_signal()).await
+        }
+        Command::Meter(MeterCommand::Import { file }) => {
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let store = app::open_store(&config).await?;
+            let core = app::build_core(&config, store).await?;
+            let result = core.import_meters(&bytes).await;
+            core.store.close().await;
+            let report = result.map_err(|e| match e {
+                crate::domain::Error::Invalid(inv) => {
+                    anyhow::anyhow!("{}: {}", file.display(), inv.message)
+                }
+                other => anyhow::anyhow!("{other}"),
+            })?;
+            println!(
+                "meters: {} rows, {} created, {} updated, {} unchanged",
+                report.rows, report.created, report.updated, report.unchanged
+            );
+            Ok(())
         }
         Command::Ledger(LedgerCommand::Check) => {
             let store = app::open_store(&config).await?;

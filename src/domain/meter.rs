@@ -149,6 +149,42 @@ impl Core {
         Ok((row.into(), meters))
     }
 
+    /// Creates an API account (operators); an existing name is a conflict.
+    pub async fn create_meter_account(&self, name: &str, password: &str) -> Result<()> {
+        let name = name.trim();
+        if name.is_empty()
+            || name.len() > 64
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(Error::invalid(
+                "admin_user_name",
+                "1-64 letters, digits, _ or -",
+            ));
+        }
+        let password = Password::parse_new(password, "api_password", 6, 64)?;
+        let hash = self.passwords.hash(password.expose()).await?;
+        if store_meter::insert_account(self.store.pool(), name, &hash, self.now().millis()).await? {
+            Ok(())
+        } else {
+            Err(Error::Conflict(Entity::MeterAccount))
+        }
+    }
+
+    /// Any household with its meters, for operators.
+    pub async fn meter_household_any(
+        &self,
+        user_code: &str,
+    ) -> Result<(String, Household, Vec<Meter>)> {
+        let row = store_meter::household(self.store.pool(), user_code.trim())
+            .await?
+            .ok_or(Error::NotFound(Entity::Household))?;
+        let account = row.admin_user_name.clone();
+        let (household, meters) = self.meter_household(&account, user_code).await?;
+        Ok((account, household, meters))
+    }
+
     /// Creates an API account if the name is free (demo data, operator tools).
     pub async fn ensure_meter_account(&self, name: &str, password: &str) -> Result<()> {
         let hash = self.passwords.hash(password).await?;

@@ -12,6 +12,7 @@ pub mod identity;
 pub mod ids;
 pub mod ledger;
 pub mod meter;
+pub mod meter_import;
 pub mod money;
 pub mod operators;
 pub mod passwords;

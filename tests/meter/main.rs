@@ -562,3 +562,117 @@ async fn readings_deduct_consumption_once_and_refuse_going_back() {
     assert!(report.problems.is_empty(), "{:?}", report.problems);
     app.stop().await;
 }
+
+const METERS_CSV: &str = "admin_user_name,build_code,build_name,address,user_code,user_name,house_number,table_no,table_type,unit_price,opening_balance
+acme,A-1,一号楼电,一号楼一层,A0001,101,101,M0001,1,56,50.00
+acme,A-1,一号楼电,一号楼一层,A0002,102,,M0002,3,56,
+acme,A-2,二号楼水,二号楼一层,A0003,201,201,W0001,2,345,20
+";
+
+async fn post_csv(app: &TestApp, admin: &str, body: &'static str) -> (u16, Value) {
+    let resp = app
+        .client
+        .post(format!("{}/admin/v1/meter/import", app.base))
+        .bearer_auth(admin)
+        .header("content-type", "text/csv")
+        .body(body)
+        .send()
+        .await
+        .expect("send");
+    (resp.status().as_u16(), resp.json().await.expect("json"))
+}
+
+#[tokio::test]
+async fn operators_create_accounts_and_import_the_registry() {
+    let app = spawn_with(|_| {}).await;
+    let admin = app.admin_token().await;
+    let r = app
+        .post_auth(
+            "/admin/v1/meter/accounts",
+            &admin,
+            serde_json::json!({"admin_user_name": "acme", "api_password": "acme-pass"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let r = app
+        .post_auth(
+            "/admin/v1/meter/accounts",
+            &admin,
+            serde_json::json!({"admin_user_name": "acme", "api_password": "acme-pass"}),
+        )
+        .await;
+    assert_eq!(r.status, 409);
+    assert_eq!(
+        app.post(
+            "/admin/v1/meter/accounts",
+            serde_json::json!({"admin_user_name": "x", "api_password": "y"})
+        )
+        .await
+        .status,
+        401
+    );
+
+    // A bad row (line 3: no such account) names its line; nothing of the file is written.
+    let bad = "admin_user_name,build_code,build_name,address,user_code,user_name,house_number,table_no,table_type,unit_price\nacme,A-1,一号楼电,一号楼一层,A0001,101,101,M0001,1,56\nnobody,A-1,x,y,B0001,1,,M0009,1,56\n";
+    let (status, body) = post_csv(&app, &admin, bad).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("m")
+            .contains("line 3"),
+        "{body}"
+    );
+    assert_eq!(
+        app.get("/admin/v1/meter/households/A0001", Some(&admin))
+            .await
+            .status,
+        404
+    );
+
+    let (status, body) = post_csv(&app, &admin, METERS_CSV).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["created"], 3);
+    let (_, body) = post_csv(&app, &admin, METERS_CSV).await;
+    assert_eq!(body["unchanged"], 3, "importing again changes nothing");
+    let h = app
+        .get("/admin/v1/meter/households/A0001", Some(&admin))
+        .await;
+    assert_eq!(h.body["balance"], "50.00", "{:?}", h.body);
+    assert_eq!(h.body["meters"][0]["tableNo"], "M0001");
+
+    // The account sees it through the document's interface.
+    let r = meter(
+        &app,
+        "/user/login",
+        &[("admin_user_name", "acme"), ("api_password", "acme-pass")],
+    )
+    .await;
+    let t = r["data"].as_str().expect("token").to_owned();
+    let buildings = data(
+        &meter(
+            &app,
+            "/user/getBuildCode",
+            &[("token", &t), ("admin_user_name", "acme")],
+        )
+        .await,
+    );
+    assert_eq!(buildings.as_array().map(Vec::len), Some(2));
+    let info = data(
+        &meter(
+            &app,
+            "/user/GetUserInfo",
+            &[
+                ("token", &t),
+                ("admin_user_name", "acme"),
+                ("user_code", "A0003"),
+            ],
+        )
+        .await,
+    );
+    assert_eq!(info["tableType"], "2");
+    assert_eq!(info["balance"], "20.00");
+    let report = app.state.core.ledger_check().await.expect("check");
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    app.stop().await;
+}

@@ -291,3 +291,16 @@ fn ledger_check_passes_on_a_consistent_journal_and_fails_on_tampering() {
         "{out:?}"
     );
 }
+
+#[test]
+fn meter_import_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("m.csv"),
+        "admin_user_name,build_code,build_name,address,user_code,user_name,house_number,table_no,table_type,unit_price\nnobody,A,b,c,U1,n,,T1,1,56\n",
+    )
+    .expect("write");
+    let (code, err) = run(&["meter", "import", "m.csv"], dir.path());
+    assert_eq!(code, 1);
+    assert!(err.starts_with("error: m.csv: line 2:"), "{err}");
+}

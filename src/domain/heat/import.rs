@@ -34,7 +34,7 @@ fn line_error(line: u64, err: Error) -> Error {
 }
 
 /// Reads a CSV file into (line number, column -> value) rows, checking the header.
-fn read_csv(
+pub(crate) fn read_csv_rows(
     bytes: &[u8],
     required: &[&str],
     optional: &[&str],
@@ -101,7 +101,7 @@ impl Core {
         let now = self.now();
         let mut seen = HashSet::new();
         let mut valid = Vec::new();
-        for (line, mut row) in read_csv(
+        for (line, mut row) in read_csv_rows(
             bytes,
             &[
                 "heat_account",
@@ -168,7 +168,7 @@ impl Core {
             "bill_date",
             "due_date",
         ];
-        for (line, mut row) in read_csv(bytes, &required, &["status", "paid_at"])? {
+        for (line, mut row) in read_csv_rows(bytes, &required, &["status", "paid_at"])? {
             let input = BillInput {
                 bill_id: take(&mut row, "bill_id"),
                 heat_account: take(&mut row, "heat_account"),

@@ -271,3 +271,65 @@ pub async fn meter_readings(
         json!({"applied": report.applied, "unchanged": report.unchanged}),
     ))
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeterAccountRequest {
+    admin_user_name: Option<String>,
+    api_password: Option<String>,
+}
+
+/// `POST /admin/v1/meter/accounts` `{admin_user_name, api_password}`: a new API account (201).
+pub async fn create_meter_account(
+    State(state): State<AppState>,
+    OperatorAuth(op): OperatorAuth,
+    Body(req): Body<MeterAccountRequest>,
+) -> Result<(StatusCode, Json<Value>), AdminError> {
+    let (Some(name), Some(password)) = (req.admin_user_name, req.api_password) else {
+        return Err(AdminError::bad_request(
+            "admin_user_name and api_password are required",
+        ));
+    };
+    state.core.create_meter_account(&name, &password).await?;
+    tracing::info!(operator = %op.username, account = %name, "meter API account created");
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"admin_user_name": name.trim()})),
+    ))
+}
+
+/// `POST /admin/v1/meter/import` with the CSV file as the body.
+pub async fn import_meters(
+    State(state): State<AppState>,
+    OperatorAuth(op): OperatorAuth,
+    body: Bytes,
+) -> AdminResult {
+    let report = state.core.import_meters(&body).await?;
+    tracing::info!(operator = %op.username, rows = report.rows, "meters imported");
+    Ok(Json(report_json(report)))
+}
+
+/// `GET /admin/v1/meter/households/{user_code}`: balance and meters.
+pub async fn meter_household(
+    State(state): State<AppState>,
+    OperatorAuth(_op): OperatorAuth,
+    Path(user_code): Path<String>,
+) -> AdminResult {
+    let (account, h, meters) = state.core.meter_household_any(&user_code).await?;
+    let zone = state.core.settings.zone;
+    Ok(Json(json!({
+        "user_code": h.user_code,
+        "admin_user_name": account,
+        "build_code": h.build_code,
+        "address": h.address,
+        "user_name": h.user_name,
+        "house_number": h.house_number,
+        "balance": h.balance.yuan_string(),
+        "meters": meters.iter().map(|m| json!({
+            "tableNo": m.table_no,
+            "tableType": m.table_type,
+            "reading": crate::domain::money::Fen(m.reading).yuan_string(),
+            "readTime": m.read_time.map(|t| t.local_datetime(zone)),
+        })).collect::<Vec<_>>(),
+    })))
+}

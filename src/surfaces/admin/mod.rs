@@ -65,6 +65,12 @@ pub fn router(state: AppState) -> Router {
             post(heat::simulate_payment),
         )
         .route("/meter/readings", post(heat::meter_readings))
+        .route("/meter/accounts", post(heat::create_meter_account))
+        .route(
+            "/meter/import",
+            post(heat::import_meters).layer(DefaultBodyLimit::max(IMPORT_LIMIT)),
+        )
+        .route("/meter/households/{user_code}", get(heat::meter_household))
         .route("/openapi.json", get(openapi))
         .fallback(envelope::not_found)
         .with_state(state)
