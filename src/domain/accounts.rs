@@ -320,12 +320,13 @@ impl Core {
                 return Err(Error::invalid("phone", "phone must be up to 11 digits"));
             }
         }
-        if !(1..=1_000_000).contains(&page) || !(1..=100).contains(&size) {
-            return Err(Error::invalid(
-                "page",
-                "1 <= page <= 1000000 and 1 <= size <= 100",
-            ));
-        }
+        crate::domain::check_page(
+            page,
+            size,
+            100,
+            "page",
+            "1 <= page <= 1000000 and 1 <= size <= 100",
+        )?;
         let (total, rows) =
             store_users::list(self.store.pool(), phone_prefix, size, (page - 1) * size).await?;
         Ok((total, rows.into_iter().map(User::from).collect()))

@@ -70,7 +70,7 @@ impl Core {
                     balance,
                 };
                 m::upsert_household(pool, &row, now).await?;
-                self.journal_opening_balance(user_code, super::money::Fen(balance))
+                self.journal_opening_balance(pool, user_code, super::money::Fen(balance))
                     .await?;
             }
         }

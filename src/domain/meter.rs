@@ -289,12 +289,13 @@ impl Core {
         page: i64,
         size: i64,
     ) -> Result<(i64, Vec<(String, Fen, Timestamp)>)> {
-        if !(1..=1_000_000).contains(&page) || !(1..=1000).contains(&size) {
-            return Err(Error::invalid(
-                "pageSize",
-                "pageNo须为正整数，pageSize须在1-1000之间",
-            ));
-        }
+        crate::domain::check_page(
+            page,
+            size,
+            1000,
+            "pageSize",
+            "pageNo须为正整数，pageSize须在1-1000之间",
+        )?;
         let (household, _) = self.meter_household(account, user_code).await?;
         let (total, rows) = store_meter::recharges(
             self.store.pool(),
@@ -314,8 +315,9 @@ impl Core {
     }
 
     /// Puts a household's starting balance into the journal (once), so the ledger explains it.
-    pub(crate) async fn journal_opening_balance(
+    pub(crate) async fn journal_opening_balance<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
         &self,
+        ex: E,
         user_code: &str,
         balance: Fen,
     ) -> Result<()> {
@@ -331,7 +333,7 @@ impl Core {
             external_id: None,
             created_at: self.now().millis(),
         };
-        crate::store::ledger::append(self.store.pool(), &entry).await?;
+        crate::store::ledger::append(ex, &entry).await?;
         Ok(())
     }
 }
@@ -434,12 +436,13 @@ impl Core {
         page: i64,
         size: i64,
     ) -> Result<(i64, Vec<store_meter::ConsumptionRow>)> {
-        if !(1..=1_000_000).contains(&page) || !(1..=1000).contains(&size) {
-            return Err(Error::invalid(
-                "pageSize",
-                "pageNo须为正整数，pageSize须在1-1000之间",
-            ));
-        }
+        crate::domain::check_page(
+            page,
+            size,
+            1000,
+            "pageSize",
+            "pageNo须为正整数，pageSize须在1-1000之间",
+        )?;
         let (household, _) = self.meter_household(account, user_code).await?;
         Ok(store_meter::consumptions(
             self.store.pool(),

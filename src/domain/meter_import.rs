@@ -169,17 +169,13 @@ impl Core {
                 .await?
                 .is_none();
             store_meter::upsert_household(&mut *tx, &r.household, now).await?;
-            if new_household && r.household.balance > 0 {
-                let entry = crate::store::ledger::EntryRow {
-                    entry_key: format!("meter-opening:{}", r.household.user_code),
-                    kind: "meter_opening_balance".into(),
-                    account: super::meter::ledger_account(&r.household.user_code),
-                    amount: r.household.balance,
-                    reference: r.household.user_code.clone(),
-                    external_id: None,
-                    created_at: now,
-                };
-                crate::store::ledger::append(&mut *tx, &entry).await?;
+            if new_household {
+                self.journal_opening_balance(
+                    &mut *tx,
+                    &r.household.user_code,
+                    Fen(r.household.balance),
+                )
+                .await?;
             }
             match store_meter::meter(&mut *tx, &r.meter.table_no).await? {
                 Some(m)

@@ -32,6 +32,21 @@ use codes::SmsSender;
 use passwords::PasswordHasher;
 use tokens::TokenKeys;
 
+/// Checks a page request: `page` from 1 (at most 1,000,000) and `size` from 1 to `max_size`.
+pub(crate) fn check_page(
+    page: i64,
+    size: i64,
+    max_size: i64,
+    field: &'static str,
+    message: &str,
+) -> Result<()> {
+    if (1..=1_000_000).contains(&page) && (1..=max_size).contains(&size) {
+        Ok(())
+    } else {
+        Err(Error::invalid(field, message))
+    }
+}
+
 /// Tunable rules of the domain (from the configuration).
 #[derive(Debug, Clone)]
 pub struct Settings {

@@ -134,12 +134,13 @@ impl Core {
         page: i64,
         size: i64,
     ) -> Result<(i64, Vec<HeatAccount>)> {
-        if !(1..=1_000_000).contains(&page) || !(1..=100).contains(&size) {
-            return Err(Error::invalid(
-                "page",
-                "1 <= page <= 1000000 and 1 <= size <= 100",
-            ));
-        }
+        crate::domain::check_page(
+            page,
+            size,
+            100,
+            "page",
+            "1 <= page <= 1000000 and 1 <= size <= 100",
+        )?;
         let (total, rows) =
             store_heat::list_accounts(self.store.pool(), prefix, size, (page - 1) * size).await?;
         Ok((total, rows.into_iter().map(HeatAccount::from).collect()))

@@ -541,12 +541,13 @@ impl Core {
         start: Option<time::Date>,
         end: Option<time::Date>,
     ) -> Result<(i64, Vec<PaymentRecord>)> {
-        if !(1..=1_000_000).contains(&page) || !(1..=100).contains(&size) {
-            return Err(Error::invalid(
-                "page",
-                "page 须为正整数，size 须在 1-100 之间",
-            ));
-        }
+        crate::domain::check_page(
+            page,
+            size,
+            100,
+            "page",
+            "page 须为正整数，size 须在 1-100 之间",
+        )?;
         let account = self.bound_heat_account(user_id).await?;
         let zone = self.settings.zone;
         let from = start.map_or(0, |d| Timestamp::start_of_local_date(d, zone).millis());
