@@ -83,6 +83,12 @@ fn settings(config: &Config) -> anyhow::Result<Settings> {
             "heating.order_ttl_seconds",
         )?,
         order_query_after_secs: config.heating.order_query_after_seconds.max(0),
+        meter_max_recharge: crate::domain::money::Fen::parse_yuan(&format!(
+            "{}",
+            config.meter.max_recharge_yuan
+        ))
+        .filter(|fee| fee.0 > 0)
+        .context("meter.max_recharge_yuan must be a positive amount with at most two decimals")?,
         seasons: SeasonCalendar {
             start: SeasonCalendar::parse_month_day(&config.heating.season_start)
                 .context("heating.season_start must be MM-DD")?,

@@ -216,12 +216,15 @@ impl Default for HeatingConfig {
 pub struct MeterConfig {
     /// One call per interface per account per this many seconds (recharge excepted); 0 = off.
     pub rate_limit_window_seconds: f64,
+    /// The most one recharge (`Prestore`) may credit, in yuan (at most two decimals).
+    pub max_recharge_yuan: f64,
 }
 
 impl Default for MeterConfig {
     fn default() -> Self {
         MeterConfig {
             rate_limit_window_seconds: 2.0,
+            max_recharge_yuan: 10_000.0,
         }
     }
 }

@@ -12,7 +12,6 @@ pub mod identity;
 pub mod ids;
 pub mod ledger;
 pub mod meter;
-pub mod meter_import;
 pub mod money;
 pub mod operators;
 pub mod passwords;
@@ -78,6 +77,8 @@ pub struct Settings {
     pub order_ttl_secs: i64,
     /// How long a pending order waits before its status is asked of the gateway (seconds).
     pub order_query_after_secs: i64,
+    /// The most one meter recharge may credit.
+    pub meter_max_recharge: money::Fen,
 }
 
 impl Default for Settings {
@@ -97,6 +98,7 @@ impl Default for Settings {
             seasons: heat::SeasonCalendar::default(),
             order_ttl_secs: 1800,
             order_query_after_secs: 30,
+            meter_max_recharge: meter::DEFAULT_MAX_RECHARGE,
         }
     }
 }
@@ -112,6 +114,8 @@ pub struct Core {
     pub payments: Arc<dyn payments::PaymentGateway>,
     tokens: TokenKeys,
     code_key: [u8; 32],
+    /// Meter recharges waiting for their group commit.
+    meter_recharges: meter::RechargeQueue,
 }
 
 impl Core {
@@ -149,6 +153,7 @@ impl Core {
             payments,
             tokens: TokenKeys::new(jwt.as_bytes()),
             code_key,
+            meter_recharges: Default::default(),
         })
     }
 

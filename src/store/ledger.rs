@@ -35,6 +35,31 @@ pub async fn append<'e, E: Executor<'e, Database = Any>>(
     Ok(done.rows_affected() == 1)
 }
 
+/// Appends entries in one statement (at most a few thousand); those whose key is already in the
+/// journal are skipped. Returns how many were appended.
+pub async fn append_many(conn: &mut super::Conn, entries: &[EntryRow]) -> Result<u64, sqlx::Error> {
+    if entries.is_empty() {
+        return Ok(0);
+    }
+    let sql = format!(
+        "INSERT INTO ledger_entries (entry_key, kind, account, amount, reference, external_id, created_at) \
+         VALUES {} ON CONFLICT DO NOTHING",
+        super::placeholders(entries.len(), 7)
+    );
+    let mut query = sqlx::query(&sql);
+    for e in entries {
+        query = query
+            .bind(&e.entry_key)
+            .bind(&e.kind)
+            .bind(&e.account)
+            .bind(e.amount)
+            .bind(&e.reference)
+            .bind(&e.external_id)
+            .bind(e.created_at);
+    }
+    Ok(query.execute(conn).await?.rows_affected())
+}
+
 pub async fn all<'e, E: Executor<'e, Database = Any>>(ex: E) -> Result<Vec<EntryRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT entry_key, kind, account, amount, reference, external_id, created_at FROM ledger_entries ORDER BY entry_key",

@@ -238,27 +238,39 @@ pub async fn meters_of<'e, E: Executor<'e, Database = Any>>(
     .await
 }
 
-/// Records a recharge; false if this (account, out_trade_no) is known already.
-pub async fn insert_recharge(
+/// A recharge to record.
+pub struct NewRecharge<'a> {
+    pub account: &'a str,
+    pub out_trade_no: &'a str,
+    pub user_code: &'a str,
+    pub amount: i64,
+    pub created_at: i64,
+}
+
+/// Records recharges in one statement (distinct keys, at most a few thousand); returns the
+/// `(account, out_trade_no)` of those that were new, the others being known already.
+pub async fn insert_recharges(
     conn: &mut super::Conn,
-    account: &str,
-    out_trade_no: &str,
-    user_code: &str,
-    amount: i64,
-    now: i64,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+    rows: &[NewRecharge<'_>],
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
         "INSERT INTO meter_recharges (admin_user_name, out_trade_no, user_code, amount, created_at) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-    )
-    .bind(account)
-    .bind(out_trade_no)
-    .bind(user_code)
-    .bind(amount)
-    .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+         VALUES {} ON CONFLICT DO NOTHING RETURNING admin_user_name, out_trade_no",
+        super::placeholders(rows.len(), 5)
+    );
+    let mut query = sqlx::query_as(&sql);
+    for r in rows {
+        query = query
+            .bind(r.account)
+            .bind(r.out_trade_no)
+            .bind(r.user_code)
+            .bind(r.amount)
+            .bind(r.created_at);
+    }
+    query.fetch_all(conn).await
 }
 
 /// `(user_code, amount)` of a known recharge.

@@ -9,9 +9,9 @@
 
 use std::collections::HashMap;
 
-use super::heat::import::{ImportReport, read_csv_rows};
-use super::money::Fen;
-use super::{Core, Error, Result};
+use crate::domain::heat::import::{ImportReport, read_csv_rows};
+use crate::domain::money::Fen;
+use crate::domain::{Core, Error, Result};
 use crate::store::meter as store_meter;
 
 fn code(value: &str, field: &'static str) -> Result<String> {

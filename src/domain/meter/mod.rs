@@ -1,0 +1,201 @@
+//! Prepaid smart meters (seed 003): API accounts that third-party platforms log in with, and
+//! what each account may see: its buildings, addresses, households and their meters.
+//!
+//! Tokens are random and opaque (stored hashed), valid two hours; a token only works for the
+//! account that obtained it.
+
+use super::identity::Password;
+use super::money::Fen;
+use super::{AuthFailure, Core, Entity, Error, Forbidden, Result, Timestamp, ids};
+use crate::store::meter as store_meter;
+
+pub mod import;
+mod readings;
+mod recharges;
+
+pub use readings::{ReadingInput, ReadingReport};
+pub use recharges::{DEFAULT_MAX_RECHARGE, Recharge, RechargeQueue, ledger_account};
+
+/// How long a meter API token lives.
+pub const TOKEN_TTL_SECS: i64 = 7200;
+
+/// A household with what the API shows of it.
+#[derive(Debug, Clone)]
+pub struct Household {
+    pub user_code: String,
+    pub build_code: String,
+    pub address: String,
+    pub user_name: String,
+    pub house_number: Option<String>,
+    pub balance: Fen,
+}
+
+impl From<store_meter::HouseholdRow> for Household {
+    fn from(r: store_meter::HouseholdRow) -> Self {
+        Household {
+            user_code: r.user_code,
+            build_code: r.build_code,
+            address: r.address,
+            user_name: r.user_name,
+            house_number: r.house_number,
+            balance: Fen(r.balance),
+        }
+    }
+}
+
+/// A meter: odd `table_type` is electricity, even is water.
+#[derive(Debug, Clone)]
+pub struct Meter {
+    pub table_no: String,
+    pub table_type: i64,
+    /// Hundredths of a unit (kWh or m³).
+    pub reading: i64,
+    pub read_time: Option<Timestamp>,
+}
+
+impl Core {
+    /// Logs an API account in; the token is random and opaque.
+    pub async fn meter_login(&self, name: &str, password: &str) -> Result<String> {
+        let password = Password::presented(password, "api_password")?;
+        let Some((hash, enabled)) = store_meter::account(self.store.pool(), name.trim()).await?
+        else {
+            self.passwords.waste_one_verification().await;
+            return Err(Error::NotFound(Entity::MeterAccount));
+        };
+        if enabled == 0 {
+            return Err(Error::Forbidden(Forbidden::AccountDisabled));
+        }
+        let guard_key = format!("meter:{}", name.trim());
+        self.ensure_not_locked(&guard_key).await?;
+        if !self.passwords.verify(password.expose(), &hash).await? {
+            self.record_failed_sign_in(&guard_key).await?;
+            return Err(Error::Unauthorized(AuthFailure::WrongPassword));
+        }
+        self.clear_failed_sign_ins(&guard_key).await?;
+        let now = self.now();
+        let token = ids::random_token();
+        store_meter::insert_token(
+            self.store.pool(),
+            &ids::token_hash(&token),
+            name.trim(),
+            now.millis(),
+            now.plus_secs(TOKEN_TTL_SECS).millis(),
+        )
+        .await?;
+        Ok(token)
+    }
+
+    /// Checks that `token` is live and belongs to the account `name`.
+    pub async fn meter_authenticate(&self, token: &str, name: &str) -> Result<()> {
+        let Some((owner, expires_at)) =
+            store_meter::token(self.store.pool(), &ids::token_hash(token.trim())).await?
+        else {
+            return Err(Error::Unauthorized(AuthFailure::InvalidToken));
+        };
+        if self.now().millis() >= expires_at {
+            return Err(Error::Unauthorized(AuthFailure::ExpiredToken));
+        }
+        if owner != name.trim() {
+            return Err(Error::Forbidden(Forbidden::NotAllowed));
+        }
+        Ok(())
+    }
+
+    /// `(name, build_code)` of the account's buildings.
+    pub async fn meter_buildings(&self, account: &str) -> Result<Vec<(String, String)>> {
+        Ok(store_meter::buildings(self.store.pool(), account).await?)
+    }
+
+    /// `(address, build_code)` of the account, optionally of one building.
+    pub async fn meter_addresses(
+        &self,
+        account: &str,
+        build_code: Option<&str>,
+    ) -> Result<Vec<(String, String)>> {
+        Ok(store_meter::addresses(self.store.pool(), account, build_code).await?)
+    }
+
+    /// The account's households, optionally of one building and address.
+    pub async fn meter_households(
+        &self,
+        account: &str,
+        build_code: Option<&str>,
+        address: Option<&str>,
+    ) -> Result<Vec<Household>> {
+        Ok(
+            store_meter::households(self.store.pool(), account, build_code, address)
+                .await?
+                .into_iter()
+                .map(Household::from)
+                .collect(),
+        )
+    }
+
+    /// One household of the account, with its meters; another account's household is refused.
+    pub async fn meter_household(
+        &self,
+        account: &str,
+        user_code: &str,
+    ) -> Result<(Household, Vec<Meter>)> {
+        let row = store_meter::household(self.store.pool(), user_code.trim())
+            .await?
+            .ok_or(Error::NotFound(Entity::Household))?;
+        if row.admin_user_name != account {
+            return Err(Error::Forbidden(Forbidden::NotAllowed));
+        }
+        let meters = store_meter::meters_of(self.store.pool(), &row.user_code)
+            .await?
+            .into_iter()
+            .map(|m| Meter {
+                table_no: m.table_no,
+                table_type: m.table_type,
+                reading: m.reading,
+                read_time: m.read_time.map(Timestamp::from_millis),
+            })
+            .collect();
+        Ok((row.into(), meters))
+    }
+
+    /// Creates an API account (operators); an existing name is a conflict.
+    pub async fn create_meter_account(&self, name: &str, password: &str) -> Result<()> {
+        let name = name.trim();
+        if name.is_empty()
+            || name.len() > 64
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(Error::invalid(
+                "admin_user_name",
+                "1-64 letters, digits, _ or -",
+            ));
+        }
+        let password = Password::parse_new(password, "api_password", 6, 64)?;
+        let hash = self.passwords.hash(password.expose()).await?;
+        if store_meter::insert_account(self.store.pool(), name, &hash, self.now().millis()).await? {
+            Ok(())
+        } else {
+            Err(Error::Conflict(Entity::MeterAccount))
+        }
+    }
+
+    /// Any household with its meters, for operators.
+    pub async fn meter_household_any(
+        &self,
+        user_code: &str,
+    ) -> Result<(String, Household, Vec<Meter>)> {
+        let row = store_meter::household(self.store.pool(), user_code.trim())
+            .await?
+            .ok_or(Error::NotFound(Entity::Household))?;
+        let account = row.admin_user_name.clone();
+        let (household, meters) = self.meter_household(&account, user_code).await?;
+        Ok((account, household, meters))
+    }
+
+    /// Creates an API account if the name is free (demo data, operator tools).
+    pub async fn ensure_meter_account(&self, name: &str, password: &str) -> Result<()> {
+        let hash = self.passwords.hash(password).await?;
+        store_meter::insert_account(self.store.pool(), name, &hash, self.now().millis()).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,286 @@
+//! Recharges (`Prestore`): credited once per (account, `out_trade_no`), acknowledged only after
+//! the commit that records them.
+//!
+//! Concurrent recharges share commits. A committer task takes every recharge waiting in its
+//! queue and applies them in one transaction (group commit), so the disk flush that makes a
+//! commit durable is paid once per batch rather than once per recharge; each caller is answered
+//! when its batch has committed. If a batch fails as a whole, its recharges are retried one by
+//! one so that each gets its own answer.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::OnceLock;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::domain::money::Fen;
+use crate::domain::{Core, Entity, Error, Forbidden, Result, Timestamp};
+use crate::store::Store;
+use crate::store::ledger::{self as store_ledger, EntryRow};
+use crate::store::meter::{self as store_meter, NewRecharge};
+
+/// What a recharge did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recharge {
+    Credited,
+    /// The same request came before: nothing changed.
+    AlreadyCredited,
+}
+
+/// The journal account of a household.
+pub fn ledger_account(user_code: &str) -> String {
+    format!("meter:{user_code}")
+}
+
+/// The default maximum of one recharge: 10,000 yuan.
+pub const DEFAULT_MAX_RECHARGE: Fen = Fen(1_000_000);
+
+/// The most recharges one commit applies.
+const MAX_BATCH: usize = 512;
+
+fn parse_out_trade_no(s: &str) -> Result<&str> {
+    let s = s.trim();
+    if s.is_empty()
+        || s.len() > 64
+        || !s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(Error::invalid(
+            "out_trade_no",
+            "订单号须为1-64位字母、数字、-或_",
+        ));
+    }
+    Ok(s)
+}
+
+/// One recharge waiting for its commit.
+struct Job {
+    account: String,
+    user_code: String,
+    out_trade_no: String,
+    fee: Fen,
+    at: i64,
+    reply: oneshot::Sender<Result<Recharge>>,
+}
+
+/// The way to the committer task, started on the first recharge.
+#[derive(Default)]
+pub struct RechargeQueue {
+    sender: OnceLock<mpsc::Sender<Job>>,
+}
+
+impl RechargeQueue {
+    fn sender(&self, store: &Store) -> &mpsc::Sender<Job> {
+        self.sender.get_or_init(|| {
+            let (sender, receiver) = mpsc::channel(4 * MAX_BATCH);
+            // One committer per process. SQLite has one writer at a time anyway; on PostgreSQL,
+            // parallel batches measured slower (they queue on the same balance rows and keys),
+            // and each process of a fleet brings its own committer.
+            tokio::spawn(run_committer(store.clone(), receiver));
+            sender
+        })
+    }
+}
+
+/// Takes what is waiting (at most [`MAX_BATCH`]), commits it, answers; until the queue closes.
+async fn run_committer(store: Store, mut receiver: mpsc::Receiver<Job>) {
+    let mut jobs = Vec::with_capacity(MAX_BATCH);
+    loop {
+        if receiver.recv_many(&mut jobs, MAX_BATCH).await == 0 {
+            return;
+        }
+        match apply(&store, &jobs).await {
+            Ok(outcomes) => {
+                for (job, outcome) in jobs.drain(..).zip(outcomes) {
+                    let _ = job.reply.send(outcome);
+                }
+            }
+            Err(err) if jobs.len() == 1 => {
+                if let Some(job) = jobs.pop() {
+                    let _ = job.reply.send(Err(err));
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, batch = jobs.len(), "recharge batch failed; applying one by one");
+                for job in jobs.drain(..) {
+                    let outcome = match apply(&store, std::slice::from_ref(&job)).await {
+                        Ok(mut outcomes) => outcomes.pop().unwrap_or_else(|| {
+                            Err(Error::Internal(anyhow::anyhow!(
+                                "recharge without an outcome"
+                            )))
+                        }),
+                        Err(err) => Err(err),
+                    };
+                    let _ = job.reply.send(outcome);
+                }
+            }
+        }
+    }
+}
+
+/// Applies recharges in one transaction: the new ones are recorded and journaled (one statement
+/// each for the batch), the balances change by their sums (in `user_code` order, so concurrent
+/// batches lock rows in one order). A copy of a known recharge is compared with it.
+async fn apply(store: &Store, jobs: &[Job]) -> Result<Vec<Result<Recharge>>> {
+    // Only the first of several copies in one batch goes into the insert.
+    let mut seen = HashSet::new();
+    let rows: Vec<NewRecharge<'_>> = jobs
+        .iter()
+        .filter(|job| seen.insert((job.account.as_str(), job.out_trade_no.as_str())))
+        .map(|job| NewRecharge {
+            account: &job.account,
+            out_trade_no: &job.out_trade_no,
+            user_code: &job.user_code,
+            amount: job.fee.0,
+            created_at: job.at,
+        })
+        .collect();
+    let mut tx = store.begin_write().await?;
+    let inserted = store_meter::insert_recharges(&mut tx, &rows).await?;
+    let mut new: HashSet<(&str, &str)> = inserted
+        .iter()
+        .map(|(account, no)| (account.as_str(), no.as_str()))
+        .collect();
+    let mut outcomes = Vec::with_capacity(jobs.len());
+    let mut entries = Vec::with_capacity(new.len());
+    let mut credits: BTreeMap<&str, i64> = BTreeMap::new();
+    for job in jobs {
+        if new.remove(&(job.account.as_str(), job.out_trade_no.as_str())) {
+            entries.push(EntryRow {
+                entry_key: format!("meter-recharge:{}:{}", job.account, job.out_trade_no),
+                kind: "meter_recharge".into(),
+                account: ledger_account(&job.user_code),
+                amount: job.fee.0,
+                reference: job.out_trade_no.clone(),
+                external_id: None,
+                created_at: job.at,
+            });
+            *credits.entry(&job.user_code).or_default() += job.fee.0;
+            outcomes.push(Ok(Recharge::Credited));
+            continue;
+        }
+        let known = store_meter::recharge(&mut *tx, &job.account, &job.out_trade_no).await?;
+        outcomes.push(match known {
+            Some((code, amount)) if code == job.user_code && amount == job.fee.0 => {
+                Ok(Recharge::AlreadyCredited)
+            }
+            _ => Err(Error::State("该订单号已使用，且用户或金额不同".into())),
+        });
+    }
+    let journaled = store_ledger::append_many(&mut tx, &entries).await?;
+    if journaled != entries.len() as u64 {
+        // A journal key without its recharge row: refuse rather than credit past the journal.
+        return Err(Error::Internal(anyhow::anyhow!(
+            "meter recharge journal out of step: {journaled} of {} entries appended",
+            entries.len()
+        )));
+    }
+    for (user_code, amount) in credits {
+        store_meter::add_to_balance(&mut tx, user_code, amount).await?;
+    }
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+impl Core {
+    /// Credits a household once per (account, `out_trade_no`): the same request again answers
+    /// success and changes nothing; the same `out_trade_no` with another household or amount is
+    /// refused. The journal entry, the recharge and the balance change commit together, and the
+    /// answer comes after that commit.
+    pub async fn meter_recharge(
+        &self,
+        account: &str,
+        user_code: &str,
+        out_trade_no: &str,
+        fee: Fen,
+    ) -> Result<Recharge> {
+        let out_trade_no = parse_out_trade_no(out_trade_no)?;
+        let max = self.settings.meter_max_recharge;
+        if fee.0 <= 0 || fee > max {
+            return Err(Error::invalid(
+                "total_fee",
+                format!("充值金额须大于0且不超过{}元", max.yuan_string()),
+            ));
+        }
+        let household = store_meter::household(self.store.pool(), user_code.trim())
+            .await?
+            .ok_or(Error::NotFound(Entity::Household))?;
+        if household.admin_user_name != account {
+            return Err(Error::Forbidden(Forbidden::NotAllowed));
+        }
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            account: account.to_owned(),
+            user_code: household.user_code,
+            out_trade_no: out_trade_no.to_owned(),
+            fee,
+            at: self.now().millis(),
+            reply,
+        };
+        let unavailable = || Error::Internal(anyhow::anyhow!("the recharge committer stopped"));
+        self.meter_recharges
+            .sender(&self.store)
+            .send(job)
+            .await
+            .map_err(|_| unavailable())?;
+        answer.await.map_err(|_| unavailable())?
+    }
+
+    /// A household's recharges within `[from, to)`: `(out_trade_no, amount, time)`, newest first.
+    pub async fn meter_recharges(
+        &self,
+        account: &str,
+        user_code: &str,
+        from: Timestamp,
+        to: Timestamp,
+        page: i64,
+        size: i64,
+    ) -> Result<(i64, Vec<(String, Fen, Timestamp)>)> {
+        crate::domain::check_page(
+            page,
+            size,
+            1000,
+            "pageSize",
+            "pageNo须为正整数，pageSize须在1-1000之间",
+        )?;
+        let (household, _) = self.meter_household(account, user_code).await?;
+        let (total, rows) = store_meter::recharges(
+            self.store.pool(),
+            &household.user_code,
+            from.millis(),
+            to.millis(),
+            size,
+            (page - 1) * size,
+        )
+        .await?;
+        Ok((
+            total,
+            rows.into_iter()
+                .map(|(no, a, t)| (no, Fen(a), Timestamp::from_millis(t)))
+                .collect(),
+        ))
+    }
+
+    /// Puts a household's starting balance into the journal (once), so the ledger explains it.
+    pub(crate) async fn journal_opening_balance<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+        &self,
+        ex: E,
+        user_code: &str,
+        balance: Fen,
+    ) -> Result<()> {
+        if balance.0 == 0 {
+            return Ok(());
+        }
+        let entry = crate::store::ledger::EntryRow {
+            entry_key: format!("meter-opening:{user_code}"),
+            kind: "meter_opening_balance".into(),
+            account: ledger_account(user_code),
+            amount: balance.0,
+            reference: user_code.to_owned(),
+            external_id: None,
+            created_at: self.now().millis(),
+        };
+        crate::store::ledger::append(ex, &entry).await?;
+        Ok(())
+    }
+}
