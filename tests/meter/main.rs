@@ -2,6 +2,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod crash;
 
 use serde_json::Value;
 
@@ -411,6 +412,74 @@ async fn fifty_concurrent_copies_credit_once() {
     assert_eq!(balance(&app, &t).await, "270.00");
     let report = app.state.core.ledger_check().await.expect("check");
     assert!(report.problems.is_empty(), "{:?}", report.problems);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_burst_of_new_recharges_copies_and_conflicts_answers_each_on_its_own() {
+    let app = demo().await;
+    let t = token(&app).await;
+    let mut calls = Vec::new();
+    for i in 0..20 {
+        calls.push((format!("burst-{i}"), "1.00"));
+    }
+    for _ in 0..10 {
+        calls.push(("burst-copy".to_owned(), "5.00"));
+        calls.push(("burst-copy".to_owned(), "6.00"));
+    }
+    let replies = common::join_all(
+        calls
+            .iter()
+            .map(|(no, fee)| prestore(&app, &t, "2022040001", no, fee)),
+    )
+    .await;
+    let answer = |fee: &str| -> Vec<i64> {
+        calls
+            .iter()
+            .zip(&replies)
+            .filter(|((no, f), _)| no == "burst-copy" && *f == fee)
+            .map(|(_, r)| r["code"].as_i64().expect("code"))
+            .collect()
+    };
+    assert!(
+        replies[..20].iter().all(|r| r["code"] == 200),
+        "{replies:?}"
+    );
+    // Whichever amount came first owns the number; every copy of the other is refused.
+    let (five, six) = (answer("5.00"), answer("6.00"));
+    let won = if five.iter().all(|&c| c == 200) {
+        assert!(six.iter().all(|&c| c == 1001), "{six:?}");
+        500
+    } else {
+        assert!(five.iter().all(|&c| c == 1001), "{five:?}");
+        assert!(six.iter().all(|&c| c == 200), "{six:?}");
+        600
+    };
+    let expected = 13_000 + 2_000 + won;
+    assert_eq!(
+        balance(&app, &t).await,
+        format!("{}.{:02}", expected / 100, expected % 100)
+    );
+    let report = app.state.core.ledger_check().await.expect("check");
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_recharge_maximum_is_configurable() {
+    let app = spawn_with(|c| {
+        c.server.demo = true;
+        c.meter.max_recharge_yuan = 50.0;
+    })
+    .await;
+    let t = token(&app).await;
+    let r = prestore(&app, &t, "2022040001", "max-1", "50.01").await;
+    assert_eq!(r["code"], 1001, "{r}");
+    assert!(r["msg"].as_str().expect("msg").contains("50.00"), "{r}");
+    assert_eq!(balance(&app, &t).await, "130.00");
+    let r = prestore(&app, &t, "2022040001", "max-1", "50.00").await;
+    assert_eq!(r["code"], 200, "{r}");
+    assert_eq!(balance(&app, &t).await, "180.00");
     app.stop().await;
 }
 

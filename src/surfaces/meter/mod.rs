@@ -11,6 +11,9 @@
 //!   unknown 1006, expired 1007; a token used with another `admin_user_name`, or a household of
 //!   another account, is 1009. An unknown or disabled account at login is 1002, a wrong
 //!   password 1005 (and counted per account: too many answer 1001 until the window ends).
+//! - `Prestore`: `total_fee` is yuan, positive, at most two decimals and at most
+//!   `meter.max_recharge_yuan` (10,000 by default); otherwise 1001 saying so. The answer comes
+//!   after the durable commit that records the recharge.
 //! - One call per interface per account every 2 s (configurable; recharge excepted): 1001 with
 //!   a message saying so.
 //! - Readings come in through `POST /admin/v1/meter/readings`; `GetConsumenList` lists the applied
