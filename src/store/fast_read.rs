@@ -56,3 +56,20 @@ impl SqliteReader {
         }
     }
 }
+
+impl super::Store {
+    /// Runs `read` in place when the backend is a SQLite file; `None` when it is not, or when the
+    /// in-place read failed (the caller then uses the pool).
+    pub fn read_in_place<T>(
+        &self,
+        read: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Option<T> {
+        match self.sqlite_reader()?.with(read) {
+            Ok(value) => Some(value),
+            Err(e) => {
+                tracing::debug!(error = %e, "in-place SQLite read failed; using the pool");
+                None
+            }
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! The prepaid smart-meter registry: API accounts and their tokens, buildings, addresses,
 //! households and meters.
 
+use rusqlite::OptionalExtension;
 use sqlx::{Any, Executor};
 
 pub async fn insert_account<'e, E: Executor<'e, Database = Any>>(
@@ -51,13 +52,41 @@ pub async fn insert_token<'e, E: Executor<'e, Database = Any>>(
 }
 
 /// `(admin_user_name, expires_at)` of a token.
-pub async fn token<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
+pub async fn token(
+    store: &super::Store,
     token_hash: &str,
 ) -> Result<Option<(String, i64)>, sqlx::Error> {
-    sqlx::query_as("SELECT admin_user_name, expires_at FROM meter_tokens WHERE token_hash = $1")
+    const SQL: &str = "SELECT admin_user_name, expires_at FROM meter_tokens WHERE token_hash = $1";
+    if let Some(found) = store.read_in_place(|c| {
+        c.prepare_cached(SQL)?
+            .query_row([token_hash], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+    }) {
+        return Ok(found);
+    }
+    sqlx::query_as(SQL)
         .bind(token_hash)
-        .fetch_optional(ex)
+        .fetch_optional(store.pool())
+        .await
+}
+
+/// `(user_code, admin_user_name)` of a household: who may recharge it (in place on SQLite).
+pub async fn household_owner(
+    store: &super::Store,
+    user_code: &str,
+) -> Result<Option<(String, String)>, sqlx::Error> {
+    const SQL: &str =
+        "SELECT user_code, admin_user_name FROM meter_households WHERE user_code = $1";
+    if let Some(found) = store.read_in_place(|c| {
+        c.prepare_cached(SQL)?
+            .query_row([user_code], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+    }) {
+        return Ok(found);
+    }
+    sqlx::query_as(SQL)
+        .bind(user_code)
+        .fetch_optional(store.pool())
         .await
 }
 

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod body;
+pub mod captcha;
 pub mod docs;
 pub mod heating;
 pub mod meter;

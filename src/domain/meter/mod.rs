@@ -88,7 +88,7 @@ impl Core {
     /// Checks that `token` is live and belongs to the account `name`.
     pub async fn meter_authenticate(&self, token: &str, name: &str) -> Result<()> {
         let Some((owner, expires_at)) =
-            store_meter::token(self.store.pool(), &ids::token_hash(token.trim())).await?
+            store_meter::token(&self.store, &ids::token_hash(token.trim())).await?
         else {
             return Err(Error::Unauthorized(AuthFailure::InvalidToken));
         };

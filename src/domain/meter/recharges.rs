@@ -202,16 +202,16 @@ impl Core {
                 format!("充值金额须大于0且不超过{}元", max.yuan_string()),
             ));
         }
-        let household = store_meter::household(self.store.pool(), user_code.trim())
+        let (user_code, owner) = store_meter::household_owner(&self.store, user_code.trim())
             .await?
             .ok_or(Error::NotFound(Entity::Household))?;
-        if household.admin_user_name != account {
+        if owner != account {
             return Err(Error::Forbidden(Forbidden::NotAllowed));
         }
         let (reply, answer) = oneshot::channel();
         let job = Job {
             account: account.to_owned(),
-            user_code: household.user_code,
+            user_code,
             out_trade_no: out_trade_no.to_owned(),
             fee,
             at: self.now().millis(),
