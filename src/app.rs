@@ -33,6 +33,8 @@ pub struct AppState {
     pub admin_login_limiter: Arc<IpRateLimiter>,
     /// The meter document's one call per interface per account per window.
     pub meter_limiter: Arc<RateLimiter<(String, &'static str)>>,
+    /// Captchas per client IP per minute (retail).
+    pub captcha_limiter: Arc<IpRateLimiter>,
 }
 
 /// A bound listener and what it serves.
@@ -89,6 +91,11 @@ fn settings(config: &Config) -> anyhow::Result<Settings> {
         ))
         .filter(|fee| fee.0 > 0)
         .context("meter.max_recharge_yuan must be a positive amount with at most two decimals")?,
+        retail_upload_dir: config.retail.upload_dir.clone(),
+        retail_max_upload_bytes: positive(
+            i64::try_from(config.retail.max_upload_bytes).unwrap_or(i64::MAX),
+            "retail.max_upload_bytes",
+        )? as usize,
         seasons: SeasonCalendar {
             start: SeasonCalendar::parse_month_day(&config.heating.season_start)
                 .context("heating.season_start must be MM-DD")?,
@@ -251,6 +258,7 @@ impl App {
                 1,
                 (config.meter.rate_limit_window_seconds.max(0.0) * 1000.0) as i64,
             )),
+            captcha_limiter: Arc::new(IpRateLimiter::new(config.retail.captchas_per_minute, 60)),
             config: Arc::new(config),
             metrics: Metrics::default(),
         };

@@ -56,6 +56,7 @@ pub struct Config {
     pub log: LogConfig,
     pub wechat_pay: WechatPaySection,
     pub meter: MeterConfig,
+    pub retail: RetailConfig,
     /// Surface name -> extra listener address serving that surface at its root.
     pub surface_bind: BTreeMap<String, String>,
 }
@@ -225,6 +226,28 @@ impl Default for MeterConfig {
         MeterConfig {
             rate_limit_window_seconds: 2.0,
             max_recharge_yuan: 10_000.0,
+        }
+    }
+}
+
+/// The electricity retail business hall.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetailConfig {
+    /// Where feedback pictures are stored.
+    pub upload_dir: PathBuf,
+    /// Largest feedback picture (bytes).
+    pub max_upload_bytes: usize,
+    /// Captchas one client IP may request per minute (`0` = no limit).
+    pub captchas_per_minute: u64,
+}
+
+impl Default for RetailConfig {
+    fn default() -> Self {
+        RetailConfig {
+            upload_dir: PathBuf::from("./data/uploads"),
+            max_upload_bytes: 2 * 1024 * 1024,
+            captchas_per_minute: 30,
         }
     }
 }

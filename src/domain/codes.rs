@@ -77,7 +77,7 @@ pub struct SentCode {
 }
 
 impl Core {
-    fn code_mac(&self, req: &CodeRequest<'_>, code: &str) -> String {
+    pub(crate) fn code_mac(&self, req: &CodeRequest<'_>, code: &str) -> String {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.code_key)
             .unwrap_or_else(|_| unreachable!());
         for part in [req.channel.as_str(), req.recipient, req.purpose, code] {

@@ -113,6 +113,7 @@ impl Core {
                 .await?;
         }
         self.load_meter_demo().await?;
+        self.load_retail_demo().await?;
         self.import_heat_accounts(DEMO_HEAT_ACCOUNTS.as_bytes())
             .await?;
         self.import_bills(DEMO_BILLS.as_bytes()).await?;

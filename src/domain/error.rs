@@ -13,6 +13,14 @@ pub enum Entity {
     Order,
     MeterAccount,
     Household,
+    RetailCompany,
+    Enterprise,
+    Article,
+    GuideEntry,
+    Contract,
+    Plan,
+    SettlementBill,
+    Feedback,
     Other,
 }
 
@@ -27,6 +35,14 @@ impl fmt::Display for Entity {
             Entity::Order => "order",
             Entity::MeterAccount => "meter API account",
             Entity::Household => "household",
+            Entity::RetailCompany => "retail company",
+            Entity::Enterprise => "enterprise",
+            Entity::Article => "article",
+            Entity::GuideEntry => "guide entry",
+            Entity::Contract => "contract",
+            Entity::Plan => "electricity plan",
+            Entity::SettlementBill => "settlement bill",
+            Entity::Feedback => "feedback",
             Entity::Other => "resource",
         };
         f.write_str(s)

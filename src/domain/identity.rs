@@ -128,6 +128,21 @@ fn is_invisible_format(c: char) -> bool {
 
 /// A short free-text field: trimmed, non-empty, at most `max` characters, no control characters.
 pub fn text_field(value: &str, field: &'static str, label: &str, max: usize) -> Result<String> {
+    checked_text(value, field, label, max, false)
+}
+
+/// Like [`text_field`], for text of several lines: line breaks and tabs are kept.
+pub fn long_text(value: &str, field: &'static str, label: &str, max: usize) -> Result<String> {
+    checked_text(value, field, label, max, true)
+}
+
+fn checked_text(
+    value: &str,
+    field: &'static str,
+    label: &str,
+    max: usize,
+    lines: bool,
+) -> Result<String> {
     let v = value.trim();
     if v.is_empty() {
         return Err(Error::invalid(field, format!("{label}不能为空")));
@@ -135,7 +150,10 @@ pub fn text_field(value: &str, field: &'static str, label: &str, max: usize) -> 
     if v.chars().count() > max {
         return Err(Error::invalid(field, format!("{label}不能超过{max}个字符")));
     }
-    if v.chars().any(|c| c.is_control() || is_invisible_format(c)) {
+    let allowed = |c: char| lines && matches!(c, '\n' | '\r' | '\t');
+    if v.chars()
+        .any(|c| (c.is_control() && !allowed(c)) || is_invisible_format(c))
+    {
         return Err(Error::invalid(
             field,
             format!("{label}不能包含控制字符或不可见字符"),
@@ -147,6 +165,21 @@ pub fn text_field(value: &str, field: &'static str, label: &str, max: usize) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credit_codes() {
+        assert!(CreditCode::parse("91440400MA4UJ7Q0X5", "c").is_ok());
+        assert!(CreditCode::parse("91440400ma4uj7q0x5", "c").is_ok());
+        assert!(CreditCode::parse("91440400MA4UJ7Q0X6", "c").is_err());
+        assert!(CreditCode::parse("D2143569-X", "c").is_ok());
+        assert_eq!(
+            CreditCode::parse("D2143569-X", "c").map(|c| c.0).ok(),
+            Some("D2143569X".to_owned())
+        );
+        assert!(CreditCode::parse("D2143569-1", "c").is_err());
+        assert!(CreditCode::parse("", "c").is_err());
+        assert!(CreditCode::parse("91440400MA4UJ7Q0I5", "c").is_err());
+    }
 
     #[test]
     fn phones() {
@@ -182,4 +215,70 @@ mod tests {
         assert!(text_field("12345678901", "n", "名", 10).is_err());
         assert!(Password::parse_new(&"a".repeat(21), "password", 6, 20).is_err());
     }
+}
+
+/// An enterprise's registration code: the 18-character unified social credit code
+/// (GB 32100-2015) or the older 9-character organisation code (GB 11714, `XXXXXXXX-Y` or
+/// `XXXXXXXXY`), check character verified. Kept upper-case, without the hyphen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreditCode(String);
+
+impl CreditCode {
+    pub fn parse(s: &str, field: &'static str) -> Result<CreditCode> {
+        let code: String = s
+            .trim()
+            .chars()
+            .filter(|c| *c != '-')
+            .map(|c| c.to_ascii_uppercase())
+            .collect();
+        let valid = match code.len() {
+            18 => uscc_valid(&code),
+            9 => organisation_code_valid(&code),
+            _ => false,
+        };
+        if !valid {
+            return Err(Error::invalid(
+                field,
+                "统一社会信用代码（18位）或组织机构代码（9位）格式或校验位不正确",
+            ));
+        }
+        Ok(CreditCode(code))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn uscc_valid(code: &str) -> bool {
+    const CHARS: &str = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+    const WEIGHTS: [usize; 17] = [
+        1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+    ];
+    let values: Option<Vec<usize>> = code.chars().map(|c| CHARS.find(c)).collect();
+    let Some(values) = values else {
+        return false;
+    };
+    let sum: usize = values[..17].iter().zip(WEIGHTS).map(|(v, w)| v * w).sum();
+    (31 - sum % 31) % 31 == values[17]
+}
+
+fn organisation_code_valid(code: &str) -> bool {
+    const WEIGHTS: [u32; 8] = [3, 7, 9, 10, 5, 8, 4, 2];
+    let bytes = code.as_bytes();
+    let mut sum = 0;
+    for (b, w) in bytes[..8].iter().zip(WEIGHTS) {
+        let v = match b {
+            b'0'..=b'9' => u32::from(b - b'0'),
+            b'A'..=b'Z' => u32::from(b - b'A') + 10,
+            _ => return false,
+        };
+        sum += v * w;
+    }
+    let expected = match 11 - sum % 11 {
+        10 => b'X',
+        11 => b'0',
+        n => b'0' + n as u8,
+    };
+    bytes[8] == expected
 }

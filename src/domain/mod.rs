@@ -16,6 +16,7 @@ pub mod money;
 pub mod operators;
 pub mod passwords;
 pub mod payments;
+pub mod retail;
 pub mod sessions;
 pub mod time;
 pub mod tokens;
@@ -79,6 +80,10 @@ pub struct Settings {
     pub order_query_after_secs: i64,
     /// The most one meter recharge may credit.
     pub meter_max_recharge: money::Fen,
+    /// Where the retail hall keeps uploaded pictures.
+    pub retail_upload_dir: std::path::PathBuf,
+    /// Largest picture the retail hall takes (bytes).
+    pub retail_max_upload_bytes: usize,
 }
 
 impl Default for Settings {
@@ -99,6 +104,8 @@ impl Default for Settings {
             order_ttl_secs: 1800,
             order_query_after_secs: 30,
             meter_max_recharge: meter::DEFAULT_MAX_RECHARGE,
+            retail_upload_dir: std::path::PathBuf::from("./data/uploads"),
+            retail_max_upload_bytes: 2 * 1024 * 1024,
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod ledger;
 pub mod meter;
 pub mod operators;
 pub mod orders;
+pub mod retail;
 pub mod secrets;
 pub mod sessions;
 pub mod users;

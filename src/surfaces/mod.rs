@@ -8,6 +8,7 @@ pub mod docs;
 pub mod heating;
 pub mod meter;
 pub mod ratelimit;
+pub mod retail;
 
 use axum::Router;
 use std::net::{IpAddr, SocketAddr};
@@ -24,7 +25,7 @@ use crate::app::AppState;
 use crate::telemetry::{RequestTelemetry, track};
 
 /// Surfaces that can be served on their own listener.
-pub const SURFACES: [&str; 3] = ["heating", "meter", "admin"];
+pub const SURFACES: [&str; 4] = ["heating", "meter", "retail", "admin"];
 
 /// The bearer token of `Authorization: Bearer <token>`, if any.
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -83,6 +84,7 @@ pub fn surface_router(name: &str, state: &AppState) -> Option<Router> {
     match name {
         "heating" => Some(tracked(heating::router(state.clone()), "heating", state)),
         "meter" => Some(tracked(meter::router(state.clone()), "meter", state)),
+        "retail" => Some(tracked(retail::router(state.clone()), "retail", state)),
         "admin" => Some(tracked(admin::router(state.clone()), "admin", state)),
         _ => None,
     }
@@ -142,6 +144,10 @@ pub fn main_router(state: &AppState) -> Router {
         .nest(
             "/meter",
             tracked(meter::router(state.clone()), "meter", state),
+        )
+        .nest(
+            "/retail",
+            tracked(retail::router(state.clone()), "retail", state),
         )
         .nest(
             "/admin/v1",

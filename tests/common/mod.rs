@@ -61,6 +61,8 @@ pub async fn base_config(dir: &TempDir) -> Config {
     c.auth.argon2_iterations = 1;
     c.heating.rate_limit_requests = 0;
     c.meter.rate_limit_window_seconds = 0.0;
+    c.retail.upload_dir = dir.path().join("uploads");
+    c.retail.captchas_per_minute = 0;
     c
 }
 

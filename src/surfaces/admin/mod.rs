@@ -3,10 +3,11 @@
 mod envelope;
 mod handlers;
 mod heat;
+mod retail;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 
 use crate::app::AppState;
 
@@ -41,6 +42,41 @@ pub fn router(state: AppState) -> Router {
         .route("/heating/users", get(handlers::list_users))
         .route("/heating/users/{id}/disable", post(handlers::disable_user))
         .route("/heating/users/{id}/enable", post(handlers::enable_user))
+        .route(
+            "/retail/companies",
+            get(retail::list_companies).post(retail::create_company),
+        )
+        .route(
+            "/retail/enterprises",
+            get(retail::list_enterprises).post(retail::create_enterprise),
+        )
+        .route("/retail/users", get(retail::list_users))
+        .route("/retail/users/{id}/unbind", post(retail::unbind_user))
+        .route(
+            "/retail/articles",
+            get(retail::list_articles).post(retail::create_article),
+        )
+        .route("/retail/articles/{id}", delete(retail::delete_article))
+        .route(
+            "/retail/guide",
+            get(retail::list_guide).post(retail::create_guide),
+        )
+        .route("/retail/guide/{id}", delete(retail::delete_guide))
+        .route(
+            "/retail/contracts",
+            get(retail::list_contracts).post(retail::create_contract),
+        )
+        .route("/retail/monthly-use", put(retail::put_monthly_use))
+        .route(
+            "/retail/bills",
+            get(retail::list_bills).post(retail::create_bill),
+        )
+        .route("/retail/bills/{id}/confirm", post(retail::confirm_bill))
+        .route("/retail/feedback", get(retail::list_feedback))
+        .route(
+            "/retail/feedback/{id}/picture",
+            get(retail::feedback_picture),
+        )
         .route("/heating/accounts", get(heat::list_accounts))
         .route(
             "/heating/accounts/import",

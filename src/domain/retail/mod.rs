@@ -1,0 +1,533 @@
+//! The electricity retail company's online business hall (seed 000): its users (phone and
+//! password, image captcha at registration), their binding to an enterprise and a retail
+//! company, and what a bound user may see: only its own enterprise's data.
+//!
+//! An enterprise is registered by an operator with its credit code and a contact phone; a user
+//! binds to it by giving the enterprise's name, its code and the last four digits of that phone
+//! (the document's "手机后4位"), so knowing a company's public code is not enough to read its
+//! contracts and bills.
+
+pub mod data;
+pub mod demo;
+pub mod feedback;
+
+use subtle::ConstantTimeEq;
+
+use super::codes::{Channel, CodeRequest, OutgoingCode};
+use super::identity::{CreditCode, Password, Phone, text_field};
+use super::{AuthFailure, Core, Entity, Error, Forbidden, Result, ids};
+use crate::store::codes::{self as store_codes, NewCode};
+use crate::store::retail::{self as store, CompanyRow, EnterpriseRow, UserRow};
+
+/// The surface name on codes and in the dev outbox.
+pub const SURFACE: &str = "retail";
+
+/// How long a hall token lives (seconds).
+pub const TOKEN_TTL_SECS: i64 = 7 * 24 * 3600;
+
+/// Purpose of the code that confirms a new phone number.
+pub const CHANGE_PHONE: &str = "change_phone";
+
+/// A user of the hall.
+#[derive(Debug, Clone)]
+pub struct RetailUser {
+    pub id: String,
+    pub phone: String,
+    pub binding: Option<Binding>,
+    pub created_at: super::Timestamp,
+}
+
+/// Which enterprise a user acts for, through which company, with which services.
+#[derive(Debug, Clone)]
+pub struct Binding {
+    pub enterprise_code: String,
+    pub company_id: String,
+    pub services: Vec<String>,
+    pub bound_at: super::Timestamp,
+}
+
+impl From<UserRow> for RetailUser {
+    fn from(r: UserRow) -> Self {
+        let binding = match (r.enterprise_code, r.company_id) {
+            (Some(enterprise_code), Some(company_id)) => Some(Binding {
+                enterprise_code,
+                company_id,
+                services: r
+                    .services
+                    .and_then(|s| serde_json::from_str(&s).ok())
+                    .unwrap_or_default(),
+                bound_at: super::Timestamp::from_millis(r.bound_at.unwrap_or(0)),
+            }),
+            _ => None,
+        };
+        RetailUser {
+            id: r.id,
+            phone: r.phone,
+            binding,
+            created_at: super::Timestamp::from_millis(r.created_at),
+        }
+    }
+}
+
+/// A retail company and the services it offers.
+#[derive(Debug, Clone)]
+pub struct Company {
+    pub id: String,
+    pub name: String,
+    pub services: Vec<String>,
+}
+
+impl From<CompanyRow> for Company {
+    fn from(r: CompanyRow) -> Self {
+        Company {
+            id: r.id,
+            name: r.name,
+            services: serde_json::from_str(&r.services).unwrap_or_default(),
+        }
+    }
+}
+
+/// An enterprise customer.
+#[derive(Debug, Clone)]
+pub struct Enterprise {
+    pub credit_code: String,
+    pub name: String,
+    pub contact_phone: String,
+}
+
+impl From<EnterpriseRow> for Enterprise {
+    fn from(r: EnterpriseRow) -> Self {
+        Enterprise {
+            credit_code: r.credit_code,
+            name: r.name,
+            contact_phone: r.contact_phone,
+        }
+    }
+}
+
+/// What a user sends to bind an enterprise.
+#[derive(Debug, Clone, Default)]
+pub struct BindRequest {
+    pub company_id: String,
+    pub services: Vec<String>,
+    pub enterprise_name: String,
+    pub credit_code: String,
+    pub phone_last4: String,
+    pub captcha_id: String,
+    pub captcha: String,
+}
+
+/// A new captcha: its id and the answer the image shows.
+#[derive(Debug, Clone)]
+pub struct Captcha {
+    pub id: String,
+    pub answer: String,
+    pub expires_in_secs: i64,
+}
+
+fn captcha_request(id: &str) -> CodeRequest<'_> {
+    CodeRequest {
+        channel: Channel::Captcha,
+        recipient: id,
+        purpose: "captcha",
+        surface: SURFACE,
+    }
+}
+
+impl Core {
+    /// Issues an image captcha: five digits, single use, valid `code_ttl_secs`. Under `--dev` the
+    /// answer also goes to the outbox (a sender that cannot carry captchas is simply skipped).
+    pub async fn issue_captcha(&self, surface: &str) -> Result<Captcha> {
+        let id = ids::random_hex_id();
+        let answer = ids::random_digits(5);
+        let req = CodeRequest {
+            surface,
+            ..captcha_request(&id)
+        };
+        let now = self.now();
+        let ttl = self.settings.code_ttl_secs;
+        let mut conn = self.store.pool().acquire().await?;
+        store_codes::insert(
+            &mut conn,
+            &NewCode {
+                id: &ids::random_hex_id(),
+                channel: Channel::Captcha.as_str(),
+                recipient: &id,
+                purpose: req.purpose,
+                code_mac: &self.code_mac(&req, &answer),
+                sent_at: now.millis(),
+                expires_at: now.plus_secs(ttl).millis(),
+            },
+        )
+        .await?;
+        drop(conn);
+        if self.sender.can_deliver(Channel::Captcha) {
+            let outgoing = OutgoingCode {
+                channel: Channel::Captcha,
+                to: id.clone(),
+                code: answer.clone(),
+                purpose: req.purpose.to_owned(),
+                surface: surface.to_owned(),
+                at: now.iso_utc_ms(),
+            };
+            if let Err(err) = self.sender.send(&outgoing).await {
+                tracing::warn!(error = %err, "captcha copy to the outbox failed");
+            }
+        }
+        Ok(Captcha {
+            id,
+            answer,
+            expires_in_secs: ttl,
+        })
+    }
+
+    /// Checks a captcha answer and uses the captcha up, right or wrong after the last try.
+    pub async fn take_captcha(&self, id: &str, answer: &str) -> Result<()> {
+        let id = id.trim();
+        if id.is_empty() || answer.trim().is_empty() {
+            return Err(Error::invalid("captcha", "请输入验证码"));
+        }
+        let code_id = self.check_code(captcha_request(id), answer).await?;
+        let mut conn = self.store.pool().acquire().await?;
+        self.consume_code(&mut conn, &code_id, self.now()).await
+    }
+
+    /// Registers a hall user: an 11-digit phone not registered yet, a password of 8 or more
+    /// characters, and a captcha.
+    pub async fn retail_register(
+        &self,
+        phone: &str,
+        password: &str,
+        captcha_id: &str,
+        captcha: &str,
+    ) -> Result<RetailUser> {
+        let phone = Phone::parse(phone)?;
+        let password = Password::parse_new(password, "password", 8, 64)?;
+        self.take_captcha(captcha_id, captcha).await?;
+        if store::user_by_phone(self.store.pool(), phone.as_str())
+            .await?
+            .is_some()
+        {
+            return Err(Error::Conflict(Entity::User));
+        }
+        let hash = self.passwords.hash(password.expose()).await?;
+        let id = ids::random_hex_id();
+        let now = self.now().millis();
+        if !store::insert_user(self.store.pool(), &id, phone.as_str(), &hash, now).await? {
+            return Err(Error::Conflict(Entity::User));
+        }
+        self.retail_user_by_phone(phone.as_str()).await
+    }
+
+    async fn retail_user_by_phone(&self, phone: &str) -> Result<RetailUser> {
+        store::user_by_phone(self.store.pool(), phone)
+            .await?
+            .map(RetailUser::from)
+            .ok_or(Error::NotFound(Entity::User))
+    }
+
+    /// Logs a user in with phone and password; returns the bearer token.
+    pub async fn retail_login(&self, phone: &str, password: &str) -> Result<(String, RetailUser)> {
+        let password = Password::presented(password, "password")?;
+        let phone = phone.trim();
+        let Some(row) = store::user_by_phone(self.store.pool(), phone).await? else {
+            self.passwords.waste_one_verification().await;
+            return Err(Error::Unauthorized(AuthFailure::WrongPassword));
+        };
+        let guard_key = format!("retail:{}", row.id);
+        self.ensure_not_locked(&guard_key).await?;
+        if !self
+            .passwords
+            .verify(password.expose(), &row.password_hash)
+            .await?
+        {
+            self.record_failed_sign_in(&guard_key).await?;
+            return Err(Error::Unauthorized(AuthFailure::WrongPassword));
+        }
+        self.clear_failed_sign_ins(&guard_key).await?;
+        let token = ids::random_token();
+        let now = self.now();
+        store::insert_token(
+            self.store.pool(),
+            &ids::token_hash(&token),
+            &row.id,
+            now.millis(),
+            now.plus_secs(TOKEN_TTL_SECS).millis(),
+        )
+        .await?;
+        Ok((token, row.into()))
+    }
+
+    /// The user of a live token.
+    pub async fn retail_authenticate(&self, token: &str) -> Result<RetailUser> {
+        store::user_by_token(
+            self.store.pool(),
+            &ids::token_hash(token.trim()),
+            self.now().millis(),
+        )
+        .await?
+        .map(RetailUser::from)
+        .ok_or(Error::Unauthorized(AuthFailure::InvalidToken))
+    }
+
+    /// Ends the login of `token`.
+    pub async fn retail_logout(&self, token: &str) -> Result<()> {
+        store::delete_token(self.store.pool(), &ids::token_hash(token.trim())).await?;
+        Ok(())
+    }
+
+    /// Changes the password (the old one must be right); every other login of the user ends.
+    pub async fn retail_change_password(
+        &self,
+        user: &RetailUser,
+        token: &str,
+        old: &str,
+        new: &str,
+    ) -> Result<()> {
+        let old = Password::presented(old, "old_password")?;
+        let new = Password::parse_new(new, "new_password", 8, 64)?;
+        let row = store::user_by_phone(self.store.pool(), &user.phone)
+            .await?
+            .ok_or(Error::NotFound(Entity::User))?;
+        let guard_key = format!("retail:{}", row.id);
+        self.ensure_not_locked(&guard_key).await?;
+        if !self
+            .passwords
+            .verify(old.expose(), &row.password_hash)
+            .await?
+        {
+            self.record_failed_sign_in(&guard_key).await?;
+            return Err(Error::Unauthorized(AuthFailure::WrongPassword));
+        }
+        let hash = self.passwords.hash(new.expose()).await?;
+        let mut tx = self.store.begin_write().await?;
+        store::set_password(&mut *tx, &user.id, &hash, self.now().millis()).await?;
+        store::delete_other_tokens(&mut *tx, &user.id, &ids::token_hash(token.trim())).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Sends the code that confirms a new phone number (to that number).
+    pub async fn retail_send_phone_code(&self, new_phone: &str) -> Result<i64> {
+        let phone = Phone::parse(new_phone)?;
+        if store::user_by_phone(self.store.pool(), phone.as_str())
+            .await?
+            .is_some()
+        {
+            return Err(Error::Conflict(Entity::User));
+        }
+        let sent = self
+            .send_code(CodeRequest {
+                channel: Channel::Sms,
+                recipient: phone.as_str(),
+                purpose: CHANGE_PHONE,
+                surface: SURFACE,
+            })
+            .await?;
+        Ok(sent.expires_in_secs)
+    }
+
+    /// Moves the user to a new phone number confirmed by the code sent to it.
+    pub async fn retail_change_phone(
+        &self,
+        user: &RetailUser,
+        old_phone: &str,
+        new_phone: &str,
+        code: &str,
+    ) -> Result<RetailUser> {
+        if old_phone.trim() != user.phone {
+            return Err(Error::invalid("old_phone", "原手机号码不正确"));
+        }
+        let new_phone = Phone::parse(new_phone)?;
+        if new_phone.as_str() == user.phone {
+            return Err(Error::invalid("new_phone", "新手机号码与原号码相同"));
+        }
+        let req = CodeRequest {
+            channel: Channel::Sms,
+            recipient: new_phone.as_str(),
+            purpose: CHANGE_PHONE,
+            surface: SURFACE,
+        };
+        let code_id = self.check_code(req, code).await?;
+        let mut tx = self.store.begin_write().await?;
+        if store::user_by_phone(&mut *tx, new_phone.as_str())
+            .await?
+            .is_some()
+        {
+            return Err(Error::Conflict(Entity::User));
+        }
+        self.consume_code(&mut tx, &code_id, self.now()).await?;
+        if !store::set_phone(
+            &mut *tx,
+            &user.id,
+            &user.phone,
+            new_phone.as_str(),
+            self.now().millis(),
+        )
+        .await?
+        {
+            return Err(Error::State("手机号码已被修改，请重新登录".into()));
+        }
+        tx.commit().await?;
+        self.retail_user_by_phone(new_phone.as_str()).await
+    }
+
+    /// The companies a user may bind to, with their services.
+    pub async fn retail_companies(&self) -> Result<Vec<Company>> {
+        Ok(store::companies(self.store.pool())
+            .await?
+            .into_iter()
+            .map(Company::from)
+            .collect())
+    }
+
+    /// Binds the user to an enterprise through a company. The enterprise must be registered, its
+    /// name and code must match, and the last four digits of its contact phone must be right;
+    /// a mismatch says only that the details do not match (and counts as a failed try).
+    pub async fn retail_bind(&self, user: &RetailUser, req: &BindRequest) -> Result<RetailUser> {
+        let code = CreditCode::parse(&req.credit_code, "credit_code")?;
+        let name = text_field(&req.enterprise_name, "enterprise_name", "企业名称", 100)?;
+        let last4 = req.phone_last4.trim();
+        if last4.len() != 4 || !last4.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Error::invalid("phone_last4", "请输入手机后4位数字"));
+        }
+        let company: Company = store::company(self.store.pool(), req.company_id.trim())
+            .await?
+            .ok_or(Error::NotFound(Entity::RetailCompany))?
+            .into();
+        let mut services: Vec<String> = Vec::new();
+        for s in &req.services {
+            let s = s.trim();
+            if !company.services.iter().any(|offered| offered == s) {
+                return Err(Error::invalid(
+                    "services",
+                    format!("{} 不提供服务: {s}", company.name),
+                ));
+            }
+            if !services.iter().any(|chosen| chosen == s) {
+                services.push(s.to_owned());
+            }
+        }
+        if services.is_empty() {
+            return Err(Error::invalid("services", "请选择至少一项开通的服务"));
+        }
+        let guard_key = format!("retail-bind:{}", user.id);
+        self.ensure_not_locked(&guard_key).await?;
+        self.take_captcha(&req.captcha_id, &req.captcha).await?;
+        let enterprise = store::enterprise(self.store.pool(), code.as_str()).await?;
+        let matches = enterprise.as_ref().is_some_and(|e| {
+            let tail = &e.contact_phone[e.contact_phone.len().saturating_sub(4)..];
+            e.name == name && bool::from(tail.as_bytes().ct_eq(last4.as_bytes()))
+        });
+        if !matches {
+            self.record_failed_sign_in(&guard_key).await?;
+            return Err(Error::invalid(
+                "enterprise",
+                "企业名称、组织机构代码或手机后4位不匹配",
+            ));
+        }
+        self.clear_failed_sign_ins(&guard_key).await?;
+        let services_json = serde_json::to_string(&services).map_err(Error::internal)?;
+        store::set_binding(
+            self.store.pool(),
+            &user.id,
+            Some((code.as_str(), &company.id, &services_json)),
+            self.now().millis(),
+        )
+        .await?;
+        self.retail_user_by_phone(&user.phone).await
+    }
+
+    /// The enterprise a user is bound to, or a refusal saying it must bind first.
+    pub(crate) fn retail_enterprise_of(user: &RetailUser) -> Result<&str> {
+        user.binding
+            .as_ref()
+            .map(|b| b.enterprise_code.as_str())
+            .ok_or(Error::Forbidden(Forbidden::NotAllowed))
+    }
+
+    // --- operators -------------------------------------------------------------------------
+
+    /// Adds a retail company with the services it offers.
+    pub async fn create_retail_company(&self, name: &str, services: &[String]) -> Result<Company> {
+        let name = text_field(name, "name", "售电公司名称", 100)?;
+        let mut list: Vec<String> = Vec::new();
+        for s in services {
+            let s = text_field(s, "services", "服务名称", 50)?;
+            if !list.contains(&s) {
+                list.push(s);
+            }
+        }
+        if list.is_empty() {
+            return Err(Error::invalid("services", "at least one service"));
+        }
+        let row = CompanyRow {
+            id: ids::random_hex_id(),
+            name,
+            services: serde_json::to_string(&list).map_err(Error::internal)?,
+            created_at: self.now().millis(),
+        };
+        if !store::insert_company(self.store.pool(), &row).await? {
+            return Err(Error::Conflict(Entity::RetailCompany));
+        }
+        Ok(row.into())
+    }
+
+    /// The company of `name`, creating it when missing (demo data).
+    pub(crate) async fn ensure_retail_company(
+        &self,
+        name: &str,
+        services: &[String],
+    ) -> Result<Company> {
+        if let Some(row) = store::company_by_name(self.store.pool(), name).await? {
+            return Ok(row.into());
+        }
+        self.create_retail_company(name, services).await
+    }
+
+    /// Registers an enterprise customer with its credit code and contact phone.
+    pub async fn create_enterprise(
+        &self,
+        name: &str,
+        credit_code: &str,
+        contact_phone: &str,
+    ) -> Result<Enterprise> {
+        let row = EnterpriseRow {
+            credit_code: CreditCode::parse(credit_code, "credit_code")?
+                .as_str()
+                .to_owned(),
+            name: text_field(name, "name", "企业名称", 100)?,
+            contact_phone: Phone::parse(contact_phone)?.as_str().to_owned(),
+            created_at: self.now().millis(),
+        };
+        if !store::insert_enterprise(self.store.pool(), &row).await? {
+            return Err(Error::Conflict(Entity::Enterprise));
+        }
+        Ok(row.into())
+    }
+
+    pub async fn enterprises(&self) -> Result<Vec<Enterprise>> {
+        Ok(store::enterprises(self.store.pool())
+            .await?
+            .into_iter()
+            .map(Enterprise::from)
+            .collect())
+    }
+
+    /// Every hall user with its binding (operators).
+    pub async fn retail_users(&self) -> Result<Vec<RetailUser>> {
+        Ok(store::users(self.store.pool())
+            .await?
+            .into_iter()
+            .map(RetailUser::from)
+            .collect())
+    }
+
+    /// Removes a user's binding (operators).
+    pub async fn retail_unbind(&self, user_id: &str) -> Result<()> {
+        if !store::set_binding(self.store.pool(), user_id, None, self.now().millis()).await? {
+            return Err(Error::NotFound(Entity::User));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,210 @@
+//! The retail surface's errors, `{"code": "<name>", "message": "<text>"}` with a fitting HTTP
+//! status, and its extractors (JSON or form body; bearer token), which refuse in that shape.
+
+use std::collections::HashMap;
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::app::AppState;
+use crate::domain::retail::RetailUser;
+use crate::domain::retail::feedback::PictureRefusal;
+use crate::domain::{AuthFailure, Entity, Error, Forbidden};
+use crate::surfaces::body;
+
+/// A refusal in the retail envelope.
+#[derive(Debug)]
+pub struct RetailError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub retry_after: Option<u64>,
+}
+
+impl RetailError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        RetailError {
+            status,
+            code,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid", message)
+    }
+}
+
+impl From<Error> for RetailError {
+    fn from(err: Error) -> Self {
+        use StatusCode as S;
+        match err {
+            Error::Invalid(inv) => RetailError::invalid(format!("{}: {}", inv.field, inv.message)),
+            Error::NotFound(Entity::RetailCompany) => {
+                RetailError::new(S::NOT_FOUND, "not_found", "售电公司不存在")
+            }
+            Error::NotFound(what) => {
+                RetailError::new(S::NOT_FOUND, "not_found", format!("{what} not found"))
+            }
+            Error::Conflict(Entity::User) => {
+                RetailError::new(S::CONFLICT, "phone_registered", "该手机号码已注册")
+            }
+            Error::Conflict(what) => {
+                RetailError::new(S::CONFLICT, "conflict", format!("{what} already exists"))
+            }
+            Error::State(message) => RetailError::new(S::CONFLICT, "conflict", message),
+            Error::Unauthorized(AuthFailure::WrongPassword) => {
+                RetailError::new(S::UNAUTHORIZED, "wrong_credentials", "手机号码或密码错误")
+            }
+            Error::Unauthorized(AuthFailure::WrongCode | AuthFailure::CodeExpired) => {
+                RetailError::new(S::BAD_REQUEST, "code_invalid", "验证码错误或已失效")
+            }
+            Error::Unauthorized(_) => RetailError::new(S::UNAUTHORIZED, "unauthorized", "请先登录"),
+            Error::Forbidden(Forbidden::NotAllowed) => {
+                RetailError::new(S::FORBIDDEN, "not_bound", "请先绑定企业")
+            }
+            Error::Forbidden(Forbidden::AccountDisabled) => {
+                RetailError::new(S::FORBIDDEN, "forbidden", "账号已停用")
+            }
+            Error::RateLimited {
+                message,
+                retry_after_secs,
+            } => RetailError {
+                retry_after: Some(retry_after_secs),
+                ..RetailError::new(S::TOO_MANY_REQUESTS, "rate_limited", message)
+            },
+            Error::Unavailable { detail, .. } => {
+                RetailError::new(S::SERVICE_UNAVAILABLE, "unavailable", detail)
+            }
+            Error::Internal(e) => {
+                tracing::error!(error = %format!("{e:#}"), "internal error");
+                RetailError::new(S::INTERNAL_SERVER_ERROR, "internal", "系统错误")
+            }
+        }
+    }
+}
+
+impl From<PictureRefusal> for RetailError {
+    fn from(refusal: PictureRefusal) -> Self {
+        let (status, code) = match refusal {
+            PictureRefusal::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            PictureRefusal::NotAnImage => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_type"),
+        };
+        RetailError::new(status, code, refusal.to_string())
+    }
+}
+
+impl IntoResponse for RetailError {
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status,
+            axum::Json(json!({"code": self.code, "message": self.message})),
+        )
+            .into_response();
+        if let Some(seconds) = self.retry_after {
+            if let Ok(value) = axum::http::HeaderValue::from_str(&seconds.to_string()) {
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, value);
+            }
+        }
+        response
+    }
+}
+
+/// The answer for paths the document does not have.
+pub async fn not_found() -> RetailError {
+    RetailError::new(StatusCode::NOT_FOUND, "not_found", "接口不存在")
+}
+
+/// The body's fields, from JSON or a form; values kept as JSON (a form gives strings).
+pub struct Fields(pub HashMap<String, Value>);
+
+impl FromRequest<AppState> for Fields {
+    type Rejection = RetailError;
+
+    async fn from_request(req: Request, _state: &AppState) -> Result<Self, Self::Rejection> {
+        let (parts, raw) = req.into_parts();
+        let bytes = body::read(raw)
+            .await
+            .map_err(|e| RetailError::invalid(e.0))?;
+        let fields: HashMap<String, Value> =
+            body::decode(&parts.headers, &bytes).map_err(|e| RetailError::invalid(e.0))?;
+        Ok(Fields(fields))
+    }
+}
+
+impl Fields {
+    /// A field as text ("" when absent); numbers are written out.
+    pub fn text(&self, name: &str) -> String {
+        match self.0.get(name) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            Some(Value::Bool(b)) => b.to_string(),
+            _ => String::new(),
+        }
+    }
+
+    /// The first of several accepted names that is present.
+    pub fn text_of(&self, names: &[&str]) -> String {
+        names
+            .iter()
+            .map(|n| self.text(n))
+            .find(|v| !v.trim().is_empty())
+            .unwrap_or_default()
+    }
+
+    /// A list: a JSON array, or a comma-separated string (forms).
+    pub fn list(&self, name: &str) -> Vec<String> {
+        match self.0.get(name) {
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
+            Some(Value::String(s)) => s
+                .split([',', '，'])
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.0.contains_key(name)
+    }
+}
+
+/// A signed-in hall user and the token it came with.
+pub struct Auth {
+    pub user: RetailUser,
+    pub token: String,
+}
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = RetailError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = crate::surfaces::bearer(&parts.headers)
+            .or_else(|| {
+                // `?token=` too, for clients that cannot set headers (downloads, images).
+                parts.uri.query().and_then(|q| {
+                    q.split('&')
+                        .find_map(|kv| kv.strip_prefix("token="))
+                        .filter(|t| !t.is_empty())
+                })
+            })
+            .ok_or(RetailError::from(Error::Unauthorized(AuthFailure::Missing)))?
+            .to_owned();
+        let user = state.core.retail_authenticate(&token).await?;
+        Ok(Auth { user, token })
+    }
+}

@@ -1,0 +1,99 @@
+//! The retail surface (seed 000): the electricity retail company's online business hall, at
+//! `/retail` (and at the root of its own listener with `--surface-bind retail=ADDR`).
+//!
+//! Decisions where the document is silent or unclear:
+//! - Successes are the document's shapes: the lists are bare JSON arrays with the document's
+//!   field names. Errors, everywhere on this surface, are `{"code": "<name>", "message":
+//!   "<text>"}` with a fitting HTTP status: 400 `invalid` (bad field, named in the message) or
+//!   `code_invalid` (captcha or SMS code wrong, used or expired), 401 `unauthorized` (no or
+//!   dead token) or `wrong_credentials`, 403 `not_bound` (the enterprise must be bound first),
+//!   404 `not_found`, 409 `phone_registered` / `conflict` (e.g. a declared plan), 413
+//!   `too_large`, 415 `unsupported_type`, 429 `rate_limited` (with `Retry-After`), 500
+//!   `internal`, 503 `unavailable` (no SMS provider).
+//! - Bodies may be JSON or a form; feedback with a picture is `multipart/form-data`.
+//! - `GET /qr_code` answers `{"captcha_id", "image": "data:image/png;base64,...",
+//!   "expires_in"}` (or the PNG itself with `?format=png`, its id in `X-Captcha-Id`). The answer
+//!   is five digits, single use, valid `sms.code_ttl_seconds`; under `--dev` it also goes to
+//!   the outbox (`channel` `captcha`, `to` the captcha id). Register and bind send `captcha_id`
+//!   and `captcha`.
+//! - Register: `phone`, `password` (8-64), captcha; 201 with the user. Login: `phone`,
+//!   `password`; `{"token", "token_type": "Bearer", "expires_in", "user"}`; the token is random,
+//!   stored hashed, valid 7 days, sent as `Authorization: Bearer`. `POST /user/logout` ends it.
+//! - Binding, written in the document at `POST /user/login`: served at `POST /user/bind`, and
+//!   `POST /user/login` with a bearer token and binding fields binds too. Fields: `company_id`
+//!   (from `GET /retail/companies`), `services` (array, or comma-separated in a form; each
+//!   offered by that company), `enterprise_name`, `credit_code` (18-character unified social
+//!   credit code or 9-character organisation code, check character verified), `phone_last4`
+//!   (the last four digits of the enterprise's contact phone, as the operator registered it),
+//!   captcha. Name, code and phone digits must all match a registered enterprise; a mismatch
+//!   does not say which, and repeated mismatches lock binding for a while.
+//! - Change of phone number: `POST /user/send_code {"phone": new}` sends an SMS code to the new
+//!   number; `POST /user/change_phone_number {old_phone, new_phone, code}` moves the account.
+//!   Change of password revokes the user's other logins.
+//! - Enterprise data (use, plans, contracts, bills) is the bound enterprise's only; an unbound
+//!   user gets empty lists and cannot add plans (403 `not_bound`).
+//! - `elec_situation` takes `?year=` (this year by default). Plans: `year`, `month`, `number`
+//!   (kWh), `state` `draft|declared`, optional `type` `month|year` (a year plan when no month);
+//!   adding a plan for a period that has a draft changes the draft (200), a new one is 201, a
+//!   declared one is 409. `create_at`/`update_at` are ISO 8601 UTC timestamps (what a
+//!   JavaScript `Date` serializes to); calendar dates (`sign_date`, `expire_date`, `date`,
+//!   `elec_use_date`, `confirm_date`) are `YYYY-MM-DD`.
+//! - Settlement figures are JSON numbers with four decimals as in the document, `user_benefits`
+//!   with two; `state` is `confirmed` once an operator recorded the confirmer and date.
+//! - The business guide emits the document's misspelt `questiuon` and `question` as well.
+
+mod envelope;
+mod handlers;
+
+/// The wire shapes the admin API shows too.
+pub mod wire {
+    pub use super::handlers::{BillWire, article_json, contract_json, user_json};
+}
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+
+use crate::app::AppState;
+
+/// The surface name (metrics, `--surface-bind`).
+pub const SURFACE: &str = "retail";
+
+const OPENAPI: &str = include_str!("openapi.json");
+
+async fn openapi() -> impl axum::response::IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        OPENAPI,
+    )
+}
+
+/// The document's routes, relative to the surface root.
+pub fn router(state: AppState) -> Router {
+    let upload_limit = state.core.settings.retail_max_upload_bytes + 64 * 1024;
+    Router::new()
+        .route("/qr_code", get(handlers::captcha))
+        .route("/companies", get(handlers::companies))
+        .route("/user/register", post(handlers::register))
+        .route("/user/login", post(handlers::login))
+        .route("/user/bind", post(handlers::bind))
+        .route("/user/logout", post(handlers::logout))
+        .route("/user/info", get(handlers::info))
+        .route("/user/change_password", post(handlers::change_password))
+        .route("/user/send_code", post(handlers::send_code))
+        .route("/user/change_phone_number", post(handlers::change_phone))
+        .route(
+            "/user/recommend",
+            post(handlers::recommend).layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route("/user/elec_situation", get(handlers::elec_situation))
+        .route("/user/elec_plan", get(handlers::elec_plan))
+        .route("/user/add_elec_plan", post(handlers::add_elec_plan))
+        .route("/articles/{channel}", get(handlers::articles))
+        .route("/business_guide", get(handlers::business_guide))
+        .route("/user/contracts", get(handlers::contracts))
+        .route("/user/settlement_bills", get(handlers::settlement_bills))
+        .route("/openapi.json", get(openapi))
+        .fallback(envelope::not_found)
+        .with_state(state)
+}

@@ -1,0 +1,1072 @@
+//! The retail surface (seed 000) as the business hall's client drives it, and its operator side.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+use base64::Engine;
+use serde_json::{Value, json};
+
+use common::{Reply, TestApp, spawn_with};
+
+const MEIZU: &str = "91440400MA4UJ7Q0X5";
+const YGSOFT: &str = "91440400MA4WKP8N18";
+
+async fn app() -> TestApp {
+    spawn_with(|c| {
+        c.server.demo = true;
+        c.retail.max_upload_bytes = 64 * 1024;
+    })
+    .await
+}
+
+/// A new captcha: `(id, answer)` (the answer read from the dev outbox).
+async fn captcha(app: &TestApp) -> (String, String) {
+    let r = app.get("/retail/qr_code", None).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let id = r.body["captcha_id"]
+        .as_str()
+        .expect("captcha_id")
+        .to_owned();
+    let answer = app
+        .outbox_lines()
+        .iter()
+        .rev()
+        .find(|l| l["channel"] == "captcha" && l["to"] == id.as_str())
+        .and_then(|l| l["code"].as_str().map(str::to_owned))
+        .expect("the captcha answer is in the dev outbox");
+    (id, answer)
+}
+
+async fn register(app: &TestApp, phone: &str, password: &str) -> Reply {
+    let (id, answer) = captcha(app).await;
+    app.post(
+        "/retail/user/register",
+        json!({"phone": phone, "password": password, "captcha_id": id, "captcha": answer}),
+    )
+    .await
+}
+
+async fn login(app: &TestApp, phone: &str, password: &str) -> Reply {
+    app.post(
+        "/retail/user/login",
+        json!({"phone": phone, "password": password}),
+    )
+    .await
+}
+
+async fn token(app: &TestApp, phone: &str, password: &str) -> String {
+    let r = login(app, phone, password).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.body["token"].as_str().expect("token").to_owned()
+}
+
+async fn demo_token(app: &TestApp) -> String {
+    token(app, "13900000000", "retail123456").await
+}
+
+fn assert_error(r: &Reply, status: u16, code: &str) {
+    assert_eq!(r.status, status, "{:?}", r.body);
+    assert_eq!(r.body["code"], code, "{:?}", r.body);
+    assert!(
+        r.body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{:?}",
+        r.body
+    );
+}
+
+/// The raw text of a GET (to see numbers exactly as written).
+async fn raw(app: &TestApp, path: &str, token: &str) -> (u16, String) {
+    let resp = app
+        .client
+        .get(format!("{}{path}", app.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("send");
+    (resp.status().as_u16(), resp.text().await.expect("text"))
+}
+
+#[tokio::test]
+async fn the_captcha_is_a_png_image_used_once() {
+    let app = app().await;
+    let r = app.get("/retail/qr_code", None).await;
+    let image = r.body["image"].as_str().expect("image");
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(
+            image
+                .strip_prefix("data:image/png;base64,")
+                .expect("a PNG data URL"),
+        )
+        .expect("base64");
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    assert!(r.body["expires_in"].as_i64().is_some_and(|s| s > 0));
+    // The raw image form.
+    let resp = app
+        .client
+        .get(format!("{}/retail/qr_code?format=png", app.base))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.headers()["content-type"], "image/png");
+    assert!(resp.headers().contains_key("x-captcha-id"));
+    assert!(resp.bytes().await.expect("bytes").starts_with(b"\x89PNG"));
+
+    let (id, answer) = captcha(&app).await;
+    assert_eq!(answer.len(), 5);
+    let body = |phone: &str| json!({"phone": phone, "password": "password-1", "captcha_id": id, "captcha": answer});
+    assert_eq!(
+        app.post("/retail/user/register", body("13700000001"))
+            .await
+            .status,
+        201
+    );
+    // Used once: the same captcha again is refused.
+    assert_error(
+        &app.post("/retail/user/register", body("13700000002")).await,
+        400,
+        "code_invalid",
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn register_login_and_logout() {
+    let app = app().await;
+    assert_error(
+        &register(&app, "1370000000", "password-1").await,
+        400,
+        "invalid",
+    );
+    assert_error(
+        &register(&app, "13700000001", "short").await,
+        400,
+        "invalid",
+    );
+    let (id, _) = captcha(&app).await;
+    assert_error(
+        &app.post(
+            "/retail/user/register",
+            json!({"phone": "13700000001", "password": "password-1", "captcha_id": id, "captcha": "00000"}),
+        )
+        .await,
+        400,
+        "code_invalid",
+    );
+    let r = register(&app, "13700000001", "password-1").await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(r.body["phone"], "13700000001");
+    assert!(r.body.get("password_hash").is_none());
+    assert_error(
+        &register(&app, "13700000001", "password-2").await,
+        409,
+        "phone_registered",
+    );
+
+    assert_error(
+        &login(&app, "13700000001", "wrong-password").await,
+        401,
+        "wrong_credentials",
+    );
+    assert_error(
+        &login(&app, "13700000009", "password-1").await,
+        401,
+        "wrong_credentials",
+    );
+    // A form body works as well as JSON.
+    let resp = app
+        .client
+        .post(format!("{}/retail/user/login", app.base))
+        .form(&[("phone", "13700000001"), ("password", "password-1")])
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 200);
+    let t = token(&app, "13700000001", "password-1").await;
+    let me = app.get("/retail/user/info", Some(&t)).await;
+    assert_eq!(me.body["phone"], "13700000001");
+    assert!(me.body["binding"].is_null());
+    assert_error(
+        &app.get("/retail/user/info", None).await,
+        401,
+        "unauthorized",
+    );
+    assert_error(
+        &app.get("/retail/user/info", Some("not-a-token")).await,
+        401,
+        "unauthorized",
+    );
+    let out = app
+        .client
+        .post(format!("{}/retail/user/logout", app.base))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(out.status(), 204);
+    assert_error(
+        &app.get("/retail/user/info", Some(&t)).await,
+        401,
+        "unauthorized",
+    );
+    assert_error(&app.get("/retail/nope", None).await, 404, "not_found");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn binding_an_enterprise_needs_its_name_code_and_phone_digits() {
+    let app = app().await;
+    register(&app, "13700000001", "password-1").await;
+    let t = token(&app, "13700000001", "password-1").await;
+    let companies = app.get("/retail/companies", None).await;
+    let company = &companies.body[0];
+    assert_eq!(company["name"], "珠海高远电能科技有限公司");
+    let company_id = company["id"].as_str().expect("id").to_owned();
+    let bind = |services: Value, name: &str, code: &str, last4: &str, cid: &str| {
+        let (app, t) = (&app, &t);
+        let (name, code, last4, cid) = (
+            name.to_owned(),
+            code.to_owned(),
+            last4.to_owned(),
+            cid.to_owned(),
+        );
+        async move {
+            let (id, answer) = captcha(app).await;
+            app.post_auth(
+                "/retail/user/bind",
+                t,
+                json!({"company_id": cid, "services": services, "enterprise_name": name,
+                       "credit_code": code, "phone_last4": last4, "captcha_id": id, "captcha": answer}),
+            )
+            .await
+        }
+    };
+    // An unbound user sees nothing and cannot plan.
+    assert_eq!(
+        app.get("/retail/user/contracts", Some(&t)).await.body,
+        json!([])
+    );
+    assert_error(
+        &app.post_auth(
+            "/retail/user/add_elec_plan",
+            &t,
+            json!({"year": "2017", "month": "1", "number": "10", "state": "draft"}),
+        )
+        .await,
+        403,
+        "not_bound",
+    );
+    let services = json!(["售电服务"]);
+    assert_error(
+        &bind(
+            services.clone(),
+            "珠海魅族科技有限公司",
+            MEIZU,
+            "0002",
+            &company_id,
+        )
+        .await,
+        400,
+        "invalid",
+    );
+    assert_error(
+        &bind(services.clone(), "别的公司", MEIZU, "0001", &company_id).await,
+        400,
+        "invalid",
+    );
+    assert_error(
+        &bind(
+            services.clone(),
+            "珠海魅族科技有限公司",
+            "91440400MA4UJ7Q0X6",
+            "0001",
+            &company_id,
+        )
+        .await,
+        400,
+        "invalid",
+    );
+    assert_error(
+        &bind(
+            json!(["洗车"]),
+            "珠海魅族科技有限公司",
+            MEIZU,
+            "0001",
+            &company_id,
+        )
+        .await,
+        400,
+        "invalid",
+    );
+    assert_error(
+        &bind(
+            services.clone(),
+            "珠海魅族科技有限公司",
+            MEIZU,
+            "0001",
+            "nope",
+        )
+        .await,
+        404,
+        "not_found",
+    );
+    let r = bind(
+        services.clone(),
+        "珠海魅族科技有限公司",
+        MEIZU,
+        "0001",
+        &company_id,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["binding"]["enterprise_code"], MEIZU);
+    assert_eq!(r.body["binding"]["services"], json!(["售电服务"]));
+    assert_eq!(
+        app.get("/retail/user/contracts", Some(&t)).await.body[0]["contract_id"],
+        "GD441520170601"
+    );
+
+    // The document's path for binding: POST /user/login with the token and the fields.
+    register(&app, "13700000002", "password-2").await;
+    let t2 = token(&app, "13700000002", "password-2").await;
+    let (id, answer) = captcha(&app).await;
+    let fields = json!({"company_id": company_id, "services": "售电服务,能效管理",
+        "enterprise_name": "珠海远光软件股份有限公司", "credit_code": YGSOFT, "phone_last4": "0002",
+        "captcha_id": id, "captcha": answer});
+    assert_error(
+        &app.post("/retail/user/login", fields.clone()).await,
+        401,
+        "unauthorized",
+    );
+    let (id, answer) = captcha(&app).await;
+    let mut fields = fields;
+    fields["captcha_id"] = json!(id);
+    fields["captcha"] = json!(answer);
+    let r = app.post_auth("/retail/user/login", &t2, fields).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        r.body["binding"]["services"],
+        json!(["售电服务", "能效管理"])
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_demo_user_sees_the_documents_examples() {
+    let app = app().await;
+    let t = demo_token(&app).await;
+    let contracts = app.get("/retail/user/contracts", Some(&t)).await;
+    let c = &contracts.body[0];
+    assert_eq!(
+        c["title"],
+        "珠海高远电能科技有限公司与珠海魅族科技有限公司购售电协议"
+    );
+    assert_eq!(c["party_a"], "珠海魅族科技有限公司");
+    assert_eq!(c["party_b"], "珠海高远电能科技有限公司");
+    assert_eq!(c["files"], json!(["客户名单列表.xls", "现场图片001.jpg"]));
+    assert_eq!(c["contract_id"], "GD441520170601");
+    assert_eq!(c["state"], "fullfill");
+    assert_eq!(c["elec_number"], 2000);
+    assert_eq!(c["sign_date"], "2017-01-01");
+    assert!(
+        c["content"]
+            .as_str()
+            .expect("content")
+            .contains("2000 万千瓦时")
+    );
+
+    let (status, text) = raw(&app, "/retail/user/settlement_bills", &t).await;
+    assert_eq!(status, 200);
+    for exact in [
+        "\"user_benefits\":30.00",
+        "\"settle_number\":30.0000",
+        "\"declare_elec_number\":5000.0000",
+        "\"bid_income\":-100.0000",
+        "\"check_bill\":28.3400",
+        "\"confirmer\":\"刘杰\"",
+    ] {
+        assert!(text.contains(exact), "{exact} in {text}");
+    }
+    let bills: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(bills.as_array().map(Vec::len), Some(2));
+    let states: Vec<&str> = bills
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|b| b["state"].as_str().expect("state"))
+        .collect();
+    assert!(states.contains(&"confirmed") && states.contains(&"unconfirmed"));
+    assert!(
+        bills
+            .as_array()
+            .expect("array")
+            .iter()
+            .all(|b| b["username"] == "珠海魅族科技有限公司")
+    );
+
+    let use_2017 = app
+        .get("/retail/user/elec_situation?year=2017", Some(&t))
+        .await;
+    assert_eq!(
+        use_2017.body[0],
+        json!({"month": "1", "number": "500.0000"})
+    );
+    assert_eq!(use_2017.body.as_array().map(Vec::len), Some(3));
+    let this_year = app.get("/retail/user/elec_situation", Some(&t)).await;
+    assert_eq!(this_year.body[0]["number"], "480.0000");
+    assert_error(
+        &app.get("/retail/user/elec_situation?year=abc", Some(&t))
+            .await,
+        400,
+        "invalid",
+    );
+
+    let plans = app.get("/retail/user/elec_plan", Some(&t)).await;
+    let p = &plans.body[0];
+    assert_eq!(
+        (
+            &p["year"],
+            &p["month"],
+            &p["state"],
+            &p["type"],
+            &p["number"]
+        ),
+        (
+            &json!("2017"),
+            &json!("1"),
+            &json!("draft"),
+            &json!("month"),
+            &json!("888")
+        )
+    );
+    assert!(p["create_at"].as_str().is_some_and(|s| s.ends_with('Z')));
+
+    for channel in ["recommend", "policy", "science"] {
+        let r = app.get(&format!("/retail/articles/{channel}"), None).await;
+        let list = r.body.as_array().expect("array");
+        assert_eq!(list.len(), 2, "{channel}");
+        for key in ["imgsrc", "title", "create_at", "content", "author"] {
+            assert!(list[0].get(key).is_some(), "{channel}: {key}");
+        }
+    }
+    assert_error(
+        &app.get("/retail/articles/gossip", None).await,
+        404,
+        "not_found",
+    );
+    let guide = app.get("/retail/business_guide", None).await;
+    assert_eq!(
+        guide.body[0]["questiuon"],
+        "帐号登录之后为什么使用不了功能？"
+    );
+    assert!(
+        guide.body[0]["answer"]
+            .as_str()
+            .is_some_and(|a| a.contains("Lorem ipsum"))
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_user_never_sees_another_enterprises_data() {
+    let app = app().await;
+    let admin = app.admin_token().await;
+    let meizu = demo_token(&app).await;
+    // A user bound to 远光 through the operator's data.
+    register(&app, "13700000002", "password-2").await;
+    let t = token(&app, "13700000002", "password-2").await;
+    let company = app.get("/retail/companies", None).await.body[0]["id"].clone();
+    let (id, answer) = captcha(&app).await;
+    let r = app
+        .post_auth(
+            "/retail/user/bind",
+            &t,
+            json!({"company_id": company, "services": ["售电服务"], "enterprise_name": "珠海远光软件股份有限公司",
+                   "credit_code": YGSOFT, "phone_last4": "0002", "captcha_id": id, "captcha": answer}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let bills = app.get("/retail/user/settlement_bills", Some(&t)).await;
+    assert_eq!(bills.body.as_array().map(Vec::len), Some(1));
+    assert_eq!(bills.body[0]["username"], "珠海远光软件股份有限公司");
+    assert_eq!(
+        app.get("/retail/user/contracts", Some(&t)).await.body,
+        json!([])
+    );
+    assert_eq!(
+        app.get("/retail/user/elec_plan", Some(&t)).await.body,
+        json!([])
+    );
+    // 魅族's user does not see 远光's bill.
+    let theirs = app.get("/retail/user/settlement_bills", Some(&meizu)).await;
+    assert!(
+        theirs
+            .body
+            .as_array()
+            .expect("array")
+            .iter()
+            .all(|b| b["username"] == "珠海魅族科技有限公司")
+    );
+    // A plan of 远光 stays 远光's.
+    let r = app
+        .post_auth(
+            "/retail/user/add_elec_plan",
+            &t,
+            json!({"year": "2018", "month": "2", "number": "100", "state": "draft"}),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    let mine = app.get("/retail/user/elec_plan", Some(&meizu)).await;
+    assert!(
+        mine.body
+            .as_array()
+            .expect("array")
+            .iter()
+            .all(|p| p["year"] != "2018")
+    );
+    // The operator unbinds: the user sees nothing any more.
+    let users = app.get("/admin/v1/retail/users", Some(&admin)).await;
+    let uid = users.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|u| u["phone"] == "13700000002")
+        .and_then(|u| u["id"].as_str())
+        .expect("user")
+        .to_owned();
+    let out = app
+        .client
+        .post(format!("{}/admin/v1/retail/users/{uid}/unbind", app.base))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(out.status(), 204);
+    assert_eq!(
+        app.get("/retail/user/settlement_bills", Some(&t))
+            .await
+            .body,
+        json!([])
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_declared_plan_can_no_longer_change() {
+    let app = app().await;
+    let t = demo_token(&app).await;
+    let add = |body: Value| {
+        let (app, t) = (&app, &t);
+        async move { app.post_auth("/retail/user/add_elec_plan", t, body).await }
+    };
+    let r = add(json!({"year": "2019", "month": "3", "number": "1200.5", "state": "draft"})).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(r.body["number"], "1200.5");
+    assert_eq!(r.body["type"], "month");
+    let r = add(json!({"year": 2019, "month": 3, "number": 1300, "state": "draft"})).await;
+    assert_eq!(r.status, 200, "a draft changes: {:?}", r.body);
+    assert_eq!(r.body["number"], "1300");
+    let r = add(json!({"year": "2019", "month": "3", "number": "1300", "state": "declared"})).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["state"], "declared");
+    assert_error(
+        &add(json!({"year": "2019", "month": "3", "number": "1", "state": "draft"})).await,
+        409,
+        "conflict",
+    );
+    let r = add(json!({"year": "2019", "number": "15000", "state": "draft"})).await;
+    assert_eq!(r.status, 201);
+    assert_eq!(r.body["type"], "year");
+    assert_eq!(r.body["month"], "");
+    for bad in [
+        json!({"year": "2019", "month": "13", "number": "1", "state": "draft"}),
+        json!({"year": "1999", "month": "1", "number": "1", "state": "draft"}),
+        json!({"year": "2019", "month": "1", "number": "-1", "state": "draft"}),
+        json!({"year": "2019", "month": "1", "number": "1.00001", "state": "draft"}),
+        json!({"year": "2019", "month": "1", "number": "1", "state": "approved"}),
+    ] {
+        assert_error(&add(bad.clone()).await, 400, "invalid");
+    }
+    let plans = app.get("/retail/user/elec_plan", Some(&t)).await;
+    let march = plans
+        .body
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|p| p["year"] == "2019" && p["month"] == "3")
+        .expect("the plan")
+        .clone();
+    assert_eq!(march["number"], "1300");
+    assert_eq!(march["state"], "declared");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn changing_the_password_ends_the_other_logins() {
+    let app = app().await;
+    let a = demo_token(&app).await;
+    let b = demo_token(&app).await;
+    let change = |old: &str, new: &str| {
+        let (app, a) = (&app, &a);
+        let body = json!({"old_password": old, "new_password": new});
+        async move { app.post_auth("/retail/user/change_password", a, body).await }
+    };
+    assert_error(
+        &change("wrong-password", "new-password-1").await,
+        401,
+        "wrong_credentials",
+    );
+    assert_error(&change("retail123456", "short").await, 400, "invalid");
+    assert_eq!(change("retail123456", "new-password-1").await.status, 200);
+    assert_eq!(app.get("/retail/user/info", Some(&a)).await.status, 200);
+    assert_error(
+        &app.get("/retail/user/info", Some(&b)).await,
+        401,
+        "unauthorized",
+    );
+    assert_error(
+        &login(&app, "13900000000", "retail123456").await,
+        401,
+        "wrong_credentials",
+    );
+    assert_eq!(
+        login(&app, "13900000000", "new-password-1").await.status,
+        200
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn changing_the_phone_number_needs_a_code_sent_to_the_new_one() {
+    let app = app().await;
+    let t = demo_token(&app).await;
+    assert_error(
+        &app.post_auth(
+            "/retail/user/send_code",
+            &t,
+            json!({"phone": "13700000001x"}),
+        )
+        .await,
+        400,
+        "invalid",
+    );
+    register(&app, "13700000005", "password-5").await;
+    assert_error(
+        &app.post_auth(
+            "/retail/user/send_code",
+            &t,
+            json!({"phone": "13700000005"}),
+        )
+        .await,
+        409,
+        "phone_registered",
+    );
+    assert_error(
+        &app.post("/retail/user/send_code", json!({"phone": "13700000006"}))
+            .await,
+        401,
+        "unauthorized",
+    );
+    let sent = app
+        .post_auth(
+            "/retail/user/send_code",
+            &t,
+            json!({"phone": "13700000006"}),
+        )
+        .await;
+    assert_eq!(sent.status, 200, "{:?}", sent.body);
+    let code = app.last_code("13700000006", "change_phone");
+    let change = |old: &str, code: &str| {
+        let (app, t) = (&app, &t);
+        let body = json!({"old_phone": old, "new_phone": "13700000006", "code": code});
+        async move {
+            app.post_auth("/retail/user/change_phone_number", t, body)
+                .await
+        }
+    };
+    assert_error(&change("13900000001", &code).await, 400, "invalid");
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    assert_error(&change("13900000000", wrong).await, 400, "code_invalid");
+    let r = change("13900000000", &code).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["phone"], "13700000006");
+    assert_error(&change("13700000006", &code).await, 400, "invalid");
+    assert_eq!(login(&app, "13700000006", "retail123456").await.status, 200);
+    assert_error(
+        &login(&app, "13900000000", "retail123456").await,
+        401,
+        "wrong_credentials",
+    );
+    app.stop().await;
+}
+
+/// A multipart body by hand: `(name, filename, content type, bytes)` parts.
+fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "----utilhall-test-boundary";
+    let mut body = Vec::new();
+    for (name, filename, bytes) in parts {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        match filename {
+            Some(f) => body.extend_from_slice(
+                format!(
+                    "Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: image/png\r\n\r\n"
+                )
+                .as_bytes(),
+            ),
+            None => body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
+            ),
+        }
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn post_multipart(app: &TestApp, token: &str, content_type: &str, body: Vec<u8>) -> Reply {
+    let resp = app
+        .client
+        .post(format!("{}/retail/user/recommend", app.base))
+        .bearer_auth(token)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .expect("send");
+    let status = resp.status().as_u16();
+    let body = resp.json().await.expect("json");
+    Reply { status, body }
+}
+
+fn stored_pictures(app: &TestApp) -> Vec<String> {
+    std::fs::read_dir(app.dir.path().join("uploads/feedback"))
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn feedback_with_a_picture_is_checked_and_stored() {
+    let app = app().await;
+    let t = demo_token(&app).await;
+    let admin = app.admin_token().await;
+    // Text only, as JSON.
+    let r = app
+        .post_auth(
+            "/retail/user/recommend",
+            &t,
+            json!({"content": "希望增加账单导出功能"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_error(
+        &app.post_auth("/retail/user/recommend", &t, json!({"content": " "}))
+            .await,
+        400,
+        "invalid",
+    );
+    // With a real PNG.
+    let png = app
+        .client
+        .get(format!("{}/retail/qr_code?format=png", app.base))
+        .send()
+        .await
+        .expect("send")
+        .bytes()
+        .await
+        .expect("png");
+    let (ct, body) = multipart(&[
+        ("content", None, "页面加载慢".as_bytes()),
+        ("contact", None, b"13900000000"),
+        ("picture", Some("shot.png"), &png),
+    ]);
+    let r = post_multipart(&app, &t, &ct, body).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(stored_pictures(&app).len(), 1);
+
+    // Too large, not an image, a script named .png, malformed: refused, nothing left behind.
+    let big = vec![0u8; 70 * 1024];
+    let (ct, body) = multipart(&[("content", None, b"big"), ("picture", Some("a.png"), &big)]);
+    assert_error(&post_multipart(&app, &t, &ct, body).await, 413, "too_large");
+    let (ct, body) = multipart(&[
+        ("content", None, b"script"),
+        ("picture", Some("x.png"), b"<?php system($_GET['c']); ?>"),
+    ]);
+    assert_error(
+        &post_multipart(&app, &t, &ct, body).await,
+        415,
+        "unsupported_type",
+    );
+    let (ct, body) = multipart(&[
+        ("content", None, b"cut"),
+        ("picture", Some("cut.png"), &png[..png.len() / 2]),
+    ]);
+    assert_error(
+        &post_multipart(&app, &t, &ct, body).await,
+        415,
+        "unsupported_type",
+    );
+    let (ct, mut body) = multipart(&[("content", None, b"broken")]);
+    body.truncate(body.len() - 10);
+    let r = post_multipart(&app, &t, &ct, body).await;
+    assert_error(&r, 400, "invalid");
+    assert_eq!(
+        stored_pictures(&app).len(),
+        1,
+        "refused uploads leave no file"
+    );
+
+    // The operator reads it, and gets the picture as an attachment of its real type.
+    let list = app.get("/admin/v1/retail/feedback", Some(&admin)).await;
+    let items = list.body["items"].as_array().expect("items");
+    assert_eq!(items.len(), 2);
+    let with_picture = items
+        .iter()
+        .find(|f| f["picture"].is_string())
+        .expect("the entry with a picture");
+    assert_eq!(with_picture["contact"], "13900000000");
+    let resp = app
+        .client
+        .get(format!(
+            "{}{}",
+            app.base,
+            with_picture["picture"].as_str().expect("url")
+        ))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "image/png");
+    assert_eq!(resp.headers()["x-content-type-options"], "nosniff");
+    assert!(
+        resp.headers()["content-disposition"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("attachment")
+    );
+    assert_eq!(resp.bytes().await.expect("bytes"), png);
+    assert_eq!(app.get("/admin/v1/retail/feedback", None).await.status, 401);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn operators_fill_the_hall() {
+    let app = app().await;
+    let admin = app.admin_token().await;
+    let t = demo_token(&app).await;
+    // Articles and guide.
+    app.advance(60).await;
+    let a = app
+        .post_auth(
+            "/admin/v1/retail/articles",
+            &admin,
+            json!({"channel": "policy", "title": "新政策", "content": "内容", "author": "编辑部",
+                   "imgsrc": "https://example.com/a.png"}),
+        )
+        .await;
+    assert_eq!(a.status, 201, "{:?}", a.body);
+    let policy = app.get("/retail/articles/policy", None).await;
+    assert_eq!(policy.body[0]["title"], "新政策");
+    assert_eq!(policy.body[0]["imgsrc"], "https://example.com/a.png");
+    let id = a.body["id"].as_str().expect("id");
+    let del = app
+        .client
+        .delete(format!("{}/admin/v1/retail/articles/{id}", app.base))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(del.status(), 204);
+    assert_eq!(
+        app.get("/retail/articles/policy", None)
+            .await
+            .body
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+    assert_eq!(
+        app.post_auth(
+            "/admin/v1/retail/articles",
+            &admin,
+            json!({"channel": "gossip", "title": "x", "content": "y", "author": "z"})
+        )
+        .await
+        .status,
+        400
+    );
+    let g = app
+        .post_auth(
+            "/admin/v1/retail/guide",
+            &admin,
+            json!({"question": "如何开票？", "answer": "联系客服。"}),
+        )
+        .await;
+    assert_eq!(g.status, 201);
+    let guide = app.get("/retail/business_guide", None).await;
+    assert_eq!(guide.body.as_array().map(|l| l.len()), Some(4));
+    assert_eq!(guide.body[3]["questiuon"], "如何开票？");
+
+    // Companies and enterprises.
+    let c = app
+        .post_auth(
+            "/admin/v1/retail/companies",
+            &admin,
+            json!({"name": "珠海新能售电有限公司", "services": ["售电服务"]}),
+        )
+        .await;
+    assert_eq!(c.status, 201);
+    assert_eq!(
+        app.post_auth(
+            "/admin/v1/retail/companies",
+            &admin,
+            json!({"name": "珠海新能售电有限公司", "services": ["x"]})
+        )
+        .await
+        .status,
+        409
+    );
+    let e = app
+        .post_auth("/admin/v1/retail/enterprises", &admin, json!({"name": "示例企业", "credit_code": "D2143569-X", "contact_phone": "13600000000"}))
+        .await;
+    assert_eq!(e.status, 201, "{:?}", e.body);
+    assert_eq!(e.body["credit_code"], "D2143569X");
+    assert_eq!(
+        app.post_auth(
+            "/admin/v1/retail/enterprises",
+            &admin,
+            json!({"name": "坏代码", "credit_code": "D2143569-1", "contact_phone": "13600000000"})
+        )
+        .await
+        .status,
+        400
+    );
+
+    // A contract, monthly use and a bill for the demo enterprise show up for its user.
+    let company = c.body["id"].as_str().expect("id");
+    let r = app
+        .post_auth(
+            "/admin/v1/retail/contracts",
+            &admin,
+            json!({"contract_id": "GD441520180101", "credit_code": MEIZU, "company_id": company,
+                   "title": "2018年度购售电协议", "content": "条款", "files": ["附件.pdf"], "state": "notfullfill",
+                   "elec_number": 1500, "sign_date": "2018-01-01", "expire_date": "2018-12-31"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    assert_eq!(r.body["party_b"], "珠海新能售电有限公司");
+    let again = app
+        .post_auth(
+            "/admin/v1/retail/contracts",
+            &admin,
+            json!({"contract_id": "GD441520180101", "credit_code": MEIZU, "company_id": company,
+                   "title": "t", "content": "c", "state": "notfullfill", "sign_date": "2018-01-01", "expire_date": "2018-12-31"}),
+        )
+        .await;
+    assert_eq!(again.status, 409);
+    let unknown = app
+        .post_auth(
+            "/admin/v1/retail/contracts",
+            &admin,
+            json!({"contract_id": "X1", "credit_code": "D2143569X", "company_id": "nope",
+                   "title": "t", "content": "c", "state": "fullfill", "sign_date": "2018-01-01", "expire_date": "2018-12-31"}),
+        )
+        .await;
+    assert_eq!(unknown.status, 404);
+    assert_eq!(
+        app.get("/retail/user/contracts", Some(&t))
+            .await
+            .body
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+
+    let put = app
+        .client
+        .put(format!("{}/admin/v1/retail/monthly-use", app.base))
+        .bearer_auth(&admin)
+        .json(&json!({"credit_code": MEIZU, "year": 2018, "month": 5, "number": "612.125"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(put.status(), 204);
+    assert_eq!(
+        app.get("/retail/user/elec_situation?year=2018", Some(&t))
+            .await
+            .body,
+        json!([{"month": "5", "number": "612.1250"}])
+    );
+
+    let b = app
+        .post_auth(
+            "/admin/v1/retail/bills",
+            &admin,
+            json!({"id": "SB201805", "credit_code": MEIZU, "date": "2018-06-05", "elec_use_date": "2018-05-01",
+                   "user_benefits": 12.5, "settle_number": 1, "actual_elec_use": "2", "declare_elec_number": 3,
+                   "decompose_elec_number": 4, "consultation_earn": 5, "assign_elec_number": 6, "bid_income": -7,
+                   "check_elec_number": 8, "check_bill": "9.1234"}),
+        )
+        .await;
+    assert_eq!(b.status, 201, "{:?}", b.body);
+    assert_eq!(b.body["state"], "unconfirmed");
+    let bad = app
+        .post_auth("/admin/v1/retail/bills", &admin, json!({"credit_code": MEIZU, "date": "2018-06-05", "elec_use_date": "2018-05-01", "user_benefits": "1.001"}))
+        .await;
+    assert_eq!(bad.status, 400);
+    let confirmed = app
+        .post_auth(
+            "/admin/v1/retail/bills/SB201805/confirm",
+            &admin,
+            json!({"confirmer": "王敏", "confirm_date": "2018-06-10"}),
+        )
+        .await;
+    assert_eq!(confirmed.status, 200, "{:?}", confirmed.body);
+    assert_eq!(confirmed.body["state"], "confirmed");
+    assert_eq!(confirmed.body["confirm_date"], "2018-06-10");
+    assert_eq!(
+        app.post_auth(
+            "/admin/v1/retail/bills/SB201805/confirm",
+            &admin,
+            json!({"confirmer": "王敏"})
+        )
+        .await
+        .status,
+        409
+    );
+    let (_, text) = raw(&app, "/retail/user/settlement_bills", &t).await;
+    assert!(
+        text.contains("\"check_bill\":9.1234") && text.contains("\"user_benefits\":12.50"),
+        "{text}"
+    );
+    assert_eq!(app.get("/admin/v1/retail/bills", None).await.status, 401);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_surface_has_its_own_listener_and_openapi() {
+    let app = spawn_with(|c| {
+        c.surface_bind.insert("retail".into(), "127.0.0.1:0".into());
+    })
+    .await;
+    let (_, addr) = app
+        .extra
+        .iter()
+        .find(|(n, _)| n == "retail")
+        .expect("retail listener");
+    let base = format!("http://{addr}");
+    let r = app
+        .client
+        .get(format!("{base}/qr_code"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    let doc = app.get("/retail/openapi.json", None).await;
+    assert!(doc.body["paths"]["/user/settlement_bills"].is_object());
+    app.stop().await;
+}
