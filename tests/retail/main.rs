@@ -1070,3 +1070,23 @@ async fn the_surface_has_its_own_listener_and_openapi() {
     assert!(doc.body["paths"]["/user/settlement_bills"].is_object());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn captchas_are_limited_per_client_and_stay_out_of_the_outbox_without_dev() {
+    let app = spawn_with(|c| {
+        c.retail.captchas_per_minute = 2;
+        c.dev.enabled = false;
+        c.dev.sim_clock = None;
+    })
+    .await;
+    for _ in 0..2 {
+        assert_eq!(app.get("/retail/qr_code", None).await.status, 200);
+    }
+    let r = app.get("/retail/qr_code", None).await;
+    assert_error(&r, 429, "rate_limited");
+    assert!(
+        app.outbox_lines().is_empty(),
+        "without --dev nothing is written to the outbox"
+    );
+    app.stop().await;
+}

@@ -193,15 +193,8 @@ impl FromRequestParts<AppState> for Auth {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        // Only the header: a token in the query string would end up in access logs.
         let token = crate::surfaces::bearer(&parts.headers)
-            .or_else(|| {
-                // `?token=` too, for clients that cannot set headers (downloads, images).
-                parts.uri.query().and_then(|q| {
-                    q.split('&')
-                        .find_map(|kv| kv.strip_prefix("token="))
-                        .filter(|t| !t.is_empty())
-                })
-            })
             .ok_or(RetailError::from(Error::Unauthorized(AuthFailure::Missing)))?
             .to_owned();
         let user = state.core.retail_authenticate(&token).await?;
