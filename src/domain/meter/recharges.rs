@@ -4,7 +4,9 @@
 //! Concurrent recharges share commits. A committer task takes every recharge waiting in its
 //! queue and applies them in one transaction (group commit), so the disk flush that makes a
 //! commit durable is paid once per batch rather than once per recharge; each caller is answered
-//! when its batch has committed. If a batch fails as a whole, its recharges are retried one by
+//! when its batch has committed. The committer writes on a connection of its own that commits
+//! durably (`synchronous = FULL` on SQLite): a recharge the platform is told succeeded survives
+//! a power cut, not only a crash. If a batch fails as a whole, its recharges are retried one by
 //! one so that each gets its own answer.
 
 use std::collections::{BTreeMap, HashSet};
@@ -14,9 +16,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::domain::money::Fen;
 use crate::domain::{Core, Entity, Error, Forbidden, Result, Timestamp};
-use crate::store::Store;
 use crate::store::ledger::{self as store_ledger, EntryRow};
 use crate::store::meter::{self as store_meter, NewRecharge};
+use crate::store::{Backend, Store};
+use sqlx::{AnyConnection, Connection};
 
 /// What a recharge did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,11 +88,12 @@ impl RechargeQueue {
 /// Takes what is waiting (at most [`MAX_BATCH`]), commits it, answers; until the queue closes.
 async fn run_committer(store: Store, mut receiver: mpsc::Receiver<Job>) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
+    let mut conn: Option<AnyConnection> = None;
     loop {
         if receiver.recv_many(&mut jobs, MAX_BATCH).await == 0 {
             return;
         }
-        match apply(&store, &jobs).await {
+        match apply(&store, &mut conn, &jobs).await {
             Ok(outcomes) => {
                 for (job, outcome) in jobs.drain(..).zip(outcomes) {
                     let _ = job.reply.send(outcome);
@@ -103,7 +107,7 @@ async fn run_committer(store: Store, mut receiver: mpsc::Receiver<Job>) {
             Err(err) => {
                 tracing::warn!(error = %err, batch = jobs.len(), "recharge batch failed; applying one by one");
                 for job in jobs.drain(..) {
-                    let outcome = match apply(&store, std::slice::from_ref(&job)).await {
+                    let outcome = match apply(&store, &mut conn, std::slice::from_ref(&job)).await {
                         Ok(mut outcomes) => outcomes.pop().unwrap_or_else(|| {
                             Err(Error::Internal(anyhow::anyhow!(
                                 "recharge without an outcome"
@@ -121,7 +125,28 @@ async fn run_committer(store: Store, mut receiver: mpsc::Receiver<Job>) {
 /// Applies recharges in one transaction: the new ones are recorded and journaled (one statement
 /// each for the batch), the balances change by their sums (in `user_code` order, so concurrent
 /// batches lock rows in one order). A copy of a known recharge is compared with it.
-async fn apply(store: &Store, jobs: &[Job]) -> Result<Vec<Result<Recharge>>> {
+async fn apply(
+    store: &Store,
+    conn: &mut Option<AnyConnection>,
+    jobs: &[Job],
+) -> Result<Vec<Result<Recharge>>> {
+    // The committer's own durable connection, opened on first use and again after a failure.
+    let mut open = match conn.take() {
+        Some(c) => c,
+        None => store.durable_connection().await?,
+    };
+    let outcomes = apply_on(store, &mut open, jobs).await;
+    if outcomes.is_ok() {
+        *conn = Some(open);
+    }
+    outcomes
+}
+
+async fn apply_on(
+    store: &Store,
+    conn: &mut AnyConnection,
+    jobs: &[Job],
+) -> Result<Vec<Result<Recharge>>> {
     // Only the first of several copies in one batch goes into the insert.
     let mut seen = HashSet::new();
     let rows: Vec<NewRecharge<'_>> = jobs
@@ -135,7 +160,11 @@ async fn apply(store: &Store, jobs: &[Job]) -> Result<Vec<Result<Recharge>>> {
             created_at: job.at,
         })
         .collect();
-    let mut tx = store.begin_write().await?;
+    let _turn = store.writer_turn().await;
+    let mut tx = match store.backend() {
+        Backend::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await?,
+        Backend::Postgres => conn.begin().await?,
+    };
     let inserted = store_meter::insert_recharges(&mut tx, &rows).await?;
     let mut new: HashSet<(&str, &str)> = inserted
         .iter()
