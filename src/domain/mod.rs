@@ -1,6 +1,7 @@
 //! The rules shared by every surface. No HTTP, no SQL: surfaces call in, the store persists.
 
 pub mod accounts;
+pub mod charging;
 pub mod clock;
 pub mod codes;
 pub mod content;

@@ -1,0 +1,5 @@
+//! EV charging (seed 004): the station scheduler and its tariff. The surfaces, persistence and
+//! the replay command build on these.
+
+pub mod station;
+pub mod tariff;

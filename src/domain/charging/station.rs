@@ -1,0 +1,980 @@
+//! The station: the waiting area, the piles and their queues, and the dispatch rules of the
+//! course's requirements (`seeds/README.md`). Pure and deterministic: every operation is told
+//! the time, first lets the cars that finish by then finish (and the calls they trigger), then
+//! applies itself, and returns what happened as [`Event`]s.
+//!
+//! Energy is in Wh, power in W, times in UTC milliseconds, fees in fen. Cars finish on their
+//! own: the next finishing time of every pile is kept in an ordered set, so moving the clock
+//! costs a logarithmic step per finish.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+
+use super::tariff::{Tariff, duration_ms, energy_wh};
+
+/// A charging request (one car's stay at the station).
+pub type CarId = u64;
+
+/// Fast or slow ("trickle") charging.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mode {
+    Fast,
+    Slow,
+}
+
+impl Mode {
+    fn index(self) -> usize {
+        match self {
+            Mode::Fast => 0,
+            Mode::Slow => 1,
+        }
+    }
+
+    /// The letter of its queue numbers and pile ids: `F` or `T`.
+    pub fn letter(self) -> &'static str {
+        match self {
+            Mode::Fast => "F",
+            Mode::Slow => "T",
+        }
+    }
+
+    const ALL: [Mode; 2] = [Mode::Fast, Mode::Slow];
+}
+
+/// What happens to the cars of a pile that fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultPolicy {
+    /// The faulty pile's cars, in their queue order, take free places first.
+    Priority,
+    /// They are pooled with the not-yet-charging cars of the other piles of the mode and
+    /// re-dispatched in queue-number order.
+    TimeOrder,
+}
+
+/// The station's set-up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StationConfig {
+    pub fast_piles: usize,
+    pub slow_piles: usize,
+    pub fast_power_w: i64,
+    pub slow_power_w: i64,
+    /// Waiting-area places (N).
+    pub waiting_capacity: usize,
+    /// Places in each pile's queue, the charging car included (M).
+    pub queue_len: usize,
+    pub fault_policy: FaultPolicy,
+    pub tariff: Tariff,
+}
+
+impl Default for StationConfig {
+    fn default() -> Self {
+        StationConfig {
+            fast_piles: 2,
+            slow_piles: 3,
+            fast_power_w: 30_000,
+            slow_power_w: 10_000,
+            waiting_capacity: 10,
+            queue_len: 3,
+            fault_policy: FaultPolicy::Priority,
+            tariff: Tariff::standard(),
+        }
+    }
+}
+
+/// A pile's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PileState {
+    Working,
+    Off,
+    Fault,
+}
+
+/// A pile with its queue and its totals since start.
+#[derive(Debug, Clone)]
+pub struct Pile {
+    pub id: String,
+    pub mode: Mode,
+    pub power_w: i64,
+    pub state: PileState,
+    pub queue: VecDeque<CarId>,
+    /// When the head of the queue began its current session.
+    pub charging_since: Option<i64>,
+    pub sessions: u64,
+    pub charged_ms: i64,
+    pub charged_wh: i64,
+    pub charge_fee: i64,
+    pub service_fee: i64,
+}
+
+/// Where a car is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    Waiting,
+    /// In a pile's queue (index into the piles).
+    Queue(usize),
+    /// Taken off a failed pile (or pooled), waiting for a place before the waiting area.
+    Displaced,
+}
+
+/// A car at the station.
+#[derive(Debug, Clone)]
+pub struct Car {
+    pub id: CarId,
+    pub user: String,
+    pub mode: Mode,
+    /// `F1`, `T3`, ...
+    pub number: String,
+    seq: u64,
+    /// Energy still to deliver (Wh).
+    pub remaining_wh: i64,
+    /// Energy delivered in finished or interrupted sessions (Wh).
+    pub delivered_wh: i64,
+    /// Fees of those sessions (fen).
+    pub fees_so_far: i64,
+    pub place: Place,
+    pub arrived_at: i64,
+    /// When it entered its current pile queue.
+    pub queued_at: Option<i64>,
+    /// Order in the waiting area (arrival, or the moment it changed mode).
+    waiting_order: u64,
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    Finished,
+    Cancelled,
+    Fault,
+    SwitchedOff,
+}
+
+/// One detail record (详单): a session that delivered energy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DetailRecord {
+    pub car: CarId,
+    pub user: String,
+    pub number: String,
+    pub pile: String,
+    pub wh: i64,
+    pub start: i64,
+    pub stop: i64,
+    pub charge_fee: i64,
+    pub service_fee: i64,
+    pub reason: EndReason,
+}
+
+impl DetailRecord {
+    pub fn total(&self) -> i64 {
+        self.charge_fee + self.service_fee
+    }
+
+    pub fn duration_ms(&self) -> i64 {
+        self.stop - self.start
+    }
+}
+
+/// What an operation did, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A car entered the waiting area with its number.
+    Queued { car: CarId, number: String },
+    /// A car was called to a pile's queue (from the waiting area or after a fault).
+    Called { car: CarId, pile: String },
+    /// A car began charging.
+    Started { car: CarId, pile: String, at: i64 },
+    /// A session ended; `done` when the car leaves the station.
+    Ended { record: DetailRecord, done: bool },
+    /// A car got a new number (mode change).
+    Renumbered { car: CarId, number: String },
+    /// A car left without a session ending (cancelled while not charging).
+    Left { car: CarId },
+}
+
+/// Why a request was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("等候区已满，请稍后再来")]
+    WaitingAreaFull,
+    #[error("充电量须大于0")]
+    NoEnergy,
+    #[error("没有这个充电请求")]
+    UnknownCar,
+    #[error("只有在等候区才能修改充电模式或充电量")]
+    NotWaiting,
+    #[error("没有这个充电桩")]
+    UnknownPile,
+    #[error("该充电桩当前状态不允许此操作")]
+    PileState,
+}
+
+/// The station.
+#[derive(Debug, Clone)]
+pub struct Station {
+    pub config: StationConfig,
+    now: i64,
+    pub piles: Vec<Pile>,
+    cars: HashMap<CarId, Car>,
+    waiting: [VecDeque<CarId>; 2],
+    displaced: [VecDeque<CarId>; 2],
+    next_seq: [u64; 2],
+    next_car: CarId,
+    next_waiting_order: u64,
+    /// `(finish time, pile)` of every charging head.
+    finishes: BTreeSet<(i64, usize)>,
+    events: Vec<Event>,
+}
+
+impl Station {
+    pub fn new(config: StationConfig, now: i64) -> Station {
+        let mut piles = Vec::new();
+        for (mode, count, power) in [
+            (Mode::Fast, config.fast_piles, config.fast_power_w),
+            (Mode::Slow, config.slow_piles, config.slow_power_w),
+        ] {
+            for i in 1..=count {
+                piles.push(Pile {
+                    id: format!("{}{i}", mode.letter()),
+                    mode,
+                    power_w: power,
+                    state: PileState::Working,
+                    queue: VecDeque::new(),
+                    charging_since: None,
+                    sessions: 0,
+                    charged_ms: 0,
+                    charged_wh: 0,
+                    charge_fee: 0,
+                    service_fee: 0,
+                });
+            }
+        }
+        Station {
+            config,
+            now,
+            piles,
+            cars: HashMap::new(),
+            waiting: Default::default(),
+            displaced: Default::default(),
+            next_seq: [1, 1],
+            next_car: 1,
+            next_waiting_order: 1,
+            finishes: BTreeSet::new(),
+            events: Vec::new(),
+        }
+    }
+
+    pub fn now(&self) -> i64 {
+        self.now
+    }
+
+    pub fn car(&self, id: CarId) -> Option<&Car> {
+        self.cars.get(&id)
+    }
+
+    /// The cars in the waiting area, in order.
+    pub fn waiting(&self) -> Vec<&Car> {
+        let mut cars: Vec<&Car> = self
+            .waiting
+            .iter()
+            .flatten()
+            .filter_map(|id| self.cars.get(id))
+            .collect();
+        cars.sort_by_key(|c| c.waiting_order);
+        cars
+    }
+
+    /// Cars taken off a failed pile and not placed yet, by mode.
+    pub fn displaced(&self, mode: Mode) -> Vec<&Car> {
+        self.displaced[mode.index()]
+            .iter()
+            .filter_map(|id| self.cars.get(id))
+            .collect()
+    }
+
+    /// Cars of `mode` ahead of `car` (in queues before it, and in the waiting area before it).
+    pub fn cars_ahead(&self, id: CarId) -> Option<usize> {
+        let car = self.cars.get(&id)?;
+        Some(match car.place {
+            Place::Queue(p) => self.piles[p].queue.iter().position(|c| *c == id)?,
+            Place::Displaced => self.displaced[car.mode.index()]
+                .iter()
+                .position(|c| *c == id)?,
+            Place::Waiting => {
+                let m = car.mode.index();
+                let in_queues: usize = self
+                    .piles
+                    .iter()
+                    .filter(|p| p.mode == car.mode)
+                    .map(|p| p.queue.len())
+                    .sum();
+                in_queues
+                    + self.displaced[m].len()
+                    + self.waiting[m].iter().position(|c| *c == id)?
+            }
+        })
+    }
+
+    /// Energy delivered to a car so far, its current session included, and the fees so far.
+    pub fn progress(&self, id: CarId) -> Option<(i64, i64)> {
+        let car = self.cars.get(&id)?;
+        let (mut wh, mut fee) = (car.delivered_wh, car.fees_so_far);
+        if let Place::Queue(p) = car.place {
+            let pile = &self.piles[p];
+            if let (Some(since), Some(&head)) = (pile.charging_since, pile.queue.front()) {
+                if head == id {
+                    let now_wh = energy_wh(pile.power_w, self.now - since).min(car.remaining_wh);
+                    let (c, s) = self.config.tariff.fees(pile.power_w, since, self.now);
+                    wh += now_wh;
+                    fee += c + s;
+                }
+            }
+        }
+        Some((wh, fee))
+    }
+
+    /// Lets every car that finishes by `now` finish, with the calls that follow.
+    pub fn advance_to(&mut self, now: i64) -> Vec<Event> {
+        self.run_until(now);
+        std::mem::take(&mut self.events)
+    }
+
+    fn run_until(&mut self, now: i64) {
+        while let Some(&(t, p)) = self.finishes.first() {
+            if t > now {
+                break;
+            }
+            self.now = self.now.max(t);
+            self.end_head(p, EndReason::Finished);
+            self.dispatch();
+        }
+        self.now = self.now.max(now);
+    }
+
+    /// A car arrives with a request.
+    pub fn arrive(
+        &mut self,
+        now: i64,
+        user: &str,
+        mode: Mode,
+        wh: i64,
+    ) -> Result<(CarId, Vec<Event>), Refusal> {
+        self.run_until(now);
+        if wh <= 0 {
+            return Err(Refusal::NoEnergy);
+        }
+        if self.waiting[0].len() + self.waiting[1].len() >= self.config.waiting_capacity {
+            return Err(Refusal::WaitingAreaFull);
+        }
+        let id = self.next_car;
+        self.next_car += 1;
+        let (seq, number) = self.number(mode);
+        let order = self.next_order();
+        self.cars.insert(
+            id,
+            Car {
+                id,
+                user: user.to_owned(),
+                mode,
+                number: number.clone(),
+                seq,
+                remaining_wh: wh,
+                delivered_wh: 0,
+                fees_so_far: 0,
+                place: Place::Waiting,
+                arrived_at: self.now,
+                queued_at: None,
+                waiting_order: order,
+            },
+        );
+        self.waiting[mode.index()].push_back(id);
+        self.events.push(Event::Queued { car: id, number });
+        self.dispatch();
+        Ok((id, std::mem::take(&mut self.events)))
+    }
+
+    /// Cancels a request wherever the car is; a charging car gets its detail record.
+    pub fn cancel(&mut self, now: i64, id: CarId) -> Result<Vec<Event>, Refusal> {
+        self.run_until(now);
+        let car = self.cars.get(&id).ok_or(Refusal::UnknownCar)?;
+        let m = car.mode.index();
+        match car.place {
+            Place::Waiting => {
+                self.waiting[m].retain(|c| *c != id);
+                self.cars.remove(&id);
+                self.events.push(Event::Left { car: id });
+            }
+            Place::Displaced => {
+                self.displaced[m].retain(|c| *c != id);
+                self.finish_car_without_session(id);
+            }
+            Place::Queue(p) => {
+                if self.piles[p].queue.front() == Some(&id)
+                    && self.piles[p].charging_since.is_some()
+                {
+                    self.end_head(p, EndReason::Cancelled);
+                } else {
+                    self.piles[p].queue.retain(|c| *c != id);
+                    self.finish_car_without_session(id);
+                }
+            }
+        }
+        self.dispatch();
+        Ok(std::mem::take(&mut self.events))
+    }
+
+    fn finish_car_without_session(&mut self, id: CarId) {
+        self.cars.remove(&id);
+        self.events.push(Event::Left { car: id });
+    }
+
+    /// Changes the mode of a waiting car: a new number at the end of the new mode's line.
+    pub fn change_mode(&mut self, now: i64, id: CarId, mode: Mode) -> Result<Vec<Event>, Refusal> {
+        self.run_until(now);
+        let car = self.cars.get(&id).ok_or(Refusal::UnknownCar)?;
+        if car.place != Place::Waiting {
+            return Err(Refusal::NotWaiting);
+        }
+        if car.mode != mode {
+            let old = car.mode.index();
+            self.waiting[old].retain(|c| *c != id);
+            let (seq, number) = self.number(mode);
+            let order = self.next_order();
+            if let Some(car) = self.cars.get_mut(&id) {
+                car.mode = mode;
+                car.seq = seq;
+                car.number = number.clone();
+                car.waiting_order = order;
+            }
+            self.waiting[mode.index()].push_back(id);
+            self.events.push(Event::Renumbered { car: id, number });
+            self.dispatch();
+        }
+        Ok(std::mem::take(&mut self.events))
+    }
+
+    /// Changes the energy a waiting car asks for; it keeps its number.
+    pub fn change_energy(&mut self, now: i64, id: CarId, wh: i64) -> Result<Vec<Event>, Refusal> {
+        self.run_until(now);
+        if wh <= 0 {
+            return Err(Refusal::NoEnergy);
+        }
+        let car = self.cars.get_mut(&id).ok_or(Refusal::UnknownCar)?;
+        if car.place != Place::Waiting {
+            return Err(Refusal::NotWaiting);
+        }
+        car.remaining_wh = wh;
+        Ok(std::mem::take(&mut self.events))
+    }
+
+    fn pile_index(&self, id: &str) -> Result<usize, Refusal> {
+        self.piles
+            .iter()
+            .position(|p| p.id == id)
+            .ok_or(Refusal::UnknownPile)
+    }
+
+    /// A pile fails (or is switched off): its charging car stops with a detail record and the
+    /// pile's cars are re-dispatched under the configured policy.
+    pub fn take_down(&mut self, now: i64, pile: &str, fault: bool) -> Result<Vec<Event>, Refusal> {
+        self.run_until(now);
+        let p = self.pile_index(pile)?;
+        if self.piles[p].state != PileState::Working {
+            return Err(Refusal::PileState);
+        }
+        if self.piles[p].charging_since.is_some() {
+            let reason = if fault {
+                EndReason::Fault
+            } else {
+                EndReason::SwitchedOff
+            };
+            self.interrupt_head(p, reason);
+        }
+        self.piles[p].state = if fault {
+            PileState::Fault
+        } else {
+            PileState::Off
+        };
+        let mode = self.piles[p].mode;
+        let m = mode.index();
+        let cars: Vec<CarId> = self.piles[p].queue.drain(..).collect();
+        match self.config.fault_policy {
+            FaultPolicy::Priority => {
+                for id in cars {
+                    self.displace(id);
+                    self.displaced[m].push_back(id);
+                }
+            }
+            FaultPolicy::TimeOrder => {
+                let mut pool = cars;
+                pool.extend(self.take_queued_not_charging(mode));
+                pool.extend(self.displaced[m].drain(..));
+                for id in &pool {
+                    self.displace(*id);
+                }
+                self.sort_by_number(&mut pool);
+                self.displaced[m] = pool.into();
+            }
+        }
+        self.dispatch();
+        Ok(std::mem::take(&mut self.events))
+    }
+
+    /// A pile recovers (or is switched on): not-yet-charging cars of its mode are pooled with
+    /// any still displaced and re-dispatched in number order, the recovered pile included.
+    pub fn bring_up(&mut self, now: i64, pile: &str) -> Result<Vec<Event>, Refusal> {
+        self.run_until(now);
+        let p = self.pile_index(pile)?;
+        if self.piles[p].state == PileState::Working {
+            return Err(Refusal::PileState);
+        }
+        self.piles[p].state = PileState::Working;
+        let mode = self.piles[p].mode;
+        let m = mode.index();
+        let queued = self.take_queued_not_charging(mode);
+        if !queued.is_empty() {
+            let mut pool = queued;
+            pool.extend(self.displaced[m].drain(..));
+            for id in &pool {
+                self.displace(*id);
+            }
+            self.sort_by_number(&mut pool);
+            self.displaced[m] = pool.into();
+        }
+        self.dispatch();
+        Ok(std::mem::take(&mut self.events))
+    }
+
+    /// Takes the not-yet-charging cars out of the queues of the working piles of `mode`.
+    fn take_queued_not_charging(&mut self, mode: Mode) -> Vec<CarId> {
+        let mut taken = Vec::new();
+        for pile in self.piles.iter_mut() {
+            if pile.mode != mode || pile.state != PileState::Working {
+                continue;
+            }
+            let keep = usize::from(pile.charging_since.is_some());
+            while pile.queue.len() > keep {
+                if let Some(id) = pile.queue.pop_back() {
+                    taken.push(id);
+                }
+            }
+        }
+        taken
+    }
+
+    fn displace(&mut self, id: CarId) {
+        if let Some(car) = self.cars.get_mut(&id) {
+            car.place = Place::Displaced;
+            car.queued_at = None;
+        }
+    }
+
+    fn sort_by_number(&self, ids: &mut [CarId]) {
+        ids.sort_by_key(|id| self.cars.get(id).map_or(u64::MAX, |c| c.seq));
+    }
+
+    fn number(&mut self, mode: Mode) -> (u64, String) {
+        let seq = self.next_seq[mode.index()];
+        self.next_seq[mode.index()] += 1;
+        (seq, format!("{}{seq}", mode.letter()))
+    }
+
+    fn next_order(&mut self) -> u64 {
+        let o = self.next_waiting_order;
+        self.next_waiting_order += 1;
+        o
+    }
+
+    /// Fills free places: displaced cars of a mode first, then (when none is left) the waiting
+    /// area's first car of that mode, each onto the pile where it finishes soonest.
+    fn dispatch(&mut self) {
+        for mode in Mode::ALL {
+            let m = mode.index();
+            loop {
+                let from_displaced = !self.displaced[m].is_empty();
+                let next = if from_displaced {
+                    self.displaced[m].front().copied()
+                } else {
+                    self.waiting[m].front().copied()
+                };
+                let Some(id) = next else { break };
+                let Some(p) = self.best_pile(id) else { break };
+                if from_displaced {
+                    self.displaced[m].pop_front();
+                } else {
+                    self.waiting[m].pop_front();
+                }
+                self.place(id, p);
+            }
+        }
+    }
+
+    /// The working pile of the car's mode with a free place where it would finish soonest
+    /// (the lower-numbered pile on a tie).
+    fn best_pile(&self, id: CarId) -> Option<usize> {
+        let car = self.cars.get(&id)?;
+        let mut best: Option<(i64, usize)> = None;
+        for (i, pile) in self.piles.iter().enumerate() {
+            if pile.mode != car.mode
+                || pile.state != PileState::Working
+                || pile.queue.len() >= self.config.queue_len
+            {
+                continue;
+            }
+            let done = self.queue_time(i) + duration_ms(pile.power_w, car.remaining_wh);
+            if best.is_none_or(|(t, _)| done < t) {
+                best = Some((done, i));
+            }
+        }
+        best.map(|(_, i)| i)
+    }
+
+    /// Time until a pile's queue is through (ms from now).
+    fn queue_time(&self, p: usize) -> i64 {
+        let pile = &self.piles[p];
+        let mut total = 0;
+        for (pos, id) in pile.queue.iter().enumerate() {
+            let Some(car) = self.cars.get(id) else {
+                continue;
+            };
+            total += match (pos, pile.charging_since) {
+                (0, Some(since)) => {
+                    (since + duration_ms(pile.power_w, car.remaining_wh) - self.now).max(0)
+                }
+                _ => duration_ms(pile.power_w, car.remaining_wh),
+            };
+        }
+        total
+    }
+
+    fn place(&mut self, id: CarId, p: usize) {
+        let now = self.now;
+        if let Some(car) = self.cars.get_mut(&id) {
+            car.place = Place::Queue(p);
+            car.queued_at = Some(now);
+        }
+        self.piles[p].queue.push_back(id);
+        self.events.push(Event::Called {
+            car: id,
+            pile: self.piles[p].id.clone(),
+        });
+        if self.piles[p].queue.len() == 1 {
+            self.start_head(p);
+        }
+    }
+
+    fn start_head(&mut self, p: usize) {
+        let Some(&id) = self.piles[p].queue.front() else {
+            return;
+        };
+        let Some(car) = self.cars.get(&id) else {
+            return;
+        };
+        let pile = &mut self.piles[p];
+        pile.charging_since = Some(self.now);
+        let finish = self.now + duration_ms(pile.power_w, car.remaining_wh);
+        self.finishes.insert((finish, p));
+        self.events.push(Event::Started {
+            car: id,
+            pile: pile.id.clone(),
+            at: self.now,
+        });
+    }
+
+    /// Ends the head's session now: finished (all delivered) or cancelled; the car leaves.
+    fn end_head(&mut self, p: usize, reason: EndReason) {
+        let Some(record) = self.close_session(p, reason) else {
+            return;
+        };
+        let id = record.car;
+        self.piles[p].queue.pop_front();
+        self.cars.remove(&id);
+        self.events.push(Event::Ended { record, done: true });
+        self.start_head(p);
+    }
+
+    /// Stops the head's session (fault, switch-off); the car stays, needing what is missing.
+    fn interrupt_head(&mut self, p: usize, reason: EndReason) {
+        if let Some(record) = self.close_session(p, reason) {
+            self.events.push(Event::Ended {
+                record,
+                done: false,
+            });
+        }
+    }
+
+    /// Closes the head's current session and books it: the detail record.
+    fn close_session(&mut self, p: usize, reason: EndReason) -> Option<DetailRecord> {
+        let since = self.piles[p].charging_since.take()?;
+        let id = *self.piles[p].queue.front()?;
+        let power = self.piles[p].power_w;
+        let finish = since + {
+            let car = self.cars.get(&id)?;
+            duration_ms(power, car.remaining_wh)
+        };
+        self.finishes.remove(&(finish, p));
+        let car = self.cars.get_mut(&id)?;
+        let stop = self.now.min(finish);
+        let wh = if reason == EndReason::Finished {
+            car.remaining_wh
+        } else {
+            energy_wh(power, stop - since).min(car.remaining_wh)
+        };
+        let (charge_fee, service_fee) = self.config.tariff.fees(power, since, stop);
+        car.remaining_wh -= wh;
+        car.delivered_wh += wh;
+        car.fees_so_far += charge_fee + service_fee;
+        let record = DetailRecord {
+            car: id,
+            user: car.user.clone(),
+            number: car.number.clone(),
+            pile: self.piles[p].id.clone(),
+            wh,
+            start: since,
+            stop,
+            charge_fee,
+            service_fee,
+            reason,
+        };
+        let pile = &mut self.piles[p];
+        pile.sessions += 1;
+        pile.charged_ms += stop - since;
+        pile.charged_wh += wh;
+        pile.charge_fee += charge_fee;
+        pile.service_fee += service_fee;
+        Some(record)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H: i64 = 3_600_000;
+    const MIN: i64 = 60_000;
+    /// 2026-01-05 06:00 China time: valley until 07:00.
+    const T0: i64 = 1_767_542_400_000 + 6 * H;
+
+    fn station(policy: FaultPolicy) -> Station {
+        Station::new(
+            StationConfig {
+                fault_policy: policy,
+                ..StationConfig::default()
+            },
+            T0,
+        )
+    }
+
+    fn place_of(s: &Station, id: CarId) -> Option<String> {
+        match s.car(id)?.place {
+            Place::Queue(p) => Some(s.piles[p].id.clone()),
+            Place::Waiting => Some("waiting".into()),
+            Place::Displaced => Some("displaced".into()),
+        }
+    }
+
+    #[test]
+    fn cars_get_numbers_and_go_where_they_finish_soonest() {
+        let mut s = station(FaultPolicy::Priority);
+        let (a, ev) = s.arrive(T0, "u1", Mode::Fast, 30_000).expect("a");
+        assert_eq!(s.car(a).map(|c| c.number.as_str()), Some("F1"));
+        assert!(ev.contains(&Event::Started {
+            car: a,
+            pile: "F1".into(),
+            at: T0
+        }));
+        // Equal completion times: the lower-numbered pile.
+        let (b, _) = s.arrive(T0, "u2", Mode::Fast, 30_000).expect("b");
+        assert_eq!(place_of(&s, b).as_deref(), Some("F2"));
+        // F1 finishes at T0+1h with 30 kWh; F2 too. A 10 kWh car: both give 1h + 20 min; F1.
+        let (c, _) = s
+            .arrive(T0 + 10 * MIN, "u3", Mode::Fast, 10_000)
+            .expect("c");
+        assert_eq!(place_of(&s, c).as_deref(), Some("F1"));
+        // A slow car gets T1 and a slow pile.
+        let (d, _) = s.arrive(T0, "u4", Mode::Slow, 5_000).expect("d");
+        assert_eq!(s.car(d).map(|c| c.number.as_str()), Some("T1"));
+        assert_eq!(place_of(&s, d).as_deref(), Some("T1"));
+    }
+
+    #[test]
+    fn a_finished_car_leaves_a_detail_record_and_the_next_one_starts() {
+        let mut s = station(FaultPolicy::Priority);
+        let (a, _) = s.arrive(T0, "u1", Mode::Fast, 30_000).expect("a");
+        let (b, _) = s.arrive(T0, "u2", Mode::Fast, 15_000).expect("b");
+        let (c, _) = s.arrive(T0, "u3", Mode::Fast, 15_000).expect("c");
+        // a on F1 (1 h), b on F2 (30 min), c behind b on F2 (done at 1 h; F1 would be 1.5 h).
+        assert_eq!(place_of(&s, c).as_deref(), Some("F2"));
+        let ev = s.advance_to(T0 + 30 * MIN);
+        let record = ev
+            .iter()
+            .find_map(|e| match e {
+                Event::Ended { record, done: true } => Some(record.clone()),
+                _ => None,
+            })
+            .expect("b finished");
+        assert_eq!(record.car, b);
+        assert_eq!(record.wh, 15_000);
+        // 06:00-06:30 valley 0.40: 15 kWh -> 6.00; service 0.80 -> 12.00.
+        assert_eq!((record.charge_fee, record.service_fee), (600, 1200));
+        assert!(ev.contains(&Event::Started {
+            car: c,
+            pile: "F2".into(),
+            at: T0 + 30 * MIN
+        }));
+        // a finishes at 07:00: 30 kWh all valley (the boundary is the stop).
+        let ev = s.advance_to(T0 + 2 * H);
+        let ends: Vec<&DetailRecord> = ev
+            .iter()
+            .filter_map(|e| match e {
+                Event::Ended { record, .. } => Some(record),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ends.len(), 2);
+        assert!(s.car(a).is_none() && s.car(c).is_none());
+        assert_eq!(s.piles[0].sessions, 1);
+        assert_eq!(s.piles[1].charged_wh, 30_000);
+    }
+
+    #[test]
+    fn the_waiting_area_holds_n_cars_and_calls_them_in_order() {
+        let mut s = Station::new(
+            StationConfig {
+                waiting_capacity: 2,
+                queue_len: 1,
+                fast_piles: 1,
+                slow_piles: 1,
+                ..StationConfig::default()
+            },
+            T0,
+        );
+        s.arrive(T0, "u", Mode::Fast, 30_000).expect("charging");
+        let (w1, _) = s.arrive(T0, "u", Mode::Fast, 30_000).expect("waits");
+        let (w2, _) = s.arrive(T0, "u", Mode::Fast, 30_000).expect("waits");
+        assert_eq!(
+            s.arrive(T0, "u", Mode::Fast, 1).expect_err("refused"),
+            Refusal::WaitingAreaFull
+        );
+        assert_eq!(
+            s.waiting().iter().map(|c| c.id).collect::<Vec<_>>(),
+            vec![w1, w2]
+        );
+        assert_eq!(s.cars_ahead(w2), Some(2));
+        s.advance_to(T0 + H);
+        assert_eq!(place_of(&s, w1).as_deref(), Some("F1"));
+        assert_eq!(place_of(&s, w2).as_deref(), Some("waiting"));
+    }
+
+    #[test]
+    fn only_waiting_cars_change_and_a_mode_change_renumbers() {
+        let mut s = Station::new(
+            StationConfig {
+                queue_len: 1,
+                fast_piles: 1,
+                slow_piles: 1,
+                ..StationConfig::default()
+            },
+            T0,
+        );
+        let (a, _) = s.arrive(T0, "u", Mode::Fast, 30_000).expect("a");
+        let (b, _) = s.arrive(T0, "u", Mode::Fast, 30_000).expect("b");
+        s.arrive(T0, "u", Mode::Slow, 10_000).expect("slow");
+        assert_eq!(s.change_energy(T0, a, 1).expect_err("refused"), Refusal::NotWaiting);
+        assert!(s.change_energy(T0, b, 20_000).is_ok());
+        assert_eq!(
+            s.car(b).map(|c| (c.number.as_str(), c.remaining_wh)),
+            Some(("F2", 20_000))
+        );
+        let ev = s.change_mode(T0, b, Mode::Slow).expect("mode");
+        assert!(ev.contains(&Event::Renumbered {
+            car: b,
+            number: "T2".into()
+        }));
+        assert_eq!(place_of(&s, b).as_deref(), Some("waiting"));
+    }
+
+    #[test]
+    fn cancelling_a_charging_car_bills_what_it_got() {
+        let mut s = station(FaultPolicy::Priority);
+        let (a, _) = s.arrive(T0, "u", Mode::Slow, 20_000).expect("a");
+        let ev = s.cancel(T0 + 30 * MIN, a).expect("cancel");
+        let record = ev
+            .iter()
+            .find_map(|e| match e {
+                Event::Ended { record, .. } => Some(record.clone()),
+                _ => None,
+            })
+            .expect("record");
+        assert_eq!((record.wh, record.reason), (5_000, EndReason::Cancelled));
+        assert_eq!((record.charge_fee, record.service_fee), (200, 400));
+        assert!(s.car(a).is_none());
+        assert_eq!(s.cancel(T0, a).expect_err("refused"), Refusal::UnknownCar);
+    }
+
+    /// One fast pile fails with a charging car and one queued behind it; the other fast pile
+    /// has a charging car and a queued one.
+    fn fault_scene(policy: FaultPolicy) -> (Station, [CarId; 5]) {
+        let mut s = station(policy);
+        let a = s.arrive(T0, "a", Mode::Fast, 60_000).expect("a").0; // F1, 2 h
+        let b = s.arrive(T0, "b", Mode::Fast, 60_000).expect("b").0; // F2, 2 h
+        let c = s.arrive(T0, "c", Mode::Fast, 30_000).expect("c").0; // F1 (3 h) vs F2 (3 h): F1
+        let d = s.arrive(T0, "d", Mode::Fast, 30_000).expect("d").0; // F2
+        let e = s.arrive(T0, "e", Mode::Fast, 30_000).expect("e").0; // F1 third place
+        assert_eq!(place_of(&s, c).as_deref(), Some("F1"));
+        assert_eq!(place_of(&s, d).as_deref(), Some("F2"));
+        assert_eq!(place_of(&s, e).as_deref(), Some("F1"));
+        (s, [a, b, c, d, e])
+    }
+
+    #[test]
+    fn a_fault_under_the_priority_policy() {
+        let (mut s, [a, _b, c, _d, e]) = fault_scene(FaultPolicy::Priority);
+        let ev = s.take_down(T0 + 30 * MIN, "F1", true).expect("fault");
+        let interrupted = ev
+            .iter()
+            .find_map(|e| match e {
+                Event::Ended {
+                    record,
+                    done: false,
+                } => Some(record.clone()),
+                _ => None,
+            })
+            .expect("a's session record");
+        assert_eq!((interrupted.car, interrupted.wh), (a, 15_000));
+        assert_eq!(s.car(a).map(|c| c.remaining_wh), Some(45_000));
+        // F2 has one free place: a (first of the faulty queue) takes it; c and e wait.
+        assert_eq!(place_of(&s, a).as_deref(), Some("F2"));
+        assert_eq!(place_of(&s, c).as_deref(), Some("displaced"));
+        assert_eq!(place_of(&s, e).as_deref(), Some("displaced"));
+        // A new fast arrival waits behind the displaced cars.
+        let (f, _) = s.arrive(T0 + 31 * MIN, "f", Mode::Fast, 1_000).expect("f");
+        assert_eq!(place_of(&s, f).as_deref(), Some("waiting"));
+        // Recovery: pooled in number order (c=F3, d=F4, e=F5, a=F1 charging? a is queued on F2).
+        s.bring_up(T0 + 40 * MIN, "F1").expect("recover");
+        assert_eq!(s.piles[0].state, PileState::Working);
+        assert!(s.displaced(Mode::Fast).is_empty());
+    }
+
+    #[test]
+    fn a_fault_under_the_time_order_policy_pools_by_number() {
+        let (mut s, [a, b, c, d, e]) = fault_scene(FaultPolicy::TimeOrder);
+        s.take_down(T0 + 30 * MIN, "F1", true).expect("fault");
+        // Pool: a (F1), c (F3), d (F4, taken off F2), e (F5); F2 keeps b charging and has two
+        // free places: a then c.
+        assert_eq!(place_of(&s, b).as_deref(), Some("F2"));
+        assert_eq!(place_of(&s, a).as_deref(), Some("F2"));
+        assert_eq!(place_of(&s, c).as_deref(), Some("F2"));
+        assert_eq!(place_of(&s, d).as_deref(), Some("displaced"));
+        assert_eq!(place_of(&s, e).as_deref(), Some("displaced"));
+        assert_eq!(
+            s.displaced(Mode::Fast)
+                .iter()
+                .map(|c| c.number.as_str())
+                .collect::<Vec<_>>(),
+            vec!["F4", "F5"]
+        );
+        // Slow calling goes on as usual.
+        let (slow, _) = s
+            .arrive(T0 + 31 * MIN, "s", Mode::Slow, 1_000)
+            .expect("slow");
+        assert_eq!(place_of(&s, slow).as_deref(), Some("T1"));
+    }
+}
