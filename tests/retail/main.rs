@@ -1090,3 +1090,52 @@ async fn captchas_are_limited_per_client_and_stay_out_of_the_outbox_without_dev(
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_client_that_keeps_the_captcha_in_a_cookie_and_names_things_its_own_way() {
+    let app = app().await;
+    let resp = app
+        .client
+        .get(format!("{}/retail/qr_code", app.base))
+        .send()
+        .await
+        .expect("send");
+    let cookie = resp.headers()["set-cookie"]
+        .to_str()
+        .expect("ascii")
+        .split(';')
+        .next()
+        .expect("cookie")
+        .to_owned();
+    assert!(cookie.starts_with("retail_captcha="), "{cookie}");
+    let body: Value = resp.json().await.expect("json");
+    let id = body["captcha_id"].as_str().expect("id");
+    let answer = app.last_code(id, "captcha");
+    let r = app
+        .client
+        .post(format!("{}/retail/user/register", app.base))
+        .header("cookie", &cookie)
+        .form(&[
+            ("mobile", "13700000001"),
+            ("pwd", "password-1"),
+            ("code", &answer),
+        ])
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 201, "{:?}", r.text().await);
+    // Binding with the company's name rather than its id.
+    let t = token(&app, "13700000001", "password-1").await;
+    let (id, answer) = captcha(&app).await;
+    let r = app
+        .post_auth(
+            "/retail/user/bind",
+            &t,
+            json!({"company": "珠海高远电能科技有限公司", "service": "售电服务",
+                   "enterprise_name": "珠海远光软件股份有限公司", "organization_code": YGSOFT,
+                   "phone_last4": "0002", "captchaId": id, "code": answer}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    app.stop().await;
+}

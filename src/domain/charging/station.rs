@@ -877,7 +877,10 @@ mod tests {
         let (a, _) = s.arrive(T0, "u", Mode::Fast, 30_000).expect("a");
         let (b, _) = s.arrive(T0, "u", Mode::Fast, 30_000).expect("b");
         s.arrive(T0, "u", Mode::Slow, 10_000).expect("slow");
-        assert_eq!(s.change_energy(T0, a, 1).expect_err("refused"), Refusal::NotWaiting);
+        assert_eq!(
+            s.change_energy(T0, a, 1).expect_err("refused"),
+            Refusal::NotWaiting
+        );
         assert!(s.change_energy(T0, b, 20_000).is_ok());
         assert_eq!(
             s.car(b).map(|c| (c.number.as_str(), c.remaining_wh)),

@@ -391,10 +391,15 @@ impl Core {
         if last4.len() != 4 || !last4.bytes().all(|b| b.is_ascii_digit()) {
             return Err(Error::invalid("phone_last4", "请输入手机后4位数字"));
         }
-        let company: Company = store::company(self.store.pool(), req.company_id.trim())
-            .await?
-            .ok_or(Error::NotFound(Entity::RetailCompany))?
-            .into();
+        // The company by its id, or by its exact name (clients that show names only).
+        let chosen = req.company_id.trim();
+        let company: Company = match store::company(self.store.pool(), chosen).await? {
+            Some(row) => row,
+            None => store::company_by_name(self.store.pool(), chosen)
+                .await?
+                .ok_or(Error::NotFound(Entity::RetailCompany))?,
+        }
+        .into();
         let mut services: Vec<String> = Vec::new();
         for s in &req.services {
             let s = s.trim();

@@ -121,8 +121,39 @@ pub async fn not_found() -> RetailError {
     RetailError::new(StatusCode::NOT_FOUND, "not_found", "接口不存在")
 }
 
+/// Names a client may give the phone number.
+pub const PHONE: &[&str] = &["phone", "mobile", "phone_number", "phoneNumber", "tel"];
+/// Names of the password.
+pub const PASSWORD: &[&str] = &["password", "pwd"];
+/// Names of the captcha answer (验证码).
+pub const CAPTCHA: &[&str] = &[
+    "captcha",
+    "code",
+    "verify_code",
+    "verifyCode",
+    "captcha_code",
+];
+/// Names of the captcha id; the `retail_captcha` cookie set by `GET /qr_code` stands in when
+/// none is sent (clients that keep the captcha in a cookie session).
+pub const CAPTCHA_ID: &[&str] = &["captcha_id", "captchaId", "captcha_key", "key", "uuid"];
+
+/// The cookie that carries the last captcha's id.
+pub const CAPTCHA_COOKIE: &str = "retail_captcha";
+
 /// The body's fields, from JSON or a form; values kept as JSON (a form gives strings).
 pub struct Fields(pub HashMap<String, Value>);
+
+/// The value of cookie `name`, if the request has it.
+fn cookie<'h>(headers: &'h axum::http::HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim())
+}
 
 impl FromRequest<AppState> for Fields {
     type Rejection = RetailError;
@@ -132,8 +163,13 @@ impl FromRequest<AppState> for Fields {
         let bytes = body::read(raw)
             .await
             .map_err(|e| RetailError::invalid(e.0))?;
-        let fields: HashMap<String, Value> =
+        let mut fields: HashMap<String, Value> =
             body::decode(&parts.headers, &bytes).map_err(|e| RetailError::invalid(e.0))?;
+        if !CAPTCHA_ID.iter().any(|k| fields.contains_key(*k)) {
+            if let Some(id) = cookie(&parts.headers, CAPTCHA_COOKIE) {
+                fields.insert("captcha_id".into(), Value::String(id.to_owned()));
+            }
+        }
         Ok(Fields(fields))
     }
 }

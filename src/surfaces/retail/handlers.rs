@@ -8,7 +8,9 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::envelope::{Auth, Fields, RetailError};
+use super::envelope::{
+    Auth, CAPTCHA, CAPTCHA_COOKIE, CAPTCHA_ID, Fields, PASSWORD, PHONE, RetailError,
+};
 use crate::app::AppState;
 use crate::domain::money::{FixedNumber, fixed_string};
 use crate::domain::retail::data::{Article, Contract, Plan, PlanInput, SettlementBill};
@@ -59,6 +61,10 @@ pub async fn captcha(
     }
     let captcha = state.core.issue_captcha(retail::SURFACE).await?;
     let png = crate::surfaces::captcha::png(&captcha.answer);
+    let cookie = format!(
+        "{CAPTCHA_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}",
+        captcha.id, captcha.expires_in_secs
+    );
     if query.get("format").map(String::as_str) == Some("png") {
         return Ok((
             [
@@ -68,19 +74,21 @@ pub async fn captcha(
                     header::HeaderName::from_static("x-captcha-id"),
                     captcha.id.clone(),
                 ),
+                (header::SET_COOKIE, cookie),
             ],
             png,
         )
             .into_response());
     }
-    ok(
-        StatusCode::OK,
-        &json!({
+    Ok((
+        [(header::SET_COOKIE, cookie)],
+        Json(json!({
             "captcha_id": captcha.id,
             "image": crate::surfaces::captcha::data_url(&png),
             "expires_in": captcha.expires_in_secs,
-        }),
+        })),
     )
+        .into_response())
 }
 
 /// `POST /user/register`: phone, password (8+), captcha.
@@ -88,10 +96,10 @@ pub async fn register(State(state): State<AppState>, f: Fields) -> Reply {
     let user = state
         .core
         .retail_register(
-            &f.text_of(&["phone", "mobile"]),
-            &f.text("password"),
-            &f.text("captcha_id"),
-            &f.text_of(&["captcha", "code"]),
+            &f.text_of(PHONE),
+            &f.text_of(PASSWORD),
+            &f.text_of(CAPTCHA_ID),
+            &f.text_of(CAPTCHA),
         )
         .await?;
     ok(StatusCode::CREATED, &user_json(&user))
@@ -134,7 +142,7 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Reply {
     }
     let (token, user) = state
         .core
-        .retail_login(&f.text_of(&["phone", "mobile"]), &f.text("password"))
+        .retail_login(&f.text_of(PHONE), &f.text_of(PASSWORD))
         .await?;
     ok(
         StatusCode::OK,
@@ -154,13 +162,19 @@ pub async fn bind(State(state): State<AppState>, auth: Auth, f: Fields) -> Reply
 
 async fn bind_with(state: &AppState, auth: &Auth, f: &Fields) -> Reply {
     let req = BindRequest {
-        company_id: f.text_of(&["company_id", "company"]),
-        services: f.list("services"),
-        enterprise_name: f.text("enterprise_name"),
-        credit_code: f.text_of(&["credit_code", "organization_code"]),
-        phone_last4: f.text_of(&["phone_last4", "phone_suffix"]),
-        captcha_id: f.text("captcha_id"),
-        captcha: f.text_of(&["captcha", "code"]),
+        company_id: f.text_of(&["company_id", "company", "retail_company", "companyId"]),
+        services: [f.list("services"), f.list("service")].concat(),
+        enterprise_name: f.text_of(&["enterprise_name", "enterprise", "enterpriseName"]),
+        credit_code: f.text_of(&[
+            "credit_code",
+            "organization_code",
+            "org_code",
+            "creditCode",
+            "organizationCode",
+        ]),
+        phone_last4: f.text_of(&["phone_last4", "phone_suffix", "last4", "phoneLast4"]),
+        captcha_id: f.text_of(CAPTCHA_ID),
+        captcha: f.text_of(CAPTCHA),
     };
     let user = state.core.retail_bind(&auth.user, &req).await?;
     ok(StatusCode::OK, &user_json(&user))
@@ -196,8 +210,8 @@ pub async fn change_password(State(state): State<AppState>, auth: Auth, f: Field
         .retail_change_password(
             &auth.user,
             &auth.token,
-            &f.text_of(&["old_password", "password"]),
-            &f.text("new_password"),
+            &f.text_of(&["old_password", "oldPassword", "password"]),
+            &f.text_of(&["new_password", "newPassword"]),
         )
         .await?;
     ok(StatusCode::OK, &json!({"message": "密码已修改"}))
@@ -207,7 +221,7 @@ pub async fn change_password(State(state): State<AppState>, auth: Auth, f: Field
 pub async fn send_code(State(state): State<AppState>, _auth: Auth, f: Fields) -> Reply {
     let expires_in = state
         .core
-        .retail_send_phone_code(&f.text_of(&["phone", "new_phone"]))
+        .retail_send_phone_code(&f.text_of(&["phone", "new_phone", "newPhone", "mobile"]))
         .await?;
     ok(StatusCode::OK, &json!({"expires_in": expires_in}))
 }
@@ -218,8 +232,8 @@ pub async fn change_phone(State(state): State<AppState>, auth: Auth, f: Fields) 
         .core
         .retail_change_phone(
             &auth.user,
-            &f.text_of(&["old_phone", "old_phone_number"]),
-            &f.text_of(&["new_phone", "new_phone_number"]),
+            &f.text_of(&["old_phone", "old_phone_number", "oldPhone"]),
+            &f.text_of(&["new_phone", "new_phone_number", "newPhone"]),
             &f.text("code"),
         )
         .await?;

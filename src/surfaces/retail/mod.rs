@@ -15,7 +15,11 @@
 //!   "expires_in"}` (or the PNG itself with `?format=png`, its id in `X-Captcha-Id`). The answer
 //!   is five digits, single use, valid `sms.code_ttl_seconds`; under `--dev` it also goes to
 //!   the outbox (`channel` `captcha`, `to` the captcha id). Register and bind send `captcha_id`
-//!   and `captcha`.
+//!   and `captcha`; the id also comes back as the `retail_captcha` cookie, which stands in when
+//!   a client sends no id (cookie-session clients).
+//! - The document names no fields, so common variants are accepted: `phone`/`mobile`/
+//!   `phone_number`, `password`/`pwd`, `captcha`/`code`/`verify_code`, `captcha_id`/
+//!   `captchaId`/`key`, camelCase forms of the two-word names, and the company by id or name.
 //! - Register: `phone`, `password` (8-64), captcha; 201 with the user. Login: `phone`,
 //!   `password`; `{"token", "token_type": "Bearer", "expires_in", "user"}`; the token is random,
 //!   stored hashed, valid 7 days, sent as `Authorization: Bearer`. `POST /user/logout` ends it.
