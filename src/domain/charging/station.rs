@@ -9,13 +9,15 @@
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
+use serde::{Deserialize, Serialize};
+
 use super::tariff::{Tariff, duration_ms, energy_wh};
 
 /// A charging request (one car's stay at the station).
 pub type CarId = u64;
 
 /// Fast or slow ("trickle") charging.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Mode {
     Fast,
     Slow,
@@ -41,7 +43,7 @@ impl Mode {
 }
 
 /// What happens to the cars of a pile that fails.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FaultPolicy {
     /// The faulty pile's cars, in their queue order, take free places first.
     Priority,
@@ -51,7 +53,7 @@ pub enum FaultPolicy {
 }
 
 /// The station's set-up.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StationConfig {
     pub fast_piles: usize,
     pub slow_piles: usize,
@@ -81,7 +83,7 @@ impl Default for StationConfig {
 }
 
 /// A pile's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PileState {
     Working,
     Off,
@@ -89,7 +91,7 @@ pub enum PileState {
 }
 
 /// A pile with its queue and its totals since start.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Pile {
     pub id: String,
     pub mode: Mode,
@@ -106,7 +108,7 @@ pub struct Pile {
 }
 
 /// Where a car is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Place {
     Waiting,
     /// In a pile's queue (index into the piles).
@@ -116,7 +118,7 @@ pub enum Place {
 }
 
 /// A car at the station.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Car {
     pub id: CarId,
     pub user: String,
@@ -139,7 +141,7 @@ pub struct Car {
 }
 
 /// Why a session ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EndReason {
     Finished,
     Cancelled,
@@ -148,7 +150,7 @@ pub enum EndReason {
 }
 
 /// One detail record (详单): a session that delivered energy.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DetailRecord {
     pub car: CarId,
     pub user: String,
@@ -207,7 +209,7 @@ pub enum Refusal {
 }
 
 /// The station.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Station {
     pub config: StationConfig,
     now: i64,
@@ -220,6 +222,8 @@ pub struct Station {
     next_waiting_order: u64,
     /// `(finish time, pile)` of every charging head.
     finishes: BTreeSet<(i64, usize)>,
+    /// What happened since the last operation returned; never persisted.
+    #[serde(skip)]
     events: Vec<Event>,
 }
 
@@ -768,6 +772,17 @@ mod tests {
             Place::Waiting => Some("waiting".into()),
             Place::Displaced => Some("displaced".into()),
         }
+    }
+
+    #[test]
+    fn the_station_survives_a_round_trip_through_json() {
+        let (s, [a, ..]) = fault_scene(FaultPolicy::TimeOrder);
+        let text = serde_json::to_string(&s).expect("serialize");
+        let mut back: Station = serde_json::from_str(&text).expect("deserialize");
+        assert_eq!(place_of(&back, a), place_of(&s, a));
+        // It goes on exactly as the original would.
+        let mut original = s.clone();
+        assert_eq!(back.advance_to(T0 + 5 * H), original.advance_to(T0 + 5 * H));
     }
 
     #[test]

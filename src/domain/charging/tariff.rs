@@ -5,8 +5,10 @@
 //! `t` (rounded down); each tariff piece gets `E(end) - E(begin)`, so the pieces add up to the
 //! session's energy exactly. Fees are summed in thousandths of a fen and rounded half up once.
 
+use serde::{Deserialize, Serialize};
+
 /// One price period of the day, in local minutes since midnight (`end` may be 1440).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Period {
     pub start_minute: u32,
     pub end_minute: u32,
@@ -15,7 +17,7 @@ pub struct Period {
 }
 
 /// The station's prices.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tariff {
     /// Covers the whole day, in order, without gaps.
     pub periods: Vec<Period>,
