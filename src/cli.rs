@@ -44,6 +44,41 @@ pub enum Command {
     /// The prepaid meter registry.
     #[command(subcommand)]
     Meter(MeterCommand),
+    /// The EV charging station.
+    #[command(subcommand)]
+    Charging(ChargingCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChargingCommand {
+    /// Replay timed events (arrive, change, cancel, fault, recover, off, on) on a simulated
+    /// clock and print every pile and the waiting area after each one.
+    Replay(ReplayArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The events, one per line (see `src/replay.rs` for the format).
+    pub file: PathBuf,
+    /// What happens to a failed pile's cars: `priority` or `time` (time order).
+    #[arg(long, default_value = "priority")]
+    pub policy: String,
+    #[arg(long, default_value_t = 2)]
+    pub fast: usize,
+    #[arg(long, default_value_t = 3)]
+    pub slow: usize,
+    /// Fast pile power (kW).
+    #[arg(long, default_value_t = 30)]
+    pub fast_power: i64,
+    /// Slow pile power (kW).
+    #[arg(long, default_value_t = 10)]
+    pub slow_power: i64,
+    /// Waiting-area places (N).
+    #[arg(long, default_value_t = 10)]
+    pub waiting: usize,
+    /// Places per pile queue, the charging car included (M).
+    #[arg(long, default_value_t = 3)]
+    pub queue: usize,
 }
 
 #[derive(Debug, Subcommand)]
@@ -181,6 +216,37 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::Serve(_) => {
             let app = App::build(config).await?;
             app.run(shutdown_signal()).await
+        }
+        Command::Charging(ChargingCommand::Replay(args)) => {
+            use crate::domain::charging::station::{FaultPolicy, StationConfig};
+            let text = std::fs::read_to_string(&args.file)
+                .with_context(|| format!("cannot read {}", args.file.display()))?;
+            let fault_policy = match args.policy.as_str() {
+                "priority" => FaultPolicy::Priority,
+                "time" | "time-order" | "time_order" => FaultPolicy::TimeOrder,
+                other => anyhow::bail!("--policy is priority or time, not {other:?}"),
+            };
+            anyhow::ensure!(
+                args.fast + args.slow > 0
+                    && args.queue > 0
+                    && args.fast_power > 0
+                    && args.slow_power > 0,
+                "piles, queue places and powers must be positive"
+            );
+            let station = StationConfig {
+                fast_piles: args.fast,
+                slow_piles: args.slow,
+                fast_power_w: args.fast_power * 1000,
+                slow_power_w: args.slow_power * 1000,
+                waiting_capacity: args.waiting,
+                queue_len: args.queue,
+                fault_policy,
+                ..StationConfig::default()
+            };
+            let report = crate::replay::run(&text, station)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?;
+            print!("{report}");
+            Ok(())
         }
         Command::Meter(MeterCommand::Import { file }) => {
             let bytes =

@@ -304,3 +304,43 @@ fn meter_import_from_the_command_line() {
     assert_eq!(code, 1);
     assert!(err.starts_with("error: m.csv: line 2:"), "{err}");
 }
+
+#[test]
+fn charging_replay_prints_the_station_after_each_event() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("day.txt");
+    std::fs::write(
+        &file,
+        "start 2026-01-05\n06:00 arrive A fast 30\n06:00 arrive B slow 10\n06:30 fault F1\n06:40 recover F1\n",
+    )
+    .expect("write");
+    let out = output(
+        &[
+            "charging",
+            "replay",
+            file.to_str().expect("utf-8"),
+            "--policy",
+            "time",
+        ],
+        dir.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("== 06:30 fault F1"), "{text}");
+    assert!(text.contains("   F1   fault"), "{text}");
+    assert!(
+        text.contains("finished T1 on T1: 10.00 kWh 06:00:00-07:00:00"),
+        "{text}"
+    );
+    std::fs::write(&file, "06:00 arrive A fast 30\n05:00 cancel A\n").expect("write");
+    let (code, err) = run(
+        &["charging", "replay", file.to_str().expect("utf-8")],
+        dir.path(),
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("line 2"), "{err}");
+}
