@@ -1139,3 +1139,98 @@ async fn a_client_that_keeps_the_captcha_in_a_cookie_and_names_things_its_own_wa
     assert_eq!(r.status, 200, "{:?}", r.body);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn odd_requests_get_the_envelope_never_a_500() {
+    let app = app().await;
+    let t = demo_token(&app).await;
+    // A wrong method on a known path.
+    let r = app.get("/retail/user/login", None).await;
+    assert_error(&r, 405, "method_not_allowed");
+    // Control characters (a NUL would even upset PostgreSQL).
+    assert_error(
+        &app.post(
+            "/retail/user/login",
+            json!({"phone": "\u{0}", "password": "x"}),
+        )
+        .await,
+        400,
+        "invalid",
+    );
+    assert_error(
+        &app.post_auth("/retail/user/bind", &t, json!({"company_id": "a\u{0}b"}))
+            .await,
+        400,
+        "invalid",
+    );
+    // A repeated query parameter; a picture outside multipart.
+    assert_error(
+        &app.get("/retail/user/elec_situation?year=2017&year=2018", Some(&t))
+            .await,
+        400,
+        "invalid",
+    );
+    assert_error(
+        &app.post_auth(
+            "/retail/user/recommend",
+            &t,
+            json!({"content": "x", "picture": "data:image/png;base64,AAAA"}),
+        )
+        .await,
+        415,
+        "unsupported_type",
+    );
+    // Unconfirmed bills keep the document's string types.
+    let bills = app.get("/retail/user/settlement_bills", Some(&t)).await;
+    let open = bills
+        .body
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|b| b["state"] == "unconfirmed")
+        .expect("an unconfirmed bill")
+        .clone();
+    assert_eq!(
+        (&open["confirmer"], &open["confirm_date"]),
+        (&json!(""), &json!(""))
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn guessing_an_enterprises_phone_digits_is_limited_per_enterprise() {
+    let app = app().await;
+    let company = app.get("/retail/companies", None).await.body[0]["id"].clone();
+    // Each guess from a fresh account: the enterprise's own count stops them.
+    let mut last = None;
+    for i in 0..12 {
+        let phone = format!("137000001{i:02}");
+        register(&app, &phone, "password-1").await;
+        let t = token(&app, &phone, "password-1").await;
+        let (id, answer) = captcha(&app).await;
+        let r = app
+            .post_auth(
+                "/retail/user/bind",
+                &t,
+                json!({"company_id": company, "services": ["售电服务"], "enterprise_name": "珠海远光软件股份有限公司",
+                       "credit_code": YGSOFT, "phone_last4": format!("90{i:02}"), "captcha_id": id, "captcha": answer}),
+            )
+            .await;
+        let limited = r.status == 429;
+        last = Some(r);
+        if limited {
+            assert!(i >= 2, "the limit is per enterprise, across accounts");
+            break;
+        }
+    }
+    let r = last.expect("tries");
+    assert_error(&r, 429, "rate_limited");
+    assert!(
+        r.body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("绑定")),
+        "{:?}",
+        r.body
+    );
+    app.stop().await;
+}

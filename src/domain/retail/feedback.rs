@@ -116,6 +116,24 @@ pub enum PictureRefusal {
     NotAnImage,
 }
 
+/// A stored picture that is removed again unless its feedback row was recorded: also when
+/// the request is dropped half-way (the client went away), so nothing is left behind.
+struct PendingFile(Option<PathBuf>);
+
+impl PendingFile {
+    fn keep(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for PendingFile {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
 impl Core {
     fn feedback_folder(&self) -> PathBuf {
         self.settings.retail_upload_dir.join("feedback")
@@ -135,7 +153,7 @@ impl Core {
             None => None,
         };
         let id = ids::random_hex_id();
-        let mut stored: Option<(PathBuf, PictureType)> = None;
+        let mut stored: Option<(PendingFile, PathBuf, PictureType)> = None;
         if let Some(bytes) = picture {
             let max = self.settings.retail_max_upload_bytes;
             if bytes.len() > max {
@@ -150,16 +168,16 @@ impl Core {
                 .map_err(Error::internal)?;
             let path = folder.join(format!("{id}.{}", kind.extension()));
             let part = folder.join(format!("{id}.part"));
-            let written = async {
-                tokio::fs::write(&part, bytes).await?;
-                tokio::fs::rename(&part, &path).await
-            }
-            .await;
-            if let Err(e) = written {
-                let _ = tokio::fs::remove_file(&part).await;
-                return Err(Error::internal(e));
-            }
-            stored = Some((path, kind));
+            // Armed before the first byte is written: a dropped request removes both names.
+            let _part_guard = PendingFile(Some(part.clone()));
+            let guard = PendingFile(Some(path.clone()));
+            tokio::fs::write(&part, bytes)
+                .await
+                .map_err(Error::internal)?;
+            tokio::fs::rename(&part, &path)
+                .await
+                .map_err(Error::internal)?;
+            stored = Some((guard, path, kind));
         }
         let row = FeedbackRow {
             id: id.clone(),
@@ -167,18 +185,16 @@ impl Core {
             phone: user.phone.clone(),
             content,
             contact,
-            picture: stored.as_ref().and_then(|(p, _)| {
+            picture: stored.as_ref().and_then(|(_, p, _)| {
                 p.file_name()
                     .map(|name| name.to_string_lossy().into_owned())
             }),
-            picture_type: stored.as_ref().map(|(_, k)| k.mime().to_owned()),
+            picture_type: stored.as_ref().map(|(_, _, k)| k.mime().to_owned()),
             created_at: self.now().millis(),
         };
-        if let Err(e) = store::insert_feedback(self.store.pool(), &row).await {
-            if let Some((path, _)) = &stored {
-                let _ = tokio::fs::remove_file(path).await;
-            }
-            return Err(e.into());
+        store::insert_feedback(self.store.pool(), &row).await?;
+        if let Some((guard, _, _)) = stored {
+            guard.keep();
         }
         Ok(Ok(id))
     }

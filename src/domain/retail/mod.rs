@@ -357,15 +357,23 @@ impl Core {
             return Err(Error::Conflict(Entity::User));
         }
         self.consume_code(&mut tx, &code_id, self.now()).await?;
-        if !store::set_phone(
+        let moved = store::set_phone(
             &mut *tx,
             &user.id,
             &user.phone,
             new_phone.as_str(),
             self.now().millis(),
         )
-        .await?
-        {
+        .await
+        .map_err(|e| {
+            // Registered by someone else in the meantime.
+            if crate::store::is_unique_violation(&e) {
+                Error::Conflict(Entity::User)
+            } else {
+                e.into()
+            }
+        })?;
+        if !moved {
             return Err(Error::State("手机号码已被修改，请重新登录".into()));
         }
         tx.commit().await?;
@@ -416,8 +424,23 @@ impl Core {
         if services.is_empty() {
             return Err(Error::invalid("services", "请选择至少一项开通的服务"));
         }
-        let guard_key = format!("retail-bind:{}", user.id);
-        self.ensure_not_locked(&guard_key).await?;
+        // Wrong details are counted per user and per enterprise: new accounts do not buy new
+        // guesses at an enterprise's phone digits. A success clears only the user's count.
+        let user_key = format!("retail-bind:{}", user.id);
+        let enterprise_key = format!("retail-bind-enterprise:{}", code.as_str());
+        let too_many = |e: Error| match e {
+            Error::RateLimited {
+                retry_after_secs, ..
+            } => Error::RateLimited {
+                message: "绑定信息错误次数过多，请稍后再试".into(),
+                retry_after_secs,
+            },
+            other => other,
+        };
+        self.ensure_not_locked(&user_key).await.map_err(too_many)?;
+        self.ensure_not_locked(&enterprise_key)
+            .await
+            .map_err(too_many)?;
         self.take_captcha(&req.captcha_id, &req.captcha).await?;
         let enterprise = store::enterprise(self.store.pool(), code.as_str()).await?;
         let matches = enterprise.as_ref().is_some_and(|e| {
@@ -425,13 +448,15 @@ impl Core {
             e.name == name && bool::from(tail.as_bytes().ct_eq(last4.as_bytes()))
         });
         if !matches {
-            self.record_failed_sign_in(&guard_key).await?;
+            self.record_failed_sign_in(&user_key).await?;
+            self.record_failed_sign_in(&enterprise_key).await?;
+            tracing::warn!(user = %user.id, enterprise = %code.as_str(), "retail binding refused: details do not match");
             return Err(Error::invalid(
                 "enterprise",
                 "企业名称、组织机构代码或手机后4位不匹配",
             ));
         }
-        self.clear_failed_sign_ins(&guard_key).await?;
+        self.clear_failed_sign_ins(&user_key).await?;
         let services_json = serde_json::to_string(&services).map_err(Error::internal)?;
         store::set_binding(
             self.store.pool(),

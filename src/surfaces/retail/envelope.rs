@@ -121,6 +121,53 @@ pub async fn not_found() -> RetailError {
     RetailError::new(StatusCode::NOT_FOUND, "not_found", "接口不存在")
 }
 
+/// The answer for a known path with a method it does not take.
+pub async fn method_not_allowed() -> RetailError {
+    RetailError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "该接口不支持此请求方法",
+    )
+}
+
+/// Names under which a client may send the binding's fields (any of them makes a
+/// `POST /user/login` with a token a binding).
+pub const COMPANY: &[&str] = &["company_id", "company", "retail_company", "companyId"];
+pub const ENTERPRISE_NAME: &[&str] = &["enterprise_name", "enterprise", "enterpriseName"];
+pub const CREDIT_CODE: &[&str] = &[
+    "credit_code",
+    "organization_code",
+    "org_code",
+    "creditCode",
+    "organizationCode",
+];
+pub const PHONE_LAST4: &[&str] = &["phone_last4", "phone_suffix", "last4", "phoneLast4"];
+
+/// The query string's parameters; a repeated one is refused (which value would count?).
+pub struct QueryParams(pub HashMap<String, String>);
+
+impl FromRequestParts<AppState> for QueryParams {
+    type Rejection = RetailError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let pairs: Vec<(String, String)> = match parts.uri.query() {
+            Some(q) => serde_urlencoded::from_str(q)
+                .map_err(|e| RetailError::invalid(format!("查询参数格式错误: {e}")))?,
+            None => Vec::new(),
+        };
+        let mut map = HashMap::new();
+        for (k, v) in pairs {
+            if map.insert(k.clone(), v).is_some() {
+                return Err(RetailError::invalid(format!("{k}: 参数重复")));
+            }
+        }
+        Ok(QueryParams(map))
+    }
+}
+
 /// Names a client may give the phone number.
 pub const PHONE: &[&str] = &["phone", "mobile", "phone_number", "phoneNumber", "tel"];
 /// Names of the password.
@@ -165,6 +212,22 @@ impl FromRequest<AppState> for Fields {
             .map_err(|e| RetailError::invalid(e.0))?;
         let mut fields: HashMap<String, Value> =
             body::decode(&parts.headers, &bytes).map_err(|e| RetailError::invalid(e.0))?;
+        // No text field may hold control characters other than line breaks and tabs (a NUL
+        // would even be refused by PostgreSQL as a query parameter).
+        if let Some(name) = fields.iter().find_map(|(k, v)| {
+            let bad = |t: &str| {
+                t.chars()
+                    .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+            };
+            let value_bad = match v {
+                Value::String(t) => bad(t),
+                Value::Array(items) => items.iter().any(|i| i.as_str().is_some_and(bad)),
+                _ => false,
+            };
+            (bad(k) || value_bad).then(|| k.clone())
+        }) {
+            return Err(RetailError::invalid(format!("{name}: 不能包含控制字符")));
+        }
         if !CAPTCHA_ID.iter().any(|k| fields.contains_key(*k)) {
             if let Some(id) = cookie(&parts.headers, CAPTCHA_COOKIE) {
                 fields.insert("captcha_id".into(), Value::String(id.to_owned()));

@@ -2,14 +2,15 @@
 //! document's shapes.
 
 use axum::Json;
-use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::envelope::{
-    Auth, CAPTCHA, CAPTCHA_COOKIE, CAPTCHA_ID, Fields, PASSWORD, PHONE, RetailError,
+    Auth, CAPTCHA, CAPTCHA_COOKIE, CAPTCHA_ID, COMPANY, CREDIT_CODE, ENTERPRISE_NAME, Fields,
+    PASSWORD, PHONE, PHONE_LAST4, QueryParams, RetailError,
 };
 use crate::app::AppState;
 use crate::domain::money::{FixedNumber, fixed_string};
@@ -45,7 +46,7 @@ pub fn user_json(user: &RetailUser) -> Value {
 pub async fn captcha(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    Query(query): Query<std::collections::HashMap<String, String>>,
+    QueryParams(query): QueryParams,
 ) -> Reply {
     if let Some(ip) = ip {
         if let Err(wait) = state.captcha_limiter.check(ip, state.core.now()) {
@@ -162,17 +163,11 @@ pub async fn bind(State(state): State<AppState>, auth: Auth, f: Fields) -> Reply
 
 async fn bind_with(state: &AppState, auth: &Auth, f: &Fields) -> Reply {
     let req = BindRequest {
-        company_id: f.text_of(&["company_id", "company", "retail_company", "companyId"]),
+        company_id: f.text_of(COMPANY),
         services: [f.list("services"), f.list("service")].concat(),
-        enterprise_name: f.text_of(&["enterprise_name", "enterprise", "enterpriseName"]),
-        credit_code: f.text_of(&[
-            "credit_code",
-            "organization_code",
-            "org_code",
-            "creditCode",
-            "organizationCode",
-        ]),
-        phone_last4: f.text_of(&["phone_last4", "phone_suffix", "last4", "phoneLast4"]),
+        enterprise_name: f.text_of(ENTERPRISE_NAME),
+        credit_code: f.text_of(CREDIT_CODE),
+        phone_last4: f.text_of(PHONE_LAST4),
         captcha_id: f.text_of(CAPTCHA_ID),
         captcha: f.text_of(CAPTCHA),
     };
@@ -252,6 +247,13 @@ pub async fn recommend(State(state): State<AppState>, auth: Auth, req: Request) 
         read_multipart(&state, req).await?
     } else {
         let f = Fields::from_request(req, &state).await?;
+        if ["picture", "image", "file"].iter().any(|k| f.has(k)) {
+            return Err(RetailError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_type",
+                "图片须以 multipart/form-data 上传",
+            ));
+        }
         (f.text("content"), Some(f.text("contact")), None)
     };
     let id = state
@@ -312,19 +314,14 @@ async fn read_multipart(
     Ok((content, contact, picture))
 }
 
-#[derive(Deserialize)]
-pub struct YearQuery {
-    year: Option<String>,
-}
-
 /// `GET /user/elec_situation[?year=YYYY]`: `[{"month": "1", "number": "500.0000"}]`, this year
 /// by default.
 pub async fn elec_situation(
     State(state): State<AppState>,
     auth: Auth,
-    Query(q): Query<YearQuery>,
+    QueryParams(q): QueryParams,
 ) -> Reply {
-    let year = match q.year.as_deref().map(str::trim).filter(|y| !y.is_empty()) {
+    let year = match q.get("year").map(|y| y.trim()).filter(|y| !y.is_empty()) {
         Some(y) => y
             .parse::<i64>()
             .ok()
@@ -408,18 +405,25 @@ pub fn article_json(a: &Article) -> Value {
     })
 }
 
-/// `GET /articles/{channel}`: `recommend`, `policy` or `science`.
-pub async fn articles(State(state): State<AppState>, Path(channel): Path<String>) -> Reply {
-    if !retail::data::CHANNELS.contains(&channel.as_str()) {
-        return Err(RetailError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "文章栏目不存在",
-        ));
-    }
+/// `GET /articles/recommend`
+pub async fn recommend_articles(State(state): State<AppState>) -> Reply {
+    articles(&state, "recommend").await
+}
+
+/// `GET /articles/policy`
+pub async fn policy_articles(State(state): State<AppState>) -> Reply {
+    articles(&state, "policy").await
+}
+
+/// `GET /articles/science`
+pub async fn science_articles(State(state): State<AppState>) -> Reply {
+    articles(&state, "science").await
+}
+
+async fn articles(state: &AppState, channel: &str) -> Reply {
     let list: Vec<Value> = state
         .core
-        .retail_articles(&channel)
+        .retail_articles(channel)
         .await?
         .iter()
         .map(article_json)
@@ -474,8 +478,8 @@ pub struct BillWire {
     date: String,
     state: &'static str,
     user_benefits: FixedNumber,
-    confirmer: Option<String>,
-    confirm_date: Option<String>,
+    confirmer: String,
+    confirm_date: String,
     elec_use_date: String,
     username: String,
     settle_number: FixedNumber,
@@ -497,8 +501,8 @@ impl From<&SettlementBill> for BillWire {
             date: b.date.clone(),
             state: b.state(),
             user_benefits: FixedNumber(b.user_benefits.0, 2),
-            confirmer: b.confirmer.clone(),
-            confirm_date: b.confirm_date.clone(),
+            confirmer: b.confirmer.clone().unwrap_or_default(),
+            confirm_date: b.confirm_date.clone().unwrap_or_default(),
             elec_use_date: b.elec_use_date.clone(),
             username: b.username.clone(),
             settle_number: n(b.settle_number),

@@ -43,7 +43,10 @@
 //!   JavaScript `Date` serializes to); calendar dates (`sign_date`, `expire_date`, `date`,
 //!   `elec_use_date`, `confirm_date`) are `YYYY-MM-DD`.
 //! - Settlement figures are JSON numbers with four decimals as in the document, `user_benefits`
-//!   with two; `state` is `confirmed` once an operator recorded the confirmer and date.
+//!   with two; `state` is `confirmed` once an operator recorded the confirmer and date (until
+//!   then `confirmer` and `confirm_date` are empty strings, keeping the document's types).
+//! - A wrong method on a known path is 405 `method_not_allowed`; a repeated query parameter
+//!   is 400. A picture is taken only as `multipart/form-data` (415 otherwise).
 //! - The business guide emits the document's misspelt `questiuon` and `question` as well.
 
 mod envelope;
@@ -93,11 +96,14 @@ pub fn router(state: AppState) -> Router {
         .route("/user/elec_situation", get(handlers::elec_situation))
         .route("/user/elec_plan", get(handlers::elec_plan))
         .route("/user/add_elec_plan", post(handlers::add_elec_plan))
-        .route("/articles/{channel}", get(handlers::articles))
+        .route("/articles/recommend", get(handlers::recommend_articles))
+        .route("/articles/policy", get(handlers::policy_articles))
+        .route("/articles/science", get(handlers::science_articles))
         .route("/business_guide", get(handlers::business_guide))
         .route("/user/contracts", get(handlers::contracts))
         .route("/user/settlement_bills", get(handlers::settlement_bills))
         .route("/openapi.json", get(openapi))
         .fallback(envelope::not_found)
+        .method_not_allowed_fallback(envelope::method_not_allowed)
         .with_state(state)
 }
