@@ -35,6 +35,8 @@ pub struct AppState {
     pub meter_limiter: Arc<RateLimiter<(String, &'static str)>>,
     /// Captchas per client IP per minute (retail).
     pub captcha_limiter: Arc<IpRateLimiter>,
+    /// SMS codes one retail user may have sent per 10 minutes.
+    pub retail_sms_limiter: Arc<RateLimiter<String>>,
 }
 
 /// A bound listener and what it serves.
@@ -259,6 +261,7 @@ impl App {
                 (config.meter.rate_limit_window_seconds.max(0.0) * 1000.0) as i64,
             )),
             captcha_limiter: Arc::new(IpRateLimiter::new(config.retail.captchas_per_minute, 60)),
+            retail_sms_limiter: Arc::new(RateLimiter::new(5, 600)),
             config: Arc::new(config),
             metrics: Metrics::default(),
         };

@@ -390,6 +390,26 @@ impl Core {
 
     // --- operators -------------------------------------------------------------------------
 
+    /// An enterprise's use per month of `year` (operators).
+    pub async fn enterprise_monthly_use(
+        &self,
+        credit_code: &str,
+        year: i64,
+    ) -> Result<Vec<(i64, i64)>> {
+        let code = CreditCode::parse(credit_code, "credit_code")?;
+        Ok(store::monthly_use(self.store.pool(), code.as_str(), year).await?)
+    }
+
+    /// An enterprise's plans, declared or not (operators).
+    pub async fn enterprise_plans(&self, credit_code: &str) -> Result<Vec<Plan>> {
+        let code = CreditCode::parse(credit_code, "credit_code")?;
+        Ok(store::plans(self.store.pool(), code.as_str())
+            .await?
+            .into_iter()
+            .map(Plan::from)
+            .collect())
+    }
+
     pub async fn create_article(
         &self,
         channel_name: &str,

@@ -66,7 +66,11 @@ pub fn router(state: AppState) -> Router {
             "/retail/contracts",
             get(retail::list_contracts).post(retail::create_contract),
         )
-        .route("/retail/monthly-use", put(retail::put_monthly_use))
+        .route(
+            "/retail/monthly-use",
+            get(retail::get_monthly_use).put(retail::put_monthly_use),
+        )
+        .route("/retail/plans", get(retail::list_plans))
         .route(
             "/retail/bills",
             get(retail::list_bills).post(retail::create_bill),

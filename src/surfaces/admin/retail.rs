@@ -3,7 +3,7 @@
 //! their confirmation), and the feedback users sent.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -316,6 +316,42 @@ pub async fn put_monthly_use(
         )
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `GET /admin/v1/retail/monthly-use?credit_code=&year=`
+pub async fn get_monthly_use(
+    State(state): State<AppState>,
+    _op: OperatorAuth,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Reply {
+    let year = q
+        .get("year")
+        .and_then(|y| y.trim().parse::<i64>().ok())
+        .ok_or_else(|| AdminError::bad_request("year: a year such as 2017"))?;
+    let list: Vec<Value> = state
+        .core
+        .enterprise_monthly_use(q.get("credit_code").map_or("", String::as_str), year)
+        .await?
+        .into_iter()
+        .map(|(month, n)| json!({"month": month, "number": crate::domain::money::fixed_string(n, 4)}))
+        .collect();
+    ok(StatusCode::OK, json!({"items": list}))
+}
+
+/// `GET /admin/v1/retail/plans?credit_code=`: an enterprise's plans, declared or not.
+pub async fn list_plans(
+    State(state): State<AppState>,
+    _op: OperatorAuth,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Reply {
+    let list: Vec<Value> = state
+        .core
+        .enterprise_plans(q.get("credit_code").map_or("", String::as_str))
+        .await?
+        .iter()
+        .map(wire::plan_json)
+        .collect();
+    ok(StatusCode::OK, json!({"items": list}))
 }
 
 /// `POST /admin/v1/retail/bills` (201): `credit_code`, `date`, `elec_use_date`,

@@ -212,8 +212,23 @@ pub async fn change_password(State(state): State<AppState>, auth: Auth, f: Field
     ok(StatusCode::OK, &json!({"message": "密码已修改"}))
 }
 
-/// `POST /user/send_code`: an SMS code to the new phone number (for the change of number).
-pub async fn send_code(State(state): State<AppState>, _auth: Auth, f: Fields) -> Reply {
+/// `POST /user/send_code`: an SMS code to the new phone number (for the change of number), at
+/// most 5 per user per 10 minutes. The answer is the same whether or not the number is taken,
+/// so it cannot be used to find registered numbers; a taken one fails at the change itself.
+pub async fn send_code(State(state): State<AppState>, auth: Auth, f: Fields) -> Reply {
+    if let Err(wait) = state
+        .retail_sms_limiter
+        .check_key(auth.user.id.clone(), state.core.now())
+    {
+        return Err(RetailError {
+            retry_after: Some(wait),
+            ..RetailError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("验证码发送过于频繁，请{wait}秒后再试"),
+            )
+        });
+    }
     let expires_in = state
         .core
         .retail_send_phone_code(&f.text_of(&["phone", "new_phone", "newPhone", "mobile"]))
@@ -351,7 +366,7 @@ fn plain_number(q: i64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
-fn plan_json(p: &Plan) -> Value {
+pub fn plan_json(p: &Plan) -> Value {
     json!({
         "year": p.year.to_string(),
         "month": if p.month == 0 { String::new() } else { p.month.to_string() },

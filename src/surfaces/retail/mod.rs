@@ -54,7 +54,7 @@ mod handlers;
 
 /// The wire shapes the admin API shows too.
 pub mod wire {
-    pub use super::handlers::{BillWire, article_json, contract_json, user_json};
+    pub use super::handlers::{BillWire, article_json, contract_json, plan_json, user_json};
 }
 
 use axum::Router;
