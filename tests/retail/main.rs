@@ -1255,3 +1255,36 @@ async fn guessing_an_enterprises_phone_digits_is_limited_per_enterprise() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_browser_form_data_body_works_too() {
+    let app = app().await;
+    let (id, answer) = captcha(&app).await;
+    let (ct, body) = multipart(&[
+        ("phone", None, b"13700000001"),
+        ("password", None, b"password-1"),
+        ("captcha_id", None, id.as_bytes()),
+        ("captcha", None, answer.as_bytes()),
+    ]);
+    let resp = app
+        .client
+        .post(format!("{}/retail/user/register", app.base))
+        .header("content-type", ct)
+        .body(body)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 201);
+    // A file where none is expected is refused.
+    let (ct, body) = multipart(&[("phone", Some("x.png"), b"13700000001")]);
+    let resp = app
+        .client
+        .post(format!("{}/retail/user/login", app.base))
+        .header("content-type", ct)
+        .body(body)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 400);
+    app.stop().await;
+}

@@ -205,13 +205,23 @@ fn cookie<'h>(headers: &'h axum::http::HeaderMap, name: &str) -> Option<&'h str>
 impl FromRequest<AppState> for Fields {
     type Rejection = RetailError;
 
-    async fn from_request(req: Request, _state: &AppState) -> Result<Self, Self::Rejection> {
-        let (parts, raw) = req.into_parts();
-        let bytes = body::read(raw)
-            .await
-            .map_err(|e| RetailError::invalid(e.0))?;
-        let mut fields: HashMap<String, Value> =
-            body::decode(&parts.headers, &bytes).map_err(|e| RetailError::invalid(e.0))?;
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let is_multipart = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.starts_with("multipart/form-data"));
+        let headers = req.headers().clone();
+        let mut fields: HashMap<String, Value> = if is_multipart {
+            multipart_text_fields(req, state).await?
+        } else {
+            let (parts, raw) = req.into_parts();
+            let bytes = body::read(raw)
+                .await
+                .map_err(|e| RetailError::invalid(e.0))?;
+            body::decode(&parts.headers, &bytes).map_err(|e| RetailError::invalid(e.0))?
+        };
+        let parts_headers = headers;
         // No text field may hold control characters other than line breaks and tabs (a NUL
         // would even be refused by PostgreSQL as a query parameter).
         if let Some(name) = fields.iter().find_map(|(k, v)| {
@@ -229,12 +239,44 @@ impl FromRequest<AppState> for Fields {
             return Err(RetailError::invalid(format!("{name}: 不能包含控制字符")));
         }
         if !CAPTCHA_ID.iter().any(|k| fields.contains_key(*k)) {
-            if let Some(id) = cookie(&parts.headers, CAPTCHA_COOKIE) {
+            if let Some(id) = cookie(&parts_headers, CAPTCHA_COOKIE) {
                 fields.insert("captcha_id".into(), Value::String(id.to_owned()));
             }
         }
         Ok(Fields(fields))
     }
+}
+
+/// The text fields of a `multipart/form-data` body (browsers' `FormData`), each at most 64 KiB;
+/// a file part is refused here (only feedback takes a picture).
+async fn multipart_text_fields(
+    req: Request,
+    state: &AppState,
+) -> Result<HashMap<String, Value>, RetailError> {
+    let bad = |e: axum::extract::multipart::MultipartError| {
+        RetailError::invalid(format!("multipart 格式错误: {}", e.body_text()))
+    };
+    let mut form = axum::extract::Multipart::from_request(req, state)
+        .await
+        .map_err(|e| RetailError::invalid(e.body_text()))?;
+    let mut fields = HashMap::new();
+    while let Some(mut field) = form.next_field().await.map_err(bad)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if field.file_name().is_some() {
+            return Err(RetailError::invalid(format!("{name}: 此接口不接受文件")));
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.chunk().await.map_err(bad)? {
+            bytes.extend_from_slice(&chunk);
+            if bytes.len() > 64 * 1024 {
+                return Err(RetailError::invalid(format!("{name}: 字段过长")));
+            }
+        }
+        let text = String::from_utf8(bytes)
+            .map_err(|_| RetailError::invalid(format!("{name}: 须为 UTF-8 文本")))?;
+        fields.insert(name, Value::String(text));
+    }
+    Ok(fields)
 }
 
 impl Fields {

@@ -10,7 +10,8 @@
 //!   404 `not_found`, 409 `phone_registered` / `conflict` (e.g. a declared plan), 413
 //!   `too_large`, 415 `unsupported_type`, 429 `rate_limited` (with `Retry-After`), 500
 //!   `internal`, 503 `unavailable` (no SMS provider).
-//! - Bodies may be JSON or a form; feedback with a picture is `multipart/form-data`.
+//! - Bodies may be JSON, a urlencoded form or `multipart/form-data` (text fields; only feedback
+//!   takes a file, its picture).
 //! - `GET /qr_code` answers `{"captcha_id", "image": "data:image/png;base64,...",
 //!   "expires_in"}` (or the PNG itself with `?format=png`, its id in `X-Captcha-Id`). The answer
 //!   is five digits, single use, valid `sms.code_ttl_seconds`; under `--dev` it also goes to
