@@ -55,11 +55,12 @@ pub async fn insert_token<'e, E: Executor<'e, Database = Any>>(
 pub async fn token(
     store: &super::Store,
     token_hash: &str,
-) -> Result<Option<(String, i64)>, sqlx::Error> {
-    const SQL: &str = "SELECT admin_user_name, expires_at FROM meter_tokens WHERE token_hash = $1";
+) -> Result<Option<(String, i64, i64)>, sqlx::Error> {
+    const SQL: &str = "SELECT t.admin_user_name, t.expires_at, a.api_enabled FROM meter_tokens t \
+         JOIN meter_api_accounts a ON a.admin_user_name = t.admin_user_name WHERE t.token_hash = $1";
     if let Some(found) = store.read_in_place(|c| {
         c.prepare_cached(SQL)?
-            .query_row([token_hash], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row([token_hash], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .optional()
     }) {
         return Ok(found);
@@ -68,6 +69,21 @@ pub async fn token(
         .bind(token_hash)
         .fetch_optional(store.pool())
         .await
+}
+
+/// Turns an account's API rights on or off; false when there is no such account.
+pub async fn set_api_enabled<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    name: &str,
+    enabled: bool,
+) -> Result<bool, sqlx::Error> {
+    let done =
+        sqlx::query("UPDATE meter_api_accounts SET api_enabled = $1 WHERE admin_user_name = $2")
+            .bind(i64::from(enabled))
+            .bind(name)
+            .execute(ex)
+            .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// `(user_code, admin_user_name)` of a household: who may recharge it (in place on SQLite).
@@ -97,7 +113,8 @@ pub async fn upsert_building<'e, E: Executor<'e, Database = Any>>(
     name: &str,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO meter_buildings (admin_user_name, build_code, name) VALUES ($1, $2, $3) \
+        "INSERT INTO meter_buildings (admin_user_name, build_code, name, position) VALUES ($1, $2, $3, \
+         (SELECT COALESCE(MAX(position), 0) + 1 FROM meter_buildings WHERE admin_user_name = $1)) \
          ON CONFLICT (admin_user_name, build_code) DO UPDATE SET name = excluded.name",
     )
     .bind(account)
@@ -113,7 +130,7 @@ pub async fn buildings<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     account: &str,
 ) -> Result<Vec<(String, String)>, sqlx::Error> {
-    sqlx::query_as("SELECT name, build_code FROM meter_buildings WHERE admin_user_name = $1 ORDER BY build_code")
+    sqlx::query_as("SELECT name, build_code FROM meter_buildings WHERE admin_user_name = $1 ORDER BY position, build_code")
         .bind(account)
         .fetch_all(ex)
         .await
@@ -126,7 +143,8 @@ pub async fn upsert_address<'e, E: Executor<'e, Database = Any>>(
     address: &str,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO meter_addresses (admin_user_name, build_code, address) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        "INSERT INTO meter_addresses (admin_user_name, build_code, address, position) VALUES ($1, $2, $3, \
+         (SELECT COALESCE(MAX(position), 0) + 1 FROM meter_addresses WHERE admin_user_name = $1)) ON CONFLICT DO NOTHING",
     )
     .bind(account)
     .bind(code)
@@ -144,7 +162,7 @@ pub async fn addresses<'e, E: Executor<'e, Database = Any>>(
 ) -> Result<Vec<(String, String)>, sqlx::Error> {
     sqlx::query_as(
         "SELECT address, build_code FROM meter_addresses WHERE admin_user_name = $1 \
-         AND ($2 IS NULL OR build_code = $2) ORDER BY build_code, address",
+         AND ($2 IS NULL OR build_code = $2) ORDER BY position, build_code, address",
     )
     .bind(account)
     .bind(build_code)
@@ -329,7 +347,7 @@ pub async fn add_to_balance(
         .map(|_| ())
 }
 
-/// A household's recharges within `[from, to)`: `(out_trade_no, amount, created_at)`, newest first.
+/// A household's recharges within `[from, to)`: `(out_trade_no, amount, created_at)`, oldest first (as the document's example).
 pub async fn recharges<'e, E: Executor<'e, Database = Any> + Copy>(
     ex: E,
     user_code: &str,
@@ -348,7 +366,7 @@ pub async fn recharges<'e, E: Executor<'e, Database = Any> + Copy>(
     .await?;
     let rows = sqlx::query_as(
         "SELECT out_trade_no, amount, created_at FROM meter_recharges WHERE user_code = $1 AND created_at >= $2 \
-         AND created_at < $3 ORDER BY created_at DESC, out_trade_no LIMIT $4 OFFSET $5",
+         AND created_at < $3 ORDER BY created_at, out_trade_no LIMIT $4 OFFSET $5",
     )
     .bind(user_code)
     .bind(from)
@@ -434,7 +452,7 @@ pub async fn apply_reading(
         .map(|_| ())
 }
 
-/// A household's applied readings within `[from, to)`, newest first.
+/// A household's applied readings within `[from, to)`, oldest first (as the document's example).
 pub async fn consumptions<'e, E: Executor<'e, Database = Any> + Copy>(
     ex: E,
     user_code: &str,
@@ -453,7 +471,7 @@ pub async fn consumptions<'e, E: Executor<'e, Database = Any> + Copy>(
         .await?;
     let rows = sqlx::query_as(&format!(
         "SELECT c.table_no, c.read_time, c.reading, c.last_reading, c.last_read_time, c.amount {filter} \
-         ORDER BY c.read_time DESC, c.table_no LIMIT $4 OFFSET $5"
+         ORDER BY c.read_time, c.table_no LIMIT $4 OFFSET $5"
     ))
     .bind(user_code)
     .bind(from)

@@ -23,7 +23,11 @@ fn is_form(headers: &HeaderMap) -> bool {
 /// JSON (anything else); an empty body is `{}`.
 pub fn decode<T: DeserializeOwned>(headers: &HeaderMap, bytes: &Bytes) -> Result<T, BodyError> {
     let looks_like_json = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
-    if is_form(headers) && !looks_like_json {
+    let form = is_form(headers) && !looks_like_json;
+    if has_nul(bytes, form) {
+        return Err(BodyError("请求参数不能包含空字符（NUL）".into()));
+    }
+    if form {
         return serde_urlencoded::from_bytes(bytes)
             .map_err(|e| BodyError(format!("表单参数格式错误: {e}")));
     }
@@ -40,4 +44,32 @@ pub async fn read(body: axum::body::Body) -> Result<Bytes, BodyError> {
     axum::body::to_bytes(body, MAX_BODY)
         .await
         .map_err(|_| BodyError(format!("请求体过大或读取失败（上限 {} 字节）", MAX_BODY)))
+}
+
+/// Whether raw request text carries a NUL character: as a byte, a JSON `\u0000` escape or (in
+/// a form or query string) `%00`. No field has a use for one, and PostgreSQL refuses it in
+/// text parameters.
+pub fn has_nul(bytes: &[u8], urlencoded: bool) -> bool {
+    bytes.contains(&0)
+        || if urlencoded {
+            bytes.windows(3).any(|w| w == b"%00")
+        } else {
+            bytes
+                .windows(6)
+                .any(|w| w[0] == b'\\' && (w[1] | 0x20) == b'u' && &w[2..] == b"0000")
+        }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_nul;
+
+    #[test]
+    fn finds_nul_in_every_spelling() {
+        assert!(has_nul(b"{\"a\":\"x\\u0000\"}", false));
+        assert!(has_nul(b"a=%00", true));
+        assert!(has_nul(b"a\0", false));
+        assert!(!has_nul(b"{\"a\":\"\\u00e9 100%00\"}", false));
+        assert!(!has_nul(b"a=%0A", true));
+    }
 }

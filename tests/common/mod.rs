@@ -14,6 +14,11 @@ use utilhall::config::{Config, Secret};
 /// The instant the simulated clock starts at.
 pub const START: &str = "2026-01-05T02:00:00Z";
 
+/// Journal entries the demo data makes: 3 imported heating payments, 2 meter opening balances,
+/// 3 meter readings and the meter document's 2 recharges.
+#[allow(dead_code)]
+pub const DEMO_ENTRIES: usize = 10;
+
 pub struct TestApp {
     pub base: String,
     pub addr: std::net::SocketAddr,

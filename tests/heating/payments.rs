@@ -310,8 +310,9 @@ async fn concurrent_creates_and_confirmations_happen_once() {
     assert!(report.problems.is_empty(), "{:?}", report.problems);
     // 3 imported paid bills of the demo + this order.
     assert_eq!(
-        report.entries, 6,
-        "the demo's 3 imported payments and 2 meter opening balances, and this one"
+        report.entries,
+        crate::common::DEMO_ENTRIES + 1,
+        "the demo's entries and this one"
     );
     app.stop().await;
 }

@@ -163,7 +163,11 @@ async fn a_genuine_notification_pays_once_and_the_journey_completes() {
     assert_eq!(stats.data()["current_season_paid"].as_f64(), Some(2500.0));
     let report = app.state.core.ledger_check().await.expect("check");
     assert!(report.problems.is_empty(), "{:?}", report.problems);
-    assert_eq!(report.entries, 6, "the demo's 5 entries and this one");
+    assert_eq!(
+        report.entries,
+        crate::common::DEMO_ENTRIES + 1,
+        "the demo's entries and this one"
+    );
     app.stop().await;
 }
 
@@ -180,8 +184,9 @@ async fn fifty_concurrent_copies_are_recorded_once() {
     let report = app.state.core.ledger_check().await.expect("check");
     assert!(report.problems.is_empty(), "{:?}", report.problems);
     assert_eq!(
-        report.entries, 6,
-        "the demo's 3 imported payments and 2 meter opening balances, and this one"
+        report.entries,
+        crate::common::DEMO_ENTRIES + 1,
+        "the demo's entries and this one"
     );
     assert_eq!(
         status(&app, &token, &order_id).await.data()["status"],
@@ -359,7 +364,11 @@ async fn forged_stale_tampered_and_mismatched_notifications_change_nothing() {
         "pending"
     );
     let report = app.state.core.ledger_check().await.expect("check");
-    assert_eq!(report.entries, 5, "only the demo's entries");
+    assert_eq!(
+        report.entries,
+        crate::common::DEMO_ENTRIES,
+        "only the demo's entries"
+    );
     // The mismatched payment may have been charged: the check says so, and nothing else.
     assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
     assert!(

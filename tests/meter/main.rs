@@ -278,6 +278,48 @@ async fn one_call_per_interface_every_two_seconds() {
     assert_eq!(meter(&app, "/user/getAddress", &auth).await["code"], 200);
     app.advance(2).await;
     assert_eq!(meter(&app, "/user/getBuildCode", &auth).await["code"], 200);
+    // A refused call (here 1008) does not use up the slot of its corrected retry.
+    assert_eq!(meter(&app, "/user/GetUserInfo", &auth).await["code"], 1008);
+    let mut with_user = auth.to_vec();
+    with_user.push(("user_code", "2022040001"));
+    assert_eq!(
+        meter(&app, "/user/GetUserInfo", &with_user).await["code"],
+        200
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_disabled_account_loses_its_api_rights() {
+    let app = demo().await;
+    let t = token(&app).await;
+    let admin = app.admin_token().await;
+    let auth = [("token", t.as_str()), ("admin_user_name", "khcs")];
+    let off = app
+        .client
+        .post(format!("{}/admin/v1/meter/accounts/khcs/disable", app.base))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(off.status(), 204);
+    assert_eq!(meter(&app, "/user/getBuildCode", &auth).await["code"], 1002);
+    let login = meter(
+        &app,
+        "/user/login",
+        &[("admin_user_name", "khcs"), ("api_password", "123456")],
+    )
+    .await;
+    assert_eq!(login["code"], 1002);
+    let on = app
+        .client
+        .post(format!("{}/admin/v1/meter/accounts/khcs/enable", app.base))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(on.status(), 204);
+    assert_eq!(meter(&app, "/user/getBuildCode", &auth).await["code"], 200);
     app.stop().await;
 }
 
@@ -347,23 +389,23 @@ async fn balance(app: &TestApp, t: &str) -> String {
 async fn a_recharge_is_credited_exactly_once() {
     let app = demo().await;
     let t = token(&app).await;
-    let r = prestore(&app, &t, "2022040001", "jrh2023030716084144045", "10.00").await;
+    let r = prestore(&app, &t, "2022040001", "jrh2026010516084144045", "10.00").await;
     assert_eq!(r["code"], 200, "{r}");
     assert_eq!(r["msg"], "充值成功");
     assert_eq!(balance(&app, &t).await, "140.00");
     // The same request again: success, nothing more.
     assert_eq!(
-        prestore(&app, &t, "2022040001", "jrh2023030716084144045", "10.00").await["code"],
+        prestore(&app, &t, "2022040001", "jrh2026010516084144045", "10.00").await["code"],
         200
     );
     assert_eq!(balance(&app, &t).await, "140.00");
     // The same out_trade_no with another amount or household: refused, nothing changes.
     assert_eq!(
-        prestore(&app, &t, "2022040001", "jrh2023030716084144045", "11.00").await["code"],
+        prestore(&app, &t, "2022040001", "jrh2026010516084144045", "11.00").await["code"],
         1001
     );
     assert_eq!(
-        prestore(&app, &t, "2022040002", "jrh2023030716084144045", "10.00").await["code"],
+        prestore(&app, &t, "2022040002", "jrh2026010516084144045", "10.00").await["code"],
         1001
     );
     // Bad amounts.
@@ -395,7 +437,7 @@ async fn fifty_concurrent_copies_credit_once() {
     let app = demo().await;
     let t = token(&app).await;
     let replies = common::join_all(
-        (0..50).map(|_| prestore(&app, &t, "2022040001", "465465165165165", "120.00")),
+        (0..50).map(|_| prestore(&app, &t, "2022040001", "465465165165166", "120.00")),
     )
     .await;
     assert!(replies.iter().all(|r| r["code"] == 200), "{replies:?}");
@@ -484,6 +526,73 @@ async fn the_recharge_maximum_is_configurable() {
 }
 
 #[tokio::test]
+async fn the_demo_has_the_documents_history() {
+    let app = demo().await;
+    let t = token(&app).await;
+    // GetPaymentList: the document's example, verbatim.
+    let r = list(&app, &t, "2023-04-06", "2023-04-06", "10").await;
+    assert_eq!(r["totalCount"], 2, "{r}");
+    let items = data(&r);
+    assert_eq!(items[0]["out_trade_no"], "jrh2023030716084144045");
+    assert_eq!(items[0]["total_fee"], "10.00");
+    assert_eq!(items[0]["create_time"], "2023-04-06 13:39:21");
+    assert_eq!(items[1]["out_trade_no"], "465465165165165");
+    assert_eq!(items[1]["create_time"], "2023-04-06 14:38:53");
+    // The readings that brought the meter to 3.00.
+    let r = meter(
+        &app,
+        "/user/GetConsumenList",
+        &[
+            ("token", &t),
+            ("admin_user_name", "khcs"),
+            ("user_code", "2022040001"),
+            ("BeginDate", "2022-04-01"),
+            ("EndDate", "2022-04-30"),
+            ("pageNo", "1"),
+            ("pageSize", "10"),
+        ],
+    )
+    .await;
+    assert_eq!(r["totalCount"], 3, "{r}");
+    let items = data(&r);
+    assert_eq!(items[2]["reading"], "3.00");
+    assert_eq!(items[2]["readTime"], "2022-04-20 21:00:04");
+    assert_eq!(items[2]["lastRead"], "2.20");
+    assert_eq!(items[2]["deviceId"], "202364555511");
+    // The buildings in the document's order.
+    let r = meter(
+        &app,
+        "/user/getBuildCode",
+        &[("token", &t), ("admin_user_name", "khcs")],
+    )
+    .await;
+    let codes: Vec<String> = data(&r)
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|b| b["build_code"].as_str().expect("code").to_owned())
+        .collect();
+    assert_eq!(
+        codes,
+        ["gzfh-1-d", "gzfh-2-d", "gzfh-3-s", "gzfh-4-s", "gzfh"]
+    );
+    assert_eq!(balance(&app, &t).await, "130.00");
+    let report = app.state.core.ledger_check().await.expect("check");
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    // A wrong method still gets the envelope, with HTTP 200.
+    let resp = app
+        .client
+        .get(format!("{}/meter/user/GetUserInfo", app.base))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["code"], 1001);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn recharges_are_listed_with_their_total() {
     let app = demo().await;
     let t = token(&app).await;
@@ -493,10 +602,11 @@ async fn recharges_are_listed_with_their_total() {
     let r = list(&app, &t, "2026-01-01", "2026-12-31", "10").await;
     assert_eq!(r["totalCount"], 2, "{r}");
     let items = data(&r);
-    assert_eq!(items[0]["out_trade_no"], "r2");
-    assert_eq!(items[0]["total_fee"], "120.00");
-    assert_eq!(items[0]["create_time"], "2026-01-05 11:00:00");
-    assert_eq!(items[1]["total_fee"], "10.00");
+    // Oldest first, as in the document's example.
+    assert_eq!(items[1]["out_trade_no"], "r2");
+    assert_eq!(items[1]["total_fee"], "120.00");
+    assert_eq!(items[1]["create_time"], "2026-01-05 11:00:00");
+    assert_eq!(items[0]["total_fee"], "10.00");
     let r = list(&app, &t, "2026-01-05 10:30:00", "2026-01-05 12:00:00", "10").await;
     assert_eq!(r["totalCount"], 1);
     let r = list(&app, &t, "2026-01-01", "2026-12-31", "1").await;
@@ -743,5 +853,28 @@ async fn operators_create_accounts_and_import_the_registry() {
     assert_eq!(info["balance"], "20.00");
     let report = app.state.core.ledger_check().await.expect("check");
     assert!(report.problems.is_empty(), "{:?}", report.problems);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_nul_character_is_an_ordinary_error_on_every_backend() {
+    let app = demo().await;
+    let r = meter(
+        &app,
+        "/user/login",
+        &[("admin_user_name", "kh\u{0}cs"), ("api_password", "123456")],
+    )
+    .await;
+    assert_eq!(r["code"], 1001, "{r}");
+    let resp = app
+        .client
+        .post(format!("{}/meter/user/login", app.base))
+        .json(&serde_json::json!({"admin_user_name": "kh\u{0}cs", "api_password": "1"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["code"], 1001, "{body}");
     app.stop().await;
 }

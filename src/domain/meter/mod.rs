@@ -87,7 +87,7 @@ impl Core {
 
     /// Checks that `token` is live and belongs to the account `name`.
     pub async fn meter_authenticate(&self, token: &str, name: &str) -> Result<()> {
-        let Some((owner, expires_at)) =
+        let Some((owner, expires_at, enabled)) =
             store_meter::token(&self.store, &ids::token_hash(token.trim())).await?
         else {
             return Err(Error::Unauthorized(AuthFailure::InvalidToken));
@@ -97,6 +97,17 @@ impl Core {
         }
         if owner != name.trim() {
             return Err(Error::Forbidden(Forbidden::NotAllowed));
+        }
+        if enabled == 0 {
+            return Err(Error::Forbidden(Forbidden::AccountDisabled));
+        }
+        Ok(())
+    }
+
+    /// Gives an account its API rights back, or takes them away (its tokens stop working).
+    pub async fn set_meter_account_enabled(&self, name: &str, enabled: bool) -> Result<()> {
+        if !store_meter::set_api_enabled(self.store.pool(), name.trim(), enabled).await? {
+            return Err(Error::NotFound(Entity::MeterAccount));
         }
         Ok(())
     }

@@ -65,7 +65,11 @@ impl Core {
             if reading < meter.reading {
                 return Err(at("lower than the meter's last reading".into()));
             }
-            let amount = ((reading - meter.reading) * meter.unit_price + 50) / 100;
+            let amount = (reading - meter.reading)
+                .checked_mul(meter.unit_price)
+                .and_then(|v| v.checked_add(50))
+                .map(|v| v / 100)
+                .ok_or_else(|| at("the consumption is too large".into()))?;
             let row = store_meter::ConsumptionRow {
                 table_no: meter.table_no.clone(),
                 read_time,
@@ -94,7 +98,7 @@ impl Core {
         Ok(report)
     }
 
-    /// A household's applied readings within `[from, to)`, newest first.
+    /// A household's applied readings within `[from, to)`, oldest first (as the document's example).
     pub async fn meter_consumptions(
         &self,
         account: &str,

@@ -255,7 +255,7 @@ impl Core {
         answer.await.map_err(|_| unavailable())?
     }
 
-    /// A household's recharges within `[from, to)`: `(out_trade_no, amount, time)`, newest first.
+    /// A household's recharges within `[from, to)`: `(out_trade_no, amount, time)`, oldest first (as the document's example).
     pub async fn meter_recharges(
         &self,
         account: &str,

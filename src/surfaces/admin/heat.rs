@@ -333,3 +333,25 @@ pub async fn meter_household(
         })).collect::<Vec<_>>(),
     })))
 }
+
+/// `POST /admin/v1/meter/accounts/{name}/disable` and `.../enable`: the account's API rights
+/// (a disabled account gets 1002 at login and with its tokens).
+pub async fn disable_meter_account(
+    State(state): State<AppState>,
+    OperatorAuth(op): OperatorAuth,
+    Path(name): Path<String>,
+) -> Result<StatusCode, AdminError> {
+    state.core.set_meter_account_enabled(&name, false).await?;
+    tracing::info!(operator = %op.username, account = %name, "meter account disabled");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn enable_meter_account(
+    State(state): State<AppState>,
+    OperatorAuth(op): OperatorAuth,
+    Path(name): Path<String>,
+) -> Result<StatusCode, AdminError> {
+    state.core.set_meter_account_enabled(&name, true).await?;
+    tracing::info!(operator = %op.username, account = %name, "meter account enabled");
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -107,6 +107,14 @@ pub fn router(state: AppState) -> Router {
         .route("/meter/readings", post(heat::meter_readings))
         .route("/meter/accounts", post(heat::create_meter_account))
         .route(
+            "/meter/accounts/{name}/disable",
+            post(heat::disable_meter_account),
+        )
+        .route(
+            "/meter/accounts/{name}/enable",
+            post(heat::enable_meter_account),
+        )
+        .route(
             "/meter/import",
             post(heat::import_meters).layer(DefaultBodyLimit::max(IMPORT_LIMIT)),
         )

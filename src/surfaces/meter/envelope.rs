@@ -125,6 +125,13 @@ impl FromRequest<AppState> for Params {
 
     async fn from_request(req: Request, _state: &AppState) -> Result<Self, Self::Rejection> {
         let (parts, raw) = req.into_parts();
+        if parts
+            .uri
+            .query()
+            .is_some_and(|q| body::has_nul(q.as_bytes(), true))
+        {
+            return Err(MeterError::new(1001, "请求参数不能包含空字符（NUL）"));
+        }
         let mut params: HashMap<String, String> = parts
             .uri
             .query()

@@ -12,20 +12,21 @@ use crate::domain::money::Fen;
 
 type MeterResult = Result<Ok200, MeterError>;
 
-/// Checks the token and the 2-second rule for `interface`; returns the account name.
+/// Checks the token; returns the account name. (The 2-second rule is applied by each handler
+/// once the call has succeeded: a refused call does not block its corrected retry.)
 async fn authorize<'p>(
     state: &AppState,
     params: &'p Params,
-    interface: &'static str,
+    _interface: &'static str,
 ) -> Result<&'p str, MeterError> {
     let token = params.required("token")?;
     let account = params.required("admin_user_name")?;
     state.core.meter_authenticate(token, account).await?;
-    pace(state, account, interface)?;
     Ok(account)
 }
 
 /// One call per interface per account per window (the document's 2 s; recharge excepted).
+/// Only calls that succeed count.
 fn pace(state: &AppState, account: &str, interface: &'static str) -> Result<(), MeterError> {
     state
         .meter_limiter
@@ -37,8 +38,8 @@ fn pace(state: &AppState, account: &str, interface: &'static str) -> Result<(), 
 pub async fn login(State(state): State<AppState>, params: Params) -> MeterResult {
     let account = params.required("admin_user_name")?;
     let password = params.required("api_password")?;
-    pace(&state, account, "login")?;
     let token = state.core.meter_login(account, password).await?;
+    pace(&state, account, "login")?;
     Ok(Ok200 {
         data: Some(token),
         msg: "登录成功",
@@ -63,6 +64,7 @@ pub async fn build_codes(State(state): State<AppState>, params: Params) -> Meter
             build_code: code,
         })
         .collect();
+    pace(&state, account, "getBuildCode")?;
     Ok200::json(&list, "操作成功!")
 }
 
@@ -92,6 +94,7 @@ pub async fn user_codes(State(state): State<AppState>, params: Params) -> MeterR
         .core
         .meter_households(account, params.optional("build_code"), None)
         .await?;
+    pace(&state, account, "getUserCodeByAccount")?;
     Ok200::json(&items(&households), "操作成功")
 }
 
@@ -124,6 +127,7 @@ pub async fn user_info(State(state): State<AppState>, params: Params) -> MeterRe
         balance: household.balance.yuan_string(),
         table_type: meter.table_type.to_string(),
     };
+    pace(&state, account, "GetUserInfo")?;
     Ok200::json(&info, "获取成功")
 }
 
@@ -147,6 +151,7 @@ pub async fn addresses(State(state): State<AppState>, params: Params) -> MeterRe
             build_code: code,
         })
         .collect();
+    pace(&state, account, "getAddress")?;
     Ok200::json(&list, "操作成功!")
 }
 
@@ -158,6 +163,7 @@ pub async fn address_users(State(state): State<AppState>, params: Params) -> Met
         .core
         .meter_households(account, params.optional("build_code"), Some(address))
         .await?;
+    pace(&state, account, "addressUserInfo")?;
     Ok200::json(&items(&households), "操作成功")
 }
 
@@ -249,6 +255,7 @@ pub async fn payment_list(State(state): State<AppState>, params: Params) -> Mete
             create_time: at.local_datetime(zone),
         })
         .collect();
+    pace(&state, account, "GetPaymentList")?;
     let mut reply = Ok200::json(&list, "操作成功")?;
     reply.total = Some(total);
     Ok(reply)
@@ -258,6 +265,8 @@ pub async fn payment_list(State(state): State<AppState>, params: Params) -> Mete
 #[serde(rename_all = "camelCase")]
 struct ConsumptionItem {
     table_no: String,
+    /// The document lists `deviceId`; a meter is its own device here.
+    device_id: String,
     reading: String,
     read_time: String,
     last_read: String,
@@ -278,6 +287,7 @@ pub async fn consumption_list(State(state): State<AppState>, params: Params) -> 
     let list: Vec<ConsumptionItem> = rows
         .into_iter()
         .map(|c| ConsumptionItem {
+            device_id: c.table_no.clone(),
             table_no: c.table_no,
             reading: Fen(c.reading).yuan_string(),
             read_time: Timestamp::from_millis(c.read_time).local_datetime(zone),
@@ -288,6 +298,7 @@ pub async fn consumption_list(State(state): State<AppState>, params: Params) -> 
                 .unwrap_or_default(),
         })
         .collect();
+    pace(&state, account, "GetConsumenList")?;
     let mut reply = Ok200::json(&list, "操作成功")?;
     reply.total = Some(total);
     Ok(reply)

@@ -14,8 +14,13 @@
 //! - `Prestore`: `total_fee` is yuan, positive, at most two decimals and at most
 //!   `meter.max_recharge_yuan` (10,000 by default); otherwise 1001 saying so. The answer comes
 //!   after the durable commit that records the recharge.
+//! - Lists come in the document's order: buildings and addresses as registered, recharges
+//!   and readings oldest first. `GetConsumenList` items carry `deviceId` (the meter number).
+//! - An account an operator disabled answers 1002 at login and with its tokens. A method other
+//!   than POST, or an unknown path, is 1001 (still HTTP 200).
 //! - One call per interface per account every 2 s (configurable; recharge excepted): 1001 with
-//!   a message saying so.
+//!   a message saying so. Only calls that succeed count, so a refused call (1008, 1009, ...)
+//!   does not block its corrected retry.
 //! - Readings come in through `POST /admin/v1/meter/readings`; `GetConsumenList` lists the applied
 //!   ones per household (`lastRead`/`lastReadTime` the previous reading). `GetPaymentList` shows
 //!   `trade_type` "第三方充值" (recharges through this interface). Dates for both lists:
@@ -57,5 +62,6 @@ pub fn router(state: AppState) -> Router {
         .route("/user/addressUserInfo", post(handlers::address_users))
         .route("/openapi.json", axum::routing::get(openapi))
         .fallback(envelope::not_found)
+        .method_not_allowed_fallback(envelope::not_found)
         .with_state(state)
 }
