@@ -39,6 +39,50 @@ pub fn decode<T: DeserializeOwned>(headers: &HeaderMap, bytes: &Bytes) -> Result
     serde_json::from_slice(text).map_err(|e| BodyError(format!("请求体不是有效的JSON: {e}")))
 }
 
+/// Whether the request's body is `multipart/form-data`.
+pub fn is_multipart(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("multipart/form-data"))
+}
+
+/// The text fields of a `multipart/form-data` body (browsers' `FormData`, Postman's
+/// "form-data", PHP curl with an array), each at most 64 KiB; a file part is refused.
+pub async fn multipart_text_fields<S: Send + Sync>(
+    req: axum::extract::Request,
+    state: &S,
+) -> Result<std::collections::HashMap<String, String>, BodyError> {
+    use axum::extract::FromRequest;
+    let bad = |e: axum::extract::multipart::MultipartError| {
+        BodyError(format!("multipart 格式错误: {}", e.body_text()))
+    };
+    let mut form = axum::extract::Multipart::from_request(req, state)
+        .await
+        .map_err(|e| BodyError(e.body_text()))?;
+    let mut fields = std::collections::HashMap::new();
+    while let Some(mut field) = form.next_field().await.map_err(bad)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if field.file_name().is_some() {
+            return Err(BodyError(format!("{name}: 此接口不接受文件")));
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field.chunk().await.map_err(bad)? {
+            bytes.extend_from_slice(&chunk);
+            if bytes.len() > 64 * 1024 {
+                return Err(BodyError(format!("{name}: 字段过长")));
+            }
+        }
+        if bytes.contains(&0) {
+            return Err(BodyError("请求参数不能包含空字符（NUL）".into()));
+        }
+        let text =
+            String::from_utf8(bytes).map_err(|_| BodyError(format!("{name}: 须为 UTF-8 文本")))?;
+        fields.insert(name, text);
+    }
+    Ok(fields)
+}
+
 /// Reads the whole body with the size limit.
 pub async fn read(body: axum::body::Body) -> Result<Bytes, BodyError> {
     axum::body::to_bytes(body, MAX_BODY)

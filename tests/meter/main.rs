@@ -878,3 +878,32 @@ async fn a_nul_character_is_an_ordinary_error_on_every_backend() {
     assert_eq!(body["code"], 1001, "{body}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_multipart_form_works_like_any_other_form() {
+    let app = demo().await;
+    let boundary = "----meter-test";
+    let mut body = String::new();
+    for (k, v) in [("admin_user_name", "khcs"), ("api_password", "123456")] {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+        ));
+    }
+    body.push_str(&format!("--{boundary}--\r\n"));
+    let r: Value = app
+        .client
+        .post(format!("{}/meter/user/login", app.base))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(r["code"], 200, "{r}");
+    app.stop().await;
+}

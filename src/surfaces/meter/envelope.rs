@@ -123,7 +123,8 @@ fn text(v: Value) -> Option<String> {
 impl FromRequest<AppState> for Params {
     type Rejection = MeterError;
 
-    async fn from_request(req: Request, _state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let multipart = body::is_multipart(req.headers());
         let (parts, raw) = req.into_parts();
         if parts
             .uri
@@ -139,6 +140,13 @@ impl FromRequest<AppState> for Params {
             .unwrap_or_default()
             .into_iter()
             .collect();
+        if multipart {
+            let fields = body::multipart_text_fields(Request::from_parts(parts, raw), state)
+                .await
+                .map_err(|e| MeterError::new(1001, e.0))?;
+            params.extend(fields);
+            return Ok(Params(params));
+        }
         let bytes = body::read(raw)
             .await
             .map_err(|e| MeterError::new(1001, e.0))?;

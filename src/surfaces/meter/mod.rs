@@ -5,8 +5,8 @@
 //! - Replies are `{"code", "data", "msg"}` with `data` a JSON *string* holding JSON, as the
 //!   document shows (login's `data` is the token itself). Errors are `{"code", "msg"}` with the
 //!   codes of section 五; the HTTP status is always 200, as the document knows no other.
-//! - Parameters may come as a form, a JSON body or a query string. A missing one is 1008 and
-//!   named in `msg`.
+//! - Parameters may come as a form (urlencoded or multipart), a JSON body or a query string. A
+//!   missing one is 1008 and named in `msg`.
 //! - Tokens are random and opaque (never the document's base64 of the password), valid 2 hours:
 //!   unknown 1006, expired 1007; a token used with another `admin_user_name`, or a household of
 //!   another account, is 1009. An unknown or disabled account at login is 1002, a wrong

@@ -213,7 +213,12 @@ impl FromRequest<AppState> for Fields {
             .is_some_and(|ct| ct.starts_with("multipart/form-data"));
         let headers = req.headers().clone();
         let mut fields: HashMap<String, Value> = if is_multipart {
-            multipart_text_fields(req, state).await?
+            body::multipart_text_fields(req, state)
+                .await
+                .map_err(|e| RetailError::invalid(e.0))?
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect()
         } else {
             let (parts, raw) = req.into_parts();
             let bytes = body::read(raw)
@@ -245,38 +250,6 @@ impl FromRequest<AppState> for Fields {
         }
         Ok(Fields(fields))
     }
-}
-
-/// The text fields of a `multipart/form-data` body (browsers' `FormData`), each at most 64 KiB;
-/// a file part is refused here (only feedback takes a picture).
-async fn multipart_text_fields(
-    req: Request,
-    state: &AppState,
-) -> Result<HashMap<String, Value>, RetailError> {
-    let bad = |e: axum::extract::multipart::MultipartError| {
-        RetailError::invalid(format!("multipart 格式错误: {}", e.body_text()))
-    };
-    let mut form = axum::extract::Multipart::from_request(req, state)
-        .await
-        .map_err(|e| RetailError::invalid(e.body_text()))?;
-    let mut fields = HashMap::new();
-    while let Some(mut field) = form.next_field().await.map_err(bad)? {
-        let name = field.name().unwrap_or_default().to_owned();
-        if field.file_name().is_some() {
-            return Err(RetailError::invalid(format!("{name}: 此接口不接受文件")));
-        }
-        let mut bytes = Vec::new();
-        while let Some(chunk) = field.chunk().await.map_err(bad)? {
-            bytes.extend_from_slice(&chunk);
-            if bytes.len() > 64 * 1024 {
-                return Err(RetailError::invalid(format!("{name}: 字段过长")));
-            }
-        }
-        let text = String::from_utf8(bytes)
-            .map_err(|_| RetailError::invalid(format!("{name}: 须为 UTF-8 文本")))?;
-        fields.insert(name, Value::String(text));
-    }
-    Ok(fields)
 }
 
 impl Fields {
