@@ -206,6 +206,43 @@ pub async fn enterprise<'e, E: Executor<'e, Database = Any>>(
     .await
 }
 
+/// Changes an enterprise's name and/or contact phone; false when there is no such enterprise.
+pub async fn update_enterprise<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    credit_code: &str,
+    name: Option<&str>,
+    contact_phone: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE retail_enterprises SET name = COALESCE($1, name), contact_phone = COALESCE($2, contact_phone) \
+         WHERE credit_code = $3",
+    )
+    .bind(name)
+    .bind(contact_phone)
+    .bind(credit_code)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Changes a company's name and/or services; false when there is no such company.
+pub async fn update_company<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    id: &str,
+    name: Option<&str>,
+    services: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE retail_companies SET name = COALESCE($1, name), services = COALESCE($2, services) WHERE id = $3",
+    )
+    .bind(name)
+    .bind(services)
+    .bind(id)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 // --- users and tokens ------------------------------------------------------------------------
 
 pub async fn insert_user<'e, E: Executor<'e, Database = Any>>(
@@ -506,6 +543,27 @@ pub async fn contracts<'e, E: Executor<'e, Database = Any>>(
     .bind(enterprise_code)
     .fetch_all(ex)
     .await
+}
+
+/// Changes a contract's state, files and/or expiry date; false when there is no such contract.
+pub async fn update_contract<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    contract_id: &str,
+    state: Option<&str>,
+    files: Option<&str>,
+    expire_date: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE retail_contracts SET state = COALESCE($1, state), files = COALESCE($2, files), \
+         expire_date = COALESCE($3, expire_date) WHERE contract_id = $4",
+    )
+    .bind(state)
+    .bind(files)
+    .bind(expire_date)
+    .bind(contract_id)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 pub async fn put_monthly_use<'e, E: Executor<'e, Database = Any>>(

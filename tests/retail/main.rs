@@ -1288,3 +1288,128 @@ async fn a_browser_form_data_body_works_too() {
     assert_eq!(resp.status(), 400);
     app.stop().await;
 }
+
+/// A PATCH as the operator; status and body.
+async fn patch(app: &TestApp, admin: &str, path: &str, body: Value) -> Reply {
+    let resp = app
+        .client
+        .patch(format!("{}{path}", app.base))
+        .bearer_auth(admin)
+        .json(&body)
+        .send()
+        .await
+        .expect("send");
+    let status = resp.status().as_u16();
+    Reply {
+        status,
+        body: resp.json().await.expect("json"),
+    }
+}
+
+#[tokio::test]
+async fn operators_change_enterprises_companies_and_contracts() {
+    let app = app().await;
+    let admin = app.admin_token().await;
+    let t = demo_token(&app).await;
+    // Rotating the contact phone changes which digits bind.
+    let r = patch(
+        &app,
+        &admin,
+        &format!("/admin/v1/retail/enterprises/{YGSOFT}"),
+        json!({"contact_phone": "13800004321"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["contact_phone"], "13800004321");
+    register(&app, "13700000001", "password-1").await;
+    let u = token(&app, "13700000001", "password-1").await;
+    let company = app.get("/retail/companies", None).await.body[0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let bind = |last4: &'static str| {
+        let (app, u, company) = (&app, &u, &company);
+        async move {
+            let (id, answer) = captcha(app).await;
+            app.post_auth(
+                "/retail/user/bind",
+                u,
+                json!({"company_id": company, "services": ["售电服务"], "enterprise_name": "珠海远光软件股份有限公司",
+                       "credit_code": YGSOFT, "phone_last4": last4, "captcha_id": id, "captcha": answer}),
+            )
+            .await
+        }
+    };
+    assert_error(&bind("0002").await, 400, "invalid");
+    assert_eq!(bind("4321").await.status, 200);
+    assert_eq!(
+        patch(
+            &app,
+            &admin,
+            &format!("/admin/v1/retail/enterprises/{YGSOFT}"),
+            json!({"contact_phone": "123"})
+        )
+        .await
+        .status,
+        400
+    );
+    assert_eq!(
+        patch(
+            &app,
+            &admin,
+            "/admin/v1/retail/enterprises/D2143569X",
+            json!({"name": "x"})
+        )
+        .await
+        .status,
+        404
+    );
+    // A company's services.
+    let r = patch(
+        &app,
+        &admin,
+        &format!("/admin/v1/retail/companies/{company}"),
+        json!({"services": ["售电服务", "绿电交易"]}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        app.get("/retail/companies", None).await.body[0]["services"],
+        json!(["售电服务", "绿电交易"])
+    );
+    // A contract's state and files, as the user then sees them.
+    let r = patch(
+        &app,
+        &admin,
+        "/admin/v1/retail/contracts/GD441520170601",
+        json!({"state": "notfullfill", "files": ["补充协议.pdf"]}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let c = &app.get("/retail/user/contracts", Some(&t)).await.body[0];
+    assert_eq!(c["state"], "notfullfill");
+    assert_eq!(c["files"], json!(["补充协议.pdf"]));
+    assert_eq!(
+        patch(
+            &app,
+            &admin,
+            "/admin/v1/retail/contracts/GD441520170601",
+            json!({"state": "done"})
+        )
+        .await
+        .status,
+        400
+    );
+    assert_eq!(
+        patch(
+            &app,
+            &admin,
+            "/admin/v1/retail/contracts/NOPE",
+            json!({"state": "fullfill"})
+        )
+        .await
+        .status,
+        404
+    );
+    app.stop().await;
+}

@@ -544,6 +544,55 @@ impl Core {
             .ok_or(Error::NotFound(Entity::Contract))
     }
 
+    /// Changes a contract's state, attached file names and/or expiry date (operators).
+    pub async fn update_contract(
+        &self,
+        contract_id: &str,
+        state: Option<&str>,
+        files: Option<&[String]>,
+        expire_date: Option<&str>,
+    ) -> Result<Contract> {
+        let contract_id = text_field(contract_id, "contract_id", "合同编号", 64)?;
+        let state = match state.map(str::trim) {
+            Some(s @ ("fullfill" | "notfullfill")) => Some(s),
+            Some(_) => {
+                return Err(Error::invalid(
+                    "state",
+                    "state 须为 fullfill 或 notfullfill",
+                ));
+            }
+            None => None,
+        };
+        let files = match files {
+            Some(list) => {
+                let mut clean = Vec::new();
+                for f in list {
+                    clean.push(text_field(f, "files", "附件名", 200)?);
+                }
+                Some(serde_json::to_string(&clean).map_err(Error::internal)?)
+            }
+            None => None,
+        };
+        let expire = expire_date.map(|d| date(d, "expire_date")).transpose()?;
+        if !store::update_contract(
+            self.store.pool(),
+            &contract_id,
+            state,
+            files.as_deref(),
+            expire.as_deref(),
+        )
+        .await?
+        {
+            return Err(Error::NotFound(Entity::Contract));
+        }
+        store::contracts(self.store.pool(), None)
+            .await?
+            .into_iter()
+            .find(|c| c.contract_id == contract_id)
+            .map(Contract::from)
+            .ok_or(Error::NotFound(Entity::Contract))
+    }
+
     /// Every contract (operators).
     pub async fn all_contracts(&self) -> Result<Vec<Contract>> {
         Ok(store::contracts(self.store.pool(), None)

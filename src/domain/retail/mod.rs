@@ -538,6 +538,83 @@ impl Core {
         Ok(row.into())
     }
 
+    /// Changes an enterprise's name and/or contact phone (operators), e.g. to rotate the
+    /// phone whose last digits bind users to it.
+    pub async fn update_enterprise(
+        &self,
+        credit_code: &str,
+        name: Option<&str>,
+        contact_phone: Option<&str>,
+    ) -> Result<Enterprise> {
+        let code = CreditCode::parse(credit_code, "credit_code")?;
+        let name = name
+            .map(|n| text_field(n, "name", "企业名称", 100))
+            .transpose()?;
+        let phone = contact_phone
+            .map(|p| Phone::parse(p).map(|p| p.as_str().to_owned()))
+            .transpose()?;
+        if !store::update_enterprise(
+            self.store.pool(),
+            code.as_str(),
+            name.as_deref(),
+            phone.as_deref(),
+        )
+        .await?
+        {
+            return Err(Error::NotFound(Entity::Enterprise));
+        }
+        store::enterprise(self.store.pool(), code.as_str())
+            .await?
+            .map(Enterprise::from)
+            .ok_or(Error::NotFound(Entity::Enterprise))
+    }
+
+    /// Changes a company's name and/or the services it offers (operators).
+    pub async fn update_retail_company(
+        &self,
+        id: &str,
+        name: Option<&str>,
+        services: Option<&[String]>,
+    ) -> Result<Company> {
+        let name = name
+            .map(|n| text_field(n, "name", "售电公司名称", 100))
+            .transpose()?;
+        let services = match services {
+            Some(list) => {
+                let mut clean: Vec<String> = Vec::new();
+                for s in list {
+                    let s = text_field(s, "services", "服务名称", 50)?;
+                    if !clean.contains(&s) {
+                        clean.push(s);
+                    }
+                }
+                if clean.is_empty() {
+                    return Err(Error::invalid("services", "at least one service"));
+                }
+                Some(serde_json::to_string(&clean).map_err(Error::internal)?)
+            }
+            None => None,
+        };
+        let id = text_field(id, "id", "id", 64)?;
+        let updated =
+            store::update_company(self.store.pool(), &id, name.as_deref(), services.as_deref())
+                .await
+                .map_err(|e| {
+                    if crate::store::is_unique_violation(&e) {
+                        Error::Conflict(Entity::RetailCompany)
+                    } else {
+                        e.into()
+                    }
+                })?;
+        if !updated {
+            return Err(Error::NotFound(Entity::RetailCompany));
+        }
+        store::company(self.store.pool(), &id)
+            .await?
+            .map(Company::from)
+            .ok_or(Error::NotFound(Entity::RetailCompany))
+    }
+
     pub async fn enterprises(&self) -> Result<Vec<Enterprise>> {
         Ok(store::enterprises(self.store.pool())
             .await?

@@ -47,8 +47,20 @@ pub fn router(state: AppState) -> Router {
             get(retail::list_companies).post(retail::create_company),
         )
         .route(
+            "/retail/companies/{id}",
+            axum::routing::patch(retail::update_company),
+        )
+        .route(
             "/retail/enterprises",
             get(retail::list_enterprises).post(retail::create_enterprise),
+        )
+        .route(
+            "/retail/enterprises/{credit_code}",
+            axum::routing::patch(retail::update_enterprise),
+        )
+        .route(
+            "/retail/contracts/{contract_id}",
+            axum::routing::patch(retail::update_contract),
         )
         .route("/retail/users", get(retail::list_users))
         .route("/retail/users/{id}/unbind", post(retail::unbind_user))

@@ -55,6 +55,30 @@ pub async fn create_company(
     )
 }
 
+#[derive(Deserialize)]
+pub struct CompanyPatch {
+    name: Option<String>,
+    services: Option<Vec<String>>,
+}
+
+/// `PATCH /admin/v1/retail/companies/{id} {name?, services?}`
+pub async fn update_company(
+    State(state): State<AppState>,
+    OperatorAuth(op): OperatorAuth,
+    Path(id): Path<String>,
+    Body(req): Body<CompanyPatch>,
+) -> Reply {
+    let c = state
+        .core
+        .update_retail_company(&id, req.name.as_deref(), req.services.as_deref())
+        .await?;
+    tracing::info!(operator = %op.username, company = %c.id, "retail company changed");
+    ok(
+        StatusCode::OK,
+        json!({"id": c.id, "name": c.name, "services": c.services}),
+    )
+}
+
 /// `GET /admin/v1/retail/companies`
 pub async fn list_companies(State(state): State<AppState>, _op: OperatorAuth) -> Reply {
     let list: Vec<Value> = state
@@ -94,6 +118,27 @@ pub async fn create_enterprise(
         .await?;
     tracing::info!(operator = %op.username, enterprise = %e.credit_code, "enterprise registered");
     ok(StatusCode::CREATED, enterprise_json(&e))
+}
+
+#[derive(Deserialize)]
+pub struct EnterprisePatch {
+    name: Option<String>,
+    contact_phone: Option<String>,
+}
+
+/// `PATCH /admin/v1/retail/enterprises/{credit_code} {name?, contact_phone?}`
+pub async fn update_enterprise(
+    State(state): State<AppState>,
+    OperatorAuth(op): OperatorAuth,
+    Path(code): Path<String>,
+    Body(req): Body<EnterprisePatch>,
+) -> Reply {
+    let e = state
+        .core
+        .update_enterprise(&code, req.name.as_deref(), req.contact_phone.as_deref())
+        .await?;
+    tracing::info!(operator = %op.username, enterprise = %e.credit_code, "enterprise changed");
+    ok(StatusCode::OK, enterprise_json(&e))
 }
 
 /// `GET /admin/v1/retail/enterprises`
@@ -274,6 +319,35 @@ pub async fn create_contract(
     let mut body = wire::contract_json(&c);
     body["credit_code"] = json!(c.enterprise_code);
     ok(StatusCode::CREATED, body)
+}
+
+#[derive(Deserialize)]
+pub struct ContractPatch {
+    state: Option<String>,
+    files: Option<Vec<String>>,
+    expire_date: Option<String>,
+}
+
+/// `PATCH /admin/v1/retail/contracts/{contract_id} {state?, files?, expire_date?}`
+pub async fn update_contract(
+    State(state): State<AppState>,
+    OperatorAuth(op): OperatorAuth,
+    Path(id): Path<String>,
+    Body(req): Body<ContractPatch>,
+) -> Reply {
+    let c = state
+        .core
+        .update_contract(
+            &id,
+            req.state.as_deref(),
+            req.files.as_deref(),
+            req.expire_date.as_deref(),
+        )
+        .await?;
+    tracing::info!(operator = %op.username, contract = %c.contract_id, "contract changed");
+    let mut body = wire::contract_json(&c);
+    body["credit_code"] = json!(c.enterprise_code);
+    ok(StatusCode::OK, body)
 }
 
 /// `GET /admin/v1/retail/contracts`
