@@ -136,14 +136,14 @@ impl Core {
         m::insert_recharges(&mut tx, &rows).await?;
         let entries: Vec<crate::store::ledger::EntryRow> = rows
             .iter()
-            .map(|r| crate::store::ledger::EntryRow {
-                entry_key: format!("meter-recharge:khcs:{}", r.out_trade_no),
-                kind: "meter_recharge".into(),
-                account: super::meter::ledger_account(r.user_code),
-                amount: r.amount,
-                reference: r.out_trade_no.to_owned(),
-                external_id: None,
-                created_at: r.created_at,
+            .map(|r| {
+                super::meter::recharge_entry(
+                    r.account,
+                    r.out_trade_no,
+                    r.user_code,
+                    r.amount,
+                    r.created_at,
+                )
             })
             .collect();
         crate::store::ledger::append_many(&mut tx, &entries).await?;

@@ -27,6 +27,14 @@ use crate::telemetry::{RequestTelemetry, track};
 /// Surfaces that can be served on their own listener.
 pub const SURFACES: [&str; 4] = ["heating", "meter", "retail", "admin"];
 
+/// Adds `Retry-After: <seconds>` to a refusal that says when to come back.
+pub fn with_retry_after(mut response: Response, seconds: Option<u64>) -> Response {
+    if let Some(value) = seconds.and_then(|s| header::HeaderValue::from_str(&s.to_string()).ok()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
 /// The bearer token of `Authorization: Bearer <token>`, if any.
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;

@@ -1413,3 +1413,23 @@ async fn operators_change_enterprises_companies_and_contracts() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn without_an_sms_provider_the_phone_code_is_unavailable() {
+    let app = spawn_with(|c| {
+        c.server.demo = true;
+        c.dev.enabled = false;
+        c.dev.sim_clock = None;
+    })
+    .await;
+    let t = demo_token(&app).await;
+    let r = app
+        .post_auth(
+            "/retail/user/send_code",
+            &t,
+            json!({"phone": "13700000006"}),
+        )
+        .await;
+    assert_error(&r, 503, "unavailable");
+    app.stop().await;
+}

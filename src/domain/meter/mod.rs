@@ -14,6 +14,7 @@ mod readings;
 mod recharges;
 
 pub use readings::{ReadingInput, ReadingReport};
+pub(crate) use recharges::recharge_entry;
 pub use recharges::{DEFAULT_MAX_RECHARGE, Recharge, RechargeQueue, ledger_account};
 
 /// How long a meter API token lives.

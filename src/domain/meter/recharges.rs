@@ -34,6 +34,25 @@ pub fn ledger_account(user_code: &str) -> String {
     format!("meter:{user_code}")
 }
 
+/// The journal entry of a recharge: its key makes it impossible to apply twice.
+pub(crate) fn recharge_entry(
+    account: &str,
+    out_trade_no: &str,
+    user_code: &str,
+    amount: i64,
+    at: i64,
+) -> EntryRow {
+    EntryRow {
+        entry_key: format!("meter-recharge:{account}:{out_trade_no}"),
+        kind: "meter_recharge".into(),
+        account: ledger_account(user_code),
+        amount,
+        reference: out_trade_no.to_owned(),
+        external_id: None,
+        created_at: at,
+    }
+}
+
 /// The default maximum of one recharge: 10,000 yuan.
 pub const DEFAULT_MAX_RECHARGE: Fen = Fen(1_000_000);
 
@@ -175,15 +194,13 @@ async fn apply_on(
     let mut credits: BTreeMap<&str, i64> = BTreeMap::new();
     for job in jobs {
         if new.remove(&(job.account.as_str(), job.out_trade_no.as_str())) {
-            entries.push(EntryRow {
-                entry_key: format!("meter-recharge:{}:{}", job.account, job.out_trade_no),
-                kind: "meter_recharge".into(),
-                account: ledger_account(&job.user_code),
-                amount: job.fee.0,
-                reference: job.out_trade_no.clone(),
-                external_id: None,
-                created_at: job.at,
-            });
+            entries.push(recharge_entry(
+                &job.account,
+                &job.out_trade_no,
+                &job.user_code,
+                job.fee.0,
+                job.at,
+            ));
             *credits.entry(&job.user_code).or_default() += job.fee.0;
             outcomes.push(Ok(Recharge::Credited));
             continue;

@@ -99,19 +99,12 @@ impl From<Error> for AdminError {
 
 impl IntoResponse for AdminError {
     fn into_response(self) -> Response {
-        let mut response = (
+        let response = (
             self.status,
             axum::Json(json!({"error": {"code": self.code, "message": self.message}})),
         )
             .into_response();
-        if let Some(seconds) = self.retry_after {
-            if let Ok(value) = axum::http::HeaderValue::from_str(&seconds.to_string()) {
-                response
-                    .headers_mut()
-                    .insert(axum::http::header::RETRY_AFTER, value);
-            }
-        }
-        response
+        crate::surfaces::with_retry_after(response, self.retry_after)
     }
 }
 

@@ -47,7 +47,7 @@ fn report_json(r: ImportReport) -> Value {
 }
 
 /// A number or a string, as text (`85.5`, `"85.50"`).
-fn text_of(v: &Option<Value>) -> String {
+pub(super) fn text_of(v: &Option<Value>) -> String {
     match v {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Number(n)) => n.to_string(),

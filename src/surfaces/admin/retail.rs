@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::envelope::{AdminError, Body, OperatorAuth};
+use super::heat::text_of as text;
 use crate::app::AppState;
 use crate::domain::retail::data::{BILL_FIGURES, BillInput, ContractInput};
 use crate::surfaces::retail::wire;
@@ -18,15 +19,6 @@ type Reply = Result<Response, AdminError>;
 
 fn ok(status: StatusCode, body: Value) -> Reply {
     Ok((status, Json(body)).into_response())
-}
-
-/// A JSON value as text: strings as they are, numbers written out.
-fn text(v: &Option<Value>) -> String {
-    match v {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Number(n)) => n.to_string(),
-        _ => String::new(),
-    }
 }
 
 #[derive(Deserialize)]

@@ -213,7 +213,7 @@ pub async fn finish(State(state): State<AppState>, req: Request, next: Next) -> 
 
 /// Renders an error in the envelope, stamped with the server's clock.
 pub fn render(state: &AppState, error: &ApiError) -> Response {
-    let mut rendered = json_response(
+    let rendered = json_response(
         error.status(),
         &Envelope {
             code: error.code,
@@ -222,12 +222,7 @@ pub fn render(state: &AppState, error: &ApiError) -> Response {
             timestamp: state.core.now().millis(),
         },
     );
-    if let Some(seconds) = error.retry_after {
-        if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
-            rendered.headers_mut().insert(header::RETRY_AFTER, value);
-        }
-    }
-    rendered
+    crate::surfaces::with_retry_after(rendered, error.retry_after)
 }
 
 /// The answer for paths the document does not have.

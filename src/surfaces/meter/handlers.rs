@@ -14,11 +14,7 @@ type MeterResult = Result<Ok200, MeterError>;
 
 /// Checks the token; returns the account name. (The 2-second rule is applied by each handler
 /// once the call has succeeded: a refused call does not block its corrected retry.)
-async fn authorize<'p>(
-    state: &AppState,
-    params: &'p Params,
-    _interface: &'static str,
-) -> Result<&'p str, MeterError> {
+async fn authorize<'p>(state: &AppState, params: &'p Params) -> Result<&'p str, MeterError> {
     let token = params.required("token")?;
     let account = params.required("admin_user_name")?;
     state.core.meter_authenticate(token, account).await?;
@@ -55,7 +51,7 @@ struct Building<'a> {
 
 /// 4.2 `POST /user/getBuildCode`
 pub async fn build_codes(State(state): State<AppState>, params: Params) -> MeterResult {
-    let account = authorize(&state, &params, "getBuildCode").await?;
+    let account = authorize(&state, &params).await?;
     let rows = state.core.meter_buildings(account).await?;
     let list: Vec<Building<'_>> = rows
         .iter()
@@ -89,7 +85,7 @@ fn items(households: &[Household]) -> Vec<HouseholdItem<'_>> {
 
 /// 4.3 `POST /user/getUserCodeByAccount` (optional `build_code`)
 pub async fn user_codes(State(state): State<AppState>, params: Params) -> MeterResult {
-    let account = authorize(&state, &params, "getUserCodeByAccount").await?;
+    let account = authorize(&state, &params).await?;
     let households = state
         .core
         .meter_households(account, params.optional("build_code"), None)
@@ -110,7 +106,7 @@ struct UserInfo {
 
 /// 4.4 `POST /user/GetUserInfo`
 pub async fn user_info(State(state): State<AppState>, params: Params) -> MeterResult {
-    let account = authorize(&state, &params, "GetUserInfo").await?;
+    let account = authorize(&state, &params).await?;
     let user_code = params.required("user_code")?;
     let (household, meters) = state.core.meter_household(account, user_code).await?;
     let meter = meters
@@ -139,7 +135,7 @@ struct AddressItem<'a> {
 
 /// 4.8 `POST /user/getAddress` (optional `build_code`)
 pub async fn addresses(State(state): State<AppState>, params: Params) -> MeterResult {
-    let account = authorize(&state, &params, "getAddress").await?;
+    let account = authorize(&state, &params).await?;
     let rows = state
         .core
         .meter_addresses(account, params.optional("build_code"))
@@ -157,7 +153,7 @@ pub async fn addresses(State(state): State<AppState>, params: Params) -> MeterRe
 
 /// 4.9 `POST /user/addressUserInfo` (`address`, optional `build_code`)
 pub async fn address_users(State(state): State<AppState>, params: Params) -> MeterResult {
-    let account = authorize(&state, &params, "addressUserInfo").await?;
+    let account = authorize(&state, &params).await?;
     let address = params.required("address")?;
     let households = state
         .core
@@ -237,7 +233,7 @@ struct RechargeItem {
 
 /// 4.6 `POST /user/GetPaymentList`
 pub async fn payment_list(State(state): State<AppState>, params: Params) -> MeterResult {
-    let account = authorize(&state, &params, "GetPaymentList").await?;
+    let account = authorize(&state, &params).await?;
     let user_code = params.required("user_code")?;
     let (from, to) = period(&state, &params)?;
     let (page_no, page_size) = page(&params)?;
@@ -275,7 +271,7 @@ struct ConsumptionItem {
 
 /// 4.7 `POST /user/GetConsumenList`
 pub async fn consumption_list(State(state): State<AppState>, params: Params) -> MeterResult {
-    let account = authorize(&state, &params, "GetConsumenList").await?;
+    let account = authorize(&state, &params).await?;
     let user_code = params.required("user_code")?;
     let (from, to) = period(&state, &params)?;
     let (page_no, page_size) = page(&params)?;

@@ -37,6 +37,14 @@ impl RetailError {
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid", message)
     }
+
+    /// 429 `rate_limited`, with `Retry-After`.
+    pub fn rate_limited(message: impl Into<String>, retry_after: u64) -> Self {
+        RetailError {
+            retry_after: Some(retry_after),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
+        }
+    }
 }
 
 impl From<Error> for RetailError {
@@ -73,10 +81,7 @@ impl From<Error> for RetailError {
             Error::RateLimited {
                 message,
                 retry_after_secs,
-            } => RetailError {
-                retry_after: Some(retry_after_secs),
-                ..RetailError::new(S::TOO_MANY_REQUESTS, "rate_limited", message)
-            },
+            } => RetailError::rate_limited(message, retry_after_secs),
             Error::Unavailable { detail, .. } => {
                 RetailError::new(S::SERVICE_UNAVAILABLE, "unavailable", detail)
             }
@@ -100,19 +105,12 @@ impl From<PictureRefusal> for RetailError {
 
 impl IntoResponse for RetailError {
     fn into_response(self) -> Response {
-        let mut response = (
+        let response = (
             self.status,
             axum::Json(json!({"code": self.code, "message": self.message})),
         )
             .into_response();
-        if let Some(seconds) = self.retry_after {
-            if let Ok(value) = axum::http::HeaderValue::from_str(&seconds.to_string()) {
-                response
-                    .headers_mut()
-                    .insert(axum::http::header::RETRY_AFTER, value);
-            }
-        }
-        response
+        crate::surfaces::with_retry_after(response, self.retry_after)
     }
 }
 
@@ -206,11 +204,7 @@ impl FromRequest<AppState> for Fields {
     type Rejection = RetailError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let is_multipart = req
-            .headers()
-            .get(axum::http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| ct.starts_with("multipart/form-data"));
+        let is_multipart = body::is_multipart(req.headers());
         let headers = req.headers().clone();
         let mut fields: HashMap<String, Value> = if is_multipart {
             body::multipart_text_fields(req, state)

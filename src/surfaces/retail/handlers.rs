@@ -50,14 +50,10 @@ pub async fn captcha(
 ) -> Reply {
     if let Some(ip) = ip {
         if let Err(wait) = state.captcha_limiter.check(ip, state.core.now()) {
-            return Err(RetailError {
-                retry_after: Some(wait),
-                ..RetailError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "rate_limited",
-                    format!("验证码请求过于频繁，请{wait}秒后再试"),
-                )
-            });
+            return Err(RetailError::rate_limited(
+                format!("验证码请求过于频繁，请{wait}秒后再试"),
+                wait,
+            ));
         }
     }
     let captcha = state.core.issue_captcha(retail::SURFACE).await?;
@@ -220,14 +216,10 @@ pub async fn send_code(State(state): State<AppState>, auth: Auth, f: Fields) -> 
         .retail_sms_limiter
         .check_key(auth.user.id.clone(), state.core.now())
     {
-        return Err(RetailError {
-            retry_after: Some(wait),
-            ..RetailError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                format!("验证码发送过于频繁，请{wait}秒后再试"),
-            )
-        });
+        return Err(RetailError::rate_limited(
+            format!("验证码发送过于频繁，请{wait}秒后再试"),
+            wait,
+        ));
     }
     let expires_in = state
         .core
@@ -253,12 +245,7 @@ pub async fn change_phone(State(state): State<AppState>, auth: Auth, f: Fields) 
 /// `POST /user/recommend`: `content`, optional `contact`, optional `picture` (multipart file);
 /// a JSON or form body works for feedback without a picture.
 pub async fn recommend(State(state): State<AppState>, auth: Auth, req: Request) -> Reply {
-    let is_multipart = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("multipart/form-data"));
-    let (content, contact, picture) = if is_multipart {
+    let (content, contact, picture) = if crate::surfaces::body::is_multipart(req.headers()) {
         read_multipart(&state, req).await?
     } else {
         let f = Fields::from_request(req, &state).await?;
