@@ -37,6 +37,9 @@ pub struct AppState {
     pub captcha_limiter: Arc<IpRateLimiter>,
     /// SMS codes one retail user may have sent per 10 minutes.
     pub retail_sms_limiter: Arc<RateLimiter<String>>,
+    /// The last charging captcha each client address fetched.
+    pub charging_captchas:
+        Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, String>>>,
 }
 
 /// A bound listener and what it serves.
@@ -98,6 +101,10 @@ fn settings(config: &Config) -> anyhow::Result<Settings> {
             i64::try_from(config.retail.max_upload_bytes).unwrap_or(i64::MAX),
             "retail.max_upload_bytes",
         )? as usize,
+        charging: config
+            .charging
+            .to_config(zone.offset_secs())
+            .map_err(|e| anyhow::anyhow!("[charging] {e}"))?,
         seasons: SeasonCalendar {
             start: SeasonCalendar::parse_month_day(&config.heating.season_start)
                 .context("heating.season_start must be MM-DD")?,
@@ -262,6 +269,7 @@ impl App {
             )),
             captcha_limiter: Arc::new(IpRateLimiter::new(config.retail.captchas_per_minute, 60)),
             retail_sms_limiter: Arc::new(RateLimiter::new(5, 600)),
+            charging_captchas: Default::default(),
             config: Arc::new(config),
             metrics: Metrics::default(),
         };
@@ -337,6 +345,29 @@ impl App {
                         changed = rx.changed() => {
                             let stop = changed.is_err() || *rx.borrow();
                             if stop {
+                                return Ok(());
+                            }
+                        }
+                    }
+                }
+            });
+        }
+        {
+            // The charging station: cars finish on the clock, watched or not.
+            let core = self.state.core.clone();
+            let mut rx = stop_rx.clone();
+            tasks.spawn(async move {
+                let mut ticks = tokio::time::interval(Duration::from_millis(100));
+                ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tokio::select! {
+                        _ = ticks.tick() => {
+                            if let Err(e) = core.charging_tick().await {
+                                tracing::warn!(error = %e, "charging station tick failed");
+                            }
+                        }
+                        changed = rx.changed() => {
+                            if changed.is_err() || *rx.borrow() {
                                 return Ok(());
                             }
                         }

@@ -57,6 +57,8 @@ pub struct Config {
     pub wechat_pay: WechatPaySection,
     pub meter: MeterConfig,
     pub retail: RetailConfig,
+    /// The EV charging station's set-up (used when the database has none yet).
+    pub charging: crate::domain::charging::settings::StationSettings,
     /// Surface name -> extra listener address serving that surface at its root.
     pub surface_bind: BTreeMap<String, String>,
 }

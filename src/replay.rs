@@ -244,7 +244,10 @@ fn report_events(
             ),
             Event::Queued { car, number } => writeln!(out, "   {} gets {number}", name(car)),
             Event::Renumbered { car, number } => writeln!(out, "   {} is now {number}", name(car)),
-            Event::Called { car, pile } => writeln!(out, "   {} called to {pile}", name(car)),
+            Event::Called { car, pile, moved } => {
+                let how = if *moved { "moved" } else { "called" };
+                writeln!(out, "   {} {how} to {pile}", name(car))
+            }
             Event::Left { car } => writeln!(out, "   {} left", name(car)),
             Event::Started { .. } => Ok(()),
         };

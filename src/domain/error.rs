@@ -21,6 +21,8 @@ pub enum Entity {
     Plan,
     SettlementBill,
     Feedback,
+    ChargingRequest,
+    Pile,
     Other,
 }
 
@@ -43,6 +45,8 @@ impl fmt::Display for Entity {
             Entity::Plan => "electricity plan",
             Entity::SettlementBill => "settlement bill",
             Entity::Feedback => "feedback",
+            Entity::ChargingRequest => "charging request",
+            Entity::Pile => "charging pile",
             Entity::Other => "resource",
         };
         f.write_str(s)

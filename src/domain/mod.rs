@@ -85,6 +85,8 @@ pub struct Settings {
     pub retail_upload_dir: std::path::PathBuf,
     /// Largest picture the retail hall takes (bytes).
     pub retail_max_upload_bytes: usize,
+    /// The charging station's set-up, used when the database has none yet.
+    pub charging: charging::station::StationConfig,
 }
 
 impl Default for Settings {
@@ -107,6 +109,7 @@ impl Default for Settings {
             meter_max_recharge: meter::DEFAULT_MAX_RECHARGE,
             retail_upload_dir: std::path::PathBuf::from("./data/uploads"),
             retail_max_upload_bytes: 2 * 1024 * 1024,
+            charging: Default::default(),
         }
     }
 }
@@ -124,6 +127,8 @@ pub struct Core {
     code_key: [u8; 32],
     /// Meter recharges waiting for their group commit.
     meter_recharges: meter::RechargeQueue,
+    /// The charging station, live.
+    charging: charging::service::Live,
 }
 
 impl Core {
@@ -152,7 +157,10 @@ impl Core {
             <sha2::Sha256 as sha2::Digest>::new_with_prefix(code_secret.as_bytes()),
         )
         .into();
+        let charging =
+            charging::service::Live::load(&store, &settings.charging, clock.now()).await?;
         Ok(Core {
+            charging,
             store,
             clock,
             settings,

@@ -131,6 +131,11 @@ impl Zone {
         UtcOffset::parse(s.trim(), fmt).ok().map(Zone)
     }
 
+    /// How far local time is ahead of UTC, seconds.
+    pub fn offset_secs(self) -> i64 {
+        i64::from(self.0.whole_seconds())
+    }
+
     pub fn shanghai() -> Zone {
         Zone(UtcOffset::from_hms(8, 0, 0).unwrap_or(UtcOffset::UTC))
     }

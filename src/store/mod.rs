@@ -12,6 +12,7 @@
 //! on disk before it is acknowledged, affordable because its committer batches.
 
 pub mod attempts;
+pub mod charging;
 pub mod codes;
 pub mod content;
 pub mod fast_read;

@@ -104,6 +104,54 @@ pub fn has_nul(bytes: &[u8], urlencoded: bool) -> bool {
         }
 }
 
+fn text(v: serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) => Some(s),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Every parameter of a request as text: the query string, then a form, JSON or multipart
+/// body (the body wins). A NUL anywhere is refused.
+pub async fn all_params(
+    req: axum::extract::Request,
+    state: &crate::app::AppState,
+) -> Result<std::collections::HashMap<String, String>, BodyError> {
+    let multipart = is_multipart(req.headers());
+    let (parts, raw) = req.into_parts();
+    if parts
+        .uri
+        .query()
+        .is_some_and(|q| has_nul(q.as_bytes(), true))
+    {
+        return Err(BodyError("请求参数不能包含空字符（NUL）".into()));
+    }
+    let mut params: std::collections::HashMap<String, String> = parts
+        .uri
+        .query()
+        .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    if multipart {
+        let fields =
+            multipart_text_fields(axum::extract::Request::from_parts(parts, raw), state).await?;
+        params.extend(fields);
+        return Ok(params);
+    }
+    let bytes = read(raw).await?;
+    let fields: std::collections::HashMap<String, serde_json::Value> =
+        decode(&parts.headers, &bytes)?;
+    params.extend(
+        fields
+            .into_iter()
+            .filter_map(|(k, v)| text(v).map(|t| (k, t))),
+    );
+    Ok(params)
+}
+
 #[cfg(test)]
 mod tests {
     use super::has_nul;

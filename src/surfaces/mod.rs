@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod body;
 pub mod captcha;
+pub mod charging;
 pub mod docs;
 pub mod heating;
 pub mod meter;
@@ -25,7 +26,7 @@ use crate::app::AppState;
 use crate::telemetry::{RequestTelemetry, track};
 
 /// Surfaces that can be served on their own listener.
-pub const SURFACES: [&str; 4] = ["heating", "meter", "retail", "admin"];
+pub const SURFACES: [&str; 5] = ["heating", "meter", "retail", "charging", "admin"];
 
 /// Adds `Retry-After: <seconds>` to a refusal that says when to come back.
 pub fn with_retry_after(mut response: Response, seconds: Option<u64>) -> Response {
@@ -77,6 +78,18 @@ impl FromRequestParts<AppState> for ClientIp {
     }
 }
 
+/// The value of cookie `name`, if the request has it.
+pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim())
+}
+
 fn tracked(router: Router, surface: &'static str, state: &AppState) -> Router {
     router.layer(from_fn_with_state(
         RequestTelemetry {
@@ -93,6 +106,7 @@ pub fn surface_router(name: &str, state: &AppState) -> Option<Router> {
         "heating" => Some(tracked(heating::router(state.clone()), "heating", state)),
         "meter" => Some(tracked(meter::router(state.clone()), "meter", state)),
         "retail" => Some(tracked(retail::router(state.clone()), "retail", state)),
+        "charging" => Some(tracked(charging::router(state.clone()), "charging", state)),
         "admin" => Some(tracked(admin::router(state.clone()), "admin", state)),
         _ => None,
     }
@@ -156,6 +170,10 @@ pub fn main_router(state: &AppState) -> Router {
         .nest(
             "/retail",
             tracked(retail::router(state.clone()), "retail", state),
+        )
+        .nest(
+            "/charging",
+            tracked(charging::router(state.clone()), "charging", state),
         )
         .nest(
             "/admin/v1",

@@ -138,6 +138,16 @@ pub struct Car {
     pub queued_at: Option<i64>,
     /// Order in the waiting area (arrival, or the moment it changed mode).
     waiting_order: u64,
+    /// The battery's capacity (Wh), when the driver said.
+    #[serde(default)]
+    pub capacity_wh: Option<i64>,
+}
+
+impl Car {
+    /// The energy asked for: delivered so far plus what is still missing.
+    pub fn requested_wh(&self) -> i64 {
+        self.delivered_wh + self.remaining_wh
+    }
 }
 
 /// Why a session ended.
@@ -152,7 +162,13 @@ pub enum EndReason {
 /// One detail record (详单): a session that delivered energy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DetailRecord {
+    /// The record's number, from 1, in the order sessions end.
+    #[serde(default)]
+    pub id: u64,
     pub car: CarId,
+    /// When the request was made (the order's submission time).
+    #[serde(default)]
+    pub requested_at: i64,
     pub user: String,
     pub number: String,
     pub pile: String,
@@ -180,7 +196,12 @@ pub enum Event {
     /// A car entered the waiting area with its number.
     Queued { car: CarId, number: String },
     /// A car was called to a pile's queue (from the waiting area or after a fault).
-    Called { car: CarId, pile: String },
+    Called {
+        car: CarId,
+        pile: String,
+        /// Moved here after a fault (or a pile switched off or back on).
+        moved: bool,
+    },
     /// A car began charging.
     Started { car: CarId, pile: String, at: i64 },
     /// A session ended; `done` when the car leaves the station.
@@ -222,9 +243,16 @@ pub struct Station {
     next_waiting_order: u64,
     /// `(finish time, pile)` of every charging head.
     finishes: BTreeSet<(i64, usize)>,
+    /// The next detail record's number.
+    #[serde(default = "first_record")]
+    next_record: u64,
     /// What happened since the last operation returned; never persisted.
     #[serde(skip)]
     events: Vec<Event>,
+}
+
+fn first_record() -> u64 {
+    1
 }
 
 impl Station {
@@ -261,12 +289,40 @@ impl Station {
             next_car: 1,
             next_waiting_order: 1,
             finishes: BTreeSet::new(),
+            next_record: 1,
             events: Vec::new(),
         }
     }
 
     pub fn now(&self) -> i64 {
         self.now
+    }
+
+    /// When the next car finishes charging, if one is charging.
+    pub fn next_finish(&self) -> Option<i64> {
+        self.finishes.first().map(|(t, _)| *t)
+    }
+
+    /// The number the next detail record gets.
+    pub fn next_record(&self) -> u64 {
+        self.next_record
+    }
+
+    /// Carries the record numbering over from an earlier station (after a reset).
+    pub fn continue_records_from(&mut self, next: u64) {
+        self.next_record = self.next_record.max(next);
+    }
+
+    /// Every car at the station, in no particular order.
+    pub fn cars(&self) -> impl Iterator<Item = &Car> {
+        self.cars.values()
+    }
+
+    /// Records the battery capacity a driver gave.
+    pub fn set_capacity(&mut self, id: CarId, capacity_wh: Option<i64>) {
+        if let Some(car) = self.cars.get_mut(&id) {
+            car.capacity_wh = capacity_wh;
+        }
     }
 
     pub fn car(&self, id: CarId) -> Option<&Car> {
@@ -386,6 +442,7 @@ impl Station {
                 arrived_at: self.now,
                 queued_at: None,
                 waiting_order: order,
+                capacity_wh: None,
             },
         );
         self.waiting[mode.index()].push_back(id);
@@ -605,7 +662,7 @@ impl Station {
                 } else {
                     self.waiting[m].pop_front();
                 }
-                self.place(id, p);
+                self.place(id, p, from_displaced);
             }
         }
     }
@@ -648,7 +705,7 @@ impl Station {
         total
     }
 
-    fn place(&mut self, id: CarId, p: usize) {
+    fn place(&mut self, id: CarId, p: usize, moved: bool) {
         let now = self.now;
         if let Some(car) = self.cars.get_mut(&id) {
             car.place = Place::Queue(p);
@@ -658,6 +715,7 @@ impl Station {
         self.events.push(Event::Called {
             car: id,
             pile: self.piles[p].id.clone(),
+            moved,
         });
         if self.piles[p].queue.len() == 1 {
             self.start_head(p);
@@ -726,7 +784,9 @@ impl Station {
         car.delivered_wh += wh;
         car.fees_so_far += charge_fee + service_fee;
         let record = DetailRecord {
+            id: self.next_record,
             car: id,
+            requested_at: car.arrived_at,
             user: car.user.clone(),
             number: car.number.clone(),
             pile: self.piles[p].id.clone(),
@@ -737,6 +797,7 @@ impl Station {
             service_fee,
             reason,
         };
+        self.next_record += 1;
         let pile = &mut self.piles[p];
         pile.sessions += 1;
         pile.charged_ms += stop - since;

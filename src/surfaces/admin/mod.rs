@@ -1,5 +1,6 @@
 //! The operator API at `/admin/v1`: bearer token from `POST /admin/v1/login`.
 
+mod charging;
 mod envelope;
 mod handlers;
 mod heat;
@@ -33,6 +34,19 @@ pub fn router(state: AppState) -> Router {
             "/clock",
             get(handlers::get_clock).post(handlers::move_clock),
         )
+        .route("/charging/piles", get(charging::piles))
+        .route(
+            "/charging/piles/{id}/state",
+            post(charging::pile_state_change),
+        )
+        .route("/charging/waiting", get(charging::waiting))
+        .route("/charging/report", get(charging::report))
+        .route("/charging/records", get(charging::records))
+        .route(
+            "/charging/config",
+            get(charging::get_config).put(charging::put_config),
+        )
+        .route("/charging/reset", post(charging::reset))
         .route("/heating/agreements", get(handlers::list_agreements))
         .route("/heating/agreements/{kind}", put(handlers::edit_agreement))
         .route(

@@ -111,53 +111,14 @@ pub async fn not_found() -> MeterError {
 /// The request's parameters: query string, then form or JSON body (the body wins).
 pub struct Params(HashMap<String, String>);
 
-fn text(v: Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
 impl FromRequest<AppState> for Params {
     type Rejection = MeterError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let multipart = body::is_multipart(req.headers());
-        let (parts, raw) = req.into_parts();
-        if parts
-            .uri
-            .query()
-            .is_some_and(|q| body::has_nul(q.as_bytes(), true))
-        {
-            return Err(MeterError::new(1001, "请求参数不能包含空字符（NUL）"));
-        }
-        let mut params: HashMap<String, String> = parts
-            .uri
-            .query()
-            .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
-        if multipart {
-            let fields = body::multipart_text_fields(Request::from_parts(parts, raw), state)
-                .await
-                .map_err(|e| MeterError::new(1001, e.0))?;
-            params.extend(fields);
-            return Ok(Params(params));
-        }
-        let bytes = body::read(raw)
+        body::all_params(req, state)
             .await
-            .map_err(|e| MeterError::new(1001, e.0))?;
-        let fields: HashMap<String, Value> =
-            body::decode(&parts.headers, &bytes).map_err(|e| MeterError::new(1001, e.0))?;
-        params.extend(
-            fields
-                .into_iter()
-                .filter_map(|(k, v)| text(v).map(|t| (k, t))),
-        );
-        Ok(Params(params))
+            .map(Params)
+            .map_err(|e| MeterError::new(1001, e.0))
     }
 }
 

@@ -188,18 +188,6 @@ pub const CAPTCHA_COOKIE: &str = "retail_captcha";
 /// The body's fields, from JSON or a form; values kept as JSON (a form gives strings).
 pub struct Fields(pub HashMap<String, Value>);
 
-/// The value of cookie `name`, if the request has it.
-fn cookie<'h>(headers: &'h axum::http::HeaderMap, name: &str) -> Option<&'h str> {
-    headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim())
-}
-
 impl FromRequest<AppState> for Fields {
     type Rejection = RetailError;
 
@@ -238,7 +226,7 @@ impl FromRequest<AppState> for Fields {
             return Err(RetailError::invalid(format!("{name}: 不能包含控制字符")));
         }
         if !CAPTCHA_ID.iter().any(|k| fields.contains_key(*k)) {
-            if let Some(id) = cookie(&parts_headers, CAPTCHA_COOKIE) {
+            if let Some(id) = crate::surfaces::cookie(&parts_headers, CAPTCHA_COOKIE) {
                 fields.insert("captcha_id".into(), Value::String(id.to_owned()));
             }
         }

@@ -1,0 +1,42 @@
+-- The EV charging station (seed 004): drivers, their tokens, the station's state and its
+-- detail records (详单).
+CREATE TABLE charging_users (
+    id TEXT PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+
+CREATE TABLE charging_tokens (
+    token_hash TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES charging_users (id),
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+
+-- One row: the whole station (waiting area, piles, queues) as JSON, written with every change.
+-- `version` guards against two processes writing over each other.
+CREATE TABLE charging_station (
+    id INTEGER PRIMARY KEY,
+    version BIGINT NOT NULL,
+    snapshot TEXT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
+CREATE TABLE charging_records (
+    id BIGINT PRIMARY KEY,
+    username TEXT NOT NULL,
+    number TEXT NOT NULL,
+    pile TEXT NOT NULL,
+    pile_no BIGINT NOT NULL,
+    requested_at BIGINT NOT NULL,
+    wh BIGINT NOT NULL,
+    start_at BIGINT NOT NULL,
+    stop_at BIGINT NOT NULL,
+    charge_fee BIGINT NOT NULL,
+    service_fee BIGINT NOT NULL,
+    reason TEXT NOT NULL
+);
+
+CREATE INDEX charging_records_user ON charging_records (username, id);
+CREATE INDEX charging_records_stop ON charging_records (stop_at);

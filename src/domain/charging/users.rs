@@ -1,0 +1,122 @@
+//! The station's drivers: register (user name, password, image captcha), log in (random token,
+//! stored hashed, valid 7 days).
+
+use crate::domain::identity::{Password, text_field};
+use crate::domain::{AuthFailure, Core, Entity, Error, Result, ids};
+use crate::store::charging as store;
+
+/// The surface name (captchas, metrics).
+pub const SURFACE: &str = "charging";
+
+/// How long a driver's token lives.
+pub const TOKEN_TTL_SECS: i64 = 7 * 24 * 3600;
+
+/// A registered driver.
+#[derive(Debug, Clone)]
+pub struct Driver {
+    pub id: String,
+    pub username: String,
+}
+
+impl From<store::UserRow> for Driver {
+    fn from(r: store::UserRow) -> Self {
+        Driver {
+            id: r.id,
+            username: r.username,
+        }
+    }
+}
+
+impl Core {
+    /// Registers a driver: a user name of 1-32 characters not taken yet, a password of 6-64,
+    /// and the answer of a captcha. Returns the new driver's token (registered means logged in).
+    pub async fn charging_register(
+        &self,
+        username: &str,
+        password: &str,
+        captcha_id: &str,
+        captcha: &str,
+    ) -> Result<(String, Driver)> {
+        let username = text_field(username, "username", "用户名", 32)?;
+        if username.is_empty() {
+            return Err(Error::invalid("username", "请输入用户名"));
+        }
+        let password = Password::parse_new(password, "password", 6, 64)?;
+        self.take_captcha(captcha_id, captcha).await?;
+        if store::user_by_name(self.store.pool(), &username)
+            .await?
+            .is_some()
+        {
+            return Err(Error::Conflict(Entity::User));
+        }
+        let hash = self.passwords.hash(password.expose()).await?;
+        let id = ids::random_hex_id();
+        if !store::insert_user(
+            self.store.pool(),
+            &id,
+            &username,
+            &hash,
+            self.now().millis(),
+        )
+        .await?
+        {
+            return Err(Error::Conflict(Entity::User));
+        }
+        let driver = Driver { id, username };
+        let token = self.charging_token(&driver).await?;
+        Ok((token, driver))
+    }
+
+    /// Logs a driver in; wrong passwords are limited per account.
+    pub async fn charging_login(&self, username: &str, password: &str) -> Result<(String, Driver)> {
+        let password = Password::presented(password, "password")?;
+        let Some(row) = store::user_by_name(self.store.pool(), username.trim()).await? else {
+            self.passwords.waste_one_verification().await;
+            return Err(Error::Unauthorized(AuthFailure::WrongPassword));
+        };
+        let guard_key = format!("charging:{}", row.id);
+        self.ensure_not_locked(&guard_key).await?;
+        if !self
+            .passwords
+            .verify(password.expose(), &row.password_hash)
+            .await?
+        {
+            self.record_failed_sign_in(&guard_key).await?;
+            return Err(Error::Unauthorized(AuthFailure::WrongPassword));
+        }
+        self.clear_failed_sign_ins(&guard_key).await?;
+        let driver = Driver::from(row);
+        let token = self.charging_token(&driver).await?;
+        Ok((token, driver))
+    }
+
+    async fn charging_token(&self, driver: &Driver) -> Result<String> {
+        let token = ids::random_token();
+        let now = self.now();
+        store::insert_token(
+            self.store.pool(),
+            &ids::token_hash(&token),
+            &driver.id,
+            now.millis(),
+            now.plus_secs(TOKEN_TTL_SECS).millis(),
+        )
+        .await?;
+        Ok(token)
+    }
+
+    /// The driver a token belongs to.
+    pub async fn charging_authenticate(&self, token: &str) -> Result<Driver> {
+        let token = token.trim();
+        if token.is_empty() {
+            return Err(Error::Unauthorized(AuthFailure::Missing));
+        }
+        store::user_by_token(
+            self.store.pool(),
+            &ids::token_hash(token),
+            self.now().millis(),
+        )
+        .await?
+        .map(Driver::from)
+        .ok_or(Error::Unauthorized(AuthFailure::InvalidToken))
+    }
+}

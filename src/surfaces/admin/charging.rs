@@ -1,0 +1,334 @@
+//! The station operator's side of the charging surface: piles and their queues, switching piles
+//! off and on (and recording faults and recoveries), the waiting area, reports by day, week and
+//! month, the configuration, the detail records, and under `--dev` a reset for replays.
+//!
+//! Money is shown as yuan strings (`"12.34"`) with the fen beside (`*_fen`), energy as kWh
+//! numbers, times as ISO 8601 UTC.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::envelope::{AdminError, Body, OperatorAuth};
+use crate::app::AppState;
+use crate::domain::Timestamp;
+use crate::domain::charging::service::{CarView, PileAction, Record, reason_str};
+use crate::domain::charging::settings::StationSettings;
+use crate::domain::charging::station::{Mode, PileState};
+use crate::domain::money::Fen;
+
+type Reply = Result<Response, AdminError>;
+
+fn mode_str(m: Mode) -> &'static str {
+    match m {
+        Mode::Fast => "fast",
+        Mode::Slow => "slow",
+    }
+}
+
+fn kwh(wh: i64) -> f64 {
+    wh as f64 / 1000.0
+}
+
+fn hours(ms: i64) -> f64 {
+    (ms as f64 / 360.0).round() / 10_000.0
+}
+
+fn yuan(fen: i64) -> String {
+    Fen(fen).yuan_string()
+}
+
+fn iso(ms: i64) -> String {
+    Timestamp::from_millis(ms).iso_utc_ms()
+}
+
+fn car_json(state: &AppState, c: &CarView) -> Value {
+    let now = state.core.now().millis();
+    json!({
+        "user": c.user,
+        "number": c.number,
+        "mode": mode_str(c.mode),
+        "state": c.state.as_str(),
+        "pile": c.pile,
+        "battery_capacity_kwh": c.capacity_wh.map(kwh),
+        "requested_kwh": kwh(c.requested_wh),
+        "charged_kwh": kwh(c.charged_wh),
+        "fee_so_far": yuan(c.fee_so_far),
+        "fee_so_far_fen": c.fee_so_far,
+        "arrived_at": iso(c.arrived_at),
+        "queued_at": c.queued_at.map(iso),
+        "queued_seconds": c.queued_at.map(|t| (now - t).max(0) / 1000),
+    })
+}
+
+fn pile_state(s: PileState) -> &'static str {
+    match s {
+        PileState::Working => "working",
+        PileState::Off => "off",
+        PileState::Fault => "fault",
+    }
+}
+
+/// `GET /admin/v1/charging/piles`
+pub async fn piles(State(state): State<AppState>, OperatorAuth(_op): OperatorAuth) -> Reply {
+    let piles = state.core.charging_piles().await?;
+    let list: Vec<Value> = piles
+        .iter()
+        .map(|p| {
+            json!({
+                "id": p.id,
+                "no": p.no,
+                "mode": mode_str(p.mode),
+                "state": pile_state(p.state),
+                "power_kw": kwh(p.power_w),
+                "sessions": p.sessions,
+                "total_hours": hours(p.charged_ms),
+                "total_kwh": kwh(p.charged_wh),
+                "charge_fee": yuan(p.charge_fee),
+                "service_fee": yuan(p.service_fee),
+                "total_fee": yuan(p.charge_fee + p.service_fee),
+                "cars": p.cars.iter().map(|c| car_json(&state, c)).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Ok(Json(json!({"now": state.core.now().iso_utc_ms(), "piles": list})).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct StateRequest {
+    state: Option<String>,
+}
+
+/// `POST /admin/v1/charging/piles/{id}/state {"state": "on"|"off"|"fault"|"recover"}`
+pub async fn pile_state_change(
+    State(state): State<AppState>,
+    OperatorAuth(op): OperatorAuth,
+    Path(id): Path<String>,
+    Body(req): Body<StateRequest>,
+) -> Reply {
+    let action = match req.state.as_deref().map(str::trim) {
+        Some("on") => PileAction::On,
+        Some("off") => PileAction::Off,
+        Some("fault") => PileAction::Fault,
+        Some("recover") => PileAction::Recover,
+        _ => {
+            return Err(AdminError::bad_request(
+                "state: must be \"on\", \"off\", \"fault\" or \"recover\"",
+            ));
+        }
+    };
+    state.core.charging_pile_action(&id, action).await?;
+    tracing::info!(operator = %op.username, pile = %id, ?action, "charging pile state changed");
+    piles(State(state), OperatorAuth(op)).await
+}
+
+/// `GET /admin/v1/charging/waiting`: the waiting area in order, and the cars taken off failed
+/// piles not placed yet (`displaced`).
+pub async fn waiting(State(state): State<AppState>, OperatorAuth(_op): OperatorAuth) -> Reply {
+    let (waiting, displaced) = state.core.charging_waiting().await?;
+    let capacity = state.core.charging_config().await.waiting_capacity;
+    Ok(Json(json!({
+        "now": state.core.now().iso_utc_ms(),
+        "capacity": capacity,
+        "waiting": waiting.iter().map(|c| car_json(&state, c)).collect::<Vec<_>>(),
+        "displaced": displaced.iter().map(|c| car_json(&state, c)).collect::<Vec<_>>(),
+    }))
+    .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ReportQuery {
+    period: Option<String>,
+    date: Option<String>,
+}
+
+/// `GET /admin/v1/charging/report?period=day|week|month[&date=YYYY-MM-DD]`: per pile, the
+/// sessions that ended in the local day, week (Monday first) or month holding `date` (today by
+/// default).
+pub async fn report(
+    State(state): State<AppState>,
+    OperatorAuth(_op): OperatorAuth,
+    Query(q): Query<ReportQuery>,
+) -> Reply {
+    let zone = state.core.settings.zone;
+    let date = match q.date.as_deref() {
+        None => state.core.now().local_calendar_date(zone),
+        Some(d) => crate::domain::heat::parse_date(d)
+            .ok_or_else(|| AdminError::bad_request("date: must be YYYY-MM-DD"))?,
+    };
+    let period = q.period.as_deref().unwrap_or("day");
+    let (from, to) = match period {
+        "day" => (Some(date), date.next_day()),
+        "week" => {
+            let monday =
+                date - time::Duration::days(i64::from(date.weekday().number_days_from_monday()));
+            (Some(monday), Some(monday + time::Duration::days(7)))
+        }
+        "month" => {
+            let first = date.replace_day(1).ok();
+            let next = first.and_then(|f| {
+                let (y, m) = if f.month() == time::Month::December {
+                    (f.year() + 1, time::Month::January)
+                } else {
+                    (f.year(), f.month().next())
+                };
+                time::Date::from_calendar_date(y, m, 1).ok()
+            });
+            (first, next)
+        }
+        _ => {
+            return Err(AdminError::bad_request(
+                "period: must be day, week or month",
+            ));
+        }
+    };
+    let (Some(from), Some(to)) = (from, to) else {
+        return Err(AdminError::bad_request("date: out of range"));
+    };
+    let from_ms = Timestamp::start_of_local_date(from, zone).millis();
+    let to_ms = Timestamp::start_of_local_date(to, zone).millis();
+    let sums = state.core.charging_report(from_ms, to_ms).await?;
+    let mut totals = (0i64, 0i64, 0i64, 0i64, 0i64);
+    let piles: Vec<Value> = sums
+        .iter()
+        .map(|s| {
+            totals.0 += s.sessions;
+            totals.1 += s.ms;
+            totals.2 += s.wh;
+            totals.3 += s.charge_fee;
+            totals.4 += s.service_fee;
+            json!({
+                "pile": s.pile,
+                "no": s.pile_no,
+                "sessions": s.sessions,
+                "hours": hours(s.ms),
+                "kwh": kwh(s.wh),
+                "charge_fee": yuan(s.charge_fee),
+                "service_fee": yuan(s.service_fee),
+                "total": yuan(s.charge_fee + s.service_fee),
+                "total_fen": s.charge_fee + s.service_fee,
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "period": period,
+        "from": from.to_string(),
+        "to": to.to_string(),
+        "piles": piles,
+        "total": {
+            "sessions": totals.0,
+            "hours": hours(totals.1),
+            "kwh": kwh(totals.2),
+            "charge_fee": yuan(totals.3),
+            "service_fee": yuan(totals.4),
+            "total": yuan(totals.3 + totals.4),
+            "total_fen": totals.3 + totals.4,
+        },
+    }))
+    .into_response())
+}
+
+/// A detail record for the operator.
+pub fn record_json(r: &Record) -> Value {
+    json!({
+        "id": r.id,
+        "user": r.user,
+        "number": r.number,
+        "pile": r.pile,
+        "kwh": kwh(r.wh),
+        "requested_at": iso(r.requested_at),
+        "start": iso(r.start),
+        "stop": iso(r.stop),
+        "hours": hours(r.stop - r.start),
+        "charge_fee": yuan(r.charge_fee),
+        "service_fee": yuan(r.service_fee),
+        "total": yuan(r.total()),
+        "total_fen": r.total(),
+        "reason": reason_str(r.reason),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct RecordsQuery {
+    limit: Option<i64>,
+}
+
+/// `GET /admin/v1/charging/records?limit=N`: the latest detail records (100 by default).
+pub async fn records(
+    State(state): State<AppState>,
+    OperatorAuth(_op): OperatorAuth,
+    Query(q): Query<RecordsQuery>,
+) -> Reply {
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=10_000).contains(&limit) {
+        return Err(AdminError::bad_request("limit: must be 1-10000"));
+    }
+    let list = state.core.charging_all_records(limit).await?;
+    Ok(Json(json!({"records": list.iter().map(record_json).collect::<Vec<_>>()})).into_response())
+}
+
+fn settings_json(s: &StationSettings) -> Value {
+    serde_json::to_value(s).unwrap_or(Value::Null)
+}
+
+/// `GET /admin/v1/charging/config`
+pub async fn get_config(State(state): State<AppState>, OperatorAuth(_op): OperatorAuth) -> Reply {
+    let config = state.core.charging_config().await;
+    Ok(Json(settings_json(&StationSettings::from_config(&config))).into_response())
+}
+
+/// The current settings with the keys of `body` changed (a whole document works too).
+async fn merged(state: &AppState, body: Value) -> Result<StationSettings, AdminError> {
+    let current = StationSettings::from_config(&state.core.charging_config().await);
+    let mut merged = settings_json(&current);
+    let Value::Object(changes) = body else {
+        return Err(AdminError::bad_request("config: must be a JSON object"));
+    };
+    if let Value::Object(map) = &mut merged {
+        for (k, v) in changes {
+            map.insert(k, v);
+        }
+    }
+    serde_json::from_value::<StationSettings>(merged)
+        .map_err(|e| AdminError::bad_request(format!("config: {e}")))
+}
+
+/// `PUT /admin/v1/charging/config`: any keys of `GET`; prices, the service fee, the fault
+/// policy and the waiting area apply at once, pile counts, powers and the queue length only to
+/// an empty station (409 otherwise).
+pub async fn put_config(
+    State(state): State<AppState>,
+    OperatorAuth(op): OperatorAuth,
+    Body(body): Body<Value>,
+) -> Reply {
+    let settings = merged(&state, body).await?;
+    let config = settings.to_config(state.core.settings.zone.offset_secs())?;
+    let config = state.core.charging_set_config(config).await?;
+    tracing::info!(operator = %op.username, "charging configuration changed");
+    Ok(Json(settings_json(&StationSettings::from_config(&config))).into_response())
+}
+
+/// `POST /admin/v1/charging/reset [config]` (`--dev` only): an empty station, with the given
+/// configuration keys changed, and no detail records: for replays.
+pub async fn reset(
+    State(state): State<AppState>,
+    OperatorAuth(op): OperatorAuth,
+    Body(body): Body<Value>,
+) -> Reply {
+    if !state.config.dev.enabled {
+        return Err(AdminError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "the station can be reset only under --dev",
+        ));
+    }
+    let body = if body.is_null() { json!({}) } else { body };
+    let settings = merged(&state, body).await?;
+    let config = settings.to_config(state.core.settings.zone.offset_secs())?;
+    let config = state.core.charging_reset(Some(config)).await?;
+    tracing::info!(operator = %op.username, "charging station reset");
+    Ok(Json(settings_json(&StationSettings::from_config(&config))).into_response())
+}

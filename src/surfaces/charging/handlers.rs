@@ -1,0 +1,411 @@
+//! The document's HTTP endpoints (login, register, the two history lists), the captcha that
+//! registration needs, and the charging operations over HTTP for clients without a WebSocket.
+
+use std::net::IpAddr;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use super::envelope::{ChargingError, Params, parse_kwh, parse_mode};
+use crate::app::AppState;
+use crate::domain::Timestamp;
+use crate::domain::charging::service::{CarView, Record};
+use crate::domain::charging::station::Mode;
+use crate::domain::charging::users::SURFACE;
+use crate::domain::money::FixedNumber;
+use crate::surfaces::ClientIp;
+
+type Reply = Result<Response, ChargingError>;
+
+/// The cookie that carries the last captcha's id.
+pub const CAPTCHA_COOKIE: &str = "charging_captcha";
+
+/// The mode as the document writes it.
+pub fn mode_name(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Fast => "fast",
+        Mode::Slow => "common",
+    }
+}
+
+fn local(state: &AppState, ms: i64) -> String {
+    Timestamp::from_millis(ms).local_datetime(state.core.settings.zone)
+}
+
+/// kWh from Wh, as a plain JSON number (`100.5`).
+fn kwh(wh: i64) -> f64 {
+    wh as f64 / 1000.0
+}
+
+/// Hours from milliseconds, to four decimals.
+fn hours(ms: i64) -> f64 {
+    (ms as f64 / 360.0).round() / 10_000.0
+}
+
+fn hms(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// A detail record as `/user/log` lists it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogEntry {
+    id: i64,
+    time: String,
+    station_id: i64,
+    quantity: f64,
+    time_of_use: f64,
+    start_time: String,
+    end_time: String,
+    cost_of_charge: FixedNumber,
+    cost_of_service: FixedNumber,
+    cost: FixedNumber,
+}
+
+impl LogEntry {
+    pub fn new(state: &AppState, r: &Record) -> LogEntry {
+        LogEntry {
+            id: r.id,
+            time: local(state, r.requested_at),
+            station_id: r.pile_no,
+            quantity: kwh(r.wh),
+            time_of_use: hours(r.stop - r.start),
+            start_time: local(state, r.start),
+            end_time: local(state, r.stop),
+            cost_of_charge: FixedNumber(r.charge_fee, 2),
+            cost_of_service: FixedNumber(r.service_fee, 2),
+            cost: FixedNumber(r.total(), 2),
+        }
+    }
+}
+
+/// A detail record as `/user/lognew` lists it (id and time of use are strings there), with
+/// the pile's name and why the session ended added.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogNewEntry {
+    id: String,
+    time: String,
+    station_id: i64,
+    quantity: f64,
+    time_of_use: String,
+    start_time: String,
+    end_time: String,
+    cost_of_charge: FixedNumber,
+    cost_of_service: FixedNumber,
+    cost: FixedNumber,
+}
+
+impl LogNewEntry {
+    fn new(state: &AppState, r: &Record) -> LogNewEntry {
+        LogNewEntry {
+            id: r.id.to_string(),
+            time: local(state, r.requested_at),
+            station_id: r.pile_no,
+            quantity: kwh(r.wh),
+            time_of_use: hms(r.stop - r.start),
+            start_time: local(state, r.start),
+            end_time: local(state, r.stop),
+            cost_of_charge: FixedNumber(r.charge_fee, 2),
+            cost_of_service: FixedNumber(r.service_fee, 2),
+            cost: FixedNumber(r.total(), 2),
+        }
+    }
+}
+
+/// A request in progress, as its driver sees it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestView {
+    number: String,
+    mode: &'static str,
+    state: &'static str,
+    pile: Option<String>,
+    /// Cars of the same mode ahead.
+    ahead: usize,
+    quantity: f64,
+    charged: f64,
+    fee: FixedNumber,
+    time: String,
+}
+
+impl RequestView {
+    pub fn new(state: &AppState, v: &CarView) -> RequestView {
+        RequestView {
+            number: v.number.clone(),
+            mode: mode_name(v.mode),
+            state: v.state.as_str(),
+            pile: v.pile.clone(),
+            ahead: v.ahead,
+            quantity: kwh(v.requested_wh),
+            charged: kwh(v.charged_wh),
+            fee: FixedNumber(v.fee_so_far, 2),
+            time: local(state, v.arrived_at),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct WithView<'a> {
+    code: i32,
+    msg: &'a str,
+    #[serde(flatten)]
+    view: RequestView,
+}
+
+fn view_reply(state: &AppState, msg: &str, v: &CarView) -> Response {
+    Json(WithView {
+        code: 200,
+        msg,
+        view: RequestView::new(state, v),
+    })
+    .into_response()
+}
+
+/// `GET /captcha`: `{code, msg, captchaId, image}` (a PNG data URL); `?format=png` gives the
+/// PNG itself with its id in `X-Captcha-Id`. The id also comes back as a cookie.
+pub async fn captcha(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    params: Params,
+) -> Reply {
+    if let Some(ip) = ip {
+        if let Err(wait) = state.captcha_limiter.check(ip, state.core.now()) {
+            return Err(ChargingError {
+                retry_after: Some(wait),
+                ..ChargingError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    format!("验证码请求过于频繁，请{wait}秒后再试"),
+                )
+            });
+        }
+    }
+    let captcha = state.core.issue_captcha(SURFACE).await?;
+    if let Some(ip) = ip {
+        remember_captcha(&state, ip, &captcha.id);
+    }
+    let png = crate::surfaces::captcha::png(&captcha.answer);
+    let cookie = format!(
+        "{CAPTCHA_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}",
+        captcha.id, captcha.expires_in_secs
+    );
+    let id_header = header::HeaderName::from_static("x-captcha-id");
+    if params.optional("format") == Some("png") {
+        return Ok((
+            [
+                (header::CONTENT_TYPE, "image/png".to_owned()),
+                (header::CACHE_CONTROL, "no-store".to_owned()),
+                (id_header, captcha.id.clone()),
+                (header::SET_COOKIE, cookie),
+            ],
+            png,
+        )
+            .into_response());
+    }
+    Ok((
+        [
+            (header::SET_COOKIE, cookie),
+            (id_header, captcha.id.clone()),
+        ],
+        Json(serde_json::json!({
+            "code": 200,
+            "msg": "验证码已生成",
+            "captchaId": captcha.id,
+            "image": crate::surfaces::captcha::data_url(&png),
+            "expiresIn": captcha.expires_in_secs,
+        })),
+    )
+        .into_response())
+}
+
+/// The last captcha each client address fetched: the register call of a client that sends
+/// only the answer (as the document does) is matched with it.
+fn remember_captcha(state: &AppState, ip: IpAddr, id: &str) {
+    let mut map = state
+        .charging_captchas
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if map.len() >= 10_000 {
+        map.clear();
+    }
+    map.insert(ip, id.to_owned());
+}
+
+fn captcha_id_of(
+    state: &AppState,
+    params: &Params,
+    headers: &axum::http::HeaderMap,
+    ip: Option<IpAddr>,
+) -> String {
+    if let Some(id) = params.optional_of(&["captchaId", "captcha_id", "codeId", "key"]) {
+        return id.to_owned();
+    }
+    if let Some(id) = crate::surfaces::cookie(headers, CAPTCHA_COOKIE) {
+        return id.to_owned();
+    }
+    ip.and_then(|ip| {
+        state
+            .charging_captchas
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&ip)
+            .cloned()
+    })
+    .unwrap_or_default()
+}
+
+#[derive(Serialize)]
+struct TokenReply<'a> {
+    code: i32,
+    msg: &'a str,
+    token: String,
+    username: String,
+}
+
+/// `POST /register`: username, password, code (the captcha's answer).
+pub async fn register(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: axum::http::HeaderMap,
+    params: Params,
+) -> Reply {
+    let username = params.required("username", "用户名")?;
+    let password = params.required("password", "密码")?;
+    let code = params
+        .optional_of(&["code", "captcha"])
+        .ok_or_else(|| ChargingError::invalid("code: 请填写验证码"))?;
+    let captcha_id = captcha_id_of(&state, &params, &headers, ip);
+    let (token, driver) = state
+        .core
+        .charging_register(username, password, &captcha_id, code)
+        .await?;
+    Ok(Json(TokenReply {
+        code: 200,
+        msg: "注册成功",
+        token,
+        username: driver.username,
+    })
+    .into_response())
+}
+
+/// `POST /login`: username, password.
+pub async fn login(State(state): State<AppState>, params: Params) -> Reply {
+    let username = params.required("username", "用户名")?;
+    let password = params.required("password", "密码")?;
+    let (token, driver) = state.core.charging_login(username, password).await?;
+    Ok(Json(TokenReply {
+        code: 200,
+        msg: "登录成功",
+        token,
+        username: driver.username,
+    })
+    .into_response())
+}
+
+/// The driver the `token` parameter (or bearer header) belongs to.
+pub async fn driver(state: &AppState, params: &Params) -> Result<String, ChargingError> {
+    let token = params.optional("token").ok_or_else(|| {
+        ChargingError::from(crate::domain::Error::Unauthorized(
+            crate::domain::AuthFailure::Missing,
+        ))
+    })?;
+    Ok(state.core.charging_authenticate(token).await?.username)
+}
+
+/// `num`: 10 by default, 1-100.
+fn num(params: &Params) -> Result<i64, ChargingError> {
+    match params.optional("num") {
+        None => Ok(10),
+        Some(n) => n
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=100).contains(n))
+            .ok_or_else(|| ChargingError::invalid("num: 须为1-100的整数")),
+    }
+}
+
+/// `GET /user/log`: the driver's latest detail records, newest first, as a JSON array.
+pub async fn log(State(state): State<AppState>, params: Params) -> Reply {
+    let user = driver(&state, &params).await?;
+    let records = state.core.charging_records(&user, num(&params)?).await?;
+    let list: Vec<LogEntry> = records.iter().map(|r| LogEntry::new(&state, r)).collect();
+    Ok(Json(list).into_response())
+}
+
+#[derive(Serialize)]
+struct LogNewReply {
+    code: i32,
+    log: Vec<LogNewEntry>,
+}
+
+/// `GET /user/lognew`: `{code: 200, log: [...]}`.
+pub async fn lognew(State(state): State<AppState>, params: Params) -> Reply {
+    let user = driver(&state, &params).await?;
+    let records = state.core.charging_records(&user, num(&params)?).await?;
+    Ok(Json(LogNewReply {
+        code: 200,
+        log: records
+            .iter()
+            .map(|r| LogNewEntry::new(&state, r))
+            .collect(),
+    })
+    .into_response())
+}
+
+/// Optional battery capacity (kWh).
+pub fn capacity(params: &Params) -> Result<Option<i64>, ChargingError> {
+    params
+        .optional("capacity")
+        .map(|c| parse_kwh(c, "capacity"))
+        .transpose()
+}
+
+/// `POST /user/charge/apply {mode, quantity[, capacity]}`.
+pub async fn apply(State(state): State<AppState>, params: Params) -> Reply {
+    let user = driver(&state, &params).await?;
+    let mode = parse_mode(params.required("mode", "充电模式")?)?;
+    let wh = parse_kwh(params.required("quantity", "充电量")?, "quantity")?;
+    let view = state
+        .core
+        .charging_apply(&user, mode, wh, capacity(&params)?)
+        .await?;
+    Ok(view_reply(&state, "您已经成功进入队列，请等待", &view))
+}
+
+/// `POST /user/charge/modify {mode?, quantity?}`: only in the waiting area.
+pub async fn modify(State(state): State<AppState>, params: Params) -> Reply {
+    let user = driver(&state, &params).await?;
+    let mode = params.optional("mode").map(parse_mode).transpose()?;
+    let wh = params
+        .optional("quantity")
+        .map(|q| parse_kwh(q, "quantity"))
+        .transpose()?;
+    let view = state.core.charging_modify(&user, mode, wh).await?;
+    Ok(view_reply(&state, "修改成功", &view))
+}
+
+/// `POST /user/charge/cancel`: anywhere; a charging car gets its detail record.
+pub async fn cancel(State(state): State<AppState>, params: Params) -> Reply {
+    let user = driver(&state, &params).await?;
+    state.core.charging_cancel(&user).await?;
+    Ok(Json(serde_json::json!({"code": 200, "msg": "已取消充电"})).into_response())
+}
+
+/// `GET /user/charge/info`: the request in progress (`state: "none"` when there is none).
+pub async fn info(State(state): State<AppState>, params: Params) -> Reply {
+    let user = driver(&state, &params).await?;
+    match state.core.charging_info(&user).await? {
+        Some(view) => Ok(view_reply(&state, "ok", &view)),
+        None => Ok(Json(serde_json::json!({
+            "code": 200,
+            "msg": "当前没有充电请求",
+            "state": "none",
+        }))
+        .into_response()),
+    }
+}

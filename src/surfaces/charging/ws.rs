@@ -1,0 +1,425 @@
+//! `WS /user/charge?token=&mode=fast|common&quantity=`: the driver's stream.
+//!
+//! The opening reply is `{"code": 200, "msg": "您已经成功进入队列，请等待", ...request}` (or
+//! `{"code": -1, "msg", "error"}`, then the socket closes). Then every event of the request, in
+//! order, each `{"code": 200, "event", "seq", "msg", ...}`: `queued` (number), `called` (pile),
+//! `moved` (to another pile after a fault), `charging`, `interrupted` (a fault stopped the
+//! session: its detail record), `renumbered`, `revised`, and last `finished` or `cancelled`
+//! (with the detail record when energy was delivered), after which the server closes the
+//! socket. Client messages: `{"operation": "revise", "mode", "quantity"}` and
+//! `{"operation": "cancel"}` (also `info`, and the text `ping`), answered with
+//! `{"code", "event": "reply", "operation", "msg", ...}`. Comments and trailing commas, as in
+//! the document's example, are accepted.
+//!
+//! Closing the socket does not cancel the request. Opening it again (token only) resumes: the
+//! opening reply shows where the request stands, and `since=N` replays the events after `N`.
+
+use axum::extract::State;
+use axum::extract::ws::{
+    Message, Utf8Bytes, WebSocket, WebSocketUpgrade, rejection::WebSocketUpgradeRejection,
+};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::envelope::{ChargingError, Params, parse_kwh, parse_mode};
+use super::handlers::{LogEntry, RequestView, capacity, driver, mode_name};
+use crate::app::AppState;
+use crate::domain::charging::service::{Notice, NoticeKind};
+
+/// The upgrade; bad parameters are told on the socket, where a browser client can read them.
+pub async fn charge(
+    State(state): State<AppState>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    params: Params,
+) -> Response {
+    match upgrade {
+        Ok(ws) => ws
+            .max_message_size(64 * 1024)
+            .on_upgrade(move |socket| session(state, socket, params)),
+        Err(_) => ChargingError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "websocket_required",
+            "请使用WebSocket连接此接口",
+        )
+        .into_response(),
+    }
+}
+
+async fn send(socket: &mut WebSocket, value: &impl Serialize) -> bool {
+    match serde_json::to_string(value) {
+        Ok(text) => socket
+            .send(Message::Text(Utf8Bytes::from(text)))
+            .await
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+async fn refuse(mut socket: WebSocket, err: ChargingError) {
+    let _ = send(&mut socket, &err.body()).await;
+    let _ = socket.send(Message::Close(None)).await;
+}
+
+#[derive(Serialize)]
+struct Opening {
+    code: i32,
+    msg: &'static str,
+    resumed: bool,
+    #[serde(flatten)]
+    view: Option<RequestView>,
+}
+
+async fn session(state: AppState, mut socket: WebSocket, params: Params) {
+    let user = match driver(&state, &params).await {
+        Ok(u) => u,
+        Err(e) => return refuse(socket, e).await,
+    };
+    let request = match opening_request(&params) {
+        Ok(r) => r,
+        Err(e) => return refuse(socket, e).await,
+    };
+    let since = params
+        .optional("since")
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or(u64::MAX);
+    let mut sub = match state.core.charging_open(&user, request, since).await {
+        Ok(s) => s,
+        Err(e) => return refuse(socket, e.into()).await,
+    };
+    let opening = Opening {
+        code: 200,
+        msg: if sub.created {
+            "您已经成功进入队列，请等待"
+        } else {
+            "已恢复您的充电请求"
+        },
+        resumed: !sub.created,
+        view: sub.view.as_ref().map(|v| RequestView::new(&state, v)),
+    };
+    if !send(&mut socket, &opening).await {
+        return;
+    }
+    for notice in std::mem::take(&mut sub.backlog) {
+        if !send(&mut socket, &render(&state, &notice)).await {
+            return;
+        }
+    }
+    loop {
+        tokio::select! {
+            notice = sub.events.recv() => match notice {
+                Some(notice) => {
+                    if !send(&mut socket, &render(&state, &notice)).await {
+                        return;
+                    }
+                    if notice.kind.is_final() {
+                        let _ = socket.send(Message::Close(None)).await;
+                        return;
+                    }
+                }
+                None => {
+                    // The station was reset under the request.
+                    let _ = send(&mut socket, &json!({
+                        "code": -1, "msg": "充电请求已被站点清除", "error": "reset",
+                    })).await;
+                    let _ = socket.send(Message::Close(None)).await;
+                    return;
+                }
+            },
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Text(text))) => {
+                    let reply = operation(&state, &user, text.as_str()).await;
+                    if !send(&mut socket, &reply).await {
+                        return;
+                    }
+                }
+                Some(Ok(Message::Binary(_))) => {
+                    let reply = json!({"code": -1, "msg": "请发送JSON文本消息", "error": "invalid"});
+                    if !send(&mut socket, &reply).await {
+                        return;
+                    }
+                }
+                Some(Ok(_)) => {}
+                // Closed or broken: the request stays.
+                Some(Err(_)) | None => return,
+            },
+        }
+    }
+}
+
+/// The request an opening makes (when the driver has none in progress): `mode` and
+/// `quantity` both, or neither (a resume).
+fn opening_request(
+    params: &Params,
+) -> Result<Option<(crate::domain::charging::station::Mode, i64, Option<i64>)>, ChargingError> {
+    match (params.optional("mode"), params.optional("quantity")) {
+        (None, None) => Ok(None),
+        (Some(mode), Some(q)) => Ok(Some((
+            parse_mode(mode)?,
+            parse_kwh(q, "quantity")?,
+            capacity(params)?,
+        ))),
+        (None, Some(_)) => Err(ChargingError::invalid("mode: 请选择充电模式(fast/common)")),
+        (Some(_), None) => Err(ChargingError::invalid("quantity: 请填写充电量")),
+    }
+}
+
+/// Removes `//` and `/* */` comments outside strings, then commas before `}` or `]`: the
+/// document's example message has both.
+pub fn lenient_json(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    let mut in_string = false;
+    while let Some(c) = chars.next() {
+        if in_string {
+            out.push(c);
+            match c {
+                '\\' => {
+                    if let Some(n) = chars.next() {
+                        out.push(n);
+                    }
+                }
+                '"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match (c, chars.peek()) {
+            ('"', _) => {
+                in_string = true;
+                out.push(c);
+            }
+            ('/', Some('/')) => {
+                for n in chars.by_ref() {
+                    if n == '\n' {
+                        out.push('\n');
+                        break;
+                    }
+                }
+            }
+            ('/', Some('*')) => {
+                chars.next();
+                let mut prev = ' ';
+                for n in chars.by_ref() {
+                    if prev == '*' && n == '/' {
+                        break;
+                    }
+                    prev = n;
+                }
+                out.push(' ');
+            }
+            _ => out.push(c),
+        }
+    }
+    // Trailing commas (outside strings: strings were copied whole, so scan with the same rule).
+    let mut cleaned = String::with_capacity(out.len());
+    let mut in_string = false;
+    let mut escaped = false;
+    let bytes: Vec<char> = out.chars().collect();
+    for (i, &c) in bytes.iter().enumerate() {
+        if in_string {
+            cleaned.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+            continue;
+        }
+        if c == '"' {
+            in_string = true;
+        }
+        if c == ',' {
+            let next = bytes[i + 1..].iter().find(|n| !n.is_whitespace());
+            if matches!(next, Some('}') | Some(']')) {
+                continue;
+            }
+        }
+        cleaned.push(c);
+    }
+    cleaned
+}
+
+/// Carries out a client message; the reply.
+async fn operation(state: &AppState, user: &str, text: &str) -> Value {
+    if text.trim().eq_ignore_ascii_case("ping") {
+        return json!({"code": 200, "event": "pong", "msg": "pong"});
+    }
+    let message: Value = match serde_json::from_str(&lenient_json(text)) {
+        Ok(v @ Value::Object(_)) => v,
+        _ => {
+            return json!({"code": -1, "event": "reply", "msg": "消息须为JSON对象，如 {\"operation\":\"cancel\"}", "error": "invalid"});
+        }
+    };
+    let field = |k: &str| -> Option<String> {
+        match message.get(k) {
+            Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        }
+    };
+    let op = field("operation").unwrap_or_default();
+    let result: Result<(&str, Option<RequestView>), ChargingError> = async {
+        match op.as_str() {
+            "revise" | "modify" => {
+                let mode = field("mode").map(|m| parse_mode(&m)).transpose()?;
+                let wh = field("quantity")
+                    .map(|q| parse_kwh(&q, "quantity"))
+                    .transpose()?;
+                let view = state.core.charging_modify(user, mode, wh).await?;
+                Ok(("修改成功", Some(RequestView::new(state, &view))))
+            }
+            "cancel" => {
+                state.core.charging_cancel(user).await?;
+                Ok(("已取消充电", None))
+            }
+            "info" | "query" => {
+                let view = state.core.charging_info(user).await?;
+                Ok(("ok", view.map(|v| RequestView::new(state, &v))))
+            }
+            _ => Err(ChargingError::invalid(
+                "operation: 须为revise(修改)或cancel(取消)",
+            )),
+        }
+    }
+    .await;
+    match result {
+        Ok((msg, view)) => {
+            let mut reply = json!({"code": 200, "event": "reply", "operation": op, "msg": msg});
+            if let (Some(view), Value::Object(map)) = (view, &mut reply) {
+                if let Ok(Value::Object(v)) = serde_json::to_value(view) {
+                    map.extend(v);
+                }
+            }
+            reply
+        }
+        Err(e) => {
+            let mut body = e.body();
+            body["event"] = json!("reply");
+            body["operation"] = json!(op);
+            body
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Event<'a> {
+    code: i32,
+    event: &'static str,
+    seq: u64,
+    msg: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    number: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mode: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quantity: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pile: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    start_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    record: Option<LogEntry>,
+}
+
+fn render<'a>(state: &AppState, n: &'a Notice) -> Event<'a> {
+    let mut e = Event {
+        code: 200,
+        event: "",
+        seq: n.seq,
+        msg: String::new(),
+        number: None,
+        mode: None,
+        quantity: None,
+        pile: None,
+        start_time: None,
+        record: None,
+    };
+    match &n.kind {
+        NoticeKind::Queued { number, mode, wh } => {
+            e.event = "queued";
+            e.msg = format!("您的排队号码是{number}，请在等候区等待叫号");
+            e.number = Some(number);
+            e.mode = Some(mode_name(*mode));
+            e.quantity = Some(*wh as f64 / 1000.0);
+        }
+        NoticeKind::Called { pile, moved } => {
+            e.event = if *moved { "moved" } else { "called" };
+            e.msg = if *moved {
+                format!("您已被调度到{pile}号充电桩")
+            } else {
+                format!("叫号：请到{pile}号充电桩排队充电")
+            };
+            e.pile = Some(pile);
+        }
+        NoticeKind::Started { pile, at } => {
+            e.event = "charging";
+            e.msg = format!("{pile}号充电桩开始为您充电");
+            e.pile = Some(pile);
+            e.start_time = Some(
+                crate::domain::Timestamp::from_millis(*at).local_datetime(state.core.settings.zone),
+            );
+        }
+        NoticeKind::Ended { record, done } => {
+            let reason = record.reason;
+            use crate::domain::charging::station::EndReason as R;
+            (e.event, e.msg) = match (reason, done) {
+                (R::Finished, _) => ("finished", "充电完成，已生成详单".to_owned()),
+                (R::Cancelled, _) => ("cancelled", "已取消充电，已生成详单".to_owned()),
+                (R::Fault, _) => (
+                    "interrupted",
+                    format!(
+                        "{}号充电桩故障，充电中断，已生成详单，请等待重新调度",
+                        record.pile
+                    ),
+                ),
+                (R::SwitchedOff, _) => (
+                    "interrupted",
+                    format!(
+                        "{}号充电桩已关闭，充电中断，已生成详单，请等待重新调度",
+                        record.pile
+                    ),
+                ),
+            };
+            e.pile = Some(&record.pile);
+            e.record = Some(LogEntry::new(state, record));
+        }
+        NoticeKind::Renumbered { number, mode } => {
+            e.event = "renumbered";
+            e.msg = format!("充电模式已修改，新的排队号码是{number}");
+            e.number = Some(number);
+            e.mode = Some(mode_name(*mode));
+        }
+        NoticeKind::Revised { wh } => {
+            e.event = "revised";
+            e.msg = "充电量已修改".to_owned();
+            e.quantity = Some(*wh as f64 / 1000.0);
+        }
+        NoticeKind::Cancelled => {
+            e.event = "cancelled";
+            e.msg = "已取消充电".to_owned();
+        }
+    }
+    e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lenient_json;
+
+    #[test]
+    fn reads_the_documents_message() {
+        let text = "{  \n  \n    \"operation\":\"revise\", // 进行修改操作，后端利用字典进行查询\n  \n    \"mode\":\"quick\", // quick为快充  \n  \n}";
+        let v: serde_json::Value =
+            serde_json::from_str(&lenient_json(text)).expect("lenient JSON parses");
+        assert_eq!(v["operation"], "revise");
+        assert_eq!(v["mode"], "quick");
+        let v: serde_json::Value =
+            serde_json::from_str(&lenient_json(r#"{"a":"x // y, }", /* c */ "b":[1,2,],}"#))
+                .expect("lenient JSON parses");
+        assert_eq!(v["a"], "x // y, }");
+        assert_eq!(v["b"], serde_json::json!([1, 2]));
+    }
+}

@@ -1,0 +1,888 @@
+//! The charging surface (seed 004) as the driver app and the station operator drive it: the
+//! document's endpoints, the WebSocket stream, the HTTP operations, the operator API, billing
+//! across tariff boundaries, faults, and a restart.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+use common::{Reply, TestApp, spawn_app};
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A new captcha's id and answer (from the dev outbox).
+async fn captcha(app: &TestApp) -> (String, String) {
+    let r = app.get("/charging/captcha", None).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["code"], 200);
+    assert!(
+        r.body["image"]
+            .as_str()
+            .expect("the step works")
+            .starts_with("data:image/png;base64,")
+    );
+    let id = r.body["captchaId"]
+        .as_str()
+        .expect("the step works")
+        .to_owned();
+    let answer = app.last_code(&id, "captcha");
+    (id, answer)
+}
+
+/// `POST path?query` with no body, as the document writes the calls.
+async fn post_query(app: &TestApp, path: &str, query: &[(&str, &str)]) -> Reply {
+    let resp = app
+        .client
+        .post(format!("{}{path}", app.base))
+        .query(query)
+        .send()
+        .await
+        .expect("the step works");
+    let status = resp.status().as_u16();
+    let body: Value = resp.json().await.expect("the step works");
+    Reply { status, body }
+}
+
+async fn raw_get(app: &TestApp, path: &str, query: &[(&str, &str)]) -> String {
+    let resp = app
+        .client
+        .get(format!("{}{path}", app.base))
+        .query(query)
+        .send()
+        .await
+        .expect("the step works");
+    resp.text().await.expect("the step works")
+}
+
+async fn get_query(app: &TestApp, path: &str, query: &[(&str, &str)]) -> Reply {
+    let resp = app
+        .client
+        .get(format!("{}{path}", app.base))
+        .query(query)
+        .send()
+        .await
+        .expect("the step works");
+    let status = resp.status().as_u16();
+    let body: Value = resp.json().await.expect("the step works");
+    Reply { status, body }
+}
+
+/// Registers a driver; the token.
+async fn driver(app: &TestApp, name: &str) -> String {
+    let (id, answer) = captcha(app).await;
+    let r = post_query(
+        app,
+        "/charging/register",
+        &[
+            ("username", name),
+            ("password", "123456"),
+            ("code", &answer),
+            ("captchaId", &id),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["code"], 200);
+    r.body["token"].as_str().expect("the step works").to_owned()
+}
+
+async fn ws(app: &TestApp, query: &str) -> Socket {
+    let url = format!("ws://{}/charging/user/charge?{query}", app.addr);
+    let (socket, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("ws connects");
+    socket
+}
+
+/// The next JSON message (pings skipped); None when the socket closed.
+async fn next(socket: &mut Socket) -> Option<Value> {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("a message within 10 s")?;
+        match msg.ok()? {
+            Message::Text(t) => {
+                return Some(serde_json::from_str(t.as_str()).expect("the step works"));
+            }
+            Message::Close(_) => return None,
+            _ => {}
+        }
+    }
+}
+
+async fn event(socket: &mut Socket, name: &str) -> Value {
+    let v = next(socket)
+        .await
+        .unwrap_or_else(|| panic!("closed before {name}"));
+    assert_eq!(v["event"], name, "{v}");
+    assert_eq!(v["code"], 200, "{v}");
+    v
+}
+
+async fn admin(app: &TestApp) -> String {
+    app.admin_token().await
+}
+
+async fn put_config(app: &TestApp, token: &str, body: Value) -> Reply {
+    app.put_auth("/admin/v1/charging/config", token, body).await
+}
+
+/// Advances the simulated clock by `seconds`.
+async fn advance(app: &TestApp, seconds: i64) {
+    app.advance(seconds).await;
+}
+
+#[tokio::test]
+async fn register_and_login_as_the_document_writes_them() {
+    let app = spawn_app().await;
+    let (id, answer) = captcha(&app).await;
+    // A wrong answer, then a missing field.
+    let r = post_query(
+        &app,
+        "/charging/register",
+        &[
+            ("username", "test"),
+            ("password", "123456"),
+            ("code", "00000x"),
+            ("captchaId", &id),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body["code"].clone()),
+        (400, json!(-1)),
+        "{:?}",
+        r.body
+    );
+    let r = post_query(
+        &app,
+        "/charging/register",
+        &[("username", "test"), ("code", &answer)],
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert!(
+        r.body["msg"]
+            .as_str()
+            .expect("the step works")
+            .contains("password")
+    );
+    // The document sends the answer alone: the last captcha of this address is meant.
+    let (_, answer) = captcha(&app).await;
+    let r = post_query(
+        &app,
+        "/charging/register",
+        &[
+            ("username", "test"),
+            ("password", "123456"),
+            ("code", &answer),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["code"], 200);
+    assert!(r.body["token"].as_str().expect("the step works").len() >= 32);
+    // The name is taken now.
+    let (id, answer) = captcha(&app).await;
+    let r = app
+        .post(
+            "/charging/register",
+            json!({"username": "test", "password": "abcdef", "code": answer, "captchaId": id}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"].clone()),
+        (409, json!("username_taken"))
+    );
+    // Login by query, JSON and form.
+    let r = post_query(
+        &app,
+        "/charging/login",
+        &[("username", "test"), ("password", "123456")],
+    )
+    .await;
+    assert_eq!(r.body["code"], 200);
+    let token = r.body["token"].as_str().expect("the step works").to_owned();
+    let r = app
+        .post(
+            "/charging/login",
+            json!({"username": "test", "password": "123456"}),
+        )
+        .await;
+    assert_eq!(r.body["code"], 200);
+    assert_ne!(
+        r.body["token"],
+        json!(token),
+        "each login gets its own token"
+    );
+    let resp = app
+        .client
+        .post(format!("{}/charging/login", app.base))
+        .form(&[("username", "test"), ("password", "wrong!")])
+        .send()
+        .await
+        .expect("the step works");
+    assert_eq!(resp.status(), 401);
+    let body: Value = resp.json().await.expect("the step works");
+    assert_eq!(body["code"], -1);
+    assert!(!body.to_string().contains("123456"));
+    // The token works; a made-up one does not.
+    let r = get_query(&app, "/charging/user/log", &[("token", &token)]).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, json!([]));
+    let r = get_query(&app, "/charging/user/log", &[("token", "dGVzdDoxMjM0NTY=")]).await;
+    assert_eq!((r.status, r.body["code"].clone()), (401, json!(-1)));
+    let r = get_query(&app, "/charging/user/lognew", &[]).await;
+    assert_eq!(r.status, 401);
+    let r = get_query(
+        &app,
+        "/charging/user/log",
+        &[("token", &token), ("num", "0")],
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    let r = app.get("/charging/nowhere", None).await;
+    assert_eq!((r.status, r.body["code"].clone()), (404, json!(-1)));
+    let r = app.get("/charging/login", None).await;
+    assert_eq!(r.status, 405);
+    let r = app.get("/charging/openapi.json", None).await;
+    assert!(r.body["paths"]["/user/charge"].is_object());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_session_over_http_is_billed_across_a_tariff_boundary() {
+    let app = spawn_app().await;
+    let alice = driver(&app, "alice").await;
+    // 10:00 China time + 4.5 h = 14:30: 30 kWh on a 30 kW pile runs into the flat period.
+    advance(&app, 4 * 3600 + 1800).await;
+    let r = app
+        .post(
+            "/charging/user/charge/apply",
+            json!({"token": alice, "mode": "fast", "quantity": 30}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["number"], "F1");
+    assert_eq!(r.body["state"], "charging");
+    assert_eq!(r.body["pile"], "F1");
+    // Only one request at a time.
+    let r = app
+        .post(
+            "/charging/user/charge/apply",
+            json!({"token": alice, "mode": "common", "quantity": 5}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"].clone()),
+        (409, json!("request_exists"))
+    );
+    // Halfway: 15 kWh, 15.00 + 12.00.
+    advance(&app, 1800).await;
+    let r = app.get("/charging/user/charge/info", Some(&alice)).await;
+    assert_eq!(r.body["charged"], 15.0);
+    assert_eq!(r.body["fee"], json!(27.00));
+    // Charging cannot be changed, only cancelled.
+    let r = app
+        .post(
+            "/charging/user/charge/modify",
+            json!({"token": alice, "quantity": 10}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["code"].clone()),
+        (409, json!(-1)),
+        "{:?}",
+        r.body
+    );
+    advance(&app, 1800).await;
+    let r = app.get("/charging/user/charge/info", Some(&alice)).await;
+    assert_eq!(r.body["state"], "none");
+    let r = get_query(&app, "/charging/user/log", &[("token", &alice)]).await;
+    let log = r.body.as_array().expect("the step works");
+    assert_eq!(log.len(), 1);
+    let e = &log[0];
+    assert_eq!(e["id"], 1);
+    assert_eq!(e["stationId"], 1);
+    assert_eq!(e["quantity"], 30.0);
+    assert_eq!(e["timeOfUse"], 1.0);
+    assert_eq!(e["time"], "2026-01-05 14:30:00");
+    assert_eq!(e["startTime"], "2026-01-05 14:30:00");
+    assert_eq!(e["endTime"], "2026-01-05 15:30:00");
+    // 15 kWh at 1.00 and 15 kWh at 0.70; service 30 x 0.80; two decimals as the document.
+    let text = raw_get(&app, "/charging/user/log", &[("token", &alice)]).await;
+    assert!(text.contains("\"costOfCharge\":25.50"), "{text}");
+    assert!(text.contains("\"costOfService\":24.00"), "{text}");
+    assert!(text.contains("\"cost\":49.50"), "{text}");
+    let r = get_query(
+        &app,
+        "/charging/user/lognew",
+        &[("token", &alice), ("num", "5")],
+    )
+    .await;
+    assert_eq!(r.body["code"], 200);
+    assert_eq!(r.body["log"][0]["id"], "1");
+    assert_eq!(r.body["log"][0]["timeOfUse"], "01:00:00");
+    // Nothing left to cancel.
+    let r = app
+        .post("/charging/user/charge/cancel", json!({"token": alice}))
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"].clone()),
+        (404, json!("no_request"))
+    );
+    // Bad input.
+    for body in [
+        json!({"token": alice, "mode": "warp", "quantity": 10}),
+        json!({"token": alice, "mode": "fast", "quantity": 0}),
+        json!({"token": alice, "mode": "fast", "quantity": "lots"}),
+        json!({"token": alice, "mode": "fast", "quantity": 1e9}),
+        json!({"token": alice, "mode": "fast"}),
+        json!({"token": alice, "mode": "fast", "quantity": 10, "capacity": 5}),
+        json!({"token": alice, "mode": "fast\u{0}", "quantity": 10}),
+    ] {
+        let r = app.post("/charging/user/charge/apply", body.clone()).await;
+        assert_eq!(
+            (r.status, r.body["code"].clone()),
+            (400, json!(-1)),
+            "{body}: {:?}",
+            r.body
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_websocket_streams_a_request_from_queue_to_detail_record() {
+    let app = spawn_app().await;
+    let op = admin(&app).await;
+    let r = put_config(
+        &app,
+        &op,
+        json!({"fast_piles": 1, "slow_piles": 1, "queue_len": 1}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let (a, b, c) = (
+        driver(&app, "a").await,
+        driver(&app, "b").await,
+        driver(&app, "c").await,
+    );
+
+    let mut wa = ws(&app, &format!("token={a}&mode=fast&quantity=30")).await;
+    let open = next(&mut wa).await.expect("the step works");
+    assert_eq!(open["code"], 200);
+    assert_eq!(open["msg"], "您已经成功进入队列，请等待");
+    assert_eq!(event(&mut wa, "queued").await["number"], "F1");
+    assert_eq!(event(&mut wa, "called").await["pile"], "F1");
+    event(&mut wa, "charging").await;
+
+    // B waits (F1's one place is taken) and revises with the document's own message.
+    let mut wb = ws(&app, &format!("token={b}&mode=fast&quantity=10")).await;
+    assert_eq!(
+        next(&mut wb).await.expect("the step works")["state"],
+        "waiting"
+    );
+    assert_eq!(event(&mut wb, "queued").await["number"], "F2");
+    wb.send(Message::text(
+        "{\"operation\":\"revise\", // 修改\n \"quantity\": 20, }",
+    ))
+    .await
+    .expect("the step works");
+    let reply = event(&mut wb, "reply").await;
+    assert_eq!(reply["quantity"], 20.0);
+    assert_eq!(event(&mut wb, "revised").await["quantity"], 20.0);
+    wb.send(Message::text(r#"{"operation":"revise","mode":"common"}"#))
+        .await
+        .expect("the step works");
+    // The reply, then the renumbering and the call to the free slow pile.
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        let v = next(&mut wb).await.expect("the step works");
+        seen.push(v["event"].as_str().expect("the step works").to_owned());
+        if v["event"] == "renumbered" {
+            assert_eq!(v["number"], "T1");
+        }
+    }
+    assert_eq!(seen, ["reply", "renumbered", "called", "charging"]);
+    // Too late to change now.
+    wb.send(Message::text(r#"{"operation":"revise","quantity":5}"#))
+        .await
+        .expect("the step works");
+    let reply = next(&mut wb).await.expect("the step works");
+    assert_eq!(
+        (reply["code"].clone(), reply["operation"].clone()),
+        (json!(-1), json!("revise"))
+    );
+
+    // C waits and cancels; its stream ends.
+    let mut wc = ws(&app, &format!("token={c}&mode=quick&quantity=5")).await;
+    next(&mut wc).await.expect("the step works");
+    event(&mut wc, "queued").await;
+    wc.send(Message::text(r#"{"operation":"cancel"}"#))
+        .await
+        .expect("the step works");
+    event(&mut wc, "reply").await;
+    event(&mut wc, "cancelled").await;
+    assert!(next(&mut wc).await.is_none(), "closed after the end");
+
+    // B hangs up; its request goes on. Reconnecting resumes, `since` replays.
+    drop(wb);
+    let mut wb = ws(&app, &format!("token={b}&since=0")).await;
+    let open = next(&mut wb).await.expect("the step works");
+    assert_eq!(
+        (open["resumed"].clone(), open["state"].clone()),
+        (json!(true), json!("charging"))
+    );
+    let mut replay = Vec::new();
+    for _ in 0..5 {
+        replay.push(
+            next(&mut wb).await.expect("the step works")["event"]
+                .as_str()
+                .expect("the step works")
+                .to_owned(),
+        );
+    }
+    assert_eq!(
+        replay,
+        ["queued", "revised", "renumbered", "called", "charging"]
+    );
+
+    // An hour later A is done (30 kWh at 30 kW) and gets its record; B (20 kWh at 10 kW) too
+    // after two.
+    advance(&app, 3600).await;
+    let done = event(&mut wa, "finished").await;
+    assert_eq!(done["record"]["quantity"], 30.0);
+    assert_eq!(done["record"]["cost"], 54.0, "{done}");
+    assert!(next(&mut wa).await.is_none());
+    advance(&app, 3600).await;
+    let done = event(&mut wb, "finished").await;
+    assert_eq!(done["record"]["stationId"], 2);
+    assert_eq!(done["record"]["quantity"], 20.0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn websocket_refusals_come_on_the_socket() {
+    let app = spawn_app().await;
+    let t = driver(&app, "d").await;
+    for query in [
+        "token=nope&mode=fast&quantity=5".to_owned(),
+        format!("token={t}&mode=fast"),
+        format!("token={t}"),
+        format!("token={t}&mode=fast&quantity=-3"),
+    ] {
+        let mut s = ws(&app, &query).await;
+        let v = next(&mut s).await.expect("the step works");
+        assert_eq!(v["code"], -1, "{query}: {v}");
+        assert!(next(&mut s).await.is_none());
+    }
+    // A plain GET is told to use a WebSocket.
+    let r = get_query(&app, "/charging/user/charge", &[("token", &t)]).await;
+    assert_eq!(
+        (r.status, r.body["error"].clone()),
+        (400, json!("websocket_required"))
+    );
+    // Nonsense on an open socket gets an answer, not a hang-up.
+    let mut s = ws(&app, &format!("token={t}&mode=fast&quantity=5")).await;
+    next(&mut s).await.expect("the step works");
+    event(&mut s, "queued").await;
+    for text in ["{not json", r#"{"operation":"fly"}"#, "[1,2]"] {
+        s.send(Message::text(text)).await.expect("the step works");
+        let mut v = next(&mut s).await.expect("the step works");
+        while v["event"] != "reply" {
+            v = next(&mut s).await.expect("the step works");
+        }
+        assert_eq!(v["code"], -1, "{text}: {v}");
+    }
+    s.send(Message::text("ping")).await.expect("the step works");
+    let mut v = next(&mut s).await.expect("the step works");
+    while v["event"] != "pong" {
+        v = next(&mut s).await.expect("the step works");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_operator_sees_piles_waiting_cars_faults_and_reports() {
+    let app = spawn_app().await;
+    let op = admin(&app).await;
+    let r = app.get("/admin/v1/charging/piles", None).await;
+    assert_eq!(r.status, 401);
+    let r = app.get("/admin/v1/charging/config", Some(&op)).await;
+    assert_eq!(r.body["fast_piles"], 2);
+    assert_eq!(r.body["slow_piles"], 3);
+    assert_eq!(r.body["fast_power_kw"], 30.0);
+    assert_eq!(r.body["waiting_capacity"], 10);
+    assert_eq!(r.body["queue_len"], 3);
+    assert_eq!(r.body["service_fee"], 0.8);
+    assert_eq!(
+        r.body["periods"].as_array().expect("the step works").len(),
+        7
+    );
+    // N = 2 for this test.
+    let r = put_config(
+        &app,
+        &op,
+        json!({"waiting_capacity": 2, "fault_policy": "priority"}),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let r = put_config(&app, &op, json!({"fault_policy": "random"})).await;
+    assert_eq!(r.status, 400);
+    let r = put_config(&app, &op, json!({"fast_power_kw": -5})).await;
+    assert_eq!(r.status, 400);
+
+    let mut tokens = Vec::new();
+    for i in 0..9 {
+        tokens.push(driver(&app, &format!("u{i}")).await);
+    }
+    // Eight fast cars: two piles x three places = 6 placed, then 2 waiting, the 9th refused.
+    for (i, t) in tokens.iter().enumerate().take(8) {
+        let r = app
+            .post(
+                "/charging/user/charge/apply",
+                json!({"token": t, "mode": "fast", "quantity": 15, "capacity": 60}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "car {i}: {:?}", r.body);
+    }
+    let r = app
+        .post(
+            "/charging/user/charge/apply",
+            json!({"token": tokens[8], "mode": "fast", "quantity": 15}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["code"].clone()),
+        (409, json!(-1)),
+        "{:?}",
+        r.body
+    );
+    assert!(
+        r.body["msg"]
+            .as_str()
+            .expect("the step works")
+            .contains("等候区已满")
+    );
+    // Structural changes wait for an empty station.
+    let r = put_config(&app, &op, json!({"fast_piles": 4})).await;
+    assert_eq!(r.status, 409);
+
+    let r = app.get("/admin/v1/charging/piles", Some(&op)).await;
+    let piles = r.body["piles"].as_array().expect("the step works");
+    assert_eq!(piles.len(), 5);
+    assert_eq!(piles[0]["id"], "F1");
+    assert_eq!(piles[0]["state"], "working");
+    let f1: Vec<&str> = piles[0]["cars"]
+        .as_array()
+        .expect("the step works")
+        .iter()
+        .map(|c| c["number"].as_str().expect("the step works"))
+        .collect();
+    let f2: Vec<&str> = piles[1]["cars"]
+        .as_array()
+        .expect("the step works")
+        .iter()
+        .map(|c| c["number"].as_str().expect("the step works"))
+        .collect();
+    assert_eq!((f1, f2), (vec!["F1", "F3", "F5"], vec!["F2", "F4", "F6"]));
+    assert_eq!(piles[0]["cars"][0]["user"], "u0");
+    assert_eq!(piles[0]["cars"][0]["battery_capacity_kwh"], 60.0);
+    assert_eq!(piles[0]["cars"][0]["requested_kwh"], 15.0);
+    let r = app.get("/admin/v1/charging/waiting", Some(&op)).await;
+    let waiting: Vec<&str> = r.body["waiting"]
+        .as_array()
+        .expect("the step works")
+        .iter()
+        .map(|c| c["number"].as_str().expect("the step works"))
+        .collect();
+    assert_eq!(waiting, ["F7", "F8"]);
+
+    // 15 minutes in, F1 fails: F1 (u0) gets a record for 7.5 kWh and, with F3 and F5, waits
+    // for places on F2, ahead of the waiting area.
+    advance(&app, 900).await;
+    let r = app
+        .post_auth(
+            "/admin/v1/charging/piles/F1/state",
+            &op,
+            json!({"state": "fault"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["piles"][0]["state"], "fault");
+    assert_eq!(r.body["piles"][0]["sessions"], 1);
+    assert_eq!(r.body["piles"][0]["total_kwh"], 7.5);
+    let r = app
+        .post_auth(
+            "/admin/v1/charging/piles/F1/state",
+            &op,
+            json!({"state": "fault"}),
+        )
+        .await;
+    assert_eq!(r.status, 409);
+    let r = app
+        .post_auth(
+            "/admin/v1/charging/piles/F9/state",
+            &op,
+            json!({"state": "off"}),
+        )
+        .await;
+    assert_eq!(r.status, 404);
+    let r = app
+        .post_auth(
+            "/admin/v1/charging/piles/F2/state",
+            &op,
+            json!({"state": "broken"}),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    let r = app.get("/admin/v1/charging/waiting", Some(&op)).await;
+    let displaced: Vec<&str> = r.body["displaced"]
+        .as_array()
+        .expect("the step works")
+        .iter()
+        .map(|c| c["number"].as_str().expect("the step works"))
+        .collect();
+    assert_eq!(displaced, ["F1", "F3", "F5"]);
+    let info = app
+        .get("/charging/user/charge/info", Some(&tokens[0]))
+        .await;
+    assert_eq!(
+        (info.body["state"].clone(), info.body["charged"].clone()),
+        (json!("displaced"), json!(7.5))
+    );
+    let log = get_query(&app, "/charging/user/log", &[("token", &tokens[0])]).await;
+    assert_eq!(log.body[0]["quantity"], 7.5);
+    // 7.5 kWh at 1.00 + 0.80.
+    assert_eq!(log.body[0]["cost"], 13.5, "{:?}", log.body);
+
+    // F2's head (F2) finishes 15 minutes later: F1 takes the free place, not F7.
+    advance(&app, 900).await;
+    let r = app.get("/admin/v1/charging/piles", Some(&op)).await;
+    let f2: Vec<&str> = r.body["piles"][1]["cars"]
+        .as_array()
+        .expect("the step works")
+        .iter()
+        .map(|c| c["number"].as_str().expect("the step works"))
+        .collect();
+    assert_eq!(f2, ["F4", "F6", "F1"]);
+    // Recovery: the not-yet-charging fast cars are pooled and re-dispatched by number.
+    let r = app
+        .post_auth(
+            "/admin/v1/charging/piles/F1/state",
+            &op,
+            json!({"state": "recover"}),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let f1: Vec<&str> = r.body["piles"][0]["cars"]
+        .as_array()
+        .expect("the step works")
+        .iter()
+        .map(|c| c["number"].as_str().expect("the step works"))
+        .collect();
+    let f2: Vec<&str> = r.body["piles"][1]["cars"]
+        .as_array()
+        .expect("the step works")
+        .iter()
+        .map(|c| c["number"].as_str().expect("the step works"))
+        .collect();
+    assert_eq!(f2[0], "F4", "the charging car stays");
+    let mut all: Vec<&str> = f1.iter().chain(f2.iter()).copied().collect();
+    all.sort();
+    assert_eq!(all, ["F1", "F3", "F4", "F5", "F6", "F7"]);
+
+    // Reports add up to the records.
+    advance(&app, 6 * 3600).await;
+    let records = app
+        .get("/admin/v1/charging/records?limit=100", Some(&op))
+        .await;
+    let recs = records.body["records"].as_array().expect("the step works");
+    assert_eq!(recs.len(), 9, "8 finished sessions and the interrupted one");
+    let total: i64 = recs
+        .iter()
+        .map(|r| r["total_fen"].as_i64().expect("the step works"))
+        .sum();
+    for period in ["day", "week", "month"] {
+        let r = app
+            .get(
+                &format!("/admin/v1/charging/report?period={period}&date=2026-01-05"),
+                Some(&op),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        assert_eq!(r.body["total"]["sessions"], 9, "{period}");
+        assert_eq!(r.body["total"]["total_fen"], total, "{period}");
+        assert_eq!(r.body["total"]["kwh"], 120.0);
+        assert_eq!(r.body["piles"].as_array().expect("the step works").len(), 5);
+    }
+    let r = app
+        .get(
+            "/admin/v1/charging/report?period=day&date=2026-01-06",
+            Some(&op),
+        )
+        .await;
+    assert_eq!(r.body["total"]["sessions"], 0);
+    let r = app
+        .get("/admin/v1/charging/report?period=year", Some(&op))
+        .await;
+    assert_eq!(r.status, 400);
+    let r = app
+        .get("/admin/v1/charging/report?date=2026-13-01", Some(&op))
+        .await;
+    assert_eq!(r.status, 400);
+
+    // The station is empty: the piles can change now; a reset (dev) clears everything.
+    let r = put_config(&app, &op, json!({"fast_piles": 4, "fault_policy": "time"})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = app
+        .post_auth("/admin/v1/charging/reset", &op, json!({"slow_piles": 1}))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["fast_piles"], 4);
+    assert_eq!(r.body["slow_piles"], 1);
+    let r = app.get("/admin/v1/charging/piles", Some(&op)).await;
+    assert_eq!(r.body["piles"].as_array().expect("the step works").len(), 5);
+    assert_eq!(r.body["piles"][0]["sessions"], 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_reset_is_for_development_only() {
+    let app = common::spawn_with(|c| {
+        c.dev.enabled = false;
+        c.dev.sim_clock = None;
+    })
+    .await;
+    let op = admin(&app).await;
+    let r = app
+        .post_auth("/admin/v1/charging/reset", &op, json!({}))
+        .await;
+    assert_eq!(r.status, 404);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn three_hundred_streams_each_get_every_event_in_order() {
+    let app = spawn_app().await;
+    let op = admin(&app).await;
+    let r = put_config(
+        &app,
+        &op,
+        json!({"waiting_capacity": 1000, "fast_piles": 10, "slow_piles": 10}),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    const N: usize = 300;
+    let mut tokens = Vec::new();
+    for i in 0..N {
+        // Straight through the domain: 300 captchas would only slow the test down.
+        let core = &app.state.core;
+        let c = core
+            .issue_captcha("charging")
+            .await
+            .expect("the step works");
+        let (token, _) = core
+            .charging_register(&format!("driver{i}"), "123456", &c.id, &c.answer)
+            .await
+            .expect("the step works");
+        tokens.push(token);
+    }
+    let mut sockets = Vec::new();
+    for (i, t) in tokens.iter().enumerate() {
+        let mode = if i % 2 == 0 { "fast" } else { "common" };
+        let mut s = ws(&app, &format!("token={t}&mode={mode}&quantity=2.5")).await;
+        // In the queue before the clock moves.
+        let open = next(&mut s).await.expect("opening");
+        assert_eq!(open["code"], 200);
+        sockets.push(s);
+    }
+    // Every car finishes within a day.
+    advance(&app, 24 * 3600).await;
+    let results = common::join_all(sockets.into_iter().map(|mut s| async move {
+        let mut events = Vec::new();
+        while let Some(v) = next(&mut s).await {
+            events.push(v);
+        }
+        events
+    }))
+    .await;
+    for (i, events) in results.iter().enumerate() {
+        let names: Vec<&str> = events
+            .iter()
+            .map(|e| e["event"].as_str().expect("the step works"))
+            .collect();
+        assert_eq!(
+            names,
+            ["queued", "called", "charging", "finished"],
+            "driver {i}"
+        );
+        let seqs: Vec<u64> = events
+            .iter()
+            .map(|e| e["seq"].as_u64().expect("the step works"))
+            .collect();
+        assert_eq!(seqs, [1, 2, 3, 4], "driver {i}");
+    }
+    // A day later the operator logs in again.
+    let op = admin(&app).await;
+    let records = app
+        .get("/admin/v1/charging/records?limit=1000", Some(&op))
+        .await;
+    assert_eq!(
+        records.body["records"].as_array().map(Vec::len),
+        Some(N),
+        "{:?}",
+        records.body
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_station_survives_a_restart() {
+    let db_dir = tempfile::tempdir().expect("the step works");
+    let url = common::test_database_url(&db_dir).await;
+    let first =
+        common::spawn_with(|c| c.server.database_url = utilhall::config::Secret(url.clone())).await;
+    let t = driver(&first, "r").await;
+    let r = first
+        .post(
+            "/charging/user/charge/apply",
+            json!({"token": t, "mode": "fast", "quantity": 30}),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let other = driver(&first, "s").await;
+    let r = first
+        .post(
+            "/charging/user/charge/apply",
+            json!({"token": other, "mode": "common", "quantity": 10}),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    first.stop().await;
+    // Back 30 minutes later (simulated): the fast car is half done; an hour later, both are.
+    let second = common::spawn_with(|c| {
+        c.server.database_url = utilhall::config::Secret(url.clone());
+        c.dev.sim_clock = Some("2026-01-05T02:30:00Z".into());
+    })
+    .await;
+    let r = second.get("/charging/user/charge/info", Some(&t)).await;
+    assert_eq!(
+        (r.body["state"].clone(), r.body["charged"].clone()),
+        (json!("charging"), json!(15.0))
+    );
+    advance(&second, 3600).await;
+    let r = get_query(&second, "/charging/user/log", &[("token", &t)]).await;
+    assert_eq!(r.body[0]["quantity"], 30.0);
+    let r = get_query(&second, "/charging/user/log", &[("token", &other)]).await;
+    assert_eq!(r.body[0]["quantity"], 10.0);
+    assert_eq!(r.body[0]["id"], 2);
+    second.stop().await;
+}
