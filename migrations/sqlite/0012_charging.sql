@@ -14,13 +14,20 @@ CREATE TABLE charging_tokens (
     expires_at BIGINT NOT NULL
 );
 
--- One row: the whole station (waiting area, piles, queues) as JSON, written with every change.
--- `version` guards against two processes writing over each other.
+-- One row: the whole station (waiting area, piles, queues) as JSON, as of operation `version`;
+-- the operations after it are in charging_ops (the scheduler is deterministic: replaying them
+-- over the snapshot rebuilds the station). A snapshot is written every 1000 operations.
 CREATE TABLE charging_station (
     id INTEGER PRIMARY KEY,
     version BIGINT NOT NULL,
     snapshot TEXT NOT NULL,
     updated_at BIGINT NOT NULL
+);
+
+CREATE TABLE charging_ops (
+    seq BIGINT PRIMARY KEY,
+    at BIGINT NOT NULL,
+    op TEXT NOT NULL
 );
 
 CREATE TABLE charging_records (

@@ -120,45 +120,99 @@ pub async fn snapshot<'e, E: Executor<'e, Database = Any>>(
         .await
 }
 
-/// Writes the snapshot over version `version` (0: the first one). False when another writer
-/// got there first.
+/// Writes the first snapshot (version 0) unless one is there already.
+pub async fn first_snapshot<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    snapshot: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO charging_station (id, version, snapshot, updated_at) \
+         VALUES (1, 0, $1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(snapshot)
+    .bind(now)
+    .execute(ex)
+    .await
+    .map(|_| ())
+}
+
+/// Writes the snapshot of the station as of operation `version`.
 pub async fn write_snapshot<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     version: i64,
     snapshot: &str,
     now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO charging_station (id, version, snapshot, updated_at) VALUES (1, $1, $2, $3) \
+         ON CONFLICT (id) DO UPDATE SET version = $1, snapshot = $2, updated_at = $3",
+    )
+    .bind(version)
+    .bind(snapshot)
+    .bind(now)
+    .execute(ex)
+    .await
+    .map(|_| ())
+}
+
+/// Logs operation `seq`; false when that number is taken (another process wrote it).
+pub async fn insert_op<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    seq: i64,
+    at: i64,
+    op: &str,
 ) -> Result<bool, sqlx::Error> {
-    let done = if version == 0 {
-        sqlx::query(
-            "INSERT INTO charging_station (id, version, snapshot, updated_at) \
-             VALUES (1, 1, $1, $2) ON CONFLICT DO NOTHING",
-        )
-        .bind(snapshot)
-        .bind(now)
-        .execute(ex)
-        .await?
-    } else {
-        sqlx::query(
-            "UPDATE charging_station SET version = version + 1, snapshot = $1, updated_at = $2 \
-             WHERE id = 1 AND version = $3",
-        )
-        .bind(snapshot)
-        .bind(now)
-        .bind(version)
-        .execute(ex)
-        .await?
-    };
+    let done = sqlx::query(
+        "INSERT INTO charging_ops (seq, at, op) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    )
+    .bind(seq)
+    .bind(at)
+    .bind(op)
+    .execute(ex)
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 
-/// Inserts detail records (already numbered); a record already there is left as it is.
-pub async fn insert_records<'e, E: Executor<'e, Database = Any>>(
+/// The operations after `version`, in order: `(seq, at, op)`.
+pub async fn ops_after<'e, E: Executor<'e, Database = Any>>(
     ex: E,
+    version: i64,
+) -> Result<Vec<(i64, i64, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT seq, at, op FROM charging_ops WHERE seq > $1 ORDER BY seq")
+        .bind(version)
+        .fetch_all(ex)
+        .await
+}
+
+/// Drops the operations a snapshot includes.
+pub async fn delete_ops_through<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    version: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM charging_ops WHERE seq <= $1")
+        .bind(version)
+        .execute(ex)
+        .await
+        .map(|_| ())
+}
+
+/// Inserts detail records (already numbered); a record already there is left as it is.
+pub async fn insert_records(
+    ex: &mut sqlx::AnyConnection,
     records: &[RecordRow],
 ) -> Result<(), sqlx::Error> {
-    if records.is_empty() {
-        return Ok(());
+    // 12 parameters a row: 500 rows stay well under every backend's parameter limit.
+    for chunk in records.chunks(500) {
+        insert_record_rows(&mut *ex, chunk).await?;
     }
+    Ok(())
+}
+
+async fn insert_record_rows(
+    ex: &mut sqlx::AnyConnection,
+    records: &[RecordRow],
+) -> Result<(), sqlx::Error> {
     let sql = format!(
         "INSERT INTO charging_records ({RECORD_COLUMNS}) VALUES {} ON CONFLICT DO NOTHING",
         super::placeholders(records.len(), 12)

@@ -846,10 +846,18 @@ async fn three_hundred_streams_each_get_every_event_in_order() {
 
 #[tokio::test]
 async fn the_station_survives_a_restart() {
-    let db_dir = tempfile::tempdir().expect("the step works");
+    let db_dir = tempfile::tempdir().expect("tempdir");
     let url = common::test_database_url(&db_dir).await;
     let first =
         common::spawn_with(|c| c.server.database_url = utilhall::config::Secret(url.clone())).await;
+    let op = admin(&first).await;
+    let r = put_config(
+        &first,
+        &op,
+        json!({"fast_piles": 1, "slow_piles": 1, "queue_len": 1}),
+    )
+    .await;
+    assert_eq!(r.status, 200);
     let t = driver(&first, "r").await;
     let r = first
         .post(
@@ -866,6 +874,26 @@ async fn the_station_survives_a_restart() {
         )
         .await;
     assert_eq!(r.status, 200);
+    // A third driver waits and changes its mind 1,100 times: the operation log passes a
+    // snapshot (every 1,000 operations) and goes on after it.
+    let q = driver(&first, "q").await;
+    let r = first
+        .post(
+            "/charging/user/charge/apply",
+            json!({"token": q, "mode": "fast", "quantity": 10}),
+        )
+        .await;
+    assert_eq!(r.body["state"], "waiting");
+    for i in 0..1100 {
+        let kwh = 10 + i % 3;
+        let r = first
+            .post(
+                "/charging/user/charge/modify",
+                json!({"token": q, "quantity": kwh}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+    }
     first.stop().await;
     // Back 30 minutes later (simulated): the fast car is half done; an hour later, both are.
     let second = common::spawn_with(|c| {
@@ -878,11 +906,27 @@ async fn the_station_survives_a_restart() {
         (r.body["state"].clone(), r.body["charged"].clone()),
         (json!("charging"), json!(15.0))
     );
+    let r = second.get("/charging/user/charge/info", Some(&q)).await;
+    // 1,099 % 3 = 1: the last change asked for 11 kWh.
+    assert_eq!(
+        (r.body["state"].clone(), r.body["quantity"].clone()),
+        (json!("waiting"), json!(11.0))
+    );
     advance(&second, 3600).await;
     let r = get_query(&second, "/charging/user/log", &[("token", &t)]).await;
-    assert_eq!(r.body[0]["quantity"], 30.0);
+    assert_eq!(
+        (r.body[0]["quantity"].clone(), r.body[0]["id"].clone()),
+        (json!(30.0), json!(1))
+    );
     let r = get_query(&second, "/charging/user/log", &[("token", &other)]).await;
-    assert_eq!(r.body[0]["quantity"], 10.0);
-    assert_eq!(r.body[0]["id"], 2);
+    assert_eq!(
+        (r.body[0]["quantity"].clone(), r.body[0]["id"].clone()),
+        (json!(10.0), json!(2))
+    );
+    // The waiting car went to F1 at 03:00 (11:00 local) and had its 11 kWh by 03:22.
+    let r = get_query(&second, "/charging/user/log", &[("token", &q)]).await;
+    assert_eq!(r.body[0]["quantity"], 11.0);
+    assert_eq!(r.body[0]["startTime"], "2026-01-05 11:00:00");
+    assert_eq!(r.body[0]["endTime"], "2026-01-05 11:22:00");
     second.stop().await;
 }

@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, MutexGuard, mpsc};
 
 use super::station::{
@@ -234,7 +235,9 @@ struct Feed {
 
 struct LiveState {
     station: Station,
+    /// The last operation written (or the snapshot's version when none came after it).
     version: i64,
+    snapshot_version: i64,
     /// Who made each request at the station.
     owners: HashMap<CarId, String>,
     /// Each driver's request at the station.
@@ -258,20 +261,126 @@ fn refusal(r: Refusal) -> Error {
     }
 }
 
-async fn read_station(store: &Store) -> Result<Option<(i64, Station)>> {
-    let Some((version, text)) = store::snapshot(store.pool()).await? else {
+/// A change to the station as the operation log keeps it. The scheduler is deterministic, so
+/// the last snapshot and the operations after it rebuild the station exactly; the cars that
+/// finished in between finish again at the same instants, with the same record numbers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+enum Op {
+    Arrive {
+        user: String,
+        mode: Mode,
+        wh: i64,
+        capacity_wh: Option<i64>,
+    },
+    Modify {
+        car: CarId,
+        mode: Option<Mode>,
+        wh: Option<i64>,
+    },
+    Cancel {
+        car: CarId,
+    },
+    TakeDown {
+        pile: String,
+        fault: bool,
+    },
+    BringUp {
+        pile: String,
+    },
+    /// A change of configuration that keeps the piles.
+    Configure {
+        config: StationConfig,
+    },
+}
+
+/// Operations between two snapshots.
+const SNAPSHOT_EVERY: i64 = 1000;
+
+/// Applies `op` at `now`: the new car (arrivals) and what happened.
+fn run(
+    st: &mut Station,
+    now: i64,
+    op: &Op,
+) -> std::result::Result<(Option<CarId>, Vec<Event>), Refusal> {
+    Ok(match op {
+        Op::Arrive {
+            user,
+            mode,
+            wh,
+            capacity_wh,
+        } => {
+            let (car, events) = st.arrive(now, user, *mode, *wh)?;
+            st.set_capacity(car, *capacity_wh);
+            (Some(car), events)
+        }
+        Op::Modify { car, mode, wh } => {
+            let mut events = Vec::new();
+            if let Some(wh) = wh {
+                events.extend(st.change_energy(now, *car, *wh)?);
+            }
+            if let Some(mode) = mode {
+                events.extend(st.change_mode(now, *car, *mode)?);
+            }
+            (None, events)
+        }
+        Op::Cancel { car } => (None, st.cancel(now, *car)?),
+        Op::TakeDown { pile, fault } => (None, st.take_down(now, pile, *fault)?),
+        Op::BringUp { pile } => (None, st.bring_up(now, pile)?),
+        Op::Configure { config } => {
+            let events = st.advance_to(now);
+            st.config = config.clone();
+            (None, events)
+        }
+    })
+}
+
+fn internal(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::internal(anyhow::anyhow!("{what}: {e}"))
+}
+
+/// Reads the station back: the snapshot, then the operations after it. The records of the
+/// sessions that ended on the way are written again (they are numbered: nothing doubles).
+async fn read_station(store: &Store) -> Result<Option<(i64, i64, Station)>> {
+    let Some((snapshot_version, text)) = store::snapshot(store.pool()).await? else {
         return Ok(None);
     };
-    let station: Station = serde_json::from_str(&text)
-        .map_err(|e| Error::internal(anyhow::anyhow!("unreadable station snapshot: {e}")))?;
-    Ok(Some((version, station)))
+    let mut station: Station =
+        serde_json::from_str(&text).map_err(|e| internal("unreadable station snapshot", e))?;
+    let mut version = snapshot_version;
+    let mut ended = Vec::new();
+    for (seq, at, text) in store::ops_after(store.pool(), snapshot_version).await? {
+        let op: Op =
+            serde_json::from_str(&text).map_err(|e| internal("unreadable station operation", e))?;
+        let mut events = station.advance_to(at);
+        match run(&mut station, at, &op) {
+            Ok((_, more)) => events.extend(more),
+            Err(r) => {
+                tracing::warn!(seq, refusal = %r, "a logged station operation was refused on replay")
+            }
+        }
+        ended.extend(events.into_iter().filter_map(|e| match e {
+            Event::Ended { record, .. } => Some(record),
+            _ => None,
+        }));
+        version = seq;
+    }
+    if !ended.is_empty() {
+        let live = LiveState::new(station, version, snapshot_version);
+        let rows: Vec<RecordRow> = ended.iter().map(|r| live.record(r).to_row()).collect();
+        let mut conn = store.pool().acquire().await?;
+        store::insert_records(&mut conn, &rows).await?;
+        return Ok(Some((version, snapshot_version, live.station)));
+    }
+    Ok(Some((version, snapshot_version, station)))
 }
 
 impl LiveState {
-    fn new(station: Station, version: i64) -> LiveState {
+    fn new(station: Station, version: i64, snapshot_version: i64) -> LiveState {
         let mut live = LiveState {
             station,
             version,
+            snapshot_version,
             owners: HashMap::new(),
             active: HashMap::new(),
             feeds: HashMap::new(),
@@ -413,21 +522,21 @@ impl LiveState {
 impl Live {
     /// Loads the persisted station, or starts an empty one with `config`.
     pub async fn load(store: &Store, config: &StationConfig, now: Timestamp) -> Result<Live> {
-        let (version, station) = match read_station(store).await? {
+        let (version, snapshot_version, station) = match read_station(store).await? {
             Some(found) => found,
             None => {
                 check_config(config)?;
                 let station = Station::new(config.clone(), now.millis());
                 let text = serde_json::to_string(&station).map_err(Error::internal)?;
-                store::write_snapshot(store.pool(), 0, &text, now.millis()).await?;
+                store::first_snapshot(store.pool(), &text, now.millis()).await?;
                 // Another process may have written the first one: read back whatever won.
                 read_station(store)
                     .await?
-                    .ok_or_else(|| Error::internal(anyhow::anyhow!("station snapshot vanished")))?
+                    .ok_or_else(|| internal("station snapshot", "vanished"))?
             }
         };
         Ok(Live {
-            state: Mutex::new(LiveState::new(station, version)),
+            state: Mutex::new(LiveState::new(station, version, snapshot_version)),
         })
     }
 }
@@ -437,51 +546,75 @@ impl Core {
         self.charging.state.lock().await
     }
 
-    /// Applies `op` at the current instant (after what is due), writes the result and tells
-    /// the drivers. When the write fails, the station is read back from the database.
-    async fn station_change<T>(
-        &self,
-        live: &mut LiveState,
-        op: impl FnOnce(&mut Station, i64) -> std::result::Result<(T, Vec<Event>), Refusal>,
-    ) -> Result<T> {
-        let now = self.now().millis();
+    /// The instant operations run at: the clock, never before the station's own time (a
+    /// simulated clock may be set back), so that a replay of the log runs them identically.
+    fn station_now(&self, live: &LiveState) -> i64 {
+        self.now().millis().max(live.station.now())
+    }
+
+    /// Applies `op` now (after what is due), logs it with the records it made, and tells the
+    /// drivers. When the write fails, the station is read back from the database.
+    async fn station_change(&self, live: &mut LiveState, op: Op) -> Result<Option<CarId>> {
+        let now = self.station_now(live);
         let mut events = live.station.advance_to(now);
-        let outcome = op(&mut live.station, now);
-        let value = match outcome {
-            Ok((value, more)) => {
+        match run(&mut live.station, now, &op) {
+            Ok((car, more)) => {
                 events.extend(more);
-                value
+                self.station_save(live, Some((now, &op)), events).await?;
+                Ok(car)
             }
             Err(r) => {
                 if !events.is_empty() {
-                    self.station_save(live, events).await?;
+                    self.station_save(live, None, events).await?;
                 }
-                return Err(refusal(r));
+                Err(refusal(r))
             }
-        };
-        self.station_save(live, events).await?;
-        Ok(value)
+        }
     }
 
-    async fn station_save(&self, live: &mut LiveState, events: Vec<Event>) -> Result<()> {
-        match self.station_write(live, &events).await {
+    async fn station_save(
+        &self,
+        live: &mut LiveState,
+        op: Option<(i64, &Op)>,
+        events: Vec<Event>,
+    ) -> Result<()> {
+        match self.station_write(live, op, &events).await {
             Ok(()) => {
-                live.version += 1;
+                if op.is_some() {
+                    live.version += 1;
+                }
                 live.publish(events);
+                if live.version - live.snapshot_version >= SNAPSHOT_EVERY {
+                    if let Err(e) = self.station_snapshot(live).await {
+                        tracing::warn!(error = %e, "charging station snapshot failed");
+                    }
+                }
                 Ok(())
             }
             Err(err) => {
-                // Memory ran ahead of the database: go back to what is stored.
-                if let Ok(Some((version, station))) = read_station(&self.store).await {
-                    *live = LiveState::new(station, version);
-                }
+                self.station_reload(live).await;
                 Err(err)
             }
         }
     }
 
-    async fn station_write(&self, live: &LiveState, events: &[Event]) -> Result<()> {
-        let text = serde_json::to_string(&live.station).map_err(Error::internal)?;
+    /// Memory ran ahead of the database: go back to what is stored.
+    async fn station_reload(&self, live: &mut LiveState) {
+        match read_station(&self.store).await {
+            Ok(Some((version, snapshot_version, station))) => {
+                *live = LiveState::new(station, version, snapshot_version);
+            }
+            Ok(None) => tracing::error!("the charging station's snapshot is gone"),
+            Err(e) => tracing::error!(error = %e, "cannot read the charging station back"),
+        }
+    }
+
+    async fn station_write(
+        &self,
+        live: &LiveState,
+        op: Option<(i64, &Op)>,
+        events: &[Event],
+    ) -> Result<()> {
         let records: Vec<RecordRow> = events
             .iter()
             .filter_map(|e| match e {
@@ -489,14 +622,43 @@ impl Core {
                 _ => None,
             })
             .collect();
-        let mut tx = self.store.begin_write().await?;
-        if !store::write_snapshot(&mut *tx, live.version, &text, self.now().millis()).await? {
-            return Err(Error::State(
-                "充电站的状态刚被另一个服务进程修改，请重试".into(),
-            ));
+        if records.is_empty() && op.is_none() {
+            return Ok(());
         }
-        store::insert_records(&mut *tx, &records).await?;
+        let mut tx = self.store.begin_write().await?;
+        if let Some((at, op)) = op {
+            let text = serde_json::to_string(op).map_err(Error::internal)?;
+            if !store::insert_op(&mut *tx, live.version + 1, at, &text).await? {
+                return Err(Error::State(
+                    "充电站的状态刚被另一个服务进程修改，请重试".into(),
+                ));
+            }
+        }
+        store::insert_records(&mut tx, &records).await?;
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// Writes the whole station at its version and drops the operations it includes.
+    async fn station_snapshot(&self, live: &mut LiveState) -> Result<()> {
+        let text = serde_json::to_string(&live.station).map_err(Error::internal)?;
+        let mut tx = self.store.begin_write().await?;
+        store::write_snapshot(&mut *tx, live.version, &text, self.now().millis()).await?;
+        store::delete_ops_through(&mut *tx, live.version).await?;
+        tx.commit().await?;
+        live.snapshot_version = live.version;
+        Ok(())
+    }
+
+    /// Replaces the station (new piles, or a reset) and writes it whole.
+    async fn station_replace(&self, live: &mut LiveState, station: Station) -> Result<()> {
+        live.station = station;
+        live.version += 1;
+        if let Err(e) = self.station_snapshot(live).await {
+            self.station_reload(live).await;
+            return Err(e);
+        }
+        live.index();
         Ok(())
     }
 
@@ -507,12 +669,11 @@ impl Core {
     }
 
     async fn station_catch_up(&self, live: &mut LiveState) -> Result<()> {
-        let now = self.now().millis();
-        let due = live.station.next_finish().is_some_and(|t| t <= now);
+        let now = self.station_now(live);
         // Moves the station's time (progress is read at it) even when nobody finishes.
         let events = live.station.advance_to(now);
-        if due {
-            self.station_save(live, events).await?;
+        if !events.is_empty() {
+            self.station_save(live, None, events).await?;
         }
         Ok(())
     }
@@ -578,12 +739,15 @@ impl Core {
                 return Err(Error::invalid("capacity", "电池容量须大于0且不小于充电量"));
             }
         }
-        self.station_change(live, |st, now| {
-            let (car, events) = st.arrive(now, user, mode, wh)?;
-            st.set_capacity(car, capacity_wh);
-            Ok((car, events))
-        })
-        .await
+        let op = Op::Arrive {
+            user: user.to_owned(),
+            mode,
+            wh,
+            capacity_wh,
+        };
+        self.station_change(live, op)
+            .await?
+            .ok_or_else(|| internal("arrival", "no car"))
     }
 
     /// Makes a request over HTTP (for clients without a stream).
@@ -624,24 +788,10 @@ impl Core {
         if place != Some(Place::Waiting) {
             return Err(refusal(Refusal::NotWaiting));
         }
-        let changed_wh = self
-            .station_change(&mut live, |st, now| {
-                let mut events = Vec::new();
-                let mut changed = None;
-                if let Some(wh) = wh {
-                    let before = st.car(car).map(|c| c.remaining_wh);
-                    events.extend(st.change_energy(now, car, wh)?);
-                    if before != Some(wh) {
-                        changed = Some(wh);
-                    }
-                }
-                if let Some(mode) = mode {
-                    events.extend(st.change_mode(now, car, mode)?);
-                }
-                Ok((changed, events))
-            })
+        let before = live.station.car(car).map(|c| c.remaining_wh);
+        self.station_change(&mut live, Op::Modify { car, mode, wh })
             .await?;
-        if let Some(wh) = changed_wh {
+        if let Some(wh) = wh.filter(|wh| before != Some(*wh)) {
             live.notify(car, NoticeKind::Revised { wh });
         }
         live.view(car)
@@ -656,8 +806,8 @@ impl Core {
             .active
             .get(user)
             .ok_or(Error::NotFound(Entity::ChargingRequest))?;
-        self.station_change(&mut live, |st, now| Ok(((), st.cancel(now, car)?)))
-            .await
+        self.station_change(&mut live, Op::Cancel { car }).await?;
+        Ok(())
     }
 
     /// A driver's request in progress, if any.
@@ -714,15 +864,14 @@ impl Core {
     pub async fn charging_pile_action(&self, pile: &str, action: PileAction) -> Result<()> {
         let mut live = self.station().await;
         self.station_catch_up(&mut live).await?;
-        self.station_change(&mut live, |st, now| {
-            let events = match action {
-                PileAction::Off => st.take_down(now, pile, false)?,
-                PileAction::Fault => st.take_down(now, pile, true)?,
-                PileAction::On | PileAction::Recover => st.bring_up(now, pile)?,
-            };
-            Ok(((), events))
-        })
-        .await
+        let pile = pile.to_owned();
+        let op = match action {
+            PileAction::Off => Op::TakeDown { pile, fault: false },
+            PileAction::Fault => Op::TakeDown { pile, fault: true },
+            PileAction::On | PileAction::Recover => Op::BringUp { pile },
+        };
+        self.station_change(&mut live, op).await?;
+        Ok(())
     }
 
     /// The station's configuration.
@@ -749,13 +898,15 @@ impl Core {
                     "充电站内还有车辆，不能修改充电桩数量、功率或队列长度".into(),
                 ));
             }
-            let mut station = Station::new(config.clone(), self.now().millis());
+            let mut station = Station::new(config.clone(), self.station_now(&live));
             station.continue_records_from(live.station.next_record());
-            live.station = station;
+            self.station_replace(&mut live, station).await?;
         } else {
-            live.station.config = config.clone();
+            let op = Op::Configure {
+                config: config.clone(),
+            };
+            self.station_change(&mut live, op).await?;
         }
-        self.station_save(&mut live, Vec::new()).await?;
         Ok(config)
     }
 
@@ -765,17 +916,15 @@ impl Core {
         let mut live = self.station().await;
         let config = config.unwrap_or_else(|| live.station.config.clone());
         check_config(&config)?;
-        let mut station = Station::new(config.clone(), self.now().millis());
+        let mut station = Station::new(config.clone(), self.station_now(&live));
         station.continue_records_from(live.station.next_record());
         let users: Vec<String> = live.active.keys().cloned().collect();
-        live.station = station;
         store::delete_records(self.store.pool()).await?;
-        self.station_save(&mut live, Vec::new()).await?;
+        self.station_replace(&mut live, station).await?;
         // Requests that were at the station are gone: their streams end.
         for user in users {
             live.feeds.remove(&user);
         }
-        live.index();
         Ok(config)
     }
 
