@@ -79,6 +79,9 @@ pub struct ReplayArgs {
     /// Places per pile queue, the charging car included (M).
     #[arg(long, default_value_t = 3)]
     pub queue: usize,
+    /// Print only the totals and the scheduler's speed (for large files).
+    #[arg(long)]
+    pub summary: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -243,7 +246,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 fault_policy,
                 ..StationConfig::default()
             };
-            let report = crate::replay::run(&text, station)
+            let report = crate::replay::run(&text, station, args.summary)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", args.file.display()))?;
             print!("{report}");
             Ok(())

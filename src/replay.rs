@@ -148,9 +148,13 @@ fn yuan(fen: i64) -> String {
     fixed_string(fen, 2)
 }
 
-/// Runs the file on a station with `config`; the whole printed report.
-pub fn run(text: &str, config: StationConfig) -> Result<String, String> {
+/// Runs the file on a station with `config`; the whole printed report, or with `summary` only
+/// the totals and the scheduler's speed (for large files).
+pub fn run(text: &str, config: StationConfig, summary: bool) -> Result<String, String> {
     let (midnight, events) = parse(text, config.tariff.utc_offset_secs)?;
+    let count = events.len();
+    let started = std::time::Instant::now();
+    let mut totals = Totals::default();
     let start = events.first().map_or(midnight, |(t, _, _)| midnight + t);
     let mut station = Station::new(config, start);
     let mut drivers: HashMap<String, CarId> = HashMap::new();
@@ -159,8 +163,12 @@ pub fn run(text: &str, config: StationConfig) -> Result<String, String> {
     for (offset, line, action) in events {
         let at = midnight + offset;
         let happened = station.advance_to(at);
-        report_events(&mut out, &happened, &names, midnight);
-        let _ = writeln!(out, "== {line}");
+        if summary {
+            totals.add(&happened);
+        } else {
+            report_events(&mut out, &happened, &names, midnight);
+            let _ = writeln!(out, "== {line}");
+        }
         let car_of = |d: &str| drivers.get(d).copied();
         let result = match &action {
             Action::Arrive { driver, mode, wh } => match station.arrive(at, driver, *mode, *wh) {
@@ -196,21 +204,66 @@ pub fn run(text: &str, config: StationConfig) -> Result<String, String> {
             }
         };
         match result {
+            Ok(ev) if summary => totals.add(&ev),
             Ok(ev) => report_events(&mut out, &ev, &names, midnight),
+            Err(_) if summary => totals.refused += 1,
             Err(refusal) => {
                 let _ = writeln!(out, "   refused: {refusal}");
             }
         }
-        table(&mut out, &station, &names);
+        if !summary {
+            table(&mut out, &station, &names);
+        }
     }
     // Every car still at the station finishes (unless stuck behind a pile that stays down).
     let rest = station.advance_to(station.now() + 7 * 24 * 60 * MINUTE_MS);
+    if summary {
+        totals.add(&rest);
+        let secs = started.elapsed().as_secs_f64();
+        let _ = writeln!(
+            out,
+            "events {count}  refused {}  sessions {}  kWh {}  charge {}  service {}  \
+             left at the station {}\nscheduler time {:.3} s  events per second {:.0}",
+            totals.refused,
+            totals.sessions,
+            kwh_text(totals.wh),
+            yuan(totals.charge),
+            yuan(totals.service),
+            station.cars().count(),
+            secs,
+            count as f64 / secs.max(1e-9),
+        );
+        return Ok(out);
+    }
     if !rest.is_empty() {
         let _ = writeln!(out, "== until every car is through");
         report_events(&mut out, &rest, &names, midnight);
         table(&mut out, &station, &names);
     }
     Ok(out)
+}
+
+/// What a summary adds up.
+#[derive(Default)]
+struct Totals {
+    refused: usize,
+    sessions: usize,
+    wh: i64,
+    charge: i64,
+    service: i64,
+}
+
+impl Totals {
+    fn add(&mut self, events: &[Event]) {
+        for e in events {
+            if let Event::Ended { record, .. } = e {
+                self.sessions += 1;
+                self.wh += record.wh;
+                self.charge += record.charge_fee;
+                self.service += record.service_fee;
+            }
+        }
+    }
 }
 
 fn report_events(
@@ -360,7 +413,7 @@ mod tests {
                     06:10 change V1 kwh 20   # refused: V1 is charging\n\
                     06:30 fault F1\n\
                     06:45 recover F1\n";
-        let out = run(text, StationConfig::default()).expect("runs");
+        let out = run(text, StationConfig::default(), false).expect("runs");
         assert!(out.contains("V1 gets F1"), "{out}");
         assert!(out.contains("refused: 只有在等候区"), "{out}");
         // 06:00-06:30 at 30 kW: 15 kWh valley (6.00) + service (12.00).
@@ -379,14 +432,30 @@ mod tests {
     }
 
     #[test]
+    fn a_summary_adds_up_the_sessions() {
+        let text = "06:00 arrive V1 fast 30\n06:00 arrive V2 slow 10\n06:30 arrive V3 fast 0.5\n";
+        let out = run(text, StationConfig::default(), true).expect("runs");
+        // 30 kWh in the valley (06:00-07:00): 12.00 + 24.00; 10 kWh: 4.00 + 8.00; 0.5 kWh at
+        // 06:30: 0.20 + 0.40.
+        assert!(
+            out.starts_with(
+                "events 3  refused 0  sessions 3  kWh 40.50  charge 16.20  service 32.40"
+            ),
+            "{out}"
+        );
+        assert!(out.contains("events per second"), "{out}");
+    }
+
+    #[test]
     fn bad_lines_name_their_number() {
         let err = run(
             "06:00 arrive V1 fast 30\n05:00 cancel V1\n",
             StationConfig::default(),
+            false,
         )
         .expect_err("backwards");
         assert!(err.starts_with("line 2:"), "{err}");
-        let err = run("06:00 launch V1\n", StationConfig::default()).expect_err("unknown");
+        let err = run("06:00 launch V1\n", StationConfig::default(), false).expect_err("unknown");
         assert!(err.contains("unknown event"), "{err}");
     }
 }

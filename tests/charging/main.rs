@@ -930,3 +930,100 @@ async fn the_station_survives_a_restart() {
     assert_eq!(r.body[0]["endTime"], "2026-01-05 11:22:00");
     second.stop().await;
 }
+
+/// The numbers in a pile's queue, or in a list of cars.
+fn numbers(cars: &Value) -> Vec<String> {
+    cars.as_array()
+        .map(|a| {
+            a.iter()
+                .map(|c| c["number"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_fault_under_the_time_order_policy_pools_the_queues_by_number() {
+    let app = spawn_app().await;
+    let op = admin(&app).await;
+    let r = put_config(&app, &op, json!({"fault_policy": "time"})).await;
+    assert_eq!(r.status, 200);
+    // Drivers made by the operator (a fleet): no captcha; they log in as usual.
+    let mut tokens = Vec::new();
+    for i in 0..8 {
+        let name = format!("fleet{i}");
+        let r = app
+            .post_auth(
+                "/admin/v1/charging/drivers",
+                &op,
+                json!({"username": name, "password": "123456"}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        let r = app
+            .post(
+                "/charging/login",
+                json!({"username": name, "password": "123456"}),
+            )
+            .await;
+        tokens.push(r.body["token"].as_str().expect("token").to_owned());
+    }
+    let r = app
+        .post_auth(
+            "/admin/v1/charging/drivers",
+            &op,
+            json!({"username": "fleet0", "password": "123456"}),
+        )
+        .await;
+    assert_eq!(r.status, 409);
+    let r = app
+        .post_auth(
+            "/admin/v1/charging/drivers",
+            &op,
+            json!({"username": "x", "password": "123"}),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    for t in &tokens {
+        let r = app
+            .post(
+                "/charging/user/charge/apply",
+                json!({"token": t, "mode": "fast", "quantity": 15}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+    }
+    advance(&app, 900).await;
+    let r = app
+        .post_auth(
+            "/admin/v1/charging/piles/F1/state",
+            &op,
+            json!({"state": "fault"}),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    // F1's cars and F2's not-yet-charging ones, pooled by number: F1 and F3 fill F2.
+    assert_eq!(numbers(&r.body["piles"][1]["cars"]), ["F2", "F1", "F3"]);
+    let w = app.get("/admin/v1/charging/waiting", Some(&op)).await;
+    assert_eq!(numbers(&w.body["displaced"]), ["F4", "F5", "F6"]);
+    assert_eq!(numbers(&w.body["waiting"]), ["F7", "F8"]);
+    // F2 finishes at 30 minutes: the pool goes first, the waiting area waits.
+    advance(&app, 900).await;
+    let r = app.get("/admin/v1/charging/piles", Some(&op)).await;
+    assert_eq!(numbers(&r.body["piles"][1]["cars"]), ["F1", "F3", "F4"]);
+    // Recovery: F3 and F4 (not charging) are pooled with F5 and F6 and dispatched by number
+    // where each finishes soonest, the recovered pile included (F1 has 15 minutes left on F2):
+    // F3 -> F1 (30 min), F4 -> F2 (45), F5 -> F1 (60), F6 -> F2 (75); then F7 is called.
+    let r = app
+        .post_auth(
+            "/admin/v1/charging/piles/F1/state",
+            &op,
+            json!({"state": "recover"}),
+        )
+        .await;
+    assert_eq!(numbers(&r.body["piles"][0]["cars"]), ["F3", "F5", "F7"]);
+    assert_eq!(numbers(&r.body["piles"][1]["cars"]), ["F1", "F4", "F6"]);
+    let w = app.get("/admin/v1/charging/waiting", Some(&op)).await;
+    assert_eq!(numbers(&w.body["waiting"]), ["F8"]);
+    app.stop().await;
+}

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::{Mutex, MutexGuard, mpsc};
+use tokio::sync::{Mutex, OwnedMutexGuard, mpsc};
 
 use super::station::{
     CarId, DetailRecord, EndReason, Event, Mode, PileState, Place, Refusal, Station, StationConfig,
@@ -247,7 +247,7 @@ struct LiveState {
 
 /// The station, live. Held by the [`Core`].
 pub struct Live {
-    state: Mutex<LiveState>,
+    state: Arc<Mutex<LiveState>>,
 }
 
 fn refusal(r: Refusal) -> Error {
@@ -536,80 +536,120 @@ impl Live {
             }
         };
         Ok(Live {
-            state: Mutex::new(LiveState::new(station, version, snapshot_version)),
+            state: Arc::new(Mutex::new(LiveState::new(
+                station,
+                version,
+                snapshot_version,
+            ))),
         })
     }
 }
 
-impl Core {
-    async fn station(&self) -> MutexGuard<'_, LiveState> {
-        self.charging.state.lock().await
-    }
+type Guard = OwnedMutexGuard<LiveState>;
 
+/// What changes the station; run on a task of its own (see [`Core::station_job`]).
+enum Job {
+    /// Lets the cars due by now finish.
+    CatchUp,
+    /// Catches up, then applies the operation.
+    Change(Op),
+    /// Puts a new station in place (new piles), written whole.
+    Replace(Station),
+    /// Like `Replace`, and the detail records go (`--dev` reset).
+    Reset(Station),
+}
+
+/// Writes the station: what a job needs of the [`Core`], owned, so the job can run on its own
+/// task.
+#[derive(Clone)]
+struct Writer {
+    store: Store,
+    clock: crate::domain::Clock,
+}
+
+impl Writer {
     /// The instant operations run at: the clock, never before the station's own time (a
     /// simulated clock may be set back), so that a replay of the log runs them identically.
-    fn station_now(&self, live: &LiveState) -> i64 {
-        self.now().millis().max(live.station.now())
+    fn now(&self, live: &LiveState) -> i64 {
+        self.clock.now().millis().max(live.station.now())
     }
 
-    /// Applies `op` now (after what is due), logs it with the records it made, and tells the
-    /// drivers. When the write fails, the station is read back from the database.
-    async fn station_change(&self, live: &mut LiveState, op: Op) -> Result<Option<CarId>> {
-        let now = self.station_now(live);
-        let mut events = live.station.advance_to(now);
-        match run(&mut live.station, now, &op) {
-            Ok((car, more)) => {
-                events.extend(more);
-                self.station_save(live, Some((now, &op)), events).await?;
-                Ok(car)
+    async fn run(&self, live: &mut LiveState, job: Job) -> Result<Option<CarId>> {
+        match job {
+            Job::CatchUp => self.catch_up(live).await.map(|()| None),
+            Job::Change(op) => {
+                self.catch_up(live).await?;
+                self.change(live, op).await
             }
-            Err(r) => {
-                if !events.is_empty() {
-                    self.station_save(live, None, events).await?;
-                }
-                Err(refusal(r))
-            }
+            Job::Replace(station) => self.replace(live, station, false).await.map(|()| None),
+            Job::Reset(station) => self.replace(live, station, true).await.map(|()| None),
         }
     }
 
-    async fn station_save(
+    async fn catch_up(&self, live: &mut LiveState) -> Result<()> {
+        let now = self.now(live);
+        // Moves the station's time (progress is read at it) even when nobody finishes.
+        let events = live.station.advance_to(now);
+        if !events.is_empty() {
+            self.save(live, None, events).await?;
+        }
+        Ok(())
+    }
+
+    /// Applies `op` now, logs it with the records it made, and tells the drivers.
+    async fn change(&self, live: &mut LiveState, op: Op) -> Result<Option<CarId>> {
+        let now = self.now(live);
+        match run(&mut live.station, now, &op) {
+            Ok((car, events)) => {
+                self.save(live, Some((now, &op)), events).await?;
+                Ok(car)
+            }
+            Err(r) => Err(refusal(r)),
+        }
+    }
+
+    /// Writes what an operation (or the clock) did; when the write fails, the station is read
+    /// back from the database (memory ran ahead of it).
+    async fn save(
         &self,
         live: &mut LiveState,
         op: Option<(i64, &Op)>,
         events: Vec<Event>,
     ) -> Result<()> {
-        match self.station_write(live, op, &events).await {
+        match self.write(live, op, &events).await {
             Ok(()) => {
                 if op.is_some() {
                     live.version += 1;
                 }
                 live.publish(events);
                 if live.version - live.snapshot_version >= SNAPSHOT_EVERY {
-                    if let Err(e) = self.station_snapshot(live).await {
+                    if let Err(e) = self.snapshot(live).await {
                         tracing::warn!(error = %e, "charging station snapshot failed");
                     }
                 }
                 Ok(())
             }
             Err(err) => {
-                self.station_reload(live).await;
+                self.reload(live).await;
                 Err(err)
             }
         }
     }
 
-    /// Memory ran ahead of the database: go back to what is stored.
-    async fn station_reload(&self, live: &mut LiveState) {
+    /// Reads the station back; the drivers' streams stay.
+    async fn reload(&self, live: &mut LiveState) {
         match read_station(&self.store).await {
             Ok(Some((version, snapshot_version, station))) => {
+                let feeds = std::mem::take(&mut live.feeds);
                 *live = LiveState::new(station, version, snapshot_version);
+                live.feeds = feeds;
             }
             Ok(None) => tracing::error!("the charging station's snapshot is gone"),
             Err(e) => tracing::error!(error = %e, "cannot read the charging station back"),
         }
     }
 
-    async fn station_write(
+    async fn write(
         &self,
         live: &LiveState,
         op: Option<(i64, &Op)>,
@@ -640,42 +680,70 @@ impl Core {
     }
 
     /// Writes the whole station at its version and drops the operations it includes.
-    async fn station_snapshot(&self, live: &mut LiveState) -> Result<()> {
+    async fn snapshot(&self, live: &mut LiveState) -> Result<()> {
+        self.snapshot_tx(live, false).await
+    }
+
+    async fn snapshot_tx(&self, live: &mut LiveState, clear_records: bool) -> Result<()> {
         let text = serde_json::to_string(&live.station).map_err(Error::internal)?;
         let mut tx = self.store.begin_write().await?;
-        store::write_snapshot(&mut *tx, live.version, &text, self.now().millis()).await?;
+        store::write_snapshot(&mut *tx, live.version, &text, self.clock.now().millis()).await?;
         store::delete_ops_through(&mut *tx, live.version).await?;
+        if clear_records {
+            store::delete_records(&mut *tx).await?;
+        }
         tx.commit().await?;
         live.snapshot_version = live.version;
         Ok(())
     }
 
     /// Replaces the station (new piles, or a reset) and writes it whole.
-    async fn station_replace(&self, live: &mut LiveState, station: Station) -> Result<()> {
+    async fn replace(&self, live: &mut LiveState, station: Station, reset: bool) -> Result<()> {
         live.station = station;
         live.version += 1;
-        if let Err(e) = self.station_snapshot(live).await {
-            self.station_reload(live).await;
+        if let Err(e) = self.snapshot_tx(live, reset).await {
+            self.reload(live).await;
             return Err(e);
         }
         live.index();
         Ok(())
     }
+}
+
+impl Core {
+    async fn station(&self) -> Guard {
+        self.charging.state.clone().lock_owned().await
+    }
+
+    /// Runs a job on the station on a task of its own and hands the station back. A request
+    /// whose client goes away mid-way drops its future; the job still finishes, so memory, the
+    /// log and the drivers' streams never part ways.
+    async fn station_job(&self, live: Guard, job: Job) -> Result<(Option<CarId>, Guard)> {
+        let writer = Writer {
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+        };
+        let task = tokio::spawn(async move {
+            let mut live = live;
+            let result = writer.run(&mut live, job).await;
+            (result, live)
+        });
+        match task.await {
+            Ok((Ok(car), live)) => Ok((car, live)),
+            Ok((Err(e), _)) => Err(e),
+            Err(e) => Err(internal("charging station task", e)),
+        }
+    }
+
+    /// The station, caught up with the clock.
+    async fn station_now(&self) -> Result<Guard> {
+        let live = self.station().await;
+        Ok(self.station_job(live, Job::CatchUp).await?.1)
+    }
 
     /// Lets the cars due by now finish; called by the ticker and before every read.
     pub async fn charging_tick(&self) -> Result<()> {
-        let mut live = self.station().await;
-        self.station_catch_up(&mut live).await
-    }
-
-    async fn station_catch_up(&self, live: &mut LiveState) -> Result<()> {
-        let now = self.station_now(live);
-        // Moves the station's time (progress is read at it) even when nobody finishes.
-        let events = live.station.advance_to(now);
-        if !events.is_empty() {
-            self.station_save(live, None, events).await?;
-        }
-        Ok(())
+        self.station_now().await.map(drop)
     }
 
     /// Opens a driver's stream: joins the request in progress, or makes one with `mode` and
@@ -686,8 +754,7 @@ impl Core {
         request: Option<(Mode, i64, Option<i64>)>,
         since: u64,
     ) -> Result<Subscription> {
-        let mut live = self.station().await;
-        self.station_catch_up(&mut live).await?;
+        let mut live = self.station_now().await?;
         let mut created = false;
         let car = match live.active.get(user).copied() {
             Some(car) => car,
@@ -697,7 +764,9 @@ impl Core {
                     "请选择充电模式(fast/common)并填写充电量",
                 ))?;
                 created = true;
-                self.arrive(&mut live, user, mode, wh, capacity).await?
+                let (car, back) = self.arrive(live, user, mode, wh, capacity).await?;
+                live = back;
+                car
             }
         };
         let (tx, rx) = mpsc::unbounded_channel();
@@ -728,12 +797,12 @@ impl Core {
 
     async fn arrive(
         &self,
-        live: &mut LiveState,
+        live: Guard,
         user: &str,
         mode: Mode,
         wh: i64,
         capacity_wh: Option<i64>,
-    ) -> Result<CarId> {
+    ) -> Result<(CarId, Guard)> {
         if let Some(cap) = capacity_wh {
             if cap <= 0 || cap < wh {
                 return Err(Error::invalid("capacity", "电池容量须大于0且不小于充电量"));
@@ -745,9 +814,10 @@ impl Core {
             wh,
             capacity_wh,
         };
-        self.station_change(live, op)
-            .await?
-            .ok_or_else(|| internal("arrival", "no car"))
+        match self.station_job(live, Job::Change(op)).await? {
+            (Some(car), live) => Ok((car, live)),
+            (None, _) => Err(internal("arrival", "no car")),
+        }
     }
 
     /// Makes a request over HTTP (for clients without a stream).
@@ -758,12 +828,11 @@ impl Core {
         wh: i64,
         capacity_wh: Option<i64>,
     ) -> Result<CarView> {
-        let mut live = self.station().await;
-        self.station_catch_up(&mut live).await?;
+        let live = self.station_now().await?;
         if live.active.contains_key(user) {
             return Err(Error::Conflict(Entity::ChargingRequest));
         }
-        let car = self.arrive(&mut live, user, mode, wh, capacity_wh).await?;
+        let (car, live) = self.arrive(live, user, mode, wh, capacity_wh).await?;
         live.view(car)
             .ok_or(Error::NotFound(Entity::ChargingRequest))
     }
@@ -775,8 +844,7 @@ impl Core {
         mode: Option<Mode>,
         wh: Option<i64>,
     ) -> Result<CarView> {
-        let mut live = self.station().await;
-        self.station_catch_up(&mut live).await?;
+        let live = self.station_now().await?;
         let car = *live
             .active
             .get(user)
@@ -789,7 +857,8 @@ impl Core {
             return Err(refusal(Refusal::NotWaiting));
         }
         let before = live.station.car(car).map(|c| c.remaining_wh);
-        self.station_change(&mut live, Op::Modify { car, mode, wh })
+        let (_, mut live) = self
+            .station_job(live, Job::Change(Op::Modify { car, mode, wh }))
             .await?;
         if let Some(wh) = wh.filter(|wh| before != Some(*wh)) {
             live.notify(car, NoticeKind::Revised { wh });
@@ -800,27 +869,25 @@ impl Core {
 
     /// Cancels a driver's request wherever it is.
     pub async fn charging_cancel(&self, user: &str) -> Result<()> {
-        let mut live = self.station().await;
-        self.station_catch_up(&mut live).await?;
+        let live = self.station_now().await?;
         let car = *live
             .active
             .get(user)
             .ok_or(Error::NotFound(Entity::ChargingRequest))?;
-        self.station_change(&mut live, Op::Cancel { car }).await?;
+        self.station_job(live, Job::Change(Op::Cancel { car }))
+            .await?;
         Ok(())
     }
 
     /// A driver's request in progress, if any.
     pub async fn charging_info(&self, user: &str) -> Result<Option<CarView>> {
-        let mut live = self.station().await;
-        self.station_catch_up(&mut live).await?;
+        let live = self.station_now().await?;
         Ok(live.active.get(user).and_then(|car| live.view(*car)))
     }
 
     /// Every pile with the cars in its queue.
     pub async fn charging_piles(&self) -> Result<Vec<PileView>> {
-        let mut live = self.station().await;
-        self.station_catch_up(&mut live).await?;
+        let live = self.station_now().await?;
         let st = &live.station;
         Ok(st
             .piles
@@ -844,8 +911,7 @@ impl Core {
 
     /// The waiting area in order, then the cars taken off failed piles and not placed yet.
     pub async fn charging_waiting(&self) -> Result<(Vec<CarView>, Vec<CarView>)> {
-        let mut live = self.station().await;
-        self.station_catch_up(&mut live).await?;
+        let live = self.station_now().await?;
         let st = &live.station;
         let waiting = st
             .waiting()
@@ -862,15 +928,14 @@ impl Core {
 
     /// Switches a pile on or off, or records its fault or recovery.
     pub async fn charging_pile_action(&self, pile: &str, action: PileAction) -> Result<()> {
-        let mut live = self.station().await;
-        self.station_catch_up(&mut live).await?;
+        let live = self.station().await;
         let pile = pile.to_owned();
         let op = match action {
             PileAction::Off => Op::TakeDown { pile, fault: false },
             PileAction::Fault => Op::TakeDown { pile, fault: true },
             PileAction::On | PileAction::Recover => Op::BringUp { pile },
         };
-        self.station_change(&mut live, op).await?;
+        self.station_job(live, Job::Change(op)).await?;
         Ok(())
     }
 
@@ -884,43 +949,41 @@ impl Core {
     /// empty station (409 otherwise).
     pub async fn charging_set_config(&self, config: StationConfig) -> Result<StationConfig> {
         check_config(&config)?;
-        let mut live = self.station().await;
-        self.station_catch_up(&mut live).await?;
-        let old = live.station.config.clone();
+        let live = self.station_now().await?;
+        let old = &live.station.config;
         let structural = config.fast_piles != old.fast_piles
             || config.slow_piles != old.slow_piles
             || config.fast_power_w != old.fast_power_w
             || config.slow_power_w != old.slow_power_w
             || config.queue_len != old.queue_len;
-        if structural {
+        let job = if structural {
             if live.station.cars().next().is_some() {
                 return Err(Error::State(
                     "充电站内还有车辆，不能修改充电桩数量、功率或队列长度".into(),
                 ));
             }
-            let mut station = Station::new(config.clone(), self.station_now(&live));
+            let mut station = Station::new(config.clone(), live.station.now());
             station.continue_records_from(live.station.next_record());
-            self.station_replace(&mut live, station).await?;
+            Job::Replace(station)
         } else {
-            let op = Op::Configure {
+            Job::Change(Op::Configure {
                 config: config.clone(),
-            };
-            self.station_change(&mut live, op).await?;
-        }
+            })
+        };
+        self.station_job(live, job).await?;
         Ok(config)
     }
 
     /// Empties the station and starts over with `config` (the current one if none); the
     /// detail records go too. Only under `--dev`, for replays.
     pub async fn charging_reset(&self, config: Option<StationConfig>) -> Result<StationConfig> {
-        let mut live = self.station().await;
+        let live = self.station_now().await?;
         let config = config.unwrap_or_else(|| live.station.config.clone());
         check_config(&config)?;
-        let mut station = Station::new(config.clone(), self.station_now(&live));
+        let mut station = Station::new(config.clone(), live.station.now());
         station.continue_records_from(live.station.next_record());
         let users: Vec<String> = live.active.keys().cloned().collect();
-        store::delete_records(self.store.pool()).await?;
-        self.station_replace(&mut live, station).await?;
+        let (_, mut live) = self.station_job(live, Job::Reset(station)).await?;
         // Requests that were at the station are gone: their streams end.
         for user in users {
             live.feeds.remove(&user);
@@ -944,9 +1007,8 @@ impl Core {
 
     /// Per-pile sums of the sessions that ended in `[from, to)`, every pile listed.
     pub async fn charging_report(&self, from: i64, to: i64) -> Result<Vec<store::PileSums>> {
-        self.charging_tick().await?;
+        let live = self.station_now().await?;
         let sums = store::pile_sums(self.store.pool(), from, to).await?;
-        let live = self.station().await;
         let mut out: Vec<store::PileSums> = live
             .station
             .piles

@@ -27,6 +27,14 @@ impl From<store::UserRow> for Driver {
     }
 }
 
+fn check_username(username: &str) -> Result<String> {
+    let username = text_field(username, "username", "用户名", 32)?;
+    if username.is_empty() {
+        return Err(Error::invalid("username", "请输入用户名"));
+    }
+    Ok(username)
+}
+
 impl Core {
     /// Registers a driver: a user name of 1-32 characters not taken yet, a password of 6-64,
     /// and the answer of a captcha. Returns the new driver's token (registered means logged in).
@@ -37,12 +45,19 @@ impl Core {
         captcha_id: &str,
         captcha: &str,
     ) -> Result<(String, Driver)> {
-        let username = text_field(username, "username", "用户名", 32)?;
-        if username.is_empty() {
-            return Err(Error::invalid("username", "请输入用户名"));
-        }
-        let password = Password::parse_new(password, "password", 6, 64)?;
+        // The fields are checked before the captcha is used up.
+        check_username(username)?;
+        Password::parse_new(password, "password", 6, 64)?;
         self.take_captcha(captcha_id, captcha).await?;
+        let driver = self.charging_create_driver(username, password).await?;
+        let token = self.charging_token(&driver).await?;
+        Ok((token, driver))
+    }
+
+    /// Creates a driver account (registration, or an operator registering a fleet's drivers).
+    pub async fn charging_create_driver(&self, username: &str, password: &str) -> Result<Driver> {
+        let username = check_username(username)?;
+        let password = Password::parse_new(password, "password", 6, 64)?;
         if store::user_by_name(self.store.pool(), &username)
             .await?
             .is_some()
@@ -62,9 +77,7 @@ impl Core {
         {
             return Err(Error::Conflict(Entity::User));
         }
-        let driver = Driver { id, username };
-        let token = self.charging_token(&driver).await?;
-        Ok((token, driver))
+        Ok(Driver { id, username })
     }
 
     /// Logs a driver in; wrong passwords are limited per account.

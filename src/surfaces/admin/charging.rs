@@ -332,3 +332,31 @@ pub async fn reset(
     tracing::info!(operator = %op.username, "charging station reset");
     Ok(Json(settings_json(&StationSettings::from_config(&config))).into_response())
 }
+
+#[derive(Deserialize)]
+pub struct DriverRequest {
+    username: Option<String>,
+    password: Option<String>,
+}
+
+/// `POST /admin/v1/charging/drivers {username, password}` (201): a driver account made by the
+/// station (a fleet's drivers), without the captcha of self-registration.
+pub async fn create_driver(
+    State(state): State<AppState>,
+    OperatorAuth(op): OperatorAuth,
+    Body(req): Body<DriverRequest>,
+) -> Reply {
+    let driver = state
+        .core
+        .charging_create_driver(
+            req.username.as_deref().unwrap_or_default(),
+            req.password.as_deref().unwrap_or_default(),
+        )
+        .await?;
+    tracing::info!(operator = %op.username, driver = %driver.username, "charging driver created");
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"username": driver.username})),
+    )
+        .into_response())
+}

@@ -47,6 +47,7 @@ pub fn router(state: AppState) -> Router {
             get(charging::get_config).put(charging::put_config),
         )
         .route("/charging/reset", post(charging::reset))
+        .route("/charging/drivers", post(charging::create_driver))
         .route("/heating/agreements", get(handlers::list_agreements))
         .route("/heating/agreements/{kind}", put(handlers::edit_agreement))
         .route(

@@ -34,7 +34,12 @@ pub async fn charge(
     params: Params,
 ) -> Response {
     match upgrade {
+        // Small buffers: a session mostly waits, and thousands stay open at once (the
+        // defaults reserve 128 KiB for reading alone).
         Ok(ws) => ws
+            .read_buffer_size(4 * 1024)
+            .write_buffer_size(0)
+            .max_write_buffer_size(256 * 1024)
             .max_message_size(64 * 1024)
             .on_upgrade(move |socket| session(state, socket, params)),
         Err(_) => ChargingError::new(
