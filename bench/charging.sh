@@ -2,9 +2,11 @@
 # The charging station, three figures:
 #
 # 1. The scheduler: `utilhall charging replay --summary` on generated days of 10,000 and 100,000
-#    requests (arrivals every second, cancels, kWh changes, faults and recoveries) on 100 piles
-#    (50 fast, 50 slow), events per second; the 10,000 run is the baseline of the 100,000 one
-#    (a scheduler whose cost per event grows with the number of cars would fall behind).
+#    requests (arrivals every second, cancels, kWh changes, a fast and a slow pile failing for a
+#    quarter of an hour every hour) on 100 piles (50 fast, 50 slow), events per second, best of
+#    three; the 10,000 run is the baseline of the 100,000 one (a scheduler whose cost per event
+#    grew with the number of cars would fall far behind). Arrivals outpace the piles on purpose:
+#    in the 100,000 run the waiting area grows to tens of thousands of cars.
 # 2. Idle WebSocket sessions: the release server's memory (VmRSS) with DRIVERS drivers created,
 #    then with one open WebSocket per driver, each queued (examples/charging_load.rs checks that
 #    every stream got its opening reply and its `queued` event).
@@ -103,10 +105,12 @@ PY
 }
 for n in 10000 100000; do
     generate "$n" "$TMP/day-$n.txt"
-    log "replay: $n requests on 100 piles"
-    "$BIN" charging replay --summary --fast 50 --slow 50 --waiting 1000000 --queue 3 \
-        "$TMP/day-$n.txt" >"$TMP/replay-$n.out"
-    cat "$TMP/replay-$n.out" >&2
+    log "replay: $n requests on 100 piles (best of 3)"
+    for r in 1 2 3; do
+        "$BIN" charging replay --summary --fast 50 --slow 50 --waiting 1000000 --queue 3 \
+            "$TMP/day-$n.txt" >"$TMP/replay-$n-$r.out"
+    done
+    cat "$TMP/replay-$n-1.out" >&2
 done
 
 # --- 2. idle WebSocket sessions --------------------------------------------------------------
@@ -180,8 +184,11 @@ tmp, rss0, rss1, rss2, open_ = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), 
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 def replay(n):
-    text = open(f"{tmp}/replay-{n}.out").read()
-    return float(re.search(r"events per second (\d+)", text).group(1)), int(re.search(r"^events (\d+)", text).group(1))
+    best = 0.0
+    for r in (1, 2, 3):
+        text = open(f"{tmp}/replay-{n}-{r}.out").read()
+        best = max(best, float(re.search(r"events per second (\d+)", text).group(1)))
+    return best, int(re.search(r"^events (\d+)", text).group(1))
 
 def wrk(path):
     text = open(path).read()

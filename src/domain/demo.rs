@@ -173,6 +173,11 @@ impl Core {
         }
         self.load_meter_demo().await?;
         self.load_retail_demo().await?;
+        // The charging document's example driver.
+        match self.charging_create_driver("test", "123456").await {
+            Ok(_) | Err(crate::domain::Error::Conflict(_)) => {}
+            Err(e) => return Err(e),
+        }
         self.import_heat_accounts(DEMO_HEAT_ACCOUNTS.as_bytes())
             .await?;
         self.import_bills(DEMO_BILLS.as_bytes()).await?;

@@ -1027,3 +1027,26 @@ async fn a_fault_under_the_time_order_policy_pools_the_queues_by_number() {
     assert_eq!(numbers(&w.body["waiting"]), ["F8"]);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_demo_has_the_documents_driver() {
+    let app = common::spawn_with(|c| c.server.demo = true).await;
+    let r = post_query(
+        &app,
+        "/charging/login",
+        &[("username", "test"), ("password", "123456")],
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body["code"].clone()),
+        (200, json!(200)),
+        "{:?}",
+        r.body
+    );
+    let token = r.body["token"].as_str().expect("token");
+    assert_ne!(
+        token, "dGVzdDoxMjM0NTY=",
+        "never the document's base64 of name and password"
+    );
+    app.stop().await;
+}
