@@ -173,7 +173,9 @@ pub async fn captcha(
     ClientIp(ip): ClientIp,
     params: Params,
 ) -> Reply {
-    if let Some(ip) = ip {
+    // Under --dev a test harness registers hundreds of drivers from one address on a clock
+    // that stands still: no limit there.
+    if let Some(ip) = ip.filter(|_| !state.config.dev.enabled) {
         if let Err(wait) = state.captcha_limiter.check(ip, state.core.now()) {
             return Err(ChargingError {
                 retry_after: Some(wait),

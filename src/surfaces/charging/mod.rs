@@ -14,7 +14,9 @@
 //!   `to` the captcha id). Which captcha is meant: `captchaId` if sent, else the
 //!   `charging_captcha` cookie, else the last captcha fetched from the client's address (the
 //!   document sends the answer alone). Register logs in: it answers with a token as login
-//!   does. Tokens are random, stored hashed, valid 7 days.
+//!   does. Tokens are random, stored hashed, valid 7 days. Captchas are limited per client
+//!   address (`retail.captchas_per_minute`), except under `--dev`, where a test harness
+//!   registers hundreds of drivers on a clock that stands still.
 //! - `mode` is `fast` (also `quick`, `F`) or `common` (also `slow`, `trickle`, `T`);
 //!   `quantity` is kWh, more than 0, at most 1000, three decimals at most. An optional
 //!   `capacity` (kWh) is the battery's, shown to the operator.
