@@ -297,6 +297,9 @@ fn report_events(
             ),
             Event::Queued { car, number } => writeln!(out, "   {} gets {number}", name(car)),
             Event::Renumbered { car, number } => writeln!(out, "   {} is now {number}", name(car)),
+            Event::Revised { car, wh } => {
+                writeln!(out, "   {} now asks for {} kWh", name(car), kwh_text(*wh))
+            }
             Event::Called { car, pile, moved } => {
                 let how = if *moved { "moved" } else { "called" };
                 writeln!(out, "   {} {how} to {pile}", name(car))

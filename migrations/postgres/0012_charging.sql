@@ -14,6 +14,8 @@ CREATE TABLE charging_tokens (
     expires_at BIGINT NOT NULL
 );
 
+CREATE INDEX charging_tokens_user ON charging_tokens (user_id, expires_at);
+
 -- One row: the whole station (waiting area, piles, queues) as JSON, as of operation `version`;
 -- the operations after it are in charging_ops (the scheduler is deterministic: replaying them
 -- over the snapshot rebuilds the station). A snapshot is written every 1000 operations.

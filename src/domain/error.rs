@@ -88,6 +88,8 @@ pub enum Service {
     CodeDelivery,
     /// A payment gateway.
     Payment,
+    /// The database (the charging station could not be read back).
+    Storage,
 }
 
 /// A validation failure: which field, and a message fit to show a user.

@@ -111,6 +111,20 @@ pub async fn insert_token<'e, E: Executor<'e, Database = Any>>(
     .map(|_| ())
 }
 
+/// Drops a driver's expired tokens.
+pub async fn delete_expired_tokens<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    user_id: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM charging_tokens WHERE user_id = $1 AND expires_at <= $2")
+        .bind(user_id)
+        .bind(now)
+        .execute(ex)
+        .await
+        .map(|_| ())
+}
+
 /// The station's snapshot and its version, if one was ever written.
 pub async fn snapshot<'e, E: Executor<'e, Database = Any>>(
     ex: E,
@@ -272,13 +286,13 @@ pub async fn pile_sums<'e, E: Executor<'e, Database = Any>>(
     to: i64,
 ) -> Result<Vec<PileSums>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT pile, pile_no, COUNT(*) AS sessions, \
+        "SELECT pile, CAST(MAX(pile_no) AS BIGINT) AS pile_no, COUNT(*) AS sessions, \
          CAST(COALESCE(SUM(stop_at - start_at), 0) AS BIGINT) AS ms, \
          CAST(COALESCE(SUM(wh), 0) AS BIGINT) AS wh, \
          CAST(COALESCE(SUM(charge_fee), 0) AS BIGINT) AS charge_fee, \
          CAST(COALESCE(SUM(service_fee), 0) AS BIGINT) AS service_fee \
          FROM charging_records WHERE stop_at >= $1 AND stop_at < $2 \
-         GROUP BY pile, pile_no ORDER BY pile_no",
+         GROUP BY pile ORDER BY pile",
     )
     .bind(from)
     .bind(to)

@@ -1050,3 +1050,158 @@ async fn the_demo_has_the_documents_driver() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn prices_streams_and_odd_input_at_the_edges() {
+    let app = spawn_app().await;
+    let op = admin(&app).await;
+    let a = driver(&app, "edge").await;
+    // A computed quantity is rounded to the Wh.
+    let r = app
+        .post(
+            "/charging/user/charge/apply",
+            json!({"token": a, "mode": "fast", "quantity": 33.33333, "capacity": 40}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["quantity"].clone()),
+        (200, json!(33.333)),
+        "{:?}",
+        r.body
+    );
+    // New prices apply to sessions that begin after the change: this one keeps 1.00 (peak).
+    let mut periods = app.get("/admin/v1/charging/config", Some(&op)).await.body["periods"].clone();
+    for p in periods.as_array_mut().expect("periods") {
+        p["price"] = json!(2.0);
+    }
+    advance(&app, 1800).await;
+    let r = put_config(&app, &op, json!({"periods": periods})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    advance(&app, 3600).await;
+    let r = get_query(&app, "/charging/user/log", &[("token", &a)]).await;
+    assert_eq!(r.body[0]["quantity"], 33.333);
+    // 33.333 kWh at 1.00, service 0.80.
+    assert_eq!(r.body[0]["costOfCharge"], 33.33, "{:?}", r.body);
+    assert_eq!(r.body[0]["costOfService"], 26.67);
+    // The next session pays the new price.
+    let r = app
+        .post(
+            "/charging/user/charge/apply",
+            json!({"token": a, "mode": "fast", "quantity": 10, "capacity": 40}),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    // More than the battery holds: refused at a change too (the car is charging now, so wait).
+    advance(&app, 1200).await;
+    let r = get_query(&app, "/charging/user/log", &[("token", &a)]).await;
+    assert_eq!(r.body[0]["costOfCharge"], 20.0, "{:?}", r.body);
+
+    // The stream of a request that ended while nobody watched can still be read with `since`.
+    let mut s = ws(&app, &format!("token={a}&since=0")).await;
+    let open = next(&mut s).await.expect("opening");
+    assert_eq!(
+        (open["code"].clone(), open["resumed"].clone()),
+        (json!(200), json!(true)),
+        "{open}"
+    );
+    let names: Vec<String> = {
+        let mut v = Vec::new();
+        while let Some(m) = next(&mut s).await {
+            v.push(m["event"].as_str().unwrap_or_default().to_owned());
+        }
+        v
+    };
+    assert_eq!(names, ["queued", "called", "charging", "finished"]);
+    // An opening with mode and quantity while a request is in progress says they were not used.
+    let r = app
+        .post(
+            "/charging/user/charge/apply",
+            json!({"token": a, "mode": "slow", "quantity": 5, "capacity": 40}),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let mut s = ws(&app, &format!("token={a}&mode=fast&quantity=9")).await;
+    let open = next(&mut s).await.expect("opening");
+    assert_eq!(open["resumed"], true);
+    assert!(open["note"].is_string(), "{open}");
+    assert_eq!(open["mode"], "common");
+    let r = app
+        .post(
+            "/charging/user/charge/modify",
+            json!({"token": a, "quantity": 50}),
+        )
+        .await;
+    assert_eq!(r.status, 409, "charging already: {:?}", r.body);
+
+    // A mode without piles takes no requests.
+    let r = app
+        .post("/charging/user/charge/cancel", json!({"token": a}))
+        .await;
+    assert_eq!(r.status, 200);
+    let r = put_config(&app, &op, json!({"slow_piles": 0})).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = app
+        .post(
+            "/charging/user/charge/apply",
+            json!({"token": a, "mode": "slow", "quantity": 5}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["code"].clone()),
+        (409, json!(-1)),
+        "{:?}",
+        r.body
+    );
+    // Battery capacity is checked on a change too.
+    let r = put_config(
+        &app,
+        &op,
+        json!({"fast_piles": 1, "queue_len": 1, "slow_piles": 1}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let b = driver(&app, "edge2").await;
+    let r = app
+        .post(
+            "/charging/user/charge/apply",
+            json!({"token": b, "mode": "fast", "quantity": 30}),
+        )
+        .await;
+    assert_eq!(r.body["state"], "charging");
+    let r = app
+        .post(
+            "/charging/user/charge/apply",
+            json!({"token": a, "mode": "fast", "quantity": 5, "capacity": 20}),
+        )
+        .await;
+    assert_eq!(r.body["state"], "waiting");
+    let r = app
+        .post(
+            "/charging/user/charge/modify",
+            json!({"token": a, "quantity": 25}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["code"].clone()),
+        (400, json!(-1)),
+        "{:?}",
+        r.body
+    );
+
+    // Operator input that used to slip through.
+    let r = app
+        .get(
+            "/admin/v1/charging/report?period=week&date=9999-12-31",
+            Some(&op),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    let r = app
+        .get("/admin/v1/charging/records?limit=abc", Some(&op))
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"]["code"].clone()),
+        (400, json!("invalid"))
+    );
+    app.stop().await;
+}

@@ -216,6 +216,8 @@ pub struct Subscription {
     pub events: mpsc::UnboundedReceiver<Arc<Notice>>,
     /// Whether this opening made a new request (false: it joined the one in progress).
     pub created: bool,
+    /// The request was already over: the backlog ends with its last notice, nothing follows.
+    pub ended: bool,
 }
 
 /// What an operator asks of a pile.
@@ -231,6 +233,9 @@ pub enum PileAction {
 struct Feed {
     history: Vec<Arc<Notice>>,
     listeners: Vec<mpsc::UnboundedSender<Arc<Notice>>>,
+    /// The request is over; its notices stay until the driver's next request, so a stream
+    /// that was away can still read how it ended.
+    ended: bool,
 }
 
 struct LiveState {
@@ -238,6 +243,9 @@ struct LiveState {
     /// The last operation written (or the snapshot's version when none came after it).
     version: i64,
     snapshot_version: i64,
+    /// Memory may be ahead of the database (a write failed and reading back failed too):
+    /// nothing runs until the station has been read back.
+    broken: bool,
     /// Who made each request at the station.
     owners: HashMap<CarId, String>,
     /// Each driver's request at the station.
@@ -255,9 +263,10 @@ fn refusal(r: Refusal) -> Error {
         Refusal::NoEnergy => Error::invalid("quantity", r.to_string()),
         Refusal::UnknownCar => Error::NotFound(Entity::ChargingRequest),
         Refusal::UnknownPile => Error::NotFound(Entity::Pile),
-        Refusal::WaitingAreaFull | Refusal::NotWaiting | Refusal::PileState => {
-            Error::State(r.to_string())
-        }
+        Refusal::WaitingAreaFull
+        | Refusal::NotWaiting
+        | Refusal::PileState
+        | Refusal::NoPileOfMode => Error::State(r.to_string()),
     }
 }
 
@@ -381,6 +390,7 @@ impl LiveState {
             station,
             version,
             snapshot_version,
+            broken: false,
             owners: HashMap::new(),
             active: HashMap::new(),
             feeds: HashMap::new(),
@@ -487,6 +497,7 @@ impl LiveState {
                     (car, NoticeKind::Renumbered { number, mode })
                 }
                 Event::Left { car } => (car, NoticeKind::Cancelled),
+                Event::Revised { car, wh } => (car, NoticeKind::Revised { wh }),
             };
             self.notify(car, kind);
         }
@@ -498,6 +509,10 @@ impl LiveState {
         };
         let over = kind.is_final();
         let feed = self.feeds.entry(user.clone()).or_default();
+        if feed.ended {
+            // A new request: a new stream.
+            *feed = Feed::default();
+        }
         let notice = Arc::new(Notice {
             seq: feed.history.len() as u64 + 1,
             kind,
@@ -509,12 +524,11 @@ impl LiveState {
             if self.active.get(&user) == Some(&car) {
                 self.active.remove(&user);
             }
-            // The next request starts a new stream; listeners of this one are told it ended.
+            // The listeners have had the last notice; the history stays for late readers.
             if let Some(feed) = self.feeds.get_mut(&user) {
-                feed.history.clear();
                 feed.listeners.clear();
+                feed.ended = true;
             }
-            self.feeds.remove(&user);
         }
     }
 }
@@ -575,19 +589,32 @@ impl Writer {
     }
 
     async fn run(&self, live: &mut LiveState, job: Job) -> Result<Option<CarId>> {
+        if live.broken {
+            self.reload(live).await;
+            if live.broken {
+                return Err(Error::Unavailable {
+                    service: crate::domain::Service::Storage,
+                    detail: "充电站数据暂时无法读取，请稍后再试".into(),
+                });
+            }
+        }
         match job {
-            Job::CatchUp => self.catch_up(live).await.map(|()| None),
+            Job::CatchUp => {
+                let now = self.now(live);
+                self.catch_up(live, now).await.map(|()| None)
+            }
             Job::Change(op) => {
-                self.catch_up(live).await?;
-                self.change(live, op).await
+                // One instant for both: the operation finds nothing left to finish first.
+                let now = self.now(live);
+                self.catch_up(live, now).await?;
+                self.change(live, now, op).await
             }
             Job::Replace(station) => self.replace(live, station, false).await.map(|()| None),
             Job::Reset(station) => self.replace(live, station, true).await.map(|()| None),
         }
     }
 
-    async fn catch_up(&self, live: &mut LiveState) -> Result<()> {
-        let now = self.now(live);
+    async fn catch_up(&self, live: &mut LiveState, now: i64) -> Result<()> {
         // Moves the station's time (progress is read at it) even when nobody finishes.
         let events = live.station.advance_to(now);
         if !events.is_empty() {
@@ -597,8 +624,7 @@ impl Writer {
     }
 
     /// Applies `op` now, logs it with the records it made, and tells the drivers.
-    async fn change(&self, live: &mut LiveState, op: Op) -> Result<Option<CarId>> {
-        let now = self.now(live);
+    async fn change(&self, live: &mut LiveState, now: i64, op: Op) -> Result<Option<CarId>> {
         match run(&mut live.station, now, &op) {
             Ok((car, events)) => {
                 self.save(live, Some((now, &op)), events).await?;
@@ -644,8 +670,14 @@ impl Writer {
                 *live = LiveState::new(station, version, snapshot_version);
                 live.feeds = feeds;
             }
-            Ok(None) => tracing::error!("the charging station's snapshot is gone"),
-            Err(e) => tracing::error!(error = %e, "cannot read the charging station back"),
+            Ok(None) => {
+                tracing::error!("the charging station's snapshot is gone");
+                live.broken = true;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the charging station back");
+                live.broken = true;
+            }
         }
     }
 
@@ -747,51 +779,64 @@ impl Core {
     }
 
     /// Opens a driver's stream: joins the request in progress, or makes one with `mode` and
-    /// `wh` (which must then be given). `since` skips the events a reconnecting stream has.
+    /// `wh`. `since` (a reconnecting stream's last event) asks for the events after it, also
+    /// of a request that ended meanwhile; without it a driver with no request in progress makes
+    /// a new one (which needs `mode` and `wh`).
     pub async fn charging_open(
         &self,
         user: &str,
         request: Option<(Mode, i64, Option<i64>)>,
-        since: u64,
+        since: Option<u64>,
     ) -> Result<Subscription> {
         let mut live = self.station_now().await?;
-        let mut created = false;
-        let car = match live.active.get(user).copied() {
-            Some(car) => car,
-            None => {
-                let (mode, wh, capacity) = request.ok_or(Error::invalid(
-                    "mode",
-                    "请选择充电模式(fast/common)并填写充电量",
-                ))?;
-                created = true;
-                let (car, back) = self.arrive(live, user, mode, wh, capacity).await?;
-                live = back;
-                car
-            }
-        };
-        let (tx, rx) = mpsc::unbounded_channel();
-        let feed = live.feeds.entry(user.to_owned()).or_default();
-        let backlog: Vec<Arc<Notice>> = if created {
-            Vec::new()
-        } else {
+        let after = |feed: &Feed, since: u64| -> Vec<Arc<Notice>> {
             feed.history
                 .iter()
                 .filter(|n| n.seq > since)
                 .cloned()
                 .collect()
         };
-        if created {
-            // The events of the arrival are in the history; send them through the stream.
-            for n in &feed.history {
-                let _ = tx.send(n.clone());
+        let (tx, rx) = mpsc::unbounded_channel();
+        if let Some(car) = live.active.get(user).copied() {
+            let feed = live.feeds.entry(user.to_owned()).or_default();
+            let backlog = since.map(|s| after(feed, s)).unwrap_or_default();
+            feed.listeners.push(tx);
+            return Ok(Subscription {
+                view: live.view(car),
+                backlog,
+                events: rx,
+                created: false,
+                ended: false,
+            });
+        }
+        if let (Some(since), Some(feed)) = (since, live.feeds.get(user)) {
+            if feed.ended {
+                return Ok(Subscription {
+                    view: None,
+                    backlog: after(feed, since),
+                    events: rx,
+                    created: false,
+                    ended: true,
+                });
             }
+        }
+        let (mode, wh, capacity) = request.ok_or(Error::invalid(
+            "mode",
+            "请选择充电模式(fast/common)并填写充电量",
+        ))?;
+        let (car, mut live) = self.arrive(live, user, mode, wh, capacity).await?;
+        let feed = live.feeds.entry(user.to_owned()).or_default();
+        // The arrival's notices are in the history already; they go through the stream.
+        for n in &feed.history {
+            let _ = tx.send(n.clone());
         }
         feed.listeners.push(tx);
         Ok(Subscription {
             view: live.view(car),
-            backlog,
+            backlog: Vec::new(),
             events: rx,
-            created,
+            created: true,
+            ended: false,
         })
     }
 
@@ -856,13 +901,15 @@ impl Core {
         if place != Some(Place::Waiting) {
             return Err(refusal(Refusal::NotWaiting));
         }
-        let before = live.station.car(car).map(|c| c.remaining_wh);
-        let (_, mut live) = self
+        let capacity = live.station.car(car).and_then(|c| c.capacity_wh);
+        if let (Some(cap), Some(wh)) = (capacity, wh) {
+            if wh > cap {
+                return Err(Error::invalid("quantity", "充电量不能超过电池容量"));
+            }
+        }
+        let (_, live) = self
             .station_job(live, Job::Change(Op::Modify { car, mode, wh }))
             .await?;
-        if let Some(wh) = wh.filter(|wh| before != Some(*wh)) {
-            live.notify(car, NoticeKind::Revised { wh });
-        }
         live.view(car)
             .ok_or(Error::NotFound(Entity::ChargingRequest))
     }
@@ -1007,19 +1054,20 @@ impl Core {
 
     /// Per-pile sums of the sessions that ended in `[from, to)`, every pile listed.
     pub async fn charging_report(&self, from: i64, to: i64) -> Result<Vec<store::PileSums>> {
-        let live = self.station_now().await?;
+        let piles: Vec<String> = {
+            let live = self.station_now().await?;
+            live.station.piles.iter().map(|p| p.id.clone()).collect()
+        };
         let sums = store::pile_sums(self.store.pool(), from, to).await?;
-        let mut out: Vec<store::PileSums> = live
-            .station
-            .piles
+        let mut out: Vec<store::PileSums> = piles
             .iter()
             .enumerate()
             .map(|(i, p)| {
                 sums.iter()
-                    .find(|s| s.pile == p.id)
+                    .find(|s| s.pile == *p)
                     .cloned()
                     .unwrap_or(store::PileSums {
-                        pile: p.id.clone(),
+                        pile: p.clone(),
                         pile_no: i as i64 + 1,
                         sessions: 0,
                         ms: 0,

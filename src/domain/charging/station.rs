@@ -105,6 +105,10 @@ pub struct Pile {
     pub charged_wh: i64,
     pub charge_fee: i64,
     pub service_fee: i64,
+    /// The prices of the session under way: those in force when it began (a change of prices
+    /// applies to the sessions that begin after it).
+    #[serde(default)]
+    pub session_tariff: Option<Tariff>,
 }
 
 /// Where a car is.
@@ -208,6 +212,8 @@ pub enum Event {
     Ended { record: DetailRecord, done: bool },
     /// A car got a new number (mode change).
     Renumbered { car: CarId, number: String },
+    /// A waiting car now asks for `wh`.
+    Revised { car: CarId, wh: i64 },
     /// A car left without a session ending (cancelled while not charging).
     Left { car: CarId },
 }
@@ -227,6 +233,8 @@ pub enum Refusal {
     UnknownPile,
     #[error("该充电桩当前状态不允许此操作")]
     PileState,
+    #[error("本站没有这种模式的充电桩")]
+    NoPileOfMode,
 }
 
 /// The working piles with a free place, by mode: those with cars by the absolute end of their
@@ -289,6 +297,7 @@ impl Station {
                     charged_wh: 0,
                     charge_fee: 0,
                     service_fee: 0,
+                    session_tariff: None,
                 });
             }
         }
@@ -311,6 +320,14 @@ impl Station {
 
     pub fn now(&self) -> i64 {
         self.now
+    }
+
+    /// Whether the station has piles of `mode` at all (working or not).
+    pub fn has_piles(&self, mode: Mode) -> bool {
+        match mode {
+            Mode::Fast => self.config.fast_piles > 0,
+            Mode::Slow => self.config.slow_piles > 0,
+        }
     }
 
     /// When the next car finishes charging, if one is charging.
@@ -396,7 +413,8 @@ impl Station {
             if let (Some(since), Some(&head)) = (pile.charging_since, pile.queue.front()) {
                 if head == id {
                     let now_wh = energy_wh(pile.power_w, self.now - since).min(car.remaining_wh);
-                    let (c, s) = self.config.tariff.fees(pile.power_w, since, self.now);
+                    let tariff = pile.session_tariff.as_ref().unwrap_or(&self.config.tariff);
+                    let (c, s) = tariff.fees(pile.power_w, since, self.now);
                     wh += now_wh;
                     fee += c + s;
                 }
@@ -434,6 +452,9 @@ impl Station {
         self.run_until(now);
         if wh <= 0 {
             return Err(Refusal::NoEnergy);
+        }
+        if !self.has_piles(mode) {
+            return Err(Refusal::NoPileOfMode);
         }
         if self.waiting[0].len() + self.waiting[1].len() >= self.config.waiting_capacity {
             return Err(Refusal::WaitingAreaFull);
@@ -510,6 +531,9 @@ impl Station {
         if car.place != Place::Waiting {
             return Err(Refusal::NotWaiting);
         }
+        if !self.has_piles(mode) {
+            return Err(Refusal::NoPileOfMode);
+        }
         if car.mode != mode {
             let old = car.mode.index();
             let old_order = car.waiting_order;
@@ -539,7 +563,10 @@ impl Station {
         if car.place != Place::Waiting {
             return Err(Refusal::NotWaiting);
         }
-        car.remaining_wh = wh;
+        if car.remaining_wh != wh {
+            car.remaining_wh = wh;
+            self.events.push(Event::Revised { car: id, wh });
+        }
         Ok(std::mem::take(&mut self.events))
     }
 
@@ -825,6 +852,7 @@ impl Station {
         };
         let pile = &mut self.piles[p];
         pile.charging_since = Some(self.now);
+        pile.session_tariff = Some(self.config.tariff.clone());
         let finish = self.now + duration_ms(pile.power_w, car.remaining_wh);
         self.finishes.insert((finish, p));
         self.events.push(Event::Started {
@@ -884,7 +912,11 @@ impl Station {
         } else {
             energy_wh(power, stop - since).min(car.remaining_wh)
         };
-        let (charge_fee, service_fee) = self.config.tariff.fees(power, since, stop);
+        let tariff = self.piles[p]
+            .session_tariff
+            .take()
+            .unwrap_or_else(|| self.config.tariff.clone());
+        let (charge_fee, service_fee) = tariff.fees(power, since, stop);
         car.remaining_wh -= wh;
         car.delivered_wh += wh;
         car.fees_so_far += charge_fee + service_fee;

@@ -106,6 +106,7 @@ impl Core {
     async fn charging_token(&self, driver: &Driver) -> Result<String> {
         let token = ids::random_token();
         let now = self.now();
+        store::delete_expired_tokens(self.store.pool(), &driver.id, now.millis()).await?;
         store::insert_token(
             self.store.pool(),
             &ids::token_hash(&token),

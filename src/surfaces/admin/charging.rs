@@ -6,6 +6,7 @@
 //! numbers, times as ISO 8601 UTC.
 
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -151,8 +152,9 @@ pub struct ReportQuery {
 pub async fn report(
     State(state): State<AppState>,
     OperatorAuth(_op): OperatorAuth,
-    Query(q): Query<ReportQuery>,
+    query: Result<Query<ReportQuery>, QueryRejection>,
 ) -> Reply {
+    let Query(q) = query.map_err(|e| AdminError::bad_request(e.body_text()))?;
     let zone = state.core.settings.zone;
     let date = match q.date.as_deref() {
         None => state.core.now().local_calendar_date(zone),
@@ -163,9 +165,10 @@ pub async fn report(
     let (from, to) = match period {
         "day" => (Some(date), date.next_day()),
         "week" => {
-            let monday =
-                date - time::Duration::days(i64::from(date.weekday().number_days_from_monday()));
-            (Some(monday), Some(monday + time::Duration::days(7)))
+            let back = time::Duration::days(i64::from(date.weekday().number_days_from_monday()));
+            let monday = date.checked_sub(back);
+            let next = monday.and_then(|m| m.checked_add(time::Duration::days(7)));
+            (monday, next)
         }
         "month" => {
             let first = date.replace_day(1).ok();
@@ -260,8 +263,9 @@ pub struct RecordsQuery {
 pub async fn records(
     State(state): State<AppState>,
     OperatorAuth(_op): OperatorAuth,
-    Query(q): Query<RecordsQuery>,
+    query: Result<Query<RecordsQuery>, QueryRejection>,
 ) -> Reply {
+    let Query(q) = query.map_err(|e| AdminError::bad_request(e.body_text()))?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=10_000).contains(&limit) {
         return Err(AdminError::bad_request("limit: must be 1-10000"));

@@ -180,13 +180,18 @@ pub fn parse_mode(s: &str) -> Result<Mode, ChargingError> {
 /// The most energy one request may ask for (kWh).
 const MAX_KWH: i64 = 1000;
 
-/// kWh with at most three decimals, more than 0 and at most 1000: Wh.
+/// kWh, more than 0 and at most 1000, to the Wh (more decimals are rounded: the document's
+/// `quantity` is a float, and a client may send a computed one).
 pub fn parse_kwh(s: &str, field: &'static str) -> Result<i64, ChargingError> {
-    crate::domain::money::parse_fixed(s.trim(), 3)
-        .filter(|wh| (1..=MAX_KWH * 1000).contains(wh))
-        .ok_or_else(|| {
-            ChargingError::invalid(format!(
-                "{field}: 须为大于0且不超过{MAX_KWH}的度数（最多三位小数）"
-            ))
+    let s = s.trim();
+    crate::domain::money::parse_fixed(s, 3)
+        .or_else(|| {
+            let looks_decimal = !s.is_empty()
+                && s.chars().all(|c| c.is_ascii_digit() || c == '.')
+                && s.chars().filter(|c| *c == '.').count() <= 1;
+            let kwh: f64 = s.parse().ok().filter(|_| looks_decimal)?;
+            (kwh.is_finite() && kwh <= (MAX_KWH + 1) as f64).then(|| (kwh * 1000.0).round() as i64)
         })
+        .filter(|wh| (1..=MAX_KWH * 1000).contains(wh))
+        .ok_or_else(|| ChargingError::invalid(format!("{field}: 须为大于0且不超过{MAX_KWH}的度数")))
 }

@@ -11,13 +11,19 @@
 //! `{"code", "event": "reply", "operation", "msg", ...}`. Comments and trailing commas, as in
 //! the document's example, are accepted.
 //!
-//! Closing the socket does not cancel the request. Opening it again (token only) resumes: the
-//! opening reply shows where the request stands, and `since=N` replays the events after `N`.
+//! Closing the socket does not cancel the request. Opening it again resumes: the opening reply
+//! shows where the request stands (`resumed: true`; `mode` and `quantity`, if sent, are not
+//! used, and `note` says so), and `since=N` replays the events after `N`, also those of a
+//! request that ended while the stream was away (then the socket closes). Without `since`, a
+//! driver with no request in progress makes a new one. The server pings every 30 s and drops a
+//! stream it has not heard from in 90 s; the token is checked again on every client message.
 
 use axum::extract::State;
 use axum::extract::ws::{
     Message, Utf8Bytes, WebSocket, WebSocketUpgrade, rejection::WebSocketUpgradeRejection,
 };
+use std::time::Duration;
+
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -71,9 +77,16 @@ struct Opening {
     code: i32,
     msg: &'static str,
     resumed: bool,
+    /// Why the opening's `mode` and `quantity` were not used (a request was in progress).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<&'static str>,
     #[serde(flatten)]
     view: Option<RequestView>,
 }
+
+/// How often the server pings an open stream, and how long it waits for any sign of life.
+const PING_EVERY: Duration = Duration::from_secs(30);
+const IDLE_LIMIT: Duration = Duration::from_secs(90);
 
 async fn session(state: AppState, mut socket: WebSocket, params: Params) {
     let user = match driver(&state, &params).await {
@@ -84,10 +97,19 @@ async fn session(state: AppState, mut socket: WebSocket, params: Params) {
         Ok(r) => r,
         Err(e) => return refuse(socket, e).await,
     };
-    let since = params
-        .optional("since")
-        .and_then(|s| s.parse::<u64>().ok())
-        .unwrap_or(u64::MAX);
+    let since = params.optional("since").map(str::parse::<u64>);
+    let since = match since {
+        None => None,
+        Some(Ok(n)) => Some(n),
+        Some(Err(_)) => {
+            return refuse(
+                socket,
+                ChargingError::invalid("since: 须为事件序号（整数）"),
+            )
+            .await;
+        }
+    };
+    let asked = request.is_some();
     let mut sub = match state.core.charging_open(&user, request, since).await {
         Ok(s) => s,
         Err(e) => return refuse(socket, e.into()).await,
@@ -96,10 +118,14 @@ async fn session(state: AppState, mut socket: WebSocket, params: Params) {
         code: 200,
         msg: if sub.created {
             "您已经成功进入队列，请等待"
+        } else if sub.ended {
+            "您的充电请求已结束"
         } else {
             "已恢复您的充电请求"
         },
         resumed: !sub.created,
+        note: (asked && !sub.created)
+            .then_some("已有进行中（或刚结束）的充电请求：本次的mode和quantity未使用"),
         view: sub.view.as_ref().map(|v| RequestView::new(&state, v)),
     };
     if !send(&mut socket, &opening).await {
@@ -110,6 +136,13 @@ async fn session(state: AppState, mut socket: WebSocket, params: Params) {
             return;
         }
     }
+    if sub.ended {
+        let _ = socket.send(Message::Close(None)).await;
+        return;
+    }
+    let token = params.optional("token").unwrap_or_default().to_owned();
+    let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+    let mut last_heard = tokio::time::Instant::now();
     loop {
         tokio::select! {
             notice = sub.events.recv() => match notice {
@@ -131,23 +164,35 @@ async fn session(state: AppState, mut socket: WebSocket, params: Params) {
                     return;
                 }
             },
-            incoming = socket.recv() => match incoming {
-                Some(Ok(Message::Text(text))) => {
-                    let reply = operation(&state, &user, text.as_str()).await;
-                    if !send(&mut socket, &reply).await {
-                        return;
+            incoming = socket.recv() => {
+                last_heard = tokio::time::Instant::now();
+                match incoming {
+                    Some(Ok(Message::Text(text))) => {
+                        let reply = operation(&state, &token, text.as_str()).await;
+                        if !send(&mut socket, &reply).await {
+                            return;
+                        }
                     }
-                }
-                Some(Ok(Message::Binary(_))) => {
-                    let reply = json!({"code": -1, "msg": "请发送JSON文本消息", "error": "invalid"});
-                    if !send(&mut socket, &reply).await {
-                        return;
+                    Some(Ok(Message::Binary(_))) => {
+                        let reply = json!({"code": -1, "msg": "请发送JSON文本消息", "error": "invalid"});
+                        if !send(&mut socket, &reply).await {
+                            return;
+                        }
                     }
+                    Some(Ok(_)) => {}
+                    // Closed or broken: the request stays.
+                    Some(Err(_)) | None => return,
                 }
-                Some(Ok(_)) => {}
-                // Closed or broken: the request stays.
-                Some(Err(_)) | None => return,
             },
+            _ = pings.tick() => {
+                if last_heard.elapsed() > IDLE_LIMIT {
+                    // Gone without a word (a proxy dropped it): the request stays.
+                    return;
+                }
+                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                    return;
+                }
+            }
         }
     }
 }
@@ -247,11 +292,21 @@ pub fn lenient_json(text: &str) -> String {
     cleaned
 }
 
-/// Carries out a client message; the reply.
-async fn operation(state: &AppState, user: &str, text: &str) -> Value {
+/// Carries out a client message; the reply. The token is checked again each time: a stream
+/// outlives neither its token nor its account.
+async fn operation(state: &AppState, token: &str, text: &str) -> Value {
     if text.trim().eq_ignore_ascii_case("ping") {
         return json!({"code": 200, "event": "pong", "msg": "pong"});
     }
+    let user = match state.core.charging_authenticate(token).await {
+        Ok(d) => d.username,
+        Err(e) => {
+            let mut body = ChargingError::from(e).body();
+            body["event"] = json!("reply");
+            return body;
+        }
+    };
+    let user = user.as_str();
     let message: Value = match serde_json::from_str(&lenient_json(text)) {
         Ok(v @ Value::Object(_)) => v,
         _ => {
