@@ -151,7 +151,7 @@ pub async fn first_snapshot<'e, E: Executor<'e, Database = Any>>(
     .map(|_| ())
 }
 
-/// Writes the snapshot of the station as of operation `version`.
+/// Writes the snapshot of the station as of operation `version`, unless a later one is there.
 pub async fn write_snapshot<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     version: i64,
@@ -159,8 +159,8 @@ pub async fn write_snapshot<'e, E: Executor<'e, Database = Any>>(
     now: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO charging_station (id, version, snapshot, updated_at) VALUES (1, $1, $2, $3) \
-         ON CONFLICT (id) DO UPDATE SET version = $1, snapshot = $2, updated_at = $3",
+        "UPDATE charging_station SET version = $1, snapshot = $2, updated_at = $3 \
+         WHERE id = 1 AND version < $1",
     )
     .bind(version)
     .bind(snapshot)
@@ -168,6 +168,43 @@ pub async fn write_snapshot<'e, E: Executor<'e, Database = Any>>(
     .execute(ex)
     .await
     .map(|_| ())
+}
+
+/// The last operation's number.
+pub async fn head<'e, E: Executor<'e, Database = Any>>(ex: E) -> Result<i64, sqlx::Error> {
+    let row: Option<(i64,)> = sqlx::query_as("SELECT head FROM charging_station WHERE id = 1")
+        .fetch_optional(ex)
+        .await?;
+    Ok(row.map_or(0, |r| r.0))
+}
+
+/// The last operation's number, locking the station's row until the transaction ends (on
+/// SQLite the write transaction holds the database already).
+pub async fn lock_head(
+    ex: &mut sqlx::AnyConnection,
+    backend: super::Backend,
+) -> Result<i64, sqlx::Error> {
+    let sql = match backend {
+        super::Backend::Postgres => "SELECT head FROM charging_station WHERE id = 1 FOR UPDATE",
+        _ => "SELECT head FROM charging_station WHERE id = 1",
+    };
+    let row: Option<(i64,)> = sqlx::query_as(sql).fetch_optional(ex).await?;
+    Ok(row.map_or(0, |r| r.0))
+}
+
+/// Moves the last operation's number from `known` to `next`; false when it is no longer
+/// `known` (another process logged first).
+pub async fn advance_head<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    known: i64,
+    next: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("UPDATE charging_station SET head = $2 WHERE id = 1 AND head = $1")
+        .bind(known)
+        .bind(next)
+        .execute(ex)
+        .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Logs operation `seq`; false when that number is taken (another process wrote it).

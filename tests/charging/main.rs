@@ -1205,3 +1205,93 @@ async fn prices_streams_and_odd_input_at_the_edges() {
     );
     app.stop().await;
 }
+
+/// The piles and the waiting area as an operator sees them, without the clock readings.
+async fn station_view(app: &TestApp, op: &str) -> Value {
+    let mut piles = app.get("/admin/v1/charging/piles", Some(op)).await.body;
+    let mut waiting = app.get("/admin/v1/charging/waiting", Some(op)).await.body;
+    for v in [&mut piles, &mut waiting] {
+        v["now"] = Value::Null;
+    }
+    for list in ["waiting", "displaced"] {
+        for car in waiting[list].as_array_mut().into_iter().flatten() {
+            car["queued_seconds"] = Value::Null;
+        }
+    }
+    for pile in piles["piles"].as_array_mut().into_iter().flatten() {
+        for car in pile["cars"].as_array_mut().into_iter().flatten() {
+            car["queued_seconds"] = Value::Null;
+        }
+    }
+    json!({"piles": piles, "waiting": waiting})
+}
+
+#[tokio::test]
+async fn two_processes_share_one_station() {
+    let db_dir = tempfile::tempdir().expect("tempdir");
+    let url = common::test_database_url(&db_dir).await;
+    let a =
+        common::spawn_with(|c| c.server.database_url = utilhall::config::Secret(url.clone())).await;
+    let b =
+        common::spawn_with(|c| c.server.database_url = utilhall::config::Secret(url.clone())).await;
+    let (op_a, op_b) = (admin(&a).await, admin(&b).await);
+    let r = put_config(&a, &op_a, json!({"waiting_capacity": 40})).await;
+    assert_eq!(r.status, 200);
+    // B follows A's configuration.
+    let r = b.get("/admin/v1/charging/config", Some(&op_b)).await;
+    assert_eq!(r.body["waiting_capacity"], 40);
+
+    // A driver applies through A and follows the request on a stream held by B.
+    let first = driver(&a, "p1").await;
+    let r = a
+        .post(
+            "/charging/user/charge/apply",
+            json!({"token": first, "mode": "fast", "quantity": 30}),
+        )
+        .await;
+    assert_eq!(r.body["state"], "charging");
+    let mut stream = ws(&b, &format!("token={first}")).await;
+    let open = next(&mut stream).await.expect("opening");
+    assert_eq!(
+        (open["resumed"].clone(), open["pile"].clone()),
+        (json!(true), json!("F1"))
+    );
+
+    // Twenty drivers apply at once, half through each process: every request is taken once.
+    let mut tokens = Vec::new();
+    for i in 0..20 {
+        let app = if i % 2 == 0 { &a } else { &b };
+        tokens.push(driver(app, &format!("q{i}")).await);
+    }
+    let replies = common::join_all(tokens.iter().enumerate().map(|(i, t)| {
+        let app = if i % 2 == 0 { &a } else { &b };
+        let mode = if i % 3 == 0 { "common" } else { "fast" };
+        app.post(
+            "/charging/user/charge/apply",
+            json!({"token": t, "mode": mode, "quantity": 10}),
+        )
+    }))
+    .await;
+    for r in &replies {
+        assert_eq!(r.status, 200, "{:?}", r.body);
+    }
+    let mut numbers: Vec<String> = replies
+        .iter()
+        .map(|r| r.body["number"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    numbers.sort();
+    numbers.dedup();
+    assert_eq!(numbers.len(), 20, "every request got a number of its own");
+    assert_eq!(station_view(&a, &op_a).await, station_view(&b, &op_b).await);
+
+    // An hour on A's clock: the first car finishes there, and B's stream hears of it.
+    advance(&a, 3600).await;
+    let done = event(&mut stream, "finished").await;
+    assert_eq!(done["record"]["quantity"], 30.0);
+    assert_eq!(station_view(&a, &op_a).await, station_view(&b, &op_b).await);
+    let records_a = a.get("/admin/v1/charging/records", Some(&op_a)).await.body;
+    let records_b = b.get("/admin/v1/charging/records", Some(&op_b)).await.body;
+    assert_eq!(records_a, records_b);
+    a.stop().await;
+    b.stop().await;
+}

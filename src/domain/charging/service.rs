@@ -246,6 +246,9 @@ struct LiveState {
     /// Memory may be ahead of the database (a write failed and reading back failed too):
     /// nothing runs until the station has been read back.
     broken: bool,
+    /// The instant of the last job: what readers see progress at (the station's own time moves
+    /// only with what happens).
+    seen_at: i64,
     /// Who made each request at the station.
     owners: HashMap<CarId, String>,
     /// Each driver's request at the station.
@@ -301,6 +304,13 @@ enum Op {
     Configure {
         config: StationConfig,
     },
+    /// The cars due by then finished (the clock moved; logged only when some did).
+    Tick,
+    /// A new, empty station (new piles, or a `--dev` reset, which also drops the records).
+    Rebuild {
+        config: StationConfig,
+        clear_records: bool,
+    },
 }
 
 /// Operations between two snapshots.
@@ -341,6 +351,13 @@ fn run(
             st.config = config.clone();
             (None, events)
         }
+        Op::Tick => (None, st.finish_due(now)),
+        Op::Rebuild { config, .. } => {
+            let mut fresh = Station::new(config.clone(), now.max(st.now()));
+            fresh.continue_records_from(st.next_record());
+            *st = fresh;
+            (None, Vec::new())
+        }
     })
 }
 
@@ -348,8 +365,8 @@ fn internal(what: &str, e: impl std::fmt::Display) -> Error {
     Error::internal(anyhow::anyhow!("{what}: {e}"))
 }
 
-/// Reads the station back: the snapshot, then the operations after it. The records of the
-/// sessions that ended on the way are written again (they are numbered: nothing doubles).
+/// Reads the station back: the snapshot, then the operations after it. Returns the last
+/// operation's number, the snapshot's, and the station.
 async fn read_station(store: &Store) -> Result<Option<(i64, i64, Station)>> {
     let Some((snapshot_version, text)) = store::snapshot(store.pool()).await? else {
         return Ok(None);
@@ -357,29 +374,17 @@ async fn read_station(store: &Store) -> Result<Option<(i64, i64, Station)>> {
     let mut station: Station =
         serde_json::from_str(&text).map_err(|e| internal("unreadable station snapshot", e))?;
     let mut version = snapshot_version;
-    let mut ended = Vec::new();
     for (seq, at, text) in store::ops_after(store.pool(), snapshot_version).await? {
+        if seq != version + 1 {
+            // A snapshot was written meanwhile and the operations it holds are gone: again.
+            return Box::pin(read_station(store)).await;
+        }
         let op: Op =
             serde_json::from_str(&text).map_err(|e| internal("unreadable station operation", e))?;
-        let mut events = station.advance_to(at);
-        match run(&mut station, at, &op) {
-            Ok((_, more)) => events.extend(more),
-            Err(r) => {
-                tracing::warn!(seq, refusal = %r, "a logged station operation was refused on replay")
-            }
+        if let Err(r) = run(&mut station, at, &op) {
+            tracing::warn!(seq, refusal = %r, "a logged station operation was refused on replay");
         }
-        ended.extend(events.into_iter().filter_map(|e| match e {
-            Event::Ended { record, .. } => Some(record),
-            _ => None,
-        }));
         version = seq;
-    }
-    if !ended.is_empty() {
-        let live = LiveState::new(station, version, snapshot_version);
-        let rows: Vec<RecordRow> = ended.iter().map(|r| live.record(r).to_row()).collect();
-        let mut conn = store.pool().acquire().await?;
-        store::insert_records(&mut conn, &rows).await?;
-        return Ok(Some((version, snapshot_version, live.station)));
     }
     Ok(Some((version, snapshot_version, station)))
 }
@@ -391,6 +396,7 @@ impl LiveState {
             version,
             snapshot_version,
             broken: false,
+            seen_at: 0,
             owners: HashMap::new(),
             active: HashMap::new(),
             feeds: HashMap::new(),
@@ -437,7 +443,7 @@ impl LiveState {
     fn view(&self, id: CarId) -> Option<CarView> {
         let st = &self.station;
         let car = st.car(id)?;
-        let (charged_wh, fee_so_far) = st.progress(id).unwrap_or((0, 0));
+        let (charged_wh, fee_so_far) = st.progress_at(id, self.seen_at).unwrap_or((0, 0));
         let (state, pile) = match car.place {
             Place::Waiting => (CarState::Waiting, None),
             Place::Displaced => (CarState::Displaced, None),
@@ -563,14 +569,10 @@ type Guard = OwnedMutexGuard<LiveState>;
 
 /// What changes the station; run on a task of its own (see [`Core::station_job`]).
 enum Job {
-    /// Lets the cars due by now finish.
+    /// Reads what other processes logged, then lets the cars due by now finish.
     CatchUp,
     /// Catches up, then applies the operation.
     Change(Op),
-    /// Puts a new station in place (new piles), written whole.
-    Replace(Station),
-    /// Like `Replace`, and the detail records go (`--dev` reset).
-    Reset(Station),
 }
 
 /// Writes the station: what a job needs of the [`Core`], owned, so the job can run on its own
@@ -598,68 +600,120 @@ impl Writer {
                 });
             }
         }
-        match job {
-            Job::CatchUp => {
-                let now = self.now(live);
-                self.catch_up(live, now).await.map(|()| None)
+        let op = match job {
+            Job::CatchUp => None,
+            Job::Change(op) => Some(op),
+        };
+        if op.is_none() {
+            // A reader: nothing to write unless a car is due or another process logged.
+            let now = self.now(live);
+            live.seen_at = now;
+            let due = live.station.next_finish().is_some_and(|t| t <= now);
+            if !due && store::head(self.store.pool()).await? == live.version {
+                return Ok(None);
             }
-            Job::Change(op) => {
-                // One instant for both: the operation finds nothing left to finish first.
-                let now = self.now(live);
-                self.catch_up(live, now).await?;
-                self.change(live, now, op).await
-            }
-            Job::Replace(station) => self.replace(live, station, false).await.map(|()| None),
-            Job::Reset(station) => self.replace(live, station, true).await.map(|()| None),
         }
+        // The station's row is locked (SQLite: the write lock; PostgreSQL: the row) from
+        // reading what others logged to writing what this job did: processes sharing the
+        // database take turns.
+        let mut tx = self.store.begin_write().await?;
+        let outcome = self.locked(live, &mut tx, op.as_ref()).await;
+        let (result, logged) = match outcome {
+            Ok(done) => done,
+            Err(e) => {
+                drop(tx);
+                self.reload(live).await;
+                return Err(e);
+            }
+        };
+        if let Err(e) = tx.commit().await {
+            self.reload(live).await;
+            return Err(e.into());
+        }
+        for events in logged {
+            live.version += 1;
+            live.publish(events);
+        }
+        if live.version - live.snapshot_version >= SNAPSHOT_EVERY {
+            if let Err(e) = self.snapshot(live).await {
+                tracing::warn!(error = %e, "charging station snapshot failed");
+            }
+        }
+        result
     }
 
-    async fn catch_up(&self, live: &mut LiveState, now: i64) -> Result<()> {
-        // Moves the station's time (progress is read at it) even when nobody finishes.
-        let events = live.station.advance_to(now);
-        if !events.is_empty() {
-            self.save(live, None, events).await?;
-        }
-        Ok(())
-    }
-
-    /// Applies `op` now, logs it with the records it made, and tells the drivers.
-    async fn change(&self, live: &mut LiveState, now: i64, op: Op) -> Result<Option<CarId>> {
-        match run(&mut live.station, now, &op) {
-            Ok((car, events)) => {
-                self.save(live, Some((now, &op)), events).await?;
-                Ok(car)
-            }
-            Err(r) => Err(refusal(r)),
-        }
-    }
-
-    /// Writes what an operation (or the clock) did; when the write fails, the station is read
-    /// back from the database (memory ran ahead of it).
-    async fn save(
+    /// Inside the job's transaction: catches up with the log, lets the cars due by now finish,
+    /// applies the operation. Returns the operation's outcome and the events of each
+    /// operation written (published once the transaction commits).
+    async fn locked(
         &self,
         live: &mut LiveState,
-        op: Option<(i64, &Op)>,
-        events: Vec<Event>,
-    ) -> Result<()> {
-        match self.write(live, op, &events).await {
-            Ok(()) => {
-                if op.is_some() {
-                    live.version += 1;
-                }
-                live.publish(events);
-                if live.version - live.snapshot_version >= SNAPSHOT_EVERY {
-                    if let Err(e) = self.snapshot(live).await {
-                        tracing::warn!(error = %e, "charging station snapshot failed");
-                    }
-                }
-                Ok(())
-            }
-            Err(err) => {
-                self.reload(live).await;
-                Err(err)
-            }
+        tx: &mut crate::store::Tx,
+        op: Option<&Op>,
+    ) -> Result<(Result<Option<CarId>>, Vec<Vec<Event>>)> {
+        let head = store::lock_head(tx, self.store.backend()).await?;
+        if head != live.version {
+            self.sync(live, tx, head).await?;
         }
+        // One instant for both: the operation finds nothing left to finish first.
+        let now = self.now(live);
+        live.seen_at = now;
+        let mut logged = Vec::new();
+        let events = live.station.finish_due(now);
+        if !events.is_empty() {
+            self.write(live, tx, logged.len(), now, &Op::Tick, &events)
+                .await?;
+            logged.push(events);
+        }
+        let Some(op) = op else {
+            return Ok((Ok(None), logged));
+        };
+        match run(&mut live.station, now, op) {
+            Ok((car, events)) => {
+                if matches!(op, Op::Rebuild { .. }) {
+                    live.index();
+                }
+                self.write(live, tx, logged.len(), now, op, &events).await?;
+                logged.push(events);
+                Ok((Ok(car), logged))
+            }
+            Err(r) => Ok((Err(refusal(r)), logged)),
+        }
+    }
+
+    /// Applies what other processes logged since this one last looked (and tells this
+    /// process's streams); reads the station back when the log has moved past a snapshot.
+    async fn sync(&self, live: &mut LiveState, tx: &mut crate::store::Tx, head: i64) -> Result<()> {
+        let ops = store::ops_after(&mut **tx, live.version).await?;
+        if head < live.version
+            || ops
+                .first()
+                .is_none_or(|(seq, _, _)| *seq != live.version + 1)
+        {
+            self.reload(live).await;
+            return if live.broken {
+                Err(internal("charging station", "cannot be read back"))
+            } else {
+                Ok(())
+            };
+        }
+        for (seq, at, text) in ops {
+            let op: Op = serde_json::from_str(&text)
+                .map_err(|e| internal("unreadable station operation", e))?;
+            let events = match run(&mut live.station, at, &op) {
+                Ok((_, events)) => events,
+                Err(r) => {
+                    tracing::warn!(seq, refusal = %r, "a logged station operation was refused");
+                    Vec::new()
+                }
+            };
+            live.version = seq;
+            if matches!(op, Op::Rebuild { .. }) {
+                live.index();
+            }
+            live.publish(events);
+        }
+        Ok(())
     }
 
     /// Reads the station back; the drivers' streams stay.
@@ -681,10 +735,14 @@ impl Writer {
         }
     }
 
+    /// Writes the operation after the `before` ones this job wrote already, with its records.
     async fn write(
         &self,
         live: &LiveState,
-        op: Option<(i64, &Op)>,
+        tx: &mut crate::store::Tx,
+        before: usize,
+        at: i64,
+        op: &Op,
         events: &[Event],
     ) -> Result<()> {
         let records: Vec<RecordRow> = events
@@ -694,50 +752,33 @@ impl Writer {
                 _ => None,
             })
             .collect();
-        if records.is_empty() && op.is_none() {
-            return Ok(());
+        let text = serde_json::to_string(op).map_err(Error::internal)?;
+        let seq = live.version + before as i64 + 1;
+        if !store::advance_head(&mut **tx, seq - 1, seq).await? {
+            return Err(internal("charging station", "the log moved under its lock"));
         }
-        let mut tx = self.store.begin_write().await?;
-        if let Some((at, op)) = op {
-            let text = serde_json::to_string(op).map_err(Error::internal)?;
-            if !store::insert_op(&mut *tx, live.version + 1, at, &text).await? {
-                return Err(Error::State(
-                    "充电站的状态刚被另一个服务进程修改，请重试".into(),
-                ));
+        store::insert_op(&mut **tx, seq, at, &text).await?;
+        if matches!(
+            op,
+            Op::Rebuild {
+                clear_records: true,
+                ..
             }
+        ) {
+            store::delete_records(&mut **tx).await?;
         }
-        store::insert_records(&mut tx, &records).await?;
-        tx.commit().await?;
+        store::insert_records(tx, &records).await?;
         Ok(())
     }
 
-    /// Writes the whole station at its version and drops the operations it includes.
+    /// Writes the whole station at its version and drops the operations it holds.
     async fn snapshot(&self, live: &mut LiveState) -> Result<()> {
-        self.snapshot_tx(live, false).await
-    }
-
-    async fn snapshot_tx(&self, live: &mut LiveState, clear_records: bool) -> Result<()> {
         let text = serde_json::to_string(&live.station).map_err(Error::internal)?;
         let mut tx = self.store.begin_write().await?;
         store::write_snapshot(&mut *tx, live.version, &text, self.clock.now().millis()).await?;
         store::delete_ops_through(&mut *tx, live.version).await?;
-        if clear_records {
-            store::delete_records(&mut *tx).await?;
-        }
         tx.commit().await?;
         live.snapshot_version = live.version;
-        Ok(())
-    }
-
-    /// Replaces the station (new piles, or a reset) and writes it whole.
-    async fn replace(&self, live: &mut LiveState, station: Station, reset: bool) -> Result<()> {
-        live.station = station;
-        live.version += 1;
-        if let Err(e) = self.snapshot_tx(live, reset).await {
-            self.reload(live).await;
-            return Err(e);
-        }
-        live.index();
         Ok(())
     }
 }
@@ -987,8 +1028,8 @@ impl Core {
     }
 
     /// The station's configuration.
-    pub async fn charging_config(&self) -> StationConfig {
-        self.station().await.station.config.clone()
+    pub async fn charging_config(&self) -> Result<StationConfig> {
+        Ok(self.station_now().await?.station.config.clone())
     }
 
     /// Changes the configuration. Prices, the service fee, the fault policy and the size of
@@ -1009,9 +1050,10 @@ impl Core {
                     "充电站内还有车辆，不能修改充电桩数量、功率或队列长度".into(),
                 ));
             }
-            let mut station = Station::new(config.clone(), live.station.now());
-            station.continue_records_from(live.station.next_record());
-            Job::Replace(station)
+            Job::Change(Op::Rebuild {
+                config: config.clone(),
+                clear_records: false,
+            })
         } else {
             Job::Change(Op::Configure {
                 config: config.clone(),
@@ -1027,10 +1069,12 @@ impl Core {
         let live = self.station_now().await?;
         let config = config.unwrap_or_else(|| live.station.config.clone());
         check_config(&config)?;
-        let mut station = Station::new(config.clone(), live.station.now());
-        station.continue_records_from(live.station.next_record());
         let users: Vec<String> = live.active.keys().cloned().collect();
-        let (_, mut live) = self.station_job(live, Job::Reset(station)).await?;
+        let op = Op::Rebuild {
+            config: config.clone(),
+            clear_records: true,
+        };
+        let (_, mut live) = self.station_job(live, Job::Change(op)).await?;
         // Requests that were at the station are gone: their streams end.
         for user in users {
             live.feeds.remove(&user);

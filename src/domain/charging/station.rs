@@ -406,15 +406,23 @@ impl Station {
 
     /// Energy delivered to a car so far, its current session included, and the fees so far.
     pub fn progress(&self, id: CarId) -> Option<(i64, i64)> {
+        self.progress_at(id, self.now)
+    }
+
+    /// [`Station::progress`] as of `now` (not before the station's own time), without moving
+    /// the station: what a reader sees between two events.
+    pub fn progress_at(&self, id: CarId, now: i64) -> Option<(i64, i64)> {
         let car = self.cars.get(&id)?;
         let (mut wh, mut fee) = (car.delivered_wh, car.fees_so_far);
         if let Place::Queue(p) = car.place {
             let pile = &self.piles[p];
             if let (Some(since), Some(&head)) = (pile.charging_since, pile.queue.front()) {
                 if head == id {
-                    let now_wh = energy_wh(pile.power_w, self.now - since).min(car.remaining_wh);
+                    let finish = since + duration_ms(pile.power_w, car.remaining_wh);
+                    let now = now.max(self.now).min(finish);
+                    let now_wh = energy_wh(pile.power_w, now - since).min(car.remaining_wh);
                     let tariff = pile.session_tariff.as_ref().unwrap_or(&self.config.tariff);
-                    let (c, s) = tariff.fees(pile.power_w, since, self.now);
+                    let (c, s) = tariff.fees(pile.power_w, since, now);
                     wh += now_wh;
                     fee += c + s;
                 }
@@ -429,7 +437,15 @@ impl Station {
         std::mem::take(&mut self.events)
     }
 
-    fn run_until(&mut self, now: i64) {
+    /// Lets every car that finishes by `now` finish, with the calls that follow, but moves the
+    /// station's time only as far as the last of them: a station whose time moves only with
+    /// what happens is rebuilt exactly from a log of what happened.
+    pub fn finish_due(&mut self, now: i64) -> Vec<Event> {
+        self.finish_until(now);
+        std::mem::take(&mut self.events)
+    }
+
+    fn finish_until(&mut self, now: i64) {
         while let Some(&(t, p)) = self.finishes.first() {
             if t > now {
                 break;
@@ -438,6 +454,10 @@ impl Station {
             self.end_head(p, EndReason::Finished);
             self.dispatch();
         }
+    }
+
+    fn run_until(&mut self, now: i64) {
+        self.finish_until(now);
         self.now = self.now.max(now);
     }
 

@@ -130,7 +130,7 @@ pub async fn pile_state_change(
 /// piles not placed yet (`displaced`).
 pub async fn waiting(State(state): State<AppState>, OperatorAuth(_op): OperatorAuth) -> Reply {
     let (waiting, displaced) = state.core.charging_waiting().await?;
-    let capacity = state.core.charging_config().await.waiting_capacity;
+    let capacity = state.core.charging_config().await?.waiting_capacity;
     Ok(Json(json!({
         "now": state.core.now().iso_utc_ms(),
         "capacity": capacity,
@@ -280,13 +280,13 @@ fn settings_json(s: &StationSettings) -> Value {
 
 /// `GET /admin/v1/charging/config`
 pub async fn get_config(State(state): State<AppState>, OperatorAuth(_op): OperatorAuth) -> Reply {
-    let config = state.core.charging_config().await;
+    let config = state.core.charging_config().await?;
     Ok(Json(settings_json(&StationSettings::from_config(&config))).into_response())
 }
 
 /// The current settings with the keys of `body` changed (a whole document works too).
 async fn merged(state: &AppState, body: Value) -> Result<StationSettings, AdminError> {
-    let current = StationSettings::from_config(&state.core.charging_config().await);
+    let current = StationSettings::from_config(&state.core.charging_config().await?);
     let mut merged = settings_json(&current);
     let Value::Object(changes) = body else {
         return Err(AdminError::bad_request("config: must be a JSON object"));
