@@ -37,10 +37,12 @@ pub struct AppState {
     pub captcha_limiter: Arc<IpRateLimiter>,
     /// SMS codes one retail user may have sent per 10 minutes.
     pub retail_sms_limiter: Arc<RateLimiter<String>>,
-    /// The last charging captcha each client address fetched.
-    pub charging_captchas:
-        Arc<std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, String>>>,
+    /// The last charging captcha each client address fetched, and when it expires.
+    pub charging_captchas: Arc<std::sync::Mutex<CaptchaByAddress>>,
 }
+
+/// Captcha id and expiry (ms) by client address.
+pub type CaptchaByAddress = std::collections::HashMap<std::net::IpAddr, (String, i64)>;
 
 /// A bound listener and what it serves.
 struct Listener {

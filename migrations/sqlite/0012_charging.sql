@@ -19,16 +19,22 @@ CREATE INDEX charging_tokens_user ON charging_tokens (user_id, expires_at);
 -- One row: the whole station (waiting area, piles, queues) as JSON, as of operation `version`;
 -- the operations after it are in charging_ops (the scheduler is deterministic: replaying them
 -- over the snapshot rebuilds the station). A snapshot is written every 1000 operations.
--- `head` is the last operation's number: a writer moves it from the number it knows to the
--- next in the same transaction as the operation, so processes sharing the database never
--- write over each other.
 CREATE TABLE charging_station (
     id INTEGER PRIMARY KEY,
     version BIGINT NOT NULL,
-    head BIGINT NOT NULL DEFAULT 0,
     snapshot TEXT NOT NULL,
     updated_at BIGINT NOT NULL
 );
+
+-- The last operation's number: a job locks this row, reads what other processes logged, and
+-- moves it on in the same transaction as its own operations, so processes sharing the
+-- database take turns. (A row of its own: the snapshot's row is megabytes.)
+CREATE TABLE charging_head (
+    id INTEGER PRIMARY KEY,
+    head BIGINT NOT NULL
+);
+
+INSERT INTO charging_head (id, head) VALUES (1, 0);
 
 CREATE TABLE charging_ops (
     seq BIGINT PRIMARY KEY,

@@ -172,7 +172,7 @@ pub async fn write_snapshot<'e, E: Executor<'e, Database = Any>>(
 
 /// The last operation's number.
 pub async fn head<'e, E: Executor<'e, Database = Any>>(ex: E) -> Result<i64, sqlx::Error> {
-    let row: Option<(i64,)> = sqlx::query_as("SELECT head FROM charging_station WHERE id = 1")
+    let row: Option<(i64,)> = sqlx::query_as("SELECT head FROM charging_head WHERE id = 1")
         .fetch_optional(ex)
         .await?;
     Ok(row.map_or(0, |r| r.0))
@@ -185,8 +185,8 @@ pub async fn lock_head(
     backend: super::Backend,
 ) -> Result<i64, sqlx::Error> {
     let sql = match backend {
-        super::Backend::Postgres => "SELECT head FROM charging_station WHERE id = 1 FOR UPDATE",
-        _ => "SELECT head FROM charging_station WHERE id = 1",
+        super::Backend::Postgres => "SELECT head FROM charging_head WHERE id = 1 FOR UPDATE",
+        _ => "SELECT head FROM charging_head WHERE id = 1",
     };
     let row: Option<(i64,)> = sqlx::query_as(sql).fetch_optional(ex).await?;
     Ok(row.map_or(0, |r| r.0))
@@ -199,7 +199,7 @@ pub async fn advance_head<'e, E: Executor<'e, Database = Any>>(
     known: i64,
     next: i64,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("UPDATE charging_station SET head = $2 WHERE id = 1 AND head = $1")
+    let done = sqlx::query("UPDATE charging_head SET head = $2 WHERE id = 1 AND head = $1")
         .bind(known)
         .bind(next)
         .execute(ex)

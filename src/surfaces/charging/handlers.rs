@@ -189,7 +189,8 @@ pub async fn captcha(
     }
     let captcha = state.core.issue_captcha(SURFACE).await?;
     if let Some(ip) = ip {
-        remember_captcha(&state, ip, &captcha.id);
+        let until = state.core.now().plus_secs(captcha.expires_in_secs).millis();
+        remember_captcha(&state, ip, &captcha.id, until);
     }
     let png = crate::surfaces::captcha::png(&captcha.answer);
     let cookie = format!(
@@ -226,16 +227,20 @@ pub async fn captcha(
 }
 
 /// The last captcha each client address fetched: the register call of a client that sends
-/// only the answer (as the document does) is matched with it.
-fn remember_captcha(state: &AppState, ip: IpAddr, id: &str) {
+/// only the answer (as the document does) is matched with it. Entries live as long as the
+/// captcha; expired ones are dropped when the map grows.
+fn remember_captcha(state: &AppState, ip: IpAddr, id: &str, expires_at: i64) {
     let mut map = state
         .charging_captchas
         .lock()
         .unwrap_or_else(|p| p.into_inner());
     if map.len() >= 10_000 {
-        map.clear();
+        let now = state.core.now().millis();
+        map.retain(|_, (_, until)| *until > now);
     }
-    map.insert(ip, id.to_owned());
+    if map.len() < 100_000 {
+        map.insert(ip, (id.to_owned(), expires_at));
+    }
 }
 
 fn captcha_id_of(
@@ -250,13 +255,15 @@ fn captcha_id_of(
     if let Some(id) = crate::surfaces::cookie(headers, CAPTCHA_COOKIE) {
         return id.to_owned();
     }
+    let now = state.core.now().millis();
     ip.and_then(|ip| {
         state
             .charging_captchas
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(&ip)
-            .cloned()
+            .filter(|(_, until)| *until > now)
+            .map(|(id, _)| id.clone())
     })
     .unwrap_or_default()
 }

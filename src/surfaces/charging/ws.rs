@@ -17,6 +17,9 @@
 //! request that ended while the stream was away (then the socket closes). Without `since`, a
 //! driver with no request in progress makes a new one. The server pings every 30 s and drops a
 //! stream it has not heard from in 90 s; the token is checked again on every client message.
+//! Event numbers (`seq`) count from 1 for each request and are kept by the process that serves
+//! the stream: after a restart, the opening reply says where the request stands and the
+//! numbering of what follows starts again.
 
 use axum::extract::State;
 use axum::extract::ws::{
