@@ -247,6 +247,13 @@ async fn register_and_login_as_the_document_writes_them() {
     )
     .await;
     assert_eq!(r.status, 400);
+    let r = get_query(
+        &app,
+        "/charging/user/log",
+        &[("token", &token), ("num", "5000")],
+    )
+    .await;
+    assert_eq!((r.status, r.body.clone()), (200, json!([])));
     let r = app.get("/charging/nowhere", None).await;
     assert_eq!((r.status, r.body["code"].clone()), (404, json!(-1)));
     let r = app.get("/charging/login", None).await;

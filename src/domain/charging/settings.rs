@@ -78,7 +78,7 @@ impl StationSettings {
     pub fn to_config(&self, utc_offset_secs: i64) -> Result<StationConfig> {
         let fault_policy = match self.fault_policy.trim() {
             "priority" => FaultPolicy::Priority,
-            "time" | "time_order" => FaultPolicy::TimeOrder,
+            "time" | "time_order" | "time-order" | "timeorder" => FaultPolicy::TimeOrder,
             _ => {
                 return Err(Error::invalid(
                     "fault_policy",

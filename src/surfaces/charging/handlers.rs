@@ -326,15 +326,16 @@ pub async fn driver(state: &AppState, params: &Params) -> Result<String, Chargin
     Ok(state.core.charging_authenticate(token).await?.username)
 }
 
-/// `num`: 10 by default, 1-100.
+/// `num`: 10 by default; a positive integer, at most 1,000 records are returned.
 fn num(params: &Params) -> Result<i64, ChargingError> {
     match params.optional("num") {
         None => Ok(10),
         Some(n) => n
             .parse::<i64>()
             .ok()
-            .filter(|n| (1..=100).contains(n))
-            .ok_or_else(|| ChargingError::invalid("num: 须为1-100的整数")),
+            .filter(|n| *n >= 1)
+            .map(|n| n.min(1000))
+            .ok_or_else(|| ChargingError::invalid("num: 须为正整数")),
     }
 }
 

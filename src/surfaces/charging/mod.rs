@@ -18,13 +18,16 @@
 //!   address (`retail.captchas_per_minute`), except under `--dev`, where a test harness
 //!   registers hundreds of drivers on a clock that stands still.
 //! - `mode` is `fast` (also `quick`, `F`) or `common` (also `slow`, `trickle`, `T`);
-//!   `quantity` is kWh, more than 0, at most 1000, three decimals at most. An optional
-//!   `capacity` (kWh) is the battery's, shown to the operator.
+//!   `quantity` is kWh, more than 0, at most 1000, rounded to the Wh. An optional `capacity`
+//!   (kWh) is the battery's, shown to the operator; a request never asks for more. A mode the
+//!   station has no piles of takes no requests (409).
 //! - `GET /user/log` is a JSON array; `/user/lognew` is `{"code": 200, "log": [...]}`. Both
-//!   newest first, `num` 1-100 (10 by default). `id` is the detail record's number (a string
-//!   in lognew), `time` when the request was made, `stationId` the pile's number (F1, F2, T1,
-//!   ... are 1, 2, 3, ...), `quantity` kWh, `timeOfUse` hours (4 decimals) in log and
-//!   `HH:MM:SS` in lognew, times `YYYY-MM-DD HH:MM:SS` local, fees yuan with two decimals.
+//!   newest first, `num` records (10 by default; at most 1,000). `id` is the detail record's
+//!   number (a string in lognew), `time` when the request was made, `stationId` the pile's
+//!   number (F1, F2, T1, ... are 1, 2, 3, ... in the current layout), `quantity` kWh,
+//!   `timeOfUse` hours (4 decimals) in log and `HH:MM:SS` in lognew, times `YYYY-MM-DD
+//!   HH:MM:SS` local, fees yuan with two decimals. A session stopped the instant it began
+//!   delivered nothing and has no record.
 //! - One request per driver at a time. Over HTTP: `POST /user/charge/apply {mode, quantity}`,
 //!   `POST /user/charge/modify {mode?, quantity?}` (waiting area only), `POST
 //!   /user/charge/cancel`, `GET /user/charge/info` (`number`, `state`
