@@ -1037,7 +1037,25 @@ async fn a_fault_under_the_time_order_policy_pools_the_queues_by_number() {
 
 #[tokio::test]
 async fn the_demo_has_the_documents_driver() {
-    let app = common::spawn_with(|c| c.server.demo = true).await;
+    let app = common::spawn_with(|c| {
+        c.server.demo = true;
+        c.surface_bind
+            .insert("charging".into(), "127.0.0.1:0".into());
+    })
+    .await;
+    // At the root of its own listener, exactly as the document writes the paths.
+    let (_, addr) = app
+        .extra
+        .iter()
+        .find(|(n, _)| n == "charging")
+        .expect("charging listener");
+    let resp = app
+        .client
+        .post(format!("http://{addr}/login?username=test&password=123456"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 200);
     let r = post_query(
         &app,
         "/charging/login",
