@@ -15,6 +15,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, OwnedMutexGuard, mpsc};
 
+use super::settings::StationSettings;
 use super::station::{
     CarId, DetailRecord, EndReason, Event, Mode, PileState, Place, Refusal, Station, StationConfig,
 };
@@ -1035,9 +1036,16 @@ impl Core {
     /// Changes the configuration. Prices, the service fee, the fault policy and the size of
     /// the waiting area apply at once; pile counts, powers and the queue length only to an
     /// empty station (409 otherwise).
-    pub async fn charging_set_config(&self, config: StationConfig) -> Result<StationConfig> {
-        check_config(&config)?;
+    /// `changes` are keys of [`StationSettings`]; they are applied to the configuration in
+    /// force under the station's lock, so two operators' changes never undo each other.
+    pub async fn charging_set_config(
+        &self,
+        changes: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<StationConfig> {
         let live = self.station_now().await?;
+        let offset = self.settings.zone.offset_secs();
+        let config = StationSettings::patch(&live.station.config, changes, offset)?;
+        check_config(&config)?;
         let old = &live.station.config;
         let structural = config.fast_piles != old.fast_piles
             || config.slow_piles != old.slow_piles
@@ -1065,9 +1073,13 @@ impl Core {
 
     /// Empties the station and starts over with `config` (the current one if none); the
     /// detail records go too. Only under `--dev`, for replays.
-    pub async fn charging_reset(&self, config: Option<StationConfig>) -> Result<StationConfig> {
+    pub async fn charging_reset(
+        &self,
+        changes: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<StationConfig> {
         let live = self.station_now().await?;
-        let config = config.unwrap_or_else(|| live.station.config.clone());
+        let offset = self.settings.zone.offset_secs();
+        let config = StationSettings::patch(&live.station.config, changes, offset)?;
         check_config(&config)?;
         let users: Vec<String> = live.active.keys().cloned().collect();
         let op = Op::Rebuild {

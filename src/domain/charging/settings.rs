@@ -116,6 +116,23 @@ impl StationSettings {
         })
     }
 
+    /// `config` with the keys of `changes` (in an operator's units) replaced; a whole document
+    /// works too.
+    pub fn patch(
+        config: &StationConfig,
+        changes: serde_json::Map<String, serde_json::Value>,
+        utc_offset_secs: i64,
+    ) -> Result<StationConfig> {
+        let mut merged = match serde_json::to_value(StationSettings::from_config(config)) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        };
+        merged.extend(changes);
+        let settings: StationSettings = serde_json::from_value(serde_json::Value::Object(merged))
+            .map_err(|e| Error::invalid("config", e.to_string()))?;
+        settings.to_config(utc_offset_secs)
+    }
+
     /// The scheduler's configuration in an operator's units.
     pub fn from_config(c: &StationConfig) -> StationSettings {
         let yuan = |fen: i64| fixed_string(fen, 2).parse::<f64>().unwrap_or(0.0);

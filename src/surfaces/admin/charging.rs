@@ -243,6 +243,7 @@ pub fn record_json(r: &Record) -> Value {
         "pile": r.pile,
         "kwh": kwh(r.wh),
         "requested_at": iso(r.requested_at),
+        "created_at": iso(r.stop),
         "start": iso(r.start),
         "stop": iso(r.stop),
         "hours": hours(r.stop - r.start),
@@ -284,20 +285,13 @@ pub async fn get_config(State(state): State<AppState>, OperatorAuth(_op): Operat
     Ok(Json(settings_json(&StationSettings::from_config(&config))).into_response())
 }
 
-/// The current settings with the keys of `body` changed (a whole document works too).
-async fn merged(state: &AppState, body: Value) -> Result<StationSettings, AdminError> {
-    let current = StationSettings::from_config(&state.core.charging_config().await?);
-    let mut merged = settings_json(&current);
-    let Value::Object(changes) = body else {
-        return Err(AdminError::bad_request("config: must be a JSON object"));
-    };
-    if let Value::Object(map) = &mut merged {
-        for (k, v) in changes {
-            map.insert(k, v);
-        }
+/// The body's keys: a JSON object (nothing at all means no change).
+fn changes(body: Value) -> Result<serde_json::Map<String, Value>, AdminError> {
+    match body {
+        Value::Object(map) => Ok(map),
+        Value::Null => Ok(serde_json::Map::new()),
+        _ => Err(AdminError::bad_request("config: must be a JSON object")),
     }
-    serde_json::from_value::<StationSettings>(merged)
-        .map_err(|e| AdminError::bad_request(format!("config: {e}")))
 }
 
 /// `PUT /admin/v1/charging/config`: any keys of `GET`; prices, the service fee, the fault
@@ -308,9 +302,7 @@ pub async fn put_config(
     OperatorAuth(op): OperatorAuth,
     Body(body): Body<Value>,
 ) -> Reply {
-    let settings = merged(&state, body).await?;
-    let config = settings.to_config(state.core.settings.zone.offset_secs())?;
-    let config = state.core.charging_set_config(config).await?;
+    let config = state.core.charging_set_config(changes(body)?).await?;
     tracing::info!(operator = %op.username, "charging configuration changed");
     Ok(Json(settings_json(&StationSettings::from_config(&config))).into_response())
 }
@@ -329,10 +321,7 @@ pub async fn reset(
             "the station can be reset only under --dev",
         ));
     }
-    let body = if body.is_null() { json!({}) } else { body };
-    let settings = merged(&state, body).await?;
-    let config = settings.to_config(state.core.settings.zone.offset_secs())?;
-    let config = state.core.charging_reset(Some(config)).await?;
+    let config = state.core.charging_reset(changes(body)?).await?;
     tracing::info!(operator = %op.username, "charging station reset");
     Ok(Json(settings_json(&StationSettings::from_config(&config))).into_response())
 }
