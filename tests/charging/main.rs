@@ -1320,3 +1320,38 @@ async fn two_processes_share_one_station() {
     a.stop().await;
     b.stop().await;
 }
+
+#[tokio::test]
+async fn a_reset_ends_the_streams_of_the_requests_it_clears() {
+    let app = spawn_app().await;
+    let op = admin(&app).await;
+    let t = driver(&app, "r1").await;
+    let mut s = ws(&app, &format!("token={t}&mode=fast&quantity=30")).await;
+    next(&mut s).await.expect("opening");
+    event(&mut s, "queued").await;
+    event(&mut s, "called").await;
+    event(&mut s, "charging").await;
+    advance(&app, 600).await;
+    let r = app
+        .post_auth("/admin/v1/charging/reset", &op, json!({}))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    event(&mut s, "cancelled").await;
+    assert!(next(&mut s).await.is_none(), "the stream closes");
+    // The driver starts again on the new station; the request numbering goes on.
+    let r = app
+        .post(
+            "/charging/user/charge/apply",
+            json!({"token": t, "mode": "fast", "quantity": 5}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["number"].clone()),
+        (200, json!("F1")),
+        "{:?}",
+        r.body
+    );
+    let r = app.get("/admin/v1/charging/records", Some(&op)).await;
+    assert_eq!(r.body["records"], json!([]), "a reset drops the records");
+    app.stop().await;
+}

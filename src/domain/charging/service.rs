@@ -314,6 +314,8 @@ enum Op {
     },
 }
 
+const STATION_BUSY: &str = "充电站内还有车辆，不能修改充电桩数量、功率或队列长度";
+
 /// Operations between two snapshots.
 const SNAPSHOT_EVERY: i64 = 1000;
 
@@ -335,6 +337,10 @@ fn run(
             (Some(car), events)
         }
         Op::Modify { car, mode, wh } => {
+            // Everything that could refuse is checked before anything changes.
+            if mode.is_some_and(|m| !st.has_piles(m)) {
+                return Err(Refusal::NoPileOfMode);
+            }
             let mut events = Vec::new();
             if let Some(wh) = wh {
                 events.extend(st.change_energy(now, *car, *wh)?);
@@ -354,10 +360,11 @@ fn run(
         }
         Op::Tick => (None, st.finish_due(now)),
         Op::Rebuild { config, .. } => {
+            let events = st.send_everyone_away();
             let mut fresh = Station::new(config.clone(), now.max(st.now()));
-            fresh.continue_records_from(st.next_record());
+            fresh.continue_numbering_from(st);
             *st = fresh;
-            (None, Vec::new())
+            (None, events)
         }
     })
 }
@@ -377,8 +384,17 @@ async fn read_station(store: &Store) -> Result<Option<(i64, i64, Station)>> {
     let mut version = snapshot_version;
     for (seq, at, text) in store::ops_after(store.pool(), snapshot_version).await? {
         if seq != version + 1 {
-            // A snapshot was written meanwhile and the operations it holds are gone: again.
-            return Box::pin(read_station(store)).await;
+            // A snapshot written meanwhile may have dropped operations: read again if so.
+            let moved = store::snapshot(store.pool())
+                .await?
+                .is_some_and(|(v, _)| v != snapshot_version);
+            if moved {
+                return Box::pin(read_station(store)).await;
+            }
+            return Err(internal(
+                "charging station log",
+                format!("operation {} is missing", version + 1),
+            ));
         }
         let op: Op =
             serde_json::from_str(&text).map_err(|e| internal("unreadable station operation", e))?;
@@ -669,16 +685,30 @@ impl Writer {
         let Some(op) = op else {
             return Ok((Ok(None), logged));
         };
+        // What was checked before the lock, again, against what other processes did since.
+        match op {
+            Op::Arrive { user, .. } if live.active.contains_key(user) => {
+                return Ok((Err(Error::Conflict(Entity::ChargingRequest)), logged));
+            }
+            Op::Rebuild {
+                clear_records: false,
+                ..
+            } if live.station.cars().next().is_some() => {
+                return Ok((Err(Error::State(STATION_BUSY.into())), logged));
+            }
+            _ => {}
+        }
+        let before = live.station.now();
         match run(&mut live.station, now, op) {
             Ok((car, events)) => {
-                if matches!(op, Op::Rebuild { .. }) {
-                    live.index();
-                }
                 self.write(live, tx, logged.len(), now, op, &events).await?;
                 logged.push(events);
                 Ok((Ok(car), logged))
             }
-            Err(r) => Ok((Err(refusal(r)), logged)),
+            Err(r) => {
+                live.station.undo_time_to(before);
+                Ok((Err(refusal(r)), logged))
+            }
         }
     }
 
@@ -709,9 +739,6 @@ impl Writer {
                 }
             };
             live.version = seq;
-            if matches!(op, Op::Rebuild { .. }) {
-                live.index();
-            }
             live.publish(events);
         }
         Ok(())
@@ -758,7 +785,12 @@ impl Writer {
         if !store::advance_head(&mut **tx, seq - 1, seq).await? {
             return Err(internal("charging station", "the log moved under its lock"));
         }
-        store::insert_op(&mut **tx, seq, at, &text).await?;
+        if !store::insert_op(&mut **tx, seq, at, &text).await? {
+            return Err(internal(
+                "charging station",
+                "an operation number was taken",
+            ));
+        }
         if matches!(
             op,
             Op::Rebuild {
@@ -777,7 +809,9 @@ impl Writer {
         let text = serde_json::to_string(&live.station).map_err(Error::internal)?;
         let mut tx = self.store.begin_write().await?;
         store::write_snapshot(&mut *tx, live.version, &text, self.clock.now().millis()).await?;
-        store::delete_ops_through(&mut *tx, live.version).await?;
+        // A tail of the log stays, so that processes a little behind replay instead of reading
+        // the whole station back.
+        store::delete_ops_through(&mut *tx, live.version - SNAPSHOT_EVERY).await?;
         tx.commit().await?;
         live.snapshot_version = live.version;
         Ok(())
@@ -805,7 +839,11 @@ impl Core {
         match task.await {
             Ok((Ok(car), live)) => Ok((car, live)),
             Ok((Err(e), _)) => Err(e),
-            Err(e) => Err(internal("charging station task", e)),
+            Err(e) => {
+                // The job stopped half-way: what memory holds may be in no log.
+                self.station().await.broken = true;
+                Err(internal("charging station task", e))
+            }
         }
     }
 
@@ -841,6 +879,10 @@ impl Core {
         let (tx, rx) = mpsc::unbounded_channel();
         if let Some(car) = live.active.get(user).copied() {
             let feed = live.feeds.entry(user.to_owned()).or_default();
+            if feed.ended {
+                // What is left is an earlier request's (the station was read back since).
+                *feed = Feed::default();
+            }
             let backlog = since.map(|s| after(feed, s)).unwrap_or_default();
             feed.listeners.push(tx);
             return Ok(Subscription {
@@ -1054,9 +1096,7 @@ impl Core {
             || config.queue_len != old.queue_len;
         let job = if structural {
             if live.station.cars().next().is_some() {
-                return Err(Error::State(
-                    "充电站内还有车辆，不能修改充电桩数量、功率或队列长度".into(),
-                ));
+                return Err(Error::State(STATION_BUSY.into()));
             }
             Job::Change(Op::Rebuild {
                 config: config.clone(),
@@ -1081,16 +1121,12 @@ impl Core {
         let offset = self.settings.zone.offset_secs();
         let config = StationSettings::patch(&live.station.config, changes, offset)?;
         check_config(&config)?;
-        let users: Vec<String> = live.active.keys().cloned().collect();
+        // Every request at the station ends (its stream hears `cancelled`).
         let op = Op::Rebuild {
             config: config.clone(),
             clear_records: true,
         };
-        let (_, mut live) = self.station_job(live, Job::Change(op)).await?;
-        // Requests that were at the station are gone: their streams end.
-        for user in users {
-            live.feeds.remove(&user);
-        }
+        self.station_job(live, Job::Change(op)).await?;
         Ok(config)
     }
 

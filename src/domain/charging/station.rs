@@ -340,9 +340,24 @@ impl Station {
         self.next_record
     }
 
-    /// Carries the record numbering over from an earlier station (after a reset).
-    pub fn continue_records_from(&mut self, next: u64) {
-        self.next_record = self.next_record.max(next);
+    /// Carries the numbering of records and requests over from the station this one replaces
+    /// (new piles, a reset): no number is ever used twice.
+    pub fn continue_numbering_from(&mut self, old: &Station) {
+        self.next_record = self.next_record.max(old.next_record);
+        self.next_car = self.next_car.max(old.next_car);
+    }
+
+    /// Sends every car away (the station is being replaced), in the order they came.
+    pub fn send_everyone_away(&mut self) -> Vec<Event> {
+        let mut ids: Vec<CarId> = self.cars.keys().copied().collect();
+        ids.sort_unstable();
+        ids.into_iter().map(|car| Event::Left { car }).collect()
+    }
+
+    /// Puts the station's time back to `to` (never forward): only to undo the move of an
+    /// operation that was refused, so that only what happens moves the time.
+    pub fn undo_time_to(&mut self, to: i64) {
+        self.now = self.now.min(to);
     }
 
     /// Every car at the station, in no particular order.
