@@ -234,10 +234,15 @@ pub enum PileAction {
 struct Feed {
     history: Vec<Arc<Notice>>,
     listeners: Vec<mpsc::UnboundedSender<Arc<Notice>>>,
-    /// The request is over; its notices stay until the driver's next request, so a stream
-    /// that was away can still read how it ended.
+    /// The request is over; its notices stay until the driver's next request (or a day), so
+    /// a stream that was away can still read how it ended.
     ended: bool,
+    ended_at: i64,
 }
+
+/// How long the notices of an ended request are kept, and how often they are looked at.
+const ENDED_FEED_KEPT_MS: i64 = 24 * 3_600_000;
+const FEED_PRUNE_EVERY_MS: i64 = 3_600_000;
 
 struct LiveState {
     station: Station,
@@ -250,6 +255,8 @@ struct LiveState {
     /// The instant of the last job: what readers see progress at (the station's own time moves
     /// only with what happens).
     seen_at: i64,
+    /// When ended requests' notices were last pruned.
+    pruned_at: i64,
     /// Who made each request at the station.
     owners: HashMap<CarId, String>,
     /// Each driver's request at the station.
@@ -414,6 +421,7 @@ impl LiveState {
             snapshot_version,
             broken: false,
             seen_at: 0,
+            pruned_at: 0,
             owners: HashMap::new(),
             active: HashMap::new(),
             feeds: HashMap::new(),
@@ -548,9 +556,11 @@ impl LiveState {
                 self.active.remove(&user);
             }
             // The listeners have had the last notice; the history stays for late readers.
+            let at = self.seen_at.max(self.station.now());
             if let Some(feed) = self.feeds.get_mut(&user) {
                 feed.listeners.clear();
                 feed.ended = true;
+                feed.ended_at = at;
             }
         }
     }
@@ -621,6 +631,13 @@ impl Writer {
             Job::CatchUp => None,
             Job::Change(op) => Some(op),
         };
+        let now = self.now(live);
+        if now - live.pruned_at > FEED_PRUNE_EVERY_MS {
+            live.pruned_at = now;
+            live.feeds.retain(|_, f| {
+                !(f.ended && f.listeners.is_empty() && now - f.ended_at > ENDED_FEED_KEPT_MS)
+            });
+        }
         if op.is_none() {
             // A reader: nothing to write unless a car is due or another process logged.
             let now = self.now(live);
@@ -695,6 +712,15 @@ impl Writer {
                 ..
             } if live.station.cars().next().is_some() => {
                 return Ok((Err(Error::State(STATION_BUSY.into())), logged));
+            }
+            // Made for piles that another process has replaced since: try again.
+            Op::Configure { config } if is_structural(&live.station.config, config) => {
+                return Ok((
+                    Err(Error::State(
+                        "充电站的配置刚被修改，请刷新后重试".into(),
+                    )),
+                    logged,
+                ));
             }
             _ => {}
         }
@@ -1088,13 +1114,7 @@ impl Core {
         let offset = self.settings.zone.offset_secs();
         let config = StationSettings::patch(&live.station.config, changes, offset)?;
         check_config(&config)?;
-        let old = &live.station.config;
-        let structural = config.fast_piles != old.fast_piles
-            || config.slow_piles != old.slow_piles
-            || config.fast_power_w != old.fast_power_w
-            || config.slow_power_w != old.slow_power_w
-            || config.queue_len != old.queue_len;
-        let job = if structural {
+        let job = if is_structural(&live.station.config, &config) {
             if live.station.cars().next().is_some() {
                 return Err(Error::State(STATION_BUSY.into()));
             }
@@ -1177,6 +1197,15 @@ impl Core {
         }
         Ok(out)
     }
+}
+
+/// Whether going from `old` to `new` changes the piles (their number, power or queue length).
+fn is_structural(old: &StationConfig, new: &StationConfig) -> bool {
+    new.fast_piles != old.fast_piles
+        || new.slow_piles != old.slow_piles
+        || new.fast_power_w != old.fast_power_w
+        || new.slow_power_w != old.slow_power_w
+        || new.queue_len != old.queue_len
 }
 
 /// Limits that keep the station sane (and its arithmetic far from overflow).
