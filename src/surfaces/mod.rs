@@ -78,6 +78,11 @@ impl FromRequestParts<AppState> for ClientIp {
     }
 }
 
+/// The route of a surface's OpenAPI document (built into the binary).
+pub fn openapi_route(doc: &'static str) -> axum::routing::MethodRouter<AppState> {
+    get(move || async move { ([(header::CONTENT_TYPE, "application/json")], doc) })
+}
+
 /// The value of cookie `name`, if the request has it.
 pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers

@@ -716,9 +716,7 @@ impl Writer {
             // Made for piles that another process has replaced since: try again.
             Op::Configure { config } if is_structural(&live.station.config, config) => {
                 return Ok((
-                    Err(Error::State(
-                        "充电站的配置刚被修改，请刷新后重试".into(),
-                    )),
+                    Err(Error::State("充电站的配置刚被修改，请刷新后重试".into())),
                     logged,
                 ));
             }
@@ -1111,9 +1109,7 @@ impl Core {
         changes: serde_json::Map<String, serde_json::Value>,
     ) -> Result<StationConfig> {
         let live = self.station_now().await?;
-        let offset = self.settings.zone.offset_secs();
-        let config = StationSettings::patch(&live.station.config, changes, offset)?;
-        check_config(&config)?;
+        let config = self.patched_config(&live, changes)?;
         let job = if is_structural(&live.station.config, &config) {
             if live.station.cars().next().is_some() {
                 return Err(Error::State(STATION_BUSY.into()));
@@ -1131,6 +1127,18 @@ impl Core {
         Ok(config)
     }
 
+    /// The configuration in force with `changes` (operator's units) applied, checked.
+    fn patched_config(
+        &self,
+        live: &LiveState,
+        changes: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<StationConfig> {
+        let offset = self.settings.zone.offset_secs();
+        let config = StationSettings::patch(&live.station.config, changes, offset)?;
+        check_config(&config)?;
+        Ok(config)
+    }
+
     /// Empties the station and starts over with `config` (the current one if none); the
     /// detail records go too. Only under `--dev`, for replays.
     pub async fn charging_reset(
@@ -1138,9 +1146,7 @@ impl Core {
         changes: serde_json::Map<String, serde_json::Value>,
     ) -> Result<StationConfig> {
         let live = self.station_now().await?;
-        let offset = self.settings.zone.offset_secs();
-        let config = StationSettings::patch(&live.station.config, changes, offset)?;
-        check_config(&config)?;
+        let config = self.patched_config(&live, changes)?;
         // Every request at the station ends (its stream hears `cancelled`).
         let op = Op::Rebuild {
             config: config.clone(),

@@ -15,15 +15,6 @@ use crate::app::AppState;
 /// Largest CSV file the import endpoints take.
 const IMPORT_LIMIT: usize = 32 * 1024 * 1024;
 
-const OPENAPI: &str = include_str!("openapi.json");
-
-async fn openapi() -> impl axum::response::IntoResponse {
-    (
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        OPENAPI,
-    )
-}
-
 /// The admin routes, relative to `/admin/v1`.
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -146,7 +137,10 @@ pub fn router(state: AppState) -> Router {
             post(heat::import_meters).layer(DefaultBodyLimit::max(IMPORT_LIMIT)),
         )
         .route("/meter/households/{user_code}", get(heat::meter_household))
-        .route("/openapi.json", get(openapi))
+        .route(
+            "/openapi.json",
+            crate::surfaces::openapi_route(include_str!("openapi.json")),
+        )
         .fallback(envelope::not_found)
         .with_state(state)
 }

@@ -46,15 +46,6 @@ use crate::app::AppState;
 /// The surface name (metrics, `--surface-bind`).
 pub const SURFACE: &str = "charging";
 
-const OPENAPI: &str = include_str!("openapi.json");
-
-async fn openapi() -> impl axum::response::IntoResponse {
-    (
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        OPENAPI,
-    )
-}
-
 /// The document's routes, relative to the surface root.
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -68,7 +59,10 @@ pub fn router(state: AppState) -> Router {
         .route("/user/charge/modify", post(handlers::modify))
         .route("/user/charge/cancel", post(handlers::cancel))
         .route("/user/charge/info", get(handlers::info))
-        .route("/openapi.json", get(openapi))
+        .route(
+            "/openapi.json",
+            crate::surfaces::openapi_route(include_str!("openapi.json")),
+        )
         .fallback(envelope::not_found)
         .method_not_allowed_fallback(envelope::method_not_allowed)
         .with_state(state)

@@ -55,16 +55,6 @@ use crate::app::AppState;
 
 pub use envelope::SURFACE;
 
-/// The document's OpenAPI description.
-const OPENAPI: &str = include_str!("openapi.json");
-
-async fn openapi() -> impl axum::response::IntoResponse {
-    (
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        OPENAPI,
-    )
-}
-
 /// The heating routes at the document's paths.
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -94,7 +84,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/config/agreements", get(handlers::agreements))
         .route("/api/config/system", get(handlers::system_config))
         .route("/health", get(handlers::health))
-        .route("/openapi.json", get(openapi))
+        .route(
+            "/openapi.json",
+            crate::surfaces::openapi_route(include_str!("openapi.json")),
+        )
         .fallback(envelope::not_found)
         .layer(from_fn_with_state(state.clone(), envelope::limit_per_ip))
         .layer(from_fn_with_state(state.clone(), envelope::finish))

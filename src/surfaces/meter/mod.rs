@@ -39,15 +39,6 @@ use crate::app::AppState;
 /// The surface name (metrics, `--surface-bind`).
 pub const SURFACE: &str = "meter";
 
-const OPENAPI: &str = include_str!("openapi.json");
-
-async fn openapi() -> impl axum::response::IntoResponse {
-    (
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        OPENAPI,
-    )
-}
-
 /// The document's routes, relative to the surface root.
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -60,7 +51,10 @@ pub fn router(state: AppState) -> Router {
         .route("/user/GetConsumenList", post(handlers::consumption_list))
         .route("/user/getAddress", post(handlers::addresses))
         .route("/user/addressUserInfo", post(handlers::address_users))
-        .route("/openapi.json", axum::routing::get(openapi))
+        .route(
+            "/openapi.json",
+            crate::surfaces::openapi_route(include_str!("openapi.json")),
+        )
         .fallback(envelope::not_found)
         .method_not_allowed_fallback(envelope::not_found)
         .with_state(state)

@@ -67,15 +67,6 @@ use crate::app::AppState;
 /// The surface name (metrics, `--surface-bind`).
 pub const SURFACE: &str = "retail";
 
-const OPENAPI: &str = include_str!("openapi.json");
-
-async fn openapi() -> impl axum::response::IntoResponse {
-    (
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        OPENAPI,
-    )
-}
-
 /// The document's routes, relative to the surface root.
 pub fn router(state: AppState) -> Router {
     let upload_limit = state.core.settings.retail_max_upload_bytes + 64 * 1024;
@@ -103,7 +94,10 @@ pub fn router(state: AppState) -> Router {
         .route("/business_guide", get(handlers::business_guide))
         .route("/user/contracts", get(handlers::contracts))
         .route("/user/settlement_bills", get(handlers::settlement_bills))
-        .route("/openapi.json", get(openapi))
+        .route(
+            "/openapi.json",
+            crate::surfaces::openapi_route(include_str!("openapi.json")),
+        )
         .fallback(envelope::not_found)
         .method_not_allowed_fallback(envelope::method_not_allowed)
         .with_state(state)
