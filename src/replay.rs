@@ -140,8 +140,9 @@ fn hms(t: i64, midnight: i64) -> String {
     }
 }
 
+/// kWh to two decimals, rounded half up (Wh are never negative).
 fn kwh_text(wh: i64) -> String {
-    fixed_string(wh / 10, 2)
+    fixed_string((wh + 5) / 10, 2)
 }
 
 fn yuan(fen: i64) -> String {

@@ -1355,3 +1355,230 @@ async fn a_reset_ends_the_streams_of_the_requests_it_clears() {
     assert_eq!(r.body["records"], json!([]), "a reset drops the records");
     app.stop().await;
 }
+
+/// A random day of events, played on the server (through the document's and the operator's
+/// endpoints, on the simulated clock) and on the scheduler alone: the same detail records, to
+/// the Wh, the millisecond and the fen, under both fault policies.
+#[tokio::test]
+async fn the_server_agrees_with_the_scheduler_over_a_random_day() {
+    use utilhall::domain::Timestamp;
+    use utilhall::domain::charging::station::{Event, FaultPolicy, Mode, Station, StationConfig};
+    use utilhall::domain::money::fixed_string;
+
+    for (policy, name, seed) in [
+        (FaultPolicy::Priority, "priority", 7u64),
+        (FaultPolicy::TimeOrder, "time", 11u64),
+    ] {
+        let app = spawn_app().await;
+        let op = admin(&app).await;
+        let r = app
+            .post_auth(
+                "/admin/v1/charging/reset",
+                &op,
+                json!({"fault_policy": name}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let start = Timestamp::parse_rfc3339(common::START)
+            .expect("start")
+            .millis();
+        let mut reference = Station::new(
+            StationConfig {
+                fault_policy: policy,
+                ..StationConfig::default()
+            },
+            start,
+        );
+        let mut expected = Vec::new();
+        let mut keep = |events: Vec<Event>| {
+            for e in events {
+                if let Event::Ended { record, .. } = e {
+                    expected.push(record);
+                }
+            }
+        };
+        let mut state = seed;
+        let mut rand = move |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        let piles = ["F1", "F2", "T1", "T2", "T3"];
+        let mut drivers: Vec<(String, u64)> = Vec::new();
+        let mut made = 0;
+        let mut down: Vec<&str> = Vec::new();
+        let mut at = start;
+        for _ in 0..90 {
+            at += [0, 0, 5, 10, 15, 30][rand(6) as usize] * 60_000;
+            let r = app
+                .post(
+                    "/admin/v1/clock",
+                    json!({"to": Timestamp::from_millis(at).iso_utc_ms()}),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{:?}", r.body);
+            let op = admin(&app).await;
+            let roll = rand(100);
+            if roll < 45 || drivers.is_empty() {
+                made += 1;
+                let who = format!("d{made}");
+                let r = app
+                    .post_auth(
+                        "/admin/v1/charging/drivers",
+                        &op,
+                        json!({"username": who, "password": "123456"}),
+                    )
+                    .await;
+                assert_eq!(r.status, 201);
+                let token = app
+                    .post(
+                        "/charging/login",
+                        json!({"username": who, "password": "123456"}),
+                    )
+                    .await
+                    .body["token"]
+                    .as_str()
+                    .expect("token")
+                    .to_owned();
+                let fast = rand(2) == 0;
+                let wh = [5_000, 7_500, 10_000, 12_500, 20_000, 30_000][rand(6) as usize];
+                let r = app
+                    .post(
+                        "/charging/user/charge/apply",
+                        json!({"token": token, "mode": if fast { "fast" } else { "common" }, "quantity": wh as f64 / 1000.0}),
+                    )
+                    .await;
+                let mode = if fast { Mode::Fast } else { Mode::Slow };
+                match reference.arrive(at, &who, mode, wh) {
+                    Ok((car, events)) => {
+                        assert_eq!(r.status, 200, "{:?}", r.body);
+                        keep(events);
+                        drivers.push((token, car));
+                    }
+                    Err(_) => assert_eq!(r.status, 409, "{:?}", r.body),
+                }
+            } else if roll < 80 {
+                let (token, car) = drivers[rand(drivers.len() as u64) as usize].clone();
+                let (path, body, result) = match roll {
+                    45..=56 => (
+                        "/charging/user/charge/cancel",
+                        json!({"token": token}),
+                        reference.cancel(at, car),
+                    ),
+                    57..=68 => {
+                        let wh = [5_000, 15_000, 25_000][rand(3) as usize];
+                        let body = json!({"token": token, "quantity": wh as f64 / 1000.0});
+                        (
+                            "/charging/user/charge/modify",
+                            body,
+                            reference.change_energy(at, car, wh),
+                        )
+                    }
+                    _ => {
+                        let fast = rand(2) == 0;
+                        let mode = if fast { Mode::Fast } else { Mode::Slow };
+                        let body =
+                            json!({"token": token, "mode": if fast { "fast" } else { "common" }});
+                        (
+                            "/charging/user/charge/modify",
+                            body,
+                            reference.change_mode(at, car, mode),
+                        )
+                    }
+                };
+                let r = app.post(path, body).await;
+                match result {
+                    Ok(events) => {
+                        assert_eq!(r.status, 200, "{path}: {:?}", r.body);
+                        keep(events);
+                    }
+                    Err(_) => assert_ne!(r.status, 200, "{path}: {:?}", r.body),
+                }
+            } else {
+                let pile = piles[rand(5) as usize];
+                let recover = down.contains(&pile);
+                let state = if recover { "recover" } else { "fault" };
+                let r = app
+                    .post_auth(
+                        &format!("/admin/v1/charging/piles/{pile}/state"),
+                        &op,
+                        json!({"state": state}),
+                    )
+                    .await;
+                assert_eq!(r.status, 200, "{:?}", r.body);
+                if recover {
+                    down.retain(|p| *p != pile);
+                    keep(reference.bring_up(at, pile).expect("recover"));
+                } else {
+                    down.push(pile);
+                    keep(reference.take_down(at, pile, true).expect("fault"));
+                }
+            }
+        }
+        for pile in down {
+            let op = admin(&app).await;
+            let r = app
+                .post_auth(
+                    &format!("/admin/v1/charging/piles/{pile}/state"),
+                    &op,
+                    json!({"state": "recover"}),
+                )
+                .await;
+            assert_eq!(r.status, 200);
+            keep(reference.bring_up(at, pile).expect("recover"));
+        }
+        at += 7 * 86_400_000;
+        let r = app
+            .post(
+                "/admin/v1/clock",
+                json!({"to": Timestamp::from_millis(at).iso_utc_ms()}),
+            )
+            .await;
+        assert_eq!(r.status, 200);
+        keep(reference.advance_to(at));
+        let op = admin(&app).await;
+        let records = app
+            .get("/admin/v1/charging/records?limit=10000", Some(&op))
+            .await;
+        let mut served: Vec<Value> = records.body["records"].as_array().expect("records").clone();
+        served.reverse();
+        let served: Vec<Value> = served
+            .iter()
+            .map(|r| {
+                json!([
+                    r["number"],
+                    r["pile"],
+                    r["kwh"],
+                    r["start"],
+                    r["stop"],
+                    r["charge_fee"],
+                    r["service_fee"],
+                    r["reason"]
+                ])
+            })
+            .collect();
+        let wanted: Vec<Value> = expected
+            .iter()
+            .map(|r| {
+                json!([
+                    r.number,
+                    r.pile,
+                    r.wh as f64 / 1000.0,
+                    Timestamp::from_millis(r.start).iso_utc_ms(),
+                    Timestamp::from_millis(r.stop).iso_utc_ms(),
+                    fixed_string(r.charge_fee, 2),
+                    fixed_string(r.service_fee, 2),
+                    utilhall::domain::charging::service::reason_str(r.reason),
+                ])
+            })
+            .collect();
+        assert!(
+            wanted.len() > 20,
+            "a day with some sessions: {}",
+            wanted.len()
+        );
+        assert_eq!(served, wanted, "{name}");
+        app.stop().await;
+    }
+}
