@@ -2,7 +2,8 @@
 //! window, that account's password sign-in is refused until the window ends (a correct SMS code
 //! still works for end users).
 
-use super::{Core, Error, Result};
+use super::identity::Password;
+use super::{AuthFailure, Core, Error, Result};
 use crate::store::attempts;
 
 impl Core {
@@ -27,6 +28,22 @@ impl Core {
         let window_ms = self.settings.sign_in_window_secs * 1000;
         attempts::record_failure(self.store.pool(), key, self.now().millis(), window_ms).await?;
         Ok(())
+    }
+
+    /// Checks a password against an account's hash under the account's guard `key`: refused
+    /// while locked, a wrong one counted, a right one clears the count.
+    pub(crate) async fn verify_guarded(
+        &self,
+        key: &str,
+        password: &Password,
+        hash: &str,
+    ) -> Result<()> {
+        self.ensure_not_locked(key).await?;
+        if !self.passwords.verify(password.expose(), hash).await? {
+            self.record_failed_sign_in(key).await?;
+            return Err(Error::Unauthorized(AuthFailure::WrongPassword));
+        }
+        self.clear_failed_sign_ins(key).await
     }
 
     /// Forgets the wrong passwords of `key` after a successful sign-in.

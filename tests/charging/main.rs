@@ -1582,3 +1582,31 @@ async fn the_server_agrees_with_the_scheduler_over_a_random_day() {
         app.stop().await;
     }
 }
+
+#[tokio::test]
+async fn captchas_are_limited_per_address_outside_development() {
+    let app = common::spawn_with(|c| {
+        c.dev.enabled = false;
+        c.dev.sim_clock = None;
+        c.retail.captchas_per_minute = 2;
+    })
+    .await;
+    for _ in 0..2 {
+        let r = app.get("/charging/captcha", None).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+    }
+    let resp = app
+        .client
+        .get(format!("{}/charging/captcha", app.base))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 429);
+    assert!(resp.headers().get("retry-after").is_some());
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(
+        (body["code"].clone(), body["error"].clone()),
+        (json!(-1), json!("rate_limited"))
+    );
+    app.stop().await;
+}

@@ -647,12 +647,7 @@ impl Station {
             FaultPolicy::TimeOrder => {
                 let mut pool = cars;
                 pool.extend(self.take_queued_not_charging(mode));
-                pool.extend(self.displaced[m].drain(..));
-                for id in &pool {
-                    self.displace(*id);
-                }
-                self.sort_by_number(&mut pool);
-                self.displaced[m] = pool.into();
+                self.pool_by_number(mode, pool);
             }
         }
         self.dispatch();
@@ -670,19 +665,24 @@ impl Station {
         self.piles[p].state = PileState::Working;
         self.refresh(p);
         let mode = self.piles[p].mode;
-        let m = mode.index();
         let queued = self.take_queued_not_charging(mode);
         if !queued.is_empty() {
-            let mut pool = queued;
-            pool.extend(self.displaced[m].drain(..));
-            for id in &pool {
-                self.displace(*id);
-            }
-            self.sort_by_number(&mut pool);
-            self.displaced[m] = pool.into();
+            self.pool_by_number(mode, queued);
         }
         self.dispatch();
         Ok(std::mem::take(&mut self.events))
+    }
+
+    /// Pools `cars` with the cars of `mode` still displaced; they wait, in number order, for
+    /// the next free places.
+    fn pool_by_number(&mut self, mode: Mode, mut cars: Vec<CarId>) {
+        let m = mode.index();
+        cars.extend(self.displaced[m].drain(..));
+        for id in &cars {
+            self.displace(*id);
+        }
+        self.sort_by_number(&mut cars);
+        self.displaced[m] = cars.into();
     }
 
     /// Takes the not-yet-charging cars out of the queues of the working piles of `mode`.

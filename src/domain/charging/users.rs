@@ -87,17 +87,12 @@ impl Core {
             self.passwords.waste_one_verification().await;
             return Err(Error::Unauthorized(AuthFailure::WrongPassword));
         };
-        let guard_key = format!("charging:{}", row.id);
-        self.ensure_not_locked(&guard_key).await?;
-        if !self
-            .passwords
-            .verify(password.expose(), &row.password_hash)
-            .await?
-        {
-            self.record_failed_sign_in(&guard_key).await?;
-            return Err(Error::Unauthorized(AuthFailure::WrongPassword));
-        }
-        self.clear_failed_sign_ins(&guard_key).await?;
+        self.verify_guarded(
+            &format!("charging:{}", row.id),
+            &password,
+            &row.password_hash,
+        )
+        .await?;
         let driver = Driver::from(row);
         let token = self.charging_token(&driver).await?;
         Ok((token, driver))

@@ -66,13 +66,8 @@ impl Core {
         if enabled == 0 {
             return Err(Error::Forbidden(Forbidden::AccountDisabled));
         }
-        let guard_key = format!("meter:{}", name.trim());
-        self.ensure_not_locked(&guard_key).await?;
-        if !self.passwords.verify(password.expose(), &hash).await? {
-            self.record_failed_sign_in(&guard_key).await?;
-            return Err(Error::Unauthorized(AuthFailure::WrongPassword));
-        }
-        self.clear_failed_sign_ins(&guard_key).await?;
+        self.verify_guarded(&format!("meter:{}", name.trim()), &password, &hash)
+            .await?;
         let now = self.now();
         let token = ids::random_token();
         store_meter::insert_token(

@@ -234,17 +234,8 @@ impl Core {
             self.passwords.waste_one_verification().await;
             return Err(Error::Unauthorized(AuthFailure::WrongPassword));
         };
-        let guard_key = format!("retail:{}", row.id);
-        self.ensure_not_locked(&guard_key).await?;
-        if !self
-            .passwords
-            .verify(password.expose(), &row.password_hash)
-            .await?
-        {
-            self.record_failed_sign_in(&guard_key).await?;
-            return Err(Error::Unauthorized(AuthFailure::WrongPassword));
-        }
-        self.clear_failed_sign_ins(&guard_key).await?;
+        self.verify_guarded(&format!("retail:{}", row.id), &password, &row.password_hash)
+            .await?;
         let token = ids::random_token();
         let now = self.now();
         store::insert_token(

@@ -20,6 +20,7 @@ use crate::domain::charging::service::{CarView, PileAction, Record, reason_str};
 use crate::domain::charging::settings::StationSettings;
 use crate::domain::charging::station::{Mode, PileState};
 use crate::domain::money::Fen;
+use crate::surfaces::charging::wire::{hours, kwh};
 
 type Reply = Result<Response, AdminError>;
 
@@ -28,14 +29,6 @@ fn mode_str(m: Mode) -> &'static str {
         Mode::Fast => "fast",
         Mode::Slow => "slow",
     }
-}
-
-fn kwh(wh: i64) -> f64 {
-    wh as f64 / 1000.0
-}
-
-fn hours(ms: i64) -> f64 {
-    (ms as f64 / 360.0).round() / 10_000.0
 }
 
 fn yuan(fen: i64) -> String {

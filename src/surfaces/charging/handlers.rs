@@ -36,12 +36,12 @@ fn local(state: &AppState, ms: i64) -> String {
 }
 
 /// kWh from Wh, as a plain JSON number (`100.5`).
-fn kwh(wh: i64) -> f64 {
+pub fn kwh(wh: i64) -> f64 {
     wh as f64 / 1000.0
 }
 
 /// Hours from milliseconds, to four decimals.
-fn hours(ms: i64) -> f64 {
+pub fn hours(ms: i64) -> f64 {
     (ms as f64 / 360.0).round() / 10_000.0
 }
 
@@ -50,15 +50,16 @@ fn hms(ms: i64) -> String {
     format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
 }
 
-/// A detail record as `/user/log` lists it.
+/// A detail record as the history lists it. `/user/log` has a numeric `id` and `timeOfUse`
+/// in hours; `/user/lognew` has both as strings (`timeOfUse` as `HH:MM:SS`).
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct LogEntry {
-    id: i64,
+pub struct Entry<Id, Use> {
+    id: Id,
     time: String,
     station_id: i64,
     quantity: f64,
-    time_of_use: f64,
+    time_of_use: Use,
     start_time: String,
     end_time: String,
     cost_of_charge: FixedNumber,
@@ -66,14 +67,19 @@ pub struct LogEntry {
     cost: FixedNumber,
 }
 
-impl LogEntry {
-    pub fn new(state: &AppState, r: &Record) -> LogEntry {
-        LogEntry {
-            id: r.id,
+/// A `/user/log` entry (also the record a stream's last event carries).
+pub type LogEntry = Entry<i64, f64>;
+/// A `/user/lognew` entry.
+type LogNewEntry = Entry<String, String>;
+
+impl<Id, Use> Entry<Id, Use> {
+    fn with(state: &AppState, r: &Record, id: Id, time_of_use: Use) -> Self {
+        Entry {
+            id,
             time: local(state, r.requested_at),
             station_id: r.pile_no,
             quantity: kwh(r.wh),
-            time_of_use: hours(r.stop - r.start),
+            time_of_use,
             start_time: local(state, r.start),
             end_time: local(state, r.stop),
             cost_of_charge: FixedNumber(r.charge_fee, 2),
@@ -83,37 +89,15 @@ impl LogEntry {
     }
 }
 
-/// A detail record as `/user/lognew` lists it (id and time of use are strings there), with
-/// the pile's name and why the session ended added.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct LogNewEntry {
-    id: String,
-    time: String,
-    station_id: i64,
-    quantity: f64,
-    time_of_use: String,
-    start_time: String,
-    end_time: String,
-    cost_of_charge: FixedNumber,
-    cost_of_service: FixedNumber,
-    cost: FixedNumber,
+impl LogEntry {
+    pub fn new(state: &AppState, r: &Record) -> LogEntry {
+        Entry::with(state, r, r.id, hours(r.stop - r.start))
+    }
 }
 
 impl LogNewEntry {
     fn new(state: &AppState, r: &Record) -> LogNewEntry {
-        LogNewEntry {
-            id: r.id.to_string(),
-            time: local(state, r.requested_at),
-            station_id: r.pile_no,
-            quantity: kwh(r.wh),
-            time_of_use: hms(r.stop - r.start),
-            start_time: local(state, r.start),
-            end_time: local(state, r.stop),
-            cost_of_charge: FixedNumber(r.charge_fee, 2),
-            cost_of_service: FixedNumber(r.service_fee, 2),
-            cost: FixedNumber(r.total(), 2),
-        }
+        Entry::with(state, r, r.id.to_string(), hms(r.stop - r.start))
     }
 }
 

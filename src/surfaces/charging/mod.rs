@@ -38,6 +38,11 @@ mod envelope;
 mod handlers;
 pub mod ws;
 
+/// The units the operator's API shows too.
+pub mod wire {
+    pub use super::handlers::{hours, kwh};
+}
+
 use axum::Router;
 use axum::routing::{get, post};
 
