@@ -23,6 +23,11 @@ pub enum Entity {
     Feedback,
     ChargingRequest,
     Pile,
+    Vendor,
+    Agent,
+    Device,
+    Product,
+    Ticket,
     Other,
 }
 
@@ -47,6 +52,11 @@ impl fmt::Display for Entity {
             Entity::Feedback => "feedback",
             Entity::ChargingRequest => "charging request",
             Entity::Pile => "charging pile",
+            Entity::Vendor => "vendor",
+            Entity::Agent => "agent",
+            Entity::Device => "device",
+            Entity::Product => "product",
+            Entity::Ticket => "ticket",
             Entity::Other => "resource",
         };
         f.write_str(s)
@@ -106,6 +116,9 @@ pub enum Error {
     Invalid(Invalid),
     #[error("{0} not found")]
     NotFound(Entity),
+    /// The object existed and was deleted for good.
+    #[error("{0} was deleted")]
+    Gone(Entity),
     #[error("{0} already exists")]
     Conflict(Entity),
     /// A request that is well-formed but not allowed in the current state.

@@ -27,6 +27,7 @@ impl Core {
         let lines = ledger::order_bills(&mut *snapshot).await?;
         let anomalies = ledger::anomalies(&mut *snapshot).await?;
         let meter_balances = crate::store::meter::balances(&mut *snapshot).await?;
+        let iot_expected = crate::store::iot::journal_expectations(&mut snapshot).await?;
         snapshot.rollback().await?;
 
         let mut problems = Vec::new();
@@ -159,6 +160,10 @@ impl Core {
         // A household's balance is exactly what its journal holds.
         for (user_code, balance) in &meter_balances {
             expected.insert(super::meter::ledger_account(user_code), *balance);
+        }
+        // The IoT accounts: sales less refunds per vendor, commissions less withdrawals.
+        for (account, amount) in iot_expected {
+            *expected.entry(account).or_default() += amount;
         }
         let accounts: BTreeSet<&String> = expected.keys().chain(actual.keys()).collect();
         for account in accounts {

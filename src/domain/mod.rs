@@ -11,6 +11,7 @@ pub mod guard;
 pub mod heat;
 pub mod identity;
 pub mod ids;
+pub mod iot;
 pub mod ledger;
 pub mod meter;
 pub mod money;

@@ -17,6 +17,7 @@ pub mod codes;
 pub mod content;
 pub mod fast_read;
 pub mod heat;
+pub mod iot;
 pub mod ledger;
 pub mod meter;
 pub mod operators;

@@ -7,6 +7,7 @@ pub mod captcha;
 pub mod charging;
 pub mod docs;
 pub mod heating;
+pub mod iot;
 pub mod meter;
 pub mod ratelimit;
 pub mod retail;
@@ -26,7 +27,7 @@ use crate::app::AppState;
 use crate::telemetry::{RequestTelemetry, track};
 
 /// Surfaces that can be served on their own listener.
-pub const SURFACES: [&str; 5] = ["heating", "meter", "retail", "charging", "admin"];
+pub const SURFACES: [&str; 6] = ["heating", "meter", "retail", "charging", "iot", "admin"];
 
 /// Adds `Retry-After: <seconds>` to a refusal that says when to come back.
 pub fn with_retry_after(mut response: Response, seconds: Option<u64>) -> Response {
@@ -112,6 +113,7 @@ pub fn surface_router(name: &str, state: &AppState) -> Option<Router> {
         "meter" => Some(tracked(meter::router(state.clone()), "meter", state)),
         "retail" => Some(tracked(retail::router(state.clone()), "retail", state)),
         "charging" => Some(tracked(charging::router(state.clone()), "charging", state)),
+        "iot" => Some(tracked(iot::router(state.clone()), "iot", state)),
         "admin" => Some(tracked(admin::router(state.clone()), "admin", state)),
         _ => None,
     }
@@ -180,6 +182,7 @@ pub fn main_router(state: &AppState) -> Router {
             "/charging",
             tracked(charging::router(state.clone()), "charging", state),
         )
+        .nest("/iot", tracked(iot::router(state.clone()), "iot", state))
         .nest(
             "/admin/v1",
             tracked(admin::router(state.clone()), "admin", state),

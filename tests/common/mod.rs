@@ -15,9 +15,9 @@ use utilhall::config::{Config, Secret};
 pub const START: &str = "2026-01-05T02:00:00Z";
 
 /// Journal entries the demo data makes: 3 imported heating payments, 2 meter opening balances,
-/// 3 meter readings and the meter document's 2 recharges.
+/// 3 meter readings, the meter document's 2 recharges and the IoT demo's 2 paid orders.
 #[allow(dead_code)]
-pub const DEMO_ENTRIES: usize = 10;
+pub const DEMO_ENTRIES: usize = 12;
 
 pub struct TestApp {
     pub base: String,

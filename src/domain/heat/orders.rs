@@ -506,6 +506,14 @@ impl Core {
                 Error::Unauthorized(crate::domain::AuthFailure::InvalidToken).tap_log(&e.0)
             })?;
         match notice.state {
+            // One merchant account serves both: an IoT order is settled as one.
+            TradeState::Success {
+                transaction_id,
+                amount,
+            } if self.iot_is_order(&notice.out_trade_no).await? => self
+                .iot_settle_order(&notice.out_trade_no, &transaction_id, amount)
+                .await
+                .map(Some),
             TradeState::Success {
                 transaction_id,
                 amount,

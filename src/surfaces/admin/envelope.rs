@@ -46,7 +46,7 @@ impl From<Error> for AdminError {
                 "invalid",
                 format!("{}: {}", inv.field, inv.message),
             ),
-            Error::NotFound(what) => AdminError::new(
+            Error::NotFound(what) | Error::Gone(what) => AdminError::new(
                 StatusCode::NOT_FOUND,
                 "not_found",
                 format!("{what} not found"),

@@ -4,6 +4,7 @@ mod charging;
 mod envelope;
 mod handlers;
 mod heat;
+mod iot;
 mod retail;
 
 use axum::Router;
@@ -121,6 +122,11 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/heating/orders/{order_id}/simulate-payment",
             post(heat::simulate_payment),
+        )
+        .route("/iot/operators", post(iot::create_operator))
+        .route(
+            "/iot/orders/{oid}/simulate-payment",
+            post(iot::simulate_payment),
         )
         .route("/meter/readings", post(heat::meter_readings))
         .route("/meter/accounts", post(heat::create_meter_account))

@@ -56,7 +56,7 @@ impl From<Error> for ChargingError {
             Error::NotFound(Entity::Pile) => {
                 ChargingError::new(S::NOT_FOUND, "not_found", "没有这个充电桩")
             }
-            Error::NotFound(what) => {
+            Error::NotFound(what) | Error::Gone(what) => {
                 ChargingError::new(S::NOT_FOUND, "not_found", format!("{what} not found"))
             }
             Error::Conflict(Entity::User) => {

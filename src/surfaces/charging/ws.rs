@@ -35,6 +35,7 @@ use super::envelope::{ChargingError, Params, parse_kwh, parse_mode};
 use super::handlers::{LogEntry, RequestView, capacity, driver, mode_name};
 use crate::app::AppState;
 use crate::domain::charging::service::{Notice, NoticeKind};
+use crate::surfaces::body::lenient_json;
 
 /// The upgrade; bad parameters are told on the socket, where a browser client can read them.
 pub async fn charge(
@@ -215,84 +216,6 @@ fn opening_request(
         (None, Some(_)) => Err(ChargingError::invalid("mode: 请选择充电模式(fast/common)")),
         (Some(_), None) => Err(ChargingError::invalid("quantity: 请填写充电量")),
     }
-}
-
-/// Removes `//` and `/* */` comments outside strings, then commas before `}` or `]`: the
-/// document's example message has both.
-pub fn lenient_json(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars().peekable();
-    let mut in_string = false;
-    while let Some(c) = chars.next() {
-        if in_string {
-            out.push(c);
-            match c {
-                '\\' => {
-                    if let Some(n) = chars.next() {
-                        out.push(n);
-                    }
-                }
-                '"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match (c, chars.peek()) {
-            ('"', _) => {
-                in_string = true;
-                out.push(c);
-            }
-            ('/', Some('/')) => {
-                for n in chars.by_ref() {
-                    if n == '\n' {
-                        out.push('\n');
-                        break;
-                    }
-                }
-            }
-            ('/', Some('*')) => {
-                chars.next();
-                let mut prev = ' ';
-                for n in chars.by_ref() {
-                    if prev == '*' && n == '/' {
-                        break;
-                    }
-                    prev = n;
-                }
-                out.push(' ');
-            }
-            _ => out.push(c),
-        }
-    }
-    // Trailing commas (outside strings: strings were copied whole, so scan with the same rule).
-    let mut cleaned = String::with_capacity(out.len());
-    let mut in_string = false;
-    let mut escaped = false;
-    let bytes: Vec<char> = out.chars().collect();
-    for (i, &c) in bytes.iter().enumerate() {
-        if in_string {
-            cleaned.push(c);
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-            }
-            continue;
-        }
-        if c == '"' {
-            in_string = true;
-        }
-        if c == ',' {
-            let next = bytes[i + 1..].iter().find(|n| !n.is_whitespace());
-            if matches!(next, Some('}') | Some(']')) {
-                continue;
-            }
-        }
-        cleaned.push(c);
-    }
-    cleaned
 }
 
 /// Carries out a client message; the reply. The token is checked again each time: a stream

@@ -73,7 +73,7 @@ impl From<Error> for ApiError {
             Error::Invalid(inv) if inv.field == "phone" => ApiError::new(1001, inv.message),
             Error::Invalid(inv) => ApiError::new(400, inv.message),
             Error::NotFound(Entity::User) => ApiError::new(1004, "用户不存在，请先注册"),
-            Error::NotFound(_) => ApiError::new(404, "资源不存在"),
+            Error::NotFound(_) | Error::Gone(_) => ApiError::new(404, "资源不存在"),
             Error::Conflict(Entity::User) => ApiError::new(1003, "用户已存在"),
             Error::Conflict(_) => ApiError::new(400, "资源已存在"),
             Error::State(message) => ApiError::new(400, message),

@@ -44,7 +44,7 @@
 
 mod envelope;
 mod handlers;
-mod heat;
+pub(crate) mod heat;
 mod wire;
 
 use axum::Router;

@@ -49,7 +49,9 @@ impl From<Error> for MeterError {
                 MeterError::new(1009, "账号与token不符合或没有该接口权限")
             }
             Error::NotFound(Entity::Household) => MeterError::new(1001, "用户不存在"),
-            Error::NotFound(what) => MeterError::new(1001, format!("{what} not found")),
+            Error::NotFound(what) | Error::Gone(what) => {
+                MeterError::new(1001, format!("{what} not found"))
+            }
             Error::Invalid(inv) => MeterError::new(1001, format!("{}: {}", inv.field, inv.message)),
             Error::RateLimited { message, .. } | Error::State(message) => {
                 MeterError::new(1001, message)

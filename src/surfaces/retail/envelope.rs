@@ -55,7 +55,7 @@ impl From<Error> for RetailError {
             Error::NotFound(Entity::RetailCompany) => {
                 RetailError::new(S::NOT_FOUND, "not_found", "售电公司不存在")
             }
-            Error::NotFound(what) => {
+            Error::NotFound(what) | Error::Gone(what) => {
                 RetailError::new(S::NOT_FOUND, "not_found", format!("{what} not found"))
             }
             Error::Conflict(Entity::User) => {

@@ -1,0 +1,556 @@
+//! Devices (section 二, AB-01..AB-16): batch registration by the platform, the vendor's
+//! configuration, the user's configuration, service state, what devices report, binding to a
+//! member, sharing, unbinding, factory reset and deletion.
+
+use serde_json::{Map, Value};
+
+use super::{Caller, Fields, Place, Range, Role, object_of, visible};
+use crate::domain::{Core, Entity, Error, Result, Timestamp};
+use crate::store::iot::{self as store, DeviceRow};
+
+/// A device's top-level state: registered, or activated by its first binding.
+pub const REGISTERED: i64 = 0;
+pub const ACTIVATED: i64 = 1;
+
+/// What the vendor configures (AB-03/AB-04), besides `type`, `state` and `product_id`.
+const VENDOR_TEXTS: [&str; 8] = [
+    "brand",
+    "model",
+    "fw_version",
+    "hw_version",
+    "sw_version",
+    "asm_tms",
+    "manufacture_tms",
+    "name",
+];
+const VENDOR_OBJECTS: [&str; 3] = ["manufacture", "installation", "basic"];
+
+/// Where a device sits.
+pub fn place_of(d: &DeviceRow) -> Place<'_> {
+    Place {
+        vid: &d.vid,
+        agent: d.agent.as_deref(),
+        dealer: d.dealer.as_deref(),
+        owner: d.uid.as_deref(),
+    }
+}
+
+/// A device id: 4 to 32 letters, digits, `-` or `_`.
+pub fn parse_device_id(s: &str) -> Option<String> {
+    let s = s.trim();
+    ((4..=32).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+    .then(|| s.to_owned())
+}
+
+/// A time given as epoch seconds or ISO 8601 (milliseconds out; none for 0 or empty).
+fn instant(f: &Fields, key: &'static str) -> Result<Option<Option<i64>>> {
+    match f.get(key) {
+        None => Ok(None),
+        Some(Value::Number(n)) => match n.as_i64() {
+            Some(0) => Ok(Some(None)),
+            Some(s) if s > 0 && s < 100_000_000_000 => Ok(Some(Some(s * 1000))),
+            _ => Err(Error::invalid(
+                key,
+                format!("{key} must be epoch seconds or YYYY-MM-DDTHH:MM:SSZ"),
+            )),
+        },
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(Some(None)),
+        Some(Value::String(s)) => Timestamp::parse_rfc3339(s.trim())
+            .map(|t| Some(Some(t.millis())))
+            .ok_or_else(|| {
+                Error::invalid(
+                    key,
+                    format!("{key} must be epoch seconds or YYYY-MM-DDTHH:MM:SSZ"),
+                )
+            }),
+        Some(_) => Err(Error::invalid(
+            key,
+            format!("{key} must be epoch seconds or YYYY-MM-DDTHH:MM:SSZ"),
+        )),
+    }
+}
+
+impl Core {
+    async fn iot_device_row(&self, caller: &Caller, did: &str) -> Result<DeviceRow> {
+        let row = store::device(self.store.pool(), did).await?;
+        let shared = match (&row, caller.role) {
+            (Some(d), Role::Member) => store::shares_of(self.store.pool(), &d.did)
+                .await?
+                .contains(&caller.uid),
+            _ => false,
+        };
+        visible(
+            caller,
+            row,
+            Entity::Device,
+            |d| (place_of(d), d.deleted_at),
+            shared,
+        )
+    }
+
+    /// AB-03 and the device checks of the others: a device in range, with its shares.
+    pub async fn iot_device(&self, caller: &Caller, did: &str) -> Result<(DeviceRow, Vec<String>)> {
+        caller.require(Range::Anyone)?;
+        let row = self.iot_device_row(caller, did).await?;
+        let shares = store::shares_of(self.store.pool(), did).await?;
+        Ok((row, shares))
+    }
+
+    /// AB-01: the devices in the caller's range (a member's own and those shared with them),
+    /// each with its shares.
+    pub async fn iot_devices(&self, caller: &Caller) -> Result<Vec<(DeviceRow, Vec<String>)>> {
+        caller.require(Range::Admin)?;
+        let rows = store::devices_of(self.store.pool(), caller.vendor_filter()).await?;
+        let all_shares = store::shares(self.store.pool()).await?;
+        Ok(rows
+            .into_iter()
+            .filter(|d| caller.sees(place_of(d), false))
+            .map(|d| {
+                let shares = all_shares
+                    .iter()
+                    .filter(|(did, _)| *did == d.did)
+                    .map(|(_, uid)| uid.clone())
+                    .collect();
+                (d, shares)
+            })
+            .collect())
+    }
+
+    /// AB-02: registers a batch of devices for a vendor; all or none (an id already registered
+    /// refuses the whole batch, naming it).
+    pub async fn iot_register_devices(&self, caller: &Caller, f: &Fields) -> Result<Vec<String>> {
+        caller.require(Range::Platform)?;
+        let ids = f
+            .array("device_ids")?
+            .ok_or_else(|| Error::invalid("device_ids", "device_ids is required"))?;
+        if ids.is_empty() || ids.len() > 1000 {
+            return Err(Error::invalid(
+                "device_ids",
+                "device_ids holds 1 to 1000 ids",
+            ));
+        }
+        let mut dids = Vec::with_capacity(ids.len());
+        for id in &ids {
+            let did = id.as_str().and_then(parse_device_id).ok_or_else(|| {
+                Error::invalid(
+                    "device_ids",
+                    "each device id is 4 to 32 letters, digits, - or _",
+                )
+            })?;
+            if dids.contains(&did) {
+                return Err(Error::invalid(
+                    "device_ids",
+                    format!("{did} is listed twice"),
+                ));
+            }
+            dids.push(did);
+        }
+        let vid = f
+            .required("vendor_id", 32)
+            .or_else(|_| f.required("vid", 32))
+            .map_err(|_| Error::invalid("vendor_id", "vendor_id is required"))?;
+        let vendor = store::user(self.store.pool(), &vid)
+            .await?
+            .filter(|v| v.kind == "vendor" && v.deleted_at.is_none())
+            .ok_or_else(|| {
+                Error::invalid("vendor_id", "vendor_id is not a vendor of this platform")
+            })?;
+        let product_id = self.iot_product_of_vendor(f, &vendor.uid).await?;
+        let dtype = f.int("type", 0, 255)?.unwrap_or(0);
+        let mut profile = Map::new();
+        f.copy_texts(&VENDOR_TEXTS, 128, &mut profile)?;
+        let now = self.now().millis();
+        let mut tx = self.store.begin_write().await?;
+        let mut taken = Vec::new();
+        for did in &dids {
+            let row = DeviceRow {
+                did: did.clone(),
+                vid: vendor.uid.clone(),
+                agent: None,
+                dealer: None,
+                uid: None,
+                product_id: product_id.clone(),
+                dtype,
+                state: REGISTERED,
+                profile: Value::Object(profile.clone()).to_string(),
+                prof: "{}".into(),
+                service: r#"{"state":0,"expire":null}"#.into(),
+                running: "{}".into(),
+                statistics: "{}".into(),
+                reg_at: now,
+                atv_at: None,
+                deleted_at: None,
+            };
+            if !store::insert_device(&mut tx, &row).await? {
+                taken.push(did.clone());
+            }
+        }
+        if !taken.is_empty() {
+            drop(tx);
+            return Err(Error::invalid(
+                "device_ids",
+                format!("already registered: {}", taken.join(", ")),
+            ));
+        }
+        tx.commit().await?;
+        Ok(dids)
+    }
+
+    /// `product_id` when given: a live product of the vendor.
+    async fn iot_product_of_vendor(&self, f: &Fields, vid: &str) -> Result<Option<String>> {
+        match f.text("product_id", 32)?.filter(|p| !p.is_empty()) {
+            None => Ok(None),
+            Some(pid) => store::product(self.store.pool(), &pid)
+                .await?
+                .filter(|p| p.vid == vid && p.deleted_at.is_none())
+                .map(|p| Some(p.pid))
+                .ok_or_else(|| {
+                    Error::invalid("product_id", "product_id is not a product of this vendor")
+                }),
+        }
+    }
+
+    /// AB-04: the vendor's configuration. The platform and the vendor change everything; agents
+    /// and dealers the installation, the basic information and the name; a member the name.
+    pub async fn iot_configure_device(
+        &self,
+        caller: &Caller,
+        did: &str,
+        f: &Fields,
+    ) -> Result<DeviceRow> {
+        caller.require(Range::Anyone)?;
+        let mut row = self.iot_device_row(caller, did).await?;
+        let mut profile = object_of(&row.profile);
+        let allowed: &[&str] = match caller.role {
+            Role::Platform | Role::Vendor => &[
+                "brand",
+                "model",
+                "fw_version",
+                "hw_version",
+                "sw_version",
+                "asm_tms",
+                "manufacture_tms",
+                "name",
+                "manufacture",
+                "installation",
+                "basic",
+                "type",
+                "state",
+                "product_id",
+            ],
+            Role::Agent | Role::Dealer => &["name", "installation", "basic"],
+            Role::Member => &["name"],
+        };
+        for key in f.0.keys() {
+            let known = VENDOR_TEXTS.contains(&key.as_str())
+                || VENDOR_OBJECTS.contains(&key.as_str())
+                || matches!(key.as_str(), "type" | "state" | "product_id");
+            if known && !allowed.contains(&key.as_str()) {
+                return Err(Error::Forbidden(crate::domain::Forbidden::NotAllowed));
+            }
+        }
+        f.copy_texts(&VENDOR_TEXTS, 128, &mut profile)?;
+        for key in VENDOR_OBJECTS {
+            if let Some(obj) = f.object(key)? {
+                let mut merged = profile
+                    .get(key)
+                    .and_then(Value::as_object)
+                    .cloned()
+                    .unwrap_or_default();
+                merged.extend(obj);
+                profile.insert(key.into(), Value::Object(merged));
+            }
+        }
+        if let Some(t) = f.int("type", 0, 255)? {
+            row.dtype = t;
+        }
+        if let Some(s) = f.int("state", 0, 255)? {
+            row.state = s;
+        }
+        if f.has("product_id") {
+            row.product_id = self.iot_product_of_vendor(f, &row.vid.clone()).await?;
+        }
+        row.profile = Value::Object(profile).to_string();
+        store::update_device(self.store.pool(), &row).await?;
+        Ok(row)
+    }
+
+    /// AB-06: the user's configuration (any fields; merged).
+    pub async fn iot_device_prof(
+        &self,
+        caller: &Caller,
+        did: &str,
+        f: &Fields,
+    ) -> Result<DeviceRow> {
+        caller.require(Range::Brand)?;
+        let mut row = self.iot_device_row(caller, did).await?;
+        let mut prof = object_of(&row.prof);
+        for (k, v) in &f.0 {
+            if k.chars().count() > 64 || v.to_string().len() > 4096 {
+                return Err(Error::invalid("prof", "a field of the profile is too long"));
+            }
+            prof.insert(k.clone(), v.clone());
+        }
+        row.prof = Value::Object(prof).to_string();
+        store::update_device(self.store.pool(), &row).await?;
+        Ok(row)
+    }
+
+    /// AB-08: the service state (`state`, `expire` as epoch seconds or ISO 8601).
+    pub async fn iot_device_service(
+        &self,
+        caller: &Caller,
+        did: &str,
+        f: &Fields,
+    ) -> Result<DeviceRow> {
+        caller.require(Range::Brand)?;
+        let mut row = self.iot_device_row(caller, did).await?;
+        let mut svc = object_of(&row.service);
+        if let Some(state) = f.int("state", 0, 255)? {
+            svc.insert("state".into(), Value::from(state));
+        }
+        if let Some(expire) = instant(f, "expire")? {
+            svc.insert("expire".into(), expire.map_or(Value::Null, Value::from));
+        }
+        row.service = Value::Object(svc).to_string();
+        store::update_device(self.store.pool(), &row).await?;
+        Ok(row)
+    }
+
+    /// What a device reports through the platform's gateway: its running state (`state`
+    /// object: `online_tms`, `offline_tms`, `lbs_coord`, ...) and statistics (merged).
+    pub async fn iot_device_report(
+        &self,
+        caller: &Caller,
+        did: &str,
+        f: &Fields,
+    ) -> Result<DeviceRow> {
+        caller.require(Range::Platform)?;
+        let mut row = self.iot_device_row(caller, did).await?;
+        let running = f.object("state")?;
+        let statistics = f.object("statistics")?;
+        if running.is_none() && statistics.is_none() {
+            return Err(Error::invalid(
+                "state",
+                "report a state object, a statistics object or both",
+            ));
+        }
+        if let Some(r) = running {
+            let mut merged = object_of(&row.running);
+            merged.extend(r);
+            row.running = Value::Object(merged).to_string();
+        }
+        if let Some(s) = statistics {
+            let mut merged = object_of(&row.statistics);
+            merged.extend(s);
+            row.statistics = Value::Object(merged).to_string();
+        }
+        store::update_device(self.store.pool(), &row).await?;
+        Ok(row)
+    }
+
+    /// AB-11: binds a device to a member. A member binds an unbound device of their vendor to
+    /// themselves; the platform, vendor, agent or dealer binds it to a member in range
+    /// (`user_id`). The member's agent and dealer take the device into their range.
+    pub async fn iot_bind_device(
+        &self,
+        caller: &Caller,
+        did: &str,
+        f: &Fields,
+    ) -> Result<DeviceRow> {
+        caller.require(Range::Anyone)?;
+        let member = match caller.role {
+            Role::Member => self.iot_member(caller, &caller.uid).await?,
+            _ => {
+                let uid = f
+                    .required("user_id", 32)
+                    .or_else(|_| f.required("uid", 32))?;
+                self.iot_member(caller, &uid)
+                    .await
+                    .map_err(|_| Error::invalid("user_id", "user_id is not a member you manage"))?
+            }
+        };
+        // A member binds a device nobody holds yet: they may not see it before, so look it up
+        // directly, within their vendor.
+        let mut row = store::device(self.store.pool(), did)
+            .await?
+            .filter(|d| d.deleted_at.is_none() && Some(d.vid.as_str()) == member.vid.as_deref())
+            .ok_or(Error::NotFound(Entity::Device))?;
+        if caller.role != Role::Member && !caller.sees(place_of(&row), false) && row.uid.is_some() {
+            return Err(Error::NotFound(Entity::Device));
+        }
+        if let Some(owner) = &row.uid {
+            if *owner == member.uid {
+                return Ok(row);
+            }
+            // A member is not told whose device it is (nor that it exists beyond their range).
+            if caller.role == Role::Member {
+                return Err(Error::NotFound(Entity::Device));
+            }
+            return Err(Error::State(
+                "this device is bound to another member".into(),
+            ));
+        }
+        row.uid = Some(member.uid.clone());
+        if row.agent.is_none() {
+            row.agent = member.agent.clone();
+            row.dealer = member.dealer.clone();
+        }
+        if row.atv_at.is_none() {
+            row.atv_at = Some(self.now().millis());
+        }
+        row.state = row.state.max(ACTIVATED);
+        if !store::bind_device(self.store.pool(), &row).await? {
+            return Err(Error::State(
+                "this device is bound to another member".into(),
+            ));
+        }
+        Ok(row)
+    }
+
+    /// AB-15: the owner shares a device with another member of the vendor (`user_id` or
+    /// `mobile`).
+    pub async fn iot_share_device(
+        &self,
+        caller: &Caller,
+        did: &str,
+        f: &Fields,
+    ) -> Result<(DeviceRow, Vec<String>)> {
+        caller.require(Range::Member)?;
+        let row = self.iot_device_row(caller, did).await?;
+        if row.uid.as_deref() != Some(caller.uid.as_str()) {
+            return Err(Error::State(
+                "only the member the device is bound to shares it".into(),
+            ));
+        }
+        let vid = row.vid.clone();
+        let target = match f
+            .text("user_id", 32)?
+            .or(f.text("uid", 32)?)
+            .filter(|u| !u.is_empty())
+        {
+            Some(uid) => store::user(self.store.pool(), &uid).await?,
+            None => {
+                let mobile = f.mobile("mobile")?.ok_or_else(|| {
+                    Error::invalid(
+                        "user_id",
+                        "name the member to share with: user_id or mobile",
+                    )
+                })?;
+                store::member_by_mobile(self.store.pool(), &vid, &mobile).await?
+            }
+        }
+        .filter(|u| {
+            u.kind == "member" && u.deleted_at.is_none() && u.vid.as_deref() == Some(vid.as_str())
+        })
+        .ok_or_else(|| {
+            Error::invalid("user_id", "no member of this vendor has that id or mobile")
+        })?;
+        if target.uid == caller.uid {
+            return Err(Error::invalid(
+                "user_id",
+                "a device is not shared with its owner",
+            ));
+        }
+        store::add_share(self.store.pool(), did, &target.uid, self.now().millis()).await?;
+        let shares = store::shares_of(self.store.pool(), did).await?;
+        Ok((row, shares))
+    }
+
+    /// AB-16: removes shares. A member the device is shared with removes their own; the owner
+    /// and the admin side remove `user_id`'s share, or every share when none is named.
+    pub async fn iot_unshare_device(&self, caller: &Caller, did: &str, f: &Fields) -> Result<()> {
+        caller.require(Range::Anyone)?;
+        let row = self.iot_device_row(caller, did).await?;
+        let named = f
+            .text("user_id", 32)?
+            .or(f.text("uid", 32)?)
+            .filter(|u| !u.is_empty());
+        let target = match caller.role {
+            Role::Member if row.uid.as_deref() != Some(caller.uid.as_str()) => {
+                if named.as_deref().is_some_and(|n| n != caller.uid) {
+                    return Err(Error::NotFound(Entity::Device));
+                }
+                Some(caller.uid.clone())
+            }
+            _ => named,
+        };
+        let removed = store::remove_shares(self.store.pool(), did, target.as_deref()).await?;
+        if removed == 0 && target.is_some() {
+            return Err(Error::NotFound(Entity::Other));
+        }
+        Ok(())
+    }
+
+    /// AB-13: unbinds a device from its member (the member, their vendor or the platform);
+    /// its shares end with the binding.
+    pub async fn iot_unbind_device(&self, caller: &Caller, did: &str) -> Result<()> {
+        caller.require(Range::BrandOrMember)?;
+        let mut row = self.iot_device_row(caller, did).await?;
+        if caller.role == Role::Member && row.uid.as_deref() != Some(caller.uid.as_str()) {
+            return Err(Error::State(
+                "only the member the device is bound to unbinds it".into(),
+            ));
+        }
+        if row.uid.is_none() {
+            return Err(Error::State("this device is not bound".into()));
+        }
+        row.uid = None;
+        let mut tx = self.store.begin_write().await?;
+        store::update_device(&mut *tx, &row).await?;
+        store::remove_shares(&mut *tx, did, None).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// AB-12: factory reset: the binding, shares, user configuration, service, running state
+    /// and statistics are cleared; the vendor's configuration stays.
+    pub async fn iot_reset_device(&self, caller: &Caller, did: &str) -> Result<()> {
+        caller.require(Range::Brand)?;
+        let mut row = self.iot_device_row(caller, did).await?;
+        row.uid = None;
+        row.prof = "{}".into();
+        row.service = r#"{"state":0,"expire":null}"#.into();
+        row.running = "{}".into();
+        row.statistics = "{}".into();
+        row.state = REGISTERED;
+        row.atv_at = None;
+        let mut tx = self.store.begin_write().await?;
+        store::update_device(&mut *tx, &row).await?;
+        store::remove_shares(&mut *tx, did, None).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// AB-14: deletes a device (platform only).
+    pub async fn iot_delete_device(&self, caller: &Caller, did: &str) -> Result<()> {
+        caller.require(Range::Platform)?;
+        let mut row = self.iot_device_row(caller, did).await?;
+        row.deleted_at = Some(self.now().millis());
+        row.uid = None;
+        let mut tx = self.store.begin_write().await?;
+        store::update_device(&mut *tx, &row).await?;
+        store::remove_shares(&mut *tx, did, None).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl Core {
+    /// How many live devices each member of the caller's vendor (every vendor for the platform)
+    /// has bound.
+    pub async fn iot_devices_per_member(
+        &self,
+        caller: &Caller,
+    ) -> Result<std::collections::HashMap<String, usize>> {
+        let mut counts = std::collections::HashMap::new();
+        for d in store::devices_of(self.store.pool(), caller.vendor_filter()).await? {
+            if let Some(uid) = d.uid {
+                *counts.entry(uid).or_insert(0) += 1;
+            }
+        }
+        Ok(counts)
+    }
+}

@@ -1,0 +1,831 @@
+//! Orders (section 四, AD-01..AD-15): creation by a member, the state machine
+//! `obligation -> paid -> delivered -> received -> (return -> consent -> refund) | close | done`,
+//! payment through the WeChat Pay gateway (exactly once, in the money journal), the install
+//! ticket of a paid order that needs installing, and the commissions of a finished one.
+//!
+//! `close` ends an unpaid order (by its member, its vendor, or when it expires); `done` ends a
+//! received one (by its member or vendor, or when the return window passes). A member may ask
+//! to return a received order, or a done one while the return window is open.
+
+use serde_json::{Map, Value};
+
+use super::products::Pricing;
+use super::{Caller, Fields, Place, Range, Role, money_json, visible};
+use crate::domain::heat::orders::Settlement;
+use crate::domain::money::Fen;
+use crate::domain::payments::{ClientPayParams, PrepayRequest, TradeState};
+use crate::domain::{Core, Entity, Error, Result, Service, Timestamp};
+use crate::store::iot::{self as store, OrderRow, TicketRow};
+use crate::store::ledger;
+
+/// How long after receipt an order may still be returned (days).
+pub const RETURN_DAYS: i64 = 7;
+
+/// The states of section 四.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderState {
+    Obligation,
+    Paid,
+    Delivered,
+    Received,
+    Return,
+    Consent,
+    Refund,
+    Close,
+    Done,
+}
+
+impl OrderState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderState::Obligation => "obligation",
+            OrderState::Paid => "paid",
+            OrderState::Delivered => "delivered",
+            OrderState::Received => "received",
+            OrderState::Return => "return",
+            OrderState::Consent => "consent",
+            OrderState::Refund => "refund",
+            OrderState::Close => "close",
+            OrderState::Done => "done",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<OrderState> {
+        use OrderState as S;
+        [
+            S::Obligation,
+            S::Paid,
+            S::Delivered,
+            S::Received,
+            S::Return,
+            S::Consent,
+            S::Refund,
+            S::Close,
+            S::Done,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
+}
+
+/// What is done to an order (besides paying it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderAction {
+    /// AD-05: shipped, with the delivery information.
+    Deliver,
+    /// AD-06: the delivery information corrected.
+    EditDelivery,
+    /// AD-11: the member confirms receipt.
+    Confirm,
+    /// AD-12: the member asks to return it.
+    Return,
+    /// AD-13: the vendor agrees.
+    Consent,
+    /// AD-14: the vendor refunded it.
+    Refund,
+    /// An unpaid order is closed.
+    Close,
+    /// A received order is done.
+    Done,
+}
+
+impl OrderAction {
+    fn range(self) -> Range {
+        match self {
+            OrderAction::Deliver => Range::Admin,
+            OrderAction::EditDelivery | OrderAction::Consent | OrderAction::Refund => Range::Brand,
+            OrderAction::Confirm | OrderAction::Return => Range::Member,
+            OrderAction::Close | OrderAction::Done => Range::BrandOrMember,
+        }
+    }
+}
+
+/// Where an order sits.
+pub fn place_of(o: &OrderRow) -> Place<'_> {
+    Place {
+        vid: &o.vid,
+        agent: o.agent.as_deref(),
+        dealer: o.dealer.as_deref(),
+        owner: Some(&o.uid),
+    }
+}
+
+/// A prepay's answer: what the client passes to the WeChat Pay SDK.
+#[derive(Debug, Clone)]
+pub struct Prepay {
+    pub prepay_id: String,
+    pub params: ClientPayParams,
+}
+
+/// The journal key of an order's payment.
+pub fn payment_key(oid: &str) -> String {
+    format!("iot-order:{oid}")
+}
+
+/// The journal account of a vendor's sales.
+pub fn sales_account(vid: &str) -> String {
+    format!("iot-sales:{vid}")
+}
+
+fn state_error(o: &OrderRow, what: &str) -> Error {
+    Error::State(format!(
+        "order {} is {}: it cannot be {what}",
+        o.oid, o.state
+    ))
+}
+
+fn gateway_down(e: impl std::fmt::Display) -> Error {
+    Error::Unavailable {
+        service: Service::Payment,
+        detail: e.to_string(),
+    }
+}
+
+impl Core {
+    fn iot_return_window_ms(&self) -> i64 {
+        RETURN_DAYS * 86_400_000
+    }
+
+    /// An order in the caller's range.
+    pub async fn iot_order(&self, caller: &Caller, oid: &str) -> Result<OrderRow> {
+        caller.require(Range::Anyone)?;
+        self.iot_sweep().await?;
+        let row = store::order(self.store.pool(), oid).await?;
+        visible(
+            caller,
+            row,
+            Entity::Order,
+            |o| (place_of(o), o.deleted_at),
+            false,
+        )
+    }
+
+    /// AD-01: the orders in the caller's range.
+    pub async fn iot_orders(&self, caller: &Caller) -> Result<Vec<OrderRow>> {
+        caller.require(Range::Anyone)?;
+        self.iot_sweep().await?;
+        let rows = store::orders_of(self.store.pool(), caller.vendor_filter()).await?;
+        Ok(rows
+            .into_iter()
+            .filter(|o| caller.sees(place_of(o), false))
+            .collect())
+    }
+
+    /// AD-02: a member's order for products of their vendor. Each line is `product_id`,
+    /// `quantity` and, for a rented product, the rent plan's `rent` key. The amount is the
+    /// lines' prices plus freight, plus installation where the product is installed.
+    pub async fn iot_create_order(&self, caller: &Caller, f: &Fields) -> Result<OrderRow> {
+        caller.require(Range::Member)?;
+        let member = self.iot_member(caller, &caller.uid).await?;
+        let vid = member.vid.clone().unwrap_or_default();
+        let content = f
+            .array("content")?
+            .ok_or_else(|| Error::invalid("content", "content is required"))?;
+        if content.is_empty() || content.len() > 20 {
+            return Err(Error::invalid("content", "an order holds 1 to 20 lines"));
+        }
+        let mut lines = Vec::new();
+        let mut amount = 0i64;
+        let mut needs_install = false;
+        for item in &content {
+            let g =
+                Fields(item.as_object().cloned().ok_or_else(|| {
+                    Error::invalid("content", "each line is {product_id, quantity}")
+                })?);
+            let pid = g.required("product_id", 32)?;
+            let quantity = g.int("quantity", 1, 99)?.unwrap_or(1);
+            let rent = g.text("rent", 32)?.filter(|r| !r.is_empty());
+            let product = store::product(self.store.pool(), &pid)
+                .await?
+                .filter(|p| p.vid == vid && p.deleted_at.is_none())
+                .ok_or_else(|| {
+                    Error::invalid("product_id", format!("{pid} is not a product you can buy"))
+                })?;
+            let pricing = Pricing::of(&super::object_of(&product.doc), rent.as_deref())?;
+            let install = pricing.install.map_or(0, |c| c.0 * quantity);
+            let line = pricing
+                .price
+                .0
+                .checked_mul(quantity)
+                .and_then(|v| v.checked_add(pricing.freight.0 + install))
+                .filter(|v| *v <= 10_000_000_000)
+                .ok_or_else(|| Error::invalid("quantity", "the order is too large"))?;
+            amount += line;
+            needs_install |= pricing.install.is_some();
+            let mut l = Map::new();
+            l.insert("product_id".into(), Value::String(pid));
+            l.insert("name".into(), Value::String(pricing.name.clone()));
+            l.insert("quantity".into(), Value::from(quantity));
+            l.insert("price".into(), money_json(pricing.price));
+            l.insert("freight".into(), money_json(pricing.freight));
+            l.insert("install_cost".into(), money_json(Fen(install)));
+            l.insert("amount".into(), money_json(Fen(line)));
+            if let Some(r) = rent {
+                l.insert("rent".into(), Value::String(r));
+            }
+            l.insert("commis".into(), Value::from(pricing.rates.clone()));
+            lines.push(Value::Object(l));
+        }
+        let receiver = f
+            .object("receiver")?
+            .ok_or_else(|| Error::invalid("receiver", "receiver is required"))?;
+        let r = Fields(receiver);
+        let mut rec = Map::new();
+        rec.insert(
+            "name".into(),
+            Value::String(
+                r.required("name", 64)
+                    .map_err(|_| Error::invalid("receiver", "receiver.name is required"))?,
+            ),
+        );
+        rec.insert(
+            "phone".into(),
+            Value::String(
+                r.required("phone", 20)
+                    .map_err(|_| Error::invalid("receiver", "receiver.phone is required"))?,
+            ),
+        );
+        let area = r
+            .text("area", 128)?
+            .or(r.text("addr_area", 128)?)
+            .unwrap_or_default();
+        let address = r
+            .text("address", 256)?
+            .or(r.text("addr_deatil", 256)?)
+            .or(r.text("addr_detail", 256)?)
+            .unwrap_or_default();
+        if address.is_empty() {
+            return Err(Error::invalid("receiver", "receiver.address is required"));
+        }
+        rec.insert("addr_area".into(), Value::String(area));
+        rec.insert("addr_deatil".into(), Value::String(address));
+        rec.insert(
+            "zipcode".into(),
+            Value::String(r.text("zipcode", 10)?.unwrap_or_default()),
+        );
+        let memo = f.text("memo", 500)?.unwrap_or_default();
+        let code = self.iot_vendor_code(Some(&vid)).await?;
+        let now = self.now();
+        let mut tx = self.store.begin_write().await?;
+        let oid = self.iot_id(&mut tx, &code, "order").await?;
+        let row = OrderRow {
+            oid,
+            vid,
+            agent: member.agent.clone(),
+            dealer: member.dealer.clone(),
+            uid: member.uid.clone(),
+            state: OrderState::Obligation.as_str().into(),
+            amount,
+            needs_install: i64::from(needs_install),
+            content: Value::Array(lines).to_string(),
+            receiver: Value::Object(rec).to_string(),
+            memo,
+            delivery: None,
+            return_info: None,
+            pay_ch: None,
+            prepay_id: None,
+            transaction_no: None,
+            refund_amount: None,
+            created_at: now.millis(),
+            paid_at: None,
+            delivered_at: None,
+            received_at: None,
+            done_at: None,
+            closed_at: None,
+            returned_at: None,
+            refunded_at: None,
+            deleted_at: None,
+        };
+        store::insert_order(&mut tx, &row).await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// Moves an order (AD-05, AD-06, AD-11..AD-14, close, done). A move the state machine does
+    /// not allow is refused and changes nothing.
+    pub async fn iot_order_action(
+        &self,
+        caller: &Caller,
+        oid: &str,
+        action: OrderAction,
+        f: &Fields,
+    ) -> Result<OrderRow> {
+        caller.require(action.range())?;
+        let before = self.iot_order(caller, oid).await?;
+        if caller.role == Role::Member && before.uid != caller.uid {
+            return Err(Error::NotFound(Entity::Order));
+        }
+        let state = OrderState::parse(&before.state).unwrap_or(OrderState::Close);
+        let now = self.now().millis();
+        let mut o = before.clone();
+        use OrderAction as A;
+        use OrderState as S;
+        match (action, state) {
+            (A::Deliver, S::Paid) => {
+                let mut d = Map::new();
+                d.insert("company".into(), Value::String(f.required("company", 64)?));
+                d.insert(
+                    "tracking_num".into(),
+                    Value::String(f.required("tracking_num", 64)?),
+                );
+                d.insert(
+                    "delivery_clerk".into(),
+                    Value::String(f.text("delivery_clerk", 64)?.unwrap_or_default()),
+                );
+                o.delivery = Some(Value::Object(d).to_string());
+                o.delivered_at = Some(now);
+                o.state = S::Delivered.as_str().into();
+            }
+            (A::EditDelivery, S::Delivered | S::Received | S::Done) => {
+                let mut d = super::object_of(o.delivery.as_deref().unwrap_or("{}"));
+                let before_len = d.len();
+                Fields(f.0.clone()).copy_texts(
+                    &["company", "tracking_num", "delivery_clerk"],
+                    64,
+                    &mut d,
+                )?;
+                if d.len() == before_len
+                    && !["company", "tracking_num", "delivery_clerk"]
+                        .iter()
+                        .any(|k| f.has(k))
+                {
+                    return Err(Error::invalid(
+                        "company",
+                        "give company, tracking_num or delivery_clerk",
+                    ));
+                }
+                o.delivery = Some(Value::Object(d).to_string());
+            }
+            (A::Confirm, S::Delivered) => {
+                o.received_at = Some(now);
+                o.state = S::Received.as_str().into();
+            }
+            (A::Return, S::Received | S::Done) => {
+                let received = o.received_at.unwrap_or(now);
+                if now >= received + self.iot_return_window_ms() {
+                    return Err(Error::State(format!(
+                        "order {oid} can no longer be returned: {RETURN_DAYS} days have passed since it was received"
+                    )));
+                }
+                let mut r = Map::new();
+                r.insert(
+                    "reason".into(),
+                    Value::String(f.text("reason", 500)?.unwrap_or_default()),
+                );
+                r.insert("from".into(), Value::String(o.state.clone()));
+                o.return_info = Some(Value::Object(r).to_string());
+                o.returned_at = Some(now);
+                o.state = S::Return.as_str().into();
+            }
+            (A::Consent, S::Return) => {
+                o.state = S::Consent.as_str().into();
+            }
+            (A::Refund, S::Consent) => {
+                let refund = f.money("amount")?.map_or(o.amount, |a| a.0);
+                if refund <= 0 || refund > o.amount {
+                    return Err(Error::invalid(
+                        "amount",
+                        "the refund is more than 0 and at most the amount paid",
+                    ));
+                }
+                let mut r = super::object_of(o.return_info.as_deref().unwrap_or("{}"));
+                if let Some(no) = f.text("refund_no", 64)? {
+                    r.insert("refund_no".into(), Value::String(no));
+                }
+                o.return_info = Some(Value::Object(r).to_string());
+                o.refund_amount = Some(refund);
+                o.refunded_at = Some(now);
+                o.state = S::Refund.as_str().into();
+            }
+            (A::Close, S::Obligation) => {
+                if o.prepay_id.is_some() {
+                    self.payments
+                        .close(o.oid.clone())
+                        .await
+                        .map_err(gateway_down)?;
+                }
+                o.closed_at = Some(now);
+                o.state = S::Close.as_str().into();
+            }
+            (A::Done, S::Received) => {
+                return self.iot_finish_order(&before).await;
+            }
+            _ => {
+                let what = match action {
+                    A::Deliver => "delivered",
+                    A::EditDelivery => "given new delivery information",
+                    A::Confirm => "confirmed as received",
+                    A::Return => "returned",
+                    A::Consent => "consented to return",
+                    A::Refund => "refunded",
+                    A::Close => "closed",
+                    A::Done => "done",
+                };
+                return Err(state_error(&before, what));
+            }
+        }
+        let mut tx = self.store.begin_write().await?;
+        if !store::update_order(&mut *tx, &o, &before.state).await? {
+            return Err(Error::State(format!(
+                "order {oid} changed meanwhile; read it again"
+            )));
+        }
+        if action == A::Return && state == S::Done {
+            store::move_commissions(&mut tx, oid, "pending", "void").await?;
+        }
+        if action == A::Refund {
+            let entry = ledger::EntryRow {
+                entry_key: format!("iot-refund:{oid}"),
+                kind: "iot_refund".into(),
+                account: sales_account(&o.vid),
+                amount: -o.refund_amount.unwrap_or(0),
+                reference: oid.to_owned(),
+                external_id: f.text("refund_no", 64)?,
+                created_at: now,
+            };
+            ledger::append(&mut *tx, &entry).await?;
+        }
+        tx.commit().await?;
+        Ok(o)
+    }
+
+    /// A received order becomes done and its referrers' commissions are recorded (pending
+    /// until the return window closes).
+    async fn iot_finish_order(&self, before: &OrderRow) -> Result<OrderRow> {
+        let now = self.now().millis();
+        let mut o = before.clone();
+        o.state = OrderState::Done.as_str().into();
+        o.done_at = Some(now);
+        let buyer = store::user(self.store.pool(), &o.uid).await?;
+        let mut chain = Vec::new();
+        let mut next = buyer.and_then(|b| b.rid);
+        while let Some(rid) = next.take() {
+            if chain.len() == 3 || chain.contains(&rid) {
+                break;
+            }
+            let referrer = store::user(self.store.pool(), &rid).await?;
+            next = referrer.as_ref().and_then(|r| r.rid.clone());
+            if referrer.is_some_and(|r| r.deleted_at.is_none()) {
+                chain.push(rid);
+            } else {
+                break;
+            }
+        }
+        let lines: Vec<Value> = serde_json::from_str(&o.content).unwrap_or_default();
+        let available_at = o.received_at.unwrap_or(now) + self.iot_return_window_ms();
+        let mut tx = self.store.begin_write().await?;
+        if !store::update_order(&mut *tx, &o, &before.state).await? {
+            return Err(Error::State(format!(
+                "order {} changed meanwhile; read it again",
+                o.oid
+            )));
+        }
+        for (level, uid) in chain.iter().enumerate() {
+            let mut amount = 0i64;
+            let mut rates = Vec::new();
+            for line in &lines {
+                let line_amount = line
+                    .get("amount")
+                    .and_then(super::money_of)
+                    .map_or(0, |f| f.0);
+                let rate = line
+                    .get("commis")
+                    .and_then(Value::as_array)
+                    .and_then(|r| r.get(level))
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0);
+                // Hundredths of a percent; half a fen rounds up.
+                amount += (line_amount * rate + 5_000) / 10_000;
+                rates.push(rate);
+            }
+            if amount == 0 {
+                continue;
+            }
+            let rate = rates
+                .iter()
+                .map(|r| crate::domain::money::fixed_string(*r, 2))
+                .collect::<Vec<_>>()
+                .join(",");
+            store::insert_commission(
+                &mut tx,
+                &store::CommissionRow {
+                    oid: o.oid.clone(),
+                    level: level as i64 + 1,
+                    uid: uid.clone(),
+                    vid: o.vid.clone(),
+                    amount,
+                    rate,
+                    state: "pending".into(),
+                    created_at: now,
+                    available_at,
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(o)
+    }
+
+    /// Brings time-driven moves up to date: unpaid orders past their lifetime close, received
+    /// orders past the return window are done, and pending commissions whose window closed
+    /// become available (into the journal).
+    pub async fn iot_sweep(&self) -> Result<()> {
+        let now = self.now().millis();
+        let ttl = self.settings.order_ttl_secs * 1000;
+        for o in store::orders_due(self.store.pool(), "obligation", "created_at", now - ttl).await?
+        {
+            if o.prepay_id.is_some() {
+                // Paid meanwhile? The gateway knows; a trade it will not close stays open.
+                if let Ok(TradeState::Success {
+                    transaction_id,
+                    amount,
+                }) = self.payments.query(o.oid.clone()).await
+                {
+                    self.iot_settle_order(&o.oid, &transaction_id, amount)
+                        .await?;
+                    continue;
+                }
+                if self.payments.close(o.oid.clone()).await.is_err() {
+                    continue;
+                }
+            }
+            let mut closed = o.clone();
+            closed.state = OrderState::Close.as_str().into();
+            closed.closed_at = Some(now);
+            store::update_order(self.store.pool(), &closed, "obligation").await?;
+        }
+        for o in store::orders_due(
+            self.store.pool(),
+            "received",
+            "received_at",
+            now - self.iot_return_window_ms(),
+        )
+        .await?
+        {
+            self.iot_finish_order(&o).await?;
+        }
+        for oid in store::commissions_due(self.store.pool(), now).await? {
+            let mut tx = self.store.begin_write().await?;
+            let order = store::order(&mut *tx, &oid).await?;
+            // Only an order that is still done releases its commissions.
+            if order.is_some_and(|o| o.state == OrderState::Done.as_str()) {
+                for c in store::move_commissions(&mut tx, &oid, "pending", "available").await? {
+                    let entry = ledger::EntryRow {
+                        entry_key: format!("iot-commission:{}:{}", c.oid, c.level),
+                        kind: "iot_commission".into(),
+                        account: super::commissions::commission_account(&c.uid),
+                        amount: c.amount,
+                        reference: c.oid.clone(),
+                        external_id: None,
+                        created_at: now,
+                    };
+                    ledger::append(&mut *tx, &entry).await?;
+                }
+            }
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// AD-07: a WeChat Pay prepay for an unpaid order of the member. The payer's `openid` is
+    /// the member's bound WeChat account, or the one given. Asked twice, the same prepay is
+    /// signed again.
+    pub async fn iot_prepay_weixin(
+        &self,
+        caller: &Caller,
+        oid: &str,
+        f: &Fields,
+    ) -> Result<Prepay> {
+        caller.require(Range::Member)?;
+        let o = self.iot_order(caller, oid).await?;
+        if o.state != OrderState::Obligation.as_str() {
+            return Err(state_error(&o, "paid"));
+        }
+        if self.payments.name() == "none" {
+            return Err(Error::State(
+                "微信支付通道未配置: the WeChat Pay channel is not configured on this server"
+                    .into(),
+            ));
+        }
+        let prepay_id = match o.prepay_id.clone() {
+            Some(p) => p,
+            None => {
+                let member = self.iot_member(caller, &caller.uid).await?;
+                let openid = f
+                    .text("openid", 64)?
+                    .filter(|s| !s.is_empty())
+                    .or(member.openid);
+                if openid.is_none() && self.payments.needs_payer_id() {
+                    return Err(Error::invalid(
+                        "openid",
+                        "bind WeChat first (POST /users/bind) or send openid",
+                    ));
+                }
+                let lines: Vec<Value> = serde_json::from_str(&o.content).unwrap_or_default();
+                let name = lines
+                    .first()
+                    .and_then(|l| l.get("name"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("商品");
+                let request = PrepayRequest {
+                    out_trade_no: o.oid.clone(),
+                    description: format!("{name} 订单{}", o.oid),
+                    amount: Fen(o.amount),
+                    openid,
+                    expires_at: Timestamp::from_millis(
+                        o.created_at + self.settings.order_ttl_secs * 1000,
+                    ),
+                };
+                let prepay_id = self.payments.prepay(request).await.map_err(gateway_down)?;
+                let mut with = o.clone();
+                with.prepay_id = Some(prepay_id.clone());
+                with.pay_ch = Some("weixin".into());
+                if !store::update_order(self.store.pool(), &with, "obligation").await? {
+                    return Err(Error::State(format!(
+                        "order {oid} changed meanwhile; read it again"
+                    )));
+                }
+                prepay_id
+            }
+        };
+        let params = self
+            .payments
+            .client_params(&prepay_id, self.now())
+            .map_err(gateway_down)?;
+        Ok(Prepay { prepay_id, params })
+    }
+
+    /// AD-08, AD-09: card channels; none is configured on this server.
+    pub async fn iot_prepay_card(&self, caller: &Caller, oid: &str, channel: &str) -> Result<()> {
+        caller.require(Range::Member)?;
+        let o = self.iot_order(caller, oid).await?;
+        if o.state != OrderState::Obligation.as_str() {
+            return Err(state_error(&o, "paid"));
+        }
+        let name = if channel == "credit" {
+            "信用卡"
+        } else {
+            "银行卡"
+        };
+        Err(Error::State(format!(
+            "{name}支付通道未配置: the {channel} card channel is not configured on this server; pay with POST /orders/{oid}/prepay/weixin"
+        )))
+    }
+
+    /// AD-10: the order's payment; an unpaid one with a prepay is checked with the gateway.
+    pub async fn iot_order_payment(&self, caller: &Caller, oid: &str) -> Result<OrderRow> {
+        let o = self.iot_order(caller, oid).await?;
+        if o.state == OrderState::Obligation.as_str() && o.prepay_id.is_some() {
+            match self.payments.query(o.oid.clone()).await {
+                Ok(TradeState::Success {
+                    transaction_id,
+                    amount,
+                }) => {
+                    self.iot_settle_order(&o.oid, &transaction_id, amount)
+                        .await?;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(order = %o.oid, error = %e, "order query failed"),
+            }
+            return self.iot_order(caller, oid).await;
+        }
+        Ok(o)
+    }
+
+    /// Whether `out_trade_no` is an order of this platform (payment notifications are shared
+    /// with the heating surface).
+    pub async fn iot_is_order(&self, out_trade_no: &str) -> Result<bool> {
+        Ok(store::order(self.store.pool(), out_trade_no)
+            .await?
+            .is_some())
+    }
+
+    /// Records a payment the gateway confirmed: the journal entry, the order paid, and its
+    /// install ticket when it needs installing, in one transaction, exactly once.
+    pub async fn iot_settle_order(
+        &self,
+        oid: &str,
+        transaction_id: &str,
+        amount: Fen,
+    ) -> Result<Settlement> {
+        let o = store::order(self.store.pool(), oid)
+            .await?
+            .ok_or(Error::NotFound(Entity::Order))?;
+        let now = self.now().millis();
+        if amount.0 != o.amount {
+            let reason = format!("paid {} fen for an order of {} fen", amount.0, o.amount);
+            ledger::record_anomaly(
+                self.store.pool(),
+                transaction_id,
+                oid,
+                amount.0,
+                &reason,
+                now,
+            )
+            .await?;
+            tracing::error!(order = %oid, %transaction_id, %reason, "payment not applied");
+            return Err(Error::State("支付金额与订单金额不符".into()));
+        }
+        let mut tx = self.store.begin_write().await?;
+        let entry = ledger::EntryRow {
+            entry_key: payment_key(oid),
+            kind: "iot_payment".into(),
+            account: sales_account(&o.vid),
+            amount: amount.0,
+            reference: oid.to_owned(),
+            external_id: Some(transaction_id.to_owned()),
+            created_at: now,
+        };
+        if !ledger::append(&mut *tx, &entry).await? {
+            return Ok(Settlement::AlreadyRecorded);
+        }
+        let current = store::order(&mut *tx, oid)
+            .await?
+            .ok_or(Error::NotFound(Entity::Order))?;
+        let mut paid = current.clone();
+        paid.state = OrderState::Paid.as_str().into();
+        paid.paid_at = Some(now);
+        paid.pay_ch = Some("weixin".into());
+        paid.transaction_no = Some(transaction_id.to_owned());
+        // A payment that arrives after the order closed for lack of one still pays it.
+        if !matches!(current.state.as_str(), "obligation" | "close")
+            || !store::update_order(&mut *tx, &paid, &current.state).await?
+        {
+            drop(tx);
+            let reason = format!("payment for order {oid} in state {}", current.state);
+            ledger::record_anomaly(
+                self.store.pool(),
+                transaction_id,
+                oid,
+                amount.0,
+                &reason,
+                now,
+            )
+            .await?;
+            return Err(Error::State(reason));
+        }
+        if o.needs_install == 1 {
+            let code = self.iot_vendor_code(Some(&o.vid)).await?;
+            let tid = self.iot_id(&mut tx, &code, "ticket").await?;
+            let ticket = TicketRow {
+                tid,
+                vid: o.vid.clone(),
+                agent: o.agent.clone(),
+                dealer: o.dealer.clone(),
+                uid: Some(o.uid.clone()),
+                device_id: None,
+                order_id: Some(oid.to_owned()),
+                ttype: super::tickets::INSTALL,
+                status: super::tickets::CREATED,
+                detail: format!("安装工单: 订单 {oid}"),
+                appoint_at: None,
+                handler: None,
+                approval: None,
+                ratings: None,
+                created_at: now,
+                updated_at: now,
+            };
+            store::insert_ticket(&mut tx, &ticket).await?;
+        }
+        tx.commit().await?;
+        tracing::info!(order = %oid, amount = amount.0, "iot order paid");
+        Ok(Settlement::Recorded)
+    }
+
+    /// `--dev` only: pays an order as if its member had paid.
+    pub async fn iot_simulate_payment(&self, oid: &str) -> Result<Settlement> {
+        if !self.payments.is_simulated() {
+            return Err(Error::State(
+                "payments are simulated only under --dev without WeChat Pay".into(),
+            ));
+        }
+        let o = store::order(self.store.pool(), oid)
+            .await?
+            .ok_or(Error::NotFound(Entity::Order))?;
+        self.iot_settle_order(oid, &format!("SIM{oid}"), Fen(o.amount))
+            .await
+    }
+
+    /// AD-15: deletes an order (platform only) that is not in progress.
+    pub async fn iot_delete_order(&self, caller: &Caller, oid: &str) -> Result<()> {
+        caller.require(Range::Platform)?;
+        let o = self.iot_order(caller, oid).await?;
+        if !matches!(o.state.as_str(), "obligation" | "close" | "refund" | "done") {
+            return Err(state_error(&o, "deleted while in progress"));
+        }
+        if o.state == "obligation" && o.prepay_id.is_some() {
+            self.payments
+                .close(o.oid.clone())
+                .await
+                .map_err(gateway_down)?;
+        }
+        let mut d = o.clone();
+        d.deleted_at = Some(self.now().millis());
+        if !store::update_order(self.store.pool(), &d, &o.state).await? {
+            return Err(Error::State(format!(
+                "order {oid} changed meanwhile; read it again"
+            )));
+        }
+        Ok(())
+    }
+}

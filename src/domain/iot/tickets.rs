@@ -1,0 +1,289 @@
+//! Work tickets (section 五, AE-01..AE-03 and the moves the section describes): types,
+//! states `created -> approved -> dispatched -> processing <-> waiting for reply -> done`
+//! (or rejected at approval), approval and rating. An install ticket is opened by the payment
+//! of an order that needs installing.
+
+use serde_json::{Map, Value};
+
+use super::{Caller, Fields, Place, Range, Role, visible};
+use crate::domain::{Core, Entity, Error, Result, Timestamp};
+use crate::store::iot::{self as store, TicketRow};
+
+/// Ticket types (安装, 换货, 退货, 故障, 维护, 拆机).
+pub const INSTALL: i64 = 1;
+pub const EXCHANGE: i64 = 2;
+pub const RETURN: i64 = 3;
+pub const FAULT: i64 = 4;
+pub const MAINTAIN: i64 = 5;
+pub const DISMANTLE: i64 = 6;
+
+/// Ticket states (创建, 审核, 派单, 正在处理, 等待回应, 完成), and rejected at approval.
+pub const REJECTED: i64 = 0;
+pub const CREATED: i64 = 1;
+pub const APPROVED: i64 = 2;
+pub const DISPATCHED: i64 = 3;
+pub const PROCESSING: i64 = 4;
+pub const WAITING: i64 = 5;
+pub const DONE: i64 = 6;
+
+/// Where a ticket sits.
+pub fn place_of(t: &TicketRow) -> Place<'_> {
+    Place {
+        vid: &t.vid,
+        agent: t.agent.as_deref(),
+        dealer: t.dealer.as_deref(),
+        owner: t.uid.as_deref(),
+    }
+}
+
+/// What is done to a ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TicketAction {
+    /// `check_result` true approves, false rejects (A#).
+    Approve,
+    /// To a handler (`installer_id`) (A).
+    Dispatch,
+    /// `status` 4 processing, 5 waiting for reply, 6 done (A; a member replies: 5 -> 4).
+    Status,
+    /// `rate_value` 1-5 and `rate_detail`, once, by the member, when done.
+    Rate,
+}
+
+fn appoint(f: &Fields) -> Result<Option<i64>> {
+    match f.text("appoint_tms", 32)?.filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => Timestamp::parse_rfc3339(&s)
+            .map(|t| Some(t.millis()))
+            .ok_or_else(|| Error::invalid("appoint_tms", "appoint_tms is YYYY-MM-DDTHH:MM:SSZ")),
+    }
+}
+
+impl Core {
+    /// A ticket in the caller's range.
+    pub async fn iot_ticket(&self, caller: &Caller, tid: &str) -> Result<TicketRow> {
+        caller.require(Range::Anyone)?;
+        let row = store::ticket(self.store.pool(), tid).await?;
+        visible(caller, row, Entity::Ticket, |t| (place_of(t), None), false)
+    }
+
+    /// The tickets in the caller's range (AE-01 for A#, AE-02's summary for everyone).
+    pub async fn iot_tickets(&self, caller: &Caller, range: Range) -> Result<Vec<TicketRow>> {
+        caller.require(range)?;
+        let rows = store::tickets_of(self.store.pool(), caller.vendor_filter()).await?;
+        Ok(rows
+            .into_iter()
+            .filter(|t| caller.sees(place_of(t), false))
+            .collect())
+    }
+
+    /// AE-03: a new ticket. A member opens an exchange, return or fault ticket about their own
+    /// device (`device_id`) or order (`order_id`); the admin side opens any type for a member
+    /// (`user_id`) or device in its range.
+    pub async fn iot_create_ticket(&self, caller: &Caller, f: &Fields) -> Result<TicketRow> {
+        caller.require(Range::Anyone)?;
+        let ttype = f.int("type", INSTALL, DISMANTLE)?.ok_or_else(|| Error::invalid("type", "type is required (1 install, 2 exchange, 3 return, 4 fault, 5 maintain, 6 dismantle)"))?;
+        if caller.role == Role::Member && !matches!(ttype, EXCHANGE | RETURN | FAULT) {
+            return Err(Error::invalid(
+                "type",
+                "members open exchange (2), return (3) or fault (4) tickets",
+            ));
+        }
+        let detail = f.required("detail", 1000)?;
+        let device = match f.text("device_id", 32)?.filter(|d| !d.is_empty()) {
+            Some(did) => Some(
+                self.iot_device(caller, &did)
+                    .await
+                    .map_err(|_| Error::invalid("device_id", "device_id is not a device of yours"))?
+                    .0,
+            ),
+            None => None,
+        };
+        let order =
+            match f.text("order_id", 32)?.filter(|o| !o.is_empty()) {
+                Some(oid) => Some(self.iot_order(caller, &oid).await.map_err(|_| {
+                    Error::invalid("order_id", "order_id is not an order of yours")
+                })?),
+                None => None,
+            };
+        let member =
+            match (
+                caller.role,
+                f.text("user_id", 32)?.filter(|u| !u.is_empty()),
+            ) {
+                (Role::Member, _) => Some(self.iot_member(caller, &caller.uid).await?),
+                (_, Some(uid)) => Some(self.iot_member(caller, &uid).await.map_err(|_| {
+                    Error::invalid("user_id", "user_id is not a member you manage")
+                })?),
+                (_, None) => match device
+                    .as_ref()
+                    .and_then(|d| d.uid.clone())
+                    .or(order.as_ref().map(|o| o.uid.clone()))
+                {
+                    Some(uid) => store::user(self.store.pool(), &uid).await?,
+                    None => None,
+                },
+            };
+        if caller.role == Role::Member && device.is_none() && order.is_none() {
+            return Err(Error::invalid(
+                "device_id",
+                "name the device_id or order_id the ticket is about",
+            ));
+        }
+        let vid = member
+            .as_ref()
+            .and_then(|m| m.vid.clone())
+            .or(device.as_ref().map(|d| d.vid.clone()))
+            .or(caller.vid.clone())
+            .ok_or_else(|| {
+                Error::invalid(
+                    "user_id",
+                    "name the member (user_id) or device (device_id) the ticket is for",
+                )
+            })?;
+        let (agent, dealer) = match (&member, &device) {
+            (Some(m), _) => (m.agent.clone(), m.dealer.clone()),
+            (None, Some(d)) => (d.agent.clone(), d.dealer.clone()),
+            _ => (caller.agent.clone(), caller.dealer.clone()),
+        };
+        let code = self.iot_vendor_code(Some(&vid)).await?;
+        let now = self.now().millis();
+        let mut tx = self.store.begin_write().await?;
+        let tid = self.iot_id(&mut tx, &code, "ticket").await?;
+        let row = TicketRow {
+            tid,
+            vid,
+            agent,
+            dealer,
+            uid: member.map(|m| m.uid),
+            device_id: device.map(|d| d.did),
+            order_id: order.map(|o| o.oid),
+            ttype,
+            status: CREATED,
+            detail,
+            appoint_at: appoint(f)?,
+            handler: None,
+            approval: None,
+            ratings: None,
+            created_at: now,
+            updated_at: now,
+        };
+        if !store::insert_ticket(&mut tx, &row).await? {
+            return Err(Error::invalid(
+                "order_id",
+                "this order has its install ticket already",
+            ));
+        }
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// Moves a ticket; a move its state does not allow is refused and changes nothing.
+    pub async fn iot_ticket_action(
+        &self,
+        caller: &Caller,
+        tid: &str,
+        action: TicketAction,
+        f: &Fields,
+    ) -> Result<TicketRow> {
+        let range = match action {
+            TicketAction::Approve => Range::Brand,
+            TicketAction::Dispatch => Range::Admin,
+            TicketAction::Status => Range::Anyone,
+            TicketAction::Rate => Range::Member,
+        };
+        caller.require(range)?;
+        let before = self.iot_ticket(caller, tid).await?;
+        let now = self.now().millis();
+        let mut t = before.clone();
+        let refuse = |what: &str| {
+            Error::State(format!(
+                "ticket {tid} is in state {}: it cannot be {what}",
+                before.status
+            ))
+        };
+        match action {
+            TicketAction::Approve => {
+                if t.status != CREATED {
+                    return Err(refuse("approved"));
+                }
+                let ok = f
+                    .bool("check_result")?
+                    .ok_or_else(|| Error::invalid("check_result", "check_result is required"))?;
+                let mut a = Map::new();
+                a.insert("check_result".into(), Value::Bool(ok));
+                a.insert("check_tms".into(), Value::from(now));
+                a.insert("check_usr".into(), Value::String(caller.uid.clone()));
+                if let Some(r) = f.text("remark", 500)? {
+                    a.insert("remark".into(), Value::String(r));
+                }
+                t.approval = Some(Value::Object(a).to_string());
+                t.status = if ok { APPROVED } else { REJECTED };
+            }
+            TicketAction::Dispatch => {
+                if t.status != APPROVED && t.status != DISPATCHED {
+                    return Err(refuse("dispatched"));
+                }
+                t.handler = Some(
+                    f.required("installer_id", 64)
+                        .or_else(|_| f.required("handler", 64))?,
+                );
+                if let Some(at) = appoint(f)? {
+                    t.appoint_at = Some(at);
+                }
+                t.status = DISPATCHED;
+            }
+            TicketAction::Status => {
+                let to = f.int("status", PROCESSING, DONE)?.ok_or_else(|| {
+                    Error::invalid(
+                        "status",
+                        "status is 4 processing, 5 waiting for reply or 6 done",
+                    )
+                })?;
+                let allowed = match caller.role {
+                    Role::Member => before.status == WAITING && to == PROCESSING,
+                    _ => matches!(
+                        (before.status, to),
+                        (DISPATCHED, PROCESSING)
+                            | (PROCESSING, WAITING)
+                            | (WAITING, PROCESSING)
+                            | (PROCESSING, DONE)
+                            | (WAITING, DONE)
+                    ),
+                };
+                if !allowed {
+                    return Err(refuse(&format!("moved to state {to}")));
+                }
+                if let Some(d) = f.text("reply", 1000)?.filter(|s| !s.is_empty()) {
+                    t.detail = format!("{}\n{d}", t.detail);
+                }
+                t.status = to;
+            }
+            TicketAction::Rate => {
+                if t.status != DONE || t.ratings.is_some() {
+                    return Err(refuse("rated (a ticket is rated once, when done)"));
+                }
+                if t.uid.as_deref() != Some(caller.uid.as_str()) {
+                    return Err(Error::NotFound(Entity::Ticket));
+                }
+                let value = f
+                    .int("rate_value", 1, 5)?
+                    .ok_or_else(|| Error::invalid("rate_value", "rate_value is 1 to 5"))?;
+                let mut r = Map::new();
+                r.insert("rate_value".into(), Value::from(value));
+                r.insert("rate_tms".into(), Value::from(now));
+                r.insert(
+                    "rate_detail".into(),
+                    Value::String(f.text("rate_detail", 1000)?.unwrap_or_default()),
+                );
+                t.ratings = Some(Value::Object(r).to_string());
+            }
+        }
+        t.updated_at = now;
+        if !store::update_ticket(self.store.pool(), &t, before.status).await? {
+            return Err(Error::State(format!(
+                "ticket {tid} changed meanwhile; read it again"
+            )));
+        }
+        Ok(t)
+    }
+}

@@ -1,0 +1,477 @@
+//! The IoT surface's envelope (section 3.2): `{"total", "data", "status", "code", "message"}`
+//! with the HTTP statuses of section 3.1, and its extractors (bearer token, JSON or form body,
+//! list parameters), which refuse in that envelope.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use crate::app::AppState;
+use crate::domain::iot::{Caller, Fields};
+use crate::domain::{AuthFailure, Entity, Error, Forbidden};
+use crate::surfaces::body;
+
+/// A refusal in the envelope.
+#[derive(Debug)]
+pub struct IotError {
+    pub status: StatusCode,
+    pub message: String,
+    pub field: Option<&'static str>,
+    pub retry_after: Option<u64>,
+}
+
+impl IotError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        IotError {
+            status,
+            message: message.into(),
+            field: None,
+            retry_after: None,
+        }
+    }
+
+    /// 400: the request itself is malformed.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+}
+
+fn entity_name(e: Entity) -> String {
+    e.to_string()
+}
+
+impl From<Error> for IotError {
+    fn from(err: Error) -> Self {
+        use StatusCode as S;
+        match err {
+            Error::Invalid(inv) => IotError {
+                field: Some(inv.field),
+                ..IotError::new(
+                    S::UNPROCESSABLE_ENTITY,
+                    format!("{}: {}", inv.field, inv.message),
+                )
+            },
+            Error::NotFound(what) => {
+                IotError::new(S::NOT_FOUND, format!("{} not found", entity_name(what)))
+            }
+            Error::Gone(what) => {
+                IotError::new(S::GONE, format!("this {} was deleted", entity_name(what)))
+            }
+            Error::Conflict(Entity::User) => IotError {
+                field: Some("mobile"),
+                ..IotError::new(
+                    S::UNPROCESSABLE_ENTITY,
+                    "mobile: this mobile number is registered with this vendor",
+                )
+            },
+            Error::Conflict(what) => IotError::new(
+                S::UNPROCESSABLE_ENTITY,
+                format!("this {} exists already", entity_name(what)),
+            ),
+            Error::State(message) => IotError::new(S::UNPROCESSABLE_ENTITY, message),
+            Error::Unauthorized(AuthFailure::WrongPassword) => {
+                IotError::new(S::UNAUTHORIZED, "wrong user name, mobile or password")
+            }
+            Error::Unauthorized(AuthFailure::WrongCode | AuthFailure::CodeExpired) => IotError {
+                field: Some("code"),
+                ..IotError::new(
+                    S::UNPROCESSABLE_ENTITY,
+                    "code: the verification code is wrong or expired",
+                )
+            },
+            Error::Unauthorized(AuthFailure::Missing) => IotError::new(
+                S::UNAUTHORIZED,
+                "log in first: send Authorization: Bearer <token>",
+            ),
+            Error::Unauthorized(_) => IotError::new(
+                S::UNAUTHORIZED,
+                "the token is invalid or expired: log in again",
+            ),
+            Error::Forbidden(Forbidden::AccountDisabled) => {
+                IotError::new(S::FORBIDDEN, "this account is disabled")
+            }
+            Error::Forbidden(Forbidden::NotAllowed) => {
+                IotError::new(S::FORBIDDEN, "your role may not call this endpoint")
+            }
+            Error::RateLimited {
+                message,
+                retry_after_secs,
+            } => IotError {
+                retry_after: Some(retry_after_secs),
+                ..IotError::new(S::TOO_MANY_REQUESTS, message)
+            },
+            Error::Unavailable { detail, .. } => IotError::new(S::SERVICE_UNAVAILABLE, detail),
+            Error::Internal(e) => {
+                tracing::error!(error = %format!("{e:#}"), "internal error");
+                IotError::new(
+                    S::INTERNAL_SERVER_ERROR,
+                    "internal error: whether the request took effect is unknown",
+                )
+            }
+        }
+    }
+}
+
+impl IntoResponse for IotError {
+    fn into_response(self) -> Response {
+        let mut body = json!({
+            "total": 0,
+            "data": "",
+            "status": false,
+            "code": self.status.as_u16().to_string(),
+            "message": self.message,
+        });
+        if let Some(field) = self.field {
+            body["field"] = json!(field);
+        }
+        let response = (self.status, axum::Json(body)).into_response();
+        crate::surfaces::with_retry_after(response, self.retry_after)
+    }
+}
+
+/// A success: `data` with its status (200 read, 201 created or changed, 204 deleted).
+pub struct Reply {
+    pub status: StatusCode,
+    pub total: usize,
+    pub data: Value,
+    /// Lists are also given under the document's own key (`users`, `devices`, ...).
+    pub key: Option<&'static str>,
+}
+
+impl Reply {
+    pub fn ok(data: Value) -> Reply {
+        Reply {
+            status: StatusCode::OK,
+            total: usize::from(!data.is_null()),
+            data,
+            key: None,
+        }
+    }
+
+    pub fn created(data: Value) -> Reply {
+        Reply {
+            status: StatusCode::CREATED,
+            ..Reply::ok(data)
+        }
+    }
+
+    pub fn deleted() -> Reply {
+        Reply {
+            status: StatusCode::NO_CONTENT,
+            total: 0,
+            data: Value::Null,
+            key: None,
+        }
+    }
+
+    pub fn list(key: &'static str, total: usize, items: Vec<Value>) -> Reply {
+        Reply {
+            status: StatusCode::OK,
+            total,
+            data: Value::Array(items),
+            key: Some(key),
+        }
+    }
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        if self.status == StatusCode::NO_CONTENT {
+            return StatusCode::NO_CONTENT.into_response();
+        }
+        let mut body = Map::new();
+        body.insert("total".into(), json!(self.total));
+        if let Some(key) = self.key {
+            body.insert(key.into(), self.data.clone());
+        }
+        body.insert("data".into(), self.data);
+        body.insert("status".into(), json!(true));
+        body.insert("code".into(), json!(self.status.as_u16().to_string()));
+        body.insert("message".into(), json!("OK"));
+        (self.status, axum::Json(Value::Object(body))).into_response()
+    }
+}
+
+/// The result of a handler.
+pub type Answer = Result<Reply, IotError>;
+
+/// The caller behind `Authorization: Bearer <token>` (401 without one).
+pub struct Auth(pub Caller);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = IotError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = crate::surfaces::bearer(&parts.headers)
+            .ok_or(Error::Unauthorized(AuthFailure::Missing))?;
+        let (caller, _) = state.core.iot_authenticate(token).await?;
+        Ok(Auth(caller))
+    }
+}
+
+/// The caller when a token is sent (a bad token is still refused).
+pub struct MaybeAuth(pub Option<Caller>);
+
+impl FromRequestParts<AppState> for MaybeAuth {
+    type Rejection = IotError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        match crate::surfaces::bearer(&parts.headers) {
+            None => Ok(MaybeAuth(None)),
+            Some(token) => Ok(MaybeAuth(Some(state.core.iot_authenticate(token).await?.0))),
+        }
+    }
+}
+
+/// The bearer token itself (for log-out).
+pub struct Token(pub String);
+
+impl FromRequestParts<AppState> for Token {
+    type Rejection = IotError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        crate::surfaces::bearer(&parts.headers)
+            .map(|t| Token(t.to_owned()))
+            .ok_or_else(|| Error::Unauthorized(AuthFailure::Missing).into())
+    }
+}
+
+/// The body as fields: a JSON object (the document's comments and trailing commas allowed), a
+/// form, or nothing; the query string's parameters fill in what the body does not give.
+pub struct Body(pub Fields);
+
+impl FromRequest<AppState> for Body {
+    type Rejection = IotError;
+
+    async fn from_request(req: Request, _state: &AppState) -> Result<Self, Self::Rejection> {
+        let (parts, raw) = req.into_parts();
+        let query = query_pairs(&parts)?;
+        let bytes = body::read(raw)
+            .await
+            .map_err(|e| IotError::bad_request(e.0))?;
+        let form = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+        let json_like = bytes
+            .iter()
+            .find(|b| !b.is_ascii_whitespace())
+            .is_some_and(|b| *b == b'{' || *b == b'[');
+        if body::has_nul(&bytes, form && !json_like) {
+            return Err(IotError::bad_request("the request holds a NUL character"));
+        }
+        let mut fields = if bytes.iter().all(u8::is_ascii_whitespace) {
+            Map::new()
+        } else if form && !json_like {
+            let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes)
+                .map_err(|e| IotError::bad_request(format!("Problems parsing the form: {e}")))?;
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect()
+        } else {
+            let text = std::str::from_utf8(&bytes)
+                .map_err(|_| IotError::bad_request("Problems parsing JSON: not UTF-8"))?;
+            match serde_json::from_str(&body::lenient_json(text)) {
+                Ok(Value::Object(m)) => m,
+                Ok(_) => {
+                    return Err(IotError::bad_request(
+                        "Problems parsing JSON: the body must be a JSON object",
+                    ));
+                }
+                Err(e) => return Err(IotError::bad_request(format!("Problems parsing JSON: {e}"))),
+            }
+        };
+        for (k, v) in query {
+            fields.entry(k).or_insert(Value::String(v));
+        }
+        Ok(Body(Fields(fields)))
+    }
+}
+
+fn query_pairs(parts: &Parts) -> Result<Vec<(String, String)>, IotError> {
+    match parts.uri.query() {
+        None => Ok(Vec::new()),
+        Some(q) if body::has_nul(q.as_bytes(), true) => {
+            Err(IotError::bad_request("the query holds a NUL character"))
+        }
+        Some(q) => serde_urlencoded::from_str(q)
+            .map_err(|e| IotError::bad_request(format!("Problems parsing the query: {e}"))),
+    }
+}
+
+/// Section 3.3: `limit`, `offset`, `sort`, `order` and field filters (`?type=1`).
+pub struct ListQuery {
+    pub limit: usize,
+    pub offset: usize,
+    pub sort: Option<String>,
+    pub descending: bool,
+    pub filters: Vec<(String, String)>,
+}
+
+/// The largest page.
+pub const MAX_LIMIT: usize = 1000;
+
+impl FromRequestParts<AppState> for ListQuery {
+    type Rejection = IotError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let mut q = ListQuery {
+            limit: 100,
+            offset: 0,
+            sort: None,
+            descending: false,
+            filters: Vec::new(),
+        };
+        let mut seen = HashMap::new();
+        for (k, v) in query_pairs(parts)? {
+            if seen.insert(k.clone(), ()).is_some() {
+                return Err(IotError::bad_request(format!("{k} is given twice")));
+            }
+            match k.as_str() {
+                "limit" => {
+                    q.limit = v
+                        .trim()
+                        .parse()
+                        .ok()
+                        .filter(|l| (1..=MAX_LIMIT).contains(l))
+                        .ok_or_else(|| {
+                            IotError::bad_request(format!("limit must be from 1 to {MAX_LIMIT}"))
+                        })?
+                }
+                "offset" => {
+                    q.offset = v
+                        .trim()
+                        .parse()
+                        .map_err(|_| IotError::bad_request("offset must be 0 or more"))?
+                }
+                "sort" => q.sort = Some(v.trim().to_owned()).filter(|s| !s.is_empty()),
+                "order" => {
+                    q.descending = match v.trim().to_ascii_lowercase().as_str() {
+                        "asc" => false,
+                        "desc" => true,
+                        _ => return Err(IotError::bad_request("order must be asc or desc")),
+                    }
+                }
+                "token" | "access_token" => {}
+                _ => q.filters.push((k, v)),
+            }
+        }
+        Ok(q)
+    }
+}
+
+fn as_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn compare(a: Option<&Value>, b: Option<&Value>) -> Ordering {
+    match (a, b) {
+        (Some(Value::Number(x)), Some(Value::Number(y))) => x
+            .as_f64()
+            .unwrap_or(0.0)
+            .partial_cmp(&y.as_f64().unwrap_or(0.0))
+            .unwrap_or(Ordering::Equal),
+        (Some(x), Some(y)) => as_text(x)
+            .unwrap_or_default()
+            .cmp(&as_text(y).unwrap_or_default()),
+        (None, Some(_)) => Ordering::Less,
+        (Some(_), None) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    }
+}
+
+impl ListQuery {
+    /// Filters, sorts and pages rendered items; `total` counts every match.
+    pub fn apply(&self, key: &'static str, mut items: Vec<Value>) -> Answer {
+        for (k, _) in &self.filters {
+            if !items.is_empty() && !items.iter().any(|i| i.get(k).is_some()) {
+                return Err(IotError::bad_request(format!(
+                    "cannot filter {key} by {k}: no such field"
+                )));
+            }
+        }
+        items.retain(|item| {
+            self.filters
+                .iter()
+                .all(|(k, v)| item.get(k).and_then(as_text).is_some_and(|t| t == *v))
+        });
+        if let Some(sort) = &self.sort {
+            if !items.is_empty() && !items.iter().any(|i| i.get(sort).is_some()) {
+                return Err(IotError::bad_request(format!(
+                    "cannot sort {key} by {sort}: no such field"
+                )));
+            }
+            items.sort_by(|a, b| compare(a.get(sort), b.get(sort)));
+        }
+        if self.descending {
+            items.reverse();
+        }
+        let total = items.len();
+        let page = items
+            .into_iter()
+            .skip(self.offset)
+            .take(self.limit)
+            .collect();
+        Ok(Reply::list(key, total, page))
+    }
+}
+
+/// The answer for paths the document does not have.
+pub async fn not_found() -> IotError {
+    IotError::new(StatusCode::NOT_FOUND, "no such endpoint")
+}
+
+/// The answer for a known path with a method it does not take.
+pub async fn method_not_allowed() -> IotError {
+    IotError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "this endpoint does not take this method",
+    )
+}
+
+/// Section 3.1's 406: a client that accepts no JSON gets none.
+pub async fn only_json(req: Request, next: axum::middleware::Next) -> Response {
+    let refuses_json = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| {
+            let a = accept.to_ascii_lowercase();
+            !a.trim().is_empty()
+                && !a.contains("json")
+                && !a.contains("*/*")
+                && !a.contains("application/*")
+        });
+    if refuses_json {
+        return IotError::new(
+            StatusCode::NOT_ACCEPTABLE,
+            "only application/json is available",
+        )
+        .into_response();
+    }
+    next.run(req).await
+}

@@ -1,0 +1,917 @@
+//! Handlers: each translates between the document's wire and one domain call.
+
+use axum::extract::{Path, State};
+use serde_json::{Value, json};
+
+use super::envelope::{Answer, Auth, Body, IotError, ListQuery, MaybeAuth, Reply, Token};
+use super::wire;
+use crate::app::AppState;
+use crate::domain::iot::orders::OrderAction;
+use crate::domain::iot::tickets::TicketAction;
+use crate::domain::iot::{Caller, Range, Role};
+use crate::store::iot::UserRow;
+
+fn login_reply(token: String, u: &UserRow) -> Reply {
+    Reply::created(json!({
+        "token": token,
+        "token_type": "Bearer",
+        "expires_in": crate::domain::iot::TOKEN_TTL_SECS,
+        "uid": u.uid,
+        "role": u.kind,
+        "vid": u.vid.clone().unwrap_or_default(),
+    }))
+}
+
+// ---- log-in (sections 4.1/4.2, ours) ----
+
+/// `POST /auth/login`: `{user, pwd}` or `{vid, mobile, pwd}`, `pwd` as MD5 hex.
+pub async fn login(State(s): State<AppState>, Body(f): Body) -> Answer {
+    let (token, u) = s.core.iot_login(&f).await?;
+    Ok(login_reply(token, &u))
+}
+
+/// `POST /auth/code`: a member's log-in code `{vid, mobile}`.
+pub async fn login_code(State(s): State<AppState>, Body(f): Body) -> Answer {
+    s.core.iot_login_code(&f).await?;
+    Ok(Reply::created(json!({"sent": true})))
+}
+
+/// `POST /auth/sms`: a member's log-in `{vid, mobile, code}`.
+pub async fn sms_login(State(s): State<AppState>, Body(f): Body) -> Answer {
+    let (token, u) = s.core.iot_sms_login(&f).await?;
+    Ok(login_reply(token, &u))
+}
+
+/// `DELETE /auth/token`: log-out.
+pub async fn logout(State(s): State<AppState>, Token(t): Token) -> Answer {
+    s.core.iot_logout(&t).await?;
+    Ok(Reply::deleted())
+}
+
+/// `GET /auth/me`: who the token belongs to.
+pub async fn me(State(s): State<AppState>, Token(t): Token) -> Answer {
+    let (c, u) = s.core.iot_authenticate(&t).await?;
+    let data = match c.role {
+        Role::Member => wire::member(&u, &c, 0),
+        Role::Vendor => wire::vendor(&u),
+        Role::Agent | Role::Dealer => wire::agent(&u, None),
+        Role::Platform => {
+            json!({"uid": u.uid, "user": u.login, "type": "platform", "state": u.state})
+        }
+    };
+    Ok(Reply::ok(
+        json!({"role": c.role.as_str(), "uid": c.uid, "profile": data}),
+    ))
+}
+
+// ---- members (一) ----
+
+/// AA-01.
+pub async fn list_users(State(s): State<AppState>, Auth(c): Auth, q: ListQuery) -> Answer {
+    let rows = s.core.iot_members(&c).await?;
+    let counts = s.core.iot_devices_per_member(&c).await?;
+    let items = rows
+        .iter()
+        .map(|u| wire::member(u, &c, counts.get(&u.uid).copied().unwrap_or(0)))
+        .collect();
+    q.apply("users", items)
+}
+
+/// AA-02.
+pub async fn registration_code(
+    State(s): State<AppState>,
+    MaybeAuth(c): MaybeAuth,
+    Body(f): Body,
+) -> Answer {
+    if let Some(c) = c {
+        c.require(Range::Member)?;
+    }
+    s.core.iot_registration_code(&f).await?;
+    Ok(Reply::created(json!({"sent": true})))
+}
+
+/// AA-03.
+pub async fn register(State(s): State<AppState>, MaybeAuth(c): MaybeAuth, Body(f): Body) -> Answer {
+    if let Some(c) = c {
+        c.require(Range::Member)?;
+    }
+    let (token, u) = s.core.iot_register(&f).await?;
+    Ok(Reply::created(json!({"uid": u.uid, "token": token})))
+}
+
+async fn member_json(s: &AppState, c: &Caller, u: &UserRow) -> Result<Value, IotError> {
+    let counts = s.core.iot_devices_per_member(c).await?;
+    Ok(wire::member(u, c, counts.get(&u.uid).copied().unwrap_or(0)))
+}
+
+/// AA-04.
+pub async fn get_user(State(s): State<AppState>, Auth(c): Auth, Path(uid): Path<String>) -> Answer {
+    c.require(Range::Anyone)?;
+    let u = s.core.iot_member(&c, &uid).await?;
+    Ok(Reply::ok(member_json(&s, &c, &u).await?))
+}
+
+/// AA-05.
+pub async fn update_user(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(uid): Path<String>,
+    Body(f): Body,
+) -> Answer {
+    let u = s.core.iot_update_member(&c, &uid, &f).await?;
+    Ok(Reply::created(member_json(&s, &c, &u).await?))
+}
+
+/// AA-06.
+pub async fn user_password(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(uid): Path<String>,
+    Body(f): Body,
+) -> Answer {
+    s.core.iot_member_password(&c, &uid, &f).await?;
+    Ok(Reply::created(json!({"uid": uid})))
+}
+
+/// AA-06A (`mobile` in the query or body).
+pub async fn mobile_code(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(uid): Path<String>,
+    Body(f): Body,
+) -> Answer {
+    s.core.iot_mobile_code(&c, &uid, &f).await?;
+    Ok(Reply::ok(json!({"sent": true})))
+}
+
+/// AA-06B.
+pub async fn user_mobile(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(uid): Path<String>,
+    Body(f): Body,
+) -> Answer {
+    let u = s.core.iot_member_mobile(&c, &uid, &f).await?;
+    Ok(Reply::created(json!({"uid": u.uid, "mobile": u.mobile})))
+}
+
+/// "获取找回密码验证码" (`POST /users/rst/code`).
+pub async fn reset_code(
+    State(s): State<AppState>,
+    MaybeAuth(c): MaybeAuth,
+    Body(f): Body,
+) -> Answer {
+    if let Some(c) = c {
+        c.require(Range::BrandOrMember)?;
+    }
+    s.core.iot_reset_code(&f).await?;
+    Ok(Reply::created(json!({"sent": true})))
+}
+
+/// AA-07.
+pub async fn reset_password(
+    State(s): State<AppState>,
+    MaybeAuth(c): MaybeAuth,
+    Body(f): Body,
+) -> Answer {
+    if let Some(c) = c {
+        c.require(Range::BrandOrMember)?;
+    }
+    s.core.iot_reset_password(&f).await?;
+    Ok(Reply::created(json!({"reset": true})))
+}
+
+/// AA-08.
+pub async fn bind_weixin(
+    State(s): State<AppState>,
+    MaybeAuth(c): MaybeAuth,
+    Body(f): Body,
+) -> Answer {
+    let (token, u) = s.core.iot_bind_weixin(c.as_ref(), &f).await?;
+    let viewer = c.unwrap_or_else(|| crate::domain::iot::parties::caller_of(&u));
+    let mut data = member_json(&s, &viewer, &u).await?;
+    if let Some(t) = token {
+        data["token"] = json!(t);
+    }
+    Ok(Reply::created(data))
+}
+
+/// AA-09 (`DELETE /users/<UID>/bind`).
+pub async fn unbind_weixin(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(uid): Path<String>,
+) -> Answer {
+    s.core.iot_unbind_weixin(&c, &uid).await?;
+    Ok(Reply::deleted())
+}
+
+/// AA-10, and AA-09 as the document writes it (`DELETE /users/<UID>bind`, no slash).
+pub async fn delete_user(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(uid): Path<String>,
+) -> Answer {
+    match uid.strip_suffix("bind") {
+        Some(member) if !member.is_empty() => s.core.iot_unbind_weixin(&c, member).await?,
+        _ => s.core.iot_delete_member(&c, &uid).await?,
+    }
+    Ok(Reply::deleted())
+}
+
+// ---- devices (二) ----
+
+/// AB-01.
+pub async fn list_devices(State(s): State<AppState>, Auth(c): Auth, q: ListQuery) -> Answer {
+    let rows = s.core.iot_devices(&c).await?;
+    q.apply(
+        "devices",
+        rows.iter().map(|(d, sh)| wire::device(d, sh)).collect(),
+    )
+}
+
+/// AB-02.
+pub async fn register_devices(State(s): State<AppState>, Auth(c): Auth, Body(f): Body) -> Answer {
+    let ids = s.core.iot_register_devices(&c, &f).await?;
+    Ok(Reply {
+        total: ids.len(),
+        ..Reply::created(json!({"device_ids": ids}))
+    })
+}
+
+/// AB-03.
+pub async fn get_device(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(did): Path<String>,
+) -> Answer {
+    let (d, sh) = s.core.iot_device(&c, &did).await?;
+    Ok(Reply::ok(wire::device(&d, &sh)))
+}
+
+/// AB-04.
+pub async fn configure_device(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(did): Path<String>,
+    Body(f): Body,
+) -> Answer {
+    let d = s.core.iot_configure_device(&c, &did, &f).await?;
+    let sh = s.core.iot_device(&c, &did).await?.1;
+    Ok(Reply::created(wire::device(&d, &sh)))
+}
+
+/// AB-05.
+pub async fn device_prof(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(did): Path<String>,
+) -> Answer {
+    Ok(Reply::ok(wire::device_prof(
+        &s.core.iot_device(&c, &did).await?.0,
+    )))
+}
+
+/// AB-06.
+pub async fn update_device_prof(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(did): Path<String>,
+    Body(f): Body,
+) -> Answer {
+    Ok(Reply::created(wire::device_prof(
+        &s.core.iot_device_prof(&c, &did, &f).await?,
+    )))
+}
+
+/// AB-07.
+pub async fn device_svc(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(did): Path<String>,
+) -> Answer {
+    let d = s.core.iot_device(&c, &did).await?.0;
+    let mut v = wire::service(&d);
+    v["device_id"] = json!(d.did);
+    Ok(Reply::ok(v))
+}
+
+/// AB-08.
+pub async fn update_device_svc(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(did): Path<String>,
+    Body(f): Body,
+) -> Answer {
+    let d = s.core.iot_device_service(&c, &did, &f).await?;
+    let mut v = wire::service(&d);
+    v["device_id"] = json!(d.did);
+    Ok(Reply::created(v))
+}
+
+/// AB-09 and AB-10 (one path): running state and statistics together.
+pub async fn device_stat(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(did): Path<String>,
+) -> Answer {
+    Ok(Reply::ok(wire::device_stat(
+        &s.core.iot_device(&c, &did).await?.0,
+    )))
+}
+
+/// AB-10 alone (`GET /devices/<DID>/statistics`).
+pub async fn device_statistics(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(did): Path<String>,
+) -> Answer {
+    let d = s.core.iot_device(&c, &did).await?.0;
+    Ok(Reply::ok(
+        json!({"device_id": d.did, "statistics": wire::device_stat(&d)["statistics"]}),
+    ))
+}
+
+/// What a device reports (`PUT /devices/<DID>/stat`, platform).
+pub async fn report_device(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(did): Path<String>,
+    Body(f): Body,
+) -> Answer {
+    Ok(Reply::created(wire::device_stat(
+        &s.core.iot_device_report(&c, &did, &f).await?,
+    )))
+}
+
+/// AB-11, and AB-15 where the document gives it the same path: the owner naming another
+/// member shares the device.
+pub async fn bind_device(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(did): Path<String>,
+    Body(f): Body,
+) -> Answer {
+    if c.role == Role::Member && (f.has("user_id") || f.has("uid") || f.has("mobile")) {
+        let (d, sh) = s.core.iot_share_device(&c, &did, &f).await?;
+        return Ok(Reply::created(wire::device(&d, &sh)));
+    }
+    let d = s.core.iot_bind_device(&c, &did, &f).await?;
+    let sh = s.core.iot_device(&c, &did).await?.1;
+    Ok(Reply::created(wire::device(&d, &sh)))
+}
+
+/// AB-15 (`POST /devices/<DID>/share`).
+pub async fn share_device(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(did): Path<String>,
+    Body(f): Body,
+) -> Answer {
+    let (d, sh) = s.core.iot_share_device(&c, &did, &f).await?;
+    Ok(Reply::created(wire::device(&d, &sh)))
+}
+
+/// AB-16.
+pub async fn unshare_device(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(did): Path<String>,
+    Body(f): Body,
+) -> Answer {
+    s.core.iot_unshare_device(&c, &did, &f).await?;
+    Ok(Reply::deleted())
+}
+
+/// AB-13.
+pub async fn unbind_device(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(did): Path<String>,
+) -> Answer {
+    s.core.iot_unbind_device(&c, &did).await?;
+    Ok(Reply::deleted())
+}
+
+/// AB-12.
+pub async fn reset_device(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(did): Path<String>,
+) -> Answer {
+    s.core.iot_reset_device(&c, &did).await?;
+    Ok(Reply::deleted())
+}
+
+/// AB-14.
+pub async fn delete_device(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(did): Path<String>,
+) -> Answer {
+    s.core.iot_delete_device(&c, &did).await?;
+    Ok(Reply::deleted())
+}
+
+// ---- products (三) ----
+
+/// AC-01.
+pub async fn list_products(State(s): State<AppState>, Auth(c): Auth, q: ListQuery) -> Answer {
+    q.apply(
+        "products",
+        s.core
+            .iot_products(&c)
+            .await?
+            .iter()
+            .map(wire::product)
+            .collect(),
+    )
+}
+
+/// AC-02.
+pub async fn create_product(State(s): State<AppState>, Auth(c): Auth, Body(f): Body) -> Answer {
+    Ok(Reply::created(wire::product(
+        &s.core.iot_create_product(&c, &f).await?,
+    )))
+}
+
+/// AC-03.
+pub async fn get_product(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(pid): Path<String>,
+) -> Answer {
+    Ok(Reply::ok(wire::product(
+        &s.core.iot_product(&c, &pid).await?,
+    )))
+}
+
+/// AC-04.
+pub async fn update_product(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(pid): Path<String>,
+    Body(f): Body,
+) -> Answer {
+    Ok(Reply::created(wire::product(
+        &s.core.iot_update_product(&c, &pid, &f).await?,
+    )))
+}
+
+/// AC-05.
+pub async fn product_prof(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(pid): Path<String>,
+) -> Answer {
+    Ok(Reply::ok(wire::product_prof(
+        &s.core.iot_product(&c, &pid).await?,
+    )))
+}
+
+/// AC-06.
+pub async fn update_product_prof(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(pid): Path<String>,
+    Body(f): Body,
+) -> Answer {
+    Ok(Reply::created(wire::product_prof(
+        &s.core.iot_update_product_prof(&c, &pid, &f).await?,
+    )))
+}
+
+/// AC-07.
+pub async fn delete_product(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(pid): Path<String>,
+) -> Answer {
+    s.core.iot_delete_product(&c, &pid).await?;
+    Ok(Reply::deleted())
+}
+
+// ---- orders (四) ----
+
+/// AD-01.
+pub async fn list_orders(State(s): State<AppState>, Auth(c): Auth, q: ListQuery) -> Answer {
+    q.apply(
+        "orders",
+        s.core
+            .iot_orders(&c)
+            .await?
+            .iter()
+            .map(wire::order)
+            .collect(),
+    )
+}
+
+/// AD-02.
+pub async fn create_order(State(s): State<AppState>, Auth(c): Auth, Body(f): Body) -> Answer {
+    Ok(Reply::created(wire::order(
+        &s.core.iot_create_order(&c, &f).await?,
+    )))
+}
+
+/// AD-03.
+pub async fn get_order(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(oid): Path<String>,
+) -> Answer {
+    Ok(Reply::ok(wire::order(&s.core.iot_order(&c, &oid).await?)))
+}
+
+/// AD-04.
+pub async fn get_delivery(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(oid): Path<String>,
+) -> Answer {
+    Ok(Reply::ok(wire::delivery(
+        &s.core.iot_order(&c, &oid).await?,
+    )))
+}
+
+/// AD-05.
+pub async fn deliver(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(oid): Path<String>,
+    Body(f): Body,
+) -> Answer {
+    let o = s
+        .core
+        .iot_order_action(&c, &oid, OrderAction::Deliver, &f)
+        .await?;
+    Ok(Reply::created(wire::delivery(&o)))
+}
+
+/// AD-06.
+pub async fn edit_delivery(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(oid): Path<String>,
+    Body(f): Body,
+) -> Answer {
+    let o = s
+        .core
+        .iot_order_action(&c, &oid, OrderAction::EditDelivery, &f)
+        .await?;
+    Ok(Reply::created(wire::delivery(&o)))
+}
+
+/// AD-07..AD-09.
+pub async fn prepay(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path((oid, channel)): Path<(String, String)>,
+    Body(f): Body,
+) -> Answer {
+    match channel.as_str() {
+        "weixin" => {
+            let p = s.core.iot_prepay_weixin(&c, &oid, &f).await?;
+            let pp = &p.params;
+            Ok(Reply::created(json!({
+                "order_id": oid,
+                "pay_ch": "weixin",
+                "prepay_id": p.prepay_id,
+                "appId": pp.app_id,
+                "timeStamp": pp.time_stamp,
+                "nonceStr": pp.nonce_str,
+                "package": pp.package,
+                "signType": pp.sign_type,
+                "paySign": pp.pay_sign,
+            })))
+        }
+        "credit" | "debit" => {
+            s.core.iot_prepay_card(&c, &oid, &channel).await?;
+            Err(IotError::new(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "unreachable",
+            ))
+        }
+        _ => Err(super::envelope::not_found().await),
+    }
+}
+
+/// AD-10.
+pub async fn get_payment(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(oid): Path<String>,
+) -> Answer {
+    Ok(Reply::ok(wire::payment(
+        &s.core.iot_order_payment(&c, &oid).await?,
+    )))
+}
+
+/// AD-11..AD-14, and `close` and `done`.
+pub async fn order_status(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path((oid, action)): Path<(String, String)>,
+    Body(f): Body,
+) -> Answer {
+    let action = match action.as_str() {
+        "confirm" => OrderAction::Confirm,
+        "return" => OrderAction::Return,
+        "consent" => OrderAction::Consent,
+        "refund" => OrderAction::Refund,
+        "close" => OrderAction::Close,
+        "done" => OrderAction::Done,
+        _ => return Err(super::envelope::not_found().await),
+    };
+    Ok(Reply::created(wire::order(
+        &s.core.iot_order_action(&c, &oid, action, &f).await?,
+    )))
+}
+
+/// AD-15.
+pub async fn delete_order(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(oid): Path<String>,
+) -> Answer {
+    s.core.iot_delete_order(&c, &oid).await?;
+    Ok(Reply::deleted())
+}
+
+// ---- tickets (五) ----
+
+/// AE-01.
+pub async fn list_tickets(State(s): State<AppState>, Auth(c): Auth, q: ListQuery) -> Answer {
+    q.apply(
+        "tickets",
+        s.core
+            .iot_tickets(&c, Range::Brand)
+            .await?
+            .iter()
+            .map(wire::ticket)
+            .collect(),
+    )
+}
+
+/// AE-02: counts by status and type, with the tickets in range.
+pub async fn ticket_summary(State(s): State<AppState>, Auth(c): Auth) -> Answer {
+    let rows = s.core.iot_tickets(&c, Range::Anyone).await?;
+    let mut by_status = serde_json::Map::new();
+    let mut by_type = serde_json::Map::new();
+    for t in &rows {
+        let n = by_status.entry(t.status.to_string()).or_insert(json!(0));
+        *n = json!(n.as_i64().unwrap_or(0) + 1);
+        let n = by_type.entry(t.ttype.to_string()).or_insert(json!(0));
+        *n = json!(n.as_i64().unwrap_or(0) + 1);
+    }
+    let open = rows.iter().filter(|t| !matches!(t.status, 0 | 6)).count();
+    Ok(Reply::ok(json!({
+        "total": rows.len(),
+        "open": open,
+        "by_status": by_status,
+        "by_type": by_type,
+        "tickets": rows.iter().map(wire::ticket).collect::<Vec<_>>(),
+    })))
+}
+
+/// AE-03.
+pub async fn create_ticket(State(s): State<AppState>, Auth(c): Auth, Body(f): Body) -> Answer {
+    Ok(Reply::created(wire::ticket(
+        &s.core.iot_create_ticket(&c, &f).await?,
+    )))
+}
+
+/// `GET /tickets/<TID>`.
+pub async fn get_ticket(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(tid): Path<String>,
+) -> Answer {
+    Ok(Reply::ok(wire::ticket(&s.core.iot_ticket(&c, &tid).await?)))
+}
+
+/// `PUT /tickets/<TID>/{approval,dispatch,status}`, `POST /tickets/<TID>/ratings`.
+pub async fn ticket_action(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path((tid, action)): Path<(String, String)>,
+    Body(f): Body,
+) -> Answer {
+    let action = match action.as_str() {
+        "approval" => TicketAction::Approve,
+        "dispatch" => TicketAction::Dispatch,
+        "status" => TicketAction::Status,
+        "ratings" => TicketAction::Rate,
+        _ => return Err(super::envelope::not_found().await),
+    };
+    Ok(Reply::created(wire::ticket(
+        &s.core.iot_ticket_action(&c, &tid, action, &f).await?,
+    )))
+}
+
+// ---- commissions (七) ----
+
+/// AF-01 (the document's second "AE-01").
+pub async fn list_commissions(State(s): State<AppState>, Auth(c): Auth, q: ListQuery) -> Answer {
+    q.apply(
+        "commission",
+        s.core
+            .iot_commissions(&c)
+            .await?
+            .iter()
+            .map(wire::commission)
+            .collect(),
+    )
+}
+
+/// AF-02.
+pub async fn commission_summary(State(s): State<AppState>, Auth(c): Auth) -> Answer {
+    Ok(Reply::ok(wire::summary(
+        &s.core.iot_commission_summary(&c).await?,
+    )))
+}
+
+/// AF-03.
+pub async fn withdraw(State(s): State<AppState>, Auth(c): Auth, Body(f): Body) -> Answer {
+    let w = s.core.iot_withdraw(&c, &f).await?;
+    Ok(Reply::created(json!({
+        "withdraw_id": w.wid,
+        "amount": crate::domain::iot::money_json(w.amount),
+        "available": crate::domain::iot::money_json(w.balance),
+    })))
+}
+
+// ---- agents (六) ----
+
+/// The agents in range as a tree: each agent with its `dealers`.
+pub async fn list_agents(State(s): State<AppState>, Auth(c): Auth, q: ListQuery) -> Answer {
+    let rows = s.core.iot_agents(&c).await?;
+    let dealers_of = |agent: &str| -> Vec<Value> {
+        rows.iter()
+            .filter(|d| d.kind == "dealer" && d.agent.as_deref() == Some(agent))
+            .map(|d| wire::agent(d, None))
+            .collect()
+    };
+    let mut items: Vec<Value> = rows
+        .iter()
+        .filter(|a| a.kind == "agent")
+        .map(|a| wire::agent(a, Some(dealers_of(&a.uid))))
+        .collect();
+    // A dealer sees itself; a dealer whose agent is out of range is listed on its own.
+    items.extend(
+        rows.iter()
+            .filter(|d| {
+                d.kind == "dealer"
+                    && !rows
+                        .iter()
+                        .any(|a| a.kind == "agent" && d.agent.as_deref() == Some(a.uid.as_str()))
+            })
+            .map(|d| wire::agent(d, None)),
+    );
+    q.apply("agents", items)
+}
+
+/// Adds an agent or dealer.
+pub async fn create_agent(State(s): State<AppState>, Auth(c): Auth, Body(f): Body) -> Answer {
+    Ok(Reply::created(wire::agent(
+        &s.core.iot_create_agent(&c, &f).await?,
+        None,
+    )))
+}
+
+pub async fn get_agent(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(uid): Path<String>,
+) -> Answer {
+    Ok(Reply::ok(wire::agent(
+        &s.core.iot_agent(&c, &uid).await?,
+        None,
+    )))
+}
+
+/// Removes an agent or dealer.
+pub async fn delete_agent(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(uid): Path<String>,
+) -> Answer {
+    s.core.iot_delete_agent(&c, &uid).await?;
+    Ok(Reply::deleted())
+}
+
+// ---- vendors (运营用户) ----
+
+/// AX-01.
+pub async fn list_vendors(State(s): State<AppState>, Auth(c): Auth, q: ListQuery) -> Answer {
+    q.apply(
+        "vendors",
+        s.core
+            .iot_vendors(&c)
+            .await?
+            .iter()
+            .map(wire::vendor)
+            .collect(),
+    )
+}
+
+/// AX-02.
+pub async fn create_vendor(State(s): State<AppState>, Auth(c): Auth, Body(f): Body) -> Answer {
+    let v = s.core.iot_create_vendor(&c, &f).await?;
+    Ok(Reply::created(json!({"vid": v.uid, "code": v.code})))
+}
+
+/// AX-03.
+pub async fn get_vendor(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(vid): Path<String>,
+) -> Answer {
+    Ok(Reply::ok(wire::vendor(&s.core.iot_vendor(&c, &vid).await?)))
+}
+
+/// AX-04.
+pub async fn update_vendor(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(vid): Path<String>,
+    Body(f): Body,
+) -> Answer {
+    let v = s.core.iot_update_vendor(&c, &vid, "info", &f).await?;
+    Ok(Reply::created(json!({"vid": v.uid})))
+}
+
+/// AX-05..AX-08.
+pub async fn update_vendor_part(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path((vid, part)): Path<(String, String)>,
+    Body(f): Body,
+) -> Answer {
+    if !matches!(part.as_str(), "pwd" | "mob" | "mxx" | "cfg") {
+        return Err(super::envelope::not_found().await);
+    }
+    let v = s.core.iot_update_vendor(&c, &vid, &part, &f).await?;
+    Ok(Reply::created(json!({"vid": v.uid})))
+}
+
+/// AX-13.
+pub async fn delete_vendor(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(vid): Path<String>,
+) -> Answer {
+    s.core.iot_delete_vendor(&c, &vid).await?;
+    Ok(Reply::deleted())
+}
+
+/// AX-09.
+pub async fn list_signings(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(vid): Path<String>,
+    q: ListQuery,
+) -> Answer {
+    q.apply(
+        "signing",
+        s.core
+            .iot_signings(&c, &vid)
+            .await?
+            .iter()
+            .map(wire::signing)
+            .collect(),
+    )
+}
+
+/// AX-10.
+pub async fn add_signing(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(vid): Path<String>,
+    Body(f): Body,
+) -> Answer {
+    Ok(Reply::created(wire::signing(
+        &s.core.iot_add_signing(&c, &vid, &f).await?,
+    )))
+}
+
+/// AX-11 (`sid` names the record).
+pub async fn change_signing(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(vid): Path<String>,
+    Body(f): Body,
+) -> Answer {
+    s.core.iot_change_signing(&c, &vid, &f, false).await?;
+    Ok(Reply::created(json!({"vid": vid})))
+}
+
+/// AX-12 (`sid` in the query or body).
+pub async fn delete_signing(
+    State(s): State<AppState>,
+    Auth(c): Auth,
+    Path(vid): Path<String>,
+    Body(f): Body,
+) -> Answer {
+    s.core.iot_change_signing(&c, &vid, &f, true).await?;
+    Ok(Reply::deleted())
+}

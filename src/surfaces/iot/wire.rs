@@ -1,0 +1,331 @@
+//! The document's shapes: each stored object rendered with the field names of seed 002.
+//! Secrets (passwords, `mp_secret`, `mch_appid`, `mch_secret`) are never rendered.
+
+use serde_json::{Map, Value, json};
+
+use crate::domain::iot::commissions::Summary;
+use crate::domain::iot::{Caller, Role, money_json, object_of, tms};
+use crate::domain::money::Fen;
+use crate::store::iot::{
+    CommissionRow, DeviceRow, OrderRow, ProductRow, SigningRow, TicketRow, UserRow,
+};
+
+fn text(m: &Map<String, Value>, key: &str) -> Value {
+    m.get(key).cloned().unwrap_or(Value::String(String::new()))
+}
+
+/// AA-01's member; the vendor, agent and dealer are shown to the admin side only.
+pub fn member(u: &UserRow, viewer: &Caller, devices: usize) -> Value {
+    let p = object_of(&u.profile);
+    let mut out = json!({
+        "state": u.state,
+        "type": u.utype,
+        "uid": u.uid,
+        "name": text(&p, "name"),
+        "avatar": text(&p, "avatar"),
+        "mobile": u.mobile.clone().unwrap_or_default(),
+        "email": text(&p, "email"),
+        "area": text(&p, "area"),
+        "address": text(&p, "address"),
+        "reg_tms": tms(Some(u.reg_at)),
+        "remark": text(&p, "remark"),
+        "vip": p.get("vip").cloned().unwrap_or(Value::Bool(false)),
+        "bonus": p.get("bonus").cloned().unwrap_or(Value::from(0)),
+        "devices": devices,
+        "rid": u.rid.clone().unwrap_or_default(),
+        "weixin": u.weixin.as_deref().map(|w| Value::Object(object_of(w))).unwrap_or(Value::Null),
+    });
+    if viewer.role != Role::Member {
+        out["vid"] = json!(u.vid.clone().unwrap_or_default());
+        out["agent_id"] = json!(u.agent.clone().unwrap_or_default());
+        out["dealer_id"] = json!(u.dealer.clone().unwrap_or_default());
+    }
+    out
+}
+
+/// AX-01's vendor, without its password and secrets.
+pub fn vendor(u: &UserRow) -> Value {
+    let p = object_of(&u.profile);
+    let mut out = json!({
+        "state": u.state,
+        "type": u.utype,
+        "vid": u.uid,
+        "code": u.code.clone().unwrap_or_default(),
+        "user": u.login.clone().unwrap_or_default(),
+        "mobile": u.mobile.clone().unwrap_or_default(),
+        "reg_tms": tms(Some(u.reg_at)),
+    });
+    for key in [
+        "name", "abbv", "logo", "domain", "contact", "wechat", "email", "area", "address",
+        "remark", "mp_gid", "mp_appid", "mch_gid", "reserved",
+    ] {
+        out[key] = text(&p, key);
+    }
+    out["cfg"] = p.get("cfg").cloned().unwrap_or(json!({}));
+    out
+}
+
+/// An agent or dealer (section 六); agents carry their dealers.
+pub fn agent(u: &UserRow, dealers: Option<Vec<Value>>) -> Value {
+    let p = object_of(&u.profile);
+    let mut out = json!({
+        "uid": u.uid,
+        "type": u.kind,
+        "state": u.state,
+        "user": u.login.clone().unwrap_or_default(),
+        "mobile": u.mobile.clone().unwrap_or_default(),
+        "vid": u.vid.clone().unwrap_or_default(),
+        "parent": if u.kind == "dealer" { json!(u.agent.clone().unwrap_or_default()) } else { json!(u.vid.clone().unwrap_or_default()) },
+        "reg_tms": tms(Some(u.reg_at)),
+    });
+    for key in [
+        "name", "contact", "wechat", "email", "area", "address", "remark",
+    ] {
+        out[key] = text(&p, key);
+    }
+    if let Some(d) = dealers {
+        out["dealers"] = Value::Array(d);
+    }
+    out
+}
+
+/// AB-01's device. Its numeric `state` is kept; the running state the document also calls
+/// `state` is under `running` (and `GET /devices/<DID>/stat`).
+pub fn device(d: &DeviceRow, shares: &[String]) -> Value {
+    let p = object_of(&d.profile);
+    let mut manufacture = p
+        .get("manufacture")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    manufacture.insert(
+        "product_id".into(),
+        json!(d.product_id.clone().unwrap_or_default()),
+    );
+    manufacture.entry("qc_id").or_insert(json!(""));
+    manufacture
+        .entry("qc_tms")
+        .or_insert(text(&p, "manufacture_tms"));
+    let mut installation = p
+        .get("installation")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    installation.entry("installer_id").or_insert(json!(""));
+    installation.entry("install_tms").or_insert(json!(""));
+    let mut out = json!({
+        "state": d.state,
+        "type": d.dtype,
+        "device_id": d.did,
+        "vendor_id": d.vid,
+        "atv_tms": tms(d.atv_at),
+        "reg_tms": tms(Some(d.reg_at)),
+        "user_id": d.uid.clone().unwrap_or_default(),
+        "user_share": shares,
+        "manufacture": manufacture,
+        "installation": installation,
+        "service": service(d),
+        "basic": p.get("basic").cloned().unwrap_or(json!({})),
+        "running": Value::Object(object_of(&d.running)),
+        "statistics": Value::Object(object_of(&d.statistics)),
+    });
+    for key in [
+        "brand",
+        "model",
+        "fw_version",
+        "hw_version",
+        "sw_version",
+        "asm_tms",
+        "manufacture_tms",
+        "name",
+    ] {
+        out[key] = text(&p, key);
+    }
+    out
+}
+
+/// AB-07: the service state.
+pub fn service(d: &DeviceRow) -> Value {
+    let s = object_of(&d.service);
+    json!({
+        "state": s.get("state").cloned().unwrap_or(json!(0)),
+        "expire": tms(s.get("expire").and_then(Value::as_i64)),
+    })
+}
+
+/// AB-05: the user's configuration.
+pub fn device_prof(d: &DeviceRow) -> Value {
+    let mut p = object_of(&d.prof);
+    p.insert("device_id".into(), json!(d.did));
+    Value::Object(p)
+}
+
+/// AB-09/AB-10: running state and statistics.
+pub fn device_stat(d: &DeviceRow) -> Value {
+    json!({
+        "device_id": d.did,
+        "state": Value::Object(object_of(&d.running)),
+        "statistics": Value::Object(object_of(&d.statistics)),
+    })
+}
+
+/// AC-02's product, with its id and vendor.
+pub fn product(p: &ProductRow) -> Value {
+    let mut doc = object_of(&p.doc);
+    doc.insert("prod_id".into(), json!(p.pid));
+    doc.insert("product_id".into(), json!(p.pid));
+    doc.insert("vid".into(), json!(p.vid));
+    doc.insert("create_tms".into(), tms(Some(p.created_at)));
+    Value::Object(doc)
+}
+
+/// AC-05: the product's attributes (its specification).
+pub fn product_prof(p: &ProductRow) -> Value {
+    let doc = object_of(&p.doc);
+    json!({"prod_id": p.pid, "specification": doc.get("specification").cloned().unwrap_or(json!({}))})
+}
+
+/// AD-01's order.
+pub fn order(o: &OrderRow) -> Value {
+    let mut content: Vec<Value> = serde_json::from_str(&o.content).unwrap_or_default();
+    for line in &mut content {
+        if let Some(m) = line.as_object_mut() {
+            m.remove("commis");
+        }
+    }
+    let delivery = object_of(o.delivery.as_deref().unwrap_or("{}"));
+    let ret = object_of(o.return_info.as_deref().unwrap_or("{}"));
+    let sum = |key: &str| {
+        Fen(content
+            .iter()
+            .filter_map(|l| l.get(key).and_then(crate::domain::iot::money_of))
+            .map(|f| f.0)
+            .sum())
+    };
+    let freight = sum("freight");
+    let install = sum("install_cost");
+    json!({
+        "state": o.state,
+        "type": "商品",
+        "order_id": o.oid,
+        "user_id": o.uid,
+        "vid": o.vid,
+        "create_tms": tms(Some(o.created_at)),
+        "complete_tms": tms(o.done_at.or(o.refunded_at).or(o.closed_at)),
+        "content": content,
+        "receiver": Value::Object(object_of(&o.receiver)),
+        "delivery": {
+            "company": text(&delivery, "company"),
+            "tracking_num": text(&delivery, "tracking_num"),
+            "delivery_tms": tms(o.delivered_at),
+            "delivery_clerk": text(&delivery, "delivery_clerk"),
+        },
+        "payment": payment_fields(o),
+        "return": {
+            "return_tms": tms(o.returned_at),
+            "reason": text(&ret, "reason"),
+            "refund_tms": tms(o.refunded_at),
+            "refund_amount": money_json(Fen(o.refund_amount.unwrap_or(0))),
+            "refund_no": text(&ret, "refund_no"),
+        },
+        "memo": o.memo,
+        "amount": money_json(Fen(o.amount)),
+        "freight": money_json(freight),
+        "install_cost": money_json(install),
+        "install": o.needs_install == 1,
+        "received_tms": tms(o.received_at),
+    })
+}
+
+fn payment_fields(o: &OrderRow) -> Value {
+    json!({
+        "pay_ch": o.pay_ch.clone().unwrap_or_default(),
+        "pay_tms": tms(o.paid_at),
+        "bill_no": o.prepay_id.clone().unwrap_or_default(),
+        "transaction_no": o.transaction_no.clone().unwrap_or_default(),
+    })
+}
+
+/// AD-10: the payment, with whether it is paid.
+pub fn payment(o: &OrderRow) -> Value {
+    let mut p = payment_fields(o);
+    p["order_id"] = json!(o.oid);
+    p["state"] = json!(o.state);
+    p["amount"] = money_json(Fen(o.amount));
+    p["paid"] = json!(o.paid_at.is_some());
+    p
+}
+
+/// AD-04: the delivery.
+pub fn delivery(o: &OrderRow) -> Value {
+    let mut d = order(o)["delivery"].clone();
+    d["order_id"] = json!(o.oid);
+    d["state"] = json!(o.state);
+    d["receiver"] = Value::Object(object_of(&o.receiver));
+    d
+}
+
+fn stamp_iso(m: &mut Map<String, Value>, key: &str) {
+    if let Some(ms) = m.get(key).and_then(Value::as_i64) {
+        m.insert(key.into(), tms(Some(ms)));
+    }
+}
+
+/// Section 五's ticket.
+pub fn ticket(t: &TicketRow) -> Value {
+    let mut approval = object_of(t.approval.as_deref().unwrap_or("{}"));
+    stamp_iso(&mut approval, "check_tms");
+    let mut ratings = object_of(t.ratings.as_deref().unwrap_or("{}"));
+    stamp_iso(&mut ratings, "rate_tms");
+    json!({
+        "status": t.status,
+        "type": t.ttype,
+        "ticket_id": t.tid,
+        "detail": t.detail,
+        "create_tms": tms(Some(t.created_at)),
+        "update_tms": tms(Some(t.updated_at)),
+        "appoint_tms": tms(t.appoint_at),
+        "user_id": t.uid.clone().unwrap_or_default(),
+        "device_id": t.device_id.clone().unwrap_or_default(),
+        "order_id": t.order_id.clone().unwrap_or_default(),
+        "vid": t.vid,
+        "installer_id": t.handler.clone().unwrap_or_default(),
+        "approval": if approval.is_empty() { Value::Null } else { Value::Object(approval) },
+        "ratings": if ratings.is_empty() { Value::Null } else { Value::Object(ratings) },
+    })
+}
+
+/// One referrer's commission on one order.
+pub fn commission(c: &CommissionRow) -> Value {
+    json!({
+        "order_id": c.oid,
+        "level": c.level,
+        "user_id": c.uid,
+        "vid": c.vid,
+        "amount": money_json(Fen(c.amount)),
+        "rate": c.rate,
+        "state": c.state,
+        "create_tms": tms(Some(c.created_at)),
+        "available_tms": tms(Some(c.available_at)),
+    })
+}
+
+/// AF-02's figures.
+pub fn summary(s: &Summary) -> Value {
+    json!({
+        "available": money_json(s.available),
+        "pending": money_json(s.pending),
+        "withdrawn": money_json(s.withdrawn),
+        "earned": money_json(s.earned),
+        "void": money_json(s.void),
+    })
+}
+
+/// A vendor's signing record.
+pub fn signing(s: &SigningRow) -> Value {
+    let mut doc = object_of(&s.doc);
+    doc.insert("sid".into(), json!(s.sid));
+    doc.insert("vid".into(), json!(s.vid));
+    doc.insert("create_tms".into(), tms(Some(s.created_at)));
+    Value::Object(doc)
+}
