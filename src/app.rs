@@ -339,11 +339,15 @@ impl App {
                 let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
                 loop {
                     tokio::select! {
-                        _ = ticks.tick() => match core.reconcile_pending_orders().await {
-                            Ok(0) => {}
-                            Ok(n) => tracing::info!(orders = n, "pending orders reconciled"),
-                            Err(e) => tracing::warn!(error = %e, "reconciling pending orders failed"),
-                        },
+                        _ = ticks.tick() => {
+                            match core.reconcile_pending_orders().await {
+                                Ok(0) => {}
+                                Ok(n) => tracing::info!(orders = n, "pending orders reconciled"),
+                                Err(e) => tracing::warn!(error = %e, "reconciling pending orders failed"),
+                            }
+                            // The IoT platform's unpaid, returnable and pending things too.
+                            core.iot_sweep().await;
+                        }
                         changed = rx.changed() => {
                             let stop = changed.is_err() || *rx.borrow();
                             if stop {

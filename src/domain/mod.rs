@@ -130,6 +130,8 @@ pub struct Core {
     meter_recharges: meter::RechargeQueue,
     /// The charging station, live.
     charging: charging::service::Live,
+    /// When the IoT platform's time-driven moves last ran (clock milliseconds).
+    iot_swept: std::sync::atomic::AtomicI64,
 }
 
 impl Core {
@@ -171,6 +173,7 @@ impl Core {
             tokens: TokenKeys::new(jwt.as_bytes()),
             code_key,
             meter_recharges: Default::default(),
+            iot_swept: Default::default(),
         })
     }
 

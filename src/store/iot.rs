@@ -74,7 +74,7 @@ pub async fn update_user<'e, E: Executor<'e, Database = Any>>(
     sqlx::query(
         "UPDATE iot_users SET agent = $2, dealer = $3, login = $4, mobile = $5, pwd_hash = $6, \
          state = $7, type = $8, rid = $9, openid = $10, weixin = $11, profile = $12, \
-         secrets = $13, deleted_at = $14 WHERE uid = $1",
+         secrets = $13, deleted_at = $14 WHERE uid = $1 AND deleted_at IS NULL",
     )
     .bind(&u.uid)
     .bind(&u.agent)
@@ -355,7 +355,7 @@ pub async fn update_device<'e, E: Executor<'e, Database = Any>>(
     sqlx::query(
         "UPDATE iot_devices SET vid = $2, agent = $3, dealer = $4, uid = $5, product_id = $6, \
          type = $7, state = $8, profile = $9, prof = $10, service = $11, running = $12, \
-         statistics = $13, atv_at = $14, deleted_at = $15 WHERE did = $1",
+         statistics = $13, atv_at = $14, deleted_at = $15 WHERE did = $1 AND deleted_at IS NULL",
     )
     .bind(&d.did)
     .bind(&d.vid)
@@ -517,12 +517,14 @@ pub async fn update_product<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     p: &ProductRow,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE iot_products SET doc = $2, deleted_at = $3 WHERE pid = $1")
-        .bind(&p.pid)
-        .bind(&p.doc)
-        .bind(p.deleted_at)
-        .execute(ex)
-        .await?;
+    sqlx::query(
+        "UPDATE iot_products SET doc = $2, deleted_at = $3 WHERE pid = $1 AND deleted_at IS NULL",
+    )
+    .bind(&p.pid)
+    .bind(&p.doc)
+    .bind(p.deleted_at)
+    .execute(ex)
+    .await?;
     Ok(())
 }
 
@@ -859,27 +861,23 @@ pub async fn insert_commission(conn: &mut Conn, c: &CommissionRow) -> Result<(),
     Ok(())
 }
 
-/// Moves an order's commissions from `from` to `to`; returns those moved.
+/// Moves an order's commissions from `from` to `to`; returns exactly those this statement
+/// moved (a concurrent move cannot make them count twice).
 pub async fn move_commissions(
     conn: &mut Conn,
     oid: &str,
     from: &str,
     to: &str,
 ) -> Result<Vec<CommissionRow>, sqlx::Error> {
-    let rows: Vec<CommissionRow> = sqlx::query_as(&format!(
-        "SELECT {COMMISSION_COLUMNS} FROM iot_commissions WHERE oid = $1 AND state = $2"
+    sqlx::query_as(&format!(
+        "UPDATE iot_commissions SET state = $3 WHERE oid = $1 AND state = $2 \
+         RETURNING {COMMISSION_COLUMNS}"
     ))
     .bind(oid)
     .bind(from)
-    .fetch_all(&mut *conn)
-    .await?;
-    sqlx::query("UPDATE iot_commissions SET state = $3 WHERE oid = $1 AND state = $2")
-        .bind(oid)
-        .bind(from)
-        .bind(to)
-        .execute(&mut *conn)
-        .await?;
-    Ok(rows)
+    .bind(to)
+    .fetch_all(conn)
+    .await
 }
 
 /// Orders with pending commissions whose time has come.
@@ -1042,4 +1040,171 @@ pub async fn delete_signing<'e, E: Executor<'e, Database = Any>>(
         .execute(ex)
         .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// A value a listing compares a column with.
+#[derive(Debug, Clone)]
+pub enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+/// A page of a listing done in SQL: `column = value` conditions (columns are the caller's
+/// constants, never input), an order and a window.
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    pub conditions: Vec<(&'static str, Bind)>,
+    pub order: String,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// The rows of `table` matching `base` (a constant) and the page's conditions, in its order and
+/// window, with the count of all matches.
+pub async fn page<T>(
+    pool: &sqlx::AnyPool,
+    table: &'static str,
+    columns: &'static str,
+    base: &'static str,
+    p: &Page,
+) -> Result<(i64, Vec<T>), sqlx::Error>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+{
+    let mut clause = String::from(base);
+    for (i, (column, _)) in p.conditions.iter().enumerate() {
+        clause.push_str(&format!(" AND {column} = ${}", i + 1));
+    }
+    let n = p.conditions.len();
+    // The cast keeps the count a BIGINT on both backends.
+    let count_sql = format!("SELECT CAST(COUNT(*) AS BIGINT) FROM {table} WHERE {clause}");
+    let rows_sql = format!(
+        "SELECT {columns} FROM {table} WHERE {clause} ORDER BY {} LIMIT ${} OFFSET ${}",
+        p.order,
+        n + 1,
+        n + 2
+    );
+    let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
+    let mut rows = sqlx::query_as::<_, T>(&rows_sql);
+    for (_, value) in &p.conditions {
+        match value {
+            Bind::Text(s) => {
+                count = count.bind(s.clone());
+                rows = rows.bind(s.clone());
+            }
+            Bind::Int(i) => {
+                count = count.bind(*i);
+                rows = rows.bind(*i);
+            }
+        }
+    }
+    let total = count.fetch_one(pool).await?;
+    let rows = rows.bind(p.limit).bind(p.offset).fetch_all(pool).await?;
+    Ok((total, rows))
+}
+
+pub const LIST_USERS: (&str, &str) = ("iot_users", "kind = 'member' AND deleted_at IS NULL");
+pub const LIST_DEVICES: (&str, &str) = ("iot_devices", "deleted_at IS NULL");
+pub const LIST_PRODUCTS: (&str, &str) = ("iot_products", "deleted_at IS NULL");
+pub const LIST_ORDERS: (&str, &str) = ("iot_orders", "deleted_at IS NULL");
+pub const LIST_TICKETS: (&str, &str) = ("iot_tickets", "1 = 1");
+
+/// The columns each listing selects.
+pub fn user_columns() -> &'static str {
+    USER_COLUMNS
+}
+pub fn device_columns() -> &'static str {
+    DEVICE_COLUMNS
+}
+pub fn order_columns() -> &'static str {
+    ORDER_COLUMNS
+}
+pub fn ticket_columns() -> &'static str {
+    TICKET_COLUMNS
+}
+pub const PRODUCT_COLUMNS: &str = "pid, vid, doc, created_at, deleted_at";
+
+/// How many live devices each of these members has bound.
+pub async fn device_counts(
+    pool: &sqlx::AnyPool,
+    uids: &[String],
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    if uids.is_empty() {
+        return Ok(vec![]);
+    }
+    let marks = (1..=uids.len())
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT uid, CAST(COUNT(*) AS BIGINT) FROM iot_devices WHERE deleted_at IS NULL \
+         AND uid IN ({marks}) GROUP BY uid"
+    );
+    let mut q = sqlx::query_as::<_, (String, i64)>(&sql);
+    for uid in uids {
+        q = q.bind(uid);
+    }
+    q.fetch_all(pool).await
+}
+
+/// The `(device, member)` shares of these devices.
+pub async fn shares_for(
+    pool: &sqlx::AnyPool,
+    dids: &[String],
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    if dids.is_empty() {
+        return Ok(vec![]);
+    }
+    let marks = (1..=dids.len())
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql =
+        format!("SELECT did, uid FROM iot_shares WHERE did IN ({marks}) ORDER BY created_at, uid");
+    let mut q = sqlx::query_as::<_, (String, String)>(&sql);
+    for did in dids {
+        q = q.bind(did);
+    }
+    q.fetch_all(pool).await
+}
+
+/// Rates a done ticket once: false when it was rated meanwhile.
+pub async fn rate_ticket<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    tid: &str,
+    ratings: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE iot_tickets SET ratings = $2, updated_at = $3 WHERE tid = $1 AND status = 6 \
+         AND ratings IS NULL",
+    )
+    .bind(tid)
+    .bind(ratings)
+    .bind(now)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// What the members of a vendor (or of all) have withdrawn in all.
+pub async fn withdrawn_by_vendor<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    vid: Option<&str>,
+) -> Result<i64, sqlx::Error> {
+    match vid {
+        Some(v) => sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM iot_withdrawals WHERE vid = $1",
+        )
+        .bind(v)
+        .fetch_one(ex)
+        .await,
+        None => {
+            sqlx::query_scalar(
+                "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM iot_withdrawals",
+            )
+            .fetch_one(ex)
+            .await
+        }
+    }
 }

@@ -290,6 +290,12 @@ async fn log_in_in_both_password_forms_and_refuse_everything_else() {
     call(app, "GET", "/nowhere", Some(&d.platform), None)
         .await
         .expect(404);
+    call(app, "GET", "/users/a%00b", Some(&d.platform), None)
+        .await
+        .expect(404);
+    call(app, "GET", "/users/%FF%FE", Some(&d.platform), None)
+        .await
+        .expect(404);
     call(app, "PATCH", "/users", Some(&d.platform), None)
         .await
         .expect(405);
@@ -405,7 +411,7 @@ async fn the_platform_manages_vendors_and_never_shows_their_secrets() {
         app,
         &format!("/vendors/{vid}/cfg"),
         &d.platform,
-        json!({"max_agents": 3}),
+        json!({"max_agents": 3, "mch_secret": "test-mch-secret"}),
     )
     .await
     .expect(201);
@@ -624,6 +630,14 @@ async fn members_register_change_their_profile_and_are_deleted_by_the_platform()
         app,
         &format!("/users/{uid}/mob"),
         &john,
+        json!({"uid": uid, "mobile": "13912340000", "code": ""}),
+    )
+    .await
+    .expect(422);
+    put(
+        app,
+        &format!("/users/{uid}/mob"),
+        &john,
         json!({"uid": uid, "mobile": "13912340000", "code": c}),
     )
     .await
@@ -721,6 +735,31 @@ async fn members_register_change_their_profile_and_are_deleted_by_the_platform()
     )
     .await
     .expect(422);
+    // A new mobile registers through the binding with a registration code (不存在则注册).
+    call(
+        app,
+        "POST",
+        "/users/code",
+        None,
+        Some(json!({"vid": VID, "mobile": "13955550000"})),
+    )
+    .await
+    .expect(201);
+    let c = app.last_code("13955550000", "iot-register");
+    let n = call(
+        app,
+        "POST",
+        "/users/bind",
+        None,
+        Some(json!({"vid": VID, "mobile": "13955550000", "code": c, "openid": "oNew"})),
+    )
+    .await
+    .expect(201);
+    let new_uid = n.data()["uid"].as_str().expect("uid").to_owned();
+    assert!(n.data()["token"].is_string());
+    delete(app, &format!("/users/{new_uid}"), &d.platform)
+        .await
+        .expect(204);
     // AA-01: lists by range.
     let all = get(app, "/users", &d.vendor).await.expect(200);
     assert_eq!(all.body["total"], 5);

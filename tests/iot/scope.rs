@@ -67,6 +67,15 @@ async fn devices_from_registration_to_deletion() {
     )
     .await
     .expect(404);
+    // An agent cannot take a device outside its range.
+    post(
+        app,
+        "/devices/DOCH0000000B0002/bind",
+        &d.agent,
+        json!({"user_id": d.member_ids[0]}),
+    )
+    .await
+    .expect(404);
     post(
         app,
         "/devices/DOCH0000000B0002/bind",
@@ -124,6 +133,14 @@ async fn devices_from_registration_to_deletion() {
     get(app, &format!("/devices/{did}"), &d.members[1])
         .await
         .expect(200);
+    put(
+        app,
+        &format!("/devices/{did}"),
+        &d.members[1],
+        json!({"name": "mine now"}),
+    )
+    .await
+    .expect(403);
     let mine = get(app, "/devices", &d.members[1]).await;
     assert_eq!(mine.status, 403, "AB-01 is for the admin side");
     call(

@@ -35,7 +35,7 @@ impl Core {
     /// AF-01 (A#): the commissions of the vendor's (every vendor's for the platform) referrers.
     pub async fn iot_commissions(&self, caller: &Caller) -> Result<Vec<CommissionRow>> {
         caller.require(Range::Brand)?;
-        self.iot_sweep().await?;
+        self.iot_sweep().await;
         Ok(store::commissions(self.store.pool(), "vid", caller.vendor_filter()).await?)
     }
 
@@ -43,7 +43,7 @@ impl Core {
     /// or over the whole range (platform, vendor).
     pub async fn iot_commission_summary(&self, caller: &Caller) -> Result<Summary> {
         caller.require(Range::Anyone)?;
-        self.iot_sweep().await?;
+        self.iot_sweep().await;
         let rows = match caller.role {
             Role::Platform | Role::Vendor => {
                 store::commissions(self.store.pool(), "vid", caller.vendor_filter()).await?
@@ -59,14 +59,16 @@ impl Core {
             }
         }
         s.withdrawn.0 = match caller.role {
-            Role::Platform | Role::Vendor => 0,
+            Role::Platform | Role::Vendor => {
+                store::withdrawn_by_vendor(self.store.pool(), caller.vendor_filter()).await?
+            }
             _ => store::withdrawn_total(self.store.pool(), &caller.uid).await?,
         };
         if !matches!(caller.role, Role::Platform | Role::Vendor) {
             s.available.0 =
                 ledger::account_total(self.store.pool(), &commission_account(&caller.uid)).await?;
         } else {
-            s.available.0 = s.earned.0;
+            s.available.0 = s.earned.0 - s.withdrawn.0;
         }
         Ok(s)
     }
@@ -81,7 +83,7 @@ impl Core {
                 "the platform and vendors earn no commissions to withdraw".into(),
             ));
         }
-        self.iot_sweep().await?;
+        self.iot_sweep().await;
         let wanted = f.money("amount")?;
         let now = self.now().millis();
         let account = commission_account(&caller.uid);

@@ -222,6 +222,12 @@ impl Core {
     ) -> Result<DeviceRow> {
         caller.require(Range::Anyone)?;
         let mut row = self.iot_device_row(caller, did).await?;
+        if caller.role == Role::Member && row.uid.as_deref() != Some(caller.uid.as_str()) {
+            // Shared with them, not theirs: they may look, not change.
+            return Err(crate::domain::Error::Forbidden(
+                crate::domain::Forbidden::NotAllowed,
+            ));
+        }
         let mut profile = object_of(&row.profile);
         let allowed: &[&str] = match caller.role {
             Role::Platform | Role::Vendor => &[
@@ -378,7 +384,7 @@ impl Core {
             .await?
             .filter(|d| d.deleted_at.is_none() && Some(d.vid.as_str()) == member.vid.as_deref())
             .ok_or(Error::NotFound(Entity::Device))?;
-        if caller.role != Role::Member && !caller.sees(place_of(&row), false) && row.uid.is_some() {
+        if caller.role != Role::Member && !caller.sees(place_of(&row), false) {
             return Err(Error::NotFound(Entity::Device));
         }
         if let Some(owner) = &row.uid {
@@ -394,10 +400,9 @@ impl Core {
             ));
         }
         row.uid = Some(member.uid.clone());
-        if row.agent.is_none() {
-            row.agent = member.agent.clone();
-            row.dealer = member.dealer.clone();
-        }
+        // The device comes under the member's agent and dealer (and leaves those it had).
+        row.agent = member.agent.clone();
+        row.dealer = member.dealer.clone();
         if row.atv_at.is_none() {
             row.atv_at = Some(self.now().millis());
         }
@@ -498,6 +503,8 @@ impl Core {
             return Err(Error::State("this device is not bound".into()));
         }
         row.uid = None;
+        row.agent = None;
+        row.dealer = None;
         let mut tx = self.store.begin_write().await?;
         store::update_device(&mut *tx, &row).await?;
         store::remove_shares(&mut *tx, did, None).await?;
@@ -511,6 +518,8 @@ impl Core {
         caller.require(Range::Brand)?;
         let mut row = self.iot_device_row(caller, did).await?;
         row.uid = None;
+        row.agent = None;
+        row.dealer = None;
         row.prof = "{}".into();
         row.service = r#"{"state":0,"expire":null}"#.into();
         row.running = "{}".into();
@@ -530,6 +539,8 @@ impl Core {
         let mut row = self.iot_device_row(caller, did).await?;
         row.deleted_at = Some(self.now().millis());
         row.uid = None;
+        row.agent = None;
+        row.dealer = None;
         let mut tx = self.store.begin_write().await?;
         store::update_device(&mut *tx, &row).await?;
         store::remove_shares(&mut *tx, did, None).await?;
@@ -539,16 +550,30 @@ impl Core {
 }
 
 impl Core {
-    /// How many live devices each member of the caller's vendor (every vendor for the platform)
-    /// has bound.
-    pub async fn iot_devices_per_member(
+    /// The shares of these devices.
+    pub async fn iot_shares_of(
         &self,
-        caller: &Caller,
+        dids: &[String],
+    ) -> Result<std::collections::HashMap<String, Vec<String>>> {
+        let mut out: std::collections::HashMap<String, Vec<String>> =
+            std::collections::HashMap::new();
+        for chunk in dids.chunks(500) {
+            for (did, uid) in store::shares_for(self.store.pool(), chunk).await? {
+                out.entry(did).or_default().push(uid);
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many live devices each of these members has bound.
+    pub async fn iot_device_counts(
+        &self,
+        uids: &[String],
     ) -> Result<std::collections::HashMap<String, usize>> {
         let mut counts = std::collections::HashMap::new();
-        for d in store::devices_of(self.store.pool(), caller.vendor_filter()).await? {
-            if let Some(uid) = d.uid {
-                *counts.entry(uid).or_insert(0) += 1;
+        for chunk in uids.chunks(500) {
+            for (uid, n) in store::device_counts(self.store.pool(), chunk).await? {
+                counts.insert(uid, n as usize);
             }
         }
         Ok(counts)

@@ -9,6 +9,7 @@
 pub mod commissions;
 pub mod demo;
 pub mod devices;
+pub mod listing;
 pub mod orders;
 pub mod parties;
 pub mod products;

@@ -149,7 +149,7 @@ impl Core {
     /// An order in the caller's range.
     pub async fn iot_order(&self, caller: &Caller, oid: &str) -> Result<OrderRow> {
         caller.require(Range::Anyone)?;
-        self.iot_sweep().await?;
+        self.iot_sweep().await;
         let row = store::order(self.store.pool(), oid).await?;
         visible(
             caller,
@@ -163,7 +163,7 @@ impl Core {
     /// AD-01: the orders in the caller's range.
     pub async fn iot_orders(&self, caller: &Caller) -> Result<Vec<OrderRow>> {
         caller.require(Range::Anyone)?;
-        self.iot_sweep().await?;
+        self.iot_sweep().await;
         let rows = store::orders_of(self.store.pool(), caller.vendor_filter()).await?;
         Ok(rows
             .into_iter()
@@ -225,6 +225,12 @@ impl Core {
             }
             l.insert("commis".into(), Value::from(pricing.rates.clone()));
             lines.push(Value::Object(l));
+        }
+        if amount == 0 {
+            return Err(Error::invalid(
+                "content",
+                "an order of nothing to pay cannot be paid",
+            ));
         }
         let receiver = f
             .object("receiver")?
@@ -528,22 +534,56 @@ impl Core {
 
     /// Brings time-driven moves up to date: unpaid orders past their lifetime close, received
     /// orders past the return window are done, and pending commissions whose window closed
-    /// become available (into the journal).
-    pub async fn iot_sweep(&self) -> Result<()> {
+    /// become available (into the journal). Runs at most once a second per process (reads call
+    /// it, and the background reconciler); it never fails the request that runs it: a step
+    /// that fails is logged and tried again at the next sweep.
+    pub async fn iot_sweep(&self) {
         let now = self.now().millis();
+        let last = self.iot_swept.load(std::sync::atomic::Ordering::Relaxed);
+        if now - last < 1000
+            || self
+                .iot_swept
+                .compare_exchange(
+                    last,
+                    now,
+                    std::sync::atomic::Ordering::AcqRel,
+                    std::sync::atomic::Ordering::Relaxed,
+                )
+                .is_err()
+        {
+            return;
+        }
+        if let Err(e) = self.iot_sweep_at(now).await {
+            tracing::warn!(error = %e, "iot sweep failed; it runs again at the next one");
+        }
+    }
+
+    async fn iot_sweep_at(&self, now: i64) -> Result<()> {
         let ttl = self.settings.order_ttl_secs * 1000;
+        // At most this many gateway round trips per sweep, so a slow gateway slows no reader
+        // for long.
+        let mut gateway_calls = 20;
         for o in store::orders_due(self.store.pool(), "obligation", "created_at", now - ttl).await?
         {
             if o.prepay_id.is_some() {
-                // Paid meanwhile? The gateway knows; a trade it will not close stays open.
-                if let Ok(TradeState::Success {
-                    transaction_id,
-                    amount,
-                }) = self.payments.query(o.oid.clone()).await
-                {
-                    self.iot_settle_order(&o.oid, &transaction_id, amount)
-                        .await?;
+                if gateway_calls == 0 {
                     continue;
+                }
+                gateway_calls -= 1;
+                // Paid meanwhile? The gateway knows; a trade it will not close stays open.
+                match self.payments.query(o.oid.clone()).await {
+                    Ok(TradeState::Success {
+                        transaction_id,
+                        amount,
+                    }) => {
+                        if let Err(e) = self.iot_settle_order(&o.oid, &transaction_id, amount).await
+                        {
+                            tracing::warn!(order = %o.oid, error = %e, "payment found by query not applied");
+                        }
+                        continue;
+                    }
+                    Ok(TradeState::NotPaid | TradeState::Closed | TradeState::Failed(_)) => {}
+                    Err(_) => continue,
                 }
                 if self.payments.close(o.oid.clone()).await.is_err() {
                     continue;
@@ -552,22 +592,21 @@ impl Core {
             let mut closed = o.clone();
             closed.state = OrderState::Close.as_str().into();
             closed.closed_at = Some(now);
+            // Lost to a concurrent move: that move stands.
             store::update_order(self.store.pool(), &closed, "obligation").await?;
         }
-        for o in store::orders_due(
-            self.store.pool(),
-            "received",
-            "received_at",
-            now - self.iot_return_window_ms(),
-        )
-        .await?
-        {
-            self.iot_finish_order(&o).await?;
+        let window = now - self.iot_return_window_ms();
+        for o in store::orders_due(self.store.pool(), "received", "received_at", window).await? {
+            match self.iot_finish_order(&o).await {
+                Ok(_) | Err(Error::State(_)) => {}
+                Err(e) => return Err(e),
+            }
         }
         for oid in store::commissions_due(self.store.pool(), now).await? {
             let mut tx = self.store.begin_write().await?;
             let order = store::order(&mut *tx, &oid).await?;
-            // Only an order that is still done releases its commissions.
+            // Only an order that is still done releases its commissions; exactly the rows this
+            // transaction moved go into the journal.
             if order.is_some_and(|o| o.state == OrderState::Done.as_str()) {
                 for c in store::move_commissions(&mut tx, &oid, "pending", "available").await? {
                     let entry = ledger::EntryRow {

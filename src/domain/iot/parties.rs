@@ -490,9 +490,9 @@ impl Core {
         let mobile = f
             .mobile("mobile")?
             .ok_or_else(|| Error::invalid("mobile", "mobile is required"))?;
-        let code_id = match (caller.role, f.text("code", 10)?) {
+        let code_id = match (caller.role, f.text("code", 10)?.filter(|c| !c.is_empty())) {
             (Role::Member, None) => return Err(Error::invalid("code", "code is required")),
-            (_, Some(code)) if !code.is_empty() => Some(
+            (_, Some(code)) => Some(
                 self.check_code(Self::iot_code_request("iot-mobile", &mobile), &code)
                     .await?,
             ),
@@ -602,10 +602,18 @@ impl Core {
                 })?;
                 let code = f.required("code", 10)?;
                 let vendor = self.iot_live_vendor(&vid).await?;
+                let existing = store::member_by_mobile(self.store.pool(), &vid, &mobile).await?;
+                // A member logs in with a log-in code; a new one registers with a registration
+                // code (AA-02), as "不存在则注册" asks.
+                let purpose = if existing.is_some() {
+                    "iot-login"
+                } else {
+                    "iot-register"
+                };
                 let code_id = self
-                    .check_code(Self::iot_code_request("iot-login", &mobile), &code)
+                    .check_code(Self::iot_code_request(purpose, &mobile), &code)
                     .await?;
-                let row = match store::member_by_mobile(self.store.pool(), &vid, &mobile).await? {
+                let row = match existing {
                     Some(r) => r,
                     None => {
                         let mut tx = self.store.begin_write().await?;
@@ -878,7 +886,12 @@ impl Core {
             }
             _ => {
                 let mut profile = object_of(&row.profile);
-                profile.insert("cfg".into(), Value::Object(f.0.clone()));
+                let mut cfg = f.0.clone();
+                // Secrets have their own call (AX-07) and are never shown: none hides in here.
+                for key in MXX_SECRET.iter().chain(&["pwd", "password", "secret"]) {
+                    cfg.remove(*key);
+                }
+                profile.insert("cfg".into(), Value::Object(cfg));
                 row.profile = Value::Object(profile).to_string();
             }
         }

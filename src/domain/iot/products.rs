@@ -132,14 +132,14 @@ pub fn check_product(f: &Fields, mut doc: Map<String, Value>) -> Result<Map<Stri
         }
         doc.entry(key).or_insert(Value::Bool(false));
     }
+    if !f.has("price") && !doc.contains_key("price") {
+        return Err(bad("price", "price is required"));
+    }
     for key in MONEY {
         if let Some(v) = f.money(key)? {
             doc.insert(key.into(), money_json(v));
         }
         doc.entry(key).or_insert(Value::from(0));
-    }
-    if !f.has("price") && !doc.contains_key("price") {
-        return Err(bad("price", "price is required"));
     }
     if let Some(r) = f.object("resource")? {
         doc.insert("resource".into(), Value::Object(r));

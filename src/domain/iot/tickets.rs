@@ -279,6 +279,13 @@ impl Core {
             }
         }
         t.updated_at = now;
+        if action == TicketAction::Rate {
+            let ratings = t.ratings.clone().unwrap_or_default();
+            if !store::rate_ticket(self.store.pool(), tid, &ratings, now).await? {
+                return Err(refuse("rated (a ticket is rated once, when done)"));
+            }
+            return Ok(t);
+        }
         if !store::update_ticket(self.store.pool(), &t, before.status).await? {
             return Err(Error::State(format!(
                 "ticket {tid} changed meanwhile; read it again"

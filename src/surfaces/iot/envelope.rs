@@ -405,6 +405,17 @@ fn compare(a: Option<&Value>, b: Option<&Value>) -> Ordering {
 }
 
 impl ListQuery {
+    /// The same request, for the domain's listings done in SQL.
+    pub fn spec(&self) -> crate::domain::iot::listing::ListSpec {
+        crate::domain::iot::listing::ListSpec {
+            filters: self.filters.clone(),
+            sort: self.sort.clone(),
+            descending: self.descending,
+            limit: self.limit as i64,
+            offset: i64::try_from(self.offset).unwrap_or(i64::MAX),
+        }
+    }
+
     /// Filters, sorts and pages rendered items; `total` counts every match.
     pub fn apply(&self, key: &'static str, mut items: Vec<Value>) -> Answer {
         for (k, _) in &self.filters {
@@ -453,8 +464,40 @@ pub async fn method_not_allowed() -> IotError {
     )
 }
 
-/// Section 3.1's 406: a client that accepts no JSON gets none.
+/// Whether a path decodes to clean UTF-8 text (no NUL, no broken escapes): ids never hold
+/// anything else, and PostgreSQL refuses a NUL in text.
+fn clean_path(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok());
+            match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                Some(b) => out.push(b),
+                None => return false,
+            }
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    !out.contains(&0) && std::str::from_utf8(&out).is_ok()
+}
+
+/// Section 3.1's 406: a client that accepts no JSON gets none. A path that is no text (a
+/// NUL, a broken escape) names nothing: 404.
 pub async fn only_json(req: Request, next: axum::middleware::Next) -> Response {
+    if !clean_path(req.uri().path()) {
+        return IotError::new(
+            StatusCode::NOT_FOUND,
+            "no such object: the path is not valid text",
+        )
+        .into_response();
+    }
     let refuses_json = req
         .headers()
         .get(header::ACCEPT)

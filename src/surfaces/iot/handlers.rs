@@ -68,13 +68,21 @@ pub async fn me(State(s): State<AppState>, Token(t): Token) -> Answer {
 
 /// AA-01.
 pub async fn list_users(State(s): State<AppState>, Auth(c): Auth, q: ListQuery) -> Answer {
-    let rows = s.core.iot_members(&c).await?;
-    let counts = s.core.iot_devices_per_member(&c).await?;
+    let paged = s.core.iot_members_page(&c, &q.spec()).await?;
+    let (total, rows) = match paged {
+        Some((total, rows)) => (Some(total), rows),
+        None => (None, s.core.iot_members(&c).await?),
+    };
+    let uids: Vec<String> = rows.iter().map(|u| u.uid.clone()).collect();
+    let counts = s.core.iot_device_counts(&uids).await?;
     let items = rows
         .iter()
         .map(|u| wire::member(u, &c, counts.get(&u.uid).copied().unwrap_or(0)))
         .collect();
-    q.apply("users", items)
+    match total {
+        Some(total) => Ok(Reply::list("users", total as usize, items)),
+        None => q.apply("users", items),
+    }
 }
 
 /// AA-02.
@@ -100,7 +108,10 @@ pub async fn register(State(s): State<AppState>, MaybeAuth(c): MaybeAuth, Body(f
 }
 
 async fn member_json(s: &AppState, c: &Caller, u: &UserRow) -> Result<Value, IotError> {
-    let counts = s.core.iot_devices_per_member(c).await?;
+    let counts = s
+        .core
+        .iot_device_counts(std::slice::from_ref(&u.uid))
+        .await?;
     Ok(wire::member(u, c, counts.get(&u.uid).copied().unwrap_or(0)))
 }
 
@@ -223,6 +234,15 @@ pub async fn delete_user(
 
 /// AB-01.
 pub async fn list_devices(State(s): State<AppState>, Auth(c): Auth, q: ListQuery) -> Answer {
+    if let Some((total, rows)) = s.core.iot_devices_page(&c, &q.spec()).await? {
+        let dids: Vec<String> = rows.iter().map(|d| d.did.clone()).collect();
+        let shares = s.core.iot_shares_of(&dids).await?;
+        let items = rows
+            .iter()
+            .map(|d| wire::device(d, shares.get(&d.did).map_or(&[][..], Vec::as_slice)))
+            .collect();
+        return Ok(Reply::list("devices", total as usize, items));
+    }
     let rows = s.core.iot_devices(&c).await?;
     q.apply(
         "devices",
@@ -417,6 +437,13 @@ pub async fn delete_device(
 
 /// AC-01.
 pub async fn list_products(State(s): State<AppState>, Auth(c): Auth, q: ListQuery) -> Answer {
+    if let Some((total, rows)) = s.core.iot_products_page(&c, &q.spec()).await? {
+        return Ok(Reply::list(
+            "products",
+            total as usize,
+            rows.iter().map(wire::product).collect(),
+        ));
+    }
     q.apply(
         "products",
         s.core
@@ -495,6 +522,13 @@ pub async fn delete_product(
 
 /// AD-01.
 pub async fn list_orders(State(s): State<AppState>, Auth(c): Auth, q: ListQuery) -> Answer {
+    if let Some((total, rows)) = s.core.iot_orders_page(&c, &q.spec()).await? {
+        return Ok(Reply::list(
+            "orders",
+            total as usize,
+            rows.iter().map(wire::order).collect(),
+        ));
+    }
     q.apply(
         "orders",
         s.core
@@ -641,6 +675,13 @@ pub async fn delete_order(
 
 /// AE-01.
 pub async fn list_tickets(State(s): State<AppState>, Auth(c): Auth, q: ListQuery) -> Answer {
+    if let Some((total, rows)) = s.core.iot_tickets_page(&c, Range::Brand, &q.spec()).await? {
+        return Ok(Reply::list(
+            "tickets",
+            total as usize,
+            rows.iter().map(wire::ticket).collect(),
+        ));
+    }
     q.apply(
         "tickets",
         s.core
