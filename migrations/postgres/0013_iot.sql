@@ -28,7 +28,8 @@ CREATE UNIQUE INDEX iot_users_login ON iot_users (login) WHERE login IS NOT NULL
 CREATE UNIQUE INDEX iot_users_mobile ON iot_users (vid, mobile) WHERE kind = 'member' AND mobile IS NOT NULL AND deleted_at IS NULL;
 CREATE UNIQUE INDEX iot_users_openid ON iot_users (vid, openid) WHERE openid IS NOT NULL AND deleted_at IS NULL;
 CREATE UNIQUE INDEX iot_users_code ON iot_users (code) WHERE code IS NOT NULL;
-CREATE INDEX iot_users_vid ON iot_users (vid, kind);
+-- Lists read a page in order straight from these (section 3.3's limit/offset).
+CREATE INDEX iot_users_vid ON iot_users (vid, kind, deleted_at, reg_at, uid);
 
 CREATE TABLE iot_tokens (
     token_hash TEXT PRIMARY KEY,
@@ -64,7 +65,7 @@ CREATE TABLE iot_devices (
     deleted_at BIGINT
 );
 
-CREATE INDEX iot_devices_vid ON iot_devices (vid);
+CREATE INDEX iot_devices_vid ON iot_devices (vid, deleted_at, reg_at, did);
 
 CREATE TABLE iot_shares (
     did TEXT NOT NULL,
@@ -81,7 +82,7 @@ CREATE TABLE iot_products (
     deleted_at BIGINT
 );
 
-CREATE INDEX iot_products_vid ON iot_products (vid);
+CREATE INDEX iot_products_vid ON iot_products (vid, deleted_at, created_at, pid);
 
 CREATE TABLE iot_orders (
     oid TEXT PRIMARY KEY,
@@ -112,7 +113,9 @@ CREATE TABLE iot_orders (
     deleted_at BIGINT
 );
 
-CREATE INDEX iot_orders_vid ON iot_orders (vid);
+CREATE INDEX iot_orders_vid ON iot_orders (vid, deleted_at, created_at, oid);
+CREATE INDEX iot_orders_time ON iot_orders (created_at, oid);
+CREATE INDEX iot_orders_uid ON iot_orders (uid, deleted_at, created_at, oid);
 CREATE INDEX iot_orders_state ON iot_orders (state, created_at);
 
 CREATE TABLE iot_tickets (
@@ -134,7 +137,7 @@ CREATE TABLE iot_tickets (
     updated_at BIGINT NOT NULL
 );
 
-CREATE INDEX iot_tickets_vid ON iot_tickets (vid);
+CREATE INDEX iot_tickets_vid ON iot_tickets (vid, created_at, tid);
 CREATE UNIQUE INDEX iot_tickets_install ON iot_tickets (order_id) WHERE type = 1;
 
 -- One referrer's share of one finished order: pending until the order can no longer be
