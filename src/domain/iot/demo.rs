@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::parties::{ACTIVE, caller_of};
+use super::parties::{caller_of, new_party};
 use super::{Caller, Fields, password_digest};
 use crate::domain::money::Fen;
 use crate::domain::{Core, Result};
@@ -85,27 +85,19 @@ impl Core {
             .iot_id(&mut tx, vendor.code.as_deref().unwrap_or_default(), "user")
             .await?;
         let row = UserRow {
-            uid,
-            kind: "member".into(),
-            vid: Some(vendor.uid.clone()),
-            code: None,
             agent,
             dealer,
-            login: None,
             mobile: Some(mobile.into()),
             pwd_hash: Some(hash),
-            state: ACTIVE,
-            utype: 0,
             rid: Some(rid.uid.clone()),
-            openid: None,
-            weixin: None,
-            profile:
+            ..new_party(
+                uid,
+                "member",
+                Some(vendor.uid.clone()),
                 json!({"name": name, "area": "广东省珠海市香洲区", "address": "南方软件园A123"})
                     .to_string(),
-            secrets: None,
-            withdrawn_at: None,
-            reg_at: self.now().millis(),
-            deleted_at: None,
+                self.now().millis(),
+            )
         };
         store::insert_user(&mut tx, &row).await?;
         tx.commit().await?;

@@ -35,6 +35,38 @@ const AGENT_TEXTS: [&str; 7] = [
     "name", "contact", "wechat", "email", "area", "address", "remark",
 ];
 
+/// A new live party with nothing but its id, kind, vendor, profile and registration time (the
+/// rest is filled in with struct update syntax).
+pub fn new_party(
+    uid: String,
+    kind: impl Into<String>,
+    vid: Option<String>,
+    profile: String,
+    reg_at: i64,
+) -> UserRow {
+    UserRow {
+        uid,
+        kind: kind.into(),
+        vid,
+        code: None,
+        agent: None,
+        dealer: None,
+        login: None,
+        mobile: None,
+        pwd_hash: None,
+        state: ACTIVE,
+        utype: 0,
+        rid: None,
+        openid: None,
+        weixin: None,
+        profile,
+        secrets: None,
+        withdrawn_at: None,
+        reg_at,
+        deleted_at: None,
+    }
+}
+
 /// Where a party sits in the tree.
 pub fn place_of(u: &UserRow) -> Place<'_> {
     Place {
@@ -171,18 +203,25 @@ impl Core {
 
     /// A member's log-in code (`vid` + `mobile` of a registered member).
     pub async fn iot_login_code(&self, f: &Fields) -> Result<()> {
+        self.iot_member_code(f, "iot-login").await
+    }
+
+    /// A code to `mobile` of vendor `vid`: for log-in (the member must exist) or registration
+    /// (it must not).
+    async fn iot_member_code(&self, f: &Fields, purpose: &str) -> Result<()> {
         let vid = f.required("vid", 32)?;
         let mobile = f
             .mobile("mobile")?
             .ok_or_else(|| Error::invalid("mobile", "mobile is required"))?;
         self.iot_live_vendor(&vid).await?;
-        if store::member_by_mobile(self.store.pool(), &vid, &mobile)
+        let exists = store::member_by_mobile(self.store.pool(), &vid, &mobile)
             .await?
-            .is_none()
-        {
-            return Err(Error::NotFound(Entity::User));
+            .is_some();
+        match (purpose, exists) {
+            ("iot-login", false) => Err(Error::NotFound(Entity::User)),
+            ("iot-register", true) => Err(Error::Conflict(Entity::User)),
+            _ => self.iot_send_code(purpose, &mobile).await,
         }
-        self.iot_send_code("iot-login", &mobile).await
     }
 
     /// A member's log-in with `vid` + `mobile` + SMS `code`.
@@ -257,18 +296,7 @@ impl Core {
 
     /// AA-02: a registration code for `mobile` with vendor `vid`.
     pub async fn iot_registration_code(&self, f: &Fields) -> Result<()> {
-        let vid = f.required("vid", 32)?;
-        let mobile = f
-            .mobile("mobile")?
-            .ok_or_else(|| Error::invalid("mobile", "mobile is required"))?;
-        self.iot_live_vendor(&vid).await?;
-        if store::member_by_mobile(self.store.pool(), &vid, &mobile)
-            .await?
-            .is_some()
-        {
-            return Err(Error::Conflict(Entity::User));
-        }
-        self.iot_send_code("iot-register", &mobile).await
+        self.iot_member_code(f, "iot-register").await
     }
 
     /// The agent and dealer a member referred by `rid` comes under; `rid` must be a live party
@@ -342,25 +370,18 @@ impl Core {
             )
             .await?;
         let row = UserRow {
-            uid,
-            kind: "member".into(),
-            vid: Some(vid),
-            code: None,
             agent,
             dealer,
-            login: None,
             mobile: Some(mobile),
             pwd_hash: pwd,
-            state: ACTIVE,
-            utype: 0,
             rid: f.text("rid", 32)?.filter(|r| !r.is_empty()),
-            openid: None,
-            weixin: None,
-            profile: Value::Object(profile).to_string(),
-            secrets: None,
-            withdrawn_at: None,
-            reg_at: now.millis(),
-            deleted_at: None,
+            ..new_party(
+                uid,
+                "member",
+                Some(vid),
+                Value::Object(profile).to_string(),
+                now.millis(),
+            )
         };
         if !store::insert_user(&mut tx, &row)
             .await
@@ -629,25 +650,14 @@ impl Core {
                             .cloned()
                             .unwrap_or(Value::String(String::new()));
                         let row = UserRow {
-                            uid,
-                            kind: "member".into(),
-                            vid: Some(vid),
-                            code: None,
-                            agent: None,
-                            dealer: None,
-                            login: None,
                             mobile: Some(mobile),
-                            pwd_hash: None,
-                            state: ACTIVE,
-                            utype: 0,
-                            rid: None,
-                            openid: None,
-                            weixin: None,
-                            profile: serde_json::json!({"name": nick}).to_string(),
-                            secrets: None,
-                            withdrawn_at: None,
-                            reg_at: self.now().millis(),
-                            deleted_at: None,
+                            ..new_party(
+                                uid,
+                                "member",
+                                Some(vid),
+                                serde_json::json!({"name": nick}).to_string(),
+                                self.now().millis(),
+                            )
                         };
                         if !store::insert_user(&mut tx, &row)
                             .await
@@ -720,25 +730,15 @@ impl Core {
         let mut tx = self.store.begin_write().await?;
         let uid = self.iot_id(&mut tx, PLATFORM_CODE, "user").await?;
         let row = UserRow {
-            uid,
-            kind: "platform".into(),
-            vid: None,
-            code: None,
-            agent: None,
-            dealer: None,
             login: Some(login),
-            mobile: None,
             pwd_hash: Some(pwd),
-            state: ACTIVE,
-            utype: 0,
-            rid: None,
-            openid: None,
-            weixin: None,
-            profile: Value::Object(profile).to_string(),
-            secrets: None,
-            withdrawn_at: None,
-            reg_at: self.now().millis(),
-            deleted_at: None,
+            ..new_party(
+                uid,
+                "platform",
+                None,
+                Value::Object(profile).to_string(),
+                self.now().millis(),
+            )
         };
         if !store::insert_user(&mut tx, &row)
             .await
@@ -804,25 +804,20 @@ impl Core {
         let mut tx = self.store.begin_write().await?;
         let vid = self.iot_id(&mut tx, &code, "vendor").await?;
         let row = UserRow {
-            uid: vid.clone(),
-            kind: "vendor".into(),
-            vid: Some(vid),
             code: Some(code),
-            agent: None,
-            dealer: None,
             login: Some(login),
             mobile,
             pwd_hash: Some(pwd),
             state: f.int("state", 0, 2)?.unwrap_or(ACTIVE),
             utype: f.int("type", 0, 1000)?.unwrap_or(0),
-            rid: None,
-            openid: None,
-            weixin: None,
-            profile: Value::Object(profile).to_string(),
             secrets: Some(Value::Object(secrets).to_string()),
-            withdrawn_at: None,
-            reg_at: self.now().millis(),
-            deleted_at: None,
+            ..new_party(
+                vid.clone(),
+                "vendor",
+                Some(vid),
+                Value::Object(profile).to_string(),
+                self.now().millis(),
+            )
         };
         match store::insert_user(&mut tx, &row).await {
             Ok(true) => {}
@@ -1067,23 +1062,16 @@ impl Core {
                 Some(uid.clone())
             },
             dealer: dealer_of_self.then(|| uid.clone()),
-            uid,
-            kind: kind.into(),
-            vid: Some(vid),
-            code: None,
             login: Some(login),
             mobile,
             pwd_hash: Some(pwd),
-            state: ACTIVE,
-            utype: 0,
-            rid: None,
-            openid: None,
-            weixin: None,
-            profile: Value::Object(profile).to_string(),
-            secrets: None,
-            withdrawn_at: None,
-            reg_at: self.now().millis(),
-            deleted_at: None,
+            ..new_party(
+                uid,
+                kind,
+                Some(vid),
+                Value::Object(profile).to_string(),
+                self.now().millis(),
+            )
         };
         match store::insert_user(&mut tx, &row).await {
             Ok(true) => {}
