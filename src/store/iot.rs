@@ -66,15 +66,17 @@ pub async fn insert_user(conn: &mut Conn, u: &UserRow) -> Result<bool, sqlx::Err
     Ok(done.rows_affected() == 1)
 }
 
-/// Writes every mutable field of a party back.
+/// Writes every mutable field of a live party back, if its state is still `expected` (a
+/// concurrent disable or deletion wins): false when it is not.
 pub async fn update_user<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     u: &UserRow,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    expected: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
         "UPDATE iot_users SET agent = $2, dealer = $3, login = $4, mobile = $5, pwd_hash = $6, \
          state = $7, type = $8, rid = $9, openid = $10, weixin = $11, profile = $12, \
-         secrets = $13, deleted_at = $14 WHERE uid = $1 AND deleted_at IS NULL",
+         secrets = $13, deleted_at = $14 WHERE uid = $1 AND deleted_at IS NULL AND state = $15",
     )
     .bind(&u.uid)
     .bind(&u.agent)
@@ -90,9 +92,10 @@ pub async fn update_user<'e, E: Executor<'e, Database = Any>>(
     .bind(&u.profile)
     .bind(&u.secrets)
     .bind(u.deleted_at)
+    .bind(expected)
     .execute(ex)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 pub async fn user<'e, E: Executor<'e, Database = Any>>(
@@ -1207,4 +1210,23 @@ pub async fn withdrawn_by_vendor<'e, E: Executor<'e, Database = Any>>(
             .await
         }
     }
+}
+
+/// A member's live devices: `(device id, whether it is shared with them rather than theirs)`.
+pub async fn member_devices<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    uid: &str,
+) -> Result<Vec<(String, bool)>, sqlx::Error> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT did, CAST(0 AS BIGINT) FROM iot_devices WHERE uid = $1 AND deleted_at IS NULL \
+         UNION ALL SELECT s.did, CAST(1 AS BIGINT) FROM iot_shares s JOIN iot_devices d \
+         ON d.did = s.did WHERE s.uid = $1 AND d.deleted_at IS NULL ORDER BY 2, 1",
+    )
+    .bind(uid)
+    .fetch_all(ex)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(did, shared)| (did, shared == 1))
+        .collect())
 }

@@ -786,6 +786,34 @@ async fn members_register_change_their_profile_and_are_deleted_by_the_platform()
     get(app, "/users?limit=0", &d.vendor).await.expect(400);
     get(app, "/users?sort=nothing", &d.vendor).await.expect(400);
     get(app, "/users?order=up", &d.vendor).await.expect(400);
+    // A disabled member is refused everywhere until enabled again.
+    put(
+        app,
+        &format!("/users/{uid}"),
+        &d.vendor,
+        json!({"state": 0}),
+    )
+    .await
+    .expect(201);
+    call(
+        app,
+        "POST",
+        "/auth/login",
+        None,
+        Some(json!({"vid": VID, "mobile": "13912340000", "pwd": md5("reset123")})),
+    )
+    .await
+    .expect(403);
+    put(
+        app,
+        &format!("/users/{uid}"),
+        &d.vendor,
+        json!({"state": 2}),
+    )
+    .await
+    .expect(201);
+    let john = member_login(app, VID, "13912340000", "reset123").await;
+    get(app, &format!("/users/{uid}"), &john).await.expect(200);
     // AA-10: the platform only; then gone.
     delete(app, &format!("/users/{uid}"), &d.vendor)
         .await

@@ -141,6 +141,13 @@ async fn devices_from_registration_to_deletion() {
     )
     .await
     .expect(403);
+    let profile = get(app, &format!("/users/{}", d.member_ids[1]), &d.members[1])
+        .await
+        .expect(200);
+    assert_eq!(
+        profile.data()["device_list"],
+        json!([{"device_id": did, "shared": true}, {"device_id": "DOCH01234567A001", "shared": true}])
+    );
     let mine = get(app, "/devices", &d.members[1]).await;
     assert_eq!(mine.status, 403, "AB-01 is for the admin side");
     call(

@@ -550,6 +550,11 @@ impl Core {
 }
 
 impl Core {
+    /// A member's devices (theirs, then those shared with them): `(device id, shared)`.
+    pub async fn iot_member_devices(&self, uid: &str) -> Result<Vec<(String, bool)>> {
+        Ok(store::member_devices(self.store.pool(), uid).await?)
+    }
+
     /// The shares of these devices.
     pub async fn iot_shares_of(
         &self,

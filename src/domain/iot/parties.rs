@@ -405,6 +405,7 @@ impl Core {
     ) -> Result<UserRow> {
         caller.require(Range::BrandOrMember)?;
         let mut row = self.iot_member(caller, uid).await?;
+        let was = row.state;
         if let Some(m) = f.mobile("mobile")?
             && row.mobile.as_deref() != Some(m.as_str())
         {
@@ -456,7 +457,7 @@ impl Core {
             row.dealer = dealer;
         }
         row.profile = Value::Object(profile).to_string();
-        store::update_user(self.store.pool(), &row).await?;
+        written(store::update_user(self.store.pool(), &row, was).await?)?;
         if row.state == DISABLED {
             store::delete_tokens_of(self.store.pool(), uid).await?;
         }
@@ -468,6 +469,7 @@ impl Core {
     pub async fn iot_member_password(&self, caller: &Caller, uid: &str, f: &Fields) -> Result<()> {
         caller.require(Range::BrandOrMember)?;
         let mut row = self.iot_member(caller, uid).await?;
+        let was = row.state;
         let new = new_password(f, "new_pwd")?;
         if caller.role == Role::Member
             && let Some(hash) = row.pwd_hash.clone()
@@ -478,7 +480,7 @@ impl Core {
                 .await?;
         }
         row.pwd_hash = Some(self.iot_hash(&new).await?);
-        store::update_user(self.store.pool(), &row).await?;
+        written(store::update_user(self.store.pool(), &row, was).await?)?;
         Ok(())
     }
 
@@ -508,6 +510,7 @@ impl Core {
     ) -> Result<UserRow> {
         caller.require(Range::BrandOrMember)?;
         let mut row = self.iot_member(caller, uid).await?;
+        let was = row.state;
         let mobile = f
             .mobile("mobile")?
             .ok_or_else(|| Error::invalid("mobile", "mobile is required"))?;
@@ -524,9 +527,11 @@ impl Core {
             row.state = ACTIVE;
         }
         let mut tx = self.store.begin_write().await?;
-        store::update_user(&mut *tx, &row)
-            .await
-            .map_err(conflict(Entity::User))?;
+        written(
+            store::update_user(&mut *tx, &row, was)
+                .await
+                .map_err(conflict(Entity::User))?,
+        )?;
         if let Some(id) = code_id {
             self.consume_code(&mut tx, &id, self.now()).await?;
         }
@@ -563,6 +568,7 @@ impl Core {
     /// AA-07: a new password with the code sent to the member's mobile.
     pub async fn iot_reset_password(&self, f: &Fields) -> Result<()> {
         let mut row = self.iot_reset_target(f).await?;
+        let was = row.state;
         let pwd = new_password(f, "pwd")?;
         let code = f.required("code", 10)?;
         let mobile = row.mobile.clone().unwrap_or_default();
@@ -571,7 +577,7 @@ impl Core {
             .await?;
         row.pwd_hash = Some(self.iot_hash(&pwd).await?);
         let mut tx = self.store.begin_write().await?;
-        store::update_user(&mut *tx, &row).await?;
+        written(store::update_user(&mut *tx, &row, was).await?)?;
         store::delete_tokens_of(&mut *tx, &row.uid).await?;
         self.consume_code(&mut tx, &code_id, self.now()).await?;
         tx.commit().await?;
@@ -673,16 +679,17 @@ impl Core {
                 (row, Some(code_id))
             }
         };
+        let was = row.state;
         row.openid = Some(openid);
         row.weixin = Some(Value::Object(weixin).to_string());
         let mut tx = self.store.begin_write().await?;
-        store::update_user(&mut *tx, &row).await.map_err(|e| {
+        written(store::update_user(&mut *tx, &row, was).await.map_err(|e| {
             if crate::store::is_unique_violation(&e) {
                 Error::invalid("openid", "this WeChat account is bound to another member")
             } else {
                 e.into()
             }
-        })?;
+        })?)?;
         if let Some(id) = &code_id {
             self.consume_code(&mut tx, id, self.now()).await?;
         }
@@ -698,12 +705,13 @@ impl Core {
     pub async fn iot_unbind_weixin(&self, caller: &Caller, uid: &str) -> Result<()> {
         caller.require(Range::BrandOrMember)?;
         let mut row = self.iot_member(caller, uid).await?;
+        let was = row.state;
         if row.openid.is_none() {
             return Err(Error::State("this member has no WeChat binding".into()));
         }
         row.openid = None;
         row.weixin = None;
-        store::update_user(self.store.pool(), &row).await?;
+        written(store::update_user(self.store.pool(), &row, was).await?)?;
         Ok(())
     }
 
@@ -711,9 +719,10 @@ impl Core {
     pub async fn iot_delete_member(&self, caller: &Caller, uid: &str) -> Result<()> {
         caller.require(Range::Platform)?;
         let mut row = self.iot_member(caller, uid).await?;
+        let was = row.state;
         row.deleted_at = Some(self.now().millis());
         let mut tx = self.store.begin_write().await?;
-        store::update_user(&mut *tx, &row).await?;
+        written(store::update_user(&mut *tx, &row, was).await?)?;
         store::delete_tokens_of(&mut *tx, uid).await?;
         tx.commit().await?;
         Ok(())
@@ -843,6 +852,7 @@ impl Core {
         f: &Fields,
     ) -> Result<UserRow> {
         let mut row = self.iot_vendor(caller, vid).await?;
+        let was = row.state;
         match part {
             "info" => {
                 if let Some(user) = f.text("user", 32)?.filter(|u| !u.is_empty()) {
@@ -890,15 +900,17 @@ impl Core {
                 row.profile = Value::Object(profile).to_string();
             }
         }
-        store::update_user(self.store.pool(), &row)
-            .await
-            .map_err(|e| {
-                if crate::store::is_unique_violation(&e) {
-                    Error::invalid("user", "this user name is taken")
-                } else {
-                    e.into()
-                }
-            })?;
+        written(
+            store::update_user(self.store.pool(), &row, was)
+                .await
+                .map_err(|e| {
+                    if crate::store::is_unique_violation(&e) {
+                        Error::invalid("user", "this user name is taken")
+                    } else {
+                        e.into()
+                    }
+                })?,
+        )?;
         if part == "pwd" || row.state == DISABLED {
             store::delete_tokens_of(self.store.pool(), vid).await?;
         }
@@ -908,9 +920,10 @@ impl Core {
     /// AX-13: deletes a vendor; it, its agents, dealers and members can no longer log in.
     pub async fn iot_delete_vendor(&self, caller: &Caller, vid: &str) -> Result<()> {
         let mut row = self.iot_vendor(caller, vid).await?;
+        let was = row.state;
         row.deleted_at = Some(self.now().millis());
         let mut tx = self.store.begin_write().await?;
-        store::update_user(&mut *tx, &row).await?;
+        written(store::update_user(&mut *tx, &row, was).await?)?;
         store::delete_tokens_of(&mut *tx, vid).await?;
         tx.commit().await?;
         Ok(())
@@ -1089,6 +1102,7 @@ impl Core {
     /// (members, devices, orders, tickets) comes under the level above.
     pub async fn iot_delete_agent(&self, caller: &Caller, uid: &str) -> Result<()> {
         let mut row = self.iot_agent(caller, uid).await?;
+        let was = row.state;
         if row.uid == caller.uid {
             return Err(Error::State("an agent cannot remove itself".into()));
         }
@@ -1102,7 +1116,7 @@ impl Core {
         }
         row.deleted_at = Some(self.now().millis());
         let mut tx = self.store.begin_write().await?;
-        store::update_user(&mut *tx, &row).await?;
+        written(store::update_user(&mut *tx, &row, was).await?)?;
         store::delete_tokens_of(&mut *tx, uid).await?;
         store::rehome(&mut tx, uid, is_dealer).await?;
         tx.commit().await?;
@@ -1121,6 +1135,17 @@ fn vendor_fields(
     f.copy_texts(&MXX_PUBLIC, 128, &mut profile)?;
     f.copy_texts(&MXX_SECRET, 256, &mut secrets)?;
     Ok((profile, secrets))
+}
+
+/// A party written back, or the refusal when it changed meanwhile (disabled or deleted).
+fn written(ok: bool) -> Result<()> {
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::State(
+            "this account changed meanwhile (disabled or deleted): read it again".into(),
+        ))
+    }
 }
 
 /// A unique violation is the entity's conflict; anything else an internal error.

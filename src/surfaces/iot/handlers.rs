@@ -115,11 +115,20 @@ async fn member_json(s: &AppState, c: &Caller, u: &UserRow) -> Result<Value, Iot
     Ok(wire::member(u, c, counts.get(&u.uid).copied().unwrap_or(0)))
 }
 
-/// AA-04.
+/// AA-04, with the member's devices listed (`device_list`: the document's "绑定设备(数量) ->
+/// 列表"): theirs, then those shared with them.
 pub async fn get_user(State(s): State<AppState>, Auth(c): Auth, Path(uid): Path<String>) -> Answer {
     c.require(Range::Anyone)?;
     let u = s.core.iot_member(&c, &uid).await?;
-    Ok(Reply::ok(member_json(&s, &c, &u).await?))
+    let mut data = member_json(&s, &c, &u).await?;
+    data["device_list"] = s
+        .core
+        .iot_member_devices(&u.uid)
+        .await?
+        .into_iter()
+        .map(|(did, shared)| json!({"device_id": did, "shared": shared}))
+        .collect();
+    Ok(Reply::ok(data))
 }
 
 /// AA-05.
