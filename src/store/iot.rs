@@ -32,7 +32,7 @@ pub struct UserRow {
     pub deleted_at: Option<i64>,
 }
 
-const USER_COLUMNS: &str = "uid, kind, vid, code, agent, dealer, login, mobile, pwd_hash, state, \
+pub const USER_COLUMNS: &str = "uid, kind, vid, code, agent, dealer, login, mobile, pwd_hash, state, \
      type AS utype, rid, openid, weixin, profile, secrets, withdrawn_at, reg_at, deleted_at";
 
 pub async fn insert_user(conn: &mut Conn, u: &UserRow) -> Result<bool, sqlx::Error> {
@@ -320,7 +320,7 @@ pub struct DeviceRow {
     pub deleted_at: Option<i64>,
 }
 
-const DEVICE_COLUMNS: &str = "did, vid, agent, dealer, uid, product_id, type AS dtype, state, \
+pub const DEVICE_COLUMNS: &str = "did, vid, agent, dealer, uid, product_id, type AS dtype, state, \
      profile, prof, service, running, statistics, reg_at, atv_at, deleted_at";
 
 /// Inserts devices; false (and nothing written by this statement) when one id exists.
@@ -410,35 +410,6 @@ pub async fn device<'e, E: Executor<'e, Database = Any>>(
     .bind(did)
     .fetch_optional(ex)
     .await
-}
-
-pub async fn devices_of<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
-    vid: Option<&str>,
-) -> Result<Vec<DeviceRow>, sqlx::Error> {
-    let base = format!("SELECT {DEVICE_COLUMNS} FROM iot_devices WHERE deleted_at IS NULL");
-    match vid {
-        Some(vid) => {
-            sqlx::query_as(&format!("{base} AND vid = $1 ORDER BY reg_at, did"))
-                .bind(vid)
-                .fetch_all(ex)
-                .await
-        }
-        None => {
-            sqlx::query_as(&format!("{base} ORDER BY reg_at, did"))
-                .fetch_all(ex)
-                .await
-        }
-    }
-}
-
-/// Every (device, member) share.
-pub async fn shares<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
-) -> Result<Vec<(String, String)>, sqlx::Error> {
-    sqlx::query_as("SELECT did, uid FROM iot_shares ORDER BY created_at, uid")
-        .fetch_all(ex)
-        .await
 }
 
 pub async fn shares_of<'e, E: Executor<'e, Database = Any>>(
@@ -541,27 +512,6 @@ pub async fn product<'e, E: Executor<'e, Database = Any>>(
         .await
 }
 
-pub async fn products_of<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
-    vid: Option<&str>,
-) -> Result<Vec<ProductRow>, sqlx::Error> {
-    let base = "SELECT pid, vid, doc, created_at, deleted_at FROM iot_products \
-                WHERE deleted_at IS NULL";
-    match vid {
-        Some(vid) => {
-            sqlx::query_as(&format!("{base} AND vid = $1 ORDER BY created_at, pid"))
-                .bind(vid)
-                .fetch_all(ex)
-                .await
-        }
-        None => {
-            sqlx::query_as(&format!("{base} ORDER BY created_at, pid"))
-                .fetch_all(ex)
-                .await
-        }
-    }
-}
-
 /// An order.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OrderRow {
@@ -593,7 +543,7 @@ pub struct OrderRow {
     pub deleted_at: Option<i64>,
 }
 
-const ORDER_COLUMNS: &str = "oid, vid, agent, dealer, uid, state, amount, needs_install, content, \
+pub const ORDER_COLUMNS: &str = "oid, vid, agent, dealer, uid, state, amount, needs_install, content, \
      receiver, memo, delivery, return_info, pay_ch, prepay_id, transaction_no, refund_amount, \
      created_at, paid_at, delivered_at, received_at, done_at, closed_at, returned_at, \
      refunded_at, deleted_at";
@@ -683,26 +633,6 @@ pub async fn order<'e, E: Executor<'e, Database = Any>>(
     .await
 }
 
-pub async fn orders_of<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
-    vid: Option<&str>,
-) -> Result<Vec<OrderRow>, sqlx::Error> {
-    let base = format!("SELECT {ORDER_COLUMNS} FROM iot_orders WHERE deleted_at IS NULL");
-    match vid {
-        Some(vid) => {
-            sqlx::query_as(&format!("{base} AND vid = $1 ORDER BY created_at, oid"))
-                .bind(vid)
-                .fetch_all(ex)
-                .await
-        }
-        None => {
-            sqlx::query_as(&format!("{base} ORDER BY created_at, oid"))
-                .fetch_all(ex)
-                .await
-        }
-    }
-}
-
 /// Orders in `state` whose `column` instant is at or before `before`.
 pub async fn orders_due<'e, E: Executor<'e, Database = Any>>(
     ex: E,
@@ -741,7 +671,7 @@ pub struct TicketRow {
     pub updated_at: i64,
 }
 
-const TICKET_COLUMNS: &str = "tid, vid, agent, dealer, uid, device_id, order_id, type AS ttype, \
+pub const TICKET_COLUMNS: &str = "tid, vid, agent, dealer, uid, device_id, order_id, type AS ttype, \
      status, detail, appoint_at, handler, approval, ratings, created_at, updated_at";
 
 /// Inserts a ticket; false when the order already has its install ticket.
@@ -806,26 +736,6 @@ pub async fn ticket<'e, E: Executor<'e, Database = Any>>(
     .bind(tid)
     .fetch_optional(ex)
     .await
-}
-
-pub async fn tickets_of<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
-    vid: Option<&str>,
-) -> Result<Vec<TicketRow>, sqlx::Error> {
-    let base = format!("SELECT {TICKET_COLUMNS} FROM iot_tickets");
-    match vid {
-        Some(vid) => {
-            sqlx::query_as(&format!("{base} WHERE vid = $1 ORDER BY created_at, tid"))
-                .bind(vid)
-                .fetch_all(ex)
-                .await
-        }
-        None => {
-            sqlx::query_as(&format!("{base} ORDER BY created_at, tid"))
-                .fetch_all(ex)
-                .await
-        }
-    }
 }
 
 /// One referrer's commission on one order.
@@ -1106,25 +1016,40 @@ where
     Ok((total, rows))
 }
 
+/// Every live row of a listing's table (one vendor's, or every vendor's), in `order` (the
+/// caller's constant): what a list filters in memory when SQL cannot.
+pub async fn all_of<T>(
+    pool: &sqlx::AnyPool,
+    (table, base): (&'static str, &'static str),
+    columns: &'static str,
+    order: &'static str,
+    vid: Option<&str>,
+) -> Result<Vec<T>, sqlx::Error>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+{
+    let sql = format!("SELECT {columns} FROM {table} WHERE {base}");
+    match vid {
+        Some(vid) => {
+            sqlx::query_as(&format!("{sql} AND vid = $1 ORDER BY {order}"))
+                .bind(vid)
+                .fetch_all(pool)
+                .await
+        }
+        None => {
+            sqlx::query_as(&format!("{sql} ORDER BY {order}"))
+                .fetch_all(pool)
+                .await
+        }
+    }
+}
+
 pub const LIST_USERS: (&str, &str) = ("iot_users", "kind = 'member' AND deleted_at IS NULL");
 pub const LIST_DEVICES: (&str, &str) = ("iot_devices", "deleted_at IS NULL");
 pub const LIST_PRODUCTS: (&str, &str) = ("iot_products", "deleted_at IS NULL");
 pub const LIST_ORDERS: (&str, &str) = ("iot_orders", "deleted_at IS NULL");
 pub const LIST_TICKETS: (&str, &str) = ("iot_tickets", "1 = 1");
 
-/// The columns each listing selects.
-pub fn user_columns() -> &'static str {
-    USER_COLUMNS
-}
-pub fn device_columns() -> &'static str {
-    DEVICE_COLUMNS
-}
-pub fn order_columns() -> &'static str {
-    ORDER_COLUMNS
-}
-pub fn ticket_columns() -> &'static str {
-    TICKET_COLUMNS
-}
 pub const PRODUCT_COLUMNS: &str = "pid, vid, doc, created_at, deleted_at";
 
 /// How many live devices each of these members has bound.

@@ -987,3 +987,48 @@ async fn no_reply_on_any_list_carries_a_secret() {
     }
     d.app.stop().await;
 }
+
+#[tokio::test]
+async fn a_gateway_that_does_not_answer_is_a_503_and_the_order_stays_payable() {
+    let d = demo_with(|c| {
+        c.wechat_pay = WechatPaySection {
+            base_url: "http://127.0.0.1:9".into(),
+            mchid: Some(MCHID.into()),
+            appid: Some(wechat::APPID.into()),
+            merchant_serial: Some(MERCHANT_SERIAL.into()),
+            merchant_key_file: Some(wechat::fixture("merchant_key.pem")),
+            apiv3_key: Some(Secret(APIV3_KEY.into())),
+            public_key_file: Some(wechat::fixture("platform_public.pem")),
+            public_key_id: Some(PUBLIC_KEY_ID.into()),
+            notify_url: Some("https://iot.example.com/iot/orders/notify/weixin".into()),
+        };
+    })
+    .await;
+    let app = &d.app;
+    let buyer = &d.members[3];
+    let pid = get(app, "/products", buyer).await.data()[0]["prod_id"]
+        .as_str()
+        .expect("pid")
+        .to_owned();
+    let oid = post(app, "/orders", buyer, order_body(&pid))
+        .await
+        .expect(201)
+        .data()["order_id"]
+        .as_str()
+        .expect("oid")
+        .to_owned();
+    post(
+        app,
+        &format!("/orders/{oid}/prepay/weixin"),
+        buyer,
+        json!({"openid": "oBuyer4"}),
+    )
+    .await
+    .expect(503);
+    let o = get(app, &format!("/orders/{oid}/payment"), buyer)
+        .await
+        .expect(200);
+    assert_eq!(o.data()["state"], "obligation");
+    assert_eq!(o.data()["bill_no"], "");
+    d.app.stop().await;
+}

@@ -102,18 +102,25 @@ impl Core {
     /// each with its shares.
     pub async fn iot_devices(&self, caller: &Caller) -> Result<Vec<(DeviceRow, Vec<String>)>> {
         caller.require(Range::Admin)?;
-        let rows = store::devices_of(self.store.pool(), caller.vendor_filter()).await?;
-        let all_shares = store::shares(self.store.pool()).await?;
-        Ok(rows
+        let rows = store::all_of::<DeviceRow>(
+            self.store.pool(),
+            store::LIST_DEVICES,
+            store::DEVICE_COLUMNS,
+            "reg_at, did",
+            caller.vendor_filter(),
+        )
+        .await?;
+        let rows: Vec<DeviceRow> = rows
             .into_iter()
             .filter(|d| caller.sees(place_of(d), false))
+            .collect();
+        let dids: Vec<String> = rows.iter().map(|d| d.did.clone()).collect();
+        let mut shares = self.iot_shares_of(&dids).await?;
+        Ok(rows
+            .into_iter()
             .map(|d| {
-                let shares = all_shares
-                    .iter()
-                    .filter(|(did, _)| *did == d.did)
-                    .map(|(_, uid)| uid.clone())
-                    .collect();
-                (d, shares)
+                let of = shares.remove(&d.did).unwrap_or_default();
+                (d, of)
             })
             .collect())
     }

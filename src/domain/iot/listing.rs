@@ -124,7 +124,7 @@ impl Core {
         };
         let (table, base) = store::LIST_USERS;
         Ok(Some(
-            store::page(self.store.pool(), table, store::user_columns(), base, &p).await?,
+            store::page(self.store.pool(), table, store::USER_COLUMNS, base, &p).await?,
         ))
     }
 
@@ -140,7 +140,7 @@ impl Core {
         };
         let (table, base) = store::LIST_DEVICES;
         Ok(Some(
-            store::page(self.store.pool(), table, store::device_columns(), base, &p).await?,
+            store::page(self.store.pool(), table, store::DEVICE_COLUMNS, base, &p).await?,
         ))
     }
 
@@ -183,7 +183,7 @@ impl Core {
         self.iot_sweep().await;
         let (table, base) = store::LIST_ORDERS;
         Ok(Some(
-            store::page(self.store.pool(), table, store::order_columns(), base, &p).await?,
+            store::page(self.store.pool(), table, store::ORDER_COLUMNS, base, &p).await?,
         ))
     }
 
@@ -206,7 +206,7 @@ impl Core {
         };
         let (table, base) = store::LIST_TICKETS;
         Ok(Some(
-            store::page(self.store.pool(), table, store::ticket_columns(), base, &p).await?,
+            store::page(self.store.pool(), table, store::TICKET_COLUMNS, base, &p).await?,
         ))
     }
 }

@@ -164,7 +164,14 @@ impl Core {
     pub async fn iot_orders(&self, caller: &Caller) -> Result<Vec<OrderRow>> {
         caller.require(Range::Anyone)?;
         self.iot_sweep().await;
-        let rows = store::orders_of(self.store.pool(), caller.vendor_filter()).await?;
+        let rows = store::all_of::<OrderRow>(
+            self.store.pool(),
+            store::LIST_ORDERS,
+            store::ORDER_COLUMNS,
+            "created_at, oid",
+            caller.vendor_filter(),
+        )
+        .await?;
         Ok(rows
             .into_iter()
             .filter(|o| caller.sees(place_of(o), false))
@@ -695,7 +702,12 @@ impl Core {
     }
 
     /// AD-08, AD-09: card channels; none is configured on this server.
-    pub async fn iot_prepay_card(&self, caller: &Caller, oid: &str, channel: &str) -> Result<()> {
+    pub async fn iot_prepay_card(
+        &self,
+        caller: &Caller,
+        oid: &str,
+        channel: &str,
+    ) -> Result<std::convert::Infallible> {
         caller.require(Range::Member)?;
         let o = self.iot_order(caller, oid).await?;
         if o.state != OrderState::Obligation.as_str() {

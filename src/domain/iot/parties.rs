@@ -8,7 +8,7 @@
 use serde_json::{Map, Value};
 
 use super::{Caller, Fields, PLATFORM_CODE, Place, Range, Role, SURFACE, TOKEN_TTL_SECS};
-use super::{is_mobile, object_of, password_digest, visible};
+use super::{object_of, password_digest, visible};
 use crate::domain::codes::{Channel, CodeRequest};
 use crate::domain::identity::Password;
 use crate::domain::{AuthFailure, Core, Entity, Error, Forbidden, Result, ids};
@@ -1157,9 +1157,4 @@ fn conflict(entity: Entity) -> impl Fn(sqlx::Error) -> Error {
             e.into()
         }
     }
-}
-
-/// Whether a mobile is well-formed (re-exported for the surface's query parameters).
-pub fn valid_mobile(s: &str) -> bool {
-    is_mobile(s)
 }

@@ -257,7 +257,14 @@ impl Core {
     /// AC-01: the products of the caller's vendor (every vendor's for the platform).
     pub async fn iot_products(&self, caller: &Caller) -> Result<Vec<ProductRow>> {
         caller.require(Range::Anyone)?;
-        Ok(store::products_of(self.store.pool(), caller.vendor_filter()).await?)
+        Ok(store::all_of(
+            self.store.pool(),
+            store::LIST_PRODUCTS,
+            store::PRODUCT_COLUMNS,
+            "created_at, pid",
+            caller.vendor_filter(),
+        )
+        .await?)
     }
 
     /// AC-03 and the product checks of the others.

@@ -69,7 +69,14 @@ impl Core {
     /// The tickets in the caller's range (AE-01 for A#, AE-02's summary for everyone).
     pub async fn iot_tickets(&self, caller: &Caller, range: Range) -> Result<Vec<TicketRow>> {
         caller.require(range)?;
-        let rows = store::tickets_of(self.store.pool(), caller.vendor_filter()).await?;
+        let rows = store::all_of::<TicketRow>(
+            self.store.pool(),
+            store::LIST_TICKETS,
+            store::TICKET_COLUMNS,
+            "created_at, tid",
+            caller.vendor_filter(),
+        )
+        .await?;
         Ok(rows
             .into_iter()
             .filter(|t| caller.sees(place_of(t), false))

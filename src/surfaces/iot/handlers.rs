@@ -268,6 +268,12 @@ pub async fn register_devices(State(s): State<AppState>, Auth(c): Auth, Body(f):
     })
 }
 
+/// The members a device is shared with.
+async fn shares(s: &AppState, did: &str) -> Result<Vec<String>, IotError> {
+    let mut of = s.core.iot_shares_of(&[did.to_owned()]).await?;
+    Ok(of.remove(did).unwrap_or_default())
+}
+
 /// AB-03.
 pub async fn get_device(
     State(s): State<AppState>,
@@ -286,7 +292,7 @@ pub async fn configure_device(
     Body(f): Body,
 ) -> Answer {
     let d = s.core.iot_configure_device(&c, &did, &f).await?;
-    let sh = s.core.iot_device(&c, &did).await?.1;
+    let sh = shares(&s, &d.did).await?;
     Ok(Reply::created(wire::device(&d, &sh)))
 }
 
@@ -386,7 +392,7 @@ pub async fn bind_device(
         return Ok(Reply::created(wire::device(&d, &sh)));
     }
     let d = s.core.iot_bind_device(&c, &did, &f).await?;
-    let sh = s.core.iot_device(&c, &did).await?.1;
+    let sh = shares(&s, &d.did).await?;
     Ok(Reply::created(wire::device(&d, &sh)))
 }
 
@@ -628,11 +634,8 @@ pub async fn prepay(
             })))
         }
         "credit" | "debit" => {
-            s.core.iot_prepay_card(&c, &oid, &channel).await?;
-            Err(IotError::new(
-                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                "unreachable",
-            ))
+            // Always refused: there is no card channel to succeed with.
+            match s.core.iot_prepay_card(&c, &oid, &channel).await? {}
         }
         _ => Err(super::envelope::not_found().await),
     }

@@ -193,7 +193,6 @@ pub fn order(o: &OrderRow) -> Value {
             m.remove("commis");
         }
     }
-    let delivery = object_of(o.delivery.as_deref().unwrap_or("{}"));
     let ret = object_of(o.return_info.as_deref().unwrap_or("{}"));
     let sum = |key: &str| {
         Fen(content
@@ -214,12 +213,7 @@ pub fn order(o: &OrderRow) -> Value {
         "complete_tms": tms(o.done_at.or(o.refunded_at).or(o.closed_at)),
         "content": content,
         "receiver": Value::Object(object_of(&o.receiver)),
-        "delivery": {
-            "company": text(&delivery, "company"),
-            "tracking_num": text(&delivery, "tracking_num"),
-            "delivery_tms": tms(o.delivered_at),
-            "delivery_clerk": text(&delivery, "delivery_clerk"),
-        },
+        "delivery": delivery_fields(o),
         "payment": payment_fields(o),
         "return": {
             "return_tms": tms(o.returned_at),
@@ -257,8 +251,18 @@ pub fn payment(o: &OrderRow) -> Value {
 }
 
 /// AD-04: the delivery.
+fn delivery_fields(o: &OrderRow) -> Value {
+    let delivery = object_of(o.delivery.as_deref().unwrap_or("{}"));
+    json!({
+        "company": text(&delivery, "company"),
+        "tracking_num": text(&delivery, "tracking_num"),
+        "delivery_tms": tms(o.delivered_at),
+        "delivery_clerk": text(&delivery, "delivery_clerk"),
+    })
+}
+
 pub fn delivery(o: &OrderRow) -> Value {
-    let mut d = order(o)["delivery"].clone();
+    let mut d = delivery_fields(o);
     d["order_id"] = json!(o.oid);
     d["state"] = json!(o.state);
     d["receiver"] = Value::Object(object_of(&o.receiver));
