@@ -102,6 +102,37 @@ impl Timestamp {
         Some(Timestamp((dt.unix_timestamp_nanos() / 1_000_000) as i64))
     }
 
+    /// Parses an instant in any of the forms the documents write: RFC 3339 / ISO 8601 with a
+    /// zone (`2018-01-05T03:04:05Z`), and, in the given zone, `2018-01-05T03:04:05`,
+    /// `2018-01-05 03:04:05`, `2018-01-05`, `20180105` and `20180105030405`.
+    pub fn parse_any(s: &str, zone: Zone) -> Option<Self> {
+        let s = s.trim();
+        if let Some(t) = Self::parse_rfc3339(s) {
+            return Some(t);
+        }
+        if let Some(t) = Self::parse_local_datetime(&s.replacen('T', " ", 1), zone) {
+            return Some(t);
+        }
+        let local = |dt: time::PrimitiveDateTime| {
+            let dt = dt.assume_offset(zone.0);
+            Timestamp((dt.unix_timestamp_nanos() / 1_000_000) as i64)
+        };
+        let date = |fmt: &[time::format_description::BorrowedFormatItem<'_>]| {
+            time::Date::parse(s, fmt).ok().map(|d| local(d.midnight()))
+        };
+        if let Some(t) = date(format_description!("[year]-[month]-[day]")) {
+            return Some(t);
+        }
+        if s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit()) {
+            return date(format_description!("[year][month][day]"));
+        }
+        if s.len() == 14 && s.bytes().all(|b| b.is_ascii_digit()) {
+            let fmt = format_description!("[year][month][day][hour][minute][second]");
+            return time::PrimitiveDateTime::parse(s, fmt).ok().map(local);
+        }
+        None
+    }
+
     /// Parses RFC 3339 (`2026-01-01T00:00:00Z`, `2026-01-01T08:00:00+08:00`).
     pub fn parse_rfc3339(s: &str) -> Option<Self> {
         let dt = OffsetDateTime::parse(s.trim(), &Rfc3339).ok()?;
@@ -144,6 +175,32 @@ impl Zone {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_the_documents_forms_of_an_instant() {
+        let z = Zone::shanghai();
+        let want = Timestamp::parse_rfc3339("2018-01-04T16:00:00Z").map(|t| t.0);
+        for s in [
+            "20180105",
+            "2018-01-05",
+            "2018-01-05 00:00:00",
+            "2018-01-05T00:00:00",
+            "2018-01-05T00:00:00+08:00",
+            "20180105000000",
+        ] {
+            assert_eq!(Timestamp::parse_any(s, z).map(|t| t.0), want, "{s}");
+        }
+        for s in [
+            "",
+            "2018013",
+            "201801050",
+            "2018-13-01",
+            "20181301",
+            "tomorrow",
+        ] {
+            assert!(Timestamp::parse_any(s, z).is_none(), "{s}");
+        }
+    }
 
     #[test]
     fn formats_like_the_documents() {

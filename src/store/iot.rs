@@ -749,7 +749,8 @@ pub struct CommissionRow {
     pub rate: String,
     pub state: String,
     pub created_at: i64,
-    pub available_at: i64,
+    /// The end of the order's return window; unknown (`None`) until the order is received.
+    pub available_at: Option<i64>,
 }
 
 const COMMISSION_COLUMNS: &str =
@@ -791,6 +792,30 @@ pub async fn move_commissions(
     .bind(to)
     .fetch_all(conn)
     .await
+}
+
+/// Sets when an order's pending commissions become available (at receipt).
+pub async fn schedule_commissions(
+    conn: &mut Conn,
+    oid: &str,
+    available_at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE iot_commissions SET available_at = $2 WHERE oid = $1 AND state = 'pending'",
+    )
+    .bind(oid)
+    .bind(available_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// How many commission rows an order has, in any state.
+pub async fn commission_count(conn: &mut Conn, oid: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM iot_commissions WHERE oid = $1")
+        .bind(oid)
+        .fetch_one(conn)
+        .await
 }
 
 /// Orders with pending commissions whose time has come.

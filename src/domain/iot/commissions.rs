@@ -1,6 +1,7 @@
-//! Commissions (section 七): what referrers earn on finished orders, pending until the order
-//! can no longer be returned, then available; withdrawals of what is available, at most one per
-//! 30 seconds per account, each in the money journal.
+//! Commissions (section 七, "三级分销 (实时)"): what referrers earn on paid orders, pending
+//! (待激) from the moment of payment until the order can no longer be returned, then available
+//! (可用, and in the money journal), or void when the order is returned; withdrawals of what is
+//! available, at most one per 30 seconds per account, each in the money journal.
 
 use super::{Caller, Fields, Range, Role, WITHDRAWAL_GAP_SECS, orders::RETURN_DAYS};
 use crate::domain::money::Fen;

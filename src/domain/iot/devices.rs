@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::{Caller, Fields, Place, Range, Role, object_of, visible};
-use crate::domain::{Core, Entity, Error, Result, Timestamp};
+use crate::domain::{Core, Entity, Error, Result};
 use crate::store::iot::{self as store, DeviceRow};
 
 /// A device's top-level state: registered, or activated by its first binding.
@@ -42,34 +42,6 @@ pub fn parse_device_id(s: &str) -> Option<String> {
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
     .then(|| s.to_owned())
-}
-
-/// A time given as epoch seconds or ISO 8601 (milliseconds out; none for 0 or empty).
-fn instant(f: &Fields, key: &'static str) -> Result<Option<Option<i64>>> {
-    match f.get(key) {
-        None => Ok(None),
-        Some(Value::Number(n)) => match n.as_i64() {
-            Some(0) => Ok(Some(None)),
-            Some(s) if s > 0 && s < 100_000_000_000 => Ok(Some(Some(s * 1000))),
-            _ => Err(Error::invalid(
-                key,
-                format!("{key} must be epoch seconds or YYYY-MM-DDTHH:MM:SSZ"),
-            )),
-        },
-        Some(Value::String(s)) if s.trim().is_empty() => Ok(Some(None)),
-        Some(Value::String(s)) => Timestamp::parse_rfc3339(s.trim())
-            .map(|t| Some(Some(t.millis())))
-            .ok_or_else(|| {
-                Error::invalid(
-                    key,
-                    format!("{key} must be epoch seconds or YYYY-MM-DDTHH:MM:SSZ"),
-                )
-            }),
-        Some(_) => Err(Error::invalid(
-            key,
-            format!("{key} must be epoch seconds or YYYY-MM-DDTHH:MM:SSZ"),
-        )),
-    }
 }
 
 impl Core {
@@ -311,7 +283,7 @@ impl Core {
         Ok(row)
     }
 
-    /// AB-08: the service state (`state`, `expire` as epoch seconds or ISO 8601).
+    /// AB-08: the service state (`state`, `expire` as epoch seconds, ISO 8601 or `YYYYMMDD`).
     pub async fn iot_device_service(
         &self,
         caller: &Caller,
@@ -324,7 +296,7 @@ impl Core {
         if let Some(state) = f.int("state", 0, 255)? {
             svc.insert("state".into(), Value::from(state));
         }
-        if let Some(expire) = instant(f, "expire")? {
+        if let Some(expire) = super::instant(f, "expire", self.settings.zone)? {
             svc.insert("expire".into(), expire.map_or(Value::Null, Value::from));
         }
         row.service = Value::Object(svc).to_string();

@@ -19,6 +19,7 @@ use md5::Digest;
 use serde_json::{Map, Value};
 
 use super::money::{Fen, parse_fixed};
+use super::time::Zone;
 use super::{Core, Entity, Error, Forbidden, Result, Timestamp};
 use crate::store::{Conn, iot as store};
 
@@ -362,6 +363,30 @@ pub fn object_of(text: &str) -> Map<String, Value> {
 }
 
 /// Section 1.3's time format: `YYYY-MM-DDTHH:MM:SSZ` (empty when there is none).
+/// An instant a client sends: epoch seconds (`0` or `""` clears it), ISO 8601, or the
+/// examples' own `"20180105"` (local date). `None` when the field is absent.
+pub fn instant(f: &Fields, key: &'static str, zone: Zone) -> Result<Option<Option<i64>>> {
+    let bad = || {
+        Error::invalid(
+            key,
+            format!("{key} must be epoch seconds, YYYY-MM-DDTHH:MM:SSZ or YYYYMMDD"),
+        )
+    };
+    match f.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => match n.as_i64() {
+            Some(0) => Ok(Some(None)),
+            Some(s) if s > 0 && s < 100_000_000_000 => Ok(Some(Some(s * 1000))),
+            _ => Err(bad()),
+        },
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(Some(None)),
+        Some(Value::String(s)) if s.len() <= 40 => Timestamp::parse_any(s, zone)
+            .map(|t| Some(Some(t.millis())))
+            .ok_or_else(bad),
+        Some(_) => Err(bad()),
+    }
+}
+
 pub fn tms(ms: Option<i64>) -> Value {
     Value::String(
         ms.map(|m| Timestamp::from_millis(m).iso_utc_secs())

@@ -1,7 +1,9 @@
 //! Orders (section 四, AD-01..AD-15): creation by a member, the state machine
 //! `obligation -> paid -> delivered -> received -> (return -> consent -> refund) | close | done`,
 //! payment through the WeChat Pay gateway (exactly once, in the money journal), the install
-//! ticket of a paid order that needs installing, and the commissions of a finished one.
+//! ticket of a paid order that needs installing, and the commissions a paid order earns its
+//! buyer's referrers: pending from the payment, available once the order can no longer be
+//! returned, void when it is returned.
 //!
 //! `close` ends an unpaid order (by its member, its vendor, or when it expires); `done` ends a
 //! received one (by its member or vendor, or when the return window passes). A member may ask
@@ -50,7 +52,21 @@ impl OrderState {
         }
     }
 
+    /// The state named by its word, or by its number: its place in section 四's list
+    /// (`0` obligation, `1` paid, ... `8` done), as AD-01's example writes `"state": 0`.
+    pub fn parse_any(s: &str) -> Option<OrderState> {
+        match s.parse::<usize>() {
+            Ok(n) => Self::ALL.get(n).copied(),
+            Err(_) => Self::parse(s),
+        }
+    }
+
     pub fn parse(s: &str) -> Option<OrderState> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// Every state, in section 四's order.
+    pub const ALL: [OrderState; 9] = {
         use OrderState as S;
         [
             S::Obligation,
@@ -63,9 +79,7 @@ impl OrderState {
             S::Close,
             S::Done,
         ]
-        .into_iter()
-        .find(|x| x.as_str() == s)
-    }
+    };
 }
 
 /// What is done to an order (besides paying it).
@@ -443,7 +457,12 @@ impl Core {
                 "order {oid} changed meanwhile; read it again"
             )));
         }
-        if action == A::Return && state == S::Done {
+        if action == A::Confirm {
+            store::schedule_commissions(&mut tx, oid, now + self.iot_return_window_ms()).await?;
+        }
+        // A return voids the commissions the sale earned (they were pending: a return is
+        // possible only while the return window is open).
+        if action == A::Return {
             store::move_commissions(&mut tx, oid, "pending", "void").await?;
         }
         if action == A::Refund {
@@ -462,13 +481,15 @@ impl Core {
         Ok(o)
     }
 
-    /// A received order becomes done and its referrers' commissions are recorded (pending
-    /// until the return window closes).
-    async fn iot_finish_order(&self, before: &OrderRow) -> Result<OrderRow> {
-        let now = self.now().millis();
-        let mut o = before.clone();
-        o.state = OrderState::Done.as_str().into();
-        o.done_at = Some(now);
+    /// The commissions an order pays its buyer's referrers (three levels up the referrer
+    /// chain, at the rates its lines were sold with), pending; `available_at` is unknown
+    /// until the order is received. Levels that earn nothing have no row.
+    async fn iot_commission_rows(
+        &self,
+        o: &OrderRow,
+        now: i64,
+        available_at: Option<i64>,
+    ) -> Result<Vec<store::CommissionRow>> {
         let buyer = store::user(self.store.pool(), &o.uid).await?;
         let mut chain = Vec::new();
         let mut next = buyer.and_then(|b| b.rid);
@@ -485,14 +506,7 @@ impl Core {
             }
         }
         let lines: Vec<Value> = serde_json::from_str(&o.content).unwrap_or_default();
-        let available_at = o.received_at.unwrap_or(now) + self.iot_return_window_ms();
-        let mut tx = self.store.begin_write().await?;
-        if !store::update_order(&mut *tx, &o, &before.state).await? {
-            return Err(Error::State(format!(
-                "order {} changed meanwhile; read it again",
-                o.oid
-            )));
-        }
+        let mut rows = Vec::new();
         for (level, uid) in chain.iter().enumerate() {
             let mut amount = 0i64;
             let mut rates = Vec::new();
@@ -519,22 +533,46 @@ impl Core {
                 .map(|r| crate::domain::money::fixed_string(*r, 2))
                 .collect::<Vec<_>>()
                 .join(",");
-            store::insert_commission(
-                &mut tx,
-                &store::CommissionRow {
-                    oid: o.oid.clone(),
-                    level: level as i64 + 1,
-                    uid: uid.clone(),
-                    vid: o.vid.clone(),
-                    amount,
-                    rate,
-                    state: "pending".into(),
-                    created_at: now,
-                    available_at,
-                },
-            )
-            .await?;
+            rows.push(store::CommissionRow {
+                oid: o.oid.clone(),
+                level: level as i64 + 1,
+                uid: uid.clone(),
+                vid: o.vid.clone(),
+                amount,
+                rate,
+                state: "pending".into(),
+                created_at: now,
+                available_at,
+            });
         }
+        Ok(rows)
+    }
+
+    /// A received order becomes done. Its commissions were recorded when it was paid; they
+    /// stay pending until the return window closes (an order paid before commissions were
+    /// recorded at payment gets them now).
+    async fn iot_finish_order(&self, before: &OrderRow) -> Result<OrderRow> {
+        let now = self.now().millis();
+        let mut o = before.clone();
+        o.state = OrderState::Done.as_str().into();
+        o.done_at = Some(now);
+        let available_at = o.received_at.unwrap_or(now) + self.iot_return_window_ms();
+        let late = self
+            .iot_commission_rows(&o, now, Some(available_at))
+            .await?;
+        let mut tx = self.store.begin_write().await?;
+        if !store::update_order(&mut *tx, &o, &before.state).await? {
+            return Err(Error::State(format!(
+                "order {} changed meanwhile; read it again",
+                o.oid
+            )));
+        }
+        if store::commission_count(&mut tx, &o.oid).await? == 0 {
+            for c in &late {
+                store::insert_commission(&mut tx, c).await?;
+            }
+        }
+        store::schedule_commissions(&mut tx, &o.oid, available_at).await?;
         tx.commit().await?;
         Ok(o)
     }
@@ -777,6 +815,9 @@ impl Core {
             tracing::error!(order = %oid, %transaction_id, %reason, "payment not applied");
             return Err(Error::State("支付金额与订单金额不符".into()));
         }
+        // Three levels of commission appear with the payment, pending (待激) until the
+        // order can no longer be returned.
+        let commissions = self.iot_commission_rows(&o, now, None).await?;
         let mut tx = self.store.begin_write().await?;
         let entry = ledger::EntryRow {
             entry_key: payment_key(oid),
@@ -814,6 +855,9 @@ impl Core {
             )
             .await?;
             return Err(Error::State(reason));
+        }
+        for c in &commissions {
+            store::insert_commission(&mut tx, c).await?;
         }
         if o.needs_install == 1 {
             let code = self.iot_vendor_code(Some(&o.vid)).await?;

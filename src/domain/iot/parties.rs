@@ -27,9 +27,9 @@ const VENDOR_TEXTS: [&str; 12] = [
     "reserved", "user",
 ];
 /// The vendor's WeChat account fields that may be shown (AX-07).
-const MXX_PUBLIC: [&str; 3] = ["mp_gid", "mp_appid", "mch_gid"];
-/// The ones never shown (the note after AX-01; `mch_appid` too).
-const MXX_SECRET: [&str; 3] = ["mp_secret", "mch_appid", "mch_secret"];
+const MXX_PUBLIC: [&str; 4] = ["mp_gid", "mp_appid", "mch_gid", "mch_appid"];
+/// The ones never shown (the note after AX-01: "公众号和商户号的秘钥将不返回").
+const MXX_SECRET: [&str; 2] = ["mp_secret", "mch_secret"];
 /// Descriptive fields of an agent or dealer.
 const AGENT_TEXTS: [&str; 7] = [
     "name", "contact", "wechat", "email", "area", "address", "remark",
@@ -1133,6 +1133,10 @@ fn vendor_fields(
     f.copy_texts(&VENDOR_TEXTS, 256, &mut profile)?;
     profile.remove("user");
     f.copy_texts(&MXX_PUBLIC, 128, &mut profile)?;
+    if f.has("mch_appid") {
+        // Kept with the secrets before it was shown; the public copy is the one now.
+        secrets.remove("mch_appid");
+    }
     f.copy_texts(&MXX_SECRET, 256, &mut secrets)?;
     Ok((profile, secrets))
 }

@@ -6,7 +6,7 @@
 use serde_json::{Map, Value};
 
 use super::{Caller, Fields, Place, Range, Role, visible};
-use crate::domain::{Core, Entity, Error, Result, Timestamp};
+use crate::domain::{Core, Entity, Error, Result};
 use crate::store::iot::{self as store, TicketRow};
 
 /// Ticket types (安装, 换货, 退货, 故障, 维护, 拆机).
@@ -47,15 +47,6 @@ pub enum TicketAction {
     Status,
     /// `rate_value` 1-5 and `rate_detail`, once, by the member, when done.
     Rate,
-}
-
-fn appoint(f: &Fields) -> Result<Option<i64>> {
-    match f.text("appoint_tms", 32)?.filter(|s| !s.is_empty()) {
-        None => Ok(None),
-        Some(s) => Timestamp::parse_rfc3339(&s)
-            .map(|t| Some(t.millis()))
-            .ok_or_else(|| Error::invalid("appoint_tms", "appoint_tms is YYYY-MM-DDTHH:MM:SSZ")),
-    }
 }
 
 impl Core {
@@ -167,7 +158,7 @@ impl Core {
             ttype,
             status: CREATED,
             detail,
-            appoint_at: appoint(f)?,
+            appoint_at: super::instant(f, "appoint_tms", self.settings.zone)?.flatten(),
             handler: None,
             approval: None,
             ratings: None,
@@ -234,8 +225,8 @@ impl Core {
                     f.required("installer_id", 64)
                         .or_else(|_| f.required("handler", 64))?,
                 );
-                if let Some(at) = appoint(f)? {
-                    t.appoint_at = Some(at);
+                if let Some(at) = super::instant(f, "appoint_tms", self.settings.zone)? {
+                    t.appoint_at = at;
                 }
                 t.status = DISPATCHED;
             }

@@ -405,6 +405,19 @@ fn compare(a: Option<&Value>, b: Option<&Value>) -> Ordering {
 }
 
 impl ListQuery {
+    /// Rewrites the value of filter `key` with `f` (where it gives one): the same filter
+    /// written in another accepted form.
+    pub fn normalize(mut self, key: &str, f: impl Fn(&str) -> Option<&'static str>) -> Self {
+        for (k, v) in &mut self.filters {
+            if k == key {
+                if let Some(n) = f(v.trim()) {
+                    *v = n.to_owned();
+                }
+            }
+        }
+        self
+    }
+
     /// The same request, for the domain's listings done in SQL.
     pub fn spec(&self) -> crate::domain::iot::listing::ListSpec {
         crate::domain::iot::listing::ListSpec {

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::envelope::{Answer, Auth, Body, IotError, ListQuery, MaybeAuth, Reply, Token};
 use super::wire;
 use crate::app::AppState;
-use crate::domain::iot::orders::OrderAction;
+use crate::domain::iot::orders::{OrderAction, OrderState};
 use crate::domain::iot::tickets::TicketAction;
 use crate::domain::iot::{Caller, Range, Role};
 use crate::store::iot::UserRow;
@@ -537,6 +537,9 @@ pub async fn delete_product(
 
 /// AD-01.
 pub async fn list_orders(State(s): State<AppState>, Auth(c): Auth, q: ListQuery) -> Answer {
+    let q = q.normalize("state", |v| {
+        OrderState::parse_any(v).map(OrderState::as_str)
+    });
     if let Some((total, rows)) = s.core.iot_orders_page(&c, &q.spec()).await? {
         return Ok(Reply::list(
             "orders",

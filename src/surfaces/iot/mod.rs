@@ -30,14 +30,29 @@
 //!   written `POST /devices/<DID>/bind`: sharing is `POST /devices/<DID>/share`, and a
 //!   member who owns the device and names another member (`user_id` or `mobile`) on `bind`
 //!   shares it too. Section 七 reuses AE-01..03: we call them AF-01..03.
+//! - **Shapes:** every object an example shows is always present with every key it shows
+//!   (`weixin`, `basic`, the running state, a ticket's `approval` and `ratings`, ...); a value
+//!   nobody has set is the empty value of the example's type (`""`, `0`, `false`), never
+//!   `null` or a missing key.
+//! - **Times:** written as `2018-01-02T03:04:05Z` (AA-01's `reg_tms` form). Sent times
+//!   (`appoint_tms`, `expire`) may be ISO 8601, the examples' own `20180105` (a local date in
+//!   the configured zone), or epoch seconds. `service.expire` is the example's number: epoch
+//!   seconds, `0` for none (and `0` or `""` sent clears it).
 //! - **Devices:** the example's two `state` keys: the number stays `state`; the running
 //!   state is `running` in the device and `state` in `/stat`.
+//! - **Vendors:** only what the note after AX-01 withholds is withheld (`pwd`, `mp_secret`,
+//!   `mch_secret`); `mch_appid` is shown.
 //! - **Money:** yuan as JSON numbers (`2980`, `625.8`), fen inside.
+//! - **Order `state`:** AD-01's example writes `0`, section 四 names the states by words; we
+//!   answer with the words (`obligation`, `paid`, `delivered`, `received`, `return`,
+//!   `consent`, `refund`, `close`, `done`) and take either form on input (`?state=1` is
+//!   `?state=paid`: the number is the word's place in section 四's list, from 0).
 //! - **Orders:** `close` (unpaid, by the member or the vendor, or after the payment window)
 //!   and `done` (received, by the member or the vendor, or 7 days after receipt) are
 //!   `POST /orders/<OID>/status/close|done`. A member may return an order within 7 days of
-//!   receipt, even once done; its pending commissions are then void. Commissions become
-//!   available when the 7 days are over. AD-07 signs the same prepay again when asked twice.
+//!   receipt, even once done. Commissions ("三级分销 (实时)") appear the moment an order is
+//!   paid, pending (待激) with their exact amounts; they become available (可用) when the 7
+//!   days after receipt are over, and a return voids them. AD-07 signs the same prepay again when asked twice.
 //!   AD-08/AD-09 answer 422: no card channel is configured. WeChat Pay's notifications are
 //!   taken at `POST /iot/orders/notify/weixin` and at the heating surface's notify URL alike.
 //! - **Tickets (五):** detail and moves: `GET /tickets/<TID>`, `PUT .../approval`

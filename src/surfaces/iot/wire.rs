@@ -1,5 +1,7 @@
 //! The document's shapes: each stored object rendered with the field names of seed 002.
-//! Secrets (passwords, `mp_secret`, `mch_appid`, `mch_secret`) are never rendered.
+//! Every object the document shows is always present with every key it shows; a value nobody
+//! has set is the empty value of the example's type (`""`, `0`, `false`). Secrets (passwords,
+//! `mp_secret`, `mch_secret`: the note after AX-01) are never rendered.
 
 use serde_json::{Map, Value, json};
 
@@ -12,6 +14,64 @@ use crate::store::iot::{
 
 fn text(m: &Map<String, Value>, key: &str) -> Value {
     m.get(key).cloned().unwrap_or(Value::String(String::new()))
+}
+
+/// `stored` with every key of `shape` present (the example's empty value where unset).
+fn shaped(mut stored: Map<String, Value>, shape: &[(&str, Value)]) -> Value {
+    for (key, empty) in shape {
+        match stored.get(*key) {
+            Some(v) if !v.is_null() => {}
+            _ => {
+                stored.insert((*key).into(), empty.clone());
+            }
+        }
+    }
+    Value::Object(stored)
+}
+
+/// AA-01's `weixin`, as the example shows it.
+fn weixin(stored: Option<&str>) -> Value {
+    shaped(
+        stored.map(object_of).unwrap_or_default(),
+        &[
+            ("nick", json!("")),
+            ("avatar", json!("")),
+            ("sex", json!(0)),
+            ("sbc_tms", json!(0)),
+            ("OpenID", json!("")),
+            ("UnionID", json!("")),
+        ],
+    )
+}
+
+/// AB-01's `basic` (collected from the device).
+fn basic(stored: Option<&Value>) -> Value {
+    shaped(
+        stored
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default(),
+        &[
+            ("platform", json!("")),
+            ("project", json!("")),
+            ("net_entry", json!("")),
+            ("net_type", json!("")),
+            ("dev_idcd", json!("")),
+            ("sim_iccid", json!("")),
+        ],
+    )
+}
+
+/// AB-01's running state (the example's inner `state`).
+fn running(stored: &str) -> Value {
+    shaped(
+        object_of(stored),
+        &[
+            ("online_tms", json!("")),
+            ("offline_tms", json!("")),
+            ("lbs_coord", json!("")),
+        ],
+    )
 }
 
 /// AA-01's member; the vendor, agent and dealer are shown to the admin side only.
@@ -33,7 +93,7 @@ pub fn member(u: &UserRow, viewer: &Caller, devices: usize) -> Value {
         "bonus": p.get("bonus").cloned().unwrap_or(Value::from(0)),
         "devices": devices,
         "rid": u.rid.clone().unwrap_or_default(),
-        "weixin": u.weixin.as_deref().map(|w| Value::Object(object_of(w))).unwrap_or(Value::Null),
+        "weixin": weixin(u.weixin.as_deref()),
     });
     if viewer.role != Role::Member {
         out["vid"] = json!(u.vid.clone().unwrap_or_default());
@@ -56,10 +116,30 @@ pub fn vendor(u: &UserRow) -> Value {
         "reg_tms": tms(Some(u.reg_at)),
     });
     for key in [
-        "name", "abbv", "logo", "domain", "contact", "wechat", "email", "area", "address",
-        "remark", "mp_gid", "mp_appid", "mch_gid", "reserved",
+        "name",
+        "abbv",
+        "logo",
+        "domain",
+        "contact",
+        "wechat",
+        "email",
+        "area",
+        "address",
+        "remark",
+        "mp_gid",
+        "mp_appid",
+        "mch_gid",
+        "mch_appid",
+        "reserved",
     ] {
         out[key] = text(&p, key);
+    }
+    // Vendors written before `mch_appid` was public keep it with the secrets.
+    if out["mch_appid"] == "" {
+        out["mch_appid"] = text(
+            &object_of(u.secrets.as_deref().unwrap_or("{}")),
+            "mch_appid",
+        );
     }
     out["cfg"] = p.get("cfg").cloned().unwrap_or(json!({}));
     out
@@ -125,8 +205,8 @@ pub fn device(d: &DeviceRow, shares: &[String]) -> Value {
         "manufacture": manufacture,
         "installation": installation,
         "service": service(d),
-        "basic": p.get("basic").cloned().unwrap_or(json!({})),
-        "running": Value::Object(object_of(&d.running)),
+        "basic": basic(p.get("basic")),
+        "running": running(&d.running),
         "statistics": Value::Object(object_of(&d.statistics)),
     });
     for key in [
@@ -144,12 +224,12 @@ pub fn device(d: &DeviceRow, shares: &[String]) -> Value {
     out
 }
 
-/// AB-07: the service state.
+/// AB-07: the service state; `expire` in epoch seconds as the example's number (0: none).
 pub fn service(d: &DeviceRow) -> Value {
     let s = object_of(&d.service);
     json!({
         "state": s.get("state").cloned().unwrap_or(json!(0)),
-        "expire": tms(s.get("expire").and_then(Value::as_i64)),
+        "expire": s.get("expire").and_then(Value::as_i64).map_or(0, |ms| ms.div_euclid(1000)),
     })
 }
 
@@ -164,7 +244,7 @@ pub fn device_prof(d: &DeviceRow) -> Value {
 pub fn device_stat(d: &DeviceRow) -> Value {
     json!({
         "device_id": d.did,
-        "state": Value::Object(object_of(&d.running)),
+        "state": running(&d.running),
         "statistics": Value::Object(object_of(&d.statistics)),
     })
 }
@@ -294,8 +374,16 @@ pub fn ticket(t: &TicketRow) -> Value {
         "order_id": t.order_id.clone().unwrap_or_default(),
         "vid": t.vid,
         "installer_id": t.handler.clone().unwrap_or_default(),
-        "approval": if approval.is_empty() { Value::Null } else { Value::Object(approval) },
-        "ratings": if ratings.is_empty() { Value::Null } else { Value::Object(ratings) },
+        "approval": shaped(approval, &[
+            ("check_result", json!(false)),
+            ("check_tms", json!("")),
+            ("check_usr", json!("")),
+        ]),
+        "ratings": shaped(ratings, &[
+            ("rate_value", json!(0)),
+            ("rate_tms", json!("")),
+            ("rate_detail", json!("")),
+        ]),
     })
 }
 
@@ -310,7 +398,7 @@ pub fn commission(c: &CommissionRow) -> Value {
         "rate": c.rate,
         "state": c.state,
         "create_tms": tms(Some(c.created_at)),
-        "available_tms": tms(Some(c.available_at)),
+        "available_tms": tms(c.available_at),
     })
 }
 
