@@ -317,18 +317,17 @@ impl App {
     ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut tasks = tokio::task::JoinSet::new();
+        let limits = surfaces::listener::Limits::from_config(&self.state.config.connections);
         for l in self.listeners {
             let addr = l.listener.local_addr()?;
             tracing::info!(listener = %l.name, %addr, "listening");
-            let mut rx = stop_rx.clone();
-            let service = l.router.into_make_service_with_connect_info::<SocketAddr>();
-            tasks.spawn(async move {
-                axum::serve(l.listener, service)
-                    .with_graceful_shutdown(async move {
-                        let _ = rx.wait_for(|stop| *stop).await;
-                    })
-                    .await
-            });
+            tasks.spawn(surfaces::listener::serve(
+                l.listener,
+                l.router,
+                limits.clone(),
+                self.state.metrics.connections.clone(),
+                stop_rx.clone(),
+            ));
         }
         let every = self.state.config.heating.reconcile_interval_seconds;
         if every > 0 {

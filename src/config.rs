@@ -57,6 +57,8 @@ pub struct Config {
     pub wechat_pay: WechatPaySection,
     pub meter: MeterConfig,
     pub retail: RetailConfig,
+    /// How the listeners take connections (caps and timeouts).
+    pub connections: ConnectionsConfig,
     /// The EV charging station's set-up (used when the database has none yet).
     pub charging: crate::domain::charging::settings::StationSettings,
     /// Surface name -> extra listener address serving that surface at its root.
@@ -92,6 +94,33 @@ impl Default for ServerConfig {
             timezone: "Asia/Shanghai".into(),
             shutdown_grace_seconds: 10,
             trust_forwarded_for: false,
+        }
+    }
+}
+
+/// Caps and timeouts of the listeners' connections.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConnectionsConfig {
+    /// A connection whose request headers are not complete this long after their first byte
+    /// (or after the connection opened) is closed.
+    pub header_timeout_seconds: f64,
+    /// A keep-alive connection idle this long between requests is closed.
+    pub idle_timeout_seconds: f64,
+    /// Connections open at once, per process (also kept below the open-files limit).
+    pub max_connections: usize,
+    /// Connections open at once from one client address; 0 for no cap (set it to 0, or high,
+    /// behind a reverse proxy, where every connection comes from the proxy).
+    pub max_connections_per_ip: usize,
+}
+
+impl Default for ConnectionsConfig {
+    fn default() -> Self {
+        ConnectionsConfig {
+            header_timeout_seconds: 10.0,
+            idle_timeout_seconds: 60.0,
+            max_connections: 4096,
+            max_connections_per_ip: 256,
         }
     }
 }

@@ -53,6 +53,8 @@ struct Key {
 #[derive(Default, Clone)]
 pub struct Metrics {
     series: Arc<Mutex<HashMap<Key, Series>>>,
+    /// The listeners' connections.
+    pub connections: Arc<crate::surfaces::listener::Census>,
 }
 
 fn escape(label: &str) -> String {
@@ -84,6 +86,19 @@ impl Metrics {
                 .cmp(&(b.surface, &b.route, &b.method, b.status))
         });
         let mut out = String::new();
+        let c = &self.connections;
+        let _ = writeln!(
+            out,
+            "# HELP utilhall_connections_open Client connections open now.\n\
+             # TYPE utilhall_connections_open gauge\nutilhall_connections_open {}\n\
+             # HELP utilhall_connections_refused_total Connections refused at a connection cap.\n\
+             # TYPE utilhall_connections_refused_total counter\nutilhall_connections_refused_total {}\n\
+             # HELP utilhall_connections_timed_out_total Connections closed for slow headers or idleness.\n\
+             # TYPE utilhall_connections_timed_out_total counter\nutilhall_connections_timed_out_total {}",
+            c.open(),
+            c.refused.load(std::sync::atomic::Ordering::Relaxed),
+            c.timed_out.load(std::sync::atomic::Ordering::Relaxed),
+        );
         out.push_str("# HELP utilhall_http_requests_total HTTP requests answered.\n");
         out.push_str("# TYPE utilhall_http_requests_total counter\n");
         for k in &keys {

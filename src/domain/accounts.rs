@@ -146,6 +146,7 @@ impl Core {
         phone: &Phone,
         proof: LoginProof<'_>,
         audience: &'static str,
+        from: Option<std::net::IpAddr>,
     ) -> Result<LoginOutcome> {
         let guard_key = format!("user:{}", phone.as_str());
         let (user, code_id) = match proof {
@@ -161,13 +162,13 @@ impl Core {
                 let user = store_users::find_by_phone(self.store.pool(), phone.as_str())
                     .await?
                     .ok_or(Error::NotFound(Entity::User))?;
-                self.ensure_not_locked(&guard_key).await?;
+                self.ensure_not_locked(&guard_key, from).await?;
                 if !self
                     .passwords
                     .verify(password.expose(), &user.password_hash)
                     .await?
                 {
-                    self.record_failed_sign_in(&guard_key).await?;
+                    self.record_failed_sign_in(&guard_key, from).await?;
                     return Err(Error::Unauthorized(AuthFailure::WrongPassword));
                 }
                 (user, None)
@@ -184,7 +185,7 @@ impl Core {
         let previous_logins = store_users::record_login(&mut *tx, &user.id).await?;
         let tokens = self.open_session(&mut tx, &user.id, audience, now).await?;
         tx.commit().await?;
-        self.clear_failed_sign_ins(&guard_key).await?;
+        self.clear_failed_sign_ins(&guard_key, from).await?;
         Ok(LoginOutcome {
             tokens,
             user: user.into(),
@@ -253,6 +254,7 @@ impl Core {
         principal: &Principal,
         change: PasswordChange<'_>,
         surface: &'static str,
+        from: Option<std::net::IpAddr>,
     ) -> Result<()> {
         let user = store_users::find_by_id(self.store.pool(), &principal.user_id)
             .await?
@@ -261,13 +263,13 @@ impl Core {
             return Err(Error::State("手机号与当前账号不一致".into()));
         }
         let guard_key = format!("user:{}", user.phone);
-        self.ensure_not_locked(&guard_key).await?;
+        self.ensure_not_locked(&guard_key, from).await?;
         if !self
             .passwords
             .verify(change.old_password.expose(), &user.password_hash)
             .await?
         {
-            self.record_failed_sign_in(&guard_key).await?;
+            self.record_failed_sign_in(&guard_key, from).await?;
             return Err(Error::Unauthorized(AuthFailure::WrongPassword));
         }
         let code_id = self

@@ -89,6 +89,22 @@ impl Core {
 
     /// Issues a fresh code for the request and delivers it; older codes for the same purpose die.
     pub async fn send_code(&self, req: CodeRequest<'_>) -> Result<SentCode> {
+        self.send_code_throttled(req, None).await
+    }
+
+    /// The same, for a code that goes to a phone that is not the requester's own (an
+    /// enterprise's contact phone, for a user who wants to bind it): the resend interval and
+    /// the daily cap count per requester and recipient, so one requester's sends cannot use up
+    /// another's.
+    pub async fn send_code_for(&self, req: CodeRequest<'_>, requester: &str) -> Result<SentCode> {
+        self.send_code_throttled(req, Some(requester)).await
+    }
+
+    async fn send_code_throttled(
+        &self,
+        req: CodeRequest<'_>,
+        requester: Option<&str>,
+    ) -> Result<SentCode> {
         if !self.sender.can_deliver(req.channel) {
             return Err(Error::Unavailable {
                 service: Service::CodeDelivery,
@@ -102,7 +118,10 @@ impl Core {
         let id = ids::random_hex_id();
         let mac = self.code_mac(&req, &code);
         let mut tx = self.store.begin_write().await?;
-        let throttle_key = format!("{}:{}", req.channel.as_str(), req.recipient);
+        let throttle_key = match requester {
+            None => format!("{}:{}", req.channel.as_str(), req.recipient),
+            Some(r) => format!("{}:{}:{r}", req.channel.as_str(), req.recipient),
+        };
         let slot = store_codes::take_send_slot(
             &mut tx,
             &throttle_key,

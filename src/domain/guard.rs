@@ -1,18 +1,36 @@
-//! Password guessing is bounded per account: after `max_failed_sign_ins` wrong passwords in a
-//! window, that account's password sign-in is refused until the window ends (a correct SMS code
-//! still works for end users).
+//! Password (and other secret) guessing is bounded where it happens, not where it aims: the
+//! failures of one client address against one account lock that pair for the window; the
+//! failures against an account from everywhere together only slow every attempt on it down.
+//! So a stranger's wrong guesses never refuse the right answer from somewhere else, and a guesser
+//! spread over many addresses still gets at most one try every few seconds.
+
+use std::net::IpAddr;
+use std::time::Duration;
 
 use super::identity::Password;
 use super::{AuthFailure, Core, Error, Result};
 use crate::store::attempts;
 
+/// The longest an attempt on a much-guessed account is held back.
+pub const MAX_SLOWDOWN: Duration = Duration::from_secs(5);
+
+/// The pair's counter key: the account's key and where the attempts come from.
+fn pair_key(key: &str, from: Option<IpAddr>) -> String {
+    match from {
+        Some(ip) => format!("{key}@{ip}"),
+        None => format!("{key}@local"),
+    }
+}
+
 impl Core {
-    /// Refuses when `key` has failed too often in the current window.
-    pub(crate) async fn ensure_not_locked(&self, key: &str) -> Result<()> {
+    /// Refuses when this address has failed too often against `key` in the current window;
+    /// holds the attempt back a while when the account is being guessed from everywhere.
+    pub(crate) async fn ensure_not_locked(&self, key: &str, from: Option<IpAddr>) -> Result<()> {
         let s = &self.settings;
         let now = self.now().millis();
         let window_ms = s.sign_in_window_secs * 1000;
-        let (start, count) = attempts::failures(self.store.pool(), key, now, window_ms).await?;
+        let pool = self.store.pool();
+        let (start, count) = attempts::failures(pool, &pair_key(key, from), now, window_ms).await?;
         if count >= s.max_failed_sign_ins {
             let wait = ((start + window_ms - now).max(0) + 999) / 1000;
             return Err(Error::RateLimited {
@@ -20,34 +38,69 @@ impl Core {
                 retry_after_secs: wait.max(1) as u64,
             });
         }
+        let (_, everywhere) = attempts::failures(pool, key, now, window_ms).await?;
+        let over = everywhere - s.max_failed_sign_ins;
+        if over >= 0 {
+            // Half a second more for each failure over the limit, up to the cap: whoever
+            // tries, right or wrong, waits the same, so the delay tells nothing.
+            let delay = Duration::from_millis(500 * (over as u64 + 1)).min(MAX_SLOWDOWN);
+            tracing::info!(
+                key,
+                failures = everywhere,
+                ?delay,
+                "attempt on a much-guessed account held back"
+            );
+            tokio::time::sleep(delay).await;
+        }
         Ok(())
     }
 
-    /// Counts one wrong password for `key`.
-    pub(crate) async fn record_failed_sign_in(&self, key: &str) -> Result<()> {
+    /// Counts one failure of this address against `key` (and against `key` from everywhere).
+    pub(crate) async fn record_failed_sign_in(
+        &self,
+        key: &str,
+        from: Option<IpAddr>,
+    ) -> Result<()> {
         let window_ms = self.settings.sign_in_window_secs * 1000;
-        attempts::record_failure(self.store.pool(), key, self.now().millis(), window_ms).await?;
+        let now = self.now().millis();
+        let pool = self.store.pool();
+        attempts::record_failure(pool, &pair_key(key, from), now, window_ms).await?;
+        attempts::record_failure(pool, key, now, window_ms).await?;
         Ok(())
     }
 
     /// Checks a password against an account's hash under the account's guard `key`: refused
-    /// while locked, a wrong one counted, a right one clears the count.
+    /// while this address is locked out of it, a wrong one counted, a right one clears the count.
     pub(crate) async fn verify_guarded(
         &self,
         key: &str,
+        from: Option<IpAddr>,
         password: &Password,
         hash: &str,
     ) -> Result<()> {
-        self.ensure_not_locked(key).await?;
+        self.ensure_not_locked(key, from).await?;
         if !self.passwords.verify(password.expose(), hash).await? {
-            self.record_failed_sign_in(key).await?;
+            self.record_failed_sign_in(key, from).await?;
             return Err(Error::Unauthorized(AuthFailure::WrongPassword));
         }
-        self.clear_failed_sign_ins(key).await
+        self.clear_failed_sign_ins(key, from).await
     }
 
-    /// Forgets the wrong passwords of `key` after a successful sign-in.
-    pub(crate) async fn clear_failed_sign_ins(&self, key: &str) -> Result<()> {
+    /// Forgets this address's failures against `key` after a success. The count from
+    /// everywhere stays: a right answer from one place does not lift the slow-down the others
+    /// earned.
+    pub(crate) async fn clear_failed_sign_ins(
+        &self,
+        key: &str,
+        from: Option<IpAddr>,
+    ) -> Result<()> {
+        attempts::clear(self.store.pool(), &pair_key(key, from)).await?;
+        Ok(())
+    }
+
+    /// Forgets the failures against `key` from everywhere: its owner proved who they are
+    /// another way (a code sent to their phone). The guessers' own locks stay.
+    pub(crate) async fn forgive_account_failures(&self, key: &str) -> Result<()> {
         attempts::clear(self.store.pool(), key).await?;
         Ok(())
     }

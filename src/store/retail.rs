@@ -18,6 +18,8 @@ pub struct EnterpriseRow {
     pub name: String,
     pub contact_phone: String,
     pub created_at: i64,
+    /// How many users may be bound to it at once.
+    pub max_users: i64,
 }
 
 /// A user of the hall, with the enterprise and company it is bound to.
@@ -172,13 +174,14 @@ pub async fn insert_enterprise<'e, E: Executor<'e, Database = Any>>(
     e: &EnterpriseRow,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "INSERT INTO retail_enterprises (credit_code, name, contact_phone, created_at) \
-         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        "INSERT INTO retail_enterprises (credit_code, name, contact_phone, created_at, max_users) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
     )
     .bind(&e.credit_code)
     .bind(&e.name)
     .bind(&e.contact_phone)
     .bind(e.created_at)
+    .bind(e.max_users)
     .execute(ex)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -188,7 +191,7 @@ pub async fn enterprises<'e, E: Executor<'e, Database = Any>>(
     ex: E,
 ) -> Result<Vec<EnterpriseRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT credit_code, name, contact_phone, created_at FROM retail_enterprises ORDER BY name",
+        "SELECT credit_code, name, contact_phone, created_at, max_users FROM retail_enterprises ORDER BY name",
     )
     .fetch_all(ex)
     .await
@@ -199,27 +202,30 @@ pub async fn enterprise<'e, E: Executor<'e, Database = Any>>(
     credit_code: &str,
 ) -> Result<Option<EnterpriseRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT credit_code, name, contact_phone, created_at FROM retail_enterprises WHERE credit_code = $1",
+        "SELECT credit_code, name, contact_phone, created_at, max_users FROM retail_enterprises WHERE credit_code = $1",
     )
     .bind(credit_code)
     .fetch_optional(ex)
     .await
 }
 
-/// Changes an enterprise's name and/or contact phone; false when there is no such enterprise.
+/// Changes an enterprise's name, contact phone and/or how many users it may have; false when
+/// there is no such enterprise.
 pub async fn update_enterprise<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     credit_code: &str,
     name: Option<&str>,
     contact_phone: Option<&str>,
+    max_users: Option<i64>,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE retail_enterprises SET name = COALESCE($1, name), contact_phone = COALESCE($2, contact_phone) \
-         WHERE credit_code = $3",
+        "UPDATE retail_enterprises SET name = COALESCE($1, name), contact_phone = COALESCE($2, contact_phone), \
+         max_users = COALESCE($4, max_users) WHERE credit_code = $3",
     )
     .bind(name)
     .bind(contact_phone)
     .bind(credit_code)
+    .bind(max_users)
     .execute(ex)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -412,6 +418,54 @@ pub async fn set_binding<'e, E: Executor<'e, Database = Any>>(
     .execute(ex)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Binds a user to an enterprise when the enterprise has room for one more user. The count is
+/// taken under the enterprise row's lock (an update of it, on PostgreSQL; SQLite's write
+/// transaction holds the database), so two users binding at once cannot both take the last
+/// place. `None` when there is no such enterprise; `Some(false)` when it is full.
+pub async fn bind_if_room(
+    conn: &mut super::Conn,
+    user_id: &str,
+    binding: (&str, &str, &str),
+    now: i64,
+) -> Result<Option<bool>, sqlx::Error> {
+    let max: Option<i64> = sqlx::query_scalar(
+        "UPDATE retail_enterprises SET max_users = max_users WHERE credit_code = $1 RETURNING max_users",
+    )
+    .bind(binding.0)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(max) = max else {
+        return Ok(None);
+    };
+    let others: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM retail_users WHERE enterprise_code = $1 AND id <> $2",
+    )
+    .bind(binding.0)
+    .bind(user_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    if others >= max {
+        return Ok(Some(false));
+    }
+    Ok(Some(
+        set_binding(&mut *conn, user_id, Some(binding), now).await?,
+    ))
+}
+
+/// The users bound to an enterprise: `(phone, bound_at)`, first bound first.
+pub async fn bound_users<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    credit_code: &str,
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT phone, COALESCE(bound_at, 0) FROM retail_users WHERE enterprise_code = $1 \
+         ORDER BY bound_at, phone",
+    )
+    .bind(credit_code)
+    .fetch_all(ex)
+    .await
 }
 
 // --- content ---------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ pub mod charging;
 pub mod docs;
 pub mod heating;
 pub mod iot;
+pub mod listener;
 pub mod meter;
 pub mod ratelimit;
 pub mod retail;

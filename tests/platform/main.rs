@@ -5,4 +5,5 @@ mod common;
 
 mod admin;
 mod cli;
+mod connections;
 mod server;

@@ -37,6 +37,44 @@ async fn captcha(app: &TestApp) -> (String, String) {
     (id, answer)
 }
 
+/// The binding code the last `bind_code` sent (read from the dev outbox): `(to, code)`.
+fn bind_code_sent(app: &TestApp, after: usize) -> (String, String) {
+    let line = app.outbox_lines()[after..]
+        .iter()
+        .rev()
+        .find(|l| {
+            l["channel"] == "sms"
+                && l["purpose"]
+                    .as_str()
+                    .is_some_and(|p| p.starts_with("bind:"))
+        })
+        .cloned()
+        .expect("a binding code in the dev outbox");
+    (
+        line["to"].as_str().expect("to").to_owned(),
+        line["code"].as_str().expect("code").to_owned(),
+    )
+}
+
+/// Binds in the two steps a client takes: the details and an image captcha have the 验证码
+/// sent to the enterprise's contact phone (read here from the dev outbox), then the details
+/// and that code bind. The first refusal is returned.
+async fn bind_enterprise(app: &TestApp, token: &str, fields: Value) -> Reply {
+    let (id, answer) = captcha(app).await;
+    let mut ask = fields.clone();
+    ask["captcha_id"] = json!(id);
+    ask["captcha"] = json!(answer);
+    let before = app.outbox_lines().len();
+    let r = app.post_auth("/retail/user/bind_code", token, ask).await;
+    if r.status != 200 {
+        return r;
+    }
+    let (_, code) = bind_code_sent(app, before);
+    let mut fields = fields;
+    fields["code"] = json!(code);
+    app.post_auth("/retail/user/bind", token, fields).await
+}
+
 async fn register(app: &TestApp, phone: &str, password: &str) -> Reply {
     let (id, answer) = captcha(app).await;
     app.post(
@@ -230,12 +268,11 @@ async fn binding_an_enterprise_needs_its_name_code_and_phone_digits() {
             cid.to_owned(),
         );
         async move {
-            let (id, answer) = captcha(app).await;
-            app.post_auth(
-                "/retail/user/bind",
+            bind_enterprise(
+                app,
                 t,
                 json!({"company_id": cid, "services": services, "enterprise_name": name,
-                       "credit_code": code, "phone_last4": last4, "captcha_id": id, "captcha": answer}),
+                       "credit_code": code, "phone_last4": last4}),
             )
             .await
         }
@@ -256,11 +293,22 @@ async fn binding_an_enterprise_needs_its_name_code_and_phone_digits() {
         "not_bound",
     );
     let services = json!(["售电服务"]);
+    const YG: &str = "珠海远光软件股份有限公司";
+    assert_error(
+        &bind(services.clone(), YG, YGSOFT, "0001", &company_id).await,
+        400,
+        "invalid",
+    );
+    assert_error(
+        &bind(services.clone(), "别的公司", YGSOFT, "0002", &company_id).await,
+        400,
+        "invalid",
+    );
     assert_error(
         &bind(
             services.clone(),
-            "珠海魅族科技有限公司",
-            MEIZU,
+            YG,
+            "91440400MA4UJ7Q0X6",
             "0002",
             &company_id,
         )
@@ -269,83 +317,190 @@ async fn binding_an_enterprise_needs_its_name_code_and_phone_digits() {
         "invalid",
     );
     assert_error(
-        &bind(services.clone(), "别的公司", MEIZU, "0001", &company_id).await,
+        &bind(json!(["洗车"]), YG, YGSOFT, "0002", &company_id).await,
         400,
         "invalid",
     );
+    // (That one got a code sent before its services were refused: one code a minute.)
+    app.advance(61).await;
     assert_error(
-        &bind(
-            services.clone(),
-            "珠海魅族科技有限公司",
-            "91440400MA4UJ7Q0X6",
-            "0001",
-            &company_id,
-        )
-        .await,
-        400,
-        "invalid",
-    );
-    assert_error(
-        &bind(
-            json!(["洗车"]),
-            "珠海魅族科技有限公司",
-            MEIZU,
-            "0001",
-            &company_id,
-        )
-        .await,
-        400,
-        "invalid",
-    );
-    assert_error(
-        &bind(
-            services.clone(),
-            "珠海魅族科技有限公司",
-            MEIZU,
-            "0001",
-            "nope",
-        )
-        .await,
+        &bind(services.clone(), YG, YGSOFT, "0002", "nope").await,
         404,
         "not_found",
     );
-    let r = bind(
-        services.clone(),
-        "珠海魅族科技有限公司",
-        MEIZU,
-        "0001",
-        &company_id,
+    // The right details alone do not bind: the code sent to the enterprise's phone does.
+    let no_code = app
+        .post_auth(
+            "/retail/user/bind",
+            &t,
+            json!({"company_id": company_id, "services": services, "enterprise_name": YG,
+                   "credit_code": YGSOFT, "phone_last4": "0002"}),
+        )
+        .await;
+    assert_error(&no_code, 400, "invalid");
+    let (id, answer) = captcha(&app).await;
+    let before = app.outbox_lines().len();
+    let sent = app
+        .post_auth(
+            "/retail/user/bind_code",
+            &t,
+            json!({"company_id": company_id, "enterprise_name": YG, "credit_code": YGSOFT,
+                   "phone_last4": "0002", "captcha_id": id, "captcha": answer}),
+        )
+        .await;
+    assert_eq!(sent.status, 200, "{:?}", sent.body);
+    let (to, code) = bind_code_sent(&app, before);
+    assert!(to.ends_with("0002"), "sent to the enterprise's phone: {to}");
+    assert_ne!(to, "13700000001", "not to the user's own phone");
+    assert_eq!(sent.body["phone"], format!("{}****{}", &to[..3], &to[7..]));
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let attempt = |code: String| {
+        let (app, t, company_id) = (&app, &t, &company_id);
+        async move {
+            app.post_auth(
+                "/retail/user/bind",
+                t,
+                json!({"company_id": company_id, "services": ["售电服务"], "enterprise_name": YG,
+                       "credit_code": YGSOFT, "phone_last4": "0002", "code": code}),
+            )
+            .await
+        }
+    };
+    assert_error(&attempt(wrong.into()).await, 400, "code_invalid");
+    // Another user cannot use this user's code.
+    register(&app, "13700000003", "password-3").await;
+    let t3 = token(&app, "13700000003", "password-3").await;
+    let stolen = app
+        .post_auth(
+            "/retail/user/bind",
+            &t3,
+            json!({"company_id": company_id, "services": ["售电服务"], "enterprise_name": YG,
+                   "credit_code": YGSOFT, "phone_last4": "0002", "code": code}),
+        )
+        .await;
+    assert_error(&stolen, 400, "code_invalid");
+    let r = attempt(code.clone()).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["binding"]["enterprise_code"], YGSOFT);
+    assert_eq!(r.body["binding"]["services"], json!(["售电服务"]));
+    assert_eq!(
+        app.get("/retail/user/settlement_bills", Some(&t))
+            .await
+            .body[0]["username"],
+        YG
+    );
+    // The code is used up.
+    assert_error(&attempt(code).await, 400, "code_invalid");
+
+    // The document's path for binding: POST /user/login with the token and the fields. 魅族
+    // has its demo user already; the operator allows a second.
+    let admin = app.admin_token().await;
+    let r = patch(
+        &app,
+        &admin,
+        &format!("/admin/v1/retail/enterprises/{MEIZU}"),
+        json!({"max_users": 2}),
     )
     .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    assert_eq!(r.body["binding"]["enterprise_code"], MEIZU);
-    assert_eq!(r.body["binding"]["services"], json!(["售电服务"]));
-    assert_eq!(
-        app.get("/retail/user/contracts", Some(&t)).await.body[0]["contract_id"],
-        "GD441520170601"
-    );
-
-    // The document's path for binding: POST /user/login with the token and the fields.
+    assert_eq!(r.body["max_users"], 2);
     register(&app, "13700000002", "password-2").await;
     let t2 = token(&app, "13700000002", "password-2").await;
     let (id, answer) = captcha(&app).await;
+    let before = app.outbox_lines().len();
+    let sent = app
+        .post_auth(
+            "/retail/user/bind_code",
+            &t2,
+            json!({"company_id": company_id, "enterprise_name": "珠海魅族科技有限公司",
+                   "credit_code": MEIZU, "phone_last4": "0001", "captcha_id": id, "captcha": answer}),
+        )
+        .await;
+    assert_eq!(sent.status, 200, "{:?}", sent.body);
+    let (_, code) = bind_code_sent(&app, before);
     let fields = json!({"company_id": company_id, "services": "售电服务,能效管理",
-        "enterprise_name": "珠海远光软件股份有限公司", "credit_code": YGSOFT, "phone_last4": "0002",
-        "captcha_id": id, "captcha": answer});
+        "enterprise_name": "珠海魅族科技有限公司", "credit_code": MEIZU, "phone_last4": "0001",
+        "code": code});
     assert_error(
         &app.post("/retail/user/login", fields.clone()).await,
         401,
         "unauthorized",
     );
-    let (id, answer) = captcha(&app).await;
-    let mut fields = fields;
-    fields["captcha_id"] = json!(id);
-    fields["captcha"] = json!(answer);
     let r = app.post_auth("/retail/user/login", &t2, fields).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(
         r.body["binding"]["services"],
         json!(["售电服务", "能效管理"])
+    );
+    // The holders see each other (phones masked); a third is refused: two is the setting.
+    let holders = app.get("/retail/user/bind", Some(&t2)).await;
+    assert_eq!(holders.status, 200, "{:?}", holders.body);
+    assert_eq!(holders.body["max_users"], 2);
+    let phones: Vec<&str> = holders.body["users"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .filter_map(|u| u["phone"].as_str())
+        .collect();
+    assert_eq!(phones, ["139****0000", "137****0002"]);
+    assert!(!holders.body.to_string().contains("13900000000"));
+    assert_error(
+        &bind_enterprise(
+            &app,
+            &t3,
+            json!({"company_id": company_id, "services": ["售电服务"],
+                   "enterprise_name": "珠海魅族科技有限公司", "credit_code": MEIZU, "phone_last4": "0001"}),
+        )
+        .await,
+        409,
+        "conflict",
+    );
+    // An unbound user has nobody to see.
+    assert_error(
+        &app.get("/retail/user/bind", Some(&t3)).await,
+        403,
+        "not_bound",
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_second_user_cannot_bind_an_enterprise_another_holds() {
+    let app = app().await;
+    let company = app.get("/retail/companies", None).await.body[0]["id"].clone();
+    register(&app, "13700000005", "password-5").await;
+    let t = token(&app, "13700000005", "password-5").await;
+    // 魅族 is held by the demo user; its right details and a captcha still send no code.
+    let before = app.outbox_lines().len();
+    let r = bind_enterprise(
+        &app,
+        &t,
+        json!({"company_id": company, "services": ["售电服务"], "enterprise_name": "珠海魅族科技有限公司",
+               "credit_code": MEIZU, "phone_last4": "0001"}),
+    )
+    .await;
+    assert_error(&r, 409, "conflict");
+    assert!(
+        app.outbox_lines()[before..]
+            .iter()
+            .all(|l| l["channel"] != "sms"),
+        "no code went to the holder's phone"
+    );
+    // The holder still reads its bills; the stranger reads nothing.
+    let demo = demo_token(&app).await;
+    assert!(
+        !app.get("/retail/user/settlement_bills", Some(&demo))
+            .await
+            .body
+            .as_array()
+            .expect("bills")
+            .is_empty()
+    );
+    assert_eq!(
+        app.get("/retail/user/settlement_bills", Some(&t))
+            .await
+            .body,
+        json!([])
     );
     app.stop().await;
 }
@@ -475,15 +630,13 @@ async fn a_user_never_sees_another_enterprises_data() {
     register(&app, "13700000002", "password-2").await;
     let t = token(&app, "13700000002", "password-2").await;
     let company = app.get("/retail/companies", None).await.body[0]["id"].clone();
-    let (id, answer) = captcha(&app).await;
-    let r = app
-        .post_auth(
-            "/retail/user/bind",
-            &t,
-            json!({"company_id": company, "services": ["售电服务"], "enterprise_name": "珠海远光软件股份有限公司",
-                   "credit_code": YGSOFT, "phone_last4": "0002", "captcha_id": id, "captcha": answer}),
-        )
-        .await;
+    let r = bind_enterprise(
+        &app,
+        &t,
+        json!({"company_id": company, "services": ["售电服务"], "enterprise_name": "珠海远光软件股份有限公司",
+               "credit_code": YGSOFT, "phone_last4": "0002"}),
+    )
+    .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let bills = app.get("/retail/user/settlement_bills", Some(&t)).await;
     assert_eq!(bills.body.as_array().map(Vec::len), Some(1));
@@ -1148,13 +1301,24 @@ async fn a_client_that_keeps_the_captcha_in_a_cookie_and_names_things_its_own_wa
     // Binding with the company's name rather than its id.
     let t = token(&app, "13700000001", "password-1").await;
     let (id, answer) = captcha(&app).await;
+    let before = app.outbox_lines().len();
+    let r = app
+        .post_auth(
+            "/retail/user/bind_code",
+            &t,
+            json!({"company": "珠海高远电能科技有限公司", "enterprise_name": "珠海远光软件股份有限公司",
+                   "organization_code": YGSOFT, "phone_last4": "0002", "captchaId": id, "code": answer}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let (_, code) = bind_code_sent(&app, before);
     let r = app
         .post_auth(
             "/retail/user/bind",
             &t,
             json!({"company": "珠海高远电能科技有限公司", "service": "售电服务",
                    "enterprise_name": "珠海远光软件股份有限公司", "organization_code": YGSOFT,
-                   "phone_last4": "0002", "captchaId": id, "code": answer}),
+                   "phone_last4": "0002", "verifyCode": code}),
         )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
@@ -1219,28 +1383,29 @@ async fn odd_requests_get_the_envelope_never_a_500() {
 }
 
 #[tokio::test]
-async fn guessing_an_enterprises_phone_digits_is_limited_per_enterprise() {
+async fn guessing_an_enterprises_details_locks_the_guesser_not_the_enterprise() {
     let app = app().await;
     let company = app.get("/retail/companies", None).await.body[0]["id"].clone();
-    // Each guess from a fresh account: the enterprise's own count stops them.
+    // Each guess from a fresh account, all from one address: that address is stopped.
     let mut last = None;
     for i in 0..12 {
         let phone = format!("137000001{i:02}");
         register(&app, &phone, "password-1").await;
         let t = token(&app, &phone, "password-1").await;
-        let (id, answer) = captcha(&app).await;
-        let r = app
-            .post_auth(
-                "/retail/user/bind",
-                &t,
-                json!({"company_id": company, "services": ["售电服务"], "enterprise_name": "珠海远光软件股份有限公司",
-                       "credit_code": YGSOFT, "phone_last4": format!("90{i:02}"), "captcha_id": id, "captcha": answer}),
-            )
-            .await;
+        let r = bind_enterprise(
+            &app,
+            &t,
+            json!({"company_id": company, "services": ["售电服务"], "enterprise_name": "珠海远光软件股份有限公司",
+                   "credit_code": YGSOFT, "phone_last4": format!("90{i:02}")}),
+        )
+        .await;
         let limited = r.status == 429;
         last = Some(r);
         if limited {
-            assert!(i >= 2, "the limit is per enterprise, across accounts");
+            assert!(
+                i >= 2,
+                "the limit is per address and enterprise, across accounts"
+            );
             break;
         }
     }
@@ -1253,6 +1418,45 @@ async fn guessing_an_enterprises_phone_digits_is_limited_per_enterprise() {
         "{:?}",
         r.body
     );
+    // The enterprise's own person, at another address, with the right details: a code is sent
+    // and the binding succeeds (slowed down at most, never refused).
+    let elsewhere = reqwest::Client::builder()
+        .local_address("127.0.0.2".parse::<std::net::IpAddr>().ok())
+        .build()
+        .expect("client");
+    register(&app, "13700000099", "password-9").await;
+    let t = token(&app, "13700000099", "password-9").await;
+    let (id, answer) = captcha(&app).await;
+    let before = app.outbox_lines().len();
+    let send = |path: &str, body: Value| {
+        let req = elsewhere
+            .post(format!("{}{path}", app.base))
+            .bearer_auth(&t)
+            .json(&body);
+        async move {
+            let resp = req.send().await.expect("send");
+            let status = resp.status().as_u16();
+            (status, resp.json::<Value>().await.expect("json"))
+        }
+    };
+    let started = std::time::Instant::now();
+    let (status, body) = send(
+        "/retail/user/bind_code",
+        json!({"company_id": company, "enterprise_name": "珠海远光软件股份有限公司",
+               "credit_code": YGSOFT, "phone_last4": "0002", "captcha_id": id, "captcha": answer}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(6));
+    let (_, code) = bind_code_sent(&app, before);
+    let (status, body) = send(
+        "/retail/user/bind",
+        json!({"company_id": company, "services": ["售电服务"], "enterprise_name": "珠海远光软件股份有限公司",
+               "credit_code": YGSOFT, "phone_last4": "0002", "code": code}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["binding"]["enterprise_code"], YGSOFT);
     app.stop().await;
 }
 
@@ -1330,18 +1534,20 @@ async fn operators_change_enterprises_companies_and_contracts() {
     let bind = |last4: &'static str| {
         let (app, u, company) = (&app, &u, &company);
         async move {
-            let (id, answer) = captcha(app).await;
-            app.post_auth(
-                "/retail/user/bind",
+            bind_enterprise(
+                app,
                 u,
                 json!({"company_id": company, "services": ["售电服务"], "enterprise_name": "珠海远光软件股份有限公司",
-                       "credit_code": YGSOFT, "phone_last4": last4, "captcha_id": id, "captcha": answer}),
+                       "credit_code": YGSOFT, "phone_last4": last4}),
             )
             .await
         }
     };
     assert_error(&bind("0002").await, 400, "invalid");
+    let before = app.outbox_lines().len();
     assert_eq!(bind("4321").await.status, 200);
+    // The code went to the new phone.
+    assert_eq!(bind_code_sent(&app, before).0, "13800004321");
     assert_eq!(
         patch(
             &app,

@@ -81,7 +81,12 @@ impl Core {
     }
 
     /// Logs a driver in; wrong passwords are limited per account.
-    pub async fn charging_login(&self, username: &str, password: &str) -> Result<(String, Driver)> {
+    pub async fn charging_login(
+        &self,
+        username: &str,
+        password: &str,
+        from: Option<std::net::IpAddr>,
+    ) -> Result<(String, Driver)> {
         let password = Password::presented(password, "password")?;
         let Some(row) = store::user_by_name(self.store.pool(), username.trim()).await? else {
             self.passwords.waste_one_verification().await;
@@ -89,6 +94,7 @@ impl Core {
         };
         self.verify_guarded(
             &format!("charging:{}", row.id),
+            from,
             &password,
             &row.password_hash,
         )

@@ -150,7 +150,11 @@ impl Core {
 
     /// Log-in with a password: `user` + `pwd` for operators, vendors, agents and dealers;
     /// `vid` + `mobile` + `pwd` for members. Wrong passwords are limited per account.
-    pub async fn iot_login(&self, f: &Fields) -> Result<(String, UserRow)> {
+    pub async fn iot_login(
+        &self,
+        f: &Fields,
+        from: Option<std::net::IpAddr>,
+    ) -> Result<(String, UserRow)> {
         let pwd = f.required("pwd", 256)?;
         let password = Password::presented(&password_digest(&pwd), "pwd")?;
         let row = if let Some(user) = f.text("user", 64)?.filter(|u| !u.is_empty()) {
@@ -165,7 +169,7 @@ impl Core {
             return Err(Error::Unauthorized(AuthFailure::WrongPassword));
         };
         let hash = row.pwd_hash.clone().unwrap_or_default();
-        self.verify_guarded(&format!("iot:{}", row.uid), &password, &hash)
+        self.verify_guarded(&format!("iot:{}", row.uid), from, &password, &hash)
             .await?;
         self.iot_ensure_active(&row).await?;
         let token = self.iot_token(&row).await?;
@@ -466,7 +470,13 @@ impl Core {
 
     /// AA-06: a member's password. The member gives the old one (when they have one); the
     /// platform and the vendor set a new one.
-    pub async fn iot_member_password(&self, caller: &Caller, uid: &str, f: &Fields) -> Result<()> {
+    pub async fn iot_member_password(
+        &self,
+        caller: &Caller,
+        uid: &str,
+        f: &Fields,
+        from: Option<std::net::IpAddr>,
+    ) -> Result<()> {
         caller.require(Range::BrandOrMember)?;
         let mut row = self.iot_member(caller, uid).await?;
         let was = row.state;
@@ -476,7 +486,7 @@ impl Core {
         {
             let old = f.required("old_pwd", 256)?;
             let old = Password::presented(&password_digest(&old), "old_pwd")?;
-            self.verify_guarded(&format!("iot:{uid}"), &old, &hash)
+            self.verify_guarded(&format!("iot:{uid}"), from, &old, &hash)
                 .await?;
         }
         row.pwd_hash = Some(self.iot_hash(&new).await?);
@@ -581,7 +591,7 @@ impl Core {
         store::delete_tokens_of(&mut *tx, &row.uid).await?;
         self.consume_code(&mut tx, &code_id, self.now()).await?;
         tx.commit().await?;
-        self.clear_failed_sign_ins(&format!("iot:{}", row.uid))
+        self.forgive_account_failures(&format!("iot:{}", row.uid))
             .await
     }
 

@@ -56,7 +56,12 @@ pub struct Meter {
 
 impl Core {
     /// Logs an API account in; the token is random and opaque.
-    pub async fn meter_login(&self, name: &str, password: &str) -> Result<String> {
+    pub async fn meter_login(
+        &self,
+        name: &str,
+        password: &str,
+        from: Option<std::net::IpAddr>,
+    ) -> Result<String> {
         let password = Password::presented(password, "api_password")?;
         let Some((hash, enabled)) = store_meter::account(self.store.pool(), name.trim()).await?
         else {
@@ -66,7 +71,7 @@ impl Core {
         if enabled == 0 {
             return Err(Error::Forbidden(Forbidden::AccountDisabled));
         }
-        self.verify_guarded(&format!("meter:{}", name.trim()), &password, &hash)
+        self.verify_guarded(&format!("meter:{}", name.trim()), from, &password, &hash)
             .await?;
         let now = self.now();
         let token = ids::random_token();

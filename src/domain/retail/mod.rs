@@ -3,15 +3,14 @@
 //! company, and what a bound user may see: only its own enterprise's data.
 //!
 //! An enterprise is registered by an operator with its credit code and a contact phone; a user
-//! binds to it by giving the enterprise's name, its code and the last four digits of that phone
-//! (the document's "手机后4位"), so knowing a company's public code is not enough to read its
-//! contracts and bills.
+//! binds to it with the SMS code sent to that phone ([`binding`]), so knowing a company's public
+//! facts is not enough to read its contracts and bills.
 
+pub mod binding;
 pub mod data;
 pub mod demo;
 pub mod feedback;
 
-use subtle::ConstantTimeEq;
 
 use super::codes::{Channel, CodeRequest, OutgoingCode};
 use super::identity::{CreditCode, Password, Phone, text_field};
@@ -93,6 +92,8 @@ pub struct Enterprise {
     pub credit_code: String,
     pub name: String,
     pub contact_phone: String,
+    /// How many users may be bound to it at once (the operator's choice; 1 by default).
+    pub max_users: i64,
 }
 
 impl From<EnterpriseRow> for Enterprise {
@@ -101,20 +102,9 @@ impl From<EnterpriseRow> for Enterprise {
             credit_code: r.credit_code,
             name: r.name,
             contact_phone: r.contact_phone,
+            max_users: r.max_users,
         }
     }
-}
-
-/// What a user sends to bind an enterprise.
-#[derive(Debug, Clone, Default)]
-pub struct BindRequest {
-    pub company_id: String,
-    pub services: Vec<String>,
-    pub enterprise_name: String,
-    pub credit_code: String,
-    pub phone_last4: String,
-    pub captcha_id: String,
-    pub captcha: String,
 }
 
 /// A new captcha: its id and the answer the image shows.
@@ -227,14 +217,19 @@ impl Core {
     }
 
     /// Logs a user in with phone and password; returns the bearer token.
-    pub async fn retail_login(&self, phone: &str, password: &str) -> Result<(String, RetailUser)> {
+    pub async fn retail_login(
+        &self,
+        phone: &str,
+        password: &str,
+        from: Option<std::net::IpAddr>,
+    ) -> Result<(String, RetailUser)> {
         let password = Password::presented(password, "password")?;
         let phone = phone.trim();
         let Some(row) = store::user_by_phone(self.store.pool(), phone).await? else {
             self.passwords.waste_one_verification().await;
             return Err(Error::Unauthorized(AuthFailure::WrongPassword));
         };
-        self.verify_guarded(&format!("retail:{}", row.id), &password, &row.password_hash)
+        self.verify_guarded(&format!("retail:{}", row.id), from, &password, &row.password_hash)
             .await?;
         let token = ids::random_token();
         let now = self.now();
@@ -274,6 +269,7 @@ impl Core {
         token: &str,
         old: &str,
         new: &str,
+        from: Option<std::net::IpAddr>,
     ) -> Result<()> {
         let old = Password::presented(old, "old_password")?;
         let new = Password::parse_new(new, "new_password", 8, 64)?;
@@ -281,15 +277,16 @@ impl Core {
             .await?
             .ok_or(Error::NotFound(Entity::User))?;
         let guard_key = format!("retail:{}", row.id);
-        self.ensure_not_locked(&guard_key).await?;
+        self.ensure_not_locked(&guard_key, from).await?;
         if !self
             .passwords
             .verify(old.expose(), &row.password_hash)
             .await?
         {
-            self.record_failed_sign_in(&guard_key).await?;
+            self.record_failed_sign_in(&guard_key, from).await?;
             return Err(Error::Unauthorized(AuthFailure::WrongPassword));
         }
+        self.clear_failed_sign_ins(&guard_key, from).await?;
         let hash = self.passwords.hash(new.expose()).await?;
         let mut tx = self.store.begin_write().await?;
         store::set_password(&mut *tx, &user.id, &hash, self.now().millis()).await?;
@@ -382,85 +379,6 @@ impl Core {
             .collect())
     }
 
-    /// Binds the user to an enterprise through a company. The enterprise must be registered, its
-    /// name and code must match, and the last four digits of its contact phone must be right;
-    /// a mismatch says only that the details do not match (and counts as a failed try).
-    pub async fn retail_bind(&self, user: &RetailUser, req: &BindRequest) -> Result<RetailUser> {
-        let code = CreditCode::parse(&req.credit_code, "credit_code")?;
-        let name = text_field(&req.enterprise_name, "enterprise_name", "企业名称", 100)?;
-        let last4 = req.phone_last4.trim();
-        if last4.len() != 4 || !last4.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(Error::invalid("phone_last4", "请输入手机后4位数字"));
-        }
-        // The company by its id, or by its exact name (clients that show names only).
-        let chosen = req.company_id.trim();
-        let company: Company = match store::company(self.store.pool(), chosen).await? {
-            Some(row) => row,
-            None => store::company_by_name(self.store.pool(), chosen)
-                .await?
-                .ok_or(Error::NotFound(Entity::RetailCompany))?,
-        }
-        .into();
-        let mut services: Vec<String> = Vec::new();
-        for s in &req.services {
-            let s = s.trim();
-            if !company.services.iter().any(|offered| offered == s) {
-                return Err(Error::invalid(
-                    "services",
-                    format!("{} 不提供服务: {s}", company.name),
-                ));
-            }
-            if !services.iter().any(|chosen| chosen == s) {
-                services.push(s.to_owned());
-            }
-        }
-        if services.is_empty() {
-            return Err(Error::invalid("services", "请选择至少一项开通的服务"));
-        }
-        // Wrong details are counted per user and per enterprise: new accounts do not buy new
-        // guesses at an enterprise's phone digits. A success clears only the user's count.
-        let user_key = format!("retail-bind:{}", user.id);
-        let enterprise_key = format!("retail-bind-enterprise:{}", code.as_str());
-        let too_many = |e: Error| match e {
-            Error::RateLimited {
-                retry_after_secs, ..
-            } => Error::RateLimited {
-                message: "绑定信息错误次数过多，请稍后再试".into(),
-                retry_after_secs,
-            },
-            other => other,
-        };
-        self.ensure_not_locked(&user_key).await.map_err(too_many)?;
-        self.ensure_not_locked(&enterprise_key)
-            .await
-            .map_err(too_many)?;
-        self.take_captcha(&req.captcha_id, &req.captcha).await?;
-        let enterprise = store::enterprise(self.store.pool(), code.as_str()).await?;
-        let matches = enterprise.as_ref().is_some_and(|e| {
-            let tail = &e.contact_phone[e.contact_phone.len().saturating_sub(4)..];
-            e.name == name && bool::from(tail.as_bytes().ct_eq(last4.as_bytes()))
-        });
-        if !matches {
-            self.record_failed_sign_in(&user_key).await?;
-            self.record_failed_sign_in(&enterprise_key).await?;
-            tracing::warn!(user = %user.id, enterprise = %code.as_str(), "retail binding refused: details do not match");
-            return Err(Error::invalid(
-                "enterprise",
-                "企业名称、组织机构代码或手机后4位不匹配",
-            ));
-        }
-        self.clear_failed_sign_ins(&user_key).await?;
-        let services_json = serde_json::to_string(&services).map_err(Error::internal)?;
-        store::set_binding(
-            self.store.pool(),
-            &user.id,
-            Some((code.as_str(), &company.id, &services_json)),
-            self.now().millis(),
-        )
-        .await?;
-        self.retail_user_by_phone(&user.phone).await
-    }
-
     /// The enterprise a user is bound to, or a refusal saying it must bind first.
     pub(crate) fn retail_enterprise_of(user: &RetailUser) -> Result<&str> {
         user.binding
@@ -522,6 +440,7 @@ impl Core {
             name: text_field(name, "name", "企业名称", 100)?,
             contact_phone: Phone::parse(contact_phone)?.as_str().to_owned(),
             created_at: self.now().millis(),
+            max_users: 1,
         };
         if !store::insert_enterprise(self.store.pool(), &row).await? {
             return Err(Error::Conflict(Entity::Enterprise));
@@ -529,13 +448,14 @@ impl Core {
         Ok(row.into())
     }
 
-    /// Changes an enterprise's name and/or contact phone (operators), e.g. to rotate the
-    /// phone whose last digits bind users to it.
+    /// Changes an enterprise's name, contact phone (the phone binding codes go to) and/or how
+    /// many users may be bound to it at once (operators).
     pub async fn update_enterprise(
         &self,
         credit_code: &str,
         name: Option<&str>,
         contact_phone: Option<&str>,
+        max_users: Option<i64>,
     ) -> Result<Enterprise> {
         let code = CreditCode::parse(credit_code, "credit_code")?;
         let name = name
@@ -544,11 +464,17 @@ impl Core {
         let phone = contact_phone
             .map(|p| Phone::parse(p).map(|p| p.as_str().to_owned()))
             .transpose()?;
+        if let Some(m) = max_users
+            && !(1..=1000).contains(&m)
+        {
+            return Err(Error::invalid("max_users", "max_users is 1 to 1000"));
+        }
         if !store::update_enterprise(
             self.store.pool(),
             code.as_str(),
             name.as_deref(),
             phone.as_deref(),
+            max_users,
         )
         .await?
         {

@@ -40,7 +40,7 @@ pub async fn login(
             "username and password are required",
         ));
     };
-    let issued = state.core.operator_login(&username, &password).await?;
+    let issued = state.core.operator_login(&username, &password, ip).await?;
     Ok(Json(
         json!({"token": issued.token, "token_type": "Bearer", "expires_in": issued.expires_in}),
     ))

@@ -91,7 +91,7 @@ pub struct EnterpriseRequest {
 }
 
 fn enterprise_json(e: &crate::domain::retail::Enterprise) -> Value {
-    json!({"name": e.name, "credit_code": e.credit_code, "contact_phone": e.contact_phone})
+    json!({"name": e.name, "credit_code": e.credit_code, "contact_phone": e.contact_phone, "max_users": e.max_users})
 }
 
 /// `POST /admin/v1/retail/enterprises {name, credit_code, contact_phone}` (201).
@@ -116,9 +116,11 @@ pub async fn create_enterprise(
 pub struct EnterprisePatch {
     name: Option<String>,
     contact_phone: Option<String>,
+    max_users: Option<i64>,
 }
 
-/// `PATCH /admin/v1/retail/enterprises/{credit_code} {name?, contact_phone?}`
+/// `PATCH /admin/v1/retail/enterprises/{credit_code} {name?, contact_phone?, max_users?}`:
+/// `max_users` is how many hall users may be bound to it at once (1 by default).
 pub async fn update_enterprise(
     State(state): State<AppState>,
     OperatorAuth(op): OperatorAuth,
@@ -127,7 +129,12 @@ pub async fn update_enterprise(
 ) -> Reply {
     let e = state
         .core
-        .update_enterprise(&code, req.name.as_deref(), req.contact_phone.as_deref())
+        .update_enterprise(
+            &code,
+            req.name.as_deref(),
+            req.contact_phone.as_deref(),
+            req.max_users,
+        )
         .await?;
     tracing::info!(operator = %op.username, enterprise = %e.credit_code, "enterprise changed");
     ok(StatusCode::OK, enterprise_json(&e))

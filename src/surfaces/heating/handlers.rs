@@ -13,6 +13,7 @@ use crate::domain::accounts::{
 use crate::domain::codes::{Channel, CodeRequest};
 use crate::domain::identity::{Password, Phone};
 use crate::domain::{AuthFailure, Error};
+use crate::surfaces::ClientIp;
 
 fn phone(value: &Option<String>) -> Result<Phone, ApiError> {
     Ok(Phone::parse(required(value, "手机号不能为空")?)?)
@@ -78,6 +79,7 @@ pub async fn verify_sms(
 /// 2.1 `POST /api/auth/login`: phone + SMS code (or phone + password).
 pub async fn login(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Body(req): Body<LoginRequest>,
 ) -> ApiResult<LoginReply> {
     let phone = phone(&req.phone)?;
@@ -103,7 +105,7 @@ pub async fn login(
             return Err(ApiError::bad_request("openid 格式不正确"));
         }
     }
-    let outcome = state.core.login(&phone, proof, SURFACE).await?;
+    let outcome = state.core.login(&phone, proof, SURFACE, ip).await?;
     if let Some(openid) = openid {
         state.core.remember_openid(&outcome.user.id, openid).await?;
     }
@@ -217,6 +219,7 @@ pub async fn update_profile(
 /// 3.3 `PUT /api/user/password`: old password, new password, and a `reset_password` SMS code.
 pub async fn change_password(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Auth(principal): Auth,
     Body(req): Body<PasswordRequest>,
 ) -> ApiResult<()> {
@@ -240,7 +243,7 @@ pub async fn change_password(
     };
     match state
         .core
-        .change_password(&principal, change, SURFACE)
+        .change_password(&principal, change, SURFACE, ip)
         .await
     {
         Ok(()) => Ok(Reply::ok(&state, "密码修改成功", ())),

@@ -10,6 +10,7 @@ use crate::domain::iot::orders::{OrderAction, OrderState};
 use crate::domain::iot::tickets::TicketAction;
 use crate::domain::iot::{Caller, Range, Role};
 use crate::store::iot::UserRow;
+use crate::surfaces::ClientIp;
 
 fn login_reply(token: String, u: &UserRow) -> Reply {
     Reply::created(json!({
@@ -25,8 +26,8 @@ fn login_reply(token: String, u: &UserRow) -> Reply {
 // ---- log-in (sections 4.1/4.2, ours) ----
 
 /// `POST /auth/login`: `{user, pwd}` or `{vid, mobile, pwd}`, `pwd` as MD5 hex.
-pub async fn login(State(s): State<AppState>, Body(f): Body) -> Answer {
-    let (token, u) = s.core.iot_login(&f).await?;
+pub async fn login(State(s): State<AppState>, ClientIp(ip): ClientIp, Body(f): Body) -> Answer {
+    let (token, u) = s.core.iot_login(&f, ip).await?;
     Ok(login_reply(token, &u))
 }
 
@@ -145,11 +146,12 @@ pub async fn update_user(
 /// AA-06.
 pub async fn user_password(
     State(s): State<AppState>,
+    ClientIp(ip): ClientIp,
     Auth(c): Auth,
     Path(uid): Path<String>,
     Body(f): Body,
 ) -> Answer {
-    s.core.iot_member_password(&c, &uid, &f).await?;
+    s.core.iot_member_password(&c, &uid, &f, ip).await?;
     Ok(Reply::created(json!({"uid": uid})))
 }
 

@@ -9,6 +9,7 @@ use crate::domain::Timestamp;
 use crate::domain::heat::parse_date;
 use crate::domain::meter::Household;
 use crate::domain::money::Fen;
+use crate::surfaces::ClientIp;
 
 type MeterResult = Result<Ok200, MeterError>;
 
@@ -31,10 +32,14 @@ fn pace(state: &AppState, account: &str, interface: &'static str) -> Result<(), 
 }
 
 /// 4.1 `POST /user/login`: `data` is the token.
-pub async fn login(State(state): State<AppState>, params: Params) -> MeterResult {
+pub async fn login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    params: Params,
+) -> MeterResult {
     let account = params.required("admin_user_name")?;
     let password = params.required("api_password")?;
-    let token = state.core.meter_login(account, password).await?;
+    let token = state.core.meter_login(account, password, ip).await?;
     pace(&state, account, "login")?;
     Ok(Ok200 {
         data: Some(token),

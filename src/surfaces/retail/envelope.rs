@@ -178,6 +178,8 @@ pub const CAPTCHA: &[&str] = &[
     "verifyCode",
     "captcha_code",
 ];
+/// Names of the SMS code that binding takes (sent to the enterprise's contact phone).
+pub const SMS_CODE: &[&str] = &["code", "sms_code", "smsCode", "verify_code", "verifyCode"];
 /// Names of the captcha id; the `retail_captcha` cookie set by `GET /qr_code` stands in when
 /// none is sent (clients that keep the captcha in a cookie session).
 pub const CAPTCHA_ID: &[&str] = &["captcha_id", "captchaId", "captcha_key", "key", "uuid"];

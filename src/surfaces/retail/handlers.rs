@@ -1,6 +1,8 @@
 //! Handlers of the retail surface: parse the document's fields, call the domain, answer in the
 //! document's shapes.
 
+use std::net::IpAddr;
+
 use axum::Json;
 use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{StatusCode, header};
@@ -10,12 +12,13 @@ use serde_json::{Value, json};
 
 use super::envelope::{
     Auth, CAPTCHA, CAPTCHA_COOKIE, CAPTCHA_ID, COMPANY, CREDIT_CODE, ENTERPRISE_NAME, Fields,
-    PASSWORD, PHONE, PHONE_LAST4, QueryParams, RetailError,
+    PASSWORD, PHONE, PHONE_LAST4, QueryParams, RetailError, SMS_CODE,
 };
 use crate::app::AppState;
 use crate::domain::money::{FixedNumber, fixed_string};
+use crate::domain::retail::binding::{BindCodeRequest, BindRequest, EnterpriseClaim};
 use crate::domain::retail::data::{Article, Contract, Plan, PlanInput, SettlementBill};
-use crate::domain::retail::{self, BindRequest, RetailUser};
+use crate::domain::retail::{self, RetailUser};
 use crate::surfaces::ClientIp;
 
 type Reply = Result<Response, RetailError>;
@@ -115,7 +118,7 @@ fn is_binding(f: &Fields) -> bool {
 
 /// `POST /user/login`: phone and password; or, with a bearer token and the binding fields, the
 /// binding the document also writes at this path.
-pub async fn login(State(state): State<AppState>, req: Request) -> Reply {
+pub async fn login(State(state): State<AppState>, ClientIp(ip): ClientIp, req: Request) -> Reply {
     let has_token = crate::surfaces::bearer(req.headers()).is_some();
     let (mut parts, body) = req.into_parts();
     let auth = if has_token {
@@ -135,11 +138,11 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Reply {
                 crate::domain::AuthFailure::Missing,
             ))
         })??;
-        return bind_with(&state, &auth, &f).await;
+        return bind_with(&state, &auth, &f, ip).await;
     }
     let (token, user) = state
         .core
-        .retail_login(&f.text_of(PHONE), &f.text_of(PASSWORD))
+        .retail_login(&f.text_of(PHONE), &f.text_of(PASSWORD), ip)
         .await?;
     ok(
         StatusCode::OK,
@@ -152,23 +155,82 @@ pub async fn login(State(state): State<AppState>, req: Request) -> Reply {
     )
 }
 
-/// `POST /user/bind`: company, services, enterprise name, its code, phone's last 4, captcha.
-pub async fn bind(State(state): State<AppState>, auth: Auth, f: Fields) -> Reply {
-    bind_with(&state, &auth, &f).await
-}
-
-async fn bind_with(state: &AppState, auth: &Auth, f: &Fields) -> Reply {
-    let req = BindRequest {
+/// The enterprise a binding request names (both steps).
+fn claim(f: &Fields) -> EnterpriseClaim {
+    EnterpriseClaim {
         company_id: f.text_of(COMPANY),
-        services: [f.list("services"), f.list("service")].concat(),
         enterprise_name: f.text_of(ENTERPRISE_NAME),
         credit_code: f.text_of(CREDIT_CODE),
         phone_last4: f.text_of(PHONE_LAST4),
+    }
+}
+
+/// `POST /user/bind_code`: enterprise name, its code, phone's last 4 and the image captcha;
+/// the binding code goes by SMS to the enterprise's contact phone.
+pub async fn bind_code(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    auth: Auth,
+    f: Fields,
+) -> Reply {
+    let req = BindCodeRequest {
+        claim: claim(&f),
         captcha_id: f.text_of(CAPTCHA_ID),
         captcha: f.text_of(CAPTCHA),
     };
-    let user = state.core.retail_bind(&auth.user, &req).await?;
+    let sent = state
+        .core
+        .retail_send_bind_code(&auth.user, &req, ip)
+        .await?;
+    ok(
+        StatusCode::OK,
+        &json!({
+            "message": format!("验证码已发送至企业联系手机 {}", sent.phone_masked),
+            "phone": sent.phone_masked,
+            "expires_in": sent.expires_in_secs,
+        }),
+    )
+}
+
+/// `POST /user/bind`: company, services, enterprise name, its code, phone's last 4, and the
+/// 验证码 sent to the enterprise's phone.
+pub async fn bind(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    auth: Auth,
+    f: Fields,
+) -> Reply {
+    bind_with(&state, &auth, &f, ip).await
+}
+
+async fn bind_with(state: &AppState, auth: &Auth, f: &Fields, ip: Option<IpAddr>) -> Reply {
+    let req = BindRequest {
+        claim: claim(f),
+        services: [f.list("services"), f.list("service")].concat(),
+        code: f.text_of(SMS_CODE),
+    };
+    let user = state.core.retail_bind(&auth.user, &req, ip).await?;
     ok(StatusCode::OK, &user_json(&user))
+}
+
+/// `GET /user/bind`: the enterprise the user is bound to and everyone bound to it (phones
+/// masked), so a holder sees who else acts for it.
+pub async fn bound_users(State(state): State<AppState>, auth: Auth) -> Reply {
+    let e = state.core.retail_enterprise_users(&auth.user).await?;
+    let users: Vec<Value> = e
+        .users
+        .iter()
+        .map(|u| json!({"phone": u.phone_masked, "bound_at": u.bound_at.iso_utc_ms(), "me": u.is_me}))
+        .collect();
+    ok(
+        StatusCode::OK,
+        &json!({
+            "credit_code": e.credit_code,
+            "enterprise_name": e.name,
+            "max_users": e.max_users,
+            "users": users,
+        }),
+    )
 }
 
 /// `POST /user/logout`
@@ -195,7 +257,12 @@ pub async fn companies(State(state): State<AppState>) -> Reply {
 }
 
 /// `POST /user/change_password`: old and new password; other logins end.
-pub async fn change_password(State(state): State<AppState>, auth: Auth, f: Fields) -> Reply {
+pub async fn change_password(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    auth: Auth,
+    f: Fields,
+) -> Reply {
     state
         .core
         .retail_change_password(
@@ -203,6 +270,7 @@ pub async fn change_password(State(state): State<AppState>, auth: Auth, f: Field
             &auth.token,
             &f.text_of(&["old_password", "oldPassword", "password"]),
             &f.text_of(&["new_password", "newPassword"]),
+            ip,
         )
         .await?;
     ok(StatusCode::OK, &json!({"message": "密码已修改"}))

@@ -75,7 +75,12 @@ pub fn router(state: AppState) -> Router {
         .route("/companies", get(handlers::companies))
         .route("/user/register", post(handlers::register))
         .route("/user/login", post(handlers::login))
-        .route("/user/bind", post(handlers::bind))
+        .route(
+            "/user/bind",
+            post(handlers::bind).get(handlers::bound_users),
+        )
+        .route("/user/bind_code", post(handlers::bind_code))
+        .route("/user/bind/code", post(handlers::bind_code))
         .route("/user/logout", post(handlers::logout))
         .route("/user/info", get(handlers::info))
         .route("/user/change_password", post(handlers::change_password))
