@@ -171,3 +171,12 @@ impl From<sqlx::Error> for Error {
         Error::Internal(anyhow::Error::new(err).context("database"))
     }
 }
+
+/// What a client sent, quoted for a message: at most 40 characters of it (a message must not
+/// hand a client back its own megabytes).
+pub fn quoted(sent: &str) -> String {
+    match sent.char_indices().nth(40) {
+        None => format!("{sent:?}"),
+        Some((cut, _)) => format!("{:?}…", &sent[..cut]),
+    }
+}

@@ -326,15 +326,21 @@ impl PrefixListing {
             select,
             order,
         } = self;
-        let pattern = format!("{}%", prefix.unwrap_or(""));
+        // The prefix is text, not a pattern: its `%`, `_` and `\` match only themselves.
+        let escaped = prefix
+            .unwrap_or("")
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let pattern = format!("{escaped}%");
         let total: i64 = sqlx::query_scalar(&format!(
-            "SELECT COUNT(*) FROM {table} WHERE {column} LIKE $1"
+            "SELECT COUNT(*) FROM {table} WHERE {column} LIKE $1 ESCAPE '\\'"
         ))
         .bind(&pattern)
         .fetch_one(ex)
         .await?;
         let rows = sqlx::query_as(&format!(
-            "SELECT {select} FROM {table} WHERE {column} LIKE $1 ORDER BY {order} LIMIT $2 OFFSET $3"
+            "SELECT {select} FROM {table} WHERE {column} LIKE $1 ESCAPE '\\' ORDER BY {order} LIMIT $2 OFFSET $3"
         ))
         .bind(&pattern)
         .bind(limit)

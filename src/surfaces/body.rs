@@ -8,9 +8,40 @@ use serde::de::DeserializeOwned;
 /// Largest body any surface reads (uploads have their own limits).
 pub const MAX_BODY: usize = 1024 * 1024;
 
-/// Why a body could not be read.
+/// Why a body could not be read: too large (413 in every envelope), or malformed.
 #[derive(Debug)]
-pub struct BodyError(pub String);
+pub struct BodyError {
+    pub message: String,
+    pub too_large: bool,
+}
+
+impl BodyError {
+    fn bad(message: impl Into<String>) -> BodyError {
+        BodyError {
+            message: message.into(),
+            too_large: false,
+        }
+    }
+
+    fn too_large(limit: usize) -> BodyError {
+        BodyError {
+            message: format!("请求体过大（上限 {limit} 字节）: request body too large"),
+            too_large: true,
+        }
+    }
+}
+
+/// Whether an error of reading a body is its size limit (axum's `DefaultBodyLimit`, or ours).
+fn is_length_limit(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(e);
+    while let Some(err) = next {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        next = err.source();
+    }
+    false
+}
 
 fn is_form(headers: &HeaderMap) -> bool {
     headers
@@ -25,18 +56,18 @@ pub fn decode<T: DeserializeOwned>(headers: &HeaderMap, bytes: &Bytes) -> Result
     let looks_like_json = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
     let form = is_form(headers) && !looks_like_json;
     if has_nul(bytes, form) {
-        return Err(BodyError("请求参数不能包含空字符（NUL）".into()));
+        return Err(BodyError::bad("请求参数不能包含空字符（NUL）"));
     }
     if form {
         return serde_urlencoded::from_bytes(bytes)
-            .map_err(|e| BodyError(format!("表单参数格式错误: {e}")));
+            .map_err(|e| BodyError::bad(format!("表单参数格式错误: {e}")));
     }
     let text = if bytes.iter().all(u8::is_ascii_whitespace) {
         &b"{}"[..]
     } else {
         &bytes[..]
     };
-    serde_json::from_slice(text).map_err(|e| BodyError(format!("请求体不是有效的JSON: {e}")))
+    serde_json::from_slice(text).map_err(|e| BodyError::bad(format!("请求体不是有效的JSON: {e}")))
 }
 
 /// Whether the request's body is `multipart/form-data`.
@@ -55,29 +86,32 @@ pub async fn multipart_text_fields<S: Send + Sync>(
 ) -> Result<std::collections::HashMap<String, String>, BodyError> {
     use axum::extract::FromRequest;
     let bad = |e: axum::extract::multipart::MultipartError| {
-        BodyError(format!("multipart 格式错误: {}", e.body_text()))
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            return BodyError::too_large(MAX_BODY);
+        }
+        BodyError::bad(format!("multipart 格式错误: {}", e.body_text()))
     };
     let mut form = axum::extract::Multipart::from_request(req, state)
         .await
-        .map_err(|e| BodyError(e.body_text()))?;
+        .map_err(|e| BodyError::bad(e.body_text()))?;
     let mut fields = std::collections::HashMap::new();
     while let Some(mut field) = form.next_field().await.map_err(bad)? {
         let name = field.name().unwrap_or_default().to_owned();
         if field.file_name().is_some() {
-            return Err(BodyError(format!("{name}: 此接口不接受文件")));
+            return Err(BodyError::bad(format!("{name}: 此接口不接受文件")));
         }
         let mut bytes = Vec::new();
         while let Some(chunk) = field.chunk().await.map_err(bad)? {
             bytes.extend_from_slice(&chunk);
             if bytes.len() > 64 * 1024 {
-                return Err(BodyError(format!("{name}: 字段过长")));
+                return Err(BodyError::bad(format!("{name}: 字段过长")));
             }
         }
         if bytes.contains(&0) {
-            return Err(BodyError("请求参数不能包含空字符（NUL）".into()));
+            return Err(BodyError::bad("请求参数不能包含空字符（NUL）"));
         }
-        let text =
-            String::from_utf8(bytes).map_err(|_| BodyError(format!("{name}: 须为 UTF-8 文本")))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| BodyError::bad(format!("{name}: 须为 UTF-8 文本")))?;
         fields.insert(name, text);
     }
     Ok(fields)
@@ -85,9 +119,14 @@ pub async fn multipart_text_fields<S: Send + Sync>(
 
 /// Reads the whole body with the size limit.
 pub async fn read(body: axum::body::Body) -> Result<Bytes, BodyError> {
-    axum::body::to_bytes(body, MAX_BODY)
-        .await
-        .map_err(|_| BodyError(format!("请求体过大或读取失败（上限 {} 字节）", MAX_BODY)))
+    axum::body::to_bytes(body, MAX_BODY).await.map_err(|e| {
+        let inner = e.into_inner();
+        if is_length_limit(&*inner) {
+            BodyError::too_large(MAX_BODY)
+        } else {
+            BodyError::bad("请求体读取失败: the request body could not be read")
+        }
+    })
 }
 
 /// Whether raw request text carries a NUL character: as a byte, a JSON `\u0000` escape or (in
@@ -126,7 +165,7 @@ pub async fn all_params(
         .query()
         .is_some_and(|q| has_nul(q.as_bytes(), true))
     {
-        return Err(BodyError("请求参数不能包含空字符（NUL）".into()));
+        return Err(BodyError::bad("请求参数不能包含空字符（NUL）"));
     }
     let mut params: std::collections::HashMap<String, String> = parts
         .uri

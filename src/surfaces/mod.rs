@@ -85,6 +85,18 @@ pub fn openapi_route(doc: &'static str) -> axum::routing::MethodRouter<AppState>
     get(move || async move { ([(header::CONTENT_TYPE, "application/json")], doc) })
 }
 
+/// The longest error message any envelope carries, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 300;
+
+/// An error message cut to [`MAX_MESSAGE_CHARS`]: a message may quote what the client sent,
+/// and a client must not get an 8 MB header line back.
+pub fn clip(message: &str) -> std::borrow::Cow<'_, str> {
+    match message.char_indices().nth(MAX_MESSAGE_CHARS) {
+        None => std::borrow::Cow::Borrowed(message),
+        Some((cut, _)) => std::borrow::Cow::Owned(format!("{}…", &message[..cut])),
+    }
+}
+
 /// The value of cookie `name`, if the request has it.
 pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers

@@ -561,9 +561,37 @@ async fn members_register_change_their_profile_and_are_deleted_by_the_platform()
         .expect(404);
     // AA-05.
     put(app, &format!("/users/{uid}"), &john, json!({"uid": uid, "name": "John Doe", "email": "j@example.com", "area": "广东省珠海市香洲区"})).await.expect(201);
-    put(app, &format!("/users/{uid}"), &john, json!({"state": 0}))
-        .await
-        .expect(403);
+    // A field a member may not change is refused, named, whatever it is; so is one the
+    // member object does not have. Nothing is silently dropped.
+    for (body, field) in [
+        (json!({"state": 0}), "state"),
+        (json!({"name": "x", "type": 3}), "type"),
+        (json!({"vip": true}), "vip"),
+        (json!({"reg_tms": "2020-01-01T00:00:00Z"}), "reg_tms"),
+        (json!({"colour": "red"}), "body"),
+    ] {
+        let r = put(app, &format!("/users/{uid}"), &john, body.clone())
+            .await
+            .expect(422);
+        assert_eq!(r.body["field"], field, "{body}: {}", r.body);
+    }
+    let r = put(
+        app,
+        &format!("/users/{uid}"),
+        &john,
+        json!({"x".repeat(10_000): 1}),
+    )
+    .await
+    .expect(422);
+    assert!(
+        r.body.to_string().len() < 1_000,
+        "the name is not echoed whole"
+    );
+    assert_eq!(
+        get(app, &format!("/users/{uid}"), &john).await.data()["name"],
+        "John Doe",
+        "a refused change changes nothing"
+    );
     put(
         app,
         &format!("/users/{uid}"),

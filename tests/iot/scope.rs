@@ -187,7 +187,17 @@ async fn devices_from_registration_to_deletion() {
         json!({"model": "X"}),
     )
     .await
-    .expect(403);
+    .expect(422);
+    // Fields a device does not have are refused too (never silently dropped).
+    let r = put(
+        app,
+        &format!("/devices/{did}"),
+        &d.vendor,
+        json!({"name": "x", "colour": "red"}),
+    )
+    .await
+    .expect(422);
+    assert_eq!(r.body["field"], "body");
     put(
         app,
         &format!("/devices/{did}"),

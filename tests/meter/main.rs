@@ -249,7 +249,33 @@ async fn token_errors_follow_section_five() {
         ],
     )
     .await;
-    assert_eq!(r["code"], 1009, "another account's household");
+    // Another account's household is answered exactly as one that does not exist.
+    let missing = meter(
+        &app,
+        "/user/GetUserInfo",
+        &[
+            ("token", &other),
+            ("admin_user_name", "other"),
+            ("user_code", "2099999999"),
+        ],
+    )
+    .await;
+    assert_eq!(r["code"], 1001, "another account's household: {r}");
+    assert_eq!(r, missing);
+    let recharge = meter(
+        &app,
+        "/user/Prestore",
+        &[
+            ("token", &other),
+            ("admin_user_name", "other"),
+            ("user_code", "2022040001"),
+            ("total_fee", "1.00"),
+            ("out_trade_no", "OTHER-1"),
+        ],
+    )
+    .await;
+    assert_eq!(recharge["code"], 1001, "{recharge}");
+    assert_eq!(recharge["msg"], missing["msg"]);
     app.advance(7200).await;
     let r = meter(
         &app,

@@ -6,4 +6,5 @@ mod common;
 mod admin;
 mod cli;
 mod connections;
+mod hardening;
 mod server;

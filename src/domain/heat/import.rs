@@ -53,7 +53,7 @@ pub(crate) fn read_csv_rows(
         if !required.contains(&h.as_str()) && !optional.contains(&h.as_str()) {
             return Err(Error::invalid(
                 "csv",
-                format!("line 1: unknown column {h:?}"),
+                format!("line 1: unknown column {}", crate::domain::error::quoted(h)),
             ));
         }
     }

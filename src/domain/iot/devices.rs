@@ -24,6 +24,33 @@ const VENDOR_TEXTS: [&str; 8] = [
     "name",
 ];
 const VENDOR_OBJECTS: [&str; 3] = ["manufacture", "installation", "basic"];
+/// AB-01's device, every field (and `running`, where we show the running state).
+const DEVICE_FIELDS: [&str; 24] = [
+    "state",
+    "type",
+    "device_id",
+    "brand",
+    "model",
+    "fw_version",
+    "hw_version",
+    "sw_version",
+    "asm_tms",
+    "manufacture_tms",
+    "vendor_id",
+    "name",
+    "atv_tms",
+    "user_id",
+    "user_share",
+    "manufacture",
+    "installation",
+    "service",
+    "basic",
+    "running",
+    "statistics",
+    "reg_tms",
+    "product_id",
+    "remark",
+];
 
 /// Where a device sits.
 pub fn place_of(d: &DeviceRow) -> Place<'_> {
@@ -210,6 +237,7 @@ impl Core {
         let mut profile = object_of(&row.profile);
         let allowed: &[&str] = match caller.role {
             Role::Platform | Role::Vendor => &[
+                "device_id",
                 "brand",
                 "model",
                 "fw_version",
@@ -225,16 +253,17 @@ impl Core {
                 "state",
                 "product_id",
             ],
-            Role::Agent | Role::Dealer => &["name", "installation", "basic"],
-            Role::Member => &["name"],
+            Role::Agent | Role::Dealer => &["device_id", "name", "installation", "basic"],
+            Role::Member => &["device_id", "name"],
         };
-        for key in f.0.keys() {
-            let known = VENDOR_TEXTS.contains(&key.as_str())
-                || VENDOR_OBJECTS.contains(&key.as_str())
-                || matches!(key.as_str(), "type" | "state" | "product_id");
-            if known && !allowed.contains(&key.as_str()) {
-                return Err(Error::Forbidden(crate::domain::Forbidden::NotAllowed));
-            }
+        super::only_writable(f, allowed, &DEVICE_FIELDS, "by this caller")?;
+        if let Some(d) = f.text("device_id", 64)?
+            && d != row.did
+        {
+            return Err(Error::invalid(
+                "device_id",
+                "device_id is the device in the path",
+            ));
         }
         f.copy_texts(&VENDOR_TEXTS, 128, &mut profile)?;
         for key in VENDOR_OBJECTS {

@@ -363,6 +363,35 @@ pub fn object_of(text: &str) -> Map<String, Value> {
 }
 
 /// Section 1.3's time format: `YYYY-MM-DDTHH:MM:SSZ` (empty when there is none).
+/// Refuses the first field of `f` (in name order) that is not in `writable`, naming it: a
+/// field of the object the caller may not change (`who` says who may), or one the object does
+/// not have. Nothing a client sends is silently dropped.
+pub fn only_writable(
+    f: &Fields,
+    writable: &[&str],
+    known: &[&'static str],
+    who: &str,
+) -> Result<()> {
+    let mut keys: Vec<&String> = f.0.keys().collect();
+    keys.sort();
+    for key in keys {
+        if writable.contains(&key.as_str()) {
+            continue;
+        }
+        return Err(match known.iter().find(|k| **k == key.as_str()) {
+            Some(k) => Error::invalid(k, format!("cannot be changed here {who}")),
+            None => Error::invalid(
+                "body",
+                format!(
+                    "{} is not a field of this object",
+                    super::error::quoted(key)
+                ),
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// An instant a client sends: epoch seconds (`0` or `""` clears it), ISO 8601, or the
 /// examples' own `"20180105"` (local date). `None` when the field is absent.
 pub fn instant(f: &Fields, key: &'static str, zone: Zone) -> Result<Option<Option<i64>>> {

@@ -21,6 +21,37 @@ pub const ACTIVE: i64 = 2;
 
 /// Descriptive fields of a member anyone allowed may change.
 const MEMBER_TEXTS: [&str; 6] = ["name", "avatar", "email", "area", "address", "remark"];
+/// AA-01's member, every field.
+const MEMBER_FIELDS: [&str; 19] = [
+    "state",
+    "type",
+    "uid",
+    "name",
+    "avatar",
+    "mobile",
+    "email",
+    "area",
+    "address",
+    "reg_tms",
+    "remark",
+    "vip",
+    "bonus",
+    "devices",
+    "vid",
+    "rid",
+    "weixin",
+    "agent_id",
+    "dealer_id",
+];
+/// What AA-04's request may carry from a member (`uid`, `mobile` and `vid` unchanged).
+const MEMBER_WRITABLE: [&str; 10] = [
+    "uid", "name", "avatar", "mobile", "email", "area", "address", "remark", "vid", "rid",
+];
+/// ... and from the platform or the member's vendor.
+const MEMBER_WRITABLE_BY_BRAND: [&str; 14] = [
+    "uid", "name", "avatar", "mobile", "email", "area", "address", "remark", "vid", "rid", "state",
+    "type", "vip", "bonus",
+];
 /// Descriptive fields of a vendor (AX-02, AX-04).
 const VENDOR_TEXTS: [&str; 12] = [
     "name", "abbv", "logo", "domain", "contact", "wechat", "email", "area", "address", "remark",
@@ -410,6 +441,22 @@ impl Core {
         caller.require(Range::BrandOrMember)?;
         let mut row = self.iot_member(caller, uid).await?;
         let was = row.state;
+        if caller.is_brand() {
+            super::only_writable(
+                f,
+                &MEMBER_WRITABLE_BY_BRAND,
+                &MEMBER_FIELDS,
+                "(AA-01 shows it)",
+            )?;
+        } else {
+            super::only_writable(f, &MEMBER_WRITABLE, &MEMBER_FIELDS, "by a member")?;
+        }
+        if let Some(u) = f.text("uid", 64)?
+            && !u.is_empty()
+            && u != row.uid
+        {
+            return Err(Error::invalid("uid", "uid is the member in the path"));
+        }
         if let Some(m) = f.mobile("mobile")?
             && row.mobile.as_deref() != Some(m.as_str())
         {
@@ -442,8 +489,6 @@ impl Core {
             if let Some(bonus) = f.int("bonus", 0, 1_000_000_000)? {
                 profile.insert("bonus".into(), Value::from(bonus));
             }
-        } else if f.has("state") || f.has("vip") || f.has("bonus") {
-            return Err(Error::Forbidden(Forbidden::NotAllowed));
         }
         if let Some(rid) = f.text("rid", 32)?.filter(|r| !r.is_empty())
             && row.rid.as_deref() != Some(rid.as_str())

@@ -143,7 +143,8 @@ impl Core {
         )
     }
 
-    /// One household of the account, with its meters; another account's household is refused.
+    /// One household of the account, with its meters; another account's household is answered
+    /// as one that does not exist (the caller learns nothing of other accounts' numbers).
     pub async fn meter_household(
         &self,
         account: &str,
@@ -153,7 +154,7 @@ impl Core {
             .await?
             .ok_or(Error::NotFound(Entity::Household))?;
         if row.admin_user_name != account {
-            return Err(Error::Forbidden(Forbidden::NotAllowed));
+            return Err(Error::NotFound(Entity::Household));
         }
         let meters = store_meter::meters_of(self.store.pool(), &row.user_code)
             .await?

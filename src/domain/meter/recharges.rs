@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::domain::money::Fen;
-use crate::domain::{Core, Entity, Error, Forbidden, Result, Timestamp};
+use crate::domain::{Core, Entity, Error, Result, Timestamp};
 use crate::store::ledger::{self as store_ledger, EntryRow};
 use crate::store::meter::{self as store_meter, NewRecharge};
 use crate::store::{Backend, Store};
@@ -252,7 +252,8 @@ impl Core {
             .await?
             .ok_or(Error::NotFound(Entity::Household))?;
         if owner != account {
-            return Err(Error::Forbidden(Forbidden::NotAllowed));
+            // The same answer as for a household that does not exist.
+            return Err(Error::NotFound(Entity::Household));
         }
         let (reply, answer) = oneshot::channel();
         let job = Job {

@@ -11,7 +11,6 @@ pub mod data;
 pub mod demo;
 pub mod feedback;
 
-
 use super::codes::{Channel, CodeRequest, OutgoingCode};
 use super::identity::{CreditCode, Password, Phone, text_field};
 use super::{AuthFailure, Core, Entity, Error, Forbidden, Result, ids};
@@ -229,8 +228,13 @@ impl Core {
             self.passwords.waste_one_verification().await;
             return Err(Error::Unauthorized(AuthFailure::WrongPassword));
         };
-        self.verify_guarded(&format!("retail:{}", row.id), from, &password, &row.password_hash)
-            .await?;
+        self.verify_guarded(
+            &format!("retail:{}", row.id),
+            from,
+            &password,
+            &row.password_hash,
+        )
+        .await?;
         let token = ids::random_token();
         let now = self.now();
         store::insert_token(

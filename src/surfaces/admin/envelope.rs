@@ -101,7 +101,9 @@ impl IntoResponse for AdminError {
     fn into_response(self) -> Response {
         let response = (
             self.status,
-            axum::Json(json!({"error": {"code": self.code, "message": self.message}})),
+            axum::Json(
+                json!({"error": {"code": self.code, "message": crate::surfaces::clip(&self.message)}}),
+            ),
         )
             .into_response();
         crate::surfaces::with_retry_after(response, self.retry_after)
@@ -121,12 +123,37 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
 
     async fn from_request(req: Request, _state: &AppState) -> Result<Self, Self::Rejection> {
         let (parts, raw) = req.into_parts();
-        let bytes = body::read(raw)
-            .await
-            .map_err(|e| AdminError::bad_request(e.0))?;
-        body::decode(&parts.headers, &bytes)
-            .map(Body)
-            .map_err(|e| AdminError::bad_request(e.0))
+        let bytes = body::read(raw).await?;
+        Ok(Body(body::decode(&parts.headers, &bytes)?))
+    }
+}
+
+/// A whole raw body (a CSV file), refused in the admin envelope: 413 over the route's limit.
+pub struct RawBody(pub axum::body::Bytes);
+
+impl FromRequest<AppState> for RawBody {
+    type Rejection = AdminError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        match axum::body::Bytes::from_request(req, state).await {
+            Ok(bytes) => Ok(RawBody(bytes)),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(AdminError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                "the file is larger than this import takes",
+            )),
+            Err(e) => Err(AdminError::bad_request(e.body_text())),
+        }
+    }
+}
+
+impl From<body::BodyError> for AdminError {
+    fn from(e: body::BodyError) -> Self {
+        if e.too_large {
+            AdminError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.message)
+        } else {
+            AdminError::bad_request(e.message)
+        }
     }
 }
 

@@ -1,13 +1,12 @@
 //! Admin handlers for the heating registry: accounts, bills, CSV imports.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::envelope::{AdminError, Body, OperatorAuth};
+use super::envelope::{AdminError, Body, OperatorAuth, RawBody};
 use crate::app::AppState;
 use crate::domain::heat::accounts::{AccountInput, HeatAccount};
 use crate::domain::heat::bills::{Bill, BillInput};
@@ -177,7 +176,7 @@ pub async fn create_bill(
 pub async fn import_accounts(
     State(state): State<AppState>,
     OperatorAuth(op): OperatorAuth,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> AdminResult {
     let report = state.core.import_heat_accounts(&body).await?;
     tracing::info!(operator = %op.username, rows = report.rows, "heat accounts imported");
@@ -188,7 +187,7 @@ pub async fn import_accounts(
 pub async fn import_bills(
     State(state): State<AppState>,
     OperatorAuth(op): OperatorAuth,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> AdminResult {
     let report = state.core.import_bills(&body).await?;
     tracing::info!(operator = %op.username, rows = report.rows, "bills imported");
@@ -302,7 +301,7 @@ pub async fn create_meter_account(
 pub async fn import_meters(
     State(state): State<AppState>,
     OperatorAuth(op): OperatorAuth,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> AdminResult {
     let report = state.core.import_meters(&body).await?;
     tracing::info!(operator = %op.username, rows = report.rows, "meters imported");

@@ -39,7 +39,7 @@ impl ChargingError {
 
     /// The body of the refusal (also sent on the WebSocket).
     pub fn body(&self) -> serde_json::Value {
-        json!({"code": -1, "msg": self.msg, "error": self.error})
+        json!({"code": -1, "msg": crate::surfaces::clip(&self.msg), "error": self.error})
     }
 }
 
@@ -131,9 +131,13 @@ impl FromRequest<AppState> for Params {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let bearer = crate::surfaces::bearer(req.headers()).map(str::to_owned);
-        let mut params = body::all_params(req, state)
-            .await
-            .map_err(|e| ChargingError::invalid(e.0))?;
+        let mut params = body::all_params(req, state).await.map_err(|e| {
+            if e.too_large {
+                ChargingError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.message)
+            } else {
+                ChargingError::invalid(e.message)
+            }
+        })?;
         if let Some(token) = bearer {
             params.entry("token".into()).or_insert(token);
         }

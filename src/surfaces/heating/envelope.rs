@@ -61,6 +61,7 @@ fn status_of(code: u32) -> StatusCode {
         403 => StatusCode::FORBIDDEN,
         404 => StatusCode::NOT_FOUND,
         405 => StatusCode::METHOD_NOT_ALLOWED,
+        413 => StatusCode::PAYLOAD_TOO_LARGE,
         1007 | 503 => StatusCode::SERVICE_UNAVAILABLE,
         1008 => StatusCode::TOO_MANY_REQUESTS,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
@@ -217,7 +218,7 @@ pub fn render(state: &AppState, error: &ApiError) -> Response {
         error.status(),
         &Envelope {
             code: error.code,
-            message: &error.message,
+            message: &crate::surfaces::clip(&error.message),
             data: (),
             timestamp: state.core.now().millis(),
         },
@@ -266,12 +267,14 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
 
     async fn from_request(req: Request, _state: &AppState) -> Result<Self, Self::Rejection> {
         let (parts, raw) = req.into_parts();
-        let bytes = body::read(raw)
-            .await
-            .map_err(|e| ApiError::bad_request(e.0))?;
-        body::decode(&parts.headers, &bytes)
-            .map(Body)
-            .map_err(|e| ApiError::bad_request(e.0))
+        let bytes = body::read(raw).await?;
+        Ok(Body(body::decode(&parts.headers, &bytes)?))
+    }
+}
+
+impl From<body::BodyError> for ApiError {
+    fn from(e: body::BodyError) -> Self {
+        ApiError::new(if e.too_large { 413 } else { 400 }, e.message)
     }
 }
 

@@ -124,7 +124,7 @@ impl IntoResponse for IotError {
             "data": "",
             "status": false,
             "code": self.status.as_u16().to_string(),
-            "message": self.message,
+            "message": crate::surfaces::clip(&self.message),
         });
         if let Some(field) = self.field {
             body["field"] = json!(field);
@@ -260,9 +260,13 @@ impl FromRequest<AppState> for Body {
     async fn from_request(req: Request, _state: &AppState) -> Result<Self, Self::Rejection> {
         let (parts, raw) = req.into_parts();
         let query = query_pairs(&parts)?;
-        let bytes = body::read(raw)
-            .await
-            .map_err(|e| IotError::bad_request(e.0))?;
+        let bytes = body::read(raw).await.map_err(|e| {
+            if e.too_large {
+                IotError::new(StatusCode::PAYLOAD_TOO_LARGE, e.message)
+            } else {
+                IotError::bad_request(e.message)
+            }
+        })?;
         let form = parts
             .headers
             .get(header::CONTENT_TYPE)
@@ -438,17 +442,21 @@ impl ListQuery {
                 )));
             }
         }
-        items.retain(|item| {
-            self.filters
-                .iter()
-                .all(|(k, v)| item.get(k).and_then(as_text).is_some_and(|t| t == *v))
-        });
+        // The sort field is checked against the items in range, as the filters are: the same
+        // request is refused whether or not the filters leave anything.
         if let Some(sort) = &self.sort {
             if !items.is_empty() && !items.iter().any(|i| i.get(sort).is_some()) {
                 return Err(IotError::bad_request(format!(
                     "cannot sort {key} by {sort}: no such field"
                 )));
             }
+        }
+        items.retain(|item| {
+            self.filters
+                .iter()
+                .all(|(k, v)| item.get(k).and_then(as_text).is_some_and(|t| t == *v))
+        });
+        if let Some(sort) = &self.sort {
             items.sort_by(|a, b| compare(a.get(sort), b.get(sort)));
         }
         if self.descending {

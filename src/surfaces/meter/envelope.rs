@@ -17,6 +17,9 @@ use crate::surfaces::body;
 pub struct MeterError {
     pub code: u32,
     pub msg: String,
+    /// The HTTP status: 200 as the document answers everything, but 413 for a body over the
+    /// limit (proxies and clients act on it).
+    pub status: axum::http::StatusCode,
 }
 
 impl MeterError {
@@ -24,7 +27,13 @@ impl MeterError {
         MeterError {
             code,
             msg: msg.into(),
+            status: axum::http::StatusCode::OK,
         }
+    }
+
+    pub fn with_status(mut self, status: axum::http::StatusCode) -> Self {
+        self.status = status;
+        self
     }
 
     /// 1008, naming the parameter.
@@ -67,7 +76,11 @@ impl From<Error> for MeterError {
 
 impl IntoResponse for MeterError {
     fn into_response(self) -> Response {
-        axum::Json(json!({"code": self.code, "msg": self.msg})).into_response()
+        (
+            self.status,
+            axum::Json(json!({"code": self.code, "msg": crate::surfaces::clip(&self.msg)})),
+        )
+            .into_response()
     }
 }
 
@@ -117,10 +130,14 @@ impl FromRequest<AppState> for Params {
     type Rejection = MeterError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        body::all_params(req, state)
-            .await
-            .map(Params)
-            .map_err(|e| MeterError::new(1001, e.0))
+        body::all_params(req, state).await.map(Params).map_err(|e| {
+            let refusal = MeterError::new(1001, e.message);
+            if e.too_large {
+                refusal.with_status(axum::http::StatusCode::PAYLOAD_TOO_LARGE)
+            } else {
+                refusal
+            }
+        })
     }
 }
 

@@ -8,8 +8,9 @@
 //! - Parameters may come as a form (urlencoded or multipart), a JSON body or a query string. A
 //!   missing one is 1008 and named in `msg`.
 //! - Tokens are random and opaque (never the document's base64 of the password), valid 2 hours:
-//!   unknown 1006, expired 1007; a token used with another `admin_user_name`, or a household of
-//!   another account, is 1009. An unknown or disabled account at login is 1002, a wrong
+//!   unknown 1006, expired 1007; a token used with another `admin_user_name` is 1009. A
+//!   household of another account is answered exactly as one that does not exist (1001
+//!   用户不存在), so no account learns which numbers another has. An unknown or disabled account at login is 1002, a wrong
 //!   password 1005 (and counted per account: too many answer 1001 until the window ends).
 //! - `Prestore`: `total_fee` is yuan, positive, at most two decimals and at most
 //!   `meter.max_recharge_yuan` (10,000 by default); otherwise 1001 saying so. The answer comes

@@ -107,7 +107,7 @@ impl IntoResponse for RetailError {
     fn into_response(self) -> Response {
         let response = (
             self.status,
-            axum::Json(json!({"code": self.code, "message": self.message})),
+            axum::Json(json!({"code": self.code, "message": crate::surfaces::clip(&self.message)})),
         )
             .into_response();
         crate::surfaces::with_retry_after(response, self.retry_after)
@@ -178,6 +178,16 @@ pub const CAPTCHA: &[&str] = &[
     "verifyCode",
     "captcha_code",
 ];
+impl From<body::BodyError> for RetailError {
+    fn from(e: body::BodyError) -> Self {
+        if e.too_large {
+            RetailError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.message)
+        } else {
+            RetailError::invalid(e.message)
+        }
+    }
+}
+
 /// Names of the SMS code that binding takes (sent to the enterprise's contact phone).
 pub const SMS_CODE: &[&str] = &["code", "sms_code", "smsCode", "verify_code", "verifyCode"];
 /// Names of the captcha id; the `retail_captcha` cookie set by `GET /qr_code` stands in when
@@ -198,17 +208,14 @@ impl FromRequest<AppState> for Fields {
         let headers = req.headers().clone();
         let mut fields: HashMap<String, Value> = if is_multipart {
             body::multipart_text_fields(req, state)
-                .await
-                .map_err(|e| RetailError::invalid(e.0))?
+                .await?
                 .into_iter()
                 .map(|(k, v)| (k, Value::String(v)))
                 .collect()
         } else {
             let (parts, raw) = req.into_parts();
-            let bytes = body::read(raw)
-                .await
-                .map_err(|e| RetailError::invalid(e.0))?;
-            body::decode(&parts.headers, &bytes).map_err(|e| RetailError::invalid(e.0))?
+            let bytes = body::read(raw).await?;
+            body::decode(&parts.headers, &bytes)?
         };
         let parts_headers = headers;
         // No text field may hold control characters other than line breaks and tabs (a NUL

@@ -25,13 +25,22 @@
 //!   `password`; `{"token", "token_type": "Bearer", "expires_in", "user"}`; the token is random,
 //!   stored hashed, valid 7 days, sent as `Authorization: Bearer`. `POST /user/logout` ends it.
 //! - Binding, written in the document at `POST /user/login`: served at `POST /user/bind`, and
-//!   `POST /user/login` with a bearer token and binding fields binds too. Fields: `company_id`
-//!   (from `GET /retail/companies`), `services` (array, or comma-separated in a form; each
-//!   offered by that company), `enterprise_name`, `credit_code` (18-character unified social
+//!   `POST /user/login` with a bearer token and binding fields binds too. The document's
+//!   "验证码" is an SMS code sent to the enterprise's contact phone (as the operator
+//!   registered it), since a company's name and code are public and four digits are 10,000
+//!   guesses. Step one, `POST /user/bind_code` (also `/user/bind/code`): `company_id` (from
+//!   `GET /retail/companies`), `enterprise_name`, `credit_code` (18-character unified social
 //!   credit code or 9-character organisation code, check character verified), `phone_last4`
-//!   (the last four digits of the enterprise's contact phone, as the operator registered it),
-//!   captcha. Name, code and phone digits must all match a registered enterprise; a mismatch
-//!   does not say which, and repeated mismatches lock binding for a while.
+//!   and the image captcha; when name, code and digits all match, the code goes to that phone,
+//!   for this user and this enterprise only (`{"message", "phone": "138****0001",
+//!   "expires_in"}`). Step two, `POST /user/bind`: the same fields, `services` (array, or
+//!   comma-separated in a form; each offered by that company) and `code` (also `sms_code`,
+//!   `verify_code`). A mismatch does not say which field was wrong; repeated mismatches lock
+//!   the guessing address out of that enterprise for a while and slow everyone's attempts on
+//!   it down, never refusing its own people. An enterprise takes one user unless an operator
+//!   sets `max_users` (`PATCH /admin/v1/retail/enterprises/{credit_code}`); when it is full,
+//!   409 `conflict`. `GET /user/bind` shows a bound user everyone bound to the same
+//!   enterprise, phones masked.
 //! - Change of phone number: `POST /user/send_code {"phone": new}` sends an SMS code to the new
 //!   number; `POST /user/change_phone_number {old_phone, new_phone, code}` moves the account.
 //!   Change of password revokes the user's other logins.
