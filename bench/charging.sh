@@ -120,6 +120,8 @@ log "server: release, SQLite, --dev --demo, simulated clock standing still"
     # Fast password hashing: the bench creates and logs in thousands of drivers.
     RUST_LOG=warn UTILHALL_AUTH__ARGON2_MEMORY_KIB=1024 UTILHALL_AUTH__ARGON2_ITERATIONS=1 \
         UTILHALL_AUTH__ADMIN_LOGIN_IP_LIMIT=1000 \
+        UTILHALL_CONNECTIONS__MAX_CONNECTIONS_PER_IP=0 \
+        UTILHALL_CONNECTIONS__MAX_CONNECTIONS=$((DRIVERS + 1000)) \
         exec "$BIN" serve --demo --dev --sim-clock 2026-01-05T02:00:00Z \
         --database-url "sqlite://$TMP/bench.db" --bind "127.0.0.1:$PORT"
 ) >"$TMP/server.log" 2>&1 &

@@ -202,10 +202,13 @@ impl Activity {
     }
 }
 
-/// A socket that reports its traffic to the connection's [`Activity`].
+/// A socket that reports its traffic to the connection's [`Activity`], and holds the
+/// connection's place under the caps for as long as the socket lives (a WebSocket included:
+/// an upgraded connection keeps its place until the WebSocket ends).
 struct Watched {
     inner: TcpStream,
     activity: Arc<Activity>,
+    _admission: Admission,
 }
 
 impl AsyncRead for Watched {
@@ -321,6 +324,7 @@ async fn connection(
     let io = TokioIo::new(Watched {
         inner: tcp,
         activity: activity.clone(),
+        _admission: admission,
     });
     let watched = activity.clone();
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
@@ -366,5 +370,4 @@ async fn connection(
             }
         }
     }
-    drop(admission);
 }

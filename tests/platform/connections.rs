@@ -249,3 +249,75 @@ async fn one_address_cannot_take_every_place_and_places_come_back() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_websocket_keeps_its_place_under_the_cap_until_it_ends() {
+    let app = spawn_with(|c| {
+        c.server.demo = true;
+        c.connections.max_connections_per_ip = 3;
+        c.connections.header_timeout_seconds = 30.0;
+    })
+    .await;
+    let addr = app.addr;
+    // A client of its own, dropped after the log-in: its pooled connection is gone too.
+    let client = reqwest::Client::new();
+    let login = client
+        .post(format!(
+            "{}/charging/login?username=test&password=123456",
+            app.base
+        ))
+        .send()
+        .await
+        .expect("login");
+    let token = login.json::<serde_json::Value>().await.expect("json")["token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    drop(client);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let url = format!("ws://{addr}/charging/user/charge?token={token}&mode=fast&quantity=10");
+    let (socket, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("ws connects");
+    // The WebSocket and two more connections fill the address's three places ...
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut s = connect_from("127.0.0.1", addr).await.expect("connect");
+        one_request(&mut s).await;
+        held.push(s);
+    }
+    // ... so a fourth is refused.
+    let mut s = connect_from("127.0.0.1", addr).await.expect("connect");
+    let _ = s
+        .write_all(b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await;
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(Duration::from_secs(2), s.read(&mut buf))
+        .await
+        .expect("read")
+        .unwrap_or(0);
+    assert_eq!(n, 0, "the WebSocket did not count against the cap");
+    // The WebSocket ends (the other two stay): its place comes back.
+    drop(socket);
+    let mut served = false;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let mut s = connect_from("127.0.0.1", addr).await.expect("connect");
+        s.write_all(b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n")
+            .await
+            .expect("write");
+        let mut buf = [0u8; 64];
+        if tokio::time::timeout(Duration::from_secs(2), s.read(&mut buf))
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .is_some_and(|n| n > 0)
+        {
+            served = true;
+            break;
+        }
+    }
+    assert!(served, "the WebSocket's place did not come back");
+    drop(held);
+    app.stop().await;
+}
