@@ -778,7 +778,8 @@ async fn a_reset_is_for_development_only() {
 
 #[tokio::test]
 async fn three_hundred_streams_each_get_every_event_in_order() {
-    let app = spawn_app().await;
+    // Every stream comes from this one address: lift the per-address connection cap.
+    let app = common::spawn_with(|c| c.connections.max_connections_per_ip = 0).await;
     let op = admin(&app).await;
     let r = put_config(
         &app,

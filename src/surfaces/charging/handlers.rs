@@ -287,11 +287,7 @@ pub async fn register(
 }
 
 /// `POST /login`: username, password.
-pub async fn login(
-    State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    params: Params,
-) -> Reply {
+pub async fn login(State(state): State<AppState>, ClientIp(ip): ClientIp, params: Params) -> Reply {
     let username = params.required("username", "用户名")?;
     let password = params.required("password", "密码")?;
     let (token, driver) = state.core.charging_login(username, password, ip).await?;
