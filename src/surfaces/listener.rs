@@ -55,9 +55,31 @@ impl Limits {
                 max = room;
             }
         }
+        // A timeout of zero (or nonsense) would close every connection at once.
+        let seconds = |value: f64, name: &str, default: f64| {
+            if value.is_finite() && value >= 0.1 {
+                Duration::from_millis((value.min(86_400.0) * 1000.0) as u64)
+            } else {
+                tracing::warn!(
+                    value,
+                    default,
+                    "connections.{name} must be at least 0.1 s; using the default"
+                );
+                Duration::from_millis((default * 1000.0) as u64)
+            }
+        };
+        let defaults = ConnectionsConfig::default();
         Limits {
-            header_timeout: Duration::from_millis((c.header_timeout_seconds * 1000.0) as u64),
-            idle_timeout: Duration::from_millis((c.idle_timeout_seconds * 1000.0) as u64),
+            header_timeout: seconds(
+                c.header_timeout_seconds,
+                "header_timeout_seconds",
+                defaults.header_timeout_seconds,
+            ),
+            idle_timeout: seconds(
+                c.idle_timeout_seconds,
+                "idle_timeout_seconds",
+                defaults.idle_timeout_seconds,
+            ),
             max_connections: max,
             max_per_ip: c.max_connections_per_ip,
         }
@@ -369,5 +391,45 @@ async fn connection(
                 conn.as_mut().graceful_shutdown();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nonsense_timeouts_fall_back_to_the_defaults() {
+        let c = ConnectionsConfig {
+            header_timeout_seconds: 0.0,
+            idle_timeout_seconds: f64::NAN,
+            ..ConnectionsConfig::default()
+        };
+        let l = Limits::from_config(&c);
+        assert_eq!(l.header_timeout, Duration::from_secs(10));
+        assert_eq!(l.idle_timeout, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn a_connection_waits_for_headers_then_idles_then_works() {
+        let limits = Limits {
+            header_timeout: Duration::from_millis(0),
+            idle_timeout: Duration::from_secs(3600),
+            max_connections: 1,
+            max_per_ip: 1,
+        };
+        let a = Activity::new();
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(
+            a.overdue(&limits),
+            Some("request headers not complete in time")
+        );
+        a.request_started();
+        assert_eq!(a.overdue(&limits), None, "busy in a handler");
+        a.request_answered();
+        assert_eq!(a.overdue(&limits), None, "idle, within the idle timeout");
+        a.read(10);
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(a.overdue(&limits).is_some(), "a new request's headers are late");
     }
 }
