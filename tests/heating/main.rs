@@ -5,6 +5,7 @@ mod common;
 
 mod auth;
 mod config;
+mod crash;
 mod heat;
 mod limits;
 mod payments;

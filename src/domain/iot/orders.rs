@@ -818,6 +818,13 @@ impl Core {
         // Three levels of commission appear with the payment, pending (待激) until the
         // order can no longer be returned.
         let commissions = self.iot_commission_rows(&o, now, None).await?;
+        // Read before the transaction: a read through the pool while it holds a connection
+        // could wait for a connection that only the transactions waiting with it would free.
+        let ticket_code = if o.needs_install == 1 {
+            Some(self.iot_vendor_code(Some(&o.vid)).await?)
+        } else {
+            None
+        };
         let mut tx = self.store.begin_write().await?;
         let entry = ledger::EntryRow {
             entry_key: payment_key(oid),
@@ -859,8 +866,7 @@ impl Core {
         for c in &commissions {
             store::insert_commission(&mut tx, c).await?;
         }
-        if o.needs_install == 1 {
-            let code = self.iot_vendor_code(Some(&o.vid)).await?;
+        if let Some(code) = ticket_code {
             let tid = self.iot_id(&mut tx, &code, "ticket").await?;
             let ticket = TicketRow {
                 tid,
