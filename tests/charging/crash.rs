@@ -3,7 +3,6 @@
 //! none twice; every fee is the course's tariff's.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -11,74 +10,25 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use utilhall::domain::Timestamp;
 
-const BIN: &str = env!("CARGO_BIN_EXE_utilhall");
 const DRIVERS: usize = 40;
 
-struct Server {
-    child: Child,
-    base: String,
-    log: std::path::PathBuf,
-}
+use crate::common::child::{ChildServer as Server, demo_dev_args, ledger_check};
 
-/// A test that fails leaves no server behind.
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The server on a small station (6 fast and 6 slow piles, queues of 2, 40 waiting places),
+/// its simulated clock at `clock`.
+async fn start(dir: &std::path::Path, url: &str, clock: &str) -> Server {
+    let mut args = demo_dev_args(dir);
+    args.extend(["--sim-clock".to_owned(), clock.to_owned()]);
+    let env = [
+        ("UTILHALL_CHARGING__FAST_PILES", "6".to_owned()),
+        ("UTILHALL_CHARGING__SLOW_PILES", "6".to_owned()),
+        ("UTILHALL_CHARGING__QUEUE_LEN", "2".to_owned()),
+        ("UTILHALL_CHARGING__WAITING_CAPACITY", "40".to_owned()),
+    ];
+    Server::start(dir, url, &args, &env).await
 }
 
 impl Server {
-    async fn start(dir: &std::path::Path, url: &str, clock: &str) -> Server {
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-            l.local_addr().expect("addr").port()
-        };
-        let log = dir.join("server.log");
-        let mut child = Command::new(BIN)
-            .args(["serve", "--demo", "--dev", "--database-url", url, "--bind"])
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--dev-outbox")
-            .arg(dir.join("outbox.jsonl"))
-            .args(["--sim-clock", clock])
-            .current_dir(dir)
-            .env("RUST_LOG", "error")
-            .env("UTILHALL_AUTH__ARGON2_MEMORY_KIB", "8192")
-            .env("UTILHALL_AUTH__ARGON2_ITERATIONS", "1")
-            .env("UTILHALL_CHARGING__FAST_PILES", "6")
-            .env("UTILHALL_CHARGING__SLOW_PILES", "6")
-            .env("UTILHALL_CHARGING__QUEUE_LEN", "2")
-            .env("UTILHALL_CHARGING__WAITING_CAPACITY", "40")
-            .stdout(Stdio::null())
-            .stderr(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&log)
-                    .map_or_else(|_| Stdio::null(), Stdio::from),
-            )
-            .spawn()
-            .expect("spawn");
-        let base = format!("http://127.0.0.1:{port}");
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while client.get(format!("{base}/health")).send().await.is_err() {
-            let exited = child.try_wait().expect("try_wait");
-            assert!(
-                exited.is_none() && Instant::now() < deadline,
-                "the server did not start ({exited:?}): {}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Server { child, base, log }
-    }
-
-    fn kill(&mut self) {
-        self.child.kill().expect("SIGKILL"); // Child::kill is SIGKILL on Unix
-        self.child.wait().expect("wait");
-    }
-
     async fn call(
         &self,
         client: &reqwest::Client,
@@ -122,20 +72,6 @@ impl Server {
         assert_eq!(status, 200, "{body}");
         body
     }
-}
-
-fn ledger_check(dir: &std::path::Path, url: &str) -> (bool, String) {
-    let out = Command::new(BIN)
-        .args(["ledger", "check", "--database-url", url])
-        .current_dir(dir)
-        .output()
-        .expect("ledger check");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
 }
 
 /// The course's tariff, independently: fen per kWh by local hour (China time), service 0.80.
@@ -193,7 +129,7 @@ async fn a_killed_server_loses_no_reported_charging_record_and_writes_none_twice
     let dir = tempfile::tempdir().expect("tempdir");
     let url = crate::common::test_database_url(&dir).await;
     let client = reqwest::Client::new();
-    let mut server = Server::start(dir.path(), &url, START).await;
+    let mut server = start(dir.path(), &url, START).await;
     let req = client
         .post(format!("{}/admin/v1/login", server.base))
         .json(&json!({"username": "admin", "password": "admin123456"}));
@@ -343,7 +279,7 @@ async fn a_killed_server_loses_no_reported_charging_record_and_writes_none_twice
 
     // Started again where the clock was: every record a driver saw is there, unchanged.
     let resume = Timestamp::from_millis(now_ms.load(Ordering::SeqCst));
-    let mut server = Server::start(dir.path(), &url, &resume.iso_utc_ms()).await;
+    let mut server = start(dir.path(), &url, &resume.iso_utc_ms()).await;
     let mut stored_before = 0;
     for (d, (token, s)) in tokens.iter().zip(&seen).enumerate() {
         let log = server.log(&client, token).await;
@@ -440,7 +376,8 @@ async fn a_killed_server_loses_no_reported_charging_record_and_writes_none_twice
         "accepted {applied}, reported over {reported}, records after restart {stored_before}, after the day {stored}"
     );
     server.kill();
-    let (ok, text) = ledger_check(dir.path(), &url);
+    let ledger = ledger_check(dir.path(), &url);
+    let (ok, text) = (ledger.passed, ledger.output);
     assert!(ok, "{text}");
     eprintln!("charging crash test took {:?}", started.elapsed());
 }

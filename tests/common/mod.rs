@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+pub mod child;
 pub mod wechat;
 
 use serde_json::{Value, json};

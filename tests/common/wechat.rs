@@ -344,3 +344,28 @@ pub fn notice(spec: NoticeSpec<'_>) -> Notice {
         body,
     }
 }
+
+/// The environment that points a server process at the fake (`base`) with the fixtures' keys.
+pub fn server_env(base: &str, notify_url: &str) -> Vec<(&'static str, String)> {
+    let fixture = |name: &str| fixture(name).display().to_string();
+    vec![
+        ("UTILHALL_WECHAT_PAY__BASE_URL", base.to_owned()),
+        ("UTILHALL_WECHAT_PAY__MCHID", MCHID.into()),
+        ("UTILHALL_WECHAT_PAY__APPID", APPID.into()),
+        (
+            "UTILHALL_WECHAT_PAY__MERCHANT_SERIAL",
+            MERCHANT_SERIAL.into(),
+        ),
+        (
+            "UTILHALL_WECHAT_PAY__MERCHANT_KEY_FILE",
+            fixture("merchant_key.pem"),
+        ),
+        ("UTILHALL_WECHAT_PAY__APIV3_KEY", APIV3_KEY.into()),
+        (
+            "UTILHALL_WECHAT_PAY__PUBLIC_KEY_FILE",
+            fixture("platform_public.pem"),
+        ),
+        ("UTILHALL_WECHAT_PAY__PUBLIC_KEY_ID", PUBLIC_KEY_ID.into()),
+        ("UTILHALL_WECHAT_PAY__NOTIFY_URL", notify_url.to_owned()),
+    ]
+}

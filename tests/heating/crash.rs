@@ -3,7 +3,6 @@
 //! notification once more, pays every bill exactly once.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -11,101 +10,31 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::common::wechat::{
-    self, APIV3_KEY, APPID, FakeWechat, MCHID, MERCHANT_SERIAL, Notice, NoticeSpec, PUBLIC_KEY_ID,
-    Trade,
+    self, APIV3_KEY, FakeWechat, Notice, NoticeSpec, PUBLIC_KEY_ID, Trade,
 };
 
-const BIN: &str = env!("CARGO_BIN_EXE_utilhall");
 /// Heat accounts (one user each) and bills per account: one order per bill.
 const ACCOUNTS: usize = 4;
 const BILLS: usize = 100;
 
-/// The real binary on its own port, over the given database, paying through the fake WeChat.
-struct Server {
-    child: Child,
-    base: String,
-    log: std::path::PathBuf,
-}
+use crate::common::child::{ChildServer as Server, demo_dev_args, ledger_check};
 
-/// A test that fails leaves no server behind.
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The server with the demo, paying through the fake WeChat at `wechat_base`; only
+/// notifications pay (no reconciliation by query during the test).
+async fn start(dir: &std::path::Path, url: &str, wechat_base: &str) -> Server {
+    let mut env = wechat::server_env(
+        wechat_base,
+        "https://heating.example.com/heating/api/payment/notify",
+    );
+    env.push(("UTILHALL_HEATING__RATE_LIMIT_REQUESTS", "0".into()));
+    env.push((
+        "UTILHALL_HEATING__ORDER_QUERY_AFTER_SECONDS",
+        "86400".into(),
+    ));
+    Server::start(dir, url, &demo_dev_args(dir), &env).await
 }
 
 impl Server {
-    async fn start(dir: &std::path::Path, url: &str, wechat_base: &str) -> Server {
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-            l.local_addr().expect("addr").port()
-        };
-        let fixture = |name: &str| wechat::fixture(name).display().to_string();
-        let mut child = Command::new(BIN)
-            .args(["serve", "--demo", "--dev", "--database-url", url, "--bind"])
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--dev-outbox")
-            .arg(dir.join("outbox.jsonl"))
-            .current_dir(dir)
-            .env("RUST_LOG", "error")
-            .env("UTILHALL_HEATING__RATE_LIMIT_REQUESTS", "0")
-            // No reconciliation by query during the test: only notifications pay.
-            .env("UTILHALL_HEATING__ORDER_QUERY_AFTER_SECONDS", "86400")
-            .env("UTILHALL_AUTH__ARGON2_MEMORY_KIB", "8192")
-            .env("UTILHALL_AUTH__ARGON2_ITERATIONS", "1")
-            .env("UTILHALL_WECHAT_PAY__BASE_URL", wechat_base)
-            .env("UTILHALL_WECHAT_PAY__MCHID", MCHID)
-            .env("UTILHALL_WECHAT_PAY__APPID", APPID)
-            .env("UTILHALL_WECHAT_PAY__MERCHANT_SERIAL", MERCHANT_SERIAL)
-            .env(
-                "UTILHALL_WECHAT_PAY__MERCHANT_KEY_FILE",
-                fixture("merchant_key.pem"),
-            )
-            .env("UTILHALL_WECHAT_PAY__APIV3_KEY", APIV3_KEY)
-            .env(
-                "UTILHALL_WECHAT_PAY__PUBLIC_KEY_FILE",
-                fixture("platform_public.pem"),
-            )
-            .env("UTILHALL_WECHAT_PAY__PUBLIC_KEY_ID", PUBLIC_KEY_ID)
-            .env(
-                "UTILHALL_WECHAT_PAY__NOTIFY_URL",
-                "https://heating.example.com/heating/api/payment/notify",
-            )
-            .stdout(Stdio::null())
-            .stderr(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(dir.join("server.log"))
-                    .map_or_else(|_| Stdio::null(), Stdio::from),
-            )
-            .spawn()
-            .expect("spawn");
-        let base = format!("http://127.0.0.1:{port}");
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while client.get(format!("{base}/health")).send().await.is_err() {
-            let exited = child.try_wait().expect("try_wait");
-            assert!(
-                exited.is_none() && Instant::now() < deadline,
-                "the server did not start ({exited:?}): {}",
-                std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Server {
-            child,
-            base,
-            log: dir.join("server.log"),
-        }
-    }
-
-    fn kill(&mut self) {
-        self.child.kill().expect("SIGKILL"); // Child::kill is SIGKILL on Unix
-        self.child.wait().expect("wait");
-    }
-
     async fn send(
         &self,
         client: &reqwest::Client,
@@ -168,32 +97,6 @@ impl Server {
     }
 }
 
-/// `utilhall ledger check` on the database: `(passed, journal entries, output)`.
-fn ledger_check(dir: &std::path::Path, url: &str) -> (bool, usize, String) {
-    let out = Command::new(BIN)
-        .args(["ledger", "check", "--database-url", url])
-        .current_dir(dir)
-        .output()
-        .expect("ledger check");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let entries = text
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .windows(3)
-        .find(|w| w[1] == "journal" && w[2].starts_with("entries"))
-        .and_then(|w| {
-            w[0].trim_start_matches(|c: char| !c.is_ascii_digit())
-                .parse()
-                .ok()
-        })
-        .unwrap_or(usize::MAX);
-    (out.status.success(), entries, text)
-}
-
 fn account(k: usize) -> String {
     format!("HCRASH{k:02}")
 }
@@ -253,7 +156,7 @@ async fn a_killed_server_loses_no_acknowledged_heating_payment_and_pays_none_twi
     let url = crate::common::test_database_url(&dir).await;
     let fake = FakeWechat::start().await;
     let client = reqwest::Client::new();
-    let mut server = Server::start(dir.path(), &url, &fake.base).await;
+    let mut server = start(dir.path(), &url, &fake.base).await;
     let admin = server.admin_token(&client).await;
 
     // The registry: ACCOUNTS heat accounts with BILLS unpaid bills each.
@@ -382,7 +285,8 @@ async fn a_killed_server_loses_no_acknowledged_heating_payment_and_pays_none_twi
     let order_ids: BTreeSet<&str> = orders.iter().map(|(o, _, _)| o.as_str()).collect();
     assert_eq!(order_ids.len(), ACCOUNTS * BILLS, "one order per bill");
     assert_eq!(fake.trades.lock().expect("lock").len(), ACCOUNTS * BILLS);
-    let (ok, baseline, text) = ledger_check(dir.path(), &url);
+    let ledger = ledger_check(dir.path(), &url);
+    let (ok, baseline, text) = (ledger.passed, ledger.entries, ledger.output);
     assert!(ok && baseline != usize::MAX, "{text}");
 
     // WeChat notifies: 24 senders; every third order is notified twice at once.
@@ -450,7 +354,7 @@ async fn a_killed_server_loses_no_acknowledged_heating_payment_and_pays_none_twi
     );
 
     // Started again, with nothing resent: every acknowledged order is paid, with its bill.
-    let mut server = Server::start(dir.path(), &url, &fake.base).await;
+    let mut server = start(dir.path(), &url, &fake.base).await;
     let admin = server.admin_token(&client).await;
     let mut paid = BTreeSet::new();
     for chunk in orders.chunks(50) {
@@ -476,7 +380,8 @@ async fn a_killed_server_loses_no_acknowledged_heating_payment_and_pays_none_twi
             }
         }
     }
-    let (ok, entries, text) = ledger_check(dir.path(), &url);
+    let ledger = ledger_check(dir.path(), &url);
+    let (ok, entries, text) = (ledger.passed, ledger.entries, ledger.output);
     eprintln!(
         "orders {}, notified {}, acknowledged {}, paid after restart {}, journal {} -> {}",
         orders.len(),
@@ -549,7 +454,8 @@ async fn a_killed_server_loses_no_acknowledged_heating_payment_and_pays_none_twi
         );
     }
     server.kill();
-    let (ok, entries, text) = ledger_check(dir.path(), &url);
+    let ledger = ledger_check(dir.path(), &url);
+    let (ok, entries, text) = (ledger.passed, ledger.entries, ledger.output);
     assert!(ok, "{text}");
     assert_eq!(
         entries,

@@ -3,7 +3,6 @@
 //! started again, applies nothing twice.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -11,115 +10,29 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::common::wechat::{
-    self, APIV3_KEY, APPID, FakeWechat, MCHID, MERCHANT_SERIAL, Notice, NoticeSpec, PUBLIC_KEY_ID,
-    Trade,
+    self, APIV3_KEY, FakeWechat, Notice, NoticeSpec, PUBLIC_KEY_ID, Trade,
 };
 use crate::{VID, md5};
 
-const BIN: &str = env!("CARGO_BIN_EXE_utilhall");
+use crate::common::child::{ChildServer as Server, demo_dev_args, ledger_check};
 
-/// The real binary on its own port, over the given database.
-struct Server {
-    child: Child,
-    base: String,
-    log: std::path::PathBuf,
+/// The server with the demo, `args` and `env` besides.
+async fn start(
+    dir: &std::path::Path,
+    url: &str,
+    args: &[&str],
+    env: &[(&'static str, String)],
+) -> Server {
+    let mut all = demo_dev_args(dir);
+    all.extend(args.iter().map(|a| (*a).to_owned()));
+    Server::start(dir, url, &all, env).await
 }
 
 fn wechat_env(fake: &str) -> Vec<(&'static str, String)> {
-    let fixture = |name: &str| wechat::fixture(name).display().to_string();
-    vec![
-        ("UTILHALL_WECHAT_PAY__BASE_URL", fake.to_owned()),
-        ("UTILHALL_WECHAT_PAY__MCHID", MCHID.into()),
-        ("UTILHALL_WECHAT_PAY__APPID", APPID.into()),
-        (
-            "UTILHALL_WECHAT_PAY__MERCHANT_SERIAL",
-            MERCHANT_SERIAL.into(),
-        ),
-        (
-            "UTILHALL_WECHAT_PAY__MERCHANT_KEY_FILE",
-            fixture("merchant_key.pem"),
-        ),
-        ("UTILHALL_WECHAT_PAY__APIV3_KEY", APIV3_KEY.into()),
-        (
-            "UTILHALL_WECHAT_PAY__PUBLIC_KEY_FILE",
-            fixture("platform_public.pem"),
-        ),
-        ("UTILHALL_WECHAT_PAY__PUBLIC_KEY_ID", PUBLIC_KEY_ID.into()),
-        (
-            "UTILHALL_WECHAT_PAY__NOTIFY_URL",
-            "https://iot.example.com/iot/orders/notify/weixin".into(),
-        ),
-    ]
-}
-
-/// A test that fails leaves no server behind.
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    wechat::server_env(fake, "https://iot.example.com/iot/orders/notify/weixin")
 }
 
 impl Server {
-    async fn start(
-        dir: &std::path::Path,
-        url: &str,
-        args: &[&str],
-        env: &[(&'static str, String)],
-    ) -> Server {
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-            l.local_addr().expect("addr").port()
-        };
-        let log = dir.join("server.log");
-        let mut child = Command::new(BIN)
-            .args(["serve", "--demo", "--dev", "--database-url", url, "--bind"])
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--dev-outbox")
-            .arg(dir.join("outbox.jsonl"))
-            .args(args)
-            .current_dir(dir)
-            .env("RUST_LOG", "error")
-            .env("UTILHALL_AUTH__ARGON2_MEMORY_KIB", "8192")
-            .env("UTILHALL_AUTH__ARGON2_ITERATIONS", "1")
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .stdout(Stdio::null())
-            .stderr(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&log)
-                    .map_or_else(|_| Stdio::null(), Stdio::from),
-            )
-            .spawn()
-            .expect("spawn");
-        let base = format!("http://127.0.0.1:{port}");
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while client.get(format!("{base}/health")).send().await.is_err() {
-            let exited = child.try_wait().expect("try_wait");
-            assert!(
-                exited.is_none() && Instant::now() < deadline,
-                "the server did not start ({exited:?}): {}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Server { child, base, log }
-    }
-
-    /// The end of the server's log (errors only), for failure messages.
-    fn log_tail(&self) -> String {
-        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let from = log.len().saturating_sub(3000);
-        log.get(from..).unwrap_or(&log).to_owned()
-    }
-
-    fn kill(&mut self) {
-        self.child.kill().expect("SIGKILL"); // Child::kill is SIGKILL on Unix
-        self.child.wait().expect("wait");
-    }
-
     async fn call(
         &self,
         client: &reqwest::Client,
@@ -200,32 +113,6 @@ impl Server {
             }
         }
     }
-}
-
-/// `utilhall ledger check` on the database: `(passed, journal entries, output)`.
-fn ledger_check(dir: &std::path::Path, url: &str) -> (bool, usize, String) {
-    let out = Command::new(BIN)
-        .args(["ledger", "check", "--database-url", url])
-        .current_dir(dir)
-        .output()
-        .expect("ledger check");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let entries = text
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .windows(3)
-        .find(|w| w[1] == "journal" && w[2].starts_with("entries"))
-        .and_then(|w| {
-            w[0].trim_start_matches(|c: char| !c.is_ascii_digit())
-                .parse()
-                .ok()
-        })
-        .unwrap_or(usize::MAX);
-    (out.status.success(), entries, text)
 }
 
 /// AC-02's example with installation and three commission levels (21 %, 9 %, 3.33 %): an
@@ -341,7 +228,7 @@ async fn a_killed_server_loses_no_acknowledged_iot_payment_and_pays_none_twice()
     let fake = FakeWechat::start().await;
     let env = wechat_env(&fake.base);
     let client = reqwest::Client::new();
-    let mut server = Server::start(dir.path(), &url, &[], &env).await;
+    let mut server = start(dir.path(), &url, &[], &env).await;
     let vendor = server.vendor(&client).await;
     let pid = server
         .post(&client, "/iot/products", &vendor, product())
@@ -434,7 +321,8 @@ async fn a_killed_server_loses_no_acknowledged_iot_payment_and_pays_none_twice()
     ];
     want.sort();
     assert_eq!(zhao, want, "{:?}", expected[&uids[3]]);
-    let (ok, baseline, text) = ledger_check(dir.path(), &url);
+    let ledger = ledger_check(dir.path(), &url);
+    let (ok, baseline, text) = (ledger.passed, ledger.entries, ledger.output);
     assert!(ok && baseline != usize::MAX, "{text}");
 
     // WeChat notifies: 24 senders; every third order is notified twice at once.
@@ -506,7 +394,7 @@ async fn a_killed_server_loses_no_acknowledged_iot_payment_and_pays_none_twice()
 
     // Started again, nothing resent: every acknowledged order is paid, with its commissions
     // once; an order not paid has none.
-    let mut server = Server::start(dir.path(), &url, &[], &env).await;
+    let mut server = start(dir.path(), &url, &[], &env).await;
     let vendor = server.vendor(&client).await;
     let check = |states: &BTreeMap<String, String>, earned: &Commissions| {
         let mut paid = BTreeSet::new();
@@ -527,7 +415,8 @@ async fn a_killed_server_loses_no_acknowledged_iot_payment_and_pays_none_twice()
         &order_states(&server, &client, &vendor).await,
         &commissions(&server, &client, &vendor).await,
     );
-    let (ok, entries, text) = ledger_check(dir.path(), &url);
+    let ledger = ledger_check(dir.path(), &url);
+    let (ok, entries, text) = (ledger.passed, ledger.entries, ledger.output);
     eprintln!(
         "orders {}, notified {}, acknowledged {}, paid after restart {}, journal {} -> {}",
         orders.len(),
@@ -576,7 +465,8 @@ async fn a_killed_server_loses_no_acknowledged_iot_payment_and_pays_none_twice()
         assert_eq!(n, 1, "{oid}: one install ticket");
     }
     server.kill();
-    let (ok, entries, text) = ledger_check(dir.path(), &url);
+    let ledger = ledger_check(dir.path(), &url);
+    let (ok, entries, text) = (ledger.passed, ledger.entries, ledger.output);
     assert!(ok, "{text}");
     assert_eq!(entries, baseline + orders.len(), "{text}");
     eprintln!("iot payment crash test took {:?}", started.elapsed());
@@ -620,7 +510,7 @@ async fn a_killed_server_loses_no_acknowledged_withdrawal_and_makes_none_twice()
     let dir = tempfile::tempdir().expect("tempdir");
     let url = crate::common::test_database_url(&dir).await;
     let client = reqwest::Client::new();
-    let mut server = Server::start(dir.path(), &url, &["--sim-clock", START], &[]).await;
+    let mut server = start(dir.path(), &url, &["--sim-clock", START], &[]).await;
     let vendor = server.vendor(&client).await;
     let pid = server
         .post(&client, "/iot/products", &vendor, product())
@@ -710,7 +600,8 @@ async fn a_killed_server_loses_no_acknowledged_withdrawal_and_makes_none_twice()
     // 张一, 李二 and 王三 earn on these orders (and the dealer on 李二's).
     accounts.retain(|(name, _, _)| opening[name] > 0);
     assert!(accounts.len() >= 3, "{opening:?}");
-    let (ok, baseline, text) = ledger_check(dir.path(), &url);
+    let ledger = ledger_check(dir.path(), &url);
+    let (ok, baseline, text) = (ledger.passed, ledger.entries, ledger.output);
     assert!(ok && baseline != usize::MAX, "{text}");
 
     // The clock moves 31 s at a time while each account withdraws as often as it may: small,
@@ -821,7 +712,7 @@ async fn a_killed_server_loses_no_acknowledged_withdrawal_and_makes_none_twice()
     // there, once; at most the one in flight was also made; the balance is earned minus
     // withdrawn.
     let resume = utilhall::domain::Timestamp::from_millis(now_ms.load(Ordering::SeqCst) + 60_000);
-    let mut server = Server::start(
+    let mut server = start(
         dir.path(),
         &url,
         &["--sim-clock", &resume.iso_utc_ms()],
@@ -890,7 +781,8 @@ async fn a_killed_server_loses_no_acknowledged_withdrawal_and_makes_none_twice()
             mine.len()
         ));
     }
-    let (ok, entries, text) = ledger_check(dir.path(), &url);
+    let ledger = ledger_check(dir.path(), &url);
+    let (ok, entries, text) = (ledger.passed, ledger.entries, ledger.output);
     eprintln!("{}; journal {baseline} -> {entries}", counts.join("; "));
     assert!(ok, "{text}");
     assert_eq!(
@@ -932,7 +824,8 @@ async fn a_killed_server_loses_no_acknowledged_withdrawal_and_makes_none_twice()
         assert_eq!(status, 429, "{name}: one per 30 s");
     }
     server.kill();
-    let (ok, entries, text) = ledger_check(dir.path(), &url);
+    let ledger = ledger_check(dir.path(), &url);
+    let (ok, entries, text) = (ledger.passed, ledger.entries, ledger.output);
     assert!(ok, "{text}");
     assert_eq!(entries, baseline + stored.len() + accounts.len(), "{text}");
     eprintln!("iot withdrawal crash test took {:?}", started.elapsed());

@@ -2,47 +2,22 @@
 //! acknowledged and, started again, applies none twice.
 
 use std::collections::{BTreeSet, HashMap};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_utilhall");
+use crate::common::child::{ChildServer as Server, ledger_check};
+
 const HOUSEHOLDS: [&str; 2] = ["2022040001", "2022040002"];
 
-/// The real binary on its own port, over the given database.
-struct Server {
-    child: Child,
-    base: String,
+/// The server with the demo, the one-call-per-2-seconds rule off.
+async fn start(dir: &std::path::Path, url: &str) -> Server {
+    let env = [("UTILHALL_METER__RATE_LIMIT_WINDOW_SECONDS", "0".to_owned())];
+    Server::start(dir, url, &["--demo".to_owned()], &env).await
 }
 
 impl Server {
-    async fn start(dir: &std::path::Path, url: &str) -> Server {
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-            l.local_addr().expect("addr").port()
-        };
-        let child = Command::new(BIN)
-            .args(["serve", "--demo", "--database-url", url, "--bind"])
-            .arg(format!("127.0.0.1:{port}"))
-            .current_dir(dir)
-            .env("RUST_LOG", "error")
-            .env("UTILHALL_METER__RATE_LIMIT_WINDOW_SECONDS", "0")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn");
-        let base = format!("http://127.0.0.1:{port}");
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while client.get(format!("{base}/health")).send().await.is_err() {
-            assert!(Instant::now() < deadline, "the server did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Server { child, base }
-    }
-
     async fn call(&self, client: &reqwest::Client, path: &str, form: &[(&str, &str)]) -> Value {
         client
             .post(format!("{}/meter/user/{path}", self.base))
@@ -136,7 +111,7 @@ async fn a_killed_server_loses_no_acknowledged_recharge_and_applies_none_twice()
     let url = crate::common::test_database_url(&dir).await;
     let client = reqwest::Client::new();
 
-    let mut server = Server::start(dir.path(), &url).await;
+    let mut server = start(dir.path(), &url).await;
     let token = server.token(&client).await;
     let mut opening = HashMap::new();
     for h in HOUSEHOLDS {
@@ -180,8 +155,7 @@ async fn a_killed_server_loses_no_acknowledged_recharge_and_applies_none_twice()
         assert!(Instant::now() < deadline, "the recharges did not flow");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    server.child.kill().expect("SIGKILL"); // Child::kill is SIGKILL on Unix
-    server.child.wait().expect("wait");
+    server.kill();
     for c in clients {
         tokio::time::timeout(Duration::from_secs(20), c)
             .await
@@ -192,7 +166,7 @@ async fn a_killed_server_loses_no_acknowledged_recharge_and_applies_none_twice()
     let acked: BTreeSet<String> = acked.lock().expect("lock").iter().cloned().collect();
 
     // Started again: every acknowledged recharge is there, once; balances match the records.
-    let mut server = Server::start(dir.path(), &url).await;
+    let mut server = start(dir.path(), &url).await;
     let token = server.token(&client).await;
     let mut stored = BTreeSet::new();
     for h in HOUSEHOLDS {
@@ -244,16 +218,7 @@ async fn a_killed_server_loses_no_acknowledged_recharge_and_applies_none_twice()
             opening[h] + 100 * sent
         );
     }
-    server.child.kill().expect("kill");
-    server.child.wait().expect("wait");
-    let check = Command::new(BIN)
-        .args(["ledger", "check", "--database-url", &url])
-        .current_dir(dir.path())
-        .output()
-        .expect("ledger check");
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stderr)
-    );
+    server.kill();
+    let ledger = ledger_check(dir.path(), &url);
+    assert!(ledger.passed, "{}", ledger.output);
 }
