@@ -4,6 +4,7 @@
 
 use serde_json::{Value, json};
 
+use crate::shop::{ledger_ok, order_body, pay};
 use crate::{Demo, demo, get, member_tokens, post, put};
 
 /// Asserts that `v` is an object with exactly the types of `example` under each of its keys.
@@ -371,47 +372,24 @@ async fn figures(d: &Demo, token: &str) -> (f64, f64) {
     )
 }
 
-async fn ledger_balances(d: &Demo) {
-    let report = d.app.state.core.ledger_check().await.expect("check");
-    assert!(report.problems.is_empty(), "{:?}", report.problems);
-}
-
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() < 0.005
 }
 
+/// A new order of `buyer` for the first product, paid (the `--dev` simulator).
 async fn new_paid_order(d: &Demo, buyer: &str) -> String {
     let pid = get(&d.app, "/products", buyer).await.data()[0]["prod_id"]
         .as_str()
         .expect("pid")
         .to_owned();
-    let oid = post(
-        &d.app,
-        "/orders",
-        buyer,
-        json!({
-            "content": [{"product_id": pid, "quantity": 1}],
-            "receiver": {"name": "赵四", "phone": "13800000004", "area": "广东省珠海市香洲区", "address": "南方软件园A123", "zipcode": "519000"},
-            "memo": ""
-        }),
-    )
-    .await
-    .expect(201)
-    .data()["order_id"]
+    let oid = post(&d.app, "/orders", buyer, order_body(&pid))
+        .await
+        .expect(201)
+        .data()["order_id"]
         .as_str()
         .expect("oid")
         .to_owned();
-    let r = d
-        .app
-        .client
-        .post(format!(
-            "{}/admin/v1/iot/orders/{oid}/simulate-payment",
-            d.app.base
-        ))
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(r.status().as_u16(), 200);
+    pay(d, &oid).await;
     oid
 }
 
@@ -425,7 +403,7 @@ async fn commissions_are_pending_the_moment_a_sale_is_paid_then_available_or_voi
     let (_, li_pending0) = figures(&d, li).await;
     assert!(close(wang_pending0, 625.8 + 646.8), "{wang_pending0}");
     assert!(close(li_pending0, 268.2 + 277.2), "{li_pending0}");
-    ledger_balances(&d).await;
+    ledger_ok(&d).await;
     // A new sale of 2980.00 (21 % / 9 % / 0 %), paid: at once, before delivery.
     let oid = new_paid_order(&d, zhao).await;
     let (wang_avail, wang_pending) = figures(&d, wang).await;
@@ -450,7 +428,7 @@ async fn commissions_are_pending_the_moment_a_sale_is_paid_then_available_or_voi
         assert_eq!(r["state"], "pending");
         assert_eq!(r["available_tms"], "", "unknown until received: {r}");
     }
-    ledger_balances(&d).await;
+    ledger_ok(&d).await;
     // Delivered and received: the date they become available is known.
     post(
         app,
@@ -480,7 +458,7 @@ async fn commissions_are_pending_the_moment_a_sale_is_paid_then_available_or_voi
     let tokens = member_tokens(app).await;
     let (wang_avail, _) = figures(&d, &tokens[2]).await;
     assert_eq!(wang_avail, 0.0);
-    ledger_balances(&d).await;
+    ledger_ok(&d).await;
     // The window over: available (and in the journal), no longer pending.
     app.advance(86_400 + 1).await;
     let tokens = member_tokens(app).await;
@@ -491,7 +469,7 @@ async fn commissions_are_pending_the_moment_a_sale_is_paid_then_available_or_voi
     assert!(close(li_avail, 268.2), "{li_avail}");
     assert!(close(wang_pending, wang_pending0), "{wang_pending}");
     assert!(close(li_pending, li_pending0), "{li_pending}");
-    ledger_balances(&d).await;
+    ledger_ok(&d).await;
     // Another sale, paid and received, then returned within the window: void at once.
     let zhao = &tokens[3];
     let oid2 = new_paid_order(&d, zhao).await;
@@ -531,7 +509,7 @@ async fn commissions_are_pending_the_moment_a_sale_is_paid_then_available_or_voi
     let (wang_avail, wang_pending) = figures(&d, wang).await;
     assert!(close(wang_pending, wang_pending0), "{wang_pending}");
     assert!(close(wang_avail, 625.8));
-    ledger_balances(&d).await;
+    ledger_ok(&d).await;
     // Consent and refund keep them void; long after, nothing of it becomes available.
     post(
         app,
@@ -554,7 +532,7 @@ async fn commissions_are_pending_the_moment_a_sale_is_paid_then_available_or_voi
     let (wang_avail, wang_pending) = figures(&d, &tokens[2]).await;
     assert!(close(wang_avail, 625.8), "{wang_avail}");
     assert!(close(wang_pending, wang_pending0), "{wang_pending}");
-    ledger_balances(&d).await;
+    ledger_ok(&d).await;
     d.app.stop().await;
 }
 

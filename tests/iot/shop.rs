@@ -22,7 +22,7 @@ fn installed_product(rates: Value) -> Value {
     })
 }
 
-fn order_body(pid: &str) -> Value {
+pub(crate) fn order_body(pid: &str) -> Value {
     json!({
         "content": [{"product_id": pid, "quantity": 1}],
         "receiver": {"name": "赵四", "phone": "13800000004", "area": "广东省珠海市香洲区", "address": "南方软件园A123", "zipcode": "519000"},
@@ -30,12 +30,12 @@ fn order_body(pid: &str) -> Value {
     })
 }
 
-async fn ledger_ok(d: &Demo) {
+pub(crate) async fn ledger_ok(d: &Demo) {
     let report = d.app.state.core.ledger_check().await.expect("check");
     assert!(report.problems.is_empty(), "{:?}", report.problems);
 }
 
-async fn pay(d: &Demo, oid: &str) {
+pub(crate) async fn pay(d: &Demo, oid: &str) {
     let r = d
         .app
         .client
