@@ -28,6 +28,17 @@ ONLY=${ST_ONLY:-heating meter retail charging iot iot-deletions admin}
 
 # --- schemathesis, pinned, from PyPI only -------------------------------------------------------
 if [ ! -x "$VENV/bin/schemathesis" ] || ! cmp -s .ci/schemathesis-requirements.txt "$VENV/.requirements"; then
+  # Debian and Ubuntu ship the venv module (and ensurepip) as a package of its own.
+  if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    if [ "${CI:-}" = true ] && command -v apt-get >/dev/null 2>&1; then
+      SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+      $SUDO apt-get update -qq && $SUDO apt-get install -y -qq python3-venv >/dev/null
+    else
+      echo "python3's venv module is missing: install python3-venv" >&2
+      exit 2
+    fi
+  fi
+  rm -rf "$VENV"
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install --quiet --disable-pip-version-check -r .ci/schemathesis-requirements.txt
   cp .ci/schemathesis-requirements.txt "$VENV/.requirements"
@@ -145,6 +156,12 @@ heating POST /api/auth/register 400 the SMS code must be the one sent (1002)
 heating PUT /api/user/password 400 the old password and the SMS code must be right (1005/1002)
 heating PUT /api/user/profile 400 id_card's GB 11643 check digit and birth date are validated
 heating POST /api/payment/create 400 bill_ids must be the caller's unpaid bills and amount their sum with late fees
+retail POST /user/register 400 the captcha answer must be the one GET /qr_code issued (code_invalid)
+retail POST /user/bind_code 400 the captcha answer must be the one issued, the credit code's check character (GB 32100, GB 11714) right, and name, code and phone digits those of one enterprise
+retail POST /user/bind/code 400 the captcha answer must be the one issued, the credit code's check character (GB 32100, GB 11714) right, and name, code and phone digits those of one enterprise
+retail POST /user/bind 400 the SMS code must be the one sent to the enterprise's phone, the credit code's check character right, the details those of one enterprise and the services the company's
+retail POST /user/change_phone_number 400 old_phone must be the account's own number, new_phone another one, and the code the one sent to it
+retail POST /user/recommend 415 the picture must really be a PNG, JPEG, GIF or WebP file, sniffed from its bytes (a binary schema cannot say which bytes)
 iot POST /auth/sms 422 the SMS code must be the one sent
 iot POST /auth/code 422 vid must name an existing vendor
 iot POST /users 422 the SMS code must be the one sent, vid an existing vendor, the mobile not yet registered with it
@@ -165,6 +182,16 @@ iot POST /commission/ 422 only agents, dealers and members earn commissions to w
 iot POST /orders 422 the product must be on sale (state) and the receiver complete for products with delivery
 iot DELETE /agents/{uid} 422 an agent with dealers cannot be removed (state)
 iot DELETE /users/{uid}/bind 422 a member without a WeChat binding has nothing to unbind (state)
+admin GET /retail/monthly-use 400 the credit code's check character (GB 32100, GB 11714) is verified
+admin GET /retail/plans 400 the credit code's check character (GB 32100, GB 11714) is verified
+admin POST /retail/enterprises 400 the credit code's check character (GB 32100, GB 11714) is verified
+admin PATCH /retail/enterprises/{credit_code} 400 the credit code's check character (GB 32100, GB 11714) is verified
+admin PUT /retail/monthly-use 400 the credit code's check character (GB 32100, GB 11714) is verified
+admin POST /retail/bills 400 the credit code's check character (GB 32100, GB 11714) is verified
+admin POST /retail/contracts 400 the credit code's check character is verified and expire_date must not be before sign_date
+admin POST /heating/accounts/import 400 the rows must agree with the registry's state (a bill or account that exists with other content, an unknown account) and the file needs its header columns (a CSV schema is beyond JSON Schema)
+admin POST /heating/bills/import 400 the rows must agree with the registry's state (a bill that exists with other content, an unknown account) and the file needs its header columns (a CSV schema is beyond JSON Schema)
+admin POST /meter/import 400 the rows must agree with the registry's state (an unknown API account, a meter of another household) and the file needs its header columns (a CSV schema is beyond JSON Schema)
 charging POST /register 400 the captcha answer (code) is checked against the captcha issued
 charging POST /user/charge/modify 400 at least one of mode and quantity (no schema for "one of two query parameters")
 LIST

@@ -430,6 +430,9 @@ mod tests {
         assert_eq!(a.overdue(&limits), None, "idle, within the idle timeout");
         a.read(10);
         std::thread::sleep(Duration::from_millis(5));
-        assert!(a.overdue(&limits).is_some(), "a new request's headers are late");
+        assert!(
+            a.overdue(&limits).is_some(),
+            "a new request's headers are late"
+        );
     }
 }

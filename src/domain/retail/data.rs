@@ -462,7 +462,7 @@ impl Core {
             None => store::guide(self.store.pool())
                 .await?
                 .iter()
-                .map(|g| g.position + 1)
+                .map(|g| g.position.saturating_add(1))
                 .max()
                 .unwrap_or(1),
         };

@@ -278,11 +278,10 @@ pub async fn get_config(State(state): State<AppState>, OperatorAuth(_op): Operat
     Ok(Json(settings_json(&StationSettings::from_config(&config))).into_response())
 }
 
-/// The body's keys: a JSON object (nothing at all means no change).
+/// The body's keys: a JSON object (an empty body reads as `{}`, no change; `null` is refused).
 fn changes(body: Value) -> Result<serde_json::Map<String, Value>, AdminError> {
     match body {
         Value::Object(map) => Ok(map),
-        Value::Null => Ok(serde_json::Map::new()),
         _ => Err(AdminError::bad_request("config: must be a JSON object")),
     }
 }

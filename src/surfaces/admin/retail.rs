@@ -434,6 +434,28 @@ pub async fn create_bill(
     OperatorAuth(op): OperatorAuth,
     Body(req): Body<std::collections::HashMap<String, Value>>,
 ) -> Reply {
+    // The texts are strings, the amounts numbers or decimal strings (null: absent); anything
+    // else is refused, not read as "".
+    let texts = ["id", "credit_code", "date", "elec_use_date"];
+    let amounts = std::iter::once(&"user_benefits").chain(BILL_FIGURES.iter());
+    for (name, number_too) in texts
+        .iter()
+        .map(|n| (n, false))
+        .chain(amounts.map(|n| (n, true)))
+    {
+        match req.get(*name) {
+            None | Some(Value::Null | Value::String(_)) => {}
+            Some(Value::Number(_)) if number_too => {}
+            Some(_) => {
+                let kind = if number_too {
+                    "a number or a string"
+                } else {
+                    "a string"
+                };
+                return Err(AdminError::bad_request(format!("{name}: must be {kind}")));
+            }
+        }
+    }
     let field = |name: &str| text(&req.get(name).cloned());
     let input = BillInput {
         id: Some(field("id")).filter(|s| !s.is_empty()),

@@ -219,7 +219,9 @@ impl FromRequest<AppState> for Fields {
         };
         let parts_headers = headers;
         // No text field may hold control characters other than line breaks and tabs (a NUL
-        // would even be refused by PostgreSQL as a query parameter).
+        // would even be refused by PostgreSQL as a query parameter). A key with one is no field
+        // of this surface (their names are plain ASCII), so it is dropped, not refused.
+        fields.retain(|k, _| !k.chars().any(char::is_control));
         if let Some(name) = fields.iter().find_map(|(k, v)| {
             let bad = |t: &str| {
                 t.chars()
@@ -230,9 +232,54 @@ impl FromRequest<AppState> for Fields {
                 Value::Array(items) => items.iter().any(|i| i.as_str().is_some_and(bad)),
                 _ => false,
             };
-            (bad(k) || value_bad).then(|| k.clone())
+            value_bad.then(|| k.clone())
         }) {
             return Err(RetailError::invalid(format!("{name}: 不能包含控制字符")));
+        }
+        // A field the surface reads as text must be text: a number stands in for digits, null
+        // for an absent field, but a boolean, an object or an array is refused, not read as "".
+        let text_only = [
+            ENTERPRISE_NAME,
+            CREDIT_CODE,
+            CAPTCHA_ID,
+            &["content", "contact", "state", "type"],
+        ];
+        let digits_too = [
+            PHONE,
+            PASSWORD,
+            CAPTCHA,
+            SMS_CODE,
+            COMPANY,
+            PHONE_LAST4,
+            &[
+                "old_password",
+                "oldPassword",
+                "new_password",
+                "newPassword",
+                "new_phone",
+                "newPhone",
+                "old_phone",
+                "old_phone_number",
+                "oldPhone",
+                "new_phone_number",
+                "year",
+                "month",
+                "number",
+                "elec_number",
+            ],
+        ];
+        for (names, numbers) in text_only
+            .iter()
+            .map(|n| (*n, false))
+            .chain(digits_too.iter().map(|n| (*n, true)))
+        {
+            for name in names {
+                match fields.get(*name) {
+                    None | Some(Value::String(_) | Value::Null) => {}
+                    Some(Value::Number(_)) if numbers => {}
+                    Some(_) => return Err(RetailError::invalid(format!("{name}: 须为文本"))),
+                }
+            }
         }
         if !CAPTCHA_ID.iter().any(|k| fields.contains_key(*k)) {
             if let Some(id) = crate::surfaces::cookie(&parts_headers, CAPTCHA_COOKIE) {

@@ -11,7 +11,10 @@
 //!   `too_large`, 415 `unsupported_type`, 429 `rate_limited` (with `Retry-After`), 500
 //!   `internal`, 503 `unavailable` (no SMS provider).
 //! - Bodies may be JSON, a urlencoded form or `multipart/form-data` (text fields; only feedback
-//!   takes a file, its picture).
+//!   takes a file, its picture). No text may hold control characters other than tab and line
+//!   breaks (400); a key that does is no field of this surface and is ignored. A field read as
+//!   text is a string (digits, such as a phone, year or code, may be a JSON number; `null` is an
+//!   absent field); a boolean, object or array there is 400.
 //! - `GET /qr_code` answers `{"captcha_id", "image": "data:image/png;base64,...",
 //!   "expires_in"}` (or the PNG itself with `?format=png`, its id in `X-Captcha-Id`). The answer
 //!   is five digits, single use, valid `sms.code_ttl_seconds`; under `--dev` it also goes to
