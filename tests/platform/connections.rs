@@ -51,6 +51,21 @@ async fn connect_from(source: &str, to: SocketAddr) -> std::io::Result<TcpStream
     socket.connect(to).await
 }
 
+/// What a new connection from `source` is answered to `GET /health` within 2 s: the first
+/// bytes of the reply, or `""` when the server closed it unanswered.
+async fn answer(source: &str, addr: SocketAddr) -> String {
+    let mut s = connect_from(source, addr).await.expect("connect");
+    let _ = s
+        .write_all(b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await;
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(Duration::from_secs(2), s.read(&mut buf))
+        .await
+        .expect("answered or closed within 2 s")
+        .unwrap_or(0);
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
 #[tokio::test]
 async fn slow_idle_and_silent_connections_are_closed_on_time_while_requests_go_on() {
     let app = spawn_with(|c| {
@@ -182,16 +197,11 @@ async fn one_address_cannot_take_every_place_and_places_come_back() {
         held.push(connect_from("127.0.0.1", addr).await.expect("connect"));
     }
     // The eleventh from the same address is closed at once, unanswered.
-    let mut extra = connect_from("127.0.0.1", addr).await.expect("connect");
-    let _ = extra
-        .write_all(b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n")
-        .await;
-    let mut buf = [0u8; 64];
-    let n = tokio::time::timeout(Duration::from_secs(2), extra.read(&mut buf))
-        .await
-        .expect("answered or closed at once")
-        .unwrap_or(0);
-    assert_eq!(n, 0, "served beyond the per-address cap");
+    assert_eq!(
+        answer("127.0.0.1", addr).await,
+        "",
+        "served beyond the per-address cap"
+    );
     // Another address is still served.
     let mut other = connect_from("127.0.0.2", addr).await.expect("connect");
     one_request(&mut other).await;
@@ -205,31 +215,20 @@ async fn one_address_cannot_take_every_place_and_places_come_back() {
         );
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let mut over = connect_from("127.0.0.9", addr).await.expect("connect");
-    let _ = over
-        .write_all(b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n")
-        .await;
-    let n = tokio::time::timeout(Duration::from_secs(2), over.read(&mut buf))
-        .await
-        .expect("closed at once")
-        .unwrap_or(0);
-    assert_eq!(n, 0, "served beyond the process cap");
+    assert_eq!(
+        answer("127.0.0.9", addr).await,
+        "",
+        "served beyond the process cap"
+    );
     // Places come back when connections end.
     drop(held);
     drop(others);
     let mut again = None;
     for _ in 0..50 {
         tokio::time::sleep(Duration::from_millis(20)).await;
-        let mut s = connect_from("127.0.0.1", addr).await.expect("connect");
-        s.write_all(b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n")
-            .await
-            .expect("write");
-        let n = tokio::time::timeout(Duration::from_secs(2), s.read(&mut buf))
-            .await
-            .expect("read")
-            .unwrap_or(0);
-        if n > 0 {
-            again = Some(String::from_utf8_lossy(&buf[..n]).to_string());
+        let text = answer("127.0.0.1", addr).await;
+        if !text.is_empty() {
+            again = Some(text);
             break;
         }
     }
@@ -287,32 +286,17 @@ async fn a_websocket_keeps_its_place_under_the_cap_until_it_ends() {
         held.push(s);
     }
     // ... so a fourth is refused.
-    let mut s = connect_from("127.0.0.1", addr).await.expect("connect");
-    let _ = s
-        .write_all(b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n")
-        .await;
-    let mut buf = [0u8; 64];
-    let n = tokio::time::timeout(Duration::from_secs(2), s.read(&mut buf))
-        .await
-        .expect("read")
-        .unwrap_or(0);
-    assert_eq!(n, 0, "the WebSocket did not count against the cap");
+    assert_eq!(
+        answer("127.0.0.1", addr).await,
+        "",
+        "the WebSocket did not count against the cap"
+    );
     // The WebSocket ends (the other two stay): its place comes back.
     drop(socket);
     let mut served = false;
     for _ in 0..50 {
         tokio::time::sleep(Duration::from_millis(20)).await;
-        let mut s = connect_from("127.0.0.1", addr).await.expect("connect");
-        s.write_all(b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n")
-            .await
-            .expect("write");
-        let mut buf = [0u8; 64];
-        if tokio::time::timeout(Duration::from_secs(2), s.read(&mut buf))
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .is_some_and(|n| n > 0)
-        {
+        if !answer("127.0.0.1", addr).await.is_empty() {
             served = true;
             break;
         }
