@@ -13,36 +13,12 @@ use crate::domain::codes::SmsSender;
 use crate::domain::heat::{LateFeeRule, SeasonCalendar};
 use crate::domain::passwords::PasswordHasher;
 use crate::domain::payments::PaymentGateway;
-use crate::domain::{Clock, Core, Settings, Timestamp, Zone};
+use crate::domain::{Clock, Services, Settings, Timestamp, Zone};
 use crate::gateways::payments::{NoGateway, SimulatedGateway};
 use crate::gateways::sms::{DevOutbox, NoProvider};
 use crate::gateways::wechat_pay::{WechatPay, WechatPayConfig};
 use crate::store::Store;
-use crate::surfaces::ratelimit::{IpRateLimiter, RateLimiter};
-use crate::surfaces::{self};
-use crate::telemetry::Metrics;
-
-/// Everything a handler needs; cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub core: Arc<Core>,
-    pub config: Arc<Config>,
-    pub metrics: Metrics,
-    pub heating_limiter: Arc<IpRateLimiter>,
-    /// Operator login attempts per client IP.
-    pub admin_login_limiter: Arc<IpRateLimiter>,
-    /// The meter document's one call per interface per account per window.
-    pub meter_limiter: Arc<RateLimiter<(String, &'static str)>>,
-    /// Captchas per client IP per minute (retail).
-    pub captcha_limiter: Arc<IpRateLimiter>,
-    /// SMS codes one retail user may have sent per 10 minutes.
-    pub retail_sms_limiter: Arc<RateLimiter<String>>,
-    /// The last charging captcha each client address fetched, and when it expires.
-    pub charging_captchas: Arc<std::sync::Mutex<CaptchaByAddress>>,
-}
-
-/// Captcha id and expiry (ms) by client address.
-pub type CaptchaByAddress = std::collections::HashMap<std::net::IpAddr, (String, i64)>;
+use crate::surfaces::{self, AppState};
 
 /// A bound listener and what it serves.
 struct Listener {
@@ -191,7 +167,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
 }
 
 /// Builds the domain over an open store (also used by CLI commands).
-pub async fn build_core(config: &Config, store: Store) -> anyhow::Result<Core> {
+pub async fn build_services(config: &Config, store: Store) -> anyhow::Result<Services> {
     let sender: Arc<dyn SmsSender> = if config.dev.enabled {
         Arc::new(DevOutbox::new(config.dev.outbox.clone())?)
     } else {
@@ -218,7 +194,7 @@ pub async fn build_core(config: &Config, store: Store) -> anyhow::Result<Core> {
         config.auth.argon2_iterations,
         concurrency,
     )?;
-    Core::new(
+    Services::build(
         store,
         clock,
         settings,
@@ -249,32 +225,15 @@ impl App {
             extra.push((name.clone(), bind(name, addr).await?));
         }
         let store = open_store(&config).await?;
-        let core = build_core(&config, store).await?;
+        let services = build_services(&config, store).await?;
         if config.server.demo {
-            core.load_demo()
+            services
+                .core
+                .load_demo()
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot load the demo data: {e}"))?;
         }
-        let state = AppState {
-            core: Arc::new(core),
-            heating_limiter: Arc::new(IpRateLimiter::new(
-                config.heating.rate_limit_requests,
-                config.heating.rate_limit_window_seconds,
-            )),
-            admin_login_limiter: Arc::new(IpRateLimiter::new(
-                config.auth.admin_login_ip_limit,
-                config.auth.failed_login_window_seconds.max(1) as u64,
-            )),
-            meter_limiter: Arc::new(RateLimiter::with_window_ms(
-                1,
-                (config.meter.rate_limit_window_seconds.max(0.0) * 1000.0) as i64,
-            )),
-            captcha_limiter: Arc::new(IpRateLimiter::new(config.retail.captchas_per_minute, 60)),
-            retail_sms_limiter: Arc::new(RateLimiter::new(5, 600)),
-            charging_captchas: Default::default(),
-            config: Arc::new(config),
-            metrics: Metrics::default(),
-        };
+        let state = AppState::new(services, config);
         let mut listeners = vec![Listener {
             name: "main".into(),
             listener: main,
@@ -395,7 +354,7 @@ impl App {
         if drained.is_err() {
             tracing::warn!("requests still in flight after the grace period; closing");
         }
-        self.state.core.store.close().await;
+        self.state.store.close().await;
         Ok(())
     }
 }

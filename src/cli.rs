@@ -255,9 +255,10 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             let bytes =
                 std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let store = app::open_store(&config).await?;
-            let core = app::build_core(&config, store).await?;
+            let services = app::build_services(&config, store).await?;
+            let core = services.core.clone();
             let result = core.import_meters(&bytes).await;
-            core.store.close().await;
+            services.store.close().await;
             let report = result.map_err(|e| match e {
                 crate::domain::Error::Invalid(inv) => {
                     anyhow::anyhow!("{}: {}", file.display(), inv.message)
@@ -272,12 +273,13 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         }
         Command::Ledger(LedgerCommand::Check) => {
             let store = app::open_store(&config).await?;
-            let core = app::build_core(&config, store).await?;
+            let services = app::build_services(&config, store).await?;
+            let core = services.core.clone();
             let report = core
                 .ledger_check()
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"));
-            core.store.close().await;
+            services.store.close().await;
             let report = report?;
             for problem in &report.problems {
                 println!("MISMATCH {problem}");
@@ -302,12 +304,13 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             let bytes =
                 std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
             let store = app::open_store(&config).await?;
-            let core = app::build_core(&config, store).await?;
+            let services = app::build_services(&config, store).await?;
+            let core = services.core.clone();
             let result = match command {
                 HeatingCommand::ImportAccounts { .. } => core.import_heat_accounts(&bytes).await,
                 HeatingCommand::ImportBills { .. } => core.import_bills(&bytes).await,
             };
-            core.store.close().await;
+            services.store.close().await;
             let report = result.map_err(|e| match e {
                 crate::domain::Error::Invalid(inv) => {
                     anyhow::anyhow!("{}: {}", file.display(), inv.message)
@@ -337,7 +340,8 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 }
             };
             let store = app::open_store(&config).await?;
-            let core = app::build_core(&config, store).await?;
+            let services = app::build_services(&config, store).await?;
+            let core = services.core.clone();
             let op = core
                 .create_operator(&username, &password, update)
                 .await
@@ -349,7 +353,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 })
                 .context("cannot create the operator")?;
             println!("operator {} ready (id {})", op.username, op.id);
-            core.store.close().await;
+            services.store.close().await;
             Ok(())
         }
     }

@@ -105,7 +105,8 @@ impl Core {
         };
         // The code first: without it, nobody learns whether the phone is registered.
         let code_id = self
-            .check_code(sms(&reg.phone, PURPOSE_REGISTER, surface), reg.code)
+            .codes
+            .check(sms(&reg.phone, PURPOSE_REGISTER, surface), reg.code)
             .await?;
         if store_users::find_by_phone(self.store.pool(), reg.phone.as_str())
             .await?
@@ -130,7 +131,7 @@ impl Core {
             disabled_at: None,
         };
         let mut tx = self.store.begin_write().await?;
-        self.consume_code(&mut tx, &code_id, now).await?;
+        self.codes.consume(&mut tx, &code_id, now).await?;
         match store_users::insert(&mut *tx, &row).await {
             Ok(()) => {}
             Err(e) if store::is_unique_violation(&e) => return Err(Error::Conflict(Entity::User)),
@@ -153,7 +154,8 @@ impl Core {
             // The code first: without it, nobody learns whether the phone is registered.
             LoginProof::Code(code) => {
                 let code_id = self
-                    .check_code(sms(phone, PURPOSE_LOGIN, audience), code)
+                    .codes
+                    .check(sms(phone, PURPOSE_LOGIN, audience), code)
                     .await?;
                 let user = store_users::find_by_phone(self.store.pool(), phone.as_str()).await?;
                 (user.ok_or(Error::NotFound(Entity::User))?, Some(code_id))
@@ -162,13 +164,13 @@ impl Core {
                 let user = store_users::find_by_phone(self.store.pool(), phone.as_str())
                     .await?
                     .ok_or(Error::NotFound(Entity::User))?;
-                self.ensure_not_locked(&guard_key, from).await?;
+                self.guard.ensure_not_locked(&guard_key, from).await?;
                 if !self
                     .passwords
                     .verify(password.expose(), &user.password_hash)
                     .await?
                 {
-                    self.record_failed_sign_in(&guard_key, from).await?;
+                    self.guard.record_failure(&guard_key, from).await?;
                     return Err(Error::Unauthorized(AuthFailure::WrongPassword));
                 }
                 (user, None)
@@ -180,12 +182,12 @@ impl Core {
         let now = self.now();
         let mut tx = self.store.begin_write().await?;
         if let Some(code_id) = code_id {
-            self.consume_code(&mut tx, &code_id, now).await?;
+            self.codes.consume(&mut tx, &code_id, now).await?;
         }
         let previous_logins = store_users::record_login(&mut *tx, &user.id).await?;
         let tokens = self.open_session(&mut tx, &user.id, audience, now).await?;
         tx.commit().await?;
-        self.clear_failed_sign_ins(&guard_key, from).await?;
+        self.guard.clear_failures(&guard_key, from).await?;
         Ok(LoginOutcome {
             tokens,
             user: user.into(),
@@ -263,17 +265,18 @@ impl Core {
             return Err(Error::State("手机号与当前账号不一致".into()));
         }
         let guard_key = format!("user:{}", user.phone);
-        self.ensure_not_locked(&guard_key, from).await?;
+        self.guard.ensure_not_locked(&guard_key, from).await?;
         if !self
             .passwords
             .verify(change.old_password.expose(), &user.password_hash)
             .await?
         {
-            self.record_failed_sign_in(&guard_key, from).await?;
+            self.guard.record_failure(&guard_key, from).await?;
             return Err(Error::Unauthorized(AuthFailure::WrongPassword));
         }
         let code_id = self
-            .check_code(
+            .codes
+            .check(
                 sms(&change.phone, PURPOSE_RESET_PASSWORD, surface),
                 change.code,
             )
@@ -281,7 +284,7 @@ impl Core {
         let hash = self.passwords.hash(change.new_password.expose()).await?;
         let now = self.now();
         let mut tx = self.store.begin_write().await?;
-        self.consume_code(&mut tx, &code_id, now).await?;
+        self.codes.consume(&mut tx, &code_id, now).await?;
         store_users::set_password(&mut *tx, &user.id, &hash, now.millis()).await?;
         store_sessions::revoke_others(
             &mut *tx,

@@ -13,7 +13,10 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use super::error::Service;
-use super::{AuthFailure, Core, Error, Result, Timestamp, ids};
+use std::sync::Arc;
+
+use super::{AuthFailure, Clock, Error, Result, Settings, Timestamp, ids};
+use crate::store::Store;
 use crate::store::codes::{self as store_codes, NewCode, ThrottleRefusal};
 
 /// How a code travels.
@@ -76,10 +79,36 @@ pub struct SentCode {
     pub expires_in_secs: i64,
 }
 
-impl Core {
-    pub(crate) fn code_mac(&self, req: &CodeRequest<'_>, code: &str) -> String {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.code_key)
-            .unwrap_or_else(|_| unreachable!());
+/// The verification-code service: every area's codes are issued, delivered and checked here.
+pub struct Codes {
+    store: Store,
+    clock: Clock,
+    settings: Arc<Settings>,
+    sender: Arc<dyn SmsSender>,
+    /// The key codes are stored under (HMAC).
+    key: [u8; 32],
+}
+
+impl Codes {
+    pub fn new(
+        store: Store,
+        clock: Clock,
+        settings: Arc<Settings>,
+        sender: Arc<dyn SmsSender>,
+        key: [u8; 32],
+    ) -> Codes {
+        Codes {
+            store,
+            clock,
+            settings,
+            sender,
+            key,
+        }
+    }
+
+    pub(crate) fn mac(&self, req: &CodeRequest<'_>, code: &str) -> String {
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.key).unwrap_or_else(|_| unreachable!());
         for part in [req.channel.as_str(), req.recipient, req.purpose, code] {
             mac.update(part.as_bytes());
             mac.update(&[0]);
@@ -88,19 +117,19 @@ impl Core {
     }
 
     /// Issues a fresh code for the request and delivers it; older codes for the same purpose die.
-    pub async fn send_code(&self, req: CodeRequest<'_>) -> Result<SentCode> {
-        self.send_code_throttled(req, None).await
+    pub async fn send(&self, req: CodeRequest<'_>) -> Result<SentCode> {
+        self.send_throttled(req, None).await
     }
 
     /// The same, for a code that goes to a phone that is not the requester's own (an
     /// enterprise's contact phone, for a user who wants to bind it): the resend interval and
     /// the daily cap count per requester and recipient, so one requester's sends cannot use up
     /// another's.
-    pub async fn send_code_for(&self, req: CodeRequest<'_>, requester: &str) -> Result<SentCode> {
-        self.send_code_throttled(req, Some(requester)).await
+    pub async fn send_for(&self, req: CodeRequest<'_>, requester: &str) -> Result<SentCode> {
+        self.send_throttled(req, Some(requester)).await
     }
 
-    async fn send_code_throttled(
+    async fn send_throttled(
         &self,
         req: CodeRequest<'_>,
         requester: Option<&str>,
@@ -112,11 +141,11 @@ impl Core {
             });
         }
         let s = &self.settings;
-        let now = self.now();
+        let now = self.clock.now();
         let window_ms = s.code_resend_secs * 1000;
         let code = ids::random_digits(6);
         let id = ids::random_hex_id();
-        let mac = self.code_mac(&req, &code);
+        let mac = self.mac(&req, &code);
         let mut tx = self.store.begin_write().await?;
         let throttle_key = match requester {
             None => format!("{}:{}", req.channel.as_str(), req.recipient),
@@ -182,9 +211,9 @@ impl Core {
         })
     }
 
-    /// Checks a code without using it up; a wrong try counts. Returns the code's id for [`Core::consume_code`].
-    pub async fn check_code(&self, req: CodeRequest<'_>, code: &str) -> Result<String> {
-        let now = self.now();
+    /// Checks a code without using it up; a wrong try counts. Returns the code's id for [`Codes::consume`].
+    pub async fn check(&self, req: CodeRequest<'_>, code: &str) -> Result<String> {
+        let now = self.clock.now();
         let Some(row) = store_codes::current(
             self.store.pool(),
             req.channel.as_str(),
@@ -203,7 +232,7 @@ impl Core {
         if !store_codes::take_try(self.store.pool(), &row.id, max, now.millis()).await? {
             return Err(Error::Unauthorized(AuthFailure::CodeExpired));
         }
-        let expected = self.code_mac(&req, code.trim());
+        let expected = self.mac(&req, code.trim());
         if bool::from(expected.as_bytes().ct_eq(row.code_mac.as_bytes())) {
             store_codes::give_back_try(self.store.pool(), &row.id).await?;
             return Ok(row.id);
@@ -212,7 +241,7 @@ impl Core {
     }
 
     /// Uses up a checked code inside the caller's transaction (so it is spent only if the action commits).
-    pub async fn consume_code(
+    pub async fn consume(
         &self,
         conn: &mut crate::store::Conn,
         code_id: &str,

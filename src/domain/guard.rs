@@ -7,9 +7,12 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use super::identity::Password;
-use super::{AuthFailure, Core, Error, Result};
-use crate::store::attempts;
+use super::passwords::PasswordHasher;
+use super::{AuthFailure, Clock, Error, Result, Settings};
+use crate::store::{Store, attempts};
 
 /// The longest an attempt on a much-guessed account is held back.
 pub const MAX_SLOWDOWN: Duration = Duration::from_secs(5);
@@ -22,12 +25,34 @@ fn pair_key(key: &str, from: Option<IpAddr>) -> String {
     }
 }
 
-impl Core {
+/// The sign-in guard every area's password (and secret) checks go through.
+pub struct SignInGuard {
+    store: Store,
+    clock: Clock,
+    settings: Arc<Settings>,
+    passwords: PasswordHasher,
+}
+
+impl SignInGuard {
+    pub fn new(
+        store: Store,
+        clock: Clock,
+        settings: Arc<Settings>,
+        passwords: PasswordHasher,
+    ) -> SignInGuard {
+        SignInGuard {
+            store,
+            clock,
+            settings,
+            passwords,
+        }
+    }
+
     /// Refuses when this address has failed too often against `key` in the current window;
     /// holds the attempt back a while when the account is being guessed from everywhere.
     pub(crate) async fn ensure_not_locked(&self, key: &str, from: Option<IpAddr>) -> Result<()> {
         let s = &self.settings;
-        let now = self.now().millis();
+        let now = self.clock.now().millis();
         let window_ms = s.sign_in_window_secs * 1000;
         let pool = self.store.pool();
         let (start, count) = attempts::failures(pool, &pair_key(key, from), now, window_ms).await?;
@@ -56,13 +81,9 @@ impl Core {
     }
 
     /// Counts one failure of this address against `key` (and against `key` from everywhere).
-    pub(crate) async fn record_failed_sign_in(
-        &self,
-        key: &str,
-        from: Option<IpAddr>,
-    ) -> Result<()> {
+    pub(crate) async fn record_failure(&self, key: &str, from: Option<IpAddr>) -> Result<()> {
         let window_ms = self.settings.sign_in_window_secs * 1000;
-        let now = self.now().millis();
+        let now = self.clock.now().millis();
         let pool = self.store.pool();
         attempts::record_failure(pool, &pair_key(key, from), now, window_ms).await?;
         attempts::record_failure(pool, key, now, window_ms).await?;
@@ -71,7 +92,7 @@ impl Core {
 
     /// Checks a password against an account's hash under the account's guard `key`: refused
     /// while this address is locked out of it, a wrong one counted, a right one clears the count.
-    pub(crate) async fn verify_guarded(
+    pub(crate) async fn verify(
         &self,
         key: &str,
         from: Option<IpAddr>,
@@ -80,27 +101,23 @@ impl Core {
     ) -> Result<()> {
         self.ensure_not_locked(key, from).await?;
         if !self.passwords.verify(password.expose(), hash).await? {
-            self.record_failed_sign_in(key, from).await?;
+            self.record_failure(key, from).await?;
             return Err(Error::Unauthorized(AuthFailure::WrongPassword));
         }
-        self.clear_failed_sign_ins(key, from).await
+        self.clear_failures(key, from).await
     }
 
     /// Forgets this address's failures against `key` after a success. The count from
     /// everywhere stays: a right answer from one place does not lift the slow-down the others
     /// earned.
-    pub(crate) async fn clear_failed_sign_ins(
-        &self,
-        key: &str,
-        from: Option<IpAddr>,
-    ) -> Result<()> {
+    pub(crate) async fn clear_failures(&self, key: &str, from: Option<IpAddr>) -> Result<()> {
         attempts::clear(self.store.pool(), &pair_key(key, from)).await?;
         Ok(())
     }
 
     /// Forgets the failures against `key` from everywhere: its owner proved who they are
     /// another way (a code sent to their phone). The guessers' own locks stay.
-    pub(crate) async fn forgive_account_failures(&self, key: &str) -> Result<()> {
+    pub(crate) async fn forgive_account(&self, key: &str) -> Result<()> {
         attempts::clear(self.store.pool(), key).await?;
         Ok(())
     }

@@ -115,28 +115,27 @@ impl Default for Settings {
     }
 }
 
-/// The domain: every rule, with the services it needs. Shared by all surfaces.
-pub struct Core {
-    pub store: Store,
+/// Every service of the domain, built once at start-up; what a handler's state holds.
+///
+/// One service per area (heating, meter, retail, charging, IoT), each owning what it needs,
+/// over the services several areas share: verification codes, the sign-in guard, the money
+/// journal and payments.
+#[derive(Clone)]
+pub struct Services {
+    /// The server's one clock.
     pub clock: Clock,
-    pub settings: Settings,
-    pub passwords: PasswordHasher,
-    sender: Arc<dyn SmsSender>,
-    /// The payment provider (WeChat Pay, the dev simulator, or none).
-    pub payments: Arc<dyn payments::PaymentGateway>,
-    tokens: TokenKeys,
-    code_key: [u8; 32],
-    /// Meter recharges waiting for their group commit.
-    meter_recharges: meter::RechargeQueue,
-    /// The charging station, live.
-    charging: charging::service::Live,
-    /// When the IoT platform's time-driven moves last ran (clock milliseconds).
-    iot_swept: std::sync::atomic::AtomicI64,
+    /// The storage handle (for health checks and shutdown).
+    pub store: Store,
+    /// Verification codes, for every area.
+    pub codes: Arc<codes::Codes>,
+    /// The sign-in guard, for every area.
+    pub guard: Arc<guard::SignInGuard>,
+    pub core: Arc<Core>,
 }
 
-impl Core {
+impl Services {
     /// Builds the domain over a migrated store; loads (or creates) the server secrets.
-    pub async fn new(
+    pub async fn build(
         store: Store,
         clock: Clock,
         settings: Settings,
@@ -144,7 +143,7 @@ impl Core {
         sender: Arc<dyn SmsSender>,
         payments: Arc<dyn payments::PaymentGateway>,
         jwt_secret: Option<&str>,
-    ) -> anyhow::Result<Core> {
+    ) -> anyhow::Result<Services> {
         let jwt = match jwt_secret {
             Some(s) if s.len() >= 16 => s.to_owned(),
             Some(_) => anyhow::bail!("auth.jwt_secret must be at least 16 characters"),
@@ -160,20 +159,42 @@ impl Core {
             <sha2::Sha256 as sha2::Digest>::new_with_prefix(code_secret.as_bytes()),
         )
         .into();
+        let settings = Arc::new(settings);
+        let codes = Arc::new(codes::Codes::new(
+            store.clone(),
+            clock.clone(),
+            settings.clone(),
+            sender.clone(),
+            code_key,
+        ));
+        let guard = Arc::new(guard::SignInGuard::new(
+            store.clone(),
+            clock.clone(),
+            settings.clone(),
+            passwords.clone(),
+        ));
         let charging =
             charging::service::Live::load(&store, &settings.charging, clock.now()).await?;
-        Ok(Core {
+        let core = Arc::new(Core {
             charging,
-            store,
-            clock,
+            store: store.clone(),
+            clock: clock.clone(),
             settings,
             passwords,
             sender,
             payments,
             tokens: TokenKeys::new(jwt.as_bytes()),
-            code_key,
+            codes: codes.clone(),
+            guard: guard.clone(),
             meter_recharges: Default::default(),
             iot_swept: Default::default(),
+        });
+        Ok(Services {
+            clock,
+            store,
+            codes,
+            guard,
+            core,
         })
     }
 
@@ -190,5 +211,32 @@ impl Core {
     /// Whether the database answers.
     pub async fn database_reachable(&self) -> bool {
         self.store.ping().await.is_ok()
+    }
+}
+
+/// The domain: every rule, with the services it needs. Shared by all surfaces.
+pub struct Core {
+    pub store: Store,
+    pub clock: Clock,
+    pub settings: Arc<Settings>,
+    pub passwords: PasswordHasher,
+    sender: Arc<dyn SmsSender>,
+    /// The payment provider (WeChat Pay, the dev simulator, or none).
+    pub payments: Arc<dyn payments::PaymentGateway>,
+    tokens: TokenKeys,
+    codes: Arc<codes::Codes>,
+    guard: Arc<guard::SignInGuard>,
+    /// Meter recharges waiting for their group commit.
+    meter_recharges: meter::RechargeQueue,
+    /// The charging station, live.
+    charging: charging::service::Live,
+    /// When the IoT platform's time-driven moves last ran (clock milliseconds).
+    iot_swept: std::sync::atomic::AtomicI64,
+}
+
+impl Core {
+    /// The current instant on the server's one clock.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
     }
 }

@@ -88,7 +88,7 @@ impl Core {
     ) -> Result<OperatorToken> {
         let password = Password::presented(password, "password")?;
         let guard_key = format!("operator:{}", username.trim());
-        self.ensure_not_locked(&guard_key, from).await?;
+        self.guard.ensure_not_locked(&guard_key, from).await?;
         let found = store_ops::find_by_username(self.store.pool(), username.trim()).await?;
         let verified = match &found {
             Some(op) => {
@@ -102,10 +102,10 @@ impl Core {
             }
         };
         let Some(op) = found.filter(|_| verified) else {
-            self.record_failed_sign_in(&guard_key, from).await?;
+            self.guard.record_failure(&guard_key, from).await?;
             return Err(Error::Unauthorized(AuthFailure::WrongPassword));
         };
-        self.clear_failed_sign_ins(&guard_key, from).await?;
+        self.guard.clear_failures(&guard_key, from).await?;
         let now = self.now();
         let token = ids::random_token();
         let ttl = self.settings.operator_ttl_secs;

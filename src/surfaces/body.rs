@@ -156,7 +156,7 @@ fn text(v: serde_json::Value) -> Option<String> {
 /// body (the body wins). A NUL anywhere is refused.
 pub async fn all_params(
     req: axum::extract::Request,
-    state: &crate::app::AppState,
+    state: &crate::surfaces::AppState,
 ) -> Result<std::collections::HashMap<String, String>, BodyError> {
     let multipart = is_multipart(req.headers());
     let (parts, raw) = req.into_parts();

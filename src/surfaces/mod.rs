@@ -12,6 +12,7 @@ pub mod listener;
 pub mod meter;
 pub mod ratelimit;
 pub mod retail;
+pub mod state;
 
 use axum::Router;
 use std::net::{IpAddr, SocketAddr};
@@ -24,8 +25,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 
-use crate::app::AppState;
 use crate::telemetry::{RequestTelemetry, track};
+pub use state::AppState;
 
 /// Surfaces that can be served on their own listener.
 pub const SURFACES: [&str; 6] = ["heating", "meter", "retail", "charging", "iot", "admin"];
@@ -134,10 +135,10 @@ pub fn surface_router(name: &str, state: &AppState) -> Option<Router> {
 
 /// `/health` for the whole server: the database it reached.
 async fn health(State(state): State<AppState>) -> Response {
-    let reachable = state.core.database_reachable().await;
+    let reachable = state.database_reachable().await;
     let body = json!({
         "status": if reachable { "ok" } else { "degraded" },
-        "database": {"backend": state.core.database_backend(), "reachable": reachable},
+        "database": {"backend": state.database_backend(), "reachable": reachable},
         "version": env!("CARGO_PKG_VERSION"),
         "time": state.core.now().iso_utc_ms(),
     });

@@ -26,7 +26,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub outbox: PathBuf,
     pub dir: TempDir,
-    pub state: utilhall::app::AppState,
+    pub state: utilhall::surfaces::AppState,
     pub extra: Vec<(String, std::net::SocketAddr)>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,

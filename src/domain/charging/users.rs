@@ -92,13 +92,14 @@ impl Core {
             self.passwords.waste_one_verification().await;
             return Err(Error::Unauthorized(AuthFailure::WrongPassword));
         };
-        self.verify_guarded(
-            &format!("charging:{}", row.id),
-            from,
-            &password,
-            &row.password_hash,
-        )
-        .await?;
+        self.guard
+            .verify(
+                &format!("charging:{}", row.id),
+                from,
+                &password,
+                &row.password_hash,
+            )
+            .await?;
         let driver = Driver::from(row);
         let token = self.charging_token(&driver).await?;
         Ok((token, driver))

@@ -200,7 +200,8 @@ impl Core {
             return Err(Error::Unauthorized(AuthFailure::WrongPassword));
         };
         let hash = row.pwd_hash.clone().unwrap_or_default();
-        self.verify_guarded(&format!("iot:{}", row.uid), from, &password, &hash)
+        self.guard
+            .verify(&format!("iot:{}", row.uid), from, &password, &hash)
             .await?;
         self.iot_ensure_active(&row).await?;
         let token = self.iot_token(&row).await?;
@@ -209,13 +210,14 @@ impl Core {
 
     /// Sends an SMS code to `mobile` for `purpose` (through the shared sender).
     pub async fn iot_send_code(&self, purpose: &str, mobile: &str) -> Result<()> {
-        self.send_code(CodeRequest {
-            channel: Channel::Sms,
-            recipient: mobile,
-            purpose,
-            surface: SURFACE,
-        })
-        .await?;
+        self.codes
+            .send(CodeRequest {
+                channel: Channel::Sms,
+                recipient: mobile,
+                purpose,
+                surface: SURFACE,
+            })
+            .await?;
         Ok(())
     }
 
@@ -265,14 +267,15 @@ impl Core {
         let mobile = f.required("mobile", 20)?;
         let code = f.required("code", 10)?;
         let code_id = self
-            .check_code(Self::iot_code_request("iot-login", &mobile), &code)
+            .codes
+            .check(Self::iot_code_request("iot-login", &mobile), &code)
             .await?;
         let row = store::member_by_mobile(self.store.pool(), &vid, &mobile)
             .await?
             .ok_or(Error::Unauthorized(AuthFailure::WrongCode))?;
         self.iot_ensure_active(&row).await?;
         let mut tx = self.store.begin_write().await?;
-        self.consume_code(&mut tx, &code_id, self.now()).await?;
+        self.codes.consume(&mut tx, &code_id, self.now()).await?;
         tx.commit().await?;
         let token = self.iot_token(&row).await?;
         Ok((token, row))
@@ -393,7 +396,8 @@ impl Core {
         f.copy_texts(&MEMBER_TEXTS, 256, &mut profile)?;
         profile.insert("name".into(), Value::String(name));
         let code_id = self
-            .check_code(Self::iot_code_request("iot-register", &mobile), &code)
+            .codes
+            .check(Self::iot_code_request("iot-register", &mobile), &code)
             .await?;
         let now = self.now();
         let mut tx = self.store.begin_write().await?;
@@ -424,7 +428,7 @@ impl Core {
         {
             return Err(Error::Conflict(Entity::User));
         }
-        self.consume_code(&mut tx, &code_id, now).await?;
+        self.codes.consume(&mut tx, &code_id, now).await?;
         tx.commit().await?;
         let token = self.iot_token(&row).await?;
         Ok((token, row))
@@ -531,7 +535,8 @@ impl Core {
         {
             let old = f.required("old_pwd", 256)?;
             let old = Password::presented(&password_digest(&old), "old_pwd")?;
-            self.verify_guarded(&format!("iot:{uid}"), from, &old, &hash)
+            self.guard
+                .verify(&format!("iot:{uid}"), from, &old, &hash)
                 .await?;
         }
         row.pwd_hash = Some(self.iot_hash(&new).await?);
@@ -572,7 +577,8 @@ impl Core {
         let code_id = match (caller.role, f.text("code", 10)?.filter(|c| !c.is_empty())) {
             (Role::Member, None) => return Err(Error::invalid("code", "code is required")),
             (_, Some(code)) => Some(
-                self.check_code(Self::iot_code_request("iot-mobile", &mobile), &code)
+                self.codes
+                    .check(Self::iot_code_request("iot-mobile", &mobile), &code)
                     .await?,
             ),
             _ => None,
@@ -588,7 +594,7 @@ impl Core {
                 .map_err(conflict(Entity::User))?,
         )?;
         if let Some(id) = code_id {
-            self.consume_code(&mut tx, &id, self.now()).await?;
+            self.codes.consume(&mut tx, &id, self.now()).await?;
         }
         tx.commit().await?;
         Ok(row)
@@ -628,15 +634,17 @@ impl Core {
         let code = f.required("code", 10)?;
         let mobile = row.mobile.clone().unwrap_or_default();
         let code_id = self
-            .check_code(Self::iot_code_request("iot-reset", &mobile), &code)
+            .codes
+            .check(Self::iot_code_request("iot-reset", &mobile), &code)
             .await?;
         row.pwd_hash = Some(self.iot_hash(&pwd).await?);
         let mut tx = self.store.begin_write().await?;
         written(store::update_user(&mut *tx, &row, was).await?)?;
         store::delete_tokens_of(&mut *tx, &row.uid).await?;
-        self.consume_code(&mut tx, &code_id, self.now()).await?;
+        self.codes.consume(&mut tx, &code_id, self.now()).await?;
         tx.commit().await?;
-        self.forgive_account_failures(&format!("iot:{}", row.uid))
+        self.guard
+            .forgive_account(&format!("iot:{}", row.uid))
             .await
     }
 
@@ -693,7 +701,8 @@ impl Core {
                     "iot-register"
                 };
                 let code_id = self
-                    .check_code(Self::iot_code_request(purpose, &mobile), &code)
+                    .codes
+                    .check(Self::iot_code_request(purpose, &mobile), &code)
                     .await?;
                 let row = match existing {
                     Some(r) => r,
@@ -746,7 +755,7 @@ impl Core {
             }
         })?)?;
         if let Some(id) = &code_id {
-            self.consume_code(&mut tx, id, self.now()).await?;
+            self.codes.consume(&mut tx, id, self.now()).await?;
         }
         tx.commit().await?;
         let token = match code_id {

@@ -71,7 +71,8 @@ impl Core {
         if enabled == 0 {
             return Err(Error::Forbidden(Forbidden::AccountDisabled));
         }
-        self.verify_guarded(&format!("meter:{}", name.trim()), from, &password, &hash)
+        self.guard
+            .verify(&format!("meter:{}", name.trim()), from, &password, &hash)
             .await?;
         let now = self.now();
         let token = ids::random_token();

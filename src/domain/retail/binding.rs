@@ -126,10 +126,12 @@ impl Core {
             },
             other => other,
         };
-        self.ensure_not_locked(&user_guard, from)
+        self.guard
+            .ensure_not_locked(&user_guard, from)
             .await
             .map_err(too_many)?;
-        self.ensure_not_locked(&guard, from)
+        self.guard
+            .ensure_not_locked(&guard, from)
             .await
             .map_err(too_many)?;
         let enterprise = store::enterprise(self.store.pool(), code.as_str()).await?;
@@ -138,13 +140,13 @@ impl Core {
             e.name == name && bool::from(tail.as_bytes().ct_eq(last4.as_bytes()))
         });
         let Some(enterprise) = matching else {
-            self.record_failed_sign_in(&user_guard, from).await?;
-            self.record_failed_sign_in(&guard, from).await?;
+            self.guard.record_failure(&user_guard, from).await?;
+            self.guard.record_failure(&guard, from).await?;
             tracing::warn!(user = %user.id, enterprise = %code.as_str(), "retail binding refused: details do not match");
             return Err(mismatch());
         };
-        self.clear_failed_sign_ins(&user_guard, from).await?;
-        self.clear_failed_sign_ins(&guard, from).await?;
+        self.guard.clear_failures(&user_guard, from).await?;
+        self.guard.clear_failures(&guard, from).await?;
         Ok((enterprise, company))
     }
 
@@ -161,7 +163,8 @@ impl Core {
         self.retail_ensure_room(user, &enterprise).await?;
         let purpose = purpose(user, &enterprise.credit_code);
         let sent = self
-            .send_code_for(
+            .codes
+            .send_for(
                 CodeRequest {
                     channel: Channel::Sms,
                     recipient: &enterprise.contact_phone,
@@ -230,7 +233,7 @@ impl Core {
             purpose: &purpose,
             surface: SURFACE,
         };
-        let code_id = self.check_code(request, code).await?;
+        let code_id = self.codes.check(request, code).await?;
         let services_json = serde_json::to_string(&services).map_err(Error::internal)?;
         let now = self.now();
         let mut tx = self.store.begin_write().await?;
@@ -246,7 +249,7 @@ impl Core {
             Some(false) => return Err(full()),
             Some(true) => {}
         }
-        self.consume_code(&mut tx, &code_id, now).await?;
+        self.codes.consume(&mut tx, &code_id, now).await?;
         tx.commit().await?;
         tracing::info!(user = %user.id, enterprise = %enterprise.credit_code, "retail user bound");
         self.retail_user_by_phone(&user.phone).await

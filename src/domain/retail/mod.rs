@@ -143,7 +143,7 @@ impl Core {
                 channel: Channel::Captcha.as_str(),
                 recipient: &id,
                 purpose: req.purpose,
-                code_mac: &self.code_mac(&req, &answer),
+                code_mac: &self.codes.mac(&req, &answer),
                 sent_at: now.millis(),
                 expires_at: now.plus_secs(ttl).millis(),
             },
@@ -176,9 +176,9 @@ impl Core {
         if id.is_empty() || answer.trim().is_empty() {
             return Err(Error::invalid("captcha", "请输入验证码"));
         }
-        let code_id = self.check_code(captcha_request(id), answer).await?;
+        let code_id = self.codes.check(captcha_request(id), answer).await?;
         let mut conn = self.store.pool().acquire().await?;
-        self.consume_code(&mut conn, &code_id, self.now()).await
+        self.codes.consume(&mut conn, &code_id, self.now()).await
     }
 
     /// Registers a hall user: an 11-digit phone not registered yet, a password of 8 or more
@@ -228,13 +228,14 @@ impl Core {
             self.passwords.waste_one_verification().await;
             return Err(Error::Unauthorized(AuthFailure::WrongPassword));
         };
-        self.verify_guarded(
-            &format!("retail:{}", row.id),
-            from,
-            &password,
-            &row.password_hash,
-        )
-        .await?;
+        self.guard
+            .verify(
+                &format!("retail:{}", row.id),
+                from,
+                &password,
+                &row.password_hash,
+            )
+            .await?;
         let token = ids::random_token();
         let now = self.now();
         store::insert_token(
@@ -281,16 +282,16 @@ impl Core {
             .await?
             .ok_or(Error::NotFound(Entity::User))?;
         let guard_key = format!("retail:{}", row.id);
-        self.ensure_not_locked(&guard_key, from).await?;
+        self.guard.ensure_not_locked(&guard_key, from).await?;
         if !self
             .passwords
             .verify(old.expose(), &row.password_hash)
             .await?
         {
-            self.record_failed_sign_in(&guard_key, from).await?;
+            self.guard.record_failure(&guard_key, from).await?;
             return Err(Error::Unauthorized(AuthFailure::WrongPassword));
         }
-        self.clear_failed_sign_ins(&guard_key, from).await?;
+        self.guard.clear_failures(&guard_key, from).await?;
         let hash = self.passwords.hash(new.expose()).await?;
         let mut tx = self.store.begin_write().await?;
         store::set_password(&mut *tx, &user.id, &hash, self.now().millis()).await?;
@@ -311,7 +312,8 @@ impl Core {
             return Ok(self.settings.code_ttl_secs);
         }
         let sent = self
-            .send_code(CodeRequest {
+            .codes
+            .send(CodeRequest {
                 channel: Channel::Sms,
                 recipient: phone.as_str(),
                 purpose: CHANGE_PHONE,
@@ -342,7 +344,7 @@ impl Core {
             purpose: CHANGE_PHONE,
             surface: SURFACE,
         };
-        let code_id = self.check_code(req, code).await?;
+        let code_id = self.codes.check(req, code).await?;
         let mut tx = self.store.begin_write().await?;
         if store::user_by_phone(&mut *tx, new_phone.as_str())
             .await?
@@ -350,7 +352,7 @@ impl Core {
         {
             return Err(Error::Conflict(Entity::User));
         }
-        self.consume_code(&mut tx, &code_id, self.now()).await?;
+        self.codes.consume(&mut tx, &code_id, self.now()).await?;
         let moved = store::set_phone(
             &mut *tx,
             &user.id,

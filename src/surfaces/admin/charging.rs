@@ -14,12 +14,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::envelope::{AdminError, Body, OperatorAuth};
-use crate::app::AppState;
 use crate::domain::Timestamp;
 use crate::domain::charging::service::{CarView, PileAction, Record, reason_str};
 use crate::domain::charging::settings::StationSettings;
 use crate::domain::charging::station::{Mode, PileState};
 use crate::domain::money::Fen;
+use crate::surfaces::AppState;
 use crate::surfaces::charging::wire::{hours, kwh};
 
 type Reply = Result<Response, AdminError>;

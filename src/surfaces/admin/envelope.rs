@@ -8,9 +8,9 @@ use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use crate::app::AppState;
 use crate::domain::operators::Operator;
 use crate::domain::{AuthFailure, Error};
+use crate::surfaces::AppState;
 use crate::surfaces::body;
 
 /// A failure in the admin envelope.

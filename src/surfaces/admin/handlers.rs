@@ -7,10 +7,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::envelope::{AdminError, Body, OperatorAuth};
-use crate::app::AppState;
 use crate::domain::Timestamp;
 use crate::domain::accounts::User;
 use crate::domain::content::{Agreement, AgreementEdit, SystemConfig, SystemConfigEdit};
+use crate::surfaces::AppState;
 use crate::surfaces::{ClientIp, bearer};
 
 type AdminResult = Result<Json<Value>, AdminError>;

@@ -7,11 +7,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::envelope::{AdminError, Body, OperatorAuth, RawBody};
-use crate::app::AppState;
 use crate::domain::heat::accounts::{AccountInput, HeatAccount};
 use crate::domain::heat::bills::{Bill, BillInput};
 use crate::domain::heat::date_string;
 use crate::domain::heat::import::ImportReport;
+use crate::surfaces::AppState;
 
 type AdminResult = Result<Json<Value>, AdminError>;
 

@@ -7,9 +7,9 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use super::envelope::{AdminError, Body, OperatorAuth};
-use crate::app::AppState;
 use crate::domain::heat::orders::Settlement;
 use crate::domain::iot::Fields;
+use crate::surfaces::AppState;
 
 /// `POST /admin/v1/iot/operators {"user", "pwd", "name"}`: a platform operator of the IoT
 /// surface (its `pwd` plain or as MD5 hex, as the document sends it).

@@ -11,7 +11,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post, put};
 
-use crate::app::AppState;
+use crate::surfaces::AppState;
 
 /// Largest CSV file the import endpoints take.
 const IMPORT_LIMIT: usize = 32 * 1024 * 1024;

@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 
 use super::envelope::{AdminError, Body, OperatorAuth};
 use super::heat::text_of as text;
-use crate::app::AppState;
 use crate::domain::retail::data::{BILL_FIGURES, BillInput, ContractInput};
+use crate::surfaces::AppState;
 use crate::surfaces::retail::wire;
 
 type Reply = Result<Response, AdminError>;

@@ -9,9 +9,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::app::AppState;
 use crate::domain::charging::station::Mode;
 use crate::domain::{AuthFailure, Entity, Error, Forbidden};
+use crate::surfaces::AppState;
 use crate::surfaces::body;
 
 /// A refusal in the charging envelope.

@@ -10,12 +10,12 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::envelope::{ChargingError, Params, parse_kwh, parse_mode};
-use crate::app::AppState;
 use crate::domain::Timestamp;
 use crate::domain::charging::service::{CarView, Record};
 use crate::domain::charging::station::Mode;
 use crate::domain::charging::users::SURFACE;
 use crate::domain::money::FixedNumber;
+use crate::surfaces::AppState;
 use crate::surfaces::ClientIp;
 
 type Reply = Result<Response, ChargingError>;

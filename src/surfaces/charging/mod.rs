@@ -46,7 +46,7 @@ pub mod wire {
 use axum::Router;
 use axum::routing::{get, post};
 
-use crate::app::AppState;
+use crate::surfaces::AppState;
 
 /// The surface name (metrics, `--surface-bind`).
 pub const SURFACE: &str = "charging";

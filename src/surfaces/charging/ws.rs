@@ -33,8 +33,8 @@ use serde_json::{Value, json};
 
 use super::envelope::{ChargingError, Params, parse_kwh, parse_mode};
 use super::handlers::{LogEntry, RequestView, capacity, driver, mode_name};
-use crate::app::AppState;
 use crate::domain::charging::service::{Notice, NoticeKind};
+use crate::surfaces::AppState;
 use crate::surfaces::body::lenient_json;
 
 /// The upgrade; bad parameters are told on the socket, where a browser client can read them.

@@ -13,9 +13,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::app::AppState;
 use crate::domain::sessions::Principal;
 use crate::domain::{AuthFailure, Entity, Error, Forbidden, Service};
+use crate::surfaces::AppState;
 use crate::surfaces::{ClientIp, body};
 
 /// The audience of heating access tokens (and the surface name in outboxes and metrics).

@@ -5,7 +5,6 @@ use axum::response::{IntoResponse, Response};
 
 use super::envelope::{ApiError, ApiResult, Auth, BearerToken, Body, Reply, SURFACE, required};
 use super::wire::*;
-use crate::app::AppState;
 use crate::domain::accounts::{
     LoginProof, PURPOSE_LOGIN, PURPOSE_REGISTER, PURPOSE_RESET_PASSWORD, PasswordChange,
     ProfileUpdate, Registration,
@@ -13,6 +12,7 @@ use crate::domain::accounts::{
 use crate::domain::codes::{Channel, CodeRequest};
 use crate::domain::identity::{Password, Phone};
 use crate::domain::{AuthFailure, Error};
+use crate::surfaces::AppState;
 use crate::surfaces::ClientIp;
 
 fn phone(value: &Option<String>) -> Result<Phone, ApiError> {
@@ -46,7 +46,7 @@ pub async fn send_sms(
 ) -> ApiResult<SmsSent> {
     let phone = phone(&req.phone)?;
     let purpose = code_purpose(&req.kind)?;
-    let sent = state.core.send_code(sms_request(&phone, purpose)).await?;
+    let sent = state.codes.send(sms_request(&phone, purpose)).await?;
     Ok(Reply::ok(
         &state,
         "验证码发送成功",
@@ -66,8 +66,8 @@ pub async fn verify_sms(
     let code = required(&req.code, "验证码不能为空")?;
     let purpose = code_purpose(&req.kind)?;
     state
-        .core
-        .check_code(sms_request(&phone, purpose), code)
+        .codes
+        .check(sms_request(&phone, purpose), code)
         .await?;
     Ok(Reply::ok(
         &state,
@@ -278,7 +278,7 @@ pub async fn system_config(State(state): State<AppState>) -> ApiResult<SystemCon
 
 /// 8.1 `GET /health` (at `/heating/health`): keeps the document's `mongodb` field.
 pub async fn health(State(state): State<AppState>) -> Response {
-    let reachable = state.core.database_reachable().await;
+    let reachable = state.database_reachable().await;
     let data = HealthReply {
         status: if reachable { "OK" } else { "ERROR" },
         timestamp: iso(state.core.now()),
@@ -287,7 +287,7 @@ pub async fn health(State(state): State<AppState>) -> Response {
         } else {
             "disconnected"
         },
-        database: state.core.database_backend(),
+        database: state.database_backend(),
     };
     if reachable {
         Reply::ok(&state, "success", data).into_response()

@@ -9,13 +9,13 @@ use axum::response::{IntoResponse, Response};
 
 use super::envelope::{ApiError, ApiResult, Auth, Body, Reply, required};
 use super::wire::*;
-use crate::app::AppState;
 use crate::domain::heat::accounts::BindRequest as DomainBind;
 use crate::domain::heat::orders::BILLS_INCORRECT;
 use crate::domain::heat::parse_date;
 use crate::domain::money::{Fen, YuanNumber};
 use crate::domain::payments::NotificationHeaders;
 use crate::domain::{Entity, Error};
+use crate::surfaces::AppState;
 
 /// The document's answer when the user has no bound account.
 fn not_bound(err: Error) -> ApiError {

@@ -51,7 +51,7 @@ use axum::Router;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 
-use crate::app::AppState;
+use crate::surfaces::AppState;
 
 pub use envelope::SURFACE;
 

@@ -11,9 +11,9 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use crate::app::AppState;
 use crate::domain::iot::{Caller, Fields};
 use crate::domain::{AuthFailure, Entity, Error, Forbidden};
+use crate::surfaces::AppState;
 use crate::surfaces::body;
 
 /// A refusal in the envelope.

@@ -5,11 +5,11 @@ use serde_json::{Value, json};
 
 use super::envelope::{Answer, Auth, Body, IotError, ListQuery, MaybeAuth, Reply, Token};
 use super::wire;
-use crate::app::AppState;
 use crate::domain::iot::orders::{OrderAction, OrderState};
 use crate::domain::iot::tickets::TicketAction;
 use crate::domain::iot::{Caller, Range, Role};
 use crate::store::iot::UserRow;
+use crate::surfaces::AppState;
 use crate::surfaces::ClientIp;
 
 fn login_reply(token: String, u: &UserRow) -> Reply {

@@ -69,7 +69,7 @@ mod wire;
 use axum::Router;
 use axum::routing::{get, post, put};
 
-use crate::app::AppState;
+use crate::surfaces::AppState;
 
 /// The surface name (metrics, `--surface-bind`).
 pub const SURFACE: &str = "iot";

@@ -8,8 +8,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::app::AppState;
 use crate::domain::{AuthFailure, Entity, Error, Forbidden};
+use crate::surfaces::AppState;
 use crate::surfaces::body;
 
 /// A failure with one of section 五's codes.

@@ -4,11 +4,11 @@ use axum::extract::State;
 use serde::Serialize;
 
 use super::envelope::{MeterError, Ok200, Params};
-use crate::app::AppState;
 use crate::domain::Timestamp;
 use crate::domain::heat::parse_date;
 use crate::domain::meter::Household;
 use crate::domain::money::Fen;
+use crate::surfaces::AppState;
 use crate::surfaces::ClientIp;
 
 type MeterResult = Result<Ok200, MeterError>;

@@ -35,7 +35,7 @@ mod handlers;
 use axum::Router;
 use axum::routing::post;
 
-use crate::app::AppState;
+use crate::surfaces::AppState;
 
 /// The surface name (metrics, `--surface-bind`).
 pub const SURFACE: &str = "meter";

@@ -9,10 +9,10 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::app::AppState;
 use crate::domain::retail::RetailUser;
 use crate::domain::retail::feedback::PictureRefusal;
 use crate::domain::{AuthFailure, Entity, Error, Forbidden};
+use crate::surfaces::AppState;
 use crate::surfaces::body;
 
 /// A refusal in the retail envelope.

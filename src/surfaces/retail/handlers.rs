@@ -14,11 +14,11 @@ use super::envelope::{
     Auth, CAPTCHA, CAPTCHA_COOKIE, CAPTCHA_ID, COMPANY, CREDIT_CODE, ENTERPRISE_NAME, Fields,
     PASSWORD, PHONE, PHONE_LAST4, QueryParams, RetailError, SMS_CODE,
 };
-use crate::app::AppState;
 use crate::domain::money::{FixedNumber, fixed_string};
 use crate::domain::retail::binding::{BindCodeRequest, BindRequest, EnterpriseClaim};
 use crate::domain::retail::data::{Article, Contract, Plan, PlanInput, SettlementBill};
 use crate::domain::retail::{self, RetailUser};
+use crate::surfaces::AppState;
 use crate::surfaces::ClientIp;
 
 type Reply = Result<Response, RetailError>;

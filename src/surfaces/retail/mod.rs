@@ -74,7 +74,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
-use crate::app::AppState;
+use crate::surfaces::AppState;
 
 /// The surface name (metrics, `--surface-bind`).
 pub const SURFACE: &str = "retail";
