@@ -130,6 +130,8 @@ pub struct Services {
     pub codes: Arc<codes::Codes>,
     /// The sign-in guard, for every area.
     pub guard: Arc<guard::SignInGuard>,
+    /// Payments: the gateway and the areas its notifications go to.
+    pub payments: Arc<payments::Payments>,
     pub core: Arc<Core>,
 }
 
@@ -182,18 +184,26 @@ impl Services {
             settings,
             passwords,
             sender,
-            payments,
+            payments: payments.clone(),
             tokens: TokenKeys::new(jwt.as_bytes()),
             codes: codes.clone(),
             guard: guard.clone(),
             meter_recharges: Default::default(),
             iot_swept: Default::default(),
         });
+        let payments = Arc::new(payments::Payments::new(
+            payments,
+            vec![
+                Arc::new(IotOrders(core.clone())),
+                Arc::new(HeatingOrders(core.clone())),
+            ],
+        ));
         Ok(Services {
             clock,
             store,
             codes,
             guard,
+            payments,
             core,
         })
     }
@@ -238,5 +248,41 @@ impl Core {
     /// The current instant on the server's one clock.
     pub fn now(&self) -> Timestamp {
         self.clock.now()
+    }
+}
+
+/// The IoT platform's orders, as the payments service sees them.
+struct IotOrders(Arc<Core>);
+
+impl payments::OrderOwner for IotOrders {
+    fn owns<'a>(&'a self, out_trade_no: &'a str) -> payments::OwnerFuture<'a, bool> {
+        Box::pin(self.0.iot_is_order(out_trade_no))
+    }
+    fn settle<'a>(
+        &'a self,
+        paid: payments::Paid<'a>,
+    ) -> payments::OwnerFuture<'a, payments::Settlement> {
+        Box::pin(
+            self.0
+                .iot_settle_order(paid.out_trade_no, paid.transaction_id, paid.amount),
+        )
+    }
+}
+
+/// Heating's orders, as the payments service sees them.
+struct HeatingOrders(Arc<Core>);
+
+impl payments::OrderOwner for HeatingOrders {
+    fn owns<'a>(&'a self, _out_trade_no: &'a str) -> payments::OwnerFuture<'a, bool> {
+        Box::pin(async { Ok(true) })
+    }
+    fn settle<'a>(
+        &'a self,
+        paid: payments::Paid<'a>,
+    ) -> payments::OwnerFuture<'a, payments::Settlement> {
+        Box::pin(
+            self.0
+                .settle_heating_order(paid.out_trade_no, paid.transaction_id, paid.amount),
+        )
     }
 }

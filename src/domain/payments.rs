@@ -1,11 +1,19 @@
-//! The payment gateway seam: what the domain asks of WeChat Pay (or of the simulated gateway
-//! under `--dev`), and nothing about how it is spoken.
+//! Payments, shared by every area that sells: the gateway seam (what the domain asks of WeChat
+//! Pay, or of the simulated gateway under `--dev`, and nothing about how it is spoken), and the
+//! one place a gateway's notification comes in and goes to the area that owns the order.
+//!
+//! One merchant account serves every area. An area that sells through it implements
+//! [`OrderOwner`]: it says whether an `out_trade_no` is one of its orders and settles its own
+//! orders (journal entries, state, what follows), exactly once. [`Payments`] verifies a
+//! notification once, asks the owners in turn, and hands a successful payment to the one that
+//! owns it.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
-use super::Timestamp;
 use super::money::Fen;
+use super::{AuthFailure, Error, Timestamp};
 
 /// A failure talking to the gateway (network, refused signature, not configured).
 #[derive(Debug, thiserror::Error)]
@@ -100,5 +108,91 @@ pub trait PaymentGateway: Send + Sync {
             "the {} gateway sends no notifications",
             self.name()
         )))
+    }
+}
+
+/// A verified, successful payment of one order.
+#[derive(Debug, Clone, Copy)]
+pub struct Paid<'a> {
+    pub out_trade_no: &'a str,
+    /// The gateway's transaction id.
+    pub transaction_id: &'a str,
+    /// What the gateway took.
+    pub amount: Fen,
+}
+
+/// What settling a payment did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settlement {
+    /// The payment was recorded now.
+    Recorded,
+    /// It had been recorded before (a repeated notification or query): nothing changed.
+    AlreadyRecorded,
+}
+
+/// The boxed future an [`OrderOwner`] returns.
+pub type OwnerFuture<'a, T> = Pin<Box<dyn Future<Output = super::Result<T>> + Send + 'a>>;
+
+/// An area whose orders are paid through the gateway, and which settles them itself.
+pub trait OrderOwner: Send + Sync {
+    /// Whether `out_trade_no` names one of this area's orders.
+    fn owns<'a>(&'a self, out_trade_no: &'a str) -> OwnerFuture<'a, bool>;
+    /// Records a verified payment of one of this area's orders, exactly once.
+    fn settle<'a>(&'a self, paid: Paid<'a>) -> OwnerFuture<'a, Settlement>;
+}
+
+/// The payments service: the gateway, and the owners its notifications go to.
+pub struct Payments {
+    gateway: Arc<dyn PaymentGateway>,
+    /// Asked in order; the last is the one that takes what no other claims.
+    owners: Vec<Arc<dyn OrderOwner>>,
+}
+
+impl Payments {
+    /// `owners` are asked in order whether an order is theirs; the last one settles whatever
+    /// none of the others claims (and answers "unknown order" itself when it is not).
+    pub fn new(gateway: Arc<dyn PaymentGateway>, owners: Vec<Arc<dyn OrderOwner>>) -> Payments {
+        Payments { gateway, owners }
+    }
+
+    /// The gateway itself (prepay, query, close).
+    pub fn gateway(&self) -> &Arc<dyn PaymentGateway> {
+        &self.gateway
+    }
+
+    /// A payment notification from the gateway: believed only once its signature verifies and
+    /// its resource decrypts; a successful payment goes to the area that owns the order and is
+    /// recorded there exactly once.
+    pub async fn handle_notification(
+        &self,
+        headers: &NotificationHeaders,
+        body: &[u8],
+    ) -> super::Result<Option<Settlement>> {
+        let notice = self
+            .gateway
+            .parse_notification(headers, body)
+            .map_err(|e| Error::Unauthorized(AuthFailure::InvalidToken).tap_log(&e.0))?;
+        let TradeState::Success {
+            transaction_id,
+            amount,
+        } = &notice.state
+        else {
+            tracing::info!(order = %notice.out_trade_no, state = ?notice.state, event = %notice.event_type, "notification without payment");
+            return Ok(None);
+        };
+        let paid = Paid {
+            out_trade_no: &notice.out_trade_no,
+            transaction_id,
+            amount: *amount,
+        };
+        let Some((last, others)) = self.owners.split_last() else {
+            return Err(Error::NotFound(super::Entity::Order));
+        };
+        for owner in others {
+            if owner.owns(paid.out_trade_no).await? {
+                return owner.settle(paid).await.map(Some);
+            }
+        }
+        last.settle(paid).await.map(Some)
     }
 }

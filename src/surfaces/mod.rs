@@ -10,6 +10,7 @@ pub mod heating;
 pub mod iot;
 pub mod listener;
 pub mod meter;
+pub mod payments;
 pub mod ratelimit;
 pub mod retail;
 pub mod state;

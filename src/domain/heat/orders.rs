@@ -82,14 +82,7 @@ pub struct PayableOrder {
     pub params: ClientPayParams,
 }
 
-/// What settling a payment did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Settlement {
-    /// The payment was recorded now.
-    Recorded,
-    /// It had been recorded before (a repeated notification or query): nothing changed.
-    AlreadyRecorded,
-}
+pub use crate::domain::payments::Settlement;
 
 /// One line of the payment history (section 5.4).
 #[derive(Debug, Clone)]
@@ -490,42 +483,6 @@ impl Core {
             .map(|(id, a, f)| (id, Fen(a), Fen(f)))
             .collect();
         Ok((order, bills))
-    }
-
-    /// A payment notification from the gateway: believed only once its signature verifies and its
-    /// resource decrypts; a successful payment is recorded exactly once.
-    pub async fn handle_payment_notification(
-        &self,
-        headers: &crate::domain::payments::NotificationHeaders,
-        body: &[u8],
-    ) -> Result<Option<Settlement>> {
-        let notice = self
-            .payments
-            .parse_notification(headers, body)
-            .map_err(|e| {
-                Error::Unauthorized(crate::domain::AuthFailure::InvalidToken).tap_log(&e.0)
-            })?;
-        match notice.state {
-            // One merchant account serves both: an IoT order is settled as one.
-            TradeState::Success {
-                transaction_id,
-                amount,
-            } if self.iot_is_order(&notice.out_trade_no).await? => self
-                .iot_settle_order(&notice.out_trade_no, &transaction_id, amount)
-                .await
-                .map(Some),
-            TradeState::Success {
-                transaction_id,
-                amount,
-            } => self
-                .settle_heating_order(&notice.out_trade_no, &transaction_id, amount)
-                .await
-                .map(Some),
-            other => {
-                tracing::info!(order = %notice.out_trade_no, state = ?other, event = %notice.event_type, "notification without payment");
-                Ok(None)
-            }
-        }
     }
 
     /// `--dev` only: completes a pending order as if the payer had paid.

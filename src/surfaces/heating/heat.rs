@@ -2,10 +2,7 @@
 
 use std::collections::HashMap;
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
 
 use super::envelope::{ApiError, ApiResult, Auth, Body, Reply, required};
 use super::wire::*;
@@ -13,7 +10,6 @@ use crate::domain::heat::accounts::BindRequest as DomainBind;
 use crate::domain::heat::orders::BILLS_INCORRECT;
 use crate::domain::heat::parse_date;
 use crate::domain::money::{Fen, YuanNumber};
-use crate::domain::payments::NotificationHeaders;
 use crate::domain::{Entity, Error};
 use crate::surfaces::AppState;
 
@@ -204,41 +200,4 @@ pub async fn statistics(
         .await
         .map_err(not_bound)?;
     Ok(Reply::ok(&state, "获取成功", stats.into()))
-}
-
-/// 5.5 `POST /api/payment/notify`: called by WeChat Pay. 204 once the payment is recorded (or was
-/// already); `{"code":"FAIL","message":...}` with a 4xx/5xx otherwise, so WeChat tries again.
-pub async fn notify(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned()
-    };
-    let signature = NotificationHeaders {
-        timestamp: header("wechatpay-timestamp"),
-        nonce: header("wechatpay-nonce"),
-        signature: header("wechatpay-signature"),
-        serial: header("wechatpay-serial"),
-    };
-    let (status, message) = match state
-        .core
-        .handle_payment_notification(&signature, &body)
-        .await
-    {
-        Ok(_) => return StatusCode::NO_CONTENT.into_response(),
-        Err(Error::Unauthorized(_)) => (StatusCode::UNAUTHORIZED, "签名验证失败".to_owned()),
-        Err(Error::NotFound(_)) => (StatusCode::NOT_FOUND, "订单不存在".to_owned()),
-        Err(Error::State(message)) => (StatusCode::BAD_REQUEST, message),
-        Err(e) => {
-            tracing::error!(error = %e, "payment notification failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "处理失败".to_owned())
-        }
-    };
-    (
-        status,
-        axum::Json(serde_json::json!({"code": "FAIL", "message": message})),
-    )
-        .into_response()
 }

@@ -79,7 +79,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/payment/create", post(heat::create_payment))
         .route("/api/payment/status/{order_id}", get(heat::payment_status))
         .route("/api/payment/history", get(heat::payment_history))
-        .route("/api/payment/notify", post(heat::notify))
+        .route(
+            "/api/payment/notify",
+            post(crate::surfaces::payments::notify),
+        )
         .route("/api/statistics/user", get(heat::statistics))
         .route("/api/config/agreements", get(handlers::agreements))
         .route("/api/config/system", get(handlers::system_config))

@@ -154,7 +154,7 @@ pub fn router(state: AppState) -> Router {
         // account, orders told apart by their number).
         .route(
             "/orders/notify/weixin",
-            post(crate::surfaces::heating::heat::notify),
+            post(crate::surfaces::payments::notify),
         )
         .route(
             "/orders/{oid}/status/{action}",
