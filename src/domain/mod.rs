@@ -183,7 +183,6 @@ impl Services {
             clock: clock.clone(),
             settings,
             passwords,
-            sender,
             payments: payments.clone(),
             tokens: TokenKeys::new(jwt.as_bytes()),
             codes: codes.clone(),
@@ -230,7 +229,6 @@ pub struct Core {
     pub clock: Clock,
     pub settings: Arc<Settings>,
     pub passwords: PasswordHasher,
-    sender: Arc<dyn SmsSender>,
     /// The payment provider (WeChat Pay, the dev simulator, or none).
     pub payments: Arc<dyn payments::PaymentGateway>,
     tokens: TokenKeys,

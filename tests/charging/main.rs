@@ -793,12 +793,14 @@ async fn three_hundred_streams_each_get_every_event_in_order() {
     let mut tokens = Vec::new();
     for i in 0..N {
         // Straight through the domain: 300 captchas would only slow the test down.
-        let core = &app.state.core;
-        let c = core
+        let codes = &app.state.codes;
+        let c = codes
             .issue_captcha("charging")
             .await
             .expect("the step works");
-        let (token, _) = core
+        let (token, _) = app
+            .state
+            .core
             .charging_register(&format!("driver{i}"), "123456", &c.id, &c.answer)
             .await
             .expect("the step works");

@@ -48,7 +48,7 @@ impl Core {
         // The fields are checked before the captcha is used up.
         check_username(username)?;
         Password::parse_new(password, "password", 6, 64)?;
-        self.take_captcha(captcha_id, captcha).await?;
+        self.codes.take_captcha(captcha_id, captcha).await?;
         let driver = self.charging_create_driver(username, password).await?;
         let token = self.charging_token(&driver).await?;
         Ok((token, driver))

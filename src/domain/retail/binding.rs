@@ -158,7 +158,9 @@ impl Core {
         req: &BindCodeRequest,
         from: Option<IpAddr>,
     ) -> Result<BindCodeSent> {
-        self.take_captcha(&req.captcha_id, &req.captcha).await?;
+        self.codes
+            .take_captcha(&req.captcha_id, &req.captcha)
+            .await?;
         let (enterprise, _) = self.retail_claimed(user, &req.claim, from).await?;
         self.retail_ensure_room(user, &enterprise).await?;
         let purpose = purpose(user, &enterprise.credit_code);

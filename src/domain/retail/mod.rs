@@ -11,10 +11,9 @@ pub mod data;
 pub mod demo;
 pub mod feedback;
 
-use super::codes::{Channel, CodeRequest, OutgoingCode};
+use super::codes::{Channel, CodeRequest};
 use super::identity::{CreditCode, Password, Phone, text_field};
 use super::{AuthFailure, Core, Entity, Error, Forbidden, Result, ids};
-use crate::store::codes::{self as store_codes, NewCode};
 use crate::store::retail::{self as store, CompanyRow, EnterpriseRow, UserRow};
 
 /// The surface name on codes and in the dev outbox.
@@ -106,81 +105,7 @@ impl From<EnterpriseRow> for Enterprise {
     }
 }
 
-/// A new captcha: its id and the answer the image shows.
-#[derive(Debug, Clone)]
-pub struct Captcha {
-    pub id: String,
-    pub answer: String,
-    pub expires_in_secs: i64,
-}
-
-fn captcha_request(id: &str) -> CodeRequest<'_> {
-    CodeRequest {
-        channel: Channel::Captcha,
-        recipient: id,
-        purpose: "captcha",
-        surface: SURFACE,
-    }
-}
-
 impl Core {
-    /// Issues an image captcha: five digits, single use, valid `code_ttl_secs`. Under `--dev` the
-    /// answer also goes to the outbox (a sender that cannot carry captchas is simply skipped).
-    pub async fn issue_captcha(&self, surface: &str) -> Result<Captcha> {
-        let id = ids::random_hex_id();
-        let answer = ids::random_digits(5);
-        let req = CodeRequest {
-            surface,
-            ..captcha_request(&id)
-        };
-        let now = self.now();
-        let ttl = self.settings.code_ttl_secs;
-        let mut conn = self.store.pool().acquire().await?;
-        store_codes::insert(
-            &mut conn,
-            &NewCode {
-                id: &ids::random_hex_id(),
-                channel: Channel::Captcha.as_str(),
-                recipient: &id,
-                purpose: req.purpose,
-                code_mac: &self.codes.mac(&req, &answer),
-                sent_at: now.millis(),
-                expires_at: now.plus_secs(ttl).millis(),
-            },
-        )
-        .await?;
-        drop(conn);
-        if self.sender.can_deliver(Channel::Captcha) {
-            let outgoing = OutgoingCode {
-                channel: Channel::Captcha,
-                to: id.clone(),
-                code: answer.clone(),
-                purpose: req.purpose.to_owned(),
-                surface: surface.to_owned(),
-                at: now.iso_utc_ms(),
-            };
-            if let Err(err) = self.sender.send(&outgoing).await {
-                tracing::warn!(error = %err, "captcha copy to the outbox failed");
-            }
-        }
-        Ok(Captcha {
-            id,
-            answer,
-            expires_in_secs: ttl,
-        })
-    }
-
-    /// Checks a captcha answer and uses the captcha up, right or wrong after the last try.
-    pub async fn take_captcha(&self, id: &str, answer: &str) -> Result<()> {
-        let id = id.trim();
-        if id.is_empty() || answer.trim().is_empty() {
-            return Err(Error::invalid("captcha", "请输入验证码"));
-        }
-        let code_id = self.codes.check(captcha_request(id), answer).await?;
-        let mut conn = self.store.pool().acquire().await?;
-        self.codes.consume(&mut conn, &code_id, self.now()).await
-    }
-
     /// Registers a hall user: an 11-digit phone not registered yet, a password of 8 or more
     /// characters, and a captcha.
     pub async fn retail_register(
@@ -192,7 +117,7 @@ impl Core {
     ) -> Result<RetailUser> {
         let phone = Phone::parse(phone)?;
         let password = Password::parse_new(password, "password", 8, 64)?;
-        self.take_captcha(captcha_id, captcha).await?;
+        self.codes.take_captcha(captcha_id, captcha).await?;
         if store::user_by_phone(self.store.pool(), phone.as_str())
             .await?
             .is_some()

@@ -171,7 +171,7 @@ pub async fn captcha(
             });
         }
     }
-    let captcha = state.core.issue_captcha(SURFACE).await?;
+    let captcha = state.codes.issue_captcha(SURFACE).await?;
     if let Some(ip) = ip {
         let until = state.core.now().plus_secs(captcha.expires_in_secs).millis();
         remember_captcha(&state, ip, &captcha.id, until);

@@ -59,7 +59,7 @@ pub async fn captcha(
             ));
         }
     }
-    let captcha = state.core.issue_captcha(retail::SURFACE).await?;
+    let captcha = state.codes.issue_captcha(retail::SURFACE).await?;
     let png = crate::surfaces::captcha::png(&captcha.answer);
     let cookie = format!(
         "{CAPTCHA_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}",
