@@ -228,7 +228,6 @@ impl App {
         let services = build_services(&config, store).await?;
         if config.server.demo {
             services
-                .core
                 .load_demo()
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot load the demo data: {e}"))?;

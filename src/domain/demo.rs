@@ -182,7 +182,6 @@ impl Core {
         self.import_heat_accounts(DEMO_HEAT_ACCOUNTS.as_bytes())
             .await?;
         self.import_bills(DEMO_BILLS.as_bytes()).await?;
-        tracing::info!("demo data loaded");
         Ok(())
     }
 }

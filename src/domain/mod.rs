@@ -212,6 +212,13 @@ impl Services {
         self.clock.now()
     }
 
+    /// Loads every area's demo data (`--demo`); loading it again changes nothing.
+    pub async fn load_demo(&self) -> Result<()> {
+        self.core.load_demo().await?;
+        tracing::info!("demo data loaded");
+        Ok(())
+    }
+
     /// The name of the database backend (`sqlite` or `postgres`).
     pub fn database_backend(&self) -> &'static str {
         self.store.backend().name()

@@ -203,7 +203,7 @@ async fn demo_data_is_idempotent_and_uses_the_documents_examples() {
         .await;
     assert_eq!(r.status, 200);
     // Loading again changes nothing and does not fail.
-    app.state.core.load_demo().await.expect("demo again");
+    app.state.load_demo().await.expect("demo again");
     let again = app.get("/heating/api/user/profile", Some(&token)).await;
     assert_eq!(again.data()["id"], profile.data()["id"]);
     app.stop().await;
