@@ -166,8 +166,8 @@ impl Error {
     }
 }
 
-impl From<sqlx::Error> for Error {
-    fn from(err: sqlx::Error) -> Self {
+impl From<crate::store::Error> for Error {
+    fn from(err: crate::store::Error) -> Self {
         Error::Internal(anyhow::Error::new(err).context("database"))
     }
 }

@@ -35,6 +35,9 @@ use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor};
 
+/// What a store call fails with. The domain names this, never the driver behind it.
+pub type Error = sqlx::Error;
+
 /// A connection inside a transaction, as the domain passes it down to the store.
 pub type Conn = sqlx::AnyConnection;
 
@@ -372,7 +375,7 @@ pub(crate) fn placeholders(rows: usize, columns: usize) -> String {
 }
 
 /// True when the error is a unique-constraint violation (on either backend).
-pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+pub fn is_unique_violation(err: &Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 

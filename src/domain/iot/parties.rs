@@ -1217,7 +1217,7 @@ fn written(ok: bool) -> Result<()> {
 }
 
 /// A unique violation is the entity's conflict; anything else an internal error.
-fn conflict(entity: Entity) -> impl Fn(sqlx::Error) -> Error {
+fn conflict(entity: Entity) -> impl Fn(crate::store::Error) -> Error {
     move |e| {
         if crate::store::is_unique_violation(&e) {
             Error::Conflict(entity)
