@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 
 use crate::config::Config;
 use crate::domain::codes::SmsSender;
-use crate::domain::heat::{LateFeeRule, SeasonCalendar};
+use crate::domain::heating::{LateFeeRule, SeasonCalendar};
 use crate::domain::passwords::PasswordHasher;
 use crate::domain::payments::PaymentGateway;
 use crate::domain::{Clock, Services, Settings, Timestamp, Zone};

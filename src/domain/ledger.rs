@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::heat::orders::{imported_entry_key, ledger_account, order_entry_key};
+use super::heating::orders::{imported_entry_key, ledger_account, order_entry_key};
 use super::{Core, Result};
 use crate::store::ledger;
 

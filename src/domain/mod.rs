@@ -1,14 +1,14 @@
 //! The rules shared by every surface. No HTTP, no SQL: surfaces call in, the store persists.
 
-pub mod accounts;
 pub mod charging;
 pub mod clock;
 pub mod codes;
-pub mod content;
 pub mod demo;
 pub mod error;
 pub mod guard;
-pub mod heat;
+pub mod heating;
+/// The old name of [`heating`], kept while the areas move to their services.
+pub use heating as heat;
 pub mod identity;
 pub mod ids;
 pub mod iot;
@@ -19,7 +19,6 @@ pub mod operators;
 pub mod passwords;
 pub mod payments;
 pub mod retail;
-pub mod sessions;
 pub mod time;
 pub mod tokens;
 
@@ -73,9 +72,9 @@ pub struct Settings {
     /// That window (seconds).
     pub sign_in_window_secs: i64,
     /// Late fees on heating bills.
-    pub late_fee: heat::LateFeeRule,
+    pub late_fee: heating::LateFeeRule,
     /// When heating seasons start and end.
-    pub seasons: heat::SeasonCalendar,
+    pub seasons: heating::SeasonCalendar,
     /// How long a payment order waits for payment before it is closed (seconds).
     pub order_ttl_secs: i64,
     /// How long a pending order waits before its status is asked of the gateway (seconds).
@@ -103,8 +102,8 @@ impl Default for Settings {
             code_max_attempts: 5,
             max_failed_sign_ins: 10,
             sign_in_window_secs: 900,
-            late_fee: heat::LateFeeRule::default(),
-            seasons: heat::SeasonCalendar::default(),
+            late_fee: heating::LateFeeRule::default(),
+            seasons: heating::SeasonCalendar::default(),
             order_ttl_secs: 1800,
             order_query_after_secs: 30,
             meter_max_recharge: meter::DEFAULT_MAX_RECHARGE,

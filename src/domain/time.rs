@@ -1,8 +1,25 @@
-//! Instants (UTC milliseconds) and the formats the documents render them in.
+//! Instants (UTC milliseconds), calendar dates, and the formats the documents render them in.
 
 use time::{
-    OffsetDateTime, UtcOffset, format_description::well_known::Rfc3339, macros::format_description,
+    Date, OffsetDateTime, UtcOffset, format_description::well_known::Rfc3339,
+    macros::format_description,
 };
+
+/// Parses a calendar date `YYYY-MM-DD`.
+pub fn parse_date(s: &str) -> Option<Date> {
+    Date::parse(s.trim(), format_description!("[year]-[month]-[day]")).ok()
+}
+
+/// `YYYY-MM-DD`
+pub fn date_string(d: Date) -> String {
+    d.format(format_description!("[year]-[month]-[day]"))
+        .unwrap_or_default()
+}
+
+/// A calendar date as the heating document renders it: `2024-11-30T00:00:00.000Z`.
+pub fn date_iso(d: Date) -> String {
+    format!("{}T00:00:00.000Z", date_string(d))
+}
 
 /// An instant, as milliseconds since the Unix epoch (UTC). This is what the database stores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 
 use super::envelope::{AdminError, Body, OperatorAuth};
 use crate::domain::Timestamp;
-use crate::domain::accounts::User;
-use crate::domain::content::{Agreement, AgreementEdit, SystemConfig, SystemConfigEdit};
+use crate::domain::heating::content::{Agreement, AgreementEdit, SystemConfig, SystemConfigEdit};
+use crate::domain::heating::users::User;
 use crate::surfaces::AppState;
 use crate::surfaces::{ClientIp, bearer};
 

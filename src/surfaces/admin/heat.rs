@@ -7,10 +7,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::envelope::{AdminError, Body, OperatorAuth, RawBody};
-use crate::domain::heat::accounts::{AccountInput, HeatAccount};
-use crate::domain::heat::bills::{Bill, BillInput};
-use crate::domain::heat::date_string;
-use crate::domain::heat::import::ImportReport;
+use crate::domain::heating::accounts::{AccountInput, HeatAccount};
+use crate::domain::heating::bills::{Bill, BillInput};
+use crate::domain::heating::date_string;
+use crate::domain::heating::import::ImportReport;
 use crate::surfaces::AppState;
 
 type AdminResult = Result<Json<Value>, AdminError>;
@@ -230,7 +230,7 @@ pub async fn simulate_payment(
     }
     let outcome = state.core.simulate_heating_payment(&order_id).await?;
     Ok(Json(
-        json!({"order_id": order_id, "recorded": outcome == crate::domain::heat::orders::Settlement::Recorded}),
+        json!({"order_id": order_id, "recorded": outcome == crate::domain::heating::orders::Settlement::Recorded}),
     ))
 }
 

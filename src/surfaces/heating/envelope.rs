@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::domain::sessions::Principal;
+use crate::domain::heating::sessions::Principal;
 use crate::domain::{AuthFailure, Entity, Error, Forbidden, Service};
 use crate::surfaces::AppState;
 use crate::surfaces::{ClientIp, body};

@@ -5,11 +5,11 @@ use axum::response::{IntoResponse, Response};
 
 use super::envelope::{ApiError, ApiResult, Auth, BearerToken, Body, Reply, SURFACE, required};
 use super::wire::*;
-use crate::domain::accounts::{
+use crate::domain::codes::{Channel, CodeRequest};
+use crate::domain::heating::users::{
     LoginProof, PURPOSE_LOGIN, PURPOSE_REGISTER, PURPOSE_RESET_PASSWORD, PasswordChange,
     ProfileUpdate, Registration,
 };
-use crate::domain::codes::{Channel, CodeRequest};
 use crate::domain::identity::{Password, Phone};
 use crate::domain::{AuthFailure, Error};
 use crate::surfaces::AppState;

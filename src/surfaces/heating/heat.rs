@@ -6,9 +6,9 @@ use axum::extract::{Path, Query, State};
 
 use super::envelope::{ApiError, ApiResult, Auth, Body, Reply, required};
 use super::wire::*;
-use crate::domain::heat::accounts::BindRequest as DomainBind;
-use crate::domain::heat::orders::BILLS_INCORRECT;
-use crate::domain::heat::parse_date;
+use crate::domain::heating::accounts::BindRequest as DomainBind;
+use crate::domain::heating::orders::BILLS_INCORRECT;
+use crate::domain::heating::parse_date;
 use crate::domain::money::{Fen, YuanNumber};
 use crate::domain::{Entity, Error};
 use crate::surfaces::AppState;

@@ -3,12 +3,12 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::Timestamp;
-use crate::domain::accounts::User;
-use crate::domain::content::{Agreement, SystemConfig};
-use crate::domain::heat::accounts::HeatAccount;
-use crate::domain::heat::bills::{AccountSummary, PaymentInfo};
-use crate::domain::heat::orders::{HeatingStatistics, Order, PayableOrder, PaymentRecord};
-use crate::domain::heat::{Area, date_iso};
+use crate::domain::heating::accounts::HeatAccount;
+use crate::domain::heating::bills::{AccountSummary, PaymentInfo};
+use crate::domain::heating::content::{Agreement, SystemConfig};
+use crate::domain::heating::orders::{HeatingStatistics, Order, PayableOrder, PaymentRecord};
+use crate::domain::heating::users::User;
+use crate::domain::heating::{Area, date_iso};
 use crate::domain::identity::mask_id_card;
 use crate::domain::money::{Fen, YuanNumber};
 

@@ -3,10 +3,10 @@
 //! Revoking the session (logout, refresh-token reuse, password change) kills its access token at
 //! once, because every authenticated request checks that its session is still live.
 
-use super::accounts::User;
-use super::money::Fen;
-use super::tokens::Claims;
-use super::{AuthFailure, Core, Error, Forbidden, Result, Timestamp, ids};
+use super::users::User;
+use crate::domain::money::Fen;
+use crate::domain::tokens::Claims;
+use crate::domain::{AuthFailure, Core, Error, Forbidden, Result, Timestamp, ids};
 use crate::store::{sessions as store_sessions, users as store_users};
 
 /// The tokens handed to a client at login or refresh.

@@ -1,7 +1,7 @@
 //! Editable content shown to end users: the heating agreements and system configuration.
 
-use super::identity::text_field;
-use super::{Core, Entity, Error, Result};
+use crate::domain::identity::text_field;
+use crate::domain::{Core, Entity, Error, Result};
 use crate::store::content as store_content;
 
 pub use store_content::{AgreementRow as Agreement, SystemConfigRow as SystemConfig};

@@ -7,12 +7,16 @@
 
 pub mod accounts;
 pub mod bills;
+pub mod content;
 pub mod import;
 pub mod orders;
+pub mod sessions;
+pub mod users;
 
 use serde::{Serialize, Serializer};
 use time::Date;
-use time::macros::format_description;
+
+pub use crate::domain::time::{date_iso, date_string, parse_date};
 
 /// An area in hundredths of a square metre (85.5 m² = 8550).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -42,22 +46,6 @@ impl Serialize for Area {
             .map_err(serde::ser::Error::custom)?;
         raw.serialize(serializer)
     }
-}
-
-/// Parses a calendar date `YYYY-MM-DD`.
-pub fn parse_date(s: &str) -> Option<Date> {
-    Date::parse(s.trim(), format_description!("[year]-[month]-[day]")).ok()
-}
-
-/// `YYYY-MM-DD`
-pub fn date_string(d: Date) -> String {
-    d.format(format_description!("[year]-[month]-[day]"))
-        .unwrap_or_default()
-}
-
-/// A calendar date as the heating document renders it: `2024-11-30T00:00:00.000Z`.
-pub fn date_iso(d: Date) -> String {
-    format!("{}T00:00:00.000Z", date_string(d))
 }
 
 /// A heating season `2024-2025`: the first year and the next.

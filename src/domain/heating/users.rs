@@ -1,9 +1,9 @@
 //! End-user accounts keyed by phone number: registration, login, profile, password.
 
-use super::codes::{Channel, CodeRequest};
-use super::identity::{IdCard, Password, Phone, text_field};
 use super::sessions::{IssuedTokens, Principal};
-use super::{AuthFailure, Core, Entity, Error, Forbidden, Result, Timestamp, ids};
+use crate::domain::codes::{Channel, CodeRequest};
+use crate::domain::identity::{IdCard, Password, Phone, text_field};
+use crate::domain::{AuthFailure, Core, Entity, Error, Forbidden, Result, Timestamp, ids};
 use crate::store::{self, sessions as store_sessions, users as store_users};
 
 /// A user as the domain knows them.
