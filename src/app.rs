@@ -289,7 +289,7 @@ impl App {
         }
         let every = self.state.config.heating.reconcile_interval_seconds;
         if every > 0 {
-            let core = self.state.core.clone();
+            let services = self.state.services.clone();
             let mut rx = stop_rx.clone();
             tasks.spawn(async move {
                 let period = Duration::from_secs(every);
@@ -297,13 +297,13 @@ impl App {
                 loop {
                     tokio::select! {
                         _ = ticks.tick() => {
-                            match core.reconcile_pending_orders().await {
+                            match services.heating.orders.reconcile_pending().await {
                                 Ok(0) => {}
                                 Ok(n) => tracing::info!(orders = n, "pending orders reconciled"),
                                 Err(e) => tracing::warn!(error = %e, "reconciling pending orders failed"),
                             }
                             // The IoT platform's unpaid, returnable and pending things too.
-                            core.iot_sweep().await;
+                            services.core.iot_sweep().await;
                         }
                         changed = rx.changed() => {
                             let stop = changed.is_err() || *rx.borrow();

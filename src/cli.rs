@@ -274,9 +274,9 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::Ledger(LedgerCommand::Check) => {
             let store = app::open_store(&config).await?;
             let services = app::build_services(&config, store).await?;
-            let core = services.core.clone();
-            let report = core
-                .ledger_check()
+            let report = services
+                .journal
+                .check()
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"));
             services.store.close().await;
@@ -305,10 +305,13 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
             let store = app::open_store(&config).await?;
             let services = app::build_services(&config, store).await?;
-            let core = services.core.clone();
             let result = match command {
-                HeatingCommand::ImportAccounts { .. } => core.import_heat_accounts(&bytes).await,
-                HeatingCommand::ImportBills { .. } => core.import_bills(&bytes).await,
+                HeatingCommand::ImportAccounts { .. } => {
+                    services.heating.accounts.import_accounts(&bytes).await
+                }
+                HeatingCommand::ImportBills { .. } => {
+                    services.heating.accounts.import_bills(&bytes).await
+                }
             };
             services.store.close().await;
             let report = result.map_err(|e| match e {
@@ -341,9 +344,9 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             };
             let store = app::open_store(&config).await?;
             let services = app::build_services(&config, store).await?;
-            let core = services.core.clone();
-            let op = core
-                .create_operator(&username, &password, update)
+            let op = services
+                .operators
+                .create(&username, &password, update)
                 .await
                 .map_err(|e| match e {
                     crate::domain::Error::Conflict(_) => {

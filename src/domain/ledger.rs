@@ -4,9 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use super::Result;
 use super::heating::orders::{imported_entry_key, ledger_account, order_entry_key};
-use super::{Core, Result};
-use crate::store::ledger;
+use crate::store::{Store, ledger};
 
 /// The outcome of a check: what was looked at and every disagreement found.
 #[derive(Debug, Default)]
@@ -17,9 +17,21 @@ pub struct LedgerReport {
     pub problems: Vec<String>,
 }
 
-impl Core {
+/// The money journal, shared by every area that takes money: each area writes its entries in
+/// the transaction that moves the money; this service checks the whole journal.
+pub struct Journal {
+    store: Store,
+}
+
+impl Journal {
+    pub fn new(store: Store) -> Journal {
+        Journal { store }
+    }
+}
+
+impl Journal {
     /// Verifies every balance and every bill status against the journal.
-    pub async fn ledger_check(&self) -> Result<LedgerReport> {
+    pub async fn check(&self) -> Result<LedgerReport> {
         let mut snapshot = self.store.begin_snapshot().await?;
         let entries = ledger::all(&mut *snapshot).await?;
         let orders = ledger::orders(&mut *snapshot).await?;

@@ -131,6 +131,12 @@ pub struct Services {
     pub guard: Arc<guard::SignInGuard>,
     /// Payments: the gateway and the areas its notifications go to.
     pub payments: Arc<payments::Payments>,
+    /// The money journal.
+    pub journal: Arc<ledger::Journal>,
+    /// Operators (the admin accounts).
+    pub operators: Arc<operators::Operators>,
+    /// District heating.
+    pub heating: heating::Heating,
     pub core: Arc<Core>,
 }
 
@@ -174,6 +180,44 @@ impl Services {
             settings.clone(),
             passwords.clone(),
         ));
+        let heating_users = Arc::new(heating::users::Users::new(
+            store.clone(),
+            clock.clone(),
+            settings.clone(),
+            passwords.clone(),
+            codes.clone(),
+            guard.clone(),
+            TokenKeys::new(jwt.as_bytes()),
+        ));
+        let heating_accounts = Arc::new(heating::accounts::Accounts::new(
+            store.clone(),
+            clock.clone(),
+            settings.clone(),
+        ));
+        let heating = heating::Heating {
+            orders: Arc::new(heating::orders::Orders::new(
+                store.clone(),
+                clock.clone(),
+                settings.clone(),
+                payments.clone(),
+                heating_accounts.clone(),
+                heating_users.clone(),
+            )),
+            users: heating_users,
+            accounts: heating_accounts,
+            content: Arc::new(heating::content::Content::new(
+                store.clone(),
+                clock.clone(),
+                settings.clone(),
+            )),
+        };
+        let operators = Arc::new(operators::Operators::new(
+            store.clone(),
+            clock.clone(),
+            settings.clone(),
+            passwords.clone(),
+            guard.clone(),
+        ));
         let charging =
             charging::service::Live::load(&store, &settings.charging, clock.now()).await?;
         let core = Arc::new(Core {
@@ -183,7 +227,6 @@ impl Services {
             settings,
             passwords,
             payments: payments.clone(),
-            tokens: TokenKeys::new(jwt.as_bytes()),
             codes: codes.clone(),
             guard: guard.clone(),
             meter_recharges: Default::default(),
@@ -191,17 +234,18 @@ impl Services {
         });
         let payments = Arc::new(payments::Payments::new(
             payments,
-            vec![
-                Arc::new(IotOrders(core.clone())),
-                Arc::new(HeatingOrders(core.clone())),
-            ],
+            vec![Arc::new(IotOrders(core.clone())), heating.orders.clone()],
         ));
+        let journal = Arc::new(ledger::Journal::new(store.clone()));
         Ok(Services {
             clock,
             store,
             codes,
             guard,
             payments,
+            journal,
+            operators,
+            heating,
             core,
         })
     }
@@ -213,6 +257,10 @@ impl Services {
 
     /// Loads every area's demo data (`--demo`); loading it again changes nothing.
     pub async fn load_demo(&self) -> Result<()> {
+        self.operators
+            .ensure(demo::DEMO_OPERATOR.0, demo::DEMO_OPERATOR.1)
+            .await?;
+        self.heating.load_demo().await?;
         self.core.load_demo().await?;
         tracing::info!("demo data loaded");
         Ok(())
@@ -237,7 +285,6 @@ pub struct Core {
     pub passwords: PasswordHasher,
     /// The payment provider (WeChat Pay, the dev simulator, or none).
     pub payments: Arc<dyn payments::PaymentGateway>,
-    tokens: TokenKeys,
     codes: Arc<codes::Codes>,
     guard: Arc<guard::SignInGuard>,
     /// Meter recharges waiting for their group commit.
@@ -269,24 +316,6 @@ impl payments::OrderOwner for IotOrders {
         Box::pin(
             self.0
                 .iot_settle_order(paid.out_trade_no, paid.transaction_id, paid.amount),
-        )
-    }
-}
-
-/// Heating's orders, as the payments service sees them.
-struct HeatingOrders(Arc<Core>);
-
-impl payments::OrderOwner for HeatingOrders {
-    fn owns<'a>(&'a self, _out_trade_no: &'a str) -> payments::OwnerFuture<'a, bool> {
-        Box::pin(async { Ok(true) })
-    }
-    fn settle<'a>(
-        &'a self,
-        paid: payments::Paid<'a>,
-    ) -> payments::OwnerFuture<'a, payments::Settlement> {
-        Box::pin(
-            self.0
-                .settle_heating_order(paid.out_trade_no, paid.transaction_id, paid.amount),
         )
     }
 }

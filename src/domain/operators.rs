@@ -1,7 +1,13 @@
 //! Operators: the staff behind the admin API and CLI.
 
+use std::sync::Arc;
+
+use super::guard::SignInGuard;
 use super::identity::{Password, text_field};
-use super::{AuthFailure, Core, Entity, Error, Result, ids};
+use super::passwords::PasswordHasher;
+use super::{AuthFailure, Entity, Error, Result, ids};
+use super::{Clock, Settings};
+use crate::store::Store;
 use crate::store::{self, operators as store_ops};
 
 /// An operator who proved who they are.
@@ -32,9 +38,36 @@ fn parse_username(username: &str) -> Result<String> {
     Ok(name)
 }
 
-impl Core {
+/// The operators (admin accounts): created, signed in, their sessions.
+pub struct Operators {
+    store: Store,
+    clock: Clock,
+    settings: Arc<Settings>,
+    passwords: PasswordHasher,
+    guard: Arc<SignInGuard>,
+}
+
+impl Operators {
+    pub fn new(
+        store: Store,
+        clock: Clock,
+        settings: Arc<Settings>,
+        passwords: PasswordHasher,
+        guard: Arc<SignInGuard>,
+    ) -> Operators {
+        Operators {
+            store,
+            clock,
+            settings,
+            passwords,
+            guard,
+        }
+    }
+}
+
+impl Operators {
     /// Creates an operator; with `update_existing`, resets the password of an existing one instead of failing.
-    pub async fn create_operator(
+    pub async fn create(
         &self,
         username: &str,
         password: &str,
@@ -47,7 +80,7 @@ impl Core {
             id: ids::random_hex_id(),
             username: username.clone(),
             password_hash: hash.clone(),
-            created_at: self.now().millis(),
+            created_at: self.clock.now().millis(),
         };
         match store_ops::insert(self.store.pool(), &row).await {
             Ok(()) => Ok(Operator {
@@ -72,15 +105,15 @@ impl Core {
     }
 
     /// Creates the operator only if the name is free (demo data); never changes an existing one.
-    pub async fn ensure_operator(&self, username: &str, password: &str) -> Result<()> {
-        match self.create_operator(username, password, false).await {
+    pub async fn ensure(&self, username: &str, password: &str) -> Result<()> {
+        match self.create(username, password, false).await {
             Ok(_) | Err(Error::Conflict(_)) => Ok(()),
             Err(e) => Err(e),
         }
     }
 
     /// Logs an operator in; the same answer for an unknown name and a wrong password.
-    pub async fn operator_login(
+    pub async fn login(
         &self,
         username: &str,
         password: &str,
@@ -106,7 +139,7 @@ impl Core {
             return Err(Error::Unauthorized(AuthFailure::WrongPassword));
         };
         self.guard.clear_failures(&guard_key, from).await?;
-        let now = self.now();
+        let now = self.clock.now();
         let token = ids::random_token();
         let ttl = self.settings.operator_ttl_secs;
         store_ops::insert_token(
@@ -124,11 +157,11 @@ impl Core {
     }
 
     /// The operator behind a bearer token.
-    pub async fn authenticate_operator(&self, token: &str) -> Result<Operator> {
+    pub async fn authenticate(&self, token: &str) -> Result<Operator> {
         store_ops::find_by_token(
             self.store.pool(),
             &ids::token_hash(token.trim()),
-            self.now().millis(),
+            self.clock.now().millis(),
         )
         .await?
         .map(|(id, username)| Operator { id, username })
@@ -136,11 +169,11 @@ impl Core {
     }
 
     /// Revokes an operator token.
-    pub async fn operator_logout(&self, token: &str) -> Result<()> {
+    pub async fn logout(&self, token: &str) -> Result<()> {
         store_ops::revoke_token(
             self.store.pool(),
             &ids::token_hash(token.trim()),
-            self.now().millis(),
+            self.clock.now().millis(),
         )
         .await?;
         Ok(())

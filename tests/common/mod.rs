@@ -266,11 +266,7 @@ impl TestApp {
 
     /// An operator token for `admin` (created on first use).
     pub async fn admin_token(&self) -> String {
-        let _ = self
-            .state
-            .core
-            .ensure_operator("admin", "admin123456")
-            .await;
+        let _ = self.state.operators.ensure("admin", "admin123456").await;
         let r = self
             .post(
                 "/admin/v1/login",

@@ -30,7 +30,7 @@ async fn create(app: &TestApp, token: &str, bills: Value, amount: Value) -> crat
 }
 
 async fn ledger_ok(app: &TestApp) {
-    let report = app.state.core.ledger_check().await.expect("ledger check");
+    let report = app.state.journal.check().await.expect("ledger check");
     assert!(report.problems.is_empty(), "{:?}", report.problems);
 }
 
@@ -277,7 +277,7 @@ async fn an_unpaid_order_expires_and_frees_its_bills() {
         )
         .await;
     assert_eq!(r.body["recorded"], true);
-    let report = app.state.core.ledger_check().await.expect("check");
+    let report = app.state.journal.check().await.expect("check");
     assert!(
         report.problems.iter().any(|p| p.contains("refund needed")),
         "{:?}",
@@ -306,7 +306,7 @@ async fn concurrent_creates_and_confirmations_happen_once() {
         .filter(|r| r.body["recorded"] == true)
         .count();
     assert_eq!(recorded, 1, "{confirmations:?}");
-    let report = app.state.core.ledger_check().await.expect("check");
+    let report = app.state.journal.check().await.expect("check");
     assert!(report.problems.is_empty(), "{:?}", report.problems);
     // 3 imported paid bills of the demo + this order.
     assert_eq!(
@@ -374,8 +374,9 @@ async fn without_a_gateway_payment_is_refused_and_nothing_is_held() {
     let password =
         utilhall::domain::identity::Password::parse_new("secret123", "p", 6, 20).expect("pw");
     app.state
-        .core
-        .ensure_user(&phone, &password, "x")
+        .heating
+        .users
+        .ensure(&phone, &password, "x")
         .await
         .expect("user");
     let r = app
@@ -411,7 +412,7 @@ async fn the_ledger_check_finds_a_bill_paid_behind_its_back() {
         .execute(app.state.core.store.pool())
         .await
         .expect("tamper");
-    let report = app.state.core.ledger_check().await.expect("check");
+    let report = app.state.journal.check().await.expect("check");
     assert!(
         report.problems.iter().any(|p| p.contains(BILL)),
         "{:?}",

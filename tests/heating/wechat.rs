@@ -161,7 +161,7 @@ async fn a_genuine_notification_pays_once_and_the_journey_completes() {
     assert_eq!(history.data()["records"][0]["order_id"], order_id.as_str());
     let stats = app.get("/heating/api/statistics/user", Some(&token)).await;
     assert_eq!(stats.data()["current_season_paid"].as_f64(), Some(2500.0));
-    let report = app.state.core.ledger_check().await.expect("check");
+    let report = app.state.journal.check().await.expect("check");
     assert!(report.problems.is_empty(), "{:?}", report.problems);
     assert_eq!(
         report.entries,
@@ -181,7 +181,7 @@ async fn fifty_concurrent_copies_are_recorded_once() {
     let notice = genuine(&app, &fake, &order_id, 125_050);
     let results = join_all((0..50).map(|_| deliver(&app, &notice))).await;
     assert!(results.iter().all(|(code, _)| *code == 204), "{results:?}");
-    let report = app.state.core.ledger_check().await.expect("check");
+    let report = app.state.journal.check().await.expect("check");
     assert!(report.problems.is_empty(), "{:?}", report.problems);
     assert_eq!(
         report.entries,
@@ -363,7 +363,7 @@ async fn forged_stale_tampered_and_mismatched_notifications_change_nothing() {
         status(&app, &token, &order_id).await.data()["status"],
         "pending"
     );
-    let report = app.state.core.ledger_check().await.expect("check");
+    let report = app.state.journal.check().await.expect("check");
     assert_eq!(
         report.entries,
         crate::common::DEMO_ENTRIES,
@@ -396,7 +396,7 @@ async fn status_asks_wechat_and_expired_orders_are_closed() {
     app.advance(31).await;
     let s = status(&app, &token, &order_id).await;
     assert_eq!(s.data()["status"], "paid", "{:?}", s.body);
-    let report = app.state.core.ledger_check().await.expect("check");
+    let report = app.state.journal.check().await.expect("check");
     assert!(report.problems.is_empty(), "{:?}", report.problems);
 
     // Another bill, another order, never paid: closed at WeChat after it expires.
@@ -553,7 +553,7 @@ async fn a_late_payment_settles_the_bill_and_closes_the_newer_order() {
     );
     let info = app.get("/heating/api/payment/info", Some(&token)).await;
     assert_eq!(info.data()["unpaid_bills"], json!([]));
-    let report = app.state.core.ledger_check().await.expect("check");
+    let report = app.state.journal.check().await.expect("check");
     assert!(report.problems.is_empty(), "{:?}", report.problems);
     app.stop().await;
 }
@@ -568,8 +568,9 @@ async fn the_background_reconciler_finds_lost_notifications_and_closes_abandoned
     fake.pay(&order_id, "4200000000009");
     assert_eq!(
         app.state
-            .core
-            .reconcile_pending_orders()
+            .heating
+            .orders
+            .reconcile_pending()
             .await
             .expect("reconcile"),
         0,
@@ -578,20 +579,22 @@ async fn the_background_reconciler_finds_lost_notifications_and_closes_abandoned
     app.advance(31).await;
     assert_eq!(
         app.state
-            .core
-            .reconcile_pending_orders()
+            .heating
+            .orders
+            .reconcile_pending()
             .await
             .expect("reconcile"),
         1
     );
     let (order, _) = app
         .state
-        .core
-        .heating_order(&order_id)
+        .heating
+        .orders
+        .with_bills(&order_id)
         .await
         .expect("order");
     assert_eq!(order.status.as_str(), "paid");
-    let report = app.state.core.ledger_check().await.expect("check");
+    let report = app.state.journal.check().await.expect("check");
     assert!(report.problems.is_empty(), "{:?}", report.problems);
     app.stop().await;
 }

@@ -31,7 +31,7 @@ pub(crate) fn order_body(pid: &str) -> Value {
 }
 
 pub(crate) async fn ledger_ok(d: &Demo) {
-    let report = d.app.state.core.ledger_check().await.expect("check");
+    let report = d.app.state.journal.check().await.expect("check");
     assert!(report.problems.is_empty(), "{:?}", report.problems);
 }
 
@@ -659,14 +659,7 @@ async fn a_wechat_paid_order_opens_its_install_ticket_and_pays_three_levels_of_c
     assert_eq!(s.data()["withdrawn"], 646.8);
     assert_eq!(s.data()["available"], 0);
     ledger_ok(&d).await;
-    let entries = d
-        .app
-        .state
-        .core
-        .ledger_check()
-        .await
-        .expect("check")
-        .entries;
+    let entries = d.app.state.journal.check().await.expect("check").entries;
     assert_eq!(
         entries,
         crate::common::DEMO_ENTRIES + 1 + 3 + 2,

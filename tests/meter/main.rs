@@ -453,7 +453,7 @@ async fn a_recharge_is_credited_exactly_once() {
     assert_eq!(r["code"], 1008);
     assert!(r["msg"].as_str().expect("msg").contains("out_trade_no"));
     assert_eq!(balance(&app, &t).await, "140.00");
-    let report = app.state.core.ledger_check().await.expect("check");
+    let report = app.state.journal.check().await.expect("check");
     assert!(report.problems.is_empty(), "{:?}", report.problems);
     app.stop().await;
 }
@@ -478,7 +478,7 @@ async fn fifty_concurrent_copies_credit_once() {
     .await;
     assert!(replies.iter().all(|r| r["code"] == 200));
     assert_eq!(balance(&app, &t).await, "270.00");
-    let report = app.state.core.ledger_check().await.expect("check");
+    let report = app.state.journal.check().await.expect("check");
     assert!(report.problems.is_empty(), "{:?}", report.problems);
     app.stop().await;
 }
@@ -528,7 +528,7 @@ async fn a_burst_of_new_recharges_copies_and_conflicts_answers_each_on_its_own()
         balance(&app, &t).await,
         format!("{}.{:02}", expected / 100, expected % 100)
     );
-    let report = app.state.core.ledger_check().await.expect("check");
+    let report = app.state.journal.check().await.expect("check");
     assert!(report.problems.is_empty(), "{:?}", report.problems);
     app.stop().await;
 }
@@ -603,7 +603,7 @@ async fn the_demo_has_the_documents_history() {
         ["gzfh-1-d", "gzfh-2-d", "gzfh-3-s", "gzfh-4-s", "gzfh"]
     );
     assert_eq!(balance(&app, &t).await, "130.00");
-    let report = app.state.core.ledger_check().await.expect("check");
+    let report = app.state.journal.check().await.expect("check");
     assert!(report.problems.is_empty(), "{:?}", report.problems);
     // A wrong method still gets the envelope, with HTTP 200.
     let resp = app
@@ -763,7 +763,7 @@ async fn readings_deduct_consumption_once_and_refuse_going_back() {
     assert_eq!(items[0]["readTime"], "2026-01-04 20:00:00");
     assert_eq!(items[0]["lastRead"], "3.00");
     assert_eq!(items[0]["lastReadTime"], "2022-04-20 21:00:04");
-    let report = app.state.core.ledger_check().await.expect("check");
+    let report = app.state.journal.check().await.expect("check");
     assert!(report.problems.is_empty(), "{:?}", report.problems);
     app.stop().await;
 }
@@ -877,7 +877,7 @@ async fn operators_create_accounts_and_import_the_registry() {
     );
     assert_eq!(info["tableType"], "2");
     assert_eq!(info["balance"], "20.00");
-    let report = app.state.core.ledger_check().await.expect("check");
+    let report = app.state.journal.check().await.expect("check");
     assert!(report.problems.is_empty(), "{:?}", report.problems);
     app.stop().await;
 }

@@ -117,8 +117,8 @@ async fn operator_password_guessing_is_bounded() {
     })
     .await;
     app.state
-        .core
-        .ensure_operator("admin", "admin123456")
+        .operators
+        .ensure("admin", "admin123456")
         .await
         .expect("operator");
     for _ in 0..3 {

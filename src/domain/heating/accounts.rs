@@ -1,9 +1,13 @@
 //! The heat-account registry and binding a user to an account.
 
+use std::sync::Arc;
+
 use super::{Area, LateFeeRule};
 use crate::domain::identity::text_field;
 use crate::domain::money::Fen;
-use crate::domain::{Core, Entity, Error, Result, Timestamp};
+use crate::domain::{Clock, Settings};
+use crate::domain::{Entity, Error, Result, Timestamp};
+use crate::store::Store;
 use crate::store::{self, heat as store_heat};
 
 /// A heat account in the registry.
@@ -106,21 +110,38 @@ pub const ALREADY_BOUND: &str = "供热账号已被绑定";
 pub const OWNER_MISMATCH: &str = "户主姓名或身份证号与登记信息不符";
 pub const USER_HAS_ACCOUNT: &str = "您已绑定其他供热账号，请先解绑";
 
-impl Core {
+/// The registry of heat accounts and their bills: binding, figures, late fees, imports.
+pub struct Accounts {
+    pub(super) store: Store,
+    pub(super) clock: Clock,
+    pub(super) settings: Arc<Settings>,
+}
+
+impl Accounts {
+    pub fn new(store: Store, clock: Clock, settings: Arc<Settings>) -> Accounts {
+        Accounts {
+            store,
+            clock,
+            settings,
+        }
+    }
+}
+
+impl Accounts {
     /// The late fee rule in force.
     pub fn late_fee_rule(&self) -> LateFeeRule {
         self.settings.late_fee
     }
 
     /// Creates or updates one account in the registry (its binding is kept).
-    pub async fn save_heat_account(&self, input: &AccountInput) -> Result<HeatAccount> {
-        let row = input.validate(self.now())?;
+    pub async fn save(&self, input: &AccountInput) -> Result<HeatAccount> {
+        let row = input.validate(self.clock.now())?;
         store_heat::upsert_account(self.store.pool(), &row).await?;
-        self.heat_account(&row.heat_account).await
+        self.account(&row.heat_account).await
     }
 
     /// One account by number.
-    pub async fn heat_account(&self, heat_account: &str) -> Result<HeatAccount> {
+    pub async fn account(&self, heat_account: &str) -> Result<HeatAccount> {
         store_heat::find_account(self.store.pool(), heat_account.trim())
             .await?
             .map(HeatAccount::from)
@@ -128,7 +149,7 @@ impl Core {
     }
 
     /// A page of accounts for operators.
-    pub async fn list_heat_accounts(
+    pub async fn list(
         &self,
         prefix: Option<&str>,
         page: i64,
@@ -147,7 +168,7 @@ impl Core {
     }
 
     /// The account bound to a user.
-    pub async fn bound_heat_account(&self, user_id: &str) -> Result<HeatAccount> {
+    pub async fn bound(&self, user_id: &str) -> Result<HeatAccount> {
         store_heat::bound_account(self.store.pool(), user_id)
             .await?
             .map(HeatAccount::from)
@@ -157,14 +178,10 @@ impl Core {
     /// Binds an account to a user: the owner's name and ID number must match the registry, the
     /// account must be free, and the user must not hold another one (unbind first). Binding the
     /// account one already holds again is a no-op.
-    pub async fn bind_heat_account(
-        &self,
-        user_id: &str,
-        req: BindRequest<'_>,
-    ) -> Result<HeatAccount> {
+    pub async fn bind(&self, user_id: &str, req: BindRequest<'_>) -> Result<HeatAccount> {
         let number = parse_account_number(req.heat_account)?;
         text_field(req.address, "address", "供热地址", 200)?;
-        let account = self.heat_account(&number).await?;
+        let account = self.account(&number).await?;
         let name_ok = account.real_name == req.real_name.trim();
         let id_ok = account.id_card.eq_ignore_ascii_case(req.id_card.trim());
         if !(name_ok && id_ok) {
@@ -175,11 +192,18 @@ impl Core {
             Some(_) => return Err(Error::State(ALREADY_BOUND.into())),
             None => {}
         }
-        match store_heat::bind(self.store.pool(), &number, user_id, self.now().millis()).await {
-            Ok(true) => self.heat_account(&number).await,
+        match store_heat::bind(
+            self.store.pool(),
+            &number,
+            user_id,
+            self.clock.now().millis(),
+        )
+        .await
+        {
+            Ok(true) => self.account(&number).await,
             Ok(false) => {
                 // Someone was faster: say who holds it now.
-                let now_bound = self.heat_account(&number).await?;
+                let now_bound = self.account(&number).await?;
                 if now_bound.bound_user_id.as_deref() == Some(user_id) {
                     Ok(now_bound)
                 } else {
@@ -192,14 +216,14 @@ impl Core {
     }
 
     /// Unbinds the user's account; returns its number.
-    pub async fn unbind_heat_account(&self, user_id: &str) -> Result<String> {
+    pub async fn unbind(&self, user_id: &str) -> Result<String> {
         store_heat::unbind_user(self.store.pool(), user_id)
             .await?
             .ok_or(Error::NotFound(Entity::HeatAccount))
     }
 
     /// An operator unbinds an account from whoever holds it.
-    pub async fn release_heat_account(&self, heat_account: &str) -> Result<()> {
+    pub async fn release(&self, heat_account: &str) -> Result<()> {
         if store_heat::unbind_account(self.store.pool(), heat_account.trim()).await? {
             Ok(())
         } else {
@@ -209,6 +233,6 @@ impl Core {
 
     /// What is still due for the account's current season (the bind reply's `heating_fee`).
     pub async fn season_due(&self, heat_account: &str) -> Result<Fen> {
-        Ok(self.account_summary_of(heat_account).await?.unpaid)
+        Ok(self.summary_of(heat_account).await?.unpaid)
     }
 }

@@ -2,10 +2,10 @@
 
 use time::Date;
 
-use super::accounts::HeatAccount;
+use super::accounts::{Accounts, HeatAccount};
 use super::{parse_date, parse_season};
 use crate::domain::money::Fen;
-use crate::domain::{Core, Entity, Error, Result, Timestamp, ids};
+use crate::domain::{Entity, Error, Result, Timestamp, ids};
 use crate::store::heat as store_heat;
 
 /// Whether a bill is settled.
@@ -85,10 +85,10 @@ pub struct BillInput {
     pub paid_at: String,
 }
 
-impl Core {
+impl Accounts {
     /// Checks a bill's fields (not yet whether its account exists); the row to store.
     pub fn validate_bill(&self, input: &BillInput) -> Result<store_heat::BillRow> {
-        let now = self.now();
+        let now = self.clock.now();
         let bill_id = match input.bill_id.trim() {
             "" => format!("B{}{}", now.millis(), ids::random_digits(4)),
             id if id.len() <= 40
@@ -151,7 +151,7 @@ impl Core {
     /// Adds one bill to an existing account.
     pub async fn create_bill(&self, input: &BillInput) -> Result<Bill> {
         let row = self.validate_bill(input)?;
-        self.heat_account(&row.heat_account).await?;
+        self.account(&row.heat_account).await?;
         let mut tx = self.store.begin_write().await?;
         match store_heat::insert_bill(&mut *tx, &row).await {
             Ok(()) => {}
@@ -182,7 +182,7 @@ impl Core {
             amount: row.amount,
             reference: row.bill_id.clone(),
             external_id: None,
-            created_at: self.now().millis(),
+            created_at: self.clock.now().millis(),
         };
         crate::store::ledger::append(conn, &entry).await?;
         Ok(())
@@ -199,7 +199,7 @@ impl Core {
 
     /// Today's date in the server's zone.
     pub fn today(&self) -> Date {
-        self.now().local_calendar_date(self.settings.zone)
+        self.clock.now().local_calendar_date(self.settings.zone)
     }
 
     /// The late fee on a bill today (zero once paid).
@@ -214,7 +214,7 @@ impl Core {
     }
 
     /// The figures of section 4.2 for an account.
-    pub async fn account_summary_of(&self, heat_account: &str) -> Result<AccountSummary> {
+    pub async fn summary_of(&self, heat_account: &str) -> Result<AccountSummary> {
         let bills = self.bills_of(heat_account).await?;
         let season = bills
             .iter()
@@ -255,15 +255,15 @@ impl Core {
     }
 
     /// The user's bound account with its section 4.2 figures.
-    pub async fn my_heat_account(&self, user_id: &str) -> Result<(HeatAccount, AccountSummary)> {
-        let account = self.bound_heat_account(user_id).await?;
-        let summary = self.account_summary_of(&account.heat_account).await?;
+    pub async fn mine(&self, user_id: &str) -> Result<(HeatAccount, AccountSummary)> {
+        let account = self.bound(user_id).await?;
+        let summary = self.summary_of(&account.heat_account).await?;
         Ok((account, summary))
     }
 
     /// Section 5.1: the unpaid bills of the user's account with their late fees.
     pub async fn payment_info(&self, user_id: &str) -> Result<PaymentInfo> {
-        let account = self.bound_heat_account(user_id).await?;
+        let account = self.bound(user_id).await?;
         let unpaid: Vec<(Bill, Fen)> = self
             .bills_of(&account.heat_account)
             .await?

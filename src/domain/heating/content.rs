@@ -1,7 +1,11 @@
 //! Editable content shown to end users: the heating agreements and system configuration.
 
+use std::sync::Arc;
+
 use crate::domain::identity::text_field;
-use crate::domain::{Core, Entity, Error, Result};
+use crate::domain::{Clock, Settings};
+use crate::domain::{Entity, Error, Result};
+use crate::store::Store;
 use crate::store::content as store_content;
 
 pub use store_content::{AgreementRow as Agreement, SystemConfigRow as SystemConfig};
@@ -29,7 +33,24 @@ pub struct SystemConfigEdit {
     pub maintenance_notice: Option<Option<String>>,
 }
 
-impl Core {
+/// The heating document's agreements and system configuration.
+pub struct Content {
+    store: Store,
+    clock: Clock,
+    settings: Arc<Settings>,
+}
+
+impl Content {
+    pub fn new(store: Store, clock: Clock, settings: Arc<Settings>) -> Content {
+        Content {
+            store,
+            clock,
+            settings,
+        }
+    }
+}
+
+impl Content {
     pub async fn agreements(&self) -> Result<Vec<Agreement>> {
         Ok(store_content::agreements(self.store.pool()).await?)
     }
@@ -65,7 +86,7 @@ impl Core {
                 Some(v) => text_field(&v, "version", "版本", 20)?,
                 None => current.version,
             },
-            updated_at: self.now().local_date(self.settings.zone),
+            updated_at: self.clock.now().local_date(self.settings.zone),
         };
         store_content::upsert_agreement(self.store.pool(), &row).await?;
         Ok(row)

@@ -8,9 +8,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::accounts::AccountInput;
+use super::accounts::{AccountInput, Accounts};
 use super::bills::BillInput;
-use crate::domain::{Core, Error, Invalid, Result};
+use crate::domain::{Error, Invalid, Result};
 use crate::store::heat as store_heat;
 
 /// What an import did.
@@ -95,10 +95,10 @@ fn take(row: &mut HashMap<String, String>, column: &str) -> String {
     row.remove(column).unwrap_or_default()
 }
 
-impl Core {
+impl Accounts {
     /// Loads heat accounts from CSV (all or nothing).
-    pub async fn import_heat_accounts(&self, bytes: &[u8]) -> Result<ImportReport> {
-        let now = self.now();
+    pub async fn import_accounts(&self, bytes: &[u8]) -> Result<ImportReport> {
+        let now = self.clock.now();
         let mut seen = HashSet::new();
         let mut valid = Vec::new();
         for (line, mut row) in read_csv_rows(

@@ -8,15 +8,31 @@
 pub mod accounts;
 pub mod bills;
 pub mod content;
+pub mod demo;
 pub mod import;
 pub mod orders;
 pub mod sessions;
 pub mod users;
 
+use std::sync::Arc;
+
 use serde::{Serialize, Serializer};
 use time::Date;
 
 pub use crate::domain::time::{date_iso, date_string, parse_date};
+
+/// The heating area's services, as the handlers reach them (`state.heating.orders.create(..)`).
+#[derive(Clone)]
+pub struct Heating {
+    /// The document's users and their sessions.
+    pub users: Arc<users::Users>,
+    /// Heat accounts and their bills.
+    pub accounts: Arc<accounts::Accounts>,
+    /// Payment orders for bills.
+    pub orders: Arc<orders::Orders>,
+    /// Agreements and the system configuration.
+    pub content: Arc<content::Content>,
+}
 
 /// An area in hundredths of a square metre (85.5 m² = 8550).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -3,10 +3,17 @@
 
 use std::collections::BTreeSet;
 
+use std::sync::Arc;
+
+use super::accounts::Accounts;
 use super::bills::BillStatus;
+use super::users::Users;
 use crate::domain::money::Fen;
 use crate::domain::payments::{ClientPayParams, PrepayRequest, TradeState};
-use crate::domain::{Core, Entity, Error, Result, Service, Timestamp, ids};
+use crate::domain::payments::{OrderOwner, OwnerFuture, Paid, PaymentGateway};
+use crate::domain::{Clock, Settings};
+use crate::domain::{Entity, Error, Result, Service, Timestamp, ids};
+use crate::store::Store;
 use crate::store::{ledger, orders as store_orders};
 
 /// The message for every mismatch between the bills asked for and what is owed.
@@ -127,8 +134,50 @@ pub fn ledger_account(heat_account: &str) -> String {
     format!("heat:{heat_account}")
 }
 
-impl Core {
-    async fn order_row(&self, order_id: &str) -> Result<store_orders::OrderRow> {
+/// Payment orders for heating bills: created, paid through the gateway, settled exactly once,
+/// expired, reconciled.
+pub struct Orders {
+    store: Store,
+    clock: Clock,
+    settings: Arc<Settings>,
+    payments: Arc<dyn PaymentGateway>,
+    accounts: Arc<Accounts>,
+    users: Arc<Users>,
+}
+
+impl Orders {
+    pub fn new(
+        store: Store,
+        clock: Clock,
+        settings: Arc<Settings>,
+        payments: Arc<dyn PaymentGateway>,
+        accounts: Arc<Accounts>,
+        users: Arc<Users>,
+    ) -> Orders {
+        Orders {
+            store,
+            clock,
+            settings,
+            payments,
+            accounts,
+            users,
+        }
+    }
+}
+
+/// Heating's orders, as the payments service sees them: it takes whatever no other area
+/// claims, and answers "no such order" for what is not its own either.
+impl OrderOwner for Orders {
+    fn owns<'a>(&'a self, _out_trade_no: &'a str) -> OwnerFuture<'a, bool> {
+        Box::pin(async { Ok(true) })
+    }
+    fn settle<'a>(&'a self, paid: Paid<'a>) -> OwnerFuture<'a, Settlement> {
+        Box::pin(self.settle(paid.out_trade_no, paid.transaction_id, paid.amount))
+    }
+}
+
+impl Orders {
+    async fn row(&self, order_id: &str) -> Result<store_orders::OrderRow> {
         store_orders::find(self.store.pool(), order_id)
             .await?
             .ok_or(Error::NotFound(Entity::Order))
@@ -141,7 +190,7 @@ impl Core {
             .ok_or_else(|| gateway_down("the order has no prepay id"))?;
         let params = self
             .payments
-            .client_params(&prepay_id, self.now())
+            .client_params(&prepay_id, self.clock.now())
             .map_err(gateway_down)?;
         Ok(PayableOrder { order, params })
     }
@@ -149,21 +198,21 @@ impl Core {
     /// Section 5.2: an order for some of the user's unpaid bills. `amount` must be exactly what
     /// they owe (bills plus late fees). While an order for the same bills is pending, that order
     /// is returned instead of a second one.
-    pub async fn create_heating_order(
+    pub async fn create(
         &self,
         user_id: &str,
         bill_ids: &[String],
         amount: Fen,
         openid: Option<&str>,
     ) -> Result<PayableOrder> {
-        let account = self.bound_heat_account(user_id).await?;
+        let account = self.accounts.bound(user_id).await?;
         let wanted: BTreeSet<&str> = bill_ids.iter().map(|b| b.trim()).collect();
         if wanted.is_empty() || wanted.len() != bill_ids.len() || wanted.len() > 50 {
             return Err(Error::State(BILLS_INCORRECT.into()));
         }
         let mut owed = 0i64;
         let mut lines = Vec::new();
-        let bills = self.bills_of(&account.heat_account).await?;
+        let bills = self.accounts.bills_of(&account.heat_account).await?;
         for bill_id in &wanted {
             let bill = bills
                 .iter()
@@ -173,7 +222,7 @@ impl Core {
             if bill.status != BillStatus::Unpaid {
                 return Err(Error::State(BILLS_INCORRECT.into()));
             }
-            let late_fee = self.late_fee_of(&bill);
+            let late_fee = self.accounts.late_fee_of(&bill);
             owed += bill.amount.0 + late_fee.0;
             lines.push((bill.bill_id, bill.amount.0, late_fee.0));
         }
@@ -187,7 +236,7 @@ impl Core {
 
         let openid = match openid {
             Some(o) => {
-                self.remember_openid(user_id, o).await?;
+                self.users.remember_openid(user_id, o).await?;
                 Some(o.trim().to_owned())
             }
             None => crate::store::users::openid(self.store.pool(), user_id).await?,
@@ -199,7 +248,7 @@ impl Core {
                 "缺少openid：请在登录或创建订单时提供微信openid",
             ));
         }
-        let now = self.now();
+        let now = self.clock.now();
         let order = store_orders::OrderRow {
             order_id: format!("O{}{}", now.millis(), ids::random_digits(8)),
             user_id: user_id.to_owned(),
@@ -258,7 +307,7 @@ impl Core {
                 return Err(gateway_down(e));
             }
         }
-        self.params_for(self.order_row(&order.order_id).await?.into())
+        self.params_for(self.row(&order.order_id).await?.into())
     }
 
     /// The user's pending order for exactly `bills`, once it is payable: a concurrent request may
@@ -291,9 +340,9 @@ impl Core {
             }
         }
         for holder in holders {
-            let order: Order = self.order_row(&holder).await?.into();
-            if order.status == OrderStatus::Pending && self.now() >= order.expires_at {
-                self.expire_order(&order).await?;
+            let order: Order = self.row(&holder).await?.into();
+            if order.status == OrderStatus::Pending && self.clock.now() >= order.expires_at {
+                self.expire(&order).await?;
                 continue;
             }
             let held: BTreeSet<String> = store_orders::bills(self.store.pool(), &holder)
@@ -310,30 +359,30 @@ impl Core {
     }
 
     /// Closes an expired order at the gateway and here; its bills become payable again.
-    async fn expire_order(&self, order: &Order) -> Result<()> {
-        self.end_order(order, OrderStatus::Canceled).await
+    async fn expire(&self, order: &Order) -> Result<()> {
+        self.end(order, OrderStatus::Canceled).await
     }
 
     /// Closes an unpaid order at the gateway, then here (`canceled` or `failed`); its bills become
     /// payable again. If the gateway will not close it (it may have been paid), it stays pending
     /// for the next reconciliation.
-    async fn end_order(&self, order: &Order, status: OrderStatus) -> Result<()> {
+    async fn end(&self, order: &Order, status: OrderStatus) -> Result<()> {
         if let Err(e) = self.payments.close(order.order_id.clone()).await {
             tracing::warn!(order = %order.order_id, error = %e, "closing an order at the gateway failed");
             return Ok(());
         }
-        self.close_order(&order.order_id, status).await
+        self.close(&order.order_id, status).await
     }
 
     /// Records a payment the gateway confirmed: the journal entry, the order and its bills, in one
     /// transaction, exactly once however often and however concurrently it is reported.
-    pub async fn settle_heating_order(
+    pub async fn settle(
         &self,
         order_id: &str,
         transaction_id: &str,
         amount: Fen,
     ) -> Result<Settlement> {
-        let order: Order = self.order_row(order_id).await?.into();
+        let order: Order = self.row(order_id).await?.into();
         if amount != order.amount {
             // The payer may have been charged: keep it where the ledger check will report it.
             let reason = format!(
@@ -346,13 +395,13 @@ impl Core {
                 order_id,
                 amount.0,
                 &reason,
-                self.now().millis(),
+                self.clock.now().millis(),
             )
             .await?;
             tracing::error!(order = %order_id, %transaction_id, %reason, "payment not applied");
             return Err(Error::State("支付金额与订单金额不符".into()));
         }
-        let now = self.now();
+        let now = self.clock.now();
         let mut tx = self.store.begin_write().await?;
         let entry = ledger::EntryRow {
             entry_key: order_entry_key(order_id),
@@ -372,10 +421,10 @@ impl Core {
         // Bills this payment settled may have been held by a newer pending order (this one was
         // paid late): that order must not be payable any more.
         for other in displaced {
-            if let Ok(row) = self.order_row(&other).await {
+            if let Ok(row) = self.row(&other).await {
                 let other: Order = row.into();
                 if other.status == OrderStatus::Pending {
-                    self.end_order(&other, OrderStatus::Canceled).await?;
+                    self.end(&other, OrderStatus::Canceled).await?;
                 }
             }
         }
@@ -392,23 +441,23 @@ impl Core {
     }
 
     /// Section 5.3: the user's own order; a pending one is reconciled with the gateway first.
-    pub async fn heating_order_status(&self, user_id: &str, order_id: &str) -> Result<Order> {
+    pub async fn status(&self, user_id: &str, order_id: &str) -> Result<Order> {
         let row = store_orders::find(self.store.pool(), order_id.trim())
             .await?
             .filter(|o| o.user_id == user_id)
             .ok_or(Error::NotFound(Entity::Order))?;
         if row.status == OrderStatus::Pending.as_str() {
-            self.reconcile_order(row.clone()).await?;
+            self.reconcile(row.clone()).await?;
         }
-        Ok(self.order_row(&row.order_id).await?.into())
+        Ok(self.row(&row.order_id).await?.into())
     }
 
     /// Brings a pending order up to date with the gateway: asks once it has waited long enough
     /// (and not again too soon), records a payment, ends a closed or failed trade, closes an
     /// expired one.
-    pub async fn reconcile_order(&self, row: store_orders::OrderRow) -> Result<()> {
+    pub async fn reconcile(&self, row: store_orders::OrderRow) -> Result<()> {
         let order: Order = row.clone().into();
-        let now = self.now();
+        let now = self.clock.now();
         let wait_ms = self.settings.order_query_after_secs * 1000;
         let due_for_query = now.millis() - order.created_at.millis() >= wait_ms
             && row.checked_at.is_none_or(|c| now.millis() - c >= wait_ms);
@@ -418,22 +467,18 @@ impl Core {
                     transaction_id,
                     amount,
                 }) => {
-                    if let Err(e) = self
-                        .settle_heating_order(&order.order_id, &transaction_id, amount)
-                        .await
-                    {
+                    if let Err(e) = self.settle(&order.order_id, &transaction_id, amount).await {
                         tracing::warn!(order = %order.order_id, error = %e, "payment found by query not applied");
                     }
                 }
                 Ok(TradeState::Closed) => {
-                    self.close_order(&order.order_id, OrderStatus::Canceled)
-                        .await?
+                    self.close(&order.order_id, OrderStatus::Canceled).await?
                 }
                 Ok(TradeState::Failed(reason)) => {
                     // Closed at the gateway first, so the payer cannot retry it once a new order
                     // for the same bills exists.
                     tracing::info!(order = %order.order_id, %reason, "payment failed at the gateway");
-                    self.end_order(&order, OrderStatus::Failed).await?;
+                    self.end(&order, OrderStatus::Failed).await?;
                 }
                 Ok(TradeState::NotPaid) => {
                     store_orders::set_checked(self.store.pool(), &order.order_id, now.millis())
@@ -442,17 +487,17 @@ impl Core {
                 Err(e) => tracing::warn!(order = %order.order_id, error = %e, "order query failed"),
             }
         }
-        let current: Order = self.order_row(&order.order_id).await?.into();
+        let current: Order = self.row(&order.order_id).await?.into();
         if current.status == OrderStatus::Pending && now >= current.expires_at {
-            self.expire_order(&current).await?;
+            self.expire(&current).await?;
         }
         Ok(())
     }
 
     /// Reconciles the pending orders that are due (the background reconciler calls this), so a
     /// lost notification or an abandoned order does not wait for someone to ask for its status.
-    pub async fn reconcile_pending_orders(&self) -> Result<usize> {
-        let now = self.now().millis();
+    pub async fn reconcile_pending(&self) -> Result<usize> {
+        let now = self.clock.now().millis();
         let due = store_orders::pending_due(
             self.store.pool(),
             now - self.settings.order_query_after_secs * 1000,
@@ -462,21 +507,27 @@ impl Core {
         .await?;
         let count = due.len();
         for row in due {
-            self.reconcile_order(row).await?;
+            self.reconcile(row).await?;
         }
         Ok(count)
     }
 
-    async fn close_order(&self, order_id: &str, status: OrderStatus) -> Result<()> {
+    async fn close(&self, order_id: &str, status: OrderStatus) -> Result<()> {
         let mut tx = self.store.begin_write().await?;
-        store_orders::close(&mut tx, order_id, status.as_str(), self.now().millis()).await?;
+        store_orders::close(
+            &mut tx,
+            order_id,
+            status.as_str(),
+            self.clock.now().millis(),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// Any order, for operators, with its bills `(bill_id, amount, late_fee)`.
-    pub async fn heating_order(&self, order_id: &str) -> Result<(Order, Vec<(String, Fen, Fen)>)> {
-        let order: Order = self.order_row(order_id).await?.into();
+    pub async fn with_bills(&self, order_id: &str) -> Result<(Order, Vec<(String, Fen, Fen)>)> {
+        let order: Order = self.row(order_id).await?.into();
         let bills = store_orders::bills(self.store.pool(), order_id)
             .await?
             .into_iter()
@@ -486,14 +537,14 @@ impl Core {
     }
 
     /// `--dev` only: completes a pending order as if the payer had paid.
-    pub async fn simulate_heating_payment(&self, order_id: &str) -> Result<Settlement> {
+    pub async fn simulate_payment(&self, order_id: &str) -> Result<Settlement> {
         if !self.payments.is_simulated() {
             return Err(Error::State(
                 "payments are simulated only under --dev without WeChat Pay".into(),
             ));
         }
-        let order: Order = self.order_row(order_id).await?.into();
-        self.settle_heating_order(order_id, &format!("SIM{}", order.order_id), order.amount)
+        let order: Order = self.row(order_id).await?.into();
+        self.settle(order_id, &format!("SIM{}", order.order_id), order.amount)
             .await
     }
 
@@ -513,7 +564,7 @@ impl Core {
             "page",
             "page 须为正整数，size 须在 1-100 之间",
         )?;
-        let account = self.bound_heat_account(user_id).await?;
+        let account = self.accounts.bound(user_id).await?;
         let zone = self.settings.zone;
         let from = start.map_or(0, |d| Timestamp::start_of_local_date(d, zone).millis());
         let to = end.and_then(|d| d.next_day()).map_or(i64::MAX, |d| {
@@ -542,9 +593,9 @@ impl Core {
     }
 
     /// Section 7: figures over every season of the user's account.
-    pub async fn heating_statistics(&self, user_id: &str) -> Result<HeatingStatistics> {
-        let account = self.bound_heat_account(user_id).await?;
-        let bills = self.bills_of(&account.heat_account).await?;
+    pub async fn statistics(&self, user_id: &str) -> Result<HeatingStatistics> {
+        let account = self.accounts.bound(user_id).await?;
+        let bills = self.accounts.bills_of(&account.heat_account).await?;
         let seasons: BTreeSet<&str> = bills.iter().map(|b| b.heating_season.as_str()).collect();
         let paid: Vec<_> = bills
             .iter()

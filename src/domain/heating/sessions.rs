@@ -3,10 +3,10 @@
 //! Revoking the session (logout, refresh-token reuse, password change) kills its access token at
 //! once, because every authenticated request checks that its session is still live.
 
-use super::users::User;
+use super::users::{User, Users};
 use crate::domain::money::Fen;
 use crate::domain::tokens::Claims;
-use crate::domain::{AuthFailure, Core, Error, Forbidden, Result, Timestamp, ids};
+use crate::domain::{AuthFailure, Error, Forbidden, Result, Timestamp, ids};
 use crate::store::{sessions as store_sessions, users as store_users};
 
 /// The tokens handed to a client at login or refresh.
@@ -35,7 +35,7 @@ pub struct Principal {
     pub session_id: String,
 }
 
-impl Core {
+impl Users {
     fn access_token(
         &self,
         user_id: &str,
@@ -90,7 +90,7 @@ impl Core {
     pub async fn authenticated_user(&self, token: &str, audience: &str) -> Result<Authenticated> {
         let claims = self
             .tokens
-            .verify(token, audience, self.now())
+            .verify(token, audience, self.clock.now())
             .map_err(Error::Unauthorized)?;
         match store_users::find_by_live_session(&self.store, &claims.sid, &claims.sub, audience)
             .await?
@@ -113,7 +113,7 @@ impl Core {
 
     /// Exchanges a refresh token for new tokens. A token used twice revokes its whole session.
     pub async fn refresh(&self, refresh_token: &str, audience: &str) -> Result<IssuedTokens> {
-        let now = self.now();
+        let now = self.clock.now();
         let hash = ids::token_hash(refresh_token.trim());
         let mut tx = self.store.begin_write().await?;
         let Some(row) = store_sessions::find_refresh(&mut *tx, &hash).await? else {
@@ -165,7 +165,7 @@ impl Core {
             self.store.pool(),
             &principal.session_id,
             "logout",
-            self.now().millis(),
+            self.clock.now().millis(),
         )
         .await?;
         Ok(())

@@ -1,9 +1,17 @@
 //! End-user accounts keyed by phone number: registration, login, profile, password.
 
+use std::sync::Arc;
+
 use super::sessions::{IssuedTokens, Principal};
+use crate::domain::codes::Codes;
 use crate::domain::codes::{Channel, CodeRequest};
+use crate::domain::guard::SignInGuard;
 use crate::domain::identity::{IdCard, Password, Phone, text_field};
-use crate::domain::{AuthFailure, Core, Entity, Error, Forbidden, Result, Timestamp, ids};
+use crate::domain::passwords::PasswordHasher;
+use crate::domain::tokens::TokenKeys;
+use crate::domain::{AuthFailure, Entity, Error, Forbidden, Result, Timestamp, ids};
+use crate::domain::{Clock, Settings};
+use crate::store::Store;
 use crate::store::{self, sessions as store_sessions, users as store_users};
 
 /// A user as the domain knows them.
@@ -96,7 +104,40 @@ fn sms<'a>(phone: &'a Phone, purpose: &'static str, surface: &'a str) -> CodeReq
     }
 }
 
-impl Core {
+/// The heating document's users: registration, sign-in, profiles, and their sessions.
+pub struct Users {
+    pub(super) store: Store,
+    pub(super) clock: Clock,
+    pub(super) settings: Arc<Settings>,
+    pub(super) passwords: PasswordHasher,
+    pub(super) codes: Arc<Codes>,
+    pub(super) guard: Arc<SignInGuard>,
+    pub(super) tokens: TokenKeys,
+}
+
+impl Users {
+    pub fn new(
+        store: Store,
+        clock: Clock,
+        settings: Arc<Settings>,
+        passwords: PasswordHasher,
+        codes: Arc<Codes>,
+        guard: Arc<SignInGuard>,
+        tokens: TokenKeys,
+    ) -> Users {
+        Users {
+            store,
+            clock,
+            settings,
+            passwords,
+            codes,
+            guard,
+            tokens,
+        }
+    }
+}
+
+impl Users {
     /// Registers a phone number, proven by a `register` SMS code.
     pub async fn register(&self, reg: Registration<'_>, surface: &'static str) -> Result<User> {
         let nickname = match reg.nickname.map(str::trim).filter(|n| !n.is_empty()) {
@@ -115,7 +156,7 @@ impl Core {
             return Err(Error::Conflict(Entity::User));
         }
         let password_hash = self.passwords.hash(reg.password.expose()).await?;
-        let now = self.now();
+        let now = self.clock.now();
         let row = store_users::UserRow {
             id: ids::object_id(now),
             phone: reg.phone.as_str().to_owned(),
@@ -179,7 +220,7 @@ impl Core {
         if user.disabled_at.is_some() {
             return Err(Error::Forbidden(Forbidden::AccountDisabled));
         }
-        let now = self.now();
+        let now = self.clock.now();
         let mut tx = self.store.begin_write().await?;
         if let Some(code_id) = code_id {
             self.codes.consume(&mut tx, &code_id, now).await?;
@@ -242,8 +283,13 @@ impl Core {
             id_card: id_card.as_ref().map(IdCard::as_str),
             address: address.as_deref(),
         };
-        if !store_users::update_profile(self.store.pool(), user_id, &change, self.now().millis())
-            .await?
+        if !store_users::update_profile(
+            self.store.pool(),
+            user_id,
+            &change,
+            self.clock.now().millis(),
+        )
+        .await?
         {
             return Err(Error::NotFound(Entity::User));
         }
@@ -282,7 +328,7 @@ impl Core {
             )
             .await?;
         let hash = self.passwords.hash(change.new_password.expose()).await?;
-        let now = self.now();
+        let now = self.clock.now();
         let mut tx = self.store.begin_write().await?;
         self.codes.consume(&mut tx, &code_id, now).await?;
         store_users::set_password(&mut *tx, &user.id, &hash, now.millis()).await?;
@@ -314,7 +360,7 @@ impl Core {
     }
 
     /// A page of users for operators (newest first), optionally by phone prefix.
-    pub async fn list_users(
+    pub async fn list(
         &self,
         phone_prefix: Option<&str>,
         page: i64,
@@ -338,8 +384,8 @@ impl Core {
     }
 
     /// Disables or enables a user: a disabled user is refused (403) at login, refresh and every call.
-    pub async fn set_user_disabled(&self, user_id: &str, disabled: bool) -> Result<User> {
-        let at = disabled.then(|| self.now().millis());
+    pub async fn set_disabled(&self, user_id: &str, disabled: bool) -> Result<User> {
+        let at = disabled.then(|| self.clock.now().millis());
         if !store_users::set_disabled(self.store.pool(), user_id, at).await? {
             return Err(Error::NotFound(Entity::User));
         }
@@ -347,18 +393,13 @@ impl Core {
     }
 
     /// Creates a user directly (demo data, operator tools); no code needed. Idempotent on the phone.
-    pub async fn ensure_user(
-        &self,
-        phone: &Phone,
-        password: &Password,
-        nickname: &str,
-    ) -> Result<User> {
+    pub async fn ensure(&self, phone: &Phone, password: &Password, nickname: &str) -> Result<User> {
         if let Some(existing) =
             store_users::find_by_phone(self.store.pool(), phone.as_str()).await?
         {
             return Ok(existing.into());
         }
-        let now = self.now();
+        let now = self.clock.now();
         let row = store_users::UserRow {
             id: ids::object_id(now),
             phone: phone.as_str().to_owned(),

@@ -169,6 +169,6 @@ impl FromRequestParts<AppState> for OperatorAuth {
     ) -> Result<Self, Self::Rejection> {
         let token = crate::surfaces::bearer(&parts.headers)
             .ok_or(AdminError::from(Error::Unauthorized(AuthFailure::Missing)))?;
-        Ok(OperatorAuth(state.core.authenticate_operator(token).await?))
+        Ok(OperatorAuth(state.operators.authenticate(token).await?))
     }
 }

@@ -40,7 +40,7 @@ pub async fn login(
             "username and password are required",
         ));
     };
-    let issued = state.core.operator_login(&username, &password, ip).await?;
+    let issued = state.operators.login(&username, &password, ip).await?;
     Ok(Json(
         json!({"token": issued.token, "token_type": "Bearer", "expires_in": issued.expires_in}),
     ))
@@ -53,7 +53,7 @@ pub async fn logout(
     headers: axum::http::HeaderMap,
 ) -> AdminResult {
     if let Some(token) = bearer(&headers) {
-        state.core.operator_logout(token).await?;
+        state.operators.logout(token).await?;
     }
     Ok(Json(json!({"ok": true})))
 }
@@ -95,7 +95,7 @@ pub async fn move_clock(
     Body(req): Body<ClockRequest>,
 ) -> AdminResult {
     if let Some(token) = bearer(&headers) {
-        state.core.authenticate_operator(token).await?;
+        state.operators.authenticate(token).await?;
     }
     let Some(sim) = state.core.clock.sim() else {
         return Err(AdminError::new(
@@ -134,7 +134,8 @@ pub async fn list_agreements(
     OperatorAuth(_op): OperatorAuth,
 ) -> AdminResult {
     let items: Vec<Value> = state
-        .core
+        .heating
+        .content
         .agreements()
         .await?
         .iter()
@@ -163,7 +164,7 @@ pub async fn edit_agreement(
         content: req.content,
         version: req.version,
     };
-    let saved = state.core.edit_agreement(&kind, edit).await?;
+    let saved = state.heating.content.edit_agreement(&kind, edit).await?;
     tracing::info!(operator = %op.username, kind = %kind, "agreement edited");
     Ok(Json(agreement_json(&saved)))
 }
@@ -185,7 +186,9 @@ pub async fn get_system_config(
     State(state): State<AppState>,
     OperatorAuth(_op): OperatorAuth,
 ) -> AdminResult {
-    Ok(Json(system_config_json(&state.core.system_config().await?)))
+    Ok(Json(system_config_json(
+        &state.heating.content.system_config().await?,
+    )))
 }
 
 /// Distinguishes an absent field from an explicit `null`.
@@ -222,7 +225,7 @@ pub async fn edit_system_config(
         announcement: req.announcement,
         maintenance_notice: req.maintenance_notice,
     };
-    let saved = state.core.edit_system_config(edit).await?;
+    let saved = state.heating.content.edit_system_config(edit).await?;
     tracing::info!(operator = %op.username, "system config edited");
     Ok(Json(system_config_json(&saved)))
 }
@@ -258,8 +261,9 @@ pub async fn list_users(
     let page = q.page.unwrap_or(1);
     let size = q.size.unwrap_or(20);
     let (total, users) = state
-        .core
-        .list_users(q.phone.as_deref().filter(|p| !p.is_empty()), page, size)
+        .heating
+        .users
+        .list(q.phone.as_deref().filter(|p| !p.is_empty()), page, size)
         .await?;
     let items: Vec<Value> = users.iter().map(user_json).collect();
     Ok(Json(
@@ -273,7 +277,7 @@ pub async fn disable_user(
     OperatorAuth(op): OperatorAuth,
     Path(id): Path<String>,
 ) -> AdminResult {
-    let user = state.core.set_user_disabled(&id, true).await?;
+    let user = state.heating.users.set_disabled(&id, true).await?;
     tracing::info!(operator = %op.username, user = %id, "user disabled");
     Ok(Json(user_json(&user)))
 }
@@ -284,7 +288,7 @@ pub async fn enable_user(
     OperatorAuth(op): OperatorAuth,
     Path(id): Path<String>,
 ) -> AdminResult {
-    let user = state.core.set_user_disabled(&id, false).await?;
+    let user = state.heating.users.set_disabled(&id, false).await?;
     tracing::info!(operator = %op.username, user = %id, "user enabled");
     Ok(Json(user_json(&user)))
 }

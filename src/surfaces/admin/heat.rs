@@ -71,8 +71,9 @@ pub async fn list_accounts(
     let Query(q) = query.map_err(|e| AdminError::bad_request(e.body_text()))?;
     let (page, size) = (q.page.unwrap_or(1), q.size.unwrap_or(20));
     let (total, items) = state
-        .core
-        .list_heat_accounts(q.prefix.as_deref().filter(|p| !p.is_empty()), page, size)
+        .heating
+        .accounts
+        .list(q.prefix.as_deref().filter(|p| !p.is_empty()), page, size)
         .await?;
     let items: Vec<Value> = items.iter().map(account_json).collect();
     Ok(Json(
@@ -86,9 +87,10 @@ pub async fn get_account(
     OperatorAuth(_op): OperatorAuth,
     Path(number): Path<String>,
 ) -> AdminResult {
-    let account = state.core.heat_account(&number).await?;
+    let account = state.heating.accounts.account(&number).await?;
     let bills: Vec<Value> = state
-        .core
+        .heating
+        .accounts
         .bills_of(&number)
         .await?
         .iter()
@@ -122,7 +124,7 @@ pub async fn put_account(
         address: req.address.unwrap_or_default(),
         heating_area: text_of(&req.heating_area),
     };
-    let saved = state.core.save_heat_account(&input).await?;
+    let saved = state.heating.accounts.save(&input).await?;
     tracing::info!(operator = %op.username, account = %saved.heat_account, "heat account saved");
     Ok(Json(account_json(&saved)))
 }
@@ -133,9 +135,11 @@ pub async fn unbind_account(
     OperatorAuth(op): OperatorAuth,
     Path(number): Path<String>,
 ) -> AdminResult {
-    state.core.release_heat_account(&number).await?;
+    state.heating.accounts.release(&number).await?;
     tracing::info!(operator = %op.username, account = %number, "heat account unbound");
-    Ok(Json(account_json(&state.core.heat_account(&number).await?)))
+    Ok(Json(account_json(
+        &state.heating.accounts.account(&number).await?,
+    )))
 }
 
 #[derive(Deserialize)]
@@ -167,7 +171,7 @@ pub async fn create_bill(
         status: req.status.unwrap_or_default(),
         paid_at: req.paid_at.unwrap_or_default(),
     };
-    let bill = state.core.create_bill(&input).await?;
+    let bill = state.heating.accounts.create_bill(&input).await?;
     tracing::info!(operator = %op.username, bill = %bill.bill_id, "bill created");
     Ok((StatusCode::CREATED, Json(bill_json(&bill))))
 }
@@ -178,7 +182,7 @@ pub async fn import_accounts(
     OperatorAuth(op): OperatorAuth,
     RawBody(body): RawBody,
 ) -> AdminResult {
-    let report = state.core.import_heat_accounts(&body).await?;
+    let report = state.heating.accounts.import_accounts(&body).await?;
     tracing::info!(operator = %op.username, rows = report.rows, "heat accounts imported");
     Ok(Json(report_json(report)))
 }
@@ -189,7 +193,7 @@ pub async fn import_bills(
     OperatorAuth(op): OperatorAuth,
     RawBody(body): RawBody,
 ) -> AdminResult {
-    let report = state.core.import_bills(&body).await?;
+    let report = state.heating.accounts.import_bills(&body).await?;
     tracing::info!(operator = %op.username, rows = report.rows, "bills imported");
     Ok(Json(report_json(report)))
 }
@@ -200,7 +204,7 @@ pub async fn get_order(
     OperatorAuth(_op): OperatorAuth,
     Path(order_id): Path<String>,
 ) -> AdminResult {
-    let (o, bills) = state.core.heating_order(&order_id).await?;
+    let (o, bills) = state.heating.orders.with_bills(&order_id).await?;
     Ok(Json(json!({
         "order_id": o.order_id,
         "user_id": o.user_id,
@@ -226,9 +230,9 @@ pub async fn simulate_payment(
 ) -> AdminResult {
     // Like the simulated clock, a dev-only tool: no token needed, but a sent token must be valid.
     if let Some(token) = crate::surfaces::bearer(&headers) {
-        state.core.authenticate_operator(token).await?;
+        state.operators.authenticate(token).await?;
     }
-    let outcome = state.core.simulate_heating_payment(&order_id).await?;
+    let outcome = state.heating.orders.simulate_payment(&order_id).await?;
     Ok(Json(
         json!({"order_id": order_id, "recorded": outcome == crate::domain::heating::orders::Settlement::Recorded}),
     ))

@@ -34,7 +34,7 @@ pub async fn simulate_payment(
     Path(oid): Path<String>,
 ) -> Result<Json<Value>, AdminError> {
     if let Some(token) = crate::surfaces::bearer(&headers) {
-        state.core.authenticate_operator(token).await?;
+        state.operators.authenticate(token).await?;
     }
     let outcome = state.core.iot_simulate_payment(&oid).await?;
     Ok(Json(

@@ -289,7 +289,7 @@ impl FromRequestParts<AppState> for Auth {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let BearerToken(token) = BearerToken::from_request_parts(parts, state).await?;
-        let principal = state.core.authenticate(&token, SURFACE).await?;
+        let principal = state.heating.users.authenticate(&token, SURFACE).await?;
         Ok(Auth(principal))
     }
 }

@@ -105,9 +105,17 @@ pub async fn login(
             return Err(ApiError::bad_request("openid 格式不正确"));
         }
     }
-    let outcome = state.core.login(&phone, proof, SURFACE, ip).await?;
+    let outcome = state
+        .heating
+        .users
+        .login(&phone, proof, SURFACE, ip)
+        .await?;
     if let Some(openid) = openid {
-        state.core.remember_openid(&outcome.user.id, openid).await?;
+        state
+            .heating
+            .users
+            .remember_openid(&outcome.user.id, openid)
+            .await?;
     }
     let user = outcome.user;
     Ok(Reply::ok(
@@ -140,7 +148,8 @@ pub async fn register(
     let password =
         Password::parse_new(required(&req.password, "密码不能为空")?, "password", 6, 20)?;
     let user = state
-        .core
+        .heating
+        .users
         .register(
             Registration {
                 phone,
@@ -160,7 +169,7 @@ pub async fn refresh(
     Body(req): Body<RefreshRequest>,
 ) -> ApiResult<Refreshed> {
     let token = required(&req.refresh_token, "refresh_token不能为空")?;
-    let tokens = state.core.refresh(token, SURFACE).await?;
+    let tokens = state.heating.users.refresh(token, SURFACE).await?;
     Ok(Reply::ok(
         &state,
         "token刷新成功",
@@ -174,7 +183,7 @@ pub async fn refresh(
 
 /// 2.4 `POST /api/auth/logout`
 pub async fn logout(State(state): State<AppState>, Auth(principal): Auth) -> ApiResult<()> {
-    state.core.logout(&principal).await?;
+    state.heating.users.logout(&principal).await?;
     Ok(Reply::ok(&state, "登出成功", ()))
 }
 
@@ -183,7 +192,11 @@ pub async fn profile(
     State(state): State<AppState>,
     BearerToken(token): BearerToken,
 ) -> ApiResult<Profile> {
-    let me = state.core.authenticated_user(&token, SURFACE).await?;
+    let me = state
+        .heating
+        .users
+        .authenticated_user(&token, SURFACE)
+        .await?;
     Ok(Reply::ok(
         &state,
         "获取成功",
@@ -198,7 +211,8 @@ pub async fn update_profile(
     Body(req): Body<ProfileUpdateRequest>,
 ) -> ApiResult<ProfileUpdated> {
     let updated_fields = state
-        .core
+        .heating
+        .users
         .update_profile(
             &principal.user_id,
             ProfileUpdate {
@@ -242,7 +256,8 @@ pub async fn change_password(
         code,
     };
     match state
-        .core
+        .heating
+        .users
         .change_password(&principal, change, SURFACE, ip)
         .await
     {
@@ -260,7 +275,7 @@ pub async fn agreements(State(state): State<AppState>) -> ApiResult<Agreements> 
         user_agreement: None,
         privacy_policy: None,
     };
-    for a in state.core.agreements().await? {
+    for a in state.heating.content.agreements().await? {
         match a.kind.as_str() {
             "user_agreement" => reply.user_agreement = Some(a.into()),
             "privacy_policy" => reply.privacy_policy = Some(a.into()),
@@ -272,7 +287,7 @@ pub async fn agreements(State(state): State<AppState>) -> ApiResult<Agreements> 
 
 /// 6.2 `GET /api/config/system`
 pub async fn system_config(State(state): State<AppState>) -> ApiResult<SystemConfigReply> {
-    let config = state.core.system_config().await?;
+    let config = state.heating.content.system_config().await?;
     Ok(Reply::ok(&state, "获取成功", config.into()))
 }
 

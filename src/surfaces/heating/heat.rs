@@ -33,14 +33,18 @@ pub async fn bind(
         id_card: required(&req.id_card, "户主身份证号不能为空")?,
         address: required(&req.address, "供热地址不能为空")?,
     };
-    let account = match state.core.bind_heat_account(&me.user_id, request).await {
+    let account = match state.heating.accounts.bind(&me.user_id, request).await {
         Ok(a) => a,
         Err(Error::NotFound(Entity::HeatAccount)) => {
             return Err(ApiError::new(404, "供热账号不存在"));
         }
         Err(e) => return Err(e.into()),
     };
-    let fee = state.core.season_due(&account.heat_account).await?;
+    let fee = state
+        .heating
+        .accounts
+        .season_due(&account.heat_account)
+        .await?;
     Ok(Reply::ok(
         &state,
         "绑定成功",
@@ -58,8 +62,9 @@ pub async fn bind(
 /// `POST /api/heat/unbind` (ours): releases the bound account so another can be bound.
 pub async fn unbind(State(state): State<AppState>, Auth(me): Auth) -> ApiResult<UnbindReply> {
     let heat_account = state
-        .core
-        .unbind_heat_account(&me.user_id)
+        .heating
+        .accounts
+        .unbind(&me.user_id)
         .await
         .map_err(not_bound)?;
     Ok(Reply::ok(&state, "解绑成功", UnbindReply { heat_account }))
@@ -68,8 +73,9 @@ pub async fn unbind(State(state): State<AppState>, Auth(me): Auth) -> ApiResult<
 /// 4.2 `GET /api/heat/account`
 pub async fn account(State(state): State<AppState>, Auth(me): Auth) -> ApiResult<HeatAccountReply> {
     let (account, summary) = state
-        .core
-        .my_heat_account(&me.user_id)
+        .heating
+        .accounts
+        .mine(&me.user_id)
         .await
         .map_err(not_bound)?;
     Ok(Reply::ok(
@@ -85,7 +91,8 @@ pub async fn payment_info(
     Auth(me): Auth,
 ) -> ApiResult<PaymentInfoReply> {
     let info = state
-        .core
+        .heating
+        .accounts
         .payment_info(&me.user_id)
         .await
         .map_err(not_bound)?;
@@ -115,8 +122,9 @@ pub async fn create_payment(
         .map(str::trim)
         .filter(|o| !o.is_empty());
     let order = state
-        .core
-        .create_heating_order(&me.user_id, &bill_ids, amount, openid)
+        .heating
+        .orders
+        .create(&me.user_id, &bill_ids, amount, openid)
         .await
         .map_err(not_bound)?;
     Ok(Reply::ok(&state, "订单创建成功", order.into()))
@@ -128,11 +136,7 @@ pub async fn payment_status(
     Auth(me): Auth,
     Path(order_id): Path<String>,
 ) -> ApiResult<PaymentStatusReply> {
-    match state
-        .core
-        .heating_order_status(&me.user_id, &order_id)
-        .await
-    {
+    match state.heating.orders.status(&me.user_id, &order_id).await {
         Ok(order) => Ok(Reply::ok(&state, "查询成功", order.into())),
         Err(Error::NotFound(Entity::Order)) => Err(ApiError::new(404, "订单不存在")),
         Err(e) => Err(e.into()),
@@ -173,7 +177,8 @@ pub async fn payment_history(
         }
     }
     let (total, records) = state
-        .core
+        .heating
+        .orders
         .payment_history(&me.user_id, page, size, start, end)
         .await
         .map_err(not_bound)?;
@@ -195,8 +200,9 @@ pub async fn statistics(
     Auth(me): Auth,
 ) -> ApiResult<StatisticsReply> {
     let stats = state
-        .core
-        .heating_statistics(&me.user_id)
+        .heating
+        .orders
+        .statistics(&me.user_id)
         .await
         .map_err(not_bound)?;
     Ok(Reply::ok(&state, "获取成功", stats.into()))
