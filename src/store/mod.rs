@@ -14,18 +14,14 @@
 pub mod attempts;
 pub mod charging;
 pub mod codes;
-pub mod content;
 pub mod fast_read;
-pub mod heat;
+pub mod heating;
 pub mod iot;
 pub mod ledger;
 pub mod meter;
 pub mod operators;
-pub mod orders;
 pub mod retail;
 pub mod secrets;
-pub mod sessions;
-pub mod users;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -8,7 +8,8 @@ use crate::domain::money::Fen;
 use crate::domain::{Clock, Settings};
 use crate::domain::{Entity, Error, Result, Timestamp};
 use crate::store::Store;
-use crate::store::{self, heat as store_heat};
+use crate::store::heating::accounts as store_heat;
+use crate::store::{self};
 
 /// A heat account in the registry.
 #[derive(Debug, Clone)]

@@ -6,7 +6,7 @@ use super::accounts::{Accounts, HeatAccount};
 use super::{parse_date, parse_season};
 use crate::domain::money::Fen;
 use crate::domain::{Entity, Error, Result, Timestamp, ids};
-use crate::store::heat as store_heat;
+use crate::store::heating::accounts as store_heat;
 
 /// Whether a bill is settled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

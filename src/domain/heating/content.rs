@@ -6,7 +6,7 @@ use crate::domain::identity::text_field;
 use crate::domain::{Clock, Settings};
 use crate::domain::{Entity, Error, Result};
 use crate::store::Store;
-use crate::store::content as store_content;
+use crate::store::heating::content as store_content;
 
 pub use store_content::{AgreementRow as Agreement, SystemConfigRow as SystemConfig};
 

@@ -4,7 +4,7 @@
 use super::Heating;
 use crate::domain::Result;
 use crate::domain::identity::{Password, Phone};
-use crate::store::users as store_users;
+use crate::store::heating::users as store_users;
 
 /// Heating mini-program user created by `--demo` (phone, password), from the heating document's examples.
 pub const DEMO_HEATING_USER: (&str, &str) = ("13888888888", "123456789");

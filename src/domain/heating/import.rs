@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use super::accounts::{AccountInput, Accounts};
 use super::bills::BillInput;
 use crate::domain::{Error, Invalid, Result};
-use crate::store::heat as store_heat;
+use crate::store::heating::accounts as store_heat;
 
 /// What an import did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -14,7 +14,8 @@ use crate::domain::payments::{OrderOwner, OwnerFuture, Paid, PaymentGateway};
 use crate::domain::{Clock, Settings};
 use crate::domain::{Entity, Error, Result, Service, Timestamp, ids};
 use crate::store::Store;
-use crate::store::{ledger, orders as store_orders};
+use crate::store::heating::orders as store_orders;
+use crate::store::ledger;
 
 /// The message for every mismatch between the bills asked for and what is owed.
 pub const BILLS_INCORRECT: &str = "账单信息不正确";
@@ -239,7 +240,7 @@ impl Orders {
                 self.users.remember_openid(user_id, o).await?;
                 Some(o.trim().to_owned())
             }
-            None => crate::store::users::openid(self.store.pool(), user_id).await?,
+            None => crate::store::heating::users::openid(self.store.pool(), user_id).await?,
         };
         let openid = openid.as_deref();
         if openid.is_none() && self.payments.needs_payer_id() {

@@ -7,7 +7,7 @@ use super::users::{User, Users};
 use crate::domain::money::Fen;
 use crate::domain::tokens::Claims;
 use crate::domain::{AuthFailure, Error, Forbidden, Result, Timestamp, ids};
-use crate::store::{sessions as store_sessions, users as store_users};
+use crate::store::heating::{sessions as store_sessions, users as store_users};
 
 /// The tokens handed to a client at login or refresh.
 #[derive(Debug, Clone)]

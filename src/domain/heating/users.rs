@@ -12,7 +12,8 @@ use crate::domain::tokens::TokenKeys;
 use crate::domain::{AuthFailure, Entity, Error, Forbidden, Result, Timestamp, ids};
 use crate::domain::{Clock, Settings};
 use crate::store::Store;
-use crate::store::{self, sessions as store_sessions, users as store_users};
+use crate::store::heating::{sessions as store_sessions, users as store_users};
+use crate::store::{self};
 
 /// A user as the domain knows them.
 #[derive(Debug, Clone)]

@@ -24,7 +24,7 @@ pub struct OrderRow {
 const ORDER_COLUMNS: &str = "order_id, user_id, heat_account, amount, status, gateway, openid, prepay_id, \
      transaction_id, created_at, expires_at, paid_at, closed_at, checked_at";
 
-pub async fn insert(conn: &mut super::Conn, o: &OrderRow) -> Result<(), sqlx::Error> {
+pub async fn insert(conn: &mut crate::store::Conn, o: &OrderRow) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO heating_orders (order_id, user_id, heat_account, amount, status, gateway, openid, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -45,7 +45,7 @@ pub async fn insert(conn: &mut super::Conn, o: &OrderRow) -> Result<(), sqlx::Er
 
 /// Adds a bill to an order and holds it for that order; false if it is paid or held already.
 pub async fn add_bill(
-    conn: &mut super::Conn,
+    conn: &mut crate::store::Conn,
     order_id: &str,
     bill_id: &str,
     amount: i64,
@@ -154,7 +154,7 @@ pub async fn set_checked<'e, E: Executor<'e, Database = Any>>(
 
 /// Ends a pending order without payment (`failed` or `canceled`) and frees its bills.
 pub async fn close(
-    conn: &mut super::Conn,
+    conn: &mut crate::store::Conn,
     order_id: &str,
     status: &str,
     now: i64,
@@ -174,7 +174,7 @@ pub async fn close(
 
 /// Other pending orders holding bills of this order (a late payment displaces them).
 pub async fn other_holders(
-    conn: &mut super::Conn,
+    conn: &mut crate::store::Conn,
     order_id: &str,
 ) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar(
@@ -188,7 +188,7 @@ pub async fn other_holders(
 
 /// Marks an order paid and its unpaid bills paid by it; returns how many bills changed.
 pub async fn settle(
-    conn: &mut super::Conn,
+    conn: &mut crate::store::Conn,
     order_id: &str,
     transaction_id: &str,
     now: i64,

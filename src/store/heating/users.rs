@@ -83,9 +83,9 @@ pub struct SessionUserRow {
     pub owed: i64,
 }
 
-/// The user of a live session, in one query (in place on SQLite, see [`super::fast_read`]).
+/// The user of a live session, in one query (in place on SQLite, see [`crate::store::fast_read`]).
 pub async fn find_by_live_session(
-    store: &super::Store,
+    store: &crate::store::Store,
     session_id: &str,
     user_id: &str,
     audience: &str,
@@ -137,7 +137,7 @@ pub async fn list<'e, E: Executor<'e, Database = Any> + Copy>(
     limit: i64,
     offset: i64,
 ) -> Result<(i64, Vec<UserRow>), sqlx::Error> {
-    super::PrefixListing {
+    crate::store::PrefixListing {
         table: "users",
         column: "phone",
         select: COLUMNS,

@@ -88,7 +88,7 @@ pub async fn list_accounts<'e, E: Executor<'e, Database = Any> + Copy>(
     limit: i64,
     offset: i64,
 ) -> Result<(i64, Vec<HeatAccountRow>), sqlx::Error> {
-    super::PrefixListing {
+    crate::store::PrefixListing {
         table: "heat_accounts",
         column: "heat_account",
         select: ACCOUNT_COLUMNS,

@@ -1,0 +1,8 @@
+//! District heating's tables: users and their sessions, heat accounts and bills, payment
+//! orders, agreements and the system configuration.
+
+pub mod accounts;
+pub mod content;
+pub mod orders;
+pub mod sessions;
+pub mod users;
