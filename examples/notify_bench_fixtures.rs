@@ -12,7 +12,7 @@ use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 use std::fmt::Write as _;
 use utilhall::config::{Config, Secret};
 use utilhall::gateways::wechat_pay::pem_to_der;
-use utilhall::store::{heat, orders, users};
+use utilhall::store::heating::{accounts as heat, orders, users};
 
 const APIV3_KEY: &str = "0123456789abcdef0123456789ABCDEF";
 const PUBLIC_KEY_ID: &str = "PUB_KEY_ID_0114232134912410000000000000";
