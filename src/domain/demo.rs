@@ -172,7 +172,6 @@ impl Core {
                 .await?;
         }
         self.load_meter_demo().await?;
-        self.load_retail_demo().await?;
         self.load_iot_demo().await?;
         // The charging document's example driver.
         match self.charging_create_driver("test", "123456").await {

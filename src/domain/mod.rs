@@ -132,6 +132,10 @@ pub struct Services {
     pub guard: Arc<guard::SignInGuard>,
     /// Payments: the gateway and the areas its notifications go to.
     pub payments: Arc<payments::Payments>,
+    /// The retail hall's accounts, companies, enterprises and bindings.
+    pub retail: Arc<retail::Retail>,
+    /// The retail hall's content and enterprise records, and its feedback.
+    pub retail_data: Arc<retail::RetailData>,
     pub core: Arc<Core>,
 }
 
@@ -175,6 +179,19 @@ impl Services {
             settings.clone(),
             passwords.clone(),
         ));
+        let retail = Arc::new(retail::Retail::new(
+            store.clone(),
+            clock.clone(),
+            settings.clone(),
+            passwords.clone(),
+            codes.clone(),
+            guard.clone(),
+        ));
+        let retail_data = Arc::new(retail::RetailData::new(
+            store.clone(),
+            clock.clone(),
+            settings.clone(),
+        ));
         let charging =
             charging::service::Live::load(&store, &settings.charging, clock.now()).await?;
         let core = Arc::new(Core {
@@ -203,6 +220,8 @@ impl Services {
             codes,
             guard,
             payments,
+            retail,
+            retail_data,
             core,
         })
     }
@@ -215,6 +234,7 @@ impl Services {
     /// Loads every area's demo data (`--demo`); loading it again changes nothing.
     pub async fn load_demo(&self) -> Result<()> {
         self.core.load_demo().await?;
+        retail::demo::load(&self.retail, &self.retail_data).await?;
         tracing::info!("demo data loaded");
         Ok(())
     }
