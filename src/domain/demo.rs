@@ -131,7 +131,6 @@ impl Core {
     /// Loads the demo data of the areas still on `Core`; running it again changes nothing.
     pub async fn load_demo(&self) -> Result<()> {
         self.load_meter_demo().await?;
-        self.load_retail_demo().await?;
         self.load_iot_demo().await?;
         // The charging document's example driver.
         match self.charging_create_driver("test", "123456").await {

@@ -137,6 +137,10 @@ pub struct Services {
     pub operators: Arc<operators::Operators>,
     /// District heating.
     pub heating: heating::Heating,
+    /// The retail hall's accounts, companies, enterprises and bindings.
+    pub retail: Arc<retail::Retail>,
+    /// The retail hall's content and enterprise records, and its feedback.
+    pub retail_data: Arc<retail::RetailData>,
     pub core: Arc<Core>,
 }
 
@@ -218,6 +222,19 @@ impl Services {
             passwords.clone(),
             guard.clone(),
         ));
+        let retail = Arc::new(retail::Retail::new(
+            store.clone(),
+            clock.clone(),
+            settings.clone(),
+            passwords.clone(),
+            codes.clone(),
+            guard.clone(),
+        ));
+        let retail_data = Arc::new(retail::RetailData::new(
+            store.clone(),
+            clock.clone(),
+            settings.clone(),
+        ));
         let charging =
             charging::service::Live::load(&store, &settings.charging, clock.now()).await?;
         let core = Arc::new(Core {
@@ -246,6 +263,8 @@ impl Services {
             journal,
             operators,
             heating,
+            retail,
+            retail_data,
             core,
         })
     }
@@ -262,6 +281,7 @@ impl Services {
             .await?;
         self.heating.load_demo().await?;
         self.core.load_demo().await?;
+        retail::demo::load(&self.retail, &self.retail_data).await?;
         tracing::info!("demo data loaded");
         Ok(())
     }

@@ -4,9 +4,9 @@
 //! An enterprise's name and credit code are public and four digits are 10,000 guesses, so
 //! they only say which enterprise is meant: the 验证码 is an SMS code sent to the contact
 //! phone the operator registered for the enterprise, so only someone who holds that phone can
-//! bind. Two steps: [`Core::retail_send_bind_code`] (the details and an image captcha; the code
+//! bind. Two steps: [`Retail::send_bind_code`] (the details and an image captcha; the code
 //! goes to the enterprise's phone, for this user and this enterprise only), then
-//! [`Core::retail_bind`] with the code. An enterprise takes at most `max_users` users at once
+//! [`Retail::bind`] with the code. An enterprise takes at most `max_users` users at once
 //! (one unless an operator allows more); a bound user can see who else is bound.
 //!
 //! Wrong details are counted per client address and enterprise (the guesser is locked out
@@ -17,10 +17,10 @@ use std::net::IpAddr;
 
 use subtle::ConstantTimeEq;
 
-use super::{Company, RetailUser, SURFACE};
+use super::{Company, Retail, RetailUser, SURFACE, enterprise_of};
 use crate::domain::codes::{Channel, CodeRequest};
 use crate::domain::identity::{CreditCode, text_field};
-use crate::domain::{Core, Entity, Error, Result, Timestamp};
+use crate::domain::{Entity, Error, Result, Timestamp};
 use crate::store::retail::{self as store, EnterpriseRow};
 
 /// Which enterprise a user means, and through which company (both steps send these).
@@ -91,10 +91,10 @@ fn mismatch() -> Error {
     Error::invalid("enterprise", "企业名称、组织机构代码或手机后4位不匹配")
 }
 
-impl Core {
+impl Retail {
     /// The enterprise and company a claim names, when name, code and phone digits all match;
     /// a mismatch says only that the details do not match, and counts against this address.
-    async fn retail_claimed(
+    async fn claimed(
         &self,
         user: &RetailUser,
         claim: &EnterpriseClaim,
@@ -152,7 +152,7 @@ impl Core {
 
     /// Step one: checks the captcha and the details, then sends the binding code to the
     /// enterprise's contact phone.
-    pub async fn retail_send_bind_code(
+    pub async fn send_bind_code(
         &self,
         user: &RetailUser,
         req: &BindCodeRequest,
@@ -161,8 +161,8 @@ impl Core {
         self.codes
             .take_captcha(&req.captcha_id, &req.captcha)
             .await?;
-        let (enterprise, _) = self.retail_claimed(user, &req.claim, from).await?;
-        self.retail_ensure_room(user, &enterprise).await?;
+        let (enterprise, _) = self.claimed(user, &req.claim, from).await?;
+        self.ensure_room(user, &enterprise).await?;
         let purpose = purpose(user, &enterprise.credit_code);
         let sent = self
             .codes
@@ -185,7 +185,7 @@ impl Core {
 
     /// Refuses when the enterprise already has as many users as it may (the user itself
     /// aside, so re-binding works).
-    async fn retail_ensure_room(&self, user: &RetailUser, e: &EnterpriseRow) -> Result<()> {
+    async fn ensure_room(&self, user: &RetailUser, e: &EnterpriseRow) -> Result<()> {
         let bound = store::bound_users(self.store.pool(), &e.credit_code).await?;
         let others = bound
             .iter()
@@ -198,13 +198,13 @@ impl Core {
     }
 
     /// Step two: binds the user with the code sent to the enterprise's phone.
-    pub async fn retail_bind(
+    pub async fn bind(
         &self,
         user: &RetailUser,
         req: &BindRequest,
         from: Option<IpAddr>,
     ) -> Result<RetailUser> {
-        let (enterprise, company) = self.retail_claimed(user, &req.claim, from).await?;
+        let (enterprise, company) = self.claimed(user, &req.claim, from).await?;
         let mut services: Vec<String> = Vec::new();
         for s in &req.services {
             let s = s.trim();
@@ -237,7 +237,7 @@ impl Core {
         };
         let code_id = self.codes.check(request, code).await?;
         let services_json = serde_json::to_string(&services).map_err(Error::internal)?;
-        let now = self.now();
+        let now = self.clock.now();
         let mut tx = self.store.begin_write().await?;
         let bound = store::bind_if_room(
             &mut tx,
@@ -254,12 +254,12 @@ impl Core {
         self.codes.consume(&mut tx, &code_id, now).await?;
         tx.commit().await?;
         tracing::info!(user = %user.id, enterprise = %enterprise.credit_code, "retail user bound");
-        self.retail_user_by_phone(&user.phone).await
+        self.user_by_phone(&user.phone).await
     }
 
     /// The enterprise the user is bound to and everyone bound to it (phones masked).
-    pub async fn retail_enterprise_users(&self, user: &RetailUser) -> Result<EnterpriseUsers> {
-        let code = Self::retail_enterprise_of(user)?;
+    pub async fn enterprise_users(&self, user: &RetailUser) -> Result<EnterpriseUsers> {
+        let code = enterprise_of(user)?;
         let e = store::enterprise(self.store.pool(), code)
             .await?
             .ok_or(Error::NotFound(Entity::Enterprise))?;

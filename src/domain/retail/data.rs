@@ -1,16 +1,19 @@
-//! What the hall shows: articles and the business guide (public), and a bound user's own
-//! enterprise data (monthly use, electricity plans, contracts, settlement bills); the operator
-//! side that fills them.
+//! What the hall shows, the [`RetailData`] service: articles and the business guide (public),
+//! and a bound user's own enterprise data (monthly use, electricity plans, contracts,
+//! settlement bills); the operator side that fills them. Feedback is its too ([`super::feedback`]).
 //!
 //! Quantities (kWh) and the settlement figures are kept in ten-thousandths, as the document
 //! writes them with four decimals; `user_benefits` is money in fen. Calendar dates are
 //! `YYYY-MM-DD`.
 
-use super::{RetailUser, store};
+use std::sync::Arc;
+
+use super::{RetailUser, enterprise_of, store};
 use crate::domain::heat::parse_date;
 use crate::domain::identity::{CreditCode, long_text, text_field};
 use crate::domain::money::{Fen, parse_fixed};
-use crate::domain::{Core, Entity, Error, Result, Timestamp, ids};
+use crate::domain::{Clock, Entity, Error, Result, Settings, Timestamp, ids};
+use crate::store::Store;
 use crate::store::retail::{ArticleRow, BillRow, ContractRow, GuideRow, PlanRow};
 
 /// The three article channels of the document.
@@ -240,9 +243,35 @@ fn channel(s: &str) -> Result<&'static str> {
         .ok_or_else(|| Error::invalid("channel", "channel is recommend, policy or science"))
 }
 
-impl Core {
+/// The hall's content and records: articles, the guide, each enterprise's monthly use, plans,
+/// contracts and settlement bills, and the users' feedback ([`super::feedback`]).
+pub struct RetailData {
+    pub(super) store: Store,
+    pub(super) clock: Clock,
+    pub(super) settings: Arc<Settings>,
+}
+
+impl RetailData {
+    pub fn new(store: Store, clock: Clock, settings: Arc<Settings>) -> RetailData {
+        RetailData {
+            store,
+            clock,
+            settings,
+        }
+    }
+
+    /// The current year in the local zone (the year monthly use shows by default).
+    pub fn this_year(&self) -> i64 {
+        i64::from(
+            self.clock
+                .now()
+                .local_calendar_date(self.settings.zone)
+                .year(),
+        )
+    }
+
     /// A channel's articles, newest first.
-    pub async fn retail_articles(&self, channel_name: &str) -> Result<Vec<Article>> {
+    pub async fn articles(&self, channel_name: &str) -> Result<Vec<Article>> {
         let channel = channel(channel_name)?;
         Ok(store::articles(self.store.pool(), Some(channel))
             .await?
@@ -252,7 +281,7 @@ impl Core {
     }
 
     /// The business guide, in its order.
-    pub async fn retail_guide(&self) -> Result<Vec<GuideEntry>> {
+    pub async fn guide(&self) -> Result<Vec<GuideEntry>> {
         Ok(store::guide(self.store.pool())
             .await?
             .into_iter()
@@ -267,11 +296,7 @@ impl Core {
 
     /// The bound enterprise's use per month of `year`: `(month, kWh in ten-thousandths)`; an
     /// unbound user has none.
-    pub async fn retail_monthly_use(
-        &self,
-        user: &RetailUser,
-        year: i64,
-    ) -> Result<Vec<(i64, i64)>> {
+    pub async fn monthly_use(&self, user: &RetailUser, year: i64) -> Result<Vec<(i64, i64)>> {
         let Some(b) = &user.binding else {
             return Ok(Vec::new());
         };
@@ -279,7 +304,7 @@ impl Core {
     }
 
     /// The bound enterprise's plans; an unbound user has none.
-    pub async fn retail_plans(&self, user: &RetailUser) -> Result<Vec<Plan>> {
+    pub async fn plans(&self, user: &RetailUser) -> Result<Vec<Plan>> {
         let Some(b) = &user.binding else {
             return Ok(Vec::new());
         };
@@ -292,12 +317,8 @@ impl Core {
 
     /// Adds a plan for a month (or a year), or changes the draft of that period; a declared
     /// plan can no longer change. True when the plan is new.
-    pub async fn retail_add_plan(
-        &self,
-        user: &RetailUser,
-        input: &PlanInput,
-    ) -> Result<(bool, Plan)> {
-        let enterprise = Core::retail_enterprise_of(user)?;
+    pub async fn add_plan(&self, user: &RetailUser, input: &PlanInput) -> Result<(bool, Plan)> {
+        let enterprise = enterprise_of(user)?;
         let year: i64 = input
             .year
             .trim()
@@ -333,7 +354,7 @@ impl Core {
             "declared" => "declared",
             _ => return Err(Error::invalid("state", "state 须为 draft 或 declared")),
         };
-        let now = self.now().millis();
+        let now = self.clock.now().millis();
         let mut tx = self.store.begin_write().await?;
         let row = PlanRow {
             id: ids::random_hex_id(),
@@ -363,7 +384,7 @@ impl Core {
     }
 
     /// The bound enterprise's contracts; an unbound user has none.
-    pub async fn retail_contracts(&self, user: &RetailUser) -> Result<Vec<Contract>> {
+    pub async fn contracts(&self, user: &RetailUser) -> Result<Vec<Contract>> {
         let Some(b) = &user.binding else {
             return Ok(Vec::new());
         };
@@ -377,7 +398,7 @@ impl Core {
     }
 
     /// The bound enterprise's settlement bills; an unbound user has none.
-    pub async fn retail_bills(&self, user: &RetailUser) -> Result<Vec<SettlementBill>> {
+    pub async fn bills(&self, user: &RetailUser) -> Result<Vec<SettlementBill>> {
         let Some(b) = &user.binding else {
             return Ok(Vec::new());
         };
@@ -425,7 +446,7 @@ impl Core {
             content: long_text(content, "content", "内容", 100_000)?,
             author: text_field(author, "author", "作者", 50)?,
             imgsrc: imgsrc.trim().to_owned(),
-            created_at: self.now().millis(),
+            created_at: self.clock.now().millis(),
         };
         if row.imgsrc.len() > 1000 {
             return Err(Error::invalid("imgsrc", "图片地址过长"));
@@ -472,7 +493,7 @@ impl Core {
             answer: long_text(answer, "answer", "答案", 20_000)?,
             position,
         };
-        store::insert_guide(self.store.pool(), &row, self.now().millis()).await?;
+        store::insert_guide(self.store.pool(), &row, self.clock.now().millis()).await?;
         Ok(GuideEntry {
             id: row.id,
             question: row.question,
@@ -533,7 +554,7 @@ impl Core {
             party_a: String::new(),
             party_b: String::new(),
         };
-        if !store::insert_contract(self.store.pool(), &row, self.now().millis()).await? {
+        if !store::insert_contract(self.store.pool(), &row, self.clock.now().millis()).await? {
             return Err(Error::Conflict(Entity::Contract));
         }
         store::contracts(self.store.pool(), Some(code.as_str()))
@@ -660,7 +681,7 @@ impl Core {
             confirm_date: None,
             username: String::new(),
         };
-        if !store::insert_bill(self.store.pool(), &row, self.now().millis()).await? {
+        if !store::insert_bill(self.store.pool(), &row, self.clock.now().millis()).await? {
             return Err(Error::Conflict(Entity::SettlementBill));
         }
         self.settlement_bill(&row.id).await
@@ -692,7 +713,7 @@ impl Core {
         let confirmer = text_field(confirmer, "confirmer", "确认人", 50)?;
         let on = match on.map(str::trim).filter(|d| !d.is_empty()) {
             Some(d) => date(d, "confirm_date")?,
-            None => self.now().local_date(self.settings.zone),
+            None => self.clock.now().local_date(self.settings.zone),
         };
         self.settlement_bill(id).await?;
         if !store::confirm_bill(self.store.pool(), id, &confirmer, &on).await? {

@@ -1,8 +1,9 @@
-//! The retail hall's demo data, from the document's own examples (idempotent).
+//! The retail hall's demo data, from the document's own examples (idempotent). It fills both
+//! services, so [`load`] takes both.
 
 use super::data::{BillInput, ContractInput};
-use super::store;
-use crate::domain::{Core, Entity, Error, Result, ids};
+use super::{Retail, RetailData, store};
+use crate::domain::{Entity, Error, Result, ids};
 
 /// The demo hall user, bound to 珠海魅族科技有限公司.
 pub const DEMO_USER: (&str, &str) = ("13900000000", "retail123456");
@@ -77,137 +78,141 @@ const GUIDE: [(&str, &str); 3] = [
     ),
 ];
 
-impl Core {
-    /// Loads the retail demo: the company, two enterprises, the demo user bound to 魅族, the
-    /// document's contract and settlement bill, monthly use, a plan, articles and the guide.
-    pub async fn load_retail_demo(&self) -> Result<()> {
-        let services = ["售电服务", "需求侧响应", "能效管理"].map(String::from);
-        let company = self.ensure_retail_company(COMPANY, &services).await?;
-        for (name, code, phone) in [MEIZU, YGSOFT] {
-            match self.create_enterprise(name, code, phone).await {
-                Ok(_) | Err(Error::Conflict(Entity::Enterprise)) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        if store::user_by_phone(self.store.pool(), DEMO_USER.0)
-            .await?
-            .is_none()
-        {
-            let hash = self.passwords.hash(DEMO_USER.1).await?;
-            let id = ids::random_hex_id();
-            let now = self.now().millis();
-            store::insert_user(self.store.pool(), &id, DEMO_USER.0, &hash, now).await?;
-            let chosen = serde_json::to_string(&services[..2]).map_err(Error::internal)?;
-            store::set_binding(
-                self.store.pool(),
-                &id,
-                Some((MEIZU.1, &company.id, &chosen)),
-                now,
-            )
-            .await?;
-        }
-        let contract = ContractInput {
-            contract_id: "GD441520170601".into(),
-            credit_code: MEIZU.1.into(),
-            company_id: company.id.clone(),
-            title: format!("{COMPANY}与{}购售电协议", MEIZU.0),
-            content: CONTRACT_CONTENT.into(),
-            files: vec!["客户名单列表.xls".into(), "现场图片001.jpg".into()],
-            state: "fullfill".into(),
-            elec_number: 2000,
-            sign_date: "2017-01-01".into(),
-            expire_date: "2017-12-31".into(),
-        };
-        match self.create_contract(&contract).await {
-            Ok(_) | Err(Error::Conflict(Entity::Contract)) => {}
+/// Loads the retail demo: the company, two enterprises, the demo user bound to 魅族, the
+/// document's contract and settlement bill, monthly use, a plan, articles and the guide.
+pub async fn load(accounts: &Retail, data: &RetailData) -> Result<()> {
+    let services = ["售电服务", "需求侧响应", "能效管理"].map(String::from);
+    let company = accounts.ensure_company(COMPANY, &services).await?;
+    for (name, code, phone) in [MEIZU, YGSOFT] {
+        match accounts.create_enterprise(name, code, phone).await {
+            Ok(_) | Err(Error::Conflict(Entity::Enterprise)) => {}
             Err(e) => return Err(e),
         }
-        let figures = [
-            "30.0000",
-            "30.0000",
-            "5000.0000",
-            "28.0000",
-            "198.0000",
-            "0.0000",
-            "-100.0000",
-            "500.0000",
-            "28.3400",
-        ]
-        .map(String::from);
-        for (id, code, confirmed) in [
-            ("SB201706-MEIZU", MEIZU.1, true),
-            ("SB201707-MEIZU", MEIZU.1, false),
-            ("SB201706-YGSOFT", YGSOFT.1, true),
-        ] {
-            let bill = BillInput {
-                id: Some(id.into()),
-                credit_code: code.into(),
-                date: if id.contains("201707") {
-                    "2017-08-05"
-                } else {
-                    "2017-07-05"
-                }
-                .into(),
-                elec_use_date: if id.contains("201707") {
-                    "2017-07-01"
-                } else {
-                    "2017-06-01"
-                }
-                .into(),
-                user_benefits: "30.00".into(),
-                figures: figures.clone(),
-            };
-            match self.create_settlement_bill(&bill).await {
-                Ok(_) => {
-                    if confirmed {
-                        self.confirm_settlement_bill(id, "刘杰", Some("2017-07-10"))
-                            .await?;
-                    }
-                }
-                Err(Error::Conflict(Entity::SettlementBill)) => {}
-                Err(e) => return Err(e),
+    }
+    if store::user_by_phone(accounts.store.pool(), DEMO_USER.0)
+        .await?
+        .is_none()
+    {
+        let hash = accounts.passwords.hash(DEMO_USER.1).await?;
+        let id = ids::random_hex_id();
+        let now = accounts.clock.now().millis();
+        store::insert_user(accounts.store.pool(), &id, DEMO_USER.0, &hash, now).await?;
+        let chosen = serde_json::to_string(&services[..2]).map_err(Error::internal)?;
+        store::set_binding(
+            accounts.store.pool(),
+            &id,
+            Some((MEIZU.1, &company.id, &chosen)),
+            now,
+        )
+        .await?;
+    }
+    let contract = ContractInput {
+        contract_id: "GD441520170601".into(),
+        credit_code: MEIZU.1.into(),
+        company_id: company.id.clone(),
+        title: format!("{COMPANY}与{}购售电协议", MEIZU.0),
+        content: CONTRACT_CONTENT.into(),
+        files: vec!["客户名单列表.xls".into(), "现场图片001.jpg".into()],
+        state: "fullfill".into(),
+        elec_number: 2000,
+        sign_date: "2017-01-01".into(),
+        expire_date: "2017-12-31".into(),
+    };
+    match data.create_contract(&contract).await {
+        Ok(_) | Err(Error::Conflict(Entity::Contract)) => {}
+        Err(e) => return Err(e),
+    }
+    let figures = [
+        "30.0000",
+        "30.0000",
+        "5000.0000",
+        "28.0000",
+        "198.0000",
+        "0.0000",
+        "-100.0000",
+        "500.0000",
+        "28.3400",
+    ]
+    .map(String::from);
+    for (id, code, confirmed) in [
+        ("SB201706-MEIZU", MEIZU.1, true),
+        ("SB201707-MEIZU", MEIZU.1, false),
+        ("SB201706-YGSOFT", YGSOFT.1, true),
+    ] {
+        let bill = BillInput {
+            id: Some(id.into()),
+            credit_code: code.into(),
+            date: if id.contains("201707") {
+                "2017-08-05"
+            } else {
+                "2017-07-05"
             }
+            .into(),
+            elec_use_date: if id.contains("201707") {
+                "2017-07-01"
+            } else {
+                "2017-06-01"
+            }
+            .into(),
+            user_benefits: "30.00".into(),
+            figures: figures.clone(),
+        };
+        match data.create_settlement_bill(&bill).await {
+            Ok(_) => {
+                if confirmed {
+                    data.confirm_settlement_bill(id, "刘杰", Some("2017-07-10"))
+                        .await?;
+                }
+            }
+            Err(Error::Conflict(Entity::SettlementBill)) => {}
+            Err(e) => return Err(e),
         }
-        for (month, number) in [(1, "500.0000"), (2, "460.5000"), (3, "520.2500")] {
-            self.put_monthly_use(MEIZU.1, 2017, month, number).await?;
-        }
-        let this_year = i64::from(self.now().local_calendar_date(self.settings.zone).year());
-        for month in 1..=3 {
-            self.put_monthly_use(MEIZU.1, this_year, month, "480.0000")
+    }
+    for (month, number) in [(1, "500.0000"), (2, "460.5000"), (3, "520.2500")] {
+        data.put_monthly_use(MEIZU.1, 2017, month, number).await?;
+    }
+    let this_year = data.this_year();
+    for month in 1..=3 {
+        data.put_monthly_use(MEIZU.1, this_year, month, "480.0000")
+            .await?;
+    }
+    if store::plans(accounts.store.pool(), MEIZU.1)
+        .await?
+        .is_empty()
+    {
+        let now = accounts.clock.now().millis();
+        let mut tx = accounts.store.begin_write().await?;
+        store::insert_plan(
+            &mut tx,
+            &crate::store::retail::PlanRow {
+                id: ids::random_hex_id(),
+                enterprise_code: MEIZU.1.into(),
+                plan_type: "month".into(),
+                year: 2017,
+                month: 1,
+                quantity: 8_880_000,
+                state: "draft".into(),
+                created_at: now,
+                updated_at: now,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+    }
+    if store::articles(accounts.store.pool(), None)
+        .await?
+        .is_empty()
+    {
+        for (channel, title, content, author) in ARTICLES {
+            data.create_article(channel, title, content, author, "")
                 .await?;
         }
-        if store::plans(self.store.pool(), MEIZU.1).await?.is_empty() {
-            let now = self.now().millis();
-            let mut tx = self.store.begin_write().await?;
-            store::insert_plan(
-                &mut tx,
-                &crate::store::retail::PlanRow {
-                    id: ids::random_hex_id(),
-                    enterprise_code: MEIZU.1.into(),
-                    plan_type: "month".into(),
-                    year: 2017,
-                    month: 1,
-                    quantity: 8_880_000,
-                    state: "draft".into(),
-                    created_at: now,
-                    updated_at: now,
-                },
-            )
-            .await?;
-            tx.commit().await?;
-        }
-        if store::articles(self.store.pool(), None).await?.is_empty() {
-            for (channel, title, content, author) in ARTICLES {
-                self.create_article(channel, title, content, author, "")
-                    .await?;
-            }
-        }
-        if store::guide(self.store.pool()).await?.is_empty() {
-            for (question, answer) in GUIDE {
-                self.create_guide_entry(question, answer.trim(), None)
-                    .await?;
-            }
-        }
-        Ok(())
     }
+    if store::guide(accounts.store.pool()).await?.is_empty() {
+        for (question, answer) in GUIDE {
+            data.create_guide_entry(question, answer.trim(), None)
+                .await?;
+        }
+    }
+    Ok(())
 }

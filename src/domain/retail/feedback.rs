@@ -8,9 +8,9 @@
 
 use std::path::PathBuf;
 
-use super::{RetailUser, store};
+use super::{RetailData, RetailUser, store};
 use crate::domain::identity::{long_text, text_field};
-use crate::domain::{Core, Entity, Error, Result, Timestamp, ids};
+use crate::domain::{Entity, Error, Result, Timestamp, ids};
 use crate::store::retail::FeedbackRow;
 
 /// The picture types the hall accepts.
@@ -134,13 +134,18 @@ impl Drop for PendingFile {
     }
 }
 
-impl Core {
+impl RetailData {
     fn feedback_folder(&self) -> PathBuf {
         self.settings.retail_upload_dir.join("feedback")
     }
 
+    /// Largest picture a feedback entry may carry (bytes).
+    pub fn max_picture_bytes(&self) -> usize {
+        self.settings.retail_max_upload_bytes
+    }
+
     /// Records a user's feedback with an optional picture; returns its id.
-    pub async fn retail_feedback(
+    pub async fn record_feedback(
         &self,
         user: &RetailUser,
         content: &str,
@@ -190,7 +195,7 @@ impl Core {
                     .map(|name| name.to_string_lossy().into_owned())
             }),
             picture_type: stored.as_ref().map(|(_, _, k)| k.mime().to_owned()),
-            created_at: self.now().millis(),
+            created_at: self.clock.now().millis(),
         };
         store::insert_feedback(self.store.pool(), &row).await?;
         if let Some((guard, _, _)) = stored {

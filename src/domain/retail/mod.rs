@@ -5,16 +5,33 @@
 //! An enterprise is registered by an operator with its credit code and a contact phone; a user
 //! binds to it with the SMS code sent to that phone ([`binding`]), so knowing a company's public
 //! facts is not enough to read its contracts and bills.
+//!
+//! Two services:
+//! - [`Retail`] (here and in [`binding`]): the hall's accounts. Registration, login, tokens,
+//!   passwords and phone changes; the companies and enterprises operators register; binding a
+//!   user to an enterprise and unbinding it.
+//! - [`RetailData`] ([`data`] and [`feedback`]): what the hall shows and keeps. Articles and the
+//!   business guide, a bound enterprise's monthly use, plans, contracts and settlement bills, and
+//!   the users' feedback.
+//!
+//! [`demo::load`] fills both with the document's examples.
 
 pub mod binding;
 pub mod data;
 pub mod demo;
 pub mod feedback;
 
-use super::codes::{Channel, CodeRequest};
+use std::sync::Arc;
+
+use super::codes::{Channel, CodeRequest, Codes};
+use super::guard::SignInGuard;
 use super::identity::{CreditCode, Password, Phone, text_field};
-use super::{AuthFailure, Core, Entity, Error, Forbidden, Result, ids};
+use super::passwords::PasswordHasher;
+use super::{AuthFailure, Clock, Entity, Error, Forbidden, Result, Settings, ids};
+use crate::store::Store;
 use crate::store::retail::{self as store, CompanyRow, EnterpriseRow, UserRow};
+
+pub use data::RetailData;
 
 /// The surface name on codes and in the dev outbox.
 pub const SURFACE: &str = "retail";
@@ -105,10 +122,47 @@ impl From<EnterpriseRow> for Enterprise {
     }
 }
 
-impl Core {
+/// The enterprise a user is bound to, or a refusal saying it must bind first.
+pub(crate) fn enterprise_of(user: &RetailUser) -> Result<&str> {
+    user.binding
+        .as_ref()
+        .map(|b| b.enterprise_code.as_str())
+        .ok_or(Error::Forbidden(Forbidden::NotAllowed))
+}
+
+/// The hall's accounts: users and their logins, the companies and enterprises operators
+/// register, and the binding of a user to an enterprise ([`binding`]).
+pub struct Retail {
+    store: Store,
+    clock: Clock,
+    settings: Arc<Settings>,
+    passwords: PasswordHasher,
+    codes: Arc<Codes>,
+    guard: Arc<SignInGuard>,
+}
+
+impl Retail {
+    pub fn new(
+        store: Store,
+        clock: Clock,
+        settings: Arc<Settings>,
+        passwords: PasswordHasher,
+        codes: Arc<Codes>,
+        guard: Arc<SignInGuard>,
+    ) -> Retail {
+        Retail {
+            store,
+            clock,
+            settings,
+            passwords,
+            codes,
+            guard,
+        }
+    }
+
     /// Registers a hall user: an 11-digit phone not registered yet, a password of 8 or more
     /// characters, and a captcha.
-    pub async fn retail_register(
+    pub async fn register(
         &self,
         phone: &str,
         password: &str,
@@ -126,14 +180,14 @@ impl Core {
         }
         let hash = self.passwords.hash(password.expose()).await?;
         let id = ids::random_hex_id();
-        let now = self.now().millis();
+        let now = self.clock.now().millis();
         if !store::insert_user(self.store.pool(), &id, phone.as_str(), &hash, now).await? {
             return Err(Error::Conflict(Entity::User));
         }
-        self.retail_user_by_phone(phone.as_str()).await
+        self.user_by_phone(phone.as_str()).await
     }
 
-    async fn retail_user_by_phone(&self, phone: &str) -> Result<RetailUser> {
+    async fn user_by_phone(&self, phone: &str) -> Result<RetailUser> {
         store::user_by_phone(self.store.pool(), phone)
             .await?
             .map(RetailUser::from)
@@ -141,7 +195,7 @@ impl Core {
     }
 
     /// Logs a user in with phone and password; returns the bearer token.
-    pub async fn retail_login(
+    pub async fn login(
         &self,
         phone: &str,
         password: &str,
@@ -162,7 +216,7 @@ impl Core {
             )
             .await?;
         let token = ids::random_token();
-        let now = self.now();
+        let now = self.clock.now();
         store::insert_token(
             self.store.pool(),
             &ids::token_hash(&token),
@@ -175,11 +229,11 @@ impl Core {
     }
 
     /// The user of a live token.
-    pub async fn retail_authenticate(&self, token: &str) -> Result<RetailUser> {
+    pub async fn authenticate(&self, token: &str) -> Result<RetailUser> {
         store::user_by_token(
             self.store.pool(),
             &ids::token_hash(token.trim()),
-            self.now().millis(),
+            self.clock.now().millis(),
         )
         .await?
         .map(RetailUser::from)
@@ -187,13 +241,13 @@ impl Core {
     }
 
     /// Ends the login of `token`.
-    pub async fn retail_logout(&self, token: &str) -> Result<()> {
+    pub async fn logout(&self, token: &str) -> Result<()> {
         store::delete_token(self.store.pool(), &ids::token_hash(token.trim())).await?;
         Ok(())
     }
 
     /// Changes the password (the old one must be right); every other login of the user ends.
-    pub async fn retail_change_password(
+    pub async fn change_password(
         &self,
         user: &RetailUser,
         token: &str,
@@ -219,7 +273,7 @@ impl Core {
         self.guard.clear_failures(&guard_key, from).await?;
         let hash = self.passwords.hash(new.expose()).await?;
         let mut tx = self.store.begin_write().await?;
-        store::set_password(&mut *tx, &user.id, &hash, self.now().millis()).await?;
+        store::set_password(&mut *tx, &user.id, &hash, self.clock.now().millis()).await?;
         store::delete_other_tokens(&mut *tx, &user.id, &ids::token_hash(token.trim())).await?;
         tx.commit().await?;
         Ok(())
@@ -228,7 +282,7 @@ impl Core {
     /// Sends the code that confirms a new phone number (to that number). A number that is
     /// registered already gets nothing, but the answer is the same (no way to probe numbers);
     /// the change itself refuses it.
-    pub async fn retail_send_phone_code(&self, new_phone: &str) -> Result<i64> {
+    pub async fn send_phone_code(&self, new_phone: &str) -> Result<i64> {
         let phone = Phone::parse(new_phone)?;
         if store::user_by_phone(self.store.pool(), phone.as_str())
             .await?
@@ -249,7 +303,7 @@ impl Core {
     }
 
     /// Moves the user to a new phone number confirmed by the code sent to it.
-    pub async fn retail_change_phone(
+    pub async fn change_phone(
         &self,
         user: &RetailUser,
         old_phone: &str,
@@ -277,13 +331,15 @@ impl Core {
         {
             return Err(Error::Conflict(Entity::User));
         }
-        self.codes.consume(&mut tx, &code_id, self.now()).await?;
+        self.codes
+            .consume(&mut tx, &code_id, self.clock.now())
+            .await?;
         let moved = store::set_phone(
             &mut *tx,
             &user.id,
             &user.phone,
             new_phone.as_str(),
-            self.now().millis(),
+            self.clock.now().millis(),
         )
         .await
         .map_err(|e| {
@@ -298,11 +354,11 @@ impl Core {
             return Err(Error::State("手机号码已被修改，请重新登录".into()));
         }
         tx.commit().await?;
-        self.retail_user_by_phone(new_phone.as_str()).await
+        self.user_by_phone(new_phone.as_str()).await
     }
 
     /// The companies a user may bind to, with their services.
-    pub async fn retail_companies(&self) -> Result<Vec<Company>> {
+    pub async fn companies(&self) -> Result<Vec<Company>> {
         Ok(store::companies(self.store.pool())
             .await?
             .into_iter()
@@ -310,18 +366,10 @@ impl Core {
             .collect())
     }
 
-    /// The enterprise a user is bound to, or a refusal saying it must bind first.
-    pub(crate) fn retail_enterprise_of(user: &RetailUser) -> Result<&str> {
-        user.binding
-            .as_ref()
-            .map(|b| b.enterprise_code.as_str())
-            .ok_or(Error::Forbidden(Forbidden::NotAllowed))
-    }
-
     // --- operators -------------------------------------------------------------------------
 
     /// Adds a retail company with the services it offers.
-    pub async fn create_retail_company(&self, name: &str, services: &[String]) -> Result<Company> {
+    pub async fn create_company(&self, name: &str, services: &[String]) -> Result<Company> {
         let name = text_field(name, "name", "售电公司名称", 100)?;
         let mut list: Vec<String> = Vec::new();
         for s in services {
@@ -337,7 +385,7 @@ impl Core {
             id: ids::random_hex_id(),
             name,
             services: serde_json::to_string(&list).map_err(Error::internal)?,
-            created_at: self.now().millis(),
+            created_at: self.clock.now().millis(),
         };
         if !store::insert_company(self.store.pool(), &row).await? {
             return Err(Error::Conflict(Entity::RetailCompany));
@@ -346,15 +394,11 @@ impl Core {
     }
 
     /// The company of `name`, creating it when missing (demo data).
-    pub(crate) async fn ensure_retail_company(
-        &self,
-        name: &str,
-        services: &[String],
-    ) -> Result<Company> {
+    pub(crate) async fn ensure_company(&self, name: &str, services: &[String]) -> Result<Company> {
         if let Some(row) = store::company_by_name(self.store.pool(), name).await? {
             return Ok(row.into());
         }
-        self.create_retail_company(name, services).await
+        self.create_company(name, services).await
     }
 
     /// Registers an enterprise customer with its credit code and contact phone.
@@ -370,7 +414,7 @@ impl Core {
                 .to_owned(),
             name: text_field(name, "name", "企业名称", 100)?,
             contact_phone: Phone::parse(contact_phone)?.as_str().to_owned(),
-            created_at: self.now().millis(),
+            created_at: self.clock.now().millis(),
             max_users: 1,
         };
         if !store::insert_enterprise(self.store.pool(), &row).await? {
@@ -418,7 +462,7 @@ impl Core {
     }
 
     /// Changes a company's name and/or the services it offers (operators).
-    pub async fn update_retail_company(
+    pub async fn update_company(
         &self,
         id: &str,
         name: Option<&str>,
@@ -472,7 +516,7 @@ impl Core {
     }
 
     /// Every hall user with its binding (operators).
-    pub async fn retail_users(&self) -> Result<Vec<RetailUser>> {
+    pub async fn users(&self) -> Result<Vec<RetailUser>> {
         Ok(store::users(self.store.pool())
             .await?
             .into_iter()
@@ -481,8 +525,8 @@ impl Core {
     }
 
     /// Removes a user's binding (operators).
-    pub async fn retail_unbind(&self, user_id: &str) -> Result<()> {
-        if !store::set_binding(self.store.pool(), user_id, None, self.now().millis()).await? {
+    pub async fn unbind(&self, user_id: &str) -> Result<()> {
+        if !store::set_binding(self.store.pool(), user_id, None, self.clock.now().millis()).await? {
             return Err(Error::NotFound(Entity::User));
         }
         Ok(())

@@ -34,8 +34,8 @@ pub async fn create_company(
     Body(req): Body<CompanyRequest>,
 ) -> Reply {
     let c = state
-        .core
-        .create_retail_company(
+        .retail
+        .create_company(
             req.name.as_deref().unwrap_or_default(),
             &req.services.unwrap_or_default(),
         )
@@ -61,8 +61,8 @@ pub async fn update_company(
     Body(req): Body<CompanyPatch>,
 ) -> Reply {
     let c = state
-        .core
-        .update_retail_company(&id, req.name.as_deref(), req.services.as_deref())
+        .retail
+        .update_company(&id, req.name.as_deref(), req.services.as_deref())
         .await?;
     tracing::info!(operator = %op.username, company = %c.id, "retail company changed");
     ok(
@@ -74,8 +74,8 @@ pub async fn update_company(
 /// `GET /admin/v1/retail/companies`
 pub async fn list_companies(State(state): State<AppState>, _op: OperatorAuth) -> Reply {
     let list: Vec<Value> = state
-        .core
-        .retail_companies()
+        .retail
+        .companies()
         .await?
         .into_iter()
         .map(|c| json!({"id": c.id, "name": c.name, "services": c.services}))
@@ -101,7 +101,7 @@ pub async fn create_enterprise(
     Body(req): Body<EnterpriseRequest>,
 ) -> Reply {
     let e = state
-        .core
+        .retail
         .create_enterprise(
             req.name.as_deref().unwrap_or_default(),
             req.credit_code.as_deref().unwrap_or_default(),
@@ -128,7 +128,7 @@ pub async fn update_enterprise(
     Body(req): Body<EnterprisePatch>,
 ) -> Reply {
     let e = state
-        .core
+        .retail
         .update_enterprise(
             &code,
             req.name.as_deref(),
@@ -143,7 +143,7 @@ pub async fn update_enterprise(
 /// `GET /admin/v1/retail/enterprises`
 pub async fn list_enterprises(State(state): State<AppState>, _op: OperatorAuth) -> Reply {
     let list: Vec<Value> = state
-        .core
+        .retail
         .enterprises()
         .await?
         .iter()
@@ -155,8 +155,8 @@ pub async fn list_enterprises(State(state): State<AppState>, _op: OperatorAuth) 
 /// `GET /admin/v1/retail/users`: hall users with their bindings.
 pub async fn list_users(State(state): State<AppState>, _op: OperatorAuth) -> Reply {
     let list: Vec<Value> = state
-        .core
-        .retail_users()
+        .retail
+        .users()
         .await?
         .iter()
         .map(wire::user_json)
@@ -170,7 +170,7 @@ pub async fn unbind_user(
     OperatorAuth(op): OperatorAuth,
     Path(id): Path<String>,
 ) -> Reply {
-    state.core.retail_unbind(&id).await?;
+    state.retail.unbind(&id).await?;
     tracing::info!(operator = %op.username, user = %id, "retail user unbound");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -191,7 +191,7 @@ pub async fn create_article(
     Body(req): Body<ArticleRequest>,
 ) -> Reply {
     let a = state
-        .core
+        .retail_data
         .create_article(
             req.channel.as_deref().unwrap_or_default(),
             req.title.as_deref().unwrap_or_default(),
@@ -208,7 +208,7 @@ pub async fn create_article(
 /// `GET /admin/v1/retail/articles`: every channel.
 pub async fn list_articles(State(state): State<AppState>, _op: OperatorAuth) -> Reply {
     let list: Vec<Value> = state
-        .core
+        .retail_data
         .all_articles()
         .await?
         .iter()
@@ -227,7 +227,7 @@ pub async fn delete_article(
     _op: OperatorAuth,
     Path(id): Path<String>,
 ) -> Reply {
-    state.core.delete_article(&id).await?;
+    state.retail_data.delete_article(&id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -245,7 +245,7 @@ pub async fn create_guide(
     Body(req): Body<GuideRequest>,
 ) -> Reply {
     let g = state
-        .core
+        .retail_data
         .create_guide_entry(
             req.question.as_deref().unwrap_or_default(),
             req.answer.as_deref().unwrap_or_default(),
@@ -261,8 +261,8 @@ pub async fn create_guide(
 /// `GET /admin/v1/retail/guide`
 pub async fn list_guide(State(state): State<AppState>, _op: OperatorAuth) -> Reply {
     let list: Vec<Value> = state
-        .core
-        .retail_guide()
+        .retail_data
+        .guide()
         .await?
         .into_iter()
         .map(|g| json!({"id": g.id, "question": g.question, "answer": g.answer, "position": g.position}))
@@ -276,7 +276,7 @@ pub async fn delete_guide(
     _op: OperatorAuth,
     Path(id): Path<String>,
 ) -> Reply {
-    state.core.delete_guide_entry(&id).await?;
+    state.retail_data.delete_guide_entry(&id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -313,7 +313,7 @@ pub async fn create_contract(
         sign_date: req.sign_date.unwrap_or_default(),
         expire_date: req.expire_date.unwrap_or_default(),
     };
-    let c = state.core.create_contract(&input).await?;
+    let c = state.retail_data.create_contract(&input).await?;
     tracing::info!(operator = %op.username, contract = %c.contract_id, "contract created");
     let mut body = wire::contract_json(&c);
     body["credit_code"] = json!(c.enterprise_code);
@@ -335,7 +335,7 @@ pub async fn update_contract(
     Body(req): Body<ContractPatch>,
 ) -> Reply {
     let c = state
-        .core
+        .retail_data
         .update_contract(
             &id,
             req.state.as_deref(),
@@ -352,7 +352,7 @@ pub async fn update_contract(
 /// `GET /admin/v1/retail/contracts`
 pub async fn list_contracts(State(state): State<AppState>, _op: OperatorAuth) -> Reply {
     let list: Vec<Value> = state
-        .core
+        .retail_data
         .all_contracts()
         .await?
         .iter()
@@ -380,7 +380,7 @@ pub async fn put_monthly_use(
     Body(req): Body<UseRequest>,
 ) -> Reply {
     state
-        .core
+        .retail_data
         .put_monthly_use(
             req.credit_code.as_deref().unwrap_or_default(),
             req.year.unwrap_or(0),
@@ -402,7 +402,7 @@ pub async fn get_monthly_use(
         .and_then(|y| y.trim().parse::<i64>().ok())
         .ok_or_else(|| AdminError::bad_request("year: a year such as 2017"))?;
     let list: Vec<Value> = state
-        .core
+        .retail_data
         .enterprise_monthly_use(q.get("credit_code").map_or("", String::as_str), year)
         .await?
         .into_iter()
@@ -418,7 +418,7 @@ pub async fn list_plans(
     Query(q): Query<std::collections::HashMap<String, String>>,
 ) -> Reply {
     let list: Vec<Value> = state
-        .core
+        .retail_data
         .enterprise_plans(q.get("credit_code").map_or("", String::as_str))
         .await?
         .iter()
@@ -465,7 +465,7 @@ pub async fn create_bill(
         user_benefits: field("user_benefits"),
         figures: BILL_FIGURES.map(field),
     };
-    let bill = state.core.create_settlement_bill(&input).await?;
+    let bill = state.retail_data.create_settlement_bill(&input).await?;
     tracing::info!(operator = %op.username, bill = %bill.id, "settlement bill created");
     Ok((StatusCode::CREATED, Json(wire::BillWire::from(&bill))).into_response())
 }
@@ -473,7 +473,7 @@ pub async fn create_bill(
 /// `GET /admin/v1/retail/bills`
 pub async fn list_bills(State(state): State<AppState>, _op: OperatorAuth) -> Reply {
     let list: Vec<wire::BillWire> = state
-        .core
+        .retail_data
         .all_settlement_bills()
         .await?
         .iter()
@@ -501,7 +501,7 @@ pub async fn confirm_bill(
     Body(req): Body<ConfirmRequest>,
 ) -> Reply {
     let bill = state
-        .core
+        .retail_data
         .confirm_settlement_bill(
             &id,
             req.confirmer.as_deref().unwrap_or_default(),
@@ -515,7 +515,7 @@ pub async fn confirm_bill(
 /// `GET /admin/v1/retail/feedback`: newest first; `picture` is the URL of its picture, if any.
 pub async fn list_feedback(State(state): State<AppState>, _op: OperatorAuth) -> Reply {
     let list: Vec<Value> = state
-        .core
+        .retail_data
         .all_feedback()
         .await?
         .into_iter()
@@ -541,7 +541,7 @@ pub async fn feedback_picture(
     _op: OperatorAuth,
     Path(id): Path<String>,
 ) -> Reply {
-    let (bytes, kind) = state.core.feedback_picture(&id).await?;
+    let (bytes, kind) = state.retail_data.feedback_picture(&id).await?;
     Ok((
         [
             (header::CONTENT_TYPE, kind.mime().to_owned()),

@@ -349,7 +349,7 @@ impl FromRequestParts<AppState> for Auth {
         let token = crate::surfaces::bearer(&parts.headers)
             .ok_or(RetailError::from(Error::Unauthorized(AuthFailure::Missing)))?
             .to_owned();
-        let user = state.core.retail_authenticate(&token).await?;
+        let user = state.retail.authenticate(&token).await?;
         Ok(Auth { user, token })
     }
 }

@@ -52,7 +52,7 @@ pub async fn captcha(
     QueryParams(query): QueryParams,
 ) -> Reply {
     if let Some(ip) = ip {
-        if let Err(wait) = state.captcha_limiter.check(ip, state.core.now()) {
+        if let Err(wait) = state.captcha_limiter.check(ip, state.now()) {
             return Err(RetailError::rate_limited(
                 format!("验证码请求过于频繁，请{wait}秒后再试"),
                 wait,
@@ -94,8 +94,8 @@ pub async fn captcha(
 /// `POST /user/register`: phone, password (8+), captcha.
 pub async fn register(State(state): State<AppState>, f: Fields) -> Reply {
     let user = state
-        .core
-        .retail_register(
+        .retail
+        .register(
             &f.text_of(PHONE),
             &f.text_of(PASSWORD),
             &f.text_of(CAPTCHA_ID),
@@ -141,8 +141,8 @@ pub async fn login(State(state): State<AppState>, ClientIp(ip): ClientIp, req: R
         return bind_with(&state, &auth, &f, ip).await;
     }
     let (token, user) = state
-        .core
-        .retail_login(&f.text_of(PHONE), &f.text_of(PASSWORD), ip)
+        .retail
+        .login(&f.text_of(PHONE), &f.text_of(PASSWORD), ip)
         .await?;
     ok(
         StatusCode::OK,
@@ -178,10 +178,7 @@ pub async fn bind_code(
         captcha_id: f.text_of(CAPTCHA_ID),
         captcha: f.text_of(CAPTCHA),
     };
-    let sent = state
-        .core
-        .retail_send_bind_code(&auth.user, &req, ip)
-        .await?;
+    let sent = state.retail.send_bind_code(&auth.user, &req, ip).await?;
     ok(
         StatusCode::OK,
         &json!({
@@ -209,14 +206,14 @@ async fn bind_with(state: &AppState, auth: &Auth, f: &Fields, ip: Option<IpAddr>
         services: [f.list("services"), f.list("service")].concat(),
         code: f.text_of(SMS_CODE),
     };
-    let user = state.core.retail_bind(&auth.user, &req, ip).await?;
+    let user = state.retail.bind(&auth.user, &req, ip).await?;
     ok(StatusCode::OK, &user_json(&user))
 }
 
 /// `GET /user/bind`: the enterprise the user is bound to and everyone bound to it (phones
 /// masked), so a holder sees who else acts for it.
 pub async fn bound_users(State(state): State<AppState>, auth: Auth) -> Reply {
-    let e = state.core.retail_enterprise_users(&auth.user).await?;
+    let e = state.retail.enterprise_users(&auth.user).await?;
     let users: Vec<Value> = e
         .users
         .iter()
@@ -235,7 +232,7 @@ pub async fn bound_users(State(state): State<AppState>, auth: Auth) -> Reply {
 
 /// `POST /user/logout`
 pub async fn logout(State(state): State<AppState>, auth: Auth) -> Reply {
-    state.core.retail_logout(&auth.token).await?;
+    state.retail.logout(&auth.token).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -247,8 +244,8 @@ pub async fn info(auth: Auth) -> Reply {
 /// `GET /companies`: the retail companies to bind to, with their services.
 pub async fn companies(State(state): State<AppState>) -> Reply {
     let list: Vec<Value> = state
-        .core
-        .retail_companies()
+        .retail
+        .companies()
         .await?
         .into_iter()
         .map(|c| json!({"id": c.id, "name": c.name, "services": c.services}))
@@ -264,8 +261,8 @@ pub async fn change_password(
     f: Fields,
 ) -> Reply {
     state
-        .core
-        .retail_change_password(
+        .retail
+        .change_password(
             &auth.user,
             &auth.token,
             &f.text_of(&["old_password", "oldPassword", "password"]),
@@ -282,7 +279,7 @@ pub async fn change_password(
 pub async fn send_code(State(state): State<AppState>, auth: Auth, f: Fields) -> Reply {
     if let Err(wait) = state
         .retail_sms_limiter
-        .check_key(auth.user.id.clone(), state.core.now())
+        .check_key(auth.user.id.clone(), state.now())
     {
         return Err(RetailError::rate_limited(
             format!("验证码发送过于频繁，请{wait}秒后再试"),
@@ -290,8 +287,8 @@ pub async fn send_code(State(state): State<AppState>, auth: Auth, f: Fields) -> 
         ));
     }
     let expires_in = state
-        .core
-        .retail_send_phone_code(&f.text_of(&["phone", "new_phone", "newPhone", "mobile"]))
+        .retail
+        .send_phone_code(&f.text_of(&["phone", "new_phone", "newPhone", "mobile"]))
         .await?;
     ok(StatusCode::OK, &json!({"expires_in": expires_in}))
 }
@@ -299,8 +296,8 @@ pub async fn send_code(State(state): State<AppState>, auth: Auth, f: Fields) -> 
 /// `POST /user/change_phone_number`: old number, new number, the code sent to the new one.
 pub async fn change_phone(State(state): State<AppState>, auth: Auth, f: Fields) -> Reply {
     let user = state
-        .core
-        .retail_change_phone(
+        .retail
+        .change_phone(
             &auth.user,
             &f.text_of(&["old_phone", "old_phone_number", "oldPhone"]),
             &f.text_of(&["new_phone", "new_phone_number", "newPhone"]),
@@ -327,8 +324,8 @@ pub async fn recommend(State(state): State<AppState>, auth: Auth, req: Request) 
         (f.text("content"), Some(f.text("contact")), None)
     };
     let id = state
-        .core
-        .retail_feedback(&auth.user, &content, contact.as_deref(), picture.as_deref())
+        .retail_data
+        .record_feedback(&auth.user, &content, contact.as_deref(), picture.as_deref())
         .await??;
     ok(
         StatusCode::CREATED,
@@ -340,7 +337,7 @@ async fn read_multipart(
     state: &AppState,
     req: Request,
 ) -> Result<(String, Option<String>, Option<Vec<u8>>), RetailError> {
-    let max = state.core.settings.retail_max_upload_bytes;
+    let max = state.retail_data.max_picture_bytes();
     let bad = |e: axum::extract::multipart::MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             RetailError::new(
@@ -397,17 +394,11 @@ pub async fn elec_situation(
             .ok()
             .filter(|y| (2000..=2100).contains(y))
             .ok_or_else(|| RetailError::invalid("year: 年份须为2000-2100"))?,
-        None => i64::from(
-            state
-                .core
-                .now()
-                .local_calendar_date(state.core.settings.zone)
-                .year(),
-        ),
+        None => state.retail_data.this_year(),
     };
     let list: Vec<Value> = state
-        .core
-        .retail_monthly_use(&auth.user, year)
+        .retail_data
+        .monthly_use(&auth.user, year)
         .await?
         .into_iter()
         .map(|(month, q)| json!({"month": month.to_string(), "number": fixed_string(q, 4)}))
@@ -436,8 +427,8 @@ pub fn plan_json(p: &Plan) -> Value {
 /// `GET /user/elec_plan`
 pub async fn elec_plan(State(state): State<AppState>, auth: Auth) -> Reply {
     let list: Vec<Value> = state
-        .core
-        .retail_plans(&auth.user)
+        .retail_data
+        .plans(&auth.user)
         .await?
         .iter()
         .map(plan_json)
@@ -455,7 +446,7 @@ pub async fn add_elec_plan(State(state): State<AppState>, auth: Auth, f: Fields)
         state: f.text("state"),
         plan_type: Some(f.text("type")),
     };
-    let (created, plan) = state.core.retail_add_plan(&auth.user, &input).await?;
+    let (created, plan) = state.retail_data.add_plan(&auth.user, &input).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -492,8 +483,8 @@ pub async fn science_articles(State(state): State<AppState>) -> Reply {
 
 async fn articles(state: &AppState, channel: &str) -> Reply {
     let list: Vec<Value> = state
-        .core
-        .retail_articles(channel)
+        .retail_data
+        .articles(channel)
         .await?
         .iter()
         .map(article_json)
@@ -504,8 +495,8 @@ async fn articles(state: &AppState, channel: &str) -> Reply {
 /// `GET /business_guide`: emits the document's misspelt `questiuon`, and `question` too.
 pub async fn business_guide(State(state): State<AppState>) -> Reply {
     let list: Vec<Value> = state
-        .core
-        .retail_guide()
+        .retail_data
+        .guide()
         .await?
         .into_iter()
         .map(|g| json!({"questiuon": g.question, "question": g.question, "answer": g.answer}))
@@ -531,8 +522,8 @@ pub fn contract_json(c: &Contract) -> Value {
 /// `GET /user/contracts`: the bound enterprise's contracts.
 pub async fn contracts(State(state): State<AppState>, auth: Auth) -> Reply {
     let list: Vec<Value> = state
-        .core
-        .retail_contracts(&auth.user)
+        .retail_data
+        .contracts(&auth.user)
         .await?
         .iter()
         .map(contract_json)
@@ -591,8 +582,8 @@ impl From<&SettlementBill> for BillWire {
 /// `GET /user/settlement_bills`: the bound enterprise's settlement bills.
 pub async fn settlement_bills(State(state): State<AppState>, auth: Auth) -> Reply {
     let list: Vec<BillWire> = state
-        .core
-        .retail_bills(&auth.user)
+        .retail_data
+        .bills(&auth.user)
         .await?
         .iter()
         .map(BillWire::from)

@@ -81,7 +81,7 @@ pub const SURFACE: &str = "retail";
 
 /// The document's routes, relative to the surface root.
 pub fn router(state: AppState) -> Router {
-    let upload_limit = state.core.settings.retail_max_upload_bytes + 64 * 1024;
+    let upload_limit = state.retail_data.max_picture_bytes() + 64 * 1024;
     Router::new()
         .route("/qr_code", get(handlers::captcha))
         .route("/companies", get(handlers::companies))
