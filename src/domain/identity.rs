@@ -26,6 +26,37 @@ impl Phone {
     }
 }
 
+/// A WeChat openid as a mini-program sends it: 1-128 URL-safe characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenId(String);
+
+impl OpenId {
+    pub fn parse(s: &str) -> Result<OpenId> {
+        let s = s.trim();
+        let ok = !s.is_empty()
+            && s.len() <= 128
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if ok {
+            Ok(OpenId(s.to_owned()))
+        } else {
+            Err(Error::invalid("openid", "openid 格式不正确"))
+        }
+    }
+
+    /// An optional openid: absent or blank is none.
+    pub fn parse_optional(s: Option<&str>) -> Result<Option<OpenId>> {
+        match s.map(str::trim).filter(|s| !s.is_empty()) {
+            None => Ok(None),
+            Some(s) => OpenId::parse(s).map(Some),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A password as typed: 6-20 characters, no control characters.
 #[derive(Clone)]
 pub struct Password(String);

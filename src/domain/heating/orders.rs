@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::accounts::Accounts;
 use super::bills::BillStatus;
 use super::users::Users;
+use crate::domain::identity::OpenId;
 use crate::domain::money::Fen;
 use crate::domain::payments::{ClientPayParams, PrepayRequest, TradeState};
 use crate::domain::payments::{OrderOwner, OwnerFuture, Paid, PaymentGateway};
@@ -237,8 +238,9 @@ impl Orders {
 
         let openid = match openid {
             Some(o) => {
-                self.users.remember_openid(user_id, o).await?;
-                Some(o.trim().to_owned())
+                let o = OpenId::parse(o)?;
+                self.users.remember_openid(user_id, &o).await?;
+                Some(o.as_str().to_owned())
             }
             None => crate::store::heating::users::openid(self.store.pool(), user_id).await?,
         };

@@ -6,7 +6,7 @@ use super::sessions::{IssuedTokens, Principal};
 use crate::domain::codes::Codes;
 use crate::domain::codes::{Channel, CodeRequest};
 use crate::domain::guard::SignInGuard;
-use crate::domain::identity::{IdCard, Password, Phone, text_field};
+use crate::domain::identity::{IdCard, OpenId, Password, Phone, text_field};
 use crate::domain::passwords::PasswordHasher;
 use crate::domain::tokens::TokenKeys;
 use crate::domain::{AuthFailure, Entity, Error, Forbidden, Result, Timestamp, ids};
@@ -188,6 +188,7 @@ impl Users {
         &self,
         phone: &Phone,
         proof: LoginProof<'_>,
+        openid: Option<&OpenId>,
         audience: &'static str,
         from: Option<std::net::IpAddr>,
     ) -> Result<LoginOutcome> {
@@ -230,6 +231,9 @@ impl Users {
         let tokens = self.open_session(&mut tx, &user.id, audience, now).await?;
         tx.commit().await?;
         self.guard.clear_failures(&guard_key, from).await?;
+        if let Some(openid) = openid {
+            self.remember_openid(&user.id, openid).await?;
+        }
         Ok(LoginOutcome {
             tokens,
             user: user.into(),
@@ -345,18 +349,9 @@ impl Users {
         Ok(())
     }
 
-    /// Remembers the WeChat openid a user's mini-program sent (1-128 URL-safe characters).
-    pub async fn remember_openid(&self, user_id: &str, openid: &str) -> Result<()> {
-        let openid = openid.trim();
-        let ok = !openid.is_empty()
-            && openid.len() <= 128
-            && openid
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if !ok {
-            return Err(Error::invalid("openid", "openid 格式不正确"));
-        }
-        store_users::set_openid(self.store.pool(), user_id, openid).await?;
+    /// Remembers the WeChat openid a user's mini-program sent.
+    pub async fn remember_openid(&self, user_id: &str, openid: &OpenId) -> Result<()> {
+        store_users::set_openid(self.store.pool(), user_id, openid.as_str()).await?;
         Ok(())
     }
 

@@ -10,7 +10,7 @@ use crate::domain::heating::users::{
     LoginProof, PURPOSE_LOGIN, PURPOSE_REGISTER, PURPOSE_RESET_PASSWORD, PasswordChange,
     ProfileUpdate, Registration,
 };
-use crate::domain::identity::{Password, Phone};
+use crate::domain::identity::{OpenId, Password, Phone};
 use crate::domain::{AuthFailure, Error};
 use crate::surfaces::AppState;
 use crate::surfaces::ClientIp;
@@ -90,33 +90,13 @@ pub async fn login(
         }
         _ => return Err(ApiError::bad_request("验证码不能为空")),
     };
-    let openid = req
-        .openid
-        .as_deref()
-        .map(str::trim)
-        .filter(|o| !o.is_empty());
-    if let Some(openid) = openid {
-        // Checked before the login so a bad openid does not use up the code.
-        if openid.len() > 128
-            || !openid
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            return Err(ApiError::bad_request("openid 格式不正确"));
-        }
-    }
+    // Checked before the login so a bad openid does not use up the code.
+    let openid = OpenId::parse_optional(req.openid.as_deref())?;
     let outcome = state
         .heating
         .users
-        .login(&phone, proof, SURFACE, ip)
+        .login(&phone, proof, openid.as_ref(), SURFACE, ip)
         .await?;
-    if let Some(openid) = openid {
-        state
-            .heating
-            .users
-            .remember_openid(&outcome.user.id, openid)
-            .await?;
-    }
     let user = outcome.user;
     Ok(Reply::ok(
         &state,
