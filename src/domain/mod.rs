@@ -132,6 +132,10 @@ pub struct Services {
     pub guard: Arc<guard::SignInGuard>,
     /// Payments: the gateway and the areas its notifications go to.
     pub payments: Arc<payments::Payments>,
+    /// Prepaid smart meters.
+    pub meter: Arc<meter::Meter>,
+    /// The EV charging station.
+    pub charging: Arc<charging::Charging>,
     pub core: Arc<Core>,
 }
 
@@ -175,10 +179,25 @@ impl Services {
             settings.clone(),
             passwords.clone(),
         ));
-        let charging =
-            charging::service::Live::load(&store, &settings.charging, clock.now()).await?;
+        let meter = Arc::new(meter::Meter::new(
+            store.clone(),
+            clock.clone(),
+            settings.clone(),
+            passwords.clone(),
+            guard.clone(),
+        ));
+        let charging = Arc::new(
+            charging::Charging::load(
+                store.clone(),
+                clock.clone(),
+                settings.clone(),
+                passwords.clone(),
+                codes.clone(),
+                guard.clone(),
+            )
+            .await?,
+        );
         let core = Arc::new(Core {
-            charging,
             store: store.clone(),
             clock: clock.clone(),
             settings,
@@ -187,7 +206,6 @@ impl Services {
             tokens: TokenKeys::new(jwt.as_bytes()),
             codes: codes.clone(),
             guard: guard.clone(),
-            meter_recharges: Default::default(),
             iot_swept: Default::default(),
         });
         let payments = Arc::new(payments::Payments::new(
@@ -203,6 +221,8 @@ impl Services {
             codes,
             guard,
             payments,
+            meter,
+            charging,
             core,
         })
     }
@@ -215,6 +235,8 @@ impl Services {
     /// Loads every area's demo data (`--demo`); loading it again changes nothing.
     pub async fn load_demo(&self) -> Result<()> {
         self.core.load_demo().await?;
+        self.meter.load_demo().await?;
+        self.charging.load_demo().await?;
         tracing::info!("demo data loaded");
         Ok(())
     }
@@ -241,10 +263,6 @@ pub struct Core {
     tokens: TokenKeys,
     codes: Arc<codes::Codes>,
     guard: Arc<guard::SignInGuard>,
-    /// Meter recharges waiting for their group commit.
-    meter_recharges: meter::RechargeQueue,
-    /// The charging station, live.
-    charging: charging::service::Live,
     /// When the IoT platform's time-driven moves last ran (clock milliseconds).
     iot_swept: std::sync::atomic::AtomicI64,
 }

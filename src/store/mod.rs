@@ -8,8 +8,9 @@
 //! survives a crash of the process but the last ones may be lost on a power cut. That is safe
 //! for what can be recovered (a heating payment lost that way is pending again, and the
 //! reconciler asks WeChat Pay and settles it). What cannot be recovered, a meter recharge the
-//! platform was told succeeded, goes through [`Store::durable_connection`]: `synchronous = FULL`,
-//! on disk before it is acknowledged, affordable because its committer batches.
+//! platform was told succeeded, goes through [`Store::durable_connection`] and
+//! [`Store::begin_durable`]: `synchronous = FULL`, on disk before it is acknowledged,
+//! affordable because its committer batches.
 
 pub mod attempts;
 pub mod charging;
@@ -66,6 +67,34 @@ impl std::ops::Deref for Tx {
 }
 
 impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut Conn {
+        &mut self.inner
+    }
+}
+
+/// A durable write transaction on a connection of its own (see [`Store::begin_durable`]).
+///
+/// Like [`Tx`], it holds this process's writer turn on SQLite until it commits or is dropped.
+pub struct DurableTx<'c> {
+    inner: sqlx::Transaction<'c, Any>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl DurableTx<'_> {
+    /// Commits (on disk before it returns), then gives the writer turn to the next in line.
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.inner.commit().await
+    }
+}
+
+impl std::ops::Deref for DurableTx<'_> {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        &self.inner
+    }
+}
+
+impl std::ops::DerefMut for DurableTx<'_> {
     fn deref_mut(&mut self) -> &mut Conn {
         &mut self.inner
     }
@@ -274,6 +303,21 @@ impl Store {
             Backend::Sqlite => Some(self.writer.clone().lock_owned().await),
             Backend::Postgres => None,
         }
+    }
+
+    /// Begins a write transaction on `conn`, a [`Store::durable_connection`]: takes this
+    /// process's writer turn first, then `BEGIN IMMEDIATE` on SQLite (a plain `BEGIN` on
+    /// PostgreSQL), like [`Store::begin_write`] on the pool.
+    pub async fn begin_durable<'c>(
+        &self,
+        conn: &'c mut Conn,
+    ) -> Result<DurableTx<'c>, sqlx::Error> {
+        let turn = self.writer_turn().await;
+        let inner = match self.backend {
+            Backend::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => conn.begin().await?,
+        };
+        Ok(DurableTx { inner, _turn: turn })
     }
 
     /// A read-only transaction that sees one consistent snapshot (for checks across tables).
