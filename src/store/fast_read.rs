@@ -7,8 +7,9 @@
 //! never wait for writers; if SQLite is busy anyway (recovery, a checkpoint), the short busy
 //! timeout expires and the caller falls back to the pooled path.
 //!
-//! [`Store::fast_fetch_optional`] writes such a read once: one SQL text and one row type
-//! ([`InPlaceRow`]) serve both the in-place path and the pooled one.
+//! [`Store::fast_fetch_optional`](super::Store::fast_fetch_optional) writes such a read once:
+//! one SQL text and one row type ([`InPlaceRow`]) serve both the in-place path and the pooled
+//! one.
 
 use std::cell::RefCell;
 use std::path::PathBuf;

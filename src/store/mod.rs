@@ -284,7 +284,7 @@ impl Store {
 
     /// A connection outside the pool for a long-lived writer whose commits must be on disk
     /// before they are acknowledged: on SQLite it runs with `synchronous = FULL` (PostgreSQL
-    /// commits durably by default). Its writers take [`Store::writer_turn`] first.
+    /// commits durably by default). Its writers begin with [`Store::begin_durable`].
     pub async fn durable_connection(&self) -> Result<AnyConnection, sqlx::Error> {
         let mut conn = AnyConnection::connect_with(&self.options).await?;
         if self.backend == Backend::Sqlite {
@@ -298,7 +298,7 @@ impl Store {
 
     /// This process's writer turn on SQLite (none needed on PostgreSQL), for writers with a
     /// connection of their own.
-    pub async fn writer_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+    async fn writer_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
         match self.backend {
             Backend::Sqlite => Some(self.writer.clone().lock_owned().await),
             Backend::Postgres => None,

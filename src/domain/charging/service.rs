@@ -603,8 +603,8 @@ enum Job {
     Change(Op),
 }
 
-/// Writes the station: what a job needs of the [`Charging`] service, owned, so the job can run on its own
-/// task.
+/// Writes the station: what a job needs of the [`Charging`] service, owned, so the job can run
+/// on its own task.
 #[derive(Clone)]
 struct Writer {
     store: Store,

@@ -1,9 +1,9 @@
 //! Prepaid smart meters (seed 003): API accounts that third-party platforms log in with, and
 //! what each account may see: its buildings, addresses, households and their meters.
 //!
-//! One service, [`Meter`], owns the area: the API accounts and their tokens (here), readings
-//! ([`readings`]), recharges and their group-commit queue ([`recharges`]), the CSV registry
-//! import ([`import`]) and the demo data ([`demo`]).
+//! One service, [`Meter`], owns the area: the API accounts and their tokens (this file),
+//! readings (`readings.rs`), recharges and their group-commit queue (`recharges.rs`), the CSV
+//! registry import ([`import`]) and the demo data (`demo.rs`).
 //!
 //! Tokens are random and opaque (stored hashed), valid two hours; a token only works for the
 //! account that obtained it.
@@ -24,8 +24,9 @@ mod readings;
 mod recharges;
 
 pub use readings::{ReadingInput, ReadingReport};
+use recharges::RechargeQueue;
 pub(crate) use recharges::recharge_entry;
-pub use recharges::{DEFAULT_MAX_RECHARGE, Recharge, RechargeQueue, ledger_account};
+pub use recharges::{DEFAULT_MAX_RECHARGE, Recharge, ledger_account};
 
 /// The prepaid-meter service: API accounts and tokens, the registry the accounts see,
 /// readings, recharges (it owns their group-commit queue) and the registry import.
@@ -77,6 +78,7 @@ pub struct MeterView {
 }
 
 impl Meter {
+    /// The service over the store; the recharge committer starts with the first recharge.
     pub fn new(
         store: Store,
         clock: Clock,
