@@ -317,7 +317,7 @@ impl App {
         }
         {
             // The charging station: cars finish on the clock, watched or not.
-            let core = self.state.core.clone();
+            let charging = self.state.charging.clone();
             let mut rx = stop_rx.clone();
             tasks.spawn(async move {
                 let mut ticks = tokio::time::interval(Duration::from_millis(100));
@@ -325,7 +325,7 @@ impl App {
                 loop {
                     tokio::select! {
                         _ = ticks.tick() => {
-                            if let Err(e) = core.charging_tick().await {
+                            if let Err(e) = charging.tick().await {
                                 tracing::warn!(error = %e, "charging station tick failed");
                             }
                         }

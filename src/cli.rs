@@ -256,8 +256,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let store = app::open_store(&config).await?;
             let services = app::build_services(&config, store).await?;
-            let core = services.core.clone();
-            let result = core.import_meters(&bytes).await;
+            let result = services.meter.import(&bytes).await;
             services.store.close().await;
             let report = result.map_err(|e| match e {
                 crate::domain::Error::Invalid(inv) => {

@@ -141,6 +141,10 @@ pub struct Services {
     pub retail: Arc<retail::Retail>,
     /// The retail hall's content and enterprise records, and its feedback.
     pub retail_data: Arc<retail::RetailData>,
+    /// Prepaid smart meters.
+    pub meter: Arc<meter::Meter>,
+    /// The EV charging station.
+    pub charging: Arc<charging::Charging>,
     pub core: Arc<Core>,
 }
 
@@ -235,10 +239,25 @@ impl Services {
             clock.clone(),
             settings.clone(),
         ));
-        let charging =
-            charging::service::Live::load(&store, &settings.charging, clock.now()).await?;
+        let meter = Arc::new(meter::Meter::new(
+            store.clone(),
+            clock.clone(),
+            settings.clone(),
+            passwords.clone(),
+            guard.clone(),
+        ));
+        let charging = Arc::new(
+            charging::Charging::load(
+                store.clone(),
+                clock.clone(),
+                settings.clone(),
+                passwords.clone(),
+                codes.clone(),
+                guard.clone(),
+            )
+            .await?,
+        );
         let core = Arc::new(Core {
-            charging,
             store: store.clone(),
             clock: clock.clone(),
             settings,
@@ -246,7 +265,6 @@ impl Services {
             payments: payments.clone(),
             codes: codes.clone(),
             guard: guard.clone(),
-            meter_recharges: Default::default(),
             iot_swept: Default::default(),
         });
         let payments = Arc::new(payments::Payments::new(
@@ -265,6 +283,8 @@ impl Services {
             heating,
             retail,
             retail_data,
+            meter,
+            charging,
             core,
         })
     }
@@ -282,6 +302,8 @@ impl Services {
         self.heating.load_demo().await?;
         self.core.load_demo().await?;
         retail::demo::load(&self.retail, &self.retail_data).await?;
+        self.meter.load_demo().await?;
+        self.charging.load_demo().await?;
         tracing::info!("demo data loaded");
         Ok(())
     }
@@ -307,10 +329,6 @@ pub struct Core {
     pub payments: Arc<dyn payments::PaymentGateway>,
     codes: Arc<codes::Codes>,
     guard: Arc<guard::SignInGuard>,
-    /// Meter recharges waiting for their group commit.
-    meter_recharges: meter::RechargeQueue,
-    /// The charging station, live.
-    charging: charging::service::Live,
     /// When the IoT platform's time-driven moves last ran (clock milliseconds).
     iot_swept: std::sync::atomic::AtomicI64,
 }

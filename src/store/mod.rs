@@ -8,8 +8,9 @@
 //! survives a crash of the process but the last ones may be lost on a power cut. That is safe
 //! for what can be recovered (a heating payment lost that way is pending again, and the
 //! reconciler asks WeChat Pay and settles it). What cannot be recovered, a meter recharge the
-//! platform was told succeeded, goes through [`Store::durable_connection`]: `synchronous = FULL`,
-//! on disk before it is acknowledged, affordable because its committer batches.
+//! platform was told succeeded, goes through [`Store::durable_connection`] and
+//! [`Store::begin_durable`]: `synchronous = FULL`, on disk before it is acknowledged,
+//! affordable because its committer batches.
 
 pub mod attempts;
 pub mod charging;
@@ -62,6 +63,34 @@ impl std::ops::Deref for Tx {
 }
 
 impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut Conn {
+        &mut self.inner
+    }
+}
+
+/// A durable write transaction on a connection of its own (see [`Store::begin_durable`]).
+///
+/// Like [`Tx`], it holds this process's writer turn on SQLite until it commits or is dropped.
+pub struct DurableTx<'c> {
+    inner: sqlx::Transaction<'c, Any>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl DurableTx<'_> {
+    /// Commits (on disk before it returns), then gives the writer turn to the next in line.
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.inner.commit().await
+    }
+}
+
+impl std::ops::Deref for DurableTx<'_> {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        &self.inner
+    }
+}
+
+impl std::ops::DerefMut for DurableTx<'_> {
     fn deref_mut(&mut self) -> &mut Conn {
         &mut self.inner
     }
@@ -251,7 +280,7 @@ impl Store {
 
     /// A connection outside the pool for a long-lived writer whose commits must be on disk
     /// before they are acknowledged: on SQLite it runs with `synchronous = FULL` (PostgreSQL
-    /// commits durably by default). Its writers take [`Store::writer_turn`] first.
+    /// commits durably by default). Its writers begin with [`Store::begin_durable`].
     pub async fn durable_connection(&self) -> Result<AnyConnection, sqlx::Error> {
         let mut conn = AnyConnection::connect_with(&self.options).await?;
         if self.backend == Backend::Sqlite {
@@ -265,11 +294,26 @@ impl Store {
 
     /// This process's writer turn on SQLite (none needed on PostgreSQL), for writers with a
     /// connection of their own.
-    pub async fn writer_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+    async fn writer_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
         match self.backend {
             Backend::Sqlite => Some(self.writer.clone().lock_owned().await),
             Backend::Postgres => None,
         }
+    }
+
+    /// Begins a write transaction on `conn`, a [`Store::durable_connection`]: takes this
+    /// process's writer turn first, then `BEGIN IMMEDIATE` on SQLite (a plain `BEGIN` on
+    /// PostgreSQL), like [`Store::begin_write`] on the pool.
+    pub async fn begin_durable<'c>(
+        &self,
+        conn: &'c mut Conn,
+    ) -> Result<DurableTx<'c>, sqlx::Error> {
+        let turn = self.writer_turn().await;
+        let inner = match self.backend {
+            Backend::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => conn.begin().await?,
+        };
+        Ok(DurableTx { inner, _turn: turn })
     }
 
     /// A read-only transaction that sees one consistent snapshot (for checks across tables).

@@ -800,8 +800,8 @@ async fn three_hundred_streams_each_get_every_event_in_order() {
             .expect("the step works");
         let (token, _) = app
             .state
-            .core
-            .charging_register(&format!("driver{i}"), "123456", &c.id, &c.answer)
+            .charging
+            .register(&format!("driver{i}"), "123456", &c.id, &c.answer)
             .await
             .expect("the step works");
         tokens.push(token);

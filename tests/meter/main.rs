@@ -210,8 +210,8 @@ async fn token_errors_follow_section_five() {
     let app = demo().await;
     // A second account with a household of its own.
     app.state
-        .core
-        .ensure_meter_account("other", "654321")
+        .meter
+        .ensure_account("other", "654321")
         .await
         .expect("account");
     let t = token(&app).await;

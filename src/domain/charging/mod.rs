@@ -1,8 +1,70 @@
-//! EV charging (seed 004): the station scheduler and its tariff. The surfaces, persistence and
-//! the replay command build on these.
+//! EV charging (seed 004): the station scheduler and its tariff, and the [`Charging`] service
+//! the surfaces, the ticker and the replay command build on.
+//!
+//! - [`station`]: the scheduler itself, pure and deterministic (no clock, no storage).
+//! - [`tariff`]: prices by time of day.
+//! - [`settings`]: the operator's view of the configuration (kW, yuan, local times).
+//! - [`service`]: the station live in memory, logged to the database with every change; the
+//!   drivers' requests and streams, and the operator's piles, configuration and reports.
+//! - [`users`]: the drivers' accounts and tokens.
+
+use std::sync::Arc;
+
+use super::codes::Codes;
+use super::guard::SignInGuard;
+use super::passwords::PasswordHasher;
+use super::{Clock, Result, Settings};
+use crate::store::Store;
 
 pub mod service;
 pub mod settings;
 pub mod station;
 pub mod tariff;
 pub mod users;
+
+/// The EV charging station as a service: its drivers (register, log in, tokens) and the live
+/// station (requests, streams, piles, configuration, detail records and reports).
+///
+/// It owns the station in memory ([`service::Live`]): one scheduler for the process, written to
+/// the database with every change.
+pub struct Charging {
+    store: Store,
+    clock: Clock,
+    settings: Arc<Settings>,
+    passwords: PasswordHasher,
+    codes: Arc<Codes>,
+    guard: Arc<SignInGuard>,
+    /// The station, live.
+    live: service::Live,
+}
+
+impl Charging {
+    /// Loads the persisted station, or starts an empty one with the configured set-up.
+    pub async fn load(
+        store: Store,
+        clock: Clock,
+        settings: Arc<Settings>,
+        passwords: PasswordHasher,
+        codes: Arc<Codes>,
+        guard: Arc<SignInGuard>,
+    ) -> Result<Charging> {
+        let live = service::Live::load(&store, &settings.charging, clock.now()).await?;
+        Ok(Charging {
+            store,
+            clock,
+            settings,
+            passwords,
+            codes,
+            guard,
+            live,
+        })
+    }
+
+    /// The demo data (`--demo`): the charging document's example driver `test` / `123456`.
+    pub async fn load_demo(&self) -> Result<()> {
+        match self.create_driver("test", "123456").await {
+            Ok(_) | Err(super::Error::Conflict(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -15,11 +15,12 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, OwnedMutexGuard, mpsc};
 
+use super::Charging;
 use super::settings::StationSettings;
 use super::station::{
     CarId, DetailRecord, EndReason, Event, Mode, PileState, Place, Refusal, Station, StationConfig,
 };
-use crate::domain::{Core, Entity, Error, Result, Timestamp};
+use crate::domain::{Entity, Error, Result, Timestamp};
 use crate::store::Store;
 use crate::store::charging::{self as store, RecordRow};
 
@@ -264,7 +265,7 @@ struct LiveState {
     feeds: HashMap<String, Feed>,
 }
 
-/// The station, live. Held by the [`Core`].
+/// The station, live. Held by the [`Charging`] service.
 pub struct Live {
     state: Arc<Mutex<LiveState>>,
 }
@@ -594,7 +595,7 @@ impl Live {
 
 type Guard = OwnedMutexGuard<LiveState>;
 
-/// What changes the station; run on a task of its own (see [`Core::station_job`]).
+/// What changes the station; run on a task of its own (see [`Charging::station_job`]).
 enum Job {
     /// Reads what other processes logged, then lets the cars due by now finish.
     CatchUp,
@@ -602,8 +603,8 @@ enum Job {
     Change(Op),
 }
 
-/// Writes the station: what a job needs of the [`Core`], owned, so the job can run on its own
-/// task.
+/// Writes the station: what a job needs of the [`Charging`] service, owned, so the job can run
+/// on its own task.
 #[derive(Clone)]
 struct Writer {
     store: Store,
@@ -842,9 +843,9 @@ impl Writer {
     }
 }
 
-impl Core {
+impl Charging {
     async fn station(&self) -> Guard {
-        self.charging.state.clone().lock_owned().await
+        self.live.state.clone().lock_owned().await
     }
 
     /// Runs a job on the station on a task of its own and hands the station back. A request
@@ -878,7 +879,7 @@ impl Core {
     }
 
     /// Lets the cars due by now finish; called by the ticker and before every read.
-    pub async fn charging_tick(&self) -> Result<()> {
+    pub async fn tick(&self) -> Result<()> {
         self.station_now().await.map(drop)
     }
 
@@ -886,7 +887,7 @@ impl Core {
     /// `wh`. `since` (a reconnecting stream's last event) asks for the events after it, also
     /// of a request that ended meanwhile; without it a driver with no request in progress makes
     /// a new one (which needs `mode` and `wh`).
-    pub async fn charging_open(
+    pub async fn open(
         &self,
         user: &str,
         request: Option<(Mode, i64, Option<i64>)>,
@@ -974,7 +975,7 @@ impl Core {
     }
 
     /// Makes a request over HTTP (for clients without a stream).
-    pub async fn charging_apply(
+    pub async fn apply(
         &self,
         user: &str,
         mode: Mode,
@@ -991,12 +992,7 @@ impl Core {
     }
 
     /// Changes the mode and/or the energy of a driver's waiting request.
-    pub async fn charging_modify(
-        &self,
-        user: &str,
-        mode: Option<Mode>,
-        wh: Option<i64>,
-    ) -> Result<CarView> {
+    pub async fn modify(&self, user: &str, mode: Option<Mode>, wh: Option<i64>) -> Result<CarView> {
         let live = self.station_now().await?;
         let car = *live
             .active
@@ -1023,7 +1019,7 @@ impl Core {
     }
 
     /// Cancels a driver's request wherever it is.
-    pub async fn charging_cancel(&self, user: &str) -> Result<()> {
+    pub async fn cancel(&self, user: &str) -> Result<()> {
         let live = self.station_now().await?;
         let car = *live
             .active
@@ -1035,13 +1031,13 @@ impl Core {
     }
 
     /// A driver's request in progress, if any.
-    pub async fn charging_info(&self, user: &str) -> Result<Option<CarView>> {
+    pub async fn info(&self, user: &str) -> Result<Option<CarView>> {
         let live = self.station_now().await?;
         Ok(live.active.get(user).and_then(|car| live.view(*car)))
     }
 
     /// Every pile with the cars in its queue.
-    pub async fn charging_piles(&self) -> Result<Vec<PileView>> {
+    pub async fn piles(&self) -> Result<Vec<PileView>> {
         let live = self.station_now().await?;
         let st = &live.station;
         Ok(st
@@ -1065,7 +1061,7 @@ impl Core {
     }
 
     /// The waiting area in order, then the cars taken off failed piles and not placed yet.
-    pub async fn charging_waiting(&self) -> Result<(Vec<CarView>, Vec<CarView>)> {
+    pub async fn waiting(&self) -> Result<(Vec<CarView>, Vec<CarView>)> {
         let live = self.station_now().await?;
         let st = &live.station;
         let waiting = st
@@ -1082,7 +1078,7 @@ impl Core {
     }
 
     /// Switches a pile on or off, or records its fault or recovery.
-    pub async fn charging_pile_action(&self, pile: &str, action: PileAction) -> Result<()> {
+    pub async fn pile_action(&self, pile: &str, action: PileAction) -> Result<()> {
         let live = self.station().await;
         let pile = pile.to_owned();
         let op = match action {
@@ -1095,7 +1091,7 @@ impl Core {
     }
 
     /// The station's configuration.
-    pub async fn charging_config(&self) -> Result<StationConfig> {
+    pub async fn config(&self) -> Result<StationConfig> {
         Ok(self.station_now().await?.station.config.clone())
     }
 
@@ -1104,7 +1100,7 @@ impl Core {
     /// empty station (409 otherwise).
     /// `changes` are keys of [`StationSettings`]; they are applied to the configuration in
     /// force under the station's lock, so two operators' changes never undo each other.
-    pub async fn charging_set_config(
+    pub async fn set_config(
         &self,
         changes: serde_json::Map<String, serde_json::Value>,
     ) -> Result<StationConfig> {
@@ -1141,7 +1137,7 @@ impl Core {
 
     /// Empties the station and starts over with `config` (the current one if none); the
     /// detail records go too. Only under `--dev`, for replays.
-    pub async fn charging_reset(
+    pub async fn reset(
         &self,
         changes: serde_json::Map<String, serde_json::Value>,
     ) -> Result<StationConfig> {
@@ -1157,21 +1153,21 @@ impl Core {
     }
 
     /// A driver's latest detail records, newest first.
-    pub async fn charging_records(&self, user: &str, num: i64) -> Result<Vec<Record>> {
-        self.charging_tick().await?;
+    pub async fn records(&self, user: &str, num: i64) -> Result<Vec<Record>> {
+        self.tick().await?;
         let rows = store::records_of(self.store.pool(), user, num).await?;
         Ok(rows.into_iter().map(Record::from_row).collect())
     }
 
     /// The latest detail records of every driver, newest first (operator).
-    pub async fn charging_all_records(&self, limit: i64) -> Result<Vec<Record>> {
-        self.charging_tick().await?;
+    pub async fn all_records(&self, limit: i64) -> Result<Vec<Record>> {
+        self.tick().await?;
         let rows = store::all_records(self.store.pool(), limit).await?;
         Ok(rows.into_iter().map(Record::from_row).collect())
     }
 
     /// Per-pile sums of the sessions that ended in `[from, to)`, every pile listed.
-    pub async fn charging_report(&self, from: i64, to: i64) -> Result<Vec<store::PileSums>> {
+    pub async fn report(&self, from: i64, to: i64) -> Result<Vec<store::PileSums>> {
         let piles: Vec<String> = {
             let live = self.station_now().await?;
             live.station.piles.iter().map(|p| p.id.clone()).collect()

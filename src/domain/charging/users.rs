@@ -1,8 +1,9 @@
 //! The station's drivers: register (user name, password, image captcha), log in (random token,
 //! stored hashed, valid 7 days).
 
+use super::Charging;
 use crate::domain::identity::{Password, text_field};
-use crate::domain::{AuthFailure, Core, Entity, Error, Result, ids};
+use crate::domain::{AuthFailure, Entity, Error, Result, ids};
 use crate::store::charging as store;
 
 /// The surface name (captchas, metrics).
@@ -35,10 +36,10 @@ fn check_username(username: &str) -> Result<String> {
     Ok(username)
 }
 
-impl Core {
+impl Charging {
     /// Registers a driver: a user name of 1-32 characters not taken yet, a password of 6-64,
     /// and the answer of a captcha. Returns the new driver's token (registered means logged in).
-    pub async fn charging_register(
+    pub async fn register(
         &self,
         username: &str,
         password: &str,
@@ -49,13 +50,13 @@ impl Core {
         check_username(username)?;
         Password::parse_new(password, "password", 6, 64)?;
         self.codes.take_captcha(captcha_id, captcha).await?;
-        let driver = self.charging_create_driver(username, password).await?;
-        let token = self.charging_token(&driver).await?;
+        let driver = self.create_driver(username, password).await?;
+        let token = self.token(&driver).await?;
         Ok((token, driver))
     }
 
     /// Creates a driver account (registration, or an operator registering a fleet's drivers).
-    pub async fn charging_create_driver(&self, username: &str, password: &str) -> Result<Driver> {
+    pub async fn create_driver(&self, username: &str, password: &str) -> Result<Driver> {
         let username = check_username(username)?;
         let password = Password::parse_new(password, "password", 6, 64)?;
         if store::user_by_name(self.store.pool(), &username)
@@ -71,7 +72,7 @@ impl Core {
             &id,
             &username,
             &hash,
-            self.now().millis(),
+            self.clock.now().millis(),
         )
         .await?
         {
@@ -81,7 +82,7 @@ impl Core {
     }
 
     /// Logs a driver in; wrong passwords are limited per account.
-    pub async fn charging_login(
+    pub async fn login(
         &self,
         username: &str,
         password: &str,
@@ -101,13 +102,13 @@ impl Core {
             )
             .await?;
         let driver = Driver::from(row);
-        let token = self.charging_token(&driver).await?;
+        let token = self.token(&driver).await?;
         Ok((token, driver))
     }
 
-    async fn charging_token(&self, driver: &Driver) -> Result<String> {
+    async fn token(&self, driver: &Driver) -> Result<String> {
         let token = ids::random_token();
-        let now = self.now();
+        let now = self.clock.now();
         store::delete_expired_tokens(self.store.pool(), &driver.id, now.millis()).await?;
         store::insert_token(
             self.store.pool(),
@@ -121,7 +122,7 @@ impl Core {
     }
 
     /// The driver a token belongs to.
-    pub async fn charging_authenticate(&self, token: &str) -> Result<Driver> {
+    pub async fn authenticate(&self, token: &str) -> Result<Driver> {
         let token = token.trim();
         if token.is_empty() {
             return Err(Error::Unauthorized(AuthFailure::Missing));
@@ -129,7 +130,7 @@ impl Core {
         store::user_by_token(
             self.store.pool(),
             &ids::token_hash(token),
-            self.now().millis(),
+            self.clock.now().millis(),
         )
         .await?
         .map(Driver::from)

@@ -9,9 +9,10 @@
 
 use std::collections::HashMap;
 
+use super::Meter;
 use crate::domain::heat::import::{ImportReport, read_csv_rows};
 use crate::domain::money::Fen;
-use crate::domain::{Core, Error, Result};
+use crate::domain::{Error, Result};
 use crate::store::meter as store_meter;
 
 fn code(value: &str, field: &'static str) -> Result<String> {
@@ -31,9 +32,9 @@ struct Row {
     meter: store_meter::MeterRow,
 }
 
-impl Core {
+impl Meter {
     /// Loads meters with their households, addresses and buildings (all or nothing).
-    pub async fn import_meters(&self, bytes: &[u8]) -> Result<ImportReport> {
+    pub async fn import(&self, bytes: &[u8]) -> Result<ImportReport> {
         let required = [
             "admin_user_name",
             "build_code",
@@ -155,7 +156,7 @@ impl Core {
                 address,
             });
         }
-        let now = self.now().millis();
+        let now = self.clock.now().millis();
         let mut report = ImportReport {
             rows: rows.len(),
             ..ImportReport::default()
@@ -171,7 +172,7 @@ impl Core {
             store_meter::upsert_household(&mut *tx, &r.household, now).await?;
             if new_household {
                 self.journal_opening_balance(
-                    &mut *tx,
+                    &mut tx,
                     &r.household.user_code,
                     Fen(r.household.balance),
                 )

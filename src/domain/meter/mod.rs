@@ -1,21 +1,44 @@
 //! Prepaid smart meters (seed 003): API accounts that third-party platforms log in with, and
 //! what each account may see: its buildings, addresses, households and their meters.
 //!
+//! One service, [`Meter`], owns the area: the API accounts and their tokens (this file),
+//! readings (`readings.rs`), recharges and their group-commit queue (`recharges.rs`), the CSV
+//! registry import ([`import`]) and the demo data (`demo.rs`).
+//!
 //! Tokens are random and opaque (stored hashed), valid two hours; a token only works for the
 //! account that obtained it.
 
+use std::sync::Arc;
+
+use super::guard::SignInGuard;
 use super::identity::Password;
 use super::money::Fen;
-use super::{AuthFailure, Core, Entity, Error, Forbidden, Result, Timestamp, ids};
+use super::passwords::PasswordHasher;
+use super::{AuthFailure, Clock, Entity, Error, Forbidden, Result, Settings, Timestamp, ids};
+use crate::store::Store;
 use crate::store::meter as store_meter;
 
+mod demo;
 pub mod import;
 mod readings;
 mod recharges;
 
 pub use readings::{ReadingInput, ReadingReport};
+use recharges::RechargeQueue;
 pub(crate) use recharges::recharge_entry;
-pub use recharges::{DEFAULT_MAX_RECHARGE, Recharge, RechargeQueue, ledger_account};
+pub use recharges::{DEFAULT_MAX_RECHARGE, Recharge, ledger_account};
+
+/// The prepaid-meter service: API accounts and tokens, the registry the accounts see,
+/// readings, recharges (it owns their group-commit queue) and the registry import.
+pub struct Meter {
+    store: Store,
+    clock: Clock,
+    settings: Arc<Settings>,
+    passwords: PasswordHasher,
+    guard: Arc<SignInGuard>,
+    /// Recharges waiting for their group commit.
+    recharges: RechargeQueue,
+}
 
 /// How long a meter API token lives.
 pub const TOKEN_TTL_SECS: i64 = 7200;
@@ -44,9 +67,9 @@ impl From<store_meter::HouseholdRow> for Household {
     }
 }
 
-/// A meter: odd `table_type` is electricity, even is water.
+/// A meter as the API shows it: odd `table_type` is electricity, even is water.
 #[derive(Debug, Clone)]
-pub struct Meter {
+pub struct MeterView {
     pub table_no: String,
     pub table_type: i64,
     /// Hundredths of a unit (kWh or m³).
@@ -54,9 +77,27 @@ pub struct Meter {
     pub read_time: Option<Timestamp>,
 }
 
-impl Core {
+impl Meter {
+    /// The service over the store; the recharge committer starts with the first recharge.
+    pub fn new(
+        store: Store,
+        clock: Clock,
+        settings: Arc<Settings>,
+        passwords: PasswordHasher,
+        guard: Arc<SignInGuard>,
+    ) -> Meter {
+        Meter {
+            store,
+            clock,
+            settings,
+            passwords,
+            guard,
+            recharges: RechargeQueue::default(),
+        }
+    }
+
     /// Logs an API account in; the token is random and opaque.
-    pub async fn meter_login(
+    pub async fn login(
         &self,
         name: &str,
         password: &str,
@@ -74,7 +115,7 @@ impl Core {
         self.guard
             .verify(&format!("meter:{}", name.trim()), from, &password, &hash)
             .await?;
-        let now = self.now();
+        let now = self.clock.now();
         let token = ids::random_token();
         store_meter::insert_token(
             self.store.pool(),
@@ -88,13 +129,13 @@ impl Core {
     }
 
     /// Checks that `token` is live and belongs to the account `name`.
-    pub async fn meter_authenticate(&self, token: &str, name: &str) -> Result<()> {
+    pub async fn authenticate(&self, token: &str, name: &str) -> Result<()> {
         let Some((owner, expires_at, enabled)) =
             store_meter::token(&self.store, &ids::token_hash(token.trim())).await?
         else {
             return Err(Error::Unauthorized(AuthFailure::InvalidToken));
         };
-        if self.now().millis() >= expires_at {
+        if self.clock.now().millis() >= expires_at {
             return Err(Error::Unauthorized(AuthFailure::ExpiredToken));
         }
         if owner != name.trim() {
@@ -107,7 +148,7 @@ impl Core {
     }
 
     /// Gives an account its API rights back, or takes them away (its tokens stop working).
-    pub async fn set_meter_account_enabled(&self, name: &str, enabled: bool) -> Result<()> {
+    pub async fn set_account_enabled(&self, name: &str, enabled: bool) -> Result<()> {
         if !store_meter::set_api_enabled(self.store.pool(), name.trim(), enabled).await? {
             return Err(Error::NotFound(Entity::MeterAccount));
         }
@@ -115,12 +156,12 @@ impl Core {
     }
 
     /// `(name, build_code)` of the account's buildings.
-    pub async fn meter_buildings(&self, account: &str) -> Result<Vec<(String, String)>> {
+    pub async fn buildings(&self, account: &str) -> Result<Vec<(String, String)>> {
         Ok(store_meter::buildings(self.store.pool(), account).await?)
     }
 
     /// `(address, build_code)` of the account, optionally of one building.
-    pub async fn meter_addresses(
+    pub async fn addresses(
         &self,
         account: &str,
         build_code: Option<&str>,
@@ -129,7 +170,7 @@ impl Core {
     }
 
     /// The account's households, optionally of one building and address.
-    pub async fn meter_households(
+    pub async fn households(
         &self,
         account: &str,
         build_code: Option<&str>,
@@ -146,11 +187,11 @@ impl Core {
 
     /// One household of the account, with its meters; another account's household is answered
     /// as one that does not exist (the caller learns nothing of other accounts' numbers).
-    pub async fn meter_household(
+    pub async fn household(
         &self,
         account: &str,
         user_code: &str,
-    ) -> Result<(Household, Vec<Meter>)> {
+    ) -> Result<(Household, Vec<MeterView>)> {
         let row = store_meter::household(self.store.pool(), user_code.trim())
             .await?
             .ok_or(Error::NotFound(Entity::Household))?;
@@ -160,7 +201,7 @@ impl Core {
         let meters = store_meter::meters_of(self.store.pool(), &row.user_code)
             .await?
             .into_iter()
-            .map(|m| Meter {
+            .map(|m| MeterView {
                 table_no: m.table_no,
                 table_type: m.table_type,
                 reading: m.reading,
@@ -171,7 +212,7 @@ impl Core {
     }
 
     /// Creates an API account (operators); an existing name is a conflict.
-    pub async fn create_meter_account(&self, name: &str, password: &str) -> Result<()> {
+    pub async fn create_account(&self, name: &str, password: &str) -> Result<()> {
         let name = name.trim();
         if name.is_empty()
             || name.len() > 64
@@ -186,7 +227,9 @@ impl Core {
         }
         let password = Password::parse_new(password, "api_password", 6, 64)?;
         let hash = self.passwords.hash(password.expose()).await?;
-        if store_meter::insert_account(self.store.pool(), name, &hash, self.now().millis()).await? {
+        if store_meter::insert_account(self.store.pool(), name, &hash, self.clock.now().millis())
+            .await?
+        {
             Ok(())
         } else {
             Err(Error::Conflict(Entity::MeterAccount))
@@ -194,22 +237,23 @@ impl Core {
     }
 
     /// Any household with its meters, for operators.
-    pub async fn meter_household_any(
+    pub async fn household_any(
         &self,
         user_code: &str,
-    ) -> Result<(String, Household, Vec<Meter>)> {
+    ) -> Result<(String, Household, Vec<MeterView>)> {
         let row = store_meter::household(self.store.pool(), user_code.trim())
             .await?
             .ok_or(Error::NotFound(Entity::Household))?;
         let account = row.admin_user_name.clone();
-        let (household, meters) = self.meter_household(&account, user_code).await?;
+        let (household, meters) = self.household(&account, user_code).await?;
         Ok((account, household, meters))
     }
 
     /// Creates an API account if the name is free (demo data, operator tools).
-    pub async fn ensure_meter_account(&self, name: &str, password: &str) -> Result<()> {
+    pub async fn ensure_account(&self, name: &str, password: &str) -> Result<()> {
         let hash = self.passwords.hash(password).await?;
-        store_meter::insert_account(self.store.pool(), name, &hash, self.now().millis()).await?;
+        store_meter::insert_account(self.store.pool(), name, &hash, self.clock.now().millis())
+            .await?;
         Ok(())
     }
 }

@@ -1,9 +1,9 @@
 //! Meter readings: batches from the operator that record consumption and deduct it from the
 //! prepaid balance, and the consumption list the API shows.
 
-use super::ledger_account;
+use super::{Meter, ledger_account};
 use crate::domain::money::Fen;
-use crate::domain::{Core, Error, Result, Timestamp};
+use crate::domain::{Error, Result, Timestamp};
 use crate::store::meter as store_meter;
 
 /// One reading as it comes in: meter number, reading (units, at most two decimals), local time.
@@ -21,7 +21,7 @@ pub struct ReadingReport {
     pub unchanged: usize,
 }
 
-impl Core {
+impl Meter {
     /// Applies a batch of readings in one transaction, all or nothing. Each new reading records a
     /// consumption entry and deducts consumption x unit price from the household's balance (a
     /// journal entry too). A reading lower than the meter's last one, or not newer, refuses the
@@ -31,7 +31,7 @@ impl Core {
             return Err(Error::invalid("readings", "a batch holds 1-10000 readings"));
         }
         let zone = self.settings.zone;
-        let now = self.now().millis();
+        let now = self.clock.now().millis();
         let mut report = ReadingReport::default();
         let mut tx = self.store.begin_write().await?;
         for (i, r) in batch.iter().enumerate() {
@@ -99,7 +99,7 @@ impl Core {
     }
 
     /// A household's applied readings within `[from, to)`, oldest first (as the document's example).
-    pub async fn meter_consumptions(
+    pub async fn consumptions(
         &self,
         account: &str,
         user_code: &str,
@@ -115,7 +115,7 @@ impl Core {
             "pageSize",
             "pageNo须为正整数，pageSize须在1-1000之间",
         )?;
-        let (household, _) = self.meter_household(account, user_code).await?;
+        let (household, _) = self.household(account, user_code).await?;
         Ok(store_meter::consumptions(
             self.store.pool(),
             &household.user_code,

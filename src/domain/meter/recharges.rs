@@ -14,12 +14,12 @@ use std::sync::OnceLock;
 
 use tokio::sync::{mpsc, oneshot};
 
+use super::Meter;
 use crate::domain::money::Fen;
-use crate::domain::{Core, Entity, Error, Result, Timestamp};
+use crate::domain::{Entity, Error, Result, Timestamp};
 use crate::store::ledger::{self as store_ledger, EntryRow};
 use crate::store::meter::{self as store_meter, NewRecharge};
-use crate::store::{Backend, Store};
-use sqlx::{AnyConnection, Connection};
+use crate::store::{Conn, Store};
 
 /// What a recharge did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,7 +107,7 @@ impl RechargeQueue {
 /// Takes what is waiting (at most [`MAX_BATCH`]), commits it, answers; until the queue closes.
 async fn run_committer(store: Store, mut receiver: mpsc::Receiver<Job>) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
-    let mut conn: Option<AnyConnection> = None;
+    let mut conn: Option<Conn> = None;
     loop {
         if receiver.recv_many(&mut jobs, MAX_BATCH).await == 0 {
             return;
@@ -146,7 +146,7 @@ async fn run_committer(store: Store, mut receiver: mpsc::Receiver<Job>) {
 /// batches lock rows in one order). A copy of a known recharge is compared with it.
 async fn apply(
     store: &Store,
-    conn: &mut Option<AnyConnection>,
+    conn: &mut Option<Conn>,
     jobs: &[Job],
 ) -> Result<Vec<Result<Recharge>>> {
     // The committer's own durable connection, opened on first use and again after a failure.
@@ -161,11 +161,7 @@ async fn apply(
     outcomes
 }
 
-async fn apply_on(
-    store: &Store,
-    conn: &mut AnyConnection,
-    jobs: &[Job],
-) -> Result<Vec<Result<Recharge>>> {
+async fn apply_on(store: &Store, conn: &mut Conn, jobs: &[Job]) -> Result<Vec<Result<Recharge>>> {
     // Only the first of several copies in one batch goes into the insert.
     let mut seen = HashSet::new();
     let rows: Vec<NewRecharge<'_>> = jobs
@@ -179,11 +175,7 @@ async fn apply_on(
             created_at: job.at,
         })
         .collect();
-    let _turn = store.writer_turn().await;
-    let mut tx = match store.backend() {
-        Backend::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await?,
-        Backend::Postgres => conn.begin().await?,
-    };
+    let mut tx = store.begin_durable(conn).await?;
     let inserted = store_meter::insert_recharges(&mut tx, &rows).await?;
     let mut new: HashSet<(&str, &str)> = inserted
         .iter()
@@ -228,12 +220,12 @@ async fn apply_on(
     Ok(outcomes)
 }
 
-impl Core {
+impl Meter {
     /// Credits a household once per (account, `out_trade_no`): the same request again answers
     /// success and changes nothing; the same `out_trade_no` with another household or amount is
     /// refused. The journal entry, the recharge and the balance change commit together, and the
     /// answer comes after that commit.
-    pub async fn meter_recharge(
+    pub async fn recharge(
         &self,
         account: &str,
         user_code: &str,
@@ -261,11 +253,11 @@ impl Core {
             user_code,
             out_trade_no: out_trade_no.to_owned(),
             fee,
-            at: self.now().millis(),
+            at: self.clock.now().millis(),
             reply,
         };
         let unavailable = || Error::Internal(anyhow::anyhow!("the recharge committer stopped"));
-        self.meter_recharges
+        self.recharges
             .sender(&self.store)
             .send(job)
             .await
@@ -274,7 +266,7 @@ impl Core {
     }
 
     /// A household's recharges within `[from, to)`: `(out_trade_no, amount, time)`, oldest first (as the document's example).
-    pub async fn meter_recharges(
+    pub async fn recharges(
         &self,
         account: &str,
         user_code: &str,
@@ -290,7 +282,7 @@ impl Core {
             "pageSize",
             "pageNo须为正整数，pageSize须在1-1000之间",
         )?;
-        let (household, _) = self.meter_household(account, user_code).await?;
+        let (household, _) = self.household(account, user_code).await?;
         let (total, rows) = store_meter::recharges(
             self.store.pool(),
             &household.user_code,
@@ -309,25 +301,25 @@ impl Core {
     }
 
     /// Puts a household's starting balance into the journal (once), so the ledger explains it.
-    pub(crate) async fn journal_opening_balance<'e, E: sqlx::Executor<'e, Database = sqlx::Any>>(
+    pub(super) async fn journal_opening_balance(
         &self,
-        ex: E,
+        conn: &mut Conn,
         user_code: &str,
         balance: Fen,
     ) -> Result<()> {
         if balance.0 == 0 {
             return Ok(());
         }
-        let entry = crate::store::ledger::EntryRow {
+        let entry = EntryRow {
             entry_key: format!("meter-opening:{user_code}"),
             kind: "meter_opening_balance".into(),
             account: ledger_account(user_code),
             amount: balance.0,
             reference: user_code.to_owned(),
             external_id: None,
-            created_at: self.now().millis(),
+            created_at: self.clock.now().millis(),
         };
-        crate::store::ledger::append(ex, &entry).await?;
+        store_ledger::append(conn, &entry).await?;
         Ok(())
     }
 }

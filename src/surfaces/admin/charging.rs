@@ -40,7 +40,7 @@ fn iso(ms: i64) -> String {
 }
 
 fn car_json(state: &AppState, c: &CarView) -> Value {
-    let now = state.core.now().millis();
+    let now = state.now().millis();
     json!({
         "user": c.user,
         "number": c.number,
@@ -68,7 +68,7 @@ fn pile_state(s: PileState) -> &'static str {
 
 /// `GET /admin/v1/charging/piles`
 pub async fn piles(State(state): State<AppState>, OperatorAuth(_op): OperatorAuth) -> Reply {
-    let piles = state.core.charging_piles().await?;
+    let piles = state.charging.piles().await?;
     let list: Vec<Value> = piles
         .iter()
         .map(|p| {
@@ -88,7 +88,7 @@ pub async fn piles(State(state): State<AppState>, OperatorAuth(_op): OperatorAut
             })
         })
         .collect();
-    Ok(Json(json!({"now": state.core.now().iso_utc_ms(), "piles": list})).into_response())
+    Ok(Json(json!({"now": state.now().iso_utc_ms(), "piles": list})).into_response())
 }
 
 #[derive(Deserialize)]
@@ -114,7 +114,7 @@ pub async fn pile_state_change(
             ));
         }
     };
-    state.core.charging_pile_action(&id, action).await?;
+    state.charging.pile_action(&id, action).await?;
     tracing::info!(operator = %op.username, pile = %id, ?action, "charging pile state changed");
     piles(State(state), OperatorAuth(op)).await
 }
@@ -122,10 +122,10 @@ pub async fn pile_state_change(
 /// `GET /admin/v1/charging/waiting`: the waiting area in order, and the cars taken off failed
 /// piles not placed yet (`displaced`).
 pub async fn waiting(State(state): State<AppState>, OperatorAuth(_op): OperatorAuth) -> Reply {
-    let (waiting, displaced) = state.core.charging_waiting().await?;
-    let capacity = state.core.charging_config().await?.waiting_capacity;
+    let (waiting, displaced) = state.charging.waiting().await?;
+    let capacity = state.charging.config().await?.waiting_capacity;
     Ok(Json(json!({
-        "now": state.core.now().iso_utc_ms(),
+        "now": state.now().iso_utc_ms(),
         "capacity": capacity,
         "waiting": waiting.iter().map(|c| car_json(&state, c)).collect::<Vec<_>>(),
         "displaced": displaced.iter().map(|c| car_json(&state, c)).collect::<Vec<_>>(),
@@ -150,7 +150,7 @@ pub async fn report(
     let Query(q) = query.map_err(|e| AdminError::bad_request(e.body_text()))?;
     let zone = state.core.settings.zone;
     let date = match q.date.as_deref() {
-        None => state.core.now().local_calendar_date(zone),
+        None => state.now().local_calendar_date(zone),
         Some(d) => crate::domain::heat::parse_date(d)
             .ok_or_else(|| AdminError::bad_request("date: must be YYYY-MM-DD"))?,
     };
@@ -186,7 +186,7 @@ pub async fn report(
     };
     let from_ms = Timestamp::start_of_local_date(from, zone).millis();
     let to_ms = Timestamp::start_of_local_date(to, zone).millis();
-    let sums = state.core.charging_report(from_ms, to_ms).await?;
+    let sums = state.charging.report(from_ms, to_ms).await?;
     let mut totals = (0i64, 0i64, 0i64, 0i64, 0i64);
     let piles: Vec<Value> = sums
         .iter()
@@ -264,7 +264,7 @@ pub async fn records(
     if !(1..=10_000).contains(&limit) {
         return Err(AdminError::bad_request("limit: must be 1-10000"));
     }
-    let list = state.core.charging_all_records(limit).await?;
+    let list = state.charging.all_records(limit).await?;
     Ok(Json(json!({"records": list.iter().map(record_json).collect::<Vec<_>>()})).into_response())
 }
 
@@ -274,7 +274,7 @@ fn settings_json(s: &StationSettings) -> Value {
 
 /// `GET /admin/v1/charging/config`
 pub async fn get_config(State(state): State<AppState>, OperatorAuth(_op): OperatorAuth) -> Reply {
-    let config = state.core.charging_config().await?;
+    let config = state.charging.config().await?;
     Ok(Json(settings_json(&StationSettings::from_config(&config))).into_response())
 }
 
@@ -294,7 +294,7 @@ pub async fn put_config(
     OperatorAuth(op): OperatorAuth,
     Body(body): Body<Value>,
 ) -> Reply {
-    let config = state.core.charging_set_config(changes(body)?).await?;
+    let config = state.charging.set_config(changes(body)?).await?;
     tracing::info!(operator = %op.username, "charging configuration changed");
     Ok(Json(settings_json(&StationSettings::from_config(&config))).into_response())
 }
@@ -313,7 +313,7 @@ pub async fn reset(
             "the station can be reset only under --dev",
         ));
     }
-    let config = state.core.charging_reset(changes(body)?).await?;
+    let config = state.charging.reset(changes(body)?).await?;
     tracing::info!(operator = %op.username, "charging station reset");
     Ok(Json(settings_json(&StationSettings::from_config(&config))).into_response())
 }
@@ -332,8 +332,8 @@ pub async fn create_driver(
     Body(req): Body<DriverRequest>,
 ) -> Reply {
     let driver = state
-        .core
-        .charging_create_driver(
+        .charging
+        .create_driver(
             req.username.as_deref().unwrap_or_default(),
             req.password.as_deref().unwrap_or_default(),
         )

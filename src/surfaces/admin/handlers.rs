@@ -118,7 +118,7 @@ pub async fn move_clock(
         }
     };
     // What the new time brings (cars finishing) happens now, and the drivers hear of it.
-    if let Err(e) = state.core.charging_tick().await {
+    if let Err(e) = state.charging.tick().await {
         tracing::warn!(error = %e, "charging station catch-up failed");
     }
     Ok(Json(clock_json(&state)))

@@ -268,7 +268,7 @@ pub async fn meter_readings(
             read_time: r.read_time,
         })
         .collect();
-    let report = state.core.record_readings(&inputs).await?;
+    let report = state.meter.record_readings(&inputs).await?;
     tracing::info!(operator = %op.username, applied = report.applied, "meter readings recorded");
     Ok(Json(
         json!({"applied": report.applied, "unchanged": report.unchanged}),
@@ -293,7 +293,7 @@ pub async fn create_meter_account(
             "admin_user_name and api_password are required",
         ));
     };
-    state.core.create_meter_account(&name, &password).await?;
+    state.meter.create_account(&name, &password).await?;
     tracing::info!(operator = %op.username, account = %name, "meter API account created");
     Ok((
         StatusCode::CREATED,
@@ -307,7 +307,7 @@ pub async fn import_meters(
     OperatorAuth(op): OperatorAuth,
     RawBody(body): RawBody,
 ) -> AdminResult {
-    let report = state.core.import_meters(&body).await?;
+    let report = state.meter.import(&body).await?;
     tracing::info!(operator = %op.username, rows = report.rows, "meters imported");
     Ok(Json(report_json(report)))
 }
@@ -318,7 +318,7 @@ pub async fn meter_household(
     OperatorAuth(_op): OperatorAuth,
     Path(user_code): Path<String>,
 ) -> AdminResult {
-    let (account, h, meters) = state.core.meter_household_any(&user_code).await?;
+    let (account, h, meters) = state.meter.household_any(&user_code).await?;
     let zone = state.core.settings.zone;
     Ok(Json(json!({
         "user_code": h.user_code,
@@ -344,7 +344,7 @@ pub async fn disable_meter_account(
     OperatorAuth(op): OperatorAuth,
     Path(name): Path<String>,
 ) -> Result<StatusCode, AdminError> {
-    state.core.set_meter_account_enabled(&name, false).await?;
+    state.meter.set_account_enabled(&name, false).await?;
     tracing::info!(operator = %op.username, account = %name, "meter account disabled");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -354,7 +354,7 @@ pub async fn enable_meter_account(
     OperatorAuth(op): OperatorAuth,
     Path(name): Path<String>,
 ) -> Result<StatusCode, AdminError> {
-    state.core.set_meter_account_enabled(&name, true).await?;
+    state.meter.set_account_enabled(&name, true).await?;
     tracing::info!(operator = %op.username, account = %name, "meter account enabled");
     Ok(StatusCode::NO_CONTENT)
 }

@@ -160,7 +160,7 @@ pub async fn captcha(
     // Under --dev a test harness registers hundreds of drivers from one address on a clock
     // that stands still: no limit there.
     if let Some(ip) = ip.filter(|_| !state.config.dev.enabled) {
-        if let Err(wait) = state.captcha_limiter.check(ip, state.core.now()) {
+        if let Err(wait) = state.captcha_limiter.check(ip, state.now()) {
             return Err(ChargingError {
                 retry_after: Some(wait),
                 ..ChargingError::new(
@@ -173,7 +173,7 @@ pub async fn captcha(
     }
     let captcha = state.codes.issue_captcha(SURFACE).await?;
     if let Some(ip) = ip {
-        let until = state.core.now().plus_secs(captcha.expires_in_secs).millis();
+        let until = state.now().plus_secs(captcha.expires_in_secs).millis();
         remember_captcha(&state, ip, &captcha.id, until);
     }
     let png = crate::surfaces::captcha::png(&captcha.answer);
@@ -219,7 +219,7 @@ fn remember_captcha(state: &AppState, ip: IpAddr, id: &str, expires_at: i64) {
         .lock()
         .unwrap_or_else(|p| p.into_inner());
     if map.len() >= 10_000 {
-        let now = state.core.now().millis();
+        let now = state.now().millis();
         map.retain(|_, (_, until)| *until > now);
     }
     if map.len() < 100_000 {
@@ -239,7 +239,7 @@ fn captcha_id_of(
     if let Some(id) = crate::surfaces::cookie(headers, CAPTCHA_COOKIE) {
         return id.to_owned();
     }
-    let now = state.core.now().millis();
+    let now = state.now().millis();
     ip.and_then(|ip| {
         state
             .charging_captchas
@@ -274,8 +274,8 @@ pub async fn register(
         .ok_or_else(|| ChargingError::invalid("code: 请填写验证码"))?;
     let captcha_id = captcha_id_of(&state, &params, &headers, ip);
     let (token, driver) = state
-        .core
-        .charging_register(username, password, &captcha_id, code)
+        .charging
+        .register(username, password, &captcha_id, code)
         .await?;
     Ok(Json(TokenReply {
         code: 200,
@@ -290,7 +290,7 @@ pub async fn register(
 pub async fn login(State(state): State<AppState>, ClientIp(ip): ClientIp, params: Params) -> Reply {
     let username = params.required("username", "用户名")?;
     let password = params.required("password", "密码")?;
-    let (token, driver) = state.core.charging_login(username, password, ip).await?;
+    let (token, driver) = state.charging.login(username, password, ip).await?;
     Ok(Json(TokenReply {
         code: 200,
         msg: "登录成功",
@@ -307,7 +307,7 @@ pub async fn driver(state: &AppState, params: &Params) -> Result<String, Chargin
             crate::domain::AuthFailure::Missing,
         ))
     })?;
-    Ok(state.core.charging_authenticate(token).await?.username)
+    Ok(state.charging.authenticate(token).await?.username)
 }
 
 /// `num`: 10 by default; a positive integer, at most 1,000 records are returned.
@@ -326,7 +326,7 @@ fn num(params: &Params) -> Result<i64, ChargingError> {
 /// `GET /user/log`: the driver's latest detail records, newest first, as a JSON array.
 pub async fn log(State(state): State<AppState>, params: Params) -> Reply {
     let user = driver(&state, &params).await?;
-    let records = state.core.charging_records(&user, num(&params)?).await?;
+    let records = state.charging.records(&user, num(&params)?).await?;
     let list: Vec<LogEntry> = records.iter().map(|r| LogEntry::new(&state, r)).collect();
     Ok(Json(list).into_response())
 }
@@ -340,7 +340,7 @@ struct LogNewReply {
 /// `GET /user/lognew`: `{code: 200, log: [...]}`.
 pub async fn lognew(State(state): State<AppState>, params: Params) -> Reply {
     let user = driver(&state, &params).await?;
-    let records = state.core.charging_records(&user, num(&params)?).await?;
+    let records = state.charging.records(&user, num(&params)?).await?;
     Ok(Json(LogNewReply {
         code: 200,
         log: records
@@ -365,8 +365,8 @@ pub async fn apply(State(state): State<AppState>, params: Params) -> Reply {
     let mode = parse_mode(params.required("mode", "充电模式")?)?;
     let wh = parse_kwh(params.required("quantity", "充电量")?, "quantity")?;
     let view = state
-        .core
-        .charging_apply(&user, mode, wh, capacity(&params)?)
+        .charging
+        .apply(&user, mode, wh, capacity(&params)?)
         .await?;
     Ok(view_reply(&state, "您已经成功进入队列，请等待", &view))
 }
@@ -379,21 +379,21 @@ pub async fn modify(State(state): State<AppState>, params: Params) -> Reply {
         .optional("quantity")
         .map(|q| parse_kwh(q, "quantity"))
         .transpose()?;
-    let view = state.core.charging_modify(&user, mode, wh).await?;
+    let view = state.charging.modify(&user, mode, wh).await?;
     Ok(view_reply(&state, "修改成功", &view))
 }
 
 /// `POST /user/charge/cancel`: anywhere; a charging car gets its detail record.
 pub async fn cancel(State(state): State<AppState>, params: Params) -> Reply {
     let user = driver(&state, &params).await?;
-    state.core.charging_cancel(&user).await?;
+    state.charging.cancel(&user).await?;
     Ok(Json(serde_json::json!({"code": 200, "msg": "已取消充电"})).into_response())
 }
 
 /// `GET /user/charge/info`: the request in progress (`state: "none"` when there is none).
 pub async fn info(State(state): State<AppState>, params: Params) -> Reply {
     let user = driver(&state, &params).await?;
-    match state.core.charging_info(&user).await? {
+    match state.charging.info(&user).await? {
         Some(view) => Ok(view_reply(&state, "ok", &view)),
         None => Ok(Json(serde_json::json!({
             "code": 200,

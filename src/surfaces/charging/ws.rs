@@ -114,7 +114,7 @@ async fn session(state: AppState, mut socket: WebSocket, params: Params) {
         }
     };
     let asked = request.is_some();
-    let mut sub = match state.core.charging_open(&user, request, since).await {
+    let mut sub = match state.charging.open(&user, request, since).await {
         Ok(s) => s,
         Err(e) => return refuse(socket, e.into()).await,
     };
@@ -224,7 +224,7 @@ async fn operation(state: &AppState, token: &str, text: &str) -> Value {
     if text.trim().eq_ignore_ascii_case("ping") {
         return json!({"code": 200, "event": "pong", "msg": "pong"});
     }
-    let user = match state.core.charging_authenticate(token).await {
+    let user = match state.charging.authenticate(token).await {
         Ok(d) => d.username,
         Err(e) => {
             let mut body = ChargingError::from(e).body();
@@ -254,15 +254,15 @@ async fn operation(state: &AppState, token: &str, text: &str) -> Value {
                 let wh = field("quantity")
                     .map(|q| parse_kwh(&q, "quantity"))
                     .transpose()?;
-                let view = state.core.charging_modify(user, mode, wh).await?;
+                let view = state.charging.modify(user, mode, wh).await?;
                 Ok(("修改成功", Some(RequestView::new(state, &view))))
             }
             "cancel" => {
-                state.core.charging_cancel(user).await?;
+                state.charging.cancel(user).await?;
                 Ok(("已取消充电", None))
             }
             "info" | "query" => {
-                let view = state.core.charging_info(user).await?;
+                let view = state.charging.info(user).await?;
                 Ok(("ok", view.map(|v| RequestView::new(state, &v))))
             }
             _ => Err(ChargingError::invalid(

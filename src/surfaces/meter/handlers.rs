@@ -18,7 +18,7 @@ type MeterResult = Result<Ok200, MeterError>;
 async fn authorize<'p>(state: &AppState, params: &'p Params) -> Result<&'p str, MeterError> {
     let token = params.required("token")?;
     let account = params.required("admin_user_name")?;
-    state.core.meter_authenticate(token, account).await?;
+    state.meter.authenticate(token, account).await?;
     Ok(account)
 }
 
@@ -27,7 +27,7 @@ async fn authorize<'p>(state: &AppState, params: &'p Params) -> Result<&'p str, 
 fn pace(state: &AppState, account: &str, interface: &'static str) -> Result<(), MeterError> {
     state
         .meter_limiter
-        .check_key((account.to_owned(), interface), state.core.now())
+        .check_key((account.to_owned(), interface), state.now())
         .map_err(|_| MeterError::new(1001, "访问过于频繁：每个接口2秒钟限制访问一次"))
 }
 
@@ -39,7 +39,7 @@ pub async fn login(
 ) -> MeterResult {
     let account = params.required("admin_user_name")?;
     let password = params.required("api_password")?;
-    let token = state.core.meter_login(account, password, ip).await?;
+    let token = state.meter.login(account, password, ip).await?;
     pace(&state, account, "login")?;
     Ok(Ok200 {
         data: Some(token),
@@ -57,7 +57,7 @@ struct Building<'a> {
 /// 4.2 `POST /user/getBuildCode`
 pub async fn build_codes(State(state): State<AppState>, params: Params) -> MeterResult {
     let account = authorize(&state, &params).await?;
-    let rows = state.core.meter_buildings(account).await?;
+    let rows = state.meter.buildings(account).await?;
     let list: Vec<Building<'_>> = rows
         .iter()
         .map(|(name, code)| Building {
@@ -92,8 +92,8 @@ fn items(households: &[Household]) -> Vec<HouseholdItem<'_>> {
 pub async fn user_codes(State(state): State<AppState>, params: Params) -> MeterResult {
     let account = authorize(&state, &params).await?;
     let households = state
-        .core
-        .meter_households(account, params.optional("build_code"), None)
+        .meter
+        .households(account, params.optional("build_code"), None)
         .await?;
     pace(&state, account, "getUserCodeByAccount")?;
     Ok200::json(&items(&households), "操作成功")
@@ -113,7 +113,7 @@ struct UserInfo {
 pub async fn user_info(State(state): State<AppState>, params: Params) -> MeterResult {
     let account = authorize(&state, &params).await?;
     let user_code = params.required("user_code")?;
-    let (household, meters) = state.core.meter_household(account, user_code).await?;
+    let (household, meters) = state.meter.household(account, user_code).await?;
     let meter = meters
         .first()
         .ok_or_else(|| MeterError::new(1001, "该用户没有表"))?;
@@ -142,8 +142,8 @@ struct AddressItem<'a> {
 pub async fn addresses(State(state): State<AppState>, params: Params) -> MeterResult {
     let account = authorize(&state, &params).await?;
     let rows = state
-        .core
-        .meter_addresses(account, params.optional("build_code"))
+        .meter
+        .addresses(account, params.optional("build_code"))
         .await?;
     let list: Vec<AddressItem<'_>> = rows
         .iter()
@@ -161,8 +161,8 @@ pub async fn address_users(State(state): State<AppState>, params: Params) -> Met
     let account = authorize(&state, &params).await?;
     let address = params.required("address")?;
     let households = state
-        .core
-        .meter_households(account, params.optional("build_code"), Some(address))
+        .meter
+        .households(account, params.optional("build_code"), Some(address))
         .await?;
     pace(&state, account, "addressUserInfo")?;
     Ok200::json(&items(&households), "操作成功")
@@ -173,15 +173,15 @@ pub async fn address_users(State(state): State<AppState>, params: Params) -> Met
 pub async fn prestore(State(state): State<AppState>, params: Params) -> MeterResult {
     let token = params.required("token")?;
     let account = params.required("admin_user_name")?;
-    state.core.meter_authenticate(token, account).await?;
+    state.meter.authenticate(token, account).await?;
     let user_code = params.required("user_code")?;
     let out_trade_no = params.required("out_trade_no")?;
     let fee = params.required("total_fee")?;
     let fee = Fen::parse_yuan(fee)
         .ok_or_else(|| MeterError::new(1001, "total_fee 须为金额（元），最多两位小数"))?;
     state
-        .core
-        .meter_recharge(account, user_code, out_trade_no, fee)
+        .meter
+        .recharge(account, user_code, out_trade_no, fee)
         .await?;
     Ok(Ok200 {
         data: None,
@@ -243,8 +243,8 @@ pub async fn payment_list(State(state): State<AppState>, params: Params) -> Mete
     let (from, to) = period(&state, &params)?;
     let (page_no, page_size) = page(&params)?;
     let (total, rows) = state
-        .core
-        .meter_recharges(account, user_code, from, to, page_no, page_size)
+        .meter
+        .recharges(account, user_code, from, to, page_no, page_size)
         .await?;
     let zone = state.core.settings.zone;
     let list: Vec<RechargeItem> = rows
@@ -281,8 +281,8 @@ pub async fn consumption_list(State(state): State<AppState>, params: Params) -> 
     let (from, to) = period(&state, &params)?;
     let (page_no, page_size) = page(&params)?;
     let (total, rows) = state
-        .core
-        .meter_consumptions(account, user_code, from, to, page_no, page_size)
+        .meter
+        .consumptions(account, user_code, from, to, page_no, page_size)
         .await?;
     let zone = state.core.settings.zone;
     let list: Vec<ConsumptionItem> = rows

@@ -1,7 +1,6 @@
 //! The prepaid smart-meter registry: API accounts and their tokens, buildings, addresses,
 //! households and meters.
 
-use rusqlite::OptionalExtension;
 use sqlx::{Any, Executor};
 
 pub async fn insert_account<'e, E: Executor<'e, Database = Any>>(
@@ -51,24 +50,14 @@ pub async fn insert_token<'e, E: Executor<'e, Database = Any>>(
         .map(|_| ())
 }
 
-/// `(admin_user_name, expires_at)` of a token.
+/// `(admin_user_name, expires_at, api_enabled)` of a token (in place on SQLite).
 pub async fn token(
     store: &super::Store,
     token_hash: &str,
 ) -> Result<Option<(String, i64, i64)>, sqlx::Error> {
     const SQL: &str = "SELECT t.admin_user_name, t.expires_at, a.api_enabled FROM meter_tokens t \
          JOIN meter_api_accounts a ON a.admin_user_name = t.admin_user_name WHERE t.token_hash = $1";
-    if let Some(found) = store.read_in_place(|c| {
-        c.prepare_cached(SQL)?
-            .query_row([token_hash], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .optional()
-    }) {
-        return Ok(found);
-    }
-    sqlx::query_as(SQL)
-        .bind(token_hash)
-        .fetch_optional(store.pool())
-        .await
+    store.fast_fetch_optional(SQL, &[token_hash]).await
 }
 
 /// Turns an account's API rights on or off; false when there is no such account.
@@ -93,17 +82,7 @@ pub async fn household_owner(
 ) -> Result<Option<(String, String)>, sqlx::Error> {
     const SQL: &str =
         "SELECT user_code, admin_user_name FROM meter_households WHERE user_code = $1";
-    if let Some(found) = store.read_in_place(|c| {
-        c.prepare_cached(SQL)?
-            .query_row([user_code], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()
-    }) {
-        return Ok(found);
-    }
-    sqlx::query_as(SQL)
-        .bind(user_code)
-        .fetch_optional(store.pool())
-        .await
+    store.fast_fetch_optional(SQL, &[user_code]).await
 }
 
 pub async fn upsert_building<'e, E: Executor<'e, Database = Any>>(
