@@ -290,6 +290,7 @@ impl App {
         let every = self.state.config.heating.reconcile_interval_seconds;
         if every > 0 {
             let core = self.state.core.clone();
+            let iot_orders = self.state.iot.orders.clone();
             let mut rx = stop_rx.clone();
             tasks.spawn(async move {
                 let period = Duration::from_secs(every);
@@ -303,7 +304,7 @@ impl App {
                                 Err(e) => tracing::warn!(error = %e, "reconciling pending orders failed"),
                             }
                             // The IoT platform's unpaid, returnable and pending things too.
-                            core.iot_sweep().await;
+                            iot_orders.sweep().await;
                         }
                         changed = rx.changed() => {
                             let stop = changed.is_err() || *rx.borrow();

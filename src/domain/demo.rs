@@ -173,7 +173,6 @@ impl Core {
         }
         self.load_meter_demo().await?;
         self.load_retail_demo().await?;
-        self.load_iot_demo().await?;
         // The charging document's example driver.
         match self.charging_create_driver("test", "123456").await {
             Ok(_) | Err(crate::domain::Error::Conflict(_)) => {}

@@ -132,6 +132,8 @@ pub struct Services {
     pub guard: Arc<guard::SignInGuard>,
     /// Payments: the gateway and the areas its notifications go to.
     pub payments: Arc<payments::Payments>,
+    /// The IoT platform (seed 002).
+    pub iot: iot::Iot,
     pub core: Arc<Core>,
 }
 
@@ -175,6 +177,15 @@ impl Services {
             settings.clone(),
             passwords.clone(),
         ));
+        let iot = iot::Iot::new(
+            store.clone(),
+            clock.clone(),
+            settings.clone(),
+            passwords.clone(),
+            codes.clone(),
+            guard.clone(),
+            payments.clone(),
+        );
         let charging =
             charging::service::Live::load(&store, &settings.charging, clock.now()).await?;
         let core = Arc::new(Core {
@@ -188,14 +199,10 @@ impl Services {
             codes: codes.clone(),
             guard: guard.clone(),
             meter_recharges: Default::default(),
-            iot_swept: Default::default(),
         });
         let payments = Arc::new(payments::Payments::new(
             payments,
-            vec![
-                Arc::new(IotOrders(core.clone())),
-                Arc::new(HeatingOrders(core.clone())),
-            ],
+            vec![iot.orders.clone(), Arc::new(HeatingOrders(core.clone()))],
         ));
         Ok(Services {
             clock,
@@ -203,6 +210,7 @@ impl Services {
             codes,
             guard,
             payments,
+            iot,
             core,
         })
     }
@@ -215,6 +223,7 @@ impl Services {
     /// Loads every area's demo data (`--demo`); loading it again changes nothing.
     pub async fn load_demo(&self) -> Result<()> {
         self.core.load_demo().await?;
+        self.iot.load_demo().await?;
         tracing::info!("demo data loaded");
         Ok(())
     }
@@ -245,32 +254,12 @@ pub struct Core {
     meter_recharges: meter::RechargeQueue,
     /// The charging station, live.
     charging: charging::service::Live,
-    /// When the IoT platform's time-driven moves last ran (clock milliseconds).
-    iot_swept: std::sync::atomic::AtomicI64,
 }
 
 impl Core {
     /// The current instant on the server's one clock.
     pub fn now(&self) -> Timestamp {
         self.clock.now()
-    }
-}
-
-/// The IoT platform's orders, as the payments service sees them.
-struct IotOrders(Arc<Core>);
-
-impl payments::OrderOwner for IotOrders {
-    fn owns<'a>(&'a self, out_trade_no: &'a str) -> payments::OwnerFuture<'a, bool> {
-        Box::pin(self.0.iot_is_order(out_trade_no))
-    }
-    fn settle<'a>(
-        &'a self,
-        paid: payments::Paid<'a>,
-    ) -> payments::OwnerFuture<'a, payments::Settlement> {
-        Box::pin(
-            self.0
-                .iot_settle_order(paid.out_trade_no, paid.transaction_id, paid.amount),
-        )
     }
 }
 
