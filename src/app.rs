@@ -303,7 +303,7 @@ impl App {
                                 Err(e) => tracing::warn!(error = %e, "reconciling pending orders failed"),
                             }
                             // The IoT platform's unpaid, returnable and pending things too.
-                            services.core.iot_sweep().await;
+                            services.iot.orders.sweep().await;
                         }
                         changed = rx.changed() => {
                             let stop = changed.is_err() || *rx.borrow();

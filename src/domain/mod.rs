@@ -3,7 +3,6 @@
 pub mod charging;
 pub mod clock;
 pub mod codes;
-pub mod demo;
 pub mod error;
 pub mod guard;
 pub mod heating;
@@ -125,6 +124,8 @@ pub struct Services {
     pub clock: Clock,
     /// The storage handle (for health checks and shutdown).
     pub store: Store,
+    /// The domain's tunable rules (the zone local dates are in, lifetimes, limits).
+    pub settings: Arc<Settings>,
     /// Verification codes, for every area.
     pub codes: Arc<codes::Codes>,
     /// The sign-in guard, for every area.
@@ -145,7 +146,8 @@ pub struct Services {
     pub meter: Arc<meter::Meter>,
     /// The EV charging station.
     pub charging: Arc<charging::Charging>,
-    pub core: Arc<Core>,
+    /// The IoT platform (seed 002).
+    pub iot: iot::Iot,
 }
 
 impl Services {
@@ -257,19 +259,18 @@ impl Services {
             )
             .await?,
         );
-        let core = Arc::new(Core {
-            store: store.clone(),
-            clock: clock.clone(),
-            settings,
-            passwords,
-            payments: payments.clone(),
-            codes: codes.clone(),
-            guard: guard.clone(),
-            iot_swept: Default::default(),
-        });
+        let iot = iot::Iot::new(
+            store.clone(),
+            clock.clone(),
+            settings.clone(),
+            passwords.clone(),
+            codes.clone(),
+            guard.clone(),
+            payments.clone(),
+        );
         let payments = Arc::new(payments::Payments::new(
             payments,
-            vec![Arc::new(IotOrders(core.clone())), heating.orders.clone()],
+            vec![iot.orders.clone(), heating.orders.clone()],
         ));
         let journal = Arc::new(ledger::Journal::new(store.clone()));
         Ok(Services {
@@ -285,7 +286,8 @@ impl Services {
             retail_data,
             meter,
             charging,
-            core,
+            iot,
+            settings,
         })
     }
 
@@ -296,14 +298,12 @@ impl Services {
 
     /// Loads every area's demo data (`--demo`); loading it again changes nothing.
     pub async fn load_demo(&self) -> Result<()> {
-        self.operators
-            .ensure(demo::DEMO_OPERATOR.0, demo::DEMO_OPERATOR.1)
-            .await?;
+        self.operators.load_demo().await?;
         self.heating.load_demo().await?;
-        self.core.load_demo().await?;
         retail::demo::load(&self.retail, &self.retail_data).await?;
         self.meter.load_demo().await?;
         self.charging.load_demo().await?;
+        self.iot.load_demo().await?;
         tracing::info!("demo data loaded");
         Ok(())
     }
@@ -316,44 +316,5 @@ impl Services {
     /// Whether the database answers.
     pub async fn database_reachable(&self) -> bool {
         self.store.ping().await.is_ok()
-    }
-}
-
-/// The domain: every rule, with the services it needs. Shared by all surfaces.
-pub struct Core {
-    pub store: Store,
-    pub clock: Clock,
-    pub settings: Arc<Settings>,
-    pub passwords: PasswordHasher,
-    /// The payment provider (WeChat Pay, the dev simulator, or none).
-    pub payments: Arc<dyn payments::PaymentGateway>,
-    codes: Arc<codes::Codes>,
-    guard: Arc<guard::SignInGuard>,
-    /// When the IoT platform's time-driven moves last ran (clock milliseconds).
-    iot_swept: std::sync::atomic::AtomicI64,
-}
-
-impl Core {
-    /// The current instant on the server's one clock.
-    pub fn now(&self) -> Timestamp {
-        self.clock.now()
-    }
-}
-
-/// The IoT platform's orders, as the payments service sees them.
-struct IotOrders(Arc<Core>);
-
-impl payments::OrderOwner for IotOrders {
-    fn owns<'a>(&'a self, out_trade_no: &'a str) -> payments::OwnerFuture<'a, bool> {
-        Box::pin(self.0.iot_is_order(out_trade_no))
-    }
-    fn settle<'a>(
-        &'a self,
-        paid: payments::Paid<'a>,
-    ) -> payments::OwnerFuture<'a, payments::Settlement> {
-        Box::pin(
-            self.0
-                .iot_settle_order(paid.out_trade_no, paid.transaction_id, paid.amount),
-        )
     }
 }

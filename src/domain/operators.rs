@@ -10,6 +10,9 @@ use super::{Clock, Settings};
 use crate::store::Store;
 use crate::store::{self, operators as store_ops};
 
+/// The operator `--demo` creates.
+pub const DEMO_OPERATOR: (&str, &str) = ("admin", "admin123456");
+
 /// An operator who proved who they are.
 #[derive(Debug, Clone)]
 pub struct Operator {
@@ -105,6 +108,11 @@ impl Operators {
     }
 
     /// Creates the operator only if the name is free (demo data); never changes an existing one.
+    /// Creates the demo operator (`--demo`) unless it exists.
+    pub async fn load_demo(&self) -> Result<()> {
+        self.ensure(DEMO_OPERATOR.0, DEMO_OPERATOR.1).await
+    }
+
     pub async fn ensure(&self, username: &str, password: &str) -> Result<()> {
         match self.create(username, password, false).await {
             Ok(_) | Err(Error::Conflict(_)) => Ok(()),

@@ -141,7 +141,7 @@ async fn health(State(state): State<AppState>) -> Response {
         "status": if reachable { "ok" } else { "degraded" },
         "database": {"backend": state.database_backend(), "reachable": reachable},
         "version": env!("CARGO_PKG_VERSION"),
-        "time": state.core.now().iso_utc_ms(),
+        "time": state.now().iso_utc_ms(),
     });
     let status = if reachable {
         StatusCode::OK

@@ -164,7 +164,7 @@ async fn unknown_paths_and_methods_answer_in_the_envelope() {
 #[tokio::test]
 async fn health_says_when_the_database_is_gone() {
     let app = spawn_app().await;
-    app.state.core.store.close().await;
+    app.state.store.close().await;
     let r = app.get("/heating/health", None).await;
     assert_eq!(r.status, 503);
     assert_eq!(r.code(), 503);

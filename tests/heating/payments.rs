@@ -409,7 +409,7 @@ async fn the_ledger_check_finds_a_bill_paid_behind_its_back() {
     ledger_ok(&app).await;
     sqlx::query("UPDATE heating_bills SET status = 'paid', paid_at = 1 WHERE bill_id = $1")
         .bind(BILL)
-        .execute(app.state.core.store.pool())
+        .execute(app.state.store.pool())
         .await
         .expect("tamper");
     let report = app.state.journal.check().await.expect("check");

@@ -70,7 +70,7 @@ fn genuine(app: &TestApp, fake: &FakeWechat, order_id: &str, total: i64) -> Noti
     trade.total = total;
     wechat::notice(NoticeSpec {
         transaction: wechat::transaction_json(order_id, &trade),
-        timestamp: app.state.core.now().secs(),
+        timestamp: app.state.now().secs(),
         signing_key: "platform_key.pem",
         serial: PUBLIC_KEY_ID,
         apiv3_key: APIV3_KEY,
@@ -203,7 +203,7 @@ async fn forged_stale_tampered_and_mismatched_notifications_change_nothing() {
         .expect("id")
         .to_owned();
     let mut trade = fake.pay(&order_id, "4200000000001");
-    let now = app.state.core.now().secs();
+    let now = app.state.now().secs();
     let spec = |transaction: Value,
                 timestamp: i64,
                 signing_key: &'static str,

@@ -532,7 +532,7 @@ async fn a_wechat_paid_order_opens_its_install_ticket_and_pays_three_levels_of_c
     paid.total = 308_000;
     let notice = wechat::notice(NoticeSpec {
         transaction: wechat::transaction_json(&oid, &paid),
-        timestamp: app.state.core.now().secs(),
+        timestamp: app.state.now().secs(),
         signing_key: "platform_key.pem",
         serial: PUBLIC_KEY_ID,
         apiv3_key: APIV3_KEY,

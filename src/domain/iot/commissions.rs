@@ -3,9 +3,10 @@
 //! (可用, and in the money journal), or void when the order is returned; withdrawals of what is
 //! available, at most one per 30 seconds per account, each in the money journal.
 
+use super::orders::Orders;
 use super::{Caller, Fields, Range, Role, WITHDRAWAL_GAP_SECS, orders::RETURN_DAYS};
 use crate::domain::money::Fen;
-use crate::domain::{Core, Error, Result};
+use crate::domain::{Error, Result};
 use crate::store::iot::{self as store, CommissionRow};
 use crate::store::ledger;
 
@@ -32,19 +33,19 @@ pub struct Withdrawal {
     pub balance: Fen,
 }
 
-impl Core {
+impl Orders {
     /// AF-01 (A#): the commissions of the vendor's (every vendor's for the platform) referrers.
-    pub async fn iot_commissions(&self, caller: &Caller) -> Result<Vec<CommissionRow>> {
+    pub async fn commissions(&self, caller: &Caller) -> Result<Vec<CommissionRow>> {
         caller.require(Range::Brand)?;
-        self.iot_sweep().await;
+        self.sweep().await;
         Ok(store::commissions(self.store.pool(), "vid", caller.vendor_filter()).await?)
     }
 
     /// AF-02: available, pending and withdrawn: the caller's own (members, agents, dealers),
     /// or over the whole range (platform, vendor).
-    pub async fn iot_commission_summary(&self, caller: &Caller) -> Result<Summary> {
+    pub async fn commission_summary(&self, caller: &Caller) -> Result<Summary> {
         caller.require(Range::Anyone)?;
-        self.iot_sweep().await;
+        self.sweep().await;
         let rows = match caller.role {
             Role::Platform | Role::Vendor => {
                 store::commissions(self.store.pool(), "vid", caller.vendor_filter()).await?
@@ -77,18 +78,18 @@ impl Core {
     /// AF-03: withdraws `amount` (all that is available when not given) of the caller's
     /// available commissions. At most once per 30 s per account, checked in the same
     /// transaction as the journal entry, so concurrent requests cannot both pass.
-    pub async fn iot_withdraw(&self, caller: &Caller, f: &Fields) -> Result<Withdrawal> {
+    pub async fn withdraw(&self, caller: &Caller, f: &Fields) -> Result<Withdrawal> {
         caller.require(Range::Anyone)?;
         if matches!(caller.role, Role::Platform | Role::Vendor) {
             return Err(Error::State(
                 "the platform and vendors earn no commissions to withdraw".into(),
             ));
         }
-        self.iot_sweep().await;
+        self.sweep().await;
         let wanted = f.money("amount")?;
-        let now = self.now().millis();
+        let now = self.clock.now().millis();
         let account = commission_account(&caller.uid);
-        let code = self.iot_vendor_code(caller.vid.as_deref()).await?;
+        let code = self.shared.vendor_code(caller.vid.as_deref()).await?;
         let mut tx = self.store.begin_write().await?;
         if !store::take_withdrawal_turn(&mut tx, &caller.uid, now, WITHDRAWAL_GAP_SECS * 1000)
             .await?
@@ -118,7 +119,7 @@ impl Core {
                 format!("at most {} yuan is available", Fen(balance).yuan_string()),
             ));
         }
-        let wid = self.iot_id(&mut tx, &code, "withdrawal").await?;
+        let wid = self.shared.id(&mut tx, &code, "withdrawal").await?;
         store::insert_withdrawal(
             &mut tx,
             &wid,

@@ -4,10 +4,11 @@
 
 use serde_json::{Value, json};
 
+use super::Iot;
 use super::parties::{caller_of, new_party};
 use super::{Caller, Fields, password_digest};
+use crate::domain::Result;
 use crate::domain::money::Fen;
-use crate::domain::{Core, Result};
 use crate::store::iot::{self as store, UserRow};
 
 /// Demo log-ins `(user, password)`; passwords travel as their MD5 hex.
@@ -63,8 +64,8 @@ pub fn ac02_product() -> Value {
     })
 }
 
-impl Core {
-    async fn iot_demo_member(
+impl Iot {
+    async fn demo_member(
         &self,
         vendor: &UserRow,
         mobile: &str,
@@ -80,9 +81,10 @@ impl Core {
             .passwords
             .hash(&password_digest(MEMBER_PASSWORD))
             .await?;
-        let mut tx = self.store.begin_write().await?;
+        let mut tx = self.shared.store.begin_write().await?;
         let uid = self
-            .iot_id(&mut tx, vendor.code.as_deref().unwrap_or_default(), "user")
+            .shared
+            .id(&mut tx, vendor.code.as_deref().unwrap_or_default(), "user")
             .await?;
         let row = UserRow {
             agent,
@@ -96,7 +98,7 @@ impl Core {
                 Some(vendor.uid.clone()),
                 json!({"name": name, "area": "广东省珠海市香洲区", "address": "南方软件园A123"})
                     .to_string(),
-                self.now().millis(),
+                self.shared.clock.now().millis(),
             )
         };
         store::insert_user(&mut tx, &row).await?;
@@ -105,25 +107,27 @@ impl Core {
     }
 
     /// Loads the IoT demo data once.
-    pub async fn load_iot_demo(&self) -> Result<()> {
-        if store::user_by_login(self.store.pool(), VENDOR.0)
+    pub async fn load_demo(&self) -> Result<()> {
+        if store::user_by_login(self.shared.store.pool(), VENDOR.0)
             .await?
             .is_some()
         {
             return Ok(());
         }
-        let platform = match store::user_by_login(self.store.pool(), PLATFORM.0).await? {
+        let platform = match store::user_by_login(self.shared.store.pool(), PLATFORM.0).await? {
             Some(p) => p,
             None => {
-                self.iot_create_operator(&fields(
-                    json!({"user": PLATFORM.0, "pwd": PLATFORM.1, "name": "平台管理员"}),
-                ))
-                .await?
+                self.partners
+                    .create_operator(&fields(
+                        json!({"user": PLATFORM.0, "pwd": PLATFORM.1, "name": "平台管理员"}),
+                    ))
+                    .await?
             }
         };
         let admin: Caller = caller_of(&platform);
         let vendor = self
-            .iot_create_vendor(&admin, &fields(json!({
+            .partners
+            .create_vendor(&admin, &fields(json!({
                 "user": VENDOR.0, "pwd": VENDOR.1, "code": "DOCH",
                 "name": "广东东臣科技实业有限公司", "abbv": "东臣科技", "domain": "www.dochen.cn",
                 "contact": "周成华", "mobile": "01234567890", "wechat": "01234567890",
@@ -134,29 +138,27 @@ impl Core {
             .await?;
         let brand = caller_of(&vendor);
         let agent = self
-            .iot_create_agent(&brand, &fields(json!({"user": AGENT.0, "pwd": AGENT.1, "name": "珠海代理商", "mobile": "13700000001"})))
+            .partners
+            .create_agent(&brand, &fields(json!({"user": AGENT.0, "pwd": AGENT.1, "name": "珠海代理商", "mobile": "13700000001"})))
             .await?;
         let dealer = self
-            .iot_create_agent(&caller_of(&agent), &fields(json!({"user": DEALER.0, "pwd": DEALER.1, "name": "香洲经销商", "mobile": "13700000002"})))
+            .partners
+            .create_agent(&caller_of(&agent), &fields(json!({"user": DEALER.0, "pwd": DEALER.1, "name": "香洲经销商", "mobile": "13700000002"})))
             .await?;
         let mut members = Vec::new();
         let mut referrer = dealer.clone();
         for (mobile, name) in MEMBERS {
-            let m = self
-                .iot_demo_member(&vendor, mobile, name, &referrer)
-                .await?;
+            let m = self.demo_member(&vendor, mobile, name, &referrer).await?;
             referrer = m.clone();
             members.push(m);
         }
-        let product = self
-            .iot_create_product(&brand, &fields(ac02_product()))
-            .await?;
+        let product = self.catalog.create(&brand, &fields(ac02_product())).await?;
         let mut installed = ac02_product();
         installed["name"] = json!("智能净水机(上门安装)");
         installed["install"] = json!(true);
         installed["install_cost"] = json!(100);
-        let installed = self.iot_create_product(&brand, &fields(installed)).await?;
-        self.iot_register_devices(
+        let installed = self.catalog.create(&brand, &fields(installed)).await?;
+        self.devices.register(
             &admin,
             &fields(json!({
                 "device_ids": ["DOCH01234567A001", "DOCH01234567A002", "DOCH01234567A003"],
@@ -167,14 +169,16 @@ impl Core {
         )
         .await?;
         let first = caller_of(&members[0]);
-        self.iot_bind_device(&first, "DOCH01234567A001", &Fields::default())
+        self.devices
+            .bind(&first, "DOCH01234567A001", &Fields::default())
             .await?;
-        self.iot_share_device(
-            &first,
-            "DOCH01234567A001",
-            &fields(json!({"user_id": members[1].uid})),
-        )
-        .await?;
+        self.devices
+            .share(
+                &first,
+                "DOCH01234567A001",
+                &fields(json!({"user_id": members[1].uid})),
+            )
+            .await?;
         // Orders of the last member (three referrers above): unpaid, paid (with its install
         // ticket), delivered.
         let buyer = caller_of(&members[3]);
@@ -184,25 +188,26 @@ impl Core {
                 json!({"content": [{"product_id": pid, "quantity": 1}], "receiver": receiver, "memo": "演示订单"}),
             )
         };
-        self.iot_create_order(&buyer, &order(&product.pid)).await?;
-        let paid = self
-            .iot_create_order(&buyer, &order(&installed.pid))
+        self.orders.create(&buyer, &order(&product.pid)).await?;
+        let paid = self.orders.create(&buyer, &order(&installed.pid)).await?;
+        self.orders
+            .record_payment(&paid.oid, &format!("DEMO{}", paid.oid), Fen(paid.amount))
             .await?;
-        self.iot_settle_order(&paid.oid, &format!("DEMO{}", paid.oid), Fen(paid.amount))
+        let shipped = self.orders.create(&buyer, &order(&product.pid)).await?;
+        self.orders
+            .record_payment(
+                &shipped.oid,
+                &format!("DEMO{}", shipped.oid),
+                Fen(shipped.amount),
+            )
             .await?;
-        let shipped = self.iot_create_order(&buyer, &order(&product.pid)).await?;
-        self.iot_settle_order(
-            &shipped.oid,
-            &format!("DEMO{}", shipped.oid),
-            Fen(shipped.amount),
-        )
-        .await?;
-        self.iot_order_action(&brand, &shipped.oid, super::orders::OrderAction::Deliver, &fields(json!({"company": "顺丰速运", "tracking_num": "SF1234567890", "delivery_clerk": "小王"}))).await?;
-        self.iot_create_ticket(
-            &first,
-            &fields(json!({"type": 4, "detail": "制水故障", "device_id": "DOCH01234567A001"})),
-        )
-        .await?;
+        self.orders.act(&brand, &shipped.oid, super::orders::OrderAction::Deliver, &fields(json!({"company": "顺丰速运", "tracking_num": "SF1234567890", "delivery_clerk": "小王"}))).await?;
+        self.tickets
+            .create(
+                &first,
+                &fields(json!({"type": 4, "detail": "制水故障", "device_id": "DOCH01234567A001"})),
+            )
+            .await?;
         tracing::info!("iot demo data loaded");
         Ok(())
     }

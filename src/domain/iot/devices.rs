@@ -2,10 +2,15 @@
 //! configuration, the user's configuration, service state, what devices report, binding to a
 //! member, sharing, unbinding, factory reset and deletion.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
+use super::listing::{self, ListSpec};
+use super::shared::Shared;
 use super::{Caller, Fields, Place, Range, Role, object_of, visible};
-use crate::domain::{Core, Entity, Error, Result};
+use crate::domain::{Clock, Entity, Error, Result, Settings};
+use crate::store::Store;
 use crate::store::iot::{self as store, DeviceRow};
 
 /// A device's top-level state: registered, or activated by its first binding.
@@ -71,8 +76,25 @@ pub fn parse_device_id(s: &str) -> Option<String> {
     .then(|| s.to_owned())
 }
 
-impl Core {
-    async fn iot_device_row(&self, caller: &Caller, did: &str) -> Result<DeviceRow> {
+/// Devices: registration, configuration, service, reports, binding and sharing.
+pub struct Devices {
+    store: Store,
+    clock: Clock,
+    settings: Arc<Settings>,
+    shared: Arc<Shared>,
+}
+
+impl Devices {
+    pub fn new(shared: Arc<Shared>) -> Devices {
+        Devices {
+            store: shared.store.clone(),
+            clock: shared.clock.clone(),
+            settings: shared.settings.clone(),
+            shared,
+        }
+    }
+
+    async fn row(&self, caller: &Caller, did: &str) -> Result<DeviceRow> {
         let row = store::device(self.store.pool(), did).await?;
         let shared = match (&row, caller.role) {
             (Some(d), Role::Member) => store::shares_of(self.store.pool(), &d.did)
@@ -90,16 +112,16 @@ impl Core {
     }
 
     /// AB-03 and the device checks of the others: a device in range, with its shares.
-    pub async fn iot_device(&self, caller: &Caller, did: &str) -> Result<(DeviceRow, Vec<String>)> {
+    pub async fn get(&self, caller: &Caller, did: &str) -> Result<(DeviceRow, Vec<String>)> {
         caller.require(Range::Anyone)?;
-        let row = self.iot_device_row(caller, did).await?;
+        let row = self.row(caller, did).await?;
         let shares = store::shares_of(self.store.pool(), did).await?;
         Ok((row, shares))
     }
 
     /// AB-01: the devices in the caller's range (a member's own and those shared with them),
     /// each with its shares.
-    pub async fn iot_devices(&self, caller: &Caller) -> Result<Vec<(DeviceRow, Vec<String>)>> {
+    pub async fn list(&self, caller: &Caller) -> Result<Vec<(DeviceRow, Vec<String>)>> {
         caller.require(Range::Admin)?;
         let rows = store::all_of::<DeviceRow>(
             self.store.pool(),
@@ -114,7 +136,7 @@ impl Core {
             .filter(|d| caller.sees(place_of(d), false))
             .collect();
         let dids: Vec<String> = rows.iter().map(|d| d.did.clone()).collect();
-        let mut shares = self.iot_shares_of(&dids).await?;
+        let mut shares = self.shares_of(&dids).await?;
         Ok(rows
             .into_iter()
             .map(|d| {
@@ -126,7 +148,7 @@ impl Core {
 
     /// AB-02: registers a batch of devices for a vendor; all or none (an id already registered
     /// refuses the whole batch, naming it).
-    pub async fn iot_register_devices(&self, caller: &Caller, f: &Fields) -> Result<Vec<String>> {
+    pub async fn register(&self, caller: &Caller, f: &Fields) -> Result<Vec<String>> {
         caller.require(Range::Platform)?;
         let ids = f
             .array("device_ids")?
@@ -163,11 +185,11 @@ impl Core {
             .ok_or_else(|| {
                 Error::invalid("vendor_id", "vendor_id is not a vendor of this platform")
             })?;
-        let product_id = self.iot_product_of_vendor(f, &vendor.uid).await?;
+        let product_id = self.product_of_vendor(f, &vendor.uid).await?;
         let dtype = f.int("type", 0, 255)?.unwrap_or(0);
         let mut profile = Map::new();
         f.copy_texts(&VENDOR_TEXTS, 128, &mut profile)?;
-        let now = self.now().millis();
+        let now = self.clock.now().millis();
         let mut tx = self.store.begin_write().await?;
         let mut taken = Vec::new();
         for did in &dids {
@@ -205,7 +227,7 @@ impl Core {
     }
 
     /// `product_id` when given: a live product of the vendor.
-    async fn iot_product_of_vendor(&self, f: &Fields, vid: &str) -> Result<Option<String>> {
+    async fn product_of_vendor(&self, f: &Fields, vid: &str) -> Result<Option<String>> {
         match f.text("product_id", 32)?.filter(|p| !p.is_empty()) {
             None => Ok(None),
             Some(pid) => store::product(self.store.pool(), &pid)
@@ -220,14 +242,9 @@ impl Core {
 
     /// AB-04: the vendor's configuration. The platform and the vendor change everything; agents
     /// and dealers the installation, the basic information and the name; a member the name.
-    pub async fn iot_configure_device(
-        &self,
-        caller: &Caller,
-        did: &str,
-        f: &Fields,
-    ) -> Result<DeviceRow> {
+    pub async fn configure(&self, caller: &Caller, did: &str, f: &Fields) -> Result<DeviceRow> {
         caller.require(Range::Anyone)?;
-        let mut row = self.iot_device_row(caller, did).await?;
+        let mut row = self.row(caller, did).await?;
         if caller.role == Role::Member && row.uid.as_deref() != Some(caller.uid.as_str()) {
             // Shared with them, not theirs: they may look, not change.
             return Err(crate::domain::Error::Forbidden(
@@ -284,7 +301,7 @@ impl Core {
             row.state = s;
         }
         if f.has("product_id") {
-            row.product_id = self.iot_product_of_vendor(f, &row.vid.clone()).await?;
+            row.product_id = self.product_of_vendor(f, &row.vid.clone()).await?;
         }
         row.profile = Value::Object(profile).to_string();
         store::update_device(self.store.pool(), &row).await?;
@@ -292,14 +309,9 @@ impl Core {
     }
 
     /// AB-06: the user's configuration (any fields; merged).
-    pub async fn iot_device_prof(
-        &self,
-        caller: &Caller,
-        did: &str,
-        f: &Fields,
-    ) -> Result<DeviceRow> {
+    pub async fn set_prof(&self, caller: &Caller, did: &str, f: &Fields) -> Result<DeviceRow> {
         caller.require(Range::Brand)?;
-        let mut row = self.iot_device_row(caller, did).await?;
+        let mut row = self.row(caller, did).await?;
         let mut prof = object_of(&row.prof);
         for (k, v) in &f.0 {
             if k.chars().count() > 64 || v.to_string().len() > 4096 {
@@ -313,14 +325,9 @@ impl Core {
     }
 
     /// AB-08: the service state (`state`, `expire` as epoch seconds, ISO 8601 or `YYYYMMDD`).
-    pub async fn iot_device_service(
-        &self,
-        caller: &Caller,
-        did: &str,
-        f: &Fields,
-    ) -> Result<DeviceRow> {
+    pub async fn set_service(&self, caller: &Caller, did: &str, f: &Fields) -> Result<DeviceRow> {
         caller.require(Range::Brand)?;
-        let mut row = self.iot_device_row(caller, did).await?;
+        let mut row = self.row(caller, did).await?;
         let mut svc = object_of(&row.service);
         if let Some(state) = f.int("state", 0, 255)? {
             svc.insert("state".into(), Value::from(state));
@@ -335,14 +342,9 @@ impl Core {
 
     /// What a device reports through the platform's gateway: its running state (`state`
     /// object: `online_tms`, `offline_tms`, `lbs_coord`, ...) and statistics (merged).
-    pub async fn iot_device_report(
-        &self,
-        caller: &Caller,
-        did: &str,
-        f: &Fields,
-    ) -> Result<DeviceRow> {
+    pub async fn report(&self, caller: &Caller, did: &str, f: &Fields) -> Result<DeviceRow> {
         caller.require(Range::Platform)?;
-        let mut row = self.iot_device_row(caller, did).await?;
+        let mut row = self.row(caller, did).await?;
         let running = f.object("state")?;
         let statistics = f.object("statistics")?;
         if running.is_none() && statistics.is_none() {
@@ -368,20 +370,16 @@ impl Core {
     /// AB-11: binds a device to a member. A member binds an unbound device of their vendor to
     /// themselves; the platform, vendor, agent or dealer binds it to a member in range
     /// (`user_id`). The member's agent and dealer take the device into their range.
-    pub async fn iot_bind_device(
-        &self,
-        caller: &Caller,
-        did: &str,
-        f: &Fields,
-    ) -> Result<DeviceRow> {
+    pub async fn bind(&self, caller: &Caller, did: &str, f: &Fields) -> Result<DeviceRow> {
         caller.require(Range::Anyone)?;
         let member = match caller.role {
-            Role::Member => self.iot_member(caller, &caller.uid).await?,
+            Role::Member => self.shared.member(caller, &caller.uid).await?,
             _ => {
                 let uid = f
                     .required("user_id", 32)
                     .or_else(|_| f.required("uid", 32))?;
-                self.iot_member(caller, &uid)
+                self.shared
+                    .member(caller, &uid)
                     .await
                     .map_err(|_| Error::invalid("user_id", "user_id is not a member you manage"))?
             }
@@ -412,7 +410,7 @@ impl Core {
         row.agent = member.agent.clone();
         row.dealer = member.dealer.clone();
         if row.atv_at.is_none() {
-            row.atv_at = Some(self.now().millis());
+            row.atv_at = Some(self.clock.now().millis());
         }
         row.state = row.state.max(ACTIVATED);
         if !store::bind_device(self.store.pool(), &row).await? {
@@ -425,14 +423,14 @@ impl Core {
 
     /// AB-15: the owner shares a device with another member of the vendor (`user_id` or
     /// `mobile`).
-    pub async fn iot_share_device(
+    pub async fn share(
         &self,
         caller: &Caller,
         did: &str,
         f: &Fields,
     ) -> Result<(DeviceRow, Vec<String>)> {
         caller.require(Range::Member)?;
-        let row = self.iot_device_row(caller, did).await?;
+        let row = self.row(caller, did).await?;
         if row.uid.as_deref() != Some(caller.uid.as_str()) {
             return Err(Error::State(
                 "only the member the device is bound to shares it".into(),
@@ -467,16 +465,22 @@ impl Core {
                 "a device is not shared with its owner",
             ));
         }
-        store::add_share(self.store.pool(), did, &target.uid, self.now().millis()).await?;
+        store::add_share(
+            self.store.pool(),
+            did,
+            &target.uid,
+            self.clock.now().millis(),
+        )
+        .await?;
         let shares = store::shares_of(self.store.pool(), did).await?;
         Ok((row, shares))
     }
 
     /// AB-16: removes shares. A member the device is shared with removes their own; the owner
     /// and the admin side remove `user_id`'s share, or every share when none is named.
-    pub async fn iot_unshare_device(&self, caller: &Caller, did: &str, f: &Fields) -> Result<()> {
+    pub async fn unshare(&self, caller: &Caller, did: &str, f: &Fields) -> Result<()> {
         caller.require(Range::Anyone)?;
-        let row = self.iot_device_row(caller, did).await?;
+        let row = self.row(caller, did).await?;
         let named = f
             .text("user_id", 32)?
             .or(f.text("uid", 32)?)
@@ -499,9 +503,9 @@ impl Core {
 
     /// AB-13: unbinds a device from its member (the member, their vendor or the platform);
     /// its shares end with the binding.
-    pub async fn iot_unbind_device(&self, caller: &Caller, did: &str) -> Result<()> {
+    pub async fn unbind(&self, caller: &Caller, did: &str) -> Result<()> {
         caller.require(Range::BrandOrMember)?;
-        let mut row = self.iot_device_row(caller, did).await?;
+        let mut row = self.row(caller, did).await?;
         if caller.role == Role::Member && row.uid.as_deref() != Some(caller.uid.as_str()) {
             return Err(Error::State(
                 "only the member the device is bound to unbinds it".into(),
@@ -522,9 +526,9 @@ impl Core {
 
     /// AB-12: factory reset: the binding, shares, user configuration, service, running state
     /// and statistics are cleared; the vendor's configuration stays.
-    pub async fn iot_reset_device(&self, caller: &Caller, did: &str) -> Result<()> {
+    pub async fn reset(&self, caller: &Caller, did: &str) -> Result<()> {
         caller.require(Range::Brand)?;
-        let mut row = self.iot_device_row(caller, did).await?;
+        let mut row = self.row(caller, did).await?;
         row.uid = None;
         row.agent = None;
         row.dealer = None;
@@ -542,10 +546,10 @@ impl Core {
     }
 
     /// AB-14: deletes a device (platform only).
-    pub async fn iot_delete_device(&self, caller: &Caller, did: &str) -> Result<()> {
+    pub async fn delete(&self, caller: &Caller, did: &str) -> Result<()> {
         caller.require(Range::Platform)?;
-        let mut row = self.iot_device_row(caller, did).await?;
-        row.deleted_at = Some(self.now().millis());
+        let mut row = self.row(caller, did).await?;
+        row.deleted_at = Some(self.clock.now().millis());
         row.uid = None;
         row.agent = None;
         row.dealer = None;
@@ -555,16 +559,14 @@ impl Core {
         tx.commit().await?;
         Ok(())
     }
-}
 
-impl Core {
     /// A member's devices (theirs, then those shared with them): `(device id, shared)`.
-    pub async fn iot_member_devices(&self, uid: &str) -> Result<Vec<(String, bool)>> {
+    pub async fn of_member(&self, uid: &str) -> Result<Vec<(String, bool)>> {
         Ok(store::member_devices(self.store.pool(), uid).await?)
     }
 
     /// The shares of these devices.
-    pub async fn iot_shares_of(
+    pub async fn shares_of(
         &self,
         dids: &[String],
     ) -> Result<std::collections::HashMap<String, Vec<String>>> {
@@ -579,7 +581,7 @@ impl Core {
     }
 
     /// How many live devices each of these members has bound.
-    pub async fn iot_device_counts(
+    pub async fn counts(
         &self,
         uids: &[String],
     ) -> Result<std::collections::HashMap<String, usize>> {
@@ -590,5 +592,27 @@ impl Core {
             }
         }
         Ok(counts)
+    }
+
+    /// AB-01 in the database.
+    pub async fn page(
+        &self,
+        caller: &Caller,
+        spec: &ListSpec,
+    ) -> Result<Option<(i64, Vec<DeviceRow>)>> {
+        caller.require(Range::Admin)?;
+        let Some(p) = listing::plan(
+            listing::range(caller, "uid"),
+            spec,
+            listing::DEVICE_FIELDS,
+            "reg_at",
+            "did",
+        ) else {
+            return Ok(None);
+        };
+        let (table, base) = store::LIST_DEVICES;
+        Ok(Some(
+            store::page(self.store.pool(), table, store::DEVICE_COLUMNS, base, &p).await?,
+        ))
     }
 }

@@ -1,12 +1,10 @@
 //! Lists done in the database (section 3.3): the caller's range, field filters, sort and
 //! window become SQL when every field named is one the rows keep in a column of their own;
-//! otherwise the surface filters the rendered objects itself.
+//! otherwise the surface filters the rendered objects itself. Each service plans its own
+//! lists with these.
 
 use super::{Caller, Role};
-use crate::domain::{Core, Result};
-use crate::store::iot::{
-    self as store, Bind, DeviceRow, OrderRow, Page, ProductRow, TicketRow, UserRow,
-};
+use crate::store::iot::{Bind, Page};
 
 /// What a client asked of a list.
 #[derive(Debug, Clone, Default)]
@@ -19,9 +17,9 @@ pub struct ListSpec {
 }
 
 /// A document field kept in a column: (field, column, whether it is an integer).
-type Field = (&'static str, &'static str, bool);
+pub(super) type Field = (&'static str, &'static str, bool);
 
-const USER_FIELDS: &[Field] = &[
+pub(super) const USER_FIELDS: &[Field] = &[
     ("uid", "uid", false),
     ("mobile", "mobile", false),
     ("state", "state", true),
@@ -30,7 +28,7 @@ const USER_FIELDS: &[Field] = &[
     ("vid", "vid", false),
     ("reg_tms", "reg_at", true),
 ];
-const DEVICE_FIELDS: &[Field] = &[
+pub(super) const DEVICE_FIELDS: &[Field] = &[
     ("device_id", "did", false),
     ("user_id", "uid", false),
     ("vendor_id", "vid", false),
@@ -38,20 +36,20 @@ const DEVICE_FIELDS: &[Field] = &[
     ("type", "type", true),
     ("reg_tms", "reg_at", true),
 ];
-const PRODUCT_FIELDS: &[Field] = &[
+pub(super) const PRODUCT_FIELDS: &[Field] = &[
     ("prod_id", "pid", false),
     ("product_id", "pid", false),
     ("vid", "vid", false),
     ("create_tms", "created_at", true),
 ];
-const ORDER_FIELDS: &[Field] = &[
+pub(super) const ORDER_FIELDS: &[Field] = &[
     ("order_id", "oid", false),
     ("user_id", "uid", false),
     ("vid", "vid", false),
     ("state", "state", false),
     ("create_tms", "created_at", true),
 ];
-const TICKET_FIELDS: &[Field] = &[
+pub(super) const TICKET_FIELDS: &[Field] = &[
     ("ticket_id", "tid", false),
     ("user_id", "uid", false),
     ("device_id", "device_id", false),
@@ -64,7 +62,7 @@ const TICKET_FIELDS: &[Field] = &[
 
 /// The caller's range as conditions (the same rule as [`Caller::sees`]); `owner` is the column
 /// of the member an object belongs to.
-fn range(caller: &Caller, owner: &'static str) -> Vec<(&'static str, Bind)> {
+pub(super) fn range(caller: &Caller, owner: &'static str) -> Vec<(&'static str, Bind)> {
     let vid = Bind::Text(caller.vid.clone().unwrap_or_default());
     let me = Bind::Text(caller.uid.clone());
     match caller.role {
@@ -77,7 +75,7 @@ fn range(caller: &Caller, owner: &'static str) -> Vec<(&'static str, Bind)> {
 }
 
 /// The SQL page for `spec`, or none when it names a field without a column.
-fn plan(
+pub(super) fn plan(
     mut conditions: Vec<(&'static str, Bind)>,
     spec: &ListSpec,
     fields: &[Field],
@@ -109,106 +107,6 @@ fn plan(
         limit: spec.limit,
         offset: spec.offset,
     })
-}
-
-impl Core {
-    /// AA-01 in the database.
-    pub async fn iot_members_page(
-        &self,
-        caller: &Caller,
-        spec: &ListSpec,
-    ) -> Result<Option<(i64, Vec<UserRow>)>> {
-        caller.require(super::Range::Admin)?;
-        let Some(p) = plan(range(caller, "uid"), spec, USER_FIELDS, "reg_at", "uid") else {
-            return Ok(None);
-        };
-        let (table, base) = store::LIST_USERS;
-        Ok(Some(
-            store::page(self.store.pool(), table, store::USER_COLUMNS, base, &p).await?,
-        ))
-    }
-
-    /// AB-01 in the database.
-    pub async fn iot_devices_page(
-        &self,
-        caller: &Caller,
-        spec: &ListSpec,
-    ) -> Result<Option<(i64, Vec<DeviceRow>)>> {
-        caller.require(super::Range::Admin)?;
-        let Some(p) = plan(range(caller, "uid"), spec, DEVICE_FIELDS, "reg_at", "did") else {
-            return Ok(None);
-        };
-        let (table, base) = store::LIST_DEVICES;
-        Ok(Some(
-            store::page(self.store.pool(), table, store::DEVICE_COLUMNS, base, &p).await?,
-        ))
-    }
-
-    /// AC-01 in the database.
-    pub async fn iot_products_page(
-        &self,
-        caller: &Caller,
-        spec: &ListSpec,
-    ) -> Result<Option<(i64, Vec<ProductRow>)>> {
-        caller.require(super::Range::Anyone)?;
-        let scope = caller
-            .vendor_filter()
-            .map(|v| vec![("vid", Bind::Text(v.to_owned()))])
-            .unwrap_or_default();
-        let Some(p) = plan(scope, spec, PRODUCT_FIELDS, "created_at", "pid") else {
-            return Ok(None);
-        };
-        let (table, base) = store::LIST_PRODUCTS;
-        Ok(Some(
-            store::page(self.store.pool(), table, store::PRODUCT_COLUMNS, base, &p).await?,
-        ))
-    }
-
-    /// AD-01 in the database.
-    pub async fn iot_orders_page(
-        &self,
-        caller: &Caller,
-        spec: &ListSpec,
-    ) -> Result<Option<(i64, Vec<OrderRow>)>> {
-        caller.require(super::Range::Anyone)?;
-        let Some(p) = plan(
-            range(caller, "uid"),
-            spec,
-            ORDER_FIELDS,
-            "created_at",
-            "oid",
-        ) else {
-            return Ok(None);
-        };
-        self.iot_sweep().await;
-        let (table, base) = store::LIST_ORDERS;
-        Ok(Some(
-            store::page(self.store.pool(), table, store::ORDER_COLUMNS, base, &p).await?,
-        ))
-    }
-
-    /// AE-01 (and AE-02's list) in the database.
-    pub async fn iot_tickets_page(
-        &self,
-        caller: &Caller,
-        range_of: super::Range,
-        spec: &ListSpec,
-    ) -> Result<Option<(i64, Vec<TicketRow>)>> {
-        caller.require(range_of)?;
-        let Some(p) = plan(
-            range(caller, "uid"),
-            spec,
-            TICKET_FIELDS,
-            "created_at",
-            "tid",
-        ) else {
-            return Ok(None);
-        };
-        let (table, base) = store::LIST_TICKETS;
-        Ok(Some(
-            store::page(self.store.pool(), table, store::TICKET_COLUMNS, base, &p).await?,
-        ))
-    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,20 @@
 //! The IoT platform of connected water purifiers (seed 002): who may call what (section 1.1's
-//! A*, A#, A and C), which objects each caller sees (note 1), the ids of section 1.2, and the
-//! helpers its parts share. The parts: [`parties`] (log-in, members, vendors, agents),
-//! [`devices`], [`products`], [`orders`] (with payment), [`tickets`], [`commissions`].
+//! A*, A#, A and C), which objects each caller sees (note 1), and the helpers its parts share.
+//!
+//! [`Iot`] groups its services, each owning one part of the document:
+//! - [`Members`] (section 一): sign-in and tokens for every party, members' registration,
+//!   profile, password, mobile and WeChat binding;
+//! - [`Partners`]: platform operators, vendors (AX) with their signing records, agents and
+//!   dealers (section 六);
+//! - [`Catalog`] (section 三): products;
+//! - [`Devices`] (section 二): registration, configuration, reports, binding and sharing;
+//! - [`Orders`] (section 四 and 七): orders, payment and settlement, commissions and
+//!   withdrawals, and the sweep of time-driven moves; it is the IoT platform's
+//!   [`crate::domain::payments::OrderOwner`];
+//! - [`Tickets`] (section 五): work tickets.
+//!
+//! What several need (section 1.2's ids, vendors' codes, looking up a party or a member) is
+//! [`shared::Shared`], held by each.
 //!
 //! Descriptive fields the rules never read (names, addresses, pictures, specifications) are kept
 //! as JSON objects; everything scoping, the state machines and money depend on is typed.
@@ -10,18 +23,84 @@ pub mod commissions;
 pub mod demo;
 pub mod devices;
 pub mod listing;
+pub mod members;
 pub mod orders;
 pub mod parties;
+pub mod partners;
 pub mod products;
+pub mod shared;
 pub mod tickets;
+
+use std::sync::Arc;
 
 use md5::Digest;
 use serde_json::{Map, Value};
 
+use super::codes::Codes;
+use super::guard::SignInGuard;
 use super::money::{Fen, parse_fixed};
+use super::passwords::PasswordHasher;
+use super::payments::PaymentGateway;
 use super::time::Zone;
-use super::{Core, Entity, Error, Forbidden, Result, Timestamp};
-use crate::store::{Conn, iot as store};
+use super::{Clock, Entity, Error, Forbidden, Result, Settings, Timestamp};
+use crate::store::Store;
+
+pub use devices::Devices;
+pub use members::Members;
+pub use orders::Orders;
+pub use partners::Partners;
+pub use products::Catalog;
+pub use tickets::Tickets;
+
+/// The IoT platform's services; cheap to clone. A handler writes `state.iot.orders.create(..)`.
+#[derive(Clone)]
+pub struct Iot {
+    pub members: Arc<Members>,
+    pub partners: Arc<Partners>,
+    pub catalog: Arc<Catalog>,
+    pub devices: Arc<Devices>,
+    pub orders: Arc<Orders>,
+    pub tickets: Arc<Tickets>,
+    /// For the demo data.
+    shared: Arc<shared::Shared>,
+    passwords: PasswordHasher,
+}
+
+impl Iot {
+    /// Builds the services over the store and the shared services they call.
+    pub fn new(
+        store: Store,
+        clock: Clock,
+        settings: Arc<Settings>,
+        passwords: PasswordHasher,
+        codes: Arc<Codes>,
+        guard: Arc<SignInGuard>,
+        gateway: Arc<dyn PaymentGateway>,
+    ) -> Iot {
+        let shared = Arc::new(shared::Shared::new(store, clock, settings));
+        let devices = Arc::new(Devices::new(shared.clone()));
+        let orders = Arc::new(Orders::new(shared.clone(), gateway));
+        Iot {
+            members: Arc::new(Members::new(
+                shared.clone(),
+                passwords.clone(),
+                codes,
+                guard,
+            )),
+            partners: Arc::new(Partners::new(shared.clone(), passwords.clone())),
+            catalog: Arc::new(Catalog::new(shared.clone())),
+            tickets: Arc::new(Tickets::new(
+                shared.clone(),
+                devices.clone(),
+                orders.clone(),
+            )),
+            devices,
+            orders,
+            shared,
+            passwords,
+        }
+    }
+}
 
 /// The surface name (codes, metrics).
 pub const SURFACE: &str = "iot";
@@ -421,34 +500,6 @@ pub fn tms(ms: Option<i64>) -> Value {
         ms.map(|m| Timestamp::from_millis(m).iso_utc_secs())
             .unwrap_or_default(),
     )
-}
-
-impl Core {
-    /// The next id of `kind` for the vendor with `code`: section 1.2's rules. Users and
-    /// products are the code and a 16-digit serial; orders and tickets the local date, the code
-    /// and a 12-digit serial.
-    pub(crate) async fn iot_id(&self, conn: &mut Conn, code: &str, kind: &str) -> Result<String> {
-        let serial = store::next_serial(conn, &format!("{code}:{kind}")).await?;
-        Ok(match kind {
-            "order" | "ticket" | "withdrawal" => {
-                let date = self.now().local_date(self.settings.zone).replace('-', "");
-                format!("{date}{code}{serial:012}")
-            }
-            "vendor" => format!("{code}{serial:012}"),
-            _ => format!("{code}{serial:016}"),
-        })
-    }
-
-    /// The code of a vendor (the platform's for none).
-    pub(crate) async fn iot_vendor_code(&self, vid: Option<&str>) -> Result<String> {
-        let Some(vid) = vid else {
-            return Ok(PLATFORM_CODE.to_owned());
-        };
-        store::user(self.store.pool(), vid)
-            .await?
-            .and_then(|v| v.code)
-            .ok_or(Error::NotFound(Entity::Vendor))
-    }
 }
 
 #[cfg(test)]

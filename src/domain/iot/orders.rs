@@ -9,14 +9,22 @@
 //! received one (by its member or vendor, or when the return window passes). A member may ask
 //! to return a received order, or a done one while the return window is open.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use serde_json::{Map, Value};
 
+use super::listing::{self, ListSpec};
 use super::products::Pricing;
+use super::shared::Shared;
 use super::{Caller, Fields, Place, Range, Role, money_json, visible};
-use crate::domain::heat::orders::Settlement;
 use crate::domain::money::Fen;
-use crate::domain::payments::{ClientPayParams, PrepayRequest, TradeState};
-use crate::domain::{Core, Entity, Error, Result, Service, Timestamp};
+use crate::domain::payments::{
+    ClientPayParams, OrderOwner, OwnerFuture, Paid, PaymentGateway, PrepayRequest, Settlement,
+    TradeState,
+};
+use crate::domain::{Clock, Entity, Error, Result, Service, Settings, Timestamp};
+use crate::store::Store;
 use crate::store::iot::{self as store, OrderRow, TicketRow};
 use crate::store::ledger;
 
@@ -155,15 +163,38 @@ fn gateway_down(e: impl std::fmt::Display) -> Error {
     }
 }
 
-impl Core {
-    fn iot_return_window_ms(&self) -> i64 {
-        RETURN_DAYS * 86_400_000
+/// How long after receipt an order may still be returned (milliseconds).
+const RETURN_WINDOW_MS: i64 = RETURN_DAYS * 86_400_000;
+
+/// Orders, their payment and settlement, the commissions they earn, and the sweep that
+/// brings the time-driven moves up to date.
+pub struct Orders {
+    pub(super) store: Store,
+    pub(super) clock: Clock,
+    settings: Arc<Settings>,
+    pub(super) shared: Arc<Shared>,
+    /// The payment provider (WeChat Pay, the dev simulator, or none).
+    gateway: Arc<dyn PaymentGateway>,
+    /// When the time-driven moves last ran (clock milliseconds).
+    swept: AtomicI64,
+}
+
+impl Orders {
+    pub fn new(shared: Arc<Shared>, gateway: Arc<dyn PaymentGateway>) -> Orders {
+        Orders {
+            store: shared.store.clone(),
+            clock: shared.clock.clone(),
+            settings: shared.settings.clone(),
+            shared,
+            gateway,
+            swept: AtomicI64::new(0),
+        }
     }
 
     /// An order in the caller's range.
-    pub async fn iot_order(&self, caller: &Caller, oid: &str) -> Result<OrderRow> {
+    pub async fn get(&self, caller: &Caller, oid: &str) -> Result<OrderRow> {
         caller.require(Range::Anyone)?;
-        self.iot_sweep().await;
+        self.sweep().await;
         let row = store::order(self.store.pool(), oid).await?;
         visible(
             caller,
@@ -175,9 +206,9 @@ impl Core {
     }
 
     /// AD-01: the orders in the caller's range.
-    pub async fn iot_orders(&self, caller: &Caller) -> Result<Vec<OrderRow>> {
+    pub async fn list(&self, caller: &Caller) -> Result<Vec<OrderRow>> {
         caller.require(Range::Anyone)?;
-        self.iot_sweep().await;
+        self.sweep().await;
         let rows = store::all_of::<OrderRow>(
             self.store.pool(),
             store::LIST_ORDERS,
@@ -195,9 +226,9 @@ impl Core {
     /// AD-02: a member's order for products of their vendor. Each line is `product_id`,
     /// `quantity` and, for a rented product, the rent plan's `rent` key. The amount is the
     /// lines' prices plus freight, plus installation where the product is installed.
-    pub async fn iot_create_order(&self, caller: &Caller, f: &Fields) -> Result<OrderRow> {
+    pub async fn create(&self, caller: &Caller, f: &Fields) -> Result<OrderRow> {
         caller.require(Range::Member)?;
-        let member = self.iot_member(caller, &caller.uid).await?;
+        let member = self.shared.member(caller, &caller.uid).await?;
         let vid = member.vid.clone().unwrap_or_default();
         let content = f
             .array("content")?
@@ -291,10 +322,10 @@ impl Core {
             Value::String(r.text("zipcode", 10)?.unwrap_or_default()),
         );
         let memo = f.text("memo", 500)?.unwrap_or_default();
-        let code = self.iot_vendor_code(Some(&vid)).await?;
-        let now = self.now();
+        let code = self.shared.vendor_code(Some(&vid)).await?;
+        let now = self.clock.now();
         let mut tx = self.store.begin_write().await?;
-        let oid = self.iot_id(&mut tx, &code, "order").await?;
+        let oid = self.shared.id(&mut tx, &code, "order").await?;
         let row = OrderRow {
             oid,
             vid,
@@ -330,7 +361,7 @@ impl Core {
 
     /// Moves an order (AD-05, AD-06, AD-11..AD-14, close, done). A move the state machine does
     /// not allow is refused and changes nothing.
-    pub async fn iot_order_action(
+    pub async fn act(
         &self,
         caller: &Caller,
         oid: &str,
@@ -338,12 +369,12 @@ impl Core {
         f: &Fields,
     ) -> Result<OrderRow> {
         caller.require(action.range())?;
-        let before = self.iot_order(caller, oid).await?;
+        let before = self.get(caller, oid).await?;
         if caller.role == Role::Member && before.uid != caller.uid {
             return Err(Error::NotFound(Entity::Order));
         }
         let state = OrderState::parse(&before.state).unwrap_or(OrderState::Close);
-        let now = self.now().millis();
+        let now = self.clock.now().millis();
         let mut o = before.clone();
         use OrderAction as A;
         use OrderState as S;
@@ -389,7 +420,7 @@ impl Core {
             }
             (A::Return, S::Received | S::Done) => {
                 let received = o.received_at.unwrap_or(now);
-                if now >= received + self.iot_return_window_ms() {
+                if now >= received + RETURN_WINDOW_MS {
                     return Err(Error::State(format!(
                         "order {oid} can no longer be returned: {RETURN_DAYS} days have passed since it was received"
                     )));
@@ -426,7 +457,7 @@ impl Core {
             }
             (A::Close, S::Obligation) => {
                 if o.prepay_id.is_some() {
-                    self.payments
+                    self.gateway
                         .close(o.oid.clone())
                         .await
                         .map_err(gateway_down)?;
@@ -435,7 +466,7 @@ impl Core {
                 o.state = S::Close.as_str().into();
             }
             (A::Done, S::Received) => {
-                return self.iot_finish_order(&before).await;
+                return self.finish(&before).await;
             }
             _ => {
                 let what = match action {
@@ -458,7 +489,7 @@ impl Core {
             )));
         }
         if action == A::Confirm {
-            store::schedule_commissions(&mut tx, oid, now + self.iot_return_window_ms()).await?;
+            store::schedule_commissions(&mut tx, oid, now + RETURN_WINDOW_MS).await?;
         }
         // A return voids the commissions the sale earned (they were pending: a return is
         // possible only while the return window is open).
@@ -484,7 +515,7 @@ impl Core {
     /// The commissions an order pays its buyer's referrers (three levels up the referrer
     /// chain, at the rates its lines were sold with), pending; `available_at` is unknown
     /// until the order is received. Levels that earn nothing have no row.
-    async fn iot_commission_rows(
+    async fn commission_rows(
         &self,
         o: &OrderRow,
         now: i64,
@@ -551,15 +582,13 @@ impl Core {
     /// A received order becomes done. Its commissions were recorded when it was paid; they
     /// stay pending until the return window closes (an order paid before commissions were
     /// recorded at payment gets them now).
-    async fn iot_finish_order(&self, before: &OrderRow) -> Result<OrderRow> {
-        let now = self.now().millis();
+    async fn finish(&self, before: &OrderRow) -> Result<OrderRow> {
+        let now = self.clock.now().millis();
         let mut o = before.clone();
         o.state = OrderState::Done.as_str().into();
         o.done_at = Some(now);
-        let available_at = o.received_at.unwrap_or(now) + self.iot_return_window_ms();
-        let late = self
-            .iot_commission_rows(&o, now, Some(available_at))
-            .await?;
+        let available_at = o.received_at.unwrap_or(now) + RETURN_WINDOW_MS;
+        let late = self.commission_rows(&o, now, Some(available_at)).await?;
         let mut tx = self.store.begin_write().await?;
         if !store::update_order(&mut *tx, &o, &before.state).await? {
             return Err(Error::State(format!(
@@ -582,28 +611,23 @@ impl Core {
     /// become available (into the journal). Runs at most once a second per process (reads call
     /// it, and the background reconciler); it never fails the request that runs it: a step
     /// that fails is logged and tried again at the next sweep.
-    pub async fn iot_sweep(&self) {
-        let now = self.now().millis();
-        let last = self.iot_swept.load(std::sync::atomic::Ordering::Relaxed);
+    pub async fn sweep(&self) {
+        let now = self.clock.now().millis();
+        let last = self.swept.load(Ordering::Relaxed);
         if now - last < 1000
             || self
-                .iot_swept
-                .compare_exchange(
-                    last,
-                    now,
-                    std::sync::atomic::Ordering::AcqRel,
-                    std::sync::atomic::Ordering::Relaxed,
-                )
+                .swept
+                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
                 .is_err()
         {
             return;
         }
-        if let Err(e) = self.iot_sweep_at(now).await {
+        if let Err(e) = self.sweep_at(now).await {
             tracing::warn!(error = %e, "iot sweep failed; it runs again at the next one");
         }
     }
 
-    async fn iot_sweep_at(&self, now: i64) -> Result<()> {
+    async fn sweep_at(&self, now: i64) -> Result<()> {
         let ttl = self.settings.order_ttl_secs * 1000;
         // At most this many gateway round trips per sweep, so a slow gateway slows no reader
         // for long.
@@ -616,13 +640,12 @@ impl Core {
                 }
                 gateway_calls -= 1;
                 // Paid meanwhile? The gateway knows; a trade it will not close stays open.
-                match self.payments.query(o.oid.clone()).await {
+                match self.gateway.query(o.oid.clone()).await {
                     Ok(TradeState::Success {
                         transaction_id,
                         amount,
                     }) => {
-                        if let Err(e) = self.iot_settle_order(&o.oid, &transaction_id, amount).await
-                        {
+                        if let Err(e) = self.record_payment(&o.oid, &transaction_id, amount).await {
                             tracing::warn!(order = %o.oid, error = %e, "payment found by query not applied");
                         }
                         continue;
@@ -630,7 +653,7 @@ impl Core {
                     Ok(TradeState::NotPaid | TradeState::Closed | TradeState::Failed(_)) => {}
                     Err(_) => continue,
                 }
-                if self.payments.close(o.oid.clone()).await.is_err() {
+                if self.gateway.close(o.oid.clone()).await.is_err() {
                     continue;
                 }
             }
@@ -640,9 +663,9 @@ impl Core {
             // Lost to a concurrent move: that move stands.
             store::update_order(self.store.pool(), &closed, "obligation").await?;
         }
-        let window = now - self.iot_return_window_ms();
+        let window = now - RETURN_WINDOW_MS;
         for o in store::orders_due(self.store.pool(), "received", "received_at", window).await? {
-            match self.iot_finish_order(&o).await {
+            match self.finish(&o).await {
                 Ok(_) | Err(Error::State(_)) => {}
                 Err(e) => return Err(e),
             }
@@ -674,18 +697,13 @@ impl Core {
     /// AD-07: a WeChat Pay prepay for an unpaid order of the member. The payer's `openid` is
     /// the member's bound WeChat account, or the one given. Asked twice, the same prepay is
     /// signed again.
-    pub async fn iot_prepay_weixin(
-        &self,
-        caller: &Caller,
-        oid: &str,
-        f: &Fields,
-    ) -> Result<Prepay> {
+    pub async fn prepay_weixin(&self, caller: &Caller, oid: &str, f: &Fields) -> Result<Prepay> {
         caller.require(Range::Member)?;
-        let o = self.iot_order(caller, oid).await?;
+        let o = self.get(caller, oid).await?;
         if o.state != OrderState::Obligation.as_str() {
             return Err(state_error(&o, "paid"));
         }
-        if self.payments.name() == "none" {
+        if self.gateway.name() == "none" {
             return Err(Error::State(
                 "微信支付通道未配置: the WeChat Pay channel is not configured on this server"
                     .into(),
@@ -694,12 +712,12 @@ impl Core {
         let prepay_id = match o.prepay_id.clone() {
             Some(p) => p,
             None => {
-                let member = self.iot_member(caller, &caller.uid).await?;
+                let member = self.shared.member(caller, &caller.uid).await?;
                 let openid = f
                     .text("openid", 64)?
                     .filter(|s| !s.is_empty())
                     .or(member.openid);
-                if openid.is_none() && self.payments.needs_payer_id() {
+                if openid.is_none() && self.gateway.needs_payer_id() {
                     return Err(Error::invalid(
                         "openid",
                         "bind WeChat first (POST /users/bind) or send openid",
@@ -720,7 +738,7 @@ impl Core {
                         o.created_at + self.settings.order_ttl_secs * 1000,
                     ),
                 };
-                let prepay_id = self.payments.prepay(request).await.map_err(gateway_down)?;
+                let prepay_id = self.gateway.prepay(request).await.map_err(gateway_down)?;
                 let mut with = o.clone();
                 with.prepay_id = Some(prepay_id.clone());
                 with.pay_ch = Some("weixin".into());
@@ -733,21 +751,21 @@ impl Core {
             }
         };
         let params = self
-            .payments
-            .client_params(&prepay_id, self.now())
+            .gateway
+            .client_params(&prepay_id, self.clock.now())
             .map_err(gateway_down)?;
         Ok(Prepay { prepay_id, params })
     }
 
     /// AD-08, AD-09: card channels; none is configured on this server.
-    pub async fn iot_prepay_card(
+    pub async fn prepay_card(
         &self,
         caller: &Caller,
         oid: &str,
         channel: &str,
     ) -> Result<std::convert::Infallible> {
         caller.require(Range::Member)?;
-        let o = self.iot_order(caller, oid).await?;
+        let o = self.get(caller, oid).await?;
         if o.state != OrderState::Obligation.as_str() {
             return Err(state_error(&o, "paid"));
         }
@@ -762,28 +780,27 @@ impl Core {
     }
 
     /// AD-10: the order's payment; an unpaid one with a prepay is checked with the gateway.
-    pub async fn iot_order_payment(&self, caller: &Caller, oid: &str) -> Result<OrderRow> {
-        let o = self.iot_order(caller, oid).await?;
+    pub async fn payment(&self, caller: &Caller, oid: &str) -> Result<OrderRow> {
+        let o = self.get(caller, oid).await?;
         if o.state == OrderState::Obligation.as_str() && o.prepay_id.is_some() {
-            match self.payments.query(o.oid.clone()).await {
+            match self.gateway.query(o.oid.clone()).await {
                 Ok(TradeState::Success {
                     transaction_id,
                     amount,
                 }) => {
-                    self.iot_settle_order(&o.oid, &transaction_id, amount)
-                        .await?;
+                    self.record_payment(&o.oid, &transaction_id, amount).await?;
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(order = %o.oid, error = %e, "order query failed"),
             }
-            return self.iot_order(caller, oid).await;
+            return self.get(caller, oid).await;
         }
         Ok(o)
     }
 
     /// Whether `out_trade_no` is an order of this platform (payment notifications are shared
     /// with the heating surface).
-    pub async fn iot_is_order(&self, out_trade_no: &str) -> Result<bool> {
+    pub async fn is_order(&self, out_trade_no: &str) -> Result<bool> {
         Ok(store::order(self.store.pool(), out_trade_no)
             .await?
             .is_some())
@@ -791,7 +808,7 @@ impl Core {
 
     /// Records a payment the gateway confirmed: the journal entry, the order paid, and its
     /// install ticket when it needs installing, in one transaction, exactly once.
-    pub async fn iot_settle_order(
+    pub async fn record_payment(
         &self,
         oid: &str,
         transaction_id: &str,
@@ -800,7 +817,7 @@ impl Core {
         let o = store::order(self.store.pool(), oid)
             .await?
             .ok_or(Error::NotFound(Entity::Order))?;
-        let now = self.now().millis();
+        let now = self.clock.now().millis();
         if amount.0 != o.amount {
             let reason = format!("paid {} fen for an order of {} fen", amount.0, o.amount);
             ledger::record_anomaly(
@@ -817,11 +834,11 @@ impl Core {
         }
         // Three levels of commission appear with the payment, pending (待激) until the
         // order can no longer be returned.
-        let commissions = self.iot_commission_rows(&o, now, None).await?;
+        let commissions = self.commission_rows(&o, now, None).await?;
         // Read before the transaction: a read through the pool while it holds a connection
         // could wait for a connection that only the transactions waiting with it would free.
         let ticket_code = if o.needs_install == 1 {
-            Some(self.iot_vendor_code(Some(&o.vid)).await?)
+            Some(self.shared.vendor_code(Some(&o.vid)).await?)
         } else {
             None
         };
@@ -867,7 +884,7 @@ impl Core {
             store::insert_commission(&mut tx, c).await?;
         }
         if let Some(code) = ticket_code {
-            let tid = self.iot_id(&mut tx, &code, "ticket").await?;
+            let tid = self.shared.id(&mut tx, &code, "ticket").await?;
             let ticket = TicketRow {
                 tid,
                 vid: o.vid.clone(),
@@ -894,8 +911,8 @@ impl Core {
     }
 
     /// `--dev` only: pays an order as if its member had paid.
-    pub async fn iot_simulate_payment(&self, oid: &str) -> Result<Settlement> {
-        if !self.payments.is_simulated() {
+    pub async fn simulate_payment(&self, oid: &str) -> Result<Settlement> {
+        if !self.gateway.is_simulated() {
             return Err(Error::State(
                 "payments are simulated only under --dev without WeChat Pay".into(),
             ));
@@ -903,30 +920,63 @@ impl Core {
         let o = store::order(self.store.pool(), oid)
             .await?
             .ok_or(Error::NotFound(Entity::Order))?;
-        self.iot_settle_order(oid, &format!("SIM{oid}"), Fen(o.amount))
+        self.record_payment(oid, &format!("SIM{oid}"), Fen(o.amount))
             .await
     }
 
     /// AD-15: deletes an order (platform only) that is not in progress.
-    pub async fn iot_delete_order(&self, caller: &Caller, oid: &str) -> Result<()> {
+    pub async fn delete(&self, caller: &Caller, oid: &str) -> Result<()> {
         caller.require(Range::Platform)?;
-        let o = self.iot_order(caller, oid).await?;
+        let o = self.get(caller, oid).await?;
         if !matches!(o.state.as_str(), "obligation" | "close" | "refund" | "done") {
             return Err(state_error(&o, "deleted while in progress"));
         }
         if o.state == "obligation" && o.prepay_id.is_some() {
-            self.payments
+            self.gateway
                 .close(o.oid.clone())
                 .await
                 .map_err(gateway_down)?;
         }
         let mut d = o.clone();
-        d.deleted_at = Some(self.now().millis());
+        d.deleted_at = Some(self.clock.now().millis());
         if !store::update_order(self.store.pool(), &d, &o.state).await? {
             return Err(Error::State(format!(
                 "order {oid} changed meanwhile; read it again"
             )));
         }
         Ok(())
+    }
+
+    /// AD-01 in the database.
+    pub async fn page(
+        &self,
+        caller: &Caller,
+        spec: &ListSpec,
+    ) -> Result<Option<(i64, Vec<OrderRow>)>> {
+        caller.require(Range::Anyone)?;
+        let Some(p) = listing::plan(
+            listing::range(caller, "uid"),
+            spec,
+            listing::ORDER_FIELDS,
+            "created_at",
+            "oid",
+        ) else {
+            return Ok(None);
+        };
+        self.sweep().await;
+        let (table, base) = store::LIST_ORDERS;
+        Ok(Some(
+            store::page(self.store.pool(), table, store::ORDER_COLUMNS, base, &p).await?,
+        ))
+    }
+}
+
+/// The IoT platform's orders, as the payments service sees them.
+impl OrderOwner for Orders {
+    fn owns<'a>(&'a self, out_trade_no: &'a str) -> OwnerFuture<'a, bool> {
+        Box::pin(self.is_order(out_trade_no))
+    }
+    fn settle<'a>(&'a self, paid: Paid<'a>) -> OwnerFuture<'a, Settlement> {
+        Box::pin(self.record_payment(paid.out_trade_no, paid.transaction_id, paid.amount))
     }
 }

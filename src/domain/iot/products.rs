@@ -1,11 +1,16 @@
 //! Products (section 三, AC-01..AC-07): AC-02's whole configuration (prices, services, rent
 //! plans, commission rates, specification with filters and flowmeter), checked and kept.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
+use super::listing::{self, ListSpec};
+use super::shared::Shared;
 use super::{Caller, Fields, PLATFORM_CODE, Range, money_json, money_of};
 use crate::domain::money::Fen;
-use crate::domain::{Core, Entity, Error, Result};
+use crate::domain::{Clock, Entity, Error, Result};
+use crate::store::Store;
 use crate::store::iot::{self as store, ProductRow};
 
 /// Money fields of a product (yuan).
@@ -249,13 +254,29 @@ impl Pricing {
     }
 }
 
-impl Core {
-    fn iot_sees_product(caller: &Caller, p: &ProductRow) -> bool {
-        caller.vendor_filter().is_none_or(|v| v == p.vid)
+/// Whether a product is the caller's vendor's (every product is the platform's).
+fn sees(caller: &Caller, p: &ProductRow) -> bool {
+    caller.vendor_filter().is_none_or(|v| v == p.vid)
+}
+
+/// The catalog: the vendors' products.
+pub struct Catalog {
+    store: Store,
+    clock: Clock,
+    shared: Arc<Shared>,
+}
+
+impl Catalog {
+    pub fn new(shared: Arc<Shared>) -> Catalog {
+        Catalog {
+            store: shared.store.clone(),
+            clock: shared.clock.clone(),
+            shared,
+        }
     }
 
     /// AC-01: the products of the caller's vendor (every vendor's for the platform).
-    pub async fn iot_products(&self, caller: &Caller) -> Result<Vec<ProductRow>> {
+    pub async fn list(&self, caller: &Caller) -> Result<Vec<ProductRow>> {
         caller.require(Range::Anyone)?;
         Ok(store::all_of(
             self.store.pool(),
@@ -268,11 +289,11 @@ impl Core {
     }
 
     /// AC-03 and the product checks of the others.
-    pub async fn iot_product(&self, caller: &Caller, pid: &str) -> Result<ProductRow> {
+    pub async fn get(&self, caller: &Caller, pid: &str) -> Result<ProductRow> {
         caller.require(Range::Anyone)?;
         let row = store::product(self.store.pool(), pid)
             .await?
-            .filter(|p| Self::iot_sees_product(caller, p))
+            .filter(|p| sees(caller, p))
             .ok_or(Error::NotFound(Entity::Product))?;
         if row.deleted_at.is_some() {
             return Err(Error::Gone(Entity::Product));
@@ -281,7 +302,7 @@ impl Core {
     }
 
     /// AC-02: a vendor's new product (the platform names the vendor with `vid`).
-    pub async fn iot_create_product(&self, caller: &Caller, f: &Fields) -> Result<ProductRow> {
+    pub async fn create(&self, caller: &Caller, f: &Fields) -> Result<ProductRow> {
         caller.require(Range::Brand)?;
         let vid = match caller.vid.clone() {
             Some(v) => v,
@@ -290,7 +311,8 @@ impl Core {
                 .or_else(|_| f.required("vendor_id", 32))?,
         };
         let code = self
-            .iot_vendor_code(Some(&vid))
+            .shared
+            .vendor_code(Some(&vid))
             .await
             .map_err(|_| Error::invalid("vid", "vid is not a vendor"))?;
         if code == PLATFORM_CODE {
@@ -298,12 +320,12 @@ impl Core {
         }
         let doc = check_product(f, Map::new())?;
         let mut tx = self.store.begin_write().await?;
-        let pid = self.iot_id(&mut tx, &code, "product").await?;
+        let pid = self.shared.id(&mut tx, &code, "product").await?;
         let row = ProductRow {
             pid,
             vid,
             doc: Value::Object(doc).to_string(),
-            created_at: self.now().millis(),
+            created_at: self.clock.now().millis(),
             deleted_at: None,
         };
         store::insert_product(&mut tx, &row).await?;
@@ -312,14 +334,9 @@ impl Core {
     }
 
     /// AC-04: changes the fields given (checked as on creation).
-    pub async fn iot_update_product(
-        &self,
-        caller: &Caller,
-        pid: &str,
-        f: &Fields,
-    ) -> Result<ProductRow> {
+    pub async fn update(&self, caller: &Caller, pid: &str, f: &Fields) -> Result<ProductRow> {
         caller.require(Range::Brand)?;
-        let mut row = self.iot_product(caller, pid).await?;
+        let mut row = self.get(caller, pid).await?;
         let doc = check_product(f, super::object_of(&row.doc))?;
         row.doc = Value::Object(doc).to_string();
         store::update_product(self.store.pool(), &row).await?;
@@ -328,14 +345,9 @@ impl Core {
 
     /// AC-06: replaces the specification (the body is the specification, or holds it under
     /// `specification`).
-    pub async fn iot_update_product_prof(
-        &self,
-        caller: &Caller,
-        pid: &str,
-        f: &Fields,
-    ) -> Result<ProductRow> {
+    pub async fn update_prof(&self, caller: &Caller, pid: &str, f: &Fields) -> Result<ProductRow> {
         caller.require(Range::Brand)?;
-        let mut row = self.iot_product(caller, pid).await?;
+        let mut row = self.get(caller, pid).await?;
         let spec = match f.get("specification") {
             Some(s) => check_specification(s)?,
             None => check_specification(&Value::Object(f.0.clone()))?,
@@ -348,11 +360,32 @@ impl Core {
     }
 
     /// AC-07: deletes a product (orders keep what they bought).
-    pub async fn iot_delete_product(&self, caller: &Caller, pid: &str) -> Result<()> {
+    pub async fn delete(&self, caller: &Caller, pid: &str) -> Result<()> {
         caller.require(Range::Brand)?;
-        let mut row = self.iot_product(caller, pid).await?;
-        row.deleted_at = Some(self.now().millis());
+        let mut row = self.get(caller, pid).await?;
+        row.deleted_at = Some(self.clock.now().millis());
         store::update_product(self.store.pool(), &row).await?;
         Ok(())
+    }
+
+    /// AC-01 in the database.
+    pub async fn page(
+        &self,
+        caller: &Caller,
+        spec: &ListSpec,
+    ) -> Result<Option<(i64, Vec<ProductRow>)>> {
+        caller.require(Range::Anyone)?;
+        let scope = caller
+            .vendor_filter()
+            .map(|v| vec![("vid", store::Bind::Text(v.to_owned()))])
+            .unwrap_or_default();
+        let Some(p) = listing::plan(scope, spec, listing::PRODUCT_FIELDS, "created_at", "pid")
+        else {
+            return Ok(None);
+        };
+        let (table, base) = store::LIST_PRODUCTS;
+        Ok(Some(
+            store::page(self.store.pool(), table, store::PRODUCT_COLUMNS, base, &p).await?,
+        ))
     }
 }

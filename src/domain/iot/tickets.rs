@@ -3,10 +3,17 @@
 //! (or rejected at approval), approval and rating. An install ticket is opened by the payment
 //! of an order that needs installing.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
+use super::devices::Devices;
+use super::listing::{self, ListSpec};
+use super::orders::Orders;
+use super::shared::Shared;
 use super::{Caller, Fields, Place, Range, Role, visible};
-use crate::domain::{Core, Entity, Error, Result};
+use crate::domain::{Clock, Entity, Error, Result, Settings};
+use crate::store::Store;
 use crate::store::iot::{self as store, TicketRow};
 
 /// Ticket types (安装, 换货, 退货, 故障, 维护, 拆机).
@@ -49,16 +56,37 @@ pub enum TicketAction {
     Rate,
 }
 
-impl Core {
+/// Work tickets.
+pub struct Tickets {
+    store: Store,
+    clock: Clock,
+    settings: Arc<Settings>,
+    shared: Arc<Shared>,
+    devices: Arc<Devices>,
+    orders: Arc<Orders>,
+}
+
+impl Tickets {
+    pub fn new(shared: Arc<Shared>, devices: Arc<Devices>, orders: Arc<Orders>) -> Tickets {
+        Tickets {
+            store: shared.store.clone(),
+            clock: shared.clock.clone(),
+            settings: shared.settings.clone(),
+            shared,
+            devices,
+            orders,
+        }
+    }
+
     /// A ticket in the caller's range.
-    pub async fn iot_ticket(&self, caller: &Caller, tid: &str) -> Result<TicketRow> {
+    pub async fn get(&self, caller: &Caller, tid: &str) -> Result<TicketRow> {
         caller.require(Range::Anyone)?;
         let row = store::ticket(self.store.pool(), tid).await?;
         visible(caller, row, Entity::Ticket, |t| (place_of(t), None), false)
     }
 
     /// The tickets in the caller's range (AE-01 for A#, AE-02's summary for everyone).
-    pub async fn iot_tickets(&self, caller: &Caller, range: Range) -> Result<Vec<TicketRow>> {
+    pub async fn list(&self, caller: &Caller, range: Range) -> Result<Vec<TicketRow>> {
         caller.require(range)?;
         let rows = store::all_of::<TicketRow>(
             self.store.pool(),
@@ -77,7 +105,7 @@ impl Core {
     /// AE-03: a new ticket. A member opens an exchange, return or fault ticket about their own
     /// device (`device_id`) or order (`order_id`); the admin side opens any type for a member
     /// (`user_id`) or device in its range.
-    pub async fn iot_create_ticket(&self, caller: &Caller, f: &Fields) -> Result<TicketRow> {
+    pub async fn create(&self, caller: &Caller, f: &Fields) -> Result<TicketRow> {
         caller.require(Range::Anyone)?;
         let ttype = f.int("type", INSTALL, DISMANTLE)?.ok_or_else(|| Error::invalid("type", "type is required (1 install, 2 exchange, 3 return, 4 fault, 5 maintain, 6 dismantle)"))?;
         if caller.role == Role::Member && !matches!(ttype, EXCHANGE | RETURN | FAULT) {
@@ -89,7 +117,8 @@ impl Core {
         let detail = f.required("detail", 1000)?;
         let device = match f.text("device_id", 32)?.filter(|d| !d.is_empty()) {
             Some(did) => Some(
-                self.iot_device(caller, &did)
+                self.devices
+                    .get(caller, &did)
                     .await
                     .map_err(|_| Error::invalid("device_id", "device_id is not a device of yours"))?
                     .0,
@@ -98,7 +127,7 @@ impl Core {
         };
         let order =
             match f.text("order_id", 32)?.filter(|o| !o.is_empty()) {
-                Some(oid) => Some(self.iot_order(caller, &oid).await.map_err(|_| {
+                Some(oid) => Some(self.orders.get(caller, &oid).await.map_err(|_| {
                     Error::invalid("order_id", "order_id is not an order of yours")
                 })?),
                 None => None,
@@ -108,8 +137,8 @@ impl Core {
                 caller.role,
                 f.text("user_id", 32)?.filter(|u| !u.is_empty()),
             ) {
-                (Role::Member, _) => Some(self.iot_member(caller, &caller.uid).await?),
-                (_, Some(uid)) => Some(self.iot_member(caller, &uid).await.map_err(|_| {
+                (Role::Member, _) => Some(self.shared.member(caller, &caller.uid).await?),
+                (_, Some(uid)) => Some(self.shared.member(caller, &uid).await.map_err(|_| {
                     Error::invalid("user_id", "user_id is not a member you manage")
                 })?),
                 (_, None) => match device
@@ -143,10 +172,10 @@ impl Core {
             (None, Some(d)) => (d.agent.clone(), d.dealer.clone()),
             _ => (caller.agent.clone(), caller.dealer.clone()),
         };
-        let code = self.iot_vendor_code(Some(&vid)).await?;
-        let now = self.now().millis();
+        let code = self.shared.vendor_code(Some(&vid)).await?;
+        let now = self.clock.now().millis();
         let mut tx = self.store.begin_write().await?;
-        let tid = self.iot_id(&mut tx, &code, "ticket").await?;
+        let tid = self.shared.id(&mut tx, &code, "ticket").await?;
         let row = TicketRow {
             tid,
             vid,
@@ -176,7 +205,7 @@ impl Core {
     }
 
     /// Moves a ticket; a move its state does not allow is refused and changes nothing.
-    pub async fn iot_ticket_action(
+    pub async fn act(
         &self,
         caller: &Caller,
         tid: &str,
@@ -190,8 +219,8 @@ impl Core {
             TicketAction::Rate => Range::Member,
         };
         caller.require(range)?;
-        let before = self.iot_ticket(caller, tid).await?;
-        let now = self.now().millis();
+        let before = self.get(caller, tid).await?;
+        let now = self.clock.now().millis();
         let mut t = before.clone();
         let refuse = |what: &str| {
             Error::State(format!(
@@ -290,5 +319,28 @@ impl Core {
             )));
         }
         Ok(t)
+    }
+
+    /// AE-01 (and AE-02's list) in the database.
+    pub async fn page(
+        &self,
+        caller: &Caller,
+        range_of: Range,
+        spec: &ListSpec,
+    ) -> Result<Option<(i64, Vec<TicketRow>)>> {
+        caller.require(range_of)?;
+        let Some(p) = listing::plan(
+            listing::range(caller, "uid"),
+            spec,
+            listing::TICKET_FIELDS,
+            "created_at",
+            "tid",
+        ) else {
+            return Ok(None);
+        };
+        let (table, base) = store::LIST_TICKETS;
+        Ok(Some(
+            store::page(self.store.pool(), table, store::TICKET_COLUMNS, base, &p).await?,
+        ))
     }
 }

@@ -148,7 +148,7 @@ pub async fn report(
     query: Result<Query<ReportQuery>, QueryRejection>,
 ) -> Reply {
     let Query(q) = query.map_err(|e| AdminError::bad_request(e.body_text()))?;
-    let zone = state.core.settings.zone;
+    let zone = state.settings.zone;
     let date = match q.date.as_deref() {
         None => state.now().local_calendar_date(zone),
         Some(d) => crate::domain::heat::parse_date(d)

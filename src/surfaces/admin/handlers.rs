@@ -28,7 +28,7 @@ pub async fn login(
     Body(req): Body<LoginRequest>,
 ) -> AdminResult {
     if let Some(ip) = ip {
-        if let Err(wait) = state.admin_login_limiter.check(ip, state.core.now()) {
+        if let Err(wait) = state.admin_login_limiter.check(ip, state.now()) {
             return Err(AdminError::from(crate::domain::Error::RateLimited {
                 message: format!("too many login attempts from this address; retry in {wait} s"),
                 retry_after_secs: wait,
@@ -64,12 +64,12 @@ pub async fn me(OperatorAuth(op): OperatorAuth) -> AdminResult {
 }
 
 fn clock_json(state: &AppState) -> Value {
-    let now = state.core.now();
+    let now = state.now();
     json!({
         "now": now.iso_utc_ms(),
         "now_ms": now.millis(),
-        "simulated": state.core.clock.sim().is_some(),
-        "speed": state.core.clock.sim().map(|s| s.speed()),
+        "simulated": state.clock.sim().is_some(),
+        "speed": state.clock.sim().map(|s| s.speed()),
     })
 }
 
@@ -97,7 +97,7 @@ pub async fn move_clock(
     if let Some(token) = bearer(&headers) {
         state.operators.authenticate(token).await?;
     }
-    let Some(sim) = state.core.clock.sim() else {
+    let Some(sim) = state.clock.sim() else {
         return Err(AdminError::new(
             StatusCode::CONFLICT,
             "clock_not_simulated",

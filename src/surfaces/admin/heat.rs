@@ -319,7 +319,7 @@ pub async fn meter_household(
     Path(user_code): Path<String>,
 ) -> AdminResult {
     let (account, h, meters) = state.meter.household_any(&user_code).await?;
-    let zone = state.core.settings.zone;
+    let zone = state.settings.zone;
     Ok(Json(json!({
         "user_code": h.user_code,
         "admin_user_name": account,

@@ -7,8 +7,8 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use super::envelope::{AdminError, Body, OperatorAuth};
-use crate::domain::heat::orders::Settlement;
 use crate::domain::iot::Fields;
+use crate::domain::payments::Settlement;
 use crate::surfaces::AppState;
 
 /// `POST /admin/v1/iot/operators {"user", "pwd", "name"}`: a platform operator of the IoT
@@ -18,7 +18,7 @@ pub async fn create_operator(
     OperatorAuth(op): OperatorAuth,
     Body(req): Body<serde_json::Map<String, Value>>,
 ) -> Result<(StatusCode, Json<Value>), AdminError> {
-    let row = state.core.iot_create_operator(&Fields(req)).await?;
+    let row = state.iot.partners.create_operator(&Fields(req)).await?;
     tracing::info!(operator = %op.username, iot_operator = %row.uid, "iot platform operator created");
     Ok((
         StatusCode::CREATED,
@@ -36,7 +36,7 @@ pub async fn simulate_payment(
     if let Some(token) = crate::surfaces::bearer(&headers) {
         state.operators.authenticate(token).await?;
     }
-    let outcome = state.core.iot_simulate_payment(&oid).await?;
+    let outcome = state.iot.orders.simulate_payment(&oid).await?;
     Ok(Json(
         json!({"order_id": oid, "recorded": outcome == Settlement::Recorded}),
     ))

@@ -32,7 +32,7 @@ pub fn mode_name(mode: Mode) -> &'static str {
 }
 
 fn local(state: &AppState, ms: i64) -> String {
-    Timestamp::from_millis(ms).local_datetime(state.core.settings.zone)
+    Timestamp::from_millis(ms).local_datetime(state.settings.zone)
 }
 
 /// kWh from Wh, as a plain JSON number (`100.5`).

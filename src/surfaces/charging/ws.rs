@@ -345,7 +345,7 @@ fn render<'a>(state: &AppState, n: &'a Notice) -> Event<'a> {
             e.msg = format!("{pile}号充电桩开始为您充电");
             e.pile = Some(pile);
             e.start_time = Some(
-                crate::domain::Timestamp::from_millis(*at).local_datetime(state.core.settings.zone),
+                crate::domain::Timestamp::from_millis(*at).local_datetime(state.settings.zone),
             );
         }
         NoticeKind::Ended { record, done } => {

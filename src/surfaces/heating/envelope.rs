@@ -166,7 +166,7 @@ impl<T: Serialize> Reply<T> {
             code,
             message,
             data,
-            timestamp: state.core.now().millis(),
+            timestamp: state.now().millis(),
         }
     }
 }
@@ -220,7 +220,7 @@ pub fn render(state: &AppState, error: &ApiError) -> Response {
             code: error.code,
             message: &crate::surfaces::clip(&error.message),
             data: (),
-            timestamp: state.core.now().millis(),
+            timestamp: state.now().millis(),
         },
     );
     crate::surfaces::with_retry_after(rendered, error.retry_after)
@@ -241,7 +241,7 @@ pub async fn limit_per_ip(
     // WeChat Pay's notifications come from a few addresses and must never be turned away.
     let exempt = req.uri().path().ends_with("/api/payment/notify");
     if let (Some(ip), false) = (ip, exempt) {
-        if let Err(wait) = state.heating_limiter.check(ip, state.core.now()) {
+        if let Err(wait) = state.heating_limiter.check(ip, state.now()) {
             return ApiError::new(1008, "操作频繁，请稍后再试")
                 .retry_after(wait)
                 .into_response();

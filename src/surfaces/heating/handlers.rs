@@ -276,7 +276,7 @@ pub async fn health(State(state): State<AppState>) -> Response {
     let reachable = state.database_reachable().await;
     let data = HealthReply {
         status: if reachable { "OK" } else { "ERROR" },
-        timestamp: iso(state.core.now()),
+        timestamp: iso(state.now()),
         mongodb: if reachable {
             "connected"
         } else {

@@ -27,31 +27,31 @@ fn login_reply(token: String, u: &UserRow) -> Reply {
 
 /// `POST /auth/login`: `{user, pwd}` or `{vid, mobile, pwd}`, `pwd` as MD5 hex.
 pub async fn login(State(s): State<AppState>, ClientIp(ip): ClientIp, Body(f): Body) -> Answer {
-    let (token, u) = s.core.iot_login(&f, ip).await?;
+    let (token, u) = s.iot.members.login(&f, ip).await?;
     Ok(login_reply(token, &u))
 }
 
 /// `POST /auth/code`: a member's log-in code `{vid, mobile}`.
 pub async fn login_code(State(s): State<AppState>, Body(f): Body) -> Answer {
-    s.core.iot_login_code(&f).await?;
+    s.iot.members.login_code(&f).await?;
     Ok(Reply::created(json!({"sent": true})))
 }
 
 /// `POST /auth/sms`: a member's log-in `{vid, mobile, code}`.
 pub async fn sms_login(State(s): State<AppState>, Body(f): Body) -> Answer {
-    let (token, u) = s.core.iot_sms_login(&f).await?;
+    let (token, u) = s.iot.members.sms_login(&f).await?;
     Ok(login_reply(token, &u))
 }
 
 /// `DELETE /auth/token`: log-out.
 pub async fn logout(State(s): State<AppState>, Token(t): Token) -> Answer {
-    s.core.iot_logout(&t).await?;
+    s.iot.members.logout(&t).await?;
     Ok(Reply::deleted())
 }
 
 /// `GET /auth/me`: who the token belongs to.
 pub async fn me(State(s): State<AppState>, Token(t): Token) -> Answer {
-    let (c, u) = s.core.iot_authenticate(&t).await?;
+    let (c, u) = s.iot.members.authenticate(&t).await?;
     let data = match c.role {
         Role::Member => wire::member(&u, &c, 0),
         Role::Vendor => wire::vendor(&u),
@@ -69,13 +69,13 @@ pub async fn me(State(s): State<AppState>, Token(t): Token) -> Answer {
 
 /// AA-01.
 pub async fn list_users(State(s): State<AppState>, Auth(c): Auth, q: ListQuery) -> Answer {
-    let paged = s.core.iot_members_page(&c, &q.spec()).await?;
+    let paged = s.iot.members.page(&c, &q.spec()).await?;
     let (total, rows) = match paged {
         Some((total, rows)) => (Some(total), rows),
-        None => (None, s.core.iot_members(&c).await?),
+        None => (None, s.iot.members.list(&c).await?),
     };
     let uids: Vec<String> = rows.iter().map(|u| u.uid.clone()).collect();
-    let counts = s.core.iot_device_counts(&uids).await?;
+    let counts = s.iot.devices.counts(&uids).await?;
     let items = rows
         .iter()
         .map(|u| wire::member(u, &c, counts.get(&u.uid).copied().unwrap_or(0)))
@@ -95,7 +95,7 @@ pub async fn registration_code(
     if let Some(c) = c {
         c.require(Range::Member)?;
     }
-    s.core.iot_registration_code(&f).await?;
+    s.iot.members.registration_code(&f).await?;
     Ok(Reply::created(json!({"sent": true})))
 }
 
@@ -104,15 +104,12 @@ pub async fn register(State(s): State<AppState>, MaybeAuth(c): MaybeAuth, Body(f
     if let Some(c) = c {
         c.require(Range::Member)?;
     }
-    let (token, u) = s.core.iot_register(&f).await?;
+    let (token, u) = s.iot.members.register(&f).await?;
     Ok(Reply::created(json!({"uid": u.uid, "token": token})))
 }
 
 async fn member_json(s: &AppState, c: &Caller, u: &UserRow) -> Result<Value, IotError> {
-    let counts = s
-        .core
-        .iot_device_counts(std::slice::from_ref(&u.uid))
-        .await?;
+    let counts = s.iot.devices.counts(std::slice::from_ref(&u.uid)).await?;
     Ok(wire::member(u, c, counts.get(&u.uid).copied().unwrap_or(0)))
 }
 
@@ -120,11 +117,12 @@ async fn member_json(s: &AppState, c: &Caller, u: &UserRow) -> Result<Value, Iot
 /// 列表"): theirs, then those shared with them.
 pub async fn get_user(State(s): State<AppState>, Auth(c): Auth, Path(uid): Path<String>) -> Answer {
     c.require(Range::Anyone)?;
-    let u = s.core.iot_member(&c, &uid).await?;
+    let u = s.iot.members.get(&c, &uid).await?;
     let mut data = member_json(&s, &c, &u).await?;
     data["device_list"] = s
-        .core
-        .iot_member_devices(&u.uid)
+        .iot
+        .devices
+        .of_member(&u.uid)
         .await?
         .into_iter()
         .map(|(did, shared)| json!({"device_id": did, "shared": shared}))
@@ -139,7 +137,7 @@ pub async fn update_user(
     Path(uid): Path<String>,
     Body(f): Body,
 ) -> Answer {
-    let u = s.core.iot_update_member(&c, &uid, &f).await?;
+    let u = s.iot.members.update(&c, &uid, &f).await?;
     Ok(Reply::created(member_json(&s, &c, &u).await?))
 }
 
@@ -151,7 +149,7 @@ pub async fn user_password(
     Path(uid): Path<String>,
     Body(f): Body,
 ) -> Answer {
-    s.core.iot_member_password(&c, &uid, &f, ip).await?;
+    s.iot.members.set_password(&c, &uid, &f, ip).await?;
     Ok(Reply::created(json!({"uid": uid})))
 }
 
@@ -162,7 +160,7 @@ pub async fn mobile_code(
     Path(uid): Path<String>,
     Body(f): Body,
 ) -> Answer {
-    s.core.iot_mobile_code(&c, &uid, &f).await?;
+    s.iot.members.mobile_code(&c, &uid, &f).await?;
     Ok(Reply::ok(json!({"sent": true})))
 }
 
@@ -173,7 +171,7 @@ pub async fn user_mobile(
     Path(uid): Path<String>,
     Body(f): Body,
 ) -> Answer {
-    let u = s.core.iot_member_mobile(&c, &uid, &f).await?;
+    let u = s.iot.members.change_mobile(&c, &uid, &f).await?;
     Ok(Reply::created(json!({"uid": u.uid, "mobile": u.mobile})))
 }
 
@@ -186,7 +184,7 @@ pub async fn reset_code(
     if let Some(c) = c {
         c.require(Range::BrandOrMember)?;
     }
-    s.core.iot_reset_code(&f).await?;
+    s.iot.members.reset_code(&f).await?;
     Ok(Reply::created(json!({"sent": true})))
 }
 
@@ -199,7 +197,7 @@ pub async fn reset_password(
     if let Some(c) = c {
         c.require(Range::BrandOrMember)?;
     }
-    s.core.iot_reset_password(&f).await?;
+    s.iot.members.reset_password(&f).await?;
     Ok(Reply::created(json!({"reset": true})))
 }
 
@@ -209,7 +207,7 @@ pub async fn bind_weixin(
     MaybeAuth(c): MaybeAuth,
     Body(f): Body,
 ) -> Answer {
-    let (token, u) = s.core.iot_bind_weixin(c.as_ref(), &f).await?;
+    let (token, u) = s.iot.members.bind_weixin(c.as_ref(), &f).await?;
     let viewer = c.unwrap_or_else(|| crate::domain::iot::parties::caller_of(&u));
     let mut data = member_json(&s, &viewer, &u).await?;
     if let Some(t) = token {
@@ -224,7 +222,7 @@ pub async fn unbind_weixin(
     Auth(c): Auth,
     Path(uid): Path<String>,
 ) -> Answer {
-    s.core.iot_unbind_weixin(&c, &uid).await?;
+    s.iot.members.unbind_weixin(&c, &uid).await?;
     Ok(Reply::deleted())
 }
 
@@ -235,8 +233,8 @@ pub async fn delete_user(
     Path(uid): Path<String>,
 ) -> Answer {
     match uid.strip_suffix("bind") {
-        Some(member) if !member.is_empty() => s.core.iot_unbind_weixin(&c, member).await?,
-        _ => s.core.iot_delete_member(&c, &uid).await?,
+        Some(member) if !member.is_empty() => s.iot.members.unbind_weixin(&c, member).await?,
+        _ => s.iot.members.delete(&c, &uid).await?,
     }
     Ok(Reply::deleted())
 }
@@ -245,16 +243,16 @@ pub async fn delete_user(
 
 /// AB-01.
 pub async fn list_devices(State(s): State<AppState>, Auth(c): Auth, q: ListQuery) -> Answer {
-    if let Some((total, rows)) = s.core.iot_devices_page(&c, &q.spec()).await? {
+    if let Some((total, rows)) = s.iot.devices.page(&c, &q.spec()).await? {
         let dids: Vec<String> = rows.iter().map(|d| d.did.clone()).collect();
-        let shares = s.core.iot_shares_of(&dids).await?;
+        let shares = s.iot.devices.shares_of(&dids).await?;
         let items = rows
             .iter()
             .map(|d| wire::device(d, shares.get(&d.did).map_or(&[][..], Vec::as_slice)))
             .collect();
         return Ok(Reply::list("devices", total as usize, items));
     }
-    let rows = s.core.iot_devices(&c).await?;
+    let rows = s.iot.devices.list(&c).await?;
     q.apply(
         "devices",
         rows.iter().map(|(d, sh)| wire::device(d, sh)).collect(),
@@ -263,7 +261,7 @@ pub async fn list_devices(State(s): State<AppState>, Auth(c): Auth, q: ListQuery
 
 /// AB-02.
 pub async fn register_devices(State(s): State<AppState>, Auth(c): Auth, Body(f): Body) -> Answer {
-    let ids = s.core.iot_register_devices(&c, &f).await?;
+    let ids = s.iot.devices.register(&c, &f).await?;
     Ok(Reply {
         total: ids.len(),
         ..Reply::created(json!({"device_ids": ids}))
@@ -272,7 +270,7 @@ pub async fn register_devices(State(s): State<AppState>, Auth(c): Auth, Body(f):
 
 /// The members a device is shared with.
 async fn shares(s: &AppState, did: &str) -> Result<Vec<String>, IotError> {
-    let mut of = s.core.iot_shares_of(&[did.to_owned()]).await?;
+    let mut of = s.iot.devices.shares_of(&[did.to_owned()]).await?;
     Ok(of.remove(did).unwrap_or_default())
 }
 
@@ -282,7 +280,7 @@ pub async fn get_device(
     Auth(c): Auth,
     Path(did): Path<String>,
 ) -> Answer {
-    let (d, sh) = s.core.iot_device(&c, &did).await?;
+    let (d, sh) = s.iot.devices.get(&c, &did).await?;
     Ok(Reply::ok(wire::device(&d, &sh)))
 }
 
@@ -293,7 +291,7 @@ pub async fn configure_device(
     Path(did): Path<String>,
     Body(f): Body,
 ) -> Answer {
-    let d = s.core.iot_configure_device(&c, &did, &f).await?;
+    let d = s.iot.devices.configure(&c, &did, &f).await?;
     let sh = shares(&s, &d.did).await?;
     Ok(Reply::created(wire::device(&d, &sh)))
 }
@@ -305,7 +303,7 @@ pub async fn device_prof(
     Path(did): Path<String>,
 ) -> Answer {
     Ok(Reply::ok(wire::device_prof(
-        &s.core.iot_device(&c, &did).await?.0,
+        &s.iot.devices.get(&c, &did).await?.0,
     )))
 }
 
@@ -317,7 +315,7 @@ pub async fn update_device_prof(
     Body(f): Body,
 ) -> Answer {
     Ok(Reply::created(wire::device_prof(
-        &s.core.iot_device_prof(&c, &did, &f).await?,
+        &s.iot.devices.set_prof(&c, &did, &f).await?,
     )))
 }
 
@@ -327,7 +325,7 @@ pub async fn device_svc(
     Auth(c): Auth,
     Path(did): Path<String>,
 ) -> Answer {
-    let d = s.core.iot_device(&c, &did).await?.0;
+    let d = s.iot.devices.get(&c, &did).await?.0;
     let mut v = wire::service(&d);
     v["device_id"] = json!(d.did);
     Ok(Reply::ok(v))
@@ -340,7 +338,7 @@ pub async fn update_device_svc(
     Path(did): Path<String>,
     Body(f): Body,
 ) -> Answer {
-    let d = s.core.iot_device_service(&c, &did, &f).await?;
+    let d = s.iot.devices.set_service(&c, &did, &f).await?;
     let mut v = wire::service(&d);
     v["device_id"] = json!(d.did);
     Ok(Reply::created(v))
@@ -353,7 +351,7 @@ pub async fn device_stat(
     Path(did): Path<String>,
 ) -> Answer {
     Ok(Reply::ok(wire::device_stat(
-        &s.core.iot_device(&c, &did).await?.0,
+        &s.iot.devices.get(&c, &did).await?.0,
     )))
 }
 
@@ -363,7 +361,7 @@ pub async fn device_statistics(
     Auth(c): Auth,
     Path(did): Path<String>,
 ) -> Answer {
-    let d = s.core.iot_device(&c, &did).await?.0;
+    let d = s.iot.devices.get(&c, &did).await?.0;
     Ok(Reply::ok(
         json!({"device_id": d.did, "statistics": wire::device_stat(&d)["statistics"]}),
     ))
@@ -377,7 +375,7 @@ pub async fn report_device(
     Body(f): Body,
 ) -> Answer {
     Ok(Reply::created(wire::device_stat(
-        &s.core.iot_device_report(&c, &did, &f).await?,
+        &s.iot.devices.report(&c, &did, &f).await?,
     )))
 }
 
@@ -390,10 +388,10 @@ pub async fn bind_device(
     Body(f): Body,
 ) -> Answer {
     if c.role == Role::Member && (f.has("user_id") || f.has("uid") || f.has("mobile")) {
-        let (d, sh) = s.core.iot_share_device(&c, &did, &f).await?;
+        let (d, sh) = s.iot.devices.share(&c, &did, &f).await?;
         return Ok(Reply::created(wire::device(&d, &sh)));
     }
-    let d = s.core.iot_bind_device(&c, &did, &f).await?;
+    let d = s.iot.devices.bind(&c, &did, &f).await?;
     let sh = shares(&s, &d.did).await?;
     Ok(Reply::created(wire::device(&d, &sh)))
 }
@@ -405,7 +403,7 @@ pub async fn share_device(
     Path(did): Path<String>,
     Body(f): Body,
 ) -> Answer {
-    let (d, sh) = s.core.iot_share_device(&c, &did, &f).await?;
+    let (d, sh) = s.iot.devices.share(&c, &did, &f).await?;
     Ok(Reply::created(wire::device(&d, &sh)))
 }
 
@@ -416,7 +414,7 @@ pub async fn unshare_device(
     Path(did): Path<String>,
     Body(f): Body,
 ) -> Answer {
-    s.core.iot_unshare_device(&c, &did, &f).await?;
+    s.iot.devices.unshare(&c, &did, &f).await?;
     Ok(Reply::deleted())
 }
 
@@ -426,7 +424,7 @@ pub async fn unbind_device(
     Auth(c): Auth,
     Path(did): Path<String>,
 ) -> Answer {
-    s.core.iot_unbind_device(&c, &did).await?;
+    s.iot.devices.unbind(&c, &did).await?;
     Ok(Reply::deleted())
 }
 
@@ -436,7 +434,7 @@ pub async fn reset_device(
     Auth(c): Auth,
     Path(did): Path<String>,
 ) -> Answer {
-    s.core.iot_reset_device(&c, &did).await?;
+    s.iot.devices.reset(&c, &did).await?;
     Ok(Reply::deleted())
 }
 
@@ -446,7 +444,7 @@ pub async fn delete_device(
     Auth(c): Auth,
     Path(did): Path<String>,
 ) -> Answer {
-    s.core.iot_delete_device(&c, &did).await?;
+    s.iot.devices.delete(&c, &did).await?;
     Ok(Reply::deleted())
 }
 
@@ -454,7 +452,7 @@ pub async fn delete_device(
 
 /// AC-01.
 pub async fn list_products(State(s): State<AppState>, Auth(c): Auth, q: ListQuery) -> Answer {
-    if let Some((total, rows)) = s.core.iot_products_page(&c, &q.spec()).await? {
+    if let Some((total, rows)) = s.iot.catalog.page(&c, &q.spec()).await? {
         return Ok(Reply::list(
             "products",
             total as usize,
@@ -463,8 +461,9 @@ pub async fn list_products(State(s): State<AppState>, Auth(c): Auth, q: ListQuer
     }
     q.apply(
         "products",
-        s.core
-            .iot_products(&c)
+        s.iot
+            .catalog
+            .list(&c)
             .await?
             .iter()
             .map(wire::product)
@@ -475,7 +474,7 @@ pub async fn list_products(State(s): State<AppState>, Auth(c): Auth, q: ListQuer
 /// AC-02.
 pub async fn create_product(State(s): State<AppState>, Auth(c): Auth, Body(f): Body) -> Answer {
     Ok(Reply::created(wire::product(
-        &s.core.iot_create_product(&c, &f).await?,
+        &s.iot.catalog.create(&c, &f).await?,
     )))
 }
 
@@ -486,7 +485,7 @@ pub async fn get_product(
     Path(pid): Path<String>,
 ) -> Answer {
     Ok(Reply::ok(wire::product(
-        &s.core.iot_product(&c, &pid).await?,
+        &s.iot.catalog.get(&c, &pid).await?,
     )))
 }
 
@@ -498,7 +497,7 @@ pub async fn update_product(
     Body(f): Body,
 ) -> Answer {
     Ok(Reply::created(wire::product(
-        &s.core.iot_update_product(&c, &pid, &f).await?,
+        &s.iot.catalog.update(&c, &pid, &f).await?,
     )))
 }
 
@@ -509,7 +508,7 @@ pub async fn product_prof(
     Path(pid): Path<String>,
 ) -> Answer {
     Ok(Reply::ok(wire::product_prof(
-        &s.core.iot_product(&c, &pid).await?,
+        &s.iot.catalog.get(&c, &pid).await?,
     )))
 }
 
@@ -521,7 +520,7 @@ pub async fn update_product_prof(
     Body(f): Body,
 ) -> Answer {
     Ok(Reply::created(wire::product_prof(
-        &s.core.iot_update_product_prof(&c, &pid, &f).await?,
+        &s.iot.catalog.update_prof(&c, &pid, &f).await?,
     )))
 }
 
@@ -531,7 +530,7 @@ pub async fn delete_product(
     Auth(c): Auth,
     Path(pid): Path<String>,
 ) -> Answer {
-    s.core.iot_delete_product(&c, &pid).await?;
+    s.iot.catalog.delete(&c, &pid).await?;
     Ok(Reply::deleted())
 }
 
@@ -542,7 +541,7 @@ pub async fn list_orders(State(s): State<AppState>, Auth(c): Auth, q: ListQuery)
     let q = q.normalize("state", |v| {
         OrderState::parse_any(v).map(OrderState::as_str)
     });
-    if let Some((total, rows)) = s.core.iot_orders_page(&c, &q.spec()).await? {
+    if let Some((total, rows)) = s.iot.orders.page(&c, &q.spec()).await? {
         return Ok(Reply::list(
             "orders",
             total as usize,
@@ -551,8 +550,9 @@ pub async fn list_orders(State(s): State<AppState>, Auth(c): Auth, q: ListQuery)
     }
     q.apply(
         "orders",
-        s.core
-            .iot_orders(&c)
+        s.iot
+            .orders
+            .list(&c)
             .await?
             .iter()
             .map(wire::order)
@@ -563,7 +563,7 @@ pub async fn list_orders(State(s): State<AppState>, Auth(c): Auth, q: ListQuery)
 /// AD-02.
 pub async fn create_order(State(s): State<AppState>, Auth(c): Auth, Body(f): Body) -> Answer {
     Ok(Reply::created(wire::order(
-        &s.core.iot_create_order(&c, &f).await?,
+        &s.iot.orders.create(&c, &f).await?,
     )))
 }
 
@@ -573,7 +573,7 @@ pub async fn get_order(
     Auth(c): Auth,
     Path(oid): Path<String>,
 ) -> Answer {
-    Ok(Reply::ok(wire::order(&s.core.iot_order(&c, &oid).await?)))
+    Ok(Reply::ok(wire::order(&s.iot.orders.get(&c, &oid).await?)))
 }
 
 /// AD-04.
@@ -583,7 +583,7 @@ pub async fn get_delivery(
     Path(oid): Path<String>,
 ) -> Answer {
     Ok(Reply::ok(wire::delivery(
-        &s.core.iot_order(&c, &oid).await?,
+        &s.iot.orders.get(&c, &oid).await?,
     )))
 }
 
@@ -594,10 +594,7 @@ pub async fn deliver(
     Path(oid): Path<String>,
     Body(f): Body,
 ) -> Answer {
-    let o = s
-        .core
-        .iot_order_action(&c, &oid, OrderAction::Deliver, &f)
-        .await?;
+    let o = s.iot.orders.act(&c, &oid, OrderAction::Deliver, &f).await?;
     Ok(Reply::created(wire::delivery(&o)))
 }
 
@@ -609,8 +606,9 @@ pub async fn edit_delivery(
     Body(f): Body,
 ) -> Answer {
     let o = s
-        .core
-        .iot_order_action(&c, &oid, OrderAction::EditDelivery, &f)
+        .iot
+        .orders
+        .act(&c, &oid, OrderAction::EditDelivery, &f)
         .await?;
     Ok(Reply::created(wire::delivery(&o)))
 }
@@ -624,7 +622,7 @@ pub async fn prepay(
 ) -> Answer {
     match channel.as_str() {
         "weixin" => {
-            let p = s.core.iot_prepay_weixin(&c, &oid, &f).await?;
+            let p = s.iot.orders.prepay_weixin(&c, &oid, &f).await?;
             let pp = &p.params;
             Ok(Reply::created(json!({
                 "order_id": oid,
@@ -640,7 +638,7 @@ pub async fn prepay(
         }
         "credit" | "debit" => {
             // Always refused: there is no card channel to succeed with.
-            match s.core.iot_prepay_card(&c, &oid, &channel).await? {}
+            match s.iot.orders.prepay_card(&c, &oid, &channel).await? {}
         }
         _ => Err(super::envelope::not_found().await),
     }
@@ -653,7 +651,7 @@ pub async fn get_payment(
     Path(oid): Path<String>,
 ) -> Answer {
     Ok(Reply::ok(wire::payment(
-        &s.core.iot_order_payment(&c, &oid).await?,
+        &s.iot.orders.payment(&c, &oid).await?,
     )))
 }
 
@@ -674,7 +672,7 @@ pub async fn order_status(
         _ => return Err(super::envelope::not_found().await),
     };
     Ok(Reply::created(wire::order(
-        &s.core.iot_order_action(&c, &oid, action, &f).await?,
+        &s.iot.orders.act(&c, &oid, action, &f).await?,
     )))
 }
 
@@ -684,7 +682,7 @@ pub async fn delete_order(
     Auth(c): Auth,
     Path(oid): Path<String>,
 ) -> Answer {
-    s.core.iot_delete_order(&c, &oid).await?;
+    s.iot.orders.delete(&c, &oid).await?;
     Ok(Reply::deleted())
 }
 
@@ -692,7 +690,7 @@ pub async fn delete_order(
 
 /// AE-01.
 pub async fn list_tickets(State(s): State<AppState>, Auth(c): Auth, q: ListQuery) -> Answer {
-    if let Some((total, rows)) = s.core.iot_tickets_page(&c, Range::Brand, &q.spec()).await? {
+    if let Some((total, rows)) = s.iot.tickets.page(&c, Range::Brand, &q.spec()).await? {
         return Ok(Reply::list(
             "tickets",
             total as usize,
@@ -701,8 +699,9 @@ pub async fn list_tickets(State(s): State<AppState>, Auth(c): Auth, q: ListQuery
     }
     q.apply(
         "tickets",
-        s.core
-            .iot_tickets(&c, Range::Brand)
+        s.iot
+            .tickets
+            .list(&c, Range::Brand)
             .await?
             .iter()
             .map(wire::ticket)
@@ -712,7 +711,7 @@ pub async fn list_tickets(State(s): State<AppState>, Auth(c): Auth, q: ListQuery
 
 /// AE-02: counts by status and type, with the tickets in range.
 pub async fn ticket_summary(State(s): State<AppState>, Auth(c): Auth) -> Answer {
-    let rows = s.core.iot_tickets(&c, Range::Anyone).await?;
+    let rows = s.iot.tickets.list(&c, Range::Anyone).await?;
     let mut by_status = serde_json::Map::new();
     let mut by_type = serde_json::Map::new();
     for t in &rows {
@@ -734,7 +733,7 @@ pub async fn ticket_summary(State(s): State<AppState>, Auth(c): Auth) -> Answer 
 /// AE-03.
 pub async fn create_ticket(State(s): State<AppState>, Auth(c): Auth, Body(f): Body) -> Answer {
     Ok(Reply::created(wire::ticket(
-        &s.core.iot_create_ticket(&c, &f).await?,
+        &s.iot.tickets.create(&c, &f).await?,
     )))
 }
 
@@ -744,7 +743,7 @@ pub async fn get_ticket(
     Auth(c): Auth,
     Path(tid): Path<String>,
 ) -> Answer {
-    Ok(Reply::ok(wire::ticket(&s.core.iot_ticket(&c, &tid).await?)))
+    Ok(Reply::ok(wire::ticket(&s.iot.tickets.get(&c, &tid).await?)))
 }
 
 /// `PUT /tickets/<TID>/{approval,dispatch,status}`, `POST /tickets/<TID>/ratings`.
@@ -762,7 +761,7 @@ pub async fn ticket_action(
         _ => return Err(super::envelope::not_found().await),
     };
     Ok(Reply::created(wire::ticket(
-        &s.core.iot_ticket_action(&c, &tid, action, &f).await?,
+        &s.iot.tickets.act(&c, &tid, action, &f).await?,
     )))
 }
 
@@ -772,8 +771,9 @@ pub async fn ticket_action(
 pub async fn list_commissions(State(s): State<AppState>, Auth(c): Auth, q: ListQuery) -> Answer {
     q.apply(
         "commission",
-        s.core
-            .iot_commissions(&c)
+        s.iot
+            .orders
+            .commissions(&c)
             .await?
             .iter()
             .map(wire::commission)
@@ -784,13 +784,13 @@ pub async fn list_commissions(State(s): State<AppState>, Auth(c): Auth, q: ListQ
 /// AF-02.
 pub async fn commission_summary(State(s): State<AppState>, Auth(c): Auth) -> Answer {
     Ok(Reply::ok(wire::summary(
-        &s.core.iot_commission_summary(&c).await?,
+        &s.iot.orders.commission_summary(&c).await?,
     )))
 }
 
 /// AF-03.
 pub async fn withdraw(State(s): State<AppState>, Auth(c): Auth, Body(f): Body) -> Answer {
-    let w = s.core.iot_withdraw(&c, &f).await?;
+    let w = s.iot.orders.withdraw(&c, &f).await?;
     Ok(Reply::created(json!({
         "withdraw_id": w.wid,
         "amount": crate::domain::iot::money_json(w.amount),
@@ -802,7 +802,7 @@ pub async fn withdraw(State(s): State<AppState>, Auth(c): Auth, Body(f): Body) -
 
 /// The agents in range as a tree: each agent with its `dealers`.
 pub async fn list_agents(State(s): State<AppState>, Auth(c): Auth, q: ListQuery) -> Answer {
-    let rows = s.core.iot_agents(&c).await?;
+    let rows = s.iot.partners.agents(&c).await?;
     let dealers_of = |agent: &str| -> Vec<Value> {
         rows.iter()
             .filter(|d| d.kind == "dealer" && d.agent.as_deref() == Some(agent))
@@ -831,7 +831,7 @@ pub async fn list_agents(State(s): State<AppState>, Auth(c): Auth, q: ListQuery)
 /// Adds an agent or dealer.
 pub async fn create_agent(State(s): State<AppState>, Auth(c): Auth, Body(f): Body) -> Answer {
     Ok(Reply::created(wire::agent(
-        &s.core.iot_create_agent(&c, &f).await?,
+        &s.iot.partners.create_agent(&c, &f).await?,
         None,
     )))
 }
@@ -842,7 +842,7 @@ pub async fn get_agent(
     Path(uid): Path<String>,
 ) -> Answer {
     Ok(Reply::ok(wire::agent(
-        &s.core.iot_agent(&c, &uid).await?,
+        &s.iot.partners.agent(&c, &uid).await?,
         None,
     )))
 }
@@ -853,7 +853,7 @@ pub async fn delete_agent(
     Auth(c): Auth,
     Path(uid): Path<String>,
 ) -> Answer {
-    s.core.iot_delete_agent(&c, &uid).await?;
+    s.iot.partners.delete_agent(&c, &uid).await?;
     Ok(Reply::deleted())
 }
 
@@ -863,8 +863,9 @@ pub async fn delete_agent(
 pub async fn list_vendors(State(s): State<AppState>, Auth(c): Auth, q: ListQuery) -> Answer {
     q.apply(
         "vendors",
-        s.core
-            .iot_vendors(&c)
+        s.iot
+            .partners
+            .vendors(&c)
             .await?
             .iter()
             .map(wire::vendor)
@@ -874,7 +875,7 @@ pub async fn list_vendors(State(s): State<AppState>, Auth(c): Auth, q: ListQuery
 
 /// AX-02.
 pub async fn create_vendor(State(s): State<AppState>, Auth(c): Auth, Body(f): Body) -> Answer {
-    let v = s.core.iot_create_vendor(&c, &f).await?;
+    let v = s.iot.partners.create_vendor(&c, &f).await?;
     Ok(Reply::created(json!({"vid": v.uid, "code": v.code})))
 }
 
@@ -884,7 +885,9 @@ pub async fn get_vendor(
     Auth(c): Auth,
     Path(vid): Path<String>,
 ) -> Answer {
-    Ok(Reply::ok(wire::vendor(&s.core.iot_vendor(&c, &vid).await?)))
+    Ok(Reply::ok(wire::vendor(
+        &s.iot.partners.vendor(&c, &vid).await?,
+    )))
 }
 
 /// AX-04.
@@ -894,7 +897,7 @@ pub async fn update_vendor(
     Path(vid): Path<String>,
     Body(f): Body,
 ) -> Answer {
-    let v = s.core.iot_update_vendor(&c, &vid, "info", &f).await?;
+    let v = s.iot.partners.update_vendor(&c, &vid, "info", &f).await?;
     Ok(Reply::created(json!({"vid": v.uid})))
 }
 
@@ -908,7 +911,7 @@ pub async fn update_vendor_part(
     if !matches!(part.as_str(), "pwd" | "mob" | "mxx" | "cfg") {
         return Err(super::envelope::not_found().await);
     }
-    let v = s.core.iot_update_vendor(&c, &vid, &part, &f).await?;
+    let v = s.iot.partners.update_vendor(&c, &vid, &part, &f).await?;
     Ok(Reply::created(json!({"vid": v.uid})))
 }
 
@@ -918,7 +921,7 @@ pub async fn delete_vendor(
     Auth(c): Auth,
     Path(vid): Path<String>,
 ) -> Answer {
-    s.core.iot_delete_vendor(&c, &vid).await?;
+    s.iot.partners.delete_vendor(&c, &vid).await?;
     Ok(Reply::deleted())
 }
 
@@ -931,8 +934,9 @@ pub async fn list_signings(
 ) -> Answer {
     q.apply(
         "signing",
-        s.core
-            .iot_signings(&c, &vid)
+        s.iot
+            .partners
+            .signings(&c, &vid)
             .await?
             .iter()
             .map(wire::signing)
@@ -948,7 +952,7 @@ pub async fn add_signing(
     Body(f): Body,
 ) -> Answer {
     Ok(Reply::created(wire::signing(
-        &s.core.iot_add_signing(&c, &vid, &f).await?,
+        &s.iot.partners.add_signing(&c, &vid, &f).await?,
     )))
 }
 
@@ -959,7 +963,7 @@ pub async fn change_signing(
     Path(vid): Path<String>,
     Body(f): Body,
 ) -> Answer {
-    s.core.iot_change_signing(&c, &vid, &f, false).await?;
+    s.iot.partners.change_signing(&c, &vid, &f, false).await?;
     Ok(Reply::created(json!({"vid": vid})))
 }
 
@@ -970,6 +974,6 @@ pub async fn delete_signing(
     Path(vid): Path<String>,
     Body(f): Body,
 ) -> Answer {
-    s.core.iot_change_signing(&c, &vid, &f, true).await?;
+    s.iot.partners.change_signing(&c, &vid, &f, true).await?;
     Ok(Reply::deleted())
 }

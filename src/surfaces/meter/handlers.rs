@@ -117,7 +117,7 @@ pub async fn user_info(State(state): State<AppState>, params: Params) -> MeterRe
     let meter = meters
         .first()
         .ok_or_else(|| MeterError::new(1001, "该用户没有表"))?;
-    let zone = state.core.settings.zone;
+    let zone = state.settings.zone;
     let info = UserInfo {
         table_no: meter.table_no.clone(),
         reading: crate::domain::money::Fen(meter.reading).yuan_string(),
@@ -192,7 +192,7 @@ pub async fn prestore(State(state): State<AppState>, params: Params) -> MeterRes
 
 /// `BeginDate`/`EndDate`: `YYYY-MM-DD` (the whole day) or `YYYY-MM-DD HH:MM:SS`, local time.
 fn period(state: &AppState, params: &Params) -> Result<(Timestamp, Timestamp), MeterError> {
-    let zone = state.core.settings.zone;
+    let zone = state.settings.zone;
     let parse = |name: &str, end: bool| -> Result<Timestamp, MeterError> {
         let raw = params.required(name)?;
         if let Some(t) = Timestamp::parse_local_datetime(raw, zone) {
@@ -246,7 +246,7 @@ pub async fn payment_list(State(state): State<AppState>, params: Params) -> Mete
         .meter
         .recharges(account, user_code, from, to, page_no, page_size)
         .await?;
-    let zone = state.core.settings.zone;
+    let zone = state.settings.zone;
     let list: Vec<RechargeItem> = rows
         .into_iter()
         .map(|(no, fee, at)| RechargeItem {
@@ -284,7 +284,7 @@ pub async fn consumption_list(State(state): State<AppState>, params: Params) -> 
         .meter
         .consumptions(account, user_code, from, to, page_no, page_size)
         .await?;
-    let zone = state.core.settings.zone;
+    let zone = state.settings.zone;
     let list: Vec<ConsumptionItem> = rows
         .into_iter()
         .map(|c| ConsumptionItem {

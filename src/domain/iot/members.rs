@@ -1,0 +1,700 @@
+//! Members of the IoT platform (section 一, AA-01..AA-10) and how every party signs in:
+//! [`Members`] owns log-in (password or SMS code), tokens, registration, the profile, the
+//! password and its reset, the mobile number and the WeChat binding.
+//!
+//! Operators, vendors, agents and dealers log in with a user name and the MD5 hex of their
+//! password; members with their mobile and an SMS code, or with their mobile and password.
+//! Stored is an argon2 hash of the MD5 form. Tokens are random, stored hashed, valid 7 days.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use super::listing::{self, ListSpec};
+use super::parties::{
+    ACTIVE, DISABLED, INACTIVE, MEMBER_FIELDS, MEMBER_TEXTS, MEMBER_WRITABLE,
+    MEMBER_WRITABLE_BY_BRAND, caller_of, conflict, new_party, new_password, place_of, written,
+};
+use super::shared::Shared;
+use super::{Caller, Fields, PLATFORM_CODE, Range, Role, SURFACE, TOKEN_TTL_SECS};
+use super::{object_of, password_digest};
+use crate::domain::codes::{Channel, CodeRequest, Codes};
+use crate::domain::guard::SignInGuard;
+use crate::domain::identity::Password;
+use crate::domain::passwords::PasswordHasher;
+use crate::domain::{AuthFailure, Clock, Entity, Error, Forbidden, Result, ids};
+use crate::store::Store;
+use crate::store::iot::{self as store, UserRow};
+
+/// Members, sign-in and tokens.
+pub struct Members {
+    store: Store,
+    clock: Clock,
+    shared: Arc<Shared>,
+    passwords: PasswordHasher,
+    codes: Arc<Codes>,
+    guard: Arc<SignInGuard>,
+}
+
+/// The SMS code request of `purpose` to `mobile`.
+fn code_request<'a>(purpose: &'a str, mobile: &'a str) -> CodeRequest<'a> {
+    CodeRequest {
+        channel: Channel::Sms,
+        recipient: mobile,
+        purpose,
+        surface: SURFACE,
+    }
+}
+
+impl Members {
+    pub fn new(
+        shared: Arc<Shared>,
+        passwords: PasswordHasher,
+        codes: Arc<Codes>,
+        guard: Arc<SignInGuard>,
+    ) -> Members {
+        Members {
+            store: shared.store.clone(),
+            clock: shared.clock.clone(),
+            shared,
+            passwords,
+            codes,
+            guard,
+        }
+    }
+
+    /// AA-04 and the member checks of the others: a member in range (404 otherwise).
+    pub async fn get(&self, caller: &Caller, uid: &str) -> Result<UserRow> {
+        self.shared.member(caller, uid).await
+    }
+
+    async fn token(&self, u: &UserRow) -> Result<String> {
+        let token = ids::random_token();
+        let now = self.clock.now();
+        store::insert_token(
+            self.store.pool(),
+            &ids::token_hash(&token),
+            &u.uid,
+            now.millis(),
+            now.plus_secs(TOKEN_TTL_SECS).millis(),
+        )
+        .await?;
+        Ok(token)
+    }
+
+    /// A party that may log in: live, not disabled, and its vendor live and not disabled.
+    async fn ensure_active(&self, u: &UserRow) -> Result<()> {
+        if u.state == DISABLED || u.deleted_at.is_some() {
+            return Err(Error::Forbidden(Forbidden::AccountDisabled));
+        }
+        if u.kind != "vendor"
+            && let Some(vid) = &u.vid
+        {
+            let vendor = store::user(self.store.pool(), vid).await?;
+            if vendor.is_none_or(|v| v.deleted_at.is_some() || v.state == DISABLED) {
+                return Err(Error::Forbidden(Forbidden::AccountDisabled));
+            }
+        }
+        Ok(())
+    }
+
+    /// Log-in with a password: `user` + `pwd` for operators, vendors, agents and dealers;
+    /// `vid` + `mobile` + `pwd` for members. Wrong passwords are limited per account.
+    pub async fn login(
+        &self,
+        f: &Fields,
+        from: Option<std::net::IpAddr>,
+    ) -> Result<(String, UserRow)> {
+        let pwd = f.required("pwd", 256)?;
+        let password = Password::presented(&password_digest(&pwd), "pwd")?;
+        let row = if let Some(user) = f.text("user", 64)?.filter(|u| !u.is_empty()) {
+            store::user_by_login(self.store.pool(), &user).await?
+        } else {
+            let vid = f.required("vid", 32)?;
+            let mobile = f.required("mobile", 20)?;
+            store::member_by_mobile(self.store.pool(), &vid, &mobile).await?
+        };
+        let Some(row) = row.filter(|r| r.pwd_hash.is_some()) else {
+            self.passwords.waste_one_verification().await;
+            return Err(Error::Unauthorized(AuthFailure::WrongPassword));
+        };
+        let hash = row.pwd_hash.clone().unwrap_or_default();
+        self.guard
+            .verify(&format!("iot:{}", row.uid), from, &password, &hash)
+            .await?;
+        self.ensure_active(&row).await?;
+        let token = self.token(&row).await?;
+        Ok((token, row))
+    }
+
+    /// Sends an SMS code to `mobile` for `purpose` (through the shared sender).
+    pub async fn send_code(&self, purpose: &str, mobile: &str) -> Result<()> {
+        self.codes
+            .send(CodeRequest {
+                channel: Channel::Sms,
+                recipient: mobile,
+                purpose,
+                surface: SURFACE,
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// A vendor members may register with.
+    /// A member's log-in code (`vid` + `mobile` of a registered member).
+    pub async fn login_code(&self, f: &Fields) -> Result<()> {
+        self.member_code(f, "iot-login").await
+    }
+
+    /// A code to `mobile` of vendor `vid`: for log-in (the member must exist) or registration
+    /// (it must not).
+    async fn member_code(&self, f: &Fields, purpose: &str) -> Result<()> {
+        let vid = f.required("vid", 32)?;
+        let mobile = f
+            .mobile("mobile")?
+            .ok_or_else(|| Error::invalid("mobile", "mobile is required"))?;
+        self.shared.live_vendor(&vid).await?;
+        let exists = store::member_by_mobile(self.store.pool(), &vid, &mobile)
+            .await?
+            .is_some();
+        match (purpose, exists) {
+            ("iot-login", false) => Err(Error::NotFound(Entity::User)),
+            ("iot-register", true) => Err(Error::Conflict(Entity::User)),
+            _ => self.send_code(purpose, &mobile).await,
+        }
+    }
+
+    /// A member's log-in with `vid` + `mobile` + SMS `code`.
+    pub async fn sms_login(&self, f: &Fields) -> Result<(String, UserRow)> {
+        let vid = f.required("vid", 32)?;
+        let mobile = f.required("mobile", 20)?;
+        let code = f.required("code", 10)?;
+        let code_id = self
+            .codes
+            .check(code_request("iot-login", &mobile), &code)
+            .await?;
+        let row = store::member_by_mobile(self.store.pool(), &vid, &mobile)
+            .await?
+            .ok_or(Error::Unauthorized(AuthFailure::WrongCode))?;
+        self.ensure_active(&row).await?;
+        let mut tx = self.store.begin_write().await?;
+        self.codes
+            .consume(&mut tx, &code_id, self.clock.now())
+            .await?;
+        tx.commit().await?;
+        let token = self.token(&row).await?;
+        Ok((token, row))
+    }
+
+    /// The party behind a token.
+    pub async fn authenticate(&self, token: &str) -> Result<(Caller, UserRow)> {
+        let token = token.trim();
+        if token.is_empty() {
+            return Err(Error::Unauthorized(AuthFailure::Missing));
+        }
+        let row = store::token_user(
+            self.store.pool(),
+            &ids::token_hash(token),
+            self.clock.now().millis(),
+        )
+        .await?
+        .ok_or(Error::Unauthorized(AuthFailure::InvalidToken))?;
+        self.ensure_active(&row).await?;
+        Ok((caller_of(&row), row))
+    }
+
+    /// Ends one log-in.
+    pub async fn logout(&self, token: &str) -> Result<()> {
+        store::delete_token(self.store.pool(), &ids::token_hash(token.trim())).await?;
+        Ok(())
+    }
+
+    // ---- members (section 一) ----
+
+    /// AA-01: the members in the caller's range.
+    pub async fn list(&self, caller: &Caller) -> Result<Vec<UserRow>> {
+        caller.require(Range::Admin)?;
+        let rows = store::users_of(self.store.pool(), caller.vendor_filter(), &["member"]).await?;
+        Ok(rows
+            .into_iter()
+            .filter(|u| caller.sees(place_of(u), false))
+            .collect())
+    }
+
+    /// AA-02: a registration code for `mobile` with vendor `vid`.
+    pub async fn registration_code(&self, f: &Fields) -> Result<()> {
+        self.member_code(f, "iot-register").await
+    }
+
+    /// The agent and dealer a member referred by `rid` comes under; `rid` must be a live party
+    /// of the same vendor.
+    async fn referrer(
+        &self,
+        vid: &str,
+        rid: &str,
+        uid: Option<&str>,
+    ) -> Result<(Option<String>, Option<String>)> {
+        let r = self
+            .shared
+            .party(rid)
+            .await?
+            .filter(|r| {
+                r.deleted_at.is_none()
+                    && r.vid.as_deref() == Some(vid)
+                    && matches!(r.kind.as_str(), "member" | "agent" | "dealer")
+                    && Some(r.uid.as_str()) != uid
+            })
+            .ok_or_else(|| {
+                Error::invalid("rid", "rid is not a member, agent or dealer of this vendor")
+            })?;
+        // A referrer chain never loops back to the member.
+        if let Some(uid) = uid {
+            let mut next = r.rid.clone();
+            for _ in 0..16 {
+                let Some(id) = next else { break };
+                if id == uid {
+                    return Err(Error::invalid("rid", "rid would make a referral loop"));
+                }
+                next = self.shared.party(&id).await?.and_then(|p| p.rid);
+            }
+        }
+        Ok(match r.kind.as_str() {
+            "agent" => (Some(r.uid), None),
+            "dealer" => (r.agent, Some(r.uid)),
+            _ => (r.agent, r.dealer),
+        })
+    }
+
+    /// AA-03: registers a member with the code sent to their mobile; returns a token too.
+    pub async fn register(&self, f: &Fields) -> Result<(String, UserRow)> {
+        let vid = f.required("vid", 32)?;
+        let mobile = f
+            .mobile("mobile")?
+            .ok_or_else(|| Error::invalid("mobile", "mobile is required"))?;
+        let code = f.required("code", 10)?;
+        let name = f.required("name", 64)?;
+        let vendor = self.shared.live_vendor(&vid).await?;
+        let pwd = match f.text("pwd", 64)? {
+            Some(p) if !p.is_empty() => Some(self.passwords.hash(&new_password(f, "pwd")?).await?),
+            _ => None,
+        };
+        let (agent, dealer) = match f.text("rid", 32)?.filter(|r| !r.is_empty()) {
+            Some(rid) => self.referrer(&vid, &rid, None).await?,
+            None => (None, None),
+        };
+        let mut profile = Map::new();
+        f.copy_texts(&MEMBER_TEXTS, 256, &mut profile)?;
+        profile.insert("name".into(), Value::String(name));
+        let code_id = self
+            .codes
+            .check(code_request("iot-register", &mobile), &code)
+            .await?;
+        let now = self.clock.now();
+        let mut tx = self.store.begin_write().await?;
+        let uid = self
+            .shared
+            .id(
+                &mut tx,
+                vendor.code.as_deref().unwrap_or(PLATFORM_CODE),
+                "user",
+            )
+            .await?;
+        let row = UserRow {
+            agent,
+            dealer,
+            mobile: Some(mobile),
+            pwd_hash: pwd,
+            rid: f.text("rid", 32)?.filter(|r| !r.is_empty()),
+            ..new_party(
+                uid,
+                "member",
+                Some(vid),
+                Value::Object(profile).to_string(),
+                now.millis(),
+            )
+        };
+        if !store::insert_user(&mut tx, &row)
+            .await
+            .map_err(conflict(Entity::User))?
+        {
+            return Err(Error::Conflict(Entity::User));
+        }
+        self.codes.consume(&mut tx, &code_id, now).await?;
+        tx.commit().await?;
+        let token = self.token(&row).await?;
+        Ok((token, row))
+    }
+
+    /// AA-05: a member's profile. Members change their descriptive fields (and set a referrer
+    /// once); the platform and their vendor may also change the state, VIP, bonus and referrer.
+    pub async fn update(&self, caller: &Caller, uid: &str, f: &Fields) -> Result<UserRow> {
+        caller.require(Range::BrandOrMember)?;
+        let mut row = self.shared.member(caller, uid).await?;
+        let was = row.state;
+        if caller.is_brand() {
+            super::only_writable(
+                f,
+                &MEMBER_WRITABLE_BY_BRAND,
+                &MEMBER_FIELDS,
+                "(AA-01 shows it)",
+            )?;
+        } else {
+            super::only_writable(f, &MEMBER_WRITABLE, &MEMBER_FIELDS, "by a member")?;
+        }
+        if let Some(u) = f.text("uid", 64)?
+            && !u.is_empty()
+            && u != row.uid
+        {
+            return Err(Error::invalid("uid", "uid is the member in the path"));
+        }
+        if let Some(m) = f.mobile("mobile")?
+            && row.mobile.as_deref() != Some(m.as_str())
+        {
+            return Err(Error::invalid(
+                "mobile",
+                "a mobile number is changed with its code: PUT /users/<UID>/mob",
+            ));
+        }
+        if let Some(v) = f.text("vid", 32)?
+            && !v.is_empty()
+            && row.vid.as_deref() != Some(v.as_str())
+        {
+            return Err(Error::invalid(
+                "vid",
+                "a member cannot move to another vendor",
+            ));
+        }
+        let mut profile = object_of(&row.profile);
+        f.copy_texts(&MEMBER_TEXTS, 256, &mut profile)?;
+        if caller.is_brand() {
+            if let Some(state) = f.int("state", 0, 2)? {
+                row.state = state;
+            }
+            if let Some(t) = f.int("type", 0, 1_000)? {
+                row.utype = t;
+            }
+            if let Some(vip) = f.bool("vip")? {
+                profile.insert("vip".into(), Value::Bool(vip));
+            }
+            if let Some(bonus) = f.int("bonus", 0, 1_000_000_000)? {
+                profile.insert("bonus".into(), Value::from(bonus));
+            }
+        }
+        if let Some(rid) = f.text("rid", 32)?.filter(|r| !r.is_empty())
+            && row.rid.as_deref() != Some(rid.as_str())
+        {
+            if !caller.is_brand() && row.rid.is_some() {
+                return Err(Error::invalid(
+                    "rid",
+                    "the referrer is set once; ask the vendor to change it",
+                ));
+            }
+            let vid = row.vid.clone().unwrap_or_default();
+            let (agent, dealer) = self.referrer(&vid, &rid, Some(uid)).await?;
+            row.rid = Some(rid);
+            row.agent = agent;
+            row.dealer = dealer;
+        }
+        row.profile = Value::Object(profile).to_string();
+        written(store::update_user(self.store.pool(), &row, was).await?)?;
+        if row.state == DISABLED {
+            store::delete_tokens_of(self.store.pool(), uid).await?;
+        }
+        Ok(row)
+    }
+
+    /// AA-06: a member's password. The member gives the old one (when they have one); the
+    /// platform and the vendor set a new one.
+    pub async fn set_password(
+        &self,
+        caller: &Caller,
+        uid: &str,
+        f: &Fields,
+        from: Option<std::net::IpAddr>,
+    ) -> Result<()> {
+        caller.require(Range::BrandOrMember)?;
+        let mut row = self.shared.member(caller, uid).await?;
+        let was = row.state;
+        let new = new_password(f, "new_pwd")?;
+        if caller.role == Role::Member
+            && let Some(hash) = row.pwd_hash.clone()
+        {
+            let old = f.required("old_pwd", 256)?;
+            let old = Password::presented(&password_digest(&old), "old_pwd")?;
+            self.guard
+                .verify(&format!("iot:{uid}"), from, &old, &hash)
+                .await?;
+        }
+        row.pwd_hash = Some(self.passwords.hash(&new).await?);
+        written(store::update_user(self.store.pool(), &row, was).await?)?;
+        Ok(())
+    }
+
+    /// AA-06A: a code to the new mobile number.
+    pub async fn mobile_code(&self, caller: &Caller, uid: &str, f: &Fields) -> Result<()> {
+        caller.require(Range::BrandOrMember)?;
+        let row = self.shared.member(caller, uid).await?;
+        let mobile = f
+            .mobile("mobile")?
+            .ok_or_else(|| Error::invalid("mobile", "mobile is required"))?;
+        let vid = row.vid.unwrap_or_default();
+        if store::member_by_mobile(self.store.pool(), &vid, &mobile)
+            .await?
+            .is_some()
+        {
+            return Err(Error::Conflict(Entity::User));
+        }
+        self.send_code("iot-mobile", &mobile).await
+    }
+
+    /// AA-06B: the new mobile number with its code (the platform and vendor need no code).
+    pub async fn change_mobile(&self, caller: &Caller, uid: &str, f: &Fields) -> Result<UserRow> {
+        caller.require(Range::BrandOrMember)?;
+        let mut row = self.shared.member(caller, uid).await?;
+        let was = row.state;
+        let mobile = f
+            .mobile("mobile")?
+            .ok_or_else(|| Error::invalid("mobile", "mobile is required"))?;
+        let code_id = match (caller.role, f.text("code", 10)?.filter(|c| !c.is_empty())) {
+            (Role::Member, None) => return Err(Error::invalid("code", "code is required")),
+            (_, Some(code)) => Some(
+                self.codes
+                    .check(code_request("iot-mobile", &mobile), &code)
+                    .await?,
+            ),
+            _ => None,
+        };
+        row.mobile = Some(mobile);
+        if row.state == INACTIVE {
+            row.state = ACTIVE;
+        }
+        let mut tx = self.store.begin_write().await?;
+        written(
+            store::update_user(&mut *tx, &row, was)
+                .await
+                .map_err(conflict(Entity::User))?,
+        )?;
+        if let Some(id) = code_id {
+            self.codes.consume(&mut tx, &id, self.clock.now()).await?;
+        }
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// The member a password reset is for: `uid`, or `vid` + `mobile`.
+    async fn reset_target(&self, f: &Fields) -> Result<UserRow> {
+        let row = match f.text("uid", 32)?.filter(|u| !u.is_empty()) {
+            Some(uid) => self.shared.party(&uid).await?,
+            None => {
+                let vid = f.required("vid", 32)?;
+                let mobile = f.required("mobile", 20)?;
+                store::member_by_mobile(self.store.pool(), &vid, &mobile).await?
+            }
+        };
+        row.filter(|u| u.kind == "member" && u.deleted_at.is_none() && u.mobile.is_some())
+            .ok_or(Error::NotFound(Entity::User))
+    }
+
+    /// "获取找回密码验证码": a code to the member's own mobile.
+    pub async fn reset_code(&self, f: &Fields) -> Result<()> {
+        let row = self.reset_target(f).await?;
+        let mobile = row.mobile.unwrap_or_default();
+        if let Some(given) = f.text("mobile", 20)?.filter(|m| !m.is_empty())
+            && given != mobile
+        {
+            return Err(Error::NotFound(Entity::User));
+        }
+        self.send_code("iot-reset", &mobile).await
+    }
+
+    /// AA-07: a new password with the code sent to the member's mobile.
+    pub async fn reset_password(&self, f: &Fields) -> Result<()> {
+        let mut row = self.reset_target(f).await?;
+        let was = row.state;
+        let pwd = new_password(f, "pwd")?;
+        let code = f.required("code", 10)?;
+        let mobile = row.mobile.clone().unwrap_or_default();
+        let code_id = self
+            .codes
+            .check(code_request("iot-reset", &mobile), &code)
+            .await?;
+        row.pwd_hash = Some(self.passwords.hash(&pwd).await?);
+        let mut tx = self.store.begin_write().await?;
+        written(store::update_user(&mut *tx, &row, was).await?)?;
+        store::delete_tokens_of(&mut *tx, &row.uid).await?;
+        self.codes
+            .consume(&mut tx, &code_id, self.clock.now())
+            .await?;
+        tx.commit().await?;
+        self.guard
+            .forgive_account(&format!("iot:{}", row.uid))
+            .await
+    }
+
+    /// AA-08: binds a WeChat identity (`openid`, with `unionid`, `nick`, `avatar`, `sex`,
+    /// `sbc_tms`) to a member. A logged-in member binds to themselves; otherwise `vid` +
+    /// `mobile` + SMS `code` (purpose login) identify the member, who is registered if new.
+    /// Returns a token when the member was not logged in.
+    pub async fn bind_weixin(
+        &self,
+        caller: Option<&Caller>,
+        f: &Fields,
+    ) -> Result<(Option<String>, UserRow)> {
+        let openid = f
+            .required("openid", 64)
+            .or_else(|_| f.required("OpenID", 64))?;
+        let mut weixin = Map::new();
+        weixin.insert("OpenID".into(), Value::String(openid.clone()));
+        for (key, out) in [
+            ("unionid", "UnionID"),
+            ("UnionID", "UnionID"),
+            ("nick", "nick"),
+            ("avatar", "avatar"),
+        ] {
+            if let Some(v) = f.text(key, 256)? {
+                weixin.insert(out.into(), Value::String(v));
+            }
+        }
+        weixin.insert("sex".into(), Value::from(f.int("sex", 0, 2)?.unwrap_or(0)));
+        weixin.insert(
+            "sbc_tms".into(),
+            Value::from(f.int("sbc_tms", 0, i64::MAX)?.unwrap_or(0)),
+        );
+        let (mut row, code_id) = match caller {
+            Some(c) => {
+                c.require(Range::Member)?;
+                (self.shared.member(c, &c.uid).await?, None)
+            }
+            None => {
+                let vid = f.required("vid", 32)?;
+                let mobile = f.mobile("mobile")?.ok_or_else(|| {
+                    Error::invalid(
+                        "mobile",
+                        "mobile is required to bind WeChat without a log-in",
+                    )
+                })?;
+                let code = f.required("code", 10)?;
+                let vendor = self.shared.live_vendor(&vid).await?;
+                let existing = store::member_by_mobile(self.store.pool(), &vid, &mobile).await?;
+                // A member logs in with a log-in code; a new one registers with a registration
+                // code (AA-02), as "不存在则注册" asks.
+                let purpose = if existing.is_some() {
+                    "iot-login"
+                } else {
+                    "iot-register"
+                };
+                let code_id = self
+                    .codes
+                    .check(code_request(purpose, &mobile), &code)
+                    .await?;
+                let row = match existing {
+                    Some(r) => r,
+                    None => {
+                        let mut tx = self.store.begin_write().await?;
+                        let uid = self
+                            .shared
+                            .id(
+                                &mut tx,
+                                vendor.code.as_deref().unwrap_or(PLATFORM_CODE),
+                                "user",
+                            )
+                            .await?;
+                        let nick = weixin
+                            .get("nick")
+                            .cloned()
+                            .unwrap_or(Value::String(String::new()));
+                        let row = UserRow {
+                            mobile: Some(mobile),
+                            ..new_party(
+                                uid,
+                                "member",
+                                Some(vid),
+                                serde_json::json!({"name": nick}).to_string(),
+                                self.clock.now().millis(),
+                            )
+                        };
+                        if !store::insert_user(&mut tx, &row)
+                            .await
+                            .map_err(conflict(Entity::User))?
+                        {
+                            return Err(Error::Conflict(Entity::User));
+                        }
+                        tx.commit().await?;
+                        row
+                    }
+                };
+                self.ensure_active(&row).await?;
+                (row, Some(code_id))
+            }
+        };
+        let was = row.state;
+        row.openid = Some(openid);
+        row.weixin = Some(Value::Object(weixin).to_string());
+        let mut tx = self.store.begin_write().await?;
+        written(store::update_user(&mut *tx, &row, was).await.map_err(|e| {
+            if crate::store::is_unique_violation(&e) {
+                Error::invalid("openid", "this WeChat account is bound to another member")
+            } else {
+                e.into()
+            }
+        })?)?;
+        if let Some(id) = &code_id {
+            self.codes.consume(&mut tx, id, self.clock.now()).await?;
+        }
+        tx.commit().await?;
+        let token = match code_id {
+            Some(_) => Some(self.token(&row).await?),
+            None => None,
+        };
+        Ok((token, row))
+    }
+
+    /// AA-09: removes a member's WeChat binding.
+    pub async fn unbind_weixin(&self, caller: &Caller, uid: &str) -> Result<()> {
+        caller.require(Range::BrandOrMember)?;
+        let mut row = self.shared.member(caller, uid).await?;
+        let was = row.state;
+        if row.openid.is_none() {
+            return Err(Error::State("this member has no WeChat binding".into()));
+        }
+        row.openid = None;
+        row.weixin = None;
+        written(store::update_user(self.store.pool(), &row, was).await?)?;
+        Ok(())
+    }
+
+    /// AA-10: deletes a member (platform only); their logins end.
+    pub async fn delete(&self, caller: &Caller, uid: &str) -> Result<()> {
+        caller.require(Range::Platform)?;
+        let mut row = self.shared.member(caller, uid).await?;
+        let was = row.state;
+        row.deleted_at = Some(self.clock.now().millis());
+        let mut tx = self.store.begin_write().await?;
+        written(store::update_user(&mut *tx, &row, was).await?)?;
+        store::delete_tokens_of(&mut *tx, uid).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// AA-01 in the database.
+    pub async fn page(
+        &self,
+        caller: &Caller,
+        spec: &ListSpec,
+    ) -> Result<Option<(i64, Vec<UserRow>)>> {
+        caller.require(Range::Admin)?;
+        let Some(p) = listing::plan(
+            listing::range(caller, "uid"),
+            spec,
+            listing::USER_FIELDS,
+            "reg_at",
+            "uid",
+        ) else {
+            return Ok(None);
+        };
+        let (table, base) = store::LIST_USERS;
+        Ok(Some(
+            store::page(self.store.pool(), table, store::USER_COLUMNS, base, &p).await?,
+        ))
+    }
+}

@@ -1,0 +1,451 @@
+//! The platform's partners: [`Partners`] owns platform operators (A*), vendors (运营用户,
+//! AX-01..AX-13) with their WeChat accounts and signing records, and the agents and dealers
+//! under them (section 六).
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use super::parties::{
+    ACTIVE, AGENT_TEXTS, DISABLED, MXX_PUBLIC, MXX_SECRET, VENDOR_TEXTS, conflict, login_name,
+    new_party, new_password, place_of, written,
+};
+use super::shared::Shared;
+use super::{Caller, Fields, PLATFORM_CODE, Range, Role, object_of, visible};
+use crate::domain::passwords::PasswordHasher;
+use crate::domain::{Clock, Entity, Error, Forbidden, Result, ids};
+use crate::store::Store;
+use crate::store::iot::{self as store, UserRow};
+
+/// Operators, vendors, agents and dealers.
+pub struct Partners {
+    store: Store,
+    clock: Clock,
+    shared: Arc<Shared>,
+    passwords: PasswordHasher,
+}
+
+impl Partners {
+    pub fn new(shared: Arc<Shared>, passwords: PasswordHasher) -> Partners {
+        Partners {
+            store: shared.store.clone(),
+            clock: shared.clock.clone(),
+            shared,
+            passwords,
+        }
+    }
+    // ---- platform operators ----
+
+    /// Creates a platform operator (A*) with a user name and password (admin API, demo).
+    pub async fn create_operator(&self, f: &Fields) -> Result<UserRow> {
+        let login = login_name(f)?;
+        let pwd = self.passwords.hash(&new_password(f, "pwd")?).await?;
+        let mut profile = Map::new();
+        f.copy_texts(&["name"], 64, &mut profile)?;
+        let mut tx = self.store.begin_write().await?;
+        let uid = self.shared.id(&mut tx, PLATFORM_CODE, "user").await?;
+        let row = UserRow {
+            login: Some(login),
+            pwd_hash: Some(pwd),
+            ..new_party(
+                uid,
+                "platform",
+                None,
+                Value::Object(profile).to_string(),
+                self.clock.now().millis(),
+            )
+        };
+        if !store::insert_user(&mut tx, &row)
+            .await
+            .map_err(conflict(Entity::User))?
+        {
+            return Err(Error::Conflict(Entity::User));
+        }
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    // ---- vendors (运营用户, AX) ----
+
+    /// AX-01.
+    pub async fn vendors(&self, caller: &Caller) -> Result<Vec<UserRow>> {
+        caller.require(Range::Platform)?;
+        Ok(store::users_of(self.store.pool(), None, &["vendor"]).await?)
+    }
+
+    /// AX-03 and the vendor checks of the others.
+    pub async fn vendor(&self, caller: &Caller, vid: &str) -> Result<UserRow> {
+        caller.require(Range::Platform)?;
+        let row = self.shared.party(vid).await?.filter(|u| u.kind == "vendor");
+        visible(
+            caller,
+            row,
+            Entity::Vendor,
+            |u| (place_of(u), u.deleted_at),
+            false,
+        )
+    }
+
+    /// AX-02: a vendor with its log-in. Its code (4 letters or digits, the prefix of its ids)
+    /// is `code` when given, else taken from its user name.
+    pub async fn create_vendor(&self, caller: &Caller, f: &Fields) -> Result<UserRow> {
+        caller.require(Range::Platform)?;
+        let login = login_name(f)?;
+        let pwd = self.passwords.hash(&new_password(f, "pwd")?).await?;
+        f.required("name", 128)?;
+        let code = match f.text("code", 8)?.filter(|c| !c.is_empty()) {
+            Some(c) if c.len() == 4 && c.bytes().all(|b| b.is_ascii_alphanumeric()) => {
+                c.to_ascii_uppercase()
+            }
+            Some(_) => return Err(Error::invalid("code", "code must be 4 letters or digits")),
+            None => {
+                let mut c: String = login
+                    .chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .take(4)
+                    .collect::<String>()
+                    .to_ascii_uppercase();
+                while c.len() < 4 {
+                    c.push('X');
+                }
+                c
+            }
+        };
+        if code == PLATFORM_CODE {
+            return Err(Error::invalid("code", "code 0000 is the platform's"));
+        }
+        let mobile = f.mobile("mobile")?;
+        let (profile, secrets) = vendor_fields(f, Map::new(), Map::new())?;
+        let mut tx = self.store.begin_write().await?;
+        let vid = self.shared.id(&mut tx, &code, "vendor").await?;
+        let row = UserRow {
+            code: Some(code),
+            login: Some(login),
+            mobile,
+            pwd_hash: Some(pwd),
+            state: f.int("state", 0, 2)?.unwrap_or(ACTIVE),
+            utype: f.int("type", 0, 1000)?.unwrap_or(0),
+            secrets: Some(Value::Object(secrets).to_string()),
+            ..new_party(
+                vid.clone(),
+                "vendor",
+                Some(vid),
+                Value::Object(profile).to_string(),
+                self.clock.now().millis(),
+            )
+        };
+        match store::insert_user(&mut tx, &row).await {
+            Ok(true) => {}
+            Ok(false) => return Err(Error::Conflict(Entity::Vendor)),
+            Err(e) if crate::store::is_unique_violation(&e) => {
+                return Err(Error::invalid(
+                    "user",
+                    "this user name or vendor code is taken (give another `user` or a `code`)",
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// AX-04..AX-08: what `part` names changes (`info`, `pwd`, `mob`, `mxx`, `cfg`, `state`).
+    pub async fn update_vendor(
+        &self,
+        caller: &Caller,
+        vid: &str,
+        part: &str,
+        f: &Fields,
+    ) -> Result<UserRow> {
+        let mut row = self.vendor(caller, vid).await?;
+        let was = row.state;
+        match part {
+            "info" => {
+                if let Some(user) = f.text("user", 32)?.filter(|u| !u.is_empty()) {
+                    row.login = Some(login_name(&Fields(
+                        [("user".to_owned(), Value::String(user))]
+                            .into_iter()
+                            .collect(),
+                    ))?);
+                }
+                if let Some(m) = f.mobile("mobile")? {
+                    row.mobile = Some(m);
+                }
+                if let Some(state) = f.int("state", 0, 2)? {
+                    row.state = state;
+                }
+                let (profile, _) = vendor_fields(f, object_of(&row.profile), Map::new())?;
+                row.profile = Value::Object(profile).to_string();
+            }
+            "pwd" => {
+                row.pwd_hash = Some(self.passwords.hash(&new_password(f, "pwd")?).await?);
+            }
+            "mob" => {
+                row.mobile = Some(
+                    f.mobile("mobile")?
+                        .ok_or_else(|| Error::invalid("mobile", "mobile is required"))?,
+                );
+            }
+            "mxx" => {
+                let (profile, secrets) = vendor_fields(
+                    f,
+                    object_of(&row.profile),
+                    object_of(row.secrets.as_deref().unwrap_or("{}")),
+                )?;
+                row.profile = Value::Object(profile).to_string();
+                row.secrets = Some(Value::Object(secrets).to_string());
+            }
+            _ => {
+                let mut profile = object_of(&row.profile);
+                let mut cfg = f.0.clone();
+                // Secrets have their own call (AX-07) and are never shown: none hides in here.
+                for key in MXX_SECRET.iter().chain(&["pwd", "password", "secret"]) {
+                    cfg.remove(*key);
+                }
+                profile.insert("cfg".into(), Value::Object(cfg));
+                row.profile = Value::Object(profile).to_string();
+            }
+        }
+        written(
+            store::update_user(self.store.pool(), &row, was)
+                .await
+                .map_err(|e| {
+                    if crate::store::is_unique_violation(&e) {
+                        Error::invalid("user", "this user name is taken")
+                    } else {
+                        e.into()
+                    }
+                })?,
+        )?;
+        if part == "pwd" || row.state == DISABLED {
+            store::delete_tokens_of(self.store.pool(), vid).await?;
+        }
+        Ok(row)
+    }
+
+    /// AX-13: deletes a vendor; it, its agents, dealers and members can no longer log in.
+    pub async fn delete_vendor(&self, caller: &Caller, vid: &str) -> Result<()> {
+        let mut row = self.vendor(caller, vid).await?;
+        let was = row.state;
+        row.deleted_at = Some(self.clock.now().millis());
+        let mut tx = self.store.begin_write().await?;
+        written(store::update_user(&mut *tx, &row, was).await?)?;
+        store::delete_tokens_of(&mut *tx, vid).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// AX-09..AX-12: a vendor's signing records.
+    pub async fn signings(&self, caller: &Caller, vid: &str) -> Result<Vec<store::SigningRow>> {
+        self.vendor(caller, vid).await?;
+        Ok(store::signings(self.store.pool(), vid).await?)
+    }
+
+    pub async fn add_signing(
+        &self,
+        caller: &Caller,
+        vid: &str,
+        f: &Fields,
+    ) -> Result<store::SigningRow> {
+        self.vendor(caller, vid).await?;
+        let mut doc = f.0.clone();
+        doc.remove("sid");
+        let row = store::SigningRow {
+            sid: ids::random_hex_id(),
+            vid: vid.to_owned(),
+            doc: Value::Object(doc).to_string(),
+            created_at: self.clock.now().millis(),
+        };
+        store::insert_signing(self.store.pool(), &row).await?;
+        Ok(row)
+    }
+
+    pub async fn change_signing(
+        &self,
+        caller: &Caller,
+        vid: &str,
+        f: &Fields,
+        delete: bool,
+    ) -> Result<()> {
+        self.vendor(caller, vid).await?;
+        let sid = f.required("sid", 64)?;
+        let found = if delete {
+            store::delete_signing(self.store.pool(), vid, &sid).await?
+        } else {
+            let mut doc = f.0.clone();
+            doc.remove("sid");
+            store::update_signing(
+                self.store.pool(),
+                vid,
+                &sid,
+                &Value::Object(doc).to_string(),
+            )
+            .await?
+        };
+        if found {
+            Ok(())
+        } else {
+            Err(Error::NotFound(Entity::Other))
+        }
+    }
+
+    // ---- agents and dealers (section 六) ----
+
+    /// The agents and dealers in the caller's range (a vendor: its agents and their dealers; an
+    /// agent: itself and its dealers; a dealer: itself).
+    pub async fn agents(&self, caller: &Caller) -> Result<Vec<UserRow>> {
+        caller.require(Range::Admin)?;
+        let rows = store::users_of(
+            self.store.pool(),
+            caller.vendor_filter(),
+            &["agent", "dealer"],
+        )
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter(|u| caller.sees(place_of(u), false))
+            .collect())
+    }
+
+    pub async fn agent(&self, caller: &Caller, uid: &str) -> Result<UserRow> {
+        caller.require(Range::Admin)?;
+        let row = self
+            .shared
+            .party(uid)
+            .await?
+            .filter(|u| matches!(u.kind.as_str(), "agent" | "dealer"));
+        visible(
+            caller,
+            row,
+            Entity::Agent,
+            |u| (place_of(u), u.deleted_at),
+            false,
+        )
+    }
+
+    /// Adds an agent (by a vendor, or the platform naming `vid`) or a dealer (by an agent, or by
+    /// its vendor naming the agent as `parent`).
+    pub async fn create_agent(&self, caller: &Caller, f: &Fields) -> Result<UserRow> {
+        caller.require(Range::Admin)?;
+        let (vid, parent) = match caller.role {
+            Role::Platform => (
+                f.required("vid", 32)?,
+                f.text("parent", 32)?.filter(|p| !p.is_empty()),
+            ),
+            Role::Vendor => (
+                caller.uid.clone(),
+                f.text("parent", 32)?.filter(|p| !p.is_empty()),
+            ),
+            Role::Agent => (
+                caller.vid.clone().unwrap_or_default(),
+                Some(caller.uid.clone()),
+            ),
+            _ => return Err(Error::Forbidden(Forbidden::NotAllowed)),
+        };
+        let vendor = self.shared.live_vendor(&vid).await?;
+        let (kind, agent, dealer_of_self) = match parent {
+            Some(p) => {
+                let parent = self
+                    .shared
+                    .party(&p)
+                    .await?
+                    .filter(|u| {
+                        u.kind == "agent"
+                            && u.deleted_at.is_none()
+                            && u.vid.as_deref() == Some(vid.as_str())
+                    })
+                    .ok_or_else(|| {
+                        Error::invalid("parent", "parent is not an agent of this vendor")
+                    })?;
+                ("dealer", Some(parent.uid), true)
+            }
+            None => ("agent", None, false),
+        };
+        let login = login_name(f)?;
+        let pwd = self.passwords.hash(&new_password(f, "pwd")?).await?;
+        let name = f.required("name", 128)?;
+        let mut profile = Map::new();
+        f.copy_texts(&AGENT_TEXTS, 256, &mut profile)?;
+        profile.insert("name".into(), Value::String(name));
+        let mobile = f.mobile("mobile")?;
+        let mut tx = self.store.begin_write().await?;
+        let uid = self
+            .shared
+            .id(
+                &mut tx,
+                vendor.code.as_deref().unwrap_or(PLATFORM_CODE),
+                "user",
+            )
+            .await?;
+        let row = UserRow {
+            agent: if dealer_of_self {
+                agent
+            } else {
+                Some(uid.clone())
+            },
+            dealer: dealer_of_self.then(|| uid.clone()),
+            login: Some(login),
+            mobile,
+            pwd_hash: Some(pwd),
+            ..new_party(
+                uid,
+                kind,
+                Some(vid),
+                Value::Object(profile).to_string(),
+                self.clock.now().millis(),
+            )
+        };
+        match store::insert_user(&mut tx, &row).await {
+            Ok(true) => {}
+            Ok(false) => return Err(Error::Conflict(Entity::Agent)),
+            Err(e) if crate::store::is_unique_violation(&e) => {
+                return Err(Error::invalid("user", "this user name is taken"));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// Removes an agent (which must have no dealers left) or a dealer. What was under it
+    /// (members, devices, orders, tickets) comes under the level above.
+    pub async fn delete_agent(&self, caller: &Caller, uid: &str) -> Result<()> {
+        let mut row = self.agent(caller, uid).await?;
+        let was = row.state;
+        if row.uid == caller.uid {
+            return Err(Error::State("an agent cannot remove itself".into()));
+        }
+        let is_dealer = row.kind == "dealer";
+        if !is_dealer {
+            let dealers =
+                store::users_of(self.store.pool(), row.vid.as_deref(), &["dealer"]).await?;
+            if dealers.iter().any(|d| d.agent.as_deref() == Some(uid)) {
+                return Err(Error::State("remove this agent's dealers first".into()));
+            }
+        }
+        row.deleted_at = Some(self.clock.now().millis());
+        let mut tx = self.store.begin_write().await?;
+        written(store::update_user(&mut *tx, &row, was).await?)?;
+        store::delete_tokens_of(&mut *tx, uid).await?;
+        store::rehome(&mut tx, uid, is_dealer).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// A vendor's descriptive fields and WeChat secrets, merged over what it had.
+fn vendor_fields(
+    f: &Fields,
+    mut profile: Map<String, Value>,
+    mut secrets: Map<String, Value>,
+) -> Result<(Map<String, Value>, Map<String, Value>)> {
+    f.copy_texts(&VENDOR_TEXTS, 256, &mut profile)?;
+    profile.remove("user");
+    f.copy_texts(&MXX_PUBLIC, 128, &mut profile)?;
+    if f.has("mch_appid") {
+        // Kept with the secrets before it was shown; the public copy is the one now.
+        secrets.remove("mch_appid");
+    }
+    f.copy_texts(&MXX_SECRET, 256, &mut secrets)?;
+    Ok((profile, secrets))
+}

@@ -1,0 +1,82 @@
+//! What every IoT service needs, kept once: the ids of section 1.2, vendors' codes, and looking
+//! up a party, a live vendor or a member in the caller's range.
+
+use std::sync::Arc;
+
+use super::parties::{DISABLED, place_of};
+use super::{Caller, PLATFORM_CODE, visible};
+use crate::domain::{Clock, Entity, Error, Result, Settings};
+use crate::store::iot::{self as store, UserRow};
+use crate::store::{Conn, Store};
+
+/// The store, clock and settings of the IoT services, with the look-ups they all make.
+pub struct Shared {
+    pub store: Store,
+    pub clock: Clock,
+    pub settings: Arc<Settings>,
+}
+
+impl Shared {
+    pub fn new(store: Store, clock: Clock, settings: Arc<Settings>) -> Shared {
+        Shared {
+            store,
+            clock,
+            settings,
+        }
+    }
+
+    /// The next id of `kind` for the vendor with `code`: section 1.2's rules. Users and
+    /// products are the code and a 16-digit serial; orders and tickets the local date, the code
+    /// and a 12-digit serial.
+    pub async fn id(&self, conn: &mut Conn, code: &str, kind: &str) -> Result<String> {
+        let serial = store::next_serial(conn, &format!("{code}:{kind}")).await?;
+        Ok(match kind {
+            "order" | "ticket" | "withdrawal" => {
+                let date = self
+                    .clock
+                    .now()
+                    .local_date(self.settings.zone)
+                    .replace('-', "");
+                format!("{date}{code}{serial:012}")
+            }
+            "vendor" => format!("{code}{serial:012}"),
+            _ => format!("{code}{serial:016}"),
+        })
+    }
+
+    /// The code of a vendor (the platform's for none).
+    pub async fn vendor_code(&self, vid: Option<&str>) -> Result<String> {
+        let Some(vid) = vid else {
+            return Ok(PLATFORM_CODE.to_owned());
+        };
+        store::user(self.store.pool(), vid)
+            .await?
+            .and_then(|v| v.code)
+            .ok_or(Error::NotFound(Entity::Vendor))
+    }
+
+    /// A party, live or not.
+    pub async fn party(&self, uid: &str) -> Result<Option<UserRow>> {
+        Ok(store::user(self.store.pool(), uid).await?)
+    }
+
+    /// A vendor members may register with.
+    pub async fn live_vendor(&self, vid: &str) -> Result<UserRow> {
+        store::user(self.store.pool(), vid)
+            .await?
+            .filter(|v| v.kind == "vendor" && v.deleted_at.is_none() && v.state != DISABLED)
+            .ok_or_else(|| Error::invalid("vid", "vid is not a vendor of this platform"))
+    }
+
+    /// AA-04 and the member checks of the others: a member in range (404 otherwise).
+    pub async fn member(&self, caller: &Caller, uid: &str) -> Result<UserRow> {
+        let row = self.party(uid).await?.filter(|u| u.kind == "member");
+        visible(
+            caller,
+            row,
+            Entity::User,
+            |u| (place_of(u), u.deleted_at),
+            false,
+        )
+    }
+}
