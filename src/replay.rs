@@ -80,7 +80,7 @@ fn parse(text: &str, utc_offset_secs: i64) -> Result<(i64, Vec<Timed>), String> 
             if !events.is_empty() || words.len() != 2 {
                 return Err(err("`start YYYY-MM-DD` must come first"));
             }
-            day = crate::domain::heat::parse_date(words[1]).ok_or_else(|| err("bad date"))?;
+            day = crate::domain::time::parse_date(words[1]).ok_or_else(|| err("bad date"))?;
             continue;
         }
         let at = clock(words[0]).ok_or_else(|| err("expected a time HH:MM[:SS]"))?;

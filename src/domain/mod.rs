@@ -6,8 +6,6 @@ pub mod codes;
 pub mod error;
 pub mod guard;
 pub mod heating;
-/// The old name of [`heating`], kept while the areas move to their services.
-pub use heating as heat;
 pub mod identity;
 pub mod ids;
 pub mod iot;

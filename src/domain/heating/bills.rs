@@ -3,8 +3,9 @@
 use time::Date;
 
 use super::accounts::{Accounts, HeatAccount};
-use super::{parse_date, parse_season};
+use super::parse_season;
 use crate::domain::money::Fen;
+use crate::domain::time::{date_string, parse_date};
 use crate::domain::{Entity, Error, Result, Timestamp, ids};
 use crate::store::heating::accounts as store_heat;
 
@@ -141,7 +142,7 @@ impl Accounts {
             heating_season: input.heating_season.trim().to_owned(),
             amount: amount.0,
             bill_date: bill_date.millis(),
-            due_date: super::date_string(due_date),
+            due_date: date_string(due_date),
             status: status.as_str().to_owned(),
             paid_at: paid_at.map(Timestamp::millis),
             created_at: now.millis(),

@@ -19,8 +19,6 @@ use std::sync::Arc;
 use serde::{Serialize, Serializer};
 use time::Date;
 
-pub use crate::domain::time::{date_iso, date_string, parse_date};
-
 /// The heating area's services, as the handlers reach them (`state.heating.orders.create(..)`).
 #[derive(Clone)]
 pub struct Heating {
@@ -157,6 +155,7 @@ impl SeasonCalendar {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::time::date_iso;
     use time::macros::date;
 
     #[test]

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use super::Meter;
-use crate::domain::heat::import::{ImportReport, read_csv_rows};
+use crate::domain::heating::import::{ImportReport, read_csv_rows};
 use crate::domain::money::Fen;
 use crate::domain::{Error, Result};
 use crate::store::meter as store_meter;

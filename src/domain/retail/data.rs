@@ -9,9 +9,9 @@
 use std::sync::Arc;
 
 use super::{RetailUser, enterprise_of, store};
-use crate::domain::heat::parse_date;
 use crate::domain::identity::{CreditCode, long_text, text_field};
 use crate::domain::money::{Fen, parse_fixed};
+use crate::domain::time::parse_date;
 use crate::domain::{Clock, Entity, Error, Result, Settings, Timestamp, ids};
 use crate::store::Store;
 use crate::store::retail::{ArticleRow, BillRow, ContractRow, GuideRow, PlanRow};
@@ -228,7 +228,7 @@ pub const BILL_FIGURES: [&str; 9] = [
 
 fn date(s: &str, field: &'static str) -> Result<String> {
     parse_date(s)
-        .map(crate::domain::heat::date_string)
+        .map(crate::domain::time::date_string)
         .ok_or_else(|| Error::invalid(field, "日期格式应为 YYYY-MM-DD"))
 }
 

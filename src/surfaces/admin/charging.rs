@@ -151,7 +151,7 @@ pub async fn report(
     let zone = state.settings.zone;
     let date = match q.date.as_deref() {
         None => state.now().local_calendar_date(zone),
-        Some(d) => crate::domain::heat::parse_date(d)
+        Some(d) => crate::domain::time::parse_date(d)
             .ok_or_else(|| AdminError::bad_request("date: must be YYYY-MM-DD"))?,
     };
     let period = q.period.as_deref().unwrap_or("day");

@@ -6,12 +6,16 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
-use serde_json::json;
+use serde_json::{Value, json};
 
+use crate::domain::heating::import::ImportReport;
 use crate::domain::operators::Operator;
 use crate::domain::{AuthFailure, Error};
 use crate::surfaces::AppState;
 use crate::surfaces::body;
+
+/// What most admin handlers answer: a JSON object, or the error envelope.
+pub(super) type AdminResult = Result<axum::Json<Value>, AdminError>;
 
 /// A failure in the admin envelope.
 #[derive(Debug)]
@@ -170,5 +174,19 @@ impl FromRequestParts<AppState> for OperatorAuth {
         let token = crate::surfaces::bearer(&parts.headers)
             .ok_or(AdminError::from(Error::Unauthorized(AuthFailure::Missing)))?;
         Ok(OperatorAuth(state.operators.authenticate(token).await?))
+    }
+}
+
+/// What a CSV import did, as every import route answers it.
+pub(super) fn report_json(r: ImportReport) -> Value {
+    json!({"rows": r.rows, "created": r.created, "updated": r.updated, "unchanged": r.unchanged})
+}
+
+/// A number or a string, as text (`85.5`, `"85.50"`).
+pub(super) fn text_of(v: &Option<Value>) -> String {
+    match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => String::new(),
     }
 }

@@ -6,14 +6,12 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::envelope::{AdminError, Body, OperatorAuth};
+use super::envelope::{AdminError, AdminResult, Body, OperatorAuth};
 use crate::domain::Timestamp;
 use crate::domain::heating::content::{Agreement, AgreementEdit, SystemConfig, SystemConfigEdit};
 use crate::domain::heating::users::User;
 use crate::surfaces::AppState;
 use crate::surfaces::{ClientIp, bearer};
-
-type AdminResult = Result<Json<Value>, AdminError>;
 
 #[derive(Deserialize)]
 pub struct LoginRequest {

@@ -3,8 +3,9 @@
 mod charging;
 mod envelope;
 mod handlers;
-mod heat;
+mod heating;
 mod iot;
+mod meter;
 mod retail;
 
 use axum::Router;
@@ -100,49 +101,49 @@ pub fn router(state: AppState) -> Router {
             "/retail/feedback/{id}/picture",
             get(retail::feedback_picture),
         )
-        .route("/heating/accounts", get(heat::list_accounts))
+        .route("/heating/accounts", get(heating::list_accounts))
         .route(
             "/heating/accounts/import",
-            post(heat::import_accounts).layer(DefaultBodyLimit::max(IMPORT_LIMIT)),
+            post(heating::import_accounts).layer(DefaultBodyLimit::max(IMPORT_LIMIT)),
         )
         .route(
             "/heating/accounts/{heat_account}",
-            get(heat::get_account).put(heat::put_account),
+            get(heating::get_account).put(heating::put_account),
         )
         .route(
             "/heating/accounts/{heat_account}/unbind",
-            post(heat::unbind_account),
+            post(heating::unbind_account),
         )
-        .route("/heating/bills", post(heat::create_bill))
+        .route("/heating/bills", post(heating::create_bill))
         .route(
             "/heating/bills/import",
-            post(heat::import_bills).layer(DefaultBodyLimit::max(IMPORT_LIMIT)),
+            post(heating::import_bills).layer(DefaultBodyLimit::max(IMPORT_LIMIT)),
         )
-        .route("/heating/orders/{order_id}", get(heat::get_order))
+        .route("/heating/orders/{order_id}", get(heating::get_order))
         .route(
             "/heating/orders/{order_id}/simulate-payment",
-            post(heat::simulate_payment),
+            post(heating::simulate_payment),
         )
         .route("/iot/operators", post(iot::create_operator))
         .route(
             "/iot/orders/{oid}/simulate-payment",
             post(iot::simulate_payment),
         )
-        .route("/meter/readings", post(heat::meter_readings))
-        .route("/meter/accounts", post(heat::create_meter_account))
+        .route("/meter/readings", post(meter::meter_readings))
+        .route("/meter/accounts", post(meter::create_meter_account))
         .route(
             "/meter/accounts/{name}/disable",
-            post(heat::disable_meter_account),
+            post(meter::disable_meter_account),
         )
         .route(
             "/meter/accounts/{name}/enable",
-            post(heat::enable_meter_account),
+            post(meter::enable_meter_account),
         )
         .route(
             "/meter/import",
-            post(heat::import_meters).layer(DefaultBodyLimit::max(IMPORT_LIMIT)),
+            post(meter::import_meters).layer(DefaultBodyLimit::max(IMPORT_LIMIT)),
         )
-        .route("/meter/households/{user_code}", get(heat::meter_household))
+        .route("/meter/households/{user_code}", get(meter::meter_household))
         .route(
             "/openapi.json",
             crate::surfaces::openapi_route(include_str!("openapi.json")),

@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::envelope::text_of as text;
 use super::envelope::{AdminError, Body, OperatorAuth};
-use super::heat::text_of as text;
 use crate::domain::retail::data::{BILL_FIGURES, BillInput, ContractInput};
 use crate::surfaces::AppState;
 use crate::surfaces::retail::wire;

@@ -42,9 +42,9 @@
 //!   4xx/5xx; it is exempt from the per-IP limit.
 //! - The global limit (100 requests / 15 min per IP by default) answers 1008 with HTTP 429.
 
+mod accounts;
 mod envelope;
 mod handlers;
-pub(crate) mod heat;
 mod wire;
 
 use axum::Router;
@@ -72,18 +72,21 @@ pub fn router(state: AppState) -> Router {
             "/api/user/password",
             axum::routing::put(handlers::change_password),
         )
-        .route("/api/heat/bind", post(heat::bind))
-        .route("/api/heat/unbind", post(heat::unbind))
-        .route("/api/heat/account", get(heat::account))
-        .route("/api/payment/info", get(heat::payment_info))
-        .route("/api/payment/create", post(heat::create_payment))
-        .route("/api/payment/status/{order_id}", get(heat::payment_status))
-        .route("/api/payment/history", get(heat::payment_history))
+        .route("/api/heat/bind", post(accounts::bind))
+        .route("/api/heat/unbind", post(accounts::unbind))
+        .route("/api/heat/account", get(accounts::account))
+        .route("/api/payment/info", get(accounts::payment_info))
+        .route("/api/payment/create", post(accounts::create_payment))
+        .route(
+            "/api/payment/status/{order_id}",
+            get(accounts::payment_status),
+        )
+        .route("/api/payment/history", get(accounts::payment_history))
         .route(
             "/api/payment/notify",
             post(crate::surfaces::payments::notify),
         )
-        .route("/api/statistics/user", get(heat::statistics))
+        .route("/api/statistics/user", get(accounts::statistics))
         .route("/api/config/agreements", get(handlers::agreements))
         .route("/api/config/system", get(handlers::system_config))
         .route("/health", get(handlers::health))

@@ -3,14 +3,15 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::Timestamp;
+use crate::domain::heating::Area;
 use crate::domain::heating::accounts::HeatAccount;
 use crate::domain::heating::bills::{AccountSummary, PaymentInfo};
 use crate::domain::heating::content::{Agreement, SystemConfig};
 use crate::domain::heating::orders::{HeatingStatistics, Order, PayableOrder, PaymentRecord};
 use crate::domain::heating::users::User;
-use crate::domain::heating::{Area, date_iso};
 use crate::domain::identity::mask_id_card;
 use crate::domain::money::{Fen, YuanNumber};
+use crate::domain::time::date_iso;
 
 /// 1.1 / 1.2: `{phone, type}` and `{phone, code, type}`.
 #[derive(Debug, Deserialize)]

@@ -5,9 +5,9 @@ use serde::Serialize;
 
 use super::envelope::{MeterError, Ok200, Params};
 use crate::domain::Timestamp;
-use crate::domain::heat::parse_date;
 use crate::domain::meter::Household;
 use crate::domain::money::Fen;
+use crate::domain::time::parse_date;
 use crate::surfaces::AppState;
 use crate::surfaces::ClientIp;
 

@@ -8,8 +8,8 @@ use super::envelope::{ApiError, ApiResult, Auth, Body, Reply, required};
 use super::wire::*;
 use crate::domain::heating::accounts::BindRequest as DomainBind;
 use crate::domain::heating::orders::BILLS_INCORRECT;
-use crate::domain::heating::parse_date;
 use crate::domain::money::{Fen, YuanNumber};
+use crate::domain::time::parse_date;
 use crate::domain::{Entity, Error};
 use crate::surfaces::AppState;
 
