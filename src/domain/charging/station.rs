@@ -111,6 +111,25 @@ pub struct Pile {
     pub session_tariff: Option<Tariff>,
 }
 
+impl Pile {
+    /// Time until the pile's queue is through (ms from `now`).
+    fn queue_time(&self, cars: &HashMap<CarId, Car>, now: i64) -> i64 {
+        let mut total = 0;
+        for (pos, id) in self.queue.iter().enumerate() {
+            let Some(car) = cars.get(id) else {
+                continue;
+            };
+            total += match (pos, self.charging_since) {
+                (0, Some(since)) => {
+                    (since + duration_ms(self.power_w, car.remaining_wh) - now).max(0)
+                }
+                _ => duration_ms(self.power_w, car.remaining_wh),
+            };
+        }
+        total
+    }
+}
+
 /// Where a car is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Place {
@@ -245,6 +264,50 @@ struct FreeIndex {
     empty: [BTreeSet<usize>; 2],
     /// Each pile's entry: `Some(None)` empty, `Some(Some(end))` busy, `None` not listed.
     entry: Vec<Option<Option<i64>>>,
+}
+
+impl FreeIndex {
+    /// The working pile of `mode` with a free place where a car would finish soonest (the
+    /// lower-numbered pile on a tie), a logarithmic step.
+    ///
+    /// All piles of a mode have the same power, so the car's own charging time is the same on
+    /// each, and the soonest finish is the soonest end of a pile's queue: `now` for an empty
+    /// pile, the absolute end of its queue otherwise (never before `now`).
+    fn best(&self, mode: Mode, now: i64) -> Option<usize> {
+        let m = mode.index();
+        let busy = self.busy[m].first().copied();
+        let empty = self.empty[m].first().copied();
+        match (busy, empty) {
+            (None, e) => e,
+            (Some((_, b)), None) => Some(b),
+            (Some((end, b)), Some(e)) => Some(if end <= now { b.min(e) } else { e }),
+        }
+    }
+
+    /// Lists pile `p` (of `mode`) anew: `None` not at all (not working, or full), `Some(None)`
+    /// empty, `Some(Some(end))` busy until `end`.
+    fn set(&mut self, p: usize, mode: Mode, entry: Option<Option<i64>>) {
+        let m = mode.index();
+        match self.entry[p].take() {
+            Some(None) => {
+                self.empty[m].remove(&p);
+            }
+            Some(Some(end)) => {
+                self.busy[m].remove(&(end, p));
+            }
+            None => {}
+        }
+        match entry {
+            Some(None) => {
+                self.empty[m].insert(p);
+            }
+            Some(Some(end)) => {
+                self.busy[m].insert((end, p));
+            }
+            None => {}
+        }
+        self.entry[p] = entry;
+    }
 }
 
 /// The station.
@@ -496,8 +559,7 @@ impl Station {
         }
         let id = self.next_car;
         self.next_car += 1;
-        let (seq, number) = self.number(mode);
-        let order = self.next_order();
+        let (seq, number, order) = self.number(mode);
         self.cars.insert(
             id,
             Car {
@@ -573,8 +635,7 @@ impl Station {
             let old = car.mode.index();
             let old_order = car.waiting_order;
             self.waiting[old].remove(&old_order);
-            let (seq, number) = self.number(mode);
-            let order = self.next_order();
+            let (seq, number, order) = self.number(mode);
             if let Some(car) = self.cars.get_mut(&id) {
                 car.mode = mode;
                 car.seq = seq;
@@ -720,16 +781,14 @@ impl Station {
         ids.sort_by_key(|id| self.cars.get(id).map_or(u64::MAX, |c| c.seq));
     }
 
-    fn number(&mut self, mode: Mode) -> (u64, String) {
+    /// The next number of `mode` (`F3`: its sequence and its text) and the next place in the
+    /// waiting order.
+    fn number(&mut self, mode: Mode) -> (u64, String, u64) {
         let seq = self.next_seq[mode.index()];
         self.next_seq[mode.index()] += 1;
-        (seq, format!("{}{seq}", mode.letter()))
-    }
-
-    fn next_order(&mut self) -> u64 {
-        let o = self.next_waiting_order;
+        let order = self.next_waiting_order;
         self.next_waiting_order += 1;
-        o
+        (seq, format!("{}{seq}", mode.letter()), order)
     }
 
     /// Fills free places: displaced cars of a mode first, then (when none is left) the waiting
@@ -745,7 +804,10 @@ impl Station {
                     self.waiting[m].first_key_value().map(|(_, id)| *id)
                 };
                 let Some(id) = next else { break };
-                let Some(p) = self.best_pile(mode) else { break };
+                self.ensure_index();
+                let Some(p) = self.free.as_ref().and_then(|f| f.best(mode, self.now)) else {
+                    break;
+                };
                 #[cfg(test)]
                 assert_eq!(
                     Some(p),
@@ -759,25 +821,6 @@ impl Station {
                 }
                 self.place(id, p, from_displaced);
             }
-        }
-    }
-
-    /// The working pile of `mode` with a free place where a car would finish soonest (the
-    /// lower-numbered pile on a tie), from the index: a logarithmic step.
-    ///
-    /// All piles of a mode have the same power, so the car's own charging time is the same on
-    /// each, and the soonest finish is the soonest end of a pile's queue: `now` for an empty
-    /// pile, the absolute end of its queue otherwise (never before `now`).
-    fn best_pile(&mut self, mode: Mode) -> Option<usize> {
-        self.ensure_index();
-        let index = self.free.as_ref()?;
-        let m = mode.index();
-        let busy = index.busy[m].first().copied();
-        let empty = index.empty[m].first().copied();
-        match (busy, empty) {
-            (None, e) => e,
-            (Some((_, b)), None) => Some(b),
-            (Some((end, b)), Some(e)) => Some(if end <= self.now { b.min(e) } else { e }),
         }
     }
 
@@ -799,30 +842,15 @@ impl Station {
             return;
         };
         let pile = &self.piles[p];
-        let m = pile.mode.index();
-        match index.entry[p].take() {
-            Some(None) => {
-                index.empty[m].remove(&p);
-            }
-            Some(Some(end)) => {
-                index.busy[m].remove(&(end, p));
-            }
-            None => {}
-        }
-        if pile.state == PileState::Working && pile.queue.len() < self.config.queue_len {
-            if pile.queue.is_empty() {
-                index.empty[m].insert(p);
-                index.entry[p] = Some(None);
-            } else {
-                let end = self.now + self.queue_time(p);
-                index.busy[m].insert((end, p));
-                index.entry[p] = Some(Some(end));
-            }
-        }
+        let entry = (pile.state == PileState::Working && pile.queue.len() < self.config.queue_len)
+            .then(|| {
+                (!pile.queue.is_empty()).then(|| self.now + pile.queue_time(&self.cars, self.now))
+            });
+        index.set(p, pile.mode, entry);
         self.free = Some(index);
     }
 
-    /// [`Station::best_pile`] by looking at every pile: what the index must agree with.
+    /// [`FreeIndex::best`] by looking at every pile: what the index must agree with.
     #[cfg(test)]
     fn best_pile_by_scan(&self, id: CarId) -> Option<usize> {
         let car = self.cars.get(&id)?;
@@ -834,30 +862,13 @@ impl Station {
             {
                 continue;
             }
-            let done = self.queue_time(i) + duration_ms(pile.power_w, car.remaining_wh);
+            let done =
+                pile.queue_time(&self.cars, self.now) + duration_ms(pile.power_w, car.remaining_wh);
             if best.is_none_or(|(t, _)| done < t) {
                 best = Some((done, i));
             }
         }
         best.map(|(_, i)| i)
-    }
-
-    /// Time until a pile's queue is through (ms from now).
-    fn queue_time(&self, p: usize) -> i64 {
-        let pile = &self.piles[p];
-        let mut total = 0;
-        for (pos, id) in pile.queue.iter().enumerate() {
-            let Some(car) = self.cars.get(id) else {
-                continue;
-            };
-            total += match (pos, pile.charging_since) {
-                (0, Some(since)) => {
-                    (since + duration_ms(pile.power_w, car.remaining_wh) - self.now).max(0)
-                }
-                _ => duration_ms(pile.power_w, car.remaining_wh),
-            };
-        }
-        total
     }
 
     fn place(&mut self, id: CarId, p: usize, moved: bool) {
