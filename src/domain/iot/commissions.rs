@@ -3,11 +3,12 @@
 //! (可用, and in the money journal), or void when the order is returned; withdrawals of what is
 //! available, at most one per 30 seconds per account, each in the money journal.
 
+use super::model::{self, Commission, CommissionState};
 use super::orders::Orders;
 use super::{Caller, Fields, Range, Role, WITHDRAWAL_GAP_SECS, orders::RETURN_DAYS};
 use crate::domain::money::Fen;
 use crate::domain::{Error, Result};
-use crate::store::iot::{self as store, CommissionRow};
+use crate::store::iot as store;
 use crate::store::ledger;
 
 /// The journal account of a party's commissions.
@@ -35,10 +36,12 @@ pub struct Withdrawal {
 
 impl Orders {
     /// AF-01 (A#): the commissions of the vendor's (every vendor's for the platform) referrers.
-    pub async fn commissions(&self, caller: &Caller) -> Result<Vec<CommissionRow>> {
+    pub async fn commissions(&self, caller: &Caller) -> Result<Vec<Commission>> {
         caller.require(Range::Brand)?;
         self.sweep().await;
-        Ok(store::commissions(self.store.pool(), "vid", caller.vendor_filter()).await?)
+        Ok(model::all(
+            store::commissions(self.store.pool(), "vid", caller.vendor_filter()).await?,
+        ))
     }
 
     /// AF-02: available, pending and withdrawn: the caller's own (members, agents, dealers),
@@ -46,18 +49,18 @@ impl Orders {
     pub async fn commission_summary(&self, caller: &Caller) -> Result<Summary> {
         caller.require(Range::Anyone)?;
         self.sweep().await;
-        let rows = match caller.role {
+        let rows: Vec<Commission> = model::all(match caller.role {
             Role::Platform | Role::Vendor => {
                 store::commissions(self.store.pool(), "vid", caller.vendor_filter()).await?
             }
             _ => store::commissions(self.store.pool(), "uid", Some(&caller.uid)).await?,
-        };
+        });
         let mut s = Summary::default();
         for c in &rows {
-            match c.state.as_str() {
-                "available" => s.earned.0 += c.amount,
-                "pending" => s.pending.0 += c.amount,
-                _ => s.void.0 += c.amount,
+            match c.state {
+                CommissionState::Available => s.earned.0 += c.amount.0,
+                CommissionState::Pending => s.pending.0 += c.amount.0,
+                CommissionState::Void => s.void.0 += c.amount.0,
             }
         }
         s.withdrawn.0 = match caller.role {

@@ -5,10 +5,10 @@
 use serde_json::{Value, json};
 
 use super::Iot;
+use super::model::Party;
 use super::parties::{caller_of, new_party};
-use super::{Caller, Fields, password_digest};
+use super::{Caller, Fields, Role, password_digest};
 use crate::domain::Result;
-use crate::domain::money::Fen;
 use crate::store::iot::{self as store, UserRow};
 
 /// Demo log-ins `(user, password)`; passwords travel as their MD5 hex.
@@ -67,14 +67,14 @@ pub fn ac02_product() -> Value {
 impl Iot {
     async fn demo_member(
         &self,
-        vendor: &UserRow,
+        vendor: &Party,
         mobile: &str,
         name: &str,
-        rid: &UserRow,
-    ) -> Result<UserRow> {
-        let (agent, dealer) = match rid.kind.as_str() {
-            "dealer" => (rid.agent.clone(), Some(rid.uid.clone())),
-            "agent" => (Some(rid.uid.clone()), None),
+        rid: &Party,
+    ) -> Result<Party> {
+        let (agent, dealer) = match rid.role {
+            Role::Dealer => (rid.agent.clone(), Some(rid.uid.clone())),
+            Role::Agent => (Some(rid.uid.clone()), None),
             _ => (rid.agent.clone(), rid.dealer.clone()),
         };
         let hash = self
@@ -86,7 +86,7 @@ impl Iot {
             .shared
             .id(&mut tx, vendor.code.as_deref().unwrap_or_default(), "user")
             .await?;
-        let row = UserRow {
+        let row = Party {
             agent,
             dealer,
             mobile: Some(mobile.into()),
@@ -94,14 +94,14 @@ impl Iot {
             rid: Some(rid.uid.clone()),
             ..new_party(
                 uid,
-                "member",
+                Role::Member,
                 Some(vendor.uid.clone()),
-                json!({"name": name, "area": "广东省珠海市香洲区", "address": "南方软件园A123"})
-                    .to_string(),
+                fields(json!({"name": name, "area": "广东省珠海市香洲区", "address": "南方软件园A123"}))
+                    .0,
                 self.shared.clock.now().millis(),
             )
         };
-        store::insert_user(&mut tx, &row).await?;
+        store::insert_user(&mut tx, &UserRow::from(&row)).await?;
         tx.commit().await?;
         Ok(row)
     }
@@ -115,7 +115,7 @@ impl Iot {
             return Ok(());
         }
         let platform = match store::user_by_login(self.shared.store.pool(), PLATFORM.0).await? {
-            Some(p) => p,
+            Some(p) => Party::from(p),
             None => {
                 self.partners
                     .create_operator(&fields(
@@ -191,14 +191,14 @@ impl Iot {
         self.orders.create(&buyer, &order(&product.pid)).await?;
         let paid = self.orders.create(&buyer, &order(&installed.pid)).await?;
         self.orders
-            .record_payment(&paid.oid, &format!("DEMO{}", paid.oid), Fen(paid.amount))
+            .record_payment(&paid.oid, &format!("DEMO{}", paid.oid), paid.amount)
             .await?;
         let shipped = self.orders.create(&buyer, &order(&product.pid)).await?;
         self.orders
             .record_payment(
                 &shipped.oid,
                 &format!("DEMO{}", shipped.oid),
-                Fen(shipped.amount),
+                shipped.amount,
             )
             .await?;
         self.orders.act(&brand, &shipped.oid, super::orders::OrderAction::Deliver, &fields(json!({"company": "顺丰速运", "tracking_num": "SF1234567890", "delivery_clerk": "小王"}))).await?;

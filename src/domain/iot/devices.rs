@@ -7,8 +7,9 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::listing::{self, ListSpec};
+use super::model::{self, Device, Object, Party, Product};
 use super::shared::Shared;
-use super::{Caller, Fields, Place, Range, Role, object_of, visible};
+use super::{Caller, Fields, Place, Range, Role, visible};
 use crate::domain::{Clock, Entity, Error, Result, Settings};
 use crate::store::Store;
 use crate::store::iot::{self as store, DeviceRow};
@@ -57,8 +58,13 @@ const DEVICE_FIELDS: [&str; 24] = [
     "remark",
 ];
 
+/// A registered device's service: none, without an end.
+fn no_service() -> Object {
+    serde_json::from_str(r#"{"state":0,"expire":null}"#).unwrap_or_default()
+}
+
 /// Where a device sits.
-pub fn place_of(d: &DeviceRow) -> Place<'_> {
+pub fn place_of(d: &Device) -> Place<'_> {
     Place {
         vid: &d.vid,
         agent: d.agent.as_deref(),
@@ -94,8 +100,10 @@ impl Devices {
         }
     }
 
-    async fn row(&self, caller: &Caller, did: &str) -> Result<DeviceRow> {
-        let row = store::device(self.store.pool(), did).await?;
+    async fn row(&self, caller: &Caller, did: &str) -> Result<Device> {
+        let row = store::device(self.store.pool(), did)
+            .await?
+            .map(Device::from);
         let shared = match (&row, caller.role) {
             (Some(d), Role::Member) => store::shares_of(self.store.pool(), &d.did)
                 .await?
@@ -112,7 +120,7 @@ impl Devices {
     }
 
     /// AB-03 and the device checks of the others: a device in range, with its shares.
-    pub async fn get(&self, caller: &Caller, did: &str) -> Result<(DeviceRow, Vec<String>)> {
+    pub async fn get(&self, caller: &Caller, did: &str) -> Result<(Device, Vec<String>)> {
         caller.require(Range::Anyone)?;
         let row = self.row(caller, did).await?;
         let shares = store::shares_of(self.store.pool(), did).await?;
@@ -121,17 +129,19 @@ impl Devices {
 
     /// AB-01: the devices in the caller's range (a member's own and those shared with them),
     /// each with its shares.
-    pub async fn list(&self, caller: &Caller) -> Result<Vec<(DeviceRow, Vec<String>)>> {
+    pub async fn list(&self, caller: &Caller) -> Result<Vec<(Device, Vec<String>)>> {
         caller.require(Range::Admin)?;
-        let rows = store::all_of::<DeviceRow>(
-            self.store.pool(),
-            store::LIST_DEVICES,
-            store::DEVICE_COLUMNS,
-            "reg_at, did",
-            caller.vendor_filter(),
-        )
-        .await?;
-        let rows: Vec<DeviceRow> = rows
+        let rows = model::all(
+            store::all_of::<DeviceRow>(
+                self.store.pool(),
+                store::LIST_DEVICES,
+                store::DEVICE_COLUMNS,
+                "reg_at, did",
+                caller.vendor_filter(),
+            )
+            .await?,
+        );
+        let rows: Vec<Device> = rows
             .into_iter()
             .filter(|d| caller.sees(place_of(d), false))
             .collect();
@@ -181,7 +191,8 @@ impl Devices {
             .map_err(|_| Error::invalid("vendor_id", "vendor_id is required"))?;
         let vendor = store::user(self.store.pool(), &vid)
             .await?
-            .filter(|v| v.kind == "vendor" && v.deleted_at.is_none())
+            .map(Party::from)
+            .filter(|v| v.is(Role::Vendor) && v.deleted_at.is_none())
             .ok_or_else(|| {
                 Error::invalid("vendor_id", "vendor_id is not a vendor of this platform")
             })?;
@@ -193,7 +204,7 @@ impl Devices {
         let mut tx = self.store.begin_write().await?;
         let mut taken = Vec::new();
         for did in &dids {
-            let row = DeviceRow {
+            let row = Device {
                 did: did.clone(),
                 vid: vendor.uid.clone(),
                 agent: None,
@@ -202,16 +213,16 @@ impl Devices {
                 product_id: product_id.clone(),
                 dtype,
                 state: REGISTERED,
-                profile: Value::Object(profile.clone()).to_string(),
-                prof: "{}".into(),
-                service: r#"{"state":0,"expire":null}"#.into(),
-                running: "{}".into(),
-                statistics: "{}".into(),
+                profile: profile.clone(),
+                prof: Object::new(),
+                service: no_service(),
+                running: Object::new(),
+                statistics: Object::new(),
                 reg_at: now,
                 atv_at: None,
                 deleted_at: None,
             };
-            if !store::insert_device(&mut tx, &row).await? {
+            if !store::insert_device(&mut tx, &DeviceRow::from(&row)).await? {
                 taken.push(did.clone());
             }
         }
@@ -232,6 +243,7 @@ impl Devices {
             None => Ok(None),
             Some(pid) => store::product(self.store.pool(), &pid)
                 .await?
+                .map(Product::from)
                 .filter(|p| p.vid == vid && p.deleted_at.is_none())
                 .map(|p| Some(p.pid))
                 .ok_or_else(|| {
@@ -242,7 +254,7 @@ impl Devices {
 
     /// AB-04: the vendor's configuration. The platform and the vendor change everything; agents
     /// and dealers the installation, the basic information and the name; a member the name.
-    pub async fn configure(&self, caller: &Caller, did: &str, f: &Fields) -> Result<DeviceRow> {
+    pub async fn configure(&self, caller: &Caller, did: &str, f: &Fields) -> Result<Device> {
         caller.require(Range::Anyone)?;
         let mut row = self.row(caller, did).await?;
         if caller.role == Role::Member && row.uid.as_deref() != Some(caller.uid.as_str()) {
@@ -251,7 +263,7 @@ impl Devices {
                 crate::domain::Forbidden::NotAllowed,
             ));
         }
-        let mut profile = object_of(&row.profile);
+        let mut profile = row.profile.clone();
         let allowed: &[&str] = match caller.role {
             Role::Platform | Role::Vendor => &[
                 "device_id",
@@ -303,46 +315,46 @@ impl Devices {
         if f.has("product_id") {
             row.product_id = self.product_of_vendor(f, &row.vid.clone()).await?;
         }
-        row.profile = Value::Object(profile).to_string();
-        store::update_device(self.store.pool(), &row).await?;
+        row.profile = profile;
+        store::update_device(self.store.pool(), &DeviceRow::from(&row)).await?;
         Ok(row)
     }
 
     /// AB-06: the user's configuration (any fields; merged).
-    pub async fn set_prof(&self, caller: &Caller, did: &str, f: &Fields) -> Result<DeviceRow> {
+    pub async fn set_prof(&self, caller: &Caller, did: &str, f: &Fields) -> Result<Device> {
         caller.require(Range::Brand)?;
         let mut row = self.row(caller, did).await?;
-        let mut prof = object_of(&row.prof);
+        let mut prof = row.prof.clone();
         for (k, v) in &f.0 {
             if k.chars().count() > 64 || v.to_string().len() > 4096 {
                 return Err(Error::invalid("prof", "a field of the profile is too long"));
             }
             prof.insert(k.clone(), v.clone());
         }
-        row.prof = Value::Object(prof).to_string();
-        store::update_device(self.store.pool(), &row).await?;
+        row.prof = prof;
+        store::update_device(self.store.pool(), &DeviceRow::from(&row)).await?;
         Ok(row)
     }
 
     /// AB-08: the service state (`state`, `expire` as epoch seconds, ISO 8601 or `YYYYMMDD`).
-    pub async fn set_service(&self, caller: &Caller, did: &str, f: &Fields) -> Result<DeviceRow> {
+    pub async fn set_service(&self, caller: &Caller, did: &str, f: &Fields) -> Result<Device> {
         caller.require(Range::Brand)?;
         let mut row = self.row(caller, did).await?;
-        let mut svc = object_of(&row.service);
+        let mut svc = row.service.clone();
         if let Some(state) = f.int("state", 0, 255)? {
             svc.insert("state".into(), Value::from(state));
         }
         if let Some(expire) = super::instant(f, "expire", self.settings.zone)? {
             svc.insert("expire".into(), expire.map_or(Value::Null, Value::from));
         }
-        row.service = Value::Object(svc).to_string();
-        store::update_device(self.store.pool(), &row).await?;
+        row.service = svc;
+        store::update_device(self.store.pool(), &DeviceRow::from(&row)).await?;
         Ok(row)
     }
 
     /// What a device reports through the platform's gateway: its running state (`state`
     /// object: `online_tms`, `offline_tms`, `lbs_coord`, ...) and statistics (merged).
-    pub async fn report(&self, caller: &Caller, did: &str, f: &Fields) -> Result<DeviceRow> {
+    pub async fn report(&self, caller: &Caller, did: &str, f: &Fields) -> Result<Device> {
         caller.require(Range::Platform)?;
         let mut row = self.row(caller, did).await?;
         let running = f.object("state")?;
@@ -354,23 +366,23 @@ impl Devices {
             ));
         }
         if let Some(r) = running {
-            let mut merged = object_of(&row.running);
+            let mut merged = row.running.clone();
             merged.extend(r);
-            row.running = Value::Object(merged).to_string();
+            row.running = merged;
         }
         if let Some(s) = statistics {
-            let mut merged = object_of(&row.statistics);
+            let mut merged = row.statistics.clone();
             merged.extend(s);
-            row.statistics = Value::Object(merged).to_string();
+            row.statistics = merged;
         }
-        store::update_device(self.store.pool(), &row).await?;
+        store::update_device(self.store.pool(), &DeviceRow::from(&row)).await?;
         Ok(row)
     }
 
     /// AB-11: binds a device to a member. A member binds an unbound device of their vendor to
     /// themselves; the platform, vendor, agent or dealer binds it to a member in range
     /// (`user_id`). The member's agent and dealer take the device into their range.
-    pub async fn bind(&self, caller: &Caller, did: &str, f: &Fields) -> Result<DeviceRow> {
+    pub async fn bind(&self, caller: &Caller, did: &str, f: &Fields) -> Result<Device> {
         caller.require(Range::Anyone)?;
         let member = match caller.role {
             Role::Member => self.shared.member(caller, &caller.uid).await?,
@@ -388,6 +400,7 @@ impl Devices {
         // directly, within their vendor.
         let mut row = store::device(self.store.pool(), did)
             .await?
+            .map(Device::from)
             .filter(|d| d.deleted_at.is_none() && Some(d.vid.as_str()) == member.vid.as_deref())
             .ok_or(Error::NotFound(Entity::Device))?;
         if caller.role != Role::Member && !caller.sees(place_of(&row), false) {
@@ -413,7 +426,7 @@ impl Devices {
             row.atv_at = Some(self.clock.now().millis());
         }
         row.state = row.state.max(ACTIVATED);
-        if !store::bind_device(self.store.pool(), &row).await? {
+        if !store::bind_device(self.store.pool(), &DeviceRow::from(&row)).await? {
             return Err(Error::State(
                 "this device is bound to another member".into(),
             ));
@@ -428,7 +441,7 @@ impl Devices {
         caller: &Caller,
         did: &str,
         f: &Fields,
-    ) -> Result<(DeviceRow, Vec<String>)> {
+    ) -> Result<(Device, Vec<String>)> {
         caller.require(Range::Member)?;
         let row = self.row(caller, did).await?;
         if row.uid.as_deref() != Some(caller.uid.as_str()) {
@@ -442,7 +455,7 @@ impl Devices {
             .or(f.text("uid", 32)?)
             .filter(|u| !u.is_empty())
         {
-            Some(uid) => store::user(self.store.pool(), &uid).await?,
+            Some(uid) => store::user(self.store.pool(), &uid).await?.map(Party::from),
             None => {
                 let mobile = f.mobile("mobile")?.ok_or_else(|| {
                     Error::invalid(
@@ -450,11 +463,13 @@ impl Devices {
                         "name the member to share with: user_id or mobile",
                     )
                 })?;
-                store::member_by_mobile(self.store.pool(), &vid, &mobile).await?
+                store::member_by_mobile(self.store.pool(), &vid, &mobile)
+                    .await?
+                    .map(Party::from)
             }
         }
         .filter(|u| {
-            u.kind == "member" && u.deleted_at.is_none() && u.vid.as_deref() == Some(vid.as_str())
+            u.is(Role::Member) && u.deleted_at.is_none() && u.vid.as_deref() == Some(vid.as_str())
         })
         .ok_or_else(|| {
             Error::invalid("user_id", "no member of this vendor has that id or mobile")
@@ -518,7 +533,7 @@ impl Devices {
         row.agent = None;
         row.dealer = None;
         let mut tx = self.store.begin_write().await?;
-        store::update_device(&mut *tx, &row).await?;
+        store::update_device(&mut *tx, &DeviceRow::from(&row)).await?;
         store::remove_shares(&mut *tx, did, None).await?;
         tx.commit().await?;
         Ok(())
@@ -532,14 +547,14 @@ impl Devices {
         row.uid = None;
         row.agent = None;
         row.dealer = None;
-        row.prof = "{}".into();
-        row.service = r#"{"state":0,"expire":null}"#.into();
-        row.running = "{}".into();
-        row.statistics = "{}".into();
+        row.prof = Object::new();
+        row.service = no_service();
+        row.running = Object::new();
+        row.statistics = Object::new();
         row.state = REGISTERED;
         row.atv_at = None;
         let mut tx = self.store.begin_write().await?;
-        store::update_device(&mut *tx, &row).await?;
+        store::update_device(&mut *tx, &DeviceRow::from(&row)).await?;
         store::remove_shares(&mut *tx, did, None).await?;
         tx.commit().await?;
         Ok(())
@@ -554,7 +569,7 @@ impl Devices {
         row.agent = None;
         row.dealer = None;
         let mut tx = self.store.begin_write().await?;
-        store::update_device(&mut *tx, &row).await?;
+        store::update_device(&mut *tx, &DeviceRow::from(&row)).await?;
         store::remove_shares(&mut *tx, did, None).await?;
         tx.commit().await?;
         Ok(())
@@ -599,7 +614,7 @@ impl Devices {
         &self,
         caller: &Caller,
         spec: &ListSpec,
-    ) -> Result<Option<(i64, Vec<DeviceRow>)>> {
+    ) -> Result<Option<(i64, Vec<Device>)>> {
         caller.require(Range::Admin)?;
         let Some(p) = listing::plan(
             listing::range(caller, "uid"),
@@ -611,8 +626,9 @@ impl Devices {
             return Ok(None);
         };
         let (table, base) = store::LIST_DEVICES;
-        Ok(Some(
-            store::page(self.store.pool(), table, store::DEVICE_COLUMNS, base, &p).await?,
-        ))
+        let (total, rows) =
+            store::page::<DeviceRow>(self.store.pool(), table, store::DEVICE_COLUMNS, base, &p)
+                .await?;
+        Ok(Some((total, model::all(rows))))
     }
 }

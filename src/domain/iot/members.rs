@@ -11,13 +11,14 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::listing::{self, ListSpec};
+use super::model::{self, Party};
 use super::parties::{
     ACTIVE, DISABLED, INACTIVE, MEMBER_FIELDS, MEMBER_TEXTS, MEMBER_WRITABLE,
     MEMBER_WRITABLE_BY_BRAND, caller_of, conflict, new_party, new_password, place_of, written,
 };
+use super::password_digest;
 use super::shared::Shared;
 use super::{Caller, Fields, PLATFORM_CODE, Range, Role, SURFACE, TOKEN_TTL_SECS};
-use super::{object_of, password_digest};
 use crate::domain::codes::{Channel, CodeRequest, Codes};
 use crate::domain::guard::SignInGuard;
 use crate::domain::identity::Password;
@@ -64,11 +65,11 @@ impl Members {
     }
 
     /// AA-04 and the member checks of the others: a member in range (404 otherwise).
-    pub async fn get(&self, caller: &Caller, uid: &str) -> Result<UserRow> {
+    pub async fn get(&self, caller: &Caller, uid: &str) -> Result<Party> {
         self.shared.member(caller, uid).await
     }
 
-    async fn token(&self, u: &UserRow) -> Result<String> {
+    async fn token(&self, u: &Party) -> Result<String> {
         let token = ids::random_token();
         let now = self.clock.now();
         store::insert_token(
@@ -83,14 +84,14 @@ impl Members {
     }
 
     /// A party that may log in: live, not disabled, and its vendor live and not disabled.
-    async fn ensure_active(&self, u: &UserRow) -> Result<()> {
+    async fn ensure_active(&self, u: &Party) -> Result<()> {
         if u.state == DISABLED || u.deleted_at.is_some() {
             return Err(Error::Forbidden(Forbidden::AccountDisabled));
         }
-        if u.kind != "vendor"
+        if !u.is(Role::Vendor)
             && let Some(vid) = &u.vid
         {
-            let vendor = store::user(self.store.pool(), vid).await?;
+            let vendor = store::user(self.store.pool(), vid).await?.map(Party::from);
             if vendor.is_none_or(|v| v.deleted_at.is_some() || v.state == DISABLED) {
                 return Err(Error::Forbidden(Forbidden::AccountDisabled));
             }
@@ -104,15 +105,19 @@ impl Members {
         &self,
         f: &Fields,
         from: Option<std::net::IpAddr>,
-    ) -> Result<(String, UserRow)> {
+    ) -> Result<(String, Party)> {
         let pwd = f.required("pwd", 256)?;
         let password = Password::presented(&password_digest(&pwd), "pwd")?;
         let row = if let Some(user) = f.text("user", 64)?.filter(|u| !u.is_empty()) {
-            store::user_by_login(self.store.pool(), &user).await?
+            store::user_by_login(self.store.pool(), &user)
+                .await?
+                .map(Party::from)
         } else {
             let vid = f.required("vid", 32)?;
             let mobile = f.required("mobile", 20)?;
-            store::member_by_mobile(self.store.pool(), &vid, &mobile).await?
+            store::member_by_mobile(self.store.pool(), &vid, &mobile)
+                .await?
+                .map(Party::from)
         };
         let Some(row) = row.filter(|r| r.pwd_hash.is_some()) else {
             self.passwords.waste_one_verification().await;
@@ -156,6 +161,7 @@ impl Members {
         self.shared.live_vendor(&vid).await?;
         let exists = store::member_by_mobile(self.store.pool(), &vid, &mobile)
             .await?
+            .map(Party::from)
             .is_some();
         match (purpose, exists) {
             ("iot-login", false) => Err(Error::NotFound(Entity::User)),
@@ -165,7 +171,7 @@ impl Members {
     }
 
     /// A member's log-in with `vid` + `mobile` + SMS `code`.
-    pub async fn sms_login(&self, f: &Fields) -> Result<(String, UserRow)> {
+    pub async fn sms_login(&self, f: &Fields) -> Result<(String, Party)> {
         let vid = f.required("vid", 32)?;
         let mobile = f.required("mobile", 20)?;
         let code = f.required("code", 10)?;
@@ -175,6 +181,7 @@ impl Members {
             .await?;
         let row = store::member_by_mobile(self.store.pool(), &vid, &mobile)
             .await?
+            .map(Party::from)
             .ok_or(Error::Unauthorized(AuthFailure::WrongCode))?;
         self.ensure_active(&row).await?;
         let mut tx = self.store.begin_write().await?;
@@ -187,7 +194,7 @@ impl Members {
     }
 
     /// The party behind a token.
-    pub async fn authenticate(&self, token: &str) -> Result<(Caller, UserRow)> {
+    pub async fn authenticate(&self, token: &str) -> Result<(Caller, Party)> {
         let token = token.trim();
         if token.is_empty() {
             return Err(Error::Unauthorized(AuthFailure::Missing));
@@ -198,6 +205,7 @@ impl Members {
             self.clock.now().millis(),
         )
         .await?
+        .map(Party::from)
         .ok_or(Error::Unauthorized(AuthFailure::InvalidToken))?;
         self.ensure_active(&row).await?;
         Ok((caller_of(&row), row))
@@ -212,9 +220,11 @@ impl Members {
     // ---- members (section 一) ----
 
     /// AA-01: the members in the caller's range.
-    pub async fn list(&self, caller: &Caller) -> Result<Vec<UserRow>> {
+    pub async fn list(&self, caller: &Caller) -> Result<Vec<Party>> {
         caller.require(Range::Admin)?;
-        let rows = store::users_of(self.store.pool(), caller.vendor_filter(), &["member"]).await?;
+        let rows = model::all(
+            store::users_of(self.store.pool(), caller.vendor_filter(), &["member"]).await?,
+        );
         Ok(rows
             .into_iter()
             .filter(|u| caller.sees(place_of(u), false))
@@ -241,7 +251,7 @@ impl Members {
             .filter(|r| {
                 r.deleted_at.is_none()
                     && r.vid.as_deref() == Some(vid)
-                    && matches!(r.kind.as_str(), "member" | "agent" | "dealer")
+                    && matches!(r.role, Role::Member | Role::Agent | Role::Dealer)
                     && Some(r.uid.as_str()) != uid
             })
             .ok_or_else(|| {
@@ -258,15 +268,15 @@ impl Members {
                 next = self.shared.party(&id).await?.and_then(|p| p.rid);
             }
         }
-        Ok(match r.kind.as_str() {
-            "agent" => (Some(r.uid), None),
-            "dealer" => (r.agent, Some(r.uid)),
+        Ok(match r.role {
+            Role::Agent => (Some(r.uid), None),
+            Role::Dealer => (r.agent, Some(r.uid)),
             _ => (r.agent, r.dealer),
         })
     }
 
     /// AA-03: registers a member with the code sent to their mobile; returns a token too.
-    pub async fn register(&self, f: &Fields) -> Result<(String, UserRow)> {
+    pub async fn register(&self, f: &Fields) -> Result<(String, Party)> {
         let vid = f.required("vid", 32)?;
         let mobile = f
             .mobile("mobile")?
@@ -299,21 +309,15 @@ impl Members {
                 "user",
             )
             .await?;
-        let row = UserRow {
+        let row = Party {
             agent,
             dealer,
             mobile: Some(mobile),
             pwd_hash: pwd,
             rid: f.text("rid", 32)?.filter(|r| !r.is_empty()),
-            ..new_party(
-                uid,
-                "member",
-                Some(vid),
-                Value::Object(profile).to_string(),
-                now.millis(),
-            )
+            ..new_party(uid, Role::Member, Some(vid), profile, now.millis())
         };
-        if !store::insert_user(&mut tx, &row)
+        if !store::insert_user(&mut tx, &UserRow::from(&row))
             .await
             .map_err(conflict(Entity::User))?
         {
@@ -327,7 +331,7 @@ impl Members {
 
     /// AA-05: a member's profile. Members change their descriptive fields (and set a referrer
     /// once); the platform and their vendor may also change the state, VIP, bonus and referrer.
-    pub async fn update(&self, caller: &Caller, uid: &str, f: &Fields) -> Result<UserRow> {
+    pub async fn update(&self, caller: &Caller, uid: &str, f: &Fields) -> Result<Party> {
         caller.require(Range::BrandOrMember)?;
         let mut row = self.shared.member(caller, uid).await?;
         let was = row.state;
@@ -364,7 +368,7 @@ impl Members {
                 "a member cannot move to another vendor",
             ));
         }
-        let mut profile = object_of(&row.profile);
+        let mut profile = row.profile.clone();
         f.copy_texts(&MEMBER_TEXTS, 256, &mut profile)?;
         if caller.is_brand() {
             if let Some(state) = f.int("state", 0, 2)? {
@@ -395,8 +399,8 @@ impl Members {
             row.agent = agent;
             row.dealer = dealer;
         }
-        row.profile = Value::Object(profile).to_string();
-        written(store::update_user(self.store.pool(), &row, was).await?)?;
+        row.profile = profile;
+        written(store::update_user(self.store.pool(), &UserRow::from(&row), was).await?)?;
         if row.state == DISABLED {
             store::delete_tokens_of(self.store.pool(), uid).await?;
         }
@@ -426,7 +430,7 @@ impl Members {
                 .await?;
         }
         row.pwd_hash = Some(self.passwords.hash(&new).await?);
-        written(store::update_user(self.store.pool(), &row, was).await?)?;
+        written(store::update_user(self.store.pool(), &UserRow::from(&row), was).await?)?;
         Ok(())
     }
 
@@ -440,6 +444,7 @@ impl Members {
         let vid = row.vid.unwrap_or_default();
         if store::member_by_mobile(self.store.pool(), &vid, &mobile)
             .await?
+            .map(Party::from)
             .is_some()
         {
             return Err(Error::Conflict(Entity::User));
@@ -448,7 +453,7 @@ impl Members {
     }
 
     /// AA-06B: the new mobile number with its code (the platform and vendor need no code).
-    pub async fn change_mobile(&self, caller: &Caller, uid: &str, f: &Fields) -> Result<UserRow> {
+    pub async fn change_mobile(&self, caller: &Caller, uid: &str, f: &Fields) -> Result<Party> {
         caller.require(Range::BrandOrMember)?;
         let mut row = self.shared.member(caller, uid).await?;
         let was = row.state;
@@ -470,7 +475,7 @@ impl Members {
         }
         let mut tx = self.store.begin_write().await?;
         written(
-            store::update_user(&mut *tx, &row, was)
+            store::update_user(&mut *tx, &UserRow::from(&row), was)
                 .await
                 .map_err(conflict(Entity::User))?,
         )?;
@@ -482,16 +487,18 @@ impl Members {
     }
 
     /// The member a password reset is for: `uid`, or `vid` + `mobile`.
-    async fn reset_target(&self, f: &Fields) -> Result<UserRow> {
+    async fn reset_target(&self, f: &Fields) -> Result<Party> {
         let row = match f.text("uid", 32)?.filter(|u| !u.is_empty()) {
             Some(uid) => self.shared.party(&uid).await?,
             None => {
                 let vid = f.required("vid", 32)?;
                 let mobile = f.required("mobile", 20)?;
-                store::member_by_mobile(self.store.pool(), &vid, &mobile).await?
+                store::member_by_mobile(self.store.pool(), &vid, &mobile)
+                    .await?
+                    .map(Party::from)
             }
         };
-        row.filter(|u| u.kind == "member" && u.deleted_at.is_none() && u.mobile.is_some())
+        row.filter(|u| u.is(Role::Member) && u.deleted_at.is_none() && u.mobile.is_some())
             .ok_or(Error::NotFound(Entity::User))
     }
 
@@ -520,7 +527,7 @@ impl Members {
             .await?;
         row.pwd_hash = Some(self.passwords.hash(&pwd).await?);
         let mut tx = self.store.begin_write().await?;
-        written(store::update_user(&mut *tx, &row, was).await?)?;
+        written(store::update_user(&mut *tx, &UserRow::from(&row), was).await?)?;
         store::delete_tokens_of(&mut *tx, &row.uid).await?;
         self.codes
             .consume(&mut tx, &code_id, self.clock.now())
@@ -539,7 +546,7 @@ impl Members {
         &self,
         caller: Option<&Caller>,
         f: &Fields,
-    ) -> Result<(Option<String>, UserRow)> {
+    ) -> Result<(Option<String>, Party)> {
         let openid = f
             .required("openid", 64)
             .or_else(|_| f.required("OpenID", 64))?;
@@ -575,7 +582,9 @@ impl Members {
                 })?;
                 let code = f.required("code", 10)?;
                 let vendor = self.shared.live_vendor(&vid).await?;
-                let existing = store::member_by_mobile(self.store.pool(), &vid, &mobile).await?;
+                let existing = store::member_by_mobile(self.store.pool(), &vid, &mobile)
+                    .await?
+                    .map(Party::from);
                 // A member logs in with a log-in code; a new one registers with a registration
                 // code (AA-02), as "不存在则注册" asks.
                 let purpose = if existing.is_some() {
@@ -603,17 +612,17 @@ impl Members {
                             .get("nick")
                             .cloned()
                             .unwrap_or(Value::String(String::new()));
-                        let row = UserRow {
+                        let row = Party {
                             mobile: Some(mobile),
                             ..new_party(
                                 uid,
-                                "member",
+                                Role::Member,
                                 Some(vid),
-                                serde_json::json!({"name": nick}).to_string(),
+                                [("name".to_owned(), nick)].into_iter().collect(),
                                 self.clock.now().millis(),
                             )
                         };
-                        if !store::insert_user(&mut tx, &row)
+                        if !store::insert_user(&mut tx, &UserRow::from(&row))
                             .await
                             .map_err(conflict(Entity::User))?
                         {
@@ -629,15 +638,19 @@ impl Members {
         };
         let was = row.state;
         row.openid = Some(openid);
-        row.weixin = Some(Value::Object(weixin).to_string());
+        row.weixin = Some(weixin);
         let mut tx = self.store.begin_write().await?;
-        written(store::update_user(&mut *tx, &row, was).await.map_err(|e| {
-            if crate::store::is_unique_violation(&e) {
-                Error::invalid("openid", "this WeChat account is bound to another member")
-            } else {
-                e.into()
-            }
-        })?)?;
+        written(
+            store::update_user(&mut *tx, &UserRow::from(&row), was)
+                .await
+                .map_err(|e| {
+                    if crate::store::is_unique_violation(&e) {
+                        Error::invalid("openid", "this WeChat account is bound to another member")
+                    } else {
+                        e.into()
+                    }
+                })?,
+        )?;
         if let Some(id) = &code_id {
             self.codes.consume(&mut tx, id, self.clock.now()).await?;
         }
@@ -659,7 +672,7 @@ impl Members {
         }
         row.openid = None;
         row.weixin = None;
-        written(store::update_user(self.store.pool(), &row, was).await?)?;
+        written(store::update_user(self.store.pool(), &UserRow::from(&row), was).await?)?;
         Ok(())
     }
 
@@ -670,7 +683,7 @@ impl Members {
         let was = row.state;
         row.deleted_at = Some(self.clock.now().millis());
         let mut tx = self.store.begin_write().await?;
-        written(store::update_user(&mut *tx, &row, was).await?)?;
+        written(store::update_user(&mut *tx, &UserRow::from(&row), was).await?)?;
         store::delete_tokens_of(&mut *tx, uid).await?;
         tx.commit().await?;
         Ok(())
@@ -681,7 +694,7 @@ impl Members {
         &self,
         caller: &Caller,
         spec: &ListSpec,
-    ) -> Result<Option<(i64, Vec<UserRow>)>> {
+    ) -> Result<Option<(i64, Vec<Party>)>> {
         caller.require(Range::Admin)?;
         let Some(p) = listing::plan(
             listing::range(caller, "uid"),
@@ -693,8 +706,8 @@ impl Members {
             return Ok(None);
         };
         let (table, base) = store::LIST_USERS;
-        Ok(Some(
-            store::page(self.store.pool(), table, store::USER_COLUMNS, base, &p).await?,
-        ))
+        let (total, rows) =
+            store::page::<UserRow>(self.store.pool(), table, store::USER_COLUMNS, base, &p).await?;
+        Ok(Some((total, model::all(rows))))
     }
 }

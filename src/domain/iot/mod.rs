@@ -24,6 +24,7 @@ pub mod demo;
 pub mod devices;
 pub mod listing;
 pub mod members;
+pub mod model;
 pub mod orders;
 pub mod parties;
 pub mod partners;

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use serde_json::{Map, Value};
 
 use super::listing::{self, ListSpec};
+use super::model::{self, Commission, CommissionState, Order, Party, Product, Ticket};
 use super::products::Pricing;
 use super::shared::Shared;
 use super::{Caller, Fields, Place, Range, Role, money_json, visible};
@@ -25,7 +26,7 @@ use crate::domain::payments::{
 };
 use crate::domain::{Clock, Entity, Error, Result, Service, Settings, Timestamp};
 use crate::store::Store;
-use crate::store::iot::{self as store, OrderRow, TicketRow};
+use crate::store::iot::{self as store, CommissionRow, OrderRow, TicketRow};
 use crate::store::ledger;
 
 /// How long after receipt an order may still be returned (days).
@@ -43,6 +44,12 @@ pub enum OrderState {
     Refund,
     Close,
     Done,
+}
+
+impl std::fmt::Display for OrderState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl OrderState {
@@ -123,7 +130,7 @@ impl OrderAction {
 }
 
 /// Where an order sits.
-pub fn place_of(o: &OrderRow) -> Place<'_> {
+pub fn place_of(o: &Order) -> Place<'_> {
     Place {
         vid: &o.vid,
         agent: o.agent.as_deref(),
@@ -149,7 +156,7 @@ pub fn sales_account(vid: &str) -> String {
     format!("iot-sales:{vid}")
 }
 
-fn state_error(o: &OrderRow, what: &str) -> Error {
+fn state_error(o: &Order, what: &str) -> Error {
     Error::State(format!(
         "order {} is {}: it cannot be {what}",
         o.oid, o.state
@@ -192,10 +199,10 @@ impl Orders {
     }
 
     /// An order in the caller's range.
-    pub async fn get(&self, caller: &Caller, oid: &str) -> Result<OrderRow> {
+    pub async fn get(&self, caller: &Caller, oid: &str) -> Result<Order> {
         caller.require(Range::Anyone)?;
         self.sweep().await;
-        let row = store::order(self.store.pool(), oid).await?;
+        let row = store::order(self.store.pool(), oid).await?.map(Order::from);
         visible(
             caller,
             row,
@@ -206,17 +213,19 @@ impl Orders {
     }
 
     /// AD-01: the orders in the caller's range.
-    pub async fn list(&self, caller: &Caller) -> Result<Vec<OrderRow>> {
+    pub async fn list(&self, caller: &Caller) -> Result<Vec<Order>> {
         caller.require(Range::Anyone)?;
         self.sweep().await;
-        let rows = store::all_of::<OrderRow>(
-            self.store.pool(),
-            store::LIST_ORDERS,
-            store::ORDER_COLUMNS,
-            "created_at, oid",
-            caller.vendor_filter(),
-        )
-        .await?;
+        let rows = model::all(
+            store::all_of::<OrderRow>(
+                self.store.pool(),
+                store::LIST_ORDERS,
+                store::ORDER_COLUMNS,
+                "created_at, oid",
+                caller.vendor_filter(),
+            )
+            .await?,
+        );
         Ok(rows
             .into_iter()
             .filter(|o| caller.sees(place_of(o), false))
@@ -226,7 +235,7 @@ impl Orders {
     /// AD-02: a member's order for products of their vendor. Each line is `product_id`,
     /// `quantity` and, for a rented product, the rent plan's `rent` key. The amount is the
     /// lines' prices plus freight, plus installation where the product is installed.
-    pub async fn create(&self, caller: &Caller, f: &Fields) -> Result<OrderRow> {
+    pub async fn create(&self, caller: &Caller, f: &Fields) -> Result<Order> {
         caller.require(Range::Member)?;
         let member = self.shared.member(caller, &caller.uid).await?;
         let vid = member.vid.clone().unwrap_or_default();
@@ -249,11 +258,12 @@ impl Orders {
             let rent = g.text("rent", 32)?.filter(|r| !r.is_empty());
             let product = store::product(self.store.pool(), &pid)
                 .await?
+                .map(Product::from)
                 .filter(|p| p.vid == vid && p.deleted_at.is_none())
                 .ok_or_else(|| {
                     Error::invalid("product_id", format!("{pid} is not a product you can buy"))
                 })?;
-            let pricing = Pricing::of(&super::object_of(&product.doc), rent.as_deref())?;
+            let pricing = Pricing::of(&product.doc, rent.as_deref())?;
             let install = pricing.install.map_or(0, |c| c.0 * quantity);
             let line = pricing
                 .price
@@ -326,17 +336,17 @@ impl Orders {
         let now = self.clock.now();
         let mut tx = self.store.begin_write().await?;
         let oid = self.shared.id(&mut tx, &code, "order").await?;
-        let row = OrderRow {
+        let row = Order {
             oid,
             vid,
             agent: member.agent.clone(),
             dealer: member.dealer.clone(),
             uid: member.uid.clone(),
-            state: OrderState::Obligation.as_str().into(),
-            amount,
-            needs_install: i64::from(needs_install),
-            content: Value::Array(lines).to_string(),
-            receiver: Value::Object(rec).to_string(),
+            state: OrderState::Obligation,
+            amount: Fen(amount),
+            needs_install,
+            content: lines,
+            receiver: rec,
             memo,
             delivery: None,
             return_info: None,
@@ -354,7 +364,7 @@ impl Orders {
             refunded_at: None,
             deleted_at: None,
         };
-        store::insert_order(&mut tx, &row).await?;
+        store::insert_order(&mut tx, &OrderRow::from(&row)).await?;
         tx.commit().await?;
         Ok(row)
     }
@@ -367,13 +377,13 @@ impl Orders {
         oid: &str,
         action: OrderAction,
         f: &Fields,
-    ) -> Result<OrderRow> {
+    ) -> Result<Order> {
         caller.require(action.range())?;
         let before = self.get(caller, oid).await?;
         if caller.role == Role::Member && before.uid != caller.uid {
             return Err(Error::NotFound(Entity::Order));
         }
-        let state = OrderState::parse(&before.state).unwrap_or(OrderState::Close);
+        let state = before.state;
         let now = self.clock.now().millis();
         let mut o = before.clone();
         use OrderAction as A;
@@ -390,12 +400,12 @@ impl Orders {
                     "delivery_clerk".into(),
                     Value::String(f.text("delivery_clerk", 64)?.unwrap_or_default()),
                 );
-                o.delivery = Some(Value::Object(d).to_string());
+                o.delivery = Some(d);
                 o.delivered_at = Some(now);
-                o.state = S::Delivered.as_str().into();
+                o.state = S::Delivered;
             }
             (A::EditDelivery, S::Delivered | S::Received | S::Done) => {
-                let mut d = super::object_of(o.delivery.as_deref().unwrap_or("{}"));
+                let mut d = o.delivery.clone().unwrap_or_default();
                 let before_len = d.len();
                 Fields(f.0.clone()).copy_texts(
                     &["company", "tracking_num", "delivery_clerk"],
@@ -412,11 +422,11 @@ impl Orders {
                         "give company, tracking_num or delivery_clerk",
                     ));
                 }
-                o.delivery = Some(Value::Object(d).to_string());
+                o.delivery = Some(d);
             }
             (A::Confirm, S::Delivered) => {
                 o.received_at = Some(now);
-                o.state = S::Received.as_str().into();
+                o.state = S::Received;
             }
             (A::Return, S::Received | S::Done) => {
                 let received = o.received_at.unwrap_or(now);
@@ -430,30 +440,30 @@ impl Orders {
                     "reason".into(),
                     Value::String(f.text("reason", 500)?.unwrap_or_default()),
                 );
-                r.insert("from".into(), Value::String(o.state.clone()));
-                o.return_info = Some(Value::Object(r).to_string());
+                r.insert("from".into(), Value::String(o.state.as_str().into()));
+                o.return_info = Some(r);
                 o.returned_at = Some(now);
-                o.state = S::Return.as_str().into();
+                o.state = S::Return;
             }
             (A::Consent, S::Return) => {
-                o.state = S::Consent.as_str().into();
+                o.state = S::Consent;
             }
             (A::Refund, S::Consent) => {
-                let refund = f.money("amount")?.map_or(o.amount, |a| a.0);
-                if refund <= 0 || refund > o.amount {
+                let refund = f.money("amount")?.unwrap_or(o.amount);
+                if refund.0 <= 0 || refund > o.amount {
                     return Err(Error::invalid(
                         "amount",
                         "the refund is more than 0 and at most the amount paid",
                     ));
                 }
-                let mut r = super::object_of(o.return_info.as_deref().unwrap_or("{}"));
+                let mut r = o.return_info.clone().unwrap_or_default();
                 if let Some(no) = f.text("refund_no", 64)? {
                     r.insert("refund_no".into(), Value::String(no));
                 }
-                o.return_info = Some(Value::Object(r).to_string());
+                o.return_info = Some(r);
                 o.refund_amount = Some(refund);
                 o.refunded_at = Some(now);
-                o.state = S::Refund.as_str().into();
+                o.state = S::Refund;
             }
             (A::Close, S::Obligation) => {
                 if o.prepay_id.is_some() {
@@ -463,7 +473,7 @@ impl Orders {
                         .map_err(gateway_down)?;
                 }
                 o.closed_at = Some(now);
-                o.state = S::Close.as_str().into();
+                o.state = S::Close;
             }
             (A::Done, S::Received) => {
                 return self.finish(&before).await;
@@ -483,7 +493,7 @@ impl Orders {
             }
         }
         let mut tx = self.store.begin_write().await?;
-        if !store::update_order(&mut *tx, &o, &before.state).await? {
+        if !store::update_order(&mut *tx, &OrderRow::from(&o), before.state.as_str()).await? {
             return Err(Error::State(format!(
                 "order {oid} changed meanwhile; read it again"
             )));
@@ -501,7 +511,7 @@ impl Orders {
                 entry_key: format!("iot-refund:{oid}"),
                 kind: "iot_refund".into(),
                 account: sales_account(&o.vid),
-                amount: -o.refund_amount.unwrap_or(0),
+                amount: -o.refund_amount.map_or(0, |f| f.0),
                 reference: oid.to_owned(),
                 external_id: f.text("refund_no", 64)?,
                 created_at: now,
@@ -517,18 +527,20 @@ impl Orders {
     /// until the order is received. Levels that earn nothing have no row.
     async fn commission_rows(
         &self,
-        o: &OrderRow,
+        o: &Order,
         now: i64,
         available_at: Option<i64>,
-    ) -> Result<Vec<store::CommissionRow>> {
-        let buyer = store::user(self.store.pool(), &o.uid).await?;
+    ) -> Result<Vec<Commission>> {
+        let buyer = store::user(self.store.pool(), &o.uid)
+            .await?
+            .map(Party::from);
         let mut chain = Vec::new();
         let mut next = buyer.and_then(|b| b.rid);
         while let Some(rid) = next.take() {
             if chain.len() == 3 || chain.contains(&rid) {
                 break;
             }
-            let referrer = store::user(self.store.pool(), &rid).await?;
+            let referrer = store::user(self.store.pool(), &rid).await?.map(Party::from);
             next = referrer.as_ref().and_then(|r| r.rid.clone());
             if referrer.is_some_and(|r| r.deleted_at.is_none()) {
                 chain.push(rid);
@@ -536,12 +548,12 @@ impl Orders {
                 break;
             }
         }
-        let lines: Vec<Value> = serde_json::from_str(&o.content).unwrap_or_default();
+        let lines = &o.content;
         let mut rows = Vec::new();
         for (level, uid) in chain.iter().enumerate() {
             let mut amount = 0i64;
             let mut rates = Vec::new();
-            for line in &lines {
+            for line in lines {
                 let line_amount = line
                     .get("amount")
                     .and_then(super::money_of)
@@ -564,14 +576,14 @@ impl Orders {
                 .map(|r| crate::domain::money::fixed_string(*r, 2))
                 .collect::<Vec<_>>()
                 .join(",");
-            rows.push(store::CommissionRow {
+            rows.push(Commission {
                 oid: o.oid.clone(),
                 level: level as i64 + 1,
                 uid: uid.clone(),
                 vid: o.vid.clone(),
-                amount,
+                amount: Fen(amount),
                 rate,
-                state: "pending".into(),
+                state: CommissionState::Pending,
                 created_at: now,
                 available_at,
             });
@@ -582,15 +594,15 @@ impl Orders {
     /// A received order becomes done. Its commissions were recorded when it was paid; they
     /// stay pending until the return window closes (an order paid before commissions were
     /// recorded at payment gets them now).
-    async fn finish(&self, before: &OrderRow) -> Result<OrderRow> {
+    async fn finish(&self, before: &Order) -> Result<Order> {
         let now = self.clock.now().millis();
         let mut o = before.clone();
-        o.state = OrderState::Done.as_str().into();
+        o.state = OrderState::Done;
         o.done_at = Some(now);
         let available_at = o.received_at.unwrap_or(now) + RETURN_WINDOW_MS;
         let late = self.commission_rows(&o, now, Some(available_at)).await?;
         let mut tx = self.store.begin_write().await?;
-        if !store::update_order(&mut *tx, &o, &before.state).await? {
+        if !store::update_order(&mut *tx, &OrderRow::from(&o), before.state.as_str()).await? {
             return Err(Error::State(format!(
                 "order {} changed meanwhile; read it again",
                 o.oid
@@ -598,7 +610,7 @@ impl Orders {
         }
         if store::commission_count(&mut tx, &o.oid).await? == 0 {
             for c in &late {
-                store::insert_commission(&mut tx, c).await?;
+                store::insert_commission(&mut tx, &CommissionRow::from(c)).await?;
             }
         }
         store::schedule_commissions(&mut tx, &o.oid, available_at).await?;
@@ -632,8 +644,9 @@ impl Orders {
         // At most this many gateway round trips per sweep, so a slow gateway slows no reader
         // for long.
         let mut gateway_calls = 20;
-        for o in store::orders_due(self.store.pool(), "obligation", "created_at", now - ttl).await?
-        {
+        let unpaid =
+            store::orders_due(self.store.pool(), "obligation", "created_at", now - ttl).await?;
+        for o in model::all::<_, Order>(unpaid) {
             if o.prepay_id.is_some() {
                 if gateway_calls == 0 {
                     continue;
@@ -658,13 +671,15 @@ impl Orders {
                 }
             }
             let mut closed = o.clone();
-            closed.state = OrderState::Close.as_str().into();
+            closed.state = OrderState::Close;
             closed.closed_at = Some(now);
             // Lost to a concurrent move: that move stands.
-            store::update_order(self.store.pool(), &closed, "obligation").await?;
+            store::update_order(self.store.pool(), &OrderRow::from(&closed), "obligation").await?;
         }
         let window = now - RETURN_WINDOW_MS;
-        for o in store::orders_due(self.store.pool(), "received", "received_at", window).await? {
+        let received =
+            store::orders_due(self.store.pool(), "received", "received_at", window).await?;
+        for o in model::all::<_, Order>(received) {
             match self.finish(&o).await {
                 Ok(_) | Err(Error::State(_)) => {}
                 Err(e) => return Err(e),
@@ -672,10 +687,10 @@ impl Orders {
         }
         for oid in store::commissions_due(self.store.pool(), now).await? {
             let mut tx = self.store.begin_write().await?;
-            let order = store::order(&mut *tx, &oid).await?;
+            let order = store::order(&mut *tx, &oid).await?.map(Order::from);
             // Only an order that is still done releases its commissions; exactly the rows this
             // transaction moved go into the journal.
-            if order.is_some_and(|o| o.state == OrderState::Done.as_str()) {
+            if order.is_some_and(|o| o.state == OrderState::Done) {
                 for c in store::move_commissions(&mut tx, &oid, "pending", "available").await? {
                     let entry = ledger::EntryRow {
                         entry_key: format!("iot-commission:{}:{}", c.oid, c.level),
@@ -700,7 +715,7 @@ impl Orders {
     pub async fn prepay_weixin(&self, caller: &Caller, oid: &str, f: &Fields) -> Result<Prepay> {
         caller.require(Range::Member)?;
         let o = self.get(caller, oid).await?;
-        if o.state != OrderState::Obligation.as_str() {
+        if o.state != OrderState::Obligation {
             return Err(state_error(&o, "paid"));
         }
         if self.gateway.name() == "none" {
@@ -723,8 +738,8 @@ impl Orders {
                         "bind WeChat first (POST /users/bind) or send openid",
                     ));
                 }
-                let lines: Vec<Value> = serde_json::from_str(&o.content).unwrap_or_default();
-                let name = lines
+                let name = o
+                    .content
                     .first()
                     .and_then(|l| l.get("name"))
                     .and_then(Value::as_str)
@@ -732,7 +747,7 @@ impl Orders {
                 let request = PrepayRequest {
                     out_trade_no: o.oid.clone(),
                     description: format!("{name} 订单{}", o.oid),
-                    amount: Fen(o.amount),
+                    amount: o.amount,
                     openid,
                     expires_at: Timestamp::from_millis(
                         o.created_at + self.settings.order_ttl_secs * 1000,
@@ -742,7 +757,9 @@ impl Orders {
                 let mut with = o.clone();
                 with.prepay_id = Some(prepay_id.clone());
                 with.pay_ch = Some("weixin".into());
-                if !store::update_order(self.store.pool(), &with, "obligation").await? {
+                if !store::update_order(self.store.pool(), &OrderRow::from(&with), "obligation")
+                    .await?
+                {
                     return Err(Error::State(format!(
                         "order {oid} changed meanwhile; read it again"
                     )));
@@ -766,7 +783,7 @@ impl Orders {
     ) -> Result<std::convert::Infallible> {
         caller.require(Range::Member)?;
         let o = self.get(caller, oid).await?;
-        if o.state != OrderState::Obligation.as_str() {
+        if o.state != OrderState::Obligation {
             return Err(state_error(&o, "paid"));
         }
         let name = if channel == "credit" {
@@ -780,9 +797,9 @@ impl Orders {
     }
 
     /// AD-10: the order's payment; an unpaid one with a prepay is checked with the gateway.
-    pub async fn payment(&self, caller: &Caller, oid: &str) -> Result<OrderRow> {
+    pub async fn payment(&self, caller: &Caller, oid: &str) -> Result<Order> {
         let o = self.get(caller, oid).await?;
-        if o.state == OrderState::Obligation.as_str() && o.prepay_id.is_some() {
+        if o.state == OrderState::Obligation && o.prepay_id.is_some() {
             match self.gateway.query(o.oid.clone()).await {
                 Ok(TradeState::Success {
                     transaction_id,
@@ -803,6 +820,7 @@ impl Orders {
     pub async fn is_order(&self, out_trade_no: &str) -> Result<bool> {
         Ok(store::order(self.store.pool(), out_trade_no)
             .await?
+            .map(Order::from)
             .is_some())
     }
 
@@ -816,10 +834,11 @@ impl Orders {
     ) -> Result<Settlement> {
         let o = store::order(self.store.pool(), oid)
             .await?
+            .map(Order::from)
             .ok_or(Error::NotFound(Entity::Order))?;
         let now = self.clock.now().millis();
-        if amount.0 != o.amount {
-            let reason = format!("paid {} fen for an order of {} fen", amount.0, o.amount);
+        if amount != o.amount {
+            let reason = format!("paid {} fen for an order of {} fen", amount.0, o.amount.0);
             ledger::record_anomaly(
                 self.store.pool(),
                 transaction_id,
@@ -837,7 +856,7 @@ impl Orders {
         let commissions = self.commission_rows(&o, now, None).await?;
         // Read before the transaction: a read through the pool while it holds a connection
         // could wait for a connection that only the transactions waiting with it would free.
-        let ticket_code = if o.needs_install == 1 {
+        let ticket_code = if o.needs_install {
             Some(self.shared.vendor_code(Some(&o.vid)).await?)
         } else {
             None
@@ -857,15 +876,17 @@ impl Orders {
         }
         let current = store::order(&mut *tx, oid)
             .await?
+            .map(Order::from)
             .ok_or(Error::NotFound(Entity::Order))?;
         let mut paid = current.clone();
-        paid.state = OrderState::Paid.as_str().into();
+        paid.state = OrderState::Paid;
         paid.paid_at = Some(now);
         paid.pay_ch = Some("weixin".into());
         paid.transaction_no = Some(transaction_id.to_owned());
         // A payment that arrives after the order closed for lack of one still pays it.
-        if !matches!(current.state.as_str(), "obligation" | "close")
-            || !store::update_order(&mut *tx, &paid, &current.state).await?
+        if !matches!(current.state, OrderState::Obligation | OrderState::Close)
+            || !store::update_order(&mut *tx, &OrderRow::from(&paid), current.state.as_str())
+                .await?
         {
             drop(tx);
             let reason = format!("payment for order {oid} in state {}", current.state);
@@ -881,11 +902,11 @@ impl Orders {
             return Err(Error::State(reason));
         }
         for c in &commissions {
-            store::insert_commission(&mut tx, c).await?;
+            store::insert_commission(&mut tx, &CommissionRow::from(c)).await?;
         }
         if let Some(code) = ticket_code {
             let tid = self.shared.id(&mut tx, &code, "ticket").await?;
-            let ticket = TicketRow {
+            let ticket = Ticket {
                 tid,
                 vid: o.vid.clone(),
                 agent: o.agent.clone(),
@@ -903,7 +924,7 @@ impl Orders {
                 created_at: now,
                 updated_at: now,
             };
-            store::insert_ticket(&mut tx, &ticket).await?;
+            store::insert_ticket(&mut tx, &TicketRow::from(&ticket)).await?;
         }
         tx.commit().await?;
         tracing::info!(order = %oid, amount = amount.0, "iot order paid");
@@ -919,8 +940,9 @@ impl Orders {
         }
         let o = store::order(self.store.pool(), oid)
             .await?
+            .map(Order::from)
             .ok_or(Error::NotFound(Entity::Order))?;
-        self.record_payment(oid, &format!("SIM{oid}"), Fen(o.amount))
+        self.record_payment(oid, &format!("SIM{oid}"), o.amount)
             .await
     }
 
@@ -928,10 +950,13 @@ impl Orders {
     pub async fn delete(&self, caller: &Caller, oid: &str) -> Result<()> {
         caller.require(Range::Platform)?;
         let o = self.get(caller, oid).await?;
-        if !matches!(o.state.as_str(), "obligation" | "close" | "refund" | "done") {
+        if !matches!(
+            o.state,
+            OrderState::Obligation | OrderState::Close | OrderState::Refund | OrderState::Done
+        ) {
             return Err(state_error(&o, "deleted while in progress"));
         }
-        if o.state == "obligation" && o.prepay_id.is_some() {
+        if o.state == OrderState::Obligation && o.prepay_id.is_some() {
             self.gateway
                 .close(o.oid.clone())
                 .await
@@ -939,7 +964,7 @@ impl Orders {
         }
         let mut d = o.clone();
         d.deleted_at = Some(self.clock.now().millis());
-        if !store::update_order(self.store.pool(), &d, &o.state).await? {
+        if !store::update_order(self.store.pool(), &OrderRow::from(&d), o.state.as_str()).await? {
             return Err(Error::State(format!(
                 "order {oid} changed meanwhile; read it again"
             )));
@@ -952,7 +977,7 @@ impl Orders {
         &self,
         caller: &Caller,
         spec: &ListSpec,
-    ) -> Result<Option<(i64, Vec<OrderRow>)>> {
+    ) -> Result<Option<(i64, Vec<Order>)>> {
         caller.require(Range::Anyone)?;
         let Some(p) = listing::plan(
             listing::range(caller, "uid"),
@@ -965,9 +990,10 @@ impl Orders {
         };
         self.sweep().await;
         let (table, base) = store::LIST_ORDERS;
-        Ok(Some(
-            store::page(self.store.pool(), table, store::ORDER_COLUMNS, base, &p).await?,
-        ))
+        let (total, rows) =
+            store::page::<OrderRow>(self.store.pool(), table, store::ORDER_COLUMNS, base, &p)
+                .await?;
+        Ok(Some((total, model::all(rows))))
     }
 }
 

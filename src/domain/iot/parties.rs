@@ -7,9 +7,9 @@
 //! password; members with their mobile and an SMS code, or with their mobile and password.
 //! Stored is an argon2 hash of the MD5 form. Tokens are random, stored hashed, valid 7 days.
 
+use super::model::{Object, Party};
 use super::{Caller, Fields, Place, Role, password_digest};
 use crate::domain::{Entity, Error, Result};
-use crate::store::iot::UserRow;
 
 /// Member states (section 一).
 pub const DISABLED: i64 = 0;
@@ -67,14 +67,14 @@ pub(super) const AGENT_TEXTS: [&str; 7] = [
 /// rest is filled in with struct update syntax).
 pub fn new_party(
     uid: String,
-    kind: impl Into<String>,
+    role: Role,
     vid: Option<String>,
-    profile: String,
+    profile: Object,
     reg_at: i64,
-) -> UserRow {
-    UserRow {
+) -> Party {
+    Party {
         uid,
-        kind: kind.into(),
+        role,
         vid,
         code: None,
         agent: None,
@@ -96,7 +96,7 @@ pub fn new_party(
 }
 
 /// Where a party sits in the tree.
-pub fn place_of(u: &UserRow) -> Place<'_> {
+pub fn place_of(u: &Party) -> Place<'_> {
     Place {
         vid: u.vid.as_deref().unwrap_or(""),
         agent: u.agent.as_deref(),
@@ -106,10 +106,10 @@ pub fn place_of(u: &UserRow) -> Place<'_> {
 }
 
 /// The caller a party is.
-pub fn caller_of(u: &UserRow) -> Caller {
+pub fn caller_of(u: &Party) -> Caller {
     Caller {
         uid: u.uid.clone(),
-        role: Role::parse(&u.kind).unwrap_or(Role::Member),
+        role: u.role,
         vid: u.vid.clone(),
         agent: u.agent.clone(),
         dealer: u.dealer.clone(),

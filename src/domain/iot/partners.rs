@@ -6,16 +6,17 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use super::model::{self, Party, Signing};
 use super::parties::{
     ACTIVE, AGENT_TEXTS, DISABLED, MXX_PUBLIC, MXX_SECRET, VENDOR_TEXTS, conflict, login_name,
     new_party, new_password, place_of, written,
 };
 use super::shared::Shared;
-use super::{Caller, Fields, PLATFORM_CODE, Range, Role, object_of, visible};
+use super::{Caller, Fields, PLATFORM_CODE, Range, Role, visible};
 use crate::domain::passwords::PasswordHasher;
 use crate::domain::{Clock, Entity, Error, Forbidden, Result, ids};
 use crate::store::Store;
-use crate::store::iot::{self as store, UserRow};
+use crate::store::iot::{self as store, SigningRow, UserRow};
 
 /// Operators, vendors, agents and dealers.
 pub struct Partners {
@@ -37,25 +38,25 @@ impl Partners {
     // ---- platform operators ----
 
     /// Creates a platform operator (A*) with a user name and password (admin API, demo).
-    pub async fn create_operator(&self, f: &Fields) -> Result<UserRow> {
+    pub async fn create_operator(&self, f: &Fields) -> Result<Party> {
         let login = login_name(f)?;
         let pwd = self.passwords.hash(&new_password(f, "pwd")?).await?;
         let mut profile = Map::new();
         f.copy_texts(&["name"], 64, &mut profile)?;
         let mut tx = self.store.begin_write().await?;
         let uid = self.shared.id(&mut tx, PLATFORM_CODE, "user").await?;
-        let row = UserRow {
+        let row = Party {
             login: Some(login),
             pwd_hash: Some(pwd),
             ..new_party(
                 uid,
-                "platform",
+                Role::Platform,
                 None,
-                Value::Object(profile).to_string(),
+                profile,
                 self.clock.now().millis(),
             )
         };
-        if !store::insert_user(&mut tx, &row)
+        if !store::insert_user(&mut tx, &UserRow::from(&row))
             .await
             .map_err(conflict(Entity::User))?
         {
@@ -68,15 +69,17 @@ impl Partners {
     // ---- vendors (运营用户, AX) ----
 
     /// AX-01.
-    pub async fn vendors(&self, caller: &Caller) -> Result<Vec<UserRow>> {
+    pub async fn vendors(&self, caller: &Caller) -> Result<Vec<Party>> {
         caller.require(Range::Platform)?;
-        Ok(store::users_of(self.store.pool(), None, &["vendor"]).await?)
+        Ok(model::all(
+            store::users_of(self.store.pool(), None, &["vendor"]).await?,
+        ))
     }
 
     /// AX-03 and the vendor checks of the others.
-    pub async fn vendor(&self, caller: &Caller, vid: &str) -> Result<UserRow> {
+    pub async fn vendor(&self, caller: &Caller, vid: &str) -> Result<Party> {
         caller.require(Range::Platform)?;
-        let row = self.shared.party(vid).await?.filter(|u| u.kind == "vendor");
+        let row = self.shared.party(vid).await?.filter(|u| u.is(Role::Vendor));
         visible(
             caller,
             row,
@@ -88,7 +91,7 @@ impl Partners {
 
     /// AX-02: a vendor with its log-in. Its code (4 letters or digits, the prefix of its ids)
     /// is `code` when given, else taken from its user name.
-    pub async fn create_vendor(&self, caller: &Caller, f: &Fields) -> Result<UserRow> {
+    pub async fn create_vendor(&self, caller: &Caller, f: &Fields) -> Result<Party> {
         caller.require(Range::Platform)?;
         let login = login_name(f)?;
         let pwd = self.passwords.hash(&new_password(f, "pwd")?).await?;
@@ -118,23 +121,23 @@ impl Partners {
         let (profile, secrets) = vendor_fields(f, Map::new(), Map::new())?;
         let mut tx = self.store.begin_write().await?;
         let vid = self.shared.id(&mut tx, &code, "vendor").await?;
-        let row = UserRow {
+        let row = Party {
             code: Some(code),
             login: Some(login),
             mobile,
             pwd_hash: Some(pwd),
             state: f.int("state", 0, 2)?.unwrap_or(ACTIVE),
             utype: f.int("type", 0, 1000)?.unwrap_or(0),
-            secrets: Some(Value::Object(secrets).to_string()),
+            secrets: Some(secrets),
             ..new_party(
                 vid.clone(),
-                "vendor",
+                Role::Vendor,
                 Some(vid),
-                Value::Object(profile).to_string(),
+                profile,
                 self.clock.now().millis(),
             )
         };
-        match store::insert_user(&mut tx, &row).await {
+        match store::insert_user(&mut tx, &UserRow::from(&row)).await {
             Ok(true) => {}
             Ok(false) => return Err(Error::Conflict(Entity::Vendor)),
             Err(e) if crate::store::is_unique_violation(&e) => {
@@ -156,7 +159,7 @@ impl Partners {
         vid: &str,
         part: &str,
         f: &Fields,
-    ) -> Result<UserRow> {
+    ) -> Result<Party> {
         let mut row = self.vendor(caller, vid).await?;
         let was = row.state;
         match part {
@@ -174,8 +177,8 @@ impl Partners {
                 if let Some(state) = f.int("state", 0, 2)? {
                     row.state = state;
                 }
-                let (profile, _) = vendor_fields(f, object_of(&row.profile), Map::new())?;
-                row.profile = Value::Object(profile).to_string();
+                let (profile, _) = vendor_fields(f, row.profile.clone(), Map::new())?;
+                row.profile = profile;
             }
             "pwd" => {
                 row.pwd_hash = Some(self.passwords.hash(&new_password(f, "pwd")?).await?);
@@ -189,25 +192,25 @@ impl Partners {
             "mxx" => {
                 let (profile, secrets) = vendor_fields(
                     f,
-                    object_of(&row.profile),
-                    object_of(row.secrets.as_deref().unwrap_or("{}")),
+                    row.profile.clone(),
+                    row.secrets.clone().unwrap_or_default(),
                 )?;
-                row.profile = Value::Object(profile).to_string();
-                row.secrets = Some(Value::Object(secrets).to_string());
+                row.profile = profile;
+                row.secrets = Some(secrets);
             }
             _ => {
-                let mut profile = object_of(&row.profile);
+                let mut profile = row.profile.clone();
                 let mut cfg = f.0.clone();
                 // Secrets have their own call (AX-07) and are never shown: none hides in here.
                 for key in MXX_SECRET.iter().chain(&["pwd", "password", "secret"]) {
                     cfg.remove(*key);
                 }
                 profile.insert("cfg".into(), Value::Object(cfg));
-                row.profile = Value::Object(profile).to_string();
+                row.profile = profile;
             }
         }
         written(
-            store::update_user(self.store.pool(), &row, was)
+            store::update_user(self.store.pool(), &UserRow::from(&row), was)
                 .await
                 .map_err(|e| {
                     if crate::store::is_unique_violation(&e) {
@@ -229,34 +232,29 @@ impl Partners {
         let was = row.state;
         row.deleted_at = Some(self.clock.now().millis());
         let mut tx = self.store.begin_write().await?;
-        written(store::update_user(&mut *tx, &row, was).await?)?;
+        written(store::update_user(&mut *tx, &UserRow::from(&row), was).await?)?;
         store::delete_tokens_of(&mut *tx, vid).await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// AX-09..AX-12: a vendor's signing records.
-    pub async fn signings(&self, caller: &Caller, vid: &str) -> Result<Vec<store::SigningRow>> {
+    pub async fn signings(&self, caller: &Caller, vid: &str) -> Result<Vec<Signing>> {
         self.vendor(caller, vid).await?;
-        Ok(store::signings(self.store.pool(), vid).await?)
+        Ok(model::all(store::signings(self.store.pool(), vid).await?))
     }
 
-    pub async fn add_signing(
-        &self,
-        caller: &Caller,
-        vid: &str,
-        f: &Fields,
-    ) -> Result<store::SigningRow> {
+    pub async fn add_signing(&self, caller: &Caller, vid: &str, f: &Fields) -> Result<Signing> {
         self.vendor(caller, vid).await?;
         let mut doc = f.0.clone();
         doc.remove("sid");
-        let row = store::SigningRow {
+        let row = Signing {
             sid: ids::random_hex_id(),
             vid: vid.to_owned(),
-            doc: Value::Object(doc).to_string(),
+            doc,
             created_at: self.clock.now().millis(),
         };
-        store::insert_signing(self.store.pool(), &row).await?;
+        store::insert_signing(self.store.pool(), &SigningRow::from(&row)).await?;
         Ok(row)
     }
 
@@ -293,27 +291,29 @@ impl Partners {
 
     /// The agents and dealers in the caller's range (a vendor: its agents and their dealers; an
     /// agent: itself and its dealers; a dealer: itself).
-    pub async fn agents(&self, caller: &Caller) -> Result<Vec<UserRow>> {
+    pub async fn agents(&self, caller: &Caller) -> Result<Vec<Party>> {
         caller.require(Range::Admin)?;
-        let rows = store::users_of(
-            self.store.pool(),
-            caller.vendor_filter(),
-            &["agent", "dealer"],
-        )
-        .await?;
+        let rows = model::all(
+            store::users_of(
+                self.store.pool(),
+                caller.vendor_filter(),
+                &["agent", "dealer"],
+            )
+            .await?,
+        );
         Ok(rows
             .into_iter()
             .filter(|u| caller.sees(place_of(u), false))
             .collect())
     }
 
-    pub async fn agent(&self, caller: &Caller, uid: &str) -> Result<UserRow> {
+    pub async fn agent(&self, caller: &Caller, uid: &str) -> Result<Party> {
         caller.require(Range::Admin)?;
         let row = self
             .shared
             .party(uid)
             .await?
-            .filter(|u| matches!(u.kind.as_str(), "agent" | "dealer"));
+            .filter(|u| matches!(u.role, Role::Agent | Role::Dealer));
         visible(
             caller,
             row,
@@ -325,7 +325,7 @@ impl Partners {
 
     /// Adds an agent (by a vendor, or the platform naming `vid`) or a dealer (by an agent, or by
     /// its vendor naming the agent as `parent`).
-    pub async fn create_agent(&self, caller: &Caller, f: &Fields) -> Result<UserRow> {
+    pub async fn create_agent(&self, caller: &Caller, f: &Fields) -> Result<Party> {
         caller.require(Range::Admin)?;
         let (vid, parent) = match caller.role {
             Role::Platform => (
@@ -350,16 +350,16 @@ impl Partners {
                     .party(&p)
                     .await?
                     .filter(|u| {
-                        u.kind == "agent"
+                        u.is(Role::Agent)
                             && u.deleted_at.is_none()
                             && u.vid.as_deref() == Some(vid.as_str())
                     })
                     .ok_or_else(|| {
                         Error::invalid("parent", "parent is not an agent of this vendor")
                     })?;
-                ("dealer", Some(parent.uid), true)
+                (Role::Dealer, Some(parent.uid), true)
             }
-            None => ("agent", None, false),
+            None => (Role::Agent, None, false),
         };
         let login = login_name(f)?;
         let pwd = self.passwords.hash(&new_password(f, "pwd")?).await?;
@@ -377,7 +377,7 @@ impl Partners {
                 "user",
             )
             .await?;
-        let row = UserRow {
+        let row = Party {
             agent: if dealer_of_self {
                 agent
             } else {
@@ -387,15 +387,9 @@ impl Partners {
             login: Some(login),
             mobile,
             pwd_hash: Some(pwd),
-            ..new_party(
-                uid,
-                kind,
-                Some(vid),
-                Value::Object(profile).to_string(),
-                self.clock.now().millis(),
-            )
+            ..new_party(uid, kind, Some(vid), profile, self.clock.now().millis())
         };
-        match store::insert_user(&mut tx, &row).await {
+        match store::insert_user(&mut tx, &UserRow::from(&row)).await {
             Ok(true) => {}
             Ok(false) => return Err(Error::Conflict(Entity::Agent)),
             Err(e) if crate::store::is_unique_violation(&e) => {
@@ -415,7 +409,7 @@ impl Partners {
         if row.uid == caller.uid {
             return Err(Error::State("an agent cannot remove itself".into()));
         }
-        let is_dealer = row.kind == "dealer";
+        let is_dealer = row.is(Role::Dealer);
         if !is_dealer {
             let dealers =
                 store::users_of(self.store.pool(), row.vid.as_deref(), &["dealer"]).await?;
@@ -425,7 +419,7 @@ impl Partners {
         }
         row.deleted_at = Some(self.clock.now().millis());
         let mut tx = self.store.begin_write().await?;
-        written(store::update_user(&mut *tx, &row, was).await?)?;
+        written(store::update_user(&mut *tx, &UserRow::from(&row), was).await?)?;
         store::delete_tokens_of(&mut *tx, uid).await?;
         store::rehome(&mut tx, uid, is_dealer).await?;
         tx.commit().await?;

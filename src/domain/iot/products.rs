@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::listing::{self, ListSpec};
+use super::model::{self, Product};
 use super::shared::Shared;
 use super::{Caller, Fields, PLATFORM_CODE, Range, money_json, money_of};
 use crate::domain::money::Fen;
@@ -255,7 +256,7 @@ impl Pricing {
 }
 
 /// Whether a product is the caller's vendor's (every product is the platform's).
-fn sees(caller: &Caller, p: &ProductRow) -> bool {
+fn sees(caller: &Caller, p: &Product) -> bool {
     caller.vendor_filter().is_none_or(|v| v == p.vid)
 }
 
@@ -276,23 +277,26 @@ impl Catalog {
     }
 
     /// AC-01: the products of the caller's vendor (every vendor's for the platform).
-    pub async fn list(&self, caller: &Caller) -> Result<Vec<ProductRow>> {
+    pub async fn list(&self, caller: &Caller) -> Result<Vec<Product>> {
         caller.require(Range::Anyone)?;
-        Ok(store::all_of(
-            self.store.pool(),
-            store::LIST_PRODUCTS,
-            store::PRODUCT_COLUMNS,
-            "created_at, pid",
-            caller.vendor_filter(),
-        )
-        .await?)
+        Ok(model::all(
+            store::all_of::<ProductRow>(
+                self.store.pool(),
+                store::LIST_PRODUCTS,
+                store::PRODUCT_COLUMNS,
+                "created_at, pid",
+                caller.vendor_filter(),
+            )
+            .await?,
+        ))
     }
 
     /// AC-03 and the product checks of the others.
-    pub async fn get(&self, caller: &Caller, pid: &str) -> Result<ProductRow> {
+    pub async fn get(&self, caller: &Caller, pid: &str) -> Result<Product> {
         caller.require(Range::Anyone)?;
         let row = store::product(self.store.pool(), pid)
             .await?
+            .map(Product::from)
             .filter(|p| sees(caller, p))
             .ok_or(Error::NotFound(Entity::Product))?;
         if row.deleted_at.is_some() {
@@ -302,7 +306,7 @@ impl Catalog {
     }
 
     /// AC-02: a vendor's new product (the platform names the vendor with `vid`).
-    pub async fn create(&self, caller: &Caller, f: &Fields) -> Result<ProductRow> {
+    pub async fn create(&self, caller: &Caller, f: &Fields) -> Result<Product> {
         caller.require(Range::Brand)?;
         let vid = match caller.vid.clone() {
             Some(v) => v,
@@ -321,41 +325,41 @@ impl Catalog {
         let doc = check_product(f, Map::new())?;
         let mut tx = self.store.begin_write().await?;
         let pid = self.shared.id(&mut tx, &code, "product").await?;
-        let row = ProductRow {
+        let row = Product {
             pid,
             vid,
-            doc: Value::Object(doc).to_string(),
+            doc,
             created_at: self.clock.now().millis(),
             deleted_at: None,
         };
-        store::insert_product(&mut tx, &row).await?;
+        store::insert_product(&mut tx, &ProductRow::from(&row)).await?;
         tx.commit().await?;
         Ok(row)
     }
 
     /// AC-04: changes the fields given (checked as on creation).
-    pub async fn update(&self, caller: &Caller, pid: &str, f: &Fields) -> Result<ProductRow> {
+    pub async fn update(&self, caller: &Caller, pid: &str, f: &Fields) -> Result<Product> {
         caller.require(Range::Brand)?;
         let mut row = self.get(caller, pid).await?;
-        let doc = check_product(f, super::object_of(&row.doc))?;
-        row.doc = Value::Object(doc).to_string();
-        store::update_product(self.store.pool(), &row).await?;
+        let doc = check_product(f, row.doc.clone())?;
+        row.doc = doc;
+        store::update_product(self.store.pool(), &ProductRow::from(&row)).await?;
         Ok(row)
     }
 
     /// AC-06: replaces the specification (the body is the specification, or holds it under
     /// `specification`).
-    pub async fn update_prof(&self, caller: &Caller, pid: &str, f: &Fields) -> Result<ProductRow> {
+    pub async fn update_prof(&self, caller: &Caller, pid: &str, f: &Fields) -> Result<Product> {
         caller.require(Range::Brand)?;
         let mut row = self.get(caller, pid).await?;
         let spec = match f.get("specification") {
             Some(s) => check_specification(s)?,
             None => check_specification(&Value::Object(f.0.clone()))?,
         };
-        let mut doc = super::object_of(&row.doc);
+        let mut doc = row.doc.clone();
         doc.insert("specification".into(), spec);
-        row.doc = Value::Object(doc).to_string();
-        store::update_product(self.store.pool(), &row).await?;
+        row.doc = doc;
+        store::update_product(self.store.pool(), &ProductRow::from(&row)).await?;
         Ok(row)
     }
 
@@ -364,7 +368,7 @@ impl Catalog {
         caller.require(Range::Brand)?;
         let mut row = self.get(caller, pid).await?;
         row.deleted_at = Some(self.clock.now().millis());
-        store::update_product(self.store.pool(), &row).await?;
+        store::update_product(self.store.pool(), &ProductRow::from(&row)).await?;
         Ok(())
     }
 
@@ -373,7 +377,7 @@ impl Catalog {
         &self,
         caller: &Caller,
         spec: &ListSpec,
-    ) -> Result<Option<(i64, Vec<ProductRow>)>> {
+    ) -> Result<Option<(i64, Vec<Product>)>> {
         caller.require(Range::Anyone)?;
         let scope = caller
             .vendor_filter()
@@ -384,8 +388,9 @@ impl Catalog {
             return Ok(None);
         };
         let (table, base) = store::LIST_PRODUCTS;
-        Ok(Some(
-            store::page(self.store.pool(), table, store::PRODUCT_COLUMNS, base, &p).await?,
-        ))
+        let (total, rows) =
+            store::page::<ProductRow>(self.store.pool(), table, store::PRODUCT_COLUMNS, base, &p)
+                .await?;
+        Ok(Some((total, model::all(rows))))
     }
 }

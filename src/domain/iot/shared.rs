@@ -3,10 +3,12 @@
 
 use std::sync::Arc;
 
+use super::Role;
+use super::model::Party;
 use super::parties::{DISABLED, place_of};
 use super::{Caller, PLATFORM_CODE, visible};
 use crate::domain::{Clock, Entity, Error, Result, Settings};
-use crate::store::iot::{self as store, UserRow};
+use crate::store::iot as store;
 use crate::store::{Conn, Store};
 
 /// The store, clock and settings of the IoT services, with the look-ups they all make.
@@ -56,21 +58,21 @@ impl Shared {
     }
 
     /// A party, live or not.
-    pub async fn party(&self, uid: &str) -> Result<Option<UserRow>> {
-        Ok(store::user(self.store.pool(), uid).await?)
+    pub async fn party(&self, uid: &str) -> Result<Option<Party>> {
+        Ok(store::user(self.store.pool(), uid).await?.map(Party::from))
     }
 
     /// A vendor members may register with.
-    pub async fn live_vendor(&self, vid: &str) -> Result<UserRow> {
-        store::user(self.store.pool(), vid)
+    pub async fn live_vendor(&self, vid: &str) -> Result<Party> {
+        self.party(vid)
             .await?
-            .filter(|v| v.kind == "vendor" && v.deleted_at.is_none() && v.state != DISABLED)
+            .filter(|v| v.is(Role::Vendor) && v.deleted_at.is_none() && v.state != DISABLED)
             .ok_or_else(|| Error::invalid("vid", "vid is not a vendor of this platform"))
     }
 
     /// AA-04 and the member checks of the others: a member in range (404 otherwise).
-    pub async fn member(&self, caller: &Caller, uid: &str) -> Result<UserRow> {
-        let row = self.party(uid).await?.filter(|u| u.kind == "member");
+    pub async fn member(&self, caller: &Caller, uid: &str) -> Result<Party> {
+        let row = self.party(uid).await?.filter(|u| u.is(Role::Member));
         visible(
             caller,
             row,

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use super::devices::Devices;
 use super::listing::{self, ListSpec};
+use super::model::{self, Party, Ticket};
 use super::orders::Orders;
 use super::shared::Shared;
 use super::{Caller, Fields, Place, Range, Role, visible};
@@ -34,7 +35,7 @@ pub const WAITING: i64 = 5;
 pub const DONE: i64 = 6;
 
 /// Where a ticket sits.
-pub fn place_of(t: &TicketRow) -> Place<'_> {
+pub fn place_of(t: &Ticket) -> Place<'_> {
     Place {
         vid: &t.vid,
         agent: t.agent.as_deref(),
@@ -79,23 +80,27 @@ impl Tickets {
     }
 
     /// A ticket in the caller's range.
-    pub async fn get(&self, caller: &Caller, tid: &str) -> Result<TicketRow> {
+    pub async fn get(&self, caller: &Caller, tid: &str) -> Result<Ticket> {
         caller.require(Range::Anyone)?;
-        let row = store::ticket(self.store.pool(), tid).await?;
+        let row = store::ticket(self.store.pool(), tid)
+            .await?
+            .map(Ticket::from);
         visible(caller, row, Entity::Ticket, |t| (place_of(t), None), false)
     }
 
     /// The tickets in the caller's range (AE-01 for A#, AE-02's summary for everyone).
-    pub async fn list(&self, caller: &Caller, range: Range) -> Result<Vec<TicketRow>> {
+    pub async fn list(&self, caller: &Caller, range: Range) -> Result<Vec<Ticket>> {
         caller.require(range)?;
-        let rows = store::all_of::<TicketRow>(
-            self.store.pool(),
-            store::LIST_TICKETS,
-            store::TICKET_COLUMNS,
-            "created_at, tid",
-            caller.vendor_filter(),
-        )
-        .await?;
+        let rows = model::all(
+            store::all_of::<TicketRow>(
+                self.store.pool(),
+                store::LIST_TICKETS,
+                store::TICKET_COLUMNS,
+                "created_at, tid",
+                caller.vendor_filter(),
+            )
+            .await?,
+        );
         Ok(rows
             .into_iter()
             .filter(|t| caller.sees(place_of(t), false))
@@ -105,7 +110,7 @@ impl Tickets {
     /// AE-03: a new ticket. A member opens an exchange, return or fault ticket about their own
     /// device (`device_id`) or order (`order_id`); the admin side opens any type for a member
     /// (`user_id`) or device in its range.
-    pub async fn create(&self, caller: &Caller, f: &Fields) -> Result<TicketRow> {
+    pub async fn create(&self, caller: &Caller, f: &Fields) -> Result<Ticket> {
         caller.require(Range::Anyone)?;
         let ttype = f.int("type", INSTALL, DISMANTLE)?.ok_or_else(|| Error::invalid("type", "type is required (1 install, 2 exchange, 3 return, 4 fault, 5 maintain, 6 dismantle)"))?;
         if caller.role == Role::Member && !matches!(ttype, EXCHANGE | RETURN | FAULT) {
@@ -146,7 +151,7 @@ impl Tickets {
                     .and_then(|d| d.uid.clone())
                     .or(order.as_ref().map(|o| o.uid.clone()))
                 {
-                    Some(uid) => store::user(self.store.pool(), &uid).await?,
+                    Some(uid) => store::user(self.store.pool(), &uid).await?.map(Party::from),
                     None => None,
                 },
             };
@@ -176,7 +181,7 @@ impl Tickets {
         let now = self.clock.now().millis();
         let mut tx = self.store.begin_write().await?;
         let tid = self.shared.id(&mut tx, &code, "ticket").await?;
-        let row = TicketRow {
+        let row = Ticket {
             tid,
             vid,
             agent,
@@ -194,7 +199,7 @@ impl Tickets {
             created_at: now,
             updated_at: now,
         };
-        if !store::insert_ticket(&mut tx, &row).await? {
+        if !store::insert_ticket(&mut tx, &TicketRow::from(&row)).await? {
             return Err(Error::invalid(
                 "order_id",
                 "this order has its install ticket already",
@@ -211,7 +216,7 @@ impl Tickets {
         tid: &str,
         action: TicketAction,
         f: &Fields,
-    ) -> Result<TicketRow> {
+    ) -> Result<Ticket> {
         let range = match action {
             TicketAction::Approve => Range::Brand,
             TicketAction::Dispatch => Range::Admin,
@@ -243,7 +248,7 @@ impl Tickets {
                 if let Some(r) = f.text("remark", 500)? {
                     a.insert("remark".into(), Value::String(r));
                 }
-                t.approval = Some(Value::Object(a).to_string());
+                t.approval = Some(a);
                 t.status = if ok { APPROVED } else { REJECTED };
             }
             TicketAction::Dispatch => {
@@ -302,18 +307,18 @@ impl Tickets {
                     "rate_detail".into(),
                     Value::String(f.text("rate_detail", 1000)?.unwrap_or_default()),
                 );
-                t.ratings = Some(Value::Object(r).to_string());
+                t.ratings = Some(r);
             }
         }
         t.updated_at = now;
         if action == TicketAction::Rate {
-            let ratings = t.ratings.clone().unwrap_or_default();
+            let ratings = t.ratings.as_ref().map(model::text).unwrap_or_default();
             if !store::rate_ticket(self.store.pool(), tid, &ratings, now).await? {
                 return Err(refuse("rated (a ticket is rated once, when done)"));
             }
             return Ok(t);
         }
-        if !store::update_ticket(self.store.pool(), &t, before.status).await? {
+        if !store::update_ticket(self.store.pool(), &TicketRow::from(&t), before.status).await? {
             return Err(Error::State(format!(
                 "ticket {tid} changed meanwhile; read it again"
             )));
@@ -327,7 +332,7 @@ impl Tickets {
         caller: &Caller,
         range_of: Range,
         spec: &ListSpec,
-    ) -> Result<Option<(i64, Vec<TicketRow>)>> {
+    ) -> Result<Option<(i64, Vec<Ticket>)>> {
         caller.require(range_of)?;
         let Some(p) = listing::plan(
             listing::range(caller, "uid"),
@@ -339,8 +344,9 @@ impl Tickets {
             return Ok(None);
         };
         let (table, base) = store::LIST_TICKETS;
-        Ok(Some(
-            store::page(self.store.pool(), table, store::TICKET_COLUMNS, base, &p).await?,
-        ))
+        let (total, rows) =
+            store::page::<TicketRow>(self.store.pool(), table, store::TICKET_COLUMNS, base, &p)
+                .await?;
+        Ok(Some((total, model::all(rows))))
     }
 }

@@ -5,20 +5,20 @@ use serde_json::{Value, json};
 
 use super::envelope::{Answer, Auth, Body, IotError, ListQuery, MaybeAuth, Reply, Token};
 use super::wire;
+use crate::domain::iot::model::Party;
 use crate::domain::iot::orders::{OrderAction, OrderState};
 use crate::domain::iot::tickets::TicketAction;
 use crate::domain::iot::{Caller, Range, Role};
-use crate::store::iot::UserRow;
 use crate::surfaces::AppState;
 use crate::surfaces::ClientIp;
 
-fn login_reply(token: String, u: &UserRow) -> Reply {
+fn login_reply(token: String, u: &Party) -> Reply {
     Reply::created(json!({
         "token": token,
         "token_type": "Bearer",
         "expires_in": crate::domain::iot::TOKEN_TTL_SECS,
         "uid": u.uid,
-        "role": u.kind,
+        "role": u.role.as_str(),
         "vid": u.vid.clone().unwrap_or_default(),
     }))
 }
@@ -108,7 +108,7 @@ pub async fn register(State(s): State<AppState>, MaybeAuth(c): MaybeAuth, Body(f
     Ok(Reply::created(json!({"uid": u.uid, "token": token})))
 }
 
-async fn member_json(s: &AppState, c: &Caller, u: &UserRow) -> Result<Value, IotError> {
+async fn member_json(s: &AppState, c: &Caller, u: &Party) -> Result<Value, IotError> {
     let counts = s.iot.devices.counts(std::slice::from_ref(&u.uid)).await?;
     Ok(wire::member(u, c, counts.get(&u.uid).copied().unwrap_or(0)))
 }
@@ -805,23 +805,23 @@ pub async fn list_agents(State(s): State<AppState>, Auth(c): Auth, q: ListQuery)
     let rows = s.iot.partners.agents(&c).await?;
     let dealers_of = |agent: &str| -> Vec<Value> {
         rows.iter()
-            .filter(|d| d.kind == "dealer" && d.agent.as_deref() == Some(agent))
+            .filter(|d| d.role == Role::Dealer && d.agent.as_deref() == Some(agent))
             .map(|d| wire::agent(d, None))
             .collect()
     };
     let mut items: Vec<Value> = rows
         .iter()
-        .filter(|a| a.kind == "agent")
+        .filter(|a| a.role == Role::Agent)
         .map(|a| wire::agent(a, Some(dealers_of(&a.uid))))
         .collect();
     // A dealer sees itself; a dealer whose agent is out of range is listed on its own.
     items.extend(
         rows.iter()
             .filter(|d| {
-                d.kind == "dealer"
-                    && !rows
-                        .iter()
-                        .any(|a| a.kind == "agent" && d.agent.as_deref() == Some(a.uid.as_str()))
+                d.role == Role::Dealer
+                    && !rows.iter().any(|a| {
+                        a.role == Role::Agent && d.agent.as_deref() == Some(a.uid.as_str())
+                    })
             })
             .map(|d| wire::agent(d, None)),
     );

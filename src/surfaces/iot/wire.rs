@@ -1,4 +1,4 @@
-//! The document's shapes: each stored object rendered with the field names of seed 002.
+//! The document's shapes: each object of the domain rendered with the field names of seed 002.
 //! Every object the document shows is always present with every key it shows; a value nobody
 //! has set is the empty value of the example's type (`""`, `0`, `false`). Secrets (passwords,
 //! `mp_secret`, `mch_secret`: the note after AX-01) are never rendered.
@@ -6,33 +6,33 @@
 use serde_json::{Map, Value, json};
 
 use crate::domain::iot::commissions::Summary;
-use crate::domain::iot::{Caller, Role, money_json, object_of, tms};
-use crate::domain::money::Fen;
-use crate::store::iot::{
-    CommissionRow, DeviceRow, OrderRow, ProductRow, SigningRow, TicketRow, UserRow,
+use crate::domain::iot::model::{
+    Commission, Device, Object, Order, Party, Product, Signing, Ticket,
 };
+use crate::domain::iot::{Caller, Role, money_json, tms};
+use crate::domain::money::Fen;
 
 fn text(m: &Map<String, Value>, key: &str) -> Value {
     m.get(key).cloned().unwrap_or(Value::String(String::new()))
 }
 
-/// `stored` with every key of `shape` present (the example's empty value where unset).
-fn shaped(mut stored: Map<String, Value>, shape: &[(&str, Value)]) -> Value {
+/// `given` with every key of `shape` present (the example's empty value where unset).
+fn shaped(mut given: Map<String, Value>, shape: &[(&str, Value)]) -> Value {
     for (key, empty) in shape {
-        match stored.get(*key) {
+        match given.get(*key) {
             Some(v) if !v.is_null() => {}
             _ => {
-                stored.insert((*key).into(), empty.clone());
+                given.insert((*key).into(), empty.clone());
             }
         }
     }
-    Value::Object(stored)
+    Value::Object(given)
 }
 
 /// AA-01's `weixin`, as the example shows it.
-fn weixin(stored: Option<&str>) -> Value {
+fn weixin(given: Option<&Object>) -> Value {
     shaped(
-        stored.map(object_of).unwrap_or_default(),
+        given.cloned().unwrap_or_default(),
         &[
             ("nick", json!("")),
             ("avatar", json!("")),
@@ -45,9 +45,9 @@ fn weixin(stored: Option<&str>) -> Value {
 }
 
 /// AB-01's `basic` (collected from the device).
-fn basic(stored: Option<&Value>) -> Value {
+fn basic(given: Option<&Value>) -> Value {
     shaped(
-        stored
+        given
             .and_then(Value::as_object)
             .cloned()
             .unwrap_or_default(),
@@ -63,9 +63,9 @@ fn basic(stored: Option<&Value>) -> Value {
 }
 
 /// AB-01's running state (the example's inner `state`).
-fn running(stored: &str) -> Value {
+fn running(given: &Object) -> Value {
     shaped(
-        object_of(stored),
+        given.clone(),
         &[
             ("online_tms", json!("")),
             ("offline_tms", json!("")),
@@ -75,25 +75,25 @@ fn running(stored: &str) -> Value {
 }
 
 /// AA-01's member; the vendor, agent and dealer are shown to the admin side only.
-pub fn member(u: &UserRow, viewer: &Caller, devices: usize) -> Value {
-    let p = object_of(&u.profile);
+pub fn member(u: &Party, viewer: &Caller, devices: usize) -> Value {
+    let p = &u.profile;
     let mut out = json!({
         "state": u.state,
         "type": u.utype,
         "uid": u.uid,
-        "name": text(&p, "name"),
-        "avatar": text(&p, "avatar"),
+        "name": text(p, "name"),
+        "avatar": text(p, "avatar"),
         "mobile": u.mobile.clone().unwrap_or_default(),
-        "email": text(&p, "email"),
-        "area": text(&p, "area"),
-        "address": text(&p, "address"),
+        "email": text(p, "email"),
+        "area": text(p, "area"),
+        "address": text(p, "address"),
         "reg_tms": tms(Some(u.reg_at)),
-        "remark": text(&p, "remark"),
+        "remark": text(p, "remark"),
         "vip": p.get("vip").cloned().unwrap_or(Value::Bool(false)),
         "bonus": p.get("bonus").cloned().unwrap_or(Value::from(0)),
         "devices": devices,
         "rid": u.rid.clone().unwrap_or_default(),
-        "weixin": weixin(u.weixin.as_deref()),
+        "weixin": weixin(u.weixin.as_ref()),
     });
     if viewer.role != Role::Member {
         out["vid"] = json!(u.vid.clone().unwrap_or_default());
@@ -104,8 +104,8 @@ pub fn member(u: &UserRow, viewer: &Caller, devices: usize) -> Value {
 }
 
 /// AX-01's vendor, without its password and secrets.
-pub fn vendor(u: &UserRow) -> Value {
-    let p = object_of(&u.profile);
+pub fn vendor(u: &Party) -> Value {
+    let p = &u.profile;
     let mut out = json!({
         "state": u.state,
         "type": u.utype,
@@ -132,36 +132,33 @@ pub fn vendor(u: &UserRow) -> Value {
         "mch_appid",
         "reserved",
     ] {
-        out[key] = text(&p, key);
+        out[key] = text(p, key);
     }
     // Vendors written before `mch_appid` was public keep it with the secrets.
     if out["mch_appid"] == "" {
-        out["mch_appid"] = text(
-            &object_of(u.secrets.as_deref().unwrap_or("{}")),
-            "mch_appid",
-        );
+        out["mch_appid"] = text(&u.secrets.clone().unwrap_or_default(), "mch_appid");
     }
     out["cfg"] = p.get("cfg").cloned().unwrap_or(json!({}));
     out
 }
 
 /// An agent or dealer (section 六); agents carry their dealers.
-pub fn agent(u: &UserRow, dealers: Option<Vec<Value>>) -> Value {
-    let p = object_of(&u.profile);
+pub fn agent(u: &Party, dealers: Option<Vec<Value>>) -> Value {
+    let p = &u.profile;
     let mut out = json!({
         "uid": u.uid,
-        "type": u.kind,
+        "type": u.role.as_str(),
         "state": u.state,
         "user": u.login.clone().unwrap_or_default(),
         "mobile": u.mobile.clone().unwrap_or_default(),
         "vid": u.vid.clone().unwrap_or_default(),
-        "parent": if u.kind == "dealer" { json!(u.agent.clone().unwrap_or_default()) } else { json!(u.vid.clone().unwrap_or_default()) },
+        "parent": if u.role == Role::Dealer { json!(u.agent.clone().unwrap_or_default()) } else { json!(u.vid.clone().unwrap_or_default()) },
         "reg_tms": tms(Some(u.reg_at)),
     });
     for key in [
         "name", "contact", "wechat", "email", "area", "address", "remark",
     ] {
-        out[key] = text(&p, key);
+        out[key] = text(p, key);
     }
     if let Some(d) = dealers {
         out["dealers"] = Value::Array(d);
@@ -171,8 +168,8 @@ pub fn agent(u: &UserRow, dealers: Option<Vec<Value>>) -> Value {
 
 /// AB-01's device. Its numeric `state` is kept; the running state the document also calls
 /// `state` is under `running` (and `GET /devices/<DID>/stat`).
-pub fn device(d: &DeviceRow, shares: &[String]) -> Value {
-    let p = object_of(&d.profile);
+pub fn device(d: &Device, shares: &[String]) -> Value {
+    let p = &d.profile;
     let mut manufacture = p
         .get("manufacture")
         .and_then(Value::as_object)
@@ -185,7 +182,7 @@ pub fn device(d: &DeviceRow, shares: &[String]) -> Value {
     manufacture.entry("qc_id").or_insert(json!(""));
     manufacture
         .entry("qc_tms")
-        .or_insert(text(&p, "manufacture_tms"));
+        .or_insert(text(p, "manufacture_tms"));
     let mut installation = p
         .get("installation")
         .and_then(Value::as_object)
@@ -207,7 +204,7 @@ pub fn device(d: &DeviceRow, shares: &[String]) -> Value {
         "service": service(d),
         "basic": basic(p.get("basic")),
         "running": running(&d.running),
-        "statistics": Value::Object(object_of(&d.statistics)),
+        "statistics": Value::Object(d.statistics.clone()),
     });
     for key in [
         "brand",
@@ -219,14 +216,14 @@ pub fn device(d: &DeviceRow, shares: &[String]) -> Value {
         "manufacture_tms",
         "name",
     ] {
-        out[key] = text(&p, key);
+        out[key] = text(p, key);
     }
     out
 }
 
 /// AB-07: the service state; `expire` in epoch seconds as the example's number (0: none).
-pub fn service(d: &DeviceRow) -> Value {
-    let s = object_of(&d.service);
+pub fn service(d: &Device) -> Value {
+    let s = &d.service;
     json!({
         "state": s.get("state").cloned().unwrap_or(json!(0)),
         "expire": s.get("expire").and_then(Value::as_i64).map_or(0, |ms| ms.div_euclid(1000)),
@@ -234,24 +231,24 @@ pub fn service(d: &DeviceRow) -> Value {
 }
 
 /// AB-05: the user's configuration.
-pub fn device_prof(d: &DeviceRow) -> Value {
-    let mut p = object_of(&d.prof);
+pub fn device_prof(d: &Device) -> Value {
+    let mut p = d.prof.clone();
     p.insert("device_id".into(), json!(d.did));
     Value::Object(p)
 }
 
 /// AB-09/AB-10: running state and statistics.
-pub fn device_stat(d: &DeviceRow) -> Value {
+pub fn device_stat(d: &Device) -> Value {
     json!({
         "device_id": d.did,
         "state": running(&d.running),
-        "statistics": Value::Object(object_of(&d.statistics)),
+        "statistics": Value::Object(d.statistics.clone()),
     })
 }
 
 /// AC-02's product, with its id and vendor.
-pub fn product(p: &ProductRow) -> Value {
-    let mut doc = object_of(&p.doc);
+pub fn product(p: &Product) -> Value {
+    let mut doc = p.doc.clone();
     doc.insert("prod_id".into(), json!(p.pid));
     doc.insert("product_id".into(), json!(p.pid));
     doc.insert("vid".into(), json!(p.vid));
@@ -260,20 +257,20 @@ pub fn product(p: &ProductRow) -> Value {
 }
 
 /// AC-05: the product's attributes (its specification).
-pub fn product_prof(p: &ProductRow) -> Value {
-    let doc = object_of(&p.doc);
+pub fn product_prof(p: &Product) -> Value {
+    let doc = &p.doc;
     json!({"prod_id": p.pid, "specification": doc.get("specification").cloned().unwrap_or(json!({}))})
 }
 
 /// AD-01's order.
-pub fn order(o: &OrderRow) -> Value {
-    let mut content: Vec<Value> = serde_json::from_str(&o.content).unwrap_or_default();
+pub fn order(o: &Order) -> Value {
+    let mut content = o.content.clone();
     for line in &mut content {
         if let Some(m) = line.as_object_mut() {
             m.remove("commis");
         }
     }
-    let ret = object_of(o.return_info.as_deref().unwrap_or("{}"));
+    let ret = o.return_info.clone().unwrap_or_default();
     let sum = |key: &str| {
         Fen(content
             .iter()
@@ -284,7 +281,7 @@ pub fn order(o: &OrderRow) -> Value {
     let freight = sum("freight");
     let install = sum("install_cost");
     json!({
-        "state": o.state,
+        "state": o.state.as_str(),
         "type": "商品",
         "order_id": o.oid,
         "user_id": o.uid,
@@ -292,26 +289,26 @@ pub fn order(o: &OrderRow) -> Value {
         "create_tms": tms(Some(o.created_at)),
         "complete_tms": tms(o.done_at.or(o.refunded_at).or(o.closed_at)),
         "content": content,
-        "receiver": Value::Object(object_of(&o.receiver)),
+        "receiver": Value::Object(o.receiver.clone()),
         "delivery": delivery_fields(o),
         "payment": payment_fields(o),
         "return": {
             "return_tms": tms(o.returned_at),
             "reason": text(&ret, "reason"),
             "refund_tms": tms(o.refunded_at),
-            "refund_amount": money_json(Fen(o.refund_amount.unwrap_or(0))),
+            "refund_amount": money_json(o.refund_amount.unwrap_or(Fen(0))),
             "refund_no": text(&ret, "refund_no"),
         },
         "memo": o.memo,
-        "amount": money_json(Fen(o.amount)),
+        "amount": money_json(o.amount),
         "freight": money_json(freight),
         "install_cost": money_json(install),
-        "install": o.needs_install == 1,
+        "install": o.needs_install,
         "received_tms": tms(o.received_at),
     })
 }
 
-fn payment_fields(o: &OrderRow) -> Value {
+fn payment_fields(o: &Order) -> Value {
     json!({
         "pay_ch": o.pay_ch.clone().unwrap_or_default(),
         "pay_tms": tms(o.paid_at),
@@ -321,18 +318,18 @@ fn payment_fields(o: &OrderRow) -> Value {
 }
 
 /// AD-10: the payment, with whether it is paid.
-pub fn payment(o: &OrderRow) -> Value {
+pub fn payment(o: &Order) -> Value {
     let mut p = payment_fields(o);
     p["order_id"] = json!(o.oid);
-    p["state"] = json!(o.state);
-    p["amount"] = money_json(Fen(o.amount));
+    p["state"] = json!(o.state.as_str());
+    p["amount"] = money_json(o.amount);
     p["paid"] = json!(o.paid_at.is_some());
     p
 }
 
 /// AD-04: the delivery.
-fn delivery_fields(o: &OrderRow) -> Value {
-    let delivery = object_of(o.delivery.as_deref().unwrap_or("{}"));
+fn delivery_fields(o: &Order) -> Value {
+    let delivery = o.delivery.clone().unwrap_or_default();
     json!({
         "company": text(&delivery, "company"),
         "tracking_num": text(&delivery, "tracking_num"),
@@ -341,11 +338,11 @@ fn delivery_fields(o: &OrderRow) -> Value {
     })
 }
 
-pub fn delivery(o: &OrderRow) -> Value {
+pub fn delivery(o: &Order) -> Value {
     let mut d = delivery_fields(o);
     d["order_id"] = json!(o.oid);
-    d["state"] = json!(o.state);
-    d["receiver"] = Value::Object(object_of(&o.receiver));
+    d["state"] = json!(o.state.as_str());
+    d["receiver"] = Value::Object(o.receiver.clone());
     d
 }
 
@@ -356,10 +353,10 @@ fn stamp_iso(m: &mut Map<String, Value>, key: &str) {
 }
 
 /// Section 五's ticket.
-pub fn ticket(t: &TicketRow) -> Value {
-    let mut approval = object_of(t.approval.as_deref().unwrap_or("{}"));
+pub fn ticket(t: &Ticket) -> Value {
+    let mut approval = t.approval.clone().unwrap_or_default();
     stamp_iso(&mut approval, "check_tms");
-    let mut ratings = object_of(t.ratings.as_deref().unwrap_or("{}"));
+    let mut ratings = t.ratings.clone().unwrap_or_default();
     stamp_iso(&mut ratings, "rate_tms");
     json!({
         "status": t.status,
@@ -388,15 +385,15 @@ pub fn ticket(t: &TicketRow) -> Value {
 }
 
 /// One referrer's commission on one order.
-pub fn commission(c: &CommissionRow) -> Value {
+pub fn commission(c: &Commission) -> Value {
     json!({
         "order_id": c.oid,
         "level": c.level,
         "user_id": c.uid,
         "vid": c.vid,
-        "amount": money_json(Fen(c.amount)),
+        "amount": money_json(c.amount),
         "rate": c.rate,
-        "state": c.state,
+        "state": c.state.as_str(),
         "create_tms": tms(Some(c.created_at)),
         "available_tms": tms(c.available_at),
     })
@@ -414,8 +411,8 @@ pub fn summary(s: &Summary) -> Value {
 }
 
 /// A vendor's signing record.
-pub fn signing(s: &SigningRow) -> Value {
-    let mut doc = object_of(&s.doc);
+pub fn signing(s: &Signing) -> Value {
+    let mut doc = s.doc.clone();
     doc.insert("sid".into(), json!(s.sid));
     doc.insert("vid".into(), json!(s.vid));
     doc.insert("create_tms".into(), tms(Some(s.created_at)));

@@ -1,0 +1,156 @@
+//! Orders.
+
+use std::sync::LazyLock;
+
+use sqlx::{Any, Executor};
+
+use super::{Query, assignments, marks};
+use crate::store::Conn;
+
+/// An order.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OrderRow {
+    pub oid: String,
+    pub vid: String,
+    pub agent: Option<String>,
+    pub dealer: Option<String>,
+    pub uid: String,
+    pub state: String,
+    pub amount: i64,
+    pub needs_install: i64,
+    pub content: String,
+    pub receiver: String,
+    pub memo: String,
+    pub delivery: Option<String>,
+    pub return_info: Option<String>,
+    pub pay_ch: Option<String>,
+    pub prepay_id: Option<String>,
+    pub transaction_no: Option<String>,
+    pub refund_amount: Option<i64>,
+    pub created_at: i64,
+    pub paid_at: Option<i64>,
+    pub delivered_at: Option<i64>,
+    pub received_at: Option<i64>,
+    pub done_at: Option<i64>,
+    pub closed_at: Option<i64>,
+    pub returned_at: Option<i64>,
+    pub refunded_at: Option<i64>,
+    pub deleted_at: Option<i64>,
+}
+
+/// The columns an order's writes set, in the order [`bind_written`] binds them (what was bought,
+/// by whom, for how much and when is set on insertion only).
+const ORDER_WRITTEN: [&str; 17] = [
+    "state",
+    "delivery",
+    "return_info",
+    "pay_ch",
+    "prepay_id",
+    "transaction_no",
+    "refund_amount",
+    "paid_at",
+    "delivered_at",
+    "received_at",
+    "done_at",
+    "closed_at",
+    "returned_at",
+    "refunded_at",
+    "deleted_at",
+    "agent",
+    "dealer",
+];
+
+/// Binds the columns of [`ORDER_WRITTEN`].
+fn bind_written<'q>(q: Query<'q>, o: &'q OrderRow) -> Query<'q> {
+    q.bind(&o.state)
+        .bind(&o.delivery)
+        .bind(&o.return_info)
+        .bind(&o.pay_ch)
+        .bind(&o.prepay_id)
+        .bind(&o.transaction_no)
+        .bind(o.refund_amount)
+        .bind(o.paid_at)
+        .bind(o.delivered_at)
+        .bind(o.received_at)
+        .bind(o.done_at)
+        .bind(o.closed_at)
+        .bind(o.returned_at)
+        .bind(o.refunded_at)
+        .bind(o.deleted_at)
+        .bind(&o.agent)
+        .bind(&o.dealer)
+}
+
+pub const ORDER_COLUMNS: &str = "oid, vid, agent, dealer, uid, state, amount, needs_install, content, \
+     receiver, memo, delivery, return_info, pay_ch, prepay_id, transaction_no, refund_amount, \
+     created_at, paid_at, delivered_at, received_at, done_at, closed_at, returned_at, \
+     refunded_at, deleted_at";
+
+pub async fn insert_order(conn: &mut Conn, o: &OrderRow) -> Result<(), sqlx::Error> {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "INSERT INTO iot_orders (oid, vid, uid, amount, needs_install, content, receiver, \
+             memo, created_at, {}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, {})",
+            ORDER_WRITTEN.join(", "),
+            marks(10, ORDER_WRITTEN.len()),
+        )
+    });
+    let q = sqlx::query(&SQL)
+        .bind(&o.oid)
+        .bind(&o.vid)
+        .bind(&o.uid)
+        .bind(o.amount)
+        .bind(o.needs_install)
+        .bind(&o.content)
+        .bind(&o.receiver)
+        .bind(&o.memo)
+        .bind(o.created_at);
+    bind_written(q, o).execute(conn).await?;
+    Ok(())
+}
+
+/// Writes an order back if it is still in state `from`: false when it moved meanwhile.
+pub async fn update_order<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    o: &OrderRow,
+    from: &str,
+) -> Result<bool, sqlx::Error> {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "UPDATE iot_orders SET {} WHERE oid = $1 AND state = $2",
+            assignments(3, &ORDER_WRITTEN),
+        )
+    });
+    let q = bind_written(sqlx::query(&SQL).bind(&o.oid).bind(from), o);
+    let done = q.execute(ex).await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn order<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    oid: &str,
+) -> Result<Option<OrderRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {ORDER_COLUMNS} FROM iot_orders WHERE oid = $1"
+    ))
+    .bind(oid)
+    .fetch_optional(ex)
+    .await
+}
+
+/// Orders in `state` whose `column` instant is at or before `before`.
+pub async fn orders_due<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    state: &str,
+    column: &'static str,
+    before: i64,
+) -> Result<Vec<OrderRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {ORDER_COLUMNS} FROM iot_orders WHERE state = $1 AND {column} <= $2 \
+         ORDER BY {column} LIMIT 200"
+    ))
+    .bind(state)
+    .bind(before)
+    .fetch_all(ex)
+    .await
+}
