@@ -3,12 +3,13 @@
 //! (可用, and in the money journal), or void when the order is returned; withdrawals of what is
 //! available, at most one per 30 seconds per account, each in the money journal.
 
+use super::listing::{self, List, ListRequest, Listed, Scope};
 use super::model::{self, Commission, CommissionState};
 use super::orders::Orders;
 use super::{Caller, Fields, Range, Role, WITHDRAWAL_GAP_SECS, orders::RETURN_DAYS};
 use crate::domain::money::Fen;
 use crate::domain::{Error, Result};
-use crate::store::iot as store;
+use crate::store::iot::{self as store, CommissionRow};
 use crate::store::ledger;
 
 /// The journal account of a party's commissions.
@@ -36,12 +37,15 @@ pub struct Withdrawal {
 
 impl Orders {
     /// AF-01 (A#): the commissions of the vendor's (every vendor's for the platform) referrers.
-    pub async fn commissions(&self, caller: &Caller) -> Result<Vec<Commission>> {
+    pub async fn commissions(
+        &self,
+        caller: &Caller,
+        req: &ListRequest,
+    ) -> Result<Listed<Commission>> {
         caller.require(Range::Brand)?;
         self.sweep().await;
-        Ok(model::all(
-            store::commissions(self.store.pool(), "vid", caller.vendor_filter()).await?,
-        ))
+        let planned = listing::plan(List::Commissions, Scope::vendor_of(caller), req);
+        listing::run::<CommissionRow, _>(&self.store, planned).await
     }
 
     /// AF-02: available, pending and withdrawn: the caller's own (members, agents, dealers),

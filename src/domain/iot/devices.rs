@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::listing::{self, ListSpec};
-use super::model::{self, Device, Object, Party, Product};
+use super::listing::{self, List, ListRequest, Listed, Scope};
+use super::model::{Device, Object, Party, Product};
 use super::shared::Shared;
 use super::{Caller, Fields, Place, Range, Role, visible};
 use crate::domain::{Clock, Entity, Error, Result, Settings};
@@ -127,33 +127,11 @@ impl Devices {
         Ok((row, shares))
     }
 
-    /// AB-01: the devices in the caller's range (a member's own and those shared with them),
-    /// each with its shares.
-    pub async fn list(&self, caller: &Caller) -> Result<Vec<(Device, Vec<String>)>> {
+    /// AB-01: the devices in the caller's range.
+    pub async fn list(&self, caller: &Caller, req: &ListRequest) -> Result<Listed<Device>> {
         caller.require(Range::Admin)?;
-        let rows = model::all(
-            store::all_of::<DeviceRow>(
-                self.store.pool(),
-                store::LIST_DEVICES,
-                store::DEVICE_COLUMNS,
-                "reg_at, did",
-                caller.vendor_filter(),
-            )
-            .await?,
-        );
-        let rows: Vec<Device> = rows
-            .into_iter()
-            .filter(|d| caller.sees(place_of(d), false))
-            .collect();
-        let dids: Vec<String> = rows.iter().map(|d| d.did.clone()).collect();
-        let mut shares = self.shares_of(&dids).await?;
-        Ok(rows
-            .into_iter()
-            .map(|d| {
-                let of = shares.remove(&d.did).unwrap_or_default();
-                (d, of)
-            })
-            .collect())
+        let planned = listing::plan(List::Devices, Scope::range_of(caller), req);
+        listing::run::<DeviceRow, _>(&self.store, planned).await
     }
 
     /// AB-02: registers a batch of devices for a vendor; all or none (an id already registered
@@ -607,28 +585,5 @@ impl Devices {
             }
         }
         Ok(counts)
-    }
-
-    /// AB-01 in the database.
-    pub async fn page(
-        &self,
-        caller: &Caller,
-        spec: &ListSpec,
-    ) -> Result<Option<(i64, Vec<Device>)>> {
-        caller.require(Range::Admin)?;
-        let Some(p) = listing::plan(
-            listing::range(caller, "uid"),
-            spec,
-            listing::DEVICE_FIELDS,
-            "reg_at",
-            "did",
-        ) else {
-            return Ok(None);
-        };
-        let (table, base) = store::LIST_DEVICES;
-        let (total, rows) =
-            store::page::<DeviceRow>(self.store.pool(), table, store::DEVICE_COLUMNS, base, &p)
-                .await?;
-        Ok(Some((total, model::all(rows))))
     }
 }

@@ -10,11 +10,11 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::listing::{self, ListSpec};
-use super::model::{self, Party};
+use super::listing::{self, List, ListRequest, Listed, Scope};
+use super::model::Party;
 use super::parties::{
     ACTIVE, DISABLED, INACTIVE, MEMBER_FIELDS, MEMBER_TEXTS, MEMBER_WRITABLE,
-    MEMBER_WRITABLE_BY_BRAND, caller_of, conflict, new_party, new_password, place_of, written,
+    MEMBER_WRITABLE_BY_BRAND, caller_of, conflict, new_party, new_password, written,
 };
 use super::password_digest;
 use super::shared::Shared;
@@ -220,15 +220,10 @@ impl Members {
     // ---- members (section 一) ----
 
     /// AA-01: the members in the caller's range.
-    pub async fn list(&self, caller: &Caller) -> Result<Vec<Party>> {
+    pub async fn list(&self, caller: &Caller, req: &ListRequest) -> Result<Listed<Party>> {
         caller.require(Range::Admin)?;
-        let rows = model::all(
-            store::users_of(self.store.pool(), caller.vendor_filter(), &["member"]).await?,
-        );
-        Ok(rows
-            .into_iter()
-            .filter(|u| caller.sees(place_of(u), false))
-            .collect())
+        let planned = listing::plan(List::Members, Scope::range_of(caller), req);
+        listing::run::<UserRow, _>(&self.store, planned).await
     }
 
     /// AA-02: a registration code for `mobile` with vendor `vid`.
@@ -687,27 +682,5 @@ impl Members {
         store::delete_tokens_of(&mut *tx, uid).await?;
         tx.commit().await?;
         Ok(())
-    }
-
-    /// AA-01 in the database.
-    pub async fn page(
-        &self,
-        caller: &Caller,
-        spec: &ListSpec,
-    ) -> Result<Option<(i64, Vec<Party>)>> {
-        caller.require(Range::Admin)?;
-        let Some(p) = listing::plan(
-            listing::range(caller, "uid"),
-            spec,
-            listing::USER_FIELDS,
-            "reg_at",
-            "uid",
-        ) else {
-            return Ok(None);
-        };
-        let (table, base) = store::LIST_USERS;
-        let (total, rows) =
-            store::page::<UserRow>(self.store.pool(), table, store::USER_COLUMNS, base, &p).await?;
-        Ok(Some((total, model::all(rows))))
     }
 }

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use serde_json::{Map, Value};
 
-use super::listing::{self, ListSpec};
+use super::listing::{self, List, ListRequest, Listed, Scope};
 use super::model::{self, Commission, CommissionState, Order, Party, Product, Ticket};
 use super::products::Pricing;
 use super::shared::Shared;
@@ -213,23 +213,11 @@ impl Orders {
     }
 
     /// AD-01: the orders in the caller's range.
-    pub async fn list(&self, caller: &Caller) -> Result<Vec<Order>> {
+    pub async fn list(&self, caller: &Caller, req: &ListRequest) -> Result<Listed<Order>> {
         caller.require(Range::Anyone)?;
+        let planned = listing::plan(List::Orders, Scope::range_of(caller), req);
         self.sweep().await;
-        let rows = model::all(
-            store::all_of::<OrderRow>(
-                self.store.pool(),
-                store::LIST_ORDERS,
-                store::ORDER_COLUMNS,
-                "created_at, oid",
-                caller.vendor_filter(),
-            )
-            .await?,
-        );
-        Ok(rows
-            .into_iter()
-            .filter(|o| caller.sees(place_of(o), false))
-            .collect())
+        listing::run::<OrderRow, _>(&self.store, planned).await
     }
 
     /// AD-02: a member's order for products of their vendor. Each line is `product_id`,
@@ -970,30 +958,6 @@ impl Orders {
             )));
         }
         Ok(())
-    }
-
-    /// AD-01 in the database.
-    pub async fn page(
-        &self,
-        caller: &Caller,
-        spec: &ListSpec,
-    ) -> Result<Option<(i64, Vec<Order>)>> {
-        caller.require(Range::Anyone)?;
-        let Some(p) = listing::plan(
-            listing::range(caller, "uid"),
-            spec,
-            listing::ORDER_FIELDS,
-            "created_at",
-            "oid",
-        ) else {
-            return Ok(None);
-        };
-        self.sweep().await;
-        let (table, base) = store::LIST_ORDERS;
-        let (total, rows) =
-            store::page::<OrderRow>(self.store.pool(), table, store::ORDER_COLUMNS, base, &p)
-                .await?;
-        Ok(Some((total, model::all(rows))))
     }
 }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use super::listing::{self, List, ListRequest, Listed, Scope};
 use super::model::{self, Party, Signing};
 use super::parties::{
     ACTIVE, AGENT_TEXTS, DISABLED, MXX_PUBLIC, MXX_SECRET, VENDOR_TEXTS, conflict, login_name,
@@ -69,11 +70,10 @@ impl Partners {
     // ---- vendors (运营用户, AX) ----
 
     /// AX-01.
-    pub async fn vendors(&self, caller: &Caller) -> Result<Vec<Party>> {
+    pub async fn vendors(&self, caller: &Caller, req: &ListRequest) -> Result<Listed<Party>> {
         caller.require(Range::Platform)?;
-        Ok(model::all(
-            store::users_of(self.store.pool(), None, &["vendor"]).await?,
-        ))
+        let planned = listing::plan(List::Vendors, Scope::default(), req);
+        listing::run::<UserRow, _>(&self.store, planned).await
     }
 
     /// AX-03 and the vendor checks of the others.
@@ -239,9 +239,15 @@ impl Partners {
     }
 
     /// AX-09..AX-12: a vendor's signing records.
-    pub async fn signings(&self, caller: &Caller, vid: &str) -> Result<Vec<Signing>> {
+    pub async fn signings(
+        &self,
+        caller: &Caller,
+        vid: &str,
+        req: &ListRequest,
+    ) -> Result<Listed<Signing>> {
         self.vendor(caller, vid).await?;
-        Ok(model::all(store::signings(self.store.pool(), vid).await?))
+        let planned = listing::plan(List::Signings, Scope::vendor(vid), req);
+        listing::run::<SigningRow, _>(&self.store, planned).await
     }
 
     pub async fn add_signing(&self, caller: &Caller, vid: &str, f: &Fields) -> Result<Signing> {
@@ -289,22 +295,21 @@ impl Partners {
 
     // ---- agents and dealers (section 六) ----
 
-    /// The agents and dealers in the caller's range (a vendor: its agents and their dealers; an
-    /// agent: itself and its dealers; a dealer: itself).
-    pub async fn agents(&self, caller: &Caller) -> Result<Vec<Party>> {
+    /// The agents in the caller's range, and the dealers whose agent is not (a vendor: its
+    /// agents; an agent: itself; a dealer: itself). The others are listed under their agent
+    /// ([`Partners::dealers_of`]).
+    pub async fn agents(&self, caller: &Caller, req: &ListRequest) -> Result<Listed<Party>> {
         caller.require(Range::Admin)?;
-        let rows = model::all(
-            store::users_of(
-                self.store.pool(),
-                caller.vendor_filter(),
-                &["agent", "dealer"],
-            )
-            .await?,
-        );
-        Ok(rows
-            .into_iter()
-            .filter(|u| caller.sees(place_of(u), false))
-            .collect())
+        let planned = listing::plan(List::Agents, Scope::range_of(caller), req);
+        listing::run::<UserRow, _>(&self.store, planned).await
+    }
+
+    /// The dealers in the caller's range under these agents, oldest first.
+    pub async fn dealers_of(&self, caller: &Caller, agents: &[String]) -> Result<Vec<Party>> {
+        caller.require(Range::Admin)?;
+        let rows: Vec<UserRow> =
+            store::dealers_of(&self.store, &Scope::range_of(caller), agents).await?;
+        Ok(model::all(rows))
     }
 
     pub async fn agent(&self, caller: &Caller, uid: &str) -> Result<Party> {

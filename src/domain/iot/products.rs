@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::listing::{self, ListSpec};
-use super::model::{self, Product};
+use super::listing::{self, List, ListRequest, Listed, Scope};
+use super::model::Product;
 use super::shared::Shared;
 use super::{Caller, Fields, PLATFORM_CODE, Range, money_json, money_of};
 use crate::domain::money::Fen;
@@ -277,18 +277,10 @@ impl Catalog {
     }
 
     /// AC-01: the products of the caller's vendor (every vendor's for the platform).
-    pub async fn list(&self, caller: &Caller) -> Result<Vec<Product>> {
+    pub async fn list(&self, caller: &Caller, req: &ListRequest) -> Result<Listed<Product>> {
         caller.require(Range::Anyone)?;
-        Ok(model::all(
-            store::all_of::<ProductRow>(
-                self.store.pool(),
-                store::LIST_PRODUCTS,
-                store::PRODUCT_COLUMNS,
-                "created_at, pid",
-                caller.vendor_filter(),
-            )
-            .await?,
-        ))
+        let planned = listing::plan(List::Products, Scope::vendor_of(caller), req);
+        listing::run::<ProductRow, _>(&self.store, planned).await
     }
 
     /// AC-03 and the product checks of the others.
@@ -370,27 +362,5 @@ impl Catalog {
         row.deleted_at = Some(self.clock.now().millis());
         store::update_product(self.store.pool(), &ProductRow::from(&row)).await?;
         Ok(())
-    }
-
-    /// AC-01 in the database.
-    pub async fn page(
-        &self,
-        caller: &Caller,
-        spec: &ListSpec,
-    ) -> Result<Option<(i64, Vec<Product>)>> {
-        caller.require(Range::Anyone)?;
-        let scope = caller
-            .vendor_filter()
-            .map(|v| vec![("vid", store::Bind::Text(v.to_owned()))])
-            .unwrap_or_default();
-        let Some(p) = listing::plan(scope, spec, listing::PRODUCT_FIELDS, "created_at", "pid")
-        else {
-            return Ok(None);
-        };
-        let (table, base) = store::LIST_PRODUCTS;
-        let (total, rows) =
-            store::page::<ProductRow>(self.store.pool(), table, store::PRODUCT_COLUMNS, base, &p)
-                .await?;
-        Ok(Some((total, model::all(rows))))
     }
 }

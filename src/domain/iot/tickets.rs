@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::devices::Devices;
-use super::listing::{self, ListSpec};
+use super::listing::{self, List, ListRequest, Listed, Planned, Scope};
 use super::model::{self, Party, Ticket};
 use super::orders::Orders;
 use super::shared::Shared;
@@ -88,23 +88,25 @@ impl Tickets {
         visible(caller, row, Entity::Ticket, |t| (place_of(t), None), false)
     }
 
-    /// The tickets in the caller's range (AE-01 for A#, AE-02's summary for everyone).
-    pub async fn list(&self, caller: &Caller, range: Range) -> Result<Vec<Ticket>> {
+    /// AE-01: the tickets in the caller's range.
+    pub async fn list(
+        &self,
+        caller: &Caller,
+        range: Range,
+        req: &ListRequest,
+    ) -> Result<Listed<Ticket>> {
         caller.require(range)?;
-        let rows = model::all(
-            store::all_of::<TicketRow>(
-                self.store.pool(),
-                store::LIST_TICKETS,
-                store::TICKET_COLUMNS,
-                "created_at, tid",
-                caller.vendor_filter(),
-            )
-            .await?,
-        );
-        Ok(rows
-            .into_iter()
-            .filter(|t| caller.sees(place_of(t), false))
-            .collect())
+        let planned = listing::plan(List::Tickets, Scope::range_of(caller), req);
+        listing::run::<TicketRow, _>(&self.store, planned).await
+    }
+
+    /// AE-02: every ticket in the caller's range, oldest first.
+    pub async fn all(&self, caller: &Caller, range: Range) -> Result<Vec<Ticket>> {
+        caller.require(range)?;
+        let planned = Planned::all(List::Tickets, Scope::range_of(caller));
+        Ok(listing::run::<TicketRow, _>(&self.store, planned)
+            .await?
+            .map_or_else(|_| Vec::new(), |page| page.items))
     }
 
     /// AE-03: a new ticket. A member opens an exchange, return or fault ticket about their own
@@ -324,29 +326,5 @@ impl Tickets {
             )));
         }
         Ok(t)
-    }
-
-    /// AE-01 (and AE-02's list) in the database.
-    pub async fn page(
-        &self,
-        caller: &Caller,
-        range_of: Range,
-        spec: &ListSpec,
-    ) -> Result<Option<(i64, Vec<Ticket>)>> {
-        caller.require(range_of)?;
-        let Some(p) = listing::plan(
-            listing::range(caller, "uid"),
-            spec,
-            listing::TICKET_FIELDS,
-            "created_at",
-            "tid",
-        ) else {
-            return Ok(None);
-        };
-        let (table, base) = store::LIST_TICKETS;
-        let (total, rows) =
-            store::page::<TicketRow>(self.store.pool(), table, store::TICKET_COLUMNS, base, &p)
-                .await?;
-        Ok(Some((total, model::all(rows))))
     }
 }

@@ -19,7 +19,7 @@ pub struct CommissionRow {
     pub available_at: Option<i64>,
 }
 
-const COMMISSION_COLUMNS: &str =
+pub const COMMISSION_COLUMNS: &str =
     "oid, level, uid, vid, amount, rate, state, created_at, available_at";
 
 pub async fn insert_commission(conn: &mut Conn, c: &CommissionRow) -> Result<(), sqlx::Error> {

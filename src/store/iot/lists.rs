@@ -1,96 +1,539 @@
-//! Lists: a page of rows in SQL, or every row in range.
+//! Lists: the domain's [`Plan`] of a list as SQL, on either backend. The conditions, the order
+//! and the window are built here and nowhere else: each field the domain names becomes the
+//! column or expression that holds it (descriptive fields are read inside their JSON text), each
+//! value it compares with a bound parameter.
 
-/// A value a listing compares a column with.
+use sqlx::any::AnyRow;
+
+use super::{COMMISSION_COLUMNS, DEVICE_COLUMNS, ORDER_COLUMNS, TICKET_COLUMNS, USER_COLUMNS};
+use super::{PRODUCT_COLUMNS, SIGNING_COLUMNS};
+use crate::domain::iot::listing::{Field, Kind, List, Match, Plan, Scope};
+use crate::store::{Backend, Store};
+
+/// A row a list reads.
+pub trait ListRow: for<'r> sqlx::FromRow<'r, AnyRow> + Send + Unpin {}
+
+impl<T> ListRow for T where T: for<'r> sqlx::FromRow<'r, AnyRow> + Send + Unpin {}
+
+/// A value compared with.
 #[derive(Debug, Clone)]
-pub enum Bind {
+enum Bind {
     Text(String),
     Int(i64),
 }
 
-/// A page of a listing done in SQL: `column = value` conditions (columns are the caller's
-/// constants, never input), an order and a window.
-#[derive(Debug, Clone, Default)]
-pub struct Page {
-    pub conditions: Vec<(&'static str, Bind)>,
-    pub order: String,
-    pub limit: i64,
-    pub offset: i64,
+/// One statement being written: its backend, its list and the values bound so far.
+struct Sql {
+    backend: Backend,
+    list: List,
+    binds: Vec<Bind>,
 }
 
-/// The rows of `table` matching `base` (a constant) and the page's conditions, in its order and
-/// window, with the count of all matches.
-pub async fn page<T>(
-    pool: &sqlx::AnyPool,
-    table: &'static str,
-    columns: &'static str,
-    base: &'static str,
-    p: &Page,
-) -> Result<(i64, Vec<T>), sqlx::Error>
-where
-    T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
-{
-    let mut clause = String::from(base);
-    for (i, (column, _)) in p.conditions.iter().enumerate() {
-        clause.push_str(&format!(" AND {column} = ${}", i + 1));
+/// A key of a JSON document that may be written into SQL (any other is absent).
+fn plain_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= 64
+        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+impl Sql {
+    fn new(backend: Backend, list: List) -> Sql {
+        Sql {
+            backend,
+            list,
+            binds: Vec::new(),
+        }
     }
-    let n = p.conditions.len();
+
+    /// The placeholder of a new bound value.
+    fn bind(&mut self, value: Bind) -> String {
+        self.binds.push(value);
+        format!("${}", self.binds.len())
+    }
+
+    fn table(&self) -> &'static str {
+        match self.list {
+            List::Members | List::Agents | List::Vendors => "iot_users",
+            List::Devices => "iot_devices",
+            List::Products => "iot_products",
+            List::Orders => "iot_orders",
+            List::Tickets => "iot_tickets",
+            List::Commissions => "iot_commissions",
+            List::Signings => "iot_signings",
+        }
+    }
+
+    fn columns(&self) -> &'static str {
+        match self.list {
+            List::Members | List::Agents | List::Vendors => USER_COLUMNS,
+            List::Devices => DEVICE_COLUMNS,
+            List::Products => PRODUCT_COLUMNS,
+            List::Orders => ORDER_COLUMNS,
+            List::Tickets => TICKET_COLUMNS,
+            List::Commissions => COMMISSION_COLUMNS,
+            List::Signings => SIGNING_COLUMNS,
+        }
+    }
+
+    /// The column of the object's JSON document.
+    fn document(&self) -> &'static str {
+        match self.list {
+            List::Products | List::Signings => "t.doc",
+            _ => "t.profile",
+        }
+    }
+
+    /// The column or expression holding `field` (none for what is no value).
+    fn column(&self, field: &Field) -> Option<String> {
+        use Field as F;
+        let users = matches!(self.list, List::Members | List::Agents | List::Vendors);
+        let c = match (self.list, field) {
+            (_, F::Doc(_) | F::Nested | F::Dealers) => return None,
+            (List::Devices, F::Id) => "t.did",
+            (List::Products, F::Id) => "t.pid",
+            (List::Orders | List::Commissions, F::Id | F::OrderId) => "t.oid",
+            (List::Tickets, F::Id) => "t.tid",
+            (List::Signings, F::Id) => "t.sid",
+            (_, F::Id) if users => "t.uid",
+            (_, F::Vendor) => "t.vid",
+            (List::Products | List::Commissions | List::Signings, F::Agent | F::Dealer) => {
+                return None;
+            }
+            (_, F::Agent) if !matches!(self.list, List::Vendors) => "t.agent",
+            (_, F::Dealer) if !matches!(self.list, List::Vendors) => "t.dealer",
+            (List::Products | List::Signings | List::Vendors | List::Agents, F::Owner) => {
+                return None;
+            }
+            (_, F::Owner) => "t.uid",
+            (List::Tickets, F::State) => "t.status",
+            (_, F::State) => "t.state",
+            (_, F::Type) if self.list != List::Commissions => "t.type",
+            (_, F::Kind) if users => "t.kind",
+            (_, F::Mobile) if users => "t.mobile",
+            (_, F::Login) if users => "t.login",
+            (_, F::Code) if users => "t.code",
+            (_, F::Referrer) if users => "t.rid",
+            (_, F::Registered) if users || self.list == List::Devices => "t.reg_at",
+            (_, F::Created) => "t.created_at",
+            (List::Tickets, F::Updated) => "t.updated_at",
+            (List::Devices, F::Activated) => "t.atv_at",
+            (List::Tickets, F::Appointed) => "t.appoint_at",
+            (List::Orders, F::Received) => "t.received_at",
+            (List::Orders, F::Completed) => "COALESCE(t.done_at, t.refunded_at, t.closed_at)",
+            (List::Commissions, F::Available) => "t.available_at",
+            (List::Orders | List::Commissions, F::Amount) => "t.amount",
+            (List::Orders, F::Freight) => return Some(self.line_sum("freight")),
+            (List::Orders, F::InstallCost) => return Some(self.line_sum("install_cost")),
+            (List::Orders, F::NeedsInstall) => "t.needs_install",
+            (List::Orders, F::Memo) => "t.memo",
+            (List::Tickets, F::Detail) => "t.detail",
+            (List::Tickets, F::Handler) => "t.handler",
+            (List::Tickets, F::OrderId) => "t.order_id",
+            (List::Tickets, F::DeviceId) => "t.device_id",
+            (List::Commissions, F::Level) => "t.level",
+            (List::Commissions, F::Rate) => "t.rate",
+            (List::Members, F::DeviceCount) => {
+                "(SELECT COUNT(*) FROM iot_devices d WHERE d.uid = t.uid AND d.deleted_at IS NULL)"
+            }
+            (List::Agents, F::Parent) => "CASE WHEN t.kind = 'dealer' THEN t.agent ELSE t.vid END",
+            (List::Vendors, F::MchAppid) => {
+                let shown = self.json_text("t.profile", "mch_appid");
+                let kept = self.json_text("t.secrets", "mch_appid");
+                return Some(format!(
+                    "COALESCE(NULLIF(COALESCE({shown}, ''), ''), {kept})"
+                ));
+            }
+            _ => return None,
+        };
+        Some(c.to_owned())
+    }
+
+    /// What an order's lines' `key` (yuan) add up to, in fen.
+    fn line_sum(&self, key: &str) -> String {
+        match self.backend {
+            Backend::Sqlite => format!(
+                "(SELECT COALESCE(SUM(CAST(ROUND(json_extract(j.value, '$.\"{key}\"') * 100) \
+                 AS INTEGER)), 0) FROM json_each(t.content) AS j)"
+            ),
+            Backend::Postgres => format!(
+                "(SELECT CAST(COALESCE(SUM(ROUND(CAST(j ->> '{key}' AS NUMERIC) * 100)), 0) \
+                 AS BIGINT) FROM json_array_elements(CAST(t.content AS JSON)) AS j)"
+            ),
+        }
+    }
+
+    /// The value at `key` of the JSON in `column`, written as a reply writes it: text as is,
+    /// numbers and booleans as their text; none for an object, a list, null or nothing.
+    fn json_text(&self, column: &str, key: &str) -> String {
+        if !plain_key(key) {
+            return "CAST(NULL AS TEXT)".into();
+        }
+        match self.backend {
+            Backend::Sqlite => format!(
+                "CASE json_type({column}, '$.\"{key}\"') \
+                 WHEN 'text' THEN json_extract({column}, '$.\"{key}\"') \
+                 WHEN 'integer' THEN CAST(json_extract({column}, '$.\"{key}\"') AS TEXT) \
+                 WHEN 'real' THEN CAST(json_extract({column}, '$.\"{key}\"') AS TEXT) \
+                 WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' END"
+            ),
+            Backend::Postgres => format!(
+                "CASE json_typeof(CAST({column} AS JSON) -> '{key}') \
+                 WHEN 'string' THEN CAST({column} AS JSON) ->> '{key}' \
+                 WHEN 'number' THEN CAST({column} AS JSON) ->> '{key}' \
+                 WHEN 'boolean' THEN CAST({column} AS JSON) ->> '{key}' END"
+            ),
+        }
+    }
+
+    /// The number at `key` (none when it is no number).
+    fn json_number(&self, column: &str, key: &str) -> String {
+        if !plain_key(key) {
+            return "NULL".into();
+        }
+        match self.backend {
+            Backend::Sqlite => format!(
+                "CASE WHEN json_type({column}, '$.\"{key}\"') IN ('integer', 'real') \
+                 THEN json_extract({column}, '$.\"{key}\"') END"
+            ),
+            Backend::Postgres => format!(
+                "CASE WHEN json_typeof(CAST({column} AS JSON) -> '{key}') = 'number' \
+                 THEN CAST(CAST({column} AS JSON) ->> '{key}' AS NUMERIC) END"
+            ),
+        }
+    }
+
+    /// 1 when `key` holds `true`, else 0.
+    fn json_bool(&self, column: &str, key: &str) -> String {
+        if !plain_key(key) {
+            return "0".into();
+        }
+        match self.backend {
+            Backend::Sqlite => {
+                format!("CASE json_type({column}, '$.\"{key}\"') WHEN 'true' THEN 1 ELSE 0 END")
+            }
+            Backend::Postgres => format!(
+                "CASE WHEN json_typeof(CAST({column} AS JSON) -> '{key}') = 'boolean' \
+                 AND CAST({column} AS JSON) ->> '{key}' = 'true' THEN 1 ELSE 0 END"
+            ),
+        }
+    }
+
+    /// Whether the JSON in `column` has `key` (null included).
+    fn json_present(&self, column: &str, key: &str) -> String {
+        if !plain_key(key) {
+            return "1 = 0".into();
+        }
+        match self.backend {
+            Backend::Sqlite => format!("json_type({column}, '$.\"{key}\"') IS NOT NULL"),
+            Backend::Postgres => format!("(CAST({column} AS JSON) -> '{key}') IS NOT NULL"),
+        }
+    }
+
+    /// The value of `field` written as `kind` (none for what is no value).
+    fn value(&self, field: &Field, kind: Kind) -> Option<String> {
+        match field {
+            Field::Doc(key) => {
+                let doc = self.document();
+                Some(match kind {
+                    Kind::Bool => self.json_bool(doc, key),
+                    Kind::Int => format!("COALESCE({}, 0)", self.json_number(doc, key)),
+                    _ => self.json_text(doc, key),
+                })
+            }
+            _ => self.column(field),
+        }
+    }
+
+    /// Whether an object has `field` at all (none: every object has it).
+    fn presence(&self, field: &Field, kind: Kind) -> Option<String> {
+        match field {
+            Field::Doc(key) if kind == Kind::Json => Some(self.json_present(self.document(), key)),
+            Field::Dealers => Some("t.kind = 'agent'".into()),
+            _ => None,
+        }
+    }
+
+    /// Text ordered byte by byte, as the reply's text compares.
+    fn bytewise(&self, expr: String) -> String {
+        match self.backend {
+            Backend::Sqlite => expr,
+            Backend::Postgres => format!("{expr} COLLATE \"C\""),
+        }
+    }
+
+    /// The conditions of the caller's range on the object at `alias`.
+    fn scope(&mut self, scope: &Scope, alias: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for (field, value) in [
+            (Field::Vendor, &scope.vendor),
+            (Field::Agent, &scope.agent),
+            (Field::Dealer, &scope.dealer),
+            (Field::Owner, &scope.owner),
+        ] {
+            let Some(value) = value else { continue };
+            match self.column(&field) {
+                Some(c) => {
+                    let c = c.replacen("t.", &format!("{alias}."), 1);
+                    let p = self.bind(Bind::Text(value.clone()));
+                    out.push(format!("{c} = {p}"));
+                }
+                None => out.push("1 = 0".into()),
+            }
+        }
+        out
+    }
+
+    /// What every row of the list is, before the caller's range and the filters.
+    fn base(&mut self, scope: &Scope) -> String {
+        match self.list {
+            List::Members => "t.kind = 'member' AND t.deleted_at IS NULL".into(),
+            List::Vendors => "t.kind = 'vendor' AND t.deleted_at IS NULL".into(),
+            List::Agents => {
+                // Agents, and the dealers whose agent is not in range (they are listed on
+                // their own; the others under their agent).
+                let mut agent_in_range = vec![
+                    "a.uid = t.agent".to_owned(),
+                    "a.kind = 'agent'".into(),
+                    "a.deleted_at IS NULL".into(),
+                ];
+                agent_in_range.extend(self.scope(scope, "a"));
+                format!(
+                    "t.kind IN ('agent', 'dealer') AND t.deleted_at IS NULL AND (t.kind = 'agent' \
+                     OR NOT EXISTS (SELECT 1 FROM iot_users a WHERE {}))",
+                    agent_in_range.join(" AND ")
+                )
+            }
+            List::Devices | List::Products | List::Orders => "t.deleted_at IS NULL".into(),
+            List::Tickets | List::Commissions | List::Signings => "1 = 1".into(),
+        }
+    }
+
+    /// The `WHERE` of the plan's rows: the list, the range and the filters.
+    fn conditions(&mut self, plan: &Plan) -> String {
+        let mut out = vec![self.base(&plan.scope)];
+        out.extend(self.scope(&plan.scope, "t"));
+        for f in &plan.filters {
+            let value = self.value(&f.field, f.kind);
+            let condition = match (&f.matches, value) {
+                (Match::Anything, _) => continue,
+                (Match::Nothing, _) | (_, None) => "1 = 0".to_owned(),
+                (Match::Text(v), Some(e)) => format!("{e} = {}", self.bind(Bind::Text(v.clone()))),
+                (Match::TextOrEmpty(v), Some(e)) if v.is_empty() => {
+                    format!("({e} IS NULL OR {e} = '')")
+                }
+                (Match::TextOrEmpty(v), Some(e)) => {
+                    format!("{e} = {}", self.bind(Bind::Text(v.clone())))
+                }
+                (Match::Int(n), Some(e)) => format!("{e} = {}", self.bind(Bind::Int(*n))),
+                (Match::Bool(b), Some(e)) => {
+                    format!("{e} = {}", self.bind(Bind::Int(i64::from(*b))))
+                }
+                (Match::Null, Some(e)) => format!("{e} IS NULL"),
+                (Match::Second(ms), Some(e)) => {
+                    let from = self.bind(Bind::Int(*ms));
+                    let to = self.bind(Bind::Int(ms + 1000));
+                    format!("({e} >= {from} AND {e} < {to})")
+                }
+            };
+            out.push(condition);
+        }
+        out.join(" AND ")
+    }
+
+    /// The `ORDER BY` of the plan.
+    fn order(&self, plan: &Plan) -> String {
+        let mut keys = Vec::new();
+        if let Some(sort) = &plan.sort {
+            if plan.by_columns {
+                keys.extend(self.value(&sort.field, sort.kind));
+                keys.extend(self.column(&Field::Id));
+            } else {
+                keys.extend(self.sort_keys(&sort.field, sort.kind));
+            }
+        }
+        if plan.sort.is_none() || !plan.by_columns {
+            keys.extend(plan.then_by.iter().filter_map(|f| self.column(f)));
+        }
+        let direction = if plan.descending { "DESC" } else { "ASC" };
+        keys.iter()
+            .map(|k| format!("{k} {direction}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// How the reply's values of `field` order: numbers as numbers, text byte by byte, times
+    /// to the second with none first, a field an object lacks before any value.
+    fn sort_keys(&self, field: &Field, kind: Kind) -> Vec<String> {
+        if let Some(present) = self.presence(field, kind) {
+            let mut keys = vec![format!("CASE WHEN {present} THEN 1 ELSE 0 END")];
+            if let Field::Doc(key) = field {
+                let doc = self.document();
+                keys.push(format!("COALESCE({}, 0)", self.json_number(doc, key)));
+                keys.push(self.bytewise(format!("COALESCE({}, '')", self.json_text(doc, key))));
+            }
+            return keys;
+        }
+        let Some(e) = self.value(field, kind) else {
+            return Vec::new();
+        };
+        match kind {
+            Kind::Text | Kind::Json => vec![self.bytewise(format!("COALESCE({e}, '')"))],
+            Kind::Instant => vec![format!("CASE WHEN {e} IS NULL THEN -1 ELSE {e} / 1000 END")],
+            Kind::Int | Kind::Bool | Kind::Money => vec![e],
+            Kind::Opaque | Kind::Const(_) => Vec::new(),
+        }
+    }
+}
+
+fn bind_all<'q, O>(
+    mut q: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>,
+    binds: &[Bind],
+) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>> {
+    for b in binds {
+        q = match b {
+            Bind::Text(s) => q.bind(s.clone()),
+            Bind::Int(i) => q.bind(*i),
+        };
+    }
+    q
+}
+
+/// The plan's page: the rows in its window, and how many match in all.
+pub async fn page<R: ListRow>(store: &Store, plan: &Plan) -> Result<(i64, Vec<R>), sqlx::Error> {
+    let mut sql = Sql::new(store.backend(), plan.list);
+    let table = sql.table();
+    let conditions = sql.conditions(plan);
+    let order = sql.order(plan);
+    let n = sql.binds.len();
     // The cast keeps the count a BIGINT on both backends.
-    let count_sql = format!("SELECT CAST(COUNT(*) AS BIGINT) FROM {table} WHERE {clause}");
+    let count_sql = format!("SELECT CAST(COUNT(*) AS BIGINT) FROM {table} AS t WHERE {conditions}");
     let rows_sql = format!(
-        "SELECT {columns} FROM {table} WHERE {clause} ORDER BY {} LIMIT ${} OFFSET ${}",
-        p.order,
+        "SELECT {} FROM {table} AS t WHERE {conditions} ORDER BY {order} LIMIT ${} OFFSET ${}",
+        sql.columns(),
         n + 1,
         n + 2
     );
-    let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
-    let mut rows = sqlx::query_as::<_, T>(&rows_sql);
-    for (_, value) in &p.conditions {
-        match value {
-            Bind::Text(s) => {
-                count = count.bind(s.clone());
-                rows = rows.bind(s.clone());
-            }
-            Bind::Int(i) => {
-                count = count.bind(*i);
-                rows = rows.bind(*i);
-            }
-        }
-    }
-    let total = count.fetch_one(pool).await?;
-    let rows = rows.bind(p.limit).bind(p.offset).fetch_all(pool).await?;
+    let (total,) = bind_all(sqlx::query_as::<_, (i64,)>(&count_sql), &sql.binds)
+        .fetch_one(store.pool())
+        .await?;
+    let rows = bind_all(sqlx::query_as::<_, R>(&rows_sql), &sql.binds)
+        .bind(plan.limit)
+        .bind(plan.offset)
+        .fetch_all(store.pool())
+        .await?;
     Ok((total, rows))
 }
 
-/// Every live row of a listing's table (one vendor's, or every vendor's), in `order` (the
-/// caller's constant): what a list filters in memory when SQL cannot.
-pub async fn all_of<T>(
-    pool: &sqlx::AnyPool,
-    (table, base): (&'static str, &'static str),
-    columns: &'static str,
-    order: &'static str,
-    vid: Option<&str>,
-) -> Result<Vec<T>, sqlx::Error>
-where
-    T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
-{
-    let sql = format!("SELECT {columns} FROM {table} WHERE {base}");
-    match vid {
-        Some(vid) => {
-            sqlx::query_as(&format!("{sql} AND vid = $1 ORDER BY {order}"))
-                .bind(vid)
-                .fetch_all(pool)
-                .await
-        }
-        None => {
-            sqlx::query_as(&format!("{sql} ORDER BY {order}"))
-                .fetch_all(pool)
-                .await
-        }
+/// Whether any object of `list` in `scope` has `field` (any object at all for none).
+pub async fn any_has(
+    store: &Store,
+    list: List,
+    scope: &Scope,
+    field: Option<(&Field, Kind)>,
+) -> Result<bool, sqlx::Error> {
+    let mut sql = Sql::new(store.backend(), list);
+    let table = sql.table();
+    let mut conditions = vec![sql.base(scope)];
+    conditions.extend(sql.scope(scope, "t"));
+    if let Some((field, kind)) = field {
+        conditions.extend(sql.presence(field, kind));
     }
+    let q = format!(
+        "SELECT CAST(1 AS BIGINT) FROM {table} AS t WHERE {} LIMIT 1",
+        conditions.join(" AND ")
+    );
+    let found = bind_all(sqlx::query_as::<_, (i64,)>(&q), &sql.binds)
+        .fetch_optional(store.pool())
+        .await?;
+    Ok(found.is_some())
 }
 
-pub const LIST_USERS: (&str, &str) = ("iot_users", "kind = 'member' AND deleted_at IS NULL");
-pub const LIST_DEVICES: (&str, &str) = ("iot_devices", "deleted_at IS NULL");
-pub const LIST_PRODUCTS: (&str, &str) = ("iot_products", "deleted_at IS NULL");
-pub const LIST_ORDERS: (&str, &str) = ("iot_orders", "deleted_at IS NULL");
-pub const LIST_TICKETS: (&str, &str) = ("iot_tickets", "1 = 1");
+/// The dealers in `scope` under these agents, oldest first.
+pub async fn dealers_of<R: ListRow>(
+    store: &Store,
+    scope: &Scope,
+    agents: &[String],
+) -> Result<Vec<R>, sqlx::Error> {
+    if agents.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = Sql::new(store.backend(), List::Members);
+    let mut conditions = vec![
+        "t.kind = 'dealer'".to_owned(),
+        "t.deleted_at IS NULL".into(),
+    ];
+    conditions.extend(sql.scope(scope, "t"));
+    let marks: Vec<String> = agents
+        .iter()
+        .map(|a| sql.bind(Bind::Text(a.clone())))
+        .collect();
+    conditions.push(format!("t.agent IN ({})", marks.join(", ")));
+    let q = format!(
+        "SELECT {USER_COLUMNS} FROM iot_users AS t WHERE {} ORDER BY t.reg_at, t.uid",
+        conditions.join(" AND ")
+    );
+    bind_all(sqlx::query_as::<_, R>(&q), &sql.binds)
+        .fetch_all(store.pool())
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::iot::listing::{ListRequest, plan};
+
+    fn sql_of(list: List, scope: Scope, filters: &[(&str, &str)], sort: Option<&str>) -> String {
+        let planned = plan(
+            list,
+            scope,
+            &ListRequest {
+                filters: filters
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+                sort: sort.map(str::to_owned),
+                descending: true,
+                limit: 10,
+                offset: 0,
+            },
+        );
+        let mut sql = Sql::new(Backend::Sqlite, list);
+        let w = sql.conditions(&planned.plan);
+        format!("{w} ORDER BY {}", sql.order(&planned.plan))
+    }
+
+    #[test]
+    fn columns_of_their_own_are_compared_and_sorted_as_columns() {
+        let s = sql_of(
+            List::Orders,
+            Scope::vendor("V"),
+            &[("state", "paid")],
+            Some("create_tms"),
+        );
+        assert_eq!(
+            s,
+            "t.deleted_at IS NULL AND t.vid = $1 AND t.state = $2 ORDER BY t.created_at DESC, \
+             t.oid DESC"
+        );
+    }
+
+    #[test]
+    fn other_fields_are_read_as_the_reply_writes_them() {
+        let s = sql_of(
+            List::Members,
+            Scope::default(),
+            &[("name", "")],
+            Some("reg_tms"),
+        );
+        assert!(s.contains("IS NULL OR"), "{s}");
+        assert!(
+            s.ends_with(
+                "ORDER BY CASE WHEN t.reg_at IS NULL THEN -1 ELSE t.reg_at / 1000 END DESC, \
+                 t.reg_at DESC, t.uid DESC"
+            ),
+            "{s}"
+        );
+        let s = sql_of(List::Products, Scope::default(), &[], Some("weird\"key"));
+        assert!(!s.contains("weird"), "{s}");
+    }
+}

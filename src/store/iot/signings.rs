@@ -11,6 +11,8 @@ pub struct SigningRow {
     pub created_at: i64,
 }
 
+pub const SIGNING_COLUMNS: &str = "sid, vid, doc, created_at";
+
 pub async fn insert_signing<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     s: &SigningRow,

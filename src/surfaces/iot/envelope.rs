@@ -2,7 +2,6 @@
 //! with the HTTP statuses of section 3.1, and its extractors (bearer token, JSON or form body,
 //! list parameters), which refuse in that envelope.
 
-use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -11,6 +10,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
+use crate::domain::iot::listing::{ListRequest, Listed, Page};
 use crate::domain::iot::{Caller, Fields};
 use crate::domain::{AuthFailure, Entity, Error, Forbidden};
 use crate::surfaces::AppState;
@@ -385,48 +385,10 @@ impl FromRequestParts<AppState> for ListQuery {
     }
 }
 
-fn as_text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-fn compare(a: Option<&Value>, b: Option<&Value>) -> Ordering {
-    match (a, b) {
-        (Some(Value::Number(x)), Some(Value::Number(y))) => x
-            .as_f64()
-            .unwrap_or(0.0)
-            .partial_cmp(&y.as_f64().unwrap_or(0.0))
-            .unwrap_or(Ordering::Equal),
-        (Some(x), Some(y)) => as_text(x)
-            .unwrap_or_default()
-            .cmp(&as_text(y).unwrap_or_default()),
-        (None, Some(_)) => Ordering::Less,
-        (Some(_), None) => Ordering::Greater,
-        (None, None) => Ordering::Equal,
-    }
-}
-
 impl ListQuery {
-    /// Rewrites the value of filter `key` with `f` (where it gives one): the same filter
-    /// written in another accepted form.
-    pub fn normalize(mut self, key: &str, f: impl Fn(&str) -> Option<&'static str>) -> Self {
-        for (k, v) in &mut self.filters {
-            if k == key {
-                if let Some(n) = f(v.trim()) {
-                    *v = n.to_owned();
-                }
-            }
-        }
-        self
-    }
-
-    /// The same request, for the domain's listings done in SQL.
-    pub fn spec(&self) -> crate::domain::iot::listing::ListSpec {
-        crate::domain::iot::listing::ListSpec {
+    /// The request, for the domain to plan.
+    pub fn request(&self) -> ListRequest {
+        ListRequest {
             filters: self.filters.clone(),
             sort: self.sort.clone(),
             descending: self.descending,
@@ -435,42 +397,15 @@ impl ListQuery {
         }
     }
 
-    /// Filters, sorts and pages rendered items; `total` counts every match.
-    pub fn apply(&self, key: &'static str, mut items: Vec<Value>) -> Answer {
-        for (k, _) in &self.filters {
-            if !items.is_empty() && !items.iter().any(|i| i.get(k).is_some()) {
-                return Err(IotError::bad_request(format!(
-                    "cannot filter {key} by {k}: no such field"
-                )));
-            }
-        }
-        // The sort field is checked against the items in range, as the filters are: the same
-        // request is refused whether or not the filters leave anything.
-        if let Some(sort) = &self.sort {
-            if !items.is_empty() && !items.iter().any(|i| i.get(sort).is_some()) {
-                return Err(IotError::bad_request(format!(
-                    "cannot sort {key} by {sort}: no such field"
-                )));
-            }
-        }
-        items.retain(|item| {
-            self.filters
-                .iter()
-                .all(|(k, v)| item.get(k).and_then(as_text).is_some_and(|t| t == *v))
-        });
-        if let Some(sort) = &self.sort {
-            items.sort_by(|a, b| compare(a.get(sort), b.get(sort)));
-        }
-        if self.descending {
-            items.reverse();
-        }
-        let total = items.len();
-        let page = items
-            .into_iter()
-            .skip(self.offset)
-            .take(self.limit)
-            .collect();
-        Ok(Reply::list(key, total, page))
+    /// The page the domain answered, or the 400 for a field the list's objects do not have.
+    pub fn page<T>(&self, key: &'static str, listed: Listed<T>) -> Result<Page<T>, IotError> {
+        listed.map_err(|e| {
+            IotError::bad_request(if e.sorting {
+                format!("cannot sort {key} by {}: no such field", e.field)
+            } else {
+                format!("cannot filter {key} by {}: no such field", e.field)
+            })
+        })
     }
 }
 

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::envelope::{Answer, Auth, Body, IotError, ListQuery, MaybeAuth, Reply, Token};
 use super::wire;
 use crate::domain::iot::model::Party;
-use crate::domain::iot::orders::{OrderAction, OrderState};
+use crate::domain::iot::orders::OrderAction;
 use crate::domain::iot::tickets::TicketAction;
 use crate::domain::iot::{Caller, Range, Role};
 use crate::surfaces::AppState;
@@ -69,21 +69,15 @@ pub async fn me(State(s): State<AppState>, Token(t): Token) -> Answer {
 
 /// AA-01.
 pub async fn list_users(State(s): State<AppState>, Auth(c): Auth, q: ListQuery) -> Answer {
-    let paged = s.iot.members.page(&c, &q.spec()).await?;
-    let (total, rows) = match paged {
-        Some((total, rows)) => (Some(total), rows),
-        None => (None, s.iot.members.list(&c).await?),
-    };
-    let uids: Vec<String> = rows.iter().map(|u| u.uid.clone()).collect();
+    let page = q.page("users", s.iot.members.list(&c, &q.request()).await?)?;
+    let uids: Vec<String> = page.items.iter().map(|u| u.uid.clone()).collect();
     let counts = s.iot.devices.counts(&uids).await?;
-    let items = rows
+    let items = page
+        .items
         .iter()
         .map(|u| wire::member(u, &c, counts.get(&u.uid).copied().unwrap_or(0)))
         .collect();
-    match total {
-        Some(total) => Ok(Reply::list("users", total as usize, items)),
-        None => q.apply("users", items),
-    }
+    Ok(Reply::list("users", page.total as usize, items))
 }
 
 /// AA-02.
@@ -243,20 +237,15 @@ pub async fn delete_user(
 
 /// AB-01.
 pub async fn list_devices(State(s): State<AppState>, Auth(c): Auth, q: ListQuery) -> Answer {
-    if let Some((total, rows)) = s.iot.devices.page(&c, &q.spec()).await? {
-        let dids: Vec<String> = rows.iter().map(|d| d.did.clone()).collect();
-        let shares = s.iot.devices.shares_of(&dids).await?;
-        let items = rows
-            .iter()
-            .map(|d| wire::device(d, shares.get(&d.did).map_or(&[][..], Vec::as_slice)))
-            .collect();
-        return Ok(Reply::list("devices", total as usize, items));
-    }
-    let rows = s.iot.devices.list(&c).await?;
-    q.apply(
-        "devices",
-        rows.iter().map(|(d, sh)| wire::device(d, sh)).collect(),
-    )
+    let page = q.page("devices", s.iot.devices.list(&c, &q.request()).await?)?;
+    let dids: Vec<String> = page.items.iter().map(|d| d.did.clone()).collect();
+    let shares = s.iot.devices.shares_of(&dids).await?;
+    let items = page
+        .items
+        .iter()
+        .map(|d| wire::device(d, shares.get(&d.did).map_or(&[][..], Vec::as_slice)))
+        .collect();
+    Ok(Reply::list("devices", page.total as usize, items))
 }
 
 /// AB-02.
@@ -452,23 +441,9 @@ pub async fn delete_device(
 
 /// AC-01.
 pub async fn list_products(State(s): State<AppState>, Auth(c): Auth, q: ListQuery) -> Answer {
-    if let Some((total, rows)) = s.iot.catalog.page(&c, &q.spec()).await? {
-        return Ok(Reply::list(
-            "products",
-            total as usize,
-            rows.iter().map(wire::product).collect(),
-        ));
-    }
-    q.apply(
-        "products",
-        s.iot
-            .catalog
-            .list(&c)
-            .await?
-            .iter()
-            .map(wire::product)
-            .collect(),
-    )
+    let page = q.page("products", s.iot.catalog.list(&c, &q.request()).await?)?;
+    let items = page.items.iter().map(wire::product).collect();
+    Ok(Reply::list("products", page.total as usize, items))
 }
 
 /// AC-02.
@@ -536,28 +511,11 @@ pub async fn delete_product(
 
 // ---- orders (四) ----
 
-/// AD-01.
+/// AD-01 (`?state=` takes the state's word or its number).
 pub async fn list_orders(State(s): State<AppState>, Auth(c): Auth, q: ListQuery) -> Answer {
-    let q = q.normalize("state", |v| {
-        OrderState::parse_any(v).map(OrderState::as_str)
-    });
-    if let Some((total, rows)) = s.iot.orders.page(&c, &q.spec()).await? {
-        return Ok(Reply::list(
-            "orders",
-            total as usize,
-            rows.iter().map(wire::order).collect(),
-        ));
-    }
-    q.apply(
-        "orders",
-        s.iot
-            .orders
-            .list(&c)
-            .await?
-            .iter()
-            .map(wire::order)
-            .collect(),
-    )
+    let page = q.page("orders", s.iot.orders.list(&c, &q.request()).await?)?;
+    let items = page.items.iter().map(wire::order).collect();
+    Ok(Reply::list("orders", page.total as usize, items))
 }
 
 /// AD-02.
@@ -690,28 +648,15 @@ pub async fn delete_order(
 
 /// AE-01.
 pub async fn list_tickets(State(s): State<AppState>, Auth(c): Auth, q: ListQuery) -> Answer {
-    if let Some((total, rows)) = s.iot.tickets.page(&c, Range::Brand, &q.spec()).await? {
-        return Ok(Reply::list(
-            "tickets",
-            total as usize,
-            rows.iter().map(wire::ticket).collect(),
-        ));
-    }
-    q.apply(
-        "tickets",
-        s.iot
-            .tickets
-            .list(&c, Range::Brand)
-            .await?
-            .iter()
-            .map(wire::ticket)
-            .collect(),
-    )
+    let listed = s.iot.tickets.list(&c, Range::Brand, &q.request()).await?;
+    let page = q.page("tickets", listed)?;
+    let items = page.items.iter().map(wire::ticket).collect();
+    Ok(Reply::list("tickets", page.total as usize, items))
 }
 
 /// AE-02: counts by status and type, with the tickets in range.
 pub async fn ticket_summary(State(s): State<AppState>, Auth(c): Auth) -> Answer {
-    let rows = s.iot.tickets.list(&c, Range::Anyone).await?;
+    let rows = s.iot.tickets.all(&c, Range::Anyone).await?;
     let mut by_status = serde_json::Map::new();
     let mut by_type = serde_json::Map::new();
     for t in &rows {
@@ -769,16 +714,12 @@ pub async fn ticket_action(
 
 /// AF-01 (the document's second "AE-01").
 pub async fn list_commissions(State(s): State<AppState>, Auth(c): Auth, q: ListQuery) -> Answer {
-    q.apply(
+    let page = q.page(
         "commission",
-        s.iot
-            .orders
-            .commissions(&c)
-            .await?
-            .iter()
-            .map(wire::commission)
-            .collect(),
-    )
+        s.iot.orders.commissions(&c, &q.request()).await?,
+    )?;
+    let items = page.items.iter().map(wire::commission).collect();
+    Ok(Reply::list("commission", page.total as usize, items))
 }
 
 /// AF-02.
@@ -800,32 +741,32 @@ pub async fn withdraw(State(s): State<AppState>, Auth(c): Auth, Body(f): Body) -
 
 // ---- agents (六) ----
 
-/// The agents in range as a tree: each agent with its `dealers`.
+/// The agents in range as a tree: each agent with its `dealers`; a dealer whose agent is out of
+/// range (a dealer sees itself) is listed on its own.
 pub async fn list_agents(State(s): State<AppState>, Auth(c): Auth, q: ListQuery) -> Answer {
-    let rows = s.iot.partners.agents(&c).await?;
-    let dealers_of = |agent: &str| -> Vec<Value> {
-        rows.iter()
-            .filter(|d| d.role == Role::Dealer && d.agent.as_deref() == Some(agent))
-            .map(|d| wire::agent(d, None))
-            .collect()
-    };
-    let mut items: Vec<Value> = rows
+    let page = q.page("agents", s.iot.partners.agents(&c, &q.request()).await?)?;
+    let agents: Vec<String> = page
+        .items
         .iter()
         .filter(|a| a.role == Role::Agent)
-        .map(|a| wire::agent(a, Some(dealers_of(&a.uid))))
+        .map(|a| a.uid.clone())
         .collect();
-    // A dealer sees itself; a dealer whose agent is out of range is listed on its own.
-    items.extend(
-        rows.iter()
-            .filter(|d| {
-                d.role == Role::Dealer
-                    && !rows.iter().any(|a| {
-                        a.role == Role::Agent && d.agent.as_deref() == Some(a.uid.as_str())
-                    })
-            })
-            .map(|d| wire::agent(d, None)),
-    );
-    q.apply("agents", items)
+    let dealers = s.iot.partners.dealers_of(&c, &agents).await?;
+    let items = page
+        .items
+        .iter()
+        .map(|a| {
+            let under = (a.role == Role::Agent).then(|| {
+                dealers
+                    .iter()
+                    .filter(|d| d.agent.as_deref() == Some(a.uid.as_str()))
+                    .map(|d| wire::agent(d, None))
+                    .collect()
+            });
+            wire::agent(a, under)
+        })
+        .collect();
+    Ok(Reply::list("agents", page.total as usize, items))
 }
 
 /// Adds an agent or dealer.
@@ -861,16 +802,9 @@ pub async fn delete_agent(
 
 /// AX-01.
 pub async fn list_vendors(State(s): State<AppState>, Auth(c): Auth, q: ListQuery) -> Answer {
-    q.apply(
-        "vendors",
-        s.iot
-            .partners
-            .vendors(&c)
-            .await?
-            .iter()
-            .map(wire::vendor)
-            .collect(),
-    )
+    let page = q.page("vendors", s.iot.partners.vendors(&c, &q.request()).await?)?;
+    let items = page.items.iter().map(wire::vendor).collect();
+    Ok(Reply::list("vendors", page.total as usize, items))
 }
 
 /// AX-02.
@@ -932,16 +866,10 @@ pub async fn list_signings(
     Path(vid): Path<String>,
     q: ListQuery,
 ) -> Answer {
-    q.apply(
-        "signing",
-        s.iot
-            .partners
-            .signings(&c, &vid)
-            .await?
-            .iter()
-            .map(wire::signing)
-            .collect(),
-    )
+    let listed = s.iot.partners.signings(&c, &vid, &q.request()).await?;
+    let page = q.page("signing", listed)?;
+    let items = page.items.iter().map(wire::signing).collect();
+    Ok(Reply::list("signing", page.total as usize, items))
 }
 
 /// AX-10.
