@@ -8,10 +8,14 @@ use crate::domain::Services;
 use crate::surfaces::ratelimit::{IpRateLimiter, RateLimiter};
 use crate::telemetry::Metrics;
 
-/// Everything a handler needs; cheap to clone. Derefs to the domain's [`Services`], so a handler
-/// writes `state.meter.recharge(..)`.
+/// Everything a handler needs; one `Arc`, so cloning it for each extractor costs one atomic
+/// increment however many services there are. Derefs to [`Shared`], which derefs to the
+/// domain's [`Services`], so a handler writes `state.meter.recharge(..)` and `state.config`.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// What the state holds.
+pub struct Shared {
     pub services: Services,
     pub config: Arc<Config>,
     pub metrics: Metrics,
@@ -34,7 +38,7 @@ pub type CaptchaByAddress = std::collections::HashMap<std::net::IpAddr, (String,
 impl AppState {
     /// The state over built services, with the limiters the configuration asks for.
     pub fn new(services: Services, config: Config) -> AppState {
-        AppState {
+        AppState(Arc::new(Shared {
             services,
             heating_limiter: Arc::new(IpRateLimiter::new(
                 config.heating.rate_limit_requests,
@@ -53,11 +57,18 @@ impl AppState {
             charging_captchas: Default::default(),
             config: Arc::new(config),
             metrics: Metrics::default(),
-        }
+        }))
     }
 }
 
 impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Shared {
     type Target = Services;
     fn deref(&self) -> &Services {
         &self.services

@@ -83,21 +83,10 @@ pub struct SessionUserRow {
     pub owed: i64,
 }
 
-/// The user of a live session, in one query (in place on SQLite, see [`crate::store::fast_read`]).
-pub async fn find_by_live_session(
-    store: &crate::store::Store,
-    session_id: &str,
-    user_id: &str,
-    audience: &str,
-) -> Result<Option<SessionUserRow>, sqlx::Error> {
-    if let Some(reader) = store.sqlite_reader() {
-        let read = reader.with(|conn| {
-            let mut stmt = conn.prepare_cached(LIVE_SESSION_USER)?;
-            let mut rows = stmt.query(rusqlite::params![session_id, user_id, audience])?;
-            let Some(r) = rows.next()? else {
-                return Ok(None);
-            };
-            let user = UserRow {
+impl crate::store::fast_read::InPlaceRow for SessionUserRow {
+    fn from_sqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(SessionUserRow {
+            user: UserRow {
                 id: r.get(0)?,
                 phone: r.get(1)?,
                 password_hash: r.get(2)?,
@@ -110,23 +99,22 @@ pub async fn find_by_live_session(
                 created_at: r.get(9)?,
                 updated_at: r.get(10)?,
                 disabled_at: r.get(11)?,
-            };
-            Ok(Some(SessionUserRow {
-                user,
-                heat_account: r.get(12)?,
-                owed: r.get(13)?,
-            }))
-        });
-        match read {
-            Ok(found) => return Ok(found),
-            Err(e) => tracing::debug!(error = %e, "in-place SQLite read failed; using the pool"),
-        }
+            },
+            heat_account: r.get(12)?,
+            owed: r.get(13)?,
+        })
     }
-    sqlx::query_as(LIVE_SESSION_USER)
-        .bind(session_id)
-        .bind(user_id)
-        .bind(audience)
-        .fetch_optional(store.pool())
+}
+
+/// The user of a live session, in one query (in place on SQLite, see [`crate::store::fast_read`]).
+pub async fn find_by_live_session(
+    store: &crate::store::Store,
+    session_id: &str,
+    user_id: &str,
+    audience: &str,
+) -> Result<Option<SessionUserRow>, sqlx::Error> {
+    store
+        .fast_fetch_optional(LIVE_SESSION_USER, &[session_id, user_id, audience])
         .await
 }
 
