@@ -6,7 +6,7 @@
 use super::listing::{self, List, ListRequest, Listed, Scope};
 use super::model::{self, Commission, CommissionState};
 use super::orders::Orders;
-use super::{Caller, Fields, Range, Role, WITHDRAWAL_GAP_SECS, orders::RETURN_DAYS};
+use super::{Caller, Input, Range, Role, WITHDRAWAL_GAP_SECS, orders::RETURN_DAYS};
 use crate::domain::money::Fen;
 use crate::domain::{Error, Result};
 use crate::store::iot::{self as store, CommissionRow};
@@ -85,7 +85,11 @@ impl Orders {
     /// AF-03: withdraws `amount` (all that is available when not given) of the caller's
     /// available commissions. At most once per 30 s per account, checked in the same
     /// transaction as the journal entry, so concurrent requests cannot both pass.
-    pub async fn withdraw(&self, caller: &Caller, f: &Fields) -> Result<Withdrawal> {
+    pub async fn withdraw(
+        &self,
+        caller: &Caller,
+        amount: Input<Option<Fen>>,
+    ) -> Result<Withdrawal> {
         caller.require(Range::Anyone)?;
         if matches!(caller.role, Role::Platform | Role::Vendor) {
             return Err(Error::State(
@@ -93,7 +97,7 @@ impl Orders {
             ));
         }
         self.sweep().await;
-        let wanted = f.money("amount")?;
+        let wanted = amount.read()?;
         let now = self.clock.now().millis();
         let account = commission_account(&caller.uid);
         let code = self.shared.vendor_code(caller.vid.as_deref()).await?;

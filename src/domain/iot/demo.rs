@@ -4,11 +4,18 @@
 
 use serde_json::{Value, json};
 
-use super::Iot;
-use super::model::Party;
+use super::devices::{NewDevices, ShareWith};
+use super::model::{Object, Party};
+use super::orders::{Delivery, NewOrder, OrderLine, OrderMove, Receiver, Shipping};
 use super::parties::{caller_of, new_party};
-use super::{Caller, Fields, Role, password_digest};
+use super::partners::{NewAgent, NewOperator, NewVendor, VendorDetails};
+use super::products::{
+    Commis, FilterSpec, Flowmeter, NewProduct, Pair, ProductFields, Rent, Specification,
+};
+use super::tickets::NewTicket;
+use super::{Caller, Input, Iot, Role, password_digest};
 use crate::domain::Result;
+use crate::domain::money::Fen;
 use crate::store::iot::{self as store, UserRow};
 
 /// Demo log-ins `(user, password)`; passwords travel as their MD5 hex.
@@ -26,42 +33,85 @@ pub const MEMBERS: [(&str, &str); 4] = [
 ];
 pub const MEMBER_PASSWORD: &str = "member123";
 
-fn fields(v: Value) -> Fields {
-    Fields(v.as_object().cloned().unwrap_or_default())
+/// A JSON object literal.
+fn object(v: Value) -> Object {
+    v.as_object().cloned().unwrap_or_default()
+}
+
+/// A `{name, key, value}` item.
+fn pair<V>(name: &str, key: &str, value: V) -> Pair<V> {
+    Pair {
+        name: name.into(),
+        key: key.into(),
+        value,
+    }
 }
 
 /// AC-02's example, word for word (with a state of 1).
-pub fn ac02_product() -> Value {
-    json!({
-        "state": 1, "type": 1,
-        "name": "智能净水机", "desc": "免安装移动水吧", "tags": "智能, 净水机, 水吧",
-        "sequence": 1, "bonus": true, "price": 2980, "freight": 0,
-        "install": false, "maintain": false, "install_cost": 0, "maintain_cost": 0,
-        "orig_price": 4999,
-        "resource": {"prev_res": "", "intro_res": [], "detail_res": ""},
-        "notify_url": "",
-        "rent": {"deposit": 0, "config": [
-            {"name": "30天", "key": "30d", "value": 60},
-            {"name": "60天", "key": "60d", "value": 120},
-            {"name": "90天", "key": "90d", "value": 180},
-            {"name": "180天", "key": "180d", "value": 360},
-            {"name": "360天", "key": "360d", "value": 720}
-        ]},
-        "commis": {"enabled": true, "config": [21, 9, 0]},
-        "specification": {"mode": 0,
-            "filters": [
-                {"order": 1, "name": "PPC复合滤芯", "timer_mode": 0, "lifetime": 4320, "worklife": 540},
-                {"order": 2, "name": "CPP复合滤芯", "timer_mode": 0, "lifetime": 4320, "worklife": 540},
-                {"order": 3, "name": "RO反渗透滤芯", "timer_mode": 0, "lifetime": 17280, "worklife": 2160}
+pub fn ac02_product() -> ProductFields {
+    let filter = |order, name: &str, lifetime, worklife| FilterSpec {
+        order,
+        name: name.into(),
+        timer_mode: 0,
+        lifetime,
+        worklife,
+    };
+    ProductFields {
+        name: Some("智能净水机".into()),
+        desc: Some("免安装移动水吧".into()),
+        tags: Some("智能, 净水机, 水吧".into()),
+        notify_url: Some(String::new()),
+        ptype: Some(1),
+        state: Some(1),
+        sequence: Some(1),
+        bonus: Some(true),
+        install: Some(false),
+        maintain: Some(false),
+        price: Some(Fen(298_000)),
+        freight: Some(Fen(0)),
+        install_cost: Some(Fen(0)),
+        maintain_cost: Some(Fen(0)),
+        orig_price: Some(Fen(499_900)),
+        resource: Some(object(
+            json!({"prev_res": "", "intro_res": [], "detail_res": ""}),
+        )),
+        rent: Some(Rent {
+            deposit: Fen(0),
+            plans: vec![
+                pair("30天", "30d", Fen(6_000)),
+                pair("60天", "60d", Fen(12_000)),
+                pair("90天", "90d", Fen(18_000)),
+                pair("180天", "180d", Fen(36_000)),
+                pair("360天", "360d", Fen(72_000)),
             ],
-            "flowmeter": {"measure_mode": 0, "config": [
-                {"name": "常温", "key": "normal", "value": 30},
-                {"name": "冰水", "key": "cold", "value": 30},
-                {"name": "温水", "key": "warm", "value": 30},
-                {"name": "热水", "key": "hot", "value": 30}
-            ]}
-        }
-    })
+        }),
+        commis: Some(Commis {
+            enabled: true,
+            rates: vec![2_100, 900, 0],
+        }),
+        specification: Some(Specification {
+            mode: 0,
+            filters: vec![
+                filter(1, "PPC复合滤芯", 4320, 540),
+                filter(2, "CPP复合滤芯", 4320, 540),
+                filter(3, "RO反渗透滤芯", 17280, 2160),
+            ],
+            flowmeter: Some(Flowmeter {
+                measure_mode: 0,
+                config: vec![
+                    pair("常温", "normal", 30),
+                    pair("冰水", "cold", 30),
+                    pair("温水", "warm", 30),
+                    pair("热水", "hot", 30),
+                ],
+            }),
+        }),
+    }
+}
+
+/// A party of the demo: user name, password (MD5 form) and descriptive fields.
+fn party(login: &str, pwd: &str, profile: Value) -> (String, String, Object) {
+    (login.into(), password_digest(pwd), object(profile))
 }
 
 impl Iot {
@@ -96,8 +146,9 @@ impl Iot {
                 uid,
                 Role::Member,
                 Some(vendor.uid.clone()),
-                fields(json!({"name": name, "area": "广东省珠海市香洲区", "address": "南方软件园A123"}))
-                    .0,
+                object(
+                    json!({"name": name, "area": "广东省珠海市香洲区", "address": "南方软件园A123"}),
+                ),
                 self.shared.clock.now().millis(),
             )
         };
@@ -117,33 +168,72 @@ impl Iot {
         let platform = match store::user_by_login(self.shared.store.pool(), PLATFORM.0).await? {
             Some(p) => Party::from(p),
             None => {
+                let (login, pwd, profile) =
+                    party(PLATFORM.0, PLATFORM.1, json!({"name": "平台管理员"}));
                 self.partners
-                    .create_operator(&fields(
-                        json!({"user": PLATFORM.0, "pwd": PLATFORM.1, "name": "平台管理员"}),
-                    ))
+                    .create_operator(NewOperator {
+                        login,
+                        pwd,
+                        profile,
+                    })
                     .await?
             }
         };
         let admin: Caller = caller_of(&platform);
+        let (login, pwd, texts) = party(
+            VENDOR.0,
+            VENDOR.1,
+            json!({
+                "name": "广东东臣科技实业有限公司", "abbv": "东臣科技", "domain": "www.dochen.cn",
+                "contact": "周成华", "wechat": "01234567890", "email": "marvin.nps@gmail.com",
+                "area": "广东省珠海市香洲区", "address": "南方软件园A123"
+            }),
+        );
+        let vendor = NewVendor {
+            login,
+            pwd,
+            code: Some("DOCH".into()),
+            mobile: Some("01234567890".into()),
+            details: VendorDetails {
+                texts,
+                wechat: object(json!({
+                    "mp_gid": "gh_demo", "mp_appid": "wxdemo00000000001",
+                    "mch_gid": "1900000001", "mch_appid": "wxdemo00000000001"
+                })),
+                secrets: object(
+                    json!({"mp_secret": "demo-mp-secret", "mch_secret": "demo-mch-secret"}),
+                ),
+                mch_appid_given: true,
+            },
+            state: None,
+            utype: None,
+        };
         let vendor = self
             .partners
-            .create_vendor(&admin, &fields(json!({
-                "user": VENDOR.0, "pwd": VENDOR.1, "code": "DOCH",
-                "name": "广东东臣科技实业有限公司", "abbv": "东臣科技", "domain": "www.dochen.cn",
-                "contact": "周成华", "mobile": "01234567890", "wechat": "01234567890",
-                "email": "marvin.nps@gmail.com", "area": "广东省珠海市香洲区", "address": "南方软件园A123",
-                "mp_gid": "gh_demo", "mp_appid": "wxdemo00000000001", "mp_secret": "demo-mp-secret",
-                "mch_gid": "1900000001", "mch_appid": "wxdemo00000000001", "mch_secret": "demo-mch-secret"
-            })))
+            .create_vendor(&admin, Input::ok(vendor))
             .await?;
         let brand = caller_of(&vendor);
+        let agent_of = |(login, pwd): (&str, &str), name: &str, mobile: &str| {
+            let (login, pwd, profile) = party(login, pwd, json!({ "name": name }));
+            Input::ok(NewAgent {
+                vid: None,
+                parent: None,
+                login,
+                pwd,
+                profile,
+                mobile: Some(mobile.into()),
+            })
+        };
         let agent = self
             .partners
-            .create_agent(&brand, &fields(json!({"user": AGENT.0, "pwd": AGENT.1, "name": "珠海代理商", "mobile": "13700000001"})))
+            .create_agent(&brand, agent_of(AGENT, "珠海代理商", "13700000001"))
             .await?;
         let dealer = self
             .partners
-            .create_agent(&caller_of(&agent), &fields(json!({"user": DEALER.0, "pwd": DEALER.1, "name": "香洲经销商", "mobile": "13700000002"})))
+            .create_agent(
+                &caller_of(&agent),
+                agent_of(DEALER, "香洲经销商", "13700000002"),
+            )
             .await?;
         let mut members = Vec::new();
         let mut referrer = dealer.clone();
@@ -152,48 +242,70 @@ impl Iot {
             referrer = m.clone();
             members.push(m);
         }
-        let product = self.catalog.create(&brand, &fields(ac02_product())).await?;
-        let mut installed = ac02_product();
-        installed["name"] = json!("智能净水机(上门安装)");
-        installed["install"] = json!(true);
-        installed["install_cost"] = json!(100);
-        let installed = self.catalog.create(&brand, &fields(installed)).await?;
-        self.devices.register(
-            &admin,
-            &fields(json!({
-                "device_ids": ["DOCH01234567A001", "DOCH01234567A002", "DOCH01234567A003"],
-                "type": 1, "model": "000000", "hw_version": "1.0", "sw_version": "1.0",
-                "manufacture_tms": "20121221", "vendor_id": vendor.uid, "product_id": product.pid,
-                "brand": "东臣", "name": "智能净水机"
+        let product_of = |fields| Input::ok(NewProduct { vid: None, fields });
+        let product = self
+            .catalog
+            .create(&brand, product_of(ac02_product()))
+            .await?;
+        let installed = ProductFields {
+            name: Some("智能净水机(上门安装)".into()),
+            install: Some(true),
+            install_cost: Some(Fen(10_000)),
+            ..ac02_product()
+        };
+        let installed = self.catalog.create(&brand, product_of(installed)).await?;
+        let devices = NewDevices {
+            dids: ["DOCH01234567A001", "DOCH01234567A002", "DOCH01234567A003"]
+                .map(String::from)
+                .to_vec(),
+            vid: vendor.uid.clone(),
+            product_id: Some(product.pid.clone()),
+            dtype: 1,
+            profile: object(json!({
+                "model": "000000", "hw_version": "1.0", "sw_version": "1.0",
+                "manufacture_tms": "20121221", "brand": "东臣", "name": "智能净水机"
             })),
-        )
-        .await?;
+        };
+        self.devices.register(&admin, Input::ok(devices)).await?;
         let first = caller_of(&members[0]);
         self.devices
-            .bind(&first, "DOCH01234567A001", &Fields::default())
+            .bind(&first, "DOCH01234567A001", Input::ok(None))
             .await?;
         self.devices
             .share(
                 &first,
                 "DOCH01234567A001",
-                &fields(json!({"user_id": members[1].uid})),
+                Input::ok(ShareWith::Member(members[1].uid.clone())),
             )
             .await?;
         // Orders of the last member (three referrers above): unpaid, paid (with its install
         // ticket), delivered.
         let buyer = caller_of(&members[3]);
-        let receiver = json!({"name": "赵四", "phone": "13800000004", "area": "广东省珠海市香洲区", "address": "南方软件园A123", "zipcode": "519000"});
         let order = |pid: &str| {
-            fields(
-                json!({"content": [{"product_id": pid, "quantity": 1}], "receiver": receiver, "memo": "演示订单"}),
-            )
+            Input::ok(NewOrder {
+                lines: vec![OrderLine {
+                    product_id: pid.into(),
+                    quantity: 1,
+                    rent: None,
+                }],
+                shipping: Input::ok(Shipping {
+                    receiver: Receiver {
+                        name: "赵四".into(),
+                        phone: "13800000004".into(),
+                        area: "广东省珠海市香洲区".into(),
+                        address: "南方软件园A123".into(),
+                        zipcode: "519000".into(),
+                    },
+                    memo: "演示订单".into(),
+                }),
+            })
         };
-        self.orders.create(&buyer, &order(&product.pid)).await?;
-        let paid = self.orders.create(&buyer, &order(&installed.pid)).await?;
+        self.orders.create(&buyer, order(&product.pid)).await?;
+        let paid = self.orders.create(&buyer, order(&installed.pid)).await?;
         self.orders
             .record_payment(&paid.oid, &format!("DEMO{}", paid.oid), paid.amount)
             .await?;
-        let shipped = self.orders.create(&buyer, &order(&product.pid)).await?;
+        let shipped = self.orders.create(&buyer, order(&product.pid)).await?;
         self.orders
             .record_payment(
                 &shipped.oid,
@@ -201,13 +313,27 @@ impl Iot {
                 shipped.amount,
             )
             .await?;
-        self.orders.act(&brand, &shipped.oid, super::orders::OrderAction::Deliver, &fields(json!({"company": "顺丰速运", "tracking_num": "SF1234567890", "delivery_clerk": "小王"}))).await?;
-        self.tickets
-            .create(
-                &first,
-                &fields(json!({"type": 4, "detail": "制水故障", "device_id": "DOCH01234567A001"})),
+        let delivery = Delivery {
+            company: "顺丰速运".into(),
+            tracking_num: "SF1234567890".into(),
+            clerk: "小王".into(),
+        };
+        self.orders
+            .act(
+                &brand,
+                &shipped.oid,
+                OrderMove::Deliver(Input::ok(delivery)),
             )
             .await?;
+        let ticket = NewTicket {
+            ttype: super::tickets::FAULT,
+            detail: "制水故障".into(),
+            device_id: Some("DOCH01234567A001".into()),
+            order_id: Input::ok(None),
+            user_id: Input::ok(None),
+            appoint_at: Input::ok(None),
+        };
+        self.tickets.create(&first, Input::ok(ticket)).await?;
         tracing::info!("iot demo data loaded");
         Ok(())
     }

@@ -4,13 +4,13 @@
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::listing::{self, List, ListRequest, Listed, Scope};
 use super::model::{Device, Object, Party, Product};
 use super::shared::Shared;
-use super::{Caller, Fields, Place, Range, Role, visible};
-use crate::domain::{Clock, Entity, Error, Result, Settings};
+use super::{Caller, Input, Place, Range, Role, visible};
+use crate::domain::{Clock, Entity, Error, Result};
 use crate::store::Store;
 use crate::store::iot::{self as store, DeviceRow};
 
@@ -19,7 +19,7 @@ pub const REGISTERED: i64 = 0;
 pub const ACTIVATED: i64 = 1;
 
 /// What the vendor configures (AB-03/AB-04), besides `type`, `state` and `product_id`.
-const VENDOR_TEXTS: [&str; 8] = [
+pub const VENDOR_TEXTS: [&str; 8] = [
     "brand",
     "model",
     "fw_version",
@@ -29,9 +29,9 @@ const VENDOR_TEXTS: [&str; 8] = [
     "manufacture_tms",
     "name",
 ];
-const VENDOR_OBJECTS: [&str; 3] = ["manufacture", "installation", "basic"];
+pub const VENDOR_OBJECTS: [&str; 3] = ["manufacture", "installation", "basic"];
 /// AB-01's device, every field (and `running`, where we show the running state).
-const DEVICE_FIELDS: [&str; 24] = [
+pub const DEVICE_FIELDS: [&str; 24] = [
     "state",
     "type",
     "device_id",
@@ -57,6 +57,79 @@ const DEVICE_FIELDS: [&str; 24] = [
     "product_id",
     "remark",
 ];
+
+/// AB-02's batch: device ids (checked, each once), the vendor, and what the vendor configures.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewDevices {
+    pub dids: Vec<String>,
+    pub vid: String,
+    pub product_id: Option<String>,
+    pub dtype: i64,
+    /// Brand, model, versions, times and name.
+    pub profile: Object,
+}
+
+/// AB-04's configuration: the fields given.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DeviceConfig {
+    /// The device's own id may be sent back unchanged.
+    pub device_id: Option<String>,
+    /// Brand, model, versions, times and name.
+    pub texts: Object,
+    /// `manufacture`, `installation`, `basic`: merged into what they were.
+    pub objects: Vec<(&'static str, Object)>,
+    pub dtype: Option<i64>,
+    pub state: Option<i64>,
+    /// The product (none: no product), when given.
+    pub product_id: Option<Option<String>>,
+}
+
+/// AB-08's service: its state, and its end (an instant in milliseconds, or none).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceChange {
+    pub state: Option<i64>,
+    pub expire: Option<Option<i64>>,
+}
+
+/// What a device reports: its running state, its statistics, or both.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Report {
+    pub running: Option<Object>,
+    pub statistics: Option<Object>,
+}
+
+/// AB-15: whom a device is shared with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShareWith {
+    Member(String),
+    Mobile(String),
+}
+
+/// What AB-04 lets each caller change: the platform and the vendor everything; agents and
+/// dealers the installation, the basic information and the name; a member the name.
+pub fn writable_by(role: Role) -> &'static [&'static str] {
+    match role {
+        Role::Platform | Role::Vendor => &[
+            "device_id",
+            "brand",
+            "model",
+            "fw_version",
+            "hw_version",
+            "sw_version",
+            "asm_tms",
+            "manufacture_tms",
+            "name",
+            "manufacture",
+            "installation",
+            "basic",
+            "type",
+            "state",
+            "product_id",
+        ],
+        Role::Agent | Role::Dealer => &["device_id", "name", "installation", "basic"],
+        Role::Member => &["device_id", "name"],
+    }
+}
 
 /// A registered device's service: none, without an end.
 fn no_service() -> Object {
@@ -86,7 +159,6 @@ pub fn parse_device_id(s: &str) -> Option<String> {
 pub struct Devices {
     store: Store,
     clock: Clock,
-    settings: Arc<Settings>,
     shared: Arc<Shared>,
 }
 
@@ -95,7 +167,6 @@ impl Devices {
         Devices {
             store: shared.store.clone(),
             clock: shared.clock.clone(),
-            settings: shared.settings.clone(),
             shared,
         }
     }
@@ -136,37 +207,15 @@ impl Devices {
 
     /// AB-02: registers a batch of devices for a vendor; all or none (an id already registered
     /// refuses the whole batch, naming it).
-    pub async fn register(&self, caller: &Caller, f: &Fields) -> Result<Vec<String>> {
+    pub async fn register(&self, caller: &Caller, new: Input<NewDevices>) -> Result<Vec<String>> {
         caller.require(Range::Platform)?;
-        let ids = f
-            .array("device_ids")?
-            .ok_or_else(|| Error::invalid("device_ids", "device_ids is required"))?;
-        if ids.is_empty() || ids.len() > 1000 {
-            return Err(Error::invalid(
-                "device_ids",
-                "device_ids holds 1 to 1000 ids",
-            ));
-        }
-        let mut dids = Vec::with_capacity(ids.len());
-        for id in &ids {
-            let did = id.as_str().and_then(parse_device_id).ok_or_else(|| {
-                Error::invalid(
-                    "device_ids",
-                    "each device id is 4 to 32 letters, digits, - or _",
-                )
-            })?;
-            if dids.contains(&did) {
-                return Err(Error::invalid(
-                    "device_ids",
-                    format!("{did} is listed twice"),
-                ));
-            }
-            dids.push(did);
-        }
-        let vid = f
-            .required("vendor_id", 32)
-            .or_else(|_| f.required("vid", 32))
-            .map_err(|_| Error::invalid("vendor_id", "vendor_id is required"))?;
+        let NewDevices {
+            dids,
+            vid,
+            product_id,
+            dtype,
+            profile,
+        } = new.read()?;
         let vendor = store::user(self.store.pool(), &vid)
             .await?
             .map(Party::from)
@@ -174,10 +223,7 @@ impl Devices {
             .ok_or_else(|| {
                 Error::invalid("vendor_id", "vendor_id is not a vendor of this platform")
             })?;
-        let product_id = self.product_of_vendor(f, &vendor.uid).await?;
-        let dtype = f.int("type", 0, 255)?.unwrap_or(0);
-        let mut profile = Map::new();
-        f.copy_texts(&VENDOR_TEXTS, 128, &mut profile)?;
+        let product_id = self.product_of_vendor(product_id, &vendor.uid).await?;
         let now = self.clock.now().millis();
         let mut tx = self.store.begin_write().await?;
         let mut taken = Vec::new();
@@ -216,8 +262,8 @@ impl Devices {
     }
 
     /// `product_id` when given: a live product of the vendor.
-    async fn product_of_vendor(&self, f: &Fields, vid: &str) -> Result<Option<String>> {
-        match f.text("product_id", 32)?.filter(|p| !p.is_empty()) {
+    async fn product_of_vendor(&self, pid: Option<String>, vid: &str) -> Result<Option<String>> {
+        match pid {
             None => Ok(None),
             Some(pid) => store::product(self.store.pool(), &pid)
                 .await?
@@ -232,7 +278,12 @@ impl Devices {
 
     /// AB-04: the vendor's configuration. The platform and the vendor change everything; agents
     /// and dealers the installation, the basic information and the name; a member the name.
-    pub async fn configure(&self, caller: &Caller, did: &str, f: &Fields) -> Result<Device> {
+    pub async fn configure(
+        &self,
+        caller: &Caller,
+        did: &str,
+        config: Input<DeviceConfig>,
+    ) -> Result<Device> {
         caller.require(Range::Anyone)?;
         let mut row = self.row(caller, did).await?;
         if caller.role == Role::Member && row.uid.as_deref() != Some(caller.uid.as_str()) {
@@ -241,30 +292,8 @@ impl Devices {
                 crate::domain::Forbidden::NotAllowed,
             ));
         }
-        let mut profile = row.profile.clone();
-        let allowed: &[&str] = match caller.role {
-            Role::Platform | Role::Vendor => &[
-                "device_id",
-                "brand",
-                "model",
-                "fw_version",
-                "hw_version",
-                "sw_version",
-                "asm_tms",
-                "manufacture_tms",
-                "name",
-                "manufacture",
-                "installation",
-                "basic",
-                "type",
-                "state",
-                "product_id",
-            ],
-            Role::Agent | Role::Dealer => &["device_id", "name", "installation", "basic"],
-            Role::Member => &["device_id", "name"],
-        };
-        super::only_writable(f, allowed, &DEVICE_FIELDS, "by this caller")?;
-        if let Some(d) = f.text("device_id", 64)?
+        let config = config.read()?;
+        if let Some(d) = config.device_id
             && d != row.did
         {
             return Err(Error::invalid(
@@ -272,26 +301,25 @@ impl Devices {
                 "device_id is the device in the path",
             ));
         }
-        f.copy_texts(&VENDOR_TEXTS, 128, &mut profile)?;
-        for key in VENDOR_OBJECTS {
-            if let Some(obj) = f.object(key)? {
-                let mut merged = profile
-                    .get(key)
-                    .and_then(Value::as_object)
-                    .cloned()
-                    .unwrap_or_default();
-                merged.extend(obj);
-                profile.insert(key.into(), Value::Object(merged));
-            }
+        let mut profile = row.profile.clone();
+        profile.extend(config.texts);
+        for (key, obj) in config.objects {
+            let mut merged = profile
+                .get(key)
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
+            merged.extend(obj);
+            profile.insert(key.into(), Value::Object(merged));
         }
-        if let Some(t) = f.int("type", 0, 255)? {
+        if let Some(t) = config.dtype {
             row.dtype = t;
         }
-        if let Some(s) = f.int("state", 0, 255)? {
+        if let Some(s) = config.state {
             row.state = s;
         }
-        if f.has("product_id") {
-            row.product_id = self.product_of_vendor(f, &row.vid.clone()).await?;
+        if let Some(pid) = config.product_id {
+            row.product_id = self.product_of_vendor(pid, &row.vid.clone()).await?;
         }
         row.profile = profile;
         store::update_device(self.store.pool(), &DeviceRow::from(&row)).await?;
@@ -299,59 +327,56 @@ impl Devices {
     }
 
     /// AB-06: the user's configuration (any fields; merged).
-    pub async fn set_prof(&self, caller: &Caller, did: &str, f: &Fields) -> Result<Device> {
+    pub async fn set_prof(
+        &self,
+        caller: &Caller,
+        did: &str,
+        prof: Input<Object>,
+    ) -> Result<Device> {
         caller.require(Range::Brand)?;
         let mut row = self.row(caller, did).await?;
-        let mut prof = row.prof.clone();
-        for (k, v) in &f.0 {
-            if k.chars().count() > 64 || v.to_string().len() > 4096 {
-                return Err(Error::invalid("prof", "a field of the profile is too long"));
-            }
-            prof.insert(k.clone(), v.clone());
-        }
-        row.prof = prof;
+        row.prof.extend(prof.read()?);
         store::update_device(self.store.pool(), &DeviceRow::from(&row)).await?;
         Ok(row)
     }
 
-    /// AB-08: the service state (`state`, `expire` as epoch seconds, ISO 8601 or `YYYYMMDD`).
-    pub async fn set_service(&self, caller: &Caller, did: &str, f: &Fields) -> Result<Device> {
+    /// AB-08: the service state (`state`, and `expire` as an instant, or cleared).
+    pub async fn set_service(
+        &self,
+        caller: &Caller,
+        did: &str,
+        change: Input<ServiceChange>,
+    ) -> Result<Device> {
         caller.require(Range::Brand)?;
         let mut row = self.row(caller, did).await?;
-        let mut svc = row.service.clone();
-        if let Some(state) = f.int("state", 0, 255)? {
-            svc.insert("state".into(), Value::from(state));
+        let change = change.read()?;
+        if let Some(state) = change.state {
+            row.service.insert("state".into(), Value::from(state));
         }
-        if let Some(expire) = super::instant(f, "expire", self.settings.zone)? {
-            svc.insert("expire".into(), expire.map_or(Value::Null, Value::from));
+        if let Some(expire) = change.expire {
+            row.service
+                .insert("expire".into(), expire.map_or(Value::Null, Value::from));
         }
-        row.service = svc;
         store::update_device(self.store.pool(), &DeviceRow::from(&row)).await?;
         Ok(row)
     }
 
     /// What a device reports through the platform's gateway: its running state (`state`
     /// object: `online_tms`, `offline_tms`, `lbs_coord`, ...) and statistics (merged).
-    pub async fn report(&self, caller: &Caller, did: &str, f: &Fields) -> Result<Device> {
+    pub async fn report(
+        &self,
+        caller: &Caller,
+        did: &str,
+        report: Input<Report>,
+    ) -> Result<Device> {
         caller.require(Range::Platform)?;
         let mut row = self.row(caller, did).await?;
-        let running = f.object("state")?;
-        let statistics = f.object("statistics")?;
-        if running.is_none() && statistics.is_none() {
-            return Err(Error::invalid(
-                "state",
-                "report a state object, a statistics object or both",
-            ));
+        let report = report.read()?;
+        if let Some(r) = report.running {
+            row.running.extend(r);
         }
-        if let Some(r) = running {
-            let mut merged = row.running.clone();
-            merged.extend(r);
-            row.running = merged;
-        }
-        if let Some(s) = statistics {
-            let mut merged = row.statistics.clone();
-            merged.extend(s);
-            row.statistics = merged;
+        if let Some(s) = report.statistics {
+            row.statistics.extend(s);
         }
         store::update_device(self.store.pool(), &DeviceRow::from(&row)).await?;
         Ok(row)
@@ -360,14 +385,17 @@ impl Devices {
     /// AB-11: binds a device to a member. A member binds an unbound device of their vendor to
     /// themselves; the platform, vendor, agent or dealer binds it to a member in range
     /// (`user_id`). The member's agent and dealer take the device into their range.
-    pub async fn bind(&self, caller: &Caller, did: &str, f: &Fields) -> Result<Device> {
+    pub async fn bind(
+        &self,
+        caller: &Caller,
+        did: &str,
+        member: Input<Option<String>>,
+    ) -> Result<Device> {
         caller.require(Range::Anyone)?;
         let member = match caller.role {
             Role::Member => self.shared.member(caller, &caller.uid).await?,
             _ => {
-                let uid = f
-                    .required("user_id", 32)
-                    .or_else(|_| f.required("uid", 32))?;
+                let uid = member.read()?.unwrap_or_default();
                 self.shared
                     .member(caller, &uid)
                     .await
@@ -418,7 +446,7 @@ impl Devices {
         &self,
         caller: &Caller,
         did: &str,
-        f: &Fields,
+        with: Input<ShareWith>,
     ) -> Result<(Device, Vec<String>)> {
         caller.require(Range::Member)?;
         let row = self.row(caller, did).await?;
@@ -428,24 +456,13 @@ impl Devices {
             ));
         }
         let vid = row.vid.clone();
-        let target = match f
-            .text("user_id", 32)?
-            .or(f.text("uid", 32)?)
-            .filter(|u| !u.is_empty())
-        {
-            Some(uid) => store::user(self.store.pool(), &uid).await?.map(Party::from),
-            None => {
-                let mobile = f.mobile("mobile")?.ok_or_else(|| {
-                    Error::invalid(
-                        "user_id",
-                        "name the member to share with: user_id or mobile",
-                    )
-                })?;
-                store::member_by_mobile(self.store.pool(), &vid, &mobile)
-                    .await?
-                    .map(Party::from)
+        let target = match with.read()? {
+            ShareWith::Member(uid) => store::user(self.store.pool(), &uid).await?,
+            ShareWith::Mobile(mobile) => {
+                store::member_by_mobile(self.store.pool(), &vid, &mobile).await?
             }
         }
+        .map(Party::from)
         .filter(|u| {
             u.is(Role::Member) && u.deleted_at.is_none() && u.vid.as_deref() == Some(vid.as_str())
         })
@@ -471,13 +488,15 @@ impl Devices {
 
     /// AB-16: removes shares. A member the device is shared with removes their own; the owner
     /// and the admin side remove `user_id`'s share, or every share when none is named.
-    pub async fn unshare(&self, caller: &Caller, did: &str, f: &Fields) -> Result<()> {
+    pub async fn unshare(
+        &self,
+        caller: &Caller,
+        did: &str,
+        named: Input<Option<String>>,
+    ) -> Result<()> {
         caller.require(Range::Anyone)?;
         let row = self.row(caller, did).await?;
-        let named = f
-            .text("user_id", 32)?
-            .or(f.text("uid", 32)?)
-            .filter(|u| !u.is_empty());
+        let named = named.read()?;
         let target = match caller.role {
             Role::Member if row.uid.as_deref() != Some(caller.uid.as_str()) => {
                 if named.as_deref().is_some_and(|n| n != caller.uid) {

@@ -704,7 +704,10 @@ pub fn plan(list: List, scope: Scope, req: &ListRequest) -> Planned {
 }
 
 /// Runs a planned list: refuses a field no object in range has, else reads its page.
-pub async fn run<R: ListRow, T: From<R>>(store: &Store, planned: Planned) -> Result<Listed<T>> {
+pub(super) async fn run<R: ListRow, T: From<R>>(
+    store: &Store,
+    planned: Planned,
+) -> Result<Listed<T>> {
     let Planned { plan, checks } = planned;
     for check in checks {
         let has = match &check.field {

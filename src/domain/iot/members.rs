@@ -8,17 +8,14 @@
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::listing::{self, List, ListRequest, Listed, Scope};
-use super::model::Party;
-use super::parties::{
-    ACTIVE, DISABLED, INACTIVE, MEMBER_FIELDS, MEMBER_TEXTS, MEMBER_WRITABLE,
-    MEMBER_WRITABLE_BY_BRAND, caller_of, conflict, new_party, new_password, written,
-};
+use super::model::{Object, Party};
+use super::parties::{ACTIVE, DISABLED, INACTIVE, caller_of, conflict, new_party, written};
 use super::password_digest;
 use super::shared::Shared;
-use super::{Caller, Fields, PLATFORM_CODE, Range, Role, SURFACE, TOKEN_TTL_SECS};
+use super::{Caller, Input, PLATFORM_CODE, Range, Role, SURFACE, TOKEN_TTL_SECS};
 use crate::domain::codes::{Channel, CodeRequest, Codes};
 use crate::domain::guard::SignInGuard;
 use crate::domain::identity::Password;
@@ -26,6 +23,114 @@ use crate::domain::passwords::PasswordHasher;
 use crate::domain::{AuthFailure, Clock, Entity, Error, Forbidden, Result, ids};
 use crate::store::Store;
 use crate::store::iot::{self as store, UserRow};
+
+/// A log-in with a password (its MD5 form, checked).
+#[derive(Debug)]
+pub struct LogIn {
+    pub password: Password,
+    pub who: Who,
+}
+
+/// Who logs in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Who {
+    /// An operator, vendor, agent or dealer, by user name.
+    User(String),
+    /// A member, by vendor and mobile.
+    Member { vid: String, mobile: String },
+}
+
+/// A member's mobile at a vendor (to send a code to).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberMobile {
+    pub vid: String,
+    /// 11 digits.
+    pub mobile: String,
+}
+
+/// A member's log-in with an SMS code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmsLogIn {
+    pub vid: String,
+    pub mobile: String,
+    pub code: String,
+}
+
+/// AA-03's registration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Registration {
+    pub vid: String,
+    pub mobile: String,
+    pub code: String,
+    /// The MD5 form of the password, when one is set.
+    pub pwd: Option<String>,
+    /// The referrer.
+    pub rid: Option<String>,
+    /// The descriptive fields, `name` among them.
+    pub profile: Object,
+}
+
+/// AA-05's change of a member: the fields given.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MemberChange {
+    /// The member's own id, mobile and vendor may be sent back unchanged, nothing else.
+    pub uid: Option<String>,
+    pub mobile: Option<String>,
+    pub vid: Option<String>,
+    /// Descriptive fields.
+    pub texts: Object,
+    /// The platform's and the vendor's only.
+    pub state: Option<i64>,
+    pub utype: Option<i64>,
+    pub vip: Option<bool>,
+    pub bonus: Option<i64>,
+    pub rid: Option<String>,
+}
+
+/// AA-06's new password (MD5 form), and the old one as given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordChange {
+    pub new: String,
+    pub old: Option<String>,
+}
+
+/// AA-06B's new mobile, with its code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MobileChange {
+    pub mobile: String,
+    pub code: Option<String>,
+}
+
+/// The member whose password is reset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResetTarget {
+    Uid(String),
+    Mobile { vid: String, mobile: String },
+}
+
+/// AA-07's new password (MD5 form) and the code sent for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordReset {
+    pub pwd: String,
+    pub code: String,
+}
+
+/// AA-08's WeChat identity, and who binds it when no member is logged in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WeixinBinding {
+    pub openid: String,
+    /// `OpenID`, `UnionID`, `nick`, `avatar`, `sex`, `sbc_tms`.
+    pub weixin: Object,
+    pub sign_in: Option<WeixinSignIn>,
+}
+
+/// A member binding WeChat without a log-in: vendor, mobile and its SMS code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WeixinSignIn {
+    pub vid: String,
+    pub mobile: String,
+    pub code: String,
+}
 
 /// Members, sign-in and tokens.
 pub struct Members {
@@ -103,29 +208,23 @@ impl Members {
     /// `vid` + `mobile` + `pwd` for members. Wrong passwords are limited per account.
     pub async fn login(
         &self,
-        f: &Fields,
+        input: LogIn,
         from: Option<std::net::IpAddr>,
     ) -> Result<(String, Party)> {
-        let pwd = f.required("pwd", 256)?;
-        let password = Password::presented(&password_digest(&pwd), "pwd")?;
-        let row = if let Some(user) = f.text("user", 64)?.filter(|u| !u.is_empty()) {
-            store::user_by_login(self.store.pool(), &user)
-                .await?
-                .map(Party::from)
-        } else {
-            let vid = f.required("vid", 32)?;
-            let mobile = f.required("mobile", 20)?;
-            store::member_by_mobile(self.store.pool(), &vid, &mobile)
-                .await?
-                .map(Party::from)
-        };
+        let row = match &input.who {
+            Who::User(user) => store::user_by_login(self.store.pool(), user).await?,
+            Who::Member { vid, mobile } => {
+                store::member_by_mobile(self.store.pool(), vid, mobile).await?
+            }
+        }
+        .map(Party::from);
         let Some(row) = row.filter(|r| r.pwd_hash.is_some()) else {
             self.passwords.waste_one_verification().await;
             return Err(Error::Unauthorized(AuthFailure::WrongPassword));
         };
         let hash = row.pwd_hash.clone().unwrap_or_default();
         self.guard
-            .verify(&format!("iot:{}", row.uid), from, &password, &hash)
+            .verify(&format!("iot:{}", row.uid), from, &input.password, &hash)
             .await?;
         self.ensure_active(&row).await?;
         let token = self.token(&row).await?;
@@ -145,23 +244,18 @@ impl Members {
         Ok(())
     }
 
-    /// A vendor members may register with.
     /// A member's log-in code (`vid` + `mobile` of a registered member).
-    pub async fn login_code(&self, f: &Fields) -> Result<()> {
-        self.member_code(f, "iot-login").await
+    pub async fn login_code(&self, to: MemberMobile) -> Result<()> {
+        self.member_code(to, "iot-login").await
     }
 
     /// A code to `mobile` of vendor `vid`: for log-in (the member must exist) or registration
     /// (it must not).
-    async fn member_code(&self, f: &Fields, purpose: &str) -> Result<()> {
-        let vid = f.required("vid", 32)?;
-        let mobile = f
-            .mobile("mobile")?
-            .ok_or_else(|| Error::invalid("mobile", "mobile is required"))?;
+    async fn member_code(&self, to: MemberMobile, purpose: &str) -> Result<()> {
+        let MemberMobile { vid, mobile } = to;
         self.shared.live_vendor(&vid).await?;
         let exists = store::member_by_mobile(self.store.pool(), &vid, &mobile)
             .await?
-            .map(Party::from)
             .is_some();
         match (purpose, exists) {
             ("iot-login", false) => Err(Error::NotFound(Entity::User)),
@@ -171,10 +265,8 @@ impl Members {
     }
 
     /// A member's log-in with `vid` + `mobile` + SMS `code`.
-    pub async fn sms_login(&self, f: &Fields) -> Result<(String, Party)> {
-        let vid = f.required("vid", 32)?;
-        let mobile = f.required("mobile", 20)?;
-        let code = f.required("code", 10)?;
+    pub async fn sms_login(&self, input: SmsLogIn) -> Result<(String, Party)> {
+        let SmsLogIn { vid, mobile, code } = input;
         let code_id = self
             .codes
             .check(code_request("iot-login", &mobile), &code)
@@ -227,8 +319,8 @@ impl Members {
     }
 
     /// AA-02: a registration code for `mobile` with vendor `vid`.
-    pub async fn registration_code(&self, f: &Fields) -> Result<()> {
-        self.member_code(f, "iot-register").await
+    pub async fn registration_code(&self, to: MemberMobile) -> Result<()> {
+        self.member_code(to, "iot-register").await
     }
 
     /// The agent and dealer a member referred by `rid` comes under; `rid` must be a live party
@@ -271,25 +363,24 @@ impl Members {
     }
 
     /// AA-03: registers a member with the code sent to their mobile; returns a token too.
-    pub async fn register(&self, f: &Fields) -> Result<(String, Party)> {
-        let vid = f.required("vid", 32)?;
-        let mobile = f
-            .mobile("mobile")?
-            .ok_or_else(|| Error::invalid("mobile", "mobile is required"))?;
-        let code = f.required("code", 10)?;
-        let name = f.required("name", 64)?;
+    pub async fn register(&self, input: Registration) -> Result<(String, Party)> {
+        let Registration {
+            vid,
+            mobile,
+            code,
+            pwd,
+            rid,
+            profile,
+        } = input;
         let vendor = self.shared.live_vendor(&vid).await?;
-        let pwd = match f.text("pwd", 64)? {
-            Some(p) if !p.is_empty() => Some(self.passwords.hash(&new_password(f, "pwd")?).await?),
-            _ => None,
+        let pwd = match pwd {
+            Some(p) => Some(self.passwords.hash(&p).await?),
+            None => None,
         };
-        let (agent, dealer) = match f.text("rid", 32)?.filter(|r| !r.is_empty()) {
-            Some(rid) => self.referrer(&vid, &rid, None).await?,
+        let (agent, dealer) = match &rid {
+            Some(rid) => self.referrer(&vid, rid, None).await?,
             None => (None, None),
         };
-        let mut profile = Map::new();
-        f.copy_texts(&MEMBER_TEXTS, 256, &mut profile)?;
-        profile.insert("name".into(), Value::String(name));
         let code_id = self
             .codes
             .check(code_request("iot-register", &mobile), &code)
@@ -309,7 +400,7 @@ impl Members {
             dealer,
             mobile: Some(mobile),
             pwd_hash: pwd,
-            rid: f.text("rid", 32)?.filter(|r| !r.is_empty()),
+            rid,
             ..new_party(uid, Role::Member, Some(vid), profile, now.millis())
         };
         if !store::insert_user(&mut tx, &UserRow::from(&row))
@@ -326,27 +417,22 @@ impl Members {
 
     /// AA-05: a member's profile. Members change their descriptive fields (and set a referrer
     /// once); the platform and their vendor may also change the state, VIP, bonus and referrer.
-    pub async fn update(&self, caller: &Caller, uid: &str, f: &Fields) -> Result<Party> {
+    pub async fn update(
+        &self,
+        caller: &Caller,
+        uid: &str,
+        change: Input<MemberChange>,
+    ) -> Result<Party> {
         caller.require(Range::BrandOrMember)?;
         let mut row = self.shared.member(caller, uid).await?;
         let was = row.state;
-        if caller.is_brand() {
-            super::only_writable(
-                f,
-                &MEMBER_WRITABLE_BY_BRAND,
-                &MEMBER_FIELDS,
-                "(AA-01 shows it)",
-            )?;
-        } else {
-            super::only_writable(f, &MEMBER_WRITABLE, &MEMBER_FIELDS, "by a member")?;
-        }
-        if let Some(u) = f.text("uid", 64)?
-            && !u.is_empty()
+        let change = change.read()?;
+        if let Some(u) = change.uid.filter(|u| !u.is_empty())
             && u != row.uid
         {
             return Err(Error::invalid("uid", "uid is the member in the path"));
         }
-        if let Some(m) = f.mobile("mobile")?
+        if let Some(m) = change.mobile
             && row.mobile.as_deref() != Some(m.as_str())
         {
             return Err(Error::invalid(
@@ -354,8 +440,7 @@ impl Members {
                 "a mobile number is changed with its code: PUT /users/<UID>/mob",
             ));
         }
-        if let Some(v) = f.text("vid", 32)?
-            && !v.is_empty()
+        if let Some(v) = change.vid.filter(|v| !v.is_empty())
             && row.vid.as_deref() != Some(v.as_str())
         {
             return Err(Error::invalid(
@@ -364,22 +449,22 @@ impl Members {
             ));
         }
         let mut profile = row.profile.clone();
-        f.copy_texts(&MEMBER_TEXTS, 256, &mut profile)?;
+        profile.extend(change.texts);
         if caller.is_brand() {
-            if let Some(state) = f.int("state", 0, 2)? {
+            if let Some(state) = change.state {
                 row.state = state;
             }
-            if let Some(t) = f.int("type", 0, 1_000)? {
+            if let Some(t) = change.utype {
                 row.utype = t;
             }
-            if let Some(vip) = f.bool("vip")? {
+            if let Some(vip) = change.vip {
                 profile.insert("vip".into(), Value::Bool(vip));
             }
-            if let Some(bonus) = f.int("bonus", 0, 1_000_000_000)? {
+            if let Some(bonus) = change.bonus {
                 profile.insert("bonus".into(), Value::from(bonus));
             }
         }
-        if let Some(rid) = f.text("rid", 32)?.filter(|r| !r.is_empty())
+        if let Some(rid) = change.rid.filter(|r| !r.is_empty())
             && row.rid.as_deref() != Some(rid.as_str())
         {
             if !caller.is_brand() && row.rid.is_some() {
@@ -408,38 +493,43 @@ impl Members {
         &self,
         caller: &Caller,
         uid: &str,
-        f: &Fields,
+        change: Input<PasswordChange>,
         from: Option<std::net::IpAddr>,
     ) -> Result<()> {
         caller.require(Range::BrandOrMember)?;
         let mut row = self.shared.member(caller, uid).await?;
         let was = row.state;
-        let new = new_password(f, "new_pwd")?;
+        let change = change.read()?;
         if caller.role == Role::Member
             && let Some(hash) = row.pwd_hash.clone()
         {
-            let old = f.required("old_pwd", 256)?;
+            let old = change
+                .old
+                .filter(|o| !o.is_empty())
+                .ok_or_else(|| Error::invalid("old_pwd", "old_pwd is required"))?;
             let old = Password::presented(&password_digest(&old), "old_pwd")?;
             self.guard
                 .verify(&format!("iot:{uid}"), from, &old, &hash)
                 .await?;
         }
-        row.pwd_hash = Some(self.passwords.hash(&new).await?);
+        row.pwd_hash = Some(self.passwords.hash(&change.new).await?);
         written(store::update_user(self.store.pool(), &UserRow::from(&row), was).await?)?;
         Ok(())
     }
 
     /// AA-06A: a code to the new mobile number.
-    pub async fn mobile_code(&self, caller: &Caller, uid: &str, f: &Fields) -> Result<()> {
+    pub async fn mobile_code(
+        &self,
+        caller: &Caller,
+        uid: &str,
+        mobile: Input<String>,
+    ) -> Result<()> {
         caller.require(Range::BrandOrMember)?;
         let row = self.shared.member(caller, uid).await?;
-        let mobile = f
-            .mobile("mobile")?
-            .ok_or_else(|| Error::invalid("mobile", "mobile is required"))?;
+        let mobile = mobile.read()?;
         let vid = row.vid.unwrap_or_default();
         if store::member_by_mobile(self.store.pool(), &vid, &mobile)
             .await?
-            .map(Party::from)
             .is_some()
         {
             return Err(Error::Conflict(Entity::User));
@@ -448,14 +538,17 @@ impl Members {
     }
 
     /// AA-06B: the new mobile number with its code (the platform and vendor need no code).
-    pub async fn change_mobile(&self, caller: &Caller, uid: &str, f: &Fields) -> Result<Party> {
+    pub async fn change_mobile(
+        &self,
+        caller: &Caller,
+        uid: &str,
+        change: Input<MobileChange>,
+    ) -> Result<Party> {
         caller.require(Range::BrandOrMember)?;
         let mut row = self.shared.member(caller, uid).await?;
         let was = row.state;
-        let mobile = f
-            .mobile("mobile")?
-            .ok_or_else(|| Error::invalid("mobile", "mobile is required"))?;
-        let code_id = match (caller.role, f.text("code", 10)?.filter(|c| !c.is_empty())) {
+        let MobileChange { mobile, code } = change.read()?;
+        let code_id = match (caller.role, code) {
             (Role::Member, None) => return Err(Error::invalid("code", "code is required")),
             (_, Some(code)) => Some(
                 self.codes
@@ -482,13 +575,11 @@ impl Members {
     }
 
     /// The member a password reset is for: `uid`, or `vid` + `mobile`.
-    async fn reset_target(&self, f: &Fields) -> Result<Party> {
-        let row = match f.text("uid", 32)?.filter(|u| !u.is_empty()) {
-            Some(uid) => self.shared.party(&uid).await?,
-            None => {
-                let vid = f.required("vid", 32)?;
-                let mobile = f.required("mobile", 20)?;
-                store::member_by_mobile(self.store.pool(), &vid, &mobile)
+    async fn reset_target(&self, target: &ResetTarget) -> Result<Party> {
+        let row = match target {
+            ResetTarget::Uid(uid) => self.shared.party(uid).await?,
+            ResetTarget::Mobile { vid, mobile } => {
+                store::member_by_mobile(self.store.pool(), vid, mobile)
                     .await?
                     .map(Party::from)
             }
@@ -498,10 +589,14 @@ impl Members {
     }
 
     /// "获取找回密码验证码": a code to the member's own mobile.
-    pub async fn reset_code(&self, f: &Fields) -> Result<()> {
-        let row = self.reset_target(f).await?;
+    pub async fn reset_code(
+        &self,
+        target: ResetTarget,
+        given: Input<Option<String>>,
+    ) -> Result<()> {
+        let row = self.reset_target(&target).await?;
         let mobile = row.mobile.unwrap_or_default();
-        if let Some(given) = f.text("mobile", 20)?.filter(|m| !m.is_empty())
+        if let Some(given) = given.read()?.filter(|m| !m.is_empty())
             && given != mobile
         {
             return Err(Error::NotFound(Entity::User));
@@ -510,17 +605,20 @@ impl Members {
     }
 
     /// AA-07: a new password with the code sent to the member's mobile.
-    pub async fn reset_password(&self, f: &Fields) -> Result<()> {
-        let mut row = self.reset_target(f).await?;
+    pub async fn reset_password(
+        &self,
+        target: ResetTarget,
+        reset: Input<PasswordReset>,
+    ) -> Result<()> {
+        let mut row = self.reset_target(&target).await?;
         let was = row.state;
-        let pwd = new_password(f, "pwd")?;
-        let code = f.required("code", 10)?;
+        let reset = reset.read()?;
         let mobile = row.mobile.clone().unwrap_or_default();
         let code_id = self
             .codes
-            .check(code_request("iot-reset", &mobile), &code)
+            .check(code_request("iot-reset", &mobile), &reset.code)
             .await?;
-        row.pwd_hash = Some(self.passwords.hash(&pwd).await?);
+        row.pwd_hash = Some(self.passwords.hash(&reset.pwd).await?);
         let mut tx = self.store.begin_write().await?;
         written(store::update_user(&mut *tx, &UserRow::from(&row), was).await?)?;
         store::delete_tokens_of(&mut *tx, &row.uid).await?;
@@ -540,42 +638,25 @@ impl Members {
     pub async fn bind_weixin(
         &self,
         caller: Option<&Caller>,
-        f: &Fields,
+        binding: WeixinBinding,
     ) -> Result<(Option<String>, Party)> {
-        let openid = f
-            .required("openid", 64)
-            .or_else(|_| f.required("OpenID", 64))?;
-        let mut weixin = Map::new();
-        weixin.insert("OpenID".into(), Value::String(openid.clone()));
-        for (key, out) in [
-            ("unionid", "UnionID"),
-            ("UnionID", "UnionID"),
-            ("nick", "nick"),
-            ("avatar", "avatar"),
-        ] {
-            if let Some(v) = f.text(key, 256)? {
-                weixin.insert(out.into(), Value::String(v));
-            }
-        }
-        weixin.insert("sex".into(), Value::from(f.int("sex", 0, 2)?.unwrap_or(0)));
-        weixin.insert(
-            "sbc_tms".into(),
-            Value::from(f.int("sbc_tms", 0, i64::MAX)?.unwrap_or(0)),
-        );
+        let WeixinBinding {
+            openid,
+            weixin,
+            sign_in,
+        } = binding;
         let (mut row, code_id) = match caller {
             Some(c) => {
                 c.require(Range::Member)?;
                 (self.shared.member(c, &c.uid).await?, None)
             }
             None => {
-                let vid = f.required("vid", 32)?;
-                let mobile = f.mobile("mobile")?.ok_or_else(|| {
+                let WeixinSignIn { vid, mobile, code } = sign_in.ok_or_else(|| {
                     Error::invalid(
                         "mobile",
                         "mobile is required to bind WeChat without a log-in",
                     )
                 })?;
-                let code = f.required("code", 10)?;
                 let vendor = self.shared.live_vendor(&vid).await?;
                 let existing = store::member_by_mobile(self.store.pool(), &vid, &mobile)
                     .await?

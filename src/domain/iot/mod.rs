@@ -16,6 +16,11 @@
 //! What several need (section 1.2's ids, vendors' codes, looking up a party or a member) is
 //! [`shared::Shared`], held by each.
 //!
+//! The services take typed inputs (each service's module defines its own; the surface reads a
+//! request into them, and hands over as an [`Input`] what must be looked at only after the
+//! checks that come first), return the objects of [`model`] (built from the store's rows there
+//! and nowhere else), and answer lists as [`listing`] plans them and the store executes them.
+//!
 //! Descriptive fields the rules never read (names, addresses, pictures, specifications) are kept
 //! as JSON objects; everything scoping, the state machines and money depend on is typed.
 
@@ -69,6 +74,11 @@ pub struct Iot {
 
 impl Iot {
     /// Builds the services over the store and the shared services they call.
+    /// The zone local dates are read in.
+    pub fn zone(&self) -> Zone {
+        self.shared.settings.zone
+    }
+
     pub fn new(
         store: Store,
         clock: Clock,
@@ -261,6 +271,31 @@ pub(crate) fn visible<T>(
     Ok(row)
 }
 
+/// A request's typed input as the surface read it, or why it could not be read. A service
+/// looks at it only after the checks that come first (who may call, which object, which move),
+/// so a caller is told what it may not do, or that an object is not there, before what it sent
+/// wrong.
+#[derive(Debug)]
+pub struct Input<T>(Result<T>);
+
+impl<T> Input<T> {
+    /// A value read well (the demo's, a test's).
+    pub fn ok(value: T) -> Input<T> {
+        Input(Ok(value))
+    }
+
+    /// The typed value, or the refusal of what was sent.
+    pub fn read(self) -> Result<T> {
+        self.0
+    }
+}
+
+impl<T> From<Result<T>> for Input<T> {
+    fn from(r: Result<T>) -> Input<T> {
+        Input(r)
+    }
+}
+
 /// The form a password travels in (the document sends MD5 hex): 32 hex digits are taken as
 /// that digest, anything else is digested here first, so both forms of one password match.
 pub fn password_digest(pwd: &str) -> String {
@@ -269,144 +304,6 @@ pub fn password_digest(pwd: &str) -> String {
         pwd.to_ascii_lowercase()
     } else {
         super::ids::to_hex(&md5::Md5::digest(pwd.as_bytes()))
-    }
-}
-
-/// A JSON object from a request, with typed readers that refuse with the field's name.
-#[derive(Debug, Clone, Default)]
-pub struct Fields(pub Map<String, Value>);
-
-impl Fields {
-    pub fn get(&self, key: &str) -> Option<&Value> {
-        self.0.get(key).filter(|v| !v.is_null())
-    }
-
-    pub fn has(&self, key: &str) -> bool {
-        self.get(key).is_some()
-    }
-
-    /// A text field (numbers are taken as their text), trimmed; at most `max` characters.
-    pub fn text(&self, key: &'static str, max: usize) -> Result<Option<String>> {
-        let s = match self.get(key) {
-            None => return Ok(None),
-            Some(Value::String(s)) => s.trim().to_owned(),
-            Some(Value::Number(n)) => n.to_string(),
-            Some(_) => return Err(Error::invalid(key, format!("{key} must be a string"))),
-        };
-        if s.chars().count() > max {
-            return Err(Error::invalid(
-                key,
-                format!("{key} is longer than {max} characters"),
-            ));
-        }
-        if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-            return Err(Error::invalid(
-                key,
-                format!("{key} holds control characters"),
-            ));
-        }
-        Ok(Some(s))
-    }
-
-    /// A text field that must be present and not empty.
-    pub fn required(&self, key: &'static str, max: usize) -> Result<String> {
-        match self.text(key, max)? {
-            Some(s) if !s.is_empty() => Ok(s),
-            _ => Err(Error::invalid(key, format!("{key} is required"))),
-        }
-    }
-
-    /// An integer field (a number or a numeric string) within `min..=max`.
-    pub fn int(&self, key: &'static str, min: i64, max: i64) -> Result<Option<i64>> {
-        let n = match self.get(key) {
-            None => return Ok(None),
-            Some(Value::Number(n)) => n.as_i64(),
-            Some(Value::String(s)) => s.trim().parse().ok(),
-            Some(Value::Bool(b)) => Some(i64::from(*b)),
-            Some(_) => None,
-        };
-        match n {
-            Some(n) if (min..=max).contains(&n) => Ok(Some(n)),
-            _ => Err(Error::invalid(
-                key,
-                format!("{key} must be an integer from {min} to {max}"),
-            )),
-        }
-    }
-
-    /// A boolean field (`true`/`false`, 1/0, or their text).
-    pub fn bool(&self, key: &'static str) -> Result<Option<bool>> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(Value::Number(n)) if n.as_i64() == Some(0) => Ok(Some(false)),
-            Some(Value::Number(n)) if n.as_i64() == Some(1) => Ok(Some(true)),
-            Some(Value::String(s)) if matches!(s.trim(), "true" | "1") => Ok(Some(true)),
-            Some(Value::String(s)) if matches!(s.trim(), "false" | "0") => Ok(Some(false)),
-            Some(_) => Err(Error::invalid(key, format!("{key} must be true or false"))),
-        }
-    }
-
-    /// An amount of money in yuan (a number or text with at most two decimals, 0 or more).
-    pub fn money(&self, key: &'static str) -> Result<Option<Fen>> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(v) => money_of(v)
-                .filter(|f| f.0 >= 0 && f.0 <= 10_000_000_000)
-                .map(Some)
-                .ok_or_else(|| {
-                    Error::invalid(
-                        key,
-                        format!("{key} must be an amount in yuan with at most two decimals"),
-                    )
-                }),
-        }
-    }
-
-    /// A JSON object field.
-    pub fn object(&self, key: &'static str) -> Result<Option<Map<String, Value>>> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(Value::Object(m)) => Ok(Some(m.clone())),
-            Some(_) => Err(Error::invalid(key, format!("{key} must be an object"))),
-        }
-    }
-
-    /// A JSON array field.
-    pub fn array(&self, key: &'static str) -> Result<Option<Vec<Value>>> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(Value::Array(a)) => Ok(Some(a.clone())),
-            Some(_) => Err(Error::invalid(key, format!("{key} must be an array"))),
-        }
-    }
-
-    /// A mobile number: 11 digits starting with 1 (section AA's "手机").
-    pub fn mobile(&self, key: &'static str) -> Result<Option<String>> {
-        match self.text(key, 20)? {
-            None => Ok(None),
-            Some(m) if m.is_empty() => Ok(None),
-            Some(m) if is_mobile(&m) => Ok(Some(m)),
-            Some(_) => Err(Error::invalid(
-                key,
-                format!("{key} must be an 11-digit mobile number"),
-            )),
-        }
-    }
-
-    /// Copies the listed text fields that are present into `into` (checked, at most `max` long).
-    pub fn copy_texts(
-        &self,
-        keys: &[&'static str],
-        max: usize,
-        into: &mut Map<String, Value>,
-    ) -> Result<()> {
-        for key in keys {
-            if let Some(v) = self.text(key, max)? {
-                into.insert((*key).to_owned(), Value::String(v));
-            }
-        }
-        Ok(())
     }
 }
 
@@ -443,59 +340,6 @@ pub fn object_of(text: &str) -> Map<String, Value> {
 }
 
 /// Section 1.3's time format: `YYYY-MM-DDTHH:MM:SSZ` (empty when there is none).
-/// Refuses the first field of `f` (in name order) that is not in `writable`, naming it: a
-/// field of the object the caller may not change (`who` says who may), or one the object does
-/// not have. Nothing a client sends is silently dropped.
-pub fn only_writable(
-    f: &Fields,
-    writable: &[&str],
-    known: &[&'static str],
-    who: &str,
-) -> Result<()> {
-    let mut keys: Vec<&String> = f.0.keys().collect();
-    keys.sort();
-    for key in keys {
-        if writable.contains(&key.as_str()) {
-            continue;
-        }
-        return Err(match known.iter().find(|k| **k == key.as_str()) {
-            Some(k) => Error::invalid(k, format!("cannot be changed here {who}")),
-            None => Error::invalid(
-                "body",
-                format!(
-                    "{} is not a field of this object",
-                    super::error::quoted(key)
-                ),
-            ),
-        });
-    }
-    Ok(())
-}
-
-/// An instant a client sends: epoch seconds (`0` or `""` clears it), ISO 8601, or the
-/// examples' own `"20180105"` (local date). `None` when the field is absent.
-pub fn instant(f: &Fields, key: &'static str, zone: Zone) -> Result<Option<Option<i64>>> {
-    let bad = || {
-        Error::invalid(
-            key,
-            format!("{key} must be epoch seconds, YYYY-MM-DDTHH:MM:SSZ or YYYYMMDD"),
-        )
-    };
-    match f.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => match n.as_i64() {
-            Some(0) => Ok(Some(None)),
-            Some(s) if s > 0 && s < 100_000_000_000 => Ok(Some(Some(s * 1000))),
-            _ => Err(bad()),
-        },
-        Some(Value::String(s)) if s.trim().is_empty() => Ok(Some(None)),
-        Some(Value::String(s)) if s.len() <= 40 => Timestamp::parse_any(s, zone)
-            .map(|t| Some(Some(t.millis())))
-            .ok_or_else(bad),
-        Some(_) => Err(bad()),
-    }
-}
-
 pub fn tms(ms: Option<i64>) -> Value {
     Value::String(
         ms.map(|m| Timestamp::from_millis(m).iso_utc_secs())

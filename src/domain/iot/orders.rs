@@ -18,7 +18,7 @@ use super::listing::{self, List, ListRequest, Listed, Scope};
 use super::model::{self, Commission, CommissionState, Order, Party, Product, Ticket};
 use super::products::Pricing;
 use super::shared::Shared;
-use super::{Caller, Fields, Place, Range, Role, money_json, visible};
+use super::{Caller, Input, Place, Range, Role, money_json, visible};
 use crate::domain::money::Fen;
 use crate::domain::payments::{
     ClientPayParams, OrderOwner, OwnerFuture, Paid, PaymentGateway, PrepayRequest, Settlement,
@@ -129,6 +129,92 @@ impl OrderAction {
     }
 }
 
+/// AD-02's order: its lines, receiver and memo.
+#[derive(Debug)]
+pub struct NewOrder {
+    /// 1 to 20 lines.
+    pub lines: Vec<OrderLine>,
+    /// Read once the lines are priced.
+    pub shipping: Input<Shipping>,
+}
+
+/// Where an order goes, and its memo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shipping {
+    pub receiver: Receiver,
+    pub memo: String,
+}
+
+/// One line of an order: a product, how many, and for a rented product the rent plan's key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderLine {
+    pub product_id: String,
+    pub quantity: i64,
+    pub rent: Option<String>,
+}
+
+/// Who receives an order, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receiver {
+    pub name: String,
+    pub phone: String,
+    pub area: String,
+    pub address: String,
+    pub zipcode: String,
+}
+
+/// AD-05's delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub company: String,
+    pub tracking_num: String,
+    pub clerk: String,
+}
+
+/// AD-06's corrections of the delivery (at least one).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryPatch {
+    pub company: Option<String>,
+    pub tracking_num: Option<String>,
+    pub clerk: Option<String>,
+}
+
+/// AD-14's refund: how much (all that was paid when not given) and the refund's number.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Refund {
+    pub amount: Option<Fen>,
+    pub number: Option<String>,
+}
+
+/// A move of an order, with what it carries.
+#[derive(Debug)]
+pub enum OrderMove {
+    Deliver(Input<Delivery>),
+    EditDelivery(Input<DeliveryPatch>),
+    Confirm,
+    /// With the reason.
+    Return(Input<String>),
+    Consent,
+    Refund(Input<Refund>),
+    Close,
+    Done,
+}
+
+impl OrderMove {
+    pub fn action(&self) -> OrderAction {
+        match self {
+            OrderMove::Deliver(_) => OrderAction::Deliver,
+            OrderMove::EditDelivery(_) => OrderAction::EditDelivery,
+            OrderMove::Confirm => OrderAction::Confirm,
+            OrderMove::Return(_) => OrderAction::Return,
+            OrderMove::Consent => OrderAction::Consent,
+            OrderMove::Refund(_) => OrderAction::Refund,
+            OrderMove::Close => OrderAction::Close,
+            OrderMove::Done => OrderAction::Done,
+        }
+    }
+}
+
 /// Where an order sits.
 pub fn place_of(o: &Order) -> Place<'_> {
     Place {
@@ -223,27 +309,23 @@ impl Orders {
     /// AD-02: a member's order for products of their vendor. Each line is `product_id`,
     /// `quantity` and, for a rented product, the rent plan's `rent` key. The amount is the
     /// lines' prices plus freight, plus installation where the product is installed.
-    pub async fn create(&self, caller: &Caller, f: &Fields) -> Result<Order> {
+    pub async fn create(&self, caller: &Caller, new: Input<NewOrder>) -> Result<Order> {
         caller.require(Range::Member)?;
         let member = self.shared.member(caller, &caller.uid).await?;
         let vid = member.vid.clone().unwrap_or_default();
-        let content = f
-            .array("content")?
-            .ok_or_else(|| Error::invalid("content", "content is required"))?;
-        if content.is_empty() || content.len() > 20 {
-            return Err(Error::invalid("content", "an order holds 1 to 20 lines"));
-        }
+        let NewOrder {
+            lines: wanted,
+            shipping,
+        } = new.read()?;
         let mut lines = Vec::new();
         let mut amount = 0i64;
         let mut needs_install = false;
-        for item in &content {
-            let g =
-                Fields(item.as_object().cloned().ok_or_else(|| {
-                    Error::invalid("content", "each line is {product_id, quantity}")
-                })?);
-            let pid = g.required("product_id", 32)?;
-            let quantity = g.int("quantity", 1, 99)?.unwrap_or(1);
-            let rent = g.text("rent", 32)?.filter(|r| !r.is_empty());
+        for OrderLine {
+            product_id: pid,
+            quantity,
+            rent,
+        } in wanted
+        {
             let product = store::product(self.store.pool(), &pid)
                 .await?
                 .map(Product::from)
@@ -282,44 +364,13 @@ impl Orders {
                 "an order of nothing to pay cannot be paid",
             ));
         }
-        let receiver = f
-            .object("receiver")?
-            .ok_or_else(|| Error::invalid("receiver", "receiver is required"))?;
-        let r = Fields(receiver);
+        let Shipping { receiver, memo } = shipping.read()?;
         let mut rec = Map::new();
-        rec.insert(
-            "name".into(),
-            Value::String(
-                r.required("name", 64)
-                    .map_err(|_| Error::invalid("receiver", "receiver.name is required"))?,
-            ),
-        );
-        rec.insert(
-            "phone".into(),
-            Value::String(
-                r.required("phone", 20)
-                    .map_err(|_| Error::invalid("receiver", "receiver.phone is required"))?,
-            ),
-        );
-        let area = r
-            .text("area", 128)?
-            .or(r.text("addr_area", 128)?)
-            .unwrap_or_default();
-        let address = r
-            .text("address", 256)?
-            .or(r.text("addr_deatil", 256)?)
-            .or(r.text("addr_detail", 256)?)
-            .unwrap_or_default();
-        if address.is_empty() {
-            return Err(Error::invalid("receiver", "receiver.address is required"));
-        }
-        rec.insert("addr_area".into(), Value::String(area));
-        rec.insert("addr_deatil".into(), Value::String(address));
-        rec.insert(
-            "zipcode".into(),
-            Value::String(r.text("zipcode", 10)?.unwrap_or_default()),
-        );
-        let memo = f.text("memo", 500)?.unwrap_or_default();
+        rec.insert("name".into(), Value::String(receiver.name));
+        rec.insert("phone".into(), Value::String(receiver.phone));
+        rec.insert("addr_area".into(), Value::String(receiver.area));
+        rec.insert("addr_deatil".into(), Value::String(receiver.address));
+        rec.insert("zipcode".into(), Value::String(receiver.zipcode));
         let code = self.shared.vendor_code(Some(&vid)).await?;
         let now = self.clock.now();
         let mut tx = self.store.begin_write().await?;
@@ -359,13 +410,8 @@ impl Orders {
 
     /// Moves an order (AD-05, AD-06, AD-11..AD-14, close, done). A move the state machine does
     /// not allow is refused and changes nothing.
-    pub async fn act(
-        &self,
-        caller: &Caller,
-        oid: &str,
-        action: OrderAction,
-        f: &Fields,
-    ) -> Result<Order> {
+    pub async fn act(&self, caller: &Caller, oid: &str, mv: OrderMove) -> Result<Order> {
+        let action = mv.action();
         caller.require(action.range())?;
         let before = self.get(caller, oid).await?;
         if caller.role == Role::Member && before.uid != caller.uid {
@@ -376,47 +422,37 @@ impl Orders {
         let mut o = before.clone();
         use OrderAction as A;
         use OrderState as S;
-        match (action, state) {
-            (A::Deliver, S::Paid) => {
+        let mut refund_no = None;
+        match (mv, state) {
+            (OrderMove::Deliver(delivery), S::Paid) => {
+                let delivery = delivery.read()?;
                 let mut d = Map::new();
-                d.insert("company".into(), Value::String(f.required("company", 64)?));
-                d.insert(
-                    "tracking_num".into(),
-                    Value::String(f.required("tracking_num", 64)?),
-                );
-                d.insert(
-                    "delivery_clerk".into(),
-                    Value::String(f.text("delivery_clerk", 64)?.unwrap_or_default()),
-                );
+                d.insert("company".into(), Value::String(delivery.company));
+                d.insert("tracking_num".into(), Value::String(delivery.tracking_num));
+                d.insert("delivery_clerk".into(), Value::String(delivery.clerk));
                 o.delivery = Some(d);
                 o.delivered_at = Some(now);
                 o.state = S::Delivered;
             }
-            (A::EditDelivery, S::Delivered | S::Received | S::Done) => {
+            (OrderMove::EditDelivery(patch), S::Delivered | S::Received | S::Done) => {
+                let patch = patch.read()?;
                 let mut d = o.delivery.clone().unwrap_or_default();
-                let before_len = d.len();
-                Fields(f.0.clone()).copy_texts(
-                    &["company", "tracking_num", "delivery_clerk"],
-                    64,
-                    &mut d,
-                )?;
-                if d.len() == before_len
-                    && !["company", "tracking_num", "delivery_clerk"]
-                        .iter()
-                        .any(|k| f.has(k))
-                {
-                    return Err(Error::invalid(
-                        "company",
-                        "give company, tracking_num or delivery_clerk",
-                    ));
+                for (key, value) in [
+                    ("company", patch.company),
+                    ("tracking_num", patch.tracking_num),
+                    ("delivery_clerk", patch.clerk),
+                ] {
+                    if let Some(v) = value {
+                        d.insert(key.into(), Value::String(v));
+                    }
                 }
                 o.delivery = Some(d);
             }
-            (A::Confirm, S::Delivered) => {
+            (OrderMove::Confirm, S::Delivered) => {
                 o.received_at = Some(now);
                 o.state = S::Received;
             }
-            (A::Return, S::Received | S::Done) => {
+            (OrderMove::Return(reason), S::Received | S::Done) => {
                 let received = o.received_at.unwrap_or(now);
                 if now >= received + RETURN_WINDOW_MS {
                     return Err(Error::State(format!(
@@ -424,20 +460,18 @@ impl Orders {
                     )));
                 }
                 let mut r = Map::new();
-                r.insert(
-                    "reason".into(),
-                    Value::String(f.text("reason", 500)?.unwrap_or_default()),
-                );
+                r.insert("reason".into(), Value::String(reason.read()?));
                 r.insert("from".into(), Value::String(o.state.as_str().into()));
                 o.return_info = Some(r);
                 o.returned_at = Some(now);
                 o.state = S::Return;
             }
-            (A::Consent, S::Return) => {
+            (OrderMove::Consent, S::Return) => {
                 o.state = S::Consent;
             }
-            (A::Refund, S::Consent) => {
-                let refund = f.money("amount")?.unwrap_or(o.amount);
+            (OrderMove::Refund(refund), S::Consent) => {
+                let Refund { amount, number } = refund.read()?;
+                let refund = amount.unwrap_or(o.amount);
                 if refund.0 <= 0 || refund > o.amount {
                     return Err(Error::invalid(
                         "amount",
@@ -445,15 +479,16 @@ impl Orders {
                     ));
                 }
                 let mut r = o.return_info.clone().unwrap_or_default();
-                if let Some(no) = f.text("refund_no", 64)? {
-                    r.insert("refund_no".into(), Value::String(no));
+                if let Some(no) = &number {
+                    r.insert("refund_no".into(), Value::String(no.clone()));
                 }
+                refund_no = number;
                 o.return_info = Some(r);
                 o.refund_amount = Some(refund);
                 o.refunded_at = Some(now);
                 o.state = S::Refund;
             }
-            (A::Close, S::Obligation) => {
+            (OrderMove::Close, S::Obligation) => {
                 if o.prepay_id.is_some() {
                     self.gateway
                         .close(o.oid.clone())
@@ -463,7 +498,7 @@ impl Orders {
                 o.closed_at = Some(now);
                 o.state = S::Close;
             }
-            (A::Done, S::Received) => {
+            (OrderMove::Done, S::Received) => {
                 return self.finish(&before).await;
             }
             _ => {
@@ -501,7 +536,7 @@ impl Orders {
                 account: sales_account(&o.vid),
                 amount: -o.refund_amount.map_or(0, |f| f.0),
                 reference: oid.to_owned(),
-                external_id: f.text("refund_no", 64)?,
+                external_id: refund_no,
                 created_at: now,
             };
             ledger::append(&mut *tx, &entry).await?;
@@ -700,7 +735,12 @@ impl Orders {
     /// AD-07: a WeChat Pay prepay for an unpaid order of the member. The payer's `openid` is
     /// the member's bound WeChat account, or the one given. Asked twice, the same prepay is
     /// signed again.
-    pub async fn prepay_weixin(&self, caller: &Caller, oid: &str, f: &Fields) -> Result<Prepay> {
+    pub async fn prepay_weixin(
+        &self,
+        caller: &Caller,
+        oid: &str,
+        openid: Input<Option<String>>,
+    ) -> Result<Prepay> {
         caller.require(Range::Member)?;
         let o = self.get(caller, oid).await?;
         if o.state != OrderState::Obligation {
@@ -716,10 +756,7 @@ impl Orders {
             Some(p) => p,
             None => {
                 let member = self.shared.member(caller, &caller.uid).await?;
-                let openid = f
-                    .text("openid", 64)?
-                    .filter(|s| !s.is_empty())
-                    .or(member.openid);
+                let openid = openid.read()?.filter(|s| !s.is_empty()).or(member.openid);
                 if openid.is_none() && self.gateway.needs_payer_id() {
                     return Err(Error::invalid(
                         "openid",

@@ -8,7 +8,7 @@
 //! Stored is an argon2 hash of the MD5 form. Tokens are random, stored hashed, valid 7 days.
 
 use super::model::{Object, Party};
-use super::{Caller, Fields, Place, Role, password_digest};
+use super::{Caller, Place, Role};
 use crate::domain::{Entity, Error, Result};
 
 /// Member states (section 一).
@@ -17,9 +17,9 @@ pub const INACTIVE: i64 = 1;
 pub const ACTIVE: i64 = 2;
 
 /// Descriptive fields of a member anyone allowed may change.
-pub(super) const MEMBER_TEXTS: [&str; 6] = ["name", "avatar", "email", "area", "address", "remark"];
+pub const MEMBER_TEXTS: [&str; 6] = ["name", "avatar", "email", "area", "address", "remark"];
 /// AA-01's member, every field.
-pub(super) const MEMBER_FIELDS: [&str; 19] = [
+pub const MEMBER_FIELDS: [&str; 19] = [
     "state",
     "type",
     "uid",
@@ -41,25 +41,25 @@ pub(super) const MEMBER_FIELDS: [&str; 19] = [
     "dealer_id",
 ];
 /// What AA-04's request may carry from a member (`uid`, `mobile` and `vid` unchanged).
-pub(super) const MEMBER_WRITABLE: [&str; 10] = [
+pub const MEMBER_WRITABLE: [&str; 10] = [
     "uid", "name", "avatar", "mobile", "email", "area", "address", "remark", "vid", "rid",
 ];
 /// ... and from the platform or the member's vendor.
-pub(super) const MEMBER_WRITABLE_BY_BRAND: [&str; 14] = [
+pub const MEMBER_WRITABLE_BY_BRAND: [&str; 14] = [
     "uid", "name", "avatar", "mobile", "email", "area", "address", "remark", "vid", "rid", "state",
     "type", "vip", "bonus",
 ];
 /// Descriptive fields of a vendor (AX-02, AX-04).
-pub(super) const VENDOR_TEXTS: [&str; 12] = [
+pub const VENDOR_TEXTS: [&str; 12] = [
     "name", "abbv", "logo", "domain", "contact", "wechat", "email", "area", "address", "remark",
     "reserved", "user",
 ];
 /// The vendor's WeChat account fields that may be shown (AX-07).
-pub(super) const MXX_PUBLIC: [&str; 4] = ["mp_gid", "mp_appid", "mch_gid", "mch_appid"];
+pub const MXX_PUBLIC: [&str; 4] = ["mp_gid", "mp_appid", "mch_gid", "mch_appid"];
 /// The ones never shown (the note after AX-01: "公众号和商户号的秘钥将不返回").
-pub(super) const MXX_SECRET: [&str; 2] = ["mp_secret", "mch_secret"];
+pub const MXX_SECRET: [&str; 2] = ["mp_secret", "mch_secret"];
 /// Descriptive fields of an agent or dealer.
-pub(super) const AGENT_TEXTS: [&str; 7] = [
+pub const AGENT_TEXTS: [&str; 7] = [
     "name", "contact", "wechat", "email", "area", "address", "remark",
 ];
 
@@ -114,31 +114,6 @@ pub fn caller_of(u: &Party) -> Caller {
         agent: u.agent.clone(),
         dealer: u.dealer.clone(),
     }
-}
-
-pub(super) fn login_name(f: &Fields) -> Result<String> {
-    let user = f.required("user", 32)?;
-    if !user
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '@'))
-    {
-        return Err(Error::invalid(
-            "user",
-            "user may hold letters, digits and _ - . @ only",
-        ));
-    }
-    Ok(user)
-}
-
-pub(super) fn new_password(f: &Fields, key: &'static str) -> Result<String> {
-    let pwd = f.required(key, 64)?;
-    if pwd.chars().count() < 6 {
-        return Err(Error::invalid(
-            key,
-            format!("{key} must be the MD5 hex of a password of 6 characters or more"),
-        ));
-    }
-    Ok(password_digest(&pwd))
 }
 
 /// A party written back, or the refusal when it changed meanwhile (disabled or deleted).

@@ -4,20 +4,94 @@
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::listing::{self, List, ListRequest, Listed, Scope};
-use super::model::{self, Party, Signing};
-use super::parties::{
-    ACTIVE, AGENT_TEXTS, DISABLED, MXX_PUBLIC, MXX_SECRET, VENDOR_TEXTS, conflict, login_name,
-    new_party, new_password, place_of, written,
-};
+use super::model::{self, Object, Party, Signing};
+use super::parties::{ACTIVE, DISABLED, MXX_SECRET, conflict, new_party, place_of, written};
 use super::shared::Shared;
-use super::{Caller, Fields, PLATFORM_CODE, Range, Role, visible};
+use super::{Caller, Input, PLATFORM_CODE, Range, Role, visible};
 use crate::domain::passwords::PasswordHasher;
 use crate::domain::{Clock, Entity, Error, Forbidden, Result, ids};
 use crate::store::Store;
 use crate::store::iot::{self as store, SigningRow, UserRow};
+
+/// A platform operator: user name, password (MD5 form) and `name`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewOperator {
+    pub login: String,
+    pub pwd: String,
+    pub profile: Object,
+}
+
+/// A vendor's descriptive fields and WeChat account (AX-02, AX-04, AX-07).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VendorDetails {
+    /// Name, abbreviation, logo, domain, contact...
+    pub texts: Object,
+    /// The WeChat account's public fields (`mp_gid`, `mp_appid`, `mch_gid`, `mch_appid`).
+    pub wechat: Object,
+    /// Its secrets (`mp_secret`, `mch_secret`), never shown.
+    pub secrets: Object,
+    /// Whether `mch_appid` was given (even empty).
+    pub mch_appid_given: bool,
+}
+
+/// AX-02's vendor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewVendor {
+    pub login: String,
+    /// MD5 form.
+    pub pwd: String,
+    /// 4 letters or digits, upper case; none: taken from the user name.
+    pub code: Option<String>,
+    pub mobile: Option<String>,
+    pub details: VendorDetails,
+    pub state: Option<i64>,
+    pub utype: Option<i64>,
+}
+
+/// What AX-04..AX-08 change of a vendor.
+#[derive(Debug, Clone, PartialEq)]
+pub enum VendorChange {
+    /// AX-04: user name, mobile, state, descriptive fields.
+    Info {
+        login: Option<String>,
+        mobile: Option<String>,
+        state: Option<i64>,
+        details: VendorDetails,
+    },
+    /// AX-05: the password (MD5 form).
+    Password(String),
+    /// AX-06: the mobile.
+    Mobile(String),
+    /// AX-07: the WeChat account.
+    Wechat(VendorDetails),
+    /// AX-08: the configuration (any fields).
+    Config(Object),
+}
+
+/// AX-11's signing record: which, and its new document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SigningChange {
+    pub sid: String,
+    pub doc: Object,
+}
+
+/// An agent, or a dealer under one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAgent {
+    /// The vendor, when the platform adds one.
+    pub vid: Option<String>,
+    /// The agent a dealer comes under, when the platform or the vendor adds one.
+    pub parent: Option<String>,
+    pub login: String,
+    /// MD5 form.
+    pub pwd: String,
+    /// Descriptive fields, `name` among them.
+    pub profile: Object,
+    pub mobile: Option<String>,
+}
 
 /// Operators, vendors, agents and dealers.
 pub struct Partners {
@@ -39,21 +113,18 @@ impl Partners {
     // ---- platform operators ----
 
     /// Creates a platform operator (A*) with a user name and password (admin API, demo).
-    pub async fn create_operator(&self, f: &Fields) -> Result<Party> {
-        let login = login_name(f)?;
-        let pwd = self.passwords.hash(&new_password(f, "pwd")?).await?;
-        let mut profile = Map::new();
-        f.copy_texts(&["name"], 64, &mut profile)?;
+    pub async fn create_operator(&self, new: NewOperator) -> Result<Party> {
+        let pwd = self.passwords.hash(&new.pwd).await?;
         let mut tx = self.store.begin_write().await?;
         let uid = self.shared.id(&mut tx, PLATFORM_CODE, "user").await?;
         let row = Party {
-            login: Some(login),
+            login: Some(new.login),
             pwd_hash: Some(pwd),
             ..new_party(
                 uid,
                 Role::Platform,
                 None,
-                profile,
+                new.profile,
                 self.clock.now().millis(),
             )
         };
@@ -91,43 +162,36 @@ impl Partners {
 
     /// AX-02: a vendor with its log-in. Its code (4 letters or digits, the prefix of its ids)
     /// is `code` when given, else taken from its user name.
-    pub async fn create_vendor(&self, caller: &Caller, f: &Fields) -> Result<Party> {
+    pub async fn create_vendor(&self, caller: &Caller, new: Input<NewVendor>) -> Result<Party> {
         caller.require(Range::Platform)?;
-        let login = login_name(f)?;
-        let pwd = self.passwords.hash(&new_password(f, "pwd")?).await?;
-        f.required("name", 128)?;
-        let code = match f.text("code", 8)?.filter(|c| !c.is_empty()) {
-            Some(c) if c.len() == 4 && c.bytes().all(|b| b.is_ascii_alphanumeric()) => {
-                c.to_ascii_uppercase()
+        let new = new.read()?;
+        let pwd = self.passwords.hash(&new.pwd).await?;
+        let code = new.code.unwrap_or_else(|| {
+            let mut c: String = new
+                .login
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .take(4)
+                .collect::<String>()
+                .to_ascii_uppercase();
+            while c.len() < 4 {
+                c.push('X');
             }
-            Some(_) => return Err(Error::invalid("code", "code must be 4 letters or digits")),
-            None => {
-                let mut c: String = login
-                    .chars()
-                    .filter(char::is_ascii_alphanumeric)
-                    .take(4)
-                    .collect::<String>()
-                    .to_ascii_uppercase();
-                while c.len() < 4 {
-                    c.push('X');
-                }
-                c
-            }
-        };
+            c
+        });
         if code == PLATFORM_CODE {
             return Err(Error::invalid("code", "code 0000 is the platform's"));
         }
-        let mobile = f.mobile("mobile")?;
-        let (profile, secrets) = vendor_fields(f, Map::new(), Map::new())?;
+        let (profile, secrets) = merge_details(new.details, Object::new(), Object::new());
         let mut tx = self.store.begin_write().await?;
         let vid = self.shared.id(&mut tx, &code, "vendor").await?;
         let row = Party {
             code: Some(code),
-            login: Some(login),
-            mobile,
+            login: Some(new.login),
+            mobile: new.mobile,
             pwd_hash: Some(pwd),
-            state: f.int("state", 0, 2)?.unwrap_or(ACTIVE),
-            utype: f.int("type", 0, 1000)?.unwrap_or(0),
+            state: new.state.unwrap_or(ACTIVE),
+            utype: new.utype.unwrap_or(0),
             secrets: Some(secrets),
             ..new_party(
                 vid.clone(),
@@ -157,56 +221,50 @@ impl Partners {
         &self,
         caller: &Caller,
         vid: &str,
-        part: &str,
-        f: &Fields,
+        change: Input<VendorChange>,
     ) -> Result<Party> {
         let mut row = self.vendor(caller, vid).await?;
         let was = row.state;
-        match part {
-            "info" => {
-                if let Some(user) = f.text("user", 32)?.filter(|u| !u.is_empty()) {
-                    row.login = Some(login_name(&Fields(
-                        [("user".to_owned(), Value::String(user))]
-                            .into_iter()
-                            .collect(),
-                    ))?);
+        let change = change.read()?;
+        let new_password = matches!(change, VendorChange::Password(_));
+        match change {
+            VendorChange::Info {
+                login,
+                mobile,
+                state,
+                details,
+            } => {
+                if let Some(login) = login {
+                    row.login = Some(login);
                 }
-                if let Some(m) = f.mobile("mobile")? {
+                if let Some(m) = mobile {
                     row.mobile = Some(m);
                 }
-                if let Some(state) = f.int("state", 0, 2)? {
+                if let Some(state) = state {
                     row.state = state;
                 }
-                let (profile, _) = vendor_fields(f, row.profile.clone(), Map::new())?;
+                let (profile, _) = merge_details(details, row.profile.clone(), Object::new());
                 row.profile = profile;
             }
-            "pwd" => {
-                row.pwd_hash = Some(self.passwords.hash(&new_password(f, "pwd")?).await?);
+            VendorChange::Password(pwd) => {
+                row.pwd_hash = Some(self.passwords.hash(&pwd).await?);
             }
-            "mob" => {
-                row.mobile = Some(
-                    f.mobile("mobile")?
-                        .ok_or_else(|| Error::invalid("mobile", "mobile is required"))?,
-                );
-            }
-            "mxx" => {
-                let (profile, secrets) = vendor_fields(
-                    f,
+            VendorChange::Mobile(mobile) => row.mobile = Some(mobile),
+            VendorChange::Wechat(details) => {
+                let (profile, secrets) = merge_details(
+                    details,
                     row.profile.clone(),
                     row.secrets.clone().unwrap_or_default(),
-                )?;
+                );
                 row.profile = profile;
                 row.secrets = Some(secrets);
             }
-            _ => {
-                let mut profile = row.profile.clone();
-                let mut cfg = f.0.clone();
+            VendorChange::Config(mut cfg) => {
                 // Secrets have their own call (AX-07) and are never shown: none hides in here.
                 for key in MXX_SECRET.iter().chain(&["pwd", "password", "secret"]) {
                     cfg.remove(*key);
                 }
-                profile.insert("cfg".into(), Value::Object(cfg));
-                row.profile = profile;
+                row.profile.insert("cfg".into(), Value::Object(cfg));
             }
         }
         written(
@@ -220,7 +278,7 @@ impl Partners {
                     }
                 })?,
         )?;
-        if part == "pwd" || row.state == DISABLED {
+        if new_password || row.state == DISABLED {
             store::delete_tokens_of(self.store.pool(), vid).await?;
         }
         Ok(row)
@@ -250,47 +308,54 @@ impl Partners {
         listing::run::<SigningRow, _>(&self.store, planned).await
     }
 
-    pub async fn add_signing(&self, caller: &Caller, vid: &str, f: &Fields) -> Result<Signing> {
+    /// AX-10: a signing record (whatever the platform keeps of it).
+    pub async fn add_signing(
+        &self,
+        caller: &Caller,
+        vid: &str,
+        doc: Input<Object>,
+    ) -> Result<Signing> {
         self.vendor(caller, vid).await?;
-        let mut doc = f.0.clone();
-        doc.remove("sid");
         let row = Signing {
             sid: ids::random_hex_id(),
             vid: vid.to_owned(),
-            doc,
+            doc: doc.read()?,
             created_at: self.clock.now().millis(),
         };
         store::insert_signing(self.store.pool(), &SigningRow::from(&row)).await?;
         Ok(row)
     }
 
+    /// AX-11: replaces a signing record's document.
     pub async fn change_signing(
         &self,
         caller: &Caller,
         vid: &str,
-        f: &Fields,
-        delete: bool,
+        change: Input<SigningChange>,
     ) -> Result<()> {
         self.vendor(caller, vid).await?;
-        let sid = f.required("sid", 64)?;
-        let found = if delete {
-            store::delete_signing(self.store.pool(), vid, &sid).await?
-        } else {
-            let mut doc = f.0.clone();
-            doc.remove("sid");
+        let change = change.read()?;
+        found(
             store::update_signing(
                 self.store.pool(),
                 vid,
-                &sid,
-                &Value::Object(doc).to_string(),
+                &change.sid,
+                &model::text(&change.doc),
             )
-            .await?
-        };
-        if found {
-            Ok(())
-        } else {
-            Err(Error::NotFound(Entity::Other))
-        }
+            .await?,
+        )
+    }
+
+    /// AX-12: deletes a signing record (`sid`).
+    pub async fn delete_signing(
+        &self,
+        caller: &Caller,
+        vid: &str,
+        sid: Input<String>,
+    ) -> Result<()> {
+        self.vendor(caller, vid).await?;
+        let sid = sid.read()?;
+        found(store::delete_signing(self.store.pool(), vid, &sid).await?)
     }
 
     // ---- agents and dealers (section 六) ----
@@ -330,22 +395,19 @@ impl Partners {
 
     /// Adds an agent (by a vendor, or the platform naming `vid`) or a dealer (by an agent, or by
     /// its vendor naming the agent as `parent`).
-    pub async fn create_agent(&self, caller: &Caller, f: &Fields) -> Result<Party> {
+    pub async fn create_agent(&self, caller: &Caller, new: Input<NewAgent>) -> Result<Party> {
         caller.require(Range::Admin)?;
+        if !matches!(caller.role, Role::Platform | Role::Vendor | Role::Agent) {
+            return Err(Error::Forbidden(Forbidden::NotAllowed));
+        }
+        let new = new.read()?;
         let (vid, parent) = match caller.role {
-            Role::Platform => (
-                f.required("vid", 32)?,
-                f.text("parent", 32)?.filter(|p| !p.is_empty()),
-            ),
-            Role::Vendor => (
-                caller.uid.clone(),
-                f.text("parent", 32)?.filter(|p| !p.is_empty()),
-            ),
-            Role::Agent => (
+            Role::Platform => (new.vid.unwrap_or_default(), new.parent),
+            Role::Vendor => (caller.uid.clone(), new.parent),
+            _ => (
                 caller.vid.clone().unwrap_or_default(),
                 Some(caller.uid.clone()),
             ),
-            _ => return Err(Error::Forbidden(Forbidden::NotAllowed)),
         };
         let vendor = self.shared.live_vendor(&vid).await?;
         let (kind, agent, dealer_of_self) = match parent {
@@ -366,13 +428,7 @@ impl Partners {
             }
             None => (Role::Agent, None, false),
         };
-        let login = login_name(f)?;
-        let pwd = self.passwords.hash(&new_password(f, "pwd")?).await?;
-        let name = f.required("name", 128)?;
-        let mut profile = Map::new();
-        f.copy_texts(&AGENT_TEXTS, 256, &mut profile)?;
-        profile.insert("name".into(), Value::String(name));
-        let mobile = f.mobile("mobile")?;
+        let pwd = self.passwords.hash(&new.pwd).await?;
         let mut tx = self.store.begin_write().await?;
         let uid = self
             .shared
@@ -389,10 +445,10 @@ impl Partners {
                 Some(uid.clone())
             },
             dealer: dealer_of_self.then(|| uid.clone()),
-            login: Some(login),
-            mobile,
+            login: Some(new.login),
+            mobile: new.mobile,
             pwd_hash: Some(pwd),
-            ..new_party(uid, kind, Some(vid), profile, self.clock.now().millis())
+            ..new_party(uid, kind, Some(vid), new.profile, self.clock.now().millis())
         };
         match store::insert_user(&mut tx, &UserRow::from(&row)).await {
             Ok(true) => {}
@@ -433,18 +489,27 @@ impl Partners {
 }
 
 /// A vendor's descriptive fields and WeChat secrets, merged over what it had.
-fn vendor_fields(
-    f: &Fields,
-    mut profile: Map<String, Value>,
-    mut secrets: Map<String, Value>,
-) -> Result<(Map<String, Value>, Map<String, Value>)> {
-    f.copy_texts(&VENDOR_TEXTS, 256, &mut profile)?;
+fn merge_details(
+    details: VendorDetails,
+    mut profile: Object,
+    mut secrets: Object,
+) -> (Object, Object) {
+    profile.extend(details.texts);
     profile.remove("user");
-    f.copy_texts(&MXX_PUBLIC, 128, &mut profile)?;
-    if f.has("mch_appid") {
+    profile.extend(details.wechat);
+    if details.mch_appid_given {
         // Kept with the secrets before it was shown; the public copy is the one now.
         secrets.remove("mch_appid");
     }
-    f.copy_texts(&MXX_SECRET, 256, &mut secrets)?;
-    Ok((profile, secrets))
+    secrets.extend(details.secrets);
+    (profile, secrets)
+}
+
+/// A signing record written, or 404 when there is none with its `sid`.
+fn found(ok: bool) -> Result<()> {
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::NotFound(Entity::Other))
+    }
 }

@@ -6,112 +6,136 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::listing::{self, List, ListRequest, Listed, Scope};
-use super::model::Product;
+use super::model::{Object, Product};
 use super::shared::Shared;
-use super::{Caller, Fields, PLATFORM_CODE, Range, money_json, money_of};
+use super::{Caller, Input, PLATFORM_CODE, Range, money_json, money_of};
 use crate::domain::money::Fen;
 use crate::domain::{Clock, Entity, Error, Result};
 use crate::store::Store;
 use crate::store::iot::{self as store, ProductRow};
 
-/// Money fields of a product (yuan).
-const MONEY: [&str; 5] = [
-    "price",
-    "freight",
-    "install_cost",
-    "maintain_cost",
-    "orig_price",
-];
+/// AC-02's configuration, as given: what is set (AC-04 changes only these).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProductFields {
+    pub name: Option<String>,
+    pub desc: Option<String>,
+    pub tags: Option<String>,
+    pub notify_url: Option<String>,
+    /// 1 sold, 2 rented.
+    pub ptype: Option<i64>,
+    pub state: Option<i64>,
+    pub sequence: Option<i64>,
+    pub bonus: Option<bool>,
+    pub install: Option<bool>,
+    pub maintain: Option<bool>,
+    pub price: Option<Fen>,
+    pub freight: Option<Fen>,
+    pub install_cost: Option<Fen>,
+    pub maintain_cost: Option<Fen>,
+    pub orig_price: Option<Fen>,
+    /// Pictures and texts shown with it.
+    pub resource: Option<Object>,
+    pub rent: Option<Rent>,
+    pub commis: Option<Commis>,
+    pub specification: Option<Specification>,
+}
+
+/// A `{name, key, value}` item (a rent plan, a flowmeter setting).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pair<V> {
+    pub name: String,
+    pub key: String,
+    pub value: V,
+}
+
+/// The rent: a deposit and plans of so many yuan for so many days.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rent {
+    pub deposit: Fen,
+    pub plans: Vec<Pair<Fen>>,
+}
+
+/// Commission rates of the three levels, in hundredths of a percent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Commis {
+    pub enabled: bool,
+    pub rates: Vec<i64>,
+}
+
+/// The specification: mode, filters and flowmeter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Specification {
+    pub mode: i64,
+    pub filters: Vec<FilterSpec>,
+    pub flowmeter: Option<Flowmeter>,
+}
+
+/// A filter of the specification: its place, name, timer mode (0-2), lifetime and worklife
+/// (hours).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilterSpec {
+    pub order: i64,
+    pub name: String,
+    pub timer_mode: i64,
+    pub lifetime: i64,
+    pub worklife: i64,
+}
+
+/// The flowmeter: measure mode (0-2) and outlet settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flowmeter {
+    pub measure_mode: i64,
+    pub config: Vec<Pair<i64>>,
+}
+
+impl Specification {
+    /// As the product keeps it.
+    pub fn to_json(&self) -> Value {
+        let mut out = Map::new();
+        out.insert("mode".into(), Value::from(self.mode));
+        let filters = self
+            .filters
+            .iter()
+            .map(|f| {
+                serde_json::json!({
+                    "order": f.order,
+                    "name": f.name,
+                    "timer_mode": f.timer_mode,
+                    "lifetime": f.lifetime,
+                    "worklife": f.worklife,
+                })
+            })
+            .collect();
+        out.insert("filters".into(), Value::Array(filters));
+        if let Some(fm) = &self.flowmeter {
+            let config = fm
+                .config
+                .iter()
+                .map(|p| serde_json::json!({"name": p.name, "key": p.key, "value": p.value}))
+                .collect::<Vec<_>>();
+            out.insert(
+                "flowmeter".into(),
+                serde_json::json!({"measure_mode": fm.measure_mode, "config": config}),
+            );
+        }
+        Value::Object(out)
+    }
+}
 
 fn bad(field: &'static str, message: &str) -> Error {
     Error::invalid(field, message.to_owned())
 }
 
-/// `{"name", "key", "value"}` lists (rent plans, flowmeter settings); `money` for yuan values.
-fn check_pairs(v: &Value, field: &'static str, money: bool) -> Result<Value> {
-    let list = v
-        .as_array()
-        .ok_or_else(|| bad(field, "must be a list of {name, key, value}"))?;
-    let mut out = Vec::new();
-    let mut keys = Vec::new();
-    for item in list {
-        let f = Fields(
-            item.as_object()
-                .cloned()
-                .ok_or_else(|| bad(field, "each item is {name, key, value}"))?,
-        );
-        let key = f
-            .required("key", 32)
-            .map_err(|_| bad(field, "each item needs a key"))?;
-        if keys.contains(&key) {
-            return Err(Error::invalid(field, format!("key {key} appears twice")));
-        }
-        keys.push(key.clone());
-        let name = f.text("name", 64)?.unwrap_or_default();
-        let value = if money {
-            money_json(
-                f.money("value")?
-                    .ok_or_else(|| bad(field, "each plan needs a value in yuan"))?,
-            )
-        } else {
-            Value::from(
-                f.int("value", 0, 1_000_000)?
-                    .ok_or_else(|| bad(field, "each item needs a value"))?,
-            )
-        };
-        out.push(serde_json::json!({"name": name, "key": key, "value": value}));
-    }
-    Ok(Value::Array(out))
-}
-
-/// The specification: mode, filters (order, name, timer_mode 0-2, lifetime, worklife in
-/// hours) and flowmeter (measure_mode 0-2, outlet settings).
-pub fn check_specification(v: &Value) -> Result<Value> {
-    let f = Fields(
-        v.as_object()
-            .cloned()
-            .ok_or_else(|| bad("specification", "must be an object"))?,
-    );
-    let mut out = Map::new();
-    out.insert(
-        "mode".into(),
-        Value::from(f.int("mode", 0, 255)?.unwrap_or(0)),
-    );
-    let mut filters = Vec::new();
-    for (i, item) in f.array("filters")?.unwrap_or_default().iter().enumerate() {
-        let g = Fields(
-            item.as_object()
-                .cloned()
-                .ok_or_else(|| bad("filters", "each filter is an object"))?,
-        );
-        filters.push(serde_json::json!({
-            "order": g.int("order", 0, 100)?.unwrap_or(i as i64 + 1),
-            "name": g.required("name", 64).map_err(|_| bad("filters", "each filter needs a name"))?,
-            "timer_mode": g.int("timer_mode", 0, 2)?.unwrap_or(0),
-            "lifetime": g.int("lifetime", 0, 1_000_000)?.unwrap_or(0),
-            "worklife": g.int("worklife", 0, 1_000_000)?.unwrap_or(0),
-        }));
-    }
-    out.insert("filters".into(), Value::Array(filters));
-    if let Some(fm) = f.object("flowmeter")? {
-        let g = Fields(fm);
-        let config = match g.get("config") {
-            Some(c) => check_pairs(c, "flowmeter", false)?,
-            None => Value::Array(vec![]),
-        };
-        out.insert(
-            "flowmeter".into(),
-            serde_json::json!({"measure_mode": g.int("measure_mode", 0, 2)?.unwrap_or(0), "config": config}),
-        );
-    }
-    Ok(Value::Object(out))
-}
-
-/// Checks a product's configuration (AC-02), merged over `base` (AC-04); returns it with
-/// money in canonical yuan.
-pub fn check_product(f: &Fields, mut doc: Map<String, Value>) -> Result<Map<String, Value>> {
-    for key in ["name", "desc", "tags", "notify_url"] {
-        if let Some(v) = f.text(key, if key == "desc" { 2000 } else { 256 })? {
+/// A product's configuration: `fields` over what it had (`doc`, empty for a new one), each
+/// field not set keeping its value or taking its default; the name and price are required.
+pub fn configure(fields: ProductFields, mut doc: Object) -> Result<Object> {
+    for (key, value) in [
+        ("name", fields.name),
+        ("desc", fields.desc),
+        ("tags", fields.tags),
+        ("notify_url", fields.notify_url),
+    ] {
+        if let Some(v) = value {
             doc.insert(key.into(), Value::String(v));
         }
     }
@@ -122,73 +146,68 @@ pub fn check_product(f: &Fields, mut doc: Map<String, Value>) -> Result<Map<Stri
     {
         return Err(bad("name", "name is required"));
     }
-    if let Some(t) = f.int("type", 1, 2)? {
+    if let Some(t) = fields.ptype {
         doc.insert("type".into(), Value::from(t));
     }
     doc.entry("type").or_insert(Value::from(1));
-    for (key, max) in [("state", 255), ("sequence", 1_000_000)] {
-        if let Some(v) = f.int(key, 0, max)? {
+    for (key, value) in [("state", fields.state), ("sequence", fields.sequence)] {
+        if let Some(v) = value {
             doc.insert(key.into(), Value::from(v));
         }
         doc.entry(key).or_insert(Value::from(0));
     }
-    for key in ["bonus", "install", "maintain"] {
-        if let Some(v) = f.bool(key)? {
+    for (key, value) in [
+        ("bonus", fields.bonus),
+        ("install", fields.install),
+        ("maintain", fields.maintain),
+    ] {
+        if let Some(v) = value {
             doc.insert(key.into(), Value::Bool(v));
         }
         doc.entry(key).or_insert(Value::Bool(false));
     }
-    if !f.has("price") && !doc.contains_key("price") {
+    if fields.price.is_none() && !doc.contains_key("price") {
         return Err(bad("price", "price is required"));
     }
-    for key in MONEY {
-        if let Some(v) = f.money(key)? {
+    for (key, value) in [
+        ("price", fields.price),
+        ("freight", fields.freight),
+        ("install_cost", fields.install_cost),
+        ("maintain_cost", fields.maintain_cost),
+        ("orig_price", fields.orig_price),
+    ] {
+        if let Some(v) = value {
             doc.insert(key.into(), money_json(v));
         }
         doc.entry(key).or_insert(Value::from(0));
     }
-    if let Some(r) = f.object("resource")? {
+    if let Some(r) = fields.resource {
         doc.insert("resource".into(), Value::Object(r));
     }
-    if let Some(rent) = f.object("rent")? {
-        let g = Fields(rent);
-        let config = match g.get("config") {
-            Some(c) => check_pairs(c, "rent", true)?,
-            None => Value::Array(vec![]),
-        };
+    if let Some(rent) = fields.rent {
+        let config = rent
+            .plans
+            .iter()
+            .map(
+                |p| serde_json::json!({"name": p.name, "key": p.key, "value": money_json(p.value)}),
+            )
+            .collect::<Vec<_>>();
         doc.insert(
             "rent".into(),
-            serde_json::json!({"deposit": money_json(g.money("deposit")?.unwrap_or(Fen(0))), "config": config}),
+            serde_json::json!({"deposit": money_json(rent.deposit), "config": config}),
         );
     }
-    if let Some(commis) = f.object("commis")? {
-        let g = Fields(commis);
-        let mut rates = Vec::new();
-        for v in g.array("config")?.unwrap_or_default() {
-            let rate = crate::domain::money::parse_fixed(v.to_string().trim_matches('"'), 2)
-                .filter(|r| (0..=10_000).contains(r))
-                .ok_or_else(|| bad("commis", "each commission rate is a percent from 0 to 100"))?;
-            rates.push(rate);
-        }
-        if rates.len() > 3 {
-            return Err(bad("commis", "commissions go to three levels at most"));
-        }
-        if rates.iter().sum::<i64>() > 10_000 {
-            return Err(bad(
-                "commis",
-                "the commission rates add up to more than 100 percent",
-            ));
-        }
+    if let Some(commis) = fields.commis {
         doc.insert(
             "commis".into(),
             serde_json::json!({
-                "enabled": g.bool("enabled")?.unwrap_or(true),
-                "config": rates.iter().map(|r| money_json(Fen(*r))).collect::<Vec<_>>(),
+                "enabled": commis.enabled,
+                "config": commis.rates.iter().map(|r| money_json(Fen(*r))).collect::<Vec<_>>(),
             }),
         );
     }
-    if let Some(spec) = f.get("specification") {
-        doc.insert("specification".into(), check_specification(spec)?);
+    if let Some(spec) = fields.specification {
+        doc.insert("specification".into(), spec.to_json());
     }
     Ok(doc)
 }
@@ -260,6 +279,13 @@ fn sees(caller: &Caller, p: &Product) -> bool {
     caller.vendor_filter().is_none_or(|v| v == p.vid)
 }
 
+/// AC-02's new product: its vendor (named by the platform) and configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewProduct {
+    pub vid: Option<String>,
+    pub fields: ProductFields,
+}
+
 /// The catalog: the vendors' products.
 pub struct Catalog {
     store: Store,
@@ -298,13 +324,12 @@ impl Catalog {
     }
 
     /// AC-02: a vendor's new product (the platform names the vendor with `vid`).
-    pub async fn create(&self, caller: &Caller, f: &Fields) -> Result<Product> {
+    pub async fn create(&self, caller: &Caller, new: Input<NewProduct>) -> Result<Product> {
         caller.require(Range::Brand)?;
+        let new = new.read()?;
         let vid = match caller.vid.clone() {
             Some(v) => v,
-            None => f
-                .required("vid", 32)
-                .or_else(|_| f.required("vendor_id", 32))?,
+            None => new.vid.unwrap_or_default(),
         };
         let code = self
             .shared
@@ -314,7 +339,7 @@ impl Catalog {
         if code == PLATFORM_CODE {
             return Err(Error::invalid("vid", "vid is not a vendor"));
         }
-        let doc = check_product(f, Map::new())?;
+        let doc = configure(new.fields, Object::new())?;
         let mut tx = self.store.begin_write().await?;
         let pid = self.shared.id(&mut tx, &code, "product").await?;
         let row = Product {
@@ -330,27 +355,30 @@ impl Catalog {
     }
 
     /// AC-04: changes the fields given (checked as on creation).
-    pub async fn update(&self, caller: &Caller, pid: &str, f: &Fields) -> Result<Product> {
+    pub async fn update(
+        &self,
+        caller: &Caller,
+        pid: &str,
+        fields: Input<ProductFields>,
+    ) -> Result<Product> {
         caller.require(Range::Brand)?;
         let mut row = self.get(caller, pid).await?;
-        let doc = check_product(f, row.doc.clone())?;
-        row.doc = doc;
+        row.doc = configure(fields.read()?, row.doc.clone())?;
         store::update_product(self.store.pool(), &ProductRow::from(&row)).await?;
         Ok(row)
     }
 
-    /// AC-06: replaces the specification (the body is the specification, or holds it under
-    /// `specification`).
-    pub async fn update_prof(&self, caller: &Caller, pid: &str, f: &Fields) -> Result<Product> {
+    /// AC-06: replaces the specification.
+    pub async fn update_prof(
+        &self,
+        caller: &Caller,
+        pid: &str,
+        spec: Input<Specification>,
+    ) -> Result<Product> {
         caller.require(Range::Brand)?;
         let mut row = self.get(caller, pid).await?;
-        let spec = match f.get("specification") {
-            Some(s) => check_specification(s)?,
-            None => check_specification(&Value::Object(f.0.clone()))?,
-        };
-        let mut doc = row.doc.clone();
-        doc.insert("specification".into(), spec);
-        row.doc = doc;
+        let spec = spec.read()?;
+        row.doc.insert("specification".into(), spec.to_json());
         store::update_product(self.store.pool(), &ProductRow::from(&row)).await?;
         Ok(row)
     }

@@ -12,8 +12,8 @@ use super::listing::{self, List, ListRequest, Listed, Planned, Scope};
 use super::model::{self, Party, Ticket};
 use super::orders::Orders;
 use super::shared::Shared;
-use super::{Caller, Fields, Place, Range, Role, visible};
-use crate::domain::{Clock, Entity, Error, Result, Settings};
+use super::{Caller, Input, Place, Range, Role, visible};
+use crate::domain::{Clock, Entity, Error, Result};
 use crate::store::Store;
 use crate::store::iot::{self as store, TicketRow};
 
@@ -44,6 +44,68 @@ pub fn place_of(t: &Ticket) -> Place<'_> {
     }
 }
 
+/// AE-03's ticket: its type, what it is about, for whom, and when it is appointed. Each part
+/// after the device is read once what comes before it is found.
+#[derive(Debug)]
+pub struct NewTicket {
+    pub ttype: i64,
+    pub detail: String,
+    pub device_id: Option<String>,
+    pub order_id: Input<Option<String>>,
+    /// The member it is for (the admin side names one).
+    pub user_id: Input<Option<String>>,
+    pub appoint_at: Input<Option<i64>>,
+}
+
+/// An approval or rejection, with a remark.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Approval {
+    pub ok: bool,
+    pub remark: Option<String>,
+}
+
+/// A dispatch: to whom, and the appointment (none: cleared) when given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dispatch {
+    pub handler: String,
+    pub appoint: Option<Option<i64>>,
+}
+
+/// A move to `status` 4, 5 or 6, with a reply added to the detail (read once the move is
+/// allowed).
+#[derive(Debug)]
+pub struct StatusMove {
+    pub to: i64,
+    pub reply: Input<Option<String>>,
+}
+
+/// A rating: 1 to 5, and words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rating {
+    pub value: i64,
+    pub detail: String,
+}
+
+/// A move of a ticket, with what it carries.
+#[derive(Debug)]
+pub enum TicketMove {
+    Approve(Input<Approval>),
+    Dispatch(Input<Dispatch>),
+    Status(Input<StatusMove>),
+    Rate(Input<Rating>),
+}
+
+impl TicketMove {
+    pub fn action(&self) -> TicketAction {
+        match self {
+            TicketMove::Approve(_) => TicketAction::Approve,
+            TicketMove::Dispatch(_) => TicketAction::Dispatch,
+            TicketMove::Status(_) => TicketAction::Status,
+            TicketMove::Rate(_) => TicketAction::Rate,
+        }
+    }
+}
+
 /// What is done to a ticket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TicketAction {
@@ -61,7 +123,6 @@ pub enum TicketAction {
 pub struct Tickets {
     store: Store,
     clock: Clock,
-    settings: Arc<Settings>,
     shared: Arc<Shared>,
     devices: Arc<Devices>,
     orders: Arc<Orders>,
@@ -72,7 +133,6 @@ impl Tickets {
         Tickets {
             store: shared.store.clone(),
             clock: shared.clock.clone(),
-            settings: shared.settings.clone(),
             shared,
             devices,
             orders,
@@ -112,17 +172,23 @@ impl Tickets {
     /// AE-03: a new ticket. A member opens an exchange, return or fault ticket about their own
     /// device (`device_id`) or order (`order_id`); the admin side opens any type for a member
     /// (`user_id`) or device in its range.
-    pub async fn create(&self, caller: &Caller, f: &Fields) -> Result<Ticket> {
+    pub async fn create(&self, caller: &Caller, new: Input<NewTicket>) -> Result<Ticket> {
         caller.require(Range::Anyone)?;
-        let ttype = f.int("type", INSTALL, DISMANTLE)?.ok_or_else(|| Error::invalid("type", "type is required (1 install, 2 exchange, 3 return, 4 fault, 5 maintain, 6 dismantle)"))?;
+        let NewTicket {
+            ttype,
+            detail,
+            device_id,
+            order_id,
+            user_id,
+            appoint_at,
+        } = new.read()?;
         if caller.role == Role::Member && !matches!(ttype, EXCHANGE | RETURN | FAULT) {
             return Err(Error::invalid(
                 "type",
                 "members open exchange (2), return (3) or fault (4) tickets",
             ));
         }
-        let detail = f.required("detail", 1000)?;
-        let device = match f.text("device_id", 32)?.filter(|d| !d.is_empty()) {
+        let device = match device_id {
             Some(did) => Some(
                 self.devices
                     .get(caller, &did)
@@ -133,17 +199,14 @@ impl Tickets {
             None => None,
         };
         let order =
-            match f.text("order_id", 32)?.filter(|o| !o.is_empty()) {
+            match order_id.read()? {
                 Some(oid) => Some(self.orders.get(caller, &oid).await.map_err(|_| {
                     Error::invalid("order_id", "order_id is not an order of yours")
                 })?),
                 None => None,
             };
         let member =
-            match (
-                caller.role,
-                f.text("user_id", 32)?.filter(|u| !u.is_empty()),
-            ) {
+            match (caller.role, user_id.read()?) {
                 (Role::Member, _) => Some(self.shared.member(caller, &caller.uid).await?),
                 (_, Some(uid)) => Some(self.shared.member(caller, &uid).await.map_err(|_| {
                     Error::invalid("user_id", "user_id is not a member you manage")
@@ -194,7 +257,7 @@ impl Tickets {
             ttype,
             status: CREATED,
             detail,
-            appoint_at: super::instant(f, "appoint_tms", self.settings.zone)?.flatten(),
+            appoint_at: appoint_at.read()?,
             handler: None,
             approval: None,
             ratings: None,
@@ -212,13 +275,8 @@ impl Tickets {
     }
 
     /// Moves a ticket; a move its state does not allow is refused and changes nothing.
-    pub async fn act(
-        &self,
-        caller: &Caller,
-        tid: &str,
-        action: TicketAction,
-        f: &Fields,
-    ) -> Result<Ticket> {
+    pub async fn act(&self, caller: &Caller, tid: &str, mv: TicketMove) -> Result<Ticket> {
+        let action = mv.action();
         let range = match action {
             TicketAction::Approve => Range::Brand,
             TicketAction::Dispatch => Range::Admin,
@@ -235,44 +293,35 @@ impl Tickets {
                 before.status
             ))
         };
-        match action {
-            TicketAction::Approve => {
+        match mv {
+            TicketMove::Approve(approval) => {
                 if t.status != CREATED {
                     return Err(refuse("approved"));
                 }
-                let ok = f
-                    .bool("check_result")?
-                    .ok_or_else(|| Error::invalid("check_result", "check_result is required"))?;
+                let Approval { ok, remark } = approval.read()?;
                 let mut a = Map::new();
                 a.insert("check_result".into(), Value::Bool(ok));
                 a.insert("check_tms".into(), Value::from(now));
                 a.insert("check_usr".into(), Value::String(caller.uid.clone()));
-                if let Some(r) = f.text("remark", 500)? {
+                if let Some(r) = remark {
                     a.insert("remark".into(), Value::String(r));
                 }
                 t.approval = Some(a);
                 t.status = if ok { APPROVED } else { REJECTED };
             }
-            TicketAction::Dispatch => {
+            TicketMove::Dispatch(dispatch) => {
                 if t.status != APPROVED && t.status != DISPATCHED {
                     return Err(refuse("dispatched"));
                 }
-                t.handler = Some(
-                    f.required("installer_id", 64)
-                        .or_else(|_| f.required("handler", 64))?,
-                );
-                if let Some(at) = super::instant(f, "appoint_tms", self.settings.zone)? {
+                let Dispatch { handler, appoint } = dispatch.read()?;
+                t.handler = Some(handler);
+                if let Some(at) = appoint {
                     t.appoint_at = at;
                 }
                 t.status = DISPATCHED;
             }
-            TicketAction::Status => {
-                let to = f.int("status", PROCESSING, DONE)?.ok_or_else(|| {
-                    Error::invalid(
-                        "status",
-                        "status is 4 processing, 5 waiting for reply or 6 done",
-                    )
-                })?;
+            TicketMove::Status(status) => {
+                let StatusMove { to, reply } = status.read()?;
                 let allowed = match caller.role {
                     Role::Member => before.status == WAITING && to == PROCESSING,
                     _ => matches!(
@@ -287,28 +336,23 @@ impl Tickets {
                 if !allowed {
                     return Err(refuse(&format!("moved to state {to}")));
                 }
-                if let Some(d) = f.text("reply", 1000)?.filter(|s| !s.is_empty()) {
+                if let Some(d) = reply.read()?.filter(|s| !s.is_empty()) {
                     t.detail = format!("{}\n{d}", t.detail);
                 }
                 t.status = to;
             }
-            TicketAction::Rate => {
+            TicketMove::Rate(rating) => {
                 if t.status != DONE || t.ratings.is_some() {
                     return Err(refuse("rated (a ticket is rated once, when done)"));
                 }
                 if t.uid.as_deref() != Some(caller.uid.as_str()) {
                     return Err(Error::NotFound(Entity::Ticket));
                 }
-                let value = f
-                    .int("rate_value", 1, 5)?
-                    .ok_or_else(|| Error::invalid("rate_value", "rate_value is 1 to 5"))?;
+                let Rating { value, detail } = rating.read()?;
                 let mut r = Map::new();
                 r.insert("rate_value".into(), Value::from(value));
                 r.insert("rate_tms".into(), Value::from(now));
-                r.insert(
-                    "rate_detail".into(),
-                    Value::String(f.text("rate_detail", 1000)?.unwrap_or_default()),
-                );
+                r.insert("rate_detail".into(), Value::String(detail));
                 t.ratings = Some(r);
             }
         }

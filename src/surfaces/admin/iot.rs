@@ -7,7 +7,6 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use super::envelope::{AdminError, Body, OperatorAuth};
-use crate::domain::iot::Fields;
 use crate::domain::payments::Settlement;
 use crate::surfaces::AppState;
 
@@ -18,7 +17,11 @@ pub async fn create_operator(
     OperatorAuth(op): OperatorAuth,
     Body(req): Body<serde_json::Map<String, Value>>,
 ) -> Result<(StatusCode, Json<Value>), AdminError> {
-    let row = state.iot.partners.create_operator(&Fields(req)).await?;
+    let row = state
+        .iot
+        .partners
+        .create_operator(crate::surfaces::iot::new_operator(req)?)
+        .await?;
     tracing::info!(operator = %op.username, iot_operator = %row.uid, "iot platform operator created");
     Ok((
         StatusCode::CREATED,

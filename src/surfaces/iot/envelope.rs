@@ -10,8 +10,9 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
+use super::input::Fields;
+use crate::domain::iot::Caller;
 use crate::domain::iot::listing::{ListRequest, Listed, Page};
-use crate::domain::iot::{Caller, Fields};
 use crate::domain::{AuthFailure, Entity, Error, Forbidden};
 use crate::surfaces::AppState;
 use crate::surfaces::body;

@@ -1,14 +1,15 @@
-//! Handlers: each translates between the document's wire and one domain call.
+//! Handlers: each reads a request into the domain's typed input ([`super::input`]), makes one
+//! domain call, and renders what it answers ([`super::wire`]).
 
 use axum::extract::{Path, State};
 use serde_json::{Value, json};
 
 use super::envelope::{Answer, Auth, Body, IotError, ListQuery, MaybeAuth, Reply, Token};
-use super::wire;
+use super::{input, wire};
 use crate::domain::iot::model::Party;
 use crate::domain::iot::orders::OrderAction;
 use crate::domain::iot::tickets::TicketAction;
-use crate::domain::iot::{Caller, Range, Role};
+use crate::domain::iot::{Caller, Input, Range, Role};
 use crate::surfaces::AppState;
 use crate::surfaces::ClientIp;
 
@@ -27,19 +28,19 @@ fn login_reply(token: String, u: &Party) -> Reply {
 
 /// `POST /auth/login`: `{user, pwd}` or `{vid, mobile, pwd}`, `pwd` as MD5 hex.
 pub async fn login(State(s): State<AppState>, ClientIp(ip): ClientIp, Body(f): Body) -> Answer {
-    let (token, u) = s.iot.members.login(&f, ip).await?;
+    let (token, u) = s.iot.members.login(input::log_in(&f)?, ip).await?;
     Ok(login_reply(token, &u))
 }
 
 /// `POST /auth/code`: a member's log-in code `{vid, mobile}`.
 pub async fn login_code(State(s): State<AppState>, Body(f): Body) -> Answer {
-    s.iot.members.login_code(&f).await?;
+    s.iot.members.login_code(input::member_mobile(&f)?).await?;
     Ok(Reply::created(json!({"sent": true})))
 }
 
 /// `POST /auth/sms`: a member's log-in `{vid, mobile, code}`.
 pub async fn sms_login(State(s): State<AppState>, Body(f): Body) -> Answer {
-    let (token, u) = s.iot.members.sms_login(&f).await?;
+    let (token, u) = s.iot.members.sms_login(input::sms_log_in(&f)?).await?;
     Ok(login_reply(token, &u))
 }
 
@@ -89,7 +90,10 @@ pub async fn registration_code(
     if let Some(c) = c {
         c.require(Range::Member)?;
     }
-    s.iot.members.registration_code(&f).await?;
+    s.iot
+        .members
+        .registration_code(input::member_mobile(&f)?)
+        .await?;
     Ok(Reply::created(json!({"sent": true})))
 }
 
@@ -98,7 +102,7 @@ pub async fn register(State(s): State<AppState>, MaybeAuth(c): MaybeAuth, Body(f
     if let Some(c) = c {
         c.require(Range::Member)?;
     }
-    let (token, u) = s.iot.members.register(&f).await?;
+    let (token, u) = s.iot.members.register(input::registration(&f)?).await?;
     Ok(Reply::created(json!({"uid": u.uid, "token": token})))
 }
 
@@ -131,7 +135,11 @@ pub async fn update_user(
     Path(uid): Path<String>,
     Body(f): Body,
 ) -> Answer {
-    let u = s.iot.members.update(&c, &uid, &f).await?;
+    let u = s
+        .iot
+        .members
+        .update(&c, &uid, Input::from(input::member_change(&f, &c)))
+        .await?;
     Ok(Reply::created(member_json(&s, &c, &u).await?))
 }
 
@@ -143,7 +151,15 @@ pub async fn user_password(
     Path(uid): Path<String>,
     Body(f): Body,
 ) -> Answer {
-    s.iot.members.set_password(&c, &uid, &f, ip).await?;
+    s.iot
+        .members
+        .set_password(
+            &c,
+            &uid,
+            Input::from(input::password_change(&f, c.role)),
+            ip,
+        )
+        .await?;
     Ok(Reply::created(json!({"uid": uid})))
 }
 
@@ -154,7 +170,10 @@ pub async fn mobile_code(
     Path(uid): Path<String>,
     Body(f): Body,
 ) -> Answer {
-    s.iot.members.mobile_code(&c, &uid, &f).await?;
+    s.iot
+        .members
+        .mobile_code(&c, &uid, Input::from(input::new_mobile(&f)))
+        .await?;
     Ok(Reply::ok(json!({"sent": true})))
 }
 
@@ -165,7 +184,11 @@ pub async fn user_mobile(
     Path(uid): Path<String>,
     Body(f): Body,
 ) -> Answer {
-    let u = s.iot.members.change_mobile(&c, &uid, &f).await?;
+    let u = s
+        .iot
+        .members
+        .change_mobile(&c, &uid, Input::from(input::mobile_change(&f)))
+        .await?;
     Ok(Reply::created(json!({"uid": u.uid, "mobile": u.mobile})))
 }
 
@@ -178,7 +201,13 @@ pub async fn reset_code(
     if let Some(c) = c {
         c.require(Range::BrandOrMember)?;
     }
-    s.iot.members.reset_code(&f).await?;
+    s.iot
+        .members
+        .reset_code(
+            input::reset_target(&f)?,
+            Input::from(input::given_mobile(&f)),
+        )
+        .await?;
     Ok(Reply::created(json!({"sent": true})))
 }
 
@@ -191,7 +220,13 @@ pub async fn reset_password(
     if let Some(c) = c {
         c.require(Range::BrandOrMember)?;
     }
-    s.iot.members.reset_password(&f).await?;
+    s.iot
+        .members
+        .reset_password(
+            input::reset_target(&f)?,
+            Input::from(input::password_reset(&f)),
+        )
+        .await?;
     Ok(Reply::created(json!({"reset": true})))
 }
 
@@ -201,7 +236,11 @@ pub async fn bind_weixin(
     MaybeAuth(c): MaybeAuth,
     Body(f): Body,
 ) -> Answer {
-    let (token, u) = s.iot.members.bind_weixin(c.as_ref(), &f).await?;
+    let (token, u) = s
+        .iot
+        .members
+        .bind_weixin(c.as_ref(), input::weixin_binding(&f, c.is_some())?)
+        .await?;
     let viewer = c.unwrap_or_else(|| crate::domain::iot::parties::caller_of(&u));
     let mut data = member_json(&s, &viewer, &u).await?;
     if let Some(t) = token {
@@ -250,7 +289,11 @@ pub async fn list_devices(State(s): State<AppState>, Auth(c): Auth, q: ListQuery
 
 /// AB-02.
 pub async fn register_devices(State(s): State<AppState>, Auth(c): Auth, Body(f): Body) -> Answer {
-    let ids = s.iot.devices.register(&c, &f).await?;
+    let ids = s
+        .iot
+        .devices
+        .register(&c, Input::from(input::new_devices(&f)))
+        .await?;
     Ok(Reply {
         total: ids.len(),
         ..Reply::created(json!({"device_ids": ids}))
@@ -280,7 +323,11 @@ pub async fn configure_device(
     Path(did): Path<String>,
     Body(f): Body,
 ) -> Answer {
-    let d = s.iot.devices.configure(&c, &did, &f).await?;
+    let d = s
+        .iot
+        .devices
+        .configure(&c, &did, Input::from(input::device_config(&f, c.role)))
+        .await?;
     let sh = shares(&s, &d.did).await?;
     Ok(Reply::created(wire::device(&d, &sh)))
 }
@@ -304,7 +351,10 @@ pub async fn update_device_prof(
     Body(f): Body,
 ) -> Answer {
     Ok(Reply::created(wire::device_prof(
-        &s.iot.devices.set_prof(&c, &did, &f).await?,
+        &s.iot
+            .devices
+            .set_prof(&c, &did, Input::from(input::device_prof(&f)))
+            .await?,
     )))
 }
 
@@ -327,7 +377,15 @@ pub async fn update_device_svc(
     Path(did): Path<String>,
     Body(f): Body,
 ) -> Answer {
-    let d = s.iot.devices.set_service(&c, &did, &f).await?;
+    let d = s
+        .iot
+        .devices
+        .set_service(
+            &c,
+            &did,
+            Input::from(input::service_change(&f, s.iot.zone())),
+        )
+        .await?;
     let mut v = wire::service(&d);
     v["device_id"] = json!(d.did);
     Ok(Reply::created(v))
@@ -364,7 +422,10 @@ pub async fn report_device(
     Body(f): Body,
 ) -> Answer {
     Ok(Reply::created(wire::device_stat(
-        &s.iot.devices.report(&c, &did, &f).await?,
+        &s.iot
+            .devices
+            .report(&c, &did, Input::from(input::report(&f)))
+            .await?,
     )))
 }
 
@@ -377,10 +438,15 @@ pub async fn bind_device(
     Body(f): Body,
 ) -> Answer {
     if c.role == Role::Member && (f.has("user_id") || f.has("uid") || f.has("mobile")) {
-        let (d, sh) = s.iot.devices.share(&c, &did, &f).await?;
+        let with = Input::from(input::share_with(&f));
+        let (d, sh) = s.iot.devices.share(&c, &did, with).await?;
         return Ok(Reply::created(wire::device(&d, &sh)));
     }
-    let d = s.iot.devices.bind(&c, &did, &f).await?;
+    let member = match c.role {
+        Role::Member => Input::ok(None),
+        _ => Input::from(input::bind_member(&f)),
+    };
+    let d = s.iot.devices.bind(&c, &did, member).await?;
     let sh = shares(&s, &d.did).await?;
     Ok(Reply::created(wire::device(&d, &sh)))
 }
@@ -392,7 +458,11 @@ pub async fn share_device(
     Path(did): Path<String>,
     Body(f): Body,
 ) -> Answer {
-    let (d, sh) = s.iot.devices.share(&c, &did, &f).await?;
+    let (d, sh) = s
+        .iot
+        .devices
+        .share(&c, &did, Input::from(input::share_with(&f)))
+        .await?;
     Ok(Reply::created(wire::device(&d, &sh)))
 }
 
@@ -403,7 +473,10 @@ pub async fn unshare_device(
     Path(did): Path<String>,
     Body(f): Body,
 ) -> Answer {
-    s.iot.devices.unshare(&c, &did, &f).await?;
+    s.iot
+        .devices
+        .unshare(&c, &did, Input::from(input::unshared(&f)))
+        .await?;
     Ok(Reply::deleted())
 }
 
@@ -449,7 +522,10 @@ pub async fn list_products(State(s): State<AppState>, Auth(c): Auth, q: ListQuer
 /// AC-02.
 pub async fn create_product(State(s): State<AppState>, Auth(c): Auth, Body(f): Body) -> Answer {
     Ok(Reply::created(wire::product(
-        &s.iot.catalog.create(&c, &f).await?,
+        &s.iot
+            .catalog
+            .create(&c, Input::from(input::new_product(&f, &c)))
+            .await?,
     )))
 }
 
@@ -472,7 +548,10 @@ pub async fn update_product(
     Body(f): Body,
 ) -> Answer {
     Ok(Reply::created(wire::product(
-        &s.iot.catalog.update(&c, &pid, &f).await?,
+        &s.iot
+            .catalog
+            .update(&c, &pid, Input::from(input::product_fields(&f)))
+            .await?,
     )))
 }
 
@@ -495,7 +574,10 @@ pub async fn update_product_prof(
     Body(f): Body,
 ) -> Answer {
     Ok(Reply::created(wire::product_prof(
-        &s.iot.catalog.update_prof(&c, &pid, &f).await?,
+        &s.iot
+            .catalog
+            .update_prof(&c, &pid, Input::from(input::product_specification(&f)))
+            .await?,
     )))
 }
 
@@ -521,7 +603,10 @@ pub async fn list_orders(State(s): State<AppState>, Auth(c): Auth, q: ListQuery)
 /// AD-02.
 pub async fn create_order(State(s): State<AppState>, Auth(c): Auth, Body(f): Body) -> Answer {
     Ok(Reply::created(wire::order(
-        &s.iot.orders.create(&c, &f).await?,
+        &s.iot
+            .orders
+            .create(&c, Input::from(input::new_order(&f)))
+            .await?,
     )))
 }
 
@@ -552,7 +637,11 @@ pub async fn deliver(
     Path(oid): Path<String>,
     Body(f): Body,
 ) -> Answer {
-    let o = s.iot.orders.act(&c, &oid, OrderAction::Deliver, &f).await?;
+    let o = s
+        .iot
+        .orders
+        .act(&c, &oid, input::order_move(OrderAction::Deliver, &f))
+        .await?;
     Ok(Reply::created(wire::delivery(&o)))
 }
 
@@ -566,7 +655,7 @@ pub async fn edit_delivery(
     let o = s
         .iot
         .orders
-        .act(&c, &oid, OrderAction::EditDelivery, &f)
+        .act(&c, &oid, input::order_move(OrderAction::EditDelivery, &f))
         .await?;
     Ok(Reply::created(wire::delivery(&o)))
 }
@@ -580,7 +669,11 @@ pub async fn prepay(
 ) -> Answer {
     match channel.as_str() {
         "weixin" => {
-            let p = s.iot.orders.prepay_weixin(&c, &oid, &f).await?;
+            let p = s
+                .iot
+                .orders
+                .prepay_weixin(&c, &oid, Input::from(input::openid(&f)))
+                .await?;
             let pp = &p.params;
             Ok(Reply::created(json!({
                 "order_id": oid,
@@ -630,7 +723,10 @@ pub async fn order_status(
         _ => return Err(super::envelope::not_found().await),
     };
     Ok(Reply::created(wire::order(
-        &s.iot.orders.act(&c, &oid, action, &f).await?,
+        &s.iot
+            .orders
+            .act(&c, &oid, input::order_move(action, &f))
+            .await?,
     )))
 }
 
@@ -678,7 +774,10 @@ pub async fn ticket_summary(State(s): State<AppState>, Auth(c): Auth) -> Answer 
 /// AE-03.
 pub async fn create_ticket(State(s): State<AppState>, Auth(c): Auth, Body(f): Body) -> Answer {
     Ok(Reply::created(wire::ticket(
-        &s.iot.tickets.create(&c, &f).await?,
+        &s.iot
+            .tickets
+            .create(&c, Input::from(input::new_ticket(&f, s.iot.zone())))
+            .await?,
     )))
 }
 
@@ -706,7 +805,10 @@ pub async fn ticket_action(
         _ => return Err(super::envelope::not_found().await),
     };
     Ok(Reply::created(wire::ticket(
-        &s.iot.tickets.act(&c, &tid, action, &f).await?,
+        &s.iot
+            .tickets
+            .act(&c, &tid, input::ticket_move(action, &f, s.iot.zone()))
+            .await?,
     )))
 }
 
@@ -731,7 +833,11 @@ pub async fn commission_summary(State(s): State<AppState>, Auth(c): Auth) -> Ans
 
 /// AF-03.
 pub async fn withdraw(State(s): State<AppState>, Auth(c): Auth, Body(f): Body) -> Answer {
-    let w = s.iot.orders.withdraw(&c, &f).await?;
+    let w = s
+        .iot
+        .orders
+        .withdraw(&c, Input::from(input::withdrawal(&f)))
+        .await?;
     Ok(Reply::created(json!({
         "withdraw_id": w.wid,
         "amount": crate::domain::iot::money_json(w.amount),
@@ -772,7 +878,10 @@ pub async fn list_agents(State(s): State<AppState>, Auth(c): Auth, q: ListQuery)
 /// Adds an agent or dealer.
 pub async fn create_agent(State(s): State<AppState>, Auth(c): Auth, Body(f): Body) -> Answer {
     Ok(Reply::created(wire::agent(
-        &s.iot.partners.create_agent(&c, &f).await?,
+        &s.iot
+            .partners
+            .create_agent(&c, Input::from(input::new_agent(&f, c.role)))
+            .await?,
         None,
     )))
 }
@@ -809,7 +918,11 @@ pub async fn list_vendors(State(s): State<AppState>, Auth(c): Auth, q: ListQuery
 
 /// AX-02.
 pub async fn create_vendor(State(s): State<AppState>, Auth(c): Auth, Body(f): Body) -> Answer {
-    let v = s.iot.partners.create_vendor(&c, &f).await?;
+    let v = s
+        .iot
+        .partners
+        .create_vendor(&c, Input::from(input::new_vendor(&f)))
+        .await?;
     Ok(Reply::created(json!({"vid": v.uid, "code": v.code})))
 }
 
@@ -831,7 +944,11 @@ pub async fn update_vendor(
     Path(vid): Path<String>,
     Body(f): Body,
 ) -> Answer {
-    let v = s.iot.partners.update_vendor(&c, &vid, "info", &f).await?;
+    let v = s
+        .iot
+        .partners
+        .update_vendor(&c, &vid, Input::from(input::vendor_change(&f, "info")))
+        .await?;
     Ok(Reply::created(json!({"vid": v.uid})))
 }
 
@@ -845,7 +962,11 @@ pub async fn update_vendor_part(
     if !matches!(part.as_str(), "pwd" | "mob" | "mxx" | "cfg") {
         return Err(super::envelope::not_found().await);
     }
-    let v = s.iot.partners.update_vendor(&c, &vid, &part, &f).await?;
+    let v = s
+        .iot
+        .partners
+        .update_vendor(&c, &vid, Input::from(input::vendor_change(&f, &part)))
+        .await?;
     Ok(Reply::created(json!({"vid": v.uid})))
 }
 
@@ -880,7 +1001,10 @@ pub async fn add_signing(
     Body(f): Body,
 ) -> Answer {
     Ok(Reply::created(wire::signing(
-        &s.iot.partners.add_signing(&c, &vid, &f).await?,
+        &s.iot
+            .partners
+            .add_signing(&c, &vid, Input::ok(input::signing(&f)))
+            .await?,
     )))
 }
 
@@ -891,7 +1015,10 @@ pub async fn change_signing(
     Path(vid): Path<String>,
     Body(f): Body,
 ) -> Answer {
-    s.iot.partners.change_signing(&c, &vid, &f, false).await?;
+    s.iot
+        .partners
+        .change_signing(&c, &vid, Input::from(input::signing_change(&f)))
+        .await?;
     Ok(Reply::created(json!({"vid": vid})))
 }
 
@@ -902,6 +1029,9 @@ pub async fn delete_signing(
     Path(vid): Path<String>,
     Body(f): Body,
 ) -> Answer {
-    s.iot.partners.change_signing(&c, &vid, &f, true).await?;
+    s.iot
+        .partners
+        .delete_signing(&c, &vid, Input::from(input::signing_id(&f)))
+        .await?;
     Ok(Reply::deleted())
 }

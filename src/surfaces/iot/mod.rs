@@ -64,12 +64,20 @@
 
 mod envelope;
 mod handlers;
+mod input;
 mod wire;
 
 use axum::Router;
 use axum::routing::{get, post, put};
 
 use crate::surfaces::AppState;
+
+/// A platform operator `{user, pwd, name}` as the admin surface receives it.
+pub fn new_operator(
+    body: serde_json::Map<String, serde_json::Value>,
+) -> crate::domain::Result<crate::domain::iot::partners::NewOperator> {
+    input::new_operator(&input::Fields(body))
+}
 
 /// The surface name (metrics, `--surface-bind`).
 pub const SURFACE: &str = "iot";
