@@ -2,6 +2,7 @@
 //! document's endpoints, the WebSocket stream, the HTTP operations, the operator API, billing
 //! across tariff boundaries, faults, and a restart.
 
+mod batches;
 #[path = "../common/mod.rs"]
 mod common;
 mod crash;

@@ -127,13 +127,10 @@ impl Charging {
         if token.is_empty() {
             return Err(Error::Unauthorized(AuthFailure::Missing));
         }
-        store::user_by_token(
-            self.store.pool(),
-            &ids::token_hash(token),
-            self.clock.now().millis(),
-        )
-        .await?
-        .map(Driver::from)
-        .ok_or(Error::Unauthorized(AuthFailure::InvalidToken))
+        let now = self.clock.now().millis();
+        match store::driver_by_token(&self.store, &ids::token_hash(token)).await? {
+            Some((id, username, expires_at)) if expires_at > now => Ok(Driver { id, username }),
+            _ => Err(Error::Unauthorized(AuthFailure::InvalidToken)),
+        }
     }
 }

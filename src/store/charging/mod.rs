@@ -1,6 +1,7 @@
 //! SQL of the EV charging station (seed 004): drivers, tokens, the station's snapshot and its
 //! detail records.
 
+use rusqlite::OptionalExtension;
 use sqlx::{Any, Executor};
 
 /// A driver.
@@ -76,19 +77,15 @@ pub async fn user_by_name<'e, E: Executor<'e, Database = Any>>(
     .await
 }
 
-pub async fn user_by_token<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
+/// `(id, username, expires_at)` of the driver a token belongs to, expired or not (in place on
+/// SQLite, see [`crate::store::fast_read`]): the caller compares the expiry with its clock.
+pub async fn driver_by_token(
+    store: &super::Store,
     token_hash: &str,
-    now: i64,
-) -> Result<Option<UserRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT u.id, u.username, u.password_hash, u.created_at FROM charging_users u \
-         JOIN charging_tokens t ON t.user_id = u.id WHERE t.token_hash = $1 AND t.expires_at > $2",
-    )
-    .bind(token_hash)
-    .bind(now)
-    .fetch_optional(ex)
-    .await
+) -> Result<Option<(String, String, i64)>, sqlx::Error> {
+    const SQL: &str = "SELECT u.id, u.username, t.expires_at FROM charging_tokens t \
+         JOIN charging_users u ON u.id = t.user_id WHERE t.token_hash = $1";
+    store.fast_fetch_optional(SQL, &[token_hash]).await
 }
 
 pub async fn insert_token<'e, E: Executor<'e, Database = Any>>(
@@ -170,11 +167,18 @@ pub async fn write_snapshot<'e, E: Executor<'e, Database = Any>>(
     .map(|_| ())
 }
 
-/// The last operation's number.
-pub async fn head<'e, E: Executor<'e, Database = Any>>(ex: E) -> Result<i64, sqlx::Error> {
-    let row: Option<(i64,)> = sqlx::query_as("SELECT head FROM charging_head WHERE id = 1")
-        .fetch_optional(ex)
-        .await?;
+/// The last operation's number: in place on a SQLite file (a reader asks it on every read, and
+/// the hop to sqlx's worker thread would cost more than the read), through the pool otherwise.
+pub async fn head(store: &super::Store) -> Result<i64, sqlx::Error> {
+    const SQL: &str = "SELECT head FROM charging_head WHERE id = 1";
+    if let Some(head) = store.read_in_place(|c| {
+        c.prepare_cached(SQL)?
+            .query_row([], |r| r.get::<_, i64>(0))
+            .optional()
+    }) {
+        return Ok(head.unwrap_or(0));
+    }
+    let row: Option<(i64,)> = sqlx::query_as(SQL).fetch_optional(store.pool()).await?;
     Ok(row.map_or(0, |r| r.0))
 }
 
@@ -207,22 +211,25 @@ pub async fn advance_head<'e, E: Executor<'e, Database = Any>>(
     Ok(done.rows_affected() == 1)
 }
 
-/// Logs operation `seq`; false when that number is taken (another process wrote it).
-pub async fn insert_op<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
-    seq: i64,
-    at: i64,
-    op: &str,
+/// Logs operations `(seq, at, op)`; false when a number is taken (another process wrote it).
+pub async fn insert_ops(
+    ex: &mut sqlx::AnyConnection,
+    ops: &[(i64, i64, String)],
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "INSERT INTO charging_ops (seq, at, op) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-    )
-    .bind(seq)
-    .bind(at)
-    .bind(op)
-    .execute(ex)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    let mut inserted = 0;
+    // 3 parameters a row: 1,000 rows stay well under every backend's parameter limit.
+    for chunk in ops.chunks(1000) {
+        let sql = format!(
+            "INSERT INTO charging_ops (seq, at, op) VALUES {} ON CONFLICT DO NOTHING",
+            super::placeholders(chunk.len(), 3)
+        );
+        let mut q = sqlx::query(&sql);
+        for (seq, at, op) in chunk {
+            q = q.bind(*seq).bind(*at).bind(op.as_str());
+        }
+        inserted += q.execute(&mut *ex).await?.rows_affected();
+    }
+    Ok(inserted == ops.len() as u64)
 }
 
 /// The operations after `version`, in order: `(seq, at, op)`.
