@@ -24,6 +24,7 @@ pub mod settings;
 pub mod station;
 pub mod tariff;
 pub mod users;
+mod waiting_line;
 
 /// The EV charging station as a service: its drivers (register, log in, tokens) and the live
 /// station (requests, streams, piles, configuration, detail records and reports).
