@@ -265,7 +265,7 @@ impl Committer {
             .into_iter()
             .map(|a| a.map(|a| answer(live, a)))
             .collect();
-        if live.version - live.snapshot_version >= SNAPSHOT_EVERY {
+        if live.snapshot_due() {
             if let Err(e) = self.snapshot(live, &mut open).await {
                 tracing::warn!(error = %e, "charging station snapshot failed");
                 return Ok(answers);

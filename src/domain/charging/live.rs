@@ -116,7 +116,10 @@ pub(super) enum Op {
 
 pub(super) const STATION_BUSY: &str = "充电站内还有车辆，不能修改充电桩数量、功率或队列长度";
 
-/// Operations between two snapshots.
+/// Operations between two snapshots, at least. A snapshot writes the whole station, so a
+/// station with more cars than that waits for as many operations as it has cars: the cost of a
+/// snapshot, shared by the operations since the last one, stays about the same per operation
+/// (with 10,000 cars a snapshot took 10 ms, a tenth of the time of 1,000 operations).
 pub(super) const SNAPSHOT_EVERY: i64 = 1000;
 
 /// Applies `op` at `now`: the new car (arrivals) and what happened.
@@ -221,6 +224,12 @@ impl LiveState {
         };
         live.index();
         live
+    }
+
+    /// Whether the operations since the last snapshot are enough for the next one.
+    pub(super) fn snapshot_due(&self) -> bool {
+        let every = SNAPSHOT_EVERY.max(self.station.car_count() as i64);
+        self.version - self.snapshot_version >= every
     }
 
     /// Rebuilds who owns which request from the station (after a load).
