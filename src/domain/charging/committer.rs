@@ -284,7 +284,7 @@ impl Committer {
         changes: Vec<Change>,
     ) -> Result<(Vec<Result<Applied>>, Batch)> {
         let mut tx = self.store.begin_durable(conn).await?;
-        let head = store::lock_head(&mut tx, self.store.backend()).await?;
+        let head = store::lock_head(&self.store, &mut tx).await?;
         if head != live.version {
             self.sync(live, &mut tx, head).await?;
         }
@@ -302,15 +302,8 @@ impl Committer {
             applied.push(self.apply(live, now, change, &mut batch)?);
         }
         if !batch.ops.is_empty() {
-            let next = live.version + batch.ops.len() as i64;
-            if !store::advance_head(&mut *tx, live.version, next).await? {
+            if !store::append_ops(&self.store, &mut tx, live.version, &batch.ops).await? {
                 return Err(internal("charging station", "the log moved under its lock"));
-            }
-            if !store::insert_ops(&mut tx, &batch.ops).await? {
-                return Err(internal(
-                    "charging station",
-                    "an operation number was taken",
-                ));
             }
             if batch.clear_records {
                 store::delete_records(&mut *tx).await?;

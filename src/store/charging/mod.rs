@@ -167,69 +167,121 @@ pub async fn write_snapshot<'e, E: Executor<'e, Database = Any>>(
     .map(|_| ())
 }
 
+const HEAD: &str = "SELECT head FROM charging_head WHERE id = 1";
+
 /// The last operation's number: in place on a SQLite file (a reader asks it on every read, and
 /// the hop to sqlx's worker thread would cost more than the read), through the pool otherwise.
 pub async fn head(store: &super::Store) -> Result<i64, sqlx::Error> {
-    const SQL: &str = "SELECT head FROM charging_head WHERE id = 1";
-    if let Some(head) = store.read_in_place(|c| {
-        c.prepare_cached(SQL)?
-            .query_row([], |r| r.get::<_, i64>(0))
-            .optional()
-    }) {
-        return Ok(head.unwrap_or(0));
+    if let Some(head) = head_in_place(store) {
+        return Ok(head);
     }
-    let row: Option<(i64,)> = sqlx::query_as(SQL).fetch_optional(store.pool()).await?;
+    let row: Option<(i64,)> = sqlx::query_as(HEAD).fetch_optional(store.pool()).await?;
     Ok(row.map_or(0, |r| r.0))
 }
 
-/// The last operation's number, locking the station's row until the transaction ends (on
-/// SQLite the write transaction holds the database already).
+/// The head read on this thread's SQLite connection; `None` when that is not possible.
+fn head_in_place(store: &super::Store) -> Option<i64> {
+    store
+        .read_in_place(|c| {
+            c.prepare_cached(HEAD)?
+                .query_row([], |r| r.get::<_, i64>(0))
+                .optional()
+        })
+        .map(|head| head.unwrap_or(0))
+}
+
+/// The last operation's number, locking the station's row until the transaction ends. On
+/// SQLite the write transaction holds the database already, so no other connection can move
+/// the head: it is read in place (no hop to sqlx's worker thread).
 pub async fn lock_head(
-    ex: &mut sqlx::AnyConnection,
-    backend: super::Backend,
+    store: &super::Store,
+    tx: &mut sqlx::AnyConnection,
 ) -> Result<i64, sqlx::Error> {
-    let sql = match backend {
+    if store.backend() == super::Backend::Sqlite {
+        if let Some(head) = head_in_place(store) {
+            return Ok(head);
+        }
+    }
+    let sql = match store.backend() {
         super::Backend::Postgres => "SELECT head FROM charging_head WHERE id = 1 FOR UPDATE",
-        _ => "SELECT head FROM charging_head WHERE id = 1",
+        super::Backend::Sqlite => HEAD,
     };
-    let row: Option<(i64,)> = sqlx::query_as(sql).fetch_optional(ex).await?;
+    let row: Option<(i64,)> = sqlx::query_as(sql).fetch_optional(tx).await?;
     Ok(row.map_or(0, |r| r.0))
 }
 
-/// Moves the last operation's number from `known` to `next`; false when it is no longer
-/// `known` (another process logged first).
-pub async fn advance_head<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
+/// Logs operations `(seq, at, op)`, numbered on from `known`, and moves the head past them, in
+/// one round trip; false when the head is no longer `known` or a number is taken (another
+/// process logged first).
+pub async fn append_ops(
+    store: &super::Store,
+    tx: &mut sqlx::AnyConnection,
     known: i64,
-    next: i64,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("UPDATE charging_head SET head = $2 WHERE id = 1 AND head = $1")
-        .bind(known)
-        .bind(next)
-        .execute(ex)
-        .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// Logs operations `(seq, at, op)`; false when a number is taken (another process wrote it).
-pub async fn insert_ops(
-    ex: &mut sqlx::AnyConnection,
     ops: &[(i64, i64, String)],
 ) -> Result<bool, sqlx::Error> {
-    let mut inserted = 0;
+    let next = known + ops.len() as i64;
     // 3 parameters a row: 1,000 rows stay well under every backend's parameter limit.
-    for chunk in ops.chunks(1000) {
-        let sql = format!(
-            "INSERT INTO charging_ops (seq, at, op) VALUES {} ON CONFLICT DO NOTHING",
-            super::placeholders(chunk.len(), 3)
-        );
+    for (i, chunk) in ops.chunks(1000).enumerate() {
+        let values = super::placeholders(chunk.len(), 3);
+        let first = i == 0;
+        let (sql, expected) = match (first, store.backend()) {
+            (false, _) => (
+                format!(
+                    "INSERT INTO charging_ops (seq, at, op) VALUES {values} ON CONFLICT DO NOTHING"
+                ),
+                chunk.len() as u64,
+            ),
+            // Two statements in one call; the rows they change are added up.
+            (true, super::Backend::Sqlite) => (
+                format!(
+                    "INSERT INTO charging_ops (seq, at, op) VALUES {values} ON CONFLICT DO NOTHING; \
+                     UPDATE charging_head SET head = ${} WHERE id = 1 AND head = ${}",
+                    3 * chunk.len() + 1,
+                    3 * chunk.len() + 2,
+                ),
+                chunk.len() as u64 + 1,
+            ),
+            // One statement: the rows are inserted only if the head moved.
+            (true, super::Backend::Postgres) => (
+                format!(
+                    "WITH moved AS (UPDATE charging_head SET head = ${} WHERE id = 1 AND head = ${} \
+                     RETURNING head) INSERT INTO charging_ops (seq, at, op) \
+                     SELECT v.seq, v.at, v.op FROM (VALUES {}) AS v (seq, at, op), moved \
+                     ON CONFLICT DO NOTHING",
+                    3 * chunk.len() + 1,
+                    3 * chunk.len() + 2,
+                    typed_ops_values(chunk.len()),
+                ),
+                chunk.len() as u64,
+            ),
+        };
         let mut q = sqlx::query(&sql);
         for (seq, at, op) in chunk {
             q = q.bind(*seq).bind(*at).bind(op.as_str());
         }
-        inserted += q.execute(&mut *ex).await?.rows_affected();
+        if first {
+            q = q.bind(next).bind(known);
+        }
+        if q.execute(&mut *tx).await?.rows_affected() != expected {
+            return Ok(false);
+        }
     }
-    Ok(inserted == ops.len() as u64)
+    Ok(true)
+}
+
+/// `($1::BIGINT, $2::BIGINT, $3::TEXT), ...`: a VALUES list PostgreSQL can type on its own.
+fn typed_ops_values(rows: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            format!(
+                "(${}::BIGINT, ${}::BIGINT, ${}::TEXT)",
+                3 * r + 1,
+                3 * r + 2,
+                3 * r + 3
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The operations after `version`, in order: `(seq, at, op)`.
