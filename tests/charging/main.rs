@@ -2,10 +2,12 @@
 //! document's endpoints, the WebSocket stream, the HTTP operations, the operator API, billing
 //! across tariff boundaries, faults, and a restart.
 
-mod batches;
 #[path = "../common/mod.rs"]
 mod common;
+
+mod batches;
 mod crash;
+mod streams;
 
 use std::time::Duration;
 
