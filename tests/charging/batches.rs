@@ -96,6 +96,25 @@ async fn operations_that_arrive_together_share_commits_and_the_log_rebuilds_them
     let op_b = admin(&b).await;
     assert_eq!(station_view(&a, &op).await, station_view(&b, &op_b).await);
 
+    // A driver's read through one process sees what the other just did.
+    let t = &tokens[1];
+    let r = a
+        .post("/charging/user/charge/cancel", json!({"token": t}))
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = b.get("/charging/user/charge/info", Some(t)).await;
+    assert_eq!(r.body["state"], "none", "{:?}", r.body);
+    let body = json!({"token": t, "mode": "common", "quantity": 7});
+    let r = b.post("/charging/user/charge/apply", body).await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = a.get("/charging/user/charge/info", Some(t)).await;
+    assert_eq!(
+        (r.body["mode"].clone(), r.body["quantity"].clone()),
+        (json!("common"), json!(7.0)),
+        "{:?}",
+        r.body
+    );
+
     // An hour later (on both clocks) every session that ended has the same record in both.
     advance(&a, 3600).await;
     advance(&b, 3600).await;

@@ -18,6 +18,7 @@ use super::Charging;
 use super::committer::{Answer, Change};
 use super::live::{Feed, LiveState, internal};
 use super::station::{EndReason, Mode, PileState, StationConfig};
+use super::users::Driver;
 use crate::domain::{Entity, Error, Result};
 use crate::store::charging::{self as store, RecordRow};
 
@@ -233,9 +234,18 @@ impl Charging {
     /// nothing is due and nobody logged since (the head of the log is read in place on
     /// SQLite), that is just the lock; otherwise the committer catches up first.
     async fn station_now(&self) -> Result<MutexGuard<'_, LiveState>> {
+        self.station_as_of(None).await
+    }
+
+    /// [`Charging::station_now`], the log's head known already when `head` is given (read
+    /// after the request came, with the driver's token).
+    async fn station_as_of(&self, head: Option<i64>) -> Result<MutexGuard<'_, LiveState>> {
         // Read before the lock: whatever was logged before this read began is in memory once
         // the memory's version has reached it.
-        let head = store::head(&self.store).await?;
+        let head = match head {
+            Some(head) => head,
+            None => store::head(&self.store).await?,
+        };
         let mut live = self.live.state.lock().await;
         let now = self.clock.now().millis().max(live.station.now());
         let due = live.station.next_finish().is_some_and(|t| t <= now);
@@ -260,10 +270,11 @@ impl Charging {
     /// a new one (which needs `mode` and `wh`).
     pub async fn open(
         &self,
-        user: &str,
+        driver: &Driver,
         request: Option<(Mode, i64, Option<i64>)>,
         since: Option<u64>,
     ) -> Result<Subscription> {
+        let user = driver.username.as_str();
         let after = |feed: &Feed, since: u64| -> Vec<Arc<Notice>> {
             feed.history
                 .iter()
@@ -273,7 +284,7 @@ impl Charging {
         };
         let (tx, rx) = mpsc::unbounded_channel();
         {
-            let mut live = self.station_now().await?;
+            let mut live = self.station_as_of(driver.log_head).await?;
             if let Some(car) = live.active.get(user).copied() {
                 let feed = live.feeds.entry(user.to_owned()).or_default();
                 if feed.ended {
@@ -362,9 +373,12 @@ impl Charging {
     }
 
     /// A driver's request in progress, if any.
-    pub async fn info(&self, user: &str) -> Result<Option<CarView>> {
-        let live = self.station_now().await?;
-        Ok(live.active.get(user).and_then(|car| live.view(*car)))
+    pub async fn info(&self, driver: &Driver) -> Result<Option<CarView>> {
+        let live = self.station_as_of(driver.log_head).await?;
+        Ok(live
+            .active
+            .get(&driver.username)
+            .and_then(|car| live.view(*car)))
     }
 
     /// Every pile with the cars in its queue.

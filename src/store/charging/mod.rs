@@ -77,14 +77,37 @@ pub async fn user_by_name<'e, E: Executor<'e, Database = Any>>(
     .await
 }
 
-/// `(id, username, expires_at)` of the driver a token belongs to, expired or not (in place on
-/// SQLite, see [`crate::store::fast_read`]): the caller compares the expiry with its clock.
+/// The driver a token belongs to, expired or not (the caller compares the expiry with its
+/// clock), and the station's log head as of the same read.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TokenRow {
+    pub id: String,
+    pub username: String,
+    pub expires_at: i64,
+    pub head: i64,
+}
+
+impl crate::store::fast_read::InPlaceRow for TokenRow {
+    fn from_sqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(TokenRow {
+            id: r.get(0)?,
+            username: r.get(1)?,
+            expires_at: r.get(2)?,
+            head: r.get(3)?,
+        })
+    }
+}
+
+/// [`TokenRow`] of a token: in place on SQLite (see [`crate::store::fast_read`]). The head
+/// comes with it because a driver's read of the station follows: one read of the database
+/// (one read lock on SQLite, one round trip on PostgreSQL) serves both.
 pub async fn driver_by_token(
     store: &super::Store,
     token_hash: &str,
-) -> Result<Option<(String, String, i64)>, sqlx::Error> {
-    const SQL: &str = "SELECT u.id, u.username, t.expires_at FROM charging_tokens t \
-         JOIN charging_users u ON u.id = t.user_id WHERE t.token_hash = $1";
+) -> Result<Option<TokenRow>, sqlx::Error> {
+    const SQL: &str = "SELECT u.id, u.username, t.expires_at, \
+         COALESCE((SELECT head FROM charging_head WHERE id = 1), 0) AS head \
+         FROM charging_tokens t JOIN charging_users u ON u.id = t.user_id WHERE t.token_hash = $1";
     store.fast_fetch_optional(SQL, &[token_hash]).await
 }
 

@@ -268,15 +268,15 @@ async fn operation(state: &AppState, token: &str, text: &str) -> Value {
     if text.trim().eq_ignore_ascii_case("ping") {
         return json!({"code": 200, "event": "pong", "msg": "pong"});
     }
-    let user = match state.charging.authenticate(token).await {
-        Ok(d) => d.username,
+    let driver = match state.charging.authenticate(token).await {
+        Ok(d) => d,
         Err(e) => {
             let mut body = ChargingError::from(e).body();
             body["event"] = json!("reply");
             return body;
         }
     };
-    let user = user.as_str();
+    let user = driver.username.as_str();
     let message: Value = match serde_json::from_str(&lenient_json(text)) {
         Ok(v @ Value::Object(_)) => v,
         _ => {
@@ -306,7 +306,7 @@ async fn operation(state: &AppState, token: &str, text: &str) -> Value {
                 Ok(("已取消充电", None))
             }
             "info" | "query" => {
-                let view = state.charging.info(user).await?;
+                let view = state.charging.info(&driver).await?;
                 Ok(("ok", view.map(|v| RequestView::new(state, &v))))
             }
             _ => Err(ChargingError::invalid(
