@@ -22,7 +22,7 @@ BASE_PORT="${BASE_PORT:-18095}"
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$BENCH_DIR/.." && pwd)"
 BASELINE_TARGET="$ROOT/target/bench-baseline"
-REAL_BIN="$ROOT/target/release/utilhall"
+REAL_BIN="${UTILHALL_BIN:-$ROOT/target/release/utilhall}"
 BASE_BIN="$BASELINE_TARGET/release/utilhall-bench-baseline"
 
 log() { printf '==> %s\n' "$*" >&2; }

@@ -9,6 +9,7 @@
 //! received one (by its member or vendor, or when the return window passes). A member may ask
 //! to return a received order, or a done one while the return window is open.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -17,17 +18,18 @@ use serde_json::{Map, Value};
 use super::listing::{self, List, ListRequest, Listed, Scope};
 use super::model::{self, Commission, CommissionState, Order, Party, Product, Ticket};
 use super::products::Pricing;
-use super::shared::Shared;
+use super::shared::{Shared, id_of};
 use super::{Caller, Input, Place, Range, Role, money_json, visible};
+use crate::domain::commit::{Batch, GroupCommit};
 use crate::domain::money::Fen;
 use crate::domain::payments::{
     ClientPayParams, OrderOwner, OwnerFuture, Paid, PaymentGateway, PrepayRequest, Settlement,
     TradeState,
 };
 use crate::domain::{Clock, Entity, Error, Result, Service, Settings, Timestamp};
-use crate::store::Store;
 use crate::store::iot::{self as store, CommissionRow, OrderRow, TicketRow};
 use crate::store::ledger;
+use crate::store::{Conn, Store};
 
 /// How long after receipt an order may still be returned (days).
 pub const RETURN_DAYS: i64 = 7;
@@ -270,17 +272,76 @@ pub struct Orders {
     gateway: Arc<dyn PaymentGateway>,
     /// When the time-driven moves last ran (clock milliseconds).
     swept: AtomicI64,
+    /// The earliest instant a time-driven move is due, as far as this process knows.
+    next_due: AtomicI64,
+    /// New orders, committed together.
+    creations: GroupCommit<NewOrders>,
+}
+
+/// A new order waiting for its id and its commit.
+struct NewOrderRow {
+    /// The vendor's code and the local date, of its id.
+    code: String,
+    date: String,
+    row: OrderRow,
+}
+
+/// New orders committed together: their ids from one serial update per vendor, their rows
+/// in one statement.
+struct NewOrders;
+
+impl Batch for NewOrders {
+    type Job = NewOrderRow;
+    /// The order's id.
+    type Done = String;
+    const MAX: usize = 256;
+    const NAME: &'static str = "iot order";
+
+    async fn apply(
+        &self,
+        store: &Store,
+        conn: &mut Conn,
+        jobs: &[NewOrderRow],
+    ) -> Result<Vec<Result<String>>> {
+        let mut counts: BTreeMap<&str, i64> = BTreeMap::new();
+        for job in jobs {
+            *counts.entry(&job.code).or_default() += 1;
+        }
+        let mut tx = store.begin_durable(conn).await?;
+        // The next serial of each vendor in the batch.
+        let mut next = BTreeMap::new();
+        for (code, n) in counts {
+            let last = store::take_serials(&mut tx, &format!("{code}:order"), n).await?;
+            next.insert(code, last - n + 1);
+        }
+        let mut rows = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let serial = next.get_mut(job.code.as_str()).ok_or_else(|| {
+                Error::internal(anyhow::anyhow!("no serial for vendor {}", job.code))
+            })?;
+            let mut row = job.row.clone();
+            row.oid = id_of("order", &job.code, *serial, &job.date);
+            *serial += 1;
+            rows.push(row);
+        }
+        store::insert_orders(&mut tx, &rows).await?;
+        tx.commit().await?;
+        Ok(rows.into_iter().map(|r| Ok(r.oid)).collect())
+    }
 }
 
 impl Orders {
     pub fn new(shared: Arc<Shared>, gateway: Arc<dyn PaymentGateway>) -> Orders {
         Orders {
+            creations: GroupCommit::new(shared.store.clone(), NewOrders),
             store: shared.store.clone(),
             clock: shared.clock.clone(),
             settings: shared.settings.clone(),
             shared,
             gateway,
             swept: AtomicI64::new(0),
+            // Unknown until the first sweep.
+            next_due: AtomicI64::new(i64::MIN),
         }
     }
 
@@ -288,7 +349,7 @@ impl Orders {
     pub async fn get(&self, caller: &Caller, oid: &str) -> Result<Order> {
         caller.require(Range::Anyone)?;
         self.sweep().await;
-        let row = store::order(self.store.pool(), oid).await?.map(Order::from);
+        let row = store::find_order(&self.store, oid).await?.map(Order::from);
         visible(
             caller,
             row,
@@ -326,7 +387,7 @@ impl Orders {
             rent,
         } in wanted
         {
-            let product = store::product(self.store.pool(), &pid)
+            let product = store::product(&self.store, &pid)
                 .await?
                 .map(Product::from)
                 .filter(|p| p.vid == vid && p.deleted_at.is_none())
@@ -373,10 +434,9 @@ impl Orders {
         rec.insert("zipcode".into(), Value::String(receiver.zipcode));
         let code = self.shared.vendor_code(Some(&vid)).await?;
         let now = self.clock.now();
-        let mut tx = self.store.begin_write().await?;
-        let oid = self.shared.id(&mut tx, &code, "order").await?;
-        let row = Order {
-            oid,
+        let mut row = Order {
+            // Given by the committer.
+            oid: String::new(),
             vid,
             agent: member.agent.clone(),
             dealer: member.dealer.clone(),
@@ -403,8 +463,15 @@ impl Orders {
             refunded_at: None,
             deleted_at: None,
         };
-        store::insert_order(&mut tx, &OrderRow::from(&row)).await?;
-        tx.commit().await?;
+        row.oid = self
+            .creations
+            .submit(NewOrderRow {
+                code,
+                date: self.shared.id_date(now),
+                row: OrderRow::from(&row),
+            })
+            .await?;
+        self.due(row.created_at + self.settings.order_ttl_secs * 1000);
         Ok(row)
     }
 
@@ -542,6 +609,9 @@ impl Orders {
             ledger::append(&mut *tx, &entry).await?;
         }
         tx.commit().await?;
+        if action == A::Confirm {
+            self.due(now + RETURN_WINDOW_MS);
+        }
         Ok(o)
     }
 
@@ -554,16 +624,14 @@ impl Orders {
         now: i64,
         available_at: Option<i64>,
     ) -> Result<Vec<Commission>> {
-        let buyer = store::user(self.store.pool(), &o.uid)
-            .await?
-            .map(Party::from);
+        let buyer = store::user(&self.store, &o.uid).await?.map(Party::from);
         let mut chain = Vec::new();
         let mut next = buyer.and_then(|b| b.rid);
         while let Some(rid) = next.take() {
             if chain.len() == 3 || chain.contains(&rid) {
                 break;
             }
-            let referrer = store::user(self.store.pool(), &rid).await?.map(Party::from);
+            let referrer = store::user(&self.store, &rid).await?.map(Party::from);
             next = referrer.as_ref().and_then(|r| r.rid.clone());
             if referrer.is_some_and(|r| r.deleted_at.is_none()) {
                 chain.push(rid);
@@ -638,16 +706,37 @@ impl Orders {
         }
         store::schedule_commissions(&mut tx, &o.oid, available_at).await?;
         tx.commit().await?;
+        self.due(available_at);
         Ok(o)
     }
 
-    /// Brings time-driven moves up to date: unpaid orders past their lifetime close, received
-    /// orders past the return window are done, and pending commissions whose window closed
-    /// become available (into the journal). Runs at most once a second per process (reads call
-    /// it, and the background reconciler); it never fails the request that runs it: a step
-    /// that fails is logged and tried again at the next sweep.
+    /// Lowers the instant the next time-driven move is due to `at` (a write of this process
+    /// scheduled one).
+    fn due(&self, at: i64) {
+        self.next_due.fetch_min(at, Ordering::AcqRel);
+    }
+
+    /// Brings the time-driven moves up to date before a read, when one is due (as far as this
+    /// process knows: the last sweep's look at the database and its own writes since); at most
+    /// once a second. Nothing due costs a read nothing. What other processes scheduled is found
+    /// by [`Orders::sweep_all`] each second.
     pub async fn sweep(&self) {
         let now = self.clock.now().millis();
+        if now >= self.next_due.load(Ordering::Acquire) {
+            self.sweep_once(now).await;
+        }
+    }
+
+    /// Brings the time-driven moves up to date (the background ticker, every second): unpaid
+    /// orders past their lifetime close, received orders past the return window are done, and
+    /// pending commissions whose window closed become available (into the journal).
+    pub async fn sweep_all(&self) {
+        self.sweep_once(self.clock.now().millis()).await;
+    }
+
+    /// One sweep at `now`, unless one ran less than a second ago or runs now. It never fails
+    /// its caller: a step that fails is logged and tried again at the next sweep.
+    async fn sweep_once(&self, now: i64) {
         let last = self.swept.load(Ordering::Relaxed);
         if now - last < 1000
             || self
@@ -657,7 +746,10 @@ impl Orders {
         {
             return;
         }
+        // What is scheduled from now on is learnt below; writes meanwhile lower it again.
+        self.next_due.store(i64::MAX, Ordering::Release);
         if let Err(e) = self.sweep_at(now).await {
+            self.due(now);
             tracing::warn!(error = %e, "iot sweep failed; it runs again at the next one");
         }
     }
@@ -728,6 +820,17 @@ impl Orders {
                 }
             }
             tx.commit().await?;
+        }
+        let (unpaid, received, pending) = store::next_due(self.store.pool()).await?;
+        for at in [
+            unpaid.map(|t| t + ttl),
+            received.map(|t| t + RETURN_WINDOW_MS),
+            pending,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            self.due(at);
         }
         Ok(())
     }
@@ -843,7 +946,7 @@ impl Orders {
     /// Whether `out_trade_no` is an order of this platform (payment notifications are shared
     /// with the heating surface).
     pub async fn is_order(&self, out_trade_no: &str) -> Result<bool> {
-        Ok(store::order(self.store.pool(), out_trade_no)
+        Ok(store::find_order(&self.store, out_trade_no)
             .await?
             .map(Order::from)
             .is_some())
@@ -857,7 +960,7 @@ impl Orders {
         transaction_id: &str,
         amount: Fen,
     ) -> Result<Settlement> {
-        let o = store::order(self.store.pool(), oid)
+        let o = store::find_order(&self.store, oid)
             .await?
             .map(Order::from)
             .ok_or(Error::NotFound(Entity::Order))?;
@@ -963,7 +1066,7 @@ impl Orders {
                 "payments are simulated only under --dev without WeChat Pay".into(),
             ));
         }
-        let o = store::order(self.store.pool(), oid)
+        let o = store::find_order(&self.store, oid)
             .await?
             .map(Order::from)
             .ok_or(Error::NotFound(Entity::Order))?;
