@@ -266,7 +266,7 @@ async fn insert_record_rows(
 ) -> Result<(), sqlx::Error> {
     let sql = format!(
         "INSERT INTO charging_records ({RECORD_COLUMNS}) VALUES {} ON CONFLICT DO NOTHING",
-        super::placeholders(records.len(), 12)
+        super::placeholders(ex, records.len(), 12)
     );
     let mut q = sqlx::query(&sql);
     for r in records {

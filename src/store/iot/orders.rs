@@ -151,7 +151,7 @@ pub async fn insert_orders(conn: &mut Conn, orders: &[OrderRow]) -> Result<(), s
     let sql = format!(
         "INSERT INTO iot_orders ({}) VALUES {}",
         inserted_columns(),
-        crate::store::placeholders(orders.len(), 9 + ORDER_WRITTEN.len())
+        crate::store::placeholders(conn, orders.len(), 9 + ORDER_WRITTEN.len())
     );
     let mut q = sqlx::query(&sql);
     for o in orders {

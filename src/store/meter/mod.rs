@@ -285,7 +285,7 @@ pub async fn insert_recharges(
     let sql = format!(
         "INSERT INTO meter_recharges (admin_user_name, out_trade_no, user_code, amount, created_at) \
          VALUES {} ON CONFLICT DO NOTHING RETURNING admin_user_name, out_trade_no",
-        super::placeholders(rows.len(), 5)
+        super::placeholders(conn, rows.len(), 5)
     );
     let mut query = sqlx::query_as(&sql);
     for r in rows {
