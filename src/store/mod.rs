@@ -442,7 +442,7 @@ pub fn is_unique_violation(err: &Error) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{placeholders, redact_url};
+    use super::{Backend, redact_url, values_list};
 
     #[test]
     fn numbers_placeholders_row_by_row() {
