@@ -372,8 +372,9 @@ impl Orders {
     /// lines' prices plus freight, plus installation where the product is installed.
     pub async fn create(&self, caller: &Caller, new: Input<NewOrder>) -> Result<Order> {
         caller.require(Range::Member)?;
-        let member = self.shared.member(caller, &caller.uid).await?;
-        let vid = member.vid.clone().unwrap_or_default();
+        // The member is the caller, as its token read them a moment ago (live, and its vendor
+        // live too): their vendor, agent and dealer are the caller's.
+        let vid = caller.vid.clone().unwrap_or_default();
         let NewOrder {
             lines: wanted,
             shipping,
@@ -438,9 +439,9 @@ impl Orders {
             // Given by the committer.
             oid: String::new(),
             vid,
-            agent: member.agent.clone(),
-            dealer: member.dealer.clone(),
-            uid: member.uid.clone(),
+            agent: caller.agent.clone(),
+            dealer: caller.dealer.clone(),
+            uid: caller.uid.clone(),
             state: OrderState::Obligation,
             amount: Fen(amount),
             needs_install,

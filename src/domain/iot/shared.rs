@@ -16,6 +16,8 @@ pub struct Shared {
     pub store: Store,
     pub clock: Clock,
     pub settings: Arc<Settings>,
+    /// Vendors' codes, as read once.
+    codes: std::sync::RwLock<std::collections::HashMap<String, String>>,
 }
 
 impl Shared {
@@ -24,6 +26,7 @@ impl Shared {
             store,
             clock,
             settings,
+            codes: Default::default(),
         }
     }
 
@@ -45,10 +48,18 @@ impl Shared {
         let Some(vid) = vid else {
             return Ok(PLATFORM_CODE.to_owned());
         };
-        store::user(&self.store, vid)
+        if let Some(code) = self.codes.read().ok().and_then(|c| c.get(vid).cloned()) {
+            return Ok(code);
+        }
+        let code = store::user(&self.store, vid)
             .await?
             .and_then(|v| v.code)
-            .ok_or(Error::NotFound(Entity::Vendor))
+            .ok_or(Error::NotFound(Entity::Vendor))?;
+        // A vendor's code is set when it is made and never changes.
+        if let Ok(mut codes) = self.codes.write() {
+            codes.insert(vid.to_owned(), code.clone());
+        }
+        Ok(code)
     }
 
     /// A party, live or not.
