@@ -1,4 +1,4 @@
--- How many live (not deleted) orders each range holds, kept by a trigger in the transaction
+-- Order lists. How many live (not deleted) orders each range holds, kept by a trigger in the transaction
 -- that changes the orders: a vendor's, an agent's, a dealer's or a member's first page of
 -- orders reads its total here instead of counting every order of the range. `kind` is the
 -- range (`vendor`, `agent`, `dealer`, `owner`), `who` its agent, dealer or member ('' for a
@@ -57,3 +57,17 @@ CREATE TRIGGER iot_orders_recounted AFTER UPDATE ON iot_orders FOR EACH ROW
         OR OLD.agent IS DISTINCT FROM NEW.agent OR OLD.dealer IS DISTINCT FROM NEW.dealer
         OR OLD.uid IS DISTINCT FROM NEW.uid)
     EXECUTE FUNCTION iot_orders_counted();
+
+-- A range's newest page in index order. PostgreSQL reads an index in the order of its later
+-- columns only when every column before them is compared with `=`, and `deleted_at IS NULL`
+-- is not: with the indexes of 0013 it sorted every live order of the range for each page
+-- (6 ms with 4,000 orders). These hold the live rows only.
+CREATE INDEX iot_orders_live_vid ON iot_orders (vid, created_at, oid) WHERE deleted_at IS NULL;
+CREATE INDEX iot_orders_live_uid ON iot_orders (uid, created_at, oid) WHERE deleted_at IS NULL;
+CREATE INDEX iot_orders_live_agent ON iot_orders (agent, created_at, oid)
+    WHERE deleted_at IS NULL AND agent IS NOT NULL;
+CREATE INDEX iot_orders_live_dealer ON iot_orders (dealer, created_at, oid)
+    WHERE deleted_at IS NULL AND dealer IS NOT NULL;
+CREATE INDEX iot_devices_live_vid ON iot_devices (vid, reg_at, did) WHERE deleted_at IS NULL;
+CREATE INDEX iot_products_live_vid ON iot_products (vid, created_at, pid) WHERE deleted_at IS NULL;
+CREATE INDEX iot_users_live_vid ON iot_users (vid, kind, reg_at, uid) WHERE deleted_at IS NULL;

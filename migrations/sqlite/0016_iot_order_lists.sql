@@ -1,4 +1,4 @@
--- How many live (not deleted) orders each range holds, kept by triggers in the transaction that
+-- Order lists. How many live (not deleted) orders each range holds, kept by triggers in the transaction that
 -- changes the orders: a vendor's, an agent's, a dealer's or a member's first page of orders
 -- reads its total here instead of counting every order of the range. `kind` is the range
 -- (`vendor`, `agent`, `dealer`, `owner`), `who` its agent, dealer or member ('' for a vendor).
