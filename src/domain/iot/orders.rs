@@ -11,7 +11,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 
 use serde_json::{Map, Value};
 
@@ -261,6 +260,13 @@ fn gateway_down(e: impl std::fmt::Display) -> Error {
 /// How long after receipt an order may still be returned (milliseconds).
 const RETURN_WINDOW_MS: i64 = RETURN_DAYS * 86_400_000;
 
+/// When the next time-driven move is due: as the last sweep found it, lowered by the writes
+/// since; and the earliest a write scheduled since the sweep in progress began.
+struct Due {
+    next: i64,
+    since_sweep: i64,
+}
+
 /// Orders, their payment and settlement, the commissions they earn, and the sweep that
 /// brings the time-driven moves up to date.
 pub struct Orders {
@@ -270,10 +276,11 @@ pub struct Orders {
     pub(super) shared: Arc<Shared>,
     /// The payment provider (WeChat Pay, the dev simulator, or none).
     gateway: Arc<dyn PaymentGateway>,
-    /// When the time-driven moves last ran (clock milliseconds).
-    swept: AtomicI64,
-    /// The earliest instant a time-driven move is due, as far as this process knows.
-    next_due: AtomicI64,
+    /// When the time-driven moves last ran (clock milliseconds); held while they run, so a
+    /// read that needs them waits for the sweep in progress.
+    swept: tokio::sync::Mutex<i64>,
+    /// When a time-driven move is due, as far as this process knows.
+    due: std::sync::Mutex<Due>,
     /// New orders, committed together.
     creations: GroupCommit<NewOrders>,
 }
@@ -339,9 +346,12 @@ impl Orders {
             settings: shared.settings.clone(),
             shared,
             gateway,
-            swept: AtomicI64::new(0),
-            // Unknown until the first sweep.
-            next_due: AtomicI64::new(i64::MIN),
+            swept: tokio::sync::Mutex::new(i64::MIN),
+            due: std::sync::Mutex::new(Due {
+                // Unknown until the first sweep.
+                next: i64::MIN,
+                since_sweep: i64::MAX,
+            }),
         }
     }
 
@@ -714,17 +724,21 @@ impl Orders {
     /// Lowers the instant the next time-driven move is due to `at` (a write of this process
     /// scheduled one).
     fn due(&self, at: i64) {
-        self.next_due.fetch_min(at, Ordering::AcqRel);
+        if let Ok(mut due) = self.due.lock() {
+            due.next = due.next.min(at);
+            due.since_sweep = due.since_sweep.min(at);
+        }
     }
 
     /// Brings the time-driven moves up to date before a read, when one is due (as far as this
-    /// process knows: the last sweep's look at the database and its own writes since); at most
-    /// once a second. Nothing due costs a read nothing. What other processes scheduled is found
-    /// by [`Orders::sweep_all`] each second.
+    /// process knows: the last sweep's look at the database and its own writes since). Nothing
+    /// due costs a read nothing. What other processes scheduled is found by
+    /// [`Orders::sweep_all`] each second.
     pub async fn sweep(&self) {
         let now = self.clock.now().millis();
-        if now >= self.next_due.load(Ordering::Acquire) {
-            self.sweep_once(now).await;
+        let due = self.due.lock().map_or(i64::MIN, |d| d.next);
+        if now >= due {
+            self.sweep_once().await;
         }
     }
 
@@ -732,30 +746,37 @@ impl Orders {
     /// orders past their lifetime close, received orders past the return window are done, and
     /// pending commissions whose window closed become available (into the journal).
     pub async fn sweep_all(&self) {
-        self.sweep_once(self.clock.now().millis()).await;
+        self.sweep_once().await;
     }
 
-    /// One sweep at `now`, unless one ran less than a second ago or runs now. It never fails
-    /// its caller: a step that fails is logged and tried again at the next sweep.
-    async fn sweep_once(&self, now: i64) {
-        let last = self.swept.load(Ordering::Relaxed);
-        if now - last < 1000
-            || self
-                .swept
-                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
-                .is_err()
-        {
+    /// One sweep, after the one in progress, unless one ran less than a second ago (on the
+    /// clock). It never fails its caller: a step that fails is logged and tried again at the
+    /// next sweep.
+    async fn sweep_once(&self) {
+        let mut swept = self.swept.lock().await;
+        let now = self.clock.now().millis();
+        if now.saturating_sub(*swept) < 1000 {
             return;
         }
-        // What is scheduled from now on is learnt below; writes meanwhile lower it again.
-        self.next_due.store(i64::MAX, Ordering::Release);
-        if let Err(e) = self.sweep_at(now).await {
-            self.due(now);
-            tracing::warn!(error = %e, "iot sweep failed; it runs again at the next one");
+        *swept = now;
+        if let Ok(mut due) = self.due.lock() {
+            due.since_sweep = i64::MAX;
+        }
+        let next = match self.sweep_at(now).await {
+            Ok(next) => next,
+            Err(e) => {
+                tracing::warn!(error = %e, "iot sweep failed; it runs again at the next one");
+                now
+            }
+        };
+        // What this sweep found, and what writes scheduled meanwhile.
+        if let Ok(mut due) = self.due.lock() {
+            due.next = next.min(due.since_sweep);
         }
     }
 
-    async fn sweep_at(&self, now: i64) -> Result<()> {
+    /// Sweeps at `now`; returns when the next move is due.
+    async fn sweep_at(&self, now: i64) -> Result<i64> {
         let ttl = self.settings.order_ttl_secs * 1000;
         // At most this many gateway round trips per sweep, so a slow gateway slows no reader
         // for long.
@@ -823,17 +844,15 @@ impl Orders {
             tx.commit().await?;
         }
         let (unpaid, received, pending) = store::next_due(self.store.pool()).await?;
-        for at in [
+        Ok([
             unpaid.map(|t| t + ttl),
             received.map(|t| t + RETURN_WINDOW_MS),
             pending,
         ]
         .into_iter()
         .flatten()
-        {
-            self.due(at);
-        }
-        Ok(())
+        .min()
+        .unwrap_or(i64::MAX))
     }
 
     /// AD-07: a WeChat Pay prepay for an unpaid order of the member. The payer's `openid` is
