@@ -4,7 +4,10 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+
+mod batches;
 mod crash;
+mod streams;
 
 use std::time::Duration;
 

@@ -4,8 +4,9 @@
 //! - [`station`]: the scheduler itself, pure and deterministic (no clock, no storage).
 //! - [`tariff`]: prices by time of day.
 //! - [`settings`]: the operator's view of the configuration (kW, yuan, local times).
-//! - [`service`]: the station live in memory, logged to the database with every change; the
-//!   drivers' requests and streams, and the operator's piles, configuration and reports.
+//! - [`service`]: the drivers' requests and streams, and the operator's piles, configuration
+//!   and reports, on the station live in memory (`live`), which one committer task changes and
+//!   logs, in batches (`committer`).
 //! - [`users`]: the drivers' accounts and tokens.
 
 use std::sync::Arc;
@@ -16,16 +17,19 @@ use super::passwords::PasswordHasher;
 use super::{Clock, Result, Settings};
 use crate::store::Store;
 
+mod committer;
+mod live;
 pub mod service;
 pub mod settings;
 pub mod station;
 pub mod tariff;
 pub mod users;
+mod waiting_line;
 
 /// The EV charging station as a service: its drivers (register, log in, tokens) and the live
 /// station (requests, streams, piles, configuration, detail records and reports).
 ///
-/// It owns the station in memory ([`service::Live`]): one scheduler for the process, written to
+/// It owns the station in memory ([`live::Live`]): one scheduler for the process, written to
 /// the database with every change.
 pub struct Charging {
     store: Store,
@@ -35,7 +39,7 @@ pub struct Charging {
     codes: Arc<Codes>,
     guard: Arc<SignInGuard>,
     /// The station, live.
-    live: service::Live,
+    live: live::Live,
 }
 
 impl Charging {
@@ -48,7 +52,7 @@ impl Charging {
         codes: Arc<Codes>,
         guard: Arc<SignInGuard>,
     ) -> Result<Charging> {
-        let live = service::Live::load(&store, &settings.charging, clock.now()).await?;
+        let live = live::Live::load(&store, &settings.charging, clock.now()).await?;
         Ok(Charging {
             store,
             clock,

@@ -7,11 +7,12 @@
 //! own: the next finishing time of every pile is kept in an ordered set, so moving the clock
 //! costs a logarithmic step per finish.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
 use super::tariff::{Tariff, duration_ms, energy_wh};
+use super::waiting_line::WaitingLine;
 
 /// A charging request (one car's stay at the station).
 pub type CarId = u64;
@@ -318,7 +319,7 @@ pub struct Station {
     pub piles: Vec<Pile>,
     cars: HashMap<CarId, Car>,
     /// The waiting area by mode, in waiting order.
-    waiting: [BTreeMap<u64, CarId>; 2],
+    waiting: [WaitingLine; 2],
     displaced: [VecDeque<CarId>; 2],
     next_seq: [u64; 2],
     next_car: CarId,
@@ -435,6 +436,11 @@ impl Station {
         }
     }
 
+    /// How many cars are at the station.
+    pub fn car_count(&self) -> usize {
+        self.cars.len()
+    }
+
     pub fn car(&self, id: CarId) -> Option<&Car> {
         self.cars.get(&id)
     }
@@ -444,7 +450,7 @@ impl Station {
         let mut cars: Vec<&Car> = self
             .waiting
             .iter()
-            .flat_map(BTreeMap::values)
+            .flat_map(WaitingLine::ids)
             .filter_map(|id| self.cars.get(id))
             .collect();
         cars.sort_by_key(|c| c.waiting_order);
@@ -475,9 +481,7 @@ impl Station {
                     .filter(|p| p.mode == car.mode)
                     .map(|p| p.queue.len())
                     .sum();
-                in_queues
-                    + self.displaced[m].len()
-                    + self.waiting[m].range(..car.waiting_order).count()
+                in_queues + self.displaced[m].len() + self.waiting[m].before(car.waiting_order)
             }
         })
     }
@@ -592,7 +596,7 @@ impl Station {
         match car.place {
             Place::Waiting => {
                 let order = car.waiting_order;
-                self.waiting[m].remove(&order);
+                self.waiting[m].remove(order);
                 self.cars.remove(&id);
                 self.events.push(Event::Left { car: id });
             }
@@ -634,7 +638,7 @@ impl Station {
         if car.mode != mode {
             let old = car.mode.index();
             let old_order = car.waiting_order;
-            self.waiting[old].remove(&old_order);
+            self.waiting[old].remove(old_order);
             let (seq, number, order) = self.number(mode);
             if let Some(car) = self.cars.get_mut(&id) {
                 car.mode = mode;
@@ -801,7 +805,7 @@ impl Station {
                 let next = if from_displaced {
                     self.displaced[m].front().copied()
                 } else {
-                    self.waiting[m].first_key_value().map(|(_, id)| *id)
+                    self.waiting[m].first()
                 };
                 let Some(id) = next else { break };
                 self.ensure_index();

@@ -17,6 +17,9 @@ pub const TOKEN_TTL_SECS: i64 = 7 * 24 * 3600;
 pub struct Driver {
     pub id: String,
     pub username: String,
+    /// Where the station's log stood when the driver's token was checked (read with it): a
+    /// read of the station that follows needs no read of the database of its own.
+    pub(super) log_head: Option<i64>,
 }
 
 impl From<store::UserRow> for Driver {
@@ -24,6 +27,7 @@ impl From<store::UserRow> for Driver {
         Driver {
             id: r.id,
             username: r.username,
+            log_head: None,
         }
     }
 }
@@ -78,7 +82,11 @@ impl Charging {
         {
             return Err(Error::Conflict(Entity::User));
         }
-        Ok(Driver { id, username })
+        Ok(Driver {
+            id,
+            username,
+            log_head: None,
+        })
     }
 
     /// Logs a driver in; wrong passwords are limited per account.
@@ -127,13 +135,14 @@ impl Charging {
         if token.is_empty() {
             return Err(Error::Unauthorized(AuthFailure::Missing));
         }
-        store::user_by_token(
-            self.store.pool(),
-            &ids::token_hash(token),
-            self.clock.now().millis(),
-        )
-        .await?
-        .map(Driver::from)
-        .ok_or(Error::Unauthorized(AuthFailure::InvalidToken))
+        let now = self.clock.now().millis();
+        match store::driver_by_token(&self.store, &ids::token_hash(token)).await? {
+            Some(row) if row.expires_at > now => Ok(Driver {
+                id: row.id,
+                username: row.username,
+                log_head: Some(row.head),
+            }),
+            _ => Err(Error::Unauthorized(AuthFailure::InvalidToken)),
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! SQL of the EV charging station (seed 004): drivers, tokens, the station's snapshot and its
 //! detail records.
 
+use rusqlite::OptionalExtension;
 use sqlx::{Any, Executor};
 
 /// A driver.
@@ -76,19 +77,38 @@ pub async fn user_by_name<'e, E: Executor<'e, Database = Any>>(
     .await
 }
 
-pub async fn user_by_token<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
+/// The driver a token belongs to, expired or not (the caller compares the expiry with its
+/// clock), and the station's log head as of the same read.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TokenRow {
+    pub id: String,
+    pub username: String,
+    pub expires_at: i64,
+    pub head: i64,
+}
+
+impl crate::store::fast_read::InPlaceRow for TokenRow {
+    fn from_sqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(TokenRow {
+            id: r.get(0)?,
+            username: r.get(1)?,
+            expires_at: r.get(2)?,
+            head: r.get(3)?,
+        })
+    }
+}
+
+/// [`TokenRow`] of a token: in place on SQLite (see [`crate::store::fast_read`]). The head
+/// comes with it because a driver's read of the station follows: one read of the database
+/// (one read lock on SQLite, one round trip on PostgreSQL) serves both.
+pub async fn driver_by_token(
+    store: &super::Store,
     token_hash: &str,
-    now: i64,
-) -> Result<Option<UserRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT u.id, u.username, u.password_hash, u.created_at FROM charging_users u \
-         JOIN charging_tokens t ON t.user_id = u.id WHERE t.token_hash = $1 AND t.expires_at > $2",
-    )
-    .bind(token_hash)
-    .bind(now)
-    .fetch_optional(ex)
-    .await
+) -> Result<Option<TokenRow>, sqlx::Error> {
+    const SQL: &str = "SELECT u.id, u.username, t.expires_at, \
+         COALESCE((SELECT head FROM charging_head WHERE id = 1), 0) AS head \
+         FROM charging_tokens t JOIN charging_users u ON u.id = t.user_id WHERE t.token_hash = $1";
+    store.fast_fetch_optional(SQL, &[token_hash]).await
 }
 
 pub async fn insert_token<'e, E: Executor<'e, Database = Any>>(
@@ -170,59 +190,121 @@ pub async fn write_snapshot<'e, E: Executor<'e, Database = Any>>(
     .map(|_| ())
 }
 
-/// The last operation's number.
-pub async fn head<'e, E: Executor<'e, Database = Any>>(ex: E) -> Result<i64, sqlx::Error> {
-    let row: Option<(i64,)> = sqlx::query_as("SELECT head FROM charging_head WHERE id = 1")
-        .fetch_optional(ex)
-        .await?;
+const HEAD: &str = "SELECT head FROM charging_head WHERE id = 1";
+
+/// The last operation's number: in place on a SQLite file (a reader asks it on every read, and
+/// the hop to sqlx's worker thread would cost more than the read), through the pool otherwise.
+pub async fn head(store: &super::Store) -> Result<i64, sqlx::Error> {
+    if let Some(head) = head_in_place(store) {
+        return Ok(head);
+    }
+    let row: Option<(i64,)> = sqlx::query_as(HEAD).fetch_optional(store.pool()).await?;
     Ok(row.map_or(0, |r| r.0))
 }
 
-/// The last operation's number, locking the station's row until the transaction ends (on
-/// SQLite the write transaction holds the database already).
+/// The head read on this thread's SQLite connection; `None` when that is not possible.
+fn head_in_place(store: &super::Store) -> Option<i64> {
+    store
+        .read_in_place(|c| {
+            c.prepare_cached(HEAD)?
+                .query_row([], |r| r.get::<_, i64>(0))
+                .optional()
+        })
+        .map(|head| head.unwrap_or(0))
+}
+
+/// The last operation's number, locking the station's row until the transaction ends. On
+/// SQLite the write transaction holds the database already, so no other connection can move
+/// the head: it is read in place (no hop to sqlx's worker thread).
 pub async fn lock_head(
-    ex: &mut sqlx::AnyConnection,
-    backend: super::Backend,
+    store: &super::Store,
+    tx: &mut sqlx::AnyConnection,
 ) -> Result<i64, sqlx::Error> {
-    let sql = match backend {
+    if store.backend() == super::Backend::Sqlite {
+        if let Some(head) = head_in_place(store) {
+            return Ok(head);
+        }
+    }
+    let sql = match store.backend() {
         super::Backend::Postgres => "SELECT head FROM charging_head WHERE id = 1 FOR UPDATE",
-        _ => "SELECT head FROM charging_head WHERE id = 1",
+        super::Backend::Sqlite => HEAD,
     };
-    let row: Option<(i64,)> = sqlx::query_as(sql).fetch_optional(ex).await?;
+    let row: Option<(i64,)> = sqlx::query_as(sql).fetch_optional(tx).await?;
     Ok(row.map_or(0, |r| r.0))
 }
 
-/// Moves the last operation's number from `known` to `next`; false when it is no longer
-/// `known` (another process logged first).
-pub async fn advance_head<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
+/// Logs operations `(seq, at, op)`, numbered on from `known`, and moves the head past them, in
+/// one round trip; false when the head is no longer `known` or a number is taken (another
+/// process logged first).
+pub async fn append_ops(
+    store: &super::Store,
+    tx: &mut sqlx::AnyConnection,
     known: i64,
-    next: i64,
+    ops: &[(i64, i64, String)],
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("UPDATE charging_head SET head = $2 WHERE id = 1 AND head = $1")
-        .bind(known)
-        .bind(next)
-        .execute(ex)
-        .await?;
-    Ok(done.rows_affected() == 1)
+    let next = known + ops.len() as i64;
+    // 3 parameters a row: 1,000 rows stay well under every backend's parameter limit.
+    for (i, chunk) in ops.chunks(1000).enumerate() {
+        let values = super::placeholders(chunk.len(), 3);
+        let first = i == 0;
+        let (sql, expected) = match (first, store.backend()) {
+            (false, _) => (
+                format!(
+                    "INSERT INTO charging_ops (seq, at, op) VALUES {values} ON CONFLICT DO NOTHING"
+                ),
+                chunk.len() as u64,
+            ),
+            // Two statements in one call; the rows they change are added up.
+            (true, super::Backend::Sqlite) => (
+                format!(
+                    "INSERT INTO charging_ops (seq, at, op) VALUES {values} ON CONFLICT DO NOTHING; \
+                     UPDATE charging_head SET head = ${} WHERE id = 1 AND head = ${}",
+                    3 * chunk.len() + 1,
+                    3 * chunk.len() + 2,
+                ),
+                chunk.len() as u64 + 1,
+            ),
+            // One statement: the rows are inserted only if the head moved.
+            (true, super::Backend::Postgres) => (
+                format!(
+                    "WITH moved AS (UPDATE charging_head SET head = ${} WHERE id = 1 AND head = ${} \
+                     RETURNING head) INSERT INTO charging_ops (seq, at, op) \
+                     SELECT v.seq, v.at, v.op FROM (VALUES {}) AS v (seq, at, op), moved \
+                     ON CONFLICT DO NOTHING",
+                    3 * chunk.len() + 1,
+                    3 * chunk.len() + 2,
+                    typed_ops_values(chunk.len()),
+                ),
+                chunk.len() as u64,
+            ),
+        };
+        let mut q = sqlx::query(&sql);
+        for (seq, at, op) in chunk {
+            q = q.bind(*seq).bind(*at).bind(op.as_str());
+        }
+        if first {
+            q = q.bind(next).bind(known);
+        }
+        if q.execute(&mut *tx).await?.rows_affected() != expected {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
-/// Logs operation `seq`; false when that number is taken (another process wrote it).
-pub async fn insert_op<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
-    seq: i64,
-    at: i64,
-    op: &str,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "INSERT INTO charging_ops (seq, at, op) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-    )
-    .bind(seq)
-    .bind(at)
-    .bind(op)
-    .execute(ex)
-    .await?;
-    Ok(done.rows_affected() == 1)
+/// `($1::BIGINT, $2::BIGINT, $3::TEXT), ...`: a VALUES list PostgreSQL can type on its own.
+fn typed_ops_values(rows: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            format!(
+                "(${}::BIGINT, ${}::BIGINT, ${}::TEXT)",
+                3 * r + 1,
+                3 * r + 2,
+                3 * r + 3
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The operations after `version`, in order: `(seq, at, op)`.

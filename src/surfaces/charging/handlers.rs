@@ -13,7 +13,7 @@ use super::envelope::{ChargingError, Params, parse_kwh, parse_mode};
 use crate::domain::Timestamp;
 use crate::domain::charging::service::{CarView, Record};
 use crate::domain::charging::station::Mode;
-use crate::domain::charging::users::SURFACE;
+use crate::domain::charging::users::{Driver, SURFACE};
 use crate::domain::money::FixedNumber;
 use crate::surfaces::AppState;
 use crate::surfaces::ClientIp;
@@ -301,13 +301,13 @@ pub async fn login(State(state): State<AppState>, ClientIp(ip): ClientIp, params
 }
 
 /// The driver the `token` parameter (or bearer header) belongs to.
-pub async fn driver(state: &AppState, params: &Params) -> Result<String, ChargingError> {
+pub async fn driver(state: &AppState, params: &Params) -> Result<Driver, ChargingError> {
     let token = params.optional("token").ok_or_else(|| {
         ChargingError::from(crate::domain::Error::Unauthorized(
             crate::domain::AuthFailure::Missing,
         ))
     })?;
-    Ok(state.charging.authenticate(token).await?.username)
+    Ok(state.charging.authenticate(token).await?)
 }
 
 /// `num`: 10 by default; a positive integer, at most 1,000 records are returned.
@@ -325,7 +325,7 @@ fn num(params: &Params) -> Result<i64, ChargingError> {
 
 /// `GET /user/log`: the driver's latest detail records, newest first, as a JSON array.
 pub async fn log(State(state): State<AppState>, params: Params) -> Reply {
-    let user = driver(&state, &params).await?;
+    let user = driver(&state, &params).await?.username;
     let records = state.charging.records(&user, num(&params)?).await?;
     let list: Vec<LogEntry> = records.iter().map(|r| LogEntry::new(&state, r)).collect();
     Ok(Json(list).into_response())
@@ -339,7 +339,7 @@ struct LogNewReply {
 
 /// `GET /user/lognew`: `{code: 200, log: [...]}`.
 pub async fn lognew(State(state): State<AppState>, params: Params) -> Reply {
-    let user = driver(&state, &params).await?;
+    let user = driver(&state, &params).await?.username;
     let records = state.charging.records(&user, num(&params)?).await?;
     Ok(Json(LogNewReply {
         code: 200,
@@ -361,7 +361,7 @@ pub fn capacity(params: &Params) -> Result<Option<i64>, ChargingError> {
 
 /// `POST /user/charge/apply {mode, quantity[, capacity]}`.
 pub async fn apply(State(state): State<AppState>, params: Params) -> Reply {
-    let user = driver(&state, &params).await?;
+    let user = driver(&state, &params).await?.username;
     let mode = parse_mode(params.required("mode", "充电模式")?)?;
     let wh = parse_kwh(params.required("quantity", "充电量")?, "quantity")?;
     let view = state
@@ -373,7 +373,7 @@ pub async fn apply(State(state): State<AppState>, params: Params) -> Reply {
 
 /// `POST /user/charge/modify {mode?, quantity?}`: only in the waiting area.
 pub async fn modify(State(state): State<AppState>, params: Params) -> Reply {
-    let user = driver(&state, &params).await?;
+    let user = driver(&state, &params).await?.username;
     let mode = params.optional("mode").map(parse_mode).transpose()?;
     let wh = params
         .optional("quantity")
@@ -385,15 +385,15 @@ pub async fn modify(State(state): State<AppState>, params: Params) -> Reply {
 
 /// `POST /user/charge/cancel`: anywhere; a charging car gets its detail record.
 pub async fn cancel(State(state): State<AppState>, params: Params) -> Reply {
-    let user = driver(&state, &params).await?;
+    let user = driver(&state, &params).await?.username;
     state.charging.cancel(&user).await?;
     Ok(Json(serde_json::json!({"code": 200, "msg": "已取消充电"})).into_response())
 }
 
 /// `GET /user/charge/info`: the request in progress (`state: "none"` when there is none).
 pub async fn info(State(state): State<AppState>, params: Params) -> Reply {
-    let user = driver(&state, &params).await?;
-    match state.charging.info(&user).await? {
+    let driver = driver(&state, &params).await?;
+    match state.charging.info(&driver).await? {
         Some(view) => Ok(view_reply(&state, "ok", &view)),
         None => Ok(Json(serde_json::json!({
             "code": 200,

@@ -21,21 +21,27 @@
 //! the stream: after a restart, the opening reply says where the request stands and the
 //! numbering of what follows starts again.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use axum::extract::State;
 use axum::extract::ws::{
     Message, Utf8Bytes, WebSocket, WebSocketUpgrade, rejection::WebSocketUpgradeRejection,
 };
-use std::time::Duration;
-
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Value, json};
+use tokio::sync::mpsc;
 
 use super::envelope::{ChargingError, Params, parse_kwh, parse_mode};
 use super::handlers::{LogEntry, RequestView, capacity, driver, mode_name};
-use crate::domain::charging::service::{Notice, NoticeKind};
+use crate::domain::charging::service::{Notice, NoticeKind, Subscription};
 use crate::surfaces::AppState;
 use crate::surfaces::body::lenient_json;
+
+/// What a stream reads into (and keeps while it waits). Drivers' messages are a hundred bytes
+/// or so; a longer one (up to the 64 KiB limit) is read in steps of this size.
+const READ_BUFFER: usize = 512;
 
 /// The upgrade; bad parameters are told on the socket, where a browser client can read them.
 pub async fn charge(
@@ -45,13 +51,13 @@ pub async fn charge(
 ) -> Response {
     match upgrade {
         // Small buffers: a session mostly waits, and thousands stay open at once (the
-        // defaults reserve 128 KiB for reading alone).
+        // defaults reserve 128 KiB for reading alone; 4 KiB was most of a session).
         Ok(ws) => ws
-            .read_buffer_size(4 * 1024)
+            .read_buffer_size(READ_BUFFER)
             .write_buffer_size(0)
             .max_write_buffer_size(256 * 1024)
             .max_message_size(64 * 1024)
-            .on_upgrade(move |socket| session(state, socket, params)),
+            .on_upgrade(move |socket| session(state, Box::new(socket), params)),
         Err(_) => ChargingError::new(
             axum::http::StatusCode::BAD_REQUEST,
             "websocket_required",
@@ -71,8 +77,8 @@ async fn send(socket: &mut WebSocket, value: &impl Serialize) -> bool {
     }
 }
 
-async fn refuse(mut socket: WebSocket, err: ChargingError) {
-    let _ = send(&mut socket, &err.body()).await;
+async fn refuse(socket: &mut WebSocket, err: ChargingError) {
+    let _ = send(socket, &err.body()).await;
     let _ = socket.send(Message::Close(None)).await;
 }
 
@@ -92,31 +98,38 @@ struct Opening {
 const PING_EVERY: Duration = Duration::from_secs(30);
 const IDLE_LIMIT: Duration = Duration::from_secs(90);
 
-async fn session(state: AppState, mut socket: WebSocket, params: Params) {
-    let user = match driver(&state, &params).await {
-        Ok(u) => u,
-        Err(e) => return refuse(socket, e).await,
-    };
-    let request = match opening_request(&params) {
-        Ok(r) => r,
-        Err(e) => return refuse(socket, e).await,
-    };
-    let since = params.optional("since").map(str::parse::<u64>);
-    let since = match since {
-        None => None,
-        Some(Ok(n)) => Some(n),
-        Some(Err(_)) => {
-            return refuse(
-                socket,
-                ChargingError::invalid("since: 须为事件序号（整数）"),
-            )
-            .await;
+/// A stream: its opening, then its events and the client's messages until either side ends
+/// it.
+///
+/// Thousands of streams wait at once, so what a waiting stream holds is kept small: the
+/// opening (the station's calls, the request's view, the parameters) runs on the heap and is
+/// gone once it has answered, and so is the work each event or message brings (see
+/// [`follow`]).
+///
+/// The socket's own state is on the heap too (the caller boxes it): the future would
+/// otherwise keep room for it more than once (it moves from the arguments into the body).
+async fn session(state: AppState, mut socket: Box<WebSocket>, params: Params) {
+    let opened = Box::pin(open(&state, &mut socket, params)).await;
+    if let Some((token, events)) = opened {
+        follow(state, socket, token, events).await;
+    }
+}
+
+type Events = mpsc::UnboundedReceiver<Arc<Notice>>;
+
+/// Opens the stream: the driver's request joined or made, the opening reply and the backlog
+/// sent. The token and the events to follow, unless the stream is over already.
+async fn open(
+    state: &AppState,
+    socket: &mut WebSocket,
+    params: Params,
+) -> Option<(String, Events)> {
+    let (mut sub, asked) = match subscribe(state, &params).await {
+        Ok(opened) => opened,
+        Err(e) => {
+            refuse(socket, e).await;
+            return None;
         }
-    };
-    let asked = request.is_some();
-    let mut sub = match state.charging.open(&user, request, since).await {
-        Ok(s) => s,
-        Err(e) => return refuse(socket, e.into()).await,
     };
     let opening = Opening {
         code: 200,
@@ -130,74 +143,105 @@ async fn session(state: AppState, mut socket: WebSocket, params: Params) {
         resumed: !sub.created,
         note: (asked && !sub.created)
             .then_some("已有进行中（或刚结束）的充电请求：本次的mode和quantity未使用"),
-        view: sub.view.as_ref().map(|v| RequestView::new(&state, v)),
+        view: sub.view.as_ref().map(|v| RequestView::new(state, v)),
     };
-    if !send(&mut socket, &opening).await {
-        return;
+    if !send(socket, &opening).await {
+        return None;
     }
     for notice in std::mem::take(&mut sub.backlog) {
-        if !send(&mut socket, &render(&state, &notice)).await {
-            return;
+        if !send(socket, &render(state, &notice)).await {
+            return None;
         }
     }
     if sub.ended {
         let _ = socket.send(Message::Close(None)).await;
-        return;
+        return None;
     }
     let token = params.optional("token").unwrap_or_default().to_owned();
+    Some((token, sub.events))
+}
+
+/// The driver's subscription to their request, and whether the opening asked for one.
+async fn subscribe(
+    state: &AppState,
+    params: &Params,
+) -> Result<(Subscription, bool), ChargingError> {
+    let user = driver(state, params).await?;
+    let request = opening_request(params)?;
+    let since = match params.optional("since").map(str::parse::<u64>) {
+        None => None,
+        Some(Ok(n)) => Some(n),
+        Some(Err(_)) => return Err(ChargingError::invalid("since: 须为事件序号（整数）")),
+    };
+    let asked = request.is_some();
+    let sub = state.charging.open(&user, request, since).await?;
+    Ok((sub, asked))
+}
+
+/// What woke a waiting stream.
+enum Wake {
+    Notice(Option<Arc<Notice>>),
+    Incoming(Option<Result<Message, axum::Error>>),
+    Ping,
+}
+
+/// Follows the request: its events go out, the client's messages are answered, the server
+/// pings; until the request ends or the socket closes (which leaves the request as it is).
+async fn follow(state: AppState, mut socket: Box<WebSocket>, token: String, mut events: Events) {
     let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
     let mut last_heard = tokio::time::Instant::now();
     loop {
-        tokio::select! {
-            notice = sub.events.recv() => match notice {
-                Some(notice) => {
-                    if !send(&mut socket, &render(&state, &notice)).await {
-                        return;
-                    }
-                    if notice.kind.is_final() {
-                        let _ = socket.send(Message::Close(None)).await;
-                        return;
-                    }
-                }
-                None => {
-                    // The station was reset under the request.
-                    let _ = send(&mut socket, &json!({
-                        "code": -1, "msg": "充电请求已被站点清除", "error": "reset",
-                    })).await;
-                    let _ = socket.send(Message::Close(None)).await;
-                    return;
-                }
-            },
-            incoming = socket.recv() => {
-                last_heard = tokio::time::Instant::now();
-                match incoming {
-                    Some(Ok(Message::Text(text))) => {
-                        let reply = operation(&state, &token, text.as_str()).await;
-                        if !send(&mut socket, &reply).await {
-                            return;
-                        }
-                    }
-                    Some(Ok(Message::Binary(_))) => {
-                        let reply = json!({"code": -1, "msg": "请发送JSON文本消息", "error": "invalid"});
-                        if !send(&mut socket, &reply).await {
-                            return;
-                        }
-                    }
-                    Some(Ok(_)) => {}
-                    // Closed or broken: the request stays.
-                    Some(Err(_)) | None => return,
-                }
-            },
-            _ = pings.tick() => {
-                if last_heard.elapsed() > IDLE_LIMIT {
-                    // Gone without a word (a proxy dropped it): the request stays.
-                    return;
-                }
-                if socket.send(Message::Ping(Default::default())).await.is_err() {
-                    return;
-                }
-            }
+        let wake = tokio::select! {
+            notice = events.recv() => Wake::Notice(notice),
+            incoming = socket.recv() => Wake::Incoming(incoming),
+            _ = pings.tick() => Wake::Ping,
+        };
+        match wake {
+            Wake::Incoming(_) => last_heard = tokio::time::Instant::now(),
+            // Gone without a word (a proxy dropped it): the request stays.
+            Wake::Ping if last_heard.elapsed() > IDLE_LIMIT => return,
+            _ => {}
         }
+        // On the heap: the rendering and the station's calls are not part of what a waiting
+        // stream holds.
+        if !Box::pin(answer(&state, &mut socket, &token, wake)).await {
+            return;
+        }
+    }
+}
+
+/// Does what woke the stream asks for; false when the stream is over.
+async fn answer(state: &AppState, socket: &mut WebSocket, token: &str, wake: Wake) -> bool {
+    match wake {
+        Wake::Notice(Some(notice)) => {
+            if !send(socket, &render(state, &notice)).await {
+                return false;
+            }
+            if notice.kind.is_final() {
+                let _ = socket.send(Message::Close(None)).await;
+                return false;
+            }
+            true
+        }
+        Wake::Notice(None) => {
+            // The station was reset under the request.
+            let reset = json!({"code": -1, "msg": "充电请求已被站点清除", "error": "reset"});
+            let _ = send(socket, &reset).await;
+            let _ = socket.send(Message::Close(None)).await;
+            false
+        }
+        Wake::Incoming(Some(Ok(Message::Text(text)))) => {
+            let reply = operation(state, token, text.as_str()).await;
+            send(socket, &reply).await
+        }
+        Wake::Incoming(Some(Ok(Message::Binary(_)))) => {
+            let reply = json!({"code": -1, "msg": "请发送JSON文本消息", "error": "invalid"});
+            send(socket, &reply).await
+        }
+        Wake::Incoming(Some(Ok(_))) => true,
+        // Closed or broken: the request stays.
+        Wake::Incoming(Some(Err(_)) | None) => false,
+        Wake::Ping => socket.send(Message::Ping(Default::default())).await.is_ok(),
     }
 }
 
@@ -224,15 +268,15 @@ async fn operation(state: &AppState, token: &str, text: &str) -> Value {
     if text.trim().eq_ignore_ascii_case("ping") {
         return json!({"code": 200, "event": "pong", "msg": "pong"});
     }
-    let user = match state.charging.authenticate(token).await {
-        Ok(d) => d.username,
+    let driver = match state.charging.authenticate(token).await {
+        Ok(d) => d,
         Err(e) => {
             let mut body = ChargingError::from(e).body();
             body["event"] = json!("reply");
             return body;
         }
     };
-    let user = user.as_str();
+    let user = driver.username.as_str();
     let message: Value = match serde_json::from_str(&lenient_json(text)) {
         Ok(v @ Value::Object(_)) => v,
         _ => {
@@ -262,7 +306,7 @@ async fn operation(state: &AppState, token: &str, text: &str) -> Value {
                 Ok(("已取消充电", None))
             }
             "info" | "query" => {
-                let view = state.charging.info(user).await?;
+                let view = state.charging.info(&driver).await?;
                 Ok(("ok", view.map(|v| RequestView::new(state, &v))))
             }
             _ => Err(ChargingError::invalid(
