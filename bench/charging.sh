@@ -24,7 +24,8 @@
 #
 # Env: DRIVERS (10000), DURATION (10s), CONNECTIONS (16, modify), INFO_CONNECTIONS (32),
 #      INFO_REQUESTS (40), THREADS (2), RUNS (3), BACKENDS ("sqlite postgres"),
-#      PGURL (postgres://postgres@127.0.0.1:5432), PORT (18100), BASE_PORT (18101), SKIP_BUILD=1.
+#      PGURL (postgres://postgres@127.0.0.1:5432), PORT (18100), BASE_PORT (18101), SKIP_BUILD=1,
+#      BIN (another build of utilhall to measure, e.g. an earlier commit's, with SKIP_BUILD=1).
 set -euo pipefail
 
 DRIVERS="${DRIVERS:-10000}"
@@ -42,7 +43,7 @@ BASE_PORT="${BASE_PORT:-18101}"
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$BENCH_DIR/.." && pwd)"
 BASELINE_TARGET="$ROOT/target/bench-baseline"
-BIN="$ROOT/target/release/utilhall"
+BIN="${BIN:-$ROOT/target/release/utilhall}"
 LOAD="$ROOT/target/release/examples/charging_load"
 BASE_BIN="$BASELINE_TARGET/release/utilhall-bench-baseline"
 
