@@ -302,12 +302,30 @@ impl App {
                                 Ok(n) => tracing::info!(orders = n, "pending orders reconciled"),
                                 Err(e) => tracing::warn!(error = %e, "reconciling pending orders failed"),
                             }
-                            // The IoT platform's unpaid, returnable and pending things too.
-                            services.iot.orders.sweep().await;
                         }
                         changed = rx.changed() => {
                             let stop = changed.is_err() || *rx.borrow();
                             if stop {
+                                return Ok(());
+                            }
+                        }
+                    }
+                }
+            });
+        }
+        {
+            // The IoT platform's time-driven moves (unpaid orders closing, return windows
+            // ending, commissions maturing), including what other processes scheduled.
+            let services = self.state.services.clone();
+            let mut rx = stop_rx.clone();
+            tasks.spawn(async move {
+                let mut ticks = tokio::time::interval(Duration::from_secs(1));
+                ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tokio::select! {
+                        _ = ticks.tick() => services.iot.orders.sweep_all().await,
+                        changed = rx.changed() => {
+                            if changed.is_err() || *rx.borrow() {
                                 return Ok(());
                             }
                         }

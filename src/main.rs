@@ -4,6 +4,12 @@ use clap::Parser as _;
 
 use utilhall::cli::{self, Cli};
 
+/// mimalloc: the server allocates and frees many small objects per request (JSON values,
+/// rows, strings); glibc's allocator spent about a third of a list request's CPU time (see
+/// bench/README.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

@@ -3,6 +3,7 @@
 pub mod charging;
 pub mod clock;
 pub mod codes;
+pub mod commit;
 pub mod error;
 pub mod guard;
 pub mod heating;

@@ -15,7 +15,7 @@ use std::cell::RefCell;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use rusqlite::{Connection, OpenFlags};
 use sqlx::any::AnyRow;
 use thread_local::ThreadLocal;
 
@@ -100,28 +100,141 @@ macro_rules! in_place_tuple {
     };
 }
 
+in_place_tuple!(A 0);
 in_place_tuple!(A 0, B 1);
 in_place_tuple!(A 0, B 1, C 2);
+
+/// A value bound to a `$n` placeholder of an in-place read.
+#[derive(Debug, Clone, Copy)]
+pub enum Param<'a> {
+    Text(&'a str),
+    Int(i64),
+}
+
+impl<'a> From<&'a str> for Param<'a> {
+    fn from(s: &'a str) -> Self {
+        Param::Text(s)
+    }
+}
+
+impl<'a> From<&'a String> for Param<'a> {
+    fn from(s: &'a String) -> Self {
+        Param::Text(s)
+    }
+}
+
+impl From<i64> for Param<'_> {
+    fn from(n: i64) -> Self {
+        Param::Int(n)
+    }
+}
+
+impl rusqlite::ToSql for Param<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        match self {
+            Param::Text(s) => s.to_sql(),
+            Param::Int(n) => n.to_sql(),
+        }
+    }
+}
+
+/// `$1, $2...` bound to `params` for the pooled path.
+fn bind_params<'q, O>(
+    mut query: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>,
+    params: &[Param<'q>],
+) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>> {
+    for p in params {
+        query = match *p {
+            Param::Text(s) => query.bind(s),
+            Param::Int(n) => query.bind(n),
+        };
+    }
+    query
+}
+
+/// Implements [`InPlaceRow`] for a struct whose fields are the query's columns, in order.
+macro_rules! in_place_row {
+    ($ty:ty { $($field:ident),+ $(,)? }) => {
+        impl $crate::store::fast_read::InPlaceRow for $ty {
+            fn from_sqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+                let mut column = 0usize;
+                let mut next = || {
+                    column += 1;
+                    column - 1
+                };
+                Ok(Self { $($field: r.get(next())?),+ })
+            }
+        }
+    };
+}
+pub(crate) use in_place_row;
+
+/// Binds `params` to `statement`: `$n` is `params[n - 1]` wherever it stands in the text.
+fn bind_in_place(
+    statement: &mut rusqlite::Statement<'_>,
+    params: &[Param<'_>],
+) -> rusqlite::Result<()> {
+    for i in 1..=statement.parameter_count() {
+        let n = statement
+            .parameter_name(i)
+            .and_then(|name| name.strip_prefix('$'))
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or(i);
+        let value = params
+            .get(n.wrapping_sub(1))
+            .ok_or(rusqlite::Error::InvalidParameterCount(n, params.len()))?;
+        statement.raw_bind_parameter(i, value)?;
+    }
+    Ok(())
+}
+
+/// The rows of `sql` read in place, at most `limit`.
+fn read_rows<T: InPlaceRow>(
+    conn: &Connection,
+    sql: &str,
+    params: &[Param<'_>],
+    limit: usize,
+) -> rusqlite::Result<Vec<T>> {
+    let mut statement = conn.prepare_cached(sql)?;
+    bind_in_place(&mut statement, params)?;
+    let mut rows = statement.raw_query();
+    let mut out = Vec::new();
+    while out.len() < limit {
+        match rows.next()? {
+            Some(row) => out.push(T::from_sqlite(row)?),
+            None => break,
+        }
+    }
+    Ok(out)
+}
 
 impl super::Store {
     /// At most one row of `sql`, whose `$1`, `$2`... are `params`: in place on a SQLite file
     /// (no hop to sqlx's worker thread), through the pool otherwise or when that read failed.
     pub async fn fast_fetch_optional<T: InPlaceRow>(
         &self,
-        sql: &'static str,
-        params: &[&str],
+        sql: &str,
+        params: &[Param<'_>],
     ) -> Result<Option<T>, sqlx::Error> {
-        if let Some(found) = self.read_in_place(|c| {
-            c.prepare_cached(sql)?
-                .query_row(rusqlite::params_from_iter(params), T::from_sqlite)
-                .optional()
-        }) {
+        if let Some(mut found) = self.read_in_place(|c| read_rows::<T>(c, sql, params, 1)) {
+            return Ok(found.pop());
+        }
+        bind_params(sqlx::query_as(sql), params)
+            .fetch_optional(self.pool())
+            .await
+    }
+
+    /// Every row of `sql`, as [`Store::fast_fetch_optional`] reads one.
+    pub async fn fast_fetch_all<T: InPlaceRow>(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+    ) -> Result<Vec<T>, sqlx::Error> {
+        if let Some(found) = self.read_in_place(|c| read_rows::<T>(c, sql, params, usize::MAX)) {
             return Ok(found);
         }
-        let mut query = sqlx::query_as(sql);
-        for p in params {
-            query = query.bind(*p);
-        }
-        query.fetch_optional(self.pool()).await
+        bind_params(sqlx::query_as(sql), params)
+            .fetch_all(self.pool())
+            .await
     }
 }

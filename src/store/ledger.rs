@@ -44,7 +44,7 @@ pub async fn append_many(conn: &mut super::Conn, entries: &[EntryRow]) -> Result
     let sql = format!(
         "INSERT INTO ledger_entries (entry_key, kind, account, amount, reference, external_id, created_at) \
          VALUES {} ON CONFLICT DO NOTHING",
-        super::placeholders(entries.len(), 7)
+        super::placeholders(conn, entries.len(), 7)
     );
     let mut query = sqlx::query(&sql);
     for e in entries {

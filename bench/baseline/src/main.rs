@@ -4,6 +4,10 @@
 //! shape as utilhall's, but without authentication, database or middleware. The
 //! body is serialized per request (and the timestamp taken per request), so the
 //! comparison measures what the real server adds on top of "axum + serde_json".
+//!
+//! With a second argument, a JSON file, it also answers `GET /reply` with that document,
+//! serialized per request: the baseline of an endpoint whose replies are that large (e.g. a
+//! page of 20 IoT orders, ~30 KB, for `bench/iot.sh`).
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -33,9 +37,29 @@ async fn main() {
         "updated_at": "2024-01-01T12:00:00.000Z"
     }));
 
+    let reply: Arc<Value> = Arc::new(match std::env::args().nth(2) {
+        Some(path) => {
+            let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+        }
+        None => Value::Null,
+    });
+
     let app = Router::new()
         .route("/heating/api/user/profile", get(profile))
-        .with_state(data);
+        .with_state(data)
+        .route(
+            "/reply",
+            get(move || {
+                let reply = reply.clone();
+                async move {
+                    (
+                        [(axum::http::header::CONTENT_TYPE, "application/json")],
+                        serde_json::to_vec(&*reply).unwrap_or_default(),
+                    )
+                }
+            }),
+        );
 
     let listener = tokio::net::TcpListener::bind(&addr)
         .await

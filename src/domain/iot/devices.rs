@@ -216,7 +216,7 @@ impl Devices {
             dtype,
             profile,
         } = new.read()?;
-        let vendor = store::user(self.store.pool(), &vid)
+        let vendor = store::user(&self.store, &vid)
             .await?
             .map(Party::from)
             .filter(|v| v.is(Role::Vendor) && v.deleted_at.is_none())
@@ -265,7 +265,7 @@ impl Devices {
     async fn product_of_vendor(&self, pid: Option<String>, vid: &str) -> Result<Option<String>> {
         match pid {
             None => Ok(None),
-            Some(pid) => store::product(self.store.pool(), &pid)
+            Some(pid) => store::product(&self.store, &pid)
                 .await?
                 .map(Product::from)
                 .filter(|p| p.vid == vid && p.deleted_at.is_none())
@@ -457,7 +457,7 @@ impl Devices {
         }
         let vid = row.vid.clone();
         let target = match with.read()? {
-            ShareWith::Member(uid) => store::user(self.store.pool(), &uid).await?,
+            ShareWith::Member(uid) => store::user(&self.store, &uid).await?,
             ShareWith::Mobile(mobile) => {
                 store::member_by_mobile(self.store.pool(), &vid, &mobile).await?
             }

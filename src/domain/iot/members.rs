@@ -190,18 +190,18 @@ impl Members {
 
     /// A party that may log in: live, not disabled, and its vendor live and not disabled.
     async fn ensure_active(&self, u: &Party) -> Result<()> {
-        if u.state == DISABLED || u.deleted_at.is_some() {
-            return Err(Error::Forbidden(Forbidden::AccountDisabled));
+        let vendor_live = match (&u.vid, u.is(Role::Vendor)) {
+            (Some(vid), false) => store::user(&self.store, vid)
+                .await?
+                .map(Party::from)
+                .is_some_and(|v| v.deleted_at.is_none() && v.state != DISABLED),
+            _ => true,
+        };
+        if standing(u, vendor_live) {
+            Ok(())
+        } else {
+            Err(Error::Forbidden(Forbidden::AccountDisabled))
         }
-        if !u.is(Role::Vendor)
-            && let Some(vid) = &u.vid
-        {
-            let vendor = store::user(self.store.pool(), vid).await?.map(Party::from);
-            if vendor.is_none_or(|v| v.deleted_at.is_some() || v.state == DISABLED) {
-                return Err(Error::Forbidden(Forbidden::AccountDisabled));
-            }
-        }
-        Ok(())
     }
 
     /// Log-in with a password: `user` + `pwd` for operators, vendors, agents and dealers;
@@ -291,15 +291,20 @@ impl Members {
         if token.is_empty() {
             return Err(Error::Unauthorized(AuthFailure::Missing));
         }
-        let row = store::token_user(
-            self.store.pool(),
+        let found = store::token_user(
+            &self.store,
             &ids::token_hash(token),
             self.clock.now().millis(),
         )
         .await?
-        .map(Party::from)
         .ok_or(Error::Unauthorized(AuthFailure::InvalidToken))?;
-        self.ensure_active(&row).await?;
+        let vendor_live = found.vendor_found == 1
+            && found.vendor_deleted_at.is_none()
+            && found.vendor_state != Some(DISABLED);
+        let row = Party::from(found.user);
+        if !standing(&row, vendor_live) {
+            return Err(Error::Forbidden(Forbidden::AccountDisabled));
+        }
         Ok((caller_of(&row), row))
     }
 
@@ -764,4 +769,12 @@ impl Members {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Whether a party may act: it is enabled and not deleted, and (but for a vendor) its vendor is
+/// live (`vendor_live`).
+fn standing(u: &Party, vendor_live: bool) -> bool {
+    u.state != DISABLED
+        && u.deleted_at.is_none()
+        && (u.is(Role::Vendor) || u.vid.is_none() || vendor_live)
 }

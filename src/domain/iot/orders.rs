@@ -9,25 +9,26 @@
 //! received one (by its member or vendor, or when the return window passes). A member may ask
 //! to return a received order, or a done one while the return window is open.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 
 use serde_json::{Map, Value};
 
 use super::listing::{self, List, ListRequest, Listed, Scope};
 use super::model::{self, Commission, CommissionState, Order, Party, Product, Ticket};
 use super::products::Pricing;
-use super::shared::Shared;
+use super::shared::{Shared, id_of};
 use super::{Caller, Input, Place, Range, Role, money_json, visible};
+use crate::domain::commit::{Batch, GroupCommit};
 use crate::domain::money::Fen;
 use crate::domain::payments::{
     ClientPayParams, OrderOwner, OwnerFuture, Paid, PaymentGateway, PrepayRequest, Settlement,
     TradeState,
 };
 use crate::domain::{Clock, Entity, Error, Result, Service, Settings, Timestamp};
-use crate::store::Store;
 use crate::store::iot::{self as store, CommissionRow, OrderRow, TicketRow};
 use crate::store::ledger;
+use crate::store::{Conn, Store};
 
 /// How long after receipt an order may still be returned (days).
 pub const RETURN_DAYS: i64 = 7;
@@ -259,6 +260,13 @@ fn gateway_down(e: impl std::fmt::Display) -> Error {
 /// How long after receipt an order may still be returned (milliseconds).
 const RETURN_WINDOW_MS: i64 = RETURN_DAYS * 86_400_000;
 
+/// When the next time-driven move is due: as the last sweep found it, lowered by the writes
+/// since; and the earliest a write scheduled since the sweep in progress began.
+struct Due {
+    next: i64,
+    since_sweep: i64,
+}
+
 /// Orders, their payment and settlement, the commissions they earn, and the sweep that
 /// brings the time-driven moves up to date.
 pub struct Orders {
@@ -268,19 +276,82 @@ pub struct Orders {
     pub(super) shared: Arc<Shared>,
     /// The payment provider (WeChat Pay, the dev simulator, or none).
     gateway: Arc<dyn PaymentGateway>,
-    /// When the time-driven moves last ran (clock milliseconds).
-    swept: AtomicI64,
+    /// When the time-driven moves last ran (clock milliseconds); held while they run, so a
+    /// read that needs them waits for the sweep in progress.
+    swept: tokio::sync::Mutex<i64>,
+    /// When a time-driven move is due, as far as this process knows.
+    due: std::sync::Mutex<Due>,
+    /// New orders, committed together.
+    creations: GroupCommit<NewOrders>,
+}
+
+/// A new order waiting for its id and its commit.
+struct NewOrderRow {
+    /// The vendor's code and the local date, of its id.
+    code: String,
+    date: String,
+    row: OrderRow,
+}
+
+/// New orders committed together: their ids from one serial update per vendor, their rows
+/// in one statement.
+struct NewOrders;
+
+impl Batch for NewOrders {
+    type Job = NewOrderRow;
+    /// The order's id.
+    type Done = String;
+    const MAX: usize = 256;
+    const NAME: &'static str = "iot order";
+
+    async fn apply(
+        &self,
+        store: &Store,
+        conn: &mut Conn,
+        jobs: &[NewOrderRow],
+    ) -> Result<Vec<Result<String>>> {
+        let mut counts: BTreeMap<&str, i64> = BTreeMap::new();
+        for job in jobs {
+            *counts.entry(&job.code).or_default() += 1;
+        }
+        let mut tx = store.begin_durable(conn).await?;
+        // The next serial of each vendor in the batch.
+        let mut next = BTreeMap::new();
+        for (code, n) in counts {
+            let last = store::take_serials(&mut tx, &format!("{code}:order"), n).await?;
+            next.insert(code, last - n + 1);
+        }
+        let mut rows = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let serial = next.get_mut(job.code.as_str()).ok_or_else(|| {
+                Error::internal(anyhow::anyhow!("no serial for vendor {}", job.code))
+            })?;
+            let mut row = job.row.clone();
+            row.oid = id_of("order", &job.code, *serial, &job.date);
+            *serial += 1;
+            rows.push(row);
+        }
+        store::insert_orders(&mut tx, &rows).await?;
+        tx.commit().await?;
+        Ok(rows.into_iter().map(|r| Ok(r.oid)).collect())
+    }
 }
 
 impl Orders {
     pub fn new(shared: Arc<Shared>, gateway: Arc<dyn PaymentGateway>) -> Orders {
         Orders {
+            creations: GroupCommit::new(shared.store.clone(), NewOrders),
             store: shared.store.clone(),
             clock: shared.clock.clone(),
             settings: shared.settings.clone(),
             shared,
             gateway,
-            swept: AtomicI64::new(0),
+            swept: tokio::sync::Mutex::new(i64::MIN),
+            due: std::sync::Mutex::new(Due {
+                // Unknown until the first sweep.
+                next: i64::MIN,
+                since_sweep: i64::MAX,
+            }),
         }
     }
 
@@ -288,7 +359,7 @@ impl Orders {
     pub async fn get(&self, caller: &Caller, oid: &str) -> Result<Order> {
         caller.require(Range::Anyone)?;
         self.sweep().await;
-        let row = store::order(self.store.pool(), oid).await?.map(Order::from);
+        let row = store::find_order(&self.store, oid).await?.map(Order::from);
         visible(
             caller,
             row,
@@ -311,8 +382,9 @@ impl Orders {
     /// lines' prices plus freight, plus installation where the product is installed.
     pub async fn create(&self, caller: &Caller, new: Input<NewOrder>) -> Result<Order> {
         caller.require(Range::Member)?;
-        let member = self.shared.member(caller, &caller.uid).await?;
-        let vid = member.vid.clone().unwrap_or_default();
+        // The member is the caller, as its token read them a moment ago (live, and its vendor
+        // live too): their vendor, agent and dealer are the caller's.
+        let vid = caller.vid.clone().unwrap_or_default();
         let NewOrder {
             lines: wanted,
             shipping,
@@ -326,7 +398,7 @@ impl Orders {
             rent,
         } in wanted
         {
-            let product = store::product(self.store.pool(), &pid)
+            let product = store::product(&self.store, &pid)
                 .await?
                 .map(Product::from)
                 .filter(|p| p.vid == vid && p.deleted_at.is_none())
@@ -373,14 +445,13 @@ impl Orders {
         rec.insert("zipcode".into(), Value::String(receiver.zipcode));
         let code = self.shared.vendor_code(Some(&vid)).await?;
         let now = self.clock.now();
-        let mut tx = self.store.begin_write().await?;
-        let oid = self.shared.id(&mut tx, &code, "order").await?;
-        let row = Order {
-            oid,
+        let mut row = Order {
+            // Given by the committer.
+            oid: String::new(),
             vid,
-            agent: member.agent.clone(),
-            dealer: member.dealer.clone(),
-            uid: member.uid.clone(),
+            agent: caller.agent.clone(),
+            dealer: caller.dealer.clone(),
+            uid: caller.uid.clone(),
             state: OrderState::Obligation,
             amount: Fen(amount),
             needs_install,
@@ -403,8 +474,15 @@ impl Orders {
             refunded_at: None,
             deleted_at: None,
         };
-        store::insert_order(&mut tx, &OrderRow::from(&row)).await?;
-        tx.commit().await?;
+        row.oid = self
+            .creations
+            .submit(NewOrderRow {
+                code,
+                date: self.shared.id_date(now),
+                row: OrderRow::from(&row),
+            })
+            .await?;
+        self.due(row.created_at + self.settings.order_ttl_secs * 1000);
         Ok(row)
     }
 
@@ -542,6 +620,9 @@ impl Orders {
             ledger::append(&mut *tx, &entry).await?;
         }
         tx.commit().await?;
+        if action == A::Confirm {
+            self.due(now + RETURN_WINDOW_MS);
+        }
         Ok(o)
     }
 
@@ -554,16 +635,14 @@ impl Orders {
         now: i64,
         available_at: Option<i64>,
     ) -> Result<Vec<Commission>> {
-        let buyer = store::user(self.store.pool(), &o.uid)
-            .await?
-            .map(Party::from);
+        let buyer = store::user(&self.store, &o.uid).await?.map(Party::from);
         let mut chain = Vec::new();
         let mut next = buyer.and_then(|b| b.rid);
         while let Some(rid) = next.take() {
             if chain.len() == 3 || chain.contains(&rid) {
                 break;
             }
-            let referrer = store::user(self.store.pool(), &rid).await?.map(Party::from);
+            let referrer = store::user(&self.store, &rid).await?.map(Party::from);
             next = referrer.as_ref().and_then(|r| r.rid.clone());
             if referrer.is_some_and(|r| r.deleted_at.is_none()) {
                 chain.push(rid);
@@ -638,31 +717,66 @@ impl Orders {
         }
         store::schedule_commissions(&mut tx, &o.oid, available_at).await?;
         tx.commit().await?;
+        self.due(available_at);
         Ok(o)
     }
 
-    /// Brings time-driven moves up to date: unpaid orders past their lifetime close, received
-    /// orders past the return window are done, and pending commissions whose window closed
-    /// become available (into the journal). Runs at most once a second per process (reads call
-    /// it, and the background reconciler); it never fails the request that runs it: a step
-    /// that fails is logged and tried again at the next sweep.
-    pub async fn sweep(&self) {
-        let now = self.clock.now().millis();
-        let last = self.swept.load(Ordering::Relaxed);
-        if now - last < 1000
-            || self
-                .swept
-                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
-                .is_err()
-        {
-            return;
-        }
-        if let Err(e) = self.sweep_at(now).await {
-            tracing::warn!(error = %e, "iot sweep failed; it runs again at the next one");
+    /// Lowers the instant the next time-driven move is due to `at` (a write of this process
+    /// scheduled one).
+    fn due(&self, at: i64) {
+        if let Ok(mut due) = self.due.lock() {
+            due.next = due.next.min(at);
+            due.since_sweep = due.since_sweep.min(at);
         }
     }
 
-    async fn sweep_at(&self, now: i64) -> Result<()> {
+    /// Brings the time-driven moves up to date before a read, when one is due (as far as this
+    /// process knows: the last sweep's look at the database and its own writes since). Nothing
+    /// due costs a read nothing. What other processes scheduled is found by
+    /// [`Orders::sweep_all`] each second.
+    pub async fn sweep(&self) {
+        let now = self.clock.now().millis();
+        let due = self.due.lock().map_or(i64::MIN, |d| d.next);
+        if now >= due {
+            self.sweep_once().await;
+        }
+    }
+
+    /// Brings the time-driven moves up to date (the background ticker, every second): unpaid
+    /// orders past their lifetime close, received orders past the return window are done, and
+    /// pending commissions whose window closed become available (into the journal).
+    pub async fn sweep_all(&self) {
+        self.sweep_once().await;
+    }
+
+    /// One sweep, after the one in progress, unless one ran less than a second ago (on the
+    /// clock). It never fails its caller: a step that fails is logged and tried again at the
+    /// next sweep.
+    async fn sweep_once(&self) {
+        let mut swept = self.swept.lock().await;
+        let now = self.clock.now().millis();
+        if now.saturating_sub(*swept) < 1000 {
+            return;
+        }
+        *swept = now;
+        if let Ok(mut due) = self.due.lock() {
+            due.since_sweep = i64::MAX;
+        }
+        let next = match self.sweep_at(now).await {
+            Ok(next) => next,
+            Err(e) => {
+                tracing::warn!(error = %e, "iot sweep failed; it runs again at the next one");
+                now
+            }
+        };
+        // What this sweep found, and what writes scheduled meanwhile.
+        if let Ok(mut due) = self.due.lock() {
+            due.next = next.min(due.since_sweep);
+        }
+    }
+
+    /// Sweeps at `now`; returns when the next move is due.
+    async fn sweep_at(&self, now: i64) -> Result<i64> {
         let ttl = self.settings.order_ttl_secs * 1000;
         // At most this many gateway round trips per sweep, so a slow gateway slows no reader
         // for long.
@@ -729,7 +843,16 @@ impl Orders {
             }
             tx.commit().await?;
         }
-        Ok(())
+        let (unpaid, received, pending) = store::next_due(self.store.pool()).await?;
+        Ok([
+            unpaid.map(|t| t + ttl),
+            received.map(|t| t + RETURN_WINDOW_MS),
+            pending,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(i64::MAX))
     }
 
     /// AD-07: a WeChat Pay prepay for an unpaid order of the member. The payer's `openid` is
@@ -843,7 +966,7 @@ impl Orders {
     /// Whether `out_trade_no` is an order of this platform (payment notifications are shared
     /// with the heating surface).
     pub async fn is_order(&self, out_trade_no: &str) -> Result<bool> {
-        Ok(store::order(self.store.pool(), out_trade_no)
+        Ok(store::find_order(&self.store, out_trade_no)
             .await?
             .map(Order::from)
             .is_some())
@@ -857,7 +980,7 @@ impl Orders {
         transaction_id: &str,
         amount: Fen,
     ) -> Result<Settlement> {
-        let o = store::order(self.store.pool(), oid)
+        let o = store::find_order(&self.store, oid)
             .await?
             .map(Order::from)
             .ok_or(Error::NotFound(Entity::Order))?;
@@ -963,7 +1086,7 @@ impl Orders {
                 "payments are simulated only under --dev without WeChat Pay".into(),
             ));
         }
-        let o = store::order(self.store.pool(), oid)
+        let o = store::find_order(&self.store, oid)
             .await?
             .map(Order::from)
             .ok_or(Error::NotFound(Entity::Order))?;

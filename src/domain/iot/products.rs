@@ -312,7 +312,7 @@ impl Catalog {
     /// AC-03 and the product checks of the others.
     pub async fn get(&self, caller: &Caller, pid: &str) -> Result<Product> {
         caller.require(Range::Anyone)?;
-        let row = store::product(self.store.pool(), pid)
+        let row = store::product(&self.store, pid)
             .await?
             .map(Product::from)
             .filter(|p| sees(caller, p))

@@ -16,6 +16,8 @@ pub struct Shared {
     pub store: Store,
     pub clock: Clock,
     pub settings: Arc<Settings>,
+    /// Vendors' codes, as read once.
+    codes: std::sync::RwLock<std::collections::HashMap<String, String>>,
 }
 
 impl Shared {
@@ -24,6 +26,7 @@ impl Shared {
             store,
             clock,
             settings,
+            codes: Default::default(),
         }
     }
 
@@ -32,18 +35,12 @@ impl Shared {
     /// and a 12-digit serial.
     pub async fn id(&self, conn: &mut Conn, code: &str, kind: &str) -> Result<String> {
         let serial = store::next_serial(conn, &format!("{code}:{kind}")).await?;
-        Ok(match kind {
-            "order" | "ticket" | "withdrawal" => {
-                let date = self
-                    .clock
-                    .now()
-                    .local_date(self.settings.zone)
-                    .replace('-', "");
-                format!("{date}{code}{serial:012}")
-            }
-            "vendor" => format!("{code}{serial:012}"),
-            _ => format!("{code}{serial:016}"),
-        })
+        Ok(id_of(kind, code, serial, &self.id_date(self.clock.now())))
+    }
+
+    /// The local date of an id made at `at` (`yyyymmdd`).
+    pub fn id_date(&self, at: crate::domain::Timestamp) -> String {
+        at.local_date(self.settings.zone).replace('-', "")
     }
 
     /// The code of a vendor (the platform's for none).
@@ -51,15 +48,23 @@ impl Shared {
         let Some(vid) = vid else {
             return Ok(PLATFORM_CODE.to_owned());
         };
-        store::user(self.store.pool(), vid)
+        if let Some(code) = self.codes.read().ok().and_then(|c| c.get(vid).cloned()) {
+            return Ok(code);
+        }
+        let code = store::user(&self.store, vid)
             .await?
             .and_then(|v| v.code)
-            .ok_or(Error::NotFound(Entity::Vendor))
+            .ok_or(Error::NotFound(Entity::Vendor))?;
+        // A vendor's code is set when it is made and never changes.
+        if let Ok(mut codes) = self.codes.write() {
+            codes.insert(vid.to_owned(), code.clone());
+        }
+        Ok(code)
     }
 
     /// A party, live or not.
     pub async fn party(&self, uid: &str) -> Result<Option<Party>> {
-        Ok(store::user(self.store.pool(), uid).await?.map(Party::from))
+        Ok(store::user(&self.store, uid).await?.map(Party::from))
     }
 
     /// A vendor members may register with.
@@ -80,5 +85,15 @@ impl Shared {
             |u| (place_of(u), u.deleted_at),
             false,
         )
+    }
+}
+
+/// The id with `serial` of `kind` for the vendor with `code`, made on local date `date`
+/// (`yyyymmdd`; used by orders, tickets and withdrawals).
+pub fn id_of(kind: &str, code: &str, serial: i64, date: &str) -> String {
+    match kind {
+        "order" | "ticket" | "withdrawal" => format!("{date}{code}{serial:012}"),
+        "vendor" => format!("{code}{serial:012}"),
+        _ => format!("{code}{serial:016}"),
     }
 }

@@ -216,7 +216,7 @@ impl Tickets {
                     .and_then(|d| d.uid.clone())
                     .or(order.as_ref().map(|o| o.uid.clone()))
                 {
-                    Some(uid) => store::user(self.store.pool(), &uid).await?.map(Party::from),
+                    Some(uid) => store::user(&self.store, &uid).await?.map(Party::from),
                     None => None,
                 },
             };

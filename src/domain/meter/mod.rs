@@ -87,12 +87,12 @@ impl Meter {
         guard: Arc<SignInGuard>,
     ) -> Meter {
         Meter {
+            recharges: RechargeQueue::new(store.clone(), recharges::Recharges),
             store,
             clock,
             settings,
             passwords,
             guard,
-            recharges: RechargeQueue::default(),
         }
     }
 

@@ -1,20 +1,16 @@
 //! Recharges (`Prestore`): credited once per (account, `out_trade_no`), acknowledged only after
 //! the commit that records them.
 //!
-//! Concurrent recharges share commits. A committer task takes every recharge waiting in its
-//! queue and applies them in one transaction (group commit), so the disk flush that makes a
-//! commit durable is paid once per batch rather than once per recharge; each caller is answered
-//! when its batch has committed. The committer writes on a connection of its own that commits
-//! durably (`synchronous = FULL` on SQLite): a recharge the platform is told succeeded survives
-//! a power cut, not only a crash. If a batch fails as a whole, its recharges are retried one by
-//! one so that each gets its own answer.
+//! Concurrent recharges share commits ([`GroupCommit`]): the disk flush that makes a commit
+//! durable is paid once per batch rather than once per recharge, and each caller is answered
+//! when its batch has committed. The committer's connection commits durably (`synchronous =
+//! FULL` on SQLite): a recharge the platform is told succeeded survives a power cut, not only a
+//! crash.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::OnceLock;
-
-use tokio::sync::{mpsc, oneshot};
 
 use super::Meter;
+use crate::domain::commit::{Batch, GroupCommit};
 use crate::domain::money::Fen;
 use crate::domain::{Entity, Error, Result, Timestamp};
 use crate::store::ledger::{self as store_ledger, EntryRow};
@@ -57,8 +53,6 @@ pub(crate) fn recharge_entry(
 pub const DEFAULT_MAX_RECHARGE: Fen = Fen(1_000_000);
 
 /// The most recharges one commit applies.
-const MAX_BATCH: usize = 512;
-
 fn parse_out_trade_no(s: &str) -> Result<&str> {
     let s = s.trim();
     if s.is_empty()
@@ -76,91 +70,39 @@ fn parse_out_trade_no(s: &str) -> Result<&str> {
 }
 
 /// One recharge waiting for its commit.
-struct Job {
+pub(super) struct Job {
     account: String,
     user_code: String,
     out_trade_no: String,
     fee: Fen,
     at: i64,
-    reply: oneshot::Sender<Result<Recharge>>,
 }
 
-/// The way to the committer task, started on the first recharge.
-#[derive(Default)]
-pub struct RechargeQueue {
-    sender: OnceLock<mpsc::Sender<Job>>,
-}
+/// Recharges committed together.
+pub(super) struct Recharges;
 
-impl RechargeQueue {
-    fn sender(&self, store: &Store) -> &mpsc::Sender<Job> {
-        self.sender.get_or_init(|| {
-            let (sender, receiver) = mpsc::channel(4 * MAX_BATCH);
-            // One committer per process. SQLite has one writer at a time anyway; on PostgreSQL,
-            // parallel batches measured slower (they queue on the same balance rows and keys),
-            // and each process of a fleet brings its own committer.
-            tokio::spawn(run_committer(store.clone(), receiver));
-            sender
-        })
-    }
-}
+/// The meter's recharge committer.
+pub(super) type RechargeQueue = GroupCommit<Recharges>;
 
-/// Takes what is waiting (at most [`MAX_BATCH`]), commits it, answers; until the queue closes.
-async fn run_committer(store: Store, mut receiver: mpsc::Receiver<Job>) {
-    let mut jobs = Vec::with_capacity(MAX_BATCH);
-    let mut conn: Option<Conn> = None;
-    loop {
-        if receiver.recv_many(&mut jobs, MAX_BATCH).await == 0 {
-            return;
-        }
-        match apply(&store, &mut conn, &jobs).await {
-            Ok(outcomes) => {
-                for (job, outcome) in jobs.drain(..).zip(outcomes) {
-                    let _ = job.reply.send(outcome);
-                }
-            }
-            Err(err) if jobs.len() == 1 => {
-                if let Some(job) = jobs.pop() {
-                    let _ = job.reply.send(Err(err));
-                }
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, batch = jobs.len(), "recharge batch failed; applying one by one");
-                for job in jobs.drain(..) {
-                    let outcome = match apply(&store, &mut conn, std::slice::from_ref(&job)).await {
-                        Ok(mut outcomes) => outcomes.pop().unwrap_or_else(|| {
-                            Err(Error::Internal(anyhow::anyhow!(
-                                "recharge without an outcome"
-                            )))
-                        }),
-                        Err(err) => Err(err),
-                    };
-                    let _ = job.reply.send(outcome);
-                }
-            }
-        }
+impl Batch for Recharges {
+    type Job = Job;
+    type Done = Recharge;
+    const MAX: usize = 512;
+    const NAME: &'static str = "recharge";
+
+    async fn apply(
+        &self,
+        store: &Store,
+        conn: &mut Conn,
+        jobs: &[Job],
+    ) -> Result<Vec<Result<Recharge>>> {
+        apply_on(store, conn, jobs).await
     }
 }
 
 /// Applies recharges in one transaction: the new ones are recorded and journaled (one statement
 /// each for the batch), the balances change by their sums (in `user_code` order, so concurrent
 /// batches lock rows in one order). A copy of a known recharge is compared with it.
-async fn apply(
-    store: &Store,
-    conn: &mut Option<Conn>,
-    jobs: &[Job],
-) -> Result<Vec<Result<Recharge>>> {
-    // The committer's own durable connection, opened on first use and again after a failure.
-    let mut open = match conn.take() {
-        Some(c) => c,
-        None => store.durable_connection().await?,
-    };
-    let outcomes = apply_on(store, &mut open, jobs).await;
-    if outcomes.is_ok() {
-        *conn = Some(open);
-    }
-    outcomes
-}
-
 async fn apply_on(store: &Store, conn: &mut Conn, jobs: &[Job]) -> Result<Vec<Result<Recharge>>> {
     // Only the first of several copies in one batch goes into the insert.
     let mut seen = HashSet::new();
@@ -247,22 +189,15 @@ impl Meter {
             // The same answer as for a household that does not exist.
             return Err(Error::NotFound(Entity::Household));
         }
-        let (reply, answer) = oneshot::channel();
-        let job = Job {
-            account: account.to_owned(),
-            user_code,
-            out_trade_no: out_trade_no.to_owned(),
-            fee,
-            at: self.clock.now().millis(),
-            reply,
-        };
-        let unavailable = || Error::Internal(anyhow::anyhow!("the recharge committer stopped"));
         self.recharges
-            .sender(&self.store)
-            .send(job)
+            .submit(Job {
+                account: account.to_owned(),
+                user_code,
+                out_trade_no: out_trade_no.to_owned(),
+                fee,
+                at: self.clock.now().millis(),
+            })
             .await
-            .map_err(|_| unavailable())?;
-        answer.await.map_err(|_| unavailable())?
     }
 
     /// A household's recharges within `[from, to)`: `(out_trade_no, amount, time)`, oldest first (as the document's example).

@@ -108,7 +108,7 @@ pub async fn driver_by_token(
     const SQL: &str = "SELECT u.id, u.username, t.expires_at, \
          COALESCE((SELECT head FROM charging_head WHERE id = 1), 0) AS head \
          FROM charging_tokens t JOIN charging_users u ON u.id = t.user_id WHERE t.token_hash = $1";
-    store.fast_fetch_optional(SQL, &[token_hash]).await
+    store.fast_fetch_optional(SQL, &[token_hash.into()]).await
 }
 
 pub async fn insert_token<'e, E: Executor<'e, Database = Any>>(
@@ -245,7 +245,7 @@ pub async fn append_ops(
     let next = known + ops.len() as i64;
     // 3 parameters a row: 1,000 rows stay well under every backend's parameter limit.
     for (i, chunk) in ops.chunks(1000).enumerate() {
-        let values = super::placeholders(chunk.len(), 3);
+        let values = super::placeholders(tx, chunk.len(), 3);
         let first = i == 0;
         let (sql, expected) = match (first, store.backend()) {
             (false, _) => (
@@ -257,10 +257,9 @@ pub async fn append_ops(
             // Two statements in one call; the rows they change are added up.
             (true, super::Backend::Sqlite) => (
                 format!(
+                    // Plain `?` go on numbering from one statement into the next.
                     "INSERT INTO charging_ops (seq, at, op) VALUES {values} ON CONFLICT DO NOTHING; \
-                     UPDATE charging_head SET head = ${} WHERE id = 1 AND head = ${}",
-                    3 * chunk.len() + 1,
-                    3 * chunk.len() + 2,
+                     UPDATE charging_head SET head = ? WHERE id = 1 AND head = ?"
                 ),
                 chunk.len() as u64 + 1,
             ),
@@ -348,7 +347,7 @@ async fn insert_record_rows(
 ) -> Result<(), sqlx::Error> {
     let sql = format!(
         "INSERT INTO charging_records ({RECORD_COLUMNS}) VALUES {} ON CONFLICT DO NOTHING",
-        super::placeholders(records.len(), 12)
+        super::placeholders(ex, records.len(), 12)
     );
     let mut q = sqlx::query(&sql);
     for r in records {

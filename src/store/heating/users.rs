@@ -114,7 +114,10 @@ pub async fn find_by_live_session(
     audience: &str,
 ) -> Result<Option<SessionUserRow>, sqlx::Error> {
     store
-        .fast_fetch_optional(LIVE_SESSION_USER, &[session_id, user_id, audience])
+        .fast_fetch_optional(
+            LIVE_SESSION_USER,
+            &[session_id.into(), user_id.into(), audience.into()],
+        )
         .await
 }
 

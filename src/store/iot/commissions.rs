@@ -1,5 +1,6 @@
 //! Commissions, withdrawals, and what the money journal should hold for the IoT accounts.
 
+use crate::store::fast_read::in_place_row;
 use sqlx::{Any, Executor};
 
 use crate::store::Conn;
@@ -18,6 +19,18 @@ pub struct CommissionRow {
     /// The end of the order's return window; unknown (`None`) until the order is received.
     pub available_at: Option<i64>,
 }
+
+in_place_row!(CommissionRow {
+    oid,
+    level,
+    uid,
+    vid,
+    amount,
+    rate,
+    state,
+    created_at,
+    available_at
+});
 
 pub const COMMISSION_COLUMNS: &str =
     "oid, level, uid, vid, amount, rate, state, created_at, available_at";

@@ -1,5 +1,6 @@
 //! Devices and their shares with members.
 
+use crate::store::fast_read::in_place_row;
 use std::sync::LazyLock;
 
 use sqlx::{Any, Executor};
@@ -64,6 +65,25 @@ fn bind_written<'q>(q: Query<'q>, d: &'q DeviceRow) -> Query<'q> {
         .bind(d.atv_at)
         .bind(d.deleted_at)
 }
+
+in_place_row!(DeviceRow {
+    did,
+    vid,
+    agent,
+    dealer,
+    uid,
+    product_id,
+    dtype,
+    state,
+    profile,
+    prof,
+    service,
+    running,
+    statistics,
+    reg_at,
+    atv_at,
+    deleted_at
+});
 
 pub const DEVICE_COLUMNS: &str = "did, vid, agent, dealer, uid, product_id, type AS dtype, state, \
      profile, prof, service, running, statistics, reg_at, atv_at, deleted_at";

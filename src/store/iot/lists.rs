@@ -3,17 +3,16 @@
 //! column or expression that holds it (descriptive fields are read inside their JSON text), each
 //! value it compares with a bound parameter.
 
-use sqlx::any::AnyRow;
-
 use super::{COMMISSION_COLUMNS, DEVICE_COLUMNS, ORDER_COLUMNS, TICKET_COLUMNS, USER_COLUMNS};
 use super::{PRODUCT_COLUMNS, SIGNING_COLUMNS};
 use crate::domain::iot::listing::{Field, Kind, List, Match, Plan, Scope};
+use crate::store::fast_read::{InPlaceRow, Param};
 use crate::store::{Backend, Store};
 
-/// A row a list reads.
-pub trait ListRow: for<'r> sqlx::FromRow<'r, AnyRow> + Send + Unpin {}
+/// A row a list reads (in place on SQLite).
+pub trait ListRow: InPlaceRow {}
 
-impl<T> ListRow for T where T: for<'r> sqlx::FromRow<'r, AnyRow> + Send + Unpin {}
+impl<T: InPlaceRow> ListRow for T {}
 
 /// A value compared with.
 #[derive(Debug, Clone)]
@@ -385,17 +384,32 @@ impl Sql {
     }
 }
 
-fn bind_all<'q, O>(
-    mut q: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>,
-    binds: &[Bind],
-) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>> {
-    for b in binds {
-        q = match b {
-            Bind::Text(s) => q.bind(s.clone()),
-            Bind::Int(i) => q.bind(*i),
-        };
+/// The values bound, as the reader takes them.
+fn params(binds: &[Bind]) -> Vec<Param<'_>> {
+    binds
+        .iter()
+        .map(|b| match b {
+            Bind::Text(s) => Param::Text(s),
+            Bind::Int(i) => Param::Int(*i),
+        })
+        .collect()
+}
+
+/// The range whose count of live orders `iot_order_counts` keeps, when the plan's total is
+/// exactly that count: the orders of a vendor, an agent, a dealer or a member, unfiltered.
+fn kept_count(plan: &Plan) -> Option<(&'static str, &str, &str)> {
+    if plan.list != List::Orders || plan.filters.iter().any(|f| f.matches != Match::Anything) {
+        return None;
     }
-    q
+    let s = &plan.scope;
+    let vid = s.vendor.as_deref()?;
+    match (s.agent.as_deref(), s.dealer.as_deref(), s.owner.as_deref()) {
+        (None, None, None) => Some(("vendor", vid, "")),
+        (Some(agent), None, None) => Some(("agent", vid, agent)),
+        (None, Some(dealer), None) => Some(("dealer", vid, dealer)),
+        (None, None, Some(owner)) => Some(("owner", vid, owner)),
+        _ => None,
+    }
 }
 
 /// The plan's page: the rows in its window, and how many match in all.
@@ -413,14 +427,23 @@ pub async fn page<R: ListRow>(store: &Store, plan: &Plan) -> Result<(i64, Vec<R>
         n + 1,
         n + 2
     );
-    let (total,) = bind_all(sqlx::query_as::<_, (i64,)>(&count_sql), &sql.binds)
-        .fetch_one(store.pool())
-        .await?;
-    let rows = bind_all(sqlx::query_as::<_, R>(&rows_sql), &sql.binds)
-        .bind(plan.limit)
-        .bind(plan.offset)
-        .fetch_all(store.pool())
-        .await?;
+    let mut params = params(&sql.binds);
+    let total = match kept_count(plan) {
+        // Kept by the orders' triggers (migration 0016).
+        Some((kind, vid, who)) => store
+            .fast_fetch_optional::<(i64,)>(
+                "SELECT n FROM iot_order_counts WHERE kind = $1 AND vid = $2 AND who = $3",
+                &[kind.into(), vid.into(), who.into()],
+            )
+            .await?
+            .map_or(0, |(n,)| n),
+        None => store
+            .fast_fetch_optional::<(i64,)>(&count_sql, &params)
+            .await?
+            .map_or(0, |(n,)| n),
+    };
+    params.extend([Param::Int(plan.limit), Param::Int(plan.offset)]);
+    let rows = store.fast_fetch_all::<R>(&rows_sql, &params).await?;
     Ok((total, rows))
 }
 
@@ -442,8 +465,8 @@ pub async fn any_has(
         "SELECT CAST(1 AS BIGINT) FROM {table} AS t WHERE {} LIMIT 1",
         conditions.join(" AND ")
     );
-    let found = bind_all(sqlx::query_as::<_, (i64,)>(&q), &sql.binds)
-        .fetch_optional(store.pool())
+    let found = store
+        .fast_fetch_optional::<(i64,)>(&q, &params(&sql.binds))
         .await?;
     Ok(found.is_some())
 }
@@ -472,9 +495,7 @@ pub async fn dealers_of<R: ListRow>(
         "SELECT {USER_COLUMNS} FROM iot_users AS t WHERE {} ORDER BY t.reg_at, t.uid",
         conditions.join(" AND ")
     );
-    bind_all(sqlx::query_as::<_, R>(&q), &sql.binds)
-        .fetch_all(store.pool())
-        .await
+    store.fast_fetch_all::<R>(&q, &params(&sql.binds)).await
 }
 
 #[cfg(test)]

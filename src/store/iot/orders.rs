@@ -4,8 +4,9 @@ use std::sync::LazyLock;
 
 use sqlx::{Any, Executor};
 
-use super::{Query, assignments, marks};
-use crate::store::Conn;
+use super::{Query, assignments};
+use crate::store::fast_read::in_place_row;
+use crate::store::{Conn, Store};
 
 /// An order.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -81,21 +82,51 @@ fn bind_written<'q>(q: Query<'q>, o: &'q OrderRow) -> Query<'q> {
         .bind(&o.dealer)
 }
 
+in_place_row!(OrderRow {
+    oid,
+    vid,
+    agent,
+    dealer,
+    uid,
+    state,
+    amount,
+    needs_install,
+    content,
+    receiver,
+    memo,
+    delivery,
+    return_info,
+    pay_ch,
+    prepay_id,
+    transaction_no,
+    refund_amount,
+    created_at,
+    paid_at,
+    delivered_at,
+    received_at,
+    done_at,
+    closed_at,
+    returned_at,
+    refunded_at,
+    deleted_at
+});
+
 pub const ORDER_COLUMNS: &str = "oid, vid, agent, dealer, uid, state, amount, needs_install, content, \
      receiver, memo, delivery, return_info, pay_ch, prepay_id, transaction_no, refund_amount, \
      created_at, paid_at, delivered_at, received_at, done_at, closed_at, returned_at, \
      refunded_at, deleted_at";
 
-pub async fn insert_order(conn: &mut Conn, o: &OrderRow) -> Result<(), sqlx::Error> {
-    static SQL: LazyLock<String> = LazyLock::new(|| {
-        format!(
-            "INSERT INTO iot_orders (oid, vid, uid, amount, needs_install, content, receiver, \
-             memo, created_at, {}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, {})",
-            ORDER_WRITTEN.join(", "),
-            marks(10, ORDER_WRITTEN.len()),
-        )
-    });
-    let q = sqlx::query(&SQL)
+/// The columns of an insertion, in the order [`bind_inserted`] binds them.
+fn inserted_columns() -> String {
+    format!(
+        "oid, vid, uid, amount, needs_install, content, receiver, memo, created_at, {}",
+        ORDER_WRITTEN.join(", ")
+    )
+}
+
+/// Binds the columns of [`inserted_columns`].
+fn bind_inserted<'q>(q: Query<'q>, o: &'q OrderRow) -> Query<'q> {
+    let q = q
         .bind(&o.oid)
         .bind(&o.vid)
         .bind(&o.uid)
@@ -105,7 +136,28 @@ pub async fn insert_order(conn: &mut Conn, o: &OrderRow) -> Result<(), sqlx::Err
         .bind(&o.receiver)
         .bind(&o.memo)
         .bind(o.created_at);
-    bind_written(q, o).execute(conn).await?;
+    bind_written(q, o)
+}
+
+pub async fn insert_order(conn: &mut Conn, o: &OrderRow) -> Result<(), sqlx::Error> {
+    insert_orders(conn, std::slice::from_ref(o)).await
+}
+
+/// Inserts `orders` in one statement.
+pub async fn insert_orders(conn: &mut Conn, orders: &[OrderRow]) -> Result<(), sqlx::Error> {
+    if orders.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO iot_orders ({}) VALUES {}",
+        inserted_columns(),
+        crate::store::placeholders(conn, orders.len(), 9 + ORDER_WRITTEN.len())
+    );
+    let mut q = sqlx::query(&sql);
+    for o in orders {
+        q = bind_inserted(q, o);
+    }
+    q.execute(conn).await?;
     Ok(())
 }
 
@@ -135,6 +187,27 @@ pub async fn order<'e, E: Executor<'e, Database = Any>>(
     ))
     .bind(oid)
     .fetch_optional(ex)
+    .await
+}
+
+/// An order as last committed (in place on SQLite); [`order`] reads one inside a transaction.
+pub async fn find_order(store: &Store, oid: &str) -> Result<Option<OrderRow>, sqlx::Error> {
+    static SQL: LazyLock<String> =
+        LazyLock::new(|| format!("SELECT {ORDER_COLUMNS} FROM iot_orders WHERE oid = $1"));
+    store.fast_fetch_optional(&SQL, &[oid.into()]).await
+}
+
+/// When the earliest unpaid order was created, the earliest received order received, and the
+/// earliest pending commission becomes available.
+pub async fn next_due<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+) -> Result<(Option<i64>, Option<i64>, Option<i64>), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT (SELECT MIN(created_at) FROM iot_orders WHERE state = 'obligation'), \
+         (SELECT MIN(received_at) FROM iot_orders WHERE state = 'received'), \
+         (SELECT MIN(available_at) FROM iot_commissions WHERE state = 'pending')",
+    )
+    .fetch_one(ex)
     .await
 }
 

@@ -6,7 +6,8 @@ use std::sync::LazyLock;
 use sqlx::{Any, Executor};
 
 use super::{Query, assignments, marks};
-use crate::store::Conn;
+use crate::store::fast_read::in_place_row;
+use crate::store::{Conn, Store};
 
 /// A party: platform operator, vendor, agent, dealer or member.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -67,6 +68,28 @@ fn bind_written<'q>(q: Query<'q>, u: &'q UserRow) -> Query<'q> {
         .bind(u.deleted_at)
 }
 
+in_place_row!(UserRow {
+    uid,
+    kind,
+    vid,
+    code,
+    agent,
+    dealer,
+    login,
+    mobile,
+    pwd_hash,
+    state,
+    utype,
+    rid,
+    openid,
+    weixin,
+    profile,
+    secrets,
+    withdrawn_at,
+    reg_at,
+    deleted_at
+});
+
 pub const USER_COLUMNS: &str = "uid, kind, vid, code, agent, dealer, login, mobile, pwd_hash, state, \
      type AS utype, rid, openid, weixin, profile, secrets, withdrawn_at, reg_at, deleted_at";
 
@@ -109,16 +132,11 @@ pub async fn update_user<'e, E: Executor<'e, Database = Any>>(
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn user<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
-    uid: &str,
-) -> Result<Option<UserRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {USER_COLUMNS} FROM iot_users WHERE uid = $1"
-    ))
-    .bind(uid)
-    .fetch_optional(ex)
-    .await
+/// A party (in place on SQLite: see [`crate::store::fast_read`]).
+pub async fn user(store: &Store, uid: &str) -> Result<Option<UserRow>, sqlx::Error> {
+    static SQL: LazyLock<String> =
+        LazyLock::new(|| format!("SELECT {USER_COLUMNS} FROM iot_users WHERE uid = $1"));
+    store.fast_fetch_optional(&SQL, &[uid.into()]).await
 }
 
 pub async fn user_by_login<'e, E: Executor<'e, Database = Any>>(
@@ -256,24 +274,51 @@ pub async fn insert_token<'e, E: Executor<'e, Database = Any>>(
 }
 
 /// The live party a live token belongs to.
-pub async fn token_user<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
+/// The party a live token belongs to, with its vendor's standing (the vendor's row may be gone:
+/// `vendor_found` 0).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TokenUserRow {
+    #[sqlx(flatten)]
+    pub user: UserRow,
+    pub vendor_found: i64,
+    pub vendor_state: Option<i64>,
+    pub vendor_deleted_at: Option<i64>,
+}
+
+impl crate::store::fast_read::InPlaceRow for TokenUserRow {
+    fn from_sqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(TokenUserRow {
+            user: UserRow::from_sqlite(r)?,
+            vendor_found: r.get(19)?,
+            vendor_state: r.get(20)?,
+            vendor_deleted_at: r.get(21)?,
+        })
+    }
+}
+
+/// The hot path of every authenticated IoT request: one indexed read, in place on SQLite.
+pub async fn token_user(
+    store: &Store,
     token_hash: &str,
     now: i64,
-) -> Result<Option<UserRow>, sqlx::Error> {
-    let columns = USER_COLUMNS
-        .split(", ")
-        .map(|c| format!("u.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    sqlx::query_as(&format!(
-        "SELECT {columns} FROM iot_tokens t JOIN iot_users u ON u.uid = t.uid \
-         WHERE t.token_hash = $1 AND t.expires_at > $2 AND u.deleted_at IS NULL"
-    ))
-    .bind(token_hash)
-    .bind(now)
-    .fetch_optional(ex)
-    .await
+) -> Result<Option<TokenUserRow>, sqlx::Error> {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        let columns = USER_COLUMNS
+            .split(", ")
+            .map(|c| format!("u.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "SELECT {columns}, CASE WHEN v.uid IS NULL THEN 0 ELSE 1 END AS vendor_found, \
+             v.state AS vendor_state, v.deleted_at AS vendor_deleted_at \
+             FROM iot_tokens t JOIN iot_users u ON u.uid = t.uid \
+             LEFT JOIN iot_users v ON v.uid = u.vid \
+             WHERE t.token_hash = $1 AND t.expires_at > $2 AND u.deleted_at IS NULL"
+        )
+    });
+    store
+        .fast_fetch_optional(&SQL, &[token_hash.into(), now.into()])
+        .await
 }
 
 pub async fn delete_token<'e, E: Executor<'e, Database = Any>>(
@@ -301,11 +346,17 @@ pub async fn delete_tokens_of<'e, E: Executor<'e, Database = Any>>(
 
 /// The next number of a serial (1, 2, ...), never handed out twice.
 pub async fn next_serial(conn: &mut Conn, scope: &str) -> Result<i64, sqlx::Error> {
+    take_serials(conn, scope, 1).await
+}
+
+/// Takes the next `n` serials of `scope`: returns the last (the first is `last - n + 1`).
+pub async fn take_serials(conn: &mut Conn, scope: &str, n: i64) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
-        "INSERT INTO iot_serials (scope, next) VALUES ($1, 1) \
-         ON CONFLICT (scope) DO UPDATE SET next = iot_serials.next + 1 RETURNING next",
+        "INSERT INTO iot_serials (scope, next) VALUES ($1, $2) \
+         ON CONFLICT (scope) DO UPDATE SET next = iot_serials.next + $2 RETURNING next",
     )
     .bind(scope)
+    .bind(n)
     .fetch_one(conn)
     .await
 }

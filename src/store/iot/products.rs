@@ -2,7 +2,8 @@
 
 use sqlx::{Any, Executor};
 
-use crate::store::Conn;
+use crate::store::fast_read::in_place_row;
+use crate::store::{Conn, Store};
 
 /// A product: its vendor and its whole configuration (JSON).
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -43,13 +44,21 @@ pub async fn update_product<'e, E: Executor<'e, Database = Any>>(
     Ok(())
 }
 
-pub async fn product<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
-    pid: &str,
-) -> Result<Option<ProductRow>, sqlx::Error> {
-    sqlx::query_as("SELECT pid, vid, doc, created_at, deleted_at FROM iot_products WHERE pid = $1")
-        .bind(pid)
-        .fetch_optional(ex)
+in_place_row!(ProductRow {
+    pid,
+    vid,
+    doc,
+    created_at,
+    deleted_at
+});
+
+/// A product (in place on SQLite).
+pub async fn product(store: &Store, pid: &str) -> Result<Option<ProductRow>, sqlx::Error> {
+    store
+        .fast_fetch_optional(
+            "SELECT pid, vid, doc, created_at, deleted_at FROM iot_products WHERE pid = $1",
+            &[pid.into()],
+        )
         .await
 }
 

@@ -1,5 +1,6 @@
 //! Vendors' signing records.
 
+use crate::store::fast_read::in_place_row;
 use sqlx::{Any, Executor};
 
 /// A vendor's signing record.
@@ -10,6 +11,13 @@ pub struct SigningRow {
     pub doc: String,
     pub created_at: i64,
 }
+
+in_place_row!(SigningRow {
+    sid,
+    vid,
+    doc,
+    created_at
+});
 
 pub const SIGNING_COLUMNS: &str = "sid, vid, doc, created_at";
 

@@ -1,5 +1,6 @@
 //! Work tickets.
 
+use crate::store::fast_read::in_place_row;
 use std::sync::LazyLock;
 
 use sqlx::{Any, Executor};
@@ -50,6 +51,25 @@ fn bind_written<'q>(q: Query<'q>, t: &'q TicketRow) -> Query<'q> {
         .bind(t.updated_at)
         .bind(&t.detail)
 }
+
+in_place_row!(TicketRow {
+    tid,
+    vid,
+    agent,
+    dealer,
+    uid,
+    device_id,
+    order_id,
+    ttype,
+    status,
+    detail,
+    appoint_at,
+    handler,
+    approval,
+    ratings,
+    created_at,
+    updated_at
+});
 
 pub const TICKET_COLUMNS: &str = "tid, vid, agent, dealer, uid, device_id, order_id, type AS ttype, \
      status, detail, appoint_at, handler, approval, ratings, created_at, updated_at";

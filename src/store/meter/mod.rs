@@ -57,7 +57,7 @@ pub async fn token(
 ) -> Result<Option<(String, i64, i64)>, sqlx::Error> {
     const SQL: &str = "SELECT t.admin_user_name, t.expires_at, a.api_enabled FROM meter_tokens t \
          JOIN meter_api_accounts a ON a.admin_user_name = t.admin_user_name WHERE t.token_hash = $1";
-    store.fast_fetch_optional(SQL, &[token_hash]).await
+    store.fast_fetch_optional(SQL, &[token_hash.into()]).await
 }
 
 /// Turns an account's API rights on or off; false when there is no such account.
@@ -82,7 +82,7 @@ pub async fn household_owner(
 ) -> Result<Option<(String, String)>, sqlx::Error> {
     const SQL: &str =
         "SELECT user_code, admin_user_name FROM meter_households WHERE user_code = $1";
-    store.fast_fetch_optional(SQL, &[user_code]).await
+    store.fast_fetch_optional(SQL, &[user_code.into()]).await
 }
 
 pub async fn upsert_building<'e, E: Executor<'e, Database = Any>>(
@@ -285,7 +285,7 @@ pub async fn insert_recharges(
     let sql = format!(
         "INSERT INTO meter_recharges (admin_user_name, out_trade_no, user_code, amount, created_at) \
          VALUES {} ON CONFLICT DO NOTHING RETURNING admin_user_name, out_trade_no",
-        super::placeholders(rows.len(), 5)
+        super::placeholders(conn, rows.len(), 5)
     );
     let mut query = sqlx::query_as(&sql);
     for r in rows {

@@ -8,6 +8,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use super::input::Fields;
@@ -139,22 +140,52 @@ impl IntoResponse for IotError {
 pub struct Reply {
     pub status: StatusCode,
     pub total: usize,
-    pub data: Value,
+    pub data: Data,
     /// Lists are also given under the document's own key (`users`, `devices`, ...).
     pub key: Option<&'static str>,
 }
 
+/// A reply's `data`: a JSON value, or parts written already (see [`super::wire::order`]).
+pub enum Data {
+    Value(Value),
+    Written(Box<RawValue>),
+    WrittenList(Vec<Box<RawValue>>),
+}
+
+impl serde::Serialize for Data {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Data::Value(v) => v.serialize(s),
+            Data::Written(raw) => raw.serialize(s),
+            Data::WrittenList(items) => items.serialize(s),
+        }
+    }
+}
+
+impl From<Value> for Data {
+    fn from(v: Value) -> Data {
+        Data::Value(v)
+    }
+}
+
+impl From<Box<RawValue>> for Data {
+    fn from(raw: Box<RawValue>) -> Data {
+        Data::Written(raw)
+    }
+}
+
 impl Reply {
-    pub fn ok(data: Value) -> Reply {
+    pub fn ok(data: impl Into<Data>) -> Reply {
+        let data = data.into();
         Reply {
             status: StatusCode::OK,
-            total: usize::from(!data.is_null()),
+            total: usize::from(!matches!(data, Data::Value(Value::Null))),
             data,
             key: None,
         }
     }
 
-    pub fn created(data: Value) -> Reply {
+    pub fn created(data: impl Into<Data>) -> Reply {
         Reply {
             status: StatusCode::CREATED,
             ..Reply::ok(data)
@@ -165,7 +196,7 @@ impl Reply {
         Reply {
             status: StatusCode::NO_CONTENT,
             total: 0,
-            data: Value::Null,
+            data: Data::Value(Value::Null),
             key: None,
         }
     }
@@ -174,7 +205,17 @@ impl Reply {
         Reply {
             status: StatusCode::OK,
             total,
-            data: Value::Array(items),
+            data: Data::Value(Value::Array(items)),
+            key: Some(key),
+        }
+    }
+
+    /// A list of parts written already.
+    pub fn written_list(key: &'static str, total: usize, items: Vec<Box<RawValue>>) -> Reply {
+        Reply {
+            status: StatusCode::OK,
+            total,
+            data: Data::WrittenList(items),
             key: Some(key),
         }
     }
@@ -185,16 +226,43 @@ impl IntoResponse for Reply {
         if self.status == StatusCode::NO_CONTENT {
             return StatusCode::NO_CONTENT.into_response();
         }
-        let mut body = Map::new();
-        body.insert("total".into(), json!(self.total));
+        let total = Data::Value(json!(self.total));
+        let code = Data::Value(json!(self.status.as_u16().to_string()));
+        let (yes, ok) = (Data::Value(Value::Bool(true)), Data::Value(json!("OK")));
+        let mut fields = vec![
+            ("code", &code),
+            ("data", &self.data),
+            ("message", &ok),
+            ("status", &yes),
+            ("total", &total),
+        ];
+        // A list is also under the document's own key: the same value, written twice, never
+        // copied. The keys in order, as a JSON object of the whole would write them.
         if let Some(key) = self.key {
-            body.insert(key.into(), self.data.clone());
+            fields.push((key, &self.data));
+            fields.sort_by_key(|(k, _)| *k);
         }
-        body.insert("data".into(), self.data);
-        body.insert("status".into(), json!(true));
-        body.insert("code".into(), json!(self.status.as_u16().to_string()));
-        body.insert("message".into(), json!("OK"));
-        (self.status, axum::Json(Value::Object(body))).into_response()
+        match serde_json::to_vec(&Entries(&fields)) {
+            Ok(body) => (
+                self.status,
+                [(header::CONTENT_TYPE, "application/json")],
+                body,
+            )
+                .into_response(),
+            Err(e) => {
+                tracing::error!(error = %e, "an IoT reply could not be written");
+                StatusCode::INTERNAL_SERVER_ERROR.into_response()
+            }
+        }
+    }
+}
+
+/// An object written from borrowed entries.
+struct Entries<'a>(&'a [(&'a str, &'a Data)]);
+
+impl serde::Serialize for Entries<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (*k, *v)))
     }
 }
 

@@ -596,14 +596,14 @@ pub async fn delete_product(
 /// AD-01 (`?state=` takes the state's word or its number).
 pub async fn list_orders(State(s): State<AppState>, Auth(c): Auth, q: ListQuery) -> Answer {
     let page = q.page("orders", s.iot.orders.list(&c, &q.request()).await?)?;
-    let items = page.items.iter().map(wire::order).collect();
-    Ok(Reply::list("orders", page.total as usize, items))
+    let items = page.items.into_iter().map(wire::order).collect();
+    Ok(Reply::written_list("orders", page.total as usize, items))
 }
 
 /// AD-02.
 pub async fn create_order(State(s): State<AppState>, Auth(c): Auth, Body(f): Body) -> Answer {
     Ok(Reply::created(wire::order(
-        &s.iot
+        s.iot
             .orders
             .create(&c, Input::from(input::new_order(&f)))
             .await?,
@@ -616,7 +616,7 @@ pub async fn get_order(
     Auth(c): Auth,
     Path(oid): Path<String>,
 ) -> Answer {
-    Ok(Reply::ok(wire::order(&s.iot.orders.get(&c, &oid).await?)))
+    Ok(Reply::ok(wire::order(s.iot.orders.get(&c, &oid).await?)))
 }
 
 /// AD-04.
@@ -723,7 +723,7 @@ pub async fn order_status(
         _ => return Err(super::envelope::not_found().await),
     };
     Ok(Reply::created(wire::order(
-        &s.iot
+        s.iot
             .orders
             .act(&c, &oid, input::order_move(action, &f))
             .await?,
