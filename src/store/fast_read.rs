@@ -117,12 +117,6 @@ impl<'a> From<&'a str> for Param<'a> {
     }
 }
 
-impl<'a> From<&'a String> for Param<'a> {
-    fn from(s: &'a String) -> Self {
-        Param::Text(s)
-    }
-}
-
 impl From<i64> for Param<'_> {
     fn from(n: i64) -> Self {
         Param::Int(n)

@@ -738,21 +738,16 @@ impl Orders {
         let now = self.clock.now().millis();
         let due = self.due.lock().map_or(i64::MIN, |d| d.next);
         if now >= due {
-            self.sweep_once().await;
+            self.sweep_all().await;
         }
     }
 
-    /// Brings the time-driven moves up to date (the background ticker, every second): unpaid
-    /// orders past their lifetime close, received orders past the return window are done, and
-    /// pending commissions whose window closed become available (into the journal).
+    /// Brings the time-driven moves up to date (the background ticker calls it every second):
+    /// unpaid orders past their lifetime close, received orders past the return window are
+    /// done, and pending commissions whose window closed become available (into the journal).
+    /// Runs after the sweep in progress, unless one ran less than a second ago (on the clock).
+    /// It never fails its caller: a step that fails is logged and tried again at the next sweep.
     pub async fn sweep_all(&self) {
-        self.sweep_once().await;
-    }
-
-    /// One sweep, after the one in progress, unless one ran less than a second ago (on the
-    /// clock). It never fails its caller: a step that fails is logged and tried again at the
-    /// next sweep.
-    async fn sweep_once(&self) {
         let mut swept = self.swept.lock().await;
         let now = self.clock.now().millis();
         if now.saturating_sub(*swept) < 1000 {

@@ -52,7 +52,6 @@ pub(crate) fn recharge_entry(
 /// The default maximum of one recharge: 10,000 yuan.
 pub const DEFAULT_MAX_RECHARGE: Fen = Fen(1_000_000);
 
-/// The most recharges one commit applies.
 fn parse_out_trade_no(s: &str) -> Result<&str> {
     let s = s.trim();
     if s.is_empty()

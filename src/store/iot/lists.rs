@@ -419,8 +419,6 @@ pub async fn page<R: ListRow>(store: &Store, plan: &Plan) -> Result<(i64, Vec<R>
     let conditions = sql.conditions(plan);
     let order = sql.order(plan);
     let n = sql.binds.len();
-    // The cast keeps the count a BIGINT on both backends.
-    let count_sql = format!("SELECT CAST(COUNT(*) AS BIGINT) FROM {table} AS t WHERE {conditions}");
     let rows_sql = format!(
         "SELECT {} FROM {table} AS t WHERE {conditions} ORDER BY {order} LIMIT ${} OFFSET ${}",
         sql.columns(),
@@ -438,7 +436,11 @@ pub async fn page<R: ListRow>(store: &Store, plan: &Plan) -> Result<(i64, Vec<R>
             .await?
             .map_or(0, |(n,)| n),
         None => store
-            .fast_fetch_optional::<(i64,)>(&count_sql, &params)
+            .fast_fetch_optional::<(i64,)>(
+                // The cast keeps the count a BIGINT on both backends.
+                &format!("SELECT CAST(COUNT(*) AS BIGINT) FROM {table} AS t WHERE {conditions}"),
+                &params,
+            )
             .await?
             .map_or(0, |(n,)| n),
     };

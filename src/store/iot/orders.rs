@@ -139,10 +139,6 @@ fn bind_inserted<'q>(q: Query<'q>, o: &'q OrderRow) -> Query<'q> {
     bind_written(q, o)
 }
 
-pub async fn insert_order(conn: &mut Conn, o: &OrderRow) -> Result<(), sqlx::Error> {
-    insert_orders(conn, std::slice::from_ref(o)).await
-}
-
 /// Inserts `orders` in one statement.
 pub async fn insert_orders(conn: &mut Conn, orders: &[OrderRow]) -> Result<(), sqlx::Error> {
     if orders.is_empty() {

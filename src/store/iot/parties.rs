@@ -273,7 +273,6 @@ pub async fn insert_token<'e, E: Executor<'e, Database = Any>>(
     Ok(())
 }
 
-/// The live party a live token belongs to.
 /// The party a live token belongs to, with its vendor's standing (the vendor's row may be gone:
 /// `vendor_found` 0).
 #[derive(Debug, Clone, sqlx::FromRow)]
