@@ -16,6 +16,7 @@ pub mod money;
 pub mod operators;
 pub mod passwords;
 pub mod payments;
+pub mod recent;
 pub mod retail;
 pub mod time;
 pub mod tokens;

@@ -61,8 +61,29 @@ impl Timestamp {
 
     /// ISO 8601 in UTC to the second: `2024-01-01T12:00:00Z`.
     pub fn iso_utc_secs(self) -> String {
-        let fmt = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-        self.datetime().format(fmt).unwrap_or_default()
+        self.iso_utc_secs_fmt().to_string()
+    }
+
+    /// [`Timestamp::iso_utc_secs`] as a `Display`, written where it goes (no `String` of its own:
+    /// replies write many of them).
+    pub fn iso_utc_secs_fmt(self) -> impl std::fmt::Display {
+        struct IsoUtcSecs(OffsetDateTime);
+        impl std::fmt::Display for IsoUtcSecs {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                let d = self.0;
+                write!(
+                    f,
+                    "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+                    d.year(),
+                    u8::from(d.month()),
+                    d.day(),
+                    d.hour(),
+                    d.minute(),
+                    d.second()
+                )
+            }
+        }
+        IsoUtcSecs(self.datetime())
     }
 
     /// RFC 3339 to the second with the zone's offset: `2018-06-08T10:34:56+08:00`.

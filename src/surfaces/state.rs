@@ -3,8 +3,11 @@
 
 use std::sync::Arc;
 
+use serde_json::value::RawValue;
+
 use crate::config::Config;
 use crate::domain::Services;
+use crate::domain::recent::Recent;
 use crate::surfaces::ratelimit::{IpRateLimiter, RateLimiter};
 use crate::telemetry::Metrics;
 
@@ -30,7 +33,13 @@ pub struct Shared {
     pub retail_sms_limiter: Arc<RateLimiter<String>>,
     /// The last charging captcha each client address fetched, and when it expires.
     pub charging_captchas: Arc<std::sync::Mutex<CaptchaByAddress>>,
+    /// IoT orders as AD-01/AD-03 write them, each as of the order's version: an order read
+    /// again unchanged is not written again.
+    pub iot_orders_written: Recent<RawValue>,
 }
+
+/// How many written orders [`Shared::iot_orders_written`] keeps (each about 1.5 KiB).
+const WRITTEN_ORDERS: usize = 4096;
 
 /// Captcha id and expiry (ms) by client address.
 pub type CaptchaByAddress = std::collections::HashMap<std::net::IpAddr, (String, i64)>;
@@ -55,6 +64,7 @@ impl AppState {
             captcha_limiter: Arc::new(IpRateLimiter::new(config.retail.captchas_per_minute, 60)),
             retail_sms_limiter: Arc::new(RateLimiter::new(5, 600)),
             charging_captchas: Default::default(),
+            iot_orders_written: Recent::new(WRITTEN_ORDERS),
             config: Arc::new(config),
             metrics: Metrics::default(),
         }))

@@ -7,7 +7,7 @@ use utilhall::config::{Secret, WechatPaySection};
 use crate::common::wechat::{
     self, APIV3_KEY, FakeWechat, MCHID, MERCHANT_SERIAL, NoticeSpec, PUBLIC_KEY_ID,
 };
-use crate::{Demo, VID, call, delete, demo, demo_with, get, member_tokens, post, put};
+use crate::{Demo, R, VID, call, delete, demo, demo_with, get, member_tokens, post, put};
 
 /// AC-02's example with installation and three commission levels.
 fn installed_product(rates: Value) -> Value {
@@ -1102,4 +1102,72 @@ async fn order_totals_agree_with_a_count_in_every_range() {
         assert_eq!(all, counted, "the kept total agrees with a count");
     }
     assert_eq!(order_totals(&d, &d.vendor).await.0, before.0 + 5);
+}
+
+/// What a read made of an order (the order parsed, its reply written) is reused only while the
+/// order's version in the database is the one it was made from: an order changed here or by
+/// another instance on the same database is shown as it now is, in its list and on its own.
+#[tokio::test]
+async fn an_order_changed_anywhere_is_shown_as_it_now_is() {
+    let d = demo().await;
+    let a = &d.app;
+    let buyer = &d.members[3];
+    let products = get(a, "/products", buyer).await.expect(200);
+    let pid = products.data()[0]["prod_id"]
+        .as_str()
+        .expect("pid")
+        .to_owned();
+    let oid = post(a, "/orders", buyer, order_body(&pid))
+        .await
+        .expect(201)
+        .data()["order_id"]
+        .as_str()
+        .expect("oid")
+        .to_owned();
+    let one = format!("/orders/{oid}");
+    let newest = "/orders?limit=5&sort=create_tms&order=desc";
+    let state_in = |list: &R| {
+        list.data()
+            .as_array()
+            .expect("a list")
+            .iter()
+            .find(|o| o["order_id"] == oid.as_str())
+            .map(|o| o["state"].clone())
+    };
+    let shown = |r: R| r.data().clone();
+    // Read twice each way: the second read is made from what the first kept.
+    let first = shown(get(a, &one, buyer).await.expect(200));
+    assert_eq!(first["state"], "obligation");
+    assert_eq!(shown(get(a, &one, buyer).await.expect(200)), first);
+    for caller in [&d.vendor, buyer] {
+        for _ in 0..2 {
+            let list = get(a, newest, caller).await.expect(200);
+            assert_eq!(state_in(&list), Some(json!("obligation")));
+        }
+    }
+
+    // A second instance on the same database closes it.
+    let mut config = (*a.state.config).clone();
+    config.server.demo = false;
+    let b = crate::common::start(config, tempfile::tempdir().expect("tempdir")).await;
+    post(&b, &format!("/orders/{oid}/status/close"), buyer, json!({}))
+        .await
+        .expect(201);
+    let closed = shown(get(a, &one, buyer).await.expect(200));
+    assert_eq!(closed["state"], "close", "{closed}");
+    assert_ne!(closed["complete_tms"], "");
+    assert_eq!(closed, shown(get(&b, &one, buyer).await.expect(200)));
+    for caller in [&d.vendor, buyer] {
+        let list = get(a, newest, caller).await.expect(200);
+        assert_eq!(state_in(&list), Some(json!("close")));
+    }
+
+    // This instance deletes it: gone from the lists and from its own path, on both.
+    delete(a, &one, &d.platform).await.expect(204);
+    for app in [a, &b] {
+        get(app, &one, &d.platform).await.expect(410);
+        let list = get(app, newest, &d.vendor).await.expect(200);
+        assert_eq!(state_in(&list), None);
+    }
+    b.stop().await;
 }

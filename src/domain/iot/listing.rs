@@ -708,6 +708,15 @@ pub(super) async fn run<R: ListRow, T: From<R>>(
     store: &Store,
     planned: Planned,
 ) -> Result<Listed<T>> {
+    run_of(store, planned, None).await
+}
+
+/// [`run`], each row only `columns` of the list's table `t` (all of them when none).
+pub(super) async fn run_of<R: ListRow, T: From<R>>(
+    store: &Store,
+    planned: Planned,
+    columns: Option<&str>,
+) -> Result<Listed<T>> {
     let Planned { plan, checks } = planned;
     for check in checks {
         let has = match &check.field {
@@ -724,7 +733,7 @@ pub(super) async fn run<R: ListRow, T: From<R>>(
             }));
         }
     }
-    let (total, rows) = store::page::<R>(store, &plan).await?;
+    let (total, rows) = store::page_of::<R>(store, &plan, columns).await?;
     Ok(Ok(Page {
         total,
         items: rows.into_iter().map(T::from).collect(),

@@ -324,10 +324,79 @@ pub fn money_of(v: &Value) -> Option<Fen> {
 
 /// Money as the document writes it: a JSON number of yuan (`2980`, `625.8`).
 pub fn money_json(fen: Fen) -> Value {
-    if fen.0 % 100 == 0 {
-        Value::from(fen.0 / 100)
-    } else {
-        serde_json::Number::from_f64(fen.0 as f64 / 100.0).map_or(Value::Null, Value::Number)
+    serde_json::to_value(Yuan(fen)).unwrap_or(Value::Null)
+}
+
+/// Money as the document writes it ([`money_json`]), serialized without a JSON tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Yuan(pub Fen);
+
+impl serde::Serialize for Yuan {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let fen = self.0.0;
+        if fen % 100 == 0 {
+            s.serialize_i64(fen / 100)
+        } else {
+            s.serialize_f64(fen as f64 / 100.0)
+        }
+    }
+}
+
+/// A stored field of money in yuan (`#[serde(with = "yuan")]`): written as [`Yuan`], read
+/// from a number or a text as [`money_of`] reads it.
+pub mod yuan {
+    use std::fmt;
+
+    use serde::de::{self, Visitor};
+    use serde::{Deserializer, Serialize, Serializer};
+
+    use super::{Fen, Yuan, parse_fixed};
+
+    pub fn serialize<S: Serializer>(f: &Fen, s: S) -> Result<S::Ok, S::Error> {
+        Yuan(*f).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Fen, D::Error> {
+        struct Amount;
+        impl Visitor<'_> for Amount {
+            type Value = Fen;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an amount of yuan with at most two decimals")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Fen, E> {
+                v.checked_mul(100)
+                    .map(Fen)
+                    .ok_or_else(|| E::custom("amount too large"))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Fen, E> {
+                i64::try_from(v)
+                    .map_err(|_| E::custom("amount too large"))
+                    .and_then(|v| self.visit_i64(v))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Fen, E> {
+                // The shortest text that reads back as `v` ("625.8"), as the number was written.
+                self.visit_str(&v.to_string())
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Fen, E> {
+                parse_fixed(v, 2)
+                    .map(Fen)
+                    .ok_or_else(|| E::custom(format!("{v} is not an amount")))
+            }
+        }
+        d.deserialize_any(Amount)
+    }
+}
+
+/// Section 1.3's time ([`tms`]), serialized without a JSON tree or a `String` of its own.
+#[derive(Debug, Clone, Copy)]
+pub struct Tms(pub Option<i64>);
+
+impl serde::Serialize for Tms {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self.0 {
+            Some(ms) => s.collect_str(&Timestamp::from_millis(ms).iso_utc_secs_fmt()),
+            None => s.serialize_str(""),
+        }
     }
 }
 

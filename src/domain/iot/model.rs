@@ -5,9 +5,10 @@
 //! Descriptive fields the rules never read (names, addresses, pictures, specifications) are
 //! JSON objects; everything scoping, the state machines and money depend on is typed.
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::orders::OrderState;
+use super::orders::{OrderState, Receiver};
 use super::{Role, object_of};
 use crate::domain::money::Fen;
 use crate::store::iot::{
@@ -236,8 +237,8 @@ pub struct Order {
     /// Whether a product of it is installed (a paid order opens an install ticket).
     pub needs_install: bool,
     /// Its lines: what was bought, at what price, with the commission rates it was sold with.
-    pub content: Vec<Value>,
-    pub receiver: Object,
+    pub content: Vec<SoldLine>,
+    pub receiver: Receiver,
     pub memo: String,
     pub delivery: Option<Object>,
     /// Why and from what state it was returned, and the refund's number.
@@ -255,6 +256,43 @@ pub struct Order {
     pub returned_at: Option<i64>,
     pub refunded_at: Option<i64>,
     pub deleted_at: Option<i64>,
+    /// The version it was read at (see [`crate::domain::recent`]); a write's result keeps the
+    /// version its write started from.
+    pub version: i64,
+}
+
+/// A line of an order as it was sold: the product, its name and prices then (the line's
+/// `amount` is price times quantity, freight and installation), and the commission rates it was
+/// sold with (hundredths of a percent, one per level of the buyer's referrers). Stored as the
+/// JSON object these fields name, money in yuan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SoldLine {
+    #[serde(with = "super::yuan")]
+    pub amount: Fen,
+    #[serde(default)]
+    pub commis: Vec<i64>,
+    #[serde(with = "super::yuan", default)]
+    pub freight: Fen,
+    #[serde(with = "super::yuan", default)]
+    pub install_cost: Fen,
+    #[serde(default)]
+    pub name: String,
+    #[serde(with = "super::yuan", default)]
+    pub price: Fen,
+    pub product_id: String,
+    pub quantity: i64,
+    /// The rental plan's key, for a product rented.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rent: Option<String>,
+}
+
+/// A stored JSON column read as `T`; a value that does not read (written by hand, or damaged)
+/// is logged and read as `T`'s default, so that one bad row does not fail every list.
+fn stored<T: serde::de::DeserializeOwned + Default>(oid: &str, column: &str, text: &str) -> T {
+    serde_json::from_str(text).unwrap_or_else(|e| {
+        tracing::warn!(order = oid, column, error = %e, "a stored order column does not read");
+        T::default()
+    })
 }
 
 impl From<OrderRow> for Order {
@@ -263,8 +301,8 @@ impl From<OrderRow> for Order {
             state: OrderState::parse(&o.state).unwrap_or(OrderState::Close),
             amount: Fen(o.amount),
             needs_install: o.needs_install == 1,
-            content: serde_json::from_str(&o.content).unwrap_or_default(),
-            receiver: object_of(&o.receiver),
+            content: stored(&o.oid, "content", &o.content),
+            receiver: stored(&o.oid, "receiver", &o.receiver),
             delivery: o.delivery.as_deref().map(object_of),
             return_info: o.return_info.as_deref().map(object_of),
             refund_amount: o.refund_amount.map(Fen),
@@ -286,6 +324,7 @@ impl From<OrderRow> for Order {
             returned_at: o.returned_at,
             refunded_at: o.refunded_at,
             deleted_at: o.deleted_at,
+            version: o.version,
         }
     }
 }
@@ -301,8 +340,8 @@ impl From<&Order> for OrderRow {
             state: o.state.as_str().to_owned(),
             amount: o.amount.0,
             needs_install: i64::from(o.needs_install),
-            content: Value::Array(o.content.clone()).to_string(),
-            receiver: text(&o.receiver),
+            content: serde_json::to_string(&o.content).unwrap_or_else(|_| "[]".into()),
+            receiver: serde_json::to_string(&o.receiver).unwrap_or_else(|_| "{}".into()),
             memo: o.memo.clone(),
             delivery: o.delivery.as_ref().map(text),
             return_info: o.return_info.as_ref().map(text),
@@ -319,6 +358,7 @@ impl From<&Order> for OrderRow {
             returned_at: o.returned_at,
             refunded_at: o.refunded_at,
             deleted_at: o.deleted_at,
+            version: o.version,
         }
     }
 }

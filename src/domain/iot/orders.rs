@@ -9,22 +9,24 @@
 //! received one (by its member or vendor, or when the return window passes). A member may ask
 //! to return a received order, or a done one while the return window is open.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::listing::{self, List, ListRequest, Listed, Scope};
-use super::model::{self, Commission, CommissionState, Order, Party, Product, Ticket};
+use super::listing::{self, List, ListRequest, Listed, Page, Scope};
+use super::model::{self, Commission, CommissionState, Order, Party, Product, SoldLine, Ticket};
 use super::products::Pricing;
 use super::shared::{Shared, id_of};
-use super::{Caller, Input, Place, Range, Role, money_json, visible};
+use super::{Caller, Input, Place, Range, Role, visible};
 use crate::domain::commit::{Batch, GroupCommit};
 use crate::domain::money::Fen;
 use crate::domain::payments::{
     ClientPayParams, OrderOwner, OwnerFuture, Paid, PaymentGateway, PrepayRequest, Settlement,
     TradeState,
 };
+use crate::domain::recent::Recent;
 use crate::domain::{Clock, Entity, Error, Result, Service, Settings, Timestamp};
 use crate::store::iot::{self as store, CommissionRow, OrderRow, TicketRow};
 use crate::store::ledger;
@@ -154,13 +156,17 @@ pub struct OrderLine {
     pub rent: Option<String>,
 }
 
-/// Who receives an order, and where.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Who receives an order, and where; stored and shown under the document's names (AD-02, with
+/// its spelling `addr_deatil`), in the order a JSON object writes its keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Receiver {
+    #[serde(rename = "addr_area")]
+    pub area: String,
+    #[serde(rename = "addr_deatil")]
+    pub address: String,
     pub name: String,
     pub phone: String,
-    pub area: String,
-    pub address: String,
     pub zipcode: String,
 }
 
@@ -283,7 +289,13 @@ pub struct Orders {
     due: std::sync::Mutex<Due>,
     /// New orders, committed together.
     creations: GroupCommit<NewOrders>,
+    /// Orders read lately, as of their versions: a read that finds the same version again
+    /// neither copies nor parses the order again.
+    recent: Recent<Order>,
 }
+
+/// How many orders [`Orders::recent`] keeps (each a few KiB).
+const RECENT_ORDERS: usize = 4096;
 
 /// A new order waiting for its id and its commit.
 struct NewOrderRow {
@@ -341,6 +353,7 @@ impl Orders {
     pub fn new(shared: Arc<Shared>, gateway: Arc<dyn PaymentGateway>) -> Orders {
         Orders {
             creations: GroupCommit::new(shared.store.clone(), NewOrders),
+            recent: Recent::new(RECENT_ORDERS),
             store: shared.store.clone(),
             clock: shared.clock.clone(),
             settings: shared.settings.clone(),
@@ -355,14 +368,22 @@ impl Orders {
         }
     }
 
-    /// An order in the caller's range.
+    /// An order in the caller's range, to change.
     pub async fn get(&self, caller: &Caller, oid: &str) -> Result<Order> {
+        self.read(caller, oid).await.map(Arc::unwrap_or_clone)
+    }
+
+    /// An order in the caller's range, to show.
+    pub async fn read(&self, caller: &Caller, oid: &str) -> Result<Arc<Order>> {
         caller.require(Range::Anyone)?;
         self.sweep().await;
-        let row = store::find_order(&self.store, oid).await?.map(Order::from);
+        let found = match store::order_version(&self.store, oid).await? {
+            Some(version) => self.as_of(&[(oid.to_owned(), version)]).await?.pop(),
+            None => None,
+        };
         visible(
             caller,
-            row,
+            found,
             Entity::Order,
             |o| (place_of(o), o.deleted_at),
             false,
@@ -370,11 +391,54 @@ impl Orders {
     }
 
     /// AD-01: the orders in the caller's range.
-    pub async fn list(&self, caller: &Caller, req: &ListRequest) -> Result<Listed<Order>> {
+    pub async fn list(&self, caller: &Caller, req: &ListRequest) -> Result<Listed<Arc<Order>>> {
         caller.require(Range::Anyone)?;
         let planned = listing::plan(List::Orders, Scope::range_of(caller), req);
         self.sweep().await;
-        listing::run::<OrderRow, _>(&self.store, planned).await
+        // The page's ids and versions; the orders themselves from `recent` where it has them.
+        let keys = listing::run_of::<(String, i64), (String, i64)>(
+            &self.store,
+            planned,
+            Some("t.oid, t.version"),
+        )
+        .await?;
+        Ok(match keys {
+            Ok(page) => Ok(Page {
+                total: page.total,
+                items: self.as_of(&page.items).await?,
+            }),
+            Err(refused) => Err(refused),
+        })
+    }
+
+    /// The orders of these ids, in this order, each at least as of its version: kept ones from
+    /// [`Orders::recent`], the others read in one query (and kept). One deleted meanwhile (it
+    /// never is: orders are only marked deleted) is left out.
+    async fn as_of(&self, keys: &[(String, i64)]) -> Result<Vec<Arc<Order>>> {
+        let mut found: Vec<Option<Arc<Order>>> = keys
+            .iter()
+            .map(|(oid, version)| self.recent.get(oid, *version))
+            .collect();
+        let missing: Vec<&str> = keys
+            .iter()
+            .zip(&found)
+            .filter(|(_, kept)| kept.is_none())
+            .map(|((oid, _), _)| oid.as_str())
+            .collect();
+        if !missing.is_empty() {
+            let mut read: HashMap<String, Arc<Order>> = HashMap::with_capacity(missing.len());
+            for row in store::find_orders(&self.store, &missing).await? {
+                let order = Arc::new(Order::from(row));
+                self.recent.put(&order.oid, order.version, order.clone());
+                read.insert(order.oid.clone(), order);
+            }
+            for ((oid, _), slot) in keys.iter().zip(&mut found) {
+                if slot.is_none() {
+                    *slot = read.get(oid).cloned();
+                }
+            }
+        }
+        Ok(found.into_iter().flatten().collect())
     }
 
     /// AD-02: a member's order for products of their vendor. Each line is `product_id`,
@@ -416,19 +480,17 @@ impl Orders {
                 .ok_or_else(|| Error::invalid("quantity", "the order is too large"))?;
             amount += line;
             needs_install |= pricing.install.is_some();
-            let mut l = Map::new();
-            l.insert("product_id".into(), Value::String(pid));
-            l.insert("name".into(), Value::String(pricing.name.clone()));
-            l.insert("quantity".into(), Value::from(quantity));
-            l.insert("price".into(), money_json(pricing.price));
-            l.insert("freight".into(), money_json(pricing.freight));
-            l.insert("install_cost".into(), money_json(Fen(install)));
-            l.insert("amount".into(), money_json(Fen(line)));
-            if let Some(r) = rent {
-                l.insert("rent".into(), Value::String(r));
-            }
-            l.insert("commis".into(), Value::from(pricing.rates.clone()));
-            lines.push(Value::Object(l));
+            lines.push(SoldLine {
+                amount: Fen(line),
+                commis: pricing.rates,
+                freight: pricing.freight,
+                install_cost: Fen(install),
+                name: pricing.name,
+                price: pricing.price,
+                product_id: pid,
+                quantity,
+                rent,
+            });
         }
         if amount == 0 {
             return Err(Error::invalid(
@@ -437,12 +499,6 @@ impl Orders {
             ));
         }
         let Shipping { receiver, memo } = shipping.read()?;
-        let mut rec = Map::new();
-        rec.insert("name".into(), Value::String(receiver.name));
-        rec.insert("phone".into(), Value::String(receiver.phone));
-        rec.insert("addr_area".into(), Value::String(receiver.area));
-        rec.insert("addr_deatil".into(), Value::String(receiver.address));
-        rec.insert("zipcode".into(), Value::String(receiver.zipcode));
         let code = self.shared.vendor_code(Some(&vid)).await?;
         let now = self.clock.now();
         let mut row = Order {
@@ -456,7 +512,7 @@ impl Orders {
             amount: Fen(amount),
             needs_install,
             content: lines,
-            receiver: rec,
+            receiver,
             memo,
             delivery: None,
             return_info: None,
@@ -473,6 +529,8 @@ impl Orders {
             returned_at: None,
             refunded_at: None,
             deleted_at: None,
+            // As the table's default gives it.
+            version: 0,
         };
         row.oid = self
             .creations
@@ -656,16 +714,8 @@ impl Orders {
             let mut amount = 0i64;
             let mut rates = Vec::new();
             for line in lines {
-                let line_amount = line
-                    .get("amount")
-                    .and_then(super::money_of)
-                    .map_or(0, |f| f.0);
-                let rate = line
-                    .get("commis")
-                    .and_then(Value::as_array)
-                    .and_then(|r| r.get(level))
-                    .and_then(Value::as_i64)
-                    .unwrap_or(0);
+                let line_amount = line.amount.0;
+                let rate = line.commis.get(level).copied().unwrap_or(0);
                 // Hundredths of a percent; half a fen rounds up.
                 amount += (line_amount * rate + 5_000) / 10_000;
                 rates.push(rate);
@@ -881,12 +931,7 @@ impl Orders {
                         "bind WeChat first (POST /users/bind) or send openid",
                     ));
                 }
-                let name = o
-                    .content
-                    .first()
-                    .and_then(|l| l.get("name"))
-                    .and_then(Value::as_str)
-                    .unwrap_or("商品");
+                let name = o.content.first().map_or("商品", |l| l.name.as_str());
                 let request = PrepayRequest {
                     out_trade_no: o.oid.clone(),
                     description: format!("{name} 订单{}", o.oid),

@@ -414,6 +414,16 @@ fn kept_count(plan: &Plan) -> Option<(&'static str, &str, &str)> {
 
 /// The plan's page: the rows in its window, and how many match in all.
 pub async fn page<R: ListRow>(store: &Store, plan: &Plan) -> Result<(i64, Vec<R>), sqlx::Error> {
+    page_of(store, plan, None).await
+}
+
+/// The plan's page as [`page`] reads it, each row only `columns` of the list's table `t`
+/// (all of them when none).
+pub async fn page_of<R: ListRow>(
+    store: &Store,
+    plan: &Plan,
+    columns: Option<&str>,
+) -> Result<(i64, Vec<R>), sqlx::Error> {
     let mut sql = Sql::new(store.backend(), plan.list);
     let table = sql.table();
     let conditions = sql.conditions(plan);
@@ -421,7 +431,7 @@ pub async fn page<R: ListRow>(store: &Store, plan: &Plan) -> Result<(i64, Vec<R>
     let n = sql.binds.len();
     let rows_sql = format!(
         "SELECT {} FROM {table} AS t WHERE {conditions} ORDER BY {order} LIMIT ${} OFFSET ${}",
-        sql.columns(),
+        columns.unwrap_or(sql.columns()),
         n + 1,
         n + 2
     );

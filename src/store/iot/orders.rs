@@ -37,6 +37,8 @@ pub struct OrderRow {
     pub returned_at: Option<i64>,
     pub refunded_at: Option<i64>,
     pub deleted_at: Option<i64>,
+    /// One more with each write (migration 0017): `(oid, version)` is one committed state.
+    pub version: i64,
 }
 
 /// The columns an order's writes set, in the order [`bind_written`] binds them (what was bought,
@@ -108,13 +110,14 @@ in_place_row!(OrderRow {
     closed_at,
     returned_at,
     refunded_at,
-    deleted_at
+    deleted_at,
+    version
 });
 
 pub const ORDER_COLUMNS: &str = "oid, vid, agent, dealer, uid, state, amount, needs_install, content, \
      receiver, memo, delivery, return_info, pay_ch, prepay_id, transaction_no, refund_amount, \
      created_at, paid_at, delivered_at, received_at, done_at, closed_at, returned_at, \
-     refunded_at, deleted_at";
+     refunded_at, deleted_at, version";
 
 /// The columns of an insertion, in the order [`bind_inserted`] binds them.
 fn inserted_columns() -> String {
@@ -157,7 +160,8 @@ pub async fn insert_orders(conn: &mut Conn, orders: &[OrderRow]) -> Result<(), s
     Ok(())
 }
 
-/// Writes an order back if it is still in state `from`: false when it moved meanwhile.
+/// Writes an order back if it is still in state `from`: false when it moved meanwhile. Its
+/// version goes one up.
 pub async fn update_order<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     o: &OrderRow,
@@ -165,7 +169,7 @@ pub async fn update_order<'e, E: Executor<'e, Database = Any>>(
 ) -> Result<bool, sqlx::Error> {
     static SQL: LazyLock<String> = LazyLock::new(|| {
         format!(
-            "UPDATE iot_orders SET {} WHERE oid = $1 AND state = $2",
+            "UPDATE iot_orders SET {}, version = version + 1 WHERE oid = $1 AND state = $2",
             assignments(3, &ORDER_WRITTEN),
         )
     });
@@ -191,6 +195,36 @@ pub async fn find_order(store: &Store, oid: &str) -> Result<Option<OrderRow>, sq
     static SQL: LazyLock<String> =
         LazyLock::new(|| format!("SELECT {ORDER_COLUMNS} FROM iot_orders WHERE oid = $1"));
     store.fast_fetch_optional(&SQL, &[oid.into()]).await
+}
+
+/// An order's version as last committed (in place on SQLite): what a read compares with the
+/// state it made something of before.
+pub async fn order_version(store: &Store, oid: &str) -> Result<Option<i64>, sqlx::Error> {
+    Ok(store
+        .fast_fetch_optional::<(i64,)>(
+            "SELECT version FROM iot_orders WHERE oid = $1",
+            &[oid.into()],
+        )
+        .await?
+        .map(|(v,)| v))
+}
+
+/// The orders of these ids as last committed (in place on SQLite), in no particular order.
+pub async fn find_orders(store: &Store, oids: &[&str]) -> Result<Vec<OrderRow>, sqlx::Error> {
+    if oids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let marks = (1..=oids.len())
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let params = oids.iter().map(|&o| o.into()).collect::<Vec<_>>();
+    store
+        .fast_fetch_all(
+            &format!("SELECT {ORDER_COLUMNS} FROM iot_orders WHERE oid IN ({marks})"),
+            &params,
+        )
+        .await
 }
 
 /// When the earliest unpaid order was created, the earliest received order received, and the

@@ -3,6 +3,7 @@
 //! list parameters), which refuse in that envelope.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -148,8 +149,8 @@ pub struct Reply {
 /// A reply's `data`: a JSON value, or parts written already (see [`super::wire::order`]).
 pub enum Data {
     Value(Value),
-    Written(Box<RawValue>),
-    WrittenList(Vec<Box<RawValue>>),
+    Written(Arc<RawValue>),
+    WrittenList(Vec<Arc<RawValue>>),
 }
 
 impl serde::Serialize for Data {
@@ -157,7 +158,7 @@ impl serde::Serialize for Data {
         match self {
             Data::Value(v) => v.serialize(s),
             Data::Written(raw) => raw.serialize(s),
-            Data::WrittenList(items) => items.serialize(s),
+            Data::WrittenList(items) => s.collect_seq(items.iter().map(|raw| &**raw)),
         }
     }
 }
@@ -170,6 +171,12 @@ impl From<Value> for Data {
 
 impl From<Box<RawValue>> for Data {
     fn from(raw: Box<RawValue>) -> Data {
+        Data::Written(raw.into())
+    }
+}
+
+impl From<Arc<RawValue>> for Data {
+    fn from(raw: Arc<RawValue>) -> Data {
         Data::Written(raw)
     }
 }
@@ -211,7 +218,7 @@ impl Reply {
     }
 
     /// A list of parts written already.
-    pub fn written_list(key: &'static str, total: usize, items: Vec<Box<RawValue>>) -> Reply {
+    pub fn written_list(key: &'static str, total: usize, items: Vec<Arc<RawValue>>) -> Reply {
         Reply {
             status: StatusCode::OK,
             total,

@@ -9,9 +9,10 @@ use serde_json::{Map, Value, json};
 
 use crate::domain::iot::commissions::Summary;
 use crate::domain::iot::model::{
-    Commission, Device, Object, Order, Party, Product, Signing, Ticket,
+    Commission, Device, Object, Order, Party, Product, Signing, SoldLine, Ticket,
 };
-use crate::domain::iot::{Caller, Role, money_json, tms};
+use crate::domain::iot::orders::Receiver;
+use crate::domain::iot::{Caller, Role, Tms, Yuan, money_json, tms};
 use crate::domain::money::Fen;
 
 fn text(m: &Map<String, Value>, key: &str) -> Value {
@@ -264,48 +265,75 @@ pub fn product_prof(p: &Product) -> Value {
     json!({"prod_id": p.pid, "specification": doc.get("specification").cloned().unwrap_or(json!({}))})
 }
 
-/// AD-01's order.
-/// AD-03: an order, written straight from its fields (the hot path of the order reads and
-/// lists: no JSON tree is built for it). The fields are in the order a JSON object writes its
-/// keys, as every other reply is.
-pub fn order(mut o: Order) -> Box<RawValue> {
+/// AD-01 and AD-03: an order, written straight from its fields (the hot path of the order reads
+/// and lists: no JSON tree is built for it). The fields are in the order a JSON object writes
+/// its keys, as every other reply is.
+pub fn order(o: &Order) -> Box<RawValue> {
     #[derive(Serialize)]
     struct Delivery<'a> {
         company: &'a Value,
         delivery_clerk: &'a Value,
-        delivery_tms: Value,
+        delivery_tms: Tms,
         tracking_num: &'a Value,
     }
     #[derive(Serialize)]
     struct Payment<'a> {
         bill_no: &'a str,
         pay_ch: &'a str,
-        pay_tms: Value,
+        pay_tms: Tms,
         transaction_no: &'a str,
     }
     #[derive(Serialize)]
     struct Return<'a> {
         reason: &'a Value,
-        refund_amount: Value,
+        refund_amount: Yuan,
         refund_no: &'a Value,
-        refund_tms: Value,
-        return_tms: Value,
+        refund_tms: Tms,
+        return_tms: Tms,
+    }
+    /// A line as the document shows it: without the commission rates it was sold with.
+    #[derive(Serialize)]
+    struct Line<'a> {
+        amount: Yuan,
+        freight: Yuan,
+        install_cost: Yuan,
+        name: &'a str,
+        price: Yuan,
+        product_id: &'a str,
+        quantity: i64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        rent: Option<&'a str>,
+    }
+    struct Lines<'a>(&'a [SoldLine]);
+    impl Serialize for Lines<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(self.0.iter().map(|l| Line {
+                amount: Yuan(l.amount),
+                freight: Yuan(l.freight),
+                install_cost: Yuan(l.install_cost),
+                name: &l.name,
+                price: Yuan(l.price),
+                product_id: &l.product_id,
+                quantity: l.quantity,
+                rent: l.rent.as_deref(),
+            }))
+        }
     }
     #[derive(Serialize)]
     struct Out<'a> {
-        amount: Value,
-        complete_tms: Value,
-        content: &'a [Value],
-        create_tms: Value,
+        amount: Yuan,
+        complete_tms: Tms,
+        content: Lines<'a>,
+        create_tms: Tms,
         delivery: Delivery<'a>,
-        freight: Value,
+        freight: Yuan,
         install: bool,
-        install_cost: Value,
+        install_cost: Yuan,
         memo: &'a str,
         order_id: &'a str,
         payment: Payment<'a>,
-        received_tms: Value,
-        receiver: &'a Map<String, Value>,
+        received_tms: Tms,
+        receiver: &'a Receiver,
         #[serde(rename = "return")]
         ret: Return<'a>,
         state: &'static str,
@@ -314,19 +342,7 @@ pub fn order(mut o: Order) -> Box<RawValue> {
         user_id: &'a str,
         vid: &'a str,
     }
-    for line in &mut o.content {
-        if let Some(m) = line.as_object_mut() {
-            m.remove("commis");
-        }
-    }
-    let sum = |key: &str| {
-        Fen(o
-            .content
-            .iter()
-            .filter_map(|l| l.get(key).and_then(crate::domain::iot::money_of))
-            .map(|f| f.0)
-            .sum())
-    };
+    let sum = |of: fn(&SoldLine) -> Fen| Yuan(Fen(o.content.iter().map(|l| of(l).0).sum()));
     let empty = Map::new();
     let unset = Value::String(String::new());
     let delivery = o.delivery.as_ref().unwrap_or(&empty);
@@ -335,35 +351,35 @@ pub fn order(mut o: Order) -> Box<RawValue> {
         m.get(key).unwrap_or(unset)
     }
     let out = Out {
-        amount: money_json(o.amount),
-        complete_tms: tms(o.done_at.or(o.refunded_at).or(o.closed_at)),
-        content: &o.content,
-        create_tms: tms(Some(o.created_at)),
+        amount: Yuan(o.amount),
+        complete_tms: Tms(o.done_at.or(o.refunded_at).or(o.closed_at)),
+        content: Lines(&o.content),
+        create_tms: Tms(Some(o.created_at)),
         delivery: Delivery {
             company: get(delivery, "company", &unset),
             delivery_clerk: get(delivery, "delivery_clerk", &unset),
-            delivery_tms: tms(o.delivered_at),
+            delivery_tms: Tms(o.delivered_at),
             tracking_num: get(delivery, "tracking_num", &unset),
         },
-        freight: money_json(sum("freight")),
+        freight: sum(|l| l.freight),
         install: o.needs_install,
-        install_cost: money_json(sum("install_cost")),
+        install_cost: sum(|l| l.install_cost),
         memo: &o.memo,
         order_id: &o.oid,
         payment: Payment {
             bill_no: o.prepay_id.as_deref().unwrap_or_default(),
             pay_ch: o.pay_ch.as_deref().unwrap_or_default(),
-            pay_tms: tms(o.paid_at),
+            pay_tms: Tms(o.paid_at),
             transaction_no: o.transaction_no.as_deref().unwrap_or_default(),
         },
-        received_tms: tms(o.received_at),
+        received_tms: Tms(o.received_at),
         receiver: &o.receiver,
         ret: Return {
             reason: get(ret, "reason", &unset),
-            refund_amount: money_json(o.refund_amount.unwrap_or(Fen(0))),
+            refund_amount: Yuan(o.refund_amount.unwrap_or(Fen(0))),
             refund_no: get(ret, "refund_no", &unset),
-            refund_tms: tms(o.refunded_at),
-            return_tms: tms(o.returned_at),
+            refund_tms: Tms(o.refunded_at),
+            return_tms: Tms(o.returned_at),
         },
         state: o.state.as_str(),
         kind: "商品",
@@ -417,7 +433,7 @@ pub fn delivery(o: &Order) -> Value {
     let mut d = delivery_fields(o);
     d["order_id"] = json!(o.oid);
     d["state"] = json!(o.state.as_str());
-    d["receiver"] = Value::Object(o.receiver.clone());
+    d["receiver"] = serde_json::to_value(&o.receiver).unwrap_or_default();
     d
 }
 
