@@ -295,7 +295,7 @@ impl crate::store::fast_read::InPlaceRow for TokenUserRow {
     }
 }
 
-/// The hot path of every authenticated IoT request: one indexed read, in place on SQLite.
+/// The party a live token belongs to, read whole ([`token_caller`] reads what a request needs).
 pub async fn token_user(
     store: &Store,
     token_hash: &str,
@@ -317,6 +317,52 @@ pub async fn token_user(
     });
     store
         .fast_fetch_optional(&SQL, &[token_hash.into(), now.into()])
+        .await
+}
+
+/// Who a live token belongs to, with the standing of both them and their vendor: what every
+/// authenticated request needs and no more (none of the party's documents).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TokenCallerRow {
+    pub uid: String,
+    pub kind: String,
+    pub vid: Option<String>,
+    pub agent: Option<String>,
+    pub dealer: Option<String>,
+    pub state: i64,
+    pub vendor_found: i64,
+    pub vendor_state: Option<i64>,
+    pub vendor_deleted_at: Option<i64>,
+}
+
+in_place_row!(TokenCallerRow {
+    uid,
+    kind,
+    vid,
+    agent,
+    dealer,
+    state,
+    vendor_found,
+    vendor_state,
+    vendor_deleted_at
+});
+
+/// The hot path of every authenticated IoT request: one indexed read, in place on SQLite.
+pub async fn token_caller(
+    store: &Store,
+    token_hash: &str,
+    now: i64,
+) -> Result<Option<TokenCallerRow>, sqlx::Error> {
+    store
+        .fast_fetch_optional(
+            "SELECT u.uid, u.kind, u.vid, u.agent, u.dealer, u.state, \
+             CASE WHEN v.uid IS NULL THEN 0 ELSE 1 END AS vendor_found, \
+             v.state AS vendor_state, v.deleted_at AS vendor_deleted_at \
+             FROM iot_tokens t JOIN iot_users u ON u.uid = t.uid \
+             LEFT JOIN iot_users v ON v.uid = u.vid \
+             WHERE t.token_hash = $1 AND t.expires_at > $2 AND u.deleted_at IS NULL",
+            &[token_hash.into(), now.into()],
+        )
         .await
 }
 

@@ -288,8 +288,7 @@ impl FromRequestParts<AppState> for Auth {
     ) -> Result<Self, Self::Rejection> {
         let token = crate::surfaces::bearer(&parts.headers)
             .ok_or(Error::Unauthorized(AuthFailure::Missing))?;
-        let (caller, _) = state.iot.members.authenticate(token).await?;
-        Ok(Auth(caller))
+        Ok(Auth(state.iot.members.caller(token).await?))
     }
 }
 
@@ -305,9 +304,7 @@ impl FromRequestParts<AppState> for MaybeAuth {
     ) -> Result<Self, Self::Rejection> {
         match crate::surfaces::bearer(&parts.headers) {
             None => Ok(MaybeAuth(None)),
-            Some(token) => Ok(MaybeAuth(Some(
-                state.iot.members.authenticate(token).await?.0,
-            ))),
+            Some(token) => Ok(MaybeAuth(Some(state.iot.members.caller(token).await?))),
         }
     }
 }
