@@ -151,6 +151,15 @@ runs "baseline-c$CONNECTIONS" -c"$CONNECTIONS" "http://127.0.0.1:$BASE_PORT/heat
 runs "baseline-c$INFO_CONNECTIONS" -c"$INFO_CONNECTIONS" "http://127.0.0.1:$BASE_PORT/heating/api/user/profile"
 kill "$BASE_PID"; wait "$BASE_PID" 2>/dev/null || true
 
+# Waits (at most $2 tenths of a second) until the load client prints a line starting with $1.
+await_load() {
+    for ((i = 0; i < $2; i++)); do
+        grep -q "^$1" "$TMP/load.out" 2>/dev/null && return 0
+        kill -0 "$LOADPID" 2>/dev/null || { cat "$TMP/load.err" >&2; die "the load client stopped"; }
+        sleep 0.1
+    done
+}
+
 for backend in $BACKENDS; do
     case "$backend" in
         sqlite) DB="sqlite://$TMP/bench.db" ;;
@@ -182,18 +191,10 @@ for backend in $BACKENDS; do
     BASE="$BASE" DRIVERS="$DRIVERS" HOLD_SECS=8 "$LOAD" >"$TMP/load.out" 2>"$TMP/load.err" &
     LOADPID=$!
     PIDS+=("$LOADPID")
-    for ((i = 0; i < 3000; i++)); do
-        grep -q '^DRIVERS' "$TMP/load.out" 2>/dev/null && break
-        kill -0 "$LOADPID" 2>/dev/null || { cat "$TMP/load.err" >&2; die "the load client stopped"; }
-        sleep 0.1
-    done
+    await_load DRIVERS 3000
     sleep 1
     RSS_DRIVERS="$(rss_kib "$SERVER")"
-    for ((i = 0; i < 6000; i++)); do
-        grep -q '^READY' "$TMP/load.out" 2>/dev/null && break
-        kill -0 "$LOADPID" 2>/dev/null || { cat "$TMP/load.err" >&2; die "the load client stopped"; }
-        sleep 0.1
-    done
+    await_load READY 6000
     sleep 2
     RSS_OPEN="$(rss_kib "$SERVER")"
     OPEN="$(awk '/^READY/ {print $2}' "$TMP/load.out")"

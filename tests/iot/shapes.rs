@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::shop::{ledger_ok, order_body, pay};
+use crate::shop::{ledger_ok, ordered, pay};
 use crate::{Demo, demo, get, member_tokens, post, put};
 
 /// Asserts that `v` is an object with exactly the types of `example` under each of its keys.
@@ -382,13 +382,7 @@ async fn new_paid_order(d: &Demo, buyer: &str) -> String {
         .as_str()
         .expect("pid")
         .to_owned();
-    let oid = post(&d.app, "/orders", buyer, order_body(&pid))
-        .await
-        .expect(201)
-        .data()["order_id"]
-        .as_str()
-        .expect("oid")
-        .to_owned();
+    let oid = ordered(&d.app, buyer, &pid).await;
     pay(d, &oid).await;
     oid
 }

@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 use utilhall::config::{Secret, WechatPaySection};
 
+use crate::common::TestApp;
 use crate::common::wechat::{
     self, APIV3_KEY, FakeWechat, MCHID, MERCHANT_SERIAL, NoticeSpec, PUBLIC_KEY_ID,
 };
@@ -28,6 +29,17 @@ pub(crate) fn order_body(pid: &str) -> Value {
         "receiver": {"name": "赵四", "phone": "13800000004", "area": "广东省珠海市香洲区", "address": "南方软件园A123", "zipcode": "519000"},
         "memo": ""
     })
+}
+
+/// `buyer` orders one of product `pid` (AD-02, 201); the new order's id.
+pub(crate) async fn ordered(app: &TestApp, buyer: &str, pid: &str) -> String {
+    post(app, "/orders", buyer, order_body(pid))
+        .await
+        .expect(201)
+        .data()["order_id"]
+        .as_str()
+        .expect("order_id")
+        .to_owned()
 }
 
 pub(crate) async fn ledger_ok(d: &Demo) {
@@ -362,13 +374,7 @@ async fn orders_follow_the_state_machine_and_refuse_every_other_move() {
         .expect(422);
     ledger_ok(&d).await;
     // Close and delete.
-    let o2 = post(app, "/orders", buyer, order_body(&pid))
-        .await
-        .expect(201)
-        .data()["order_id"]
-        .as_str()
-        .expect("o")
-        .to_owned();
+    let o2 = ordered(app, buyer, &pid).await;
     post(
         app,
         &format!("/orders/{o2}/status/close"),
@@ -393,13 +399,7 @@ async fn orders_follow_the_state_machine_and_refuse_every_other_move() {
         .await
         .expect(410);
     // An unpaid order closes on its own after the payment window; a paid one cannot be deleted.
-    let o3 = post(app, "/orders", buyer, order_body(&pid))
-        .await
-        .expect(201)
-        .data()["order_id"]
-        .as_str()
-        .expect("o")
-        .to_owned();
+    let o3 = ordered(app, buyer, &pid).await;
     app.advance(1801).await;
     assert_eq!(
         get(app, &format!("/orders/{o3}"), buyer)
@@ -408,13 +408,7 @@ async fn orders_follow_the_state_machine_and_refuse_every_other_move() {
             .data()["state"],
         "close"
     );
-    let o4 = post(app, "/orders", buyer, order_body(&pid))
-        .await
-        .expect(201)
-        .data()["order_id"]
-        .as_str()
-        .expect("o")
-        .to_owned();
+    let o4 = ordered(app, buyer, &pid).await;
     pay(&d, &o4).await;
     delete(app, &format!("/orders/{o4}"), &d.platform)
         .await
@@ -475,13 +469,7 @@ async fn a_wechat_paid_order_opens_its_install_ticket_and_pays_three_levels_of_c
         .as_str()
         .expect("pid")
         .to_owned();
-    let oid = post(app, "/orders", buyer, order_body(&pid))
-        .await
-        .expect(201)
-        .data()["order_id"]
-        .as_str()
-        .expect("oid")
-        .to_owned();
+    let oid = ordered(app, buyer, &pid).await;
     // JSAPI needs the payer's openid: bind WeChat first.
     post(
         app,
@@ -677,13 +665,7 @@ async fn a_return_within_the_window_voids_the_pending_commissions() {
         .as_str()
         .expect("pid")
         .to_owned();
-    let oid = post(app, "/orders", buyer, order_body(&pid))
-        .await
-        .expect(201)
-        .data()["order_id"]
-        .as_str()
-        .expect("oid")
-        .to_owned();
+    let oid = ordered(app, buyer, &pid).await;
     pay(&d, &oid).await;
     post(
         app,
@@ -745,13 +727,7 @@ async fn a_return_within_the_window_voids_the_pending_commissions() {
     assert_eq!(s.data()["available"], 0);
     ledger_ok(&d).await;
     // An order nobody marks done becomes done when the window closes.
-    let o2 = post(app, "/orders", buyer, order_body(&pid))
-        .await
-        .expect(201)
-        .data()["order_id"]
-        .as_str()
-        .expect("oid")
-        .to_owned();
+    let o2 = ordered(app, buyer, &pid).await;
     pay(&d, &o2).await;
     post(
         app,
@@ -1011,13 +987,7 @@ async fn a_gateway_that_does_not_answer_is_a_503_and_the_order_stays_payable() {
         .as_str()
         .expect("pid")
         .to_owned();
-    let oid = post(app, "/orders", buyer, order_body(&pid))
-        .await
-        .expect(201)
-        .data()["order_id"]
-        .as_str()
-        .expect("oid")
-        .to_owned();
+    let oid = ordered(app, buyer, &pid).await;
     post(
         app,
         &format!("/orders/{oid}/prepay/weixin"),
@@ -1117,13 +1087,7 @@ async fn an_order_changed_anywhere_is_shown_as_it_now_is() {
         .as_str()
         .expect("pid")
         .to_owned();
-    let oid = post(a, "/orders", buyer, order_body(&pid))
-        .await
-        .expect(201)
-        .data()["order_id"]
-        .as_str()
-        .expect("oid")
-        .to_owned();
+    let oid = ordered(a, buyer, &pid).await;
     let one = format!("/orders/{oid}");
     let newest = "/orders?limit=5&sort=create_tms&order=desc";
     let state_in = |list: &R| {

@@ -314,12 +314,7 @@ pub fn is_mobile(s: &str) -> bool {
 
 /// Money in yuan from a JSON number or text (at most two decimals).
 pub fn money_of(v: &Value) -> Option<Fen> {
-    let text = match v {
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => s.trim().to_owned(),
-        _ => return None,
-    };
-    parse_fixed(&text, 2).map(Fen)
+    yuan::deserialize(v).ok()
 }
 
 /// Money as the document writes it: a JSON number of yuan (`2980`, `625.8`).
@@ -343,7 +338,7 @@ impl serde::Serialize for Yuan {
 }
 
 /// A stored field of money in yuan (`#[serde(with = "yuan")]`): written as [`Yuan`], read
-/// from a number or a text as [`money_of`] reads it.
+/// from a number or a text with at most two decimals (the rule of [`money_of`]).
 pub mod yuan {
     use std::fmt;
 
@@ -363,18 +358,15 @@ pub mod yuan {
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("an amount of yuan with at most two decimals")
             }
+            // A number is read as the text it was written as ("2980", "625.8": the shortest
+            // that reads back as it), so that numbers and texts follow one rule.
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Fen, E> {
-                v.checked_mul(100)
-                    .map(Fen)
-                    .ok_or_else(|| E::custom("amount too large"))
+                self.visit_str(&v.to_string())
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Fen, E> {
-                i64::try_from(v)
-                    .map_err(|_| E::custom("amount too large"))
-                    .and_then(|v| self.visit_i64(v))
+                self.visit_str(&v.to_string())
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Fen, E> {
-                // The shortest text that reads back as `v` ("625.8"), as the number was written.
                 self.visit_str(&v.to_string())
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Fen, E> {

@@ -412,13 +412,8 @@ fn kept_count(plan: &Plan) -> Option<(&'static str, &str, &str)> {
     }
 }
 
-/// The plan's page: the rows in its window, and how many match in all.
-pub async fn page<R: ListRow>(store: &Store, plan: &Plan) -> Result<(i64, Vec<R>), sqlx::Error> {
-    page_of(store, plan, None).await
-}
-
-/// The plan's page as [`page`] reads it, each row only `columns` of the list's table `t`
-/// (all of them when none).
+/// The plan's page: the rows in its window (each only `columns` of the list's table `t`, all
+/// of them when none), and how many match in all.
 pub async fn page_of<R: ListRow>(
     store: &Store,
     plan: &Plan,
