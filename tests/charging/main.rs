@@ -888,8 +888,8 @@ async fn the_station_survives_a_restart() {
         )
         .await;
     assert_eq!(r.status, 200);
-    // A third driver waits and changes its mind 1,100 times: the operation log passes a
-    // snapshot (every 1,000 operations) and goes on after it.
+    // A third driver waits and changes its mind 2,399 times: the operation log passes two
+    // snapshots (every 1,000 operations) and goes on after them.
     let q = driver(&first, "q").await;
     let r = first
         .post(
@@ -898,7 +898,7 @@ async fn the_station_survives_a_restart() {
         )
         .await;
     assert_eq!(r.body["state"], "waiting");
-    for i in 0..1100 {
+    for i in 0..2399 {
         let kwh = 10 + i % 3;
         let r = first
             .post(
@@ -909,6 +909,14 @@ async fn the_station_survives_a_restart() {
         assert_eq!(r.status, 200, "{:?}", r.body);
     }
     first.stop().await;
+    // The batches after the second snapshot dropped what it holds, but for the last 1,000
+    // operations before it (a process a little behind replays those).
+    let (oldest, count) = logged_ops(&url).await;
+    assert!(
+        (1001..=1010).contains(&oldest),
+        "oldest operation kept: {oldest}"
+    );
+    assert!(count < 1500, "{count} operations kept");
     // Back 30 minutes later (simulated): the fast car is half done; an hour later, both are.
     let second = common::spawn_with(|c| {
         c.server.database_url = utilhall::config::Secret(url.clone());
@@ -921,7 +929,7 @@ async fn the_station_survives_a_restart() {
         (json!("charging"), json!(15.0))
     );
     let r = second.get("/charging/user/charge/info", Some(&q)).await;
-    // 1,099 % 3 = 1: the last change asked for 11 kWh.
+    // 2,398 % 3 = 1: the last change asked for 11 kWh.
     assert_eq!(
         (r.body["state"].clone(), r.body["quantity"].clone()),
         (json!("waiting"), json!(11.0))
@@ -943,6 +951,25 @@ async fn the_station_survives_a_restart() {
     assert_eq!(r.body[0]["startTime"], "2026-01-05 11:00:00");
     assert_eq!(r.body[0]["endTime"], "2026-01-05 11:22:00");
     second.stop().await;
+}
+
+/// The oldest operation the station's log holds, and how many it holds.
+async fn logged_ops(url: &str) -> (i64, i64) {
+    use sqlx::Row;
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(url)
+        .await
+        .expect("database");
+    let row = sqlx::query(
+        "SELECT CAST(MIN(seq) AS BIGINT) AS oldest, CAST(COUNT(*) AS BIGINT) AS n FROM charging_ops",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("operations");
+    pool.close().await;
+    (row.get("oldest"), row.get("n"))
 }
 
 /// The numbers in a pile's queue, or in a list of cars.

@@ -25,7 +25,8 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::Charging;
 use super::live::{
-    Listener, LiveState, Op, SNAPSHOT_EVERY, STATION_BUSY, internal, read_station, refusal, run,
+    Listener, LiveState, Op, PRUNE_PER_BATCH, SNAPSHOT_EVERY, STATION_BUSY, internal, read_station,
+    refusal, run,
 };
 use super::service::{CarView, NoticeKind, PileAction};
 use super::settings::StationSettings;
@@ -216,9 +217,33 @@ impl Committer {
                         .collect()
                 }
             };
-            drop(live);
+            // The callers have their answers before a snapshot is taken: writing one (10-25 ms
+            // with 10,000 cars) no longer sits in front of a batch's replies.
             for (reply, answer) in replies.into_iter().zip(answers) {
                 let _ = reply.send(answer);
+            }
+            let due = (!live.broken && conn.is_some() && live.snapshot_due())
+                .then(|| (live.version, live.station.clone()));
+            drop(live);
+            let Some((version, station)) = due else {
+                continue;
+            };
+            // Written out off the async threads and without the station's lock.
+            let text = tokio::task::spawn_blocking(move || serde_json::to_string(&station))
+                .await
+                .map_err(Error::internal)
+                .and_then(|text| text.map_err(Error::internal));
+            match text {
+                Ok(text) => {
+                    if let Err(e) = self.snapshot(&mut conn, version, &text).await {
+                        tracing::warn!(error = %e, "charging station snapshot failed");
+                        conn = None;
+                    } else {
+                        let mut live = state.lock().await;
+                        live.snapshot_version = live.snapshot_version.max(version);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot write the station's snapshot"),
             }
         }
     }
@@ -265,12 +290,6 @@ impl Committer {
             .into_iter()
             .map(|a| a.map(|a| answer(live, a)))
             .collect();
-        if live.snapshot_due() {
-            if let Err(e) = self.snapshot(live, &mut open).await {
-                tracing::warn!(error = %e, "charging station snapshot failed");
-                return Ok(answers);
-            }
-        }
         *conn = Some(open);
         Ok(answers)
     }
@@ -310,7 +329,15 @@ impl Committer {
             }
             store::insert_records(&mut tx, &batch.records).await?;
         }
+        // The operations the last snapshot holds, but for a tail that processes a little
+        // behind replay instead of reading the whole station back; a few at a time.
+        let prunable = live.snapshot_version - SNAPSHOT_EVERY;
+        let pruned = prunable.min(live.pruned_through + PRUNE_PER_BATCH);
+        if pruned > live.pruned_through {
+            store::delete_ops_through(&mut *tx, pruned).await?;
+        }
         tx.commit().await?;
+        live.pruned_through = live.pruned_through.max(pruned);
         Ok((applied, batch))
     }
 
@@ -513,16 +540,14 @@ impl Committer {
         }
     }
 
-    /// Writes the whole station at its version and drops the operations it holds.
-    async fn snapshot(&self, live: &mut LiveState, conn: &mut Conn) -> Result<()> {
-        let text = serde_json::to_string(&live.station).map_err(Error::internal)?;
+    /// Writes the whole station at its version (the batches then drop the operations it holds).
+    async fn snapshot(&self, conn: &mut Option<Conn>, version: i64, text: &str) -> Result<()> {
+        let Some(conn) = conn.as_mut() else {
+            return Ok(());
+        };
         let mut tx = self.store.begin_durable(conn).await?;
-        store::write_snapshot(&mut *tx, live.version, &text, self.clock.now().millis()).await?;
-        // A tail of the log stays, so that processes a little behind replay instead of reading
-        // the whole station back.
-        store::delete_ops_through(&mut *tx, live.version - SNAPSHOT_EVERY).await?;
+        store::write_snapshot(&mut *tx, version, text, self.clock.now().millis()).await?;
         tx.commit().await?;
-        live.snapshot_version = live.version;
         Ok(())
     }
 }
