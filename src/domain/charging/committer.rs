@@ -25,7 +25,7 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::Charging;
 use super::live::{
-    Listener, LiveState, Op, PRUNE_PER_BATCH, SNAPSHOT_EVERY, STATION_BUSY, internal, read_station,
+    Listener, LiveState, Op, PRUNE_STEP, SNAPSHOT_EVERY, STATION_BUSY, internal, read_station,
     refusal, run,
 };
 use super::service::{CarView, NoticeKind, PileAction};
@@ -332,12 +332,15 @@ impl Committer {
         // The operations the last snapshot holds, but for a tail that processes a little
         // behind replay instead of reading the whole station back; a few at a time.
         let prunable = live.snapshot_version - SNAPSHOT_EVERY;
-        let pruned = prunable.min(live.pruned_through + PRUNE_PER_BATCH);
-        if pruned > live.pruned_through {
-            store::delete_ops_through(&mut *tx, pruned).await?;
+        let pruned = live.pruned_through + PRUNE_STEP;
+        let prune = pruned <= prunable;
+        if prune {
+            store::delete_ops_between(&mut *tx, live.pruned_through, pruned).await?;
         }
         tx.commit().await?;
-        live.pruned_through = live.pruned_through.max(pruned);
+        if prune {
+            live.pruned_through = pruned;
+        }
         Ok((applied, batch))
     }
 

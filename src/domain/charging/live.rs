@@ -40,7 +40,7 @@ pub(super) struct LiveState {
     /// The last operation written (or the snapshot's version when none came after it).
     pub(super) version: i64,
     pub(super) snapshot_version: i64,
-    /// The log is known to hold no operation at or below this one (see [`PRUNE_PER_BATCH`]).
+    /// The log is known to hold no operation at or below this one (see [`PRUNE_STEP`]).
     pub(super) pruned_through: i64,
     /// Memory may be ahead of the database (a write failed and reading back failed too):
     /// nothing runs until the station has been read back.
@@ -132,10 +132,11 @@ pub(super) const SNAPSHOT_EVERY: i64 = 1000;
 /// every eight seconds or so. A start replays at most that many operations after the snapshot.
 const SNAPSHOT_OPS_PER_CAR: i64 = 10;
 
-/// Operations of the log a batch deletes at most, of those a snapshot holds (all but the last
-/// [`SNAPSHOT_EVERY`] before it): spread over the batches instead of tens of thousands at once
-/// in the snapshot's transaction, which stalled the committer for tens of milliseconds.
-pub(super) const PRUNE_PER_BATCH: i64 = 256;
+/// Operations of the log a batch deletes, of those a snapshot holds (all but the last
+/// [`SNAPSHOT_EVERY`] before it), once that many can go: spread over the batches instead of tens
+/// of thousands at once in the snapshot's transaction, which stalled the committer for tens of
+/// milliseconds, and not a statement in every batch either.
+pub(super) const PRUNE_STEP: i64 = 1000;
 
 /// Applies `op` at `now`: the new car (arrivals) and what happened.
 pub(super) fn run(

@@ -318,12 +318,16 @@ pub async fn ops_after<'e, E: Executor<'e, Database = Any>>(
 }
 
 /// Drops the operations a snapshot includes.
-pub async fn delete_ops_through<'e, E: Executor<'e, Database = Any>>(
+pub async fn delete_ops_between<'e, E: Executor<'e, Database = Any>>(
     ex: E,
-    version: i64,
+    after: i64,
+    through: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM charging_ops WHERE seq <= $1")
-        .bind(version)
+    // Bounded below: on PostgreSQL the rows deleted before stay in the index until a vacuum,
+    // and a scan from the start would walk them all again.
+    sqlx::query("DELETE FROM charging_ops WHERE seq > $1 AND seq <= $2")
+        .bind(after)
+        .bind(through)
         .execute(ex)
         .await
         .map(|_| ())
