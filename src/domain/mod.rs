@@ -11,6 +11,7 @@ pub mod identity;
 pub mod ids;
 pub mod iot;
 pub mod ledger;
+pub mod limits;
 pub mod meter;
 pub mod money;
 pub mod operators;
@@ -130,6 +131,8 @@ pub struct Services {
     pub codes: Arc<codes::Codes>,
     /// The sign-in guard, for every area.
     pub guard: Arc<guard::SignInGuard>,
+    /// Request limits and short-lived values that hold across instances.
+    pub limits: limits::Limits,
     /// Payments: the gateway and the areas its notifications go to.
     pub payments: Arc<payments::Payments>,
     /// The money journal.
@@ -159,6 +162,7 @@ impl Services {
         passwords: PasswordHasher,
         sender: Arc<dyn SmsSender>,
         payments: Arc<dyn payments::PaymentGateway>,
+        limit_store: Arc<dyn limits::LimitStore>,
         jwt_secret: Option<&str>,
     ) -> anyhow::Result<Services> {
         let jwt = match jwt_secret {
@@ -273,11 +277,13 @@ impl Services {
             vec![iot.orders.clone(), heating.orders.clone()],
         ));
         let journal = Arc::new(ledger::Journal::new(store.clone()));
+        let limits = limits::Limits::new(limit_store, clock.clone());
         Ok(Services {
             clock,
             store,
             codes,
             guard,
+            limits,
             payments,
             journal,
             operators,
