@@ -179,7 +179,7 @@ pub async fn limit_store(config: &Config, store: &Store) -> anyhow::Result<Arc<d
         "auto" => "memory",
         other => other,
     };
-    Ok(match kind {
+    let limits: Arc<dyn LimitStore> = match kind {
         "memory" => Arc::new(MemoryLimits::new()),
         "database" => Arc::new(SqlLimits::new(store.clone())),
         "redis" => {
@@ -189,7 +189,8 @@ pub async fn limit_store(config: &Config, store: &Store) -> anyhow::Result<Arc<d
         other => anyhow::bail!(
             "limits.store must be auto, memory, database or redis (not {other:?})"
         ),
-    })
+    };
+    Ok(limits)
 }
 
 /// Builds the domain over an open store (also used by CLI commands).
@@ -241,6 +242,11 @@ impl App {
         // Check what can fail cheaply before touching the database.
         settings(&config)?;
         clock(&config)?;
+        anyhow::ensure!(
+            ["auto", "memory", "database", "redis"].contains(&config.limits.store.as_str()),
+            "limits.store must be auto, memory, database or redis (not {:?})",
+            config.limits.store
+        );
         for name in config.surface_bind.keys() {
             anyhow::ensure!(
                 surfaces::SURFACES.contains(&name.as_str()),

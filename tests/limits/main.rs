@@ -281,11 +281,12 @@ async fn a_captcha_issued_by_one_instance_is_accepted_by_another_once() {
         assert_eq!(r.status, 200, "{:?}", r.body);
         let id = r.body["captchaId"].as_str().expect("captchaId").to_owned();
         let answer = cluster.at(0).last_code(&id, "captcha");
-        let driver = |name: &'static str| [("username", name), ("password", "123456")];
         let with_answer = |name: &'static str| {
-            let mut q = driver(name).to_vec();
-            q.push(("code", answer.as_str()));
-            q
+            vec![
+                ("username", name),
+                ("password", "123456"),
+                ("code", answer.as_str()),
+            ]
         };
         let r = post_query(cluster.at(1), "/charging/register", &with_answer("d1")).await;
         assert_eq!(r.status, 200, "{:?}", r.body);

@@ -116,12 +116,12 @@ mod tests {
         assert_eq!(m.hit("a", 9, 10).await.ok(), Some(Window { start: 0, count: 2 }));
         assert_eq!(m.hit("b", 9, 10).await.ok(), Some(Window { start: 9, count: 1 }));
         assert_eq!(m.hit("a", 10, 10).await.ok(), Some(Window { start: 10, count: 1 }));
-        m.put("v", "x", 0, 5).await.ok();
+        m.put("v", "x", 0, 5).await.expect("put");
         assert_eq!(m.get("v", 4).await.ok(), Some(Some("x".to_owned())));
         assert_eq!(m.get("v", 5).await.ok(), Some(None));
         // Pruning forgets what is over and keeps what is not.
-        m.put("w", "y", 0, 100_000).await.ok();
-        m.hit("c", 20_000, 10).await.ok();
+        m.put("w", "y", 0, 100_000).await.expect("put");
+        m.hit("c", 20_000, 10).await.expect("hit");
         assert_eq!(m.lock().windows.len(), 1);
         assert_eq!(m.get("w", 20_000).await.ok(), Some(Some("y".to_owned())));
     }

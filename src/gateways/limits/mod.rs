@@ -3,11 +3,10 @@
 mod memory;
 mod redis;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-pub use memory::MemoryLimits;
-pub use redis::RedisLimits;
+pub use self::memory::MemoryLimits;
+pub use self::redis::RedisLimits;
 
 use crate::domain::limits::{LimitFuture, LimitStore, Window};
 use crate::store::{Store, limits as store};
@@ -19,14 +18,14 @@ const PRUNE_EVERY_MS: i64 = 60_000;
 /// Limits in the database: shared by every instance on it.
 pub struct SqlLimits {
     store: Store,
-    last_prune: Arc<AtomicI64>,
+    last_prune: AtomicI64,
 }
 
 impl SqlLimits {
     pub fn new(store: Store) -> SqlLimits {
         SqlLimits {
             store,
-            last_prune: Arc::new(AtomicI64::new(0)),
+            last_prune: AtomicI64::new(0),
         }
     }
 
