@@ -463,3 +463,43 @@ async fn the_iot_withdrawal_gap_holds_over_instances() {
         cluster.stop().await;
     });
 }
+
+/// The same contract for every store: windows open at their first hit, concurrent hits are all
+/// counted, values expire on the clock they were given.
+async fn store_contract(store: &dyn utilhall::domain::limits::LimitStore) {
+    let w = store.hit("a", 1_000, 100).await.expect("hit");
+    assert_eq!((w.start, w.count), (1_000, 1), "{}", store.kind());
+    let w = store.hit("a", 1_099, 100).await.expect("hit");
+    assert_eq!((w.start, w.count), (1_000, 2));
+    let w = store.hit("a", 1_100, 100).await.expect("hit");
+    assert_eq!((w.start, w.count), (1_100, 1), "the window is over at its end");
+    let hits = common::join_all((0..50).map(|_| store.hit("b", 5_000, 60_000))).await;
+    let mut counts: Vec<i64> = hits.into_iter().map(|h| h.expect("hit").count).collect();
+    counts.sort_unstable();
+    assert_eq!(counts, (1..=50).collect::<Vec<_>>(), "{}", store.kind());
+    store.put("v", "x:y", 1_000, 500).await.expect("put");
+    assert_eq!(store.get("v", 1_499).await.expect("get").as_deref(), Some("x:y"));
+    assert_eq!(store.get("v", 1_500).await.expect("get"), None);
+    assert_eq!(store.get("nothing", 0).await.expect("get"), None);
+    store.put("v", "z", 2_000, 500).await.expect("put");
+    assert_eq!(store.get("v", 2_001).await.expect("get").as_deref(), Some("z"));
+}
+
+#[tokio::test]
+async fn every_limit_store_keeps_the_same_contract() {
+    use utilhall::gateways::limits::{MemoryLimits, RedisLimits, SqlLimits};
+    store_contract(&MemoryLimits::new()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = common::test_database_url(&dir).await;
+    let db = utilhall::store::Store::connect(&url, 4).await.expect("connect");
+    db.migrate().await.expect("migrate");
+    store_contract(&SqlLimits::new(db.clone())).await;
+    for shared in stores() {
+        if let Shared::Redis(url) = shared {
+            let prefix = format!("t{}", utilhall::domain::ids::random_hex_id());
+            let redis = RedisLimits::connect(&url, &prefix).await.expect("redis");
+            store_contract(&redis).await;
+        }
+    }
+    db.close().await;
+}
