@@ -11,10 +11,10 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 use crate::domain::codes::SmsSender;
 use crate::domain::heating::{LateFeeRule, SeasonCalendar};
+use crate::domain::limits::LimitStore;
 use crate::domain::passwords::PasswordHasher;
 use crate::domain::payments::PaymentGateway;
-use crate::domain::{Clock, Services, Settings, Timestamp, Zone};
-use crate::domain::limits::LimitStore;
+use crate::domain::{Clock, Gateways, Services, Settings, Timestamp, Zone};
 use crate::gateways::limits::{MemoryLimits, RedisLimits, SqlLimits};
 use crate::gateways::payments::{NoGateway, SimulatedGateway};
 use crate::gateways::sms::{DevOutbox, NoProvider};
@@ -186,9 +186,9 @@ pub async fn limit_store(config: &Config, store: &Store) -> anyhow::Result<Arc<d
             let url = redis_url.context("limits.store = \"redis\" needs redis.url")?;
             Arc::new(RedisLimits::connect(url, &config.redis.key_prefix).await?)
         }
-        other => anyhow::bail!(
-            "limits.store must be auto, memory, database or redis (not {other:?})"
-        ),
+        other => {
+            anyhow::bail!("limits.store must be auto, memory, database or redis (not {other:?})")
+        }
     };
     Ok(limits)
 }
@@ -228,9 +228,11 @@ pub async fn build_services(config: &Config, store: Store) -> anyhow::Result<Ser
         clock,
         settings,
         passwords,
-        sender,
-        payments,
-        limits,
+        Gateways {
+            sender,
+            payments,
+            limits,
+        },
         config.auth.jwt_secret.as_ref().map(|s| s.0.as_str()),
     )
     .await

@@ -153,6 +153,16 @@ pub struct Services {
     pub iot: iot::Iot,
 }
 
+/// The outside services the domain talks to through its traits, as `app.rs` chose them.
+pub struct Gateways {
+    /// Delivers verification codes.
+    pub sender: Arc<dyn SmsSender>,
+    /// Takes payments.
+    pub payments: Arc<dyn payments::PaymentGateway>,
+    /// Keeps the limits that hold across instances.
+    pub limits: Arc<dyn limits::LimitStore>,
+}
+
 impl Services {
     /// Builds the domain over a migrated store; loads (or creates) the server secrets.
     pub async fn build(
@@ -160,11 +170,14 @@ impl Services {
         clock: Clock,
         settings: Settings,
         passwords: PasswordHasher,
-        sender: Arc<dyn SmsSender>,
-        payments: Arc<dyn payments::PaymentGateway>,
-        limit_store: Arc<dyn limits::LimitStore>,
+        gateways: Gateways,
         jwt_secret: Option<&str>,
     ) -> anyhow::Result<Services> {
+        let Gateways {
+            sender,
+            payments,
+            limits: limit_store,
+        } = gateways;
         let jwt = match jwt_secret {
             Some(s) if s.len() >= 16 => s.to_owned(),
             Some(_) => anyhow::bail!("auth.jwt_secret must be at least 16 characters"),

@@ -49,7 +49,11 @@ mod tests {
         let clock = Clock::simulated(Timestamp::from_millis(0), 0.0);
         let limits = Limits::new(Arc::new(MemoryLimits::new()), clock.clone());
         let advance = |ms: f64| {
-            clock.sim().expect("simulated").advance(ms / 1000.0).expect("advance");
+            clock
+                .sim()
+                .expect("simulated")
+                .advance(ms / 1000.0)
+                .expect("advance");
         };
         let limiter = IpRateLimit::new(limits.rate("t", 2, 10_000));
         let ip: IpAddr = [127, 0, 0, 1].into();

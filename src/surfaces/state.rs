@@ -8,8 +8,8 @@ use serde_json::value::RawValue;
 
 use crate::config::Config;
 use crate::domain::Services;
-use crate::domain::recent::Recent;
 use crate::domain::limits::RateLimit;
+use crate::domain::recent::Recent;
 use crate::surfaces::ratelimit::IpRateLimit;
 use crate::telemetry::Metrics;
 

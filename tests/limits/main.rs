@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use md5::Digest;
 use serde_json::{Value, json};
-use tempfile::TempDir;
 
 use common::{Reply, TestApp};
 use utilhall::config::{Config, Secret};
@@ -191,7 +190,10 @@ async fn the_sms_resend_interval_and_daily_cap_hold_over_instances() {
             let r = cluster.at(i).send_sms(phone, "login").await;
             assert_eq!(r.code(), 1008, "{:?}", r.body);
             assert!(
-                r.body["message"].as_str().expect("message").contains("上限"),
+                r.body["message"]
+                    .as_str()
+                    .expect("message")
+                    .contains("上限"),
                 "{:?}",
                 r.body
             );
@@ -237,7 +239,10 @@ async fn an_sms_code_from_one_instance_is_checked_on_another_and_its_tries_are_s
 async fn retail_captcha(app: &TestApp) -> (String, String) {
     let r = app.get("/retail/qr_code", None).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    let id = r.body["captcha_id"].as_str().expect("captcha_id").to_owned();
+    let id = r.body["captcha_id"]
+        .as_str()
+        .expect("captcha_id")
+        .to_owned();
     let answer = app.last_code(&id, "captcha");
     (id, answer)
 }
@@ -262,9 +267,7 @@ async fn a_captcha_issued_by_one_instance_is_accepted_by_another_once() {
         let cluster = Cluster::start(3, &shared, |_| {}).await;
         // Retail: the id and the answer, on another instance; a third cannot use it again.
         let (id, answer) = retail_captcha(cluster.at(0)).await;
-        let register = |phone: &str| {
-            json!({"phone": phone, "password": "password-1", "captcha_id": id, "captcha": answer})
-        };
+        let register = |phone: &str| json!({"phone": phone, "password": "password-1", "captcha_id": id, "captcha": answer});
         let r = cluster
             .at(1)
             .post("/retail/user/register", register("13700000031"))
@@ -421,9 +424,12 @@ async fn the_iot_withdrawal_gap_holds_over_instances() {
         let buyer = member(cluster.at(0), 4).await;
         let orders = iot(cluster.at(0), "GET", "/orders", &buyer, None).await;
         assert_eq!(orders.status, 200, "{:?}", orders.body);
-        let delivered = orders.data().as_array().expect("orders").iter().find(|o| {
-            o.to_string().contains("SF1234567890")
-        });
+        let delivered = orders
+            .data()
+            .as_array()
+            .expect("orders")
+            .iter()
+            .find(|o| o.to_string().contains("SF1234567890"));
         let oid = delivered.expect("the demo's delivered order")["order_id"]
             .as_str()
             .expect("order_id")
@@ -472,17 +478,27 @@ async fn store_contract(store: &dyn utilhall::domain::limits::LimitStore) {
     let w = store.hit("a", 1_099, 100).await.expect("hit");
     assert_eq!((w.start, w.count), (1_000, 2));
     let w = store.hit("a", 1_100, 100).await.expect("hit");
-    assert_eq!((w.start, w.count), (1_100, 1), "the window is over at its end");
+    assert_eq!(
+        (w.start, w.count),
+        (1_100, 1),
+        "the window is over at its end"
+    );
     let hits = common::join_all((0..50).map(|_| store.hit("b", 5_000, 60_000))).await;
     let mut counts: Vec<i64> = hits.into_iter().map(|h| h.expect("hit").count).collect();
     counts.sort_unstable();
     assert_eq!(counts, (1..=50).collect::<Vec<_>>(), "{}", store.kind());
     store.put("v", "x:y", 1_000, 500).await.expect("put");
-    assert_eq!(store.get("v", 1_499).await.expect("get").as_deref(), Some("x:y"));
+    assert_eq!(
+        store.get("v", 1_499).await.expect("get").as_deref(),
+        Some("x:y")
+    );
     assert_eq!(store.get("v", 1_500).await.expect("get"), None);
     assert_eq!(store.get("nothing", 0).await.expect("get"), None);
     store.put("v", "z", 2_000, 500).await.expect("put");
-    assert_eq!(store.get("v", 2_001).await.expect("get").as_deref(), Some("z"));
+    assert_eq!(
+        store.get("v", 2_001).await.expect("get").as_deref(),
+        Some("z")
+    );
 }
 
 #[tokio::test]
@@ -491,7 +507,9 @@ async fn every_limit_store_keeps_the_same_contract() {
     store_contract(&MemoryLimits::new()).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let url = common::test_database_url(&dir).await;
-    let db = utilhall::store::Store::connect(&url, 4).await.expect("connect");
+    let db = utilhall::store::Store::connect(&url, 4)
+        .await
+        .expect("connect");
     db.migrate().await.expect("migrate");
     store_contract(&SqlLimits::new(db.clone())).await;
     for shared in stores() {

@@ -84,9 +84,10 @@ impl LimitStore for MemoryLimits {
     ) -> LimitFuture<'a, ()> {
         let mut inner = self.lock();
         inner.prune(now);
-        inner
-            .values
-            .insert(key.to_owned(), (value.to_owned(), now.saturating_add(ttl_ms)));
+        inner.values.insert(
+            key.to_owned(),
+            (value.to_owned(), now.saturating_add(ttl_ms)),
+        );
         Box::pin(std::future::ready(Ok(())))
     }
 
@@ -112,10 +113,25 @@ mod tests {
     #[tokio::test]
     async fn windows_open_at_their_first_hit() {
         let m = MemoryLimits::new();
-        assert_eq!(m.hit("a", 0, 10).await.ok(), Some(Window { start: 0, count: 1 }));
-        assert_eq!(m.hit("a", 9, 10).await.ok(), Some(Window { start: 0, count: 2 }));
-        assert_eq!(m.hit("b", 9, 10).await.ok(), Some(Window { start: 9, count: 1 }));
-        assert_eq!(m.hit("a", 10, 10).await.ok(), Some(Window { start: 10, count: 1 }));
+        assert_eq!(
+            m.hit("a", 0, 10).await.ok(),
+            Some(Window { start: 0, count: 1 })
+        );
+        assert_eq!(
+            m.hit("a", 9, 10).await.ok(),
+            Some(Window { start: 0, count: 2 })
+        );
+        assert_eq!(
+            m.hit("b", 9, 10).await.ok(),
+            Some(Window { start: 9, count: 1 })
+        );
+        assert_eq!(
+            m.hit("a", 10, 10).await.ok(),
+            Some(Window {
+                start: 10,
+                count: 1
+            })
+        );
         m.put("v", "x", 0, 5).await.expect("put");
         assert_eq!(m.get("v", 4).await.ok(), Some(Some("x".to_owned())));
         assert_eq!(m.get("v", 5).await.ok(), Some(None));

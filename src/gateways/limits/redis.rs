@@ -91,7 +91,10 @@ impl RedisLimits {
             if let Some(conn) = &state.live {
                 return Ok(conn.clone());
             }
-            if state.failed_at.is_some_and(|t| t.elapsed() < RECONNECT_AFTER) {
+            if state
+                .failed_at
+                .is_some_and(|t| t.elapsed() < RECONNECT_AFTER)
+            {
                 return Err(Error::Unavailable {
                     service: Service::Limits,
                     detail: "redis: not connected".into(),
@@ -121,7 +124,10 @@ impl RedisLimits {
     /// The error as the domain sees it; a connection that failed is dropped, so the next
     /// operation connects again.
     fn failed(&self, e: &RedisError) -> Error {
-        if e.is_io_error() || e.is_connection_dropped() || e.is_timeout() || e.is_unrecoverable_error()
+        if e.is_io_error()
+            || e.is_connection_dropped()
+            || e.is_timeout()
+            || e.is_unrecoverable_error()
         {
             self.state().live = None;
         }

@@ -24,11 +24,7 @@ async fn authorize<'p>(state: &AppState, params: &'p Params) -> Result<&'p str, 
 
 /// One call per interface per account per window (the document's 2 s; recharge excepted).
 /// Only calls that succeed count; they are counted over every instance sharing the limit store.
-async fn pace(
-    state: &AppState,
-    account: &str,
-    interface: &'static str,
-) -> Result<(), MeterError> {
+async fn pace(state: &AppState, account: &str, interface: &'static str) -> Result<(), MeterError> {
     state
         .meter_limiter
         .check(&format!("{interface}:{account}"))
