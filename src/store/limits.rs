@@ -6,8 +6,10 @@
 
 use sqlx::{Any, Executor};
 
-/// Counts one hit on `key`: in its window while `now` is inside it, else in a new one opening
-/// at `now` and ending `window_ms` later. Returns the window's start and count.
+/// Counts one hit on `key`: in its window until it ends, else in a new one opening at `now` and
+/// ending `window_ms` later. Returns the window's start and count. A window another instance
+/// opened a moment "later" (its clock a little ahead) is the open one: clocks of several
+/// machines are never quite equal, and a window must not restart for it.
 pub async fn hit<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     key: &str,
@@ -17,11 +19,11 @@ pub async fn hit<'e, E: Executor<'e, Database = Any>>(
     sqlx::query_as(
         "INSERT INTO shared_windows (key, window_start, count, window_end) VALUES ($1, $2, 1, $3) \
          ON CONFLICT (key) DO UPDATE SET \
-         count = CASE WHEN $2 >= shared_windows.window_start AND $2 < shared_windows.window_end \
+         count = CASE WHEN $2 < shared_windows.window_end \
                  THEN shared_windows.count + 1 ELSE 1 END, \
-         window_start = CASE WHEN $2 >= shared_windows.window_start AND $2 < shared_windows.window_end \
+         window_start = CASE WHEN $2 < shared_windows.window_end \
                  THEN shared_windows.window_start ELSE $2 END, \
-         window_end = CASE WHEN $2 >= shared_windows.window_start AND $2 < shared_windows.window_end \
+         window_end = CASE WHEN $2 < shared_windows.window_end \
                  THEN shared_windows.window_end ELSE $3 END \
          RETURNING window_start, count",
     )

@@ -49,7 +49,7 @@ impl MemoryLimits {
         let mut inner = self.lock();
         inner.prune(now);
         if let Some(entry) = inner.windows.get_mut(key) {
-            if now >= entry.0 && now < entry.2 {
+            if now < entry.2 {
                 entry.1 += 1;
                 return Window {
                     start: entry.0,

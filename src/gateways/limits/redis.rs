@@ -18,7 +18,7 @@ const HIT: &str = r"
 local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local start = tonumber(redis.call('HGET', KEYS[1], 's'))
-if start == nil or now < start or now - start >= window then
+if start == nil or now - start >= window then
   redis.call('HSET', KEYS[1], 's', ARGV[1], 'n', 1)
   redis.call('PEXPIRE', KEYS[1], window + tonumber(ARGV[3]))
   return {now, 1}
