@@ -11,13 +11,15 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 use crate::domain::codes::SmsSender;
 use crate::domain::heating::{LateFeeRule, SeasonCalendar};
+use crate::domain::limits::LimitStore;
 use crate::domain::passwords::PasswordHasher;
 use crate::domain::payments::PaymentGateway;
-use crate::domain::{Clock, Services, Settings, Timestamp, Zone};
+use crate::domain::{Clock, Gateways, Services, Settings, Timestamp, Zone};
+use crate::gateways::limits::{MemoryLimits, RedisLimits, SqlLimits};
 use crate::gateways::payments::{NoGateway, SimulatedGateway};
 use crate::gateways::sms::{DevOutbox, NoProvider};
 use crate::gateways::wechat_pay::{WechatPay, WechatPayConfig};
-use crate::store::Store;
+use crate::store::{Backend, Store};
 use crate::surfaces::{self, AppState};
 
 /// A bound listener and what it serves.
@@ -166,6 +168,31 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     Ok(store)
 }
 
+/// Where the limits that hold across instances are kept: `limits.store`, or by default Redis
+/// when `redis.url` is set, else the database when it is PostgreSQL (shared by every instance
+/// on it), else this process's memory (one instance on SQLite).
+pub async fn limit_store(config: &Config, store: &Store) -> anyhow::Result<Arc<dyn LimitStore>> {
+    let redis_url = config.redis.url.as_ref().map(|u| u.0.as_str());
+    let kind = match config.limits.store.as_str() {
+        "auto" if redis_url.is_some() => "redis",
+        "auto" if store.backend() == Backend::Postgres => "database",
+        "auto" => "memory",
+        other => other,
+    };
+    let limits: Arc<dyn LimitStore> = match kind {
+        "memory" => Arc::new(MemoryLimits::new()),
+        "database" => Arc::new(SqlLimits::new(store.clone())),
+        "redis" => {
+            let url = redis_url.context("limits.store = \"redis\" needs redis.url")?;
+            Arc::new(RedisLimits::connect(url, &config.redis.key_prefix).await?)
+        }
+        other => {
+            anyhow::bail!("limits.store must be auto, memory, database or redis (not {other:?})")
+        }
+    };
+    Ok(limits)
+}
+
 /// Builds the domain over an open store (also used by CLI commands).
 pub async fn build_services(config: &Config, store: Store) -> anyhow::Result<Services> {
     let sender: Arc<dyn SmsSender> = if config.dev.enabled {
@@ -194,13 +221,18 @@ pub async fn build_services(config: &Config, store: Store) -> anyhow::Result<Ser
         config.auth.argon2_iterations,
         concurrency,
     )?;
+    let limits = limit_store(config, &store).await?;
+    tracing::info!(store = limits.kind(), "limits");
     Services::build(
         store,
         clock,
         settings,
         passwords,
-        sender,
-        payments,
+        Gateways {
+            sender,
+            payments,
+            limits,
+        },
         config.auth.jwt_secret.as_ref().map(|s| s.0.as_str()),
     )
     .await
@@ -212,6 +244,11 @@ impl App {
         // Check what can fail cheaply before touching the database.
         settings(&config)?;
         clock(&config)?;
+        anyhow::ensure!(
+            ["auto", "memory", "database", "redis"].contains(&config.limits.store.as_str()),
+            "limits.store must be auto, memory, database or redis (not {:?})",
+            config.limits.store
+        );
         for name in config.surface_bind.keys() {
             anyhow::ensure!(
                 surfaces::SURFACES.contains(&name.as_str()),

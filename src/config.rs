@@ -61,6 +61,10 @@ pub struct Config {
     pub connections: ConnectionsConfig,
     /// The EV charging station's set-up (used when the database has none yet).
     pub charging: crate::domain::charging::settings::StationSettings,
+    /// Where the limits that hold across instances are kept.
+    pub limits: LimitsConfig,
+    /// Redis, shared by every instance (`redis.url`).
+    pub redis: RedisConfig,
     /// Surface name -> extra listener address serving that surface at its root.
     pub surface_bind: BTreeMap<String, String>,
 }
@@ -283,6 +287,42 @@ impl Default for RetailConfig {
     }
 }
 
+/// Where request limits and short-lived shared values are kept (see `domain/limits.rs`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// `auto` (Redis when `redis.url` is set, else the database when it is PostgreSQL, else
+    /// this process's memory), `memory`, `database` or `redis`.
+    pub store: String,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            store: "auto".into(),
+        }
+    }
+}
+
+/// Redis, for what several instances share.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisConfig {
+    /// `redis://[:PASSWORD@]HOST:PORT[/DB]`; unset: no Redis.
+    pub url: Option<Secret>,
+    /// What every key this server writes starts with (instances of one system share it).
+    pub key_prefix: String,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        RedisConfig {
+            url: None,
+            key_prefix: "utilhall".into(),
+        }
+    }
+}
+
 /// WeChat Pay API v3; active when `mchid` is set (then every other key is required).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -424,6 +464,10 @@ mod tests {
                 "UTILHALL_WECHAT_PAY__MERCHANT_SERIAL".to_string(),
                 "5157".to_string(),
             ),
+            (
+                "UTILHALL_REDIS__URL".to_string(),
+                "redis://:hunter2@127.0.0.1:6379".to_string(),
+            ),
             ("OTHER".to_string(), "x".to_string()),
         ];
         let c = Config::load(Some(&path), env).expect("config");
@@ -438,6 +482,12 @@ mod tests {
             Some("127.0.0.1:9003")
         );
         assert!(!format!("{c:?}").contains("12345678901234567890"));
+        assert!(!format!("{c:?}").contains("hunter2"));
+        assert_eq!(
+            c.redis.url.map(|u| u.0).as_deref(),
+            Some("redis://:hunter2@127.0.0.1:6379")
+        );
+        assert_eq!(c.limits.store, "auto");
         assert_eq!(c.wechat_pay.mchid.as_deref(), Some("1900000109"));
         assert_eq!(c.wechat_pay.merchant_serial.as_deref(), Some("5157"));
     }

@@ -100,6 +100,8 @@ pub enum Service {
     Payment,
     /// The database (the charging station could not be read back).
     Storage,
+    /// Where the limits shared by instances are kept (Redis).
+    Limits,
 }
 
 /// A validation failure: which field, and a message fit to show a user.

@@ -11,6 +11,7 @@ pub mod identity;
 pub mod ids;
 pub mod iot;
 pub mod ledger;
+pub mod limits;
 pub mod meter;
 pub mod money;
 pub mod operators;
@@ -130,6 +131,8 @@ pub struct Services {
     pub codes: Arc<codes::Codes>,
     /// The sign-in guard, for every area.
     pub guard: Arc<guard::SignInGuard>,
+    /// Request limits and short-lived values that hold across instances.
+    pub limits: limits::Limits,
     /// Payments: the gateway and the areas its notifications go to.
     pub payments: Arc<payments::Payments>,
     /// The money journal.
@@ -150,6 +153,16 @@ pub struct Services {
     pub iot: iot::Iot,
 }
 
+/// The outside services the domain talks to through its traits, as `app.rs` chose them.
+pub struct Gateways {
+    /// Delivers verification codes.
+    pub sender: Arc<dyn SmsSender>,
+    /// Takes payments.
+    pub payments: Arc<dyn payments::PaymentGateway>,
+    /// Keeps the limits that hold across instances.
+    pub limits: Arc<dyn limits::LimitStore>,
+}
+
 impl Services {
     /// Builds the domain over a migrated store; loads (or creates) the server secrets.
     pub async fn build(
@@ -157,10 +170,14 @@ impl Services {
         clock: Clock,
         settings: Settings,
         passwords: PasswordHasher,
-        sender: Arc<dyn SmsSender>,
-        payments: Arc<dyn payments::PaymentGateway>,
+        gateways: Gateways,
         jwt_secret: Option<&str>,
     ) -> anyhow::Result<Services> {
+        let Gateways {
+            sender,
+            payments,
+            limits: limit_store,
+        } = gateways;
         let jwt = match jwt_secret {
             Some(s) if s.len() >= 16 => s.to_owned(),
             Some(_) => anyhow::bail!("auth.jwt_secret must be at least 16 characters"),
@@ -273,11 +290,13 @@ impl Services {
             vec![iot.orders.clone(), heating.orders.clone()],
         ));
         let journal = Arc::new(ledger::Journal::new(store.clone()));
+        let limits = limits::Limits::new(limit_store, clock.clone());
         Ok(Services {
             clock,
             store,
             codes,
             guard,
+            limits,
             payments,
             journal,
             operators,

@@ -15,7 +15,8 @@ pub async fn failures<'e, E: Executor<'e, Database = Any>>(
             .fetch_optional(ex)
             .await?;
     Ok(match row {
-        Some((start, count)) if now - start < window_ms && now >= start => (start, count),
+        // A window another process opened "after" `now` (its clock a little ahead) is open.
+        Some((start, count)) if now - start < window_ms => (start, count),
         _ => (now, 0),
     })
 }
@@ -30,9 +31,9 @@ pub async fn record_failure<'e, E: Executor<'e, Database = Any>>(
     sqlx::query(
         "INSERT INTO failed_attempts (key, window_start, count) VALUES ($1, $2, 1) \
          ON CONFLICT (key) DO UPDATE SET \
-         count = CASE WHEN $2 - failed_attempts.window_start < $3 AND $2 >= failed_attempts.window_start \
+         count = CASE WHEN $2 - failed_attempts.window_start < $3 \
                  THEN failed_attempts.count + 1 ELSE 1 END, \
-         window_start = CASE WHEN $2 - failed_attempts.window_start < $3 AND $2 >= failed_attempts.window_start \
+         window_start = CASE WHEN $2 - failed_attempts.window_start < $3 \
                  THEN failed_attempts.window_start ELSE $2 END",
     )
     .bind(key)

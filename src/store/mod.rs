@@ -19,6 +19,7 @@ pub mod fast_read;
 pub mod heating;
 pub mod iot;
 pub mod ledger;
+pub mod limits;
 pub mod meter;
 pub mod operators;
 pub mod retail;

@@ -140,6 +140,7 @@ async fn health(State(state): State<AppState>) -> Response {
     let body = json!({
         "status": if reachable { "ok" } else { "degraded" },
         "database": {"backend": state.database_backend(), "reachable": reachable},
+        "limits": {"store": state.limits.kind()},
         "version": env!("CARGO_PKG_VERSION"),
         "time": state.now().iso_utc_ms(),
     });

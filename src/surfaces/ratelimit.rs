@@ -1,28 +1,13 @@
-//! A fixed-window request limit per client IP, on the server's clock.
-//!
-//! Kept in process memory: with several processes behind a load balancer each enforces its own
-//! window (the balancer's stickiness decides how close to the configured figure that is).
+//! Request limits per client IP, counted over every instance that shares the limit store (see
+//! `domain/limits.rs`): with three instances behind a load balancer a client gets the
+//! configured figure, not three times it.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
 
-use crate::domain::Timestamp;
+use crate::domain::limits::RateLimit;
 
-/// Requests per window per key; `limit == 0` turns it off.
-pub struct RateLimiter<K> {
-    limit: u64,
-    window_ms: i64,
-    windows: Mutex<Windows<K>>,
-}
-
-/// The per-IP limiter (IPv6 counted per /64).
-pub type IpRateLimiter = RateLimiter<IpAddr>;
-
-struct Windows<K> {
-    by_client: HashMap<K, (i64, u64)>,
-    last_prune: i64,
-}
+/// A limit per client address (IPv6 counted per /64).
+pub struct IpRateLimit(RateLimit);
 
 /// The key a client is counted under: the address, or for IPv6 its /64 (one subscriber's
 /// network hands out a whole /64, so per-address limits would be trivially sidestepped).
@@ -36,86 +21,64 @@ fn client_key(ip: IpAddr) -> IpAddr {
     }
 }
 
-impl<K: std::hash::Hash + Eq> RateLimiter<K> {
-    pub fn new(limit: u64, window_secs: u64) -> Self {
-        Self::with_window_ms(limit, (window_secs.max(1) as i64) * 1000)
+impl IpRateLimit {
+    pub fn new(limit: RateLimit) -> IpRateLimit {
+        IpRateLimit(limit)
     }
 
-    /// A limiter whose window is given in milliseconds (0 turns it off too).
-    pub fn with_window_ms(limit: u64, window_ms: i64) -> Self {
-        RateLimiter {
-            limit: if window_ms > 0 { limit } else { 0 },
-            window_ms: window_ms.max(1),
-            windows: Mutex::new(Windows {
-                by_client: HashMap::new(),
-                last_prune: 0,
-            }),
-        }
-    }
-
-    pub fn enabled(&self) -> bool {
-        self.limit > 0
-    }
-
-    /// Counts one request; `Err(seconds until the window ends)` when over the limit.
-    pub fn check_key(&self, key: K, now: Timestamp) -> Result<(), u64> {
-        if !self.enabled() {
+    /// Counts one request from `ip`; `Err(seconds until the window ends)` when over the limit.
+    pub async fn check(&self, ip: IpAddr) -> Result<(), u64> {
+        if !self.0.enabled() {
             return Ok(());
         }
-        let now = now.millis();
-        let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
-        // Forget finished windows at most once per window, so the cost stays amortised.
-        if now - windows.last_prune >= self.window_ms {
-            let window = self.window_ms;
-            windows
-                .by_client
-                .retain(|_, (start, _)| now - *start < window);
-            windows.last_prune = now;
-        }
-        let entry = windows.by_client.entry(key).or_insert((now, 0));
-        if now - entry.0 >= self.window_ms || now < entry.0 {
-            *entry = (now, 0);
-        }
-        if entry.1 >= self.limit {
-            let wait = (entry.0 + self.window_ms - now).max(0) as u64;
-            return Err(wait.div_ceil(1000).max(1));
-        }
-        entry.1 += 1;
-        Ok(())
-    }
-}
-
-impl RateLimiter<IpAddr> {
-    /// Counts one request from `ip` (an IPv6 address counts for its /64).
-    pub fn check(&self, ip: IpAddr, now: Timestamp) -> Result<(), u64> {
-        self.check_key(client_key(ip), now)
+        self.0.check(&client_key(ip).to_string()).await
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::sync::Arc;
 
-    #[test]
-    fn limits_per_window() {
-        let limiter = IpRateLimiter::new(2, 10);
+    use super::*;
+    use crate::domain::limits::Limits;
+    use crate::domain::{Clock, Timestamp};
+    use crate::gateways::limits::MemoryLimits;
+
+    #[tokio::test]
+    async fn limits_per_window() {
+        let clock = Clock::simulated(Timestamp::from_millis(0), 0.0);
+        let limits = Limits::new(Arc::new(MemoryLimits::new()), clock.clone());
+        let advance = |ms: f64| {
+            clock
+                .sim()
+                .expect("simulated")
+                .advance(ms / 1000.0)
+                .expect("advance");
+        };
+        let limiter = IpRateLimit::new(limits.rate("t", 2, 10_000));
         let ip: IpAddr = [127, 0, 0, 1].into();
-        let t = Timestamp::from_millis;
-        assert!(limiter.check(ip, t(0)).is_ok());
-        assert!(limiter.check(ip, t(1)).is_ok());
-        assert_eq!(limiter.check(ip, t(2)), Err(10));
-        assert!(limiter.check([10, 0, 0, 1].into(), t(3)).is_ok());
-        assert!(limiter.check(ip, t(10_000)).is_ok());
-        assert!(IpRateLimiter::new(0, 10).check(ip, t(0)).is_ok());
+        assert!(limiter.check(ip).await.is_ok());
+        advance(1.0);
+        assert!(limiter.check(ip).await.is_ok());
+        advance(1.0);
+        assert_eq!(limiter.check(ip).await, Err(10));
+        assert!(limiter.check([10, 0, 0, 1].into()).await.is_ok());
+        advance(9_998.0);
+        assert!(limiter.check(ip).await.is_ok());
+        let off = IpRateLimit::new(limits.rate("off", 0, 10_000));
+        for _ in 0..5 {
+            assert!(off.check(ip).await.is_ok());
+        }
         // One IPv6 /64 is one client.
         let a: IpAddr = "2001:db8:1:2::1".parse().expect("ip");
         let b: IpAddr = "2001:db8:1:2:ffff::9".parse().expect("ip");
-        let limiter = IpRateLimiter::new(1, 10);
-        assert!(limiter.check(a, t(0)).is_ok());
-        assert!(limiter.check(b, t(1)).is_err());
+        let limiter = IpRateLimit::new(limits.rate("v6", 1, 10_000));
+        assert!(limiter.check(a).await.is_ok());
+        assert!(limiter.check(b).await.is_err());
         assert!(
             limiter
-                .check("2001:db8:1:3::1".parse().expect("ip"), t(2))
+                .check("2001:db8:1:3::1".parse().expect("ip"))
+                .await
                 .is_ok()
         );
     }

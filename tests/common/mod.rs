@@ -55,9 +55,14 @@ pub async fn test_database_url(dir: &TempDir) -> String {
 
 /// The configuration every test starts from: dev mode, simulated clock, fast hashing, no IP limit.
 pub async fn base_config(dir: &TempDir) -> Config {
+    config_on(dir, test_database_url(dir).await)
+}
+
+/// The same on a given database (instances sharing one).
+pub fn config_on(dir: &TempDir, database_url: String) -> Config {
     let mut c = Config::default();
     c.server.bind = "127.0.0.1:0".into();
-    c.server.database_url = Secret(test_database_url(dir).await);
+    c.server.database_url = Secret(database_url);
     c.server.max_connections = 4;
     c.server.shutdown_grace_seconds = 2;
     c.dev.enabled = true;

@@ -26,7 +26,7 @@ pub async fn login(
     Body(req): Body<LoginRequest>,
 ) -> AdminResult {
     if let Some(ip) = ip {
-        if let Err(wait) = state.admin_login_limiter.check(ip, state.now()) {
+        if let Err(wait) = state.admin_login_limiter.check(ip).await {
             return Err(AdminError::from(crate::domain::Error::RateLimited {
                 message: format!("too many login attempts from this address; retry in {wait} s"),
                 retry_after_secs: wait,

@@ -160,7 +160,7 @@ pub async fn captcha(
     // Under --dev a test harness registers hundreds of drivers from one address on a clock
     // that stands still: no limit there.
     if let Some(ip) = ip.filter(|_| !state.config.dev.enabled) {
-        if let Err(wait) = state.captcha_limiter.check(ip, state.now()) {
+        if let Err(wait) = state.captcha_limiter.check(ip).await {
             return Err(ChargingError {
                 retry_after: Some(wait),
                 ..ChargingError::new(
@@ -173,8 +173,7 @@ pub async fn captcha(
     }
     let captcha = state.codes.issue_captcha(SURFACE).await?;
     if let Some(ip) = ip {
-        let until = state.now().plus_secs(captcha.expires_in_secs).millis();
-        remember_captcha(&state, ip, &captcha.id, until);
+        remember_captcha(&state, ip, &captcha.id, captcha.expires_in_secs).await;
     }
     let png = crate::surfaces::captcha::png(&captcha.answer);
     let cookie = format!(
@@ -210,24 +209,22 @@ pub async fn captcha(
         .into_response())
 }
 
-/// The last captcha each client address fetched: the register call of a client that sends
-/// only the answer (as the document does) is matched with it. Entries live as long as the
-/// captcha; expired ones are dropped when the map grows.
-fn remember_captcha(state: &AppState, ip: IpAddr, id: &str, expires_at: i64) {
-    let mut map = state
-        .charging_captchas
-        .lock()
-        .unwrap_or_else(|p| p.into_inner());
-    if map.len() >= 10_000 {
-        let now = state.now().millis();
-        map.retain(|_, (_, until)| *until > now);
-    }
-    if map.len() < 100_000 {
-        map.insert(ip, (id.to_owned(), expires_at));
+/// The key the last captcha a client address fetched is remembered under.
+fn captcha_key(ip: IpAddr) -> String {
+    format!("charging-captcha:{ip}")
+}
+
+/// Remembers the last captcha each client address fetched, for as long as the captcha lives
+/// and on every instance: the register call of a client that sends only the answer (as the
+/// document does) is matched with it, wherever the balancer sends it. A store that cannot be
+/// reached costs only that matching (the id and the cookie still work).
+async fn remember_captcha(state: &AppState, ip: IpAddr, id: &str, ttl_secs: i64) {
+    if let Err(e) = state.limits.remember(&captcha_key(ip), id, ttl_secs).await {
+        tracing::warn!(error = %e, "could not remember the captcha of a client address");
     }
 }
 
-fn captcha_id_of(
+async fn captcha_id_of(
     state: &AppState,
     params: &Params,
     headers: &axum::http::HeaderMap,
@@ -239,17 +236,16 @@ fn captcha_id_of(
     if let Some(id) = crate::surfaces::cookie(headers, CAPTCHA_COOKIE) {
         return id.to_owned();
     }
-    let now = state.now().millis();
-    ip.and_then(|ip| {
-        state
-            .charging_captchas
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&ip)
-            .filter(|(_, until)| *until > now)
-            .map(|(id, _)| id.clone())
-    })
-    .unwrap_or_default()
+    let Some(ip) = ip else {
+        return String::new();
+    };
+    match state.limits.recall(&captcha_key(ip)).await {
+        Ok(id) => id.unwrap_or_default(),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not recall the captcha of a client address");
+            String::new()
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -272,7 +268,7 @@ pub async fn register(
     let code = params
         .optional_of(&["code", "captcha"])
         .ok_or_else(|| ChargingError::invalid("code: 请填写验证码"))?;
-    let captcha_id = captcha_id_of(&state, &params, &headers, ip);
+    let captcha_id = captcha_id_of(&state, &params, &headers, ip).await;
     let (token, driver) = state
         .charging
         .register(username, password, &captcha_id, code)

@@ -241,7 +241,7 @@ pub async fn limit_per_ip(
     // WeChat Pay's notifications come from a few addresses and must never be turned away.
     let exempt = req.uri().path().ends_with("/api/payment/notify");
     if let (Some(ip), false) = (ip, exempt) {
-        if let Err(wait) = state.heating_limiter.check(ip, state.now()) {
+        if let Err(wait) = state.heating_limiter.check(ip).await {
             return ApiError::new(1008, "操作频繁，请稍后再试")
                 .retry_after(wait)
                 .into_response();

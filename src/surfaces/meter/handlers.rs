@@ -23,11 +23,12 @@ async fn authorize<'p>(state: &AppState, params: &'p Params) -> Result<&'p str, 
 }
 
 /// One call per interface per account per window (the document's 2 s; recharge excepted).
-/// Only calls that succeed count.
-fn pace(state: &AppState, account: &str, interface: &'static str) -> Result<(), MeterError> {
+/// Only calls that succeed count; they are counted over every instance sharing the limit store.
+async fn pace(state: &AppState, account: &str, interface: &'static str) -> Result<(), MeterError> {
     state
         .meter_limiter
-        .check_key((account.to_owned(), interface), state.now())
+        .check(&format!("{interface}:{account}"))
+        .await
         .map_err(|_| MeterError::new(1001, "访问过于频繁：每个接口2秒钟限制访问一次"))
 }
 
@@ -40,7 +41,7 @@ pub async fn login(
     let account = params.required("admin_user_name")?;
     let password = params.required("api_password")?;
     let token = state.meter.login(account, password, ip).await?;
-    pace(&state, account, "login")?;
+    pace(&state, account, "login").await?;
     Ok(Ok200 {
         data: Some(token),
         msg: "登录成功",
@@ -65,7 +66,7 @@ pub async fn build_codes(State(state): State<AppState>, params: Params) -> Meter
             build_code: code,
         })
         .collect();
-    pace(&state, account, "getBuildCode")?;
+    pace(&state, account, "getBuildCode").await?;
     Ok200::json(&list, "操作成功!")
 }
 
@@ -95,7 +96,7 @@ pub async fn user_codes(State(state): State<AppState>, params: Params) -> MeterR
         .meter
         .households(account, params.optional("build_code"), None)
         .await?;
-    pace(&state, account, "getUserCodeByAccount")?;
+    pace(&state, account, "getUserCodeByAccount").await?;
     Ok200::json(&items(&households), "操作成功")
 }
 
@@ -128,7 +129,7 @@ pub async fn user_info(State(state): State<AppState>, params: Params) -> MeterRe
         balance: household.balance.yuan_string(),
         table_type: meter.table_type.to_string(),
     };
-    pace(&state, account, "GetUserInfo")?;
+    pace(&state, account, "GetUserInfo").await?;
     Ok200::json(&info, "获取成功")
 }
 
@@ -152,7 +153,7 @@ pub async fn addresses(State(state): State<AppState>, params: Params) -> MeterRe
             build_code: code,
         })
         .collect();
-    pace(&state, account, "getAddress")?;
+    pace(&state, account, "getAddress").await?;
     Ok200::json(&list, "操作成功!")
 }
 
@@ -164,7 +165,7 @@ pub async fn address_users(State(state): State<AppState>, params: Params) -> Met
         .meter
         .households(account, params.optional("build_code"), Some(address))
         .await?;
-    pace(&state, account, "addressUserInfo")?;
+    pace(&state, account, "addressUserInfo").await?;
     Ok200::json(&items(&households), "操作成功")
 }
 
@@ -256,7 +257,7 @@ pub async fn payment_list(State(state): State<AppState>, params: Params) -> Mete
             create_time: at.local_datetime(zone),
         })
         .collect();
-    pace(&state, account, "GetPaymentList")?;
+    pace(&state, account, "GetPaymentList").await?;
     let mut reply = Ok200::json(&list, "操作成功")?;
     reply.total = Some(total);
     Ok(reply)
@@ -299,7 +300,7 @@ pub async fn consumption_list(State(state): State<AppState>, params: Params) -> 
                 .unwrap_or_default(),
         })
         .collect();
-    pace(&state, account, "GetConsumenList")?;
+    pace(&state, account, "GetConsumenList").await?;
     let mut reply = Ok200::json(&list, "操作成功")?;
     reply.total = Some(total);
     Ok(reply)

@@ -52,7 +52,7 @@ pub async fn captcha(
     QueryParams(query): QueryParams,
 ) -> Reply {
     if let Some(ip) = ip {
-        if let Err(wait) = state.captcha_limiter.check(ip, state.now()) {
+        if let Err(wait) = state.captcha_limiter.check(ip).await {
             return Err(RetailError::rate_limited(
                 format!("验证码请求过于频繁，请{wait}秒后再试"),
                 wait,
@@ -277,10 +277,7 @@ pub async fn change_password(
 /// most 5 per user per 10 minutes. The answer is the same whether or not the number is taken,
 /// so it cannot be used to find registered numbers; a taken one fails at the change itself.
 pub async fn send_code(State(state): State<AppState>, auth: Auth, f: Fields) -> Reply {
-    if let Err(wait) = state
-        .retail_sms_limiter
-        .check_key(auth.user.id.clone(), state.now())
-    {
+    if let Err(wait) = state.retail_sms_limiter.check(&auth.user.id).await {
         return Err(RetailError::rate_limited(
             format!("验证码发送过于频繁，请{wait}秒后再试"),
             wait,
