@@ -1,5 +1,6 @@
 //! The outside world behind the domain's traits: code delivery (and, later, payments).
 
 pub mod payments;
+pub mod pg_bus;
 pub mod sms;
 pub mod wechat_pay;
