@@ -204,7 +204,11 @@ UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 def parse(path):
     text = open(path).read()
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+    found = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    if not found:
+        print(f"FAIL: {path} has no rate:\n{text}")
+        sys.exit(5)
+    rps = float(found.group(1))
     m = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", text)
     p99 = float(m.group(1)) * UNITS[m.group(2)] if m else float("nan")
     acked = re.search(r"acknowledged: (\d+)", text)
