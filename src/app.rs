@@ -17,6 +17,7 @@ use crate::domain::payments::PaymentGateway;
 use crate::domain::{Clock, Gateways, Services, Settings, Timestamp, Zone};
 use crate::gateways::limits::{MemoryLimits, RedisLimits, SqlLimits};
 use crate::gateways::payments::{NoGateway, SimulatedGateway};
+use crate::gateways::pg_bus::PgBus;
 use crate::gateways::sms::{DevOutbox, NoProvider};
 use crate::gateways::wechat_pay::{WechatPay, WechatPayConfig};
 use crate::store::{Backend, Store};
@@ -263,6 +264,11 @@ impl App {
         }
         let store = open_store(&config).await?;
         let services = build_services(&config, store).await?;
+        if services.store.backend() == Backend::Postgres {
+            // Other instances may share the database: they hear of each change at once.
+            let bus = PgBus::start(&config.server.database_url.0).await?;
+            services.charging.share_through(bus);
+        }
         if config.server.demo {
             services
                 .load_demo()
@@ -324,75 +330,12 @@ impl App {
                 stop_rx.clone(),
             ));
         }
-        let every = self.state.config.heating.reconcile_interval_seconds;
-        if every > 0 {
-            let services = self.state.services.clone();
-            let mut rx = stop_rx.clone();
-            tasks.spawn(async move {
-                let period = Duration::from_secs(every);
-                let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-                loop {
-                    tokio::select! {
-                        _ = ticks.tick() => {
-                            match services.heating.orders.reconcile_pending().await {
-                                Ok(0) => {}
-                                Ok(n) => tracing::info!(orders = n, "pending orders reconciled"),
-                                Err(e) => tracing::warn!(error = %e, "reconciling pending orders failed"),
-                            }
-                        }
-                        changed = rx.changed() => {
-                            let stop = changed.is_err() || *rx.borrow();
-                            if stop {
-                                return Ok(());
-                            }
-                        }
-                    }
-                }
-            });
-        }
-        {
-            // The IoT platform's time-driven moves (unpaid orders closing, return windows
-            // ending, commissions maturing), including what other processes scheduled.
-            let services = self.state.services.clone();
-            let mut rx = stop_rx.clone();
-            tasks.spawn(async move {
-                let mut ticks = tokio::time::interval(Duration::from_secs(1));
-                ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                loop {
-                    tokio::select! {
-                        _ = ticks.tick() => services.iot.orders.sweep_all().await,
-                        changed = rx.changed() => {
-                            if changed.is_err() || *rx.borrow() {
-                                return Ok(());
-                            }
-                        }
-                    }
-                }
-            });
-        }
-        {
-            // The charging station: cars finish on the clock, watched or not.
-            let charging = self.state.charging.clone();
-            let mut rx = stop_rx.clone();
-            tasks.spawn(async move {
-                let mut ticks = tokio::time::interval(Duration::from_millis(100));
-                ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                loop {
-                    tokio::select! {
-                        _ = ticks.tick() => {
-                            if let Err(e) = charging.tick().await {
-                                tracing::warn!(error = %e, "charging station tick failed");
-                            }
-                        }
-                        changed = rx.changed() => {
-                            if changed.is_err() || *rx.borrow() {
-                                return Ok(());
-                            }
-                        }
-                    }
-                }
-            });
-        }
+        let mut jobs = crate::jobs::spawn(
+            &self.state.services,
+            &self.state.config,
+            self.state.metrics.jobs.clone(),
+            &stop_rx,
+        );
         shutdown.await;
         tracing::info!("shutting down");
         let _ = stop_tx.send(true);
@@ -403,6 +346,7 @@ impl App {
                     tracing::warn!(error = %e, "listener ended with an error");
                 }
             }
+            while jobs.join_next().await.is_some() {}
         })
         .await;
         if drained.is_err() {

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod gateways;
+pub mod jobs;
 pub mod replay;
 pub mod store;
 pub mod surfaces;

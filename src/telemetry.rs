@@ -55,6 +55,8 @@ pub struct Metrics {
     series: Arc<Mutex<HashMap<Key, Series>>>,
     /// The listeners' connections.
     pub connections: Arc<crate::surfaces::listener::Census>,
+    /// The background jobs: whether this instance leads, and their runs here.
+    pub jobs: Arc<crate::jobs::Census>,
 }
 
 fn escape(label: &str) -> String {
@@ -99,6 +101,23 @@ impl Metrics {
             c.refused.load(std::sync::atomic::Ordering::Relaxed),
             c.timed_out.load(std::sync::atomic::Ordering::Relaxed),
         );
+        let jobs = &self.jobs;
+        let _ = writeln!(
+            out,
+            "# HELP utilhall_jobs_leader Whether this instance runs the background jobs (1) or another does (0).\n\
+             # TYPE utilhall_jobs_leader gauge\nutilhall_jobs_leader {}\n\
+             # HELP utilhall_job_runs_total Runs of each background job on this instance.\n\
+             # TYPE utilhall_job_runs_total counter",
+            u8::from(jobs.is_leader())
+        );
+        for job in crate::jobs::Job::ALL {
+            let _ = writeln!(
+                out,
+                "utilhall_job_runs_total{{job=\"{}\"}} {}",
+                job.name(),
+                jobs.runs(job)
+            );
+        }
         out.push_str("# HELP utilhall_http_requests_total HTTP requests answered.\n");
         out.push_str("# TYPE utilhall_http_requests_total counter\n");
         for k in &keys {

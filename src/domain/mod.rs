@@ -1,5 +1,6 @@
 //! The rules shared by every surface. No HTTP, no SQL: surfaces call in, the store persists.
 
+pub mod bus;
 pub mod charging;
 pub mod clock;
 pub mod codes;

@@ -2,5 +2,6 @@
 
 pub mod limits;
 pub mod payments;
+pub mod pg_bus;
 pub mod sms;
 pub mod wechat_pay;

@@ -18,6 +18,7 @@ pub mod codes;
 pub mod fast_read;
 pub mod heating;
 pub mod iot;
+pub mod leader;
 pub mod ledger;
 pub mod limits;
 pub mod meter;

@@ -53,6 +53,36 @@ async fn metrics_count_requests_by_surface_and_route() {
     app.stop().await;
 }
 
+/// One instance alone on its database leads its background jobs (on PostgreSQL through the
+/// jobs' advisory lock, within a second of starting).
+#[tokio::test]
+async fn a_single_instance_runs_the_background_jobs() {
+    let app = spawn_app().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let text = app
+            .client
+            .get(format!("{}/metrics", app.base))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
+        let sweeps = text
+            .lines()
+            .find_map(|l| l.strip_prefix(r#"utilhall_job_runs_total{job="iot_sweep"} "#))
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0);
+        if text.contains("\nutilhall_jobs_leader 1\n") && sweeps >= 1 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{text}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn every_response_carries_a_request_id() {
     let app = spawn_app().await;

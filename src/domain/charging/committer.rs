@@ -11,14 +11,15 @@
 //!    nothing and is answered with its own refusal;
 //! 4. one log row per operation (one multi-row insert), the detail records, the head of the log
 //!    moved once, committed durably (`synchronous = FULL` on SQLite, as the meter's recharges);
-//! 5. only then do the drivers' streams get their notices and every caller its answer.
+//! 5. only then do the drivers' streams get their notices and every caller its answer, and
+//!    the other instances hear of the new head (see [`super::sharing`]).
 //!
 //! The log keeps one entry per operation, so the station is rebuilt from it exactly. A caller
 //! that goes away mid-way (its client disconnected) drops only its answer: the batch is the
 //! committer's, so memory and the log never part ways.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use futures_util::FutureExt;
 use tokio::sync::{Mutex, mpsc, oneshot};
@@ -31,6 +32,7 @@ use super::live::{
 use super::service::{CarView, NoticeKind, PileAction};
 use super::settings::StationSettings;
 use super::station::{CarId, Event, Mode, Place, Refusal, StationConfig};
+use crate::domain::bus::{Bus, Topic};
 use crate::domain::{Clock, Entity, Error, Result};
 use crate::store::charging::{self as store, RecordRow};
 use crate::store::{Conn, Store};
@@ -152,6 +154,7 @@ impl Charging {
                 clock: self.clock.clone(),
                 utc_offset_secs: self.settings.zone.offset_secs(),
                 state: self.live.state.clone(),
+                bus: self.bus.clone(),
             };
             tokio::spawn(committer.run(receiver));
             sender
@@ -172,6 +175,8 @@ struct Committer {
     clock: Clock,
     utc_offset_secs: i64,
     state: Arc<Mutex<LiveState>>,
+    /// The other instances, told of each batch once it is durable.
+    bus: Arc<OnceLock<Arc<dyn Bus>>>,
 }
 
 /// One error for each of a failed batch's callers.
@@ -286,6 +291,9 @@ impl Committer {
         };
         live.version += batch.ops.len() as i64;
         live.deliver(batch.notices);
+        if let (false, Some(bus)) = (batch.ops.is_empty(), self.bus.get()) {
+            bus.announce(Topic::Charging, live.version);
+        }
         let answers = applied
             .into_iter()
             .map(|a| a.map(|a| answer(live, a)))

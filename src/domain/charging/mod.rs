@@ -6,11 +6,13 @@
 //! - [`settings`]: the operator's view of the configuration (kW, yuan, local times).
 //! - [`service`]: the drivers' requests and streams, and the operator's piles, configuration
 //!   and reports, on the station live in memory (`live`), which one committer task changes and
-//!   logs, in batches (`committer`).
+//!   logs, in batches (`committer`); several instances share it through the log and a bus
+//!   (`sharing`).
 //! - [`users`]: the drivers' accounts and tokens.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use super::bus::Bus;
 use super::codes::Codes;
 use super::guard::SignInGuard;
 use super::passwords::PasswordHasher;
@@ -21,6 +23,7 @@ mod committer;
 mod live;
 pub mod service;
 pub mod settings;
+mod sharing;
 pub mod station;
 pub mod tariff;
 pub mod users;
@@ -40,6 +43,9 @@ pub struct Charging {
     guard: Arc<SignInGuard>,
     /// The station, live.
     live: live::Live,
+    /// The other instances sharing the station, when there can be any (PostgreSQL): each batch
+    /// is announced to them, and theirs followed (see [`sharing`]).
+    bus: Arc<OnceLock<Arc<dyn Bus>>>,
 }
 
 impl Charging {
@@ -61,6 +67,7 @@ impl Charging {
             codes,
             guard,
             live,
+            bus: Arc::default(),
         })
     }
 

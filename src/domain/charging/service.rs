@@ -239,7 +239,10 @@ impl Charging {
 
     /// [`Charging::station_now`], the log's head known already when `head` is given (read
     /// after the request came, with the driver's token).
-    async fn station_as_of(&self, head: Option<i64>) -> Result<MutexGuard<'_, LiveState>> {
+    pub(super) async fn station_as_of(
+        &self,
+        head: Option<i64>,
+    ) -> Result<MutexGuard<'_, LiveState>> {
         // Read before the lock: whatever was logged before this read began is in memory once
         // the memory's version has reached it.
         let head = match head {

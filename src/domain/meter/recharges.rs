@@ -105,7 +105,7 @@ impl Batch for Recharges {
 async fn apply_on(store: &Store, conn: &mut Conn, jobs: &[Job]) -> Result<Vec<Result<Recharge>>> {
     // Only the first of several copies in one batch goes into the insert.
     let mut seen = HashSet::new();
-    let rows: Vec<NewRecharge<'_>> = jobs
+    let mut rows: Vec<NewRecharge<'_>> = jobs
         .iter()
         .filter(|job| seen.insert((job.account.as_str(), job.out_trade_no.as_str())))
         .map(|job| NewRecharge {
@@ -116,6 +116,9 @@ async fn apply_on(store: &Store, conn: &mut Conn, jobs: &[Job]) -> Result<Vec<Re
             created_at: job.at,
         })
         .collect();
+    // In key order: batches of several instances that share keys (the same recharge sent to
+    // each) wait on each other's rows in one order, never in a cycle.
+    rows.sort_unstable_by(|a, b| (a.account, a.out_trade_no).cmp(&(b.account, b.out_trade_no)));
     let mut tx = store.begin_durable(conn).await?;
     let inserted = store_meter::insert_recharges(&mut tx, &rows).await?;
     let mut new: HashSet<(&str, &str)> = inserted
