@@ -101,7 +101,7 @@ pub fn spawn(
         let period = Duration::from_secs(every);
         periodic(
             tasks,
-            Job::HeatingReconcile,
+            Some(Job::HeatingReconcile),
             period,
             true,
             &census,
@@ -122,7 +122,7 @@ pub fn spawn(
     let iot = services.iot.orders.clone();
     periodic(
         tasks,
-        Job::IotSweep,
+        Some(Job::IotSweep),
         Duration::from_secs(1),
         false,
         &census,
@@ -134,25 +134,22 @@ pub fn spawn(
     );
     // The charging station, on every instance: cars finish on the clock, watched or not.
     let charging = services.charging.clone();
-    let mut done = stop.clone();
-    tasks.spawn(async move {
-        let mut ticks = tokio::time::interval(Duration::from_millis(100));
-        ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = ticks.tick() => {
-                    if let Err(e) = charging.tick_due().await {
-                        tracing::warn!(error = %e, "charging station tick failed");
-                    }
-                }
-                changed = done.changed() => {
-                    if stopping(changed, &done) {
-                        return;
-                    }
+    periodic(
+        tasks,
+        None,
+        Duration::from_millis(100),
+        false,
+        &census,
+        stop,
+        move || {
+            let charging = charging.clone();
+            async move {
+                if let Err(e) = charging.tick_due().await {
+                    tracing::warn!(error = %e, "charging station tick failed");
                 }
             }
-        }
-    });
+        },
+    );
     let charging = services.charging.clone();
     let mut done = stop.clone();
     tasks.spawn(async move {
@@ -190,11 +187,11 @@ async fn campaign(mut lock: LeaderLock, census: Arc<Census>, mut stop: watch::Re
     }
 }
 
-/// Runs `work` every `period` (the first time after one period when `delay_first`) while this
-/// instance leads.
+/// Runs `work` every `period` (the first time after one period when `delay_first`): a `job`
+/// while this instance leads (counted in the census), `None` on every instance.
 fn periodic<F, Fut>(
     tasks: &mut JoinSet<()>,
-    job: Job,
+    job: Option<Job>,
     period: Duration,
     delay_first: bool,
     census: &Arc<Census>,
@@ -217,9 +214,13 @@ fn periodic<F, Fut>(
         loop {
             tokio::select! {
                 _ = ticks.tick() => {
-                    if census.is_leader() {
-                        work().await;
-                        census.ran(job);
+                    match job {
+                        Some(job) if census.is_leader() => {
+                            work().await;
+                            census.ran(job);
+                        }
+                        Some(_) => {}
+                        None => work().await,
                     }
                 }
                 changed = stop.changed() => {

@@ -39,20 +39,6 @@ async fn captcha(app: &TestApp) -> (String, String) {
     (id, answer)
 }
 
-/// `POST path?query` with no body, as the document writes the calls.
-async fn post_query(app: &TestApp, path: &str, query: &[(&str, &str)]) -> Reply {
-    let resp = app
-        .client
-        .post(format!("{}{path}", app.base))
-        .query(query)
-        .send()
-        .await
-        .expect("the step works");
-    let status = resp.status().as_u16();
-    let body: Value = resp.json().await.expect("the step works");
-    Reply { status, body }
-}
-
 async fn raw_get(app: &TestApp, path: &str, query: &[(&str, &str)]) -> String {
     let resp = app
         .client
@@ -80,17 +66,17 @@ async fn get_query(app: &TestApp, path: &str, query: &[(&str, &str)]) -> Reply {
 /// Registers a driver; the token.
 async fn driver(app: &TestApp, name: &str) -> String {
     let (id, answer) = captcha(app).await;
-    let r = post_query(
-        app,
-        "/charging/register",
-        &[
-            ("username", name),
-            ("password", "123456"),
-            ("code", &answer),
-            ("captchaId", &id),
-        ],
-    )
-    .await;
+    let r = app
+        .post_query(
+            "/charging/register",
+            &[
+                ("username", name),
+                ("password", "123456"),
+                ("code", &answer),
+                ("captchaId", &id),
+            ],
+        )
+        .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body["code"], 200);
     r.body["token"].as_str().expect("the step works").to_owned()
@@ -147,29 +133,29 @@ async fn register_and_login_as_the_document_writes_them() {
     let app = spawn_app().await;
     let (id, answer) = captcha(&app).await;
     // A wrong answer, then a missing field.
-    let r = post_query(
-        &app,
-        "/charging/register",
-        &[
-            ("username", "test"),
-            ("password", "123456"),
-            ("code", "00000x"),
-            ("captchaId", &id),
-        ],
-    )
-    .await;
+    let r = app
+        .post_query(
+            "/charging/register",
+            &[
+                ("username", "test"),
+                ("password", "123456"),
+                ("code", "00000x"),
+                ("captchaId", &id),
+            ],
+        )
+        .await;
     assert_eq!(
         (r.status, r.body["code"].clone()),
         (400, json!(-1)),
         "{:?}",
         r.body
     );
-    let r = post_query(
-        &app,
-        "/charging/register",
-        &[("username", "test"), ("code", &answer)],
-    )
-    .await;
+    let r = app
+        .post_query(
+            "/charging/register",
+            &[("username", "test"), ("code", &answer)],
+        )
+        .await;
     assert_eq!(r.status, 400);
     assert!(
         r.body["msg"]
@@ -179,16 +165,16 @@ async fn register_and_login_as_the_document_writes_them() {
     );
     // The document sends the answer alone: the last captcha of this address is meant.
     let (_, answer) = captcha(&app).await;
-    let r = post_query(
-        &app,
-        "/charging/register",
-        &[
-            ("username", "test"),
-            ("password", "123456"),
-            ("code", &answer),
-        ],
-    )
-    .await;
+    let r = app
+        .post_query(
+            "/charging/register",
+            &[
+                ("username", "test"),
+                ("password", "123456"),
+                ("code", &answer),
+            ],
+        )
+        .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body["code"], 200);
     assert!(r.body["token"].as_str().expect("the step works").len() >= 32);
@@ -205,12 +191,12 @@ async fn register_and_login_as_the_document_writes_them() {
         (409, json!("username_taken"))
     );
     // Login by query, JSON and form.
-    let r = post_query(
-        &app,
-        "/charging/login",
-        &[("username", "test"), ("password", "123456")],
-    )
-    .await;
+    let r = app
+        .post_query(
+            "/charging/login",
+            &[("username", "test"), ("password", "123456")],
+        )
+        .await;
     assert_eq!(r.body["code"], 200);
     let token = r.body["token"].as_str().expect("the step works").to_owned();
     let r = app
@@ -1090,12 +1076,12 @@ async fn the_demo_has_the_documents_driver() {
         .await
         .expect("send");
     assert_eq!(resp.status(), 200);
-    let r = post_query(
-        &app,
-        "/charging/login",
-        &[("username", "test"), ("password", "123456")],
-    )
-    .await;
+    let r = app
+        .post_query(
+            "/charging/login",
+            &[("username", "test"), ("password", "123456")],
+        )
+        .await;
     assert_eq!(
         (r.status, r.body["code"].clone()),
         (200, json!(200)),

@@ -166,6 +166,20 @@ impl TestApp {
             .await
     }
 
+    /// `POST path?query` with no body, as the charging document writes its calls.
+    pub async fn post_query(&self, path: &str, query: &[(&str, &str)]) -> Reply {
+        let resp = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .query(query)
+            .send()
+            .await
+            .expect("request sent");
+        let status = resp.status().as_u16();
+        let body: Value = resp.json().await.expect("a JSON body");
+        Reply { status, body }
+    }
+
     pub async fn post_auth(&self, path: &str, token: &str, body: Value) -> Reply {
         self.request(reqwest::Method::POST, path, Some(token), Some(body))
             .await

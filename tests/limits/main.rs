@@ -247,20 +247,6 @@ async fn retail_captcha(app: &TestApp) -> (String, String) {
     (id, answer)
 }
 
-/// `POST` with the parameters in the query, as the charging document sends them.
-async fn post_query(app: &TestApp, path: &str, query: &[(&str, &str)]) -> Reply {
-    let resp = app
-        .client
-        .post(format!("{}{path}", app.base))
-        .query(query)
-        .send()
-        .await
-        .expect("send");
-    let status = resp.status().as_u16();
-    let body: Value = resp.json().await.expect("json");
-    Reply { status, body }
-}
-
 #[tokio::test]
 async fn a_captcha_issued_by_one_instance_is_accepted_by_another_once() {
     for_each_store!(|shared| {
@@ -291,10 +277,16 @@ async fn a_captcha_issued_by_one_instance_is_accepted_by_another_once() {
                 ("code", answer.as_str()),
             ]
         };
-        let r = post_query(cluster.at(1), "/charging/register", &with_answer("d1")).await;
+        let r = cluster
+            .at(1)
+            .post_query("/charging/register", &with_answer("d1"))
+            .await;
         assert_eq!(r.status, 200, "{:?}", r.body);
         assert_eq!(r.body["code"], 200, "{:?}", r.body);
-        let r = post_query(cluster.at(2), "/charging/register", &with_answer("d2")).await;
+        let r = cluster
+            .at(2)
+            .post_query("/charging/register", &with_answer("d2"))
+            .await;
         assert_ne!(r.body["code"], 200, "a captcha is used once: {:?}", r.body);
         cluster.stop().await;
     });
