@@ -940,6 +940,8 @@ async fn main() -> anyhow::Result<()> {
     let (in1, out1) = (shared.msg_in.load(Ordering::Relaxed), shared.msg_out.load(Ordering::Relaxed));
     let connected_end = shared.connected.load(Ordering::Relaxed);
     println!("MEASURED");
+    // The bench reads the server's metrics with everything still connected.
+    tokio::time::sleep(Duration::from_secs(2)).await;
     shared.stop.store(true, Ordering::Relaxed);
     for t in &driver_tasks {
         t.abort();
