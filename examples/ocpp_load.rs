@@ -158,6 +158,8 @@ struct Box_ {
     /// The meter register (Wh) when no transaction runs.
     register_wh: f64,
     tx: Option<Transaction>,
+    /// The last transaction stopped: its id, and whether its StopTransaction was answered.
+    stopped: Option<(i64, bool)>,
     booted: Option<tokio::sync::oneshot::Sender<Result<bool, String>>>,
     accepted: bool,
     heartbeat_every: Option<Duration>,
@@ -296,6 +298,9 @@ impl Box_ {
                 }
             }
             "StopTransaction" => {
+                if let Some(s) = self.stopped.as_mut() {
+                    s.1 = true;
+                }
                 if payload["idTagInfo"]["status"] != "Accepted" {
                     self.shared.error("stop_transaction_not_accepted");
                 }
@@ -409,6 +414,7 @@ impl Box_ {
                         let meter = self.meter_wh();
                         let now = self.clock();
                         let id = t.id;
+                        self.stopped = Some((id, false));
                         self.register_wh = meter;
                         self.abandon_tx();
                         self.call(
@@ -423,7 +429,17 @@ impl Box_ {
                         Ok(json!({"status": "Accepted"}))
                     }
                     _ => {
-                        odd(self, "unknown transaction");
+                        let what = match self.stopped {
+                            Some((id, answered)) if Some(id) == wanted => {
+                                if answered {
+                                    "again, after its StopTransaction was answered"
+                                } else {
+                                    "again, while its StopTransaction was on its way"
+                                }
+                            }
+                            _ => "unknown transaction",
+                        };
+                        odd(self, what);
                         Ok(json!({"status": "Rejected"}))
                     }
                 }
@@ -466,7 +482,9 @@ async fn connect_box(ws_base: &str, id: &str, password: &str) -> anyhow::Result<
         .insert("Authorization", HeaderValue::from_str(&format!("Basic {auth}"))?);
     req.headers_mut()
         .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("ocpp1.6"));
-    let (ws, resp) = tokio_tungstenite::connect_async(req).await?;
+    // TCP_NODELAY: a box answers a RemoteStart and sends its StartTransaction right after;
+    // with Nagle's algorithm the second frame waits for the server's delayed ACK (40 ms).
+    let (ws, resp) = tokio_tungstenite::connect_async_with_config(req, None, true).await?;
     let proto = resp
         .headers()
         .get("Sec-WebSocket-Protocol")
@@ -630,7 +648,7 @@ async fn run_driver(shared: Arc<Shared>, ws_base: String, plan: DriverPlan, thin
 }
 
 async fn driver_session(shared: &Shared, url: &str, cancel: bool, session_secs: f64) -> anyhow::Result<()> {
-    let (mut ws, _) = tokio_tungstenite::connect_async(url).await?;
+    let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true).await?;
     let mut opened = false;
     let mut cancel_at: Option<tokio::time::Instant> = None;
     loop {
@@ -856,6 +874,7 @@ async fn main() -> anyhow::Result<()> {
                             in_flight: None,
                             register_wh: (rand_u64() % 1_000_000) as f64,
                             tx: None,
+                            stopped: None,
                             booted: Some(tx),
                             accepted: false,
                             heartbeat_every: None,
