@@ -190,14 +190,16 @@ if "ocpp" in runs:
     out.append("  server calls: " + ", ".join(f"{k} {v}" for k, v in o["server_calls"].items()))
 out.append("")
 out.append("the scheduler: the same driver load, simulated piles (baseline) and OCPP piles")
-out.append(f"  {'piles':<11}{'events/s':>9}{'sessions/s':>11}{'ratio':>7}{'server CPU':>11}   events")
+out.append(f"  {'piles':<11}{'events/s':>9}{'sessions/s':>11}{'ratio':>7}{'server CPU':>11}{'session':>9}   events")
 base = runs.get("sim", {}).get("events_per_sec")
 for m, s in runs.items():
     ratio = f"{s['events_per_sec'] / base:7.3f}" if base else f"{'':>7}"
     ev = " ".join(f"{k} {v}" for k, v in s["events"].items())
-    out.append(f"  {('simulated' if m == 'sim' else 'OCPP'):<11}{s['events_per_sec']:>9.1f}{s['sessions_per_sec']:>11.2f}{ratio}{s['cpu_pct']:>10.0f}%   {ev}")
+    out.append(f"  {('simulated' if m == 'sim' else 'OCPP'):<11}{s['events_per_sec']:>9.1f}{s['sessions_per_sec']:>11.2f}{ratio}{s['cpu_pct']:>10.0f}%{s.get('charging_to_finished_secs_mean', 0):>8.1f}s   {ev}")
     if s["errors"] and m == "sim":
         out.append("    driver errors: " + ", ".join(f"{k} {v}" for k, v in s["errors"].items()))
+out.append("  (server CPU: % of one core over the measured window; session: mean real seconds from a")
+out.append("  driver's `charging` event to its `finished`)")
 text = "\n".join(out)
 print(text)
 json.dump(runs, open(f"{tmp}/runs.json", "w"), indent=1)

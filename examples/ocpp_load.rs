@@ -83,6 +83,8 @@ struct Stats {
     events: [BTreeMap<String, u64>; 4],
     /// Other failures by kind.
     errors: BTreeMap<String, u64>,
+    /// Sessions that finished in the measured window: seconds from `charging` to `finished`.
+    session_secs: Vec<f64>,
 }
 
 struct Shared {
@@ -650,6 +652,7 @@ async fn run_driver(shared: Arc<Shared>, ws_base: String, plan: DriverPlan, thin
 async fn driver_session(shared: &Shared, url: &str, cancel: bool, session_secs: f64) -> anyhow::Result<()> {
     let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true).await?;
     let mut opened = false;
+    let mut charging_since: Option<Instant> = None;
     let mut cancel_at: Option<tokio::time::Instant> = None;
     loop {
         let msg = tokio::select! {
@@ -688,6 +691,15 @@ async fn driver_session(shared: &Shared, url: &str, cancel: bool, session_secs: 
         }
         let phase = shared.phase();
         shared.with(|s| *s.events[phase].entry(event.to_owned()).or_default() += 1);
+        if event == "charging" {
+            charging_since = Some(Instant::now());
+        }
+        if event == "finished" && phase == MEASURED {
+            if let Some(t) = charging_since {
+                let secs = t.elapsed().as_secs_f64();
+                shared.with(|s| s.session_secs.push(secs));
+            }
+        }
         if event == "charging" && cancel {
             let after = session_secs / 2.0 * (rand_u64() % 1000) as f64 / 1000.0;
             cancel_at = Some(tokio::time::Instant::now() + Duration::from_secs_f64(after));
@@ -1004,6 +1016,11 @@ async fn main() -> anyhow::Result<()> {
         "events": events,
         "events_per_sec": total_events as f64 / measured,
         "sessions_per_sec": sessions as f64 / measured,
+        "charging_to_finished_secs_mean": if stats.session_secs.is_empty() {
+            0.0
+        } else {
+            stats.session_secs.iter().sum::<f64>() / stats.session_secs.len() as f64
+        },
         "events_warmup": stats.events[WARMUP],
     });
     println!("SUMMARY {summary}");
