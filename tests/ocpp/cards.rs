@@ -6,8 +6,7 @@ use serde_json::{Value, json};
 
 use super::chargepoint::Behaviour;
 use super::{
-    admin, apply, driver, fee_fen, info, now, pile, records, spawn, station, tick, user_log,
-    users,
+    admin, apply, driver, fee_fen, info, now, pile, records, spawn, station, tick, user_log, users,
 };
 
 async fn put_tag(app: &super::common::TestApp, op: &str, tag: &str, driver: &str) -> u16 {
@@ -40,12 +39,16 @@ async fn a_drivers_card_starts_a_walk_in_session_billed_to_the_driver() {
     assert_eq!(r.status, 200, "{:?}", r.body);
     let listed = r.body.to_string();
     assert!(
-        listed.contains("CARD-ALICE") && listed.contains("CARD-BOB") && !listed.contains("CARD-NOBODY"),
+        listed.contains("CARD-ALICE")
+            && listed.contains("CARD-BOB")
+            && !listed.contains("CARD-NOBODY"),
         "{listed}"
     );
 
     let mut cp = super::online_box(&app, &op, "CP1", "F1", Behaviour::default()).await;
-    let ok = cp.call_ok("Authorize", json!({"idTag": "CARD-ALICE"})).await;
+    let ok = cp
+        .call_ok("Authorize", json!({"idTag": "CARD-ALICE"}))
+        .await;
     assert_eq!(ok["idTagInfo"]["status"], "Accepted", "{ok}");
     let bad = cp.call_ok("Authorize", json!({"idTag": "NOPE"})).await;
     assert_eq!(bad["idTagInfo"]["status"], "Invalid", "{bad}");
@@ -115,7 +118,9 @@ async fn a_drivers_card_starts_a_walk_in_session_billed_to_the_driver() {
         )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    let gone = cp.call_ok("Authorize", json!({"idTag": "CARD-ALICE"})).await;
+    let gone = cp
+        .call_ok("Authorize", json!({"idTag": "CARD-ALICE"}))
+        .await;
     assert_eq!(gone["idTagInfo"]["status"], "Invalid", "{gone}");
     drop(cp);
     app.stop().await;

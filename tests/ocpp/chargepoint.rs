@@ -7,7 +7,6 @@
 //! the server's calls and the answers to ours. Dropping the charge point aborts both and the TCP
 //! connection goes away without a close frame, which is how a box that loses power looks.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -170,9 +169,15 @@ pub fn basic(id: &str, password: &str) -> String {
 impl ChargePoint {
     /// Connects as `id` with `password`, offering `ocpp1.6`; panics when refused.
     pub async fn connect(addr: SocketAddr, id: &str, password: &str) -> ChargePoint {
-        Self::connect_with(addr, id, Some(password), Some("ocpp1.6"), Behaviour::default())
-            .await
-            .unwrap_or_else(|e| panic!("{id} connects: {e:?}"))
+        Self::connect_with(
+            addr,
+            id,
+            Some(password),
+            Some("ocpp1.6"),
+            Behaviour::default(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{id} connects: {e:?}"))
     }
 
     /// Connects with what the test chooses to offer.
@@ -200,18 +205,16 @@ impl ChargePoint {
                 HeaderValue::from_str(&basic(id, pw)).map_err(|e| Refused::Other(e.to_string()))?,
             );
         }
-        let (socket, response) = match tokio::time::timeout(
-            WAIT,
-            tokio_tungstenite::connect_async(req),
-        )
-        .await
-        {
-            Err(_) => return Err(Refused::Other("no answer to the upgrade".into())),
-            Ok(Err(WsError::Http(resp))) => return Err(Refused::Status(resp.status().as_u16())),
-            Ok(Err(WsError::Protocol(e))) => return Err(Refused::SubProtocol(e.to_string())),
-            Ok(Err(e)) => return Err(Refused::Other(e.to_string())),
-            Ok(Ok(pair)) => pair,
-        };
+        let (socket, response) =
+            match tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(req)).await {
+                Err(_) => return Err(Refused::Other("no answer to the upgrade".into())),
+                Ok(Err(WsError::Http(resp))) => {
+                    return Err(Refused::Status(resp.status().as_u16()));
+                }
+                Ok(Err(WsError::Protocol(e))) => return Err(Refused::SubProtocol(e.to_string())),
+                Ok(Err(e)) => return Err(Refused::Other(e.to_string())),
+                Ok(Ok(pair)) => pair,
+            };
         let protocol = response
             .headers()
             .get("Sec-WebSocket-Protocol")
@@ -310,7 +313,11 @@ impl ChargePoint {
         let id = format!("{}-{}", self.id, self.next_id);
         self.send_raw(&json!([2, id, action, payload]).to_string());
         let frame = self.next_reply().await;
-        assert_eq!(frame[1], json!(id), "{action}: an answer to another call: {frame}");
+        assert_eq!(
+            frame[1],
+            json!(id),
+            "{action}: an answer to another call: {frame}"
+        );
         match frame[0].as_i64() {
             Some(3) => Ok(frame[2].clone()),
             Some(4) => Err(CallError {
@@ -464,13 +471,4 @@ pub fn reading(wh: i64, at: &str) -> Value {
             "unit": "Wh",
         }],
     })
-}
-
-/// The ids of the server's calls seen so far, by action (for assertions on how often).
-pub fn count_by_action(calls: &[ServerCall]) -> HashMap<String, usize> {
-    let mut m = HashMap::new();
-    for c in calls {
-        *m.entry(c.action.clone()).or_insert(0) += 1;
-    }
-    m
 }

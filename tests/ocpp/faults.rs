@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 
 use super::chargepoint::{Behaviour, ChargePoint};
 use super::{
-    PASSWORD, admin, apply, box_view, driver, eventually, fee_fen, info, now, pile, records,
-    spawn, station, tick, users,
+    PASSWORD, admin, apply, box_view, driver, eventually, fee_fen, info, now, pile, records, spawn,
+    station, tick, users,
 };
 
 /// The state of pile `id` once it is `want` (the server may act on its own time).
@@ -82,7 +82,8 @@ async fn a_fault_in_the_middle(policy: &str, connector: u32) {
     let moved = &f2["cars"][1];
     assert_eq!(moved["charged_kwh"], 4.0, "{moved}");
     assert_eq!(
-        moved["requested_kwh"].as_f64().unwrap_or(0.0) - moved["charged_kwh"].as_f64().unwrap_or(0.0),
+        moved["requested_kwh"].as_f64().unwrap_or(0.0)
+            - moved["charged_kwh"].as_f64().unwrap_or(0.0),
         16.0,
         "{moved}"
     );

@@ -134,7 +134,10 @@ async fn malformed_frames_get_callerrors_and_the_link_stays_usable() {
     assert_eq!(super::pile(&app, &op, "F1").await["state"], "working");
     let boot = cp.boot().await;
     assert_eq!(boot["status"], "Accepted", "{boot}");
-    assert!(!cp.closed_within(std::time::Duration::from_millis(100)).await);
+    assert!(
+        !cp.closed_within(std::time::Duration::from_millis(100))
+            .await
+    );
     drop(cp);
     app.stop().await;
 }
@@ -147,7 +150,11 @@ async fn odd_requests_to_the_ocpp_path_are_never_a_500() {
     let auth = super::chargepoint::basic("CP1", PASSWORD);
     let long = format!("/ocpp/{}", "x".repeat(300));
     let cases: Vec<(&str, String, Option<String>)> = vec![
-        ("plain GET with the password", "/ocpp/CP1".into(), Some(auth.clone())),
+        (
+            "plain GET with the password",
+            "/ocpp/CP1".into(),
+            Some(auth.clone()),
+        ),
         ("plain GET without", "/ocpp/CP1".into(), None),
         ("no box id", "/ocpp/".into(), Some(auth.clone())),
         ("a long id", long, Some(auth.clone())),

@@ -46,7 +46,13 @@ async fn the_operator_registers_boxes_and_binds_them_to_piles() {
     assert_eq!(r.body["box"]["pile"], json!(null));
 
     bind_box(&app, &op, "CP1", "F1").await;
-    let r = put_box(&app, &op, "CP2", json!({"password": PASSWORD, "pile": "F1"})).await;
+    let r = put_box(
+        &app,
+        &op,
+        "CP2",
+        json!({"password": PASSWORD, "pile": "F1"}),
+    )
+    .await;
     assert_eq!(r.status, 409, "F1 is CP1's: {:?}", r.body);
 
     let view = box_view(&app, &op, "CP1").await;
@@ -59,9 +65,15 @@ async fn the_operator_registers_boxes_and_binds_them_to_piles() {
         "the password is never shown: {view}"
     );
     let f1 = pile(&app, &op, "F1").await;
-    assert_eq!((f1["kind"].clone(), f1["box"].clone()), (json!("ocpp"), json!("CP1")));
+    assert_eq!(
+        (f1["kind"].clone(), f1["box"].clone()),
+        (json!("ocpp"), json!("CP1"))
+    );
     let f2 = pile(&app, &op, "F2").await;
-    assert_eq!((f2["kind"].clone(), f2["box"].clone()), (json!("simulated"), json!(null)));
+    assert_eq!(
+        (f2["kind"].clone(), f2["box"].clone()),
+        (json!("simulated"), json!(null))
+    );
 
     // Moved to another pile without a new password, then unbound.
     let r = put_box(&app, &op, "CP1", json!({"pile": "T2"})).await;
@@ -104,7 +116,7 @@ async fn the_operator_registers_boxes_and_binds_them_to_piles() {
     .await
     {
         Err(Refused::Status(401)) => {}
-        other => panic!("a deleted box connects: {:?}", other.map(|c| c.id)),
+        other => panic!("a deleted box connects: {:?}", other.map(|c| c.id.clone())),
     }
     app.stop().await;
 }
@@ -187,10 +199,15 @@ async fn an_unbound_box_is_rejected_and_a_bound_one_accepted_with_the_interval()
 
     // Bound: calls before the boot are refused; the boot is Accepted with the interval.
     bind_box(&app, &op, "CP1", "F1").await;
-    let mut cp =
-        ChargePoint::connect_with(app.addr, "CP1", Some(PASSWORD), Some("ocpp1.6"), Behaviour::smart())
-            .await
-            .expect("CP1 connects");
+    let mut cp = ChargePoint::connect_with(
+        app.addr,
+        "CP1",
+        Some(PASSWORD),
+        Some("ocpp1.6"),
+        Behaviour::smart(),
+    )
+    .await
+    .expect("CP1 connects");
     let e = cp
         .call("Heartbeat", json!({}))
         .await

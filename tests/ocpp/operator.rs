@@ -44,12 +44,18 @@ async fn operator_commands_reach_the_box_and_come_back_with_its_answer() {
 
     // Reset: the box's answer, whatever it is.
     let r = command(&app, &op, "F1", "reset", json!({"type": "soft"})).await;
-    assert_eq!((r.status, r.body.clone()), (200, json!({"status": "Accepted"})));
+    assert_eq!(
+        (r.status, r.body.clone()),
+        (200, json!({"status": "Accepted"}))
+    );
     let call = cp.expect_call("Reset").await;
     assert_eq!(call.payload, json!({"type": "Soft"}), "{call:?}");
     cp.set_behaviour(|b| b.reset = Some("Rejected"));
     let r = command(&app, &op, "F1", "reset", json!({"type": "hard"})).await;
-    assert_eq!((r.status, r.body.clone()), (200, json!({"status": "Rejected"})));
+    assert_eq!(
+        (r.status, r.body.clone()),
+        (200, json!({"status": "Rejected"}))
+    );
     let call = cp.expect_call("Reset").await;
     assert_eq!(call.payload, json!({"type": "Hard"}), "{call:?}");
     let r = command(&app, &op, "F1", "reset", json!({"type": "gentle"})).await;
@@ -57,12 +63,18 @@ async fn operator_commands_reach_the_box_and_come_back_with_its_answer() {
 
     // Unlock connector 1.
     let r = command(&app, &op, "F1", "unlock", json!({})).await;
-    assert_eq!((r.status, r.body.clone()), (200, json!({"status": "Unlocked"})));
+    assert_eq!(
+        (r.status, r.body.clone()),
+        (200, json!({"status": "Unlocked"}))
+    );
     let call = cp.expect_call("UnlockConnector").await;
     assert_eq!(call.payload, json!({"connectorId": 1}), "{call:?}");
     cp.set_behaviour(|b| b.unlock = Some("UnlockFailed"));
     let r = command(&app, &op, "F1", "unlock", json!({})).await;
-    assert_eq!((r.status, r.body.clone()), (200, json!({"status": "UnlockFailed"})));
+    assert_eq!(
+        (r.status, r.body.clone()),
+        (200, json!({"status": "UnlockFailed"}))
+    );
 
     // Simulated piles have no box to tell; unknown piles do not exist.
     for (p, what, body) in [
@@ -97,7 +109,10 @@ async fn operator_commands_reach_the_box_and_come_back_with_its_answer() {
     );
     cp.expect_call("Reset").await;
     let r = command(&app, &op, "F1", "unlock", json!({})).await;
-    assert_eq!((r.status, r.body.clone()), (200, json!({"status": "UnlockFailed"})));
+    assert_eq!(
+        (r.status, r.body.clone()),
+        (200, json!({"status": "UnlockFailed"}))
+    );
 
     // A box that is not connected: 409.
     drop(cp);

@@ -28,7 +28,6 @@ async fn car(app: &TestApp, op: &str, pile_id: &str, user: &str) -> Value {
         .unwrap_or_else(|| panic!("no car of {user} at {pile_id}: {p}"))
 }
 
-
 /// The operator's records of `user`.
 async fn records_of(app: &TestApp, op: &str, user: &str) -> Vec<Value> {
     records(app, op)
@@ -62,7 +61,8 @@ async fn a_remote_started_session_is_billed_per_period_from_the_meter() {
     let profile = &start.payload["chargingProfile"];
     assert_eq!(profile["chargingProfilePurpose"], "TxProfile", "{profile}");
     assert!(
-        profile["chargingProfileKind"] == "Absolute" || profile["chargingProfileKind"] == "Relative",
+        profile["chargingProfileKind"] == "Absolute"
+            || profile["chargingProfileKind"] == "Relative",
         "{profile}"
     );
     let schedule = &profile["chargingSchedule"];
@@ -72,7 +72,10 @@ async fn a_remote_started_session_is_billed_per_period_from_the_meter() {
         Some(30_000.0),
         "{profile}"
     );
-    assert_eq!(schedule["chargingSchedulePeriod"][0]["startPeriod"], 0, "{profile}");
+    assert_eq!(
+        schedule["chargingSchedulePeriod"][0]["startPeriod"], 0,
+        "{profile}"
+    );
 
     // The box checks the tag and starts the transaction, meter at 1,000 kWh.
     let auth = cp.call_ok("Authorize", json!({"idTag": tag})).await;
@@ -97,7 +100,10 @@ async fn a_remote_started_session_is_billed_per_period_from_the_meter() {
     let fee_so_far = fee_fen(&[(3000, VALLEY), (2000, FLAT)]) + fee_fen(&[(5000, SERVICE)]);
     assert_eq!(fee_so_far, 660);
     assert_eq!(so_far["fee_so_far_fen"], fee_so_far, "{so_far}");
-    assert_eq!(box_view(&app, &op, "CP1").await["transaction"]["meter_kwh"], 1005.0);
+    assert_eq!(
+        box_view(&app, &op, "CP1").await["transaction"]["meter_kwh"],
+        1005.0
+    );
     let mid = info(&app, &alice).await;
     assert_eq!(mid["charged"], 5.0, "{mid}");
     // Not done: no stop yet.
