@@ -97,13 +97,6 @@ async fn malformed_frames_get_callerrors_and_the_link_stays_usable() {
             &PAYLOAD,
         ),
         (
-            json!([2, "m12", "MeterValues", {"connectorId": 1, "transactionId": 1,
-                "meterValue": [{"timestamp": t, "sampledValue": [{"value": "lots"}]}]}])
-            .to_string(),
-            "m12",
-            &PAYLOAD,
-        ),
-        (
             json!([2, "m13", "StatusNotification",
                 {"connectorId": 1, "errorCode": "NoError", "status": "Sleeping"}])
             .to_string(),
