@@ -40,10 +40,11 @@ async fn records_of(app: &TestApp, op: &str, user: &str) -> Vec<Value> {
 #[tokio::test]
 async fn a_remote_started_session_is_billed_per_period_from_the_meter() {
     let app = spawn(|_| {}).await;
+    // 06:50 in China on 6 January: valley (0.40) until 07:00, then flat (0.70). (The operator
+    // logs in after the clock moves: a token does not last 21 hours.)
+    let t0 = clock_to(&app, "2026-01-05T22:50:00Z").await;
     let op = admin(&app).await;
     station(&app, &op, json!({"fast_piles": 1, "slow_piles": 1})).await;
-    // 06:50 in China on 6 January: valley (0.40) until 07:00, then flat (0.70).
-    let t0 = clock_to(&app, "2026-01-05T22:50:00Z").await;
     let mut cp = super::online_box(&app, &op, "CP1", "F1", Behaviour::smart()).await;
     cp.status(1, "Available", &t0).await;
     let alice = driver(&app, "alice").await;
