@@ -12,6 +12,7 @@ mod frames;
 mod link;
 mod operator;
 mod sessions;
+mod stops;
 
 use std::future::Future;
 use std::time::Duration;
