@@ -11,6 +11,7 @@ mod faults;
 mod frames;
 mod link;
 mod operator;
+mod restart;
 mod sessions;
 mod stops;
 
