@@ -130,8 +130,8 @@ where
 }
 
 /// A box bound to `pile`, connected, booted (Accepted) and asked its feature profiles, with the
-/// server having taken in the answer (the boxes view shows `smart_charging`). Whether the view
-/// says `accepted` is checked where the link is tested, not here in every test's set-up.
+/// server having taken in the answer (the boxes view shows it `accepted` and its
+/// `smart_charging`).
 pub async fn online_box(
     app: &TestApp,
     op: &str,
@@ -157,7 +157,8 @@ pub async fn online_box(
     );
     eventually("the server takes in the feature profiles", || async {
         let b = box_view(app, op, id).await;
-        (b["connected"] == true && b["smart_charging"] == smart).then_some(())
+        (b["connected"] == true && b["accepted"] == true && b["smart_charging"] == smart)
+            .then_some(())
     })
     .await;
     cp
