@@ -208,6 +208,8 @@ struct BoxState {
     last_seen: i64,
     /// Its pile was faulted because it went silent (once per silence).
     silent: bool,
+    /// When `last_seen` was last written to the database (for the other instances).
+    stored_seen: i64,
     status: Option<String>,
     error_code: Option<String>,
     /// Its boot was accepted (on this link, or before: a box may reconnect without booting).
@@ -408,10 +410,25 @@ impl ChargeBoxes {
     /// The box was heard from.
     pub fn seen(&self, id: &str) {
         let now = self.now();
-        self.with_box(id, |b| {
+        // Written for the other instances at most twice a heartbeat interval, off the call.
+        let every = (self.settings.heartbeat_secs as i64 * 500).max(1000);
+        let store = self.with_box(id, |b| {
             b.last_seen = now;
             b.silent = false;
+            let due = now - b.stored_seen >= every || now < b.stored_seen;
+            if due {
+                b.stored_seen = now;
+            }
+            due
         });
+        if store {
+            let (store, id) = (self.store.clone(), id.to_owned());
+            tokio::spawn(async move {
+                if let Err(e) = store::touch_box(store.pool(), &id, now).await {
+                    tracing::warn!(error = %e, charge_box = %id, "cannot note when a box was heard");
+                }
+            });
+        }
     }
 
     /// Connected boxes (for `/metrics`).
@@ -968,6 +985,13 @@ impl ChargeBoxes {
                     }
                 }
             });
+            if silent
+                && self
+                    .heard_elsewhere(&look.charge_box, now - silence_ms)
+                    .await
+            {
+                silent = false;
+            }
             if silent {
                 tracing::warn!(charge_box = %look.charge_box, pile = %look.pile, "charge box silent: pile faulted");
                 self.stats.silent_faults.fetch_add(1, Ordering::Relaxed);
@@ -984,6 +1008,27 @@ impl ChargeBoxes {
                 tokio::spawn(
                     async move { this.send_and_follow(&charge_box, &pile, command).await },
                 );
+            }
+        }
+    }
+
+    /// Whether another instance heard box `id` after `since` (then it is linked there, not
+    /// silent; this process takes the time in).
+    async fn heard_elsewhere(&self, id: &str, since: i64) -> bool {
+        match store::box_last_seen(self.store.pool(), id).await {
+            Ok(Some(at)) if at > since => {
+                self.with_box(id, |b| {
+                    b.last_seen = b.last_seen.max(at);
+                    b.silent = false;
+                });
+                true
+            }
+            Ok(_) => false,
+            Err(e) => {
+                // Not known: no fault on a guess.
+                tracing::warn!(error = %e, charge_box = %id, "cannot read when a box was heard");
+                self.with_box(id, |b| b.silent = false);
+                true
             }
         }
     }

@@ -87,6 +87,36 @@ pub async fn set_box_info<'e, E: Executor<'e, Database = Any>>(
     Ok(())
 }
 
+/// Box `id` was heard at `now`.
+pub async fn touch_box<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    id: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE charging_boxes SET last_seen_at = $2 WHERE id = $1 \
+         AND (last_seen_at IS NULL OR last_seen_at < $2)",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+/// When any instance last heard box `id`.
+pub async fn box_last_seen<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    id: &str,
+) -> Result<Option<i64>, sqlx::Error> {
+    let row: Option<(Option<i64>,)> =
+        sqlx::query_as("SELECT last_seen_at FROM charging_boxes WHERE id = $1")
+            .bind(id)
+            .fetch_optional(ex)
+            .await?;
+    Ok(row.and_then(|(t,)| t))
+}
+
 pub async fn delete_box<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     id: &str,
