@@ -12,6 +12,7 @@ import asyncio
 import base64
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -143,6 +144,7 @@ class Server:
         env.update(
             {
                 "RUST_LOG": os.environ.get("OCPP_PY_RUST_LOG", "info"),
+                "NO_COLOR": "1",
                 "UTILHALL_AUTH__ARGON2_MEMORY_KIB": "8192",
                 "UTILHALL_AUTH__ARGON2_ITERATIONS": "1",
                 "UTILHALL_AUTH__ADMIN_LOGIN_IP_LIMIT": "0",
@@ -213,7 +215,7 @@ class Server:
     def log_text(self) -> str:
         try:
             with open(self.log_path, encoding="utf-8", errors="replace") as f:
-                return f.read()
+                return re.sub(r"\x1b\[[0-9;]*m", "", f.read())
         except OSError:
             return ""
 
@@ -605,6 +607,13 @@ class Box(ChargePoint):
         except asyncio.TimeoutError:
             got = [a for a, _ in self.received]
             raise Failure(f"{self.box_id}: the server sent no {action} within {timeout:.0f} s (calls it sent: {got})")
+
+    def drain(self, action: str) -> list[dict]:
+        """Forgets the calls `action` received so far (e.g. repeated RemoteStops); returns them."""
+        q, out = self.queues[action], []
+        while not q.empty():
+            out.append(q.get_nowait())
+        return out
 
     async def no_call(self, action: str, wait: float = 0.5) -> None:
         await asyncio.sleep(wait)
