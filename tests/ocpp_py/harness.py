@@ -499,6 +499,24 @@ class Box(ChargePoint):
         finally:
             self.closed.set()
 
+    def keepalive(self, every: float = 10.0) -> None:
+        """Heartbeats every `every` real seconds (the server closes links silent for three
+        heartbeat intervals of real time), until the socket closes."""
+
+        async def beat():
+            while not self.closed.is_set():
+                try:
+                    await asyncio.wait_for(self.closed.wait(), every)
+                    return
+                except asyncio.TimeoutError:
+                    pass
+                try:
+                    await self.call(call.Heartbeat(), suppress=True)
+                except Exception:  # noqa: BLE001 - a heartbeat is best effort
+                    pass
+
+        self.hb_task = asyncio.create_task(beat())
+
     async def disconnect(self) -> None:
         if self.ws is not None:
             await self.ws.close()
@@ -714,6 +732,7 @@ async def booted(box: Box, api: Api) -> Box:
     await box.connect()
     r = await box.boot()
     eq(r.status, "Accepted", f"{box.box_id}: BootNotification.conf status")
+    box.keepalive(min(float(r.interval), 10.0))
     box.synced(parse_time(r.current_time))
     await box.status("Available")
     return box

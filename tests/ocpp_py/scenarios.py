@@ -569,6 +569,7 @@ async def reconnect_during_session(api: Api) -> None:
     # of 15:00 it kept while away, then the one of now.
     await move(api, local(15, 10), box)
     await box.connect()
+    box.keepalive()
     await box.meter_values([(local(15, 0), 510_000)])
     i = await api.info(erin)
     near(i["charged"], 10.0, "erin charged after the reading of 15:00 sent on reconnect")
@@ -603,6 +604,7 @@ async def reconnect_during_session(api: Api) -> None:
     await until("CP-F1 connected=false", gone)
     await move(api, local(18, 20), box)
     await box.connect()
+    box.keepalive()
     box.now = local(18, 10)
     box.meter = 608_000
     r = await box.stop_tx(reason="EVDisconnected", transaction_data=[(local(18, 0), 606_000), (local(18, 10), 608_000)])
