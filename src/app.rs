@@ -86,6 +86,26 @@ fn settings(config: &Config) -> anyhow::Result<Settings> {
             .charging
             .to_config(zone.offset_secs())
             .map_err(|e| anyhow::anyhow!("[charging] {e}"))?,
+        ocpp: {
+            let o = &config.ocpp;
+            anyhow::ensure!(
+                (1..=86_400).contains(&o.heartbeat_secs),
+                "ocpp.heartbeat_secs must be 1-86400"
+            );
+            anyhow::ensure!(
+                o.offline_heartbeats >= 1,
+                "ocpp.offline_heartbeats must be at least 1"
+            );
+            anyhow::ensure!(
+                (1..=600).contains(&o.call_timeout_secs),
+                "ocpp.call_timeout_secs must be 1-600"
+            );
+            crate::domain::charging::boxes::OcppSettings {
+                heartbeat_secs: o.heartbeat_secs,
+                offline_heartbeats: o.offline_heartbeats,
+                call_timeout_secs: o.call_timeout_secs,
+            }
+        },
         seasons: SeasonCalendar {
             start: SeasonCalendar::parse_month_day(&config.heating.season_start)
                 .context("heating.season_start must be MM-DD")?,

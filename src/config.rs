@@ -65,6 +65,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Redis, shared by every instance (`redis.url`).
     pub redis: RedisConfig,
+    /// The OCPP charge boxes' timing.
+    pub ocpp: OcppConfig,
     /// Surface name -> extra listener address serving that surface at its root.
     pub surface_bind: BTreeMap<String, String>,
 }
@@ -300,6 +302,29 @@ impl Default for LimitsConfig {
     fn default() -> Self {
         LimitsConfig {
             store: "auto".into(),
+        }
+    }
+}
+
+/// The OCPP charge boxes' timing (`[ocpp]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OcppConfig {
+    /// The heartbeat interval boxes are given at boot (seconds).
+    pub heartbeat_secs: u64,
+    /// A box silent for longer than this many heartbeat intervals has its pile faulted.
+    pub offline_heartbeats: u32,
+    /// How long the server waits for a box's answer (seconds).
+    pub call_timeout_secs: u64,
+}
+
+impl Default for OcppConfig {
+    fn default() -> Self {
+        let d = crate::domain::charging::boxes::OcppSettings::default();
+        OcppConfig {
+            heartbeat_secs: d.heartbeat_secs,
+            offline_heartbeats: d.offline_heartbeats,
+            call_timeout_secs: d.call_timeout_secs,
         }
     }
 }

@@ -158,6 +158,15 @@ pub fn spawn(
             _ = async { while !stopping(done.changed().await, &done) {} } => {}
         }
     });
+    // The charge boxes connected to this instance do what the station wants of them.
+    let boxes = services.boxes.clone();
+    let mut done = stop.clone();
+    tasks.spawn(async move {
+        tokio::select! {
+            _ = boxes.watch() => {}
+            _ = async { while !stopping(done.changed().await, &done) {} } => {}
+        }
+    });
     set
 }
 

@@ -28,6 +28,8 @@ pub enum Entity {
     Device,
     Product,
     Ticket,
+    ChargeBox,
+    IdTag,
     Other,
 }
 
@@ -57,6 +59,8 @@ impl fmt::Display for Entity {
             Entity::Device => "device",
             Entity::Product => "product",
             Entity::Ticket => "ticket",
+            Entity::ChargeBox => "charge box",
+            Entity::IdTag => "id tag",
             Entity::Other => "resource",
         };
         f.write_str(s)
@@ -102,6 +106,8 @@ pub enum Service {
     Storage,
     /// Where the limits shared by instances are kept (Redis).
     Limits,
+    /// An OCPP charge box that did not answer in time.
+    ChargeBox,
 }
 
 /// A validation failure: which field, and a message fit to show a user.

@@ -88,6 +88,8 @@ pub struct Settings {
     pub retail_max_upload_bytes: usize,
     /// The charging station's set-up, used when the database has none yet.
     pub charging: charging::station::StationConfig,
+    /// The OCPP charge boxes' timing.
+    pub ocpp: charging::boxes::OcppSettings,
 }
 
 impl Default for Settings {
@@ -111,6 +113,7 @@ impl Default for Settings {
             retail_upload_dir: std::path::PathBuf::from("./data/uploads"),
             retail_max_upload_bytes: 2 * 1024 * 1024,
             charging: Default::default(),
+            ocpp: Default::default(),
         }
     }
 }
@@ -150,6 +153,8 @@ pub struct Services {
     pub meter: Arc<meter::Meter>,
     /// The EV charging station.
     pub charging: Arc<charging::Charging>,
+    /// The charge boxes (OCPP) that drive some of its piles.
+    pub boxes: Arc<charging::boxes::ChargeBoxes>,
     /// The IoT platform (seed 002).
     pub iot: iot::Iot,
 }
@@ -277,6 +282,13 @@ impl Services {
             )
             .await?,
         );
+        let boxes = charging::boxes::ChargeBoxes::new(
+            charging.clone(),
+            store.clone(),
+            clock.clone(),
+            passwords.clone(),
+            settings.ocpp,
+        );
         let iot = iot::Iot::new(
             store.clone(),
             clock.clone(),
@@ -306,6 +318,7 @@ impl Services {
             retail_data,
             meter,
             charging,
+            boxes,
             iot,
             settings,
         })

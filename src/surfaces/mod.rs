@@ -10,6 +10,7 @@ pub mod heating;
 pub mod iot;
 pub mod listener;
 pub mod meter;
+pub mod ocpp;
 pub mod payments;
 pub mod ratelimit;
 pub mod retail;
@@ -159,7 +160,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(),
+        state.metrics.render() + &state.ocpp.render(&state.boxes),
     )
         .into_response()
 }
@@ -202,6 +203,11 @@ pub fn main_router(state: &AppState) -> Router {
         .nest(
             "/admin/v1",
             tracked(admin::router(state.clone()), "admin", state),
+        )
+        .merge(
+            Router::new()
+                .route("/ocpp/{id}", get(ocpp::connect))
+                .with_state(state.clone()),
         )
         .fallback(not_found)
 }

@@ -38,6 +38,8 @@ pub struct Shared {
     /// IoT orders as AD-01/AD-03 write them, each as of the order's version: an order read
     /// again unchanged is not written again.
     pub iot_orders_written: Recent<RawValue>,
+    /// Calls received from OCPP charge boxes, by action.
+    pub ocpp: crate::surfaces::ocpp::OcppCounters,
 }
 
 /// How many written orders [`Shared::iot_orders_written`] keeps (each about 1.5 KiB).
@@ -74,6 +76,7 @@ impl AppState {
             iot_orders_written: Recent::new(WRITTEN_ORDERS),
             config: Arc::new(config),
             metrics: Metrics::default(),
+            ocpp: Default::default(),
         }))
     }
 }

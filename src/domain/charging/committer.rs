@@ -31,7 +31,7 @@ use super::live::{
 };
 use super::service::{CarView, NoticeKind, PileAction};
 use super::settings::StationSettings;
-use super::station::{CarId, Event, Mode, Place, Refusal, StationConfig};
+use super::station::{CarId, Event, Mode, PileState, Place, Refusal, Starter, StationConfig};
 use crate::domain::bus::{Bus, Topic};
 use crate::domain::{Clock, Entity, Error, Result};
 use crate::store::charging::{self as store, RecordRow};
@@ -72,6 +72,40 @@ pub(super) enum Change {
         changes: serde_json::Map<String, serde_json::Value>,
         reset: bool,
     },
+    /// Binds charge box `charge_box` to `pile` (which becomes an OCPP pile), or unbinds it.
+    Bind {
+        charge_box: String,
+        pile: Option<String>,
+    },
+    /// What an OCPP pile's box reported.
+    Metering(Metering),
+}
+
+/// What an OCPP pile's box reported (see [`super::boxes`]).
+pub(super) enum Metering {
+    /// A transaction started: for a called car, or a driver's card.
+    Start {
+        pile: String,
+        starter: Starter,
+        meter_wh: i64,
+        at: i64,
+    },
+    Readings {
+        pile: String,
+        tx: i64,
+        readings: Vec<(i64, i64)>,
+    },
+    Stop {
+        pile: String,
+        tx: i64,
+        meter_wh: i64,
+        at: i64,
+        readings: Vec<(i64, i64)>,
+    },
+    /// The box is faulted, or was not heard from for too long: a fault, if the pile works.
+    Faulted { pile: String },
+    /// The box is available again: a recovery, if the pile is down with a fault.
+    Available { pile: String },
 }
 
 /// What a change did.
@@ -85,6 +119,12 @@ pub(super) enum Answer {
     },
     /// The configuration in force.
     Config(StationConfig),
+    /// The transaction a start opened (or had opened).
+    Started(i64),
+    /// Meter readings lower than the last, ignored.
+    Metered {
+        regressed: usize,
+    },
 }
 
 /// A change waiting for its batch.
@@ -103,6 +143,10 @@ enum Applied {
         stream: Option<Listener>,
     },
     Config(StationConfig),
+    Started(i64),
+    Metered {
+        regressed: usize,
+    },
 }
 
 /// What a batch writes: one log row per operation, the detail records, and the notices that
@@ -155,6 +199,7 @@ impl Charging {
                 utc_offset_secs: self.settings.zone.offset_secs(),
                 state: self.live.state.clone(),
                 bus: self.bus.clone(),
+                batches: self.batches.clone(),
             };
             tokio::spawn(committer.run(receiver));
             sender
@@ -177,6 +222,8 @@ struct Committer {
     state: Arc<Mutex<LiveState>>,
     /// The other instances, told of each batch once it is durable.
     bus: Arc<OnceLock<Arc<dyn Bus>>>,
+    /// Told after each batch (the charge boxes' watch).
+    batches: Arc<OnceLock<Arc<tokio::sync::Notify>>>,
 }
 
 /// One error for each of a failed batch's callers.
@@ -294,6 +341,9 @@ impl Committer {
         if let (false, Some(bus)) = (batch.ops.is_empty(), self.bus.get()) {
             bus.announce(Topic::Charging, live.version);
         }
+        if let (false, Some(batches)) = (batch.ops.is_empty(), self.batches.get()) {
+            batches.notify_one();
+        }
         let answers = applied
             .into_iter()
             .map(|a| a.map(|a| answer(live, a)))
@@ -366,6 +416,8 @@ impl Committer {
             Arrived(String, Option<Listener>),
             Request(CarId, String),
             Config(StationConfig),
+            Started,
+            Metered,
         }
         let request_of = |live: &LiveState, user: &str| {
             live.active
@@ -468,9 +520,31 @@ impl Committer {
                 };
                 (op, Then::Config(config))
             }
+            Change::Bind { charge_box, pile } => match bind(live, &charge_box, pile) {
+                Ok(Some(config)) => (
+                    Op::Configure {
+                        config: config.clone(),
+                    },
+                    Then::Config(config),
+                ),
+                Ok(None) => return Ok(Ok(Applied::Config(live.station.config.clone()))),
+                Err(e) => return Ok(Err(e)),
+            },
+            Change::Metering(m) => match metering(live, m) {
+                Ok(Some((op, started))) => (
+                    op,
+                    if started {
+                        Then::Started
+                    } else {
+                        Then::Metered
+                    },
+                ),
+                Ok(None) => return Ok(Ok(Applied::Metered { regressed: 0 })),
+                Err(e) => return Ok(Err(e)),
+            },
         };
         let before = live.station.now();
-        let (car, events) = match run(&mut live.station, now, &op) {
+        let (ran, events) = match run(&mut live.station, now, &op) {
             Ok(done) => done,
             Err(r) => {
                 live.station.undo_time_to(before);
@@ -478,8 +552,13 @@ impl Committer {
             }
         };
         batch.log(live, now, &op, events)?;
+        let car = ran.car;
         Ok(Ok(match then {
             Then::Done => Applied::Done,
+            Then::Started => Applied::Started(ran.tx.unwrap_or_default()),
+            Then::Metered => Applied::Metered {
+                regressed: ran.regressed,
+            },
             Then::Config(config) => Applied::Config(config),
             Then::Request(car, user) => Applied::Request {
                 car,
@@ -569,6 +648,8 @@ fn answer(live: &mut LiveState, applied: Applied) -> Answer {
     match applied {
         Applied::Done => Answer::Done,
         Applied::Config(config) => Answer::Config(config),
+        Applied::Started(tx) => Answer::Started(tx),
+        Applied::Metered { regressed } => Answer::Metered { regressed },
         Applied::Request {
             car,
             user,
@@ -638,4 +719,113 @@ pub(super) fn check_config(c: &StationConfig) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The configuration with charge box `charge_box` bound to `pile` (or to none); `None` when
+/// nothing changes. A pile with a car on it keeps its kind until the car has gone.
+fn bind(live: &LiveState, charge_box: &str, pile: Option<String>) -> Result<Option<StationConfig>> {
+    let st = &live.station;
+    let mut config = st.config.clone();
+    let occupied = |id: &str| {
+        st.piles
+            .iter()
+            .find(|p| p.id == id)
+            .is_some_and(|p| !p.queue.is_empty())
+    };
+    let current = config
+        .ocpp_piles
+        .iter()
+        .find(|(_, b)| b.as_str() == charge_box)
+        .map(|(p, _)| p.clone());
+    if current == pile {
+        return Ok(None);
+    }
+    if let Some(old) = &current {
+        if occupied(old) {
+            return Err(Error::State(format!(
+                "充电桩 {old} 上有车辆，不能解除与充电设备的绑定"
+            )));
+        }
+        config.ocpp_piles.remove(old);
+    }
+    if let Some(new) = pile {
+        if !st.piles.iter().any(|p| p.id == new) {
+            return Err(Error::NotFound(Entity::Pile));
+        }
+        if config.ocpp_piles.contains_key(&new) {
+            return Err(Error::State(format!("充电桩 {new} 已绑定其他充电设备")));
+        }
+        if occupied(&new) {
+            return Err(Error::State(format!(
+                "充电桩 {new} 上有车辆，请等其空闲后再绑定"
+            )));
+        }
+        config.ocpp_piles.insert(new, charge_box.to_owned());
+    }
+    Ok(Some(config))
+}
+
+/// The operation a box's report makes, if any (`true`: a start, answered with its
+/// transaction). Readings and stops of a transaction no longer under way make none: a stop is
+/// billed once, and the log does not fill with what changes nothing.
+fn metering(live: &LiveState, m: Metering) -> Result<Option<(Op, bool)>> {
+    let st = &live.station;
+    let pile_of = |id: &str| {
+        st.piles
+            .iter()
+            .find(|p| p.id == id)
+            .ok_or(Error::NotFound(Entity::Pile))
+    };
+    let current_tx = |id: &str| pile_of(id).map(|p| p.metered.as_ref().and_then(|m| m.tx));
+    Ok(match m {
+        Metering::Start {
+            pile,
+            starter,
+            meter_wh,
+            at,
+        } => {
+            if let Starter::Driver(user) = &starter {
+                // A driver with a request elsewhere cannot start another here.
+                if let Some(car) = live.active.get(user) {
+                    let head = pile_of(&pile)?.queue.front();
+                    if head != Some(car) {
+                        return Err(Error::Conflict(Entity::ChargingRequest));
+                    }
+                }
+            }
+            Some((
+                Op::MeterStart {
+                    pile,
+                    starter,
+                    meter_wh,
+                    at,
+                },
+                true,
+            ))
+        }
+        Metering::Readings { pile, tx, readings } => {
+            (current_tx(&pile)? == Some(tx)).then_some((Op::Meter { pile, tx, readings }, false))
+        }
+        Metering::Stop {
+            pile,
+            tx,
+            meter_wh,
+            at,
+            readings,
+        } => (current_tx(&pile)? == Some(tx)).then_some((
+            Op::MeterStop {
+                pile,
+                tx,
+                meter_wh,
+                at,
+                readings,
+            },
+            false,
+        )),
+        Metering::Faulted { pile } => (pile_of(&pile)?.state == PileState::Working)
+            .then_some((Op::TakeDown { pile, fault: true }, false)),
+        Metering::Available { pile } => {
+            (pile_of(&pile)?.state == PileState::Fault).then_some((Op::BringUp { pile }, false))
+        }
+    })
 }

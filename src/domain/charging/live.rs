@@ -12,7 +12,9 @@ use tokio::sync::{Mutex, mpsc};
 
 use super::committer::{Pending, check_config};
 use super::service::{CarState, CarView, Notice, NoticeKind, Record};
-use super::station::{CarId, DetailRecord, Event, Mode, Place, Refusal, Station, StationConfig};
+use super::station::{
+    CarId, DetailRecord, Event, Mode, Place, Refusal, Starter, Station, StationConfig,
+};
 use crate::domain::{Entity, Error, Result, Timestamp};
 use crate::store::Store;
 use crate::store::charging as store;
@@ -69,7 +71,9 @@ pub(super) fn refusal(r: Refusal) -> Error {
         Refusal::NoEnergy => Error::invalid("quantity", r.to_string()),
         Refusal::UnknownCar => Error::NotFound(Entity::ChargingRequest),
         Refusal::UnknownPile => Error::NotFound(Entity::Pile),
+        Refusal::BadReading => Error::invalid("meter", r.to_string()),
         Refusal::WaitingAreaFull
+        | Refusal::NotMetered
         | Refusal::NotWaiting
         | Refusal::PileState
         | Refusal::NoPileOfMode => Error::State(r.to_string()),
@@ -109,6 +113,27 @@ pub(super) enum Op {
     },
     /// The cars due by then finished (the clock moved; logged only when some did).
     Tick,
+    /// An OCPP pile's box started a transaction.
+    MeterStart {
+        pile: String,
+        starter: Starter,
+        meter_wh: i64,
+        at: i64,
+    },
+    /// Readings of an OCPP pile's transaction (time by the box's clock, Wh).
+    Meter {
+        pile: String,
+        tx: i64,
+        readings: Vec<(i64, i64)>,
+    },
+    /// An OCPP pile's box stopped a transaction.
+    MeterStop {
+        pile: String,
+        tx: i64,
+        meter_wh: i64,
+        at: i64,
+        readings: Vec<(i64, i64)>,
+    },
     /// A new, empty station (new piles, or a `--dev` reset, which also drops the records).
     Rebuild {
         config: StationConfig,
@@ -138,12 +163,24 @@ const SNAPSHOT_OPS_PER_CAR: i64 = 10;
 /// milliseconds, and not a statement in every batch either.
 pub(super) const PRUNE_STEP: i64 = 1000;
 
-/// Applies `op` at `now`: the new car (arrivals) and what happened.
+/// What an operation gave besides its events.
+#[derive(Debug, Default)]
+pub(super) struct Ran {
+    /// The new car (arrivals).
+    pub(super) car: Option<CarId>,
+    /// The transaction (an OCPP start).
+    pub(super) tx: Option<i64>,
+    /// Meter readings lower than the last, ignored.
+    pub(super) regressed: usize,
+}
+
+/// Applies `op` at `now`: what it gave and what happened.
 pub(super) fn run(
     st: &mut Station,
     now: i64,
     op: &Op,
-) -> std::result::Result<(Option<CarId>, Vec<Event>), Refusal> {
+) -> std::result::Result<(Ran, Vec<Event>), Refusal> {
+    let none = Ran::default;
     Ok(match op {
         Op::Arrive {
             user,
@@ -153,7 +190,13 @@ pub(super) fn run(
         } => {
             let (car, events) = st.arrive(now, user, *mode, *wh)?;
             st.set_capacity(car, *capacity_wh);
-            (Some(car), events)
+            (
+                Ran {
+                    car: Some(car),
+                    ..Ran::default()
+                },
+                events,
+            )
         }
         Op::Modify { car, mode, wh } => {
             // Everything that could refuse is checked before anything changes.
@@ -167,23 +210,69 @@ pub(super) fn run(
             if let Some(mode) = mode {
                 events.extend(st.change_mode(now, *car, *mode)?);
             }
-            (None, events)
+            (none(), events)
         }
-        Op::Cancel { car } => (None, st.cancel(now, *car)?),
-        Op::TakeDown { pile, fault } => (None, st.take_down(now, pile, *fault)?),
-        Op::BringUp { pile } => (None, st.bring_up(now, pile)?),
+        Op::Cancel { car } => (none(), st.cancel(now, *car)?),
+        Op::TakeDown { pile, fault } => (none(), st.take_down(now, pile, *fault)?),
+        Op::BringUp { pile } => (none(), st.bring_up(now, pile)?),
         Op::Configure { config } => {
             let events = st.advance_to(now);
             st.config = config.clone();
-            (None, events)
+            (none(), events)
         }
-        Op::Tick => (None, st.finish_due(now)),
+        Op::Tick => (none(), st.finish_due(now)),
+        Op::MeterStart {
+            pile,
+            starter,
+            meter_wh,
+            at,
+        } => {
+            let (tx, events) = st.metered_start(now, pile, starter, *meter_wh, *at)?;
+            (
+                Ran {
+                    tx: Some(tx),
+                    ..Ran::default()
+                },
+                events,
+            )
+        }
+        Op::Meter { pile, tx, readings } => {
+            let (mut events, mut regressed) = (Vec::new(), 0);
+            for &(at, wh) in readings {
+                let (lower, more) = st.metered_reading(now, pile, *tx, at, wh)?;
+                regressed += usize::from(lower);
+                events.extend(more);
+            }
+            (
+                Ran {
+                    regressed,
+                    ..Ran::default()
+                },
+                events,
+            )
+        }
+        Op::MeterStop {
+            pile,
+            tx,
+            meter_wh,
+            at,
+            readings,
+        } => {
+            let (regressed, events) = st.metered_stop(now, pile, *tx, *meter_wh, *at, readings)?;
+            (
+                Ran {
+                    regressed,
+                    ..Ran::default()
+                },
+                events,
+            )
+        }
         Op::Rebuild { config, .. } => {
             let events = st.send_everyone_away();
             let mut fresh = Station::new(config.clone(), now.max(st.now()));
             fresh.continue_numbering_from(st);
             *st = fresh;
-            (None, events)
+            (none(), events)
         }
     })
 }

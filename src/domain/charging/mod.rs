@@ -19,6 +19,7 @@ use super::passwords::PasswordHasher;
 use super::{Clock, Result, Settings};
 use crate::store::Store;
 
+pub mod boxes;
 mod committer;
 mod live;
 pub mod service;
@@ -46,6 +47,8 @@ pub struct Charging {
     /// The other instances sharing the station, when there can be any (PostgreSQL): each batch
     /// is announced to them, and theirs followed (see [`sharing`]).
     bus: Arc<OnceLock<Arc<dyn Bus>>>,
+    /// Told after every batch (the charge boxes' watch, see [`boxes`]).
+    batches: Arc<OnceLock<Arc<tokio::sync::Notify>>>,
 }
 
 impl Charging {
@@ -68,7 +71,13 @@ impl Charging {
             guard,
             live,
             bus: Arc::default(),
+            batches: Arc::default(),
         })
+    }
+
+    /// `notify` is told after every batch of changes to the station.
+    pub fn watch_batches(&self, notify: Arc<tokio::sync::Notify>) {
+        let _ = self.batches.set(notify);
     }
 
     /// The demo data (`--demo`): the charging document's example driver `test` / `123456`.

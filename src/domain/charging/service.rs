@@ -79,6 +79,8 @@ pub struct PileView {
     pub charge_fee: i64,
     pub service_fee: i64,
     pub cars: Vec<CarView>,
+    /// The OCPP charge box that drives it (`None`: a simulated pile).
+    pub charge_box: Option<String>,
 }
 
 /// A detail record with the pile's number.
@@ -404,6 +406,7 @@ impl Charging {
                 charge_fee: p.charge_fee,
                 service_fee: p.service_fee,
                 cars: p.queue.iter().filter_map(|c| live.view(*c)).collect(),
+                charge_box: st.config.ocpp_piles.get(&p.id).cloned(),
             })
             .collect())
     }

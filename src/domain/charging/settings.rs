@@ -113,6 +113,7 @@ impl StationSettings {
                 service_fee: fen_per_kwh(self.service_fee, "service_fee")?,
                 utc_offset_secs,
             },
+            ocpp_piles: Default::default(),
         })
     }
 
@@ -130,7 +131,10 @@ impl StationSettings {
         merged.extend(changes);
         let settings: StationSettings = serde_json::from_value(serde_json::Value::Object(merged))
             .map_err(|e| Error::invalid("config", e.to_string()))?;
-        settings.to_config(utc_offset_secs)
+        let mut new = settings.to_config(utc_offset_secs)?;
+        // Which piles boxes drive is the charge boxes' business (`PUT .../boxes/{id}`).
+        new.ocpp_piles = config.ocpp_piles.clone();
+        Ok(new)
     }
 
     /// The scheduler's configuration in an operator's units.

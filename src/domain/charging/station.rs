@@ -7,11 +7,11 @@
 //! own: the next finishing time of every pile is kept in an ordered set, so moving the clock
 //! costs a logarithmic step per finish.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
-use super::tariff::{Tariff, duration_ms, energy_wh};
+use super::tariff::{Tariff, duration_ms, energy_wh, fen_of_milli};
 use super::waiting_line::WaitingLine;
 
 /// A charging request (one car's stay at the station).
@@ -66,6 +66,10 @@ pub struct StationConfig {
     pub queue_len: usize,
     pub fault_policy: FaultPolicy,
     pub tariff: Tariff,
+    /// The piles driven by an OCPP charge box, each with its box's id; the others are
+    /// simulated (they deliver their rated power until the car has what it asked for).
+    #[serde(default)]
+    pub ocpp_piles: BTreeMap<String, String>,
 }
 
 impl Default for StationConfig {
@@ -79,6 +83,7 @@ impl Default for StationConfig {
             queue_len: 3,
             fault_policy: FaultPolicy::Priority,
             tariff: Tariff::standard(),
+            ocpp_piles: BTreeMap::new(),
         }
     }
 }
@@ -110,7 +115,55 @@ pub struct Pile {
     /// applies to the sessions that begin after it).
     #[serde(default)]
     pub session_tariff: Option<Tariff>,
+    /// The session under way on an OCPP pile: what its meter says.
+    #[serde(default)]
+    pub metered: Option<Metered>,
 }
+
+/// A session on an OCPP pile. The car was called at `charging_since`; the box's transaction
+/// starts when the driver plugs in, and its meter readings, not the pile's rated power, say what
+/// was delivered and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Metered {
+    /// The box's transaction, once it started.
+    pub tx: Option<i64>,
+    /// The meter when the transaction started (Wh).
+    pub meter_start_wh: i64,
+    pub started_at: i64,
+    /// The last reading taken into account: when, and the meter (Wh).
+    pub last_at: i64,
+    pub last_wh: i64,
+    /// The charge fee of the energy metered so far, in thousandths of a fen.
+    pub milli_fen: i64,
+    /// The server wants the transaction stopped: the car has what it asked for (`Finished`) or
+    /// its driver cancelled (`Cancelled`). The car stays until the box says it stopped.
+    pub stopping: Option<EndReason>,
+}
+
+impl Metered {
+    /// Energy metered since the transaction started (Wh).
+    pub fn delivered_wh(&self) -> i64 {
+        if self.tx.is_some() {
+            (self.last_wh - self.meter_start_wh).max(0)
+        } else {
+            0
+        }
+    }
+}
+
+/// Who starts a transaction on an OCPP pile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Starter {
+    /// The car the server called to the pile (the id tag it gave the box for it).
+    Car(CarId),
+    /// A driver's own card.
+    Driver(String),
+}
+
+/// Energy a walk-in session (a driver's card on an idle pile, no request made) may take at most:
+/// the box stops it when the car is full, or the server at this much.
+pub const WALK_IN_WH: i64 = 100_000;
 
 impl Pile {
     /// Time until the pile's queue is through (ms from `now`).
@@ -121,6 +174,10 @@ impl Pile {
                 continue;
             };
             total += match (pos, self.charging_since) {
+                (0, Some(_)) if self.metered.is_some() => {
+                    let done = self.metered.as_ref().map_or(0, Metered::delivered_wh);
+                    duration_ms(self.power_w, car.remaining_wh - done)
+                }
                 (0, Some(since)) => {
                     (since + duration_ms(self.power_w, car.remaining_wh) - now).max(0)
                 }
@@ -255,6 +312,10 @@ pub enum Refusal {
     PileState,
     #[error("本站没有这种模式的充电桩")]
     NoPileOfMode,
+    #[error("该充电桩不是OCPP充电桩")]
+    NotMetered,
+    #[error("电表读数无效")]
+    BadReading,
 }
 
 /// The working piles with a free place, by mode: those with cars by the absolute end of their
@@ -329,6 +390,9 @@ pub struct Station {
     /// The next detail record's number.
     #[serde(default = "first_record")]
     next_record: u64,
+    /// The next OCPP transaction id.
+    #[serde(default = "first_tx")]
+    next_tx: i64,
     /// The piles with a free place, ordered for dispatch; rebuilt after loading.
     #[serde(skip)]
     free: Option<FreeIndex>,
@@ -338,6 +402,10 @@ pub struct Station {
 }
 
 fn first_record() -> u64 {
+    1
+}
+
+fn first_tx() -> i64 {
     1
 }
 
@@ -362,6 +430,7 @@ impl Station {
                     charge_fee: 0,
                     service_fee: 0,
                     session_tariff: None,
+                    metered: None,
                 });
             }
         }
@@ -377,6 +446,7 @@ impl Station {
             next_waiting_order: 1,
             finishes: BTreeSet::new(),
             next_record: 1,
+            next_tx: 1,
             free: None,
             events: Vec::new(),
         }
@@ -409,6 +479,7 @@ impl Station {
     pub fn continue_numbering_from(&mut self, old: &Station) {
         self.next_record = self.next_record.max(old.next_record);
         self.next_car = self.next_car.max(old.next_car);
+        self.next_tx = self.next_tx.max(old.next_tx);
     }
 
     /// Sends every car away (the station is being replaced), in the order they came.
@@ -498,6 +569,15 @@ impl Station {
         let (mut wh, mut fee) = (car.delivered_wh, car.fees_so_far);
         if let Place::Queue(p) = car.place {
             let pile = &self.piles[p];
+            if let (Some(m), Some(&head)) = (&pile.metered, pile.queue.front()) {
+                if head == id {
+                    let done = m.delivered_wh();
+                    let service = i128::from(done) * i128::from(self.session_tariff(p).service_fee);
+                    wh += done;
+                    fee += fen_of_milli(i128::from(m.milli_fen)) + fen_of_milli(service);
+                }
+                return Some((wh, fee));
+            }
             if let (Some(since), Some(&head)) = (pile.charging_since, pile.queue.front()) {
                 if head == id {
                     let finish = since + duration_ms(pile.power_w, car.remaining_wh);
@@ -605,9 +685,15 @@ impl Station {
                 self.finish_car_without_session(id);
             }
             Place::Queue(p) => {
-                if self.piles[p].queue.front() == Some(&id)
-                    && self.piles[p].charging_since.is_some()
-                {
+                let head = self.piles[p].queue.front() == Some(&id);
+                if let (true, Some(m)) = (head, self.piles[p].metered.as_mut()) {
+                    if m.tx.is_some() {
+                        // The box stops the transaction; its stop closes the session.
+                        m.stopping.get_or_insert(EndReason::Cancelled);
+                        return Ok(std::mem::take(&mut self.events));
+                    }
+                }
+                if head && self.piles[p].charging_since.is_some() {
                     self.end_head(p, EndReason::Cancelled);
                 } else {
                     self.piles[p].queue.retain(|c| *c != id);
@@ -900,11 +986,25 @@ impl Station {
         let Some(car) = self.cars.get(&id) else {
             return;
         };
+        let ocpp = self.config.ocpp_piles.contains_key(&self.piles[p].id);
         let pile = &mut self.piles[p];
         pile.charging_since = Some(self.now);
         pile.session_tariff = Some(self.config.tariff.clone());
-        let finish = self.now + duration_ms(pile.power_w, car.remaining_wh);
-        self.finishes.insert((finish, p));
+        if ocpp {
+            // Called: the box is asked to start; its meter tells the rest.
+            pile.metered = Some(Metered {
+                tx: None,
+                meter_start_wh: 0,
+                started_at: self.now,
+                last_at: self.now,
+                last_wh: 0,
+                milli_fen: 0,
+                stopping: None,
+            });
+        } else {
+            let finish = self.now + duration_ms(pile.power_w, car.remaining_wh);
+            self.finishes.insert((finish, p));
+        }
         self.events.push(Event::Started {
             car: id,
             pile: pile.id.clone(),
@@ -929,11 +1029,14 @@ impl Station {
 
     /// Stops the head's session (fault, switch-off); the car stays, needing what is missing.
     fn interrupt_head(&mut self, p: usize, reason: EndReason) {
-        if let Some((_, Some(record))) = self.close_session(p, reason) {
-            self.events.push(Event::Ended {
-                record,
-                done: false,
-            });
+        if let Some((id, Some(record))) = self.close_session(p, reason) {
+            // A metered session may have delivered all the car asked for: it leaves.
+            let done = self.cars.get(&id).is_none_or(|c| c.remaining_wh <= 0);
+            if done {
+                self.piles[p].queue.retain(|c| *c != id);
+                self.cars.remove(&id);
+            }
+            self.events.push(Event::Ended { record, done });
         }
     }
 
@@ -946,6 +1049,9 @@ impl Station {
     ) -> Option<(CarId, Option<DetailRecord>)> {
         let since = self.piles[p].charging_since.take()?;
         let id = *self.piles[p].queue.front()?;
+        if let Some(m) = self.piles[p].metered.take() {
+            return Some((id, self.close_metered(p, id, m, reason)));
+        }
         let power = self.piles[p].power_w;
         let finish = since + {
             let car = self.cars.get(&id)?;
@@ -992,6 +1098,236 @@ impl Station {
         pile.charge_fee += charge_fee;
         pile.service_fee += service_fee;
         Some((id, Some(record)))
+    }
+
+    /// The prices of the session under way on pile `p` (those in force when it began).
+    fn session_tariff(&self, p: usize) -> &Tariff {
+        self.piles[p]
+            .session_tariff
+            .as_ref()
+            .unwrap_or(&self.config.tariff)
+    }
+
+    /// Books a metered session: the energy its meter gave, priced over the readings' timeline.
+    fn close_metered(
+        &mut self,
+        p: usize,
+        id: CarId,
+        m: Metered,
+        reason: EndReason,
+    ) -> Option<DetailRecord> {
+        let tariff = self.piles[p].session_tariff.take();
+        let wh = m.delivered_wh();
+        if wh == 0 {
+            return None;
+        }
+        let service_rate = tariff.as_ref().unwrap_or(&self.config.tariff).service_fee;
+        let charge_fee = fen_of_milli(i128::from(m.milli_fen));
+        let service_fee = fen_of_milli(i128::from(wh) * i128::from(service_rate));
+        let car = self.cars.get_mut(&id)?;
+        car.remaining_wh = (car.remaining_wh - wh).max(0);
+        car.delivered_wh += wh;
+        car.fees_so_far += charge_fee + service_fee;
+        let (start, stop) = (m.started_at, m.last_at.max(m.started_at));
+        let record = DetailRecord {
+            id: self.next_record,
+            car: id,
+            requested_at: car.arrived_at,
+            user: car.user.clone(),
+            number: car.number.clone(),
+            pile: self.piles[p].id.clone(),
+            wh,
+            start,
+            stop,
+            charge_fee,
+            service_fee,
+            reason,
+        };
+        self.next_record += 1;
+        let pile = &mut self.piles[p];
+        pile.sessions += 1;
+        pile.charged_ms += stop - start;
+        pile.charged_wh += wh;
+        pile.charge_fee += charge_fee;
+        pile.service_fee += service_fee;
+        Some(record)
+    }
+
+    /// The OCPP pile `pile`'s index, or why not.
+    fn metered_pile(&self, pile: &str) -> Result<usize, Refusal> {
+        let p = self.pile_index(pile)?;
+        if !self.config.ocpp_piles.contains_key(pile) {
+            return Err(Refusal::NotMetered);
+        }
+        Ok(p)
+    }
+
+    /// The box of OCPP pile `pile` started a transaction (`meter_wh` on its meter, at `at` by
+    /// its clock): for the car called there (`Starter::Car`, or the driver of that car by
+    /// card), or, on an idle working pile, a walk-in session for a driver's card. The same start
+    /// again (a box that did not hear the answer) gets the same transaction. Returns the
+    /// transaction id.
+    pub fn metered_start(
+        &mut self,
+        now: i64,
+        pile: &str,
+        starter: &Starter,
+        meter_wh: i64,
+        at: i64,
+    ) -> Result<(i64, Vec<Event>), Refusal> {
+        self.run_until(now);
+        let p = self.metered_pile(pile)?;
+        if meter_wh < 0 {
+            return Err(Refusal::BadReading);
+        }
+        let head = self.piles[p].queue.front().copied();
+        if let (Some(head), Some(m)) = (head, &self.piles[p].metered) {
+            let car = self.cars.get(&head).ok_or(Refusal::UnknownCar)?;
+            let matches = match starter {
+                Starter::Car(id) => *id == head,
+                Starter::Driver(user) => *user == car.user,
+            };
+            if !matches {
+                return Err(Refusal::PileState);
+            }
+            if let Some(tx) = m.tx {
+                return if m.meter_start_wh == meter_wh {
+                    Ok((tx, std::mem::take(&mut self.events)))
+                } else {
+                    Err(Refusal::PileState)
+                };
+            }
+            let since = self.piles[p].charging_since.unwrap_or(self.now);
+            let at = at.clamp(since, self.now);
+            let tx = self.next_tx;
+            self.next_tx += 1;
+            if let Some(m) = self.piles[p].metered.as_mut() {
+                m.tx = Some(tx);
+                m.meter_start_wh = meter_wh;
+                m.started_at = at;
+                m.last_at = at;
+                m.last_wh = meter_wh;
+            }
+            self.refresh(p);
+            return Ok((tx, std::mem::take(&mut self.events)));
+        }
+        let Starter::Driver(user) = starter else {
+            return Err(Refusal::PileState);
+        };
+        if head.is_some() || self.piles[p].state != PileState::Working {
+            return Err(Refusal::PileState);
+        }
+        // A walk-in: the driver's car, straight onto this pile.
+        let id = self.next_car;
+        self.next_car += 1;
+        let mode = self.piles[p].mode;
+        let (seq, number, order) = self.number(mode);
+        self.cars.insert(
+            id,
+            Car {
+                id,
+                user: user.clone(),
+                mode,
+                number: number.clone(),
+                seq,
+                remaining_wh: WALK_IN_WH,
+                delivered_wh: 0,
+                fees_so_far: 0,
+                place: Place::Waiting,
+                arrived_at: self.now,
+                queued_at: None,
+                waiting_order: order,
+                capacity_wh: None,
+            },
+        );
+        self.events.push(Event::Queued { car: id, number });
+        self.place(id, p, false);
+        self.metered_start(now, pile, &Starter::Car(id), meter_wh, at)
+    }
+
+    /// A meter reading of transaction `tx` on OCPP pile `pile`: `wh` at `at` by the box's clock
+    /// (taken between the last reading's time and now). Returns whether it was lower than the
+    /// last one (then ignored). A reading of a transaction no longer under way changes nothing.
+    pub fn metered_reading(
+        &mut self,
+        now: i64,
+        pile: &str,
+        tx: i64,
+        at: i64,
+        wh: i64,
+    ) -> Result<(bool, Vec<Event>), Refusal> {
+        self.run_until(now);
+        let p = self.metered_pile(pile)?;
+        let regressed = self.read_meter(p, tx, at, wh);
+        Ok((regressed, std::mem::take(&mut self.events)))
+    }
+
+    /// Takes a reading into the session of pile `p` if it is transaction `tx`'s; true when it
+    /// was lower than the last (and ignored).
+    fn read_meter(&mut self, p: usize, tx: i64, at: i64, wh: i64) -> bool {
+        let now = self.now;
+        let head = self.piles[p].queue.front().copied();
+        let remaining = head
+            .and_then(|id| self.cars.get(&id))
+            .map_or(0, |c| c.remaining_wh);
+        let tariff = self.piles[p]
+            .session_tariff
+            .clone()
+            .unwrap_or_else(|| self.config.tariff.clone());
+        let Some(m) = self.piles[p].metered.as_mut() else {
+            return false;
+        };
+        if m.tx != Some(tx) {
+            return false;
+        }
+        if wh < m.last_wh {
+            return true;
+        }
+        let at = at.clamp(m.last_at, now.max(m.last_at));
+        let added = tariff.metered_milli_fen(m.last_at, m.last_wh, at, wh);
+        m.milli_fen = m
+            .milli_fen
+            .saturating_add(i64::try_from(added).unwrap_or(i64::MAX));
+        m.last_at = at;
+        m.last_wh = wh;
+        if m.stopping.is_none() && m.delivered_wh() >= remaining {
+            m.stopping = Some(EndReason::Finished);
+        }
+        self.refresh(p);
+        false
+    }
+
+    /// The box of OCPP pile `pile` stopped transaction `tx` (`meter_wh` on its meter at `at`),
+    /// with the readings it kept meanwhile: the session closes with the metered energy and the
+    /// car leaves. A transaction no longer under way (stopped already, or cut short by a fault)
+    /// changes nothing: a stop is billed once. Returns how many readings were lower than the
+    /// last (ignored).
+    pub fn metered_stop(
+        &mut self,
+        now: i64,
+        pile: &str,
+        tx: i64,
+        meter_wh: i64,
+        at: i64,
+        readings: &[(i64, i64)],
+    ) -> Result<(usize, Vec<Event>), Refusal> {
+        self.run_until(now);
+        let p = self.metered_pile(pile)?;
+        if self.piles[p].metered.as_ref().and_then(|m| m.tx) != Some(tx) {
+            return Ok((0, std::mem::take(&mut self.events)));
+        }
+        let mut regressed = 0;
+        for &(t, wh) in readings.iter().chain(std::iter::once(&(at, meter_wh))) {
+            regressed += usize::from(self.read_meter(p, tx, t, wh));
+        }
+        let reason = self.piles[p]
+            .metered
+            .as_ref()
+            .and_then(|m| m.stopping)
+            .unwrap_or(EndReason::Finished);
+        self.end_head(p, reason);
+        self.dispatch();
+        Ok((regressed, std::mem::take(&mut self.events)))
     }
 }
 

@@ -103,6 +103,33 @@ impl Tariff {
             round_milli(total_wh * i128::from(self.service_fee)),
         )
     }
+
+    /// The charge fee, in thousandths of a fen, of `e1 - e0` Wh metered between the readings
+    /// at `t0` and `t1`: the energy is taken as spread evenly over that time (rounded down at
+    /// each tariff boundary, so the pieces add up exactly) and each piece priced at its period.
+    /// Readings at one instant price the energy at that instant's price.
+    pub fn metered_milli_fen(&self, t0: i64, e0: i64, t1: i64, e1: i64) -> i128 {
+        let total = i128::from((e1 - e0).max(0));
+        if t1 <= t0 {
+            return total * i128::from(self.price_at(t1).0);
+        }
+        let span = i128::from(t1 - t0);
+        let energy = |t: i64| total * i128::from(t - t0) / span;
+        let mut milli_fen = 0i128;
+        let mut at = t0;
+        while at < t1 {
+            let (price, period_end) = self.price_at(at);
+            let until = period_end.min(t1);
+            milli_fen += (energy(until) - energy(at)) * i128::from(price);
+            at = until;
+        }
+        milli_fen
+    }
+}
+
+/// Thousandths of a fen rounded half up to fen.
+pub fn fen_of_milli(v: i128) -> i64 {
+    round_milli(v)
 }
 
 fn round_milli(v: i128) -> i64 {

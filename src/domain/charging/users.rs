@@ -89,6 +89,13 @@ impl Charging {
         })
     }
 
+    /// Whether driver `username` exists.
+    pub async fn find_driver(&self, username: &str) -> Result<Option<String>> {
+        Ok(store::user_by_name(self.store.pool(), username)
+            .await?
+            .map(|u| u.username))
+    }
+
     /// Logs a driver in; wrong passwords are limited per account.
     pub async fn login(
         &self,

@@ -1,6 +1,8 @@
 //! SQL of the EV charging station (seed 004): drivers, tokens, the station's snapshot and its
 //! detail records.
 
+pub mod boxes;
+
 use rusqlite::OptionalExtension;
 use sqlx::{Any, Executor};
 

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use super::envelope::{AdminError, Body, OperatorAuth};
 use crate::domain::Timestamp;
+use crate::domain::charging::boxes::{BoxView, Command, Reply as BoxReply};
 use crate::domain::charging::service::{CarView, PileAction, Record, reason_str};
 use crate::domain::charging::settings::StationSettings;
 use crate::domain::charging::station::{Mode, PileState};
@@ -84,6 +85,8 @@ pub async fn piles(State(state): State<AppState>, OperatorAuth(_op): OperatorAut
                 "charge_fee": yuan(p.charge_fee),
                 "service_fee": yuan(p.service_fee),
                 "total_fee": yuan(p.charge_fee + p.service_fee),
+                "kind": if p.charge_box.is_some() { "ocpp" } else { "simulated" },
+                "box": p.charge_box,
                 "cars": p.cars.iter().map(|c| car_json(&state, c)).collect::<Vec<_>>(),
             })
         })
@@ -344,4 +347,182 @@ pub async fn create_driver(
         Json(json!({"username": driver.username})),
     )
         .into_response())
+}
+
+/// A charge box for the operator (never its password).
+fn box_json(b: &BoxView) -> Value {
+    json!({
+        "id": b.id,
+        "pile": b.pile,
+        "connected": b.connected,
+        "last_seen": b.last_seen.map(iso),
+        "vendor": b.vendor,
+        "model": b.model,
+        "serial": b.serial,
+        "firmware": b.firmware,
+        "status": b.status,
+        "error_code": b.error_code,
+        "smart_charging": b.smart_charging,
+        "transaction": b.transaction.as_ref().map(|t| json!({
+            "id": t.id,
+            "car": t.number,
+            "user": t.user,
+            "started_at": iso(t.started_at),
+            "meter_start_kwh": kwh(t.meter_start_wh),
+            "meter_kwh": kwh(t.meter_wh),
+            "charged_kwh": kwh(t.meter_wh - t.meter_start_wh),
+            "stopping": t.stopping,
+        })),
+    })
+}
+
+/// `GET /admin/v1/charging/boxes`: every OCPP charge box, its pile, link and transaction.
+pub async fn list_boxes(State(state): State<AppState>, OperatorAuth(_op): OperatorAuth) -> Reply {
+    let boxes = state.boxes.list().await?;
+    Ok(Json(json!({"boxes": boxes.iter().map(box_json).collect::<Vec<_>>()})).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BoxRequest {
+    password: Option<String>,
+    /// Absent: unchanged; `null`: no pile.
+    #[serde(default, deserialize_with = "present")]
+    pile: Option<Option<String>>,
+}
+
+/// A field that may be `null`: `Some(None)`, told apart from an absent one (`None`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// `PUT /admin/v1/charging/boxes/{id} {"password"?, "pile"?}`: creates a box (a password of
+/// 16-40 characters is then required) or changes its password and the pile it drives.
+pub async fn put_box(
+    State(state): State<AppState>,
+    OperatorAuth(op): OperatorAuth,
+    Path(id): Path<String>,
+    Body(req): Body<BoxRequest>,
+) -> Reply {
+    let view = state
+        .boxes
+        .put(&id, req.password.as_deref(), req.pile.clone())
+        .await?;
+    tracing::info!(operator = %op.username, charge_box = %id, pile = ?view.pile, password_set = req.password.is_some(), "charge box changed");
+    Ok(Json(json!({"box": box_json(&view)})).into_response())
+}
+
+/// `DELETE /admin/v1/charging/boxes/{id}`: the box goes; its pile becomes simulated.
+pub async fn delete_box(
+    State(state): State<AppState>,
+    OperatorAuth(op): OperatorAuth,
+    Path(id): Path<String>,
+) -> Reply {
+    state.boxes.delete(&id).await?;
+    tracing::info!(operator = %op.username, charge_box = %id, "charge box removed");
+    Ok(Json(json!({"deleted": id})).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequest {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+}
+
+fn command_reply(reply: &BoxReply) -> Reply {
+    match reply {
+        BoxReply::Answer(v) => Ok(Json(json!({
+            "status": v.get("status").and_then(Value::as_str).unwrap_or("unknown"),
+        }))
+        .into_response()),
+        BoxReply::Error { code, description } => Err(AdminError::new(
+            StatusCode::BAD_GATEWAY,
+            "box_error",
+            format!("the charge box answered {code}: {description}"),
+        )),
+        BoxReply::Timeout | BoxReply::Closed => Err(AdminError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "timeout",
+            "the charge box did not answer",
+        )),
+    }
+}
+
+/// `POST /admin/v1/charging/piles/{id}/reset {"type": "soft"|"hard"}`: resets an OCPP pile's
+/// box; its answer (`Accepted` or `Rejected`).
+pub async fn reset_pile(
+    State(state): State<AppState>,
+    OperatorAuth(op): OperatorAuth,
+    Path(id): Path<String>,
+    Body(req): Body<ResetRequest>,
+) -> Reply {
+    let hard = match req.kind.as_deref().map(str::trim) {
+        None | Some("soft" | "Soft") => false,
+        Some("hard" | "Hard") => true,
+        Some(_) => {
+            return Err(AdminError::bad_request(
+                "type: must be \"soft\" or \"hard\"",
+            ));
+        }
+    };
+    let reply = state.boxes.operate(&id, Command::Reset { hard }).await?;
+    tracing::info!(operator = %op.username, pile = %id, hard, "charge box reset asked");
+    command_reply(&reply)
+}
+
+/// `POST /admin/v1/charging/piles/{id}/unlock`: unlocks an OCPP pile's connector; the box's
+/// answer (`Unlocked`, `UnlockFailed` or `NotSupported`).
+pub async fn unlock_pile(
+    State(state): State<AppState>,
+    OperatorAuth(op): OperatorAuth,
+    Path(id): Path<String>,
+) -> Reply {
+    let reply = state.boxes.operate(&id, Command::Unlock).await?;
+    tracing::info!(operator = %op.username, pile = %id, "connector unlock asked");
+    command_reply(&reply)
+}
+
+/// `GET /admin/v1/charging/tags`: the drivers' cards.
+pub async fn list_tags(State(state): State<AppState>, OperatorAuth(_op): OperatorAuth) -> Reply {
+    let tags = state.boxes.tags().await?;
+    let list: Vec<Value> = tags
+        .iter()
+        .map(|(tag, driver, since)| json!({"id_tag": tag, "driver": driver, "created_at": iso(*since)}))
+        .collect();
+    Ok(Json(json!({"tags": list})).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TagRequest {
+    driver: Option<String>,
+}
+
+/// `PUT /admin/v1/charging/tags/{idTag} {"driver": "<username>"}`: gives a card to a driver.
+pub async fn put_tag(
+    State(state): State<AppState>,
+    OperatorAuth(op): OperatorAuth,
+    Path(tag): Path<String>,
+    Body(req): Body<TagRequest>,
+) -> Reply {
+    let Some(driver) = req.driver.filter(|d| !d.trim().is_empty()) else {
+        return Err(AdminError::bad_request(
+            "driver: the driver's user name is required",
+        ));
+    };
+    state.boxes.put_tag(&tag, driver.trim()).await?;
+    tracing::info!(operator = %op.username, %driver, "driver card registered");
+    Ok(Json(json!({"id_tag": tag, "driver": driver.trim()})).into_response())
+}
+
+/// `DELETE /admin/v1/charging/tags/{idTag}`
+pub async fn delete_tag(
+    State(state): State<AppState>,
+    OperatorAuth(op): OperatorAuth,
+    Path(tag): Path<String>,
+) -> Reply {
+    state.boxes.delete_tag(&tag).await?;
+    tracing::info!(operator = %op.username, "driver card removed");
+    Ok(Json(json!({"deleted": tag})).into_response())
 }

@@ -86,6 +86,10 @@ impl From<Error> for AdminError {
                 retry_after: Some(retry_after_secs),
                 ..AdminError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
             },
+            Error::Unavailable {
+                service: crate::domain::Service::ChargeBox,
+                detail,
+            } => AdminError::new(StatusCode::GATEWAY_TIMEOUT, "timeout", detail),
             Error::Unavailable { detail, .. } => {
                 AdminError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail)
             }

@@ -32,6 +32,18 @@ pub fn router(state: AppState) -> Router {
             "/charging/piles/{id}/state",
             post(charging::pile_state_change),
         )
+        .route("/charging/piles/{id}/reset", post(charging::reset_pile))
+        .route("/charging/piles/{id}/unlock", post(charging::unlock_pile))
+        .route("/charging/boxes", get(charging::list_boxes))
+        .route(
+            "/charging/boxes/{id}",
+            put(charging::put_box).delete(charging::delete_box),
+        )
+        .route("/charging/tags", get(charging::list_tags))
+        .route(
+            "/charging/tags/{tag}",
+            put(charging::put_tag).delete(charging::delete_tag),
+        )
         .route("/charging/waiting", get(charging::waiting))
         .route("/charging/report", get(charging::report))
         .route("/charging/records", get(charging::records))
