@@ -377,8 +377,9 @@ impl ChargeBoxes {
         self.with_box(id, |b| {
             b.link = Some((link, sender));
             b.last_seen = now;
-            // What was asked on the old link may not have arrived: ask again.
-            b.asked_start = None;
+            // A stop is asked again on the new link; a start only if the old link lost it
+            // (then its call came back `Closed`): a box that took it is not asked twice. The box
+            // may have restarted: its availability is told again if it is off.
             b.asked_stop = None;
             b.operative = None;
         });

@@ -1493,6 +1493,165 @@ mod tests {
         assert_eq!(place_of(&s, b).as_deref(), Some("waiting"));
     }
 
+    /// The default station with F1 driven by charge box `CB1`.
+    fn metered_station(policy: FaultPolicy) -> Station {
+        let mut config = StationConfig {
+            fault_policy: policy,
+            ..StationConfig::default()
+        };
+        config.ocpp_piles.insert("F1".into(), "CB1".into());
+        Station::new(config, T0)
+    }
+
+    fn ended(events: &[Event]) -> Vec<(DetailRecord, bool)> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Ended { record, done } => Some((record.clone(), *done)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_metered_session_is_billed_from_its_readings_across_a_price_boundary() {
+        // 06:50: valley (0.40) until 07:00, then flat (0.70); service 0.80 a kWh.
+        let t = T0 + 50 * MIN;
+        let mut s = metered_station(FaultPolicy::Priority);
+        let (car, _) = s.arrive(t, "u", Mode::Fast, 10_000).expect("arrive");
+        assert_eq!(place_of(&s, car).as_deref(), Some("F1"));
+        // Nothing moves on its own: the pile waits for its meter.
+        assert!(s.advance_to(t + 5 * H).is_empty());
+        let t = T0 + 50 * MIN;
+        let mut s2 = metered_station(FaultPolicy::Priority);
+        let (car2, _) = s2.arrive(t, "u", Mode::Fast, 10_000).expect("arrive");
+        let (tx, _) = s2
+            .metered_start(t, "F1", &Starter::Car(car2), 1_000, t)
+            .expect("start");
+        // The same start again (an answer the box did not hear): the same transaction.
+        assert_eq!(
+            s2.metered_start(t, "F1", &Starter::Car(car2), 1_000, t)
+                .expect("again")
+                .0,
+            tx
+        );
+        // 6 kWh from 06:50 to 07:10: 3 at 0.40 and 3 at 0.70.
+        let (lower, _) = s2
+            .metered_reading(t + 20 * MIN, "F1", tx, t + 20 * MIN, 7_000)
+            .expect("reading");
+        assert!(!lower);
+        assert_eq!(s2.progress(car2), Some((6_000, 120 + 210 + 480)));
+        // A reading lower than the last is ignored.
+        let (lower, _) = s2
+            .metered_reading(t + 21 * MIN, "F1", tx, t + 21 * MIN, 6_000)
+            .expect("reading");
+        assert!(lower);
+        assert_eq!(s2.progress(car2).map(|p| p.0), Some(6_000));
+        // Enough: the server wants the transaction stopped; the car stays until it is.
+        s2.metered_reading(t + 30 * MIN, "F1", tx, t + 30 * MIN, 11_000)
+            .expect("reading");
+        assert_eq!(
+            s2.piles[0].metered.as_ref().and_then(|m| m.stopping),
+            Some(EndReason::Finished)
+        );
+        assert!(s2.car(car2).is_some());
+        let (_, events) = s2
+            .metered_stop(t + 31 * MIN, "F1", tx, 11_200, t + 31 * MIN, &[])
+            .expect("stop");
+        let records = ended(&events);
+        assert_eq!(records.len(), 1);
+        let (record, done) = &records[0];
+        assert!(*done);
+        // 10.2 kWh metered: 3 at 0.40, 7.2 at 0.70 = 1.20 + 5.04; service 8.16.
+        assert_eq!(record.wh, 10_200);
+        assert_eq!((record.charge_fee, record.service_fee), (624, 816));
+        assert_eq!((record.start, record.stop), (t, t + 31 * MIN));
+        assert!(s2.car(car2).is_none());
+        // A stop of a transaction no longer under way changes nothing.
+        let (_, events) = s2
+            .metered_stop(t + 40 * MIN, "F1", tx, 12_000, t + 40 * MIN, &[])
+            .expect("again");
+        assert!(ended(&events).is_empty());
+        assert_eq!(s2.piles[0].sessions, 1);
+    }
+
+    #[test]
+    fn a_fault_cuts_a_metered_session_at_its_last_reading_and_moves_the_car() {
+        let mut s = metered_station(FaultPolicy::Priority);
+        let (car, _) = s.arrive(T0, "u", Mode::Fast, 20_000).expect("arrive");
+        let (tx, _) = s
+            .metered_start(T0, "F1", &Starter::Car(car), 0, T0)
+            .expect("start");
+        s.metered_reading(T0 + 10 * MIN, "F1", tx, T0 + 10 * MIN, 4_000)
+            .expect("reading");
+        let events = s.take_down(T0 + 12 * MIN, "F1", true).expect("fault");
+        let records = ended(&events);
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].0.wh, 4_000);
+        assert_eq!(records[0].0.reason, EndReason::Fault);
+        assert!(!records[0].1);
+        // The rest, 16 kWh, goes to the other fast pile.
+        assert_eq!(place_of(&s, car).as_deref(), Some("F2"));
+        assert_eq!(s.car(car).map(|c| c.remaining_wh), Some(16_000));
+        // The box's late stop of that transaction bills nothing more.
+        let (_, events) = s
+            .metered_stop(T0 + 13 * MIN, "F1", tx, 5_000, T0 + 13 * MIN, &[])
+            .expect("late stop");
+        assert!(events.is_empty());
+    }
+
+    #[test]
+    fn a_drivers_card_starts_a_walk_in_on_an_idle_pile_only() {
+        let mut s = metered_station(FaultPolicy::Priority);
+        let driver = Starter::Driver("w".into());
+        let (tx, events) = s
+            .metered_start(T0, "F1", &driver, 500, T0)
+            .expect("walk-in");
+        assert!(tx > 0);
+        assert!(events.iter().any(|e| matches!(e, Event::Started { .. })));
+        let car = s.piles[0].queue.front().copied().expect("a car");
+        assert_eq!(s.car(car).map(|c| c.user.as_str()), Some("w"));
+        // Another driver's card on the busy pile is refused.
+        assert_eq!(
+            s.metered_start(T0, "F1", &Starter::Driver("x".into()), 0, T0)
+                .expect_err("busy"),
+            Refusal::PileState
+        );
+        // The box stops it: the driver is billed for what the meter gave.
+        let (_, events) = s
+            .metered_stop(T0 + H, "F1", tx, 8_500, T0 + H, &[(T0 + 30 * MIN, 4_500)])
+            .expect("stop");
+        let records = ended(&events);
+        assert_eq!(records[0].0.user, "w");
+        assert_eq!(records[0].0.wh, 8_000);
+        // A simulated pile takes no transactions.
+        assert_eq!(
+            s.metered_start(T0, "F2", &driver, 0, T0)
+                .expect_err("simulated"),
+            Refusal::NotMetered
+        );
+    }
+
+    #[test]
+    fn a_cancel_during_a_metered_transaction_waits_for_the_stop() {
+        let mut s = metered_station(FaultPolicy::Priority);
+        let (car, _) = s.arrive(T0, "u", Mode::Fast, 20_000).expect("arrive");
+        let (tx, _) = s
+            .metered_start(T0, "F1", &Starter::Car(car), 0, T0)
+            .expect("start");
+        s.cancel(T0 + MIN, car).expect("cancel");
+        assert_eq!(
+            s.piles[0].metered.as_ref().and_then(|m| m.stopping),
+            Some(EndReason::Cancelled)
+        );
+        let (_, events) = s
+            .metered_stop(T0 + 2 * MIN, "F1", tx, 1_000, T0 + 2 * MIN, &[])
+            .expect("stop");
+        let records = ended(&events);
+        assert_eq!(records[0].0.reason, EndReason::Cancelled);
+        assert!(s.car(car).is_none());
+    }
+
     #[test]
     fn cancelling_a_charging_car_bills_what_it_got() {
         let mut s = station(FaultPolicy::Priority);
