@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 
+import websockets
+
 from harness import (
     Api,
     Box,
@@ -722,6 +724,101 @@ async def offline_fault(api: Api) -> None:
     box_errors(box)
 
 
+# --------------------------------------------------------------------------------------------
+# 8. the driver's own stream: the session on the box as the app sees it, and a cancel
+
+
+class DriverStream:
+    """The driver app's WebSocket (`/charging/user/charge`): events and replies."""
+
+    def __init__(self, ws):
+        self.ws = ws
+        self.events: list[dict] = []
+
+    @classmethod
+    async def open(cls, api: Api, query: str) -> "DriverStream":
+        url = api.base.replace("http://", "ws://") + "/charging/user/charge?" + query
+        return cls(await websockets.connect(url, open_timeout=10, ping_interval=None))
+
+    async def next(self, timeout: float = 6.0) -> dict:
+        while True:
+            try:
+                raw = await asyncio.wait_for(self.ws.recv(), timeout)
+            except asyncio.TimeoutError:
+                raise Failure(f"the driver's stream said nothing within {timeout:.0f} s (events so far: {[e.get('event') for e in self.events]})")
+            except websockets.ConnectionClosed:
+                raise Failure(f"the driver's stream closed (events so far: {[e.get('event') for e in self.events]})")
+            if isinstance(raw, str) and raw.strip().startswith("{"):
+                v = json.loads(raw)
+                self.events.append(v)
+                return v
+
+    async def event(self, name: str) -> dict:
+        """The next event `name` (other events on the way are kept in `events`)."""
+        while True:
+            v = await self.next()
+            if v.get("event") == name:
+                return v
+
+    async def ask(self, operation: str) -> dict:
+        await self.ws.send(json.dumps({"operation": operation}))
+        while True:
+            v = await self.next()
+            if v.get("event") == "reply" and v.get("operation") == operation:
+                return v
+
+
+async def driver_stream_and_cancel(api: Api) -> None:
+    await setup(api, fast_piles=1, slow_piles=1)
+    box = await bind(api, "CP-F1", "F1")
+    await booted(box, api)
+    ivy = await api.driver("ivy")
+
+    # 12:00 (peak): the app asks for 30 kWh on its stream.
+    await move(api, local(12, 0), box)
+    stream = await DriverStream.open(api, f"token={ivy}&mode=fast&quantity=30")
+    opening = await stream.next()
+    eq(opening.get("code"), 200, f"the stream's opening reply: {opening}")
+    rs = await box.expect("RemoteStartTransaction")
+    await box.next_start()
+    tx = box.tx
+    called = await stream.event("called")
+    eq(called.get("pile"), "F1", "the stream's called event: pile")
+    await stream.event("charging")
+
+    # 12:10: 4 kWh read; the app sees them.
+    await move(api, local(12, 10), box)
+    box.meter = 4_000
+    await box.meter_values()
+    info = await stream.ask("info")
+    near(info.get("charged"), 4.0, f"the stream's info reply: charged ({info})")
+    near(info.get("fee"), 7.20, f"the stream's info reply: fee, 4 kWh at peak (4.00 + 3.20) ({info})")
+
+    # The driver cancels: the server asks the box to stop; the box stops at 12:12 with 5 kWh.
+    box.auto_stop = False
+    r = await stream.ask("cancel")
+    eq(r.get("code"), 200, f"the stream's cancel reply: {r}")
+    stop = await box.expect("RemoteStopTransaction")
+    eq(stop["transaction_id"], tx, "RemoteStopTransaction after the cancel: transactionId")
+    await move(api, local(12, 12), box)
+    box.meter = 5_000
+    r2 = await box.stop_tx(reason="Remote", tx=tx)
+    eq((r2.id_tag_info or {}).get("status"), "Accepted", "StopTransaction after the cancel: status")
+    # metered: 5 kWh from 12:00 to 12:12, peak: 5.00 + 4.00.
+    ended = await stream.event("cancelled")
+    rec = ended.get("record") or {}
+    eq(
+        (rec.get("quantity"), rec.get("costOfCharge"), rec.get("costOfService"), rec.get("cost"), rec.get("startTime"), rec.get("endTime")),
+        (5.0, 5.0, 4.0, 9.0, "2026-01-05 12:00:00", "2026-01-05 12:12:00"),
+        "the stream's cancelled event: its detail record (quantity, costOfCharge, costOfService, cost, startTime, endTime)",
+    )
+    recs = await records_count(api, "ivy", 1)
+    check_record(recs[0], who="ivy", kwh=5.0, charge="5.00", service="4.00", total_fen=900, start=local(12, 0), stop=local(12, 12), pile="F1", reason="cancelled")
+    eq((await api.info(ivy)).get("state"), "none", "ivy's request after the stop")
+    await stream.ws.close()
+    box_errors(box)
+
+
 SCENARIOS = [
     ("boot_and_link", boot_and_link, {}),
     ("authorize_and_walk_in", authorize_and_walk_in, {}),
@@ -731,4 +828,5 @@ SCENARIOS = [
     ("reconnect_during_session", reconnect_during_session, {}),
     ("operator_commands", operator_commands, {}),
     ("offline_fault", offline_fault, {"UTILHALL_OCPP__OFFLINE_HEARTBEATS": "3"}),
+    ("driver_stream_and_cancel", driver_stream_and_cancel, {}),
 ]
