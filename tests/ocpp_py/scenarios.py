@@ -393,6 +393,11 @@ async def remote_session_two_periods(api: Api) -> None:
     eq(p["cars"][0]["fee_so_far"], "27.45", "operator's view: fee_so_far")
     v = (await api.box("CP-F1"))["transaction"]
     near(v["meter_kwh"], 1016.0, "CP-F1 transaction meter_kwh")
+    # A box cannot be unbound or removed while its session runs.
+    r = await api.op("DELETE", "/charging/boxes/CP-F1")
+    eq(r.status, 409, f"DELETE of a box with a session running: {r}")
+    r = await api.op("PUT", "/charging/boxes/CP-F1", {"pile": None})
+    eq(r.status, 409, f"unbinding a box with a session running: {r}")
 
     # A reading lower than the last is ignored and counted.
     before = await api.metric("utilhall_ocpp_meter_regressions_total")
@@ -801,6 +806,9 @@ async def driver_stream_and_cancel(api: Api) -> None:
     stop = await box.expect("RemoteStopTransaction")
     eq(stop["transaction_id"], tx, "RemoteStopTransaction after the cancel: transactionId")
     await move(api, local(12, 12), box)
+    # Two minutes on without the stop (call timeout 2 s): asked again.
+    again = await box.expect("RemoteStopTransaction")
+    eq(again["transaction_id"], tx, "RemoteStopTransaction asked again while the stop does not come: transactionId")
     box.meter = 5_000
     r2 = await box.stop_tx(reason="Remote", tx=tx)
     eq((r2.id_tag_info or {}).get("status"), "Accepted", "StopTransaction after the cancel: status")
