@@ -440,6 +440,7 @@ impl LiveState {
                 }
                 Event::Left { car } => (car, NoticeKind::Cancelled),
                 Event::Revised { car, wh } => (car, NoticeKind::Revised { wh }),
+                Event::Metered { car, wh, fee } => (car, NoticeKind::Metered { wh, fee }),
             };
             let Some(user) = self.owners.get(&car).cloned() else {
                 continue;

@@ -291,6 +291,8 @@ pub enum Event {
     Renumbered { car: CarId, number: String },
     /// A waiting car now asks for `wh`.
     Revised { car: CarId, wh: i64 },
+    /// An OCPP pile's meter moved: the car's energy and fee so far (Wh, fen).
+    Metered { car: CarId, wh: i64, fee: i64 },
     /// A car left without a session ending (cancelled while not charging).
     Left { car: CarId },
 }
@@ -1294,6 +1296,11 @@ impl Station {
             m.stopping = Some(EndReason::Finished);
         }
         self.refresh(p);
+        if let Some(car) = head {
+            if let Some((wh, fee)) = self.progress(car) {
+                self.events.push(Event::Metered { car, wh, fee });
+            }
+        }
         false
     }
 
