@@ -799,6 +799,8 @@ async def driver_stream_and_cancel(api: Api) -> None:
     await move(api, local(12, 10), box)
     box.meter = 4_000
     await box.meter_values()
+    m = await stream.event("metered")
+    eq((m.get("charged"), m.get("fee")), (4.0, 7.2), "the stream's metered event after the 12:10 reading: charged kWh, fee")
     info = await stream.ask("info")
     near(info.get("charged"), 4.0, f"the stream's info reply: charged ({info})")
     near(info.get("fee"), 7.20, f"the stream's info reply: fee, 4 kWh at peak (4.00 + 3.20) ({info})")
