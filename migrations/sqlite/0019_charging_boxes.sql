@@ -8,6 +8,8 @@ CREATE TABLE charging_boxes (
     model TEXT,
     serial TEXT,
     firmware TEXT,
+    -- Its last accepted BootNotification: a box that booted once may reconnect without booting.
+    booted_at BIGINT,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
 );

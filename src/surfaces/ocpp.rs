@@ -505,6 +505,7 @@ struct MeterValuesReq {
 #[serde(rename_all = "camelCase")]
 struct StopReq {
     transaction_id: i64,
+    id_tag: Option<String>,
     meter_stop: i64,
     timestamp: String,
     #[serde(default)]
@@ -556,6 +557,14 @@ fn readings(values: &[MeterValue]) -> Result<Vec<(i64, i64)>, Failure> {
         out.push((at, wh.round() as i64));
     }
     Ok(out)
+}
+
+/// An id tag is an OCPP `CiString20Type`.
+fn id_tag(tag: &str) -> Result<(), Failure> {
+    if tag.len() > 20 {
+        return Err(Failure::property("idTag is at most 20 characters"));
+    }
+    Ok(())
 }
 
 /// Answers one call of box `id`.
@@ -616,11 +625,13 @@ async fn call(state: &AppState, id: &str, action: &str, body: Value) -> Result<V
         }
         "Authorize" => {
             let req: AuthorizeReq = payload(body)?;
+            id_tag(&req.id_tag)?;
             let status = boxes.authorize(id, &req.id_tag).await.map_err(internal)?;
             Ok(json!({"idTagInfo": {"status": status.as_str()}}))
         }
         "StartTransaction" => {
             let req: StartReq = payload(body)?;
+            id_tag(&req.id_tag)?;
             if req.meter_start < 0 {
                 return Err(Failure::property("meterStart must be 0 or more Wh"));
             }
@@ -644,6 +655,9 @@ async fn call(state: &AppState, id: &str, action: &str, body: Value) -> Result<V
         }
         "StopTransaction" => {
             let req: StopReq = payload(body)?;
+            if let Some(tag) = &req.id_tag {
+                id_tag(tag)?;
+            }
             if req.meter_stop < 0 {
                 return Err(Failure::property("meterStop must be 0 or more Wh"));
             }

@@ -115,8 +115,10 @@ async fn a_box_that_refuses_or_ignores_the_remote_start_faults_its_pile() {
     let app = spawn(|_| {}).await;
     let op = admin(&app).await;
     station(&app, &op, json!({"fast_piles": 2, "slow_piles": 1})).await;
-    let mut refuses = Behaviour::default();
-    refuses.remote_start = Some("Rejected");
+    let refuses = Behaviour {
+        remote_start: Some("Rejected"),
+        ..Behaviour::default()
+    };
     let mut cp = super::online_box(&app, &op, "CP1", "F1", refuses).await;
 
     // Refused: F1 is faulted and the car charges on F2 instead.

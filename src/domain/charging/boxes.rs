@@ -210,6 +210,8 @@ struct BoxState {
     silent: bool,
     status: Option<String>,
     error_code: Option<String>,
+    /// Its boot was accepted (on this link, or before: a box may reconnect without booting).
+    accepted: bool,
     /// It said it does smart charging (`SupportedFeatureProfiles`).
     smart_charging: bool,
     /// The transaction it has open, as far as its starts and stops said.
@@ -240,6 +242,8 @@ pub struct BoxView {
     pub id: String,
     pub pile: Option<String>,
     pub connected: bool,
+    /// Its boot was accepted (it may make calls).
+    pub accepted: bool,
     pub last_seen: Option<i64>,
     pub vendor: Option<String>,
     pub model: Option<String>,
@@ -355,7 +359,12 @@ impl ChargeBoxes {
             None
         };
         let ok = match found {
-            Some(row) => self.passwords.verify(password, &row.password_hash).await?,
+            Some(row) => {
+                let ok = self.passwords.verify(password, &row.password_hash).await?;
+                let booted = row.booted_at.is_some();
+                self.with_box(id, |b| b.accepted |= booted);
+                ok
+            }
             None => {
                 self.passwords.waste_one_verification().await;
                 false
@@ -426,6 +435,7 @@ impl ChargeBoxes {
     pub async fn boot(self: &Arc<Self>, id: &str, info: BootInfo) -> Result<Boot> {
         self.seen(id);
         let accepted = self.pile_of(id).await.is_some();
+        self.with_box(id, |b| b.accepted = accepted);
         store::set_box_info(
             self.store.pool(),
             id,
@@ -435,6 +445,7 @@ impl ChargeBoxes {
                 info.serial.as_deref(),
                 info.firmware.as_deref(),
             ],
+            accepted,
             self.now(),
         )
         .await?;
@@ -451,9 +462,10 @@ impl ChargeBoxes {
         })
     }
 
-    /// Whether box `id` may make calls other than BootNotification: it drives a pile.
+    /// Whether box `id` may make calls other than BootNotification: it drives a pile, and its
+    /// boot was accepted (now, or before it reconnected).
     pub async fn admitted(&self, id: &str) -> bool {
-        self.pile_of(id).await.is_some()
+        self.with_box(id, |b| b.accepted) && self.pile_of(id).await.is_some()
     }
 
     /// Asks a box whether it does smart charging (then its remote starts carry a profile).
@@ -814,6 +826,7 @@ impl ChargeBoxes {
             id: row.id,
             pile,
             connected: state.is_some_and(|b| b.link.is_some()),
+            accepted: state.is_some_and(|b| b.accepted) || row.booted_at.is_some(),
             last_seen: state.map(|b| b.last_seen).filter(|t| *t != self.started_at),
             vendor: row.vendor,
             model: row.model,
@@ -913,14 +926,18 @@ impl ChargeBoxes {
                     }
                     return;
                 }
-                if let Some((car, None, _)) = look.head {
-                    if look.state == PileState::Working && b.asked_start != Some(car) {
-                        b.asked_start = Some(car);
-                        todo.push(Command::RemoteStart {
-                            id_tag: format!("{CAR_TAG_PREFIX}{car}"),
-                            limit_w: b.smart_charging.then_some(look.power_w),
-                        });
+                match look.head {
+                    Some((car, None, _)) if look.state == PileState::Working => {
+                        if b.asked_start != Some(car) {
+                            b.asked_start = Some(car);
+                            todo.push(Command::RemoteStart {
+                                id_tag: format!("{CAR_TAG_PREFIX}{car}"),
+                                limit_w: b.smart_charging.then_some(look.power_w),
+                            });
+                        }
                     }
+                    // Started, moved or gone: a car called here again is asked for again.
+                    _ => b.asked_start = None,
                 }
                 // The transaction to stop: the station's, when it should end; or one the box
                 // has open that the station does not (cut short by a fault or a switch-off).

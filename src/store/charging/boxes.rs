@@ -11,10 +11,12 @@ pub struct BoxRow {
     pub model: Option<String>,
     pub serial: Option<String>,
     pub firmware: Option<String>,
+    pub booted_at: Option<i64>,
     pub created_at: i64,
 }
 
-const BOX_COLUMNS: &str = "id, password_hash, vendor, model, serial, firmware, created_at";
+const BOX_COLUMNS: &str =
+    "id, password_hash, vendor, model, serial, firmware, booted_at, created_at";
 
 pub async fn find_box<'e, E: Executor<'e, Database = Any>>(
     ex: E,
@@ -60,16 +62,18 @@ pub async fn upsert_box<'e, E: Executor<'e, Database = Any>>(
     Ok(())
 }
 
-/// What a box said of itself in its BootNotification.
+/// What a box said of itself in its BootNotification (`accepted`: the boot was, and is the
+/// box's last accepted one).
 pub async fn set_box_info<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     id: &str,
     info: [Option<&str>; 4],
+    accepted: bool,
     now: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE charging_boxes SET vendor = $2, model = $3, serial = $4, firmware = $5, \
-         updated_at = $6 WHERE id = $1",
+         updated_at = $6, booted_at = CASE WHEN $7 THEN $6 ELSE booted_at END WHERE id = $1",
     )
     .bind(id)
     .bind(info[0])
@@ -77,6 +81,7 @@ pub async fn set_box_info<'e, E: Executor<'e, Database = Any>>(
     .bind(info[2])
     .bind(info[3])
     .bind(now)
+    .bind(accepted)
     .execute(ex)
     .await?;
     Ok(())
