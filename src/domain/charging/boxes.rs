@@ -17,8 +17,9 @@
 //! and not from events, so nothing is lost across a restart or a reconnection.
 //!
 //! Each box is known by its id and a password (argon2, as accounts'); which pile it drives is
-//! part of the station's configuration. The boxes' links live in this process: route every
-//! box to one instance (see the README).
+//! part of the station's configuration. A box's link lives in the instance it connected to,
+//! which alone sends it commands; when it was last heard is also written to the database, so
+//! that the other instances do not take it for a silent box.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
