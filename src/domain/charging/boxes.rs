@@ -226,6 +226,24 @@ struct BoxState {
     /// What the last accepted ChangeAvailability made it (`None`: never asked).
     operative: Option<bool>,
     availability_in_flight: bool,
+    /// The link may be sent calls: the box booted on it, or made a call (a reconnection
+    /// without a boot). A box that just connected is let boot first.
+    ready: bool,
+    /// Its smart charging was asked on this link.
+    features_asked: bool,
+    /// Why its pile is down, when the box is the cause.
+    fault: Option<FaultCause>,
+}
+
+/// Why a box took its pile down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FaultCause {
+    /// It said `Faulted`.
+    Status,
+    /// It was not heard for too long: it recovers when it is heard again.
+    Silence,
+    /// It refused (or did not answer) a remote start.
+    RemoteStart,
 }
 
 /// Counters shown on `/metrics`.
@@ -394,6 +412,8 @@ impl ChargeBoxes {
             // may have restarted: its availability is told again if it is off.
             b.asked_stop = None;
             b.operative = None;
+            b.ready = false;
+            b.features_asked = false;
         });
         self.kick.notify_one();
         Attached { link, calls }
@@ -468,7 +488,13 @@ impl ChargeBoxes {
         )
         .await?;
         if accepted {
-            self.ask_features(id);
+            let ask = self.with_box(id, |b| {
+                b.ready = true;
+                !std::mem::replace(&mut b.features_asked, true)
+            });
+            if ask {
+                self.ask_features(id);
+            }
             self.kick.notify_one();
         } else {
             self.stats.rejected_boots.fetch_add(1, Ordering::Relaxed);
@@ -483,7 +509,11 @@ impl ChargeBoxes {
     /// Whether box `id` may make calls other than BootNotification: it drives a pile, and its
     /// boot was accepted (now, or before it reconnected).
     pub async fn admitted(&self, id: &str) -> bool {
-        self.with_box(id, |b| b.accepted) && self.pile_of(id).await.is_some()
+        let admitted = self.with_box(id, |b| b.accepted) && self.pile_of(id).await.is_some();
+        if admitted {
+            self.with_box(id, |b| b.ready = true);
+        }
+        admitted
     }
 
     /// Asks a box whether it does smart charging (then its remote starts carry a profile).
@@ -555,8 +585,14 @@ impl ChargeBoxes {
             return Ok(());
         };
         let change = match status {
-            "Faulted" => Metering::Faulted { pile },
-            "Available" => Metering::Available { pile },
+            "Faulted" => {
+                self.with_box(id, |b| b.fault = Some(FaultCause::Status));
+                Metering::Faulted { pile }
+            }
+            "Available" => {
+                self.with_box(id, |b| b.fault = None);
+                Metering::Available { pile }
+            }
             _ => return Ok(()),
         };
         self.charging.submit(Change::Metering(change)).await?;
@@ -658,6 +694,17 @@ impl ChargeBoxes {
             return Ok(0);
         };
         if readings.is_empty() {
+            return Ok(0);
+        }
+        let known = {
+            let live = self.charging.live.state.lock().await;
+            live.station.knows_tx(&pile, tx)
+        };
+        if !known {
+            // A transaction the station does not have (lost with a restart elsewhere, or
+            // refused): the box is charging for nobody, and is asked to stop.
+            self.with_box(id, |b| b.open_tx = Some(tx));
+            self.kick.notify_one();
             return Ok(0);
         }
         let change = Change::Metering(Metering::Readings { pile, tx, readings });
@@ -771,6 +818,8 @@ impl ChargeBoxes {
         if let Some(password) = password {
             let hash = self.passwords.hash(password).await?;
             store::upsert_box(self.store.pool(), id, &hash, self.now()).await?;
+            // Whoever is connected with the old password is not any more.
+            self.with_box(id, |b| b.link = None);
         }
         self.kick.notify_one();
         self.view(id)
@@ -931,8 +980,9 @@ impl ChargeBoxes {
             .saturating_mul(1000);
         let resend_ms = (self.settings.call_timeout_secs.max(1) as i64) * 1000;
         for look in self.look().await {
-            let mut todo: Vec<Command> = Vec::new();
-            let mut silent = false;
+            // Each command, and whether it stops a transaction the station did not have.
+            let mut todo: Vec<(Command, bool)> = Vec::new();
+            let (mut silent, mut recover) = (false, false);
             self.with_box(&look.charge_box, |b| {
                 if b.link.is_none() {
                     if !b.silent
@@ -944,14 +994,23 @@ impl ChargeBoxes {
                     }
                     return;
                 }
+                if !b.ready {
+                    return;
+                }
+                if look.state == PileState::Fault && b.fault == Some(FaultCause::Silence) {
+                    // Heard again after a silence: the pile is back.
+                    b.fault = None;
+                    recover = true;
+                }
                 match look.head {
                     Some((car, None, _)) if look.state == PileState::Working => {
                         if b.asked_start != Some(car) {
                             b.asked_start = Some(car);
-                            todo.push(Command::RemoteStart {
+                            let command = Command::RemoteStart {
                                 id_tag: format!("{CAR_TAG_PREFIX}{car}"),
                                 limit_w: b.smart_charging.then_some(look.power_w),
-                            });
+                            };
+                            todo.push((command, false));
                         }
                     }
                     // Started, moved or gone: a car called here again is asked for again.
@@ -961,28 +1020,36 @@ impl ChargeBoxes {
                 // has open that the station does not (cut short by a fault or a switch-off).
                 let station_tx = look.head.and_then(|(_, tx, _)| tx);
                 let stop = match (look.head, b.open_tx) {
-                    (Some((_, Some(tx), true)), _) => Some(tx),
-                    (_, Some(open)) if station_tx != Some(open) => Some(open),
+                    (Some((_, Some(tx), true)), _) => Some((tx, false)),
+                    (_, Some(open)) if station_tx != Some(open) => Some((open, true)),
                     _ => None,
                 };
-                if let Some(tx) = stop {
+                if let Some((tx, orphan)) = stop {
                     let due = b
                         .asked_stop
                         .is_none_or(|(t, at)| t != tx || now - at >= resend_ms);
                     if due {
                         b.asked_stop = Some((tx, now));
-                        todo.push(Command::RemoteStop { tx });
+                        todo.push((Command::RemoteStop { tx }, orphan));
                     }
                 }
                 if !b.availability_in_flight {
+                    // Operative again after an off, or when the box says it is unavailable
+                    // (it keeps an Inoperative across its restarts and ours).
+                    let unavailable = b.status.as_deref() == Some("Unavailable");
                     let want = match look.state {
                         PileState::Off => Some(false),
-                        PileState::Working if b.operative == Some(false) => Some(true),
+                        PileState::Working
+                            if b.operative == Some(false)
+                                || (b.operative.is_none() && unavailable) =>
+                        {
+                            Some(true)
+                        }
                         _ => None,
                     };
                     if let Some(operative) = want.filter(|w| b.operative != Some(*w)) {
                         b.availability_in_flight = true;
-                        todo.push(Command::ChangeAvailability { operative });
+                        todo.push((Command::ChangeAvailability { operative }, false));
                     }
                 }
             });
@@ -993,22 +1060,28 @@ impl ChargeBoxes {
             {
                 silent = false;
             }
-            if silent {
-                tracing::warn!(charge_box = %look.charge_box, pile = %look.pile, "charge box silent: pile faulted");
-                self.stats.silent_faults.fetch_add(1, Ordering::Relaxed);
-                let change = Change::Metering(Metering::Faulted {
-                    pile: look.pile.clone(),
-                });
-                if let Err(e) = self.charging.submit(change).await {
-                    tracing::warn!(error = %e, "cannot fault a silent charge box's pile");
+            if silent || recover {
+                let pile = look.pile.clone();
+                let change = if silent {
+                    tracing::warn!(charge_box = %look.charge_box, %pile, "charge box silent: pile faulted");
+                    self.stats.silent_faults.fetch_add(1, Ordering::Relaxed);
+                    self.with_box(&look.charge_box, |b| b.fault = Some(FaultCause::Silence));
+                    Metering::Faulted { pile }
+                } else {
+                    tracing::info!(charge_box = %look.charge_box, %pile, "charge box heard again: pile recovered");
+                    Metering::Available { pile }
+                };
+                if let Err(e) = self.charging.submit(Change::Metering(change)).await {
+                    tracing::warn!(error = %e, "cannot change a charge box's pile");
                 }
             }
-            for command in todo {
+            for (command, orphan) in todo {
                 let this = self.clone();
                 let (pile, charge_box) = (look.pile.clone(), look.charge_box.clone());
-                tokio::spawn(
-                    async move { this.send_and_follow(&charge_box, &pile, command).await },
-                );
+                tokio::spawn(async move {
+                    this.send_and_follow(&charge_box, &pile, command, orphan)
+                        .await
+                });
             }
         }
     }
@@ -1035,7 +1108,24 @@ impl ChargeBoxes {
     }
 
     /// Sends a command the watch decided on and acts on the answer.
-    async fn send_and_follow(&self, charge_box: &str, pile: &str, command: Command) {
+    async fn send_and_follow(&self, charge_box: &str, pile: &str, command: Command, orphan: bool) {
+        if let (true, Command::RemoteStop { tx }) = (orphan, &command) {
+            // The station may have taken the transaction in since the watch looked (a start
+            // answered meanwhile): only one it still does not have is stopped.
+            let known = {
+                let live = self.charging.live.state.lock().await;
+                live.station.knows_tx(pile, *tx)
+            };
+            if known {
+                self.with_box(charge_box, |b| {
+                    b.asked_stop = None;
+                    if b.open_tx == Some(*tx) {
+                        b.open_tx = None;
+                    }
+                });
+                return;
+            }
+        }
         let reply = self.call(charge_box, command.clone()).await;
         match command {
             Command::RemoteStart { .. } => {
@@ -1045,6 +1135,7 @@ impl ChargeBoxes {
                     self.stats
                         .remote_starts_refused
                         .fetch_add(1, Ordering::Relaxed);
+                    self.with_box(charge_box, |b| b.fault = Some(FaultCause::RemoteStart));
                     let change = Change::Metering(Metering::Faulted {
                         pile: pile.to_owned(),
                     });

@@ -812,7 +812,7 @@ fn metering(live: &LiveState, m: Metering) -> Result<Option<(Op, bool)>> {
             meter_wh,
             at,
             readings,
-        } => (current_tx(&pile)? == Some(tx)).then_some((
+        } => (pile_of(&pile).is_ok() && st.knows_tx(&pile, tx)).then_some((
             Op::MeterStop {
                 pile,
                 tx,
