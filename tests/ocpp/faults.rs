@@ -195,3 +195,66 @@ async fn a_box_silent_for_longer_than_the_allowed_heartbeats_faults_its_pile() {
     drop(cp);
     app.stop().await;
 }
+
+/// A box faults mid-session but goes on charging until its own stop comes, later, with the
+/// meter's last word: what it gave after the cut is billed once, in a record of its own; a
+/// transaction the station does not have (its meter values) makes the server stop it.
+#[tokio::test]
+async fn a_stop_after_a_fault_bills_the_energy_after_the_cut_once() {
+    let app = spawn(|_| {}).await;
+    let op = admin(&app).await;
+    station(&app, &op, json!({"fast_piles": 2, "slow_piles": 1})).await;
+    let mut cp = super::online_box(&app, &op, "CP1", "F1", Behaviour::default()).await;
+    let t0 = now(&app).await;
+    let a = driver(&app, "a").await;
+    apply(&app, &a, "fast", 20.0).await;
+    let tag = cp.expect_call("RemoteStartTransaction").await.payload["idTag"]
+        .as_str()
+        .expect("idTag")
+        .to_owned();
+    let tx = cp.start_transaction(&tag, 1_000, &t0).await["transactionId"]
+        .as_i64()
+        .expect("transactionId");
+    let t1 = tick(&app, 240).await;
+    cp.meter(tx, 3_000, &t1).await;
+    cp.status(1, "Faulted", &t1).await;
+    pile_becomes(&app, &op, "F1", "fault").await;
+    // The box went on until its stop: 1.5 kWh more after the last reading.
+    let t2 = tick(&app, 120).await;
+    let stopped = cp.stop_transaction(tx, 4_500, &t2, "Other", vec![]).await;
+    assert_eq!(stopped["idTagInfo"]["status"], "Accepted", "{stopped}");
+    let mut recs: Vec<Value> = records(&app, &op)
+        .await
+        .into_iter()
+        .filter(|r| r["user"] == "a")
+        .collect();
+    recs.sort_by_key(|r| r["id"].as_i64());
+    assert_eq!(recs.len(), 2, "{recs:?}");
+    assert_eq!(recs[0]["kwh"], 2.0, "{:?}", recs[0]);
+    assert_eq!(recs[1]["kwh"], 1.5, "{:?}", recs[1]);
+    assert_eq!(recs[1]["reason"], "fault", "{:?}", recs[1]);
+    // 10:06 in China, peak: 1.5 kWh at 1.00 and 0.80.
+    assert_eq!(
+        recs[1]["total_fen"],
+        fee_fen(&[(1_500, 100)]) + fee_fen(&[(1_500, 80)]),
+        "{:?}",
+        recs[1]
+    );
+    // The same stop again bills nothing.
+    cp.stop_transaction(tx, 4_500, &t2, "Other", vec![]).await;
+    let again = records(&app, &op)
+        .await
+        .into_iter()
+        .filter(|r| r["user"] == "a")
+        .count();
+    assert_eq!(again, 2);
+
+    // Meter values of a transaction nobody has: the box is asked to stop it.
+    cp.status(1, "Available", &t2).await;
+    pile_becomes(&app, &op, "F1", "working").await;
+    cp.meter(987_654, 10_000, &t2).await;
+    let stop = cp.expect_call("RemoteStopTransaction").await;
+    assert_eq!(stop.payload["transactionId"], 987_654, "{stop:?}");
+    drop(cp);
+    app.stop().await;
+}
