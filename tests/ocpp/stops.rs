@@ -154,3 +154,41 @@ async fn a_box_that_refuses_or_ignores_the_remote_start_faults_its_pile() {
     drop(cp);
     app.stop().await;
 }
+
+/// The box takes the remote start but the driver never plugs in: after `ocpp.plug_in_secs` the
+/// request is given up (the driver's stream hears it cancelled, nothing is billed) and the next
+/// car is called to the pile.
+#[tokio::test]
+async fn a_car_that_never_plugs_in_is_given_up_and_the_next_one_called() {
+    let app = spawn(|c| c.ocpp.plug_in_secs = 300).await;
+    let op = admin(&app).await;
+    station(&app, &op, json!({"fast_piles": 1, "slow_piles": 1})).await;
+    let mut cp = super::online_box(&app, &op, "CP1", "F1", Behaviour::default()).await;
+    let late = driver(&app, "late").await;
+    let next = driver(&app, "next").await;
+    apply(&app, &late, "fast", 10.0).await;
+    let first = cp.expect_call("RemoteStartTransaction").await;
+    apply(&app, &next, "fast", 10.0).await;
+    // Within the time allowed nothing happens.
+    tick(&app, 300).await;
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    assert_eq!(users(&pile(&app, &op, "F1").await), ["late", "next"]);
+    // Then the request is given up and the next car is asked for.
+    tick(&app, 1).await;
+    let second = cp.expect_call("RemoteStartTransaction").await;
+    assert_ne!(
+        first.payload["idTag"], second.payload["idTag"],
+        "{second:?}"
+    );
+    assert_eq!(users(&pile(&app, &op, "F1").await), ["next"]);
+    let gone = app
+        .get(&format!("/charging/user/charge/info?token={late}"), None)
+        .await;
+    assert_ne!(gone.body["state"], "charging", "{:?}", gone.body);
+    assert!(
+        records(&app, &op).await.iter().all(|r| r["user"] != "late"),
+        "nothing billed"
+    );
+    drop(cp);
+    app.stop().await;
+}

@@ -50,6 +50,9 @@ pub struct OcppSettings {
     pub offline_heartbeats: u32,
     /// How long the server waits for a box's answer to one of its calls (seconds).
     pub call_timeout_secs: u64,
+    /// How long a car called to an OCPP pile has to plug in once the box took the remote start
+    /// (seconds): then the request is given up, as a driver who did not come.
+    pub plug_in_secs: u64,
 }
 
 impl Default for OcppSettings {
@@ -58,6 +61,7 @@ impl Default for OcppSettings {
             heartbeat_secs: 60,
             offline_heartbeats: 3,
             call_timeout_secs: 30,
+            plug_in_secs: 600,
         }
     }
 }
@@ -219,8 +223,9 @@ struct BoxState {
     smart_charging: bool,
     /// The transaction it has open, as far as its starts and stops said.
     open_tx: Option<i64>,
-    /// The car a RemoteStartTransaction went out for.
+    /// The car a RemoteStartTransaction went out for, and when.
     asked_start: Option<CarId>,
+    asked_start_at: i64,
     /// The transaction a RemoteStopTransaction went out for, and when.
     asked_stop: Option<(i64, i64)>,
     /// What the last accepted ChangeAvailability made it (`None`: never asked).
@@ -979,10 +984,11 @@ impl ChargeBoxes {
             .saturating_mul(i64::from(self.settings.offline_heartbeats))
             .saturating_mul(1000);
         let resend_ms = (self.settings.call_timeout_secs.max(1) as i64) * 1000;
+        let plug_in_ms = (self.settings.plug_in_secs as i64).saturating_mul(1000);
         for look in self.look().await {
             // Each command, and whether it stops a transaction the station did not have.
             let mut todo: Vec<(Command, bool)> = Vec::new();
-            let (mut silent, mut recover) = (false, false);
+            let (mut silent, mut recover, mut no_show) = (false, false, None);
             self.with_box(&look.charge_box, |b| {
                 if b.link.is_none() {
                     if !b.silent
@@ -1004,8 +1010,12 @@ impl ChargeBoxes {
                 }
                 match look.head {
                     Some((car, None, _)) if look.state == PileState::Working => {
-                        if b.asked_start != Some(car) {
+                        if b.asked_start == Some(car) && now - b.asked_start_at > plug_in_ms {
+                            b.asked_start = None;
+                            no_show = Some(car);
+                        } else if b.asked_start != Some(car) {
                             b.asked_start = Some(car);
+                            b.asked_start_at = now;
                             let command = Command::RemoteStart {
                                 id_tag: format!("{CAR_TAG_PREFIX}{car}"),
                                 limit_w: b.smart_charging.then_some(look.power_w),
@@ -1073,6 +1083,16 @@ impl ChargeBoxes {
                 };
                 if let Err(e) = self.charging.submit(Change::Metering(change)).await {
                     tracing::warn!(error = %e, "cannot change a charge box's pile");
+                }
+            }
+            if let Some(car) = no_show {
+                tracing::info!(charge_box = %look.charge_box, pile = %look.pile, car, "the car called to the pile did not plug in: request given up");
+                let change = Change::Metering(Metering::NoShow {
+                    pile: look.pile.clone(),
+                    car,
+                });
+                if let Err(e) = self.charging.submit(change).await {
+                    tracing::warn!(error = %e, "cannot give up a request");
                 }
             }
             for (command, orphan) in todo {
