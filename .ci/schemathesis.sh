@@ -192,6 +192,8 @@ admin POST /retail/contracts 400 the credit code's check character is verified a
 admin POST /heating/accounts/import 400 the rows must agree with the registry's state (a bill or account that exists with other content, an unknown account) and the file needs its header columns (a CSV schema is beyond JSON Schema)
 admin POST /heating/bills/import 400 the rows must agree with the registry's state (a bill that exists with other content, an unknown account) and the file needs its header columns (a CSV schema is beyond JSON Schema)
 admin POST /meter/import 400 the rows must agree with the registry's state (an unknown API account, a meter of another household) and the file needs its header columns (a CSV schema is beyond JSON Schema)
+admin PUT /charging/boxes/{id} 400 a new charge box needs a password, an existing one does not (the server's state decides)
+admin PUT /charging/tags/{tag} 400 an id tag must not start with UH (the server's own tags; no lookahead in the schema)
 charging POST /register 400 the captcha answer (code) is checked against the captcha issued
 charging POST /user/charge/modify 400 at least one of mode and quantity (no schema for "one of two query parameters")
 LIST

@@ -104,6 +104,7 @@ fn settings(config: &Config) -> anyhow::Result<Settings> {
                 heartbeat_secs: o.heartbeat_secs,
                 offline_heartbeats: o.offline_heartbeats,
                 call_timeout_secs: o.call_timeout_secs,
+                plug_in_secs: o.plug_in_secs.max(1),
             }
         },
         seasons: SeasonCalendar {

@@ -316,6 +316,8 @@ pub struct OcppConfig {
     pub offline_heartbeats: u32,
     /// How long the server waits for a box's answer (seconds).
     pub call_timeout_secs: u64,
+    /// How long a car called to an OCPP pile has to plug in (seconds).
+    pub plug_in_secs: u64,
 }
 
 impl Default for OcppConfig {
@@ -325,6 +327,7 @@ impl Default for OcppConfig {
             heartbeat_secs: d.heartbeat_secs,
             offline_heartbeats: d.offline_heartbeats,
             call_timeout_secs: d.call_timeout_secs,
+            plug_in_secs: d.plug_in_secs,
         }
     }
 }

@@ -306,7 +306,7 @@ fn report_events(
                 writeln!(out, "   {} {how} to {pile}", name(car))
             }
             Event::Left { car } => writeln!(out, "   {} left", name(car)),
-            Event::Started { .. } => Ok(()),
+            Event::Started { .. } | Event::Metered { .. } => Ok(()),
         };
     }
 }

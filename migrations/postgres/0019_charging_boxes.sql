@@ -8,6 +8,11 @@ CREATE TABLE charging_boxes (
     model TEXT,
     serial TEXT,
     firmware TEXT,
+    -- Its last accepted BootNotification: a box that booted once may reconnect without booting.
+    booted_at BIGINT,
+    -- When an instance last heard it (written at most twice a heartbeat interval): the other
+    -- instances do not take a box linked elsewhere for a silent one.
+    last_seen_at BIGINT,
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
 );

@@ -45,6 +45,10 @@ use crate::surfaces::AppState;
 /// The subprotocol of OCPP 1.6J.
 pub const SUBPROTOCOL: &str = "ocpp1.6";
 
+/// The highest meter reading taken (Wh): a terawatt-hour, far above any charger's register and
+/// far below what the fee arithmetic holds.
+const MAX_METER_WH: i64 = 1_000_000_000_000;
+
 /// Frames are small; a `StopTransaction` with its readings is the largest.
 const MAX_MESSAGE: usize = 256 * 1024;
 
@@ -242,7 +246,12 @@ async fn link(state: AppState, id: String, mut socket: WebSocket) {
                         if socket.send(Message::Text(e.to_string().into())).await.is_err() { break; }
                         continue;
                     }
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => { heard = Instant::now(); continue; }
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {
+                        // Boxes may keep their link alive with pings instead of heartbeats.
+                        heard = Instant::now();
+                        state.boxes.seen(&id);
+                        continue;
+                    }
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
                 };
                 heard = Instant::now();
@@ -505,6 +514,7 @@ struct MeterValuesReq {
 #[serde(rename_all = "camelCase")]
 struct StopReq {
     transaction_id: i64,
+    id_tag: Option<String>,
     meter_stop: i64,
     timestamp: String,
     #[serde(default)]
@@ -550,17 +560,26 @@ fn readings(values: &[MeterValue]) -> Result<Vec<(i64, i64)>, Failure> {
                 )));
             }
         };
-        if !wh.is_finite() || !(0.0..=1e13).contains(&wh) {
-            return Err(Failure::property("an energy reading must be 0 or more Wh"));
+        if !wh.is_finite() || !(0.0..=MAX_METER_WH as f64).contains(&wh) {
+            return Err(Failure::property("an energy reading must be 0 to 10^12 Wh"));
         }
         out.push((at, wh.round() as i64));
     }
     Ok(out)
 }
 
+/// An id tag is an OCPP `CiString20Type`.
+fn id_tag(tag: &str) -> Result<(), Failure> {
+    if tag.len() > 20 {
+        return Err(Failure::property("idTag is at most 20 characters"));
+    }
+    Ok(())
+}
+
 /// Answers one call of box `id`.
 async fn call(state: &AppState, id: &str, action: &str, body: Value) -> Result<Value, Failure> {
     let boxes: &Arc<ChargeBoxes> = &state.boxes;
+    boxes.seen(id);
     if action == "BootNotification" {
         let req: BootReq = payload(body)?;
         if req.charge_point_vendor.len() > 20 || req.charge_point_model.len() > 20 {
@@ -616,13 +635,15 @@ async fn call(state: &AppState, id: &str, action: &str, body: Value) -> Result<V
         }
         "Authorize" => {
             let req: AuthorizeReq = payload(body)?;
+            id_tag(&req.id_tag)?;
             let status = boxes.authorize(id, &req.id_tag).await.map_err(internal)?;
             Ok(json!({"idTagInfo": {"status": status.as_str()}}))
         }
         "StartTransaction" => {
             let req: StartReq = payload(body)?;
-            if req.meter_start < 0 {
-                return Err(Failure::property("meterStart must be 0 or more Wh"));
+            id_tag(&req.id_tag)?;
+            if !(0..=MAX_METER_WH).contains(&req.meter_start) {
+                return Err(Failure::property("meterStart must be 0 to 10^12 Wh"));
             }
             let at = instant(&req.timestamp)?;
             let (tx, status) = boxes
@@ -644,8 +665,11 @@ async fn call(state: &AppState, id: &str, action: &str, body: Value) -> Result<V
         }
         "StopTransaction" => {
             let req: StopReq = payload(body)?;
-            if req.meter_stop < 0 {
-                return Err(Failure::property("meterStop must be 0 or more Wh"));
+            if let Some(tag) = &req.id_tag {
+                id_tag(tag)?;
+            }
+            if !(0..=MAX_METER_WH).contains(&req.meter_stop) {
+                return Err(Failure::property("meterStop must be 0 to 10^12 Wh"));
             }
             let at = instant(&req.timestamp)?;
             let data = readings(&req.transaction_data)?;

@@ -17,8 +17,9 @@
 //! and not from events, so nothing is lost across a restart or a reconnection.
 //!
 //! Each box is known by its id and a password (argon2, as accounts'); which pile it drives is
-//! part of the station's configuration. The boxes' links live in this process: route every
-//! box to one instance (see the README).
+//! part of the station's configuration. A box's link lives in the instance it connected to,
+//! which alone sends it commands; when it was last heard is also written to the database, so
+//! that the other instances do not take it for a silent box.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -49,6 +50,9 @@ pub struct OcppSettings {
     pub offline_heartbeats: u32,
     /// How long the server waits for a box's answer to one of its calls (seconds).
     pub call_timeout_secs: u64,
+    /// How long a car called to an OCPP pile has to plug in once the box took the remote start
+    /// (seconds): then the request is given up, as a driver who did not come.
+    pub plug_in_secs: u64,
 }
 
 impl Default for OcppSettings {
@@ -57,6 +61,7 @@ impl Default for OcppSettings {
             heartbeat_secs: 60,
             offline_heartbeats: 3,
             call_timeout_secs: 30,
+            plug_in_secs: 600,
         }
     }
 }
@@ -208,19 +213,42 @@ struct BoxState {
     last_seen: i64,
     /// Its pile was faulted because it went silent (once per silence).
     silent: bool,
+    /// When `last_seen` was last written to the database (for the other instances).
+    stored_seen: i64,
     status: Option<String>,
     error_code: Option<String>,
+    /// Its boot was accepted (on this link, or before: a box may reconnect without booting).
+    accepted: bool,
     /// It said it does smart charging (`SupportedFeatureProfiles`).
     smart_charging: bool,
     /// The transaction it has open, as far as its starts and stops said.
     open_tx: Option<i64>,
-    /// The car a RemoteStartTransaction went out for.
+    /// The car a RemoteStartTransaction went out for, and when.
     asked_start: Option<CarId>,
+    asked_start_at: i64,
     /// The transaction a RemoteStopTransaction went out for, and when.
     asked_stop: Option<(i64, i64)>,
     /// What the last accepted ChangeAvailability made it (`None`: never asked).
     operative: Option<bool>,
     availability_in_flight: bool,
+    /// The link may be sent calls: the box booted on it, or made a call (a reconnection
+    /// without a boot). A box that just connected is let boot first.
+    ready: bool,
+    /// Its smart charging was asked on this link.
+    features_asked: bool,
+    /// Why its pile is down, when the box is the cause.
+    fault: Option<FaultCause>,
+}
+
+/// Why a box took its pile down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FaultCause {
+    /// It said `Faulted`.
+    Status,
+    /// It was not heard for too long: it recovers when it is heard again.
+    Silence,
+    /// It refused (or did not answer) a remote start.
+    RemoteStart,
 }
 
 /// Counters shown on `/metrics`.
@@ -240,6 +268,8 @@ pub struct BoxView {
     pub id: String,
     pub pile: Option<String>,
     pub connected: bool,
+    /// Its boot was accepted (it may make calls).
+    pub accepted: bool,
     pub last_seen: Option<i64>,
     pub vendor: Option<String>,
     pub model: Option<String>,
@@ -355,7 +385,12 @@ impl ChargeBoxes {
             None
         };
         let ok = match found {
-            Some(row) => self.passwords.verify(password, &row.password_hash).await?,
+            Some(row) => {
+                let ok = self.passwords.verify(password, &row.password_hash).await?;
+                let booted = row.booted_at.is_some();
+                self.with_box(id, |b| b.accepted |= booted);
+                ok
+            }
             None => {
                 self.passwords.waste_one_verification().await;
                 false
@@ -382,6 +417,8 @@ impl ChargeBoxes {
             // may have restarted: its availability is told again if it is off.
             b.asked_stop = None;
             b.operative = None;
+            b.ready = false;
+            b.features_asked = false;
         });
         self.kick.notify_one();
         Attached { link, calls }
@@ -399,10 +436,25 @@ impl ChargeBoxes {
     /// The box was heard from.
     pub fn seen(&self, id: &str) {
         let now = self.now();
-        self.with_box(id, |b| {
+        // Written for the other instances at most twice a heartbeat interval, off the call.
+        let every = (self.settings.heartbeat_secs as i64 * 500).max(1000);
+        let store = self.with_box(id, |b| {
             b.last_seen = now;
             b.silent = false;
+            let due = now - b.stored_seen >= every || now < b.stored_seen;
+            if due {
+                b.stored_seen = now;
+            }
+            due
         });
+        if store {
+            let (store, id) = (self.store.clone(), id.to_owned());
+            tokio::spawn(async move {
+                if let Err(e) = store::touch_box(store.pool(), &id, now).await {
+                    tracing::warn!(error = %e, charge_box = %id, "cannot note when a box was heard");
+                }
+            });
+        }
     }
 
     /// Connected boxes (for `/metrics`).
@@ -426,6 +478,7 @@ impl ChargeBoxes {
     pub async fn boot(self: &Arc<Self>, id: &str, info: BootInfo) -> Result<Boot> {
         self.seen(id);
         let accepted = self.pile_of(id).await.is_some();
+        self.with_box(id, |b| b.accepted = accepted);
         store::set_box_info(
             self.store.pool(),
             id,
@@ -435,11 +488,18 @@ impl ChargeBoxes {
                 info.serial.as_deref(),
                 info.firmware.as_deref(),
             ],
+            accepted,
             self.now(),
         )
         .await?;
         if accepted {
-            self.ask_features(id);
+            let ask = self.with_box(id, |b| {
+                b.ready = true;
+                !std::mem::replace(&mut b.features_asked, true)
+            });
+            if ask {
+                self.ask_features(id);
+            }
             self.kick.notify_one();
         } else {
             self.stats.rejected_boots.fetch_add(1, Ordering::Relaxed);
@@ -451,9 +511,14 @@ impl ChargeBoxes {
         })
     }
 
-    /// Whether box `id` may make calls other than BootNotification: it drives a pile.
+    /// Whether box `id` may make calls other than BootNotification: it drives a pile, and its
+    /// boot was accepted (now, or before it reconnected).
     pub async fn admitted(&self, id: &str) -> bool {
-        self.pile_of(id).await.is_some()
+        let admitted = self.with_box(id, |b| b.accepted) && self.pile_of(id).await.is_some();
+        if admitted {
+            self.with_box(id, |b| b.ready = true);
+        }
+        admitted
     }
 
     /// Asks a box whether it does smart charging (then its remote starts carry a profile).
@@ -525,8 +590,14 @@ impl ChargeBoxes {
             return Ok(());
         };
         let change = match status {
-            "Faulted" => Metering::Faulted { pile },
-            "Available" => Metering::Available { pile },
+            "Faulted" => {
+                self.with_box(id, |b| b.fault = Some(FaultCause::Status));
+                Metering::Faulted { pile }
+            }
+            "Available" => {
+                self.with_box(id, |b| b.fault = None);
+                Metering::Available { pile }
+            }
             _ => return Ok(()),
         };
         self.charging.submit(Change::Metering(change)).await?;
@@ -628,6 +699,17 @@ impl ChargeBoxes {
             return Ok(0);
         };
         if readings.is_empty() {
+            return Ok(0);
+        }
+        let known = {
+            let live = self.charging.live.state.lock().await;
+            live.station.knows_tx(&pile, tx)
+        };
+        if !known {
+            // A transaction the station does not have (lost with a restart elsewhere, or
+            // refused): the box is charging for nobody, and is asked to stop.
+            self.with_box(id, |b| b.open_tx = Some(tx));
+            self.kick.notify_one();
             return Ok(0);
         }
         let change = Change::Metering(Metering::Readings { pile, tx, readings });
@@ -741,6 +823,8 @@ impl ChargeBoxes {
         if let Some(password) = password {
             let hash = self.passwords.hash(password).await?;
             store::upsert_box(self.store.pool(), id, &hash, self.now()).await?;
+            // Whoever is connected with the old password is not any more.
+            self.with_box(id, |b| b.link = None);
         }
         self.kick.notify_one();
         self.view(id)
@@ -814,6 +898,7 @@ impl ChargeBoxes {
             id: row.id,
             pile,
             connected: state.is_some_and(|b| b.link.is_some()),
+            accepted: state.is_some_and(|b| b.accepted) || row.booted_at.is_some(),
             last_seen: state.map(|b| b.last_seen).filter(|t| *t != self.started_at),
             vendor: row.vendor,
             model: row.model,
@@ -899,9 +984,11 @@ impl ChargeBoxes {
             .saturating_mul(i64::from(self.settings.offline_heartbeats))
             .saturating_mul(1000);
         let resend_ms = (self.settings.call_timeout_secs.max(1) as i64) * 1000;
+        let plug_in_ms = (self.settings.plug_in_secs as i64).saturating_mul(1000);
         for look in self.look().await {
-            let mut todo: Vec<Command> = Vec::new();
-            let mut silent = false;
+            // Each command, and whether it stops a transaction the station did not have.
+            let mut todo: Vec<(Command, bool)> = Vec::new();
+            let (mut silent, mut recover, mut no_show) = (false, false, None);
             self.with_box(&look.charge_box, |b| {
                 if b.link.is_none() {
                     if !b.silent
@@ -913,66 +1000,152 @@ impl ChargeBoxes {
                     }
                     return;
                 }
-                if let Some((car, None, _)) = look.head {
-                    if look.state == PileState::Working && b.asked_start != Some(car) {
-                        b.asked_start = Some(car);
-                        todo.push(Command::RemoteStart {
-                            id_tag: format!("{CAR_TAG_PREFIX}{car}"),
-                            limit_w: b.smart_charging.then_some(look.power_w),
-                        });
+                if !b.ready {
+                    return;
+                }
+                if look.state == PileState::Fault && b.fault == Some(FaultCause::Silence) {
+                    // Heard again after a silence: the pile is back.
+                    b.fault = None;
+                    recover = true;
+                }
+                match look.head {
+                    Some((car, None, _)) if look.state == PileState::Working => {
+                        if b.asked_start == Some(car) && now - b.asked_start_at > plug_in_ms {
+                            b.asked_start = None;
+                            no_show = Some(car);
+                        } else if b.asked_start != Some(car) {
+                            b.asked_start = Some(car);
+                            b.asked_start_at = now;
+                            let command = Command::RemoteStart {
+                                id_tag: format!("{CAR_TAG_PREFIX}{car}"),
+                                limit_w: b.smart_charging.then_some(look.power_w),
+                            };
+                            todo.push((command, false));
+                        }
                     }
+                    // Started, moved or gone: a car called here again is asked for again.
+                    _ => b.asked_start = None,
                 }
                 // The transaction to stop: the station's, when it should end; or one the box
                 // has open that the station does not (cut short by a fault or a switch-off).
                 let station_tx = look.head.and_then(|(_, tx, _)| tx);
                 let stop = match (look.head, b.open_tx) {
-                    (Some((_, Some(tx), true)), _) => Some(tx),
-                    (_, Some(open)) if station_tx != Some(open) => Some(open),
+                    (Some((_, Some(tx), true)), _) => Some((tx, false)),
+                    (_, Some(open)) if station_tx != Some(open) => Some((open, true)),
                     _ => None,
                 };
-                if let Some(tx) = stop {
+                if let Some((tx, orphan)) = stop {
                     let due = b
                         .asked_stop
                         .is_none_or(|(t, at)| t != tx || now - at >= resend_ms);
                     if due {
                         b.asked_stop = Some((tx, now));
-                        todo.push(Command::RemoteStop { tx });
+                        todo.push((Command::RemoteStop { tx }, orphan));
                     }
                 }
                 if !b.availability_in_flight {
+                    // Operative again after an off, or when the box says it is unavailable
+                    // (it keeps an Inoperative across its restarts and ours).
+                    let unavailable = b.status.as_deref() == Some("Unavailable");
                     let want = match look.state {
                         PileState::Off => Some(false),
-                        PileState::Working if b.operative == Some(false) => Some(true),
+                        PileState::Working
+                            if b.operative == Some(false)
+                                || (b.operative.is_none() && unavailable) =>
+                        {
+                            Some(true)
+                        }
                         _ => None,
                     };
                     if let Some(operative) = want.filter(|w| b.operative != Some(*w)) {
                         b.availability_in_flight = true;
-                        todo.push(Command::ChangeAvailability { operative });
+                        todo.push((Command::ChangeAvailability { operative }, false));
                     }
                 }
             });
-            if silent {
-                tracing::warn!(charge_box = %look.charge_box, pile = %look.pile, "charge box silent: pile faulted");
-                self.stats.silent_faults.fetch_add(1, Ordering::Relaxed);
-                let change = Change::Metering(Metering::Faulted {
-                    pile: look.pile.clone(),
-                });
-                if let Err(e) = self.charging.submit(change).await {
-                    tracing::warn!(error = %e, "cannot fault a silent charge box's pile");
+            if silent
+                && self
+                    .heard_elsewhere(&look.charge_box, now - silence_ms)
+                    .await
+            {
+                silent = false;
+            }
+            if silent || recover {
+                let pile = look.pile.clone();
+                let change = if silent {
+                    tracing::warn!(charge_box = %look.charge_box, %pile, "charge box silent: pile faulted");
+                    self.stats.silent_faults.fetch_add(1, Ordering::Relaxed);
+                    self.with_box(&look.charge_box, |b| b.fault = Some(FaultCause::Silence));
+                    Metering::Faulted { pile }
+                } else {
+                    tracing::info!(charge_box = %look.charge_box, %pile, "charge box heard again: pile recovered");
+                    Metering::Available { pile }
+                };
+                if let Err(e) = self.charging.submit(Change::Metering(change)).await {
+                    tracing::warn!(error = %e, "cannot change a charge box's pile");
                 }
             }
-            for command in todo {
+            if let Some(car) = no_show {
+                tracing::info!(charge_box = %look.charge_box, pile = %look.pile, car, "the car called to the pile did not plug in: request given up");
+                let change = Change::Metering(Metering::NoShow {
+                    pile: look.pile.clone(),
+                    car,
+                });
+                if let Err(e) = self.charging.submit(change).await {
+                    tracing::warn!(error = %e, "cannot give up a request");
+                }
+            }
+            for (command, orphan) in todo {
                 let this = self.clone();
                 let (pile, charge_box) = (look.pile.clone(), look.charge_box.clone());
-                tokio::spawn(
-                    async move { this.send_and_follow(&charge_box, &pile, command).await },
-                );
+                tokio::spawn(async move {
+                    this.send_and_follow(&charge_box, &pile, command, orphan)
+                        .await
+                });
+            }
+        }
+    }
+
+    /// Whether another instance heard box `id` after `since` (then it is linked there, not
+    /// silent; this process takes the time in).
+    async fn heard_elsewhere(&self, id: &str, since: i64) -> bool {
+        match store::box_last_seen(self.store.pool(), id).await {
+            Ok(Some(at)) if at > since => {
+                self.with_box(id, |b| {
+                    b.last_seen = b.last_seen.max(at);
+                    b.silent = false;
+                });
+                true
+            }
+            Ok(_) => false,
+            Err(e) => {
+                // Not known: no fault on a guess.
+                tracing::warn!(error = %e, charge_box = %id, "cannot read when a box was heard");
+                self.with_box(id, |b| b.silent = false);
+                true
             }
         }
     }
 
     /// Sends a command the watch decided on and acts on the answer.
-    async fn send_and_follow(&self, charge_box: &str, pile: &str, command: Command) {
+    async fn send_and_follow(&self, charge_box: &str, pile: &str, command: Command, orphan: bool) {
+        if let (true, Command::RemoteStop { tx }) = (orphan, &command) {
+            // The station may have taken the transaction in since the watch looked (a start
+            // answered meanwhile): only one it still does not have is stopped.
+            let known = {
+                let live = self.charging.live.state.lock().await;
+                live.station.knows_tx(pile, *tx)
+            };
+            if known {
+                self.with_box(charge_box, |b| {
+                    b.asked_stop = None;
+                    if b.open_tx == Some(*tx) {
+                        b.open_tx = None;
+                    }
+                });
+                return;
+            }
+        }
         let reply = self.call(charge_box, command.clone()).await;
         match command {
             Command::RemoteStart { .. } => {
@@ -982,6 +1155,7 @@ impl ChargeBoxes {
                     self.stats
                         .remote_starts_refused
                         .fetch_add(1, Ordering::Relaxed);
+                    self.with_box(charge_box, |b| b.fault = Some(FaultCause::RemoteStart));
                     let change = Change::Metering(Metering::Faulted {
                         pile: pile.to_owned(),
                     });

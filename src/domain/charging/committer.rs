@@ -106,6 +106,9 @@ pub(super) enum Metering {
     Faulted { pile: String },
     /// The box is available again: a recovery, if the pile is down with a fault.
     Available { pile: String },
+    /// The car called to the pile did not plug in in time: its request is given up, if it is
+    /// still there with no transaction.
+    NoShow { pile: String, car: CarId },
 }
 
 /// What a change did.
@@ -812,7 +815,7 @@ fn metering(live: &LiveState, m: Metering) -> Result<Option<(Op, bool)>> {
             meter_wh,
             at,
             readings,
-        } => (current_tx(&pile)? == Some(tx)).then_some((
+        } => (pile_of(&pile).is_ok() && st.knows_tx(&pile, tx)).then_some((
             Op::MeterStop {
                 pile,
                 tx,
@@ -826,6 +829,12 @@ fn metering(live: &LiveState, m: Metering) -> Result<Option<(Op, bool)>> {
             .then_some((Op::TakeDown { pile, fault: true }, false)),
         Metering::Available { pile } => {
             (pile_of(&pile)?.state == PileState::Fault).then_some((Op::BringUp { pile }, false))
+        }
+        Metering::NoShow { pile, car } => {
+            let p = pile_of(&pile)?;
+            let waiting =
+                p.queue.front() == Some(&car) && p.metered.as_ref().is_some_and(|m| m.tx.is_none());
+            waiting.then_some((Op::Cancel { car }, false))
         }
     })
 }

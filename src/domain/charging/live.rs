@@ -243,6 +243,15 @@ pub(super) fn run(
                 regressed += usize::from(lower);
                 events.extend(more);
             }
+            // The drivers hear where the meter got to, once per message.
+            let last = events
+                .iter()
+                .rposition(|e| matches!(e, Event::Metered { .. }));
+            let mut i = 0;
+            events.retain(|e| {
+                i += 1;
+                !matches!(e, Event::Metered { .. }) || Some(i - 1) == last
+            });
             (
                 Ran {
                     regressed,
@@ -440,6 +449,7 @@ impl LiveState {
                 }
                 Event::Left { car } => (car, NoticeKind::Cancelled),
                 Event::Revised { car, wh } => (car, NoticeKind::Revised { wh }),
+                Event::Metered { car, wh, fee } => (car, NoticeKind::Metered { wh, fee }),
             };
             let Some(user) = self.owners.get(&car).cloned() else {
                 continue;
@@ -464,6 +474,16 @@ impl LiveState {
             if feed.ended {
                 // A new request: a new stream.
                 *feed = Feed::default();
+            }
+            // Meter readings follow each other: the newest takes the place (and number) of the
+            // one before, so a long session's history holds one.
+            let replaces = matches!(kind, NoticeKind::Metered { .. })
+                && feed
+                    .history
+                    .last()
+                    .is_some_and(|n| matches!(n.kind, NoticeKind::Metered { .. }));
+            if replaces {
+                feed.history.pop();
             }
             let notice = Arc::new(Notice {
                 seq: feed.history.len() as u64 + 1,

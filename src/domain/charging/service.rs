@@ -197,6 +197,11 @@ pub enum NoticeKind {
     Revised {
         wh: i64,
     },
+    /// An OCPP pile's meter moved: energy and fee so far (Wh, fen).
+    Metered {
+        wh: i64,
+        fee: i64,
+    },
     /// Left without a session (cancelled before charging).
     Cancelled,
 }

@@ -118,6 +118,24 @@ pub struct Pile {
     /// The session under way on an OCPP pile: what its meter says.
     #[serde(default)]
     pub metered: Option<Metered>,
+    /// The last transaction a fault or a switch-off cut short: what its box's own stop still
+    /// bills (the energy after the last reading, once).
+    #[serde(default)]
+    pub tail: Option<Tail>,
+}
+
+/// A transaction cut short (fault, switch-off, silence): the box may have gone on until its
+/// stop, which comes later, with the meter's last word.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tail {
+    pub car: CarId,
+    pub user: String,
+    pub number: String,
+    pub requested_at: i64,
+    pub reason: EndReason,
+    /// From the cut on: `meter_start_wh` is the meter at the cut.
+    pub meter: Metered,
+    pub tariff: Tariff,
 }
 
 /// A session on an OCPP pile. The car was called at `charging_since`; the box's transaction
@@ -141,6 +159,22 @@ pub struct Metered {
 }
 
 impl Metered {
+    /// Takes the reading `wh` at `at` (kept between the last reading and `now`), priced by
+    /// `tariff`; true when it is lower than the last (then ignored).
+    fn take_reading(&mut self, tariff: &Tariff, at: i64, wh: i64, now: i64) -> bool {
+        if wh < self.last_wh {
+            return true;
+        }
+        let at = at.clamp(self.last_at, now.max(self.last_at));
+        let added = tariff.metered_milli_fen(self.last_at, self.last_wh, at, wh);
+        self.milli_fen = self
+            .milli_fen
+            .saturating_add(i64::try_from(added).unwrap_or(i64::MAX));
+        self.last_at = at;
+        self.last_wh = wh;
+        false
+    }
+
     /// Energy metered since the transaction started (Wh).
     pub fn delivered_wh(&self) -> i64 {
         if self.tx.is_some() {
@@ -291,6 +325,8 @@ pub enum Event {
     Renumbered { car: CarId, number: String },
     /// A waiting car now asks for `wh`.
     Revised { car: CarId, wh: i64 },
+    /// An OCPP pile's meter moved: the car's energy and fee so far (Wh, fen).
+    Metered { car: CarId, wh: i64, fee: i64 },
     /// A car left without a session ending (cancelled while not charging).
     Left { car: CarId },
 }
@@ -431,6 +467,7 @@ impl Station {
                     service_fee: 0,
                     session_tariff: None,
                     metered: None,
+                    tail: None,
                 });
             }
         }
@@ -1029,9 +1066,15 @@ impl Station {
 
     /// Stops the head's session (fault, switch-off); the car stays, needing what is missing.
     fn interrupt_head(&mut self, p: usize, reason: EndReason) {
+        // A metered car whose stop was asked for (it had enough, or its driver cancelled) does
+        // not want the rest: it leaves, as it would have at the stop.
+        let stopping = self.piles[p]
+            .metered
+            .as_ref()
+            .is_some_and(|m| m.stopping.is_some());
         if let Some((id, Some(record))) = self.close_session(p, reason) {
             // A metered session may have delivered all the car asked for: it leaves.
-            let done = self.cars.get(&id).is_none_or(|c| c.remaining_wh <= 0);
+            let done = stopping || self.cars.get(&id).is_none_or(|c| c.remaining_wh <= 0);
             if done {
                 self.piles[p].queue.retain(|c| *c != id);
                 self.cars.remove(&id);
@@ -1117,6 +1160,27 @@ impl Station {
         reason: EndReason,
     ) -> Option<DetailRecord> {
         let tariff = self.piles[p].session_tariff.take();
+        if let (Some(tx), EndReason::Fault | EndReason::SwitchedOff) = (m.tx, reason) {
+            if let Some(car) = self.cars.get(&id) {
+                self.piles[p].tail = Some(Tail {
+                    car: id,
+                    user: car.user.clone(),
+                    number: car.number.clone(),
+                    requested_at: car.arrived_at,
+                    reason,
+                    meter: Metered {
+                        tx: Some(tx),
+                        meter_start_wh: m.last_wh,
+                        started_at: m.last_at,
+                        last_at: m.last_at,
+                        last_wh: m.last_wh,
+                        milli_fen: 0,
+                        stopping: None,
+                    },
+                    tariff: tariff.clone().unwrap_or_else(|| self.config.tariff.clone()),
+                });
+            }
+        }
         let wh = m.delivered_wh();
         if wh == 0 {
             return None;
@@ -1280,20 +1344,18 @@ impl Station {
         if m.tx != Some(tx) {
             return false;
         }
-        if wh < m.last_wh {
+        if m.take_reading(&tariff, at, wh, now) {
             return true;
         }
-        let at = at.clamp(m.last_at, now.max(m.last_at));
-        let added = tariff.metered_milli_fen(m.last_at, m.last_wh, at, wh);
-        m.milli_fen = m
-            .milli_fen
-            .saturating_add(i64::try_from(added).unwrap_or(i64::MAX));
-        m.last_at = at;
-        m.last_wh = wh;
         if m.stopping.is_none() && m.delivered_wh() >= remaining {
             m.stopping = Some(EndReason::Finished);
         }
         self.refresh(p);
+        if let Some(car) = head {
+            if let Some((wh, fee)) = self.progress(car) {
+                self.events.push(Event::Metered { car, wh, fee });
+            }
+        }
         false
     }
 
@@ -1314,7 +1376,8 @@ impl Station {
         self.run_until(now);
         let p = self.metered_pile(pile)?;
         if self.piles[p].metered.as_ref().and_then(|m| m.tx) != Some(tx) {
-            return Ok((0, std::mem::take(&mut self.events)));
+            let regressed = self.bill_tail(p, tx, meter_wh, at, readings);
+            return Ok((regressed, std::mem::take(&mut self.events)));
         }
         let mut regressed = 0;
         for &(t, wh) in readings.iter().chain(std::iter::once(&(at, meter_wh))) {
@@ -1328,6 +1391,71 @@ impl Station {
         self.end_head(p, reason);
         self.dispatch();
         Ok((regressed, std::mem::take(&mut self.events)))
+    }
+
+    /// The stop of transaction `tx`, cut short on pile `p` before: the energy its meter gave
+    /// after the cut is billed to the driver in a record of its own, once (the request, if it
+    /// is still at the station, goes on as it was). Returns the readings lower than the last.
+    fn bill_tail(
+        &mut self,
+        p: usize,
+        tx: i64,
+        meter_wh: i64,
+        at: i64,
+        readings: &[(i64, i64)],
+    ) -> usize {
+        let Some(mut tail) = self.piles[p].tail.take_if(|t| t.meter.tx == Some(tx)) else {
+            return 0;
+        };
+        let mut regressed = 0;
+        for &(t, wh) in readings.iter().chain(std::iter::once(&(at, meter_wh))) {
+            regressed += usize::from(tail.meter.take_reading(&tail.tariff, t, wh, self.now));
+        }
+        let wh = tail.meter.delivered_wh();
+        if wh == 0 {
+            return regressed;
+        }
+        let charge_fee = fen_of_milli(i128::from(tail.meter.milli_fen));
+        let service_fee = fen_of_milli(i128::from(wh) * i128::from(tail.tariff.service_fee));
+        if let Some(car) = self.cars.get_mut(&tail.car) {
+            car.fees_so_far += charge_fee + service_fee;
+        }
+        let (start, stop) = (tail.meter.started_at, tail.meter.last_at);
+        let record = DetailRecord {
+            id: self.next_record,
+            car: tail.car,
+            requested_at: tail.requested_at,
+            user: tail.user,
+            number: tail.number,
+            pile: self.piles[p].id.clone(),
+            wh,
+            start,
+            stop,
+            charge_fee,
+            service_fee,
+            reason: tail.reason,
+        };
+        self.next_record += 1;
+        let pile = &mut self.piles[p];
+        pile.sessions += 1;
+        pile.charged_ms += stop - start;
+        pile.charged_wh += wh;
+        pile.charge_fee += charge_fee;
+        pile.service_fee += service_fee;
+        self.events.push(Event::Ended {
+            record,
+            done: false,
+        });
+        regressed
+    }
+
+    /// Whether transaction `tx` is under way on pile `pile`, or was cut short there and its stop
+    /// is still to come.
+    pub fn knows_tx(&self, pile: &str, tx: i64) -> bool {
+        self.piles.iter().find(|p| p.id == pile).is_some_and(|p| {
+            p.metered.as_ref().and_then(|m| m.tx) == Some(tx)
+                || p.tail.as_ref().and_then(|t| t.meter.tx) == Some(tx)
+        })
     }
 }
 
@@ -1593,11 +1721,24 @@ mod tests {
         // The rest, 16 kWh, goes to the other fast pile.
         assert_eq!(place_of(&s, car).as_deref(), Some("F2"));
         assert_eq!(s.car(car).map(|c| c.remaining_wh), Some(16_000));
-        // The box's late stop of that transaction bills nothing more.
+        // The box's own stop of that transaction, later, bills what its meter gave after the
+        // cut (1 kWh) in a record of its own; the same stop again bills nothing.
         let (_, events) = s
             .metered_stop(T0 + 13 * MIN, "F1", tx, 5_000, T0 + 13 * MIN, &[])
             .expect("late stop");
+        let tail = ended(&events);
+        assert_eq!(tail.len(), 1);
+        assert_eq!(
+            (tail[0].0.wh, tail[0].0.reason, tail[0].1),
+            (1_000, EndReason::Fault, false)
+        );
+        assert_eq!(tail[0].0.user, "u");
+        let (_, events) = s
+            .metered_stop(T0 + 14 * MIN, "F1", tx, 5_000, T0 + 14 * MIN, &[])
+            .expect("again");
         assert!(events.is_empty());
+        // The request goes on as it was.
+        assert_eq!(s.car(car).map(|c| c.remaining_wh), Some(16_000));
     }
 
     #[test]
@@ -1640,6 +1781,7 @@ mod tests {
             .metered_start(T0, "F1", &Starter::Car(car), 0, T0)
             .expect("start");
         s.cancel(T0 + MIN, car).expect("cancel");
+        let mut faulted = s.clone();
         assert_eq!(
             s.piles[0].metered.as_ref().and_then(|m| m.stopping),
             Some(EndReason::Cancelled)
@@ -1650,6 +1792,13 @@ mod tests {
         let records = ended(&events);
         assert_eq!(records[0].0.reason, EndReason::Cancelled);
         assert!(s.car(car).is_none());
+        // A fault before the stop: the cancelled car leaves all the same, not re-queued.
+        faulted
+            .metered_reading(T0 + MIN, "F1", tx, T0 + MIN, 500)
+            .expect("reading");
+        let events = faulted.take_down(T0 + 2 * MIN, "F1", true).expect("fault");
+        assert!(ended(&events).iter().all(|(_, done)| *done));
+        assert!(faulted.car(car).is_none());
     }
 
     #[test]

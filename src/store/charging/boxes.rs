@@ -11,10 +11,12 @@ pub struct BoxRow {
     pub model: Option<String>,
     pub serial: Option<String>,
     pub firmware: Option<String>,
+    pub booted_at: Option<i64>,
     pub created_at: i64,
 }
 
-const BOX_COLUMNS: &str = "id, password_hash, vendor, model, serial, firmware, created_at";
+const BOX_COLUMNS: &str =
+    "id, password_hash, vendor, model, serial, firmware, booted_at, created_at";
 
 pub async fn find_box<'e, E: Executor<'e, Database = Any>>(
     ex: E,
@@ -60,16 +62,18 @@ pub async fn upsert_box<'e, E: Executor<'e, Database = Any>>(
     Ok(())
 }
 
-/// What a box said of itself in its BootNotification.
+/// What a box said of itself in its BootNotification (`accepted`: the boot was, and is the
+/// box's last accepted one).
 pub async fn set_box_info<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     id: &str,
     info: [Option<&str>; 4],
+    accepted: bool,
     now: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE charging_boxes SET vendor = $2, model = $3, serial = $4, firmware = $5, \
-         updated_at = $6 WHERE id = $1",
+         updated_at = $6, booted_at = CASE WHEN $7 THEN $6 ELSE booted_at END WHERE id = $1",
     )
     .bind(id)
     .bind(info[0])
@@ -77,9 +81,40 @@ pub async fn set_box_info<'e, E: Executor<'e, Database = Any>>(
     .bind(info[2])
     .bind(info[3])
     .bind(now)
+    .bind(accepted)
     .execute(ex)
     .await?;
     Ok(())
+}
+
+/// Box `id` was heard at `now`.
+pub async fn touch_box<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    id: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE charging_boxes SET last_seen_at = $2 WHERE id = $1 \
+         AND (last_seen_at IS NULL OR last_seen_at < $2)",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(ex)
+    .await?;
+    Ok(())
+}
+
+/// When any instance last heard box `id`.
+pub async fn box_last_seen<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    id: &str,
+) -> Result<Option<i64>, sqlx::Error> {
+    let row: Option<(Option<i64>,)> =
+        sqlx::query_as("SELECT last_seen_at FROM charging_boxes WHERE id = $1")
+            .bind(id)
+            .fetch_optional(ex)
+            .await?;
+    Ok(row.and_then(|(t,)| t))
 }
 
 pub async fn delete_box<'e, E: Executor<'e, Database = Any>>(

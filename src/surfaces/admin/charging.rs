@@ -355,6 +355,7 @@ fn box_json(b: &BoxView) -> Value {
         "id": b.id,
         "pile": b.pile,
         "connected": b.connected,
+        "accepted": b.accepted,
         "last_seen": b.last_seen.map(iso),
         "vendor": b.vendor,
         "model": b.model,

@@ -3,7 +3,8 @@
 //! The opening reply is `{"code": 200, "msg": "您已经成功进入队列，请等待", ...request}` (or
 //! `{"code": -1, "msg", "error"}`, then the socket closes). Then every event of the request, in
 //! order, each `{"code": 200, "event", "seq", "msg", ...}`: `queued` (number), `called` (pile),
-//! `moved` (to another pile after a fault), `charging`, `interrupted` (a fault stopped the
+//! `moved` (to another pile after a fault), `charging`, `metered` (on an OCPP pile, each meter
+//! reading: `charged` kWh and `fee` yuan so far), `interrupted` (a fault stopped the
 //! session: its detail record), `renumbered`, `revised`, and last `finished` or `cancelled`
 //! (with the detail record when energy was delivered), after which the server closes the
 //! socket. Client messages: `{"operation": "revise", "mode", "quantity"}` and
@@ -352,6 +353,10 @@ struct Event<'a> {
     start_time: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     record: Option<LogEntry>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    charged: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fee: Option<f64>,
 }
 
 fn render<'a>(state: &AppState, n: &'a Notice) -> Event<'a> {
@@ -366,6 +371,8 @@ fn render<'a>(state: &AppState, n: &'a Notice) -> Event<'a> {
         pile: None,
         start_time: None,
         record: None,
+        charged: None,
+        fee: None,
     };
     match &n.kind {
         NoticeKind::Queued { number, mode, wh } => {
@@ -426,6 +433,12 @@ fn render<'a>(state: &AppState, n: &'a Notice) -> Event<'a> {
             e.event = "revised";
             e.msg = "充电量已修改".to_owned();
             e.quantity = Some(*wh as f64 / 1000.0);
+        }
+        NoticeKind::Metered { wh, fee } => {
+            e.event = "metered";
+            e.msg = "充电桩电表读数已更新".to_owned();
+            e.charged = Some(*wh as f64 / 1000.0);
+            e.fee = Some(*fee as f64 / 100.0);
         }
         NoticeKind::Cancelled => {
             e.event = "cancelled";
