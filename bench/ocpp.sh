@@ -194,12 +194,14 @@ out.append(f"  {'piles':<11}{'events/s':>9}{'sessions/s':>11}{'ratio':>7}{'serve
 base = runs.get("sim", {}).get("events_per_sec")
 for m, s in runs.items():
     ratio = f"{s['events_per_sec'] / base:7.3f}" if base else f"{'':>7}"
-    ev = " ".join(f"{k} {v}" for k, v in s["events"].items())
+    ev = " ".join(f"{k} {v}" for k, v in s["events"].items() if k != "metered")
+    if "metered" in s["events"]:
+        ev += f"  (+ metered notices {s['events']['metered']})"
     out.append(f"  {('simulated' if m == 'sim' else 'OCPP'):<11}{s['events_per_sec']:>9.1f}{s['sessions_per_sec']:>11.2f}{ratio}{s['cpu_pct']:>10.0f}%{s.get('charging_to_finished_secs_mean', 0):>8.1f}s   {ev}")
     if s["errors"] and m == "sim":
         out.append("    driver errors: " + ", ".join(f"{k} {v}" for k, v in s["errors"].items()))
 out.append("  (server CPU: % of one core over the measured window; session: mean real seconds from a")
-out.append("  driver's `charging` event to its `finished`)")
+out.append("  driver's `charging` event to its `finished`; events/s without the `metered` notices)")
 text = "\n".join(out)
 print(text)
 json.dump(runs, open(f"{tmp}/runs.json", "w"), indent=1)
