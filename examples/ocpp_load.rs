@@ -172,7 +172,11 @@ struct Box_ {
 
 impl Box_ {
     fn clock(&self) -> i64 {
-        let speed = if self.shared.sim_speed > 0.0 { self.shared.sim_speed } else { 1.0 };
+        let speed = if self.shared.sim_speed > 0.0 {
+            self.shared.sim_speed
+        } else {
+            1.0
+        };
         self.base_ms + (self.base.elapsed().as_secs_f64() * 1000.0 * speed) as i64
     }
 
@@ -349,7 +353,10 @@ impl Box_ {
                 let known = [
                     ("SupportedFeatureProfiles", profiles.to_owned()),
                     ("NumberOfConnectors", "1".to_owned()),
-                    ("MeterValueSampleInterval", format!("{}", self.shared.meter_secs)),
+                    (
+                        "MeterValueSampleInterval",
+                        format!("{}", self.shared.meter_secs),
+                    ),
                 ];
                 let mut keys = Vec::new();
                 let mut unknown = Vec::new();
@@ -456,7 +463,11 @@ impl Box_ {
                 match payload["requestedMessage"].as_str() {
                     Some("Heartbeat") => self.call("Heartbeat", json!({})),
                     Some("StatusNotification") => {
-                        let s = if self.tx.is_some() { "Charging" } else { "Available" };
+                        let s = if self.tx.is_some() {
+                            "Charging"
+                        } else {
+                            "Available"
+                        };
                         self.call("StatusNotification", status_payload(s));
                     }
                     Some("MeterValues") => self.call("MeterValues", Value::Null),
@@ -464,9 +475,10 @@ impl Box_ {
                 }
                 Ok(json!({"status": "Accepted"}))
             }
-            "ClearCache" | "SetChargingProfile" | "ClearChargingProfile" | "ChangeConfiguration" => {
-                Ok(json!({"status": "Accepted"}))
-            }
+            "ClearCache"
+            | "SetChargingProfile"
+            | "ClearChargingProfile"
+            | "ChangeConfiguration" => Ok(json!({"status": "Accepted"})),
             _ => {
                 odd(self, "not implemented by the bench box");
                 Err("NotImplemented")
@@ -483,10 +495,14 @@ fn status_payload(status: &str) -> Value {
 async fn connect_box(ws_base: &str, id: &str, password: &str) -> anyhow::Result<Socket> {
     let mut req = format!("{ws_base}/ocpp/{id}").into_client_request()?;
     let auth = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{password}"));
-    req.headers_mut()
-        .insert("Authorization", HeaderValue::from_str(&format!("Basic {auth}"))?);
-    req.headers_mut()
-        .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("ocpp1.6"));
+    req.headers_mut().insert(
+        "Authorization",
+        HeaderValue::from_str(&format!("Basic {auth}"))?,
+    );
+    req.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        HeaderValue::from_static("ocpp1.6"),
+    );
     // TCP_NODELAY: a box answers a RemoteStart and sends its StartTransaction right after;
     // with Nagle's algorithm the second frame waits for the server's delayed ACK (40 ms).
     let (ws, resp) = tokio_tungstenite::connect_async_with_config(req, None, true).await?;
@@ -495,7 +511,10 @@ async fn connect_box(ws_base: &str, id: &str, password: &str) -> anyhow::Result<
         .get("Sec-WebSocket-Protocol")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    anyhow::ensure!(proto == "ocpp1.6", "the server answered subprotocol {proto:?}");
+    anyhow::ensure!(
+        proto == "ocpp1.6",
+        "the server answered subprotocol {proto:?}"
+    );
     Ok(ws)
 }
 
@@ -624,7 +643,14 @@ struct DriverPlan {
     kwh_base: f64,
 }
 
-async fn run_driver(shared: Arc<Shared>, ws_base: String, plan: DriverPlan, think_ms: u64, cancel_pct: u64, session_secs: f64) {
+async fn run_driver(
+    shared: Arc<Shared>,
+    ws_base: String,
+    plan: DriverPlan,
+    think_ms: u64,
+    cancel_pct: u64,
+    session_secs: f64,
+) {
     // Start spread over a few seconds.
     tokio::time::sleep(Duration::from_millis(rand_u64() % 5000)).await;
     while !shared.stop.load(Ordering::Relaxed) {
@@ -652,7 +678,12 @@ async fn run_driver(shared: Arc<Shared>, ws_base: String, plan: DriverPlan, thin
     }
 }
 
-async fn driver_session(shared: &Shared, url: &str, cancel: bool, session_secs: f64) -> anyhow::Result<()> {
+async fn driver_session(
+    shared: &Shared,
+    url: &str,
+    cancel: bool,
+    session_secs: f64,
+) -> anyhow::Result<()> {
     let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true).await?;
     let mut opened = false;
     let mut charging_since: Option<Instant> = None;
@@ -685,7 +716,9 @@ async fn driver_session(shared: &Shared, url: &str, cancel: bool, session_secs: 
             }
             continue;
         }
-        let Some(event) = v["event"].as_str() else { continue };
+        let Some(event) = v["event"].as_str() else {
+            continue;
+        };
         if event == "reply" || event == "pong" {
             if v["code"] != 200 && v["operation"] == "cancel" {
                 shared.error("cancel refused");
@@ -755,7 +788,9 @@ async fn main() -> anyhow::Result<()> {
         phase: AtomicUsize::new(SETUP),
         sim_speed,
         meter_secs: env_num("METER_SECS", 10.0),
-        heartbeat_secs: std::env::var("HEARTBEAT_SECS").ok().and_then(|v| v.parse().ok()),
+        heartbeat_secs: std::env::var("HEARTBEAT_SECS")
+            .ok()
+            .and_then(|v| v.parse().ok()),
         call_timeout: Duration::from_secs_f64(env_num("CALL_TIMEOUT_SECS", 30.0)),
         smart: env("SMART", "1") != "0",
         status: env("STATUS", "1") != "0",
@@ -770,9 +805,10 @@ async fn main() -> anyhow::Result<()> {
         .build()?;
 
     // The operator.
-    let (status, admin) = send_json(client.post(format!("{base}/admin/v1/login")).json(
-            &json!({"username": "admin", "password": env("ADMIN_PASSWORD", "admin123456")}),
-        ),
+    let (status, admin) = send_json(
+        client
+            .post(format!("{base}/admin/v1/login"))
+            .json(&json!({"username": "admin", "password": env("ADMIN_PASSWORD", "admin123456")})),
     )
     .await?;
     anyhow::ensure!(status == 200, "admin login: {status} {admin}");
@@ -781,7 +817,8 @@ async fn main() -> anyhow::Result<()> {
     // The station: PILES piles, half fast, half slow.
     let fast = piles.div_ceil(2);
     let slow = piles - fast;
-    let (status, config) = send_json(client
+    let (status, config) = send_json(
+        client
             .put(format!("{base}/admin/v1/charging/config"))
             .bearer_auth(&op)
             .json(&json!({
@@ -810,7 +847,12 @@ async fn main() -> anyhow::Result<()> {
             } else {
                 (format!("T{}", i - fast + 1), slow_w)
             };
-            (format!("BENCH-{i:05}"), format!("bench-password-{i:05}"), pile, w)
+            (
+                format!("BENCH-{i:05}"),
+                format!("bench-password-{i:05}"),
+                pile,
+                w,
+            )
         })
         .collect();
     if mode == "ocpp" {
@@ -818,7 +860,8 @@ async fn main() -> anyhow::Result<()> {
             .map(|(id, password, pile, _)| {
                 let (client, base, op) = (&client, &base, &op);
                 async move {
-                    let (status, body) = send_json(client
+                    let (status, body) = send_json(
+                        client
                             .put(format!("{base}/admin/v1/charging/boxes/{id}"))
                             .bearer_auth(op)
                             .json(&json!({"password": password, "pile": pile})),
@@ -832,7 +875,10 @@ async fn main() -> anyhow::Result<()> {
             .collect()
             .await;
         done.into_iter().collect::<anyhow::Result<()>>()?;
-        eprintln!("{piles} boxes registered in {:.1} s", started.elapsed().as_secs_f64());
+        eprintln!(
+            "{piles} boxes registered in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
     }
 
     // The drivers.
@@ -841,14 +887,19 @@ async fn main() -> anyhow::Result<()> {
         .map(|i| {
             let (client, base, op, name) = (&client, &base, &op, format!("{prefix}{i}"));
             async move {
-                let (status, body) = send_json(client
+                let (status, body) = send_json(
+                    client
                         .post(format!("{base}/admin/v1/charging/drivers"))
                         .bearer_auth(op)
                         .json(&json!({"username": name, "password": "123456"})),
                 )
                 .await?;
-                anyhow::ensure!((200..300).contains(&status), "driver {name}: {status} {body}");
-                let (status, body) = send_json(client
+                anyhow::ensure!(
+                    (200..300).contains(&status),
+                    "driver {name}: {status} {body}"
+                );
+                let (status, body) = send_json(
+                    client
                         .post(format!("{base}/charging/login"))
                         .json(&json!({"username": name, "password": "123456"})),
                 )
@@ -861,7 +912,11 @@ async fn main() -> anyhow::Result<()> {
         .collect()
         .await;
     let tokens: Vec<String> = tokens.into_iter().collect::<anyhow::Result<_>>()?;
-    eprintln!("{} drivers ready in {:.1} s", tokens.len(), started.elapsed().as_secs_f64());
+    eprintln!(
+        "{} drivers ready in {:.1} s",
+        tokens.len(),
+        started.elapsed().as_secs_f64()
+    );
     println!("SETUP {}", if mode == "ocpp" { piles } else { 0 });
     tokio::time::sleep(Duration::from_secs(3)).await;
 
@@ -947,7 +1002,11 @@ async fn main() -> anyhow::Result<()> {
         driver_tasks.push(tokio::spawn(run_driver(
             shared.clone(),
             ws_base.clone(),
-            DriverPlan { token, fast, kwh_base },
+            DriverPlan {
+                token,
+                fast,
+                kwh_base,
+            },
             think_ms,
             cancel_pct,
             session_secs,
@@ -955,7 +1014,10 @@ async fn main() -> anyhow::Result<()> {
     }
     eprintln!("{} drivers started; warm-up {warmup} s", driver_tasks.len());
     tokio::time::sleep(Duration::from_secs_f64(warmup)).await;
-    let (in0, out0) = (shared.msg_in.load(Ordering::Relaxed), shared.msg_out.load(Ordering::Relaxed));
+    let (in0, out0) = (
+        shared.msg_in.load(Ordering::Relaxed),
+        shared.msg_out.load(Ordering::Relaxed),
+    );
     shared.phase.store(MEASURED, Ordering::Relaxed);
     println!("MEASURING");
     eprintln!(
@@ -971,7 +1033,10 @@ async fn main() -> anyhow::Result<()> {
     }
     let measured = measured_from.elapsed().as_secs_f64();
     shared.phase.store(AFTER, Ordering::Relaxed);
-    let (in1, out1) = (shared.msg_in.load(Ordering::Relaxed), shared.msg_out.load(Ordering::Relaxed));
+    let (in1, out1) = (
+        shared.msg_in.load(Ordering::Relaxed),
+        shared.msg_out.load(Ordering::Relaxed),
+    );
     let connected_end = shared.connected.load(Ordering::Relaxed);
     println!("MEASURED");
     // The bench reads the server's metrics with everything still connected.

@@ -739,15 +739,18 @@ impl ChargeBoxes {
         readings: Vec<(i64, i64)>,
     ) -> Result<()> {
         self.seen(id);
-        self.with_box(id, |b| {
+        // Forgotten once the station has the stop (before, a look would still see the car
+        // stopping with no stop asked, and ask again).
+        let forget = |b: &mut BoxState| {
             if b.open_tx == Some(tx) {
                 b.open_tx = None;
             }
             if b.asked_stop.is_some_and(|(t, _)| t == tx) {
                 b.asked_stop = None;
             }
-        });
+        };
         let Some(pile) = self.pile_of(id).await else {
+            self.with_box(id, forget);
             return Ok(());
         };
         let change = Change::Metering(Metering::Stop {
@@ -757,7 +760,9 @@ impl ChargeBoxes {
             at,
             readings,
         });
-        if let Answer::Metered { regressed } = self.charging.submit(change).await? {
+        let answer = self.charging.submit(change).await;
+        self.with_box(id, forget);
+        if let Answer::Metered { regressed } = answer? {
             self.count_regressions(regressed);
         }
         Ok(())
@@ -953,11 +958,12 @@ impl ChargeBoxes {
     async fn look(&self) -> Vec<PileLook> {
         let live = self.charging.live.state.lock().await;
         let st = &live.station;
-        st.config
-            .ocpp_piles
+        // One pass over the piles (a look runs after every batch: with a thousand OCPP piles,
+        // finding each by id made it quadratic).
+        st.piles
             .iter()
-            .filter_map(|(pile, charge_box)| {
-                let p = st.piles.iter().find(|p| p.id == *pile)?;
+            .filter_map(|p| {
+                let (pile, charge_box) = st.config.ocpp_piles.get_key_value(&p.id)?;
                 let head = p.queue.front().map(|car| {
                     let m = p.metered.as_ref();
                     (
@@ -1129,14 +1135,14 @@ impl ChargeBoxes {
 
     /// Sends a command the watch decided on and acts on the answer.
     async fn send_and_follow(&self, charge_box: &str, pile: &str, command: Command, orphan: bool) {
-        if let (true, Command::RemoteStop { tx }) = (orphan, &command) {
-            // The station may have taken the transaction in since the watch looked (a start
-            // answered meanwhile): only one it still does not have is stopped.
+        if let Command::RemoteStop { tx } = &command {
+            // The station may have moved since the watch looked: an orphan it took in meanwhile
+            // (a start answered) is not stopped, nor a transaction whose stop it has had.
             let known = {
                 let live = self.charging.live.state.lock().await;
                 live.station.knows_tx(pile, *tx)
             };
-            if known {
+            if known == orphan {
                 self.with_box(charge_box, |b| {
                     b.asked_stop = None;
                     if b.open_tx == Some(*tx) {
