@@ -9,6 +9,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod money;
+mod ocpp;
 mod streams;
 mod withdrawals;
 mod work;
