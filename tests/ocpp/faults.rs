@@ -258,3 +258,22 @@ async fn a_stop_after_a_fault_bills_the_energy_after_the_cut_once() {
     drop(cp);
     app.stop().await;
 }
+
+/// The pile is back only when neither the box (connector 0) nor its connector (1) says
+/// Faulted: the box saying Available while its connector is still faulted is not a recovery.
+#[tokio::test]
+async fn a_box_available_with_its_connector_still_faulted_stays_down() {
+    let app = spawn(|_| {}).await;
+    let op = admin(&app).await;
+    let mut cp = super::online_box(&app, &op, "CP1", "F1", Behaviour::default()).await;
+    let t = now(&app).await;
+    cp.status(1, "Faulted", &t).await;
+    pile_becomes(&app, &op, "F1", "fault").await;
+    cp.status(0, "Available", &t).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(pile(&app, &op, "F1").await["state"], "fault");
+    cp.status(1, "Available", &t).await;
+    pile_becomes(&app, &op, "F1", "working").await;
+    drop(cp);
+    app.stop().await;
+}

@@ -238,6 +238,8 @@ struct BoxState {
     features_asked: bool,
     /// Why its pile is down, when the box is the cause.
     fault: Option<FaultCause>,
+    /// Its last status said Faulted: on the box (connector 0), on its connector (1).
+    faulted: [bool; 2],
 }
 
 /// Why a box took its pile down.
@@ -582,9 +584,13 @@ impl ChargeBoxes {
         if connector > 1 {
             return Ok(());
         }
-        self.with_box(id, |b| {
+        // Faulted on the box (0) or its connector (1) is a fault; the pile is back when neither
+        // says Faulted any more and one says Available.
+        let still_faulted = self.with_box(id, |b| {
             b.status = Some(status.to_owned());
             b.error_code = (error_code != "NoError").then(|| error_code.to_owned());
+            b.faulted[usize::from(connector == 1)] = status == "Faulted";
+            b.faulted.iter().any(|f| *f)
         });
         let Some(pile) = self.pile_of(id).await else {
             return Ok(());
@@ -594,7 +600,7 @@ impl ChargeBoxes {
                 self.with_box(id, |b| b.fault = Some(FaultCause::Status));
                 Metering::Faulted { pile }
             }
-            "Available" => {
+            "Available" if !still_faulted => {
                 self.with_box(id, |b| b.fault = None);
                 Metering::Available { pile }
             }
