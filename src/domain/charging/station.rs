@@ -1120,7 +1120,7 @@ impl Station {
         car.delivered_wh += wh;
         car.fees_so_far += charge_fee + service_fee;
         let record = DetailRecord {
-            id: self.next_record,
+            id: 0,
             car: id,
             requested_at: car.arrived_at,
             user: car.user.clone(),
@@ -1133,14 +1133,20 @@ impl Station {
             service_fee,
             reason,
         };
+        Some((id, Some(self.book(p, record))))
+    }
+
+    /// Numbers a session's detail record and adds it to its pile's totals.
+    fn book(&mut self, p: usize, mut record: DetailRecord) -> DetailRecord {
+        record.id = self.next_record;
         self.next_record += 1;
         let pile = &mut self.piles[p];
         pile.sessions += 1;
-        pile.charged_ms += stop - since;
-        pile.charged_wh += wh;
-        pile.charge_fee += charge_fee;
-        pile.service_fee += service_fee;
-        Some((id, Some(record)))
+        pile.charged_ms += record.stop - record.start;
+        pile.charged_wh += record.wh;
+        pile.charge_fee += record.charge_fee;
+        pile.service_fee += record.service_fee;
+        record
     }
 
     /// The prices of the session under way on pile `p` (those in force when it began).
@@ -1194,7 +1200,7 @@ impl Station {
         car.fees_so_far += charge_fee + service_fee;
         let (start, stop) = (m.started_at, m.last_at.max(m.started_at));
         let record = DetailRecord {
-            id: self.next_record,
+            id: 0,
             car: id,
             requested_at: car.arrived_at,
             user: car.user.clone(),
@@ -1207,14 +1213,7 @@ impl Station {
             service_fee,
             reason,
         };
-        self.next_record += 1;
-        let pile = &mut self.piles[p];
-        pile.sessions += 1;
-        pile.charged_ms += stop - start;
-        pile.charged_wh += wh;
-        pile.charge_fee += charge_fee;
-        pile.service_fee += service_fee;
-        Some(record)
+        Some(self.book(p, record))
     }
 
     /// The OCPP pile `pile`'s index, or why not.
@@ -1422,7 +1421,7 @@ impl Station {
         }
         let (start, stop) = (tail.meter.started_at, tail.meter.last_at);
         let record = DetailRecord {
-            id: self.next_record,
+            id: 0,
             car: tail.car,
             requested_at: tail.requested_at,
             user: tail.user,
@@ -1435,13 +1434,7 @@ impl Station {
             service_fee,
             reason: tail.reason,
         };
-        self.next_record += 1;
-        let pile = &mut self.piles[p];
-        pile.sessions += 1;
-        pile.charged_ms += stop - start;
-        pile.charged_wh += wh;
-        pile.charge_fee += charge_fee;
-        pile.service_fee += service_fee;
+        let record = self.book(p, record);
         self.events.push(Event::Ended {
             record,
             done: false,
