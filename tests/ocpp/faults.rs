@@ -277,3 +277,39 @@ async fn a_box_available_with_its_connector_still_faulted_stays_down() {
     drop(cp);
     app.stop().await;
 }
+
+/// A fault the operator declared on an OCPP pile stays until the operator lifts it: the box
+/// saying it is available does not.
+#[tokio::test]
+async fn an_operators_fault_is_not_lifted_by_the_box() {
+    let app = spawn(|_| {}).await;
+    let op = admin(&app).await;
+    let mut cp = super::online_box(&app, &op, "CP1", "F1", Behaviour::default()).await;
+    let set = |state: &'static str| {
+        let (app, op) = (&app, &op);
+        async move {
+            let r = app
+                .post_auth(
+                    "/admin/v1/charging/piles/F1/state",
+                    op,
+                    json!({"state": state}),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{state}: {:?}", r.body);
+        }
+    };
+    set("fault").await;
+    let t = now(&app).await;
+    cp.status(1, "Available", &t).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(pile(&app, &op, "F1").await["state"], "fault");
+    set("recover").await;
+    assert_eq!(pile(&app, &op, "F1").await["state"], "working");
+    // A fault the box reports is lifted by the box.
+    cp.status(1, "Faulted", &t).await;
+    pile_becomes(&app, &op, "F1", "fault").await;
+    cp.status(1, "Available", &t).await;
+    pile_becomes(&app, &op, "F1", "working").await;
+    drop(cp);
+    app.stop().await;
+}

@@ -251,6 +251,8 @@ enum FaultCause {
     Silence,
     /// It refused (or did not answer) a remote start.
     RemoteStart,
+    /// The operator declared the fault: only the operator recovers it.
+    Operator,
 }
 
 /// Counters shown on `/metrics`.
@@ -601,13 +603,36 @@ impl ChargeBoxes {
                 Metering::Faulted { pile }
             }
             "Available" if !still_faulted => {
-                self.with_box(id, |b| b.fault = None);
+                let operator = self.with_box(id, |b| {
+                    let operator = b.fault == Some(FaultCause::Operator);
+                    if !operator {
+                        b.fault = None;
+                    }
+                    operator
+                });
+                if operator {
+                    return Ok(());
+                }
                 Metering::Available { pile }
             }
             _ => return Ok(()),
         };
         self.charging.submit(Change::Metering(change)).await?;
         Ok(())
+    }
+
+    /// The operator recorded a fault on pile `pile` (or a recovery, or switched it on or off):
+    /// a fault the operator declared is not lifted by the box saying it is available.
+    pub async fn operator_changed(&self, pile: &str, fault: bool) {
+        let charge_box = {
+            let live = self.charging.live.state.lock().await;
+            live.station.config.ocpp_piles.get(pile).cloned()
+        };
+        if let Some(charge_box) = charge_box {
+            self.with_box(&charge_box, |b| {
+                b.fault = fault.then_some(FaultCause::Operator);
+            });
+        }
     }
 
     /// Who an id tag is: the car it was given for, or the driver whose card it is.

@@ -118,6 +118,10 @@ pub async fn pile_state_change(
         }
     };
     state.charging.pile_action(&id, action).await?;
+    state
+        .boxes
+        .operator_changed(&id, action == PileAction::Fault)
+        .await;
     tracing::info!(operator = %op.username, pile = %id, ?action, "charging pile state changed");
     piles(State(state), OperatorAuth(op)).await
 }
