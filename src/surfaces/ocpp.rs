@@ -612,10 +612,7 @@ async fn call(state: &AppState, id: &str, action: &str, body: Value) -> Result<V
         ));
     }
     match action {
-        "Heartbeat" => {
-            boxes.seen(id);
-            Ok(json!({"currentTime": state.now().iso_utc_ms()}))
-        }
+        "Heartbeat" => Ok(json!({"currentTime": state.now().iso_utc_ms()})),
         "StatusNotification" => {
             let req: StatusReq = payload(body)?;
             if !STATUSES.contains(&req.status.as_str()) {
@@ -655,11 +652,9 @@ async fn call(state: &AppState, id: &str, action: &str, body: Value) -> Result<V
         "MeterValues" => {
             let req: MeterValuesReq = payload(body)?;
             let values = readings(&req.meter_value)?;
-            match req.transaction_id {
-                Some(tx) if req.connector_id == 1 => {
-                    boxes.meter_values(id, tx, values).await.map_err(internal)?;
-                }
-                _ => boxes.seen(id),
+            // Readings outside a transaction (clock-aligned ones) bill nothing.
+            if let (Some(tx), 1) = (req.transaction_id, req.connector_id) {
+                boxes.meter_values(id, tx, values).await.map_err(internal)?;
             }
             Ok(json!({}))
         }
@@ -680,10 +675,7 @@ async fn call(state: &AppState, id: &str, action: &str, body: Value) -> Result<V
             Ok(json!({"idTagInfo": {"status": "Accepted"}}))
         }
         "DataTransfer" => Ok(json!({"status": "UnknownVendorId"})),
-        "DiagnosticsStatusNotification" | "FirmwareStatusNotification" => {
-            boxes.seen(id);
-            Ok(json!({}))
-        }
+        "DiagnosticsStatusNotification" | "FirmwareStatusNotification" => Ok(json!({})),
         other => Err(Failure(
             "NotImplemented",
             format!(

@@ -126,3 +126,56 @@ async fn operator_commands_reach_the_box_and_come_back_with_its_answer() {
     assert_eq!(r.status, 409, "box not connected: {:?}", r.body);
     app.stop().await;
 }
+
+/// The admin API's other documented refusals: a card with the server's own `UH` prefix (400), a
+/// card for a driver who does not exist (404), removing a card or a box that is not there
+/// (404), and a box answering a command with a CALLERROR (502).
+#[tokio::test]
+async fn cards_boxes_and_commands_are_refused_as_documented() {
+    let app = spawn(|_| {}).await;
+    let op = admin(&app).await;
+    super::driver(&app, "alice").await;
+    let put_tag = |tag: &'static str, driver: &'static str| {
+        let (app, op) = (&app, &op);
+        async move {
+            app.put_auth(
+                &format!("/admin/v1/charging/tags/{tag}"),
+                op,
+                json!({"driver": driver}),
+            )
+            .await
+        }
+    };
+    let r = put_tag("UH12", "alice").await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    let r = put_tag("CARD-1", "nobody").await;
+    assert_eq!(r.status, 404, "{:?}", r.body);
+    for path in [
+        "/admin/v1/charging/tags/NO-SUCH-CARD",
+        "/admin/v1/charging/boxes/NO-SUCH-BOX",
+    ] {
+        let r = app
+            .request(reqwest::Method::DELETE, path, Some(&op), None)
+            .await;
+        assert_eq!(r.status, 404, "{path}: {:?}", r.body);
+    }
+
+    // The box answers the reset with a CALLERROR: the operator hears it (502).
+    let quiet = Behaviour {
+        reset: None,
+        ..Behaviour::default()
+    };
+    let mut cp = super::online_box(&app, &op, "CP1", "F1", quiet).await;
+    let (r, ()) = tokio::join!(
+        command(&app, &op, "F1", "reset", json!({"type": "hard"})),
+        async {
+            let call = cp.expect_call("Reset").await;
+            assert_eq!(call.payload, json!({"type": "Hard"}), "{call:?}");
+            cp.send_raw(&json!([4, call.id, "NotSupported", "no hard reset here", {}]).to_string());
+        }
+    );
+    assert_eq!(r.status, 502, "{:?}", r.body);
+    assert_eq!(r.body["error"]["code"], "box_error", "{:?}", r.body);
+    drop(cp);
+    app.stop().await;
+}

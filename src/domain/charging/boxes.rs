@@ -437,7 +437,8 @@ impl ChargeBoxes {
         });
     }
 
-    /// The box was heard from.
+    /// The box was heard from: its link tells, once a frame (calls, answers, pings); the other
+    /// methods do not.
     pub fn seen(&self, id: &str) {
         let now = self.now();
         // Written for the other instances at most twice a heartbeat interval, off the call.
@@ -470,17 +471,11 @@ impl ChargeBoxes {
     /// The pile box `id` drives.
     pub async fn pile_of(&self, id: &str) -> Option<String> {
         let live = self.charging.live.state.lock().await;
-        live.station
-            .config
-            .ocpp_piles
-            .iter()
-            .find(|(_, b)| b.as_str() == id)
-            .map(|(p, _)| p.clone())
+        live.station.config.pile_of_box(id).cloned()
     }
 
     /// A BootNotification: accepted when the box drives a pile.
     pub async fn boot(self: &Arc<Self>, id: &str, info: BootInfo) -> Result<Boot> {
-        self.seen(id);
         let accepted = self.pile_of(id).await.is_some();
         self.with_box(id, |b| b.accepted = accepted);
         store::set_box_info(
@@ -582,7 +577,6 @@ impl ChargeBoxes {
         status: &str,
         error_code: &str,
     ) -> Result<()> {
-        self.seen(id);
         if connector > 1 {
             return Ok(());
         }
@@ -653,7 +647,6 @@ impl ChargeBoxes {
 
     /// An Authorize: whether `id_tag` may start on box `id`'s pile now.
     pub async fn authorize(&self, id: &str, id_tag: &str) -> Result<TagStatus> {
-        self.seen(id);
         let (Some(pile), Some(starter)) = (self.pile_of(id).await, self.starter(id_tag).await?)
         else {
             return Ok(TagStatus::Invalid);
@@ -661,9 +654,7 @@ impl ChargeBoxes {
         let live = self.charging.live.state.lock().await;
         let head = live
             .station
-            .piles
-            .iter()
-            .find(|p| p.id == pile)
+            .pile(&pile)
             .and_then(|p| p.queue.front().copied());
         Ok(match starter {
             Starter::Car(car) if head == Some(car) => TagStatus::Accepted,
@@ -685,7 +676,6 @@ impl ChargeBoxes {
         meter_wh: i64,
         at: i64,
     ) -> Result<(i64, TagStatus)> {
-        self.seen(id);
         let refused = |status| {
             self.stats.refused_starts.fetch_add(1, Ordering::Relaxed);
             Ok((0, status))
@@ -725,7 +715,6 @@ impl ChargeBoxes {
         tx: i64,
         readings: Vec<(i64, i64)>,
     ) -> Result<usize> {
-        self.seen(id);
         let Some(pile) = self.pile_of(id).await else {
             return Ok(0);
         };
@@ -769,7 +758,6 @@ impl ChargeBoxes {
         at: i64,
         readings: Vec<(i64, i64)>,
     ) -> Result<()> {
-        self.seen(id);
         // Forgotten once the station has the stop (before, a look would still see the car
         // stopping with no stop asked, and ask again).
         let forget = |b: &mut BoxState| {
@@ -906,28 +894,20 @@ impl ChargeBoxes {
 
     fn view_of(&self, live: &super::live::LiveState, row: store::BoxRow) -> BoxView {
         let st = &live.station;
-        let pile = st
-            .config
-            .ocpp_piles
-            .iter()
-            .find(|(_, b)| **b == row.id)
-            .map(|(p, _)| p.clone());
-        let transaction = pile
-            .as_ref()
-            .and_then(|id| st.piles.iter().find(|p| p.id == *id))
-            .and_then(|p| {
-                let m = p.metered.as_ref()?;
-                let car = st.car(*p.queue.front()?)?;
-                Some(TransactionView {
-                    id: m.tx?,
-                    number: car.number.clone(),
-                    user: car.user.clone(),
-                    started_at: m.started_at,
-                    meter_start_wh: m.meter_start_wh,
-                    meter_wh: m.last_wh,
-                    stopping: m.stopping.is_some(),
-                })
-            });
+        let pile = st.config.pile_of_box(&row.id).cloned();
+        let transaction = pile.as_ref().and_then(|id| st.pile(id)).and_then(|p| {
+            let m = p.metered.as_ref()?;
+            let car = st.car(*p.queue.front()?)?;
+            Some(TransactionView {
+                id: m.tx?,
+                number: car.number.clone(),
+                user: car.user.clone(),
+                started_at: m.started_at,
+                meter_start_wh: m.meter_start_wh,
+                meter_wh: m.last_wh,
+                stopping: m.stopping.is_some(),
+            })
+        });
         let boxes = self.boxes.lock().unwrap_or_else(|e| e.into_inner());
         let state = boxes.get(&row.id);
         BoxView {

@@ -729,17 +729,8 @@ pub(super) fn check_config(c: &StationConfig) -> Result<()> {
 fn bind(live: &LiveState, charge_box: &str, pile: Option<String>) -> Result<Option<StationConfig>> {
     let st = &live.station;
     let mut config = st.config.clone();
-    let occupied = |id: &str| {
-        st.piles
-            .iter()
-            .find(|p| p.id == id)
-            .is_some_and(|p| !p.queue.is_empty())
-    };
-    let current = config
-        .ocpp_piles
-        .iter()
-        .find(|(_, b)| b.as_str() == charge_box)
-        .map(|(p, _)| p.clone());
+    let occupied = |id: &str| st.pile(id).is_some_and(|p| !p.queue.is_empty());
+    let current = config.pile_of_box(charge_box).cloned();
     if current == pile {
         return Ok(None);
     }
@@ -752,7 +743,7 @@ fn bind(live: &LiveState, charge_box: &str, pile: Option<String>) -> Result<Opti
         config.ocpp_piles.remove(old);
     }
     if let Some(new) = pile {
-        if !st.piles.iter().any(|p| p.id == new) {
+        if st.pile(&new).is_none() {
             return Err(Error::NotFound(Entity::Pile));
         }
         if config.ocpp_piles.contains_key(&new) {
@@ -773,12 +764,7 @@ fn bind(live: &LiveState, charge_box: &str, pile: Option<String>) -> Result<Opti
 /// billed once, and the log does not fill with what changes nothing.
 fn metering(live: &LiveState, m: Metering) -> Result<Option<(Op, bool)>> {
     let st = &live.station;
-    let pile_of = |id: &str| {
-        st.piles
-            .iter()
-            .find(|p| p.id == id)
-            .ok_or(Error::NotFound(Entity::Pile))
-    };
+    let pile_of = |id: &str| st.pile(id).ok_or(Error::NotFound(Entity::Pile));
     let current_tx = |id: &str| pile_of(id).map(|p| p.metered.as_ref().and_then(|m| m.tx));
     Ok(match m {
         Metering::Start {

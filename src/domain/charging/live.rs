@@ -237,21 +237,7 @@ pub(super) fn run(
             )
         }
         Op::Meter { pile, tx, readings } => {
-            let (mut events, mut regressed) = (Vec::new(), 0);
-            for &(at, wh) in readings {
-                let (lower, more) = st.metered_reading(now, pile, *tx, at, wh)?;
-                regressed += usize::from(lower);
-                events.extend(more);
-            }
-            // The drivers hear where the meter got to, once per message.
-            let last = events
-                .iter()
-                .rposition(|e| matches!(e, Event::Metered { .. }));
-            let mut i = 0;
-            events.retain(|e| {
-                i += 1;
-                !matches!(e, Event::Metered { .. }) || Some(i - 1) == last
-            });
+            let (regressed, events) = st.metered_readings(now, pile, *tx, readings)?;
             (
                 Ran {
                     regressed,

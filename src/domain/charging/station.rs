@@ -72,6 +72,16 @@ pub struct StationConfig {
     pub ocpp_piles: BTreeMap<String, String>,
 }
 
+impl StationConfig {
+    /// The pile charge box `charge_box` drives.
+    pub fn pile_of_box(&self, charge_box: &str) -> Option<&String> {
+        self.ocpp_piles
+            .iter()
+            .find(|(_, b)| b.as_str() == charge_box)
+            .map(|(p, _)| p)
+    }
+}
+
 impl Default for StationConfig {
     fn default() -> Self {
         StationConfig {
@@ -793,6 +803,11 @@ impl Station {
         Ok(std::mem::take(&mut self.events))
     }
 
+    /// Pile `id`.
+    pub fn pile(&self, id: &str) -> Option<&Pile> {
+        self.piles.iter().find(|p| p.id == id)
+    }
+
     fn pile_index(&self, id: &str) -> Result<usize, Refusal> {
         self.piles
             .iter()
@@ -1308,9 +1323,34 @@ impl Station {
         self.metered_start(now, pile, &Starter::Car(id), meter_wh, at)
     }
 
-    /// A meter reading of transaction `tx` on OCPP pile `pile`: `wh` at `at` by the box's clock
-    /// (taken between the last reading's time and now). Returns whether it was lower than the
-    /// last one (then ignored). A reading of a transaction no longer under way changes nothing.
+    /// Meter readings of transaction `tx` on OCPP pile `pile`: (time by the box's clock, taken
+    /// between the last reading's time and now; Wh). Returns how many were lower than the last
+    /// (ignored); the car's driver hears once where the meter got to. Readings of a transaction
+    /// no longer under way change nothing.
+    pub fn metered_readings(
+        &mut self,
+        now: i64,
+        pile: &str,
+        tx: i64,
+        readings: &[(i64, i64)],
+    ) -> Result<(usize, Vec<Event>), Refusal> {
+        self.run_until(now);
+        let p = self.metered_pile(pile)?;
+        let regressed = readings
+            .iter()
+            .filter(|&&(at, wh)| self.read_meter(p, tx, at, wh))
+            .count();
+        let head = self.piles[p].queue.front().copied();
+        let ours = self.piles[p].metered.as_ref().and_then(|m| m.tx) == Some(tx);
+        if let (true, Some(car)) = (ours && regressed < readings.len(), head) {
+            if let Some((wh, fee)) = self.progress(car) {
+                self.events.push(Event::Metered { car, wh, fee });
+            }
+        }
+        Ok((regressed, std::mem::take(&mut self.events)))
+    }
+
+    /// One meter reading (see [`Station::metered_readings`]): whether it was lower than the last.
     pub fn metered_reading(
         &mut self,
         now: i64,
@@ -1319,10 +1359,8 @@ impl Station {
         at: i64,
         wh: i64,
     ) -> Result<(bool, Vec<Event>), Refusal> {
-        self.run_until(now);
-        let p = self.metered_pile(pile)?;
-        let regressed = self.read_meter(p, tx, at, wh);
-        Ok((regressed, std::mem::take(&mut self.events)))
+        let (regressed, events) = self.metered_readings(now, pile, tx, &[(at, wh)])?;
+        Ok((regressed > 0, events))
     }
 
     /// Takes a reading into the session of pile `p` if it is transaction `tx`'s; true when it
@@ -1350,11 +1388,6 @@ impl Station {
             m.stopping = Some(EndReason::Finished);
         }
         self.refresh(p);
-        if let Some(car) = head {
-            if let Some((wh, fee)) = self.progress(car) {
-                self.events.push(Event::Metered { car, wh, fee });
-            }
-        }
         false
     }
 
@@ -1445,7 +1478,7 @@ impl Station {
     /// Whether transaction `tx` is under way on pile `pile`, or was cut short there and its stop
     /// is still to come.
     pub fn knows_tx(&self, pile: &str, tx: i64) -> bool {
-        self.piles.iter().find(|p| p.id == pile).is_some_and(|p| {
+        self.pile(pile).is_some_and(|p| {
             p.metered.as_ref().and_then(|m| m.tx) == Some(tx)
                 || p.tail.as_ref().and_then(|t| t.meter.tx) == Some(tx)
         })

@@ -99,8 +99,8 @@ impl Tariff {
         }
         let total_wh = i128::from(energy(stop));
         (
-            round_milli(milli_fen),
-            round_milli(total_wh * i128::from(self.service_fee)),
+            fen_of_milli(milli_fen),
+            fen_of_milli(total_wh * i128::from(self.service_fee)),
         )
     }
 
@@ -129,10 +129,6 @@ impl Tariff {
 
 /// Thousandths of a fen rounded half up to fen.
 pub fn fen_of_milli(v: i128) -> i64 {
-    round_milli(v)
-}
-
-fn round_milli(v: i128) -> i64 {
     ((v + 500).div_euclid(1000)) as i64
 }
 

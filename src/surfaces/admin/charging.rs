@@ -437,10 +437,9 @@ pub struct ResetRequest {
 
 fn command_reply(reply: &BoxReply) -> Reply {
     match reply {
-        BoxReply::Answer(v) => Ok(Json(json!({
-            "status": v.get("status").and_then(Value::as_str).unwrap_or("unknown"),
-        }))
-        .into_response()),
+        BoxReply::Answer(_) => {
+            Ok(Json(json!({"status": reply.status().unwrap_or("unknown")})).into_response())
+        }
         BoxReply::Error { code, description } => Err(AdminError::new(
             StatusCode::BAD_GATEWAY,
             "box_error",
