@@ -34,6 +34,7 @@ pub mod orders;
 pub mod parties;
 pub mod partners;
 pub mod products;
+pub mod protocol;
 pub mod shared;
 pub mod tickets;
 
