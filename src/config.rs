@@ -67,6 +67,8 @@ pub struct Config {
     pub redis: RedisConfig,
     /// The OCPP charge boxes' timing.
     pub ocpp: OcppConfig,
+    /// The purifiers' MQTT link.
+    pub iot: IotConfig,
     /// Surface name -> extra listener address serving that surface at its root.
     pub surface_bind: BTreeMap<String, String>,
 }
@@ -328,6 +330,46 @@ impl Default for OcppConfig {
             offline_heartbeats: d.offline_heartbeats,
             call_timeout_secs: d.call_timeout_secs,
             plug_in_secs: d.plug_in_secs,
+        }
+    }
+}
+
+/// The purifiers' MQTT link (`[iot]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IotConfig {
+    /// An external broker, `mqtt://[USER:PASS@]HOST:PORT`; unset: the embedded one.
+    pub mqtt_url: Option<Secret>,
+    /// Where the embedded broker listens when no `mqtt_url` is given; `off`: no device link.
+    pub embedded_broker: String,
+    /// The first level of every topic (`{prefix}/d/{device}/...`).
+    pub topic_prefix: String,
+    /// The server's MQTT client id (a persistent session); unset: `utilhall-<instance>`.
+    pub client_id: Option<String>,
+    /// A device reports at least this often (seconds); silent for two intervals it is offline.
+    pub heartbeat_secs: u64,
+    /// How long a device has to acknowledge a command (seconds).
+    pub command_timeout_secs: u64,
+    /// How long a timed rental may stay expired before a removal ticket opens (days).
+    pub rent_grace_days: u64,
+    /// The period of a metered rental's minimum charge (days).
+    pub min_period_days: u64,
+    /// How many simulated purifiers `--demo` connects.
+    pub demo_devices: u32,
+}
+
+impl Default for IotConfig {
+    fn default() -> Self {
+        IotConfig {
+            mqtt_url: None,
+            embedded_broker: "127.0.0.1:1884".into(),
+            topic_prefix: "uh".into(),
+            client_id: None,
+            heartbeat_secs: 60,
+            command_timeout_secs: 30,
+            rent_grace_days: 7,
+            min_period_days: 30,
+            demo_devices: 3,
         }
     }
 }

@@ -51,6 +51,7 @@ impl ChildServer {
             .env("RUST_LOG", "error")
             .env("UTILHALL_AUTH__ARGON2_MEMORY_KIB", "8192")
             .env("UTILHALL_AUTH__ARGON2_ITERATIONS", "1")
+            .env("UTILHALL_IOT__EMBEDDED_BROKER", "off")
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(Stdio::null())
             .stderr(

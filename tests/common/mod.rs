@@ -74,6 +74,8 @@ pub fn config_on(dir: &TempDir, database_url: String) -> Config {
     c.meter.rate_limit_window_seconds = 0.0;
     c.retail.upload_dir = dir.path().join("uploads");
     c.retail.captchas_per_minute = 0;
+    // No device link unless a test asks for one (the embedded broker's port is shared).
+    c.iot.embedded_broker = "off".into();
     c
 }
 
