@@ -76,6 +76,8 @@ pub fn ac02_product() -> ProductFields {
             json!({"prev_res": "", "intro_res": [], "detail_res": ""}),
         )),
         rent: Some(Rent {
+            price_per_l: None,
+            minimum: None,
             deposit: Fen(0),
             plans: vec![
                 pair("30天", "30d", Fen(6_000)),
@@ -287,6 +289,7 @@ impl Iot {
                     product_id: pid.into(),
                     quantity: 1,
                     rent: None,
+                    device_id: None,
                 }],
                 shipping: Input::ok(Shipping {
                     receiver: Receiver {
