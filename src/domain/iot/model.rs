@@ -141,6 +141,10 @@ pub struct Device {
     /// When it was first bound.
     pub atv_at: Option<i64>,
     pub deleted_at: Option<i64>,
+    /// Its link: online, since when, offline since when (kept by the device link).
+    pub online: bool,
+    pub online_at: Option<i64>,
+    pub offline_at: Option<i64>,
 }
 
 impl From<DeviceRow> for Device {
@@ -162,6 +166,9 @@ impl From<DeviceRow> for Device {
             reg_at: d.reg_at,
             atv_at: d.atv_at,
             deleted_at: d.deleted_at,
+            online: d.online != 0,
+            online_at: d.online_at,
+            offline_at: d.offline_at,
         }
     }
 }
@@ -185,6 +192,9 @@ impl From<&Device> for DeviceRow {
             reg_at: d.reg_at,
             atv_at: d.atv_at,
             deleted_at: d.deleted_at,
+            online: i64::from(d.online),
+            online_at: d.online_at,
+            offline_at: d.offline_at,
         }
     }
 }
