@@ -72,7 +72,9 @@ async fn a_command_reaches_the_device_signed_and_its_answers_are_logged() {
     })
     .await;
 
-    // Unlocked by the platform: the same way back.
+    // Unlocked by the platform: the same way back (a second later: the log is ordered by
+    // time).
+    crate::tick(&l.app, 1).await;
     let r = command(&l, did, &l.platform, json!({"op": "unlock", "args": {}}))
         .await
         .expect(201);
@@ -91,6 +93,7 @@ async fn a_command_reaches_the_device_signed_and_its_answers_are_logged() {
     .await;
 
     // A command the device answers with a failure is failed.
+    crate::tick(&l.app, 1).await;
     let r = command(&l, did, &l.vendor, json!({"op": "reboot"}))
         .await
         .expect(201);
@@ -126,9 +129,29 @@ async fn an_unacknowledged_command_times_out() {
     let started = std::time::Instant::now();
     let cmd_id = r.data()["cmd_id"].as_str().expect("cmd_id").to_owned();
     assert_eq!(dev.expect_cmd("reboot").await.cmd, cmd_id);
-    // The device keeps reporting (it is online) but never acknowledges.
-    dev.report(&crate::device::report(1.0, 0.0, 10)).await;
-    let entry = logged(&l, did, &cmd_id, "timeout").await;
+    // The device keeps reporting (it is online) but never acknowledges; time passes, real and
+    // simulated alike.
+    let mut n = 0.0;
+    let entry = loop {
+        n += 1.0;
+        dev.report(&crate::device::report(n, 0.0, 10)).await;
+        let entry = log(&l, did)
+            .await
+            .into_iter()
+            .find(|c| c["cmd_id"] == cmd_id.as_str())
+            .expect("the command in the log");
+        if entry["state"] == "timeout" {
+            break entry;
+        }
+        assert!(
+            started.elapsed() < crate::WAIT,
+            "still {} after {:?} (timeout 3 s)",
+            entry["state"],
+            started.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        crate::tick(&l.app, 1).await;
+    };
     assert!(
         started.elapsed() >= Duration::from_millis(2500),
         "timed out after {:?}, before the 3 s command timeout",

