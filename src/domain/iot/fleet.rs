@@ -645,10 +645,16 @@ impl Fleet {
             match outcome {
                 Ok(()) => {
                     self.metrics.accept(v.up.kind());
+                    // `ts` is epoch seconds (the contract); milliseconds are taken too.
                     if let Up::Report { ts, .. } = &v.up
-                        && *ts > 1_000_000_000_000
+                        && *ts > 1_000_000_000
                     {
-                        self.metrics.lag((wall - ts).max(0) as u64);
+                        let ts_ms = if *ts > 1_000_000_000_000 {
+                            *ts
+                        } else {
+                            ts.saturating_mul(1000)
+                        };
+                        self.metrics.lag((wall - ts_ms).max(0) as u64);
                     }
                 }
                 Err(r) => self.metrics.drop_one(r),
