@@ -677,20 +677,25 @@ impl Fleet {
             return Ok(Err(Dropped::UnknownDevice));
         }
         let seq = v.up.seq();
-        if seq <= row.up_seq {
+        // Each channel has its own counter: the will, signed at connect, is checked against
+        // the `online` it came with, not against the reports sent since.
+        let last = match v.channel {
+            Channel::Status => row.status_seq,
+            _ => row.up_seq,
+        };
+        if seq <= last {
             return Ok(Err(Dropped::Replay));
         }
-        let _ = v.channel;
         match &v.up {
             Up::Online { .. } => {
-                if !store::take_seq(tx, &v.did, row.up_seq, seq, now, Some(true)).await? {
+                if !store::take_seq(tx, &v.did, row.status_seq, seq, now, Some(true)).await? {
                     return Ok(Err(Dropped::Replay));
                 }
                 // What it must hold, sent again now that it is here.
                 after.desired.push(v.did.clone());
             }
             Up::Offline { .. } => {
-                if !store::take_seq(tx, &v.did, row.up_seq, seq, now, Some(false)).await? {
+                if !store::take_seq(tx, &v.did, row.status_seq, seq, now, Some(false)).await? {
                     return Ok(Err(Dropped::Replay));
                 }
             }
