@@ -34,6 +34,35 @@ struct Listener {
 pub struct App {
     state: AppState,
     listeners: Vec<Listener>,
+    /// The purifiers' broker and this server's client id there (none: no device link).
+    mqtt: Option<(surfaces::mqtt::Broker, String)>,
+}
+
+/// The broker the device link connects to: the configured one, or the embedded one started
+/// here; none when the link is off.
+fn device_broker(
+    config: &Config,
+    main: SocketAddr,
+) -> anyhow::Result<Option<(surfaces::mqtt::Broker, String)>> {
+    let iot = &config.iot;
+    let broker = match &iot.mqtt_url {
+        Some(url) => surfaces::mqtt::Broker::parse(&url.0)?,
+        None if iot.embedded_broker == "off" => return Ok(None),
+        None => {
+            let addr = surfaces::mqtt::start_embedded(&iot.embedded_broker)?;
+            tracing::info!(%addr, "embedded MQTT broker listening");
+            surfaces::mqtt::Broker {
+                host: addr.ip().to_string(),
+                port: addr.port(),
+                credentials: None,
+            }
+        }
+    };
+    let client_id = iot
+        .client_id
+        .clone()
+        .unwrap_or_else(|| format!("utilhall-{}-{}", iot.topic_prefix, main.port()));
+    Ok(Some((broker, client_id)))
 }
 
 /// The domain settings the configuration asks for.
@@ -105,6 +134,34 @@ fn settings(config: &Config) -> anyhow::Result<Settings> {
                 offline_heartbeats: o.offline_heartbeats,
                 call_timeout_secs: o.call_timeout_secs,
                 plug_in_secs: o.plug_in_secs.max(1),
+            }
+        },
+        fleet: {
+            let i = &config.iot;
+            anyhow::ensure!(
+                (1..=86_400).contains(&i.heartbeat_secs),
+                "iot.heartbeat_secs must be 1-86400"
+            );
+            anyhow::ensure!(
+                (1..=600).contains(&i.command_timeout_secs),
+                "iot.command_timeout_secs must be 1-600"
+            );
+            anyhow::ensure!(
+                !i.topic_prefix.is_empty()
+                    && !i.topic_prefix.contains(['+', '#'])
+                    && !i.topic_prefix.starts_with('$'),
+                "iot.topic_prefix must be a topic level without wildcards"
+            );
+            anyhow::ensure!(
+                i.min_period_days >= 1,
+                "iot.min_period_days must be at least 1"
+            );
+            crate::domain::iot::fleet::FleetSettings {
+                topics: crate::domain::iot::protocol::Topics::new(&i.topic_prefix),
+                heartbeat_secs: i.heartbeat_secs,
+                command_timeout_secs: i.command_timeout_secs,
+                rent_grace_days: i.rent_grace_days,
+                min_period_days: i.min_period_days,
             }
         },
         seasons: SeasonCalendar {
@@ -283,6 +340,7 @@ impl App {
         for (name, addr) in &config.surface_bind {
             extra.push((name.clone(), bind(name, addr).await?));
         }
+        let mqtt = device_broker(&config, main.local_addr()?)?;
         let store = open_store(&config).await?;
         let services = build_services(&config, store).await?;
         if services.store.backend() == Backend::Postgres {
@@ -311,7 +369,11 @@ impl App {
                 router,
             });
         }
-        Ok(App { state, listeners })
+        Ok(App {
+            state,
+            listeners,
+            mqtt,
+        })
     }
 
     /// The main listener's address.
@@ -357,6 +419,14 @@ impl App {
             self.state.metrics.jobs.clone(),
             &stop_rx,
         );
+        let link = self.mqtt.map(|(broker, client_id)| {
+            tokio::spawn(surfaces::mqtt::run(
+                self.state.services.iot.fleet.clone(),
+                broker,
+                client_id,
+                stop_rx.clone(),
+            ))
+        });
         shutdown.await;
         tracing::info!("shutting down");
         let _ = stop_tx.send(true);
@@ -368,6 +438,9 @@ impl App {
                 }
             }
             while jobs.join_next().await.is_some() {}
+            if let Some(link) = link {
+                let _ = link.await;
+            }
         })
         .await;
         if drained.is_err() {

@@ -90,6 +90,8 @@ pub struct Settings {
     pub charging: charging::station::StationConfig,
     /// The OCPP charge boxes' timing.
     pub ocpp: charging::boxes::OcppSettings,
+    /// The purifiers' link: topics, timing, rentals.
+    pub fleet: iot::fleet::FleetSettings,
 }
 
 impl Default for Settings {
@@ -114,6 +116,7 @@ impl Default for Settings {
             retail_max_upload_bytes: 2 * 1024 * 1024,
             charging: Default::default(),
             ocpp: Default::default(),
+            fleet: Default::default(),
         }
     }
 }
@@ -289,7 +292,14 @@ impl Services {
             passwords.clone(),
             settings.ocpp,
         );
+        let device_key = crate::store::secrets::get_or_insert(
+            store.pool(),
+            "iot_device_key",
+            &ids::random_token(),
+        )
+        .await?;
         let iot = iot::Iot::new(
+            device_key,
             store.clone(),
             clock.clone(),
             settings.clone(),

@@ -10,6 +10,7 @@ pub mod heating;
 pub mod iot;
 pub mod listener;
 pub mod meter;
+pub mod mqtt;
 pub mod ocpp;
 pub mod payments;
 pub mod ratelimit;
@@ -160,7 +161,9 @@ async fn metrics(State(state): State<AppState>) -> Response {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render() + &state.ocpp.render(&state.boxes),
+        state.metrics.render()
+            + &state.ocpp.render(&state.boxes)
+            + &state.iot.fleet.metrics.render(),
     )
         .into_response()
 }

@@ -245,6 +245,9 @@ impl Devices {
                 reg_at: now,
                 atv_at: None,
                 deleted_at: None,
+                online: false,
+                online_at: None,
+                offline_at: None,
             };
             if !store::insert_device(&mut tx, &DeviceRow::from(&row)).await? {
                 taken.push(did.clone());
@@ -378,7 +381,13 @@ impl Devices {
         if let Some(s) = report.statistics {
             row.statistics.extend(s);
         }
-        store::update_device(self.store.pool(), &DeviceRow::from(&row)).await?;
+        store::set_reported(
+            self.store.pool(),
+            did,
+            &super::model::text(&row.running),
+            &super::model::text(&row.statistics),
+        )
+        .await?;
         Ok(row)
     }
 
@@ -552,6 +561,7 @@ impl Devices {
         row.atv_at = None;
         let mut tx = self.store.begin_write().await?;
         store::update_device(&mut *tx, &DeviceRow::from(&row)).await?;
+        store::set_reported(&mut *tx, did, "{}", "{}").await?;
         store::remove_shares(&mut *tx, did, None).await?;
         tx.commit().await?;
         Ok(())

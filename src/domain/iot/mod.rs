@@ -27,6 +27,7 @@
 pub mod commissions;
 pub mod demo;
 pub mod devices;
+pub mod fleet;
 pub mod listing;
 pub mod members;
 pub mod model;
@@ -53,6 +54,7 @@ use super::{Clock, Entity, Error, Forbidden, Result, Settings, Timestamp};
 use crate::store::Store;
 
 pub use devices::Devices;
+pub use fleet::Fleet;
 pub use members::Members;
 pub use orders::Orders;
 pub use partners::Partners;
@@ -68,6 +70,8 @@ pub struct Iot {
     pub devices: Arc<Devices>,
     pub orders: Arc<Orders>,
     pub tickets: Arc<Tickets>,
+    /// The connected purifiers: their link, reports, filters, commands and rentals.
+    pub fleet: Arc<Fleet>,
     /// For the demo data.
     shared: Arc<shared::Shared>,
     passwords: PasswordHasher,
@@ -80,7 +84,9 @@ impl Iot {
         self.shared.settings.zone
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
+        device_key: String,
         store: Store,
         clock: Clock,
         settings: Arc<Settings>,
@@ -89,8 +95,10 @@ impl Iot {
         guard: Arc<SignInGuard>,
         gateway: Arc<dyn PaymentGateway>,
     ) -> Iot {
+        let fleet_settings = settings.fleet.clone();
         let shared = Arc::new(shared::Shared::new(store, clock, settings));
         let devices = Arc::new(Devices::new(shared.clone()));
+        let fleet = Arc::new(Fleet::new(shared.clone(), fleet_settings, device_key));
         let orders = Arc::new(Orders::new(shared.clone(), gateway));
         Iot {
             members: Arc::new(Members::new(
@@ -105,7 +113,9 @@ impl Iot {
                 shared.clone(),
                 devices.clone(),
                 orders.clone(),
+                fleet.clone(),
             )),
+            fleet,
             devices,
             orders,
             shared,

@@ -141,6 +141,10 @@ pub struct Device {
     /// When it was first bound.
     pub atv_at: Option<i64>,
     pub deleted_at: Option<i64>,
+    /// Its link: online, since when, offline since when (kept by the device link).
+    pub online: bool,
+    pub online_at: Option<i64>,
+    pub offline_at: Option<i64>,
 }
 
 impl From<DeviceRow> for Device {
@@ -162,6 +166,9 @@ impl From<DeviceRow> for Device {
             reg_at: d.reg_at,
             atv_at: d.atv_at,
             deleted_at: d.deleted_at,
+            online: d.online != 0,
+            online_at: d.online_at,
+            offline_at: d.offline_at,
         }
     }
 }
@@ -185,6 +192,9 @@ impl From<&Device> for DeviceRow {
             reg_at: d.reg_at,
             atv_at: d.atv_at,
             deleted_at: d.deleted_at,
+            online: i64::from(d.online),
+            online_at: d.online_at,
+            offline_at: d.offline_at,
         }
     }
 }
@@ -284,6 +294,9 @@ pub struct SoldLine {
     /// The rental plan's key, for a product rented.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rent: Option<String>,
+    /// The device a rental plan renews or tops up (timed and metered rentals, vending).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<String>,
 }
 
 /// A stored JSON column read as `T`; a value that does not read (written by hand, or damaged)

@@ -126,16 +126,23 @@ pub struct Tickets {
     shared: Arc<Shared>,
     devices: Arc<Devices>,
     orders: Arc<Orders>,
+    fleet: Arc<super::Fleet>,
 }
 
 impl Tickets {
-    pub fn new(shared: Arc<Shared>, devices: Arc<Devices>, orders: Arc<Orders>) -> Tickets {
+    pub fn new(
+        shared: Arc<Shared>,
+        devices: Arc<Devices>,
+        orders: Arc<Orders>,
+        fleet: Arc<super::Fleet>,
+    ) -> Tickets {
         Tickets {
             store: shared.store.clone(),
             clock: shared.clock.clone(),
             shared,
             devices,
             orders,
+            fleet,
         }
     }
 
@@ -368,6 +375,10 @@ impl Tickets {
             return Err(Error::State(format!(
                 "ticket {tid} changed meanwhile; read it again"
             )));
+        }
+        if t.status == DONE && t.ttype == MAINTAIN {
+            // The filter was changed: its next cycle starts, and the device is told.
+            self.fleet.ticket_done(tid).await?;
         }
         Ok(t)
     }

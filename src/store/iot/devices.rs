@@ -27,11 +27,16 @@ pub struct DeviceRow {
     pub reg_at: i64,
     pub atv_at: Option<i64>,
     pub deleted_at: Option<i64>,
+    /// Written by the device link only.
+    pub online: i64,
+    pub online_at: Option<i64>,
+    pub offline_at: Option<i64>,
 }
 
 /// The columns a device's writes set, in the order [`bind_written`] binds them (the id and the
-/// registration time are set on insertion only).
-const DEVICE_WRITTEN: [&str; 14] = [
+/// registration time are set on insertion only; what the device reports, by [`set_reported`]
+/// and the device link).
+const DEVICE_WRITTEN: [&str; 12] = [
     "vid",
     "agent",
     "dealer",
@@ -42,8 +47,6 @@ const DEVICE_WRITTEN: [&str; 14] = [
     "profile",
     "prof",
     "service",
-    "running",
-    "statistics",
     "atv_at",
     "deleted_at",
 ];
@@ -60,8 +63,6 @@ fn bind_written<'q>(q: Query<'q>, d: &'q DeviceRow) -> Query<'q> {
         .bind(&d.profile)
         .bind(&d.prof)
         .bind(&d.service)
-        .bind(&d.running)
-        .bind(&d.statistics)
         .bind(d.atv_at)
         .bind(d.deleted_at)
 }
@@ -82,22 +83,31 @@ in_place_row!(DeviceRow {
     statistics,
     reg_at,
     atv_at,
-    deleted_at
+    deleted_at,
+    online,
+    online_at,
+    offline_at
 });
 
 pub const DEVICE_COLUMNS: &str = "did, vid, agent, dealer, uid, product_id, type AS dtype, state, \
-     profile, prof, service, running, statistics, reg_at, atv_at, deleted_at";
+     profile, prof, service, running, statistics, reg_at, atv_at, deleted_at, online, online_at, \
+     offline_at";
 
 /// Inserts devices; false (and nothing written by this statement) when one id exists.
 pub async fn insert_device(conn: &mut Conn, d: &DeviceRow) -> Result<bool, sqlx::Error> {
     static SQL: LazyLock<String> = LazyLock::new(|| {
         format!(
-            "INSERT INTO iot_devices (did, reg_at, {}) VALUES ($1, $2, {}) ON CONFLICT DO NOTHING",
+            "INSERT INTO iot_devices (did, reg_at, running, statistics, {}) \
+             VALUES ($1, $2, $3, $4, {}) ON CONFLICT DO NOTHING",
             DEVICE_WRITTEN.join(", "),
-            marks(3, DEVICE_WRITTEN.len()),
+            marks(5, DEVICE_WRITTEN.len()),
         )
     });
-    let q = sqlx::query(&SQL).bind(&d.did).bind(d.reg_at);
+    let q = sqlx::query(&SQL)
+        .bind(&d.did)
+        .bind(d.reg_at)
+        .bind(&d.running)
+        .bind(&d.statistics);
     let done = bind_written(q, d).execute(conn).await?;
     Ok(done.rows_affected() == 1)
 }
@@ -113,6 +123,22 @@ pub async fn update_device<'e, E: Executor<'e, Database = Any>>(
         )
     });
     bind_written(sqlx::query(&SQL).bind(&d.did), d)
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
+/// Sets what a device reported (the platform's `PUT /stat`, a factory reset).
+pub async fn set_reported<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    did: &str,
+    running: &str,
+    statistics: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE iot_devices SET running = $2, statistics = $3 WHERE did = $1")
+        .bind(did)
+        .bind(running)
+        .bind(statistics)
         .execute(ex)
         .await?;
     Ok(())

@@ -8,6 +8,7 @@
 
 pub mod commissions;
 pub mod devices;
+pub mod link;
 pub mod lists;
 pub mod orders;
 pub mod parties;

@@ -297,9 +297,17 @@ pub async fn register_devices(State(s): State<AppState>, Auth(c): Auth, Body(f):
         .devices
         .register(&c, Input::from(input::new_devices(&f)))
         .await?;
+    // Each device's secret, shown this once (rotating it is the only way to see one again).
+    let devices: Vec<Value> = s
+        .iot
+        .fleet
+        .new_secrets(&ids)
+        .into_iter()
+        .map(|(did, secret)| json!({"device_id": did, "secret": secret}))
+        .collect();
     Ok(Reply {
         total: ids.len(),
-        ..Reply::created(json!({"device_ids": ids}))
+        ..Reply::created(json!({"device_ids": ids, "devices": devices}))
     })
 }
 

@@ -65,6 +65,7 @@
 mod envelope;
 mod handlers;
 mod input;
+mod link;
 mod wire;
 
 use axum::Router;
@@ -127,6 +128,16 @@ pub fn router(state: AppState) -> Router {
             get(h::device_stat).put(h::report_device),
         )
         .route("/devices/{did}/statistics", get(h::device_statistics))
+        .route("/devices/{did}/secret", post(link::rotate_secret))
+        .route("/devices/{did}/history", get(link::history))
+        .route("/devices/{did}/filters", get(link::filters))
+        .route(
+            "/devices/{did}/commands",
+            get(link::commands).post(link::send_command),
+        )
+        .route("/devices/{did}/dispense", post(link::dispense))
+        .route("/devices/{did}/balance", get(link::balance))
+        .route("/users/{uid}/water", get(link::wallet))
         .route(
             "/devices/{did}/bind",
             post(h::bind_device).delete(h::unbind_device),

@@ -65,10 +65,19 @@ fn basic(given: Option<&Value>) -> Value {
     )
 }
 
-/// AB-01's running state (the example's inner `state`).
-fn running(given: &Object) -> Value {
+/// AB-01's running state (the example's inner `state`): what the device reported, and its
+/// link (online, since when, offline since when).
+fn running(d: &Device) -> Value {
+    let mut given = d.running.clone();
+    given.insert("online".into(), json!(d.online));
+    if d.online_at.is_some() {
+        given.insert("online_tms".into(), tms(d.online_at));
+    }
+    if d.offline_at.is_some() {
+        given.insert("offline_tms".into(), tms(d.offline_at));
+    }
     shaped(
-        given.clone(),
+        given,
         &[
             ("online_tms", json!("")),
             ("offline_tms", json!("")),
@@ -206,7 +215,7 @@ pub fn device(d: &Device, shares: &[String]) -> Value {
         "installation": installation,
         "service": service(d),
         "basic": basic(p.get("basic")),
-        "running": running(&d.running),
+        "running": running(d),
         "statistics": Value::Object(d.statistics.clone()),
     });
     for key in [
@@ -244,7 +253,7 @@ pub fn device_prof(d: &Device) -> Value {
 pub fn device_stat(d: &Device) -> Value {
     json!({
         "device_id": d.did,
-        "state": running(&d.running),
+        "state": running(d),
         "statistics": Value::Object(d.statistics.clone()),
     })
 }

@@ -1,0 +1,536 @@
+//! The purifiers' device link (issue 17) through the front door: devices written with rumqttc
+//! talk to the server through the real Mosquitto at 127.0.0.1:1883, signing and checking every
+//! frame as `/work/notes/iot-spec.md` says, while the platform, vendors and members watch and
+//! steer them on the `/iot` surface and the outcome is read back there and in `/metrics`.
+//!
+//! Every test runs its own server under a topic prefix and MQTT client id of its own, so tests
+//! share the one broker without seeing each other; each clears what it left on the broker (its
+//! retained messages, the server's persistent session) when it ends.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod commands;
+mod device;
+mod dispense;
+mod faults;
+mod filters;
+mod presence;
+mod reports;
+mod restart;
+mod secrets;
+mod security;
+
+use std::future::Future;
+use std::time::Duration;
+
+use md5::Digest;
+use serde_json::{Value, json};
+use utilhall::config::{Config, Secret};
+
+use common::TestApp;
+
+/// The broker every test talks to.
+pub const BROKER_HOST: &str = "127.0.0.1";
+pub const BROKER_PORT: u16 = 1883;
+
+/// The demo vendor (东臣科技) and its demo members' password.
+pub const VID: &str = "DOCH000000000001";
+pub const MEMBER_PASSWORD: &str = "member123";
+
+/// How long a test waits for what the server does on its own time (a message taken in, a
+/// command sent, a watch that fires).
+pub const WAIT: Duration = Duration::from_secs(12);
+
+/// The device link's settings of every test: the real broker, the test's own prefix and
+/// client id, a 2 s heartbeat (offline after 4 s of silence) and a 3 s command timeout.
+pub fn link_settings(c: &mut Config, prefix: &str, client_id: &str) {
+    c.server.demo = true;
+    c.iot.mqtt_url = Some(Secret(format!("mqtt://{BROKER_HOST}:{BROKER_PORT}")));
+    c.iot.topic_prefix = prefix.to_owned();
+    c.iot.client_id = Some(client_id.to_owned());
+    c.iot.heartbeat_secs = 2;
+    c.iot.command_timeout_secs = 3;
+    // No simulated purifiers of the demo on our topics.
+    c.iot.demo_devices = 0;
+}
+
+/// A server with the device link on, the demo's parties logged in.
+pub struct Link {
+    pub app: TestApp,
+    /// The test's topic prefix.
+    pub prefix: String,
+    /// The server's MQTT client id.
+    pub client_id: String,
+    pub platform: String,
+    /// The demo vendor, 东臣科技.
+    pub vendor: String,
+    /// The demo members 1..4 and their ids.
+    pub members: Vec<String>,
+    pub member_ids: Vec<String>,
+    /// The demo's AC-02 product.
+    pub product: String,
+    /// Every device registered through [`Link::register`] (their retained topics are cleared
+    /// at the end).
+    pub dids: std::sync::Mutex<Vec<String>>,
+}
+
+/// A fresh prefix and server client id.
+pub fn fresh_names() -> (String, String) {
+    let prefix = format!("t{}", &utilhall::domain::ids::random_hex_id()[..12]);
+    let client_id = format!("{prefix}-server");
+    (prefix, client_id)
+}
+
+/// The server on a fresh database, linked to the broker.
+pub async fn spawn() -> Link {
+    let (prefix, client_id) = fresh_names();
+    spawn_named(&prefix, &client_id, None).await
+}
+
+/// The server under `prefix` and `client_id`, on the database at `url` (a fresh one if none).
+pub async fn spawn_named(prefix: &str, client_id: &str, url: Option<String>) -> Link {
+    broker_is_up().await;
+    let (p, id) = (prefix.to_owned(), client_id.to_owned());
+    let app = common::spawn_with(move |c| {
+        link_settings(c, &p, &id);
+        if let Some(url) = url {
+            c.server.database_url = Secret(url);
+        }
+    })
+    .await;
+    let platform = login(&app, "platform", "platform123").await;
+    let vendor = login(&app, "dochen", "dochen123").await;
+    let mut members = Vec::new();
+    let mut member_ids = Vec::new();
+    for n in 1..=4 {
+        let t = member_login(&app, &format!("1380000000{n}")).await;
+        let me = get(&app, "/auth/me", &t).await.expect(200);
+        member_ids.push(me.data()["uid"].as_str().expect("uid").to_owned());
+        members.push(t);
+    }
+    let product = get(&app, "/products", &vendor)
+        .await
+        .expect(200)
+        .data()
+        .as_array()
+        .expect("products")
+        .iter()
+        .find(|p| p["name"] == "智能净水机")
+        .expect("the demo's AC-02 product")["prod_id"]
+        .as_str()
+        .expect("prod_id")
+        .to_owned();
+    Link {
+        app,
+        prefix: prefix.to_owned(),
+        client_id: client_id.to_owned(),
+        platform,
+        vendor,
+        members,
+        member_ids,
+        product,
+        dids: std::sync::Mutex::new(Vec::new()),
+    }
+}
+
+/// Fails at once, with the way out, when nothing listens on the broker's port.
+async fn broker_is_up() {
+    let up = tokio::net::TcpStream::connect((BROKER_HOST, BROKER_PORT))
+        .await
+        .is_ok();
+    assert!(
+        up,
+        "no MQTT broker on {BROKER_HOST}:{BROKER_PORT}: start it with \
+         `mosquitto -d -c /etc/mosquitto/mosquitto.conf`"
+    );
+}
+
+impl Link {
+    /// The topics of this test.
+    pub fn topics(&self) -> utilhall::domain::iot::protocol::Topics {
+        utilhall::domain::iot::protocol::Topics::new(&self.prefix)
+    }
+
+    /// AB-02 by the platform: `dids` of type `dtype` for `vid`, of `product` (none: no
+    /// product); each device's secret, from the answer.
+    pub async fn register(
+        &self,
+        dids: &[&str],
+        dtype: i64,
+        product: Option<&str>,
+        vid: &str,
+    ) -> Vec<String> {
+        let mut body = json!({"device_ids": dids, "type": dtype, "vendor_id": vid,
+            "model": "000000", "hw_version": "1.0", "sw_version": "1.0"});
+        if let Some(p) = product {
+            body["product_id"] = json!(p);
+        }
+        let r = post(&self.app, "/devices", &self.platform, body)
+            .await
+            .expect(201);
+        let answered = r.data()["devices"]
+            .as_array()
+            .unwrap_or_else(|| panic!("AB-02 answers data.devices: {}", r.body));
+        assert_eq!(answered.len(), dids.len(), "{}", r.body);
+        let mut secrets = Vec::new();
+        for (did, d) in dids.iter().zip(answered) {
+            assert_eq!(d["device_id"], *did, "{}", r.body);
+            let secret = d["secret"].as_str().expect("secret").to_owned();
+            assert_secret_form(&secret);
+            secrets.push(secret);
+        }
+        self.dids
+            .lock()
+            .expect("dids")
+            .extend(dids.iter().map(|d| (*d).to_owned()));
+        secrets
+    }
+
+    /// One device of the demo vendor, of type 1 and the demo product; its secret.
+    pub async fn register_one(&self, did: &str) -> String {
+        let product = self.product.clone();
+        self.register(&[did], 1, Some(&product), VID)
+            .await
+            .remove(0)
+    }
+
+    /// AB-09 as the platform sees it: `{state, statistics}`.
+    pub async fn stat(&self, did: &str) -> Value {
+        get(&self.app, &format!("/devices/{did}/stat"), &self.platform)
+            .await
+            .expect(200)
+            .data()
+            .clone()
+    }
+
+    /// Waits until AB-09 satisfies `check`; the last view.
+    pub async fn stat_until(&self, did: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+        eventually(what, || async {
+            let s = self.stat(did).await;
+            check(&s).then_some(s)
+        })
+        .await
+    }
+
+    /// A member binds `did` (AB-07).
+    pub async fn bind(&self, member: usize, did: &str) {
+        post(
+            &self.app,
+            &format!("/devices/{did}/bind"),
+            &self.members[member],
+            json!({}),
+        )
+        .await
+        .expect(201);
+    }
+
+    /// A second vendor, `AQUA`, with a device of its own (`AQUA0000LINK`, not connected); the
+    /// vendor's token.
+    pub async fn other_vendor(&self) -> String {
+        post(
+            &self.app,
+            "/vendors",
+            &self.platform,
+            json!({"user": "aqua", "pwd": md5("aqua1234"), "name": "Aqua", "code": "AQUA"}),
+        )
+        .await
+        .expect(201);
+        self.register(&["AQUA0000LINK"], 1, None, "AQUA000000000001")
+            .await;
+        login(&self.app, "aqua", "aqua1234").await
+    }
+
+    /// Tickets of `ttype` about `did`, as the vendor lists them.
+    pub async fn tickets(&self, did: &str, ttype: i64) -> Vec<Value> {
+        get(
+            &self.app,
+            &format!("/tickets?device_id={did}&type={ttype}&limit=100"),
+            &self.vendor,
+        )
+        .await
+        .expect(200)
+        .data()
+        .as_array()
+        .expect("tickets")
+        .clone()
+    }
+
+    /// Stops the server and clears what the test left on the broker.
+    pub async fn stop(self) {
+        self.app.stop().await;
+        let dids = self.dids.lock().expect("dids").clone();
+        device::clear_broker(&self.prefix, &self.client_id, &dids).await;
+    }
+}
+
+/// A device secret: 32 lowercase hex digits.
+pub fn assert_secret_form(secret: &str) {
+    assert!(
+        secret.len() == 32
+            && secret
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        "a secret is 32 lowercase hex digits: {secret:?}"
+    );
+}
+
+/// The document's password form: MD5 hex.
+pub fn md5(s: &str) -> String {
+    md5::Md5::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A reply of the `/iot` surface: status and body (`Null` for 204).
+#[derive(Debug)]
+pub struct R {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl R {
+    pub fn data(&self) -> &Value {
+        &self.body["data"]
+    }
+
+    /// Asserts the status, and the envelope `{total,data,status,code,message}`.
+    pub fn expect(self, status: u16) -> R {
+        assert_eq!(self.status, status, "{}", self.body);
+        if status != 204 {
+            assert_eq!(self.body["status"], json!(status < 300), "{}", self.body);
+            assert_eq!(
+                self.body["code"],
+                json!(status.to_string()),
+                "{}",
+                self.body
+            );
+            assert!(
+                self.body.get("total").is_some() && self.body.get("message").is_some(),
+                "{}",
+                self.body
+            );
+        }
+        self
+    }
+}
+
+pub async fn call(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> R {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+    let mut req = app
+        .client
+        .request(method, format!("{}/iot{path}", app.base))
+        .timeout(Duration::from_secs(60));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.expect("sent");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.expect("text");
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"))
+    };
+    R { status, body }
+}
+
+pub async fn get(app: &TestApp, path: &str, token: &str) -> R {
+    call(app, "GET", path, Some(token), None).await
+}
+pub async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> R {
+    call(app, "POST", path, Some(token), Some(body)).await
+}
+pub async fn put(app: &TestApp, path: &str, token: &str, body: Value) -> R {
+    call(app, "PUT", path, Some(token), Some(body)).await
+}
+
+/// Logs in with a user name and password (sent as MD5 hex).
+pub async fn login(app: &TestApp, user: &str, pwd: &str) -> String {
+    let r = call(
+        app,
+        "POST",
+        "/auth/login",
+        None,
+        Some(json!({"user": user, "pwd": md5(pwd)})),
+    )
+    .await
+    .expect(201);
+    r.data()["token"].as_str().expect("token").to_owned()
+}
+
+/// A demo member's token, by mobile.
+pub async fn member_login(app: &TestApp, mobile: &str) -> String {
+    let r = call(
+        app,
+        "POST",
+        "/auth/login",
+        None,
+        Some(json!({"vid": VID, "mobile": mobile, "pwd": md5(MEMBER_PASSWORD)})),
+    )
+    .await
+    .expect(201);
+    r.data()["token"].as_str().expect("token").to_owned()
+}
+
+/// Polls `check` until it gives `Some` (within [`WAIT`]).
+pub async fn eventually<T, F, Fut>(what: &str, check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    eventually_within(WAIT, what, check).await
+}
+
+/// Polls `check` until it gives `Some`, for at most `limit`.
+pub async fn eventually_within<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out ({limit:?}) waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The whole `/metrics` text.
+pub async fn metrics_text(app: &TestApp) -> String {
+    app.client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text")
+}
+
+/// The value of the metric line that starts with `prefix` (`name{label="x"} `), 0 when absent.
+pub async fn metric(app: &TestApp, prefix: &str) -> f64 {
+    metrics_text(app)
+        .await
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// `utilhall_iot_dropped_total{reason="..."}`.
+pub async fn dropped(app: &TestApp, reason: &str) -> f64 {
+    metric(
+        app,
+        &format!("utilhall_iot_dropped_total{{reason=\"{reason}\"}} "),
+    )
+    .await
+}
+
+/// `utilhall_iot_messages_total{type="..."}`.
+pub async fn accepted(app: &TestApp, kind: &str) -> f64 {
+    metric(
+        app,
+        &format!("utilhall_iot_messages_total{{type=\"{kind}\"}} "),
+    )
+    .await
+}
+
+/// Every dropped frame, whatever the reason.
+pub async fn dropped_all(app: &TestApp) -> f64 {
+    let mut n = 0.0;
+    for reason in [
+        "unknown_device",
+        "bad_signature",
+        "replay",
+        "malformed",
+        "absurd",
+    ] {
+        n += dropped(app, reason).await;
+    }
+    n
+}
+
+/// Moves the simulated clock by `seconds`; the server's time after the move (ISO, UTC).
+pub async fn tick(app: &TestApp, seconds: i64) -> String {
+    let r = app
+        .post("/admin/v1/clock", json!({"advance_seconds": seconds}))
+        .await;
+    assert_eq!(r.status, 200, "advance clock: {:?}", r.body);
+    r.body["now"].as_str().expect("now").to_owned()
+}
+
+/// The server's time now, in epoch seconds.
+pub async fn now_secs(app: &TestApp) -> i64 {
+    epoch(&tick(app, 0).await)
+}
+
+/// Epoch seconds of an RFC 3339 time.
+pub fn epoch(iso: &str) -> i64 {
+    time::OffsetDateTime::parse(iso, &time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| panic!("not RFC 3339: {iso}"))
+        .unix_timestamp()
+}
+
+/// A non-empty time field (`online_tms` and the like).
+pub fn is_set(v: &Value) -> bool {
+    match v {
+        Value::String(s) => !s.is_empty(),
+        Value::Number(_) => true,
+        _ => false,
+    }
+}
+
+/// Moves a ticket to done the way the vendor's staff would: approved, dispatched, worked on,
+/// done.
+pub async fn finish_ticket(l: &Link, tid: &str) {
+    let app = &l.app;
+    put(
+        app,
+        &format!("/tickets/{tid}/approval"),
+        &l.vendor,
+        json!({"check_result": true}),
+    )
+    .await
+    .expect(201);
+    put(
+        app,
+        &format!("/tickets/{tid}/dispatch"),
+        &l.vendor,
+        json!({"installer_id": "W1"}),
+    )
+    .await
+    .expect(201);
+    put(
+        app,
+        &format!("/tickets/{tid}/status"),
+        &l.vendor,
+        json!({"status": 4}),
+    )
+    .await
+    .expect(201);
+    let done = put(
+        app,
+        &format!("/tickets/{tid}/status"),
+        &l.vendor,
+        json!({"status": 6, "reply": "已更换"}),
+    )
+    .await
+    .expect(201);
+    assert_eq!(done.data()["status"], 6, "{}", done.body);
+}
