@@ -47,6 +47,59 @@ pub enum Command {
     /// The EV charging station.
     #[command(subcommand)]
     Charging(ChargingCommand),
+    /// Connected purifiers.
+    #[command(subcommand)]
+    Iot(IotCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IotCommand {
+    /// Run simulated purifiers against an MQTT broker, one client each (see `src/sim/`).
+    Simulate(SimulateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// The broker: `mqtt://[user:pass@]host:port`.
+    #[arg(long, default_value = "mqtt://127.0.0.1:1883")]
+    pub broker: String,
+    /// The topic prefix (the server's `iot.topic_prefix`).
+    #[arg(long, default_value = "uh")]
+    pub prefix: String,
+    /// The devices, one `did,secret` a line (written first with --register).
+    #[arg(long, value_name = "FILE")]
+    pub devices: PathBuf,
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    pub report_every_secs: f64,
+    /// Simulated hours per real hour.
+    #[arg(long, default_value_t = 60.0)]
+    pub speed: f64,
+    /// The chance, per report, of a new fault code.
+    #[arg(long, default_value_t = 0.01)]
+    pub fault_rate: f64,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Stop after this many seconds (0: only register) [default: until Ctrl-C]
+    #[arg(long, value_name = "N")]
+    pub for_secs: Option<u64>,
+    /// First register N new devices with the server and write them to FILE.
+    #[arg(long, value_name = "N", requires = "server")]
+    pub register: Option<usize>,
+    /// The server to register with, `http://127.0.0.1:8080`.
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// A platform operator of the IoT surface, `user:password`.
+    #[arg(long, value_name = "USER:PWD", default_value = "platform:platform123")]
+    pub admin: String,
+    /// The vendor of the new devices [default: the first vendor]
+    #[arg(long, value_name = "VID")]
+    pub vendor: Option<String>,
+    /// The product of the new devices [default: the vendor's first product]
+    #[arg(long, value_name = "PID")]
+    pub product: Option<String>,
+    /// The type of the new devices (1 sold, 2 timed rental, 3 metered rental, 4 vending).
+    #[arg(long = "type", default_value_t = 1)]
+    pub device_type: i64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -251,6 +304,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             print!("{report}");
             Ok(())
         }
+        Command::Iot(IotCommand::Simulate(args)) => simulate(args).await,
         Command::Meter(MeterCommand::Import { file }) => {
             let bytes =
                 std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
@@ -359,4 +413,101 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `utilhall iot simulate`: registers devices when asked, then runs them until Ctrl-C or
+/// `--for-secs`, printing the fleet's counters as it goes.
+async fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
+    use std::time::Duration;
+
+    use crate::sim::{self, Registration, SimConfig};
+
+    if let (Some(count), Some(server)) = (args.register, &args.server) {
+        let (user, pwd) = args
+            .admin
+            .split_once(':')
+            .context("--admin is user:password")?;
+        let registration = Registration {
+            server: server.clone(),
+            user: user.to_owned(),
+            pwd: pwd.to_owned(),
+            vendor: args.vendor.clone(),
+            product: args.product.clone(),
+            device_type: args.device_type,
+            count,
+            id_prefix: format!("SIM{:06x}", rand::random::<u32>() & 0xff_ffff),
+        };
+        let devices = sim::register_devices(&registration).await?;
+        std::fs::write(&args.devices, sim::write_devices(&devices))
+            .with_context(|| format!("cannot write {}", args.devices.display()))?;
+        println!(
+            "registered {} devices, written to {}",
+            devices.len(),
+            args.devices.display()
+        );
+    }
+    if args.for_secs == Some(0) {
+        return Ok(());
+    }
+    let text = std::fs::read_to_string(&args.devices)
+        .with_context(|| format!("cannot read {}", args.devices.display()))?;
+    let devices =
+        sim::read_devices(&text).map_err(|e| anyhow::anyhow!("{}: {e}", args.devices.display()))?;
+    anyhow::ensure!(
+        args.report_every_secs > 0.0 && args.report_every_secs.is_finite(),
+        "--report-every-secs must be positive"
+    );
+    sim::Broker::parse(&args.broker).map_err(anyhow::Error::msg)?;
+    let count = devices.len();
+    let fleet = sim::run_fleet(SimConfig {
+        broker: args.broker.clone(),
+        prefix: args.prefix.clone(),
+        devices,
+        report_every: Duration::from_secs_f64(args.report_every_secs),
+        speed: args.speed,
+        fault_rate: args.fault_rate,
+        seed: args.seed,
+    })
+    .await;
+    println!(
+        "{count} simulated purifiers on {} (prefix {})",
+        args.broker, args.prefix
+    );
+    let until = async {
+        match args.for_secs {
+            Some(secs) => tokio::time::sleep(Duration::from_secs(secs)).await,
+            None => shutdown_signal().await,
+        }
+    };
+    tokio::pin!(until);
+    let mut tick = tokio::time::interval(Duration::from_secs(10));
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            () = &mut until => break,
+            _ = tick.tick() => println!("{}", fleet_line(&fleet.stats(), count)),
+        }
+    }
+    let stats = fleet.stats();
+    fleet.stop().await;
+    println!("{}", fleet_line(&stats, count));
+    Ok(())
+}
+
+fn fleet_line(s: &crate::sim::FleetStats, count: usize) -> String {
+    format!(
+        "connected {}/{count}, reports {} (skipped {}), commands {} (done {}, refused {}), \
+         desired {}, dropped: signature {} replay {} malformed {}, reconnections {}",
+        s.connected,
+        s.reports_sent,
+        s.reports_skipped,
+        s.commands_received,
+        s.commands_obeyed,
+        s.commands_failed,
+        s.desired_applied,
+        s.dropped_bad_signature,
+        s.dropped_replay,
+        s.dropped_malformed,
+        s.connection_errors,
+    )
 }

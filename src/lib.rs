@@ -9,6 +9,7 @@ pub mod domain;
 pub mod gateways;
 pub mod jobs;
 pub mod replay;
+pub mod sim;
 pub mod store;
 pub mod surfaces;
 pub mod telemetry;

@@ -1,8 +1,10 @@
 -- The purifiers' MQTT link (issue 17). A device's secret is derived from the server's
 -- `iot_device_key` and its generation (`key_gen`); nothing else of it is stored.
 ALTER TABLE iot_devices ADD COLUMN key_gen BIGINT NOT NULL DEFAULT 0;
--- The last accepted `seq` of the device's frames, and the last the server sent it.
+-- The last accepted `seq` of the device's frames on `up` and on `status` (its will is signed
+-- at connect, so it is checked against `online` only), and the last the server sent it.
 ALTER TABLE iot_devices ADD COLUMN up_seq BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE iot_devices ADD COLUMN status_seq BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE iot_devices ADD COLUMN down_seq BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE iot_devices ADD COLUMN online BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE iot_devices ADD COLUMN seen_at BIGINT;

@@ -183,10 +183,13 @@ pub async fn run(
                 if let Err(e) = fleet.watch().await {
                     tracing::warn!(error = %e, "iot: the watch failed");
                 }
-                if n % 20 == 0
-                    && let Err(e) = fleet.sweep_rentals().await
-                {
-                    tracing::warn!(error = %e, "iot: the rentals' sweep failed");
+                if n % 4 == 0 {
+                    if let Err(e) = fleet.sweep_rentals().await {
+                        tracing::warn!(error = %e, "iot: the rentals' sweep failed");
+                    }
+                    if let Err(e) = fleet.sweep_metered().await {
+                        tracing::warn!(error = %e, "iot: the metered rentals' sweep failed");
+                    }
                 }
                 n += 1;
             }

@@ -9,6 +9,7 @@ mod crash;
 mod scope;
 mod shapes;
 mod shop;
+mod sim;
 
 use md5::Digest;
 use serde_json::{Value, json};

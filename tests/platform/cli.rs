@@ -131,6 +131,7 @@ fn admin_create_then_serve_with_sqlite_defaults_and_stop_on_sigterm() {
         .current_dir(dir.path())
         .env_remove("DATABASE_URL")
         .env("RUST_LOG", "error")
+        .env("UTILHALL_IOT__EMBEDDED_BROKER", "off")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

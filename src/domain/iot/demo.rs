@@ -76,6 +76,8 @@ pub fn ac02_product() -> ProductFields {
             json!({"prev_res": "", "intro_res": [], "detail_res": ""}),
         )),
         rent: Some(Rent {
+            price_per_l: None,
+            minimum: None,
             deposit: Fen(0),
             plans: vec![
                 pair("30天", "30d", Fen(6_000)),
@@ -287,6 +289,7 @@ impl Iot {
                     product_id: pid.into(),
                     quantity: 1,
                     rent: None,
+                    device_id: None,
                 }],
                 shipping: Input::ok(Shipping {
                     receiver: Receiver {
@@ -336,5 +339,116 @@ impl Iot {
         self.tickets.create(&first, Input::ok(ticket)).await?;
         tracing::info!("iot demo data loaded");
         Ok(())
+    }
+}
+
+/// The ids of the demo's simulated purifiers: a vending machine, a timed rental and a metered
+/// rental, then again.
+pub fn demo_device_ids(n: u32) -> Vec<(String, i64)> {
+    const TYPES: [i64; 3] = [
+        super::fleet::VENDING,
+        super::fleet::TIMED_RENTAL,
+        super::fleet::METERED_RENTAL,
+    ];
+    (1..=n)
+        .map(|i| (format!("DOCHSIM{i:04}"), TYPES[(i as usize - 1) % 3]))
+        .collect()
+}
+
+impl Iot {
+    /// The demo's simulated purifiers (registered on the first start that asks for them, with
+    /// a water product priced per litre; the rentals bound to 张一): `(device id, secret)`.
+    pub async fn demo_fleet(&self, n: u32) -> Result<Vec<(String, String)>> {
+        let pool = self.shared.store.pool();
+        let (Some(platform), Some(vendor)) = (
+            store::user_by_login(pool, PLATFORM.0).await?,
+            store::user_by_login(pool, VENDOR.0).await?,
+        ) else {
+            return Ok(Vec::new());
+        };
+        let (admin, vendor) = (Party::from(platform), Party::from(vendor));
+        let brand = caller_of(&vendor);
+        let wanted = demo_device_ids(n);
+        let mut missing: Vec<(String, i64)> = Vec::new();
+        for (did, dtype) in &wanted {
+            if store::device(pool, did).await?.is_none() {
+                missing.push((did.clone(), *dtype));
+            }
+        }
+        if !missing.is_empty() {
+            let water = ProductFields {
+                name: Some("共享净水机 (售水/计量租赁)".into()),
+                price: Some(Fen(0)),
+                orig_price: Some(Fen(0)),
+                rent: Some(Rent {
+                    deposit: Fen(0),
+                    plans: vec![
+                        pair("30天", "30d", Fen(6_000)),
+                        pair("充值50元", "50", Fen(5_000)),
+                        pair("充值100元", "100", Fen(10_000)),
+                    ],
+                    price_per_l: Some(Fen(50)),
+                    minimum: Some(Fen(3_000)),
+                }),
+                ..ac02_product()
+            };
+            let water = self
+                .catalog
+                .create(
+                    &brand,
+                    Input::ok(NewProduct {
+                        vid: None,
+                        fields: water,
+                    }),
+                )
+                .await?;
+            let member = store::member_by_mobile(pool, &vendor.uid, MEMBERS[0].0)
+                .await?
+                .map(Party::from);
+            for dtype in [
+                super::fleet::VENDING,
+                super::fleet::TIMED_RENTAL,
+                super::fleet::METERED_RENTAL,
+            ] {
+                let dids: Vec<String> = missing
+                    .iter()
+                    .filter(|(_, t)| *t == dtype)
+                    .map(|(d, _)| d.clone())
+                    .collect();
+                if dids.is_empty() {
+                    continue;
+                }
+                let product_id = Some(water.pid.clone());
+                let devices = NewDevices {
+                    dids: dids.clone(),
+                    vid: vendor.uid.clone(),
+                    product_id,
+                    dtype,
+                    profile: object(json!({
+                        "model": "SIM-1", "hw_version": "1.0", "sw_version": "1.0",
+                        "brand": "东臣", "name": "模拟净水机"
+                    })),
+                };
+                self.devices
+                    .register(&caller_of(&admin), Input::ok(devices))
+                    .await?;
+                if dtype != super::fleet::VENDING
+                    && let Some(m) = &member
+                {
+                    for did in &dids {
+                        self.devices
+                            .bind(&caller_of(m), did, Input::ok(None))
+                            .await?;
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for (did, _) in wanted {
+            if let Some(generation) = crate::store::iot::link::key_gen(pool, &did).await? {
+                out.push((did.clone(), self.fleet.secret(&did, generation)));
+            }
+        }
+        Ok(out)
     }
 }

@@ -677,20 +677,25 @@ impl Fleet {
             return Ok(Err(Dropped::UnknownDevice));
         }
         let seq = v.up.seq();
-        if seq <= row.up_seq {
+        // Each channel has its own counter: the will, signed at connect, is checked against
+        // the `online` it came with, not against the reports sent since.
+        let last = match v.channel {
+            Channel::Status => row.status_seq,
+            _ => row.up_seq,
+        };
+        if seq <= last {
             return Ok(Err(Dropped::Replay));
         }
-        let _ = v.channel;
         match &v.up {
             Up::Online { .. } => {
-                if !store::take_seq(tx, &v.did, row.up_seq, seq, now, Some(true)).await? {
+                if !store::take_seq(tx, &v.did, row.status_seq, seq, now, Some(true)).await? {
                     return Ok(Err(Dropped::Replay));
                 }
                 // What it must hold, sent again now that it is here.
                 after.desired.push(v.did.clone());
             }
             Up::Offline { .. } => {
-                if !store::take_seq(tx, &v.did, row.up_seq, seq, now, Some(false)).await? {
+                if !store::take_seq(tx, &v.did, row.status_seq, seq, now, Some(false)).await? {
                     return Ok(Err(Dropped::Replay));
                 }
             }
@@ -1625,6 +1630,110 @@ impl Fleet {
         Ok(())
     }
 
+    /// The sweep of metered rentals: a device locked for its balance is unlocked once topped
+    /// up; at the end of each period, what it used short of the product's minimum is charged.
+    pub async fn sweep_metered(&self) -> Result<()> {
+        let now = self.clock.now().millis();
+        let period = self.settings.min_period_days as i64 * 86_400_000;
+        for row in store::links_of_type(self.store.pool(), METERED_RENTAL).await? {
+            let terms = self.terms(row.product_id.as_deref()).await?;
+            let mut tx = self.store.begin_write().await?;
+            let mut balance = row.balance;
+            if let (Some(minimum), Some(start)) = (terms.minimum, row.period_start)
+                && start + period <= now
+            {
+                let short = (minimum.0 - row.period_used).max(0);
+                let key = format!("iot-minimum:{}:{start}", row.did);
+                if short > 0
+                    && store::insert_charge(
+                        &mut tx,
+                        &store::ChargeRow {
+                            entry_key: key.clone(),
+                            kind: "minimum".into(),
+                            account: prepaid_account(&row.did),
+                            vid: row.vid.clone(),
+                            did: Some(row.did.clone()),
+                            uid: row.uid.clone(),
+                            amount: -short,
+                            ml: 0,
+                            reference: format!(
+                                "保底消费 {}",
+                                crate::domain::Timestamp::from_millis(start)
+                                    .rfc3339_local(self.shared.settings.zone)
+                            ),
+                            created_at: now,
+                        },
+                    )
+                    .await?
+                {
+                    self.journal(
+                        &mut tx,
+                        &key,
+                        "iot_minimum",
+                        &prepaid_account(&row.did),
+                        -short,
+                        &row.did,
+                        now,
+                    )
+                    .await?;
+                    self.journal(
+                        &mut tx,
+                        &format!("{key}:sale"),
+                        "iot_minimum",
+                        &water_sales_account(&row.vid),
+                        short,
+                        &row.did,
+                        now,
+                    )
+                    .await?;
+                    balance -= short;
+                }
+                store::set_device_balance(
+                    &mut tx,
+                    &row.did,
+                    if short > 0 { -short } else { 0 },
+                    None,
+                    Some((start + period, 0)),
+                )
+                .await?;
+            }
+            let mut cmd = None;
+            if balance <= 0 && row.lock_reason.is_empty() && row.period_start.is_some() {
+                store::set_lock(&mut tx, &row.did, LOCK_BALANCE).await?;
+                cmd = Some(
+                    self.new_command(
+                        &mut tx,
+                        &row.did,
+                        "lock",
+                        json!({"reason": LOCK_BALANCE}),
+                        None,
+                        now,
+                    )
+                    .await?,
+                );
+            } else if balance > 0 && row.lock_reason == LOCK_BALANCE {
+                store::set_lock(&mut tx, &row.did, "").await?;
+                cmd = Some(
+                    self.new_command(
+                        &mut tx,
+                        &row.did,
+                        "unlock",
+                        json!({"reason": "topped up"}),
+                        None,
+                        now,
+                    )
+                    .await?,
+                );
+            }
+            tx.commit().await?;
+            if let Some(c) = cmd {
+                self.send(&c).await;
+                self.publish_desired(&row.did).await;
+            }
+        }
+        Ok(())
+    }
+
     /// The sweep of rentals: timed rentals past their end are locked, and after the grace
     /// a removal ticket opens (once per expiry); renewed ones are unlocked.
     pub async fn sweep_rentals(&self) -> Result<()> {
@@ -1689,6 +1798,129 @@ impl Fleet {
         }
         Ok(())
     }
+}
+
+/// What a paid rent plan does to a device: a timed rental runs `days` longer; a metered
+/// rental's prepaid balance, or a vending member's water balance, gets `credit`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub key: String,
+    pub days: Option<i64>,
+    pub credit: Fen,
+}
+
+impl Plan {
+    /// The plan `key` of a product, bought `quantity` times; its days read from the key
+    /// (`30d`, `12m` = 360 days, `1y` = 365 days) or its name (`30天`).
+    pub fn of(doc: &serde_json::Map<String, Value>, key: &str, quantity: i64) -> Option<Plan> {
+        let plan = doc
+            .get("rent")?
+            .get("config")?
+            .as_array()?
+            .iter()
+            .find(|p| p.get("key").and_then(Value::as_str) == Some(key))?;
+        let value = plan.get("value").and_then(money_of).unwrap_or(Fen(0));
+        let days_of = |s: &str| -> Option<i64> {
+            let s = s.trim();
+            let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
+            let n: i64 = n.parse().ok()?;
+            match unit {
+                "d" | "天" => Some(n),
+                "m" | "个月" | "月" => Some(n * 30),
+                "y" | "年" => Some(n * 365),
+                _ => None,
+            }
+        };
+        let days =
+            days_of(key).or_else(|| plan.get("name").and_then(Value::as_str).and_then(days_of));
+        Some(Plan {
+            key: key.to_owned(),
+            days: days.map(|d| d * quantity),
+            credit: Fen(value.0 * quantity),
+        })
+    }
+}
+
+/// Applies a paid rent plan, in the payment's transaction: a timed rental's end moves on
+/// (from now if it had passed), a metered rental's balance or a vending member's water
+/// balance is credited, under a journal key of the order and device (applied once).
+pub async fn paid_plan(
+    tx: &mut crate::store::Conn,
+    order: &super::model::Order,
+    did: &str,
+    plan: &Plan,
+    now: i64,
+) -> Result<()> {
+    let Some(device) = iot_store::device(&mut *tx, did).await? else {
+        return Ok(());
+    };
+    let Some(link) = store::link(&mut *tx, did).await? else {
+        return Ok(());
+    };
+    let key = format!("iot-plan:{}:{did}", order.oid);
+    match link.dtype {
+        TIMED_RENTAL => {
+            let Some(days) = plan.days else {
+                return Ok(());
+            };
+            let from = link.rent_until.unwrap_or(now).max(now);
+            let until = from + days * 86_400_000;
+            let mut service = super::model::Device::from(device).service;
+            service.insert("state".into(), json!(1));
+            service.insert("expire".into(), json!(until));
+            store::set_rent_until(tx, did, until, &super::model::text(&service)).await?;
+        }
+        METERED_RENTAL | VENDING => {
+            if plan.credit.0 <= 0 {
+                return Ok(());
+            }
+            let (account, kind) = if link.dtype == METERED_RENTAL {
+                (prepaid_account(did), "credit")
+            } else {
+                (wallet_account(&order.uid), "credit")
+            };
+            let recorded = store::insert_charge(
+                tx,
+                &store::ChargeRow {
+                    entry_key: key.clone(),
+                    kind: kind.into(),
+                    account: account.clone(),
+                    vid: link.vid.clone(),
+                    did: Some(did.to_owned()),
+                    uid: Some(order.uid.clone()),
+                    amount: plan.credit.0,
+                    ml: 0,
+                    reference: order.oid.clone(),
+                    created_at: now,
+                },
+            )
+            .await?;
+            if !recorded {
+                return Ok(());
+            }
+            crate::store::ledger::append(
+                &mut *tx,
+                &crate::store::ledger::EntryRow {
+                    entry_key: key,
+                    kind: "iot_prepaid_credit".into(),
+                    account,
+                    amount: plan.credit.0,
+                    reference: order.oid.clone(),
+                    external_id: None,
+                    created_at: now,
+                },
+            )
+            .await?;
+            if link.dtype == METERED_RENTAL {
+                let period = link.period_start.is_none().then_some((now, 0));
+                store::set_device_balance(tx, did, plan.credit.0, None, period).await?;
+            } else {
+                store::add_to_wallet(tx, &order.uid, plan.credit.0).await?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// What `ml` of water costs at `price` per litre, in whole fen (rounded half up).

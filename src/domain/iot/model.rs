@@ -294,6 +294,9 @@ pub struct SoldLine {
     /// The rental plan's key, for a product rented.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rent: Option<String>,
+    /// The device a rental plan renews or tops up (timed and metered rentals, vending).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<String>,
 }
 
 /// A stored JSON column read as `T`; a value that does not read (written by hand, or damaged)

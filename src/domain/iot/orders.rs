@@ -154,6 +154,8 @@ pub struct OrderLine {
     pub product_id: String,
     pub quantity: i64,
     pub rent: Option<String>,
+    /// The device the rent plan is for (a renewal or a top-up).
+    pub device_id: Option<String>,
 }
 
 /// Who receives an order, and where; stored and shown under the document's names (AD-02, with
@@ -460,6 +462,7 @@ impl Orders {
             product_id: pid,
             quantity,
             rent,
+            device_id,
         } in wanted
         {
             let product = store::product(&self.store, &pid)
@@ -470,6 +473,9 @@ impl Orders {
                     Error::invalid("product_id", format!("{pid} is not a product you can buy"))
                 })?;
             let pricing = Pricing::of(&product.doc, rent.as_deref())?;
+            if let Some(did) = &device_id {
+                self.rentable(caller, did, &pid, rent.as_deref()).await?;
+            }
             let install = pricing.install.map_or(0, |c| c.0 * quantity);
             let line = pricing
                 .price
@@ -490,6 +496,7 @@ impl Orders {
                 product_id: pid,
                 quantity,
                 rent,
+                device_id,
             });
         }
         if amount == 0 {
@@ -1049,6 +1056,17 @@ impl Orders {
         } else {
             None
         };
+        let mut plans = Vec::new();
+        for line in &o.content {
+            if let (Some(did), Some(key)) = (&line.device_id, &line.rent)
+                && let Some(p) = store::product(&self.store, &line.product_id).await?
+            {
+                let doc = super::model::Product::from(p).doc;
+                if let Some(plan) = super::fleet::Plan::of(&doc, key, line.quantity) {
+                    plans.push((did.clone(), plan));
+                }
+            }
+        }
         let mut tx = self.store.begin_write().await?;
         let entry = ledger::EntryRow {
             entry_key: payment_key(oid),
@@ -1092,6 +1110,9 @@ impl Orders {
         for c in &commissions {
             store::insert_commission(&mut tx, &CommissionRow::from(c)).await?;
         }
+        for (did, plan) in &plans {
+            super::fleet::paid_plan(&mut tx, &o, did, plan, now).await?;
+        }
         if let Some(code) = ticket_code {
             let tid = self.shared.id(&mut tx, &code, "ticket").await?;
             let ticket = Ticket {
@@ -1117,6 +1138,43 @@ impl Orders {
         tx.commit().await?;
         tracing::info!(order = %oid, amount = amount.0, "iot order paid");
         Ok(Settlement::Recorded)
+    }
+
+    /// A rent plan may name a device: a timed or metered rental the member holds (its own or
+    /// shared with them), or a vending machine of their vendor, of that product.
+    async fn rentable(
+        &self,
+        caller: &Caller,
+        did: &str,
+        pid: &str,
+        plan: Option<&str>,
+    ) -> Result<()> {
+        let bad = |why: &str| Error::invalid("device_id", format!("device {did} {why}"));
+        if plan.is_none() {
+            return Err(bad("is named without a rent plan"));
+        }
+        let d = store::device(self.store.pool(), did)
+            .await?
+            .filter(|d| d.deleted_at.is_none() && Some(&d.vid) == caller.vid.as_ref())
+            .ok_or_else(|| bad("is not a device of your vendor"))?;
+        if d.product_id.as_deref() != Some(pid) {
+            return Err(bad("is not of this product"));
+        }
+        match d.dtype {
+            super::fleet::VENDING => Ok(()),
+            super::fleet::TIMED_RENTAL | super::fleet::METERED_RENTAL => {
+                let mine = d.uid.as_deref() == Some(caller.uid.as_str())
+                    || store::shares_of(self.store.pool(), did)
+                        .await?
+                        .contains(&caller.uid);
+                if mine {
+                    Ok(())
+                } else {
+                    Err(bad("is not bound to you"))
+                }
+            }
+            _ => Err(bad("is not rented or vending")),
+        }
     }
 
     /// `--dev` only: pays an order as if its member had paid.

@@ -53,6 +53,10 @@ pub struct Pair<V> {
 pub struct Rent {
     pub deposit: Fen,
     pub plans: Vec<Pair<Fen>>,
+    /// Metered rentals and vending: the water's price per litre.
+    pub price_per_l: Option<Fen>,
+    /// Metered rentals: the least charged per period (保底消费).
+    pub minimum: Option<Fen>,
 }
 
 /// Commission rates of the three levels, in hundredths of a percent.
@@ -192,10 +196,14 @@ pub fn configure(fields: ProductFields, mut doc: Object) -> Result<Object> {
                 |p| serde_json::json!({"name": p.name, "key": p.key, "value": money_json(p.value)}),
             )
             .collect::<Vec<_>>();
-        doc.insert(
-            "rent".into(),
-            serde_json::json!({"deposit": money_json(rent.deposit), "config": config}),
-        );
+        let mut r = serde_json::json!({"deposit": money_json(rent.deposit), "config": config});
+        if let Some(p) = rent.price_per_l {
+            r["price_per_l"] = money_json(p);
+        }
+        if let Some(m) = rent.minimum {
+            r["minimum"] = money_json(m);
+        }
+        doc.insert("rent".into(), r);
     }
     if let Some(commis) = fields.commis {
         doc.insert(

@@ -193,6 +193,31 @@ pub async fn journal_expectations(conn: &mut Conn) -> Result<Vec<(String, i64)>,
         .fetch_all(&mut *conn)
         .await?,
     );
+    // Prepaid water: what the balances hold (a member's with the holds of dispenses still
+    // waiting for their device), and what the vendors sold from them.
+    out.extend(super::link::balances(conn).await?);
+    let holds: Vec<String> = sqlx::query_scalar(
+        "SELECT args FROM iot_commands WHERE op = 'dispense' AND state IN ('sent', 'acked')",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for args in holds {
+        let args: serde_json::Value = serde_json::from_str(&args).unwrap_or_default();
+        if let (Some(uid), Some(hold)) = (
+            args.get("uid").and_then(serde_json::Value::as_str),
+            args.get("hold").and_then(serde_json::Value::as_i64),
+        ) {
+            out.push((format!("iot-water:{uid}"), hold));
+        }
+    }
+    out.extend(
+        sqlx::query_as::<_, (String, i64)>(
+            "SELECT 'iot-water-sales:' || vid, CAST(-SUM(amount) AS BIGINT) FROM iot_charges \
+             WHERE kind <> 'credit' GROUP BY vid",
+        )
+        .fetch_all(&mut *conn)
+        .await?,
+    );
     Ok(out)
 }
 

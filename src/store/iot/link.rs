@@ -17,6 +17,7 @@ pub struct LinkRow {
     pub dtype: i64,
     pub key_gen: i64,
     pub up_seq: i64,
+    pub status_seq: i64,
     pub down_seq: i64,
     pub online: i64,
     pub powered_s: i64,
@@ -37,7 +38,7 @@ pub struct LinkRow {
 }
 
 const LINK_COLUMNS: &str = "did, vid, agent, dealer, uid, product_id, type AS dtype, key_gen, \
-     up_seq, down_seq, online, powered_s, working_s, normal_ml, cold_ml, warm_ml, hot_ml, errors, \
+     up_seq, status_seq, down_seq, online, powered_s, working_s, normal_ml, cold_ml, warm_ml, hot_ml, errors, \
      lock_reason, rent_until, removal_for, balance, billed_ml, period_start, period_used, deleted_at";
 
 pub async fn link<'e, E: Executor<'e, Database = Any>>(
@@ -79,7 +80,7 @@ pub async fn key_gen<'e, E: Executor<'e, Database = Any>>(
 /// Moves a device to its next key generation; its frames' counter starts over.
 pub async fn rotate_key(conn: &mut Conn, did: &str) -> Result<Option<i64>, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE iot_devices SET key_gen = key_gen + 1, up_seq = 0 \
+        "UPDATE iot_devices SET key_gen = key_gen + 1, up_seq = 0, status_seq = 0 \
          WHERE did = $1 AND deleted_at IS NULL",
     )
     .bind(did)
@@ -166,8 +167,8 @@ pub async fn insert_report(
     Ok(())
 }
 
-/// Takes a message's `seq` (and, for `online`, marks it online; for `offline`, offline):
-/// false when another message got there first.
+/// Takes a message's `seq` on `up` (`online` none) or on `status` (`online` whether it came
+/// or went): false when another message got there first.
 pub async fn take_seq(
     conn: &mut Conn,
     did: &str,
@@ -179,13 +180,13 @@ pub async fn take_seq(
     let sql = match online {
         None => "UPDATE iot_devices SET up_seq = $3, seen_at = $4 WHERE did = $1 AND up_seq = $2",
         Some(true) => {
-            "UPDATE iot_devices SET up_seq = $3, seen_at = $4, \
+            "UPDATE iot_devices SET status_seq = $3, seen_at = $4, \
              online_at = CASE WHEN online = 0 THEN $4 ELSE online_at END, online = 1 \
-             WHERE did = $1 AND up_seq = $2"
+             WHERE did = $1 AND status_seq = $2"
         }
         Some(false) => {
-            "UPDATE iot_devices SET up_seq = $3, online = 0, offline_at = $4 \
-             WHERE did = $1 AND up_seq = $2"
+            "UPDATE iot_devices SET status_seq = $3, online = 0, offline_at = $4 \
+             WHERE did = $1 AND status_seq = $2"
         }
     };
     let done = sqlx::query(sql)

@@ -697,6 +697,8 @@ pub fn product_fields(f: &Fields) -> Result<ProductFields> {
         p.rent = Some(Rent {
             deposit: g.money("deposit")?.unwrap_or(Fen(0)),
             plans,
+            price_per_l: g.money("price_per_l")?,
+            minimum: g.money("minimum")?,
         });
     }
     if let Some(commis) = f.object("commis")? {
@@ -917,6 +919,7 @@ pub fn new_order(f: &Fields) -> Result<NewOrder> {
             product_id: g.required("product_id", 32)?,
             quantity: g.int("quantity", 1, 99)?.unwrap_or(1),
             rent: g.text("rent", 32)?.filter(|r| !r.is_empty()),
+            device_id: g.text("device_id", 32)?.filter(|d| !d.is_empty()),
         });
     }
     Ok(NewOrder {
