@@ -496,11 +496,11 @@ fn unix_now_nanos() -> u128 {
 }
 
 /// Clears what a test left on the broker: the retained `status` and `desired` of its devices,
-/// and the server's persistent session (connecting with its id and a clean session ends it;
-/// call this only once the server is stopped).
-pub async fn clear_broker(prefix: &str, server_client_id: &str, dids: &[String]) {
+/// and the persistent session of `client_id` (connecting with it and a clean session ends it;
+/// with the server's id, call this only once the server is stopped).
+pub async fn clear_broker(prefix: &str, client_id: &str, dids: &[String]) {
     let topics = Topics::new(prefix);
-    let mut options = MqttOptions::new(server_client_id, BROKER_HOST, BROKER_PORT);
+    let mut options = MqttOptions::new(client_id, BROKER_HOST, BROKER_PORT);
     options.set_clean_session(true);
     let mut conn = Connection::open(options).await;
     for did in dids {

@@ -139,8 +139,6 @@ async fn a_dispense_is_refused_offline_to_non_members_and_beyond_the_balance() {
 }
 
 #[tokio::test]
-#[ignore = "needs the water top-up (a paid order line with a rent plan naming the vending \
-            device_id) and AC-02 keeping rent.price_per_l: built by the lead later"]
 async fn a_vending_device_charges_what_it_dispensed_and_only_once() {
     let l = spawn().await;
     let app = &l.app;

@@ -22,6 +22,7 @@ mod secrets;
 mod security;
 
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use md5::Digest;
@@ -72,7 +73,43 @@ pub struct Link {
     pub product: String,
     /// Every device registered through [`Link::register`] (their retained topics are cleared
     /// at the end).
-    pub dids: std::sync::Mutex<Vec<String>>,
+    pub dids: Arc<Mutex<Vec<String>>>,
+    /// Clears them when a test fails before [`Link::stop`].
+    _guard: Leftovers,
+}
+
+/// What a failing test leaves on the broker, cleared as it unwinds: its devices' retained
+/// topics (the server's session stays; nothing publishes under its prefix again).
+struct Leftovers {
+    prefix: String,
+    dids: Arc<Mutex<Vec<String>>>,
+}
+
+impl Drop for Leftovers {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let prefix = self.prefix.clone();
+        let dids = self.dids.lock().map(|d| d.clone()).unwrap_or_default();
+        // Dropped on a runtime's thread: clear from a thread of our own.
+        let _ = std::thread::spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                rt.block_on(async {
+                    let cleaner = format!("{prefix}-cleaner");
+                    let _ = tokio::time::timeout(
+                        Duration::from_secs(5),
+                        device::clear_broker(&prefix, &cleaner, &dids),
+                    )
+                    .await;
+                });
+            }
+        })
+        .join();
+    }
 }
 
 /// A fresh prefix and server client id.
@@ -121,6 +158,7 @@ pub async fn spawn_named(prefix: &str, client_id: &str, url: Option<String>) -> 
         .as_str()
         .expect("prod_id")
         .to_owned();
+    let dids = Arc::new(Mutex::new(Vec::new()));
     Link {
         app,
         prefix: prefix.to_owned(),
@@ -130,7 +168,11 @@ pub async fn spawn_named(prefix: &str, client_id: &str, url: Option<String>) -> 
         members,
         member_ids,
         product,
-        dids: std::sync::Mutex::new(Vec::new()),
+        dids: dids.clone(),
+        _guard: Leftovers {
+            prefix: prefix.to_owned(),
+            dids,
+        },
     }
 }
 
