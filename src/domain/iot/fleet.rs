@@ -1606,6 +1606,10 @@ impl Fleet {
             }
         }
         tx.commit().await?;
+        // Whoever waits for it (a dispense) hears at once.
+        if let Some(wake) = self.waiters.lock().ok().and_then(|mut w| w.remove(cid)) {
+            let _ = wake.send(());
+        }
         Ok(true)
     }
 
