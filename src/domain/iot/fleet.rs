@@ -828,6 +828,9 @@ impl Fleet {
         if !store::apply_report(tx, &row.did, row.up_seq, &reported).await? {
             return Ok(Err(Dropped::Replay));
         }
+        // A metered rental's first report carries the water made since manufacture, none of
+        // it the renter's: its meter starts there.
+        let first = row.dtype == METERED_RENTAL && !store::has_reports(&mut *tx, &row.did).await?;
         store::insert_report(tx, &row.did, &reported, (report.tds_in, report.tds_out)).await?;
         if errors_text != row.errors || !errors.is_empty() {
             self.faults(tx, row, &errors, now).await?;
@@ -839,7 +842,11 @@ impl Fleet {
         }
         if row.dtype == METERED_RENTAL {
             let total: i64 = water.iter().sum();
-            self.meter_water(tx, row, &terms, total, now, after).await?;
+            if first {
+                store::set_device_balance(tx, &row.did, 0, Some(total), None).await?;
+            } else {
+                self.meter_water(tx, row, &terms, total, now, after).await?;
+            }
         }
         Ok(Ok(()))
     }

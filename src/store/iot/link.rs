@@ -138,6 +138,15 @@ pub async fn apply_report(
     Ok(done.rows_affected() == 1)
 }
 
+/// Whether a device's history holds a report.
+pub async fn has_reports(conn: &mut Conn, did: &str) -> Result<bool, sqlx::Error> {
+    let seq: Option<i64> = sqlx::query_scalar("SELECT seq FROM iot_reports WHERE did = $1 LIMIT 1")
+        .bind(did)
+        .fetch_optional(conn)
+        .await?;
+    Ok(seq.is_some())
+}
+
 /// Keeps a report in the device's history.
 pub async fn insert_report(
     conn: &mut Conn,
