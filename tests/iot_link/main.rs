@@ -17,6 +17,7 @@ mod dispense;
 mod faults;
 mod filters;
 mod presence;
+mod rentals;
 mod reports;
 mod restart;
 mod secrets;
