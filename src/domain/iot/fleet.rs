@@ -1179,8 +1179,11 @@ impl Fleet {
         by: Option<&str>,
         now: i64,
     ) -> Result<Command> {
+        // Ordered by its making (time, then this process's count), unguessable after that.
+        static MADE: AtomicU64 = AtomicU64::new(0);
+        let made = MADE.fetch_add(1, Ordering::Relaxed) & 0xff_ffff;
         let row = CommandRow {
-            cid: ids::random_hex_id(),
+            cid: format!("{now:012x}{made:06x}{}", &ids::random_hex_id()[..14]),
             did: did.to_owned(),
             op: op.to_owned(),
             args: args.to_string(),
