@@ -14,8 +14,13 @@ use tracing::Instrument;
 /// Starts the global log subscriber (`RUST_LOG` wins over the configured level).
 pub fn init_logging(level: &str, format: &str) {
     use tracing_subscriber::EnvFilter;
+    // The embedded MQTT broker logs every device's connection at info, and a device gone
+    // before its last packet was routed as an error (its router): its warnings only, unless
+    // asked (`RUST_LOG`).
     let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(level))
+        .or_else(|_| {
+            EnvFilter::try_new(format!("{level},rumqttd=warn,rumqttd::router::routing=off"))
+        })
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
