@@ -312,7 +312,7 @@ async fn drained(http: &reqwest::Client, base: &str, limit: Duration) -> Option<
 async fn main() -> anyhow::Result<()> {
     let base = env("BASE", "http://127.0.0.1:18120");
     let broker_url = env("BROKER", "mqtt://127.0.0.1:18883");
-    let broker = Broker::parse(&broker_url).map_err(anyhow::Error::msg)?;
+    let broker = Broker::parse(&broker_url)?;
     let topics = Topics::new(&env("PREFIX", "bench"));
     let devices: usize = env_num("DEVICES", 10_000);
     let report_secs: f64 = env_num("REPORT_SECS", 10.0);
@@ -622,7 +622,7 @@ async fn burst(broker: Broker, up: String, did: String, secret: String, c: Count
                         r#""tds_in":180,"tds_out":8}}"#
                     ),
                     seq,
-                    sim::epoch_millis() / 1000,
+                    sim::epoch_millis(),
                     100.0 + n as f64 * 0.001,
                     10.0 + n as f64 * 0.0001,
                     n * 10,

@@ -457,7 +457,7 @@ async fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
         args.report_every_secs > 0.0 && args.report_every_secs.is_finite(),
         "--report-every-secs must be positive"
     );
-    sim::Broker::parse(&args.broker).map_err(anyhow::Error::msg)?;
+    sim::Broker::parse(&args.broker)?;
     let count = devices.len();
     let fleet = sim::run_fleet(SimConfig {
         broker: args.broker.clone(),

@@ -125,8 +125,10 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-fn epoch_secs() -> i64 {
-    epoch_millis() / 1000
+/// A frame's `ts`: epoch milliseconds (the server takes seconds or milliseconds; these let it
+/// measure a report's ingest lag to the millisecond).
+fn ts() -> i64 {
+    epoch_millis()
 }
 
 /// The pre-signed `offline` the broker publishes when the device vanishes.
@@ -226,8 +228,8 @@ impl Link {
     fn on_connected(&self) {
         let mut st = self.state();
         st.connected = true;
-        let json = json!({"type": "online", "seq": st.online, "ts": epoch_secs(), "fw": FIRMWARE})
-            .to_string();
+        let json =
+            json!({"type": "online", "seq": st.online, "ts": ts(), "fw": FIRMWARE}).to_string();
         let frame = protocol::frame(&self.secret, &self.topics.status, &json);
         match self
             .client
@@ -264,7 +266,7 @@ impl Link {
     /// will; the connection task reconnects unless the device is stopping.
     fn goodbye(&self) {
         let sent = self.send(To::Status, |seq| {
-            json!({"type": "offline", "seq": seq, "ts": epoch_secs()}).to_string()
+            json!({"type": "offline", "seq": seq, "ts": ts()}).to_string()
         });
         if sent == Sent::Yes && self.client.try_disconnect().is_err() {
             bump(&self.counters.publish_errors);
@@ -433,7 +435,7 @@ impl Behaviour {
 
     fn report(&mut self) {
         let report = self.purifier.report();
-        let ts = epoch_secs();
+        let ts = ts();
         let sent = self.link.send(To::Up, |seq| {
             serde_json::to_string(&Up::Report { seq, ts, report }).unwrap_or_default()
         });
@@ -448,7 +450,7 @@ impl Behaviour {
     fn send_or_keep(&mut self, p: Pending) {
         let sent = match &p {
             Pending::Ack(cmd) => self.link.send(To::Up, |seq| {
-                json!({"type": "ack", "seq": seq, "ts": epoch_secs(), "cmd": cmd}).to_string()
+                json!({"type": "ack", "seq": seq, "ts": ts(), "cmd": cmd}).to_string()
             }),
             Pending::Result(cmd, o) => self.link.send(To::Up, |seq| result_json(seq, cmd, o)),
         };
@@ -560,7 +562,7 @@ impl Behaviour {
 }
 
 fn result_json(seq: i64, cmd: &str, o: &Outcome) -> String {
-    let mut v = json!({"type": "result", "seq": seq, "ts": epoch_secs(), "cmd": cmd, "ok": o.ok});
+    let mut v = json!({"type": "result", "seq": seq, "ts": ts(), "cmd": cmd, "ok": o.ok});
     if let Some(ml) = o.dispensed_ml {
         v["dispensed_ml"] = json!(ml);
     }

@@ -24,6 +24,7 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 
+pub use crate::surfaces::mqtt::Broker;
 pub use register::{Registration, read_devices, register_devices, write_devices};
 
 /// What to simulate.
@@ -55,46 +56,6 @@ impl Default for SimConfig {
             fault_rate: 0.01,
             seed: 1,
         }
-    }
-}
-
-/// Where the broker is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Broker {
-    pub host: String,
-    pub port: u16,
-    pub credentials: Option<(String, String)>,
-}
-
-impl Broker {
-    /// Reads `mqtt://[user:pass@]host[:port]` (also `tcp://`; the port defaults to 1883).
-    pub fn parse(url: &str) -> Result<Broker, String> {
-        let bad = || format!("the broker is mqtt://[user:pass@]host:port, not {url:?}");
-        let rest = url
-            .strip_prefix("mqtt://")
-            .or_else(|| url.strip_prefix("tcp://"))
-            .ok_or_else(bad)?
-            .trim_end_matches('/');
-        let (credentials, hostport) = match rest.rsplit_once('@') {
-            Some((auth, hostport)) => {
-                let (user, pass) = auth.split_once(':').unwrap_or((auth, ""));
-                (Some((user.to_owned(), pass.to_owned())), hostport)
-            }
-            None => (None, rest),
-        };
-        let (host, port) = match hostport.rsplit_once(':') {
-            Some((host, port)) => (host, port.parse().map_err(|_| bad())?),
-            None => (hostport, 1883),
-        };
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        if host.is_empty() {
-            return Err(bad());
-        }
-        Ok(Broker {
-            host: host.to_owned(),
-            port,
-            credentials,
-        })
     }
 }
 
@@ -310,24 +271,4 @@ pub fn epoch_millis() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn broker_urls() {
-        let b = Broker::parse("mqtt://127.0.0.1:1883").expect("a url");
-        assert_eq!(
-            (b.host.as_str(), b.port, b.credentials),
-            ("127.0.0.1", 1883, None)
-        );
-        let b = Broker::parse("tcp://u:p@broker").expect("a url");
-        assert_eq!(b.port, 1883);
-        assert_eq!(b.credentials, Some(("u".into(), "p".into())));
-        assert!(Broker::parse("http://x:1").is_err());
-        assert!(Broker::parse("mqtt://:1").is_err());
-        assert!(Broker::parse("mqtt://h:port").is_err());
-    }
 }
