@@ -6,10 +6,10 @@
 //!    prints `CONNECTED` once every one has subscribed and pauses 3 s again, lets one report
 //!    interval go by, then measures `DURATION_SECS` (60): reports sent against those the server
 //!    applied (`utilhall_iot_messages_total{type="report"}`), the server's ingest lag
-//!    (`utilhall_iot_ingest_lag_seconds`), and an end-to-end lag of its own: every 100 ms it
+//!    (`utilhall_iot_ingest_lag_seconds`), and an end-to-end lag of its own: every 20 ms it
 //!    reads how many reports the fleet has handed to its clients and how many the server has
 //!    taken (applied + dropped, from `/metrics`); a report's lag is the time until the server's
-//!    count reaches the fleet's count at the moment it was sent (resolution ~0.1 s, the scrape
+//!    count reaches the fleet's count at the moment it was sent (resolution ~20 ms, the scrape
 //!    included). The same lag to a plain subscriber on the same topics is the broker's share.
 //!    Then the fleet stops (each device says `offline`) and the tool waits for the server to
 //!    drain: sent and applied in total.
@@ -187,6 +187,8 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 struct Listener {
     received: Arc<AtomicU64>,
     bad: Arc<AtomicU64>,
+    /// Frames whose seq is not above the last one heard from their device on `up`.
+    out_of_order: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
 }
 
@@ -206,13 +208,20 @@ async fn listen(
     let (client, mut events) = AsyncClient::new(o, 100);
     let received = Arc::new(AtomicU64::new(0));
     let bad = Arc::new(AtomicU64::new(0));
+    let out_of_order = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let filter = topics.up("+");
-    let (r, b, s) = (received.clone(), bad.clone(), stop.clone());
+    let (r, b, s, o) = (
+        received.clone(),
+        bad.clone(),
+        stop.clone(),
+        out_of_order.clone(),
+    );
     let topics = topics.clone();
     let (ready, subscribed) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
         let mut ready = Some(ready);
+        let mut last: HashMap<String, i64> = HashMap::new();
         while !s.load(Ordering::Relaxed) {
             match events.poll().await {
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
@@ -225,12 +234,25 @@ async fn listen(
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
                     r.fetch_add(1, Ordering::Relaxed);
-                    let ok = topics
-                        .parse(&p.topic)
-                        .and_then(|(did, _)| secrets.get(did))
-                        .is_some_and(|k| protocol::open(k, &p.topic, &p.payload).is_ok());
-                    if !ok {
+                    let Some((did, _)) = topics.parse(&p.topic) else {
                         b.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    };
+                    let seq = secrets
+                        .get(did)
+                        .and_then(|k| protocol::open(k, &p.topic, &p.payload).ok())
+                        .and_then(|json| protocol::Up::parse(json).ok())
+                        .map(|up| up.seq());
+                    match seq {
+                        None => {
+                            b.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Some(seq) => {
+                            let before = last.insert(did.to_owned(), seq).unwrap_or(0);
+                            if seq <= before {
+                                o.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
                     }
                 }
                 Ok(_) => {}
@@ -245,9 +267,13 @@ async fn listen(
     Listener {
         received,
         bad,
+        out_of_order,
         stop,
     }
 }
+
+/// How often the counters are sampled for the end-to-end lag (its resolution).
+const SAMPLE_MS: u64 = 20;
 
 /// One sample of the counters: when, reports sent by the fleet, received by the subscriber,
 /// taken by the server (and when that was read).
@@ -406,16 +432,18 @@ async fn main() -> anyhow::Result<()> {
         say(&format!("CONNECTED {}", fleet.stats().ready));
         anyhow::ensure!(ready, "not every device connected");
 
-        // Samples every 100 ms from now on, until the fleet has stopped and the server drained.
+        // Samples every 20 ms from now on, until the fleet has stopped and the server drained.
         let sampling = Arc::new(AtomicBool::new(true));
-        let fleet = Arc::new(fleet);
         let sampler = {
-            let (fleet, heard, sampling) =
-                (fleet.clone(), listener.received.clone(), sampling.clone());
+            let (fleet, heard, sampling) = (
+                fleet.counters(),
+                listener.received.clone(),
+                sampling.clone(),
+            );
             let (http, base) = (http.clone(), base.clone());
             tokio::spawn(async move {
                 let mut samples = Vec::new();
-                let mut tick = tokio::time::interval(Duration::from_millis(100));
+                let mut tick = tokio::time::interval(Duration::from_millis(SAMPLE_MS));
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
                 while sampling.load(Ordering::Relaxed) {
                     tick.tick().await;
@@ -458,9 +486,6 @@ async fn main() -> anyhow::Result<()> {
         say("MEASURED");
         let secs = (w1 - w0).as_secs_f64();
         let stats = fleet.stats();
-        let Ok(fleet) = Arc::try_unwrap(fleet) else {
-            anyhow::bail!("the fleet is still shared");
-        };
         fleet.stop().await;
         let end = if no_server {
             tokio::time::sleep(Duration::from_secs(2)).await;
@@ -501,6 +526,7 @@ async fn main() -> anyhow::Result<()> {
                 "dropped_down": stats.dropped_bad_signature + stats.dropped_replay + stats.dropped_malformed,
             },
             "subscriber_bad_frames": listener.bad.load(Ordering::Relaxed),
+            "subscriber_out_of_order": listener.out_of_order.load(Ordering::Relaxed),
         });
         eprintln!("phase A: {}", summary["a"]);
     }
@@ -574,6 +600,7 @@ async fn main() -> anyhow::Result<()> {
             "applied_per_sec_until_drained": applied_total.map(|a| a / (secs + drain_secs)),
             "dropped": end.as_ref().map(Metrics::dropped_by_reason),
             "subscriber_bad_frames": listener.bad.load(Ordering::Relaxed),
+            "subscriber_out_of_order": listener.out_of_order.load(Ordering::Relaxed),
         });
         eprintln!("phase B: {}", summary["b"]);
     }

@@ -6,9 +6,9 @@
 //! timers. They share the seq counter under one lock with the "connected" flag: a frame gets
 //! its seq only when it is handed to a connected client, and a lost connection reserves the
 //! next online's seq and its will's (+1) before anything else can take a seq. So every frame
-//! the broker receives from a device has a seq above the ones before it (only the will, when
-//! it fires, is below the reports sent since its connection began: the contract's own
-//! choice).
+//! the broker receives from a device has a seq above the ones before it, except the will when
+//! it fires: it is below the reports sent since it was signed, and above every earlier frame
+//! on `status` (the server keeps a counter per channel).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -328,10 +328,10 @@ async fn connect(
                 bump(&counters.ready);
             }
             Ok(Event::Outgoing(Outgoing::Disconnect)) => {
+                // Polled on until the broker closes the connection: closing it here, with its
+                // PUBACKs unread, would reset it, and the broker could lose the DISCONNECT
+                // and publish the will (below the `offline` just sent: a replay).
                 said_goodbye = true;
-                if link.stopping() {
-                    break;
-                }
             }
             Ok(_) => {}
             Err(e) => {
@@ -395,22 +395,25 @@ impl Behaviour {
         first_report: Duration,
     ) {
         let every = self.shared.report_every;
-        let mut next_report = Instant::now() + first_report;
+        // Reports start once connected, a random part of the interval later.
+        let mut next_report: Option<Instant> = None;
         let mut last_advance = Instant::now();
         loop {
             let due = self.running.iter().map(|r| r.0).min();
+            let idle = Instant::now() + Duration::from_secs(3600);
             tokio::select! {
-                () = tokio::time::sleep_until(next_report) => {
+                () = tokio::time::sleep_until(next_report.unwrap_or(idle)), if next_report.is_some() => {
                     let now = Instant::now();
                     self.purifier.advance(now - last_advance);
                     last_advance = now;
                     self.report();
-                    next_report += every;
-                    if next_report < now {
-                        next_report = now + every;
+                    let mut next = next_report.unwrap_or(now) + every;
+                    if next < now {
+                        next = now + every;
                     }
+                    next_report = Some(next);
                 }
-                () = tokio::time::sleep_until(due.unwrap_or(next_report)), if due.is_some() => {
+                () = tokio::time::sleep_until(due.unwrap_or(idle)), if due.is_some() => {
                     let now = Instant::now();
                     let (done, running): (Vec<_>, Vec<_>) =
                         self.running.drain(..).partition(|r| r.0 <= now);
@@ -421,7 +424,10 @@ impl Behaviour {
                 }
                 event = inbox.recv() => match event {
                     None => break,
-                    Some(LinkEvent::Connected) => self.flush(),
+                    Some(LinkEvent::Connected) => {
+                        next_report.get_or_insert_with(|| Instant::now() + first_report);
+                        self.flush();
+                    }
                     Some(LinkEvent::Frame(p)) => self.take(&p.topic, &p.payload),
                 },
                 _ = stopped.wait_for(|s| *s) => {

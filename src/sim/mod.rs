@@ -6,8 +6,9 @@
 //! 30 s; its last will is its pre-signed `offline` on its `status` topic (retained, QoS 1, the
 //! `online`'s seq + 1); it says `online` (retained), subscribes its `down` and `desired`
 //! topics, then reports every `report_every`, the first time after a random part of it so a
-//! large fleet spreads out. Its `seq` starts at the epoch milliseconds of start-up, so a
-//! restarted fleet stays above what it sent before. Every frame from the server is verified
+//! large fleet spreads out (`ts` in epoch milliseconds, which the server takes as well as
+//! seconds). Its `seq` starts at the epoch milliseconds of start-up, so a restarted fleet
+//! stays above what it sent before. Every frame from the server is verified
 //! (signature, and a `seq` above the last one on that topic); what fails is dropped and
 //! counted. Commands are acked at once and their result follows (see [`purifier`] for what
 //! each does). When the broker goes away the device retries every second or two, with a new
@@ -197,7 +198,26 @@ pub async fn run_fleet(cfg: SimConfig) -> Fleet {
     }
 }
 
+/// A handle on a fleet's counters that outlives it (cheap to clone, for a task that samples).
+#[derive(Debug, Clone)]
+pub struct FleetCounters(Arc<Counters>);
+
+impl FleetCounters {
+    pub fn stats(&self) -> FleetStats {
+        self.0.snapshot()
+    }
+
+    pub fn reports_sent(&self) -> u64 {
+        self.0.reports_sent.load(Ordering::Relaxed)
+    }
+}
+
 impl Fleet {
+    /// The counters, apart from the fleet.
+    pub fn counters(&self) -> FleetCounters {
+        FleetCounters(self.counters.clone())
+    }
+
     /// How many devices the fleet has.
     pub fn len(&self) -> usize {
         self.devices.len()
