@@ -38,6 +38,44 @@ pub struct App {
     mqtt: Option<(surfaces::mqtt::Broker, String)>,
 }
 
+/// `--demo`: the demo's simulated purifiers, connected to the device link's broker until
+/// shutdown.
+async fn demo_purifiers(
+    iot: crate::domain::iot::Iot,
+    broker: surfaces::mqtt::Broker,
+    config: crate::config::IotConfig,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let devices = match iot.demo_fleet(config.demo_devices).await {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!(error = %e, "the demo's purifiers could not be registered");
+            return;
+        }
+    };
+    let credentials = broker
+        .credentials
+        .as_ref()
+        .map(|(u, p)| format!("{u}:{p}@"))
+        .unwrap_or_default();
+    let fleet = crate::sim::run_fleet(crate::sim::SimConfig {
+        broker: format!("mqtt://{credentials}{}:{}", broker.host, broker.port),
+        prefix: config.topic_prefix.clone(),
+        devices,
+        report_every: Duration::from_secs((config.heartbeat_secs / 2).clamp(1, 30)),
+        speed: 60.0,
+        fault_rate: 0.005,
+        seed: 17,
+    })
+    .await;
+    tracing::info!(
+        devices = fleet.len(),
+        "the demo's simulated purifiers are running"
+    );
+    let _ = stop.changed().await;
+    fleet.stop().await;
+}
+
 /// The broker the device link connects to: the configured one, or the embedded one started
 /// here; none when the link is off.
 fn device_broker(
@@ -419,6 +457,19 @@ impl App {
             self.state.metrics.jobs.clone(),
             &stop_rx,
         );
+        let demo_fleet = match &self.mqtt {
+            Some((broker, _))
+                if self.state.config.server.demo && self.state.config.iot.demo_devices > 0 =>
+            {
+                Some(tokio::spawn(demo_purifiers(
+                    self.state.services.iot.clone(),
+                    broker.clone(),
+                    self.state.config.iot.clone(),
+                    stop_rx.clone(),
+                )))
+            }
+            _ => None,
+        };
         let link = self.mqtt.map(|(broker, client_id)| {
             tokio::spawn(surfaces::mqtt::run(
                 self.state.services.iot.fleet.clone(),
@@ -440,6 +491,9 @@ impl App {
             while jobs.join_next().await.is_some() {}
             if let Some(link) = link {
                 let _ = link.await;
+            }
+            if let Some(demo) = demo_fleet {
+                let _ = demo.await;
             }
         })
         .await;

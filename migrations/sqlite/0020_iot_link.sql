@@ -22,15 +22,17 @@ ALTER TABLE iot_devices ADD COLUMN hot_ml BIGINT NOT NULL DEFAULT 0;
 -- Why the platform holds it locked ('' for unlocked): operator, rent, balance.
 ALTER TABLE iot_devices ADD COLUMN lock_reason TEXT NOT NULL DEFAULT '';
 -- Rentals: the timed rental's end, the expiry a removal ticket was opened for; the metered
--- rental's prepaid balance (fen), the water already billed, and its minimum's period.
+-- rental's prepaid balance (fen), the water already billed (-1: not yet heard as a metered
+-- rental, whose water from before is not billed), and its minimum's period.
 ALTER TABLE iot_devices ADD COLUMN rent_until BIGINT;
 ALTER TABLE iot_devices ADD COLUMN removal_for BIGINT;
 ALTER TABLE iot_devices ADD COLUMN balance BIGINT NOT NULL DEFAULT 0;
-ALTER TABLE iot_devices ADD COLUMN billed_ml BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE iot_devices ADD COLUMN billed_ml BIGINT NOT NULL DEFAULT -1;
 ALTER TABLE iot_devices ADD COLUMN period_start BIGINT;
 ALTER TABLE iot_devices ADD COLUMN period_used BIGINT NOT NULL DEFAULT 0;
 
 CREATE INDEX iot_devices_online ON iot_devices (online, seen_at);
+CREATE INDEX iot_devices_type ON iot_devices (type, deleted_at);
 
 -- Every accepted report: the device's history.
 CREATE TABLE iot_reports (
@@ -63,6 +65,8 @@ CREATE TABLE iot_filters (
     ticket TEXT,
     PRIMARY KEY (did, ord)
 );
+
+CREATE INDEX iot_filters_ticket ON iot_filters (ticket);
 
 -- The fault codes a device reports while they are open, with the ticket each opened.
 CREATE TABLE iot_faults (

@@ -16,11 +16,22 @@ use tokio::sync::{mpsc, watch};
 use crate::domain::iot::fleet::{Downlink, Fleet, Inbound};
 
 /// Where the link connects.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Broker {
     pub host: String,
     pub port: u16,
     pub credentials: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for Broker {
+    /// The password is never written out.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Broker")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("user", &self.credentials.as_ref().map(|c| &c.0))
+            .finish()
+    }
 }
 
 impl Broker {
@@ -134,7 +145,9 @@ pub async fn run(
         .set_clean_session(false)
         .set_manual_acks(true)
         .set_keep_alive(Duration::from_secs(30))
-        .set_max_packet_size(64 * 1024, 64 * 1024)
+        // Larger than any frame, so that a stranger's huge message is dropped as malformed
+        // rather than taken by the client for a protocol error that ends the connection.
+        .set_max_packet_size(256 * 1024 * 1024, 64 * 1024)
         .set_request_channel_capacity(10_000)
         .set_inflight(1000);
     if let Some((u, p)) = &broker.credentials {
@@ -203,12 +216,17 @@ pub async fn run(
             event = events.poll() => match event {
                 Ok(Event::Incoming(Packet::Publish(p))) => {
                     failures = 0;
-                    if frames.send(p).await.is_err() {
+                    if p.qos == QoS::AtMostOnce {
+                        // Not part of the protocol, and outside the broker's in-flight window:
+                        // nothing bounds how many could come.
+                        fleet.drop_unsigned();
+                    } else if frames.send(p).await.is_err() {
                         break;
                     }
                 }
                 Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                     failures = 0;
+                    fleet.set_connected(true);
                     tracing::info!(
                         broker = %format!("{}:{}", broker.host, broker.port),
                         session_present = ack.session_present,
@@ -216,7 +234,7 @@ pub async fn run(
                     );
                     if !ack.session_present {
                         for f in &filters {
-                            if let Err(e) = client.subscribe(f.clone(), QoS::AtLeastOnce).await {
+                            if let Err(e) = client.try_subscribe(f.clone(), QoS::AtLeastOnce) {
                                 tracing::warn!(error = %e, "iot: subscribing failed");
                             }
                         }
@@ -225,6 +243,7 @@ pub async fn run(
                 Ok(_) => {}
                 Err(e) => {
                     failures += 1;
+                    fleet.set_connected(false);
                     if failures == 1 || failures % 30 == 0 {
                         tracing::warn!(error = %e, "iot: the MQTT broker connection failed; retrying");
                     }

@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use utilhall::domain::iot::protocol::{self, Down, Report, Topics, Up, Water};
 
-use crate::{BROKER_HOST, BROKER_PORT, Link, WAIT};
+use crate::{BROKER_HOST, Link, WAIT};
 
 /// A frame the broker delivered to the device.
 #[derive(Debug, Clone)]
@@ -144,6 +144,8 @@ pub struct TestDevice {
     pub secret: String,
     pub topics: Topics,
     prefix: String,
+    /// The port of its broker.
+    port: u16,
     /// The last `seq` this device sent (or reserved for its will).
     seq: i64,
     conn: Option<Connection>,
@@ -163,6 +165,7 @@ impl TestDevice {
             secret: secret.to_owned(),
             topics: link.topics(),
             prefix: link.prefix.clone(),
+            port: link.broker_port,
             seq: 0,
             conn: None,
             last_down_seq: 0,
@@ -211,7 +214,7 @@ impl TestDevice {
             &status,
             &json!({"type": "offline", "seq": will_seq}).to_string(),
         );
-        let mut options = MqttOptions::new(self.client_id(), BROKER_HOST, BROKER_PORT);
+        let mut options = MqttOptions::new(self.client_id(), BROKER_HOST, self.port);
         options
             .set_keep_alive(Duration::from_secs(30))
             .set_clean_session(true)
@@ -250,6 +253,14 @@ impl TestDevice {
             c.task.abort();
             let _ = c.task.await;
         }
+    }
+
+    /// Comes back after its connection was lost (the broker went away and is back): the
+    /// dead connection is dropped, and the device connects as at [`TestDevice::connect`]
+    /// (a new will and `online`, its `seq` going on from where it was).
+    pub async fn reconnect(&mut self) {
+        self.kill().await;
+        self.connect().await;
     }
 
     /// Takes a new secret (after a rotation): leaves, and comes back with it and `seq` from 1.
@@ -467,7 +478,7 @@ pub async fn retained_desired(
 ) -> Option<(bool, Vec<(i64, i64)>)> {
     let topic = link.topics().desired(did);
     let id = format!("{}-{did}-peek{}", link.prefix, unix_now_nanos());
-    let mut options = MqttOptions::new(id, BROKER_HOST, BROKER_PORT);
+    let mut options = MqttOptions::new(id, BROKER_HOST, link.broker_port);
     options.set_clean_session(true);
     let mut conn = Connection::open(options).await;
     conn.subscribe(std::slice::from_ref(&topic)).await;
@@ -496,11 +507,11 @@ fn unix_now_nanos() -> u128 {
 }
 
 /// Clears what a test left on the broker: the retained `status` and `desired` of its devices,
-/// and the server's persistent session (connecting with its id and a clean session ends it;
-/// call this only once the server is stopped).
-pub async fn clear_broker(prefix: &str, server_client_id: &str, dids: &[String]) {
+/// and the persistent session of `client_id` (connecting with it and a clean session ends it;
+/// with the server's id, call this only once the server is stopped), on the broker at `port`.
+pub async fn clear_broker(prefix: &str, client_id: &str, port: u16, dids: &[String]) {
     let topics = Topics::new(prefix);
-    let mut options = MqttOptions::new(server_client_id, BROKER_HOST, BROKER_PORT);
+    let mut options = MqttOptions::new(client_id, BROKER_HOST, port);
     options.set_clean_session(true);
     let mut conn = Connection::open(options).await;
     for did in dids {

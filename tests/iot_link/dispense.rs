@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::device::TestDevice;
-use crate::{Link, R, VID, accepted, dropped_all, eventually, get, post, spawn};
+use crate::{Link, R, VID, accepted, buy_plan, dropped_all, eventually, get, post, spawn};
 
 /// 2 yuan a litre; a 10-yuan top-up plan.
 fn vending_product() -> Value {
@@ -39,30 +39,7 @@ async fn dispense(l: &Link, did: &str, token: &str, body: Value) -> R {
 /// `member` tops up 10 yuan for `did` through an order (the `10y` plan) paid through the
 /// simulated gateway.
 async fn top_up(l: &Link, member: usize, pid: &str, did: &str) {
-    let r = post(
-        &l.app,
-        "/orders",
-        &l.members[member],
-        json!({
-            "content": [{"product_id": pid, "quantity": 1, "rent": "10y", "device_id": did}],
-            "receiver": {"name": "赵四", "phone": "13800000004", "address": "南方软件园A123"},
-            "memo": "售水充值"
-        }),
-    )
-    .await
-    .expect(201);
-    let oid = r.data()["order_id"].as_str().expect("order_id").to_owned();
-    let paid = l
-        .app
-        .client
-        .post(format!(
-            "{}/admin/v1/iot/orders/{oid}/simulate-payment",
-            l.app.base
-        ))
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(paid.status().as_u16(), 200, "simulated payment of {oid}");
+    buy_plan(l, member, pid, "10y", did).await;
 }
 
 /// The vending product and a type-4 device of it, registered; `(product, did, secret)`.
@@ -139,8 +116,6 @@ async fn a_dispense_is_refused_offline_to_non_members_and_beyond_the_balance() {
 }
 
 #[tokio::test]
-#[ignore = "needs the water top-up (a paid order line with a rent plan naming the vending \
-            device_id) and AC-02 keeping rent.price_per_l: built by the lead later"]
 async fn a_vending_device_charges_what_it_dispensed_and_only_once() {
     let l = spawn().await;
     let app = &l.app;

@@ -10,18 +10,21 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod broker;
 mod commands;
 mod device;
 mod dispense;
 mod faults;
 mod filters;
 mod presence;
+mod rentals;
 mod reports;
 mod restart;
 mod secrets;
 mod security;
 
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use md5::Digest;
@@ -42,11 +45,12 @@ pub const MEMBER_PASSWORD: &str = "member123";
 /// command sent, a watch that fires).
 pub const WAIT: Duration = Duration::from_secs(12);
 
-/// The device link's settings of every test: the real broker, the test's own prefix and
+/// The device link's settings of every test: the broker on `port` (the real one at
+/// [`BROKER_PORT`] but for the tests of a broker of their own), the test's own prefix and
 /// client id, a 2 s heartbeat (offline after 4 s of silence) and a 3 s command timeout.
-pub fn link_settings(c: &mut Config, prefix: &str, client_id: &str) {
+pub fn link_settings(c: &mut Config, prefix: &str, client_id: &str, port: u16) {
     c.server.demo = true;
-    c.iot.mqtt_url = Some(Secret(format!("mqtt://{BROKER_HOST}:{BROKER_PORT}")));
+    c.iot.mqtt_url = Some(Secret(format!("mqtt://{BROKER_HOST}:{port}")));
     c.iot.topic_prefix = prefix.to_owned();
     c.iot.client_id = Some(client_id.to_owned());
     c.iot.heartbeat_secs = 2;
@@ -70,9 +74,50 @@ pub struct Link {
     pub member_ids: Vec<String>,
     /// The demo's AC-02 product.
     pub product: String,
+    /// The port of the broker the test's devices connect to ([`BROKER_PORT`] but for the
+    /// tests of a broker of their own).
+    pub broker_port: u16,
     /// Every device registered through [`Link::register`] (their retained topics are cleared
     /// at the end).
-    pub dids: std::sync::Mutex<Vec<String>>,
+    pub dids: Arc<Mutex<Vec<String>>>,
+    /// Clears them when a test fails before [`Link::stop`].
+    _guard: Leftovers,
+}
+
+/// What a failing test leaves on the broker, cleared as it unwinds: its devices' retained
+/// topics (the server's session stays; nothing publishes under its prefix again).
+struct Leftovers {
+    prefix: String,
+    port: u16,
+    dids: Arc<Mutex<Vec<String>>>,
+}
+
+impl Drop for Leftovers {
+    fn drop(&mut self) {
+        // A broker of the test's own goes with it.
+        if !std::thread::panicking() || self.port != BROKER_PORT {
+            return;
+        }
+        let prefix = self.prefix.clone();
+        let dids = self.dids.lock().map(|d| d.clone()).unwrap_or_default();
+        // Dropped on a runtime's thread: clear from a thread of our own.
+        let _ = std::thread::spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                rt.block_on(async {
+                    let cleaner = format!("{prefix}-cleaner");
+                    let _ = tokio::time::timeout(
+                        Duration::from_secs(5),
+                        device::clear_broker(&prefix, &cleaner, BROKER_PORT, &dids),
+                    )
+                    .await;
+                });
+            }
+        })
+        .join();
+    }
 }
 
 /// A fresh prefix and server client id.
@@ -84,31 +129,48 @@ pub fn fresh_names() -> (String, String) {
 
 /// The server on a fresh database, linked to the broker.
 pub async fn spawn() -> Link {
+    spawn_tweaked(|_| {}).await
+}
+
+/// [`spawn`], its configuration tweaked (after the link's settings) by `tweak`.
+pub async fn spawn_tweaked(tweak: impl FnOnce(&mut Config) + Send + 'static) -> Link {
     let (prefix, client_id) = fresh_names();
-    spawn_named(&prefix, &client_id, None).await
+    broker_is_up(BROKER_PORT).await;
+    spawn_custom(&prefix, &client_id, BROKER_PORT, tweak).await
 }
 
 /// The server under `prefix` and `client_id`, on the database at `url` (a fresh one if none).
 pub async fn spawn_named(prefix: &str, client_id: &str, url: Option<String>) -> Link {
-    broker_is_up().await;
-    let (p, id) = (prefix.to_owned(), client_id.to_owned());
-    let app = common::spawn_with(move |c| {
-        link_settings(c, &p, &id);
+    broker_is_up(BROKER_PORT).await;
+    spawn_custom(prefix, client_id, BROKER_PORT, move |c| {
         if let Some(url) = url {
             c.server.database_url = Secret(url);
         }
     })
+    .await
+}
+
+/// The server under `prefix` and `client_id`, linked to the broker on `port` (the broker is
+/// the caller's to have started), its configuration tweaked (after the link's settings) by
+/// `tweak`; the demo's parties logged in.
+pub async fn spawn_custom(
+    prefix: &str,
+    client_id: &str,
+    port: u16,
+    tweak: impl FnOnce(&mut Config) + Send + 'static,
+) -> Link {
+    let (p, id) = (prefix.to_owned(), client_id.to_owned());
+    let app = common::spawn_with(move |c| {
+        link_settings(c, &p, &id, port);
+        tweak(c);
+    })
     .await;
-    let platform = login(&app, "platform", "platform123").await;
-    let vendor = login(&app, "dochen", "dochen123").await;
-    let mut members = Vec::new();
-    let mut member_ids = Vec::new();
-    for n in 1..=4 {
-        let t = member_login(&app, &format!("1380000000{n}")).await;
-        let me = get(&app, "/auth/me", &t).await.expect(200);
-        member_ids.push(me.data()["uid"].as_str().expect("uid").to_owned());
-        members.push(t);
-    }
+    let Tokens {
+        platform,
+        vendor,
+        members,
+        member_ids,
+    } = tokens(&app).await;
     let product = get(&app, "/products", &vendor)
         .await
         .expect(200)
@@ -121,6 +183,7 @@ pub async fn spawn_named(prefix: &str, client_id: &str, url: Option<String>) -> 
         .as_str()
         .expect("prod_id")
         .to_owned();
+    let dids = Arc::new(Mutex::new(Vec::new()));
     Link {
         app,
         prefix: prefix.to_owned(),
@@ -130,23 +193,66 @@ pub async fn spawn_named(prefix: &str, client_id: &str, url: Option<String>) -> 
         members,
         member_ids,
         product,
-        dids: std::sync::Mutex::new(Vec::new()),
+        broker_port: port,
+        dids: dids.clone(),
+        _guard: Leftovers {
+            prefix: prefix.to_owned(),
+            port,
+            dids,
+        },
+    }
+}
+
+/// The demo's parties, logged in.
+struct Tokens {
+    platform: String,
+    vendor: String,
+    members: Vec<String>,
+    member_ids: Vec<String>,
+}
+
+async fn tokens(app: &TestApp) -> Tokens {
+    let platform = login(app, "platform", "platform123").await;
+    let vendor = login(app, "dochen", "dochen123").await;
+    let mut members = Vec::new();
+    let mut member_ids = Vec::new();
+    for n in 1..=4 {
+        let t = member_login(app, &format!("1380000000{n}")).await;
+        let me = get(app, "/auth/me", &t).await.expect(200);
+        member_ids.push(me.data()["uid"].as_str().expect("uid").to_owned());
+        members.push(t);
+    }
+    Tokens {
+        platform,
+        vendor,
+        members,
+        member_ids,
     }
 }
 
 /// Fails at once, with the way out, when nothing listens on the broker's port.
-async fn broker_is_up() {
-    let up = tokio::net::TcpStream::connect((BROKER_HOST, BROKER_PORT))
+async fn broker_is_up(port: u16) {
+    let up = tokio::net::TcpStream::connect((BROKER_HOST, port))
         .await
         .is_ok();
     assert!(
         up,
-        "no MQTT broker on {BROKER_HOST}:{BROKER_PORT}: start it with \
+        "no MQTT broker on {BROKER_HOST}:{port}: start it with \
          `mosquitto -d -c /etc/mosquitto/mosquitto.conf`"
     );
 }
 
 impl Link {
+    /// Logs the demo's parties in again: their tokens last a week of the server's clock, which
+    /// a test of rentals moves by months.
+    pub async fn log_in_again(&mut self) {
+        let t = tokens(&self.app).await;
+        self.platform = t.platform;
+        self.vendor = t.vendor;
+        self.members = t.members;
+        self.member_ids = t.member_ids;
+    }
+
     /// The topics of this test.
     pub fn topics(&self) -> utilhall::domain::iot::protocol::Topics {
         utilhall::domain::iot::protocol::Topics::new(&self.prefix)
@@ -260,7 +366,7 @@ impl Link {
     pub async fn stop(self) {
         self.app.stop().await;
         let dids = self.dids.lock().expect("dids").clone();
-        device::clear_broker(&self.prefix, &self.client_id, &dids).await;
+        device::clear_broker(&self.prefix, &self.client_id, self.broker_port, &dids).await;
     }
 }
 
@@ -494,6 +600,54 @@ pub fn is_set(v: &Value) -> bool {
         Value::Number(_) => true,
         _ => false,
     }
+}
+
+/// Pays order `oid` through the simulated gateway (`--dev`).
+pub async fn pay(app: &TestApp, oid: &str) {
+    let paid = app
+        .client
+        .post(format!(
+            "{}/admin/v1/iot/orders/{oid}/simulate-payment",
+            app.base
+        ))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(paid.status().as_u16(), 200, "simulated payment of {oid}");
+}
+
+/// `member` buys the rent plan `plan` of product `pid` for device `did` (a renewal or a
+/// top-up: AD-02 with the line's `rent` and `device_id`), and pays it; the order's id.
+pub async fn buy_plan(l: &Link, member: usize, pid: &str, plan: &str, did: &str) -> String {
+    let r = post(
+        &l.app,
+        "/orders",
+        &l.members[member],
+        json!({
+            "content": [{"product_id": pid, "quantity": 1, "rent": plan, "device_id": did}],
+            "receiver": {"name": "赵四", "phone": "13800000004", "address": "南方软件园A123"},
+            "memo": "续费"
+        }),
+    )
+    .await
+    .expect(201);
+    let oid = r.data()["order_id"].as_str().expect("order_id").to_owned();
+    pay(&l.app, &oid).await;
+    oid
+}
+
+/// An amount of money the `/iot` surface answers (yuan, a number with at most two decimals),
+/// in fen.
+pub fn fen(v: &Value) -> i64 {
+    let yuan = v
+        .as_f64()
+        .unwrap_or_else(|| panic!("an amount of money: {v}"));
+    let fen = (yuan * 100.0).round();
+    assert!(
+        (yuan * 100.0 - fen).abs() < 1e-6,
+        "money has at most two decimals: {v}"
+    );
+    fen as i64
 }
 
 /// Moves a ticket to done the way the vendor's staff would: approved, dispatched, worked on,

@@ -364,9 +364,14 @@ struct After {
 /// A verified frame of a device.
 struct Verified {
     did: String,
+    /// The key generation its signature verified under.
+    generation: i64,
     channel: Channel,
     up: Up,
 }
+
+/// The largest frame a device may send (bytes); larger ones are dropped as malformed.
+pub const MAX_FRAME: usize = 16 * 1024;
 
 /// The most a dispense may ask (20 litres).
 pub const MAX_DISPENSE_ML: i64 = 20_000;
@@ -382,6 +387,9 @@ pub struct Fleet {
     terms: Mutex<HashMap<String, (Instant, Arc<ProductTerms>)>>,
     downlink: OnceLock<Arc<dyn Downlink>>,
     waiters: Mutex<HashMap<String, oneshot::Sender<()>>>,
+    /// When the broker connection last came up (milliseconds on the server's clock), while
+    /// it is up; none while it is down.
+    connected_since: Mutex<Option<i64>>,
     pub metrics: FleetMetrics,
 }
 
@@ -397,6 +405,7 @@ impl Fleet {
             terms: Mutex::new(HashMap::new()),
             downlink: OnceLock::new(),
             waiters: Mutex::new(HashMap::new()),
+            connected_since: Mutex::new(None),
             metrics: FleetMetrics::default(),
         }
     }
@@ -414,9 +423,20 @@ impl Fleet {
         let _ = self.downlink.set(downlink);
     }
 
-    /// Whether a broker connection is set.
-    pub fn linked(&self) -> bool {
-        self.downlink.get().is_some()
+    /// The broker connection came up (true) or went down.
+    pub fn set_connected(&self, up: bool) {
+        if let Ok(mut c) = self.connected_since.lock() {
+            *c = up.then(|| self.clock.now().millis());
+        }
+    }
+
+    fn connected_since(&self) -> Option<i64> {
+        self.connected_since.lock().ok().and_then(|c| *c)
+    }
+
+    /// A frame sent at QoS 0: not part of the protocol; dropped and counted as malformed.
+    pub fn drop_unsigned(&self) {
+        self.metrics.drop_one(Dropped::Malformed);
     }
 
     /// The secret of a device's key generation.
@@ -432,8 +452,8 @@ impl Fleet {
     }
 
     /// A device's current secret (cached; `fresh` reads its generation again).
-    async fn key(&self, did: &str, fresh: bool) -> Result<Option<Arc<str>>> {
-        if !fresh && let Some((_, k)) = self.keys.lock().ok().and_then(|m| m.get(did).cloned()) {
+    async fn key(&self, did: &str, fresh: bool) -> Result<Option<(i64, Arc<str>)>> {
+        if !fresh && let Some(k) = self.keys.lock().ok().and_then(|m| m.get(did).cloned()) {
             return Ok(Some(k));
         }
         let Some(generation) = store::key_gen(self.store.pool(), did).await? else {
@@ -449,7 +469,7 @@ impl Fleet {
             }
             m.insert(did.to_owned(), (generation, key.clone()));
         }
-        Ok(Some(key))
+        Ok(Some((generation, key)))
     }
 
     /// Rotates a device's secret (the platform, or the device's vendor): the old one stops
@@ -518,7 +538,11 @@ impl Fleet {
         if !matches!(channel, Channel::Up | Channel::Status) {
             return Ok(None);
         }
-        let Some(key) = self.key(did, false).await? else {
+        if m.payload.len() > MAX_FRAME {
+            self.metrics.drop_one(Dropped::Malformed);
+            return Ok(None);
+        }
+        let Some((mut generation, key)) = self.key(did, false).await? else {
             self.metrics.drop_one(Dropped::UnknownDevice);
             return Ok(None);
         };
@@ -527,8 +551,11 @@ impl Fleet {
             Err(Dropped::BadSignature) => {
                 // Rotated elsewhere, maybe: read its generation again once.
                 match self.key(did, true).await? {
-                    Some(k) if *k != *key => match protocol::open(&k, &m.topic, &m.payload) {
-                        Ok(json) => json,
+                    Some((g, k)) if *k != *key => match protocol::open(&k, &m.topic, &m.payload) {
+                        Ok(json) => {
+                            generation = g;
+                            json
+                        }
                         Err(r) => {
                             self.metrics.drop_one(r);
                             return Ok(None);
@@ -562,6 +589,7 @@ impl Fleet {
         }
         Ok(Some(Verified {
             did: did.to_owned(),
+            generation,
             channel,
             up,
         }))
@@ -606,6 +634,9 @@ impl Fleet {
                 }
             }
         }
+        // Frame by frame: while the database is down nothing is dropped (nor acknowledged:
+        // the broker keeps it); a frame refused three times while the database answers is
+        // a poison frame, dropped and counted.
         for v in verified {
             let mut tries = 0;
             loop {
@@ -613,6 +644,10 @@ impl Fleet {
                     Ok(after) => {
                         self.finish(after).await;
                         break;
+                    }
+                    Err(e) if !self.store_answers().await => {
+                        tracing::warn!(error = %e, "iot: the database is away; waiting");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
                     }
                     Err(e) if tries < 2 => {
                         tries += 1;
@@ -627,6 +662,11 @@ impl Fleet {
                 }
             }
         }
+    }
+
+    /// Whether the database answers a trivial query.
+    async fn store_answers(&self) -> bool {
+        self.store.ping().await.is_ok()
     }
 
     async fn apply(&self, verified: &[Verified]) -> Result<After> {
@@ -675,6 +715,10 @@ impl Fleet {
         };
         if row.deleted_at.is_some() {
             return Ok(Err(Dropped::UnknownDevice));
+        }
+        if row.key_gen != v.generation {
+            // Signed with a secret rotated away meanwhile (its counters started over).
+            return Ok(Err(Dropped::BadSignature));
         }
         let seq = v.up.seq();
         // Each channel has its own counter: the will, signed at connect, is checked against
@@ -862,12 +906,27 @@ impl Fleet {
             if open.iter().any(|(c, _)| c == code) {
                 continue;
             }
-            let tid = self
-                .open_ticket(tx, row, FAULT, format!("故障 {code} (设备自检上报)"), now)
+            let tid = self.ticket_id(tx, row).await?;
+            // The fault first: a code already open (however it got there) opens nothing.
+            if store::open_fault(tx, &row.did, code, &tid, now).await? {
+                self.open_ticket(
+                    tx,
+                    row,
+                    &tid,
+                    FAULT,
+                    format!("故障 {code} (设备自检上报)"),
+                    now,
+                )
                 .await?;
-            store::open_fault(tx, &row.did, code, &tid, now).await?;
+            }
         }
         Ok(())
+    }
+
+    /// The id of a new ticket about a device.
+    async fn ticket_id(&self, tx: &mut crate::store::Conn, row: &LinkRow) -> Result<String> {
+        let code = self.shared.vendor_code(Some(&row.vid)).await?;
+        self.shared.id(tx, &code, "ticket").await
     }
 
     /// An automatic ticket about a device, for its member (if bound), in its vendor's range.
@@ -875,14 +934,13 @@ impl Fleet {
         &self,
         tx: &mut crate::store::Conn,
         row: &LinkRow,
+        tid: &str,
         ttype: i64,
         detail: String,
         now: i64,
-    ) -> Result<String> {
-        let code = self.shared.vendor_code(Some(&row.vid)).await?;
-        let tid = self.shared.id(tx, &code, "ticket").await?;
+    ) -> Result<()> {
         let t = Ticket {
-            tid: tid.clone(),
+            tid: tid.to_owned(),
             vid: row.vid.clone(),
             agent: row.agent.clone(),
             dealer: row.dealer.clone(),
@@ -900,7 +958,7 @@ impl Fleet {
             updated_at: now,
         };
         iot_store::insert_ticket(tx, &TicketRow::from(&t)).await?;
-        Ok(tid)
+        Ok(())
     }
 
     async fn filters_on_report(
@@ -935,22 +993,28 @@ impl Fleet {
                 continue;
             }
             let life = filter_life(spec, &f, powered_s, working_s);
-            if life.expired {
-                let tid = self
-                    .open_ticket(
-                        tx,
-                        row,
-                        MAINTAIN,
-                        format!(
-                            "滤芯到期: 第{}级 {} (第{}次更换), 请上门更换",
-                            spec.order,
-                            spec.name,
-                            f.cycle + 1
-                        ),
-                        now,
-                    )
-                    .await?;
-                store::set_filter_ticket(tx, &row.did, f.ord, f.cycle, &tid).await?;
+            let tid = if life.expired {
+                self.ticket_id(tx, row).await?
+            } else {
+                continue;
+            };
+            // The filter's cycle takes the ticket first: one ticket per cycle, whatever else
+            // names the same filter.
+            if store::set_filter_ticket(tx, &row.did, f.ord, f.cycle, &tid).await? {
+                self.open_ticket(
+                    tx,
+                    row,
+                    &tid,
+                    MAINTAIN,
+                    format!(
+                        "滤芯到期: 第{}级 {} (第{}次更换), 请上门更换",
+                        spec.order,
+                        spec.name,
+                        f.cycle + 1
+                    ),
+                    now,
+                )
+                .await?;
             }
         }
         Ok(())
@@ -1030,53 +1094,36 @@ impl Fleet {
         let Some(price) = terms.price_per_l else {
             return Ok(());
         };
-        // Whole fen only: the water not yet worth a fen waits for the next report.
-        let unbilled = total_ml - row.billed_ml;
-        let fen = unbilled * price.0 / 1000;
+        if row.billed_ml < 0 {
+            // First heard as a metered rental: its water from before is not the renter's.
+            store::set_device_balance(tx, &row.did, 0, Some(total_ml), None).await?;
+            return Ok(());
+        }
+        // Whole fen of the water up to now less those of the water billed before: exact over
+        // any number of reports, the part of a fen not yet reached waits for the next one.
+        let fen_of = |ml: i64| (i128::from(ml) * i128::from(price.0) / 1000) as i64;
+        let fen = fen_of(total_ml) - fen_of(row.billed_ml);
         if fen <= 0 {
             return Ok(());
         }
-        let billed_ml = row.billed_ml + fen * 1000 / price.0;
+        let billed_ml = total_ml;
         let key = format!("iot-water:{}:{}", row.did, billed_ml);
-        let charged = store::insert_charge(
-            tx,
-            &store::ChargeRow {
-                entry_key: key.clone(),
-                kind: "metered_water".into(),
-                account: prepaid_account(&row.did),
-                vid: row.vid.clone(),
-                did: Some(row.did.clone()),
-                uid: row.uid.clone(),
-                amount: -fen,
-                ml: billed_ml - row.billed_ml,
-                reference: format!("{}..{} ml", row.billed_ml, billed_ml),
-                created_at: now,
-            },
-        )
-        .await?;
-        if !charged {
+        let reference = format!("{}..{} ml", row.billed_ml, billed_ml);
+        if !self
+            .charge(
+                tx,
+                row,
+                &key,
+                "metered_water",
+                -fen,
+                billed_ml - row.billed_ml,
+                &reference,
+                now,
+            )
+            .await?
+        {
             return Ok(());
         }
-        self.journal(
-            tx,
-            &key,
-            "iot_metered_water",
-            &prepaid_account(&row.did),
-            -fen,
-            &row.did,
-            now,
-        )
-        .await?;
-        self.journal(
-            tx,
-            &format!("{key}:sale"),
-            "iot_metered_water",
-            &water_sales_account(&row.vid),
-            fen,
-            &row.did,
-            now,
-        )
-        .await?;
         store::set_device_balance(
             tx,
             &row.did,
@@ -1085,8 +1132,10 @@ impl Fleet {
             Some((row.period_start.unwrap_or(now), row.period_used + fen)),
         )
         .await?;
-        if row.balance - fen <= 0 && row.lock_reason.is_empty() {
-            store::set_lock(tx, &row.did, LOCK_BALANCE).await?;
+        if row.balance - fen <= 0
+            && row.lock_reason.is_empty()
+            && store::set_lock(tx, &row.did, LOCK_BALANCE).await?
+        {
             let c = self
                 .new_command(
                     tx,
@@ -1172,8 +1221,11 @@ impl Fleet {
         by: Option<&str>,
         now: i64,
     ) -> Result<Command> {
+        // Ordered by its making (time, then this process's count), unguessable after that.
+        static MADE: AtomicU64 = AtomicU64::new(0);
+        let made = MADE.fetch_add(1, Ordering::Relaxed) & 0xff_ffff;
         let row = CommandRow {
-            cid: ids::random_hex_id(),
+            cid: format!("{now:012x}{made:06x}{}", &ids::random_hex_id()[..14]),
             did: did.to_owned(),
             op: op.to_owned(),
             args: args.to_string(),
@@ -1194,7 +1246,7 @@ impl Fleet {
         let Some(link) = self.downlink.get() else {
             return;
         };
-        let Ok(Some(key)) = self.key(&c.did, false).await else {
+        let Ok(Some((_, key))) = self.key(&c.did, false).await else {
             return;
         };
         let seq = match self.down_seq(&c.did).await {
@@ -1207,6 +1259,7 @@ impl Fleet {
         let down = Down::Cmd {
             seq,
             ts: self.clock.now().millis(),
+            expires: c.created_at + self.settings.command_timeout_secs as i64 * 1000,
             cmd: c.cid.clone(),
             op: c.op.clone(),
             args: c.args.clone(),
@@ -1224,24 +1277,31 @@ impl Fleet {
     }
 
     /// Publishes (retained) the state a device must hold: locked or not, its filters' cycles.
+    /// Its `seq` is taken in the transaction that reads that state, so a later `seq` never
+    /// carries an older state.
     pub async fn publish_desired(&self, did: &str) {
         let Some(link) = self.downlink.get() else {
             return;
         };
+        let Ok(Some((_, key))) = self.key(did, false).await else {
+            return;
+        };
         let state = async {
-            let row = store::link(self.store.pool(), did).await?;
-            let filters = store::filters(self.store.pool(), did).await?;
-            Ok::<_, Error>((row, filters))
+            let mut tx = self.store.begin_write().await?;
+            let seq = store::next_down_seq(&mut tx, did).await?;
+            let row = store::link(&mut *tx, did).await?;
+            let filters = store::filters(&mut *tx, did).await?;
+            tx.commit().await?;
+            Ok::<_, Error>((seq, row, filters))
         }
         .await;
-        let Ok((Some(row), filters)) = state else {
-            return;
-        };
-        let Ok(Some(key)) = self.key(did, false).await else {
-            return;
-        };
-        let Ok(seq) = self.down_seq(did).await else {
-            return;
+        let (seq, row, filters) = match state {
+            Ok((seq, Some(row), filters)) => (seq, row, filters),
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, did, "iot: the desired state could not be read");
+                return;
+            }
         };
         let down = Down::Desired {
             seq,
@@ -1309,6 +1369,11 @@ impl Fleet {
             return Err(Error::State(
                 "the device link is off on this server (iot.embedded_broker = off, no iot.mqtt_url)"
                     .into(),
+            ));
+        }
+        if self.connected_since().is_none() {
+            return Err(Error::State(
+                "the device link is down (the broker cannot be reached); try again shortly".into(),
             ));
         }
         Ok(())
@@ -1606,6 +1671,10 @@ impl Fleet {
             }
         }
         tx.commit().await?;
+        // Whoever waits for it (a dispense) hears at once.
+        if let Some(wake) = self.waiters.lock().ok().and_then(|mut w| w.remove(cid)) {
+            let _ = wake.send(());
+        }
         Ok(true)
     }
 
@@ -1614,10 +1683,34 @@ impl Fleet {
     /// later) time out.
     pub async fn watch(&self) -> Result<()> {
         let now = self.clock.now().millis();
-        let silent_since = now - 2 * self.settings.heartbeat_secs as i64 * 1000;
-        let gone = store::mark_silent(self.store.pool(), silent_since, now).await?;
-        if !gone.is_empty() {
-            tracing::info!(devices = gone.len(), "iot: devices went silent");
+        let heartbeat = self.settings.heartbeat_secs as i64 * 1000;
+        // Silence is the devices' only while the server hears the broker: not while it is
+        // down, nor in the heartbeat after it comes back (the devices are reconnecting).
+        if self
+            .connected_since()
+            .is_some_and(|since| since + heartbeat <= now)
+        {
+            let gone = store::mark_silent(self.store.pool(), now - 2 * heartbeat, now).await?;
+            if !gone.is_empty() {
+                tracing::info!(devices = gone.len(), "iot: devices went silent");
+            }
+        }
+        // Maintenance tickets closed since the last look (a done one whose filter did not move
+        // on when it was done, a rejected one whose filter must be asked for again).
+        for (tid, status) in store::closed_filter_tickets(
+            self.store.pool(),
+            super::tickets::DONE,
+            super::tickets::REJECTED,
+        )
+        .await?
+        {
+            if status == super::tickets::DONE {
+                self.ticket_done(&tid).await?;
+            } else {
+                let mut tx = self.store.begin_write().await?;
+                store::forget_filter_ticket(&mut tx, &tid).await?;
+                tx.commit().await?;
+            }
         }
         let due = store::due_commands(self.store.pool(), now, now - 10_000).await?;
         for cid in due {
@@ -1631,75 +1724,59 @@ impl Fleet {
     }
 
     /// The sweep of metered rentals: a device locked for its balance is unlocked once topped
-    /// up; at the end of each period, what it used short of the product's minimum is charged.
+    /// up; at the end of each period, what a bound device used short of the product's minimum
+    /// is charged, once. Each device is read again in the transaction that changes it.
     pub async fn sweep_metered(&self) -> Result<()> {
         let now = self.clock.now().millis();
         let period = self.settings.min_period_days as i64 * 86_400_000;
-        for row in store::links_of_type(self.store.pool(), METERED_RENTAL).await? {
-            let terms = self.terms(row.product_id.as_deref()).await?;
+        for seen in store::links_of_type(self.store.pool(), METERED_RENTAL).await? {
+            let due = seen.period_start.is_some_and(|s| s + period <= now);
+            let lock = seen.balance <= 0 && seen.lock_reason.is_empty() && seen.billed_ml >= 0;
+            let unlock = seen.balance > 0 && seen.lock_reason == LOCK_BALANCE;
+            if !(due || lock || unlock) {
+                continue;
+            }
+            let terms = self.terms(seen.product_id.as_deref()).await?;
             let mut tx = self.store.begin_write().await?;
+            let Some(row) = store::link(&mut *tx, &seen.did).await? else {
+                continue;
+            };
             let mut balance = row.balance;
-            if let (Some(minimum), Some(start)) = (terms.minimum, row.period_start)
+            if let Some(start) = row.period_start
                 && start + period <= now
             {
-                let short = (minimum.0 - row.period_used).max(0);
+                let short = match (terms.minimum, &row.uid) {
+                    (Some(minimum), Some(_)) => (minimum.0 - row.period_used).max(0),
+                    _ => 0,
+                };
                 let key = format!("iot-minimum:{}:{start}", row.did);
-                if short > 0
-                    && store::insert_charge(
-                        &mut tx,
-                        &store::ChargeRow {
-                            entry_key: key.clone(),
-                            kind: "minimum".into(),
-                            account: prepaid_account(&row.did),
-                            vid: row.vid.clone(),
-                            did: Some(row.did.clone()),
-                            uid: row.uid.clone(),
-                            amount: -short,
-                            ml: 0,
-                            reference: format!(
-                                "保底消费 {}",
-                                crate::domain::Timestamp::from_millis(start)
-                                    .rfc3339_local(self.shared.settings.zone)
-                            ),
-                            created_at: now,
-                        },
-                    )
-                    .await?
-                {
-                    self.journal(
-                        &mut tx,
-                        &key,
-                        "iot_minimum",
-                        &prepaid_account(&row.did),
-                        -short,
-                        &row.did,
-                        now,
-                    )
-                    .await?;
-                    self.journal(
-                        &mut tx,
-                        &format!("{key}:sale"),
-                        "iot_minimum",
-                        &water_sales_account(&row.vid),
-                        short,
-                        &row.did,
-                        now,
-                    )
-                    .await?;
+                let reference = format!(
+                    "保底消费 {}",
+                    crate::domain::Timestamp::from_millis(start)
+                        .rfc3339_local(self.shared.settings.zone)
+                );
+                let charged = short > 0
+                    && self
+                        .charge(&mut tx, &row, &key, "minimum", -short, 0, &reference, now)
+                        .await?;
+                if charged {
                     balance -= short;
                 }
                 store::set_device_balance(
                     &mut tx,
                     &row.did,
-                    if short > 0 { -short } else { 0 },
+                    if charged { -short } else { 0 },
                     None,
                     Some((start + period, 0)),
                 )
                 .await?;
             }
             let mut cmd = None;
-            if balance <= 0 && row.lock_reason.is_empty() && row.period_start.is_some() {
-                store::set_lock(&mut tx, &row.did, LOCK_BALANCE).await?;
+            if balance <= 0
+                && row.lock_reason.is_empty()
+                && row.billed_ml >= 0
+                && store::set_lock(&mut tx, &row.did, LOCK_BALANCE).await?
+            {
                 cmd = Some(
                     self.new_command(
                         &mut tx,
@@ -1711,8 +1788,10 @@ impl Fleet {
                     )
                     .await?,
                 );
-            } else if balance > 0 && row.lock_reason == LOCK_BALANCE {
-                store::set_lock(&mut tx, &row.did, "").await?;
+            } else if balance > 0
+                && row.lock_reason == LOCK_BALANCE
+                && store::set_lock(&mut tx, &row.did, "").await?
+            {
                 cmd = Some(
                     self.new_command(
                         &mut tx,
@@ -1734,19 +1813,83 @@ impl Fleet {
         Ok(())
     }
 
+    /// Charges (negative) a device's prepaid balance under `key`, with the vendor's sale:
+    /// false when that key was charged before.
+    #[allow(clippy::too_many_arguments)]
+    async fn charge(
+        &self,
+        tx: &mut crate::store::Conn,
+        row: &LinkRow,
+        key: &str,
+        kind: &str,
+        amount: i64,
+        ml: i64,
+        reference: &str,
+        now: i64,
+    ) -> Result<bool> {
+        let account = prepaid_account(&row.did);
+        let recorded = store::insert_charge(
+            tx,
+            &store::ChargeRow {
+                entry_key: key.to_owned(),
+                kind: kind.to_owned(),
+                account: account.clone(),
+                vid: row.vid.clone(),
+                did: Some(row.did.clone()),
+                uid: row.uid.clone(),
+                amount,
+                ml,
+                reference: reference.to_owned(),
+                created_at: now,
+            },
+        )
+        .await?;
+        if recorded {
+            let kind = format!("iot_{kind}");
+            self.journal(tx, key, &kind, &account, amount, &row.did, now)
+                .await?;
+            self.journal(
+                tx,
+                &format!("{key}:sale"),
+                &kind,
+                &water_sales_account(&row.vid),
+                -amount,
+                &row.did,
+                now,
+            )
+            .await?;
+        }
+        Ok(recorded)
+    }
+
     /// The sweep of rentals: timed rentals past their end are locked, and after the grace
     /// a removal ticket opens (once per expiry); renewed ones are unlocked.
     pub async fn sweep_rentals(&self) -> Result<()> {
         let now = self.clock.now().millis();
         let grace = self.settings.rent_grace_days as i64 * 86_400_000;
-        for row in store::links_of_type(self.store.pool(), TIMED_RENTAL).await? {
-            let Some(until) = row.rent_until else {
+        for seen in store::links_of_type(self.store.pool(), TIMED_RENTAL).await? {
+            let Some(until) = seen.rent_until else {
                 continue;
             };
+            let lock = until <= now && seen.lock_reason.is_empty();
+            let unlock = until > now && seen.lock_reason == LOCK_RENT;
+            let removal = until + grace <= now && seen.removal_for != Some(until);
+            if !(lock || unlock || removal) {
+                continue;
+            }
             let mut tx = self.store.begin_write().await?;
+            let Some(row) = store::link(&mut *tx, &seen.did).await? else {
+                continue;
+            };
+            if row.rent_until != Some(until) {
+                // Renewed meanwhile: the next sweep sees it.
+                continue;
+            }
             let mut cmd = None;
-            if until <= now && row.lock_reason.is_empty() {
-                store::set_lock(&mut tx, &row.did, LOCK_RENT).await?;
+            if until <= now
+                && row.lock_reason.is_empty()
+                && store::set_lock(&mut tx, &row.did, LOCK_RENT).await?
+            {
                 cmd = Some(
                     self.new_command(
                         &mut tx,
@@ -1758,8 +1901,10 @@ impl Fleet {
                     )
                     .await?,
                 );
-            } else if until > now && row.lock_reason == LOCK_RENT {
-                store::set_lock(&mut tx, &row.did, "").await?;
+            } else if until > now
+                && row.lock_reason == LOCK_RENT
+                && store::set_lock(&mut tx, &row.did, "").await?
+            {
                 cmd = Some(
                     self.new_command(
                         &mut tx,
@@ -1772,13 +1917,12 @@ impl Fleet {
                     .await?,
                 );
             }
-            if until + grace <= now
-                && row.removal_for != Some(until)
-                && store::set_removal_for(&mut tx, &row.did, until).await?
-            {
+            if until + grace <= now && store::set_removal_for(&mut tx, &row.did, until).await? {
+                let tid = self.ticket_id(&mut tx, &row).await?;
                 self.open_ticket(
                     &mut tx,
                     &row,
+                    &tid,
                     DISMANTLE,
                     format!(
                         "租期已于 {} 到期, 宽限期 {} 天内未续费, 请上门拆机",
@@ -1847,6 +1991,7 @@ impl Plan {
 pub async fn paid_plan(
     tx: &mut crate::store::Conn,
     order: &super::model::Order,
+    line: usize,
     did: &str,
     plan: &Plan,
     now: i64,
@@ -1857,7 +2002,7 @@ pub async fn paid_plan(
     let Some(link) = store::link(&mut *tx, did).await? else {
         return Ok(());
     };
-    let key = format!("iot-plan:{}:{did}", order.oid);
+    let key = format!("iot-plan:{}:{line}", order.oid);
     match link.dtype {
         TIMED_RENTAL => {
             let Some(days) = plan.days else {

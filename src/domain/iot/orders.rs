@@ -1057,13 +1057,13 @@ impl Orders {
             None
         };
         let mut plans = Vec::new();
-        for line in &o.content {
+        for (i, line) in o.content.iter().enumerate() {
             if let (Some(did), Some(key)) = (&line.device_id, &line.rent)
                 && let Some(p) = store::product(&self.store, &line.product_id).await?
             {
                 let doc = super::model::Product::from(p).doc;
                 if let Some(plan) = super::fleet::Plan::of(&doc, key, line.quantity) {
-                    plans.push((did.clone(), plan));
+                    plans.push((i, did.clone(), plan));
                 }
             }
         }
@@ -1110,8 +1110,8 @@ impl Orders {
         for c in &commissions {
             store::insert_commission(&mut tx, &CommissionRow::from(c)).await?;
         }
-        for (did, plan) in &plans {
-            super::fleet::paid_plan(&mut tx, &o, did, plan, now).await?;
+        for (line, did, plan) in &plans {
+            super::fleet::paid_plan(&mut tx, &o, *line, did, plan, now).await?;
         }
         if let Some(code) = ticket_code {
             let tid = self.shared.id(&mut tx, &code, "ticket").await?;
@@ -1159,6 +1159,28 @@ impl Orders {
             .ok_or_else(|| bad("is not a device of your vendor"))?;
         if d.product_id.as_deref() != Some(pid) {
             return Err(bad("is not of this product"));
+        }
+        // A plan that would do nothing for this device is refused, not paid for.
+        let product = store::product(&self.store, pid)
+            .await?
+            .map(|p| super::model::Product::from(p).doc)
+            .unwrap_or_default();
+        let plan = plan.and_then(|k| super::fleet::Plan::of(&product, k, 1));
+        let fits = match (d.dtype, &plan) {
+            (super::fleet::TIMED_RENTAL, Some(p)) => p.days.is_some(),
+            (super::fleet::METERED_RENTAL | super::fleet::VENDING, Some(p)) => p.credit.0 > 0,
+            _ => false,
+        };
+        if !fits {
+            return Err(Error::invalid(
+                "rent",
+                match d.dtype {
+                    super::fleet::TIMED_RENTAL => {
+                        "a timed rental takes a plan of days (30d, 12m, 1y)"
+                    }
+                    _ => "a top-up takes a plan with a value",
+                },
+            ));
         }
         match d.dtype {
             super::fleet::VENDING => Ok(()),

@@ -392,6 +392,10 @@ pub enum Down {
     Cmd {
         seq: i64,
         ts: i64,
+        /// The server's clock (milliseconds) after which the device must not carry it out:
+        /// the server has given up on it and charges nothing for it.
+        #[serde(default)]
+        expires: i64,
         cmd: String,
         op: String,
         #[serde(default)]

@@ -370,6 +370,31 @@ pub async fn filter_of_ticket<'e, E: Executor<'e, Database = Any>>(
     .await
 }
 
+/// The filters whose current ticket is done or rejected (`statuses`): `(ticket, status)`.
+pub async fn closed_filter_tickets<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    done: i64,
+    rejected: i64,
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT t.tid, t.status FROM iot_filters f JOIN iot_tickets t ON t.tid = f.ticket \
+         WHERE t.status IN ($1, $2)",
+    )
+    .bind(done)
+    .bind(rejected)
+    .fetch_all(ex)
+    .await
+}
+
+/// Forgets a filter's ticket (rejected: the next report opens another).
+pub async fn forget_filter_ticket(conn: &mut Conn, tid: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE iot_filters SET ticket = NULL WHERE ticket = $1")
+        .bind(tid)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Starts a filter's next cycle from these counters: false when it moved on already.
 pub async fn next_filter_cycle(
     conn: &mut Conn,

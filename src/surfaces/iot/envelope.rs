@@ -437,9 +437,11 @@ impl FromRequestParts<AppState> for ListQuery {
                         })?
                 }
                 "offset" => {
+                    // Past every row is an empty page, however far.
                     q.offset = v
                         .trim()
-                        .parse()
+                        .parse::<u128>()
+                        .map(|n| usize::try_from(n.min(i64::MAX as u128)).unwrap_or(usize::MAX))
                         .map_err(|_| IotError::bad_request("offset must be 0 or more"))?
                 }
                 "sort" => q.sort = Some(v.trim().to_owned()).filter(|s| !s.is_empty()),
