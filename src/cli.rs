@@ -496,14 +496,15 @@ async fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
 
 fn fleet_line(s: &crate::sim::FleetStats, count: usize) -> String {
     format!(
-        "connected {}/{count}, reports {} (skipped {}), commands {} (done {}, refused {}), \
-         desired {}, dropped: signature {} replay {} malformed {}, reconnections {}",
+        "connected {}/{count}, reports {} (skipped {}), commands {} (done {}, refused {}, \
+         expired {}), desired {}, dropped: signature {} replay {} malformed {}, reconnections {}",
         s.connected,
         s.reports_sent,
         s.reports_skipped,
         s.commands_received,
         s.commands_obeyed,
         s.commands_failed,
+        s.commands_expired,
         s.desired_applied,
         s.dropped_bad_signature,
         s.dropped_replay,

@@ -110,6 +110,7 @@ pub(super) fn spawn(
         shared,
         last_down: 0,
         last_desired: 0,
+        server_ahead: None,
         outbox: VecDeque::new(),
         running: Vec::new(),
         remembered: VecDeque::new(),
@@ -380,6 +381,8 @@ struct Behaviour {
     /// every subscription).
     last_down: i64,
     last_desired: i64,
+    /// How far the server's clock is ahead of ours (ms), from the commands' `ts`.
+    server_ahead: Option<i64>,
     /// Acks and results that could not be sent (not connected).
     outbox: VecDeque<Pending>,
     /// Commands still pouring: when they are done, and their result.
@@ -491,7 +494,12 @@ impl Behaviour {
             (
                 true,
                 Some(Down::Cmd {
-                    seq, cmd, op, args, ..
+                    seq,
+                    ts,
+                    expires,
+                    cmd,
+                    op,
+                    args,
                 }),
             ) => {
                 if seq <= self.last_down {
@@ -499,6 +507,17 @@ impl Behaviour {
                     return;
                 }
                 self.last_down = seq;
+                // The server's clock, as learned from the least delayed command so far.
+                let ahead = ts - epoch_millis();
+                let ahead = *self
+                    .server_ahead
+                    .insert(self.server_ahead.map_or(ahead, |a| a.max(ahead)));
+                if expires > 0 && epoch_millis() + ahead > expires {
+                    // Held too long (the broker kept it while we were away): the server has
+                    // given up on it; carrying it out now would pour water nobody pays for.
+                    bump(&counters.commands_expired);
+                    return;
+                }
                 self.command(cmd, &op, &args);
             }
             (

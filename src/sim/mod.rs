@@ -11,7 +11,8 @@
 //! stays above what it sent before. Every frame from the server is verified
 //! (signature, and a `seq` above the last one on that topic); what fails is dropped and
 //! counted. Commands are acked at once and their result follows (see [`purifier`] for what
-//! each does). When the broker goes away the device retries every second or two, with a new
+//! each does); one that arrives after its `expires` (the server's clock, learned from the
+//! commands' `ts`) is not carried out. When the broker goes away the device retries every second or two, with a new
 //! will (its seqs moved on), and says `online` again.
 
 mod device;
@@ -74,6 +75,7 @@ pub(crate) struct Counters {
     commands_received: AtomicU64,
     commands_obeyed: AtomicU64,
     commands_failed: AtomicU64,
+    commands_expired: AtomicU64,
     desired_applied: AtomicU64,
     dropped_bad_signature: AtomicU64,
     dropped_replay: AtomicU64,
@@ -108,6 +110,8 @@ pub struct FleetStats {
     pub commands_obeyed: u64,
     /// Commands refused (`result` with `ok: false`).
     pub commands_failed: u64,
+    /// Commands that came after their `expires` (not acked, not carried out).
+    pub commands_expired: u64,
     /// `desired` states taken.
     pub desired_applied: u64,
     /// Frames from the server dropped: signature, seq not above the last, not a message.
@@ -131,6 +135,7 @@ impl Counters {
             commands_received: get(&self.commands_received),
             commands_obeyed: get(&self.commands_obeyed),
             commands_failed: get(&self.commands_failed),
+            commands_expired: get(&self.commands_expired),
             desired_applied: get(&self.desired_applied),
             dropped_bad_signature: get(&self.dropped_bad_signature),
             dropped_replay: get(&self.dropped_replay),
