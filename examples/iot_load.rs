@@ -6,26 +6,33 @@
 //!    prints `CONNECTED` once every one has subscribed and pauses 3 s again, lets one report
 //!    interval go by, then measures `DURATION_SECS` (60): reports sent against those the server
 //!    applied (`utilhall_iot_messages_total{type="report"}`), the server's ingest lag
-//!    (`utilhall_iot_ingest_lag_seconds`), and an end-to-end lag of its own: every 100 ms it
+//!    (`utilhall_iot_ingest_lag_seconds`), and an end-to-end lag of its own: every 20 ms it
 //!    reads how many reports the fleet has handed to its clients and how many the server has
 //!    taken (applied + dropped, from `/metrics`); a report's lag is the time until the server's
-//!    count reaches the fleet's count at the moment it was sent (resolution ~0.1 s, the scrape
+//!    count reaches the fleet's count at the moment it was sent (resolution ~20 ms, the scrape
 //!    included). The same lag to a plain subscriber on the same topics is the broker's share.
 //!    Then the fleet stops (each device says `offline`) and the tool waits for the server to
 //!    drain: sent and applied in total.
-//! B. `BURST_DEVICES` (300) other registered devices publish signed reports as fast as their
-//!    clients go (QoS 1) for `BURST_SECS` (20): the rate published, the rate the plain
-//!    subscriber receives (the broker's own rate, in the same run), and the rate the server
-//!    applies (from its metrics over the same window, and until it has drained).
-//!
+//! B. `BURST_DEVICES` (300) other registered devices, each its own client, publish signed
+//!    reports (QoS 1), three times for `BURST_SECS` (20) each, never more than `BURST_WINDOW`
+//!    (900) ahead of a count read every 20 ms, so the broker holds a bounded backlog, drops
+//!    nothing, and the publishers use no CPU that the one paced could use (the window stays
+//!    below the broker's in-flight window: Mosquitto 2.0 delivers to a QoS 1 subscriber many
+//!    times slower once frames queue for it):
+//!    B1, the server's capacity: paced by the server's count (`/metrics`): the most reports a
+//!    second it sustains. B2, the broker's: paced by a plain rumqttc subscriber on the same
+//!    topics (the server's subscription still up): the most the broker delivers to one QoS 1
+//!    subscriber, the baseline. B3, a flood: as fast as the publishers go, unpaced (on a small
+//!    machine the broker and the publishers then take the CPU, and the broker drops what it
+//!    cannot queue). After each, the server drains. Markers: `B1_START`, `B1_END`, ... `B3_END`.
 //! Every frame the subscriber receives is verified under its device's secret. `NO_SERVER=1`:
 //! no registration (random secrets) and no server figures: the simulator, the broker and the
 //! subscriber alone. A JSON summary is the last line of stdout (`SUMMARY {...}`).
 //!
 //! Env: `BASE` (http://127.0.0.1:18120), `BROKER` (mqtt://127.0.0.1:18883), `PREFIX` (bench),
 //! `DEVICES` (10000), `REPORT_SECS` (10), `DURATION_SECS` (60), `SPEED` (60), `FAULT_RATE`
-//! (0.01), `BURST_DEVICES` (300), `BURST_SECS` (20), `PHASES` ("a b"), `PLATFORM`
-//! (platform:platform123), `CONNECT_TIMEOUT_SECS` (600), `NO_SERVER`.
+//! (0.01), `BURST_DEVICES` (300), `BURST_SECS` (20), `BURST_WINDOW` (900), `PHASES` ("a b"),
+//! `PLATFORM` (platform:platform123), `CONNECT_TIMEOUT_SECS` (600), `NO_SERVER`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -187,6 +194,8 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 struct Listener {
     received: Arc<AtomicU64>,
     bad: Arc<AtomicU64>,
+    /// Frames whose seq is not above the last one heard from their device on `up`.
+    out_of_order: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
 }
 
@@ -206,13 +215,20 @@ async fn listen(
     let (client, mut events) = AsyncClient::new(o, 100);
     let received = Arc::new(AtomicU64::new(0));
     let bad = Arc::new(AtomicU64::new(0));
+    let out_of_order = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let filter = topics.up("+");
-    let (r, b, s) = (received.clone(), bad.clone(), stop.clone());
+    let (r, b, s, o) = (
+        received.clone(),
+        bad.clone(),
+        stop.clone(),
+        out_of_order.clone(),
+    );
     let topics = topics.clone();
     let (ready, subscribed) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
         let mut ready = Some(ready);
+        let mut last: HashMap<String, i64> = HashMap::new();
         while !s.load(Ordering::Relaxed) {
             match events.poll().await {
                 Ok(Event::Incoming(Packet::ConnAck(_))) => {
@@ -225,12 +241,25 @@ async fn listen(
                 }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
                     r.fetch_add(1, Ordering::Relaxed);
-                    let ok = topics
-                        .parse(&p.topic)
-                        .and_then(|(did, _)| secrets.get(did))
-                        .is_some_and(|k| protocol::open(k, &p.topic, &p.payload).is_ok());
-                    if !ok {
+                    let Some((did, _)) = topics.parse(&p.topic) else {
                         b.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    };
+                    let seq = secrets
+                        .get(did)
+                        .and_then(|k| protocol::open(k, &p.topic, &p.payload).ok())
+                        .and_then(|json| protocol::Up::parse(json).ok())
+                        .map(|up| up.seq());
+                    match seq {
+                        None => {
+                            b.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Some(seq) => {
+                            let before = last.insert(did.to_owned(), seq).unwrap_or(0);
+                            if seq <= before {
+                                o.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
                     }
                 }
                 Ok(_) => {}
@@ -245,9 +274,13 @@ async fn listen(
     Listener {
         received,
         bad,
+        out_of_order,
         stop,
     }
 }
+
+/// How often the counters are sampled for the end-to-end lag (its resolution).
+const SAMPLE_MS: u64 = 20;
 
 /// One sample of the counters: when, reports sent by the fleet, received by the subscriber,
 /// taken by the server (and when that was read).
@@ -312,7 +345,7 @@ async fn drained(http: &reqwest::Client, base: &str, limit: Duration) -> Option<
 async fn main() -> anyhow::Result<()> {
     let base = env("BASE", "http://127.0.0.1:18120");
     let broker_url = env("BROKER", "mqtt://127.0.0.1:18883");
-    let broker = Broker::parse(&broker_url).map_err(anyhow::Error::msg)?;
+    let broker = Broker::parse(&broker_url)?;
     let topics = Topics::new(&env("PREFIX", "bench"));
     let devices: usize = env_num("DEVICES", 10_000);
     let report_secs: f64 = env_num("REPORT_SECS", 10.0);
@@ -406,16 +439,18 @@ async fn main() -> anyhow::Result<()> {
         say(&format!("CONNECTED {}", fleet.stats().ready));
         anyhow::ensure!(ready, "not every device connected");
 
-        // Samples every 100 ms from now on, until the fleet has stopped and the server drained.
+        // Samples every 20 ms from now on, until the fleet has stopped and the server drained.
         let sampling = Arc::new(AtomicBool::new(true));
-        let fleet = Arc::new(fleet);
         let sampler = {
-            let (fleet, heard, sampling) =
-                (fleet.clone(), listener.received.clone(), sampling.clone());
+            let (fleet, heard, sampling) = (
+                fleet.counters(),
+                listener.received.clone(),
+                sampling.clone(),
+            );
             let (http, base) = (http.clone(), base.clone());
             tokio::spawn(async move {
                 let mut samples = Vec::new();
-                let mut tick = tokio::time::interval(Duration::from_millis(100));
+                let mut tick = tokio::time::interval(Duration::from_millis(SAMPLE_MS));
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
                 while sampling.load(Ordering::Relaxed) {
                     tick.tick().await;
@@ -458,9 +493,6 @@ async fn main() -> anyhow::Result<()> {
         say("MEASURED");
         let secs = (w1 - w0).as_secs_f64();
         let stats = fleet.stats();
-        let Ok(fleet) = Arc::try_unwrap(fleet) else {
-            anyhow::bail!("the fleet is still shared");
-        };
         fleet.stop().await;
         let end = if no_server {
             tokio::time::sleep(Duration::from_secs(2)).await;
@@ -501,17 +533,13 @@ async fn main() -> anyhow::Result<()> {
                 "dropped_down": stats.dropped_bad_signature + stats.dropped_replay + stats.dropped_malformed,
             },
             "subscriber_bad_frames": listener.bad.load(Ordering::Relaxed),
+            "subscriber_out_of_order": listener.out_of_order.load(Ordering::Relaxed),
         });
         eprintln!("phase A: {}", summary["a"]);
     }
 
     if phases.contains('b') && !burst_set.is_empty() {
-        say("BURST");
-        let stop = Arc::new(AtomicBool::new(false));
-        let (go, gate) = tokio::sync::watch::channel(false);
-        let published = Arc::new(AtomicU64::new(0));
-        let acked = Arc::new(AtomicU64::new(0));
-        let connected = Arc::new(AtomicU64::new(0));
+        let pace = Arc::new(Pace::default());
         let mut tasks = Vec::new();
         for (did, secret) in burst_set.clone() {
             tasks.push(tokio::spawn(burst(
@@ -519,63 +547,107 @@ async fn main() -> anyhow::Result<()> {
                 topics.up(&did),
                 did,
                 secret,
-                Counters {
-                    stop: stop.clone(),
-                    go: gate.clone(),
-                    published: published.clone(),
-                    acked: acked.clone(),
-                    connected: connected.clone(),
-                },
+                pace.clone(),
             )));
         }
         let until = Instant::now() + Duration::from_secs(60);
-        while connected.load(Ordering::Relaxed) < burst_set.len() as u64 && Instant::now() < until {
+        while pace.connected.load(Ordering::Relaxed) < burst_set.len() as u64
+            && Instant::now() < until
+        {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let before = Metrics::read(&http, &base).await;
-        let heard0 = listener.received.load(Ordering::Relaxed);
-        let w0 = Instant::now();
-        let _ = go.send(true);
-        tokio::time::sleep(Duration::from_secs_f64(burst_secs)).await;
-        let (pub1, ack1) = (
-            published.load(Ordering::Relaxed),
-            acked.load(Ordering::Relaxed),
-        );
-        let heard1 = listener.received.load(Ordering::Relaxed);
-        let after = Metrics::read(&http, &base).await;
-        let secs = w0.elapsed().as_secs_f64();
-        stop.store(true, Ordering::Relaxed);
+        let taken = |m: &Metrics| m.reports().unwrap_or(0.0) + m.dropped().unwrap_or(0.0);
+        let rates = |name: &str, b: &Window, a: &Window, end: Option<&Metrics>| {
+            let secs = (a.at - b.at).as_secs_f64();
+            let applied = match (&b.metrics, &a.metrics) {
+                (Some(x), Some(y)) => Some(y.reports().unwrap_or(0.0) - x.reports().unwrap_or(0.0)),
+                _ => None,
+            };
+            let until_drained = match (&b.metrics, end) {
+                (Some(x), Some(e)) => Some(e.reports().unwrap_or(0.0) - x.reports().unwrap_or(0.0)),
+                _ => None,
+            };
+            let v = json!({
+                "secs": secs,
+                "published": a.published - b.published,
+                "published_per_sec": (a.published - b.published) as f64 / secs,
+                "acked_by_broker_per_sec": (a.acked - b.acked) as f64 / secs,
+                "heard_per_sec": (a.heard - b.heard) as f64 / secs,
+                "applied": applied, "applied_per_sec": applied.map(|x| x / secs),
+                "applied_until_drained": until_drained,
+                "dropped": end.map(Metrics::dropped_by_reason),
+            });
+            eprintln!("phase B, {name}: {v}");
+            v
+        };
+        let window: u64 = env_num("BURST_WINDOW", 900);
+        let mut b = json!({"devices": pace.connected.load(Ordering::Relaxed), "window": window});
+        // B1 paced by the server's count, B2 by the plain subscriber's, B3 not at all.
+        let steps: [(&str, &str, PacedBy); 3] = [
+            ("B1", "capacity", PacedBy::Server),
+            ("B2", "broker", PacedBy::Subscriber),
+            ("B3", "flood", PacedBy::None),
+        ];
+        for (marker, name, paced_by) in steps {
+            if no_server && paced_by == PacedBy::Server {
+                continue;
+            }
+            say(&format!("{marker}_START"));
+            let start = Window::now(&pace, &listener, &http, &base).await;
+            let count0 = match paced_by {
+                PacedBy::Server => start.metrics.as_ref().map_or(0.0, taken),
+                _ => start.heard as f64,
+            };
+            pace.allowed.store(
+                if paced_by == PacedBy::None {
+                    u64::MAX
+                } else {
+                    start.published + window
+                },
+                Ordering::Relaxed,
+            );
+            let steering = Arc::new(AtomicBool::new(paced_by != PacedBy::None));
+            let controller = {
+                let (pace, steering, http, base) =
+                    (pace.clone(), steering.clone(), http.clone(), base.clone());
+                let heard = listener.received.clone();
+                tokio::spawn(async move {
+                    while steering.load(Ordering::Relaxed) {
+                        tokio::time::sleep(Duration::from_millis(SAMPLE_MS)).await;
+                        let count = match paced_by {
+                            PacedBy::Server => Metrics::read(&http, &base).await.map(|m| taken(&m)),
+                            _ => Some(heard.load(Ordering::Relaxed) as f64),
+                        };
+                        if let Some(count) = count {
+                            let done = (count - count0).max(0.0) as u64;
+                            pace.allowed
+                                .store(start.published + done + window, Ordering::Relaxed);
+                        }
+                    }
+                })
+            };
+            tokio::time::sleep(Duration::from_secs_f64(burst_secs)).await;
+            let end = Window::now(&pace, &listener, &http, &base).await;
+            steering.store(false, Ordering::Relaxed);
+            let _ = controller.await;
+            pace.allowed
+                .store(pace.published.load(Ordering::Relaxed), Ordering::Relaxed);
+            say(&format!("{marker}_END"));
+            let drained = if no_server {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                None
+            } else {
+                drained(&http, &base, Duration::from_secs(300)).await
+            };
+            b[name] = rates(name, &start, &end, drained.as_ref());
+        }
+        pace.stop.store(true, Ordering::Relaxed);
         for t in tasks {
             let _ = t.await;
         }
-        let t_drain = Instant::now();
-        let end = if no_server {
-            None
-        } else {
-            drained(&http, &base, Duration::from_secs(300)).await
-        };
-        let drain_secs = t_drain.elapsed().as_secs_f64();
-        let applied = match (&before, &after) {
-            (Some(b), Some(a)) => Some(a.reports().unwrap_or(0.0) - b.reports().unwrap_or(0.0)),
-            _ => None,
-        };
-        let applied_total = match (&before, &end) {
-            (Some(b), Some(e)) => Some(e.reports().unwrap_or(0.0) - b.reports().unwrap_or(0.0)),
-            _ => None,
-        };
-        summary["b"] = json!({
-            "devices": connected.load(Ordering::Relaxed), "window_secs": secs,
-            "published": pub1, "published_per_sec": pub1 as f64 / secs,
-            "acked_by_broker_per_sec": ack1 as f64 / secs,
-            "heard": heard1 - heard0, "heard_per_sec": (heard1 - heard0) as f64 / secs,
-            "applied": applied, "applied_per_sec": applied.map(|a| a / secs),
-            "published_total": published.load(Ordering::Relaxed),
-            "applied_total": applied_total, "drain_secs": drain_secs,
-            "applied_per_sec_until_drained": applied_total.map(|a| a / (secs + drain_secs)),
-            "dropped": end.as_ref().map(Metrics::dropped_by_reason),
-            "subscriber_bad_frames": listener.bad.load(Ordering::Relaxed),
-        });
-        eprintln!("phase B: {}", summary["b"]);
+        b["subscriber_bad_frames"] = json!(listener.bad.load(Ordering::Relaxed));
+        b["subscriber_out_of_order"] = json!(listener.out_of_order.load(Ordering::Relaxed));
+        summary["b"] = b;
     }
     listener.stop.store(true, Ordering::Relaxed);
     say(&format!("SUMMARY {summary}"));
@@ -586,17 +658,50 @@ fn fleet_total_sent(samples: &[Sample]) -> u64 {
     samples.last().map_or(0, |s| s.sent)
 }
 
-struct Counters {
-    stop: Arc<AtomicBool>,
-    go: tokio::sync::watch::Receiver<bool>,
-    published: Arc<AtomicU64>,
-    acked: Arc<AtomicU64>,
-    connected: Arc<AtomicU64>,
+/// What paces the publishers of phase B: the server's count, the plain subscriber's, nothing.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PacedBy {
+    Server,
+    Subscriber,
+    None,
 }
 
-/// One device of phase B: connects, waits for the go, then publishes signed reports (QoS 1)
-/// as fast as its client takes them until told to stop.
-async fn burst(broker: Broker, up: String, did: String, secret: String, c: Counters) {
+/// How far the publishers of phase B may go: their shared count and its limit.
+#[derive(Default)]
+struct Pace {
+    /// Reports published so far (all publishers) and how many they may have published.
+    published: AtomicU64,
+    allowed: AtomicU64,
+    acked: AtomicU64,
+    connected: AtomicU64,
+    stop: AtomicBool,
+}
+
+/// The counters at one edge of a window.
+struct Window {
+    at: Instant,
+    published: u64,
+    acked: u64,
+    heard: u64,
+    metrics: Option<Metrics>,
+}
+
+impl Window {
+    async fn now(pace: &Pace, listener: &Listener, http: &reqwest::Client, base: &str) -> Window {
+        let metrics = Metrics::read(http, base).await;
+        Window {
+            at: Instant::now(),
+            published: pace.published.load(Ordering::Relaxed),
+            acked: pace.acked.load(Ordering::Relaxed),
+            heard: listener.received.load(Ordering::Relaxed),
+            metrics,
+        }
+    }
+}
+
+/// One device of phase B: connects, then publishes signed reports (QoS 1) as fast as its
+/// client takes them while the pace allows, until told to stop.
+async fn burst(broker: Broker, up: String, did: String, secret: String, pace: Arc<Pace>) {
     let mut o = MqttOptions::new(format!("burst-{did}"), broker.host.clone(), broker.port);
     o.set_keep_alive(Duration::from_secs(30))
         .set_clean_session(true);
@@ -604,14 +709,16 @@ async fn burst(broker: Broker, up: String, did: String, secret: String, c: Count
         o.set_credentials(u.clone(), p.clone());
     }
     let (client, mut events) = AsyncClient::new(o, 100);
-    let mut go = c.go.clone();
     let publisher = {
-        let (stop, published) = (c.stop.clone(), c.published.clone());
+        let pace = pace.clone();
         tokio::spawn(async move {
-            let _ = go.wait_for(|g| *g).await;
             let mut seq = sim::epoch_millis();
             let mut n: u64 = 0;
-            while !stop.load(Ordering::Relaxed) {
+            while !pace.stop.load(Ordering::Relaxed) {
+                if pace.published.load(Ordering::Relaxed) >= pace.allowed.load(Ordering::Relaxed) {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
                 seq += 1;
                 n += 1;
                 let json = format!(
@@ -622,7 +729,7 @@ async fn burst(broker: Broker, up: String, did: String, secret: String, c: Count
                         r#""tds_in":180,"tds_out":8}}"#
                     ),
                     seq,
-                    sim::epoch_millis() / 1000,
+                    sim::epoch_millis(),
                     100.0 + n as f64 * 0.001,
                     10.0 + n as f64 * 0.0001,
                     n * 10,
@@ -635,7 +742,7 @@ async fn burst(broker: Broker, up: String, did: String, secret: String, c: Count
                 {
                     break;
                 }
-                published.fetch_add(1, Ordering::Relaxed);
+                pace.published.fetch_add(1, Ordering::Relaxed);
             }
             let _ = client.disconnect().await;
         })
@@ -643,15 +750,15 @@ async fn burst(broker: Broker, up: String, did: String, secret: String, c: Count
     loop {
         match events.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                c.connected.fetch_add(1, Ordering::Relaxed);
+                pace.connected.fetch_add(1, Ordering::Relaxed);
             }
             Ok(Event::Incoming(Packet::PubAck(_))) => {
-                c.acked.fetch_add(1, Ordering::Relaxed);
+                pace.acked.fetch_add(1, Ordering::Relaxed);
             }
             Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => break,
             Ok(_) => {}
             Err(e) => {
-                if c.stop.load(Ordering::Relaxed) {
+                if pace.stop.load(Ordering::Relaxed) {
                     break;
                 }
                 eprintln!("burst {did}: {e}");

@@ -457,7 +457,7 @@ async fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
         args.report_every_secs > 0.0 && args.report_every_secs.is_finite(),
         "--report-every-secs must be positive"
     );
-    sim::Broker::parse(&args.broker).map_err(anyhow::Error::msg)?;
+    sim::Broker::parse(&args.broker)?;
     let count = devices.len();
     let fleet = sim::run_fleet(SimConfig {
         broker: args.broker.clone(),
@@ -496,14 +496,15 @@ async fn simulate(args: SimulateArgs) -> anyhow::Result<()> {
 
 fn fleet_line(s: &crate::sim::FleetStats, count: usize) -> String {
     format!(
-        "connected {}/{count}, reports {} (skipped {}), commands {} (done {}, refused {}), \
-         desired {}, dropped: signature {} replay {} malformed {}, reconnections {}",
+        "connected {}/{count}, reports {} (skipped {}), commands {} (done {}, refused {}, \
+         expired {}), desired {}, dropped: signature {} replay {} malformed {}, reconnections {}",
         s.connected,
         s.reports_sent,
         s.reports_skipped,
         s.commands_received,
         s.commands_obeyed,
         s.commands_failed,
+        s.commands_expired,
         s.desired_applied,
         s.dropped_bad_signature,
         s.dropped_replay,

@@ -6,9 +6,9 @@
 //! timers. They share the seq counter under one lock with the "connected" flag: a frame gets
 //! its seq only when it is handed to a connected client, and a lost connection reserves the
 //! next online's seq and its will's (+1) before anything else can take a seq. So every frame
-//! the broker receives from a device has a seq above the ones before it (only the will, when
-//! it fires, is below the reports sent since its connection began: the contract's own
-//! choice).
+//! the broker receives from a device has a seq above the ones before it, except the will when
+//! it fires: it is below the reports sent since it was signed, and above every earlier frame
+//! on `status` (the server keeps a counter per channel).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -110,6 +110,7 @@ pub(super) fn spawn(
         shared,
         last_down: 0,
         last_desired: 0,
+        server_ahead: None,
         outbox: VecDeque::new(),
         running: Vec::new(),
         remembered: VecDeque::new(),
@@ -125,8 +126,10 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-fn epoch_secs() -> i64 {
-    epoch_millis() / 1000
+/// A frame's `ts`: epoch milliseconds (the server takes seconds or milliseconds; these let it
+/// measure a report's ingest lag to the millisecond).
+fn ts() -> i64 {
+    epoch_millis()
 }
 
 /// The pre-signed `offline` the broker publishes when the device vanishes.
@@ -226,8 +229,8 @@ impl Link {
     fn on_connected(&self) {
         let mut st = self.state();
         st.connected = true;
-        let json = json!({"type": "online", "seq": st.online, "ts": epoch_secs(), "fw": FIRMWARE})
-            .to_string();
+        let json =
+            json!({"type": "online", "seq": st.online, "ts": ts(), "fw": FIRMWARE}).to_string();
         let frame = protocol::frame(&self.secret, &self.topics.status, &json);
         match self
             .client
@@ -264,7 +267,7 @@ impl Link {
     /// will; the connection task reconnects unless the device is stopping.
     fn goodbye(&self) {
         let sent = self.send(To::Status, |seq| {
-            json!({"type": "offline", "seq": seq, "ts": epoch_secs()}).to_string()
+            json!({"type": "offline", "seq": seq, "ts": ts()}).to_string()
         });
         if sent == Sent::Yes && self.client.try_disconnect().is_err() {
             bump(&self.counters.publish_errors);
@@ -326,10 +329,10 @@ async fn connect(
                 bump(&counters.ready);
             }
             Ok(Event::Outgoing(Outgoing::Disconnect)) => {
+                // Polled on until the broker closes the connection: closing it here, with its
+                // PUBACKs unread, would reset it, and the broker could lose the DISCONNECT
+                // and publish the will (below the `offline` just sent: a replay).
                 said_goodbye = true;
-                if link.stopping() {
-                    break;
-                }
             }
             Ok(_) => {}
             Err(e) => {
@@ -378,6 +381,8 @@ struct Behaviour {
     /// every subscription).
     last_down: i64,
     last_desired: i64,
+    /// How far the server's clock is ahead of ours (ms), from the commands' `ts`.
+    server_ahead: Option<i64>,
     /// Acks and results that could not be sent (not connected).
     outbox: VecDeque<Pending>,
     /// Commands still pouring: when they are done, and their result.
@@ -393,22 +398,25 @@ impl Behaviour {
         first_report: Duration,
     ) {
         let every = self.shared.report_every;
-        let mut next_report = Instant::now() + first_report;
+        // Reports start once connected, a random part of the interval later.
+        let mut next_report: Option<Instant> = None;
         let mut last_advance = Instant::now();
         loop {
             let due = self.running.iter().map(|r| r.0).min();
+            let idle = Instant::now() + Duration::from_secs(3600);
             tokio::select! {
-                () = tokio::time::sleep_until(next_report) => {
+                () = tokio::time::sleep_until(next_report.unwrap_or(idle)), if next_report.is_some() => {
                     let now = Instant::now();
                     self.purifier.advance(now - last_advance);
                     last_advance = now;
                     self.report();
-                    next_report += every;
-                    if next_report < now {
-                        next_report = now + every;
+                    let mut next = next_report.unwrap_or(now) + every;
+                    if next < now {
+                        next = now + every;
                     }
+                    next_report = Some(next);
                 }
-                () = tokio::time::sleep_until(due.unwrap_or(next_report)), if due.is_some() => {
+                () = tokio::time::sleep_until(due.unwrap_or(idle)), if due.is_some() => {
                     let now = Instant::now();
                     let (done, running): (Vec<_>, Vec<_>) =
                         self.running.drain(..).partition(|r| r.0 <= now);
@@ -419,7 +427,10 @@ impl Behaviour {
                 }
                 event = inbox.recv() => match event {
                     None => break,
-                    Some(LinkEvent::Connected) => self.flush(),
+                    Some(LinkEvent::Connected) => {
+                        next_report.get_or_insert_with(|| Instant::now() + first_report);
+                        self.flush();
+                    }
                     Some(LinkEvent::Frame(p)) => self.take(&p.topic, &p.payload),
                 },
                 _ = stopped.wait_for(|s| *s) => {
@@ -433,7 +444,7 @@ impl Behaviour {
 
     fn report(&mut self) {
         let report = self.purifier.report();
-        let ts = epoch_secs();
+        let ts = ts();
         let sent = self.link.send(To::Up, |seq| {
             serde_json::to_string(&Up::Report { seq, ts, report }).unwrap_or_default()
         });
@@ -448,7 +459,7 @@ impl Behaviour {
     fn send_or_keep(&mut self, p: Pending) {
         let sent = match &p {
             Pending::Ack(cmd) => self.link.send(To::Up, |seq| {
-                json!({"type": "ack", "seq": seq, "ts": epoch_secs(), "cmd": cmd}).to_string()
+                json!({"type": "ack", "seq": seq, "ts": ts(), "cmd": cmd}).to_string()
             }),
             Pending::Result(cmd, o) => self.link.send(To::Up, |seq| result_json(seq, cmd, o)),
         };
@@ -483,7 +494,12 @@ impl Behaviour {
             (
                 true,
                 Some(Down::Cmd {
-                    seq, cmd, op, args, ..
+                    seq,
+                    ts,
+                    expires,
+                    cmd,
+                    op,
+                    args,
                 }),
             ) => {
                 if seq <= self.last_down {
@@ -491,6 +507,17 @@ impl Behaviour {
                     return;
                 }
                 self.last_down = seq;
+                // The server's clock, as learned from the least delayed command so far.
+                let ahead = ts - epoch_millis();
+                let ahead = *self
+                    .server_ahead
+                    .insert(self.server_ahead.map_or(ahead, |a| a.max(ahead)));
+                if expires > 0 && epoch_millis() + ahead > expires {
+                    // Held too long (the broker kept it while we were away): the server has
+                    // given up on it; carrying it out now would pour water nobody pays for.
+                    bump(&counters.commands_expired);
+                    return;
+                }
                 self.command(cmd, &op, &args);
             }
             (
@@ -560,7 +587,7 @@ impl Behaviour {
 }
 
 fn result_json(seq: i64, cmd: &str, o: &Outcome) -> String {
-    let mut v = json!({"type": "result", "seq": seq, "ts": epoch_secs(), "cmd": cmd, "ok": o.ok});
+    let mut v = json!({"type": "result", "seq": seq, "ts": ts(), "cmd": cmd, "ok": o.ok});
     if let Some(ml) = o.dispensed_ml {
         v["dispensed_ml"] = json!(ml);
     }

@@ -6,11 +6,13 @@
 //! 30 s; its last will is its pre-signed `offline` on its `status` topic (retained, QoS 1, the
 //! `online`'s seq + 1); it says `online` (retained), subscribes its `down` and `desired`
 //! topics, then reports every `report_every`, the first time after a random part of it so a
-//! large fleet spreads out. Its `seq` starts at the epoch milliseconds of start-up, so a
-//! restarted fleet stays above what it sent before. Every frame from the server is verified
+//! large fleet spreads out (`ts` in epoch milliseconds, which the server takes as well as
+//! seconds). Its `seq` starts at the epoch milliseconds of start-up, so a restarted fleet
+//! stays above what it sent before. Every frame from the server is verified
 //! (signature, and a `seq` above the last one on that topic); what fails is dropped and
 //! counted. Commands are acked at once and their result follows (see [`purifier`] for what
-//! each does). When the broker goes away the device retries every second or two, with a new
+//! each does); one that arrives after its `expires` (the server's clock, learned from the
+//! commands' `ts`) is not carried out. When the broker goes away the device retries every second or two, with a new
 //! will (its seqs moved on), and says `online` again.
 
 mod device;
@@ -24,6 +26,7 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 
+pub use crate::surfaces::mqtt::Broker;
 pub use register::{Registration, read_devices, register_devices, write_devices};
 
 /// What to simulate.
@@ -58,46 +61,6 @@ impl Default for SimConfig {
     }
 }
 
-/// Where the broker is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Broker {
-    pub host: String,
-    pub port: u16,
-    pub credentials: Option<(String, String)>,
-}
-
-impl Broker {
-    /// Reads `mqtt://[user:pass@]host[:port]` (also `tcp://`; the port defaults to 1883).
-    pub fn parse(url: &str) -> Result<Broker, String> {
-        let bad = || format!("the broker is mqtt://[user:pass@]host:port, not {url:?}");
-        let rest = url
-            .strip_prefix("mqtt://")
-            .or_else(|| url.strip_prefix("tcp://"))
-            .ok_or_else(bad)?
-            .trim_end_matches('/');
-        let (credentials, hostport) = match rest.rsplit_once('@') {
-            Some((auth, hostport)) => {
-                let (user, pass) = auth.split_once(':').unwrap_or((auth, ""));
-                (Some((user.to_owned(), pass.to_owned())), hostport)
-            }
-            None => (None, rest),
-        };
-        let (host, port) = match hostport.rsplit_once(':') {
-            Some((host, port)) => (host, port.parse().map_err(|_| bad())?),
-            None => (hostport, 1883),
-        };
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        if host.is_empty() {
-            return Err(bad());
-        }
-        Ok(Broker {
-            host: host.to_owned(),
-            port,
-            credentials,
-        })
-    }
-}
-
 /// The fleet's counters, shared by its devices.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
@@ -112,6 +75,7 @@ pub(crate) struct Counters {
     commands_received: AtomicU64,
     commands_obeyed: AtomicU64,
     commands_failed: AtomicU64,
+    commands_expired: AtomicU64,
     desired_applied: AtomicU64,
     dropped_bad_signature: AtomicU64,
     dropped_replay: AtomicU64,
@@ -146,6 +110,8 @@ pub struct FleetStats {
     pub commands_obeyed: u64,
     /// Commands refused (`result` with `ok: false`).
     pub commands_failed: u64,
+    /// Commands that came after their `expires` (not acked, not carried out).
+    pub commands_expired: u64,
     /// `desired` states taken.
     pub desired_applied: u64,
     /// Frames from the server dropped: signature, seq not above the last, not a message.
@@ -169,6 +135,7 @@ impl Counters {
             commands_received: get(&self.commands_received),
             commands_obeyed: get(&self.commands_obeyed),
             commands_failed: get(&self.commands_failed),
+            commands_expired: get(&self.commands_expired),
             desired_applied: get(&self.desired_applied),
             dropped_bad_signature: get(&self.dropped_bad_signature),
             dropped_replay: get(&self.dropped_replay),
@@ -236,7 +203,26 @@ pub async fn run_fleet(cfg: SimConfig) -> Fleet {
     }
 }
 
+/// A handle on a fleet's counters that outlives it (cheap to clone, for a task that samples).
+#[derive(Debug, Clone)]
+pub struct FleetCounters(Arc<Counters>);
+
+impl FleetCounters {
+    pub fn stats(&self) -> FleetStats {
+        self.0.snapshot()
+    }
+
+    pub fn reports_sent(&self) -> u64 {
+        self.0.reports_sent.load(Ordering::Relaxed)
+    }
+}
+
 impl Fleet {
+    /// The counters, apart from the fleet.
+    pub fn counters(&self) -> FleetCounters {
+        FleetCounters(self.counters.clone())
+    }
+
     /// How many devices the fleet has.
     pub fn len(&self) -> usize {
         self.devices.len()
@@ -310,24 +296,4 @@ pub fn epoch_millis() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or_default()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn broker_urls() {
-        let b = Broker::parse("mqtt://127.0.0.1:1883").expect("a url");
-        assert_eq!(
-            (b.host.as_str(), b.port, b.credentials),
-            ("127.0.0.1", 1883, None)
-        );
-        let b = Broker::parse("tcp://u:p@broker").expect("a url");
-        assert_eq!(b.port, 1883);
-        assert_eq!(b.credentials, Some(("u".into(), "p".into())));
-        assert!(Broker::parse("http://x:1").is_err());
-        assert!(Broker::parse("mqtt://:1").is_err());
-        assert!(Broker::parse("mqtt://h:port").is_err());
-    }
 }

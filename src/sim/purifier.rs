@@ -101,10 +101,11 @@ pub struct Purifier {
 }
 
 impl Purifier {
-    /// A purifier some months or years into its life, its history drawn from `seed`.
+    /// A purifier up to a month into its life (installed lately, its filters still good),
+    /// its history drawn from `seed`.
     pub fn new(seed: u64, speed: f64, fault_rate: f64) -> Purifier {
         let mut rng = StdRng::seed_from_u64(seed);
-        let powered_h = rng.gen_range(0.0..8_760.0);
+        let powered_h = rng.gen_range(0.0..720.0);
         let working_h = powered_h * rng.gen_range(0.05..0.15);
         let made = working_h * FLOW_ML_PER_H;
         let water = KIND_SHARE.map(|(_, share)| made * share);
@@ -117,7 +118,7 @@ impl Purifier {
             working_h,
             water,
             tds_in: rng.gen_range(150.0..300.0),
-            filter_age_h: powered_h % FILTER_LIFE_H,
+            filter_age_h: powered_h,
             filters: BTreeMap::new(),
             faults: Vec::new(),
             lbs: format!(

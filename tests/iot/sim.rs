@@ -100,6 +100,14 @@ async fn simulated_purifiers_sign_every_frame_and_obey_only_signed_commands() {
     let down2 = topics.down(d2);
     let reboot = cmd(1, "r1", "reboot", json!({}));
     send(down2.clone(), protocol::frame(k2, &down2, &reboot), false).await;
+    // Device 3 gets a command past its `expires` (held by the broker too long): not obeyed.
+    let (d3, k3) = &devices[2];
+    let down3 = topics.down(d3);
+    let now = utilhall::sim::epoch_millis();
+    let stale = json!({"type": "cmd", "seq": 1, "ts": now, "expires": now - 1000, "cmd": "x1",
+        "op": "lock", "args": {}})
+    .to_string();
+    send(down3.clone(), protocol::frame(k3, &down3, &stale), false).await;
     let desired = topics.desired(d1);
     let state = json!({"type": "desired", "seq": 13, "locked": true,
         "filters": [{"order": 1, "cycle": 2}]})
@@ -175,6 +183,7 @@ async fn simulated_purifiers_sign_every_frame_and_obey_only_signed_commands() {
     assert!(d1_locked, "the desired state locks it");
     assert_eq!(stats.commands_received, 2);
     assert_eq!(stats.commands_obeyed, 2);
+    assert_eq!(stats.commands_expired, 1);
     assert_eq!(stats.desired_applied, 1);
     assert_eq!(stats.dropped_replay, 1);
     assert_eq!(stats.dropped_bad_signature, 2);
