@@ -157,7 +157,10 @@ pub async fn run(
     fleet.set_downlink(Arc::new(Sender {
         client: client.clone(),
     }));
-    let (frames, mut arriving) = mpsc::channel::<Publish>(20_000);
+    // Unbounded, so that polling the connection never waits on the applier (whose
+    // acknowledgements only that polling sends): the broker's in-flight window for this
+    // client bounds what waits here (QoS 0 frames are dropped as they come).
+    let (frames, mut arriving) = mpsc::unbounded_channel::<Publish>();
     let filters = fleet.topics().server_filters();
 
     // The batches: applied in order, acknowledged once committed.
@@ -220,7 +223,7 @@ pub async fn run(
                         // Not part of the protocol, and outside the broker's in-flight window:
                         // nothing bounds how many could come.
                         fleet.drop_unsigned();
-                    } else if frames.send(p).await.is_err() {
+                    } else if frames.send(p).is_err() {
                         break;
                     }
                 }
