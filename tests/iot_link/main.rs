@@ -27,11 +27,11 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use md5::Digest;
 use serde_json::{Value, json};
 use utilhall::config::{Config, Secret};
 
 use common::TestApp;
+pub use common::iot::{R, call, get, login, md5, post, put};
 
 /// The broker every test talks to.
 pub const BROKER_HOST: &str = "127.0.0.1";
@@ -379,100 +379,6 @@ pub fn assert_secret_form(secret: &str) {
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
         "a secret is 32 lowercase hex digits: {secret:?}"
     );
-}
-
-/// The document's password form: MD5 hex.
-pub fn md5(s: &str) -> String {
-    md5::Md5::digest(s.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// A reply of the `/iot` surface: status and body (`Null` for 204).
-#[derive(Debug)]
-pub struct R {
-    pub status: u16,
-    pub body: Value,
-}
-
-impl R {
-    pub fn data(&self) -> &Value {
-        &self.body["data"]
-    }
-
-    /// Asserts the status, and the envelope `{total,data,status,code,message}`.
-    pub fn expect(self, status: u16) -> R {
-        assert_eq!(self.status, status, "{}", self.body);
-        if status != 204 {
-            assert_eq!(self.body["status"], json!(status < 300), "{}", self.body);
-            assert_eq!(
-                self.body["code"],
-                json!(status.to_string()),
-                "{}",
-                self.body
-            );
-            assert!(
-                self.body.get("total").is_some() && self.body.get("message").is_some(),
-                "{}",
-                self.body
-            );
-        }
-        self
-    }
-}
-
-pub async fn call(
-    app: &TestApp,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> R {
-    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-    let mut req = app
-        .client
-        .request(method, format!("{}/iot{path}", app.base))
-        .timeout(Duration::from_secs(60));
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    let resp = req.send().await.expect("sent");
-    let status = resp.status().as_u16();
-    let text = resp.text().await.expect("text");
-    let body = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"))
-    };
-    R { status, body }
-}
-
-pub async fn get(app: &TestApp, path: &str, token: &str) -> R {
-    call(app, "GET", path, Some(token), None).await
-}
-pub async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> R {
-    call(app, "POST", path, Some(token), Some(body)).await
-}
-pub async fn put(app: &TestApp, path: &str, token: &str, body: Value) -> R {
-    call(app, "PUT", path, Some(token), Some(body)).await
-}
-
-/// Logs in with a user name and password (sent as MD5 hex).
-pub async fn login(app: &TestApp, user: &str, pwd: &str) -> String {
-    let r = call(
-        app,
-        "POST",
-        "/auth/login",
-        None,
-        Some(json!({"user": user, "pwd": md5(pwd)})),
-    )
-    .await
-    .expect(201);
-    r.data()["token"].as_str().expect("token").to_owned()
 }
 
 /// A demo member's token, by mobile.

@@ -1107,21 +1107,16 @@ impl Fleet {
             return Ok(());
         }
         let billed_ml = total_ml;
-        let key = format!("iot-water:{}:{}", row.did, billed_ml);
-        let reference = format!("{}..{} ml", row.billed_ml, billed_ml);
-        if !self
-            .charge(
-                tx,
-                row,
-                &key,
-                "metered_water",
-                -fen,
-                billed_ml - row.billed_ml,
-                &reference,
-                now,
-            )
-            .await?
-        {
+        let charge = Self::prepaid_charge(
+            row,
+            format!("iot-water:{}:{}", row.did, billed_ml),
+            "metered_water",
+            -fen,
+            billed_ml - row.billed_ml,
+            format!("{}..{} ml", row.billed_ml, billed_ml),
+            now,
+        );
+        if !self.charge(tx, &charge, &row.did).await? {
             return Ok(());
         }
         store::set_device_balance(
@@ -1601,45 +1596,19 @@ impl Fleet {
         if cost == 0 {
             return Ok(());
         }
-        let key = format!("iot-dispense:{}", c.cid);
-        if store::insert_charge(
-            tx,
-            &store::ChargeRow {
-                entry_key: key.clone(),
-                kind: "dispense".into(),
-                account: wallet_account(uid),
-                vid: row.vid.clone(),
-                did: Some(row.did.clone()),
-                uid: Some(uid.to_owned()),
-                amount: -cost,
-                ml: dispensed,
-                reference: c.cid.clone(),
-                created_at: now,
-            },
-        )
-        .await?
-        {
-            self.journal(
-                tx,
-                &key,
-                "iot_dispense",
-                &wallet_account(uid),
-                -cost,
-                &c.cid,
-                now,
-            )
-            .await?;
-            self.journal(
-                tx,
-                &format!("{key}:sale"),
-                "iot_dispense",
-                &water_sales_account(&row.vid),
-                cost,
-                &c.cid,
-                now,
-            )
-            .await?;
-        }
+        let charge = store::ChargeRow {
+            entry_key: format!("iot-dispense:{}", c.cid),
+            kind: "dispense".into(),
+            account: wallet_account(uid),
+            vid: row.vid.clone(),
+            did: Some(row.did.clone()),
+            uid: Some(uid.to_owned()),
+            amount: -cost,
+            ml: dispensed,
+            reference: c.cid.clone(),
+            created_at: now,
+        };
+        self.charge(tx, &charge, &c.cid).await?;
         Ok(())
     }
 
@@ -1755,10 +1724,8 @@ impl Fleet {
                     crate::domain::Timestamp::from_millis(start)
                         .rfc3339_local(self.shared.settings.zone)
                 );
-                let charged = short > 0
-                    && self
-                        .charge(&mut tx, &row, &key, "minimum", -short, 0, &reference, now)
-                        .await?;
+                let charge = Self::prepaid_charge(&row, key, "minimum", -short, 0, reference, now);
+                let charged = short > 0 && self.charge(&mut tx, &charge, &row.did).await?;
                 if charged {
                     balance -= short;
                 }
@@ -1813,53 +1780,57 @@ impl Fleet {
         Ok(())
     }
 
-    /// Charges (negative) a device's prepaid balance under `key`, with the vendor's sale:
-    /// false when that key was charged before.
-    #[allow(clippy::too_many_arguments)]
+    /// Records a charge (a negative amount) of a prepaid balance, with the vendor's sale, in
+    /// the journal under `c.entry_key` (`journal_ref` its reference there): false when that
+    /// key was charged before.
     async fn charge(
         &self,
         tx: &mut crate::store::Conn,
-        row: &LinkRow,
-        key: &str,
-        kind: &str,
-        amount: i64,
-        ml: i64,
-        reference: &str,
-        now: i64,
+        c: &store::ChargeRow,
+        journal_ref: &str,
     ) -> Result<bool> {
-        let account = prepaid_account(&row.did);
-        let recorded = store::insert_charge(
-            tx,
-            &store::ChargeRow {
-                entry_key: key.to_owned(),
-                kind: kind.to_owned(),
-                account: account.clone(),
-                vid: row.vid.clone(),
-                did: Some(row.did.clone()),
-                uid: row.uid.clone(),
-                amount,
-                ml,
-                reference: reference.to_owned(),
-                created_at: now,
-            },
-        )
-        .await?;
+        let recorded = store::insert_charge(tx, c).await?;
         if recorded {
-            let kind = format!("iot_{kind}");
-            self.journal(tx, key, &kind, &account, amount, &row.did, now)
+            let kind = format!("iot_{}", c.kind);
+            let (key, now) = (c.entry_key.as_str(), c.created_at);
+            self.journal(tx, key, &kind, &c.account, c.amount, journal_ref, now)
                 .await?;
             self.journal(
                 tx,
                 &format!("{key}:sale"),
                 &kind,
-                &water_sales_account(&row.vid),
-                -amount,
-                &row.did,
+                &water_sales_account(&c.vid),
+                -c.amount,
+                journal_ref,
                 now,
             )
             .await?;
         }
         Ok(recorded)
+    }
+
+    /// A charge of a device's prepaid balance.
+    fn prepaid_charge(
+        row: &LinkRow,
+        key: String,
+        kind: &str,
+        amount: i64,
+        ml: i64,
+        reference: String,
+        now: i64,
+    ) -> store::ChargeRow {
+        store::ChargeRow {
+            entry_key: key,
+            kind: kind.to_owned(),
+            account: prepaid_account(&row.did),
+            vid: row.vid.clone(),
+            did: Some(row.did.clone()),
+            uid: row.uid.clone(),
+            amount,
+            ml,
+            reference,
+            created_at: now,
+        }
     }
 
     /// The sweep of rentals: timed rentals past their end are locked, and after the grace
@@ -2019,16 +1990,16 @@ pub async fn paid_plan(
             if plan.credit.0 <= 0 {
                 return Ok(());
             }
-            let (account, kind) = if link.dtype == METERED_RENTAL {
-                (prepaid_account(did), "credit")
+            let account = if link.dtype == METERED_RENTAL {
+                prepaid_account(did)
             } else {
-                (wallet_account(&order.uid), "credit")
+                wallet_account(&order.uid)
             };
             let recorded = store::insert_charge(
                 tx,
                 &store::ChargeRow {
                     entry_key: key.clone(),
-                    kind: kind.into(),
+                    kind: "credit".into(),
                     account: account.clone(),
                     vid: link.vid.clone(),
                     did: Some(did.to_owned()),

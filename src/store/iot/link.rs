@@ -702,13 +702,6 @@ pub async fn set_removal_for(conn: &mut Conn, did: &str, until: i64) -> Result<b
     Ok(done.rows_affected() == 1)
 }
 
-/// What the journal should hold for the prepaid balances: `(account, total)`.
-pub async fn charge_totals(conn: &mut Conn) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    sqlx::query_as("SELECT account, CAST(SUM(amount) AS BIGINT) FROM iot_charges GROUP BY account")
-        .fetch_all(conn)
-        .await
-}
-
 /// The balances the charges explain: devices' and members' `(account, balance)`.
 pub async fn balances(conn: &mut Conn) -> Result<Vec<(String, i64)>, sqlx::Error> {
     let mut out: Vec<(String, i64)> =
