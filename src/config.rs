@@ -69,6 +69,8 @@ pub struct Config {
     pub ocpp: OcppConfig,
     /// The purifiers' MQTT link.
     pub iot: IotConfig,
+    /// The operators' web console at `/console`.
+    pub console: ConsoleConfig,
     /// Surface name -> extra listener address serving that surface at its root.
     pub surface_bind: BTreeMap<String, String>,
 }
@@ -332,6 +334,16 @@ impl Default for OcppConfig {
             plug_in_secs: d.plug_in_secs,
         }
     }
+}
+
+/// The operators' web console (`[console]`).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// Every request reaches the server over TLS (a proxy in front): mark the session cookie
+    /// `Secure` always. Without it, it is marked `Secure` when a trusted proxy
+    /// (`server.trust_forwarded_for`) sends `X-Forwarded-Proto: https`.
+    pub secure_cookies: bool,
 }
 
 /// The purifiers' MQTT link (`[iot]`).

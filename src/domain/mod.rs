@@ -19,6 +19,7 @@ pub mod operators;
 pub mod passwords;
 pub mod payments;
 pub mod recent;
+pub mod records;
 pub mod retail;
 pub mod time;
 pub mod tokens;
@@ -160,6 +161,8 @@ pub struct Services {
     pub boxes: Arc<charging::boxes::ChargeBoxes>,
     /// The IoT platform (seed 002).
     pub iot: iot::Iot,
+    /// What the operators' console lists, over every area.
+    pub records: Arc<records::Records>,
 }
 
 /// The outside services the domain talks to through its traits, as `app.rs` chose them.
@@ -314,7 +317,13 @@ impl Services {
         ));
         let journal = Arc::new(ledger::Journal::new(store.clone()));
         let limits = limits::Limits::new(limit_store, clock.clone());
+        let records = Arc::new(records::Records::new(
+            store.clone(),
+            clock.clone(),
+            settings.clone(),
+        ));
         Ok(Services {
+            records,
             clock,
             store,
             codes,

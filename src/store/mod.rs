@@ -23,6 +23,7 @@ pub mod ledger;
 pub mod limits;
 pub mod meter;
 pub mod operators;
+pub mod records;
 pub mod retail;
 pub mod secrets;
 

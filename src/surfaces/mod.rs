@@ -5,6 +5,7 @@ pub mod admin;
 pub mod body;
 pub mod captcha;
 pub mod charging;
+pub mod console;
 pub mod docs;
 pub mod heating;
 pub mod iot;
@@ -206,6 +207,10 @@ pub fn main_router(state: &AppState) -> Router {
         .nest(
             "/admin/v1",
             tracked(admin::router(state.clone()), "admin", state),
+        )
+        .nest(
+            "/console",
+            tracked(console::router(state.clone()), "console", state),
         )
         .merge(
             Router::new()

@@ -1,0 +1,11 @@
+//! The console's meter area.
+
+use axum::Router;
+
+use crate::surfaces::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+}
+
+pub const WORDS: &[(&str, &str, &str)] = &[];
