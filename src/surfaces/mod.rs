@@ -212,6 +212,10 @@ pub fn main_router(state: &AppState) -> Router {
             "/console",
             tracked(console::router(state.clone()), "console", state),
         )
+        .route(
+            "/console/",
+            get(|| async { axum::response::Redirect::to("/console") }),
+        )
         .merge(
             Router::new()
                 .route("/ocpp/{id}", get(ocpp::connect))

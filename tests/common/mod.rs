@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 pub mod child;
+pub mod console;
 pub mod iot;
 pub mod wechat;
 
