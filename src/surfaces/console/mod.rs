@@ -24,7 +24,7 @@ pub mod table;
 use askama::Template;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -727,12 +727,7 @@ async fn asset(Path(name): Path<String>) -> Response {
     }
 }
 
-async fn not_found(
-    State(state): State<AppState>,
-    original: axum::extract::OriginalUri,
-    req: axum::extract::Request,
-) -> Response {
+async fn not_found(req: axum::extract::Request) -> Response {
     let (parts, _) = req.into_parts();
-    let _ = (&state, &original);
     Fail::NotFound.page(session::lang_of(&parts))
 }
