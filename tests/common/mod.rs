@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+pub mod browser;
 pub mod child;
 pub mod console;
 pub mod iot;
