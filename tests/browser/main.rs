@@ -4,9 +4,48 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod console;
+
 use std::time::Duration;
 
 use common::browser::{Browser, screenshot_dir};
+
+/// How long a page may take to show what a test waits for.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// Signs in to the console in the browser (`kind`: `operator` or `iot`) and waits for the
+/// first page.
+pub async fn sign_in(browser: &Browser, base: &str, kind: &str, user: &str, password: &str) {
+    browser.goto(&format!("{base}/console/login")).await;
+    browser
+        .find(&format!("select[name=kind] option[value={kind}]"))
+        .await
+        .click()
+        .await;
+    browser
+        .find("input[name=username]")
+        .await
+        .send_keys(user)
+        .await;
+    browser
+        .find("input[name=password]")
+        .await
+        .send_keys(password)
+        .await;
+    browser
+        .find("#login button[type=submit]")
+        .await
+        .click()
+        .await;
+    browser.wait_for("header.top .who", WAIT).await;
+}
+
+/// Writes a screenshot of the current page as `target/console-screenshots/<name>.png`.
+pub async fn shot(browser: &Browser, name: &str) {
+    browser
+        .screenshot(screenshot_dir().join(format!("{name}.png")))
+        .await;
+}
 
 /// The docs page renders its surface list with its own script, under its CSP, in the browser.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
