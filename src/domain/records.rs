@@ -195,40 +195,47 @@ impl Records {
             Timestamp::start_of_local_date(today.replace_day(1).unwrap_or(today), zone);
         let end = day_start.plus_secs(86_400);
         let first_day = day_start.plus_secs(-29 * 86_400);
-        let today_rows = store::received(&self.store, day_start.millis(), end.millis()).await?;
-        let month_rows = store::received(&self.store, month_start.millis(), end.millis()).await?;
+        // One read of the journal by day covers the chart, today and the month so far.
+        let from = if month_start < first_day {
+            month_start
+        } else {
+            first_day
+        };
         let offset_ms = zone.offset_secs() * 1000;
         let daily =
-            store::received_daily(&self.store, first_day.millis(), end.millis(), offset_ms).await?;
+            store::received_daily(&self.store, from.millis(), end.millis(), offset_ms).await?;
         let first = first_day.local_day_number(zone);
+        let today_no = day_start.local_day_number(zone);
+        let month_no = month_start.local_day_number(zone);
         let mut days: Vec<(String, [i64; 4])> = (0..30)
             .map(|i| {
                 let at = first_day.plus_secs(i * 86_400);
                 (at.local_date(zone)[5..].to_owned(), [0; 4])
             })
             .collect();
+        let (mut today, mut month) = ([0i64; 4], [0i64; 4]);
         for (area, day, fen) in daily {
-            let (Some(k), Ok(i)) = (area_index(&area), usize::try_from(day - first)) else {
+            let Some(k) = area_index(&area) else {
                 continue;
             };
-            if let Some(d) = days.get_mut(i) {
+            if day == today_no {
+                today[k] += fen;
+            }
+            if day >= month_no {
+                month[k] += fen;
+            }
+            if let Some(d) = usize::try_from(day - first)
+                .ok()
+                .and_then(|i| days.get_mut(i))
+            {
                 d.1[k] += fen;
             }
         }
-        let sum = |rows: &[(String, i64)]| {
-            let mut out = [0i64; 4];
-            for (area, fen) in rows {
-                if let Some(k) = area_index(area) {
-                    out[k] += fen;
-                }
-            }
-            out
-        };
         let [online, offline, open_tickets, unpaid_bills, unpaid_fen] =
             store::counts(&self.store).await?;
         Ok(Overview {
-            today: sum(&today_rows),
-            month: sum(&month_rows),
+            today,
+            month,
             days,
             devices_online: online,
             devices_offline: offline,

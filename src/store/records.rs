@@ -324,30 +324,6 @@ const RECEIVED_AREA: &str = "CASE WHEN kind IN ('heating_payment', 'imported_pay
 const RECEIVED_KINDS: &str =
     "kind IN ('heating_payment', 'imported_payment', 'meter_recharge', 'iot_payment')";
 
-/// Money received by area between two instants (from the journal), and the charging station's
-/// fees of the sessions that ended then: (area, fen).
-pub async fn received(store: &Store, from: i64, to: i64) -> Result<Vec<(String, i64)>, Error> {
-    let sql = format!(
-        "SELECT {RECEIVED_AREA} AS area, CAST(SUM(amount) AS BIGINT) FROM ledger_entries \
-         WHERE {RECEIVED_KINDS} AND created_at >= $1 AND created_at < $2 GROUP BY {RECEIVED_AREA} \
-         UNION ALL SELECT 'charging', CAST(SUM(charge_fee + service_fee) AS BIGINT) FROM charging_records \
-         WHERE stop_at >= $1 AND stop_at < $2"
-    );
-    let rows = sqlx::query(&sql)
-        .bind(from)
-        .bind(to)
-        .fetch_all(store.pool())
-        .await?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                r.try_get::<String, _>(0)?,
-                r.try_get::<Option<i64>, _>(1)?.unwrap_or(0),
-            ))
-        })
-        .collect()
-}
-
 /// Money received by area and local day (days since the epoch, `offset_ms` east of UTC):
 /// (area, day, fen).
 pub async fn received_daily(

@@ -54,12 +54,22 @@ pub fn router(state: AppState) -> Router {
         .merge(iot::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn(localized))
-        .layer(axum::middleware::map_response(security_headers))
+        .layer(axum::middleware::from_fn(security_headers))
         .with_state(state)
 }
 
-async fn security_headers(mut res: Response) -> Response {
+/// The security headers of every console response, and `Server-Timing: app;dur=` (how long
+/// the server took, in milliseconds; bench/console.sh reads it).
+async fn security_headers(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let started = std::time::Instant::now();
+    let mut res = next.run(req).await;
     let h = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "app;dur={:.2}",
+        started.elapsed().as_secs_f64() * 1000.0
+    )) {
+        h.insert("server-timing", v);
+    }
     h.insert("content-security-policy", HeaderValue::from_static(CSP));
     h.insert(
         "x-content-type-options",
