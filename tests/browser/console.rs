@@ -50,6 +50,22 @@ async fn an_operator_signs_in_sees_the_overview_in_both_languages_and_signs_out(
     browser.find("a.lang").await.click().await;
     browser.wait_text("h1", "总览", WAIT).await;
 
+    // On a tablet the page fits the screen's width (tables scroll inside their own box).
+    browser.set_window_size(820, 1180).await;
+    browser
+        .goto(&format!("{}/console/overview", app.base))
+        .await;
+    browser.wait_for("#today-total .value", WAIT).await;
+    let fits = browser
+        .execute(
+            "return document.documentElement.scrollWidth <= window.innerWidth + 1",
+            vec![],
+        )
+        .await;
+    assert_eq!(fits, true, "no sideways scrolling on a tablet");
+    shot(&browser, "overview-tablet").await;
+    browser.set_window_size(1366, 900).await;
+
     // The session cookie is not readable by the page's scripts.
     let cookies = browser.cookies().await;
     let session = cookies
