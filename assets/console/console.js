@@ -2,7 +2,8 @@
 // 1. A form marked "confirm" asks before it is sent: the first press arms its button, which
 //    then says what the press will do; a second press within five seconds sends it.
 // 2. An element with data-live="URL" is refreshed from URL every data-interval ms (default
-//    1000) while the page is visible; the server answers the element's new inner HTML.
+//    1000) while the page is visible; the server answers the element's new inner HTML. It is
+//    replaced only when that answer changed, and not while one of its buttons is armed.
 // 3. A select marked "autosubmit" sends its form when changed.
 (function () {
   "use strict";
@@ -41,8 +42,10 @@
     var url = el.getAttribute("data-live");
     var every = parseInt(el.getAttribute("data-interval") || "1000", 10);
     var busy = false;
+    var last = null;
     function tick() {
       if (busy || document.hidden) return;
+      if (el.querySelector('form[data-armed="1"]')) return;
       busy = true;
       fetch(url, { credentials: "same-origin", headers: { "X-Requested-With": "fetch" } })
         .then(function (r) {
@@ -50,7 +53,10 @@
           return r.ok ? r.text() : null;
         })
         .then(function (html) {
-          if (html !== null && html !== el.innerHTML) {
+          if (html === null || html === last) return;
+          if (el.querySelector('form[data-armed="1"]')) return;
+          last = html;
+          if (html !== el.innerHTML) {
             el.innerHTML = html;
             el.setAttribute("data-updated", String(Date.now()));
           }

@@ -4,6 +4,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod charging;
 mod console;
 
 use std::time::Duration;

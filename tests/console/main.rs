@@ -6,4 +6,5 @@
 mod common;
 
 mod auth;
+mod charging;
 mod overview;

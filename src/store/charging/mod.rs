@@ -2,6 +2,7 @@
 //! detail records.
 
 pub mod boxes;
+pub mod console;
 
 use rusqlite::OptionalExtension;
 use sqlx::{Any, Executor};

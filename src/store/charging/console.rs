@@ -1,0 +1,64 @@
+//! The charging station's tables in the operators' console: the detail records and the drivers.
+//! Each is one constant query (see [`crate::store::records`]); the station itself (piles,
+//! queues, waiting area) is live in memory and read through the domain, not here.
+
+use crate::store::records::{Column, Kind, Listing, RangeColumns};
+
+/// The detail records (详单), newest first (by their id, the primary key).
+pub const RECORDS: Listing = Listing {
+    from: "charging_records",
+    filter: "",
+    columns: &[
+        Column::of("id", "id", Kind::Int),
+        Column::text("chg_driver", "username").searched(),
+        Column::text("chg_number", "number").searched(),
+        Column::text("chg_pile", "pile").searched(),
+        Column::of("chg_wh", "wh", Kind::Int),
+        Column::of("chg_requested_at", "requested_at", Kind::Time),
+        Column::of("chg_start", "start_at", Kind::Time),
+        Column::of("chg_stop", "stop_at", Kind::Time),
+        Column::of("chg_charge_fee", "charge_fee", Kind::Fen),
+        Column::of("chg_service_fee", "service_fee", Kind::Fen),
+        Column::of("chg_total_fee", "charge_fee + service_fee", Kind::Fen),
+        Column::text("chg_reason", "reason"),
+    ],
+    order: "id DESC",
+    key: "id",
+    range: RangeColumns {
+        vendor: None,
+        agent: None,
+        dealer: None,
+        owner: None,
+    },
+};
+
+/// The drivers' accounts, by user name (unique, indexed), with their count of detail records
+/// (read through the records' index on the user name).
+pub const DRIVERS: Listing = Listing {
+    from: "charging_users u",
+    filter: "",
+    columns: &[
+        Column::text("chg_username", "u.username").searched(),
+        Column::of("created_at", "u.created_at", Kind::Time),
+        Column::of(
+            "chg_sessions",
+            "(SELECT COUNT(*) FROM charging_records r WHERE r.username = u.username)",
+            Kind::Int,
+        )
+        .unsorted(),
+        Column::of(
+            "chg_cards",
+            "(SELECT COUNT(*) FROM charging_tags t WHERE t.username = u.username)",
+            Kind::Int,
+        )
+        .unsorted(),
+    ],
+    order: "u.username",
+    key: "u.username",
+    range: RangeColumns {
+        vendor: None,
+        agent: None,
+        dealer: None,
+        owner: None,
+    },
+};
