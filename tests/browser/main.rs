@@ -5,6 +5,7 @@
 mod common;
 
 mod console;
+mod heating;
 
 use std::time::Duration;
 

@@ -6,3 +6,5 @@
 mod common;
 
 mod auth;
+mod heating;
+mod meter;
