@@ -953,9 +953,10 @@ async fn stats(State(state): State<AppState>, session: Session) -> Page {
     );
     let today_season = calendar.season_of(state.records.now().local_calendar_date(zone));
     let asked = Params::of(&session.uri).get("season").map(str::to_owned);
+    // The journal records a payment when it is received (an imported paid bill: when it was
+    // imported), so the season shown first is the current one.
     let season = asked
         .filter(|s| crate::domain::heating::parse_season(s).is_some())
-        .or_else(|| labels.last().cloned())
         .unwrap_or(today_season);
     let first_year = crate::domain::heating::parse_season(&season).unwrap_or(2000);
     let (first, last) = calendar
@@ -988,6 +989,7 @@ async fn stats(State(state): State<AppState>, session: Session) -> Page {
         labels.iter().map(|s| (s.clone(), *s == season)).collect();
     if !labels.contains(&season) {
         choices.push((season.clone(), true));
+        choices.sort();
     }
     let seasons = by_season
         .iter()
