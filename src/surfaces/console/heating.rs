@@ -503,10 +503,8 @@ pub(super) fn line_message(lang: super::i18n::Lang, e: &Error) -> String {
     {
         Some((n, rest)) if n.bytes().all(|b| b.is_ascii_digit()) => {
             format!(
-                "{}{}{}:{}",
-                lang.t("heat_line_before"),
-                n,
-                lang.t("heat_line_after"),
+                "{}:{}",
+                lang.t("heat_line").replace("{}", &n.to_string()),
                 rest
             )
         }
@@ -1091,8 +1089,7 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("heat_created", "新增", "Created"),
     ("heat_updated", "更新", "Updated"),
     ("heat_unchanged", "未变化", "Unchanged"),
-    ("heat_line_before", "第 ", "line "),
-    ("heat_line_after", " 行", ""),
+    ("heat_line", "第 {} 行", "line {}"),
     (
         "heat_bad_upload",
         "上传的表单无法读取",

@@ -382,13 +382,8 @@ fn reading_error(lang: super::i18n::Lang, lines: &[u64], e: &Error) -> String {
                 .ok()
                 .and_then(|n| lines.get(n.checked_sub(1)?))
             {
-                return format!(
-                    "{}{}{}:{}",
-                    lang.t("heat_line_before"),
-                    line,
-                    lang.t("heat_line_after"),
-                    &rest[digits.len()..]
-                );
+                let at = lang.t("heat_line").replace("{}", &line.to_string());
+                return format!("{at}:{}", &rest[digits.len()..]);
             }
         }
     }
