@@ -502,11 +502,7 @@ pub(super) fn line_message(lang: super::i18n::Lang, e: &Error) -> String {
         .and_then(|rest| rest.split_once(':'))
     {
         Some((n, rest)) if n.bytes().all(|b| b.is_ascii_digit()) => {
-            format!(
-                "{}:{}",
-                lang.t("heat_line").replace("{}", &n.to_string()),
-                rest
-            )
+            format!("{}:{}", lang.t("heat_line").replace("{}", n), rest)
         }
         _ => text,
     }
