@@ -6,6 +6,7 @@ mod common;
 
 mod charging;
 mod console;
+mod heating;
 
 use std::time::Duration;
 

@@ -7,4 +7,6 @@ mod common;
 
 mod auth;
 mod charging;
+mod heating;
+mod meter;
 mod overview;

@@ -2,6 +2,7 @@
 //! orders, agreements and the system configuration.
 
 pub mod accounts;
+pub mod console;
 pub mod content;
 pub mod orders;
 pub mod sessions;

@@ -1,6 +1,8 @@
 //! The prepaid smart-meter registry: API accounts and their tokens, buildings, addresses,
 //! households and meters.
 
+pub mod console;
+
 use sqlx::{Any, Executor};
 
 pub async fn insert_account<'e, E: Executor<'e, Database = Any>>(
