@@ -5,6 +5,7 @@
 mod common;
 
 mod console;
+mod retail;
 
 use std::time::Duration;
 
