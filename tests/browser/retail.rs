@@ -44,11 +44,7 @@ async fn an_operator_confirms_a_settlement_bill() {
     browser
         .wait_text(&format!("{form} button.armed"), "确认账单", WAIT)
         .await;
-    browser
-        .find(&format!("{form} button"))
-        .await
-        .click()
-        .await;
+    browser.find(&format!("{form} button")).await.click().await;
     browser.wait_text(".flash.ok", "操作成功", WAIT).await;
     browser.wait_until_gone(form, WAIT).await;
     let source = browser.source().await;
@@ -99,7 +95,10 @@ async fn a_script_in_a_feedback_text_is_shown_as_text() {
     let title = browser.title().await;
     assert!(title.starts_with("意见反馈"), "{title}");
     let scripts = browser
-        .execute("return document.querySelectorAll('main script').length", vec![])
+        .execute(
+            "return document.querySelectorAll('main script').length",
+            vec![],
+        )
         .await;
     assert_eq!(scripts, json!(0));
     shot(&browser, "retail-feedback").await;

@@ -44,8 +44,10 @@ async fn feedback_with_picture(app: &TestApp, token: &str, content: &str) -> Vec
     let boundary = "----retail-console-test";
     let mut body = Vec::new();
     body.extend_from_slice(
-        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"content\"\r\n\r\n{content}\r\n")
-            .as_bytes(),
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"content\"\r\n\r\n{content}\r\n"
+        )
+        .as_bytes(),
     );
     body.extend_from_slice(
         format!(
@@ -95,7 +97,10 @@ async fn every_retail_page_shows_the_demo_rows() {
         let page = console.get(path).await;
         assert_eq!(page.status, 200, "{path}: {}", page.body);
         assert!(page.has(shown), "{path} shows {shown}: {}", page.body);
-        assert!(page.has("href=\"/console/retail/companies\""), "{path}: tabs");
+        assert!(
+            page.has("href=\"/console/retail/companies\""),
+            "{path}: tabs"
+        );
     }
     let users = console.get("/console/retail/users").await;
     assert!(users.has("珠海魅族科技有限公司") && users.has("解除绑定"));
@@ -141,7 +146,9 @@ async fn bills_are_searched_sorted_filtered_and_exported() {
     assert!(csv.body.contains("SB201706-YGSOFT") && csv.body.contains("结算电量"));
     let companies = console.get("/console/retail/companies?q=高远").await;
     assert!(companies.has("珠海高远电能科技有限公司"));
-    let none = console.get("/console/retail/companies?q=nothing-like-it").await;
+    let none = console
+        .get("/console/retail/companies?q=nothing-like-it")
+        .await;
     assert!(none.has("没有记录"));
     app.stop().await;
 }
@@ -153,7 +160,12 @@ async fn confirming_a_settlement_bill_once_and_the_refusal_of_a_second_time() {
     let url = format!("/console/retail/bills/{UNCONFIRMED}/confirm");
     let r = console.post(&url, back, &[]).await;
     assert_eq!(r.status, 303, "{}", r.body);
-    assert_eq!(r.flash(), Some((true, "操作成功".to_owned())), "{:?}", r.location);
+    assert_eq!(
+        r.flash(),
+        Some((true, "操作成功".to_owned())),
+        "{:?}",
+        r.location
+    );
     let bill = app
         .state
         .retail_data
@@ -179,7 +191,13 @@ async fn confirming_a_settlement_bill_once_and_the_refusal_of_a_second_time() {
 #[tokio::test]
 async fn forms_show_the_refusal_next_to_the_field_and_change_nothing() {
     let (app, console) = demo_app().await;
-    let before = app.state.retail_data.all_articles().await.expect("list").len();
+    let before = app
+        .state
+        .retail_data
+        .all_articles()
+        .await
+        .expect("list")
+        .len();
     let back = "/console/retail/articles";
     let r = console
         .post(
@@ -224,17 +242,30 @@ async fn forms_show_the_refusal_next_to_the_field_and_change_nothing() {
         .find(|a| a.title == "<b>新政策</b>")
         .expect("created");
     let gone = console
-        .post(&format!("/console/retail/articles/{}/delete", created.id), back, &[])
+        .post(
+            &format!("/console/retail/articles/{}/delete", created.id),
+            back,
+            &[],
+        )
         .await;
     assert_eq!(gone.flash().map(|f| f.0), Some(true));
     assert_eq!(
-        app.state.retail_data.all_articles().await.expect("list").len(),
+        app.state
+            .retail_data
+            .all_articles()
+            .await
+            .expect("list")
+            .len(),
         before
     );
 
     // Other forms: a company without a name, an enterprise with a bad phone, a month of 13.
     let r = console
-        .post("/console/retail/companies", "/console/retail/companies", &[("name", ""), ("services", "售电服务")])
+        .post(
+            "/console/retail/companies",
+            "/console/retail/companies",
+            &[("name", ""), ("services", "售电服务")],
+        )
         .await;
     assert_eq!(r.status, 422);
     assert!(r.has("id=\"err-name\""));
@@ -242,7 +273,11 @@ async fn forms_show_the_refusal_next_to_the_field_and_change_nothing() {
         .post(
             "/console/retail/enterprises",
             "/console/retail/enterprises",
-            &[("name", "测试企业"), ("credit_code", "91440400MA4WKP8N18"), ("contact_phone", "123")],
+            &[
+                ("name", "测试企业"),
+                ("credit_code", "91440400MA4WKP8N18"),
+                ("contact_phone", "123"),
+            ],
         )
         .await;
     assert!(r.status == 422 || r.status == 409, "{}", r.status);
@@ -250,7 +285,12 @@ async fn forms_show_the_refusal_next_to_the_field_and_change_nothing() {
         .post(
             "/console/retail/monthly-use",
             "/console/retail/monthly-use",
-            &[("credit_code", "91440400MA4UJ7Q0X5"), ("year", "2017"), ("month", "x"), ("number", "1")],
+            &[
+                ("credit_code", "91440400MA4UJ7Q0X5"),
+                ("year", "2017"),
+                ("month", "x"),
+                ("number", "1"),
+            ],
         )
         .await;
     assert_eq!(r.status, 422);
@@ -259,7 +299,12 @@ async fn forms_show_the_refusal_next_to_the_field_and_change_nothing() {
         .post(
             "/console/retail/monthly-use",
             "/console/retail/monthly-use",
-            &[("credit_code", "91440400MA4UJ7Q0X5"), ("year", "2017"), ("month", "4"), ("number", "612.5")],
+            &[
+                ("credit_code", "91440400MA4UJ7Q0X5"),
+                ("year", "2017"),
+                ("month", "4"),
+                ("number", "612.5"),
+            ],
         )
         .await;
     assert_eq!(r.status, 303, "{}", r.body);
@@ -268,7 +313,15 @@ async fn forms_show_the_refusal_next_to_the_field_and_change_nothing() {
         .await;
     assert!(page.has("612.5000") && page.has("<svg class=\"chart\""));
     let guide = console
-        .post("/console/retail/guide", "/console/retail/guide", &[("question", "如何申报？"), ("answer", "登录后申报"), ("position", "abc")])
+        .post(
+            "/console/retail/guide",
+            "/console/retail/guide",
+            &[
+                ("question", "如何申报？"),
+                ("answer", "登录后申报"),
+                ("position", "abc"),
+            ],
+        )
         .await;
     assert_eq!(guide.status, 422);
     assert!(guide.has("id=\"err-position\""));
@@ -343,7 +396,10 @@ async fn iot_accounts_are_refused_and_a_post_without_csrf_changes_nothing() {
         .await;
     assert_eq!(r.status, 403);
     let r = console
-        .post_raw(&url, &[("_csrf", "0000"), ("_back", "/console/retail/bills")])
+        .post_raw(
+            &url,
+            &[("_csrf", "0000"), ("_back", "/console/retail/bills")],
+        )
         .await;
     assert_eq!(r.status, 403);
     let bill = app
@@ -371,6 +427,10 @@ async fn iot_accounts_are_refused_and_a_post_without_csrf_changes_nothing() {
         .await;
     assert_eq!(r.flash().map(|f| f.0), Some(true));
     let users = app.state.retail.users().await.expect("users");
-    assert!(users.iter().all(|u| u.id != bound.id || u.binding.is_none()));
+    assert!(
+        users
+            .iter()
+            .all(|u| u.id != bound.id || u.binding.is_none())
+    );
     app.stop().await;
 }

@@ -12,7 +12,9 @@ pub const COMPANIES: Listing = Listing {
     columns: &[
         Column::text("id", "id").unsorted(),
         Column::text("name", "name").searched(),
-        Column::text("retail_services", "services").searched().unsorted(),
+        Column::text("retail_services", "services")
+            .searched()
+            .unsorted(),
         Column::of("created_at", "created_at", Kind::Time),
     ],
     order: "name, id",

@@ -41,11 +41,11 @@ const TABS: &[(&str, &str)] = &[
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/retail/companies", get(companies).post(create_company))
+        .route("/retail/companies/{id}", get(company).post(update_company))
         .route(
-            "/retail/companies/{id}",
-            get(company).post(update_company),
+            "/retail/enterprises",
+            get(enterprises).post(create_enterprise),
         )
-        .route("/retail/enterprises", get(enterprises).post(create_enterprise))
         .route(
             "/retail/enterprises/{code}",
             get(enterprise).post(update_enterprise),
@@ -65,7 +65,10 @@ pub fn routes() -> Router<AppState> {
         .route("/retail/articles/{id}/delete", post(delete_article))
         .route("/retail/guide", get(guide).post(create_guide))
         .route("/retail/guide/{id}/delete", post(delete_guide))
-        .route("/retail/monthly-use", get(monthly_use).post(put_monthly_use))
+        .route(
+            "/retail/monthly-use",
+            get(monthly_use).post(put_monthly_use),
+        )
 }
 
 // --- the page --------------------------------------------------------------------------------
@@ -225,10 +228,7 @@ async fn page(
         let name = format!("retail-{}", title.trim_start_matches("retail_tab_"));
         return super::table::csv(state, session, table, &ask, &name).await;
     }
-    let found = state
-        .records
-        .page(&session.reader(), table, &ask)
-        .await?;
+    let found = state.records.page(&session.reader(), table, &ask).await?;
     let mut view = TableView::new(
         session.lang,
         state.records.zone(),
@@ -395,7 +395,11 @@ async fn companies_page(state: &AppState, session: &Session, form: Form) -> Page
 
 async fn companies(State(state): State<AppState>, session: Session) -> Page {
     session.operator_only()?;
-    let form = company_form(session.lang, "/console/retail/companies", "retail_new_company");
+    let form = company_form(
+        session.lang,
+        "/console/retail/companies",
+        "retail_new_company",
+    );
     companies_page(&state, &session, form).await
 }
 
@@ -412,18 +416,18 @@ async fn create_company(
         .create_company(fields.text("name"), &list(fields.text("services")))
         .await
         .map(|_| ());
-    let form = company_form(session.lang, "/console/retail/companies", "retail_new_company");
+    let form = company_form(
+        session.lang,
+        "/console/retail/companies",
+        "retail_new_company",
+    );
     settle(&session, &fields, result, form, |f| {
         companies_page(&state, &session, f)
     })
     .await
 }
 
-async fn company(
-    State(state): State<AppState>,
-    session: Session,
-    Path(id): Path<String>,
-) -> Page {
+async fn company(State(state): State<AppState>, session: Session, Path(id): Path<String>) -> Page {
     session.operator_only()?;
     let found = state
         .retail
@@ -623,7 +627,10 @@ async fn users(State(state): State<AppState>, session: Session) -> Page {
         |view, _| {
             for row in &mut view.rows {
                 if !row.text(3).is_empty() {
-                    let url = format!("/console/retail/users/{}/unbind", super::percent(row.text(0)));
+                    let url = format!(
+                        "/console/retail/users/{}/unbind",
+                        super::percent(row.text(0))
+                    );
                     row.actions
                         .push(Action::post(lang, "retail_unbind", url).danger());
                 }
@@ -658,7 +665,10 @@ async fn unbind(
 
 async fn contract_form(state: &AppState, lang: Lang) -> Result<Form, Fail> {
     let states = vec![
-        ("notfullfill".to_owned(), lang.t("retail_notfullfill").to_owned()),
+        (
+            "notfullfill".to_owned(),
+            lang.t("retail_notfullfill").to_owned(),
+        ),
         ("fullfill".to_owned(), lang.t("retail_fullfill").to_owned()),
     ];
     Ok(Form::new(
@@ -685,7 +695,10 @@ async fn contract_form(state: &AppState, lang: Lang) -> Result<Form, Fail> {
 
 fn contract_edit_form(lang: Lang, id: &str) -> Form {
     let states = vec![
-        ("notfullfill".to_owned(), lang.t("retail_notfullfill").to_owned()),
+        (
+            "notfullfill".to_owned(),
+            lang.t("retail_notfullfill").to_owned(),
+        ),
         ("fullfill".to_owned(), lang.t("retail_fullfill").to_owned()),
     ];
     Form::new(
@@ -766,11 +779,7 @@ async fn create_contract(
     .await
 }
 
-async fn contract(
-    State(state): State<AppState>,
-    session: Session,
-    Path(id): Path<String>,
-) -> Page {
+async fn contract(State(state): State<AppState>, session: Session, Path(id): Path<String>) -> Page {
     session.operator_only()?;
     let found = state
         .retail_data
@@ -833,7 +842,10 @@ async fn bills(State(state): State<AppState>, session: Session) -> Page {
             .value(wanted.clone().unwrap_or_default())
             .choices(vec![
                 (String::new(), lang.t("retail_all").to_owned()),
-                ("unconfirmed".into(), lang.t("retail_unconfirmed").to_owned()),
+                (
+                    "unconfirmed".into(),
+                    lang.t("retail_unconfirmed").to_owned(),
+                ),
                 ("confirmed".into(), lang.t("retail_confirmed").to_owned()),
             ]),
     );
@@ -849,10 +861,11 @@ async fn bills(State(state): State<AppState>, session: Session) -> Page {
             ten_thousandths(view, &[6, 7]);
             for row in &mut view.rows {
                 if row.text(8) == "unconfirmed" {
-                    let url =
-                        format!("/console/retail/bills/{}/confirm", super::percent(row.text(0)));
-                    row.actions
-                        .push(Action::post(lang, "retail_confirm", url));
+                    let url = format!(
+                        "/console/retail/bills/{}/confirm",
+                        super::percent(row.text(0))
+                    );
+                    row.actions.push(Action::post(lang, "retail_confirm", url));
                 }
             }
             state_word(lang, view, 8);
@@ -913,11 +926,7 @@ async fn feedback(State(state): State<AppState>, session: Session) -> Page {
 
 /// A feedback entry's picture, as `GET /admin/v1/retail/feedback/{id}/picture` reads it: its
 /// sniffed image type, never sniffed again by the browser, for `<img>` on this origin.
-async fn picture(
-    State(state): State<AppState>,
-    session: Session,
-    Path(id): Path<String>,
-) -> Page {
+async fn picture(State(state): State<AppState>, session: Session, Path(id): Path<String>) -> Page {
     session.operator_only()?;
     let (bytes, kind) = state.retail_data.feedback_picture(&id).await?;
     Ok((
@@ -940,7 +949,12 @@ async fn picture(
 fn article_form(lang: Lang) -> Form {
     let channels = crate::domain::retail::data::CHANNELS
         .iter()
-        .map(|c| ((*c).to_owned(), lang.t(&format!("retail_channel_{c}")).to_owned()))
+        .map(|c| {
+            (
+                (*c).to_owned(),
+                lang.t(&format!("retail_channel_{c}")).to_owned(),
+            )
+        })
         .collect();
     Form::new(
         lang,
@@ -975,7 +989,10 @@ async fn articles_page(state: &AppState, session: &Session, form: Form) -> Page 
             for row in &mut view.rows {
                 let key = format!("retail_channel_{}", row.text(1));
                 row.cells[1].text = lang.t(&key).to_owned();
-                let url = format!("/console/retail/articles/{}/delete", super::percent(row.text(0)));
+                let url = format!(
+                    "/console/retail/articles/{}/delete",
+                    super::percent(row.text(0))
+                );
                 row.actions
                     .push(Action::post(lang, "retail_delete", url).danger());
             }
@@ -1057,7 +1074,10 @@ async fn guide_page(state: &AppState, session: &Session, form: Form) -> Page {
         |view, _| {
             for row in &mut view.rows {
                 row.cells[3].class = "wrap";
-                let url = format!("/console/retail/guide/{}/delete", super::percent(row.text(0)));
+                let url = format!(
+                    "/console/retail/guide/{}/delete",
+                    super::percent(row.text(0))
+                );
                 row.actions
                     .push(Action::post(lang, "retail_delete", url).danger());
             }
@@ -1125,7 +1145,8 @@ async fn use_form(state: &AppState, lang: Lang) -> Result<Form, Fail> {
         vec![
             Field::new(lang, "credit_code", "retail_enterprise")
                 .choices(enterprise_choices(state).await?),
-            Field::new(lang, "year", "retail_year").value(state.retail_data.this_year().to_string()),
+            Field::new(lang, "year", "retail_year")
+                .value(state.retail_data.this_year().to_string()),
             Field::new(lang, "month", "retail_month"),
             Field::new(lang, "number", "retail_quantity"),
         ],
@@ -1140,7 +1161,10 @@ async fn use_page(state: &AppState, session: &Session, form: Form) -> Page {
     let year = params.get("year").and_then(|y| y.parse::<i64>().ok());
     let mut filters = Vec::new();
     if let Some(code) = &code {
-        filters.push(Filter::Equals("retail_credit_code", Cell::Text(code.clone())));
+        filters.push(Filter::Equals(
+            "retail_credit_code",
+            Cell::Text(code.clone()),
+        ));
     }
     if let Some(year) = year {
         filters.push(Filter::Equals("retail_year", Cell::Int(year)));
@@ -1220,12 +1244,20 @@ async fn put_monthly_use(
         (Ok(year), Ok(month)) => {
             state
                 .retail_data
-                .put_monthly_use(fields.text("credit_code"), year, month, fields.text("number"))
+                .put_monthly_use(
+                    fields.text("credit_code"),
+                    year,
+                    month,
+                    fields.text("number"),
+                )
                 .await
         }
     };
     let form = use_form(&state, session.lang).await?;
-    settle(&session, &fields, result, form, |f| use_page(&state, &session, f)).await
+    settle(&session, &fields, result, form, |f| {
+        use_page(&state, &session, f)
+    })
+    .await
 }
 
 pub const WORDS: &[(&str, &str, &str)] = &[
@@ -1263,17 +1295,29 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("retail_unbound", "未绑定", "Not bound"),
     ("retail_unbind", "解除绑定", "Unbind"),
     ("retail_contract_id", "合同编号", "Contract no."),
-    ("retail_elec_number", "合同电量（万千瓦时）", "Energy (10 MWh)"),
+    (
+        "retail_elec_number",
+        "合同电量（万千瓦时）",
+        "Energy (10 MWh)",
+    ),
     ("retail_sign_date", "签订日期", "Signed"),
     ("retail_expire_date", "到期日期", "Expires"),
-    ("retail_files", "附件（用顿号分隔）", "Files (separated by commas)"),
+    (
+        "retail_files",
+        "附件（用顿号分隔）",
+        "Files (separated by commas)",
+    ),
     ("retail_new_contract", "新增合同", "New contract"),
     ("retail_edit_contract", "修改合同", "Edit contract"),
     ("retail_fullfill", "已履行", "Fulfilled"),
     ("retail_notfullfill", "未履行", "Not fulfilled"),
     ("retail_bill_date", "账单日期", "Bill date"),
     ("retail_elec_use_date", "用电月份", "Month of use"),
-    ("retail_user_benefits", "用户收益（元）", "User benefit (yuan)"),
+    (
+        "retail_user_benefits",
+        "用户收益（元）",
+        "User benefit (yuan)",
+    ),
     ("retail_settle_number", "结算电量", "Settled kWh"),
     ("retail_check_bill", "考核电费", "Deviation fee"),
     ("retail_confirmer", "确认人", "Confirmed by"),
@@ -1305,6 +1349,10 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("retail_month", "月份", "Month"),
     ("retail_quantity", "用电量（千瓦时）", "Use (kWh)"),
     ("retail_put_use", "录入月度用电", "Enter monthly use"),
-    ("retail_use_chart", "月度用电（千瓦时）", "Monthly use (kWh)"),
+    (
+        "retail_use_chart",
+        "月度用电（千瓦时）",
+        "Monthly use (kWh)",
+    ),
     ("retail_show", "查看", "Show"),
 ];
