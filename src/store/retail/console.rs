@@ -97,13 +97,14 @@ pub const CONTRACTS: Listing = Listing {
     },
 };
 
-/// Settlement bills: `state` is `confirmed` or `unconfirmed`; the figures are ten-thousandths.
+/// Settlement bills (default order: bill number, descending): `state` is `confirmed` or `unconfirmed`; the figures are ten-thousandths.
 pub const BILLS: Listing = Listing {
-    from: "retail_bills b JOIN retail_enterprises e ON e.credit_code = b.enterprise_code",
+    // LEFT JOIN (the enterprise always exists): SQLite counts without the join.
+    from: "retail_bills b LEFT JOIN retail_enterprises e ON e.credit_code = b.enterprise_code",
     filter: "",
     columns: &[
         Column::text("id", "b.id").searched(),
-        Column::text("retail_enterprise", "e.name").searched(),
+        Column::text("retail_enterprise", "COALESCE(e.name, '')").searched(),
         Column::text("retail_credit_code", "b.enterprise_code").searched(),
         Column::text("retail_bill_date", "b.bill_date"),
         Column::text("retail_elec_use_date", "b.elec_use_date"),
@@ -117,7 +118,8 @@ pub const BILLS: Listing = Listing {
         Column::text("retail_confirmer", "b.confirmer"),
         Column::text("retail_confirm_date", "b.confirm_date"),
     ],
-    order: "b.bill_date DESC, b.id",
+    // The primary key, newest bill numbers first: no sort of the whole table by default.
+    order: "b.id DESC",
     key: "b.id",
     range: RangeColumns {
         vendor: None,
@@ -129,11 +131,17 @@ pub const BILLS: Listing = Listing {
 
 /// Users' feedback, newest first; `retail_picture` says whether it carries a picture.
 pub const FEEDBACK: Listing = Listing {
-    from: "retail_feedback f JOIN retail_users u ON u.id = f.user_id",
+    // The phone by a subquery, so that counting needs no join.
+    from: "retail_feedback f",
     filter: "",
     columns: &[
         Column::text("id", "f.id").unsorted(),
-        Column::text("phone", "u.phone").searched(),
+        Column::text(
+            "phone",
+            "COALESCE((SELECT u.phone FROM retail_users u WHERE u.id = f.user_id), '')",
+        )
+        .searched()
+        .unsorted(),
         Column::text("content", "f.content").searched().unsorted(),
         Column::text("retail_contact", "COALESCE(f.contact, '')").searched(),
         Column::of(
