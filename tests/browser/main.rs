@@ -7,6 +7,7 @@ mod common;
 mod charging;
 mod console;
 mod heating;
+mod retail;
 
 use std::time::Duration;
 

@@ -10,3 +10,4 @@ mod charging;
 mod heating;
 mod meter;
 mod overview;
+mod retail;

@@ -5,6 +5,7 @@
 //! Every item is re-exported here, so callers write `store::retail::user_by_phone`.
 
 pub mod accounts;
+pub mod console;
 pub mod content;
 pub mod feedback;
 pub mod records;

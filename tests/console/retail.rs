@@ -1,0 +1,436 @@
+//! The retail area of the console: each page with the demo's rows, search, sort, CSV, the
+//! confirmation of a settlement bill, forms that show their refusal next to the field, feedback
+//! text shown escaped with its picture served on the console's origin, and who may see it.
+
+use serde_json::json;
+
+use crate::common::console::{Console, operator, sign_in};
+use crate::common::{TestApp, spawn_app};
+
+const UNCONFIRMED: &str = "SB201707-MEIZU";
+
+async fn demo_app() -> (TestApp, Console) {
+    let app = spawn_app().await;
+    app.state.load_demo().await.expect("demo");
+    let console = operator(&app).await;
+    (app, console)
+}
+
+/// The demo hall user's token, as the hall's client logs in.
+async fn hall_token(app: &TestApp) -> String {
+    let r = app
+        .post(
+            "/retail/user/login",
+            json!({"phone": "13900000000", "password": "retail123456"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.body["token"].as_str().expect("token").to_owned()
+}
+
+/// Sends feedback with a picture through the hall's own API (multipart), as a client does;
+/// returns the picture's bytes.
+async fn feedback_with_picture(app: &TestApp, token: &str, content: &str) -> Vec<u8> {
+    let png = app
+        .client
+        .get(format!("{}/retail/qr_code?format=png", app.base))
+        .send()
+        .await
+        .expect("send")
+        .bytes()
+        .await
+        .expect("png")
+        .to_vec();
+    let boundary = "----retail-console-test";
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"content\"\r\n\r\n{content}\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"picture\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(&png);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let resp = app
+        .client
+        .post(format!("{}/retail/user/recommend", app.base))
+        .bearer_auth(token)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 201);
+    png
+}
+
+/// The page with askama's numeric escapes (`&#60;`) written as named ones (`&lt;`).
+fn escaped(body: &str) -> String {
+    body.replace("&#60;", "&lt;")
+        .replace("&#62;", "&gt;")
+        .replace("&#34;", "&quot;")
+}
+
+#[tokio::test]
+async fn every_retail_page_shows_the_demo_rows() {
+    let (app, console) = demo_app().await;
+    for (path, shown) in [
+        ("/console/retail/companies", "珠海高远电能科技有限公司"),
+        ("/console/retail/enterprises", "91440400MA4UJ7Q0X5"),
+        ("/console/retail/users", "13900000000"),
+        ("/console/retail/contracts", "GD441520170601"),
+        ("/console/retail/bills", UNCONFIRMED),
+        ("/console/retail/articles", "什么是峰谷电价"),
+        ("/console/retail/guide", "如何绑定企业？"),
+        ("/console/retail/monthly-use", "500.0000"),
+        ("/console/retail/feedback", "没有记录"),
+    ] {
+        let page = console.get(path).await;
+        assert_eq!(page.status, 200, "{path}: {}", page.body);
+        assert!(page.has(shown), "{path} shows {shown}: {}", page.body);
+        assert!(
+            page.has("href=\"/console/retail/companies\""),
+            "{path}: tabs"
+        );
+    }
+    let users = console.get("/console/retail/users").await;
+    assert!(users.has("珠海魅族科技有限公司") && users.has("解除绑定"));
+    let chart = console.get("/console/retail/monthly-use").await;
+    assert!(chart.has("<svg class=\"chart\""), "the chart is drawn");
+    let bills = console.get("/console/retail/bills").await;
+    assert!(bills.has("已确认") && bills.has("未确认") && bills.has("确认账单"));
+    let mut english = sign_in(&app, "operator", "admin", "admin123456").await;
+    english.lang = "en";
+    let page = english.get("/console/retail/bills").await;
+    assert!(page.has("Settlement bills") && page.has("Unconfirmed"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bills_are_searched_sorted_filtered_and_exported() {
+    let (app, console) = demo_app().await;
+    let found = console.get("/console/retail/bills?q=YGSOFT").await;
+    assert!(found.has("SB201706-YGSOFT") && !found.has(UNCONFIRMED));
+    assert!(found.has("<b class=\"total\">1</b>"));
+    let sorted = console
+        .get("/console/retail/bills?sort=retail_bill_date&order=asc")
+        .await;
+    let first = sorted.body.find("SB201706-MEIZU").expect("June");
+    let last = sorted.body.find(UNCONFIRMED).expect("July");
+    assert!(first < last, "oldest first");
+    let desc = console
+        .get("/console/retail/bills?sort=retail_bill_date&order=desc")
+        .await;
+    assert!(desc.body.find(UNCONFIRMED) < desc.body.find("SB201706-MEIZU"));
+    let open = console.get("/console/retail/bills?state=unconfirmed").await;
+    assert!(open.has(UNCONFIRMED) && !open.has("SB201706-YGSOFT"));
+    let paged = console.get("/console/retail/bills?size=1&page=2").await;
+    assert!(paged.has("<b class=\"total\">3</b>") && paged.has("rel=\"prev\""));
+    let csv = console.get("/console/retail/bills?format=csv").await;
+    assert_eq!(csv.status, 200);
+    assert!(
+        csv.headers["content-type"]
+            .to_str()
+            .expect("type")
+            .starts_with("text/csv")
+    );
+    assert!(csv.body.contains("SB201706-YGSOFT") && csv.body.contains("结算电量"));
+    let companies = console.get("/console/retail/companies?q=高远").await;
+    assert!(companies.has("珠海高远电能科技有限公司"));
+    let none = console
+        .get("/console/retail/companies?q=nothing-like-it")
+        .await;
+    assert!(none.has("没有记录"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn confirming_a_settlement_bill_once_and_the_refusal_of_a_second_time() {
+    let (app, console) = demo_app().await;
+    let back = "/console/retail/bills?state=unconfirmed";
+    let url = format!("/console/retail/bills/{UNCONFIRMED}/confirm");
+    let r = console.post(&url, back, &[]).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(
+        r.flash(),
+        Some((true, "操作成功".to_owned())),
+        "{:?}",
+        r.location
+    );
+    let bill = app
+        .state
+        .retail_data
+        .settlement_bill(UNCONFIRMED)
+        .await
+        .expect("bill");
+    assert_eq!(bill.confirmer.as_deref(), Some("admin"));
+    assert!(bill.confirm_date.is_some());
+    let page = console.get(back).await;
+    assert!(!page.has(UNCONFIRMED), "no longer unconfirmed");
+    let again = console.post(&url, back, &[]).await;
+    let (ok, text) = again.flash().expect("a message");
+    assert!(!ok && text.contains("已确认"), "{text}");
+    let shown = console.get(again.location.as_deref().expect("back")).await;
+    assert!(shown.has("flash err") && shown.has("该账单已确认"));
+    let unknown = console
+        .post("/console/retail/bills/NO-SUCH/confirm", back, &[])
+        .await;
+    assert_eq!(unknown.flash().map(|f| f.0), Some(false));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn forms_show_the_refusal_next_to_the_field_and_change_nothing() {
+    let (app, console) = demo_app().await;
+    let before = app
+        .state
+        .retail_data
+        .all_articles()
+        .await
+        .expect("list")
+        .len();
+    let back = "/console/retail/articles";
+    let r = console
+        .post(
+            "/console/retail/articles",
+            back,
+            &[
+                ("channel", "policy"),
+                ("title", " "),
+                ("author", "运营"),
+                ("content", "正文"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.has("id=\"err-title\""), "{}", r.body);
+    assert!(r.has("标题不能为空"));
+    assert!(r.has("正文"), "what was typed is kept");
+    let after = app.state.retail_data.all_articles().await.expect("list");
+    assert_eq!(after.len(), before, "nothing created");
+    let ok = console
+        .post(
+            "/console/retail/articles",
+            back,
+            &[
+                ("channel", "policy"),
+                ("title", "<b>新政策</b>"),
+                ("author", "运营"),
+                ("content", "正文"),
+            ],
+        )
+        .await;
+    assert_eq!(ok.status, 303, "{}", ok.body);
+    let list = console.get(back).await;
+    assert!(escaped(&list.body).contains("&lt;b&gt;新政策&lt;/b&gt;") && !list.has("<b>新政策"));
+    let created = app
+        .state
+        .retail_data
+        .all_articles()
+        .await
+        .expect("list")
+        .into_iter()
+        .find(|a| a.title == "<b>新政策</b>")
+        .expect("created");
+    let gone = console
+        .post(
+            &format!("/console/retail/articles/{}/delete", created.id),
+            back,
+            &[],
+        )
+        .await;
+    assert_eq!(gone.flash().map(|f| f.0), Some(true));
+    assert_eq!(
+        app.state
+            .retail_data
+            .all_articles()
+            .await
+            .expect("list")
+            .len(),
+        before
+    );
+
+    // Other forms: a company without a name, an enterprise with a bad phone, a month of 13.
+    let r = console
+        .post(
+            "/console/retail/companies",
+            "/console/retail/companies",
+            &[("name", ""), ("services", "售电服务")],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.has("id=\"err-name\""));
+    let r = console
+        .post(
+            "/console/retail/enterprises",
+            "/console/retail/enterprises",
+            &[
+                ("name", "测试企业"),
+                ("credit_code", "91440400MA4WKP8N18"),
+                ("contact_phone", "123"),
+            ],
+        )
+        .await;
+    assert!(r.status == 422 || r.status == 409, "{}", r.status);
+    let r = console
+        .post(
+            "/console/retail/monthly-use",
+            "/console/retail/monthly-use",
+            &[
+                ("credit_code", "91440400MA4UJ7Q0X5"),
+                ("year", "2017"),
+                ("month", "x"),
+                ("number", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.has("id=\"err-month\""));
+    let r = console
+        .post(
+            "/console/retail/monthly-use",
+            "/console/retail/monthly-use",
+            &[
+                ("credit_code", "91440400MA4UJ7Q0X5"),
+                ("year", "2017"),
+                ("month", "4"),
+                ("number", "612.5"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = console
+        .get("/console/retail/monthly-use?credit_code=91440400MA4UJ7Q0X5&year=2017")
+        .await;
+    assert!(page.has("612.5000") && page.has("<svg class=\"chart\""));
+    let guide = console
+        .post(
+            "/console/retail/guide",
+            "/console/retail/guide",
+            &[
+                ("question", "如何申报？"),
+                ("answer", "登录后申报"),
+                ("position", "abc"),
+            ],
+        )
+        .await;
+    assert_eq!(guide.status, 422);
+    assert!(guide.has("id=\"err-position\""));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn feedback_is_shown_escaped_with_its_picture_on_the_consoles_origin() {
+    let (app, console) = demo_app().await;
+    let token = hall_token(&app).await;
+    let png = feedback_with_picture(&app, &token, "<script>alert(1)</script>").await;
+    let page = console.get("/console/retail/feedback").await;
+    assert_eq!(page.status, 200);
+    assert!(
+        escaped(&page.body).contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{}",
+        page.body
+    );
+    assert!(!page.has("<script>alert(1)"));
+    let entry = app
+        .state
+        .retail_data
+        .all_feedback()
+        .await
+        .expect("feedback")
+        .into_iter()
+        .next()
+        .expect("one");
+    let url = format!("/console/retail/feedback/{}/picture", entry.id);
+    assert!(page.has(&format!("<img src=\"{url}\"")), "{}", page.body);
+    let picture = console
+        .client
+        .get(format!("{}{url}", app.base))
+        .header("cookie", &console.cookie)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(picture.status(), 200);
+    assert_eq!(picture.headers()["content-type"], "image/png");
+    assert_eq!(picture.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(picture.bytes().await.expect("bytes").to_vec(), png);
+    let missing = console.get("/console/retail/feedback/nope/picture").await;
+    assert_eq!(missing.status, 404);
+    let vendor = sign_in(&app, "iot", "dochen", "dochen123").await;
+    assert_eq!(vendor.get(&url).await.status, 403);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn iot_accounts_are_refused_and_a_post_without_csrf_changes_nothing() {
+    let (app, console) = demo_app().await;
+    let vendor = sign_in(&app, "iot", "dochen", "dochen123").await;
+    for path in [
+        "/console/retail/companies",
+        "/console/retail/enterprises",
+        "/console/retail/users",
+        "/console/retail/contracts",
+        "/console/retail/bills",
+        "/console/retail/feedback",
+        "/console/retail/articles",
+        "/console/retail/guide",
+        "/console/retail/monthly-use",
+        "/console/retail/bills?format=csv",
+    ] {
+        assert_eq!(vendor.get(path).await.status, 403, "{path}");
+    }
+    let url = format!("/console/retail/bills/{UNCONFIRMED}/confirm");
+    let r = vendor.post(&url, "/console/retail/bills", &[]).await;
+    assert_eq!(r.status, 403);
+    let r = console
+        .post_raw(&url, &[("_back", "/console/retail/bills")])
+        .await;
+    assert_eq!(r.status, 403);
+    let r = console
+        .post_raw(
+            &url,
+            &[("_csrf", "0000"), ("_back", "/console/retail/bills")],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    let bill = app
+        .state
+        .retail_data
+        .settlement_bill(UNCONFIRMED)
+        .await
+        .expect("bill");
+    assert!(bill.confirmer.is_none(), "still unconfirmed");
+    let users = app.state.retail.users().await.expect("users");
+    let bound = users.iter().find(|u| u.binding.is_some()).expect("bound");
+    let r = console
+        .post_raw(
+            &format!("/console/retail/users/{}/unbind", bound.id),
+            &[("_back", "/console/retail/users")],
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    let r = console
+        .post(
+            &format!("/console/retail/users/{}/unbind", bound.id),
+            "/console/retail/users",
+            &[],
+        )
+        .await;
+    assert_eq!(r.flash().map(|f| f.0), Some(true));
+    let users = app.state.retail.users().await.expect("users");
+    assert!(
+        users
+            .iter()
+            .all(|u| u.id != bound.id || u.binding.is_none())
+    );
+    app.stop().await;
+}
