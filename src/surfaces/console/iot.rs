@@ -146,16 +146,13 @@ async fn list(
     if let Some((param, column, numeric, choices)) = spec.chips {
         let chosen = params.get(param).map(str::to_owned);
         if let Some(v) = &chosen {
-            let cell = if numeric {
-                v.parse::<i64>().map(Cell::Int).ok()
-            } else {
-                Some(Cell::Text(v.clone()))
-            };
-            // A value that is not a number matches nothing rather than everything.
-            filters.push(Filter::Equals(
-                column,
-                cell.unwrap_or(Cell::Text("-".into())),
-            ));
+            filters.push(match (numeric, v.parse::<i64>()) {
+                (false, _) => Filter::Equals(column, Cell::Text(v.clone())),
+                (true, Ok(n)) => Filter::Equals(column, Cell::Int(n)),
+                // A value that is not a number matches nothing rather than everything (and is
+                // never compared with a number column as text).
+                (true, Err(_)) => Filter::Below(column, i64::MIN),
+            });
         }
         chips.push(Chip {
             label: lang.t("iot_all").to_owned(),
