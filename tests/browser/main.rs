@@ -5,6 +5,7 @@
 mod common;
 
 mod console;
+mod iot;
 
 use std::time::Duration;
 
