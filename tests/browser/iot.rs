@@ -115,7 +115,9 @@ async fn a_vendor_approves_its_ticket_and_is_refused_another_vendors() {
     };
     sign_in(&browser, &app.base, "iot", "dochen", "dochen123").await;
     browser.wait_text("h1", "设备", WAIT).await;
-    browser.wait_text("table.list", "DOCH01234567A001", WAIT).await;
+    browser
+        .wait_text("table.list", "DOCH01234567A001", WAIT)
+        .await;
     let listed = browser.find("table.list").await.text().await;
     assert!(!listed.contains("ACME01234567B001"), "{listed}");
 
@@ -132,12 +134,10 @@ async fn a_vendor_approves_its_ticket_and_is_refused_another_vendors() {
     // First press arms the button, the second sends.
     let button = browser.find("#move-iot_approve button").await;
     button.click().await;
-    browser.wait_for("#move-iot_approve button.armed", WAIT).await;
     browser
-        .find("#move-iot_approve button")
-        .await
-        .click()
+        .wait_for("#move-iot_approve button.armed", WAIT)
         .await;
+    browser.find("#move-iot_approve button").await.click().await;
     browser.wait_text(".flash.ok", "操作成功", WAIT).await;
     browser.wait_text("#ticket", "审核", WAIT).await;
     browser.wait_for("#move-dispatch", WAIT).await;
@@ -182,7 +182,11 @@ async fn every_iot_page_renders_for_the_operator() {
     sign_in(&browser, &app.base, "operator", "admin", "admin123456").await;
     for (page, path, needle) in [
         ("devices", "/console/iot/devices", "DOCH01234567A001"),
-        ("device", "/console/iot/devices/DOCH01234567A001", "PPC复合滤芯"),
+        (
+            "device",
+            "/console/iot/devices/DOCH01234567A001",
+            "PPC复合滤芯",
+        ),
         ("vendors", "/console/iot/vendors", "dochen"),
         ("agents", "/console/iot/agents", "香洲经销商"),
         ("members", "/console/iot/members", "张一"),

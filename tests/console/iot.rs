@@ -199,14 +199,23 @@ async fn operators_see_every_vendor_on_every_page() {
     assert!(devices.has("href=\"/console/iot/devices/DOCH01234567A001\""));
     assert!(devices.has("离线"), "online state shown");
     for (path, needles) in [
-        ("/console/iot/vendors", vec!["dochen", "acme", "东臣科技实业"]),
+        (
+            "/console/iot/vendors",
+            vec!["dochen", "acme", "东臣科技实业"],
+        ),
         (
             "/console/iot/agents",
             vec!["dochen_agent", "dochen_dealer", "珠海代理商", "└ "],
         ),
         ("/console/iot/members", vec!["13800000001", "张一", "钱五"]),
-        ("/console/iot/orders", vec![acme.oid.as_str(), "待付款", "已发货"]),
-        ("/console/iot/tickets", vec![acme.tid.as_str(), "制水故障", "创建"]),
+        (
+            "/console/iot/orders",
+            vec![acme.oid.as_str(), "待付款", "已发货"],
+        ),
+        (
+            "/console/iot/tickets",
+            vec![acme.tid.as_str(), "制水故障", "创建"],
+        ),
         ("/console/iot/commissions", vec!["625.80", "iot-pending"]),
         ("/console/iot/withdrawals", vec!["iot-available"]),
     ] {
@@ -228,9 +237,13 @@ async fn operators_see_every_vendor_on_every_page() {
     assert!(offline.has("<b class=\"total\">4</b>"), "{}", offline.body);
     let online = op.get("/console/iot/devices?online=1").await;
     assert!(online.has("<b class=\"total\">0</b>"));
-    let bad = op.get("/console/iot/devices?online=x&page=abc&sort=nothing").await;
+    let bad = op
+        .get("/console/iot/devices?online=x&page=abc&sort=nothing")
+        .await;
     assert_eq!(bad.status, 200);
-    let sorted = op.get("/console/iot/devices?sort=id&order=desc&size=1").await;
+    let sorted = op
+        .get("/console/iot/devices?sort=id&order=desc&size=1")
+        .await;
     assert!(sorted.has("DOCH01234567A003") && !sorted.has("DOCH01234567A001"));
     assert!(sorted.has("rel=\"next\""));
     let csv = op.get("/console/iot/devices?format=csv").await;
@@ -245,8 +258,18 @@ async fn operators_see_every_vendor_on_every_page() {
     let device = op.get(&format!("/console/iot/devices/{}", acme.did)).await;
     assert_eq!(device.status, 200, "{}", device.body);
     assert!(device.has("PPC复合滤芯") && device.has("复位滤芯") && device.has("id=\"cmd-lock\""));
-    assert_eq!(op.get(&format!("/console/iot/orders/{}", acme.oid)).await.status, 200);
-    assert_eq!(op.get(&format!("/console/iot/tickets/{}", acme.tid)).await.status, 200);
+    assert_eq!(
+        op.get(&format!("/console/iot/orders/{}", acme.oid))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        op.get(&format!("/console/iot/tickets/{}", acme.tid))
+            .await
+            .status,
+        200
+    );
     assert_eq!(op.get("/console/iot/devices/NOPE").await.status, 404);
 }
 
@@ -257,7 +280,10 @@ async fn a_vendor_sees_only_its_own_range() {
     let devices = dochen.get("/console/iot/devices").await;
     assert_eq!(devices.status, 200);
     assert!(devices.has("DOCH01234567A001"));
-    assert!(!devices.has(&acme.did), "another vendor's device is not listed");
+    assert!(
+        !devices.has(&acme.did),
+        "another vendor's device is not listed"
+    );
     assert!(!devices.has("/console/iot/vendors"), "no vendors' tab");
     let csv = dochen.get("/console/iot/devices?format=csv").await;
     assert!(csv.body.contains("DOCH01234567A001"));
@@ -265,21 +291,42 @@ async fn a_vendor_sees_only_its_own_range() {
     let searched = dochen.get("/console/iot/devices?q=ACME").await;
     assert!(searched.has("<b class=\"total\">0</b>"));
     assert_eq!(
-        dochen.get(&format!("/console/iot/devices/{}", acme.did)).await.status,
+        dochen
+            .get(&format!("/console/iot/devices/{}", acme.did))
+            .await
+            .status,
         404
     );
     let tickets = dochen.get("/console/iot/tickets").await;
     assert!(tickets.has("制水故障") && !tickets.has(&acme.tid));
-    assert!(!dochen.get("/console/iot/tickets?format=csv").await.body.contains(&acme.tid));
+    assert!(
+        !dochen
+            .get("/console/iot/tickets?format=csv")
+            .await
+            .body
+            .contains(&acme.tid)
+    );
     assert_eq!(
-        dochen.get(&format!("/console/iot/tickets/{}", acme.tid)).await.status,
+        dochen
+            .get(&format!("/console/iot/tickets/{}", acme.tid))
+            .await
+            .status,
         404
     );
     let orders = dochen.get("/console/iot/orders").await;
     assert!(orders.has("<b class=\"total\">3</b>") && !orders.has(&acme.oid));
-    assert!(!dochen.get("/console/iot/orders?format=csv").await.body.contains(&acme.oid));
+    assert!(
+        !dochen
+            .get("/console/iot/orders?format=csv")
+            .await
+            .body
+            .contains(&acme.oid)
+    );
     assert_eq!(
-        dochen.get(&format!("/console/iot/orders/{}", acme.oid)).await.status,
+        dochen
+            .get(&format!("/console/iot/orders/{}", acme.oid))
+            .await
+            .status,
         404
     );
     let members = dochen.get("/console/iot/members").await;
@@ -300,10 +347,17 @@ async fn agents_and_dealers_see_their_own_range() {
     assert_eq!(tree.status, 200);
     assert!(tree.has("dochen_agent") && tree.has("dochen_dealer") && tree.has("香洲经销商"));
     let orders = agent.get("/console/iot/orders").await;
-    assert!(orders.has("<b class=\"total\">3</b>"), "赵四's orders: {}", orders.body);
+    assert!(
+        orders.has("<b class=\"total\">3</b>"),
+        "赵四's orders: {}",
+        orders.body
+    );
     assert_eq!(agent.get("/console/iot/vendors").await.status, 403);
     assert_eq!(
-        agent.get(&format!("/console/iot/tickets/{}", acme.tid)).await.status,
+        agent
+            .get(&format!("/console/iot/tickets/{}", acme.tid))
+            .await
+            .status,
         404
     );
 
@@ -339,13 +393,26 @@ async fn agents_and_dealers_see_their_own_range() {
         .await
         .expect("agent");
     let other = sign_in(&app, "iot", "other_agent", "other123").await;
-    assert!(other.get("/console/iot/orders").await.has("<b class=\"total\">0</b>"));
-    assert!(other.get("/console/iot/members").await.has("<b class=\"total\">0</b>"));
+    assert!(
+        other
+            .get("/console/iot/orders")
+            .await
+            .has("<b class=\"total\">0</b>")
+    );
+    assert!(
+        other
+            .get("/console/iot/members")
+            .await
+            .has("<b class=\"total\">0</b>")
+    );
     let tree = other.get("/console/iot/agents").await;
     assert!(tree.has("另一代理") && !tree.has("香洲经销商"));
     let demo_ticket = demo_ticket(&app).await;
     assert_eq!(
-        other.get(&format!("/console/iot/tickets/{demo_ticket}")).await.status,
+        other
+            .get(&format!("/console/iot/tickets/{demo_ticket}"))
+            .await
+            .status,
         404
     );
 }
@@ -356,14 +423,22 @@ async fn a_vendor_approves_its_ticket_and_is_refused_another_vendors() {
     let dochen = sign_in(&app, "iot", "dochen", "dochen123").await;
     let tid = demo_ticket(&app).await;
     let list = dochen.get("/console/iot/tickets").await;
-    assert!(list.has(&format!("/console/iot/tickets/{tid}/act")), "approve on the list");
+    assert!(
+        list.has(&format!("/console/iot/tickets/{tid}/act")),
+        "approve on the list"
+    );
     let approve = [("move", "approve"), ("check_result", "true")];
     let back = "/console/iot/tickets";
     let r = dochen
         .post(&format!("/console/iot/tickets/{tid}/act"), back, &approve)
         .await;
     assert_eq!(r.status, 303, "{}", r.body);
-    assert_eq!(r.flash(), Some((true, "操作成功".into())), "{:?}", r.location);
+    assert_eq!(
+        r.flash(),
+        Some((true, "操作成功".into())),
+        "{:?}",
+        r.location
+    );
     assert_eq!(ticket_status(&app, &tid).await, tickets::APPROVED);
     let page = dochen.get(&format!("/console/iot/tickets/{tid}")).await;
     assert!(page.has("审核") && page.has("id=\"move-dispatch\""));
@@ -376,7 +451,11 @@ async fn a_vendor_approves_its_ticket_and_is_refused_another_vendors() {
 
     // Another vendor's ticket: not found, and unchanged.
     let refused = dochen
-        .post(&format!("/console/iot/tickets/{}/act", acme.tid), back, &approve)
+        .post(
+            &format!("/console/iot/tickets/{}/act", acme.tid),
+            back,
+            &approve,
+        )
         .await;
     assert_eq!(refused.status, 404, "{}", refused.body);
     assert_eq!(ticket_status(&app, &acme.tid).await, tickets::CREATED);
@@ -384,7 +463,11 @@ async fn a_vendor_approves_its_ticket_and_is_refused_another_vendors() {
     // Dispatch without a handler: the form again, the message at the field.
     let here = format!("/console/iot/tickets/{tid}");
     let empty = dochen
-        .post(&format!("{here}/act"), &here, &[("move", "dispatch"), ("installer_id", "")])
+        .post(
+            &format!("{here}/act"),
+            &here,
+            &[("move", "dispatch"), ("installer_id", "")],
+        )
         .await;
     assert_eq!(empty.status, 422);
     assert!(empty.has("class=\"field-error\""), "{}", empty.body);
@@ -392,7 +475,11 @@ async fn a_vendor_approves_its_ticket_and_is_refused_another_vendors() {
         .post(
             &format!("{here}/act"),
             &here,
-            &[("move", "dispatch"), ("installer_id", "<i>王师傅</i>"), ("appoint_tms", "soon")],
+            &[
+                ("move", "dispatch"),
+                ("installer_id", "<i>王师傅</i>"),
+                ("appoint_tms", "soon"),
+            ],
         )
         .await;
     assert_eq!(bad_time.status, 422);
@@ -401,7 +488,11 @@ async fn a_vendor_approves_its_ticket_and_is_refused_another_vendors() {
         .post(
             &format!("{here}/act"),
             &here,
-            &[("move", "dispatch"), ("installer_id", "<i>王师傅</i>"), ("appoint_tms", "2024-05-01T10:30")],
+            &[
+                ("move", "dispatch"),
+                ("installer_id", "<i>王师傅</i>"),
+                ("appoint_tms", "2024-05-01T10:30"),
+            ],
         )
         .await;
     assert_eq!(sent.flash().map(|f| f.0), Some(true));
@@ -409,7 +500,11 @@ async fn a_vendor_approves_its_ticket_and_is_refused_another_vendors() {
     assert!(escaped(&page.body, "<i>王师傅</i>"));
     for to in ["4", "6"] {
         let moved = dochen
-            .post(&format!("{here}/act"), &here, &[("move", "status"), ("status", to), ("reply", "已处理")])
+            .post(
+                &format!("{here}/act"),
+                &here,
+                &[("move", "status"), ("status", to), ("reply", "已处理")],
+            )
             .await;
         assert_eq!(moved.flash().map(|f| f.0), Some(true), "{to}");
     }
@@ -420,12 +515,20 @@ async fn a_vendor_approves_its_ticket_and_is_refused_another_vendors() {
     let agent = sign_in(&app, "iot", "dochen_agent", "agent123").await;
     assert_eq!(ticket_status(&app, &acme.tid).await, tickets::CREATED);
     let r = agent
-        .post(&format!("/console/iot/tickets/{}/act", acme.tid), back, &approve)
+        .post(
+            &format!("/console/iot/tickets/{}/act", acme.tid),
+            back,
+            &approve,
+        )
         .await;
     assert!(matches!(r.status, 403 | 404));
     // The operator (as the platform) approves any vendor's.
     let r = op
-        .post(&format!("/console/iot/tickets/{}/act", acme.tid), back, &approve)
+        .post(
+            &format!("/console/iot/tickets/{}/act", acme.tid),
+            back,
+            &approve,
+        )
         .await;
     assert_eq!(r.flash().map(|f| f.0), Some(true));
     assert_eq!(ticket_status(&app, &acme.tid).await, tickets::APPROVED);
@@ -458,22 +561,51 @@ async fn orders_move_as_their_state_allows() {
     assert_eq!(page.status, 200);
     assert!(page.has("id=\"move-deliver\"") && page.has("智能净水机"));
     let missing = op
-        .post(&format!("{here}/act"), &here, &[("move", "deliver"), ("company", "顺丰"), ("tracking_num", "")])
+        .post(
+            &format!("{here}/act"),
+            &here,
+            &[
+                ("move", "deliver"),
+                ("company", "顺丰"),
+                ("tracking_num", ""),
+            ],
+        )
         .await;
     assert_eq!(missing.status, 422);
     assert!(missing.has("class=\"field-error\"") && missing.has("value=\"顺丰\""));
     let done = op
-        .post(&format!("{here}/act"), &here, &[("move", "deliver"), ("company", "顺丰"), ("tracking_num", "SF1")])
+        .post(
+            &format!("{here}/act"),
+            &here,
+            &[
+                ("move", "deliver"),
+                ("company", "顺丰"),
+                ("tracking_num", "SF1"),
+            ],
+        )
         .await;
     assert_eq!(done.flash().map(|f| f.0), Some(true), "{:?}", done.location);
     let page = op.get(&here).await;
     assert!(page.has("已发货") && page.has("SF1"));
     // The same move again: the state refuses it.
     let again = op
-        .post(&format!("{here}/act"), &here, &[("move", "deliver"), ("company", "顺丰"), ("tracking_num", "SF2")])
+        .post(
+            &format!("{here}/act"),
+            &here,
+            &[
+                ("move", "deliver"),
+                ("company", "顺丰"),
+                ("tracking_num", "SF2"),
+            ],
+        )
         .await;
     assert_eq!(again.flash().map(|f| f.0), Some(false));
-    assert_eq!(op.post(&format!("{here}/act"), &here, &[("move", "fly")]).await.status, 400);
+    assert_eq!(
+        op.post(&format!("{here}/act"), &here, &[("move", "fly")])
+            .await
+            .status,
+        400
+    );
 }
 
 #[tokio::test]
@@ -514,7 +646,11 @@ async fn a_command_to_an_offline_device_is_refused_on_the_page() {
     // A device out of range: not found.
     let dealer = sign_in(&app, "iot", "dochen_dealer", "dealer123").await;
     let r = dealer
-        .post("/console/iot/devices/DOCHSIM0001/command", here, &[("op", "lock")])
+        .post(
+            "/console/iot/devices/DOCHSIM0001/command",
+            here,
+            &[("op", "lock")],
+        )
         .await;
     assert_eq!(r.status, 404);
 }

@@ -120,14 +120,21 @@ struct ListView {
     table: TableView,
 }
 
+/// A filter by a query parameter: its name, the column it filters, whether its values are
+/// numbers, and its choices (value, word).
+struct Chips(
+    &'static str,
+    &'static str,
+    bool,
+    &'static [(&'static str, &'static str)],
+);
+
 /// What a list page shows besides its table.
 struct Spec {
     title: &'static str,
     table: &'static Table,
     csv: &'static str,
-    /// A query parameter and its choices: (value, word); the column it filters, and whether its
-    /// values are numbers.
-    chips: Option<(&'static str, &'static str, bool, &'static [(&'static str, &'static str)])>,
+    chips: Option<Chips>,
     figures: Vec<Figure>,
 }
 
@@ -143,7 +150,7 @@ async fn list(
     let path = session.uri.path().to_owned();
     let mut filters = Vec::new();
     let mut chips = Vec::new();
-    if let Some((param, column, numeric, choices)) = spec.chips {
+    if let Some(Chips(param, column, numeric, choices)) = spec.chips {
         let chosen = params.get(param).map(str::to_owned);
         if let Some(v) = &chosen {
             filters.push(match (numeric, v.parse::<i64>()) {
@@ -250,7 +257,7 @@ async fn devices(State(state): State<AppState>, session: Session) -> Page {
         title: "iot_devices",
         table: &lists::DEVICES,
         csv: "iot-devices",
-        chips: Some(("online", "iot_online", true, ONLINE)),
+        chips: Some(Chips("online", "iot_online", true, ONLINE)),
         figures: Vec::new(),
     };
     list(&state, &session, spec, |view| {
@@ -307,9 +314,7 @@ async fn agents(State(state): State<AppState>, session: Session) -> Page {
         for row in &mut view.rows {
             let dealer = row.text(1) == "dealer";
             if let Some(cell) = row.cells.get_mut(1) {
-                cell.text = lang
-                    .t(if dealer { "dealer" } else { "agent" })
-                    .to_owned();
+                cell.text = lang.t(if dealer { "dealer" } else { "agent" }).to_owned();
             }
             // Dealers sit under their agent: indented.
             if dealer && let Some(cell) = row.cells.get_mut(2) {
@@ -349,7 +354,7 @@ async fn orders(State(state): State<AppState>, session: Session) -> Page {
         title: "iot_orders",
         table: &lists::ORDERS,
         csv: "iot-orders",
-        chips: Some(("state", "state", false, ORDER_STATES)),
+        chips: Some(Chips("state", "state", false, ORDER_STATES)),
         figures: Vec::new(),
     };
     list(&state, &session, spec, |view| {
@@ -384,7 +389,7 @@ async fn tickets(State(state): State<AppState>, session: Session) -> Page {
         title: "iot_tickets",
         table: &lists::TICKETS,
         csv: "iot-tickets",
-        chips: Some(("status", "status", true, TICKET_STATES)),
+        chips: Some(Chips("status", "status", true, TICKET_STATES)),
         figures: Vec::new(),
     };
     list(&state, &session, spec, |view| {
@@ -453,7 +458,7 @@ async fn commissions(State(state): State<AppState>, session: Session) -> Page {
         title: "iot_commissions",
         table: &lists::COMMISSIONS,
         csv: "iot-commissions",
-        chips: Some(("state", "state", false, COMMISSION_STATES)),
+        chips: Some(Chips("state", "state", false, COMMISSION_STATES)),
         figures,
     };
     list(&state, &session, spec, |view| {
@@ -519,7 +524,11 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("iot_move_status", "更新状态", "Change status"),
     ("iot_remark", "备注", "Remark"),
     ("iot_reply", "回复", "Reply"),
-    ("iot_installer", "处理人（安装/维修人员）", "Handler (installer)"),
+    (
+        "iot_installer",
+        "处理人（安装/维修人员）",
+        "Handler (installer)",
+    ),
     ("iot_dtype_1", "销售", "Sale"),
     ("iot_dtype_2", "时长租赁", "Timed rental"),
     ("iot_dtype_3", "计量租赁", "Metered rental"),
@@ -564,7 +573,11 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("iot_shares", "共享给", "Shared with"),
     ("iot_product", "产品", "Product"),
     ("iot_moves", "可执行的操作", "Moves"),
-    ("iot_no_moves", "当前状态下没有可执行的操作", "No move in this state"),
+    (
+        "iot_no_moves",
+        "当前状态下没有可执行的操作",
+        "No move in this state",
+    ),
     ("iot_deliver", "发货", "Deliver"),
     ("iot_edit_delivery", "修改物流", "Edit delivery"),
     ("iot_company", "物流公司", "Carrier"),

@@ -101,7 +101,11 @@ pub async fn device(
         fact("name", name("name")),
         fact(
             "iot_online",
-            lang.t(if d.online { "iot_online" } else { "iot_offline" }),
+            lang.t(if d.online {
+                "iot_online"
+            } else {
+                "iot_offline"
+            }),
         ),
         fact("type", lang.t(&dtype)),
         fact("state", d.state.to_string()),
