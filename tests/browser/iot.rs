@@ -193,7 +193,7 @@ async fn every_iot_page_renders_for_the_operator() {
         ("orders", "/console/iot/orders", "已发货"),
         ("tickets", "/console/iot/tickets", "制水故障"),
         ("commissions", "/console/iot/commissions", "625.80"),
-        ("withdrawals", "/console/iot/withdrawals", "可用"),
+        ("withdrawals", "/console/iot/withdrawals", "没有记录"),
     ] {
         browser.goto(&format!("{}{path}", app.base)).await;
         browser.wait_text("main", needle, WAIT).await;

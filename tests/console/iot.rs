@@ -217,7 +217,7 @@ async fn operators_see_every_vendor_on_every_page() {
             vec![acme.tid.as_str(), "制水故障", "创建"],
         ),
         ("/console/iot/commissions", vec!["625.80", "iot-pending"]),
-        ("/console/iot/withdrawals", vec!["iot-available"]),
+        ("/console/iot/withdrawals", vec!["没有记录"]),
     ] {
         let page = op.get(path).await;
         assert_eq!(page.status, 200, "{path}: {}", page.body);
