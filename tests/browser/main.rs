@@ -8,6 +8,7 @@ mod charging;
 mod console;
 mod heating;
 mod retail;
+mod iot;
 
 use std::time::Duration;
 

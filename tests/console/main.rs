@@ -11,3 +11,4 @@ mod heating;
 mod meter;
 mod overview;
 mod retail;
+mod iot;

@@ -7,6 +7,7 @@
 //! columns are bound by one function, used by its insertion and its update alike.
 
 pub mod commissions;
+pub mod console;
 pub mod devices;
 pub mod link;
 pub mod lists;
