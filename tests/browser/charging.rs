@@ -13,9 +13,7 @@ use crate::{WAIT, shot, sign_in};
 /// (the live refresh leaves an armed button alone), a moment later the second sends it.
 async fn press_twice_in_live_view(browser: &Browser, css: &str) {
     browser.find(css).await.click().await;
-    browser
-        .wait_for(&format!("{css}.armed"), WAIT)
-        .await;
+    browser.wait_for(&format!("{css}.armed"), WAIT).await;
     // Longer than a refresh of the live view: the armed button must still be there.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     browser.find(&format!("{css}.armed")).await.click().await;

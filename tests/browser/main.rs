@@ -7,8 +7,8 @@ mod common;
 mod charging;
 mod console;
 mod heating;
-mod retail;
 mod iot;
+mod retail;
 
 use std::time::Duration;
 

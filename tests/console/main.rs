@@ -8,7 +8,7 @@ mod common;
 mod auth;
 mod charging;
 mod heating;
+mod iot;
 mod meter;
 mod overview;
 mod retail;
-mod iot;
