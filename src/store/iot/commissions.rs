@@ -111,6 +111,29 @@ pub async fn commissions_due<'e, E: Executor<'e, Database = Any>>(
     .await
 }
 
+/// The sum of the commissions in each state, of one vendor (or all) or of one beneficiary:
+/// (state, fen).
+pub async fn commission_sums<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    column: &'static str,
+    value: Option<&str>,
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    let base = "SELECT state, CAST(SUM(amount) AS BIGINT) FROM iot_commissions";
+    match value {
+        Some(v) => {
+            sqlx::query_as(&format!("{base} WHERE {column} = $1 GROUP BY state"))
+                .bind(v)
+                .fetch_all(ex)
+                .await
+        }
+        None => {
+            sqlx::query_as(&format!("{base} GROUP BY state"))
+                .fetch_all(ex)
+                .await
+        }
+    }
+}
+
 /// Commissions of one vendor (or all), or of one beneficiary.
 pub async fn commissions<'e, E: Executor<'e, Database = Any>>(
     ex: E,
