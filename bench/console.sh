@@ -69,7 +69,7 @@ done
 log "server idle after $(( $(date +%s) - idle_since )) s"
 log "timing every page ($REPEAT requests each)"
 set +e
-python3 "$BENCH_DIR/console_pages.py" "http://127.0.0.1:$PORT" \
+python3 -u "$BENCH_DIR/console_pages.py" "http://127.0.0.1:$PORT" \
     "http://127.0.0.1:$BASE_PORT/heating/api/user/profile" "$REPEAT"
 rc=$?
 set -e

@@ -114,13 +114,17 @@ def pct(xs, p):
 
 rows = []
 worst = 0.0
+print(f"{'page':58s} {'server p50':>10s} {'p95':>7s} {'max':>7s} {'client p50':>10s} {'p95':>7s}", flush=True)
 for name, path in variants:
     server, client, status = measure(path)
     if server is None:
         rows.append((name, None, None, status))
+        print(f"{name:58s} status {status}", flush=True)
         continue
     worst = max(worst, pct(server, 95))
     rows.append((name, server, client, status))
+    print(f"{name:58s} {statistics.median(server):10.2f} {pct(server, 95):7.2f} {max(server):7.2f} "
+          f"{statistics.median(client):10.2f} {pct(client, 95):7.2f}", flush=True)
 
 # The baseline: a constant JSON reply from a bare axum server, and the server's /health, timed
 # by the same client the same way.
@@ -132,13 +136,6 @@ _, base_client, _ = measure(bl.path)
 conn = base_conn
 _, health_client, _ = measure("/health")
 
-print(f"{'page':58s} {'server p50':>10s} {'p95':>7s} {'max':>7s} {'client p50':>10s} {'p95':>7s}")
-for name, server, client, status in rows:
-    if server is None:
-        print(f"{name:58s} status {status}")
-        continue
-    print(f"{name:58s} {statistics.median(server):10.2f} {pct(server, 95):7.2f} {max(server):7.2f} "
-          f"{statistics.median(client):10.2f} {pct(client, 95):7.2f}")
 print(f"{'baseline: bare axum constant JSON (client)':58s} {'':10s} {'':7s} {'':7s} "
       f"{statistics.median(base_client):10.2f} {pct(base_client, 95):7.2f}")
 print(f"{'baseline: utilhall /health (client)':58s} {'':10s} {'':7s} {'':7s} "
