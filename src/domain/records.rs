@@ -10,10 +10,19 @@ use crate::domain::iot::listing::Scope;
 use crate::domain::iot::{Caller, Role};
 use crate::domain::{Clock, Result, Settings, Timestamp};
 use crate::store::Store;
-use crate::store::records::{self as store, Condition, Listing, Rows, Select, Value};
+use crate::store::records::{self as store, Condition, Listing, Select, Value};
 use std::sync::Arc;
 
-pub use crate::store::records::{Column, Kind, Listing as Table, Value as Cell};
+pub use crate::store::records::{Column, Kind, Listing as Table, Rows, Value as Cell};
+
+/// Each area's tables, as the console shows them (their SQL is the store's).
+pub mod tables {
+    pub use crate::store::charging::console as charging;
+    pub use crate::store::heating::console as heating;
+    pub use crate::store::iot::console as iot;
+    pub use crate::store::meter::console as meter;
+    pub use crate::store::retail::console as retail;
+}
 
 /// Who reads.
 #[derive(Debug, Clone)]

@@ -28,7 +28,7 @@ use crate::domain::charging::service::{CarState, CarView, PileAction, PileView};
 use crate::domain::charging::settings::StationSettings;
 use crate::domain::charging::station::{Mode, PileState};
 use crate::domain::money::Fen;
-use crate::store::charging::console::{DRIVERS, RECORDS};
+use crate::domain::records::tables::charging::{DRIVERS, RECORDS};
 use crate::surfaces::AppState;
 
 pub fn routes() -> Router<AppState> {

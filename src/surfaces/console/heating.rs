@@ -28,9 +28,9 @@ use crate::domain::heating::content::{
 };
 use crate::domain::heating::import::ImportReport;
 use crate::domain::money::Fen;
+use crate::domain::records::tables::heating as lists;
 use crate::domain::records::{Ask, Cell, Filter, Table};
 use crate::domain::time::{Timestamp, date_string};
-use crate::store::heating::console as lists;
 use crate::surfaces::AppState;
 
 /// Largest CSV file an import page takes (as the admin import endpoints).

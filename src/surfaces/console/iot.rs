@@ -29,8 +29,8 @@ use super::table::{self, Action, TableView};
 use super::{Chrome, Fail, Page, Tab, html, tabs};
 use crate::domain::iot::listing::ListRequest;
 use crate::domain::iot::{Caller, Role};
+use crate::domain::records::tables::iot as lists;
 use crate::domain::records::{Cell, Filter, Table};
-use crate::store::iot::console as lists;
 use crate::surfaces::AppState;
 
 pub fn routes() -> Router<AppState> {

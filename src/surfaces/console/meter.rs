@@ -26,9 +26,9 @@ use super::{
 use crate::domain::Error;
 use crate::domain::meter::ReadingInput;
 use crate::domain::money::Fen;
+use crate::domain::records::tables::meter as lists;
 use crate::domain::records::{Cell, Filter, Table};
 use crate::domain::time::Timestamp;
-use crate::store::meter::console as lists;
 use crate::surfaces::AppState;
 
 const TABS: &[(&str, &str)] = &[

@@ -20,8 +20,8 @@ use super::table::{Action, Params, TableView};
 use super::{Chrome, Fail, Fields, Page, Tab, after, back_of, chart, done, html, posted, tabs};
 use crate::domain::Error;
 use crate::domain::money::fixed_string;
+use crate::domain::records::tables::retail as listings;
 use crate::domain::records::{Cell, Filter, Table};
-use crate::store::retail::console as listings;
 use crate::surfaces::AppState;
 
 const AREA: &str = "area_retail";

@@ -10,9 +10,9 @@ use super::i18n::Lang;
 use super::session::Session;
 use crate::domain::Zone;
 use crate::domain::money::Fen;
+use crate::domain::records::Rows;
 use crate::domain::records::{Ask, Cell, Filter, Kind, Table};
 use crate::domain::time::Timestamp;
-use crate::store::records::Rows;
 use crate::surfaces::AppState;
 
 /// Rows per page unless asked.
