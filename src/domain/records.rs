@@ -43,6 +43,15 @@ impl Reader {
     }
 }
 
+/// A figure charted by hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hourly {
+    /// Meter consumption: units used and money.
+    MeterUse,
+    /// Heating money received (payments and imported payments, from the journal).
+    HeatingReceived,
+}
+
 /// A filter on one column, by its key.
 #[derive(Debug, Clone)]
 pub enum Filter {
@@ -192,6 +201,45 @@ impl Records {
             select.offset += EXPORT_BATCH;
         }
         Ok(())
+    }
+
+    /// A figure the console charts by hour, over `[from, to)`: one row per UTC hour (hours
+    /// since the epoch) that has any, the hour first, then the figure's values (meter use:
+    /// units in hundredths and fen; heating received: fen). Operators only.
+    pub async fn hourly(
+        &self,
+        reader: &Reader,
+        what: Hourly,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<Vec<Value>>> {
+        if !matches!(reader, Reader::Operator) {
+            return Ok(Vec::new());
+        }
+        let (from, to) = (from.millis(), to.millis());
+        let rows: Vec<Vec<i64>> = match what {
+            Hourly::MeterUse => tables::meter::use_by_hour(&self.store, from, to)
+                .await?
+                .into_iter()
+                .map(Vec::from)
+                .collect(),
+            Hourly::HeatingReceived => tables::heating::received_by_hour(&self.store, from, to)
+                .await?
+                .into_iter()
+                .map(Vec::from)
+                .collect(),
+        };
+        Ok(rows
+            .into_iter()
+            .map(|r| r.into_iter().map(Value::Int).collect())
+            .collect())
+    }
+
+    /// When the first and the last applied meter readings were taken, if any.
+    pub async fn reading_span(&self) -> Result<Option<(Timestamp, Timestamp)>> {
+        Ok(tables::meter::reading_span(&self.store)
+            .await?
+            .map(|(a, b)| (Timestamp::from_millis(a), Timestamp::from_millis(b))))
     }
 
     /// What the overview shows, as of now.

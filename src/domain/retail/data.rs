@@ -606,10 +606,13 @@ impl RetailData {
         {
             return Err(Error::NotFound(Entity::Contract));
         }
-        store::contracts(self.store.pool(), None)
+        self.contract(&contract_id).await
+    }
+
+    /// One contract (operators).
+    pub async fn contract(&self, contract_id: &str) -> Result<Contract> {
+        store::contract(self.store.pool(), contract_id)
             .await?
-            .into_iter()
-            .find(|c| c.contract_id == contract_id)
             .map(Contract::from)
             .ok_or(Error::NotFound(Entity::Contract))
     }

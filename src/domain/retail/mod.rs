@@ -507,6 +507,36 @@ impl Retail {
             .ok_or(Error::NotFound(Entity::RetailCompany))
     }
 
+    /// The companies in name order when there are at most `limit` of them (a form offers them
+    /// to choose from); `None` when there are more (a form asks for the id instead).
+    pub async fn company_choices(&self, limit: usize) -> Result<Option<Vec<Company>>> {
+        let rows = store::first_companies(self.store.pool(), limit as i64 + 1).await?;
+        Ok((rows.len() <= limit).then(|| rows.into_iter().map(Company::from).collect()))
+    }
+
+    /// The enterprises in name order when there are at most `limit` of them; `None` when
+    /// there are more.
+    pub async fn enterprise_choices(&self, limit: usize) -> Result<Option<Vec<Enterprise>>> {
+        let rows = store::first_enterprises(self.store.pool(), limit as i64 + 1).await?;
+        Ok((rows.len() <= limit).then(|| rows.into_iter().map(Enterprise::from).collect()))
+    }
+
+    /// One company (operators).
+    pub async fn company(&self, id: &str) -> Result<Company> {
+        store::company(self.store.pool(), id)
+            .await?
+            .map(Company::from)
+            .ok_or(Error::NotFound(Entity::RetailCompany))
+    }
+
+    /// One enterprise (operators).
+    pub async fn enterprise(&self, credit_code: &str) -> Result<Enterprise> {
+        store::enterprise(self.store.pool(), credit_code)
+            .await?
+            .map(Enterprise::from)
+            .ok_or(Error::NotFound(Entity::Enterprise))
+    }
+
     pub async fn enterprises(&self) -> Result<Vec<Enterprise>> {
         Ok(store::enterprises(self.store.pool())
             .await?

@@ -1,7 +1,10 @@
 //! The console's tables of district heating: users, heat accounts, bills, payment orders, and
 //! the figures its statistics draw (bills by season and status, money received by hour).
 
+use sqlx::Row;
+
 use crate::store::records::{Column, Kind, Listing, RangeColumns};
+use crate::store::{Error, Store};
 
 /// Heating rows belong to no IoT range (IoT accounts see none of them).
 const NO_RANGE: RangeColumns = RangeColumns {
@@ -28,8 +31,9 @@ pub const USERS: Listing = Listing {
         ),
         Column::text("id", "id").unsorted(),
     ],
+    // Phone numbers are unique.
     order: "phone",
-    key: "id",
+    key: "phone",
     range: NO_RANGE,
 };
 
@@ -84,7 +88,7 @@ pub const ORDERS: Listing = Listing {
         Column::of("created_at", "o.created_at", Kind::Time),
         Column::of("paid_at", "o.paid_at", Kind::Time),
     ],
-    order: "o.created_at DESC, o.order_id",
+    order: "o.created_at DESC, o.order_id DESC",
     key: "o.order_id",
     range: NO_RANGE,
 };
@@ -106,17 +110,20 @@ pub const SEASONS: Listing = Listing {
 };
 
 /// Heating money received (the journal's payments and imported payments) by UTC hour (hours
-/// since the epoch), so that the page can sum local days in any whole-hour zone.
-pub const RECEIVED_HOURS: Listing = Listing {
-    from: "(SELECT CAST(created_at / 3600000 AS BIGINT) AS hour, CAST(SUM(amount) AS BIGINT) AS fen \
-           FROM ledger_entries WHERE kind IN ('heating_payment', 'imported_payment') \
-           GROUP BY CAST(created_at / 3600000 AS BIGINT)) h",
-    filter: "",
-    columns: &[
-        Column::of("heat_hour", "h.hour", Kind::Int),
-        Column::of("amount", "h.fen", Kind::Fen),
-    ],
-    order: "h.hour",
-    key: "h.hour",
-    range: NO_RANGE,
-};
+/// since the epoch) in `[from, to)` (UTC milliseconds), so that the page can sum local days in
+/// any whole-hour zone: (hour, fen). Reads only the window, by the journal's time index.
+pub async fn received_by_hour(store: &Store, from: i64, to: i64) -> Result<Vec<[i64; 2]>, Error> {
+    let rows = sqlx::query(
+        "SELECT CAST(created_at / 3600000 AS BIGINT), CAST(SUM(amount) AS BIGINT) \
+         FROM ledger_entries WHERE created_at >= $1 AND created_at < $2 \
+         AND kind IN ('heating_payment', 'imported_payment') \
+         GROUP BY CAST(created_at / 3600000 AS BIGINT)",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(store.pool())
+    .await?;
+    rows.iter()
+        .map(|r| Ok([r.try_get(0)?, r.try_get(1)?]))
+        .collect()
+}

@@ -179,7 +179,7 @@ pub const COMMISSIONS: Listing = Listing {
         Column::of("created_at", "c.created_at", Kind::Time),
         Column::of("iot_available_at", "c.available_at", Kind::Time),
     ],
-    order: "c.oid DESC, c.level",
+    order: "c.oid DESC, c.level DESC",
     key: "c.oid, c.level",
     range: RangeColumns {
         vendor: Some("c.vid"),

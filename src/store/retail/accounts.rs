@@ -66,6 +66,19 @@ pub async fn companies<'e, E: Executor<'e, Database = Any>>(
         .await
 }
 
+/// The first `limit` companies by name (indexed: no sort of the table).
+pub async fn first_companies<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    limit: i64,
+) -> Result<Vec<CompanyRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, name, services, created_at FROM retail_companies ORDER BY name, id LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(ex)
+    .await
+}
+
 pub async fn company<'e, E: Executor<'e, Database = Any>>(
     ex: E,
     id: &str,
@@ -110,6 +123,20 @@ pub async fn enterprises<'e, E: Executor<'e, Database = Any>>(
     sqlx::query_as(
         "SELECT credit_code, name, contact_phone, created_at, max_users FROM retail_enterprises ORDER BY name",
     )
+    .fetch_all(ex)
+    .await
+}
+
+/// The first `limit` enterprises by name (indexed: no sort of the table).
+pub async fn first_enterprises<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    limit: i64,
+) -> Result<Vec<EnterpriseRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT credit_code, name, contact_phone, created_at, max_users FROM retail_enterprises \
+         ORDER BY name, credit_code LIMIT $1",
+    )
+    .bind(limit)
     .fetch_all(ex)
     .await
 }

@@ -98,6 +98,22 @@ pub async fn contracts<'e, E: Executor<'e, Database = Any>>(
     .await
 }
 
+/// One contract, with the names of both parties.
+pub async fn contract<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    contract_id: &str,
+) -> Result<Option<ContractRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT c.contract_id, c.enterprise_code, c.company_id, c.title, c.content, c.files, c.state, \
+         c.elec_number, c.sign_date, c.expire_date, e.name AS party_a, m.name AS party_b \
+         FROM retail_contracts c JOIN retail_enterprises e ON e.credit_code = c.enterprise_code \
+         JOIN retail_companies m ON m.id = c.company_id WHERE c.contract_id = $1",
+    )
+    .bind(contract_id)
+    .fetch_optional(ex)
+    .await
+}
+
 /// Changes a contract's state, files and/or expiry date; false when there is no such contract.
 pub async fn update_contract<'e, E: Executor<'e, Database = Any>>(
     ex: E,

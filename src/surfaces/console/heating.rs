@@ -29,7 +29,7 @@ use crate::domain::heating::content::{
 use crate::domain::heating::import::ImportReport;
 use crate::domain::money::Fen;
 use crate::domain::records::tables::heating as lists;
-use crate::domain::records::{Ask, Cell, Filter, Table};
+use crate::domain::records::{Ask, Cell, Filter, Hourly, Table};
 use crate::domain::time::{Timestamp, date_string};
 use crate::surfaces::AppState;
 
@@ -165,18 +165,6 @@ async fn accounts(State(state): State<AppState>, session: Session) -> Page {
     .await
 }
 
-/// A bill as the account page shows it.
-struct BillLine {
-    bill_id: String,
-    season: String,
-    amount: String,
-    bill_date: String,
-    due_date: String,
-    status: &'static str,
-    paid: bool,
-    paid_at: String,
-}
-
 #[derive(Template)]
 #[template(path = "console/heat_account.html")]
 struct AccountPage {
@@ -185,7 +173,8 @@ struct AccountPage {
     facts: Vec<(&'static str, String)>,
     bound: bool,
     unbind_url: String,
-    bills: Vec<BillLine>,
+    /// The account's bills, paged in SQL like every list.
+    table: TableView,
 }
 
 async fn account(
@@ -197,7 +186,27 @@ async fn account(
     let lang = session.lang;
     let zone = state.settings.zone;
     let a = state.heating.accounts.account(&number).await?;
-    let bills = state.heating.accounts.bills_of(&a.heat_account).await?;
+    let params = Params::of(&session.uri);
+    let ask = params.ask(vec![Filter::Equals(
+        "heat_account",
+        Cell::Text(a.heat_account.clone()),
+    )]);
+    if params.csv {
+        return super::table::csv(&state, &session, &lists::BILLS, &ask, "heating-bills").await;
+    }
+    let found = state
+        .records
+        .page(&session.reader(), &lists::BILLS, &ask)
+        .await?;
+    let mut table = TableView::new(
+        lang,
+        state.records.zone(),
+        session.uri.path(),
+        &lists::BILLS,
+        &params,
+        found,
+    );
+    show_status(lang, &mut table, 6);
     let bound_phone = match a.bound_user_id.as_deref() {
         Some(id) => state
             .heating
@@ -222,22 +231,6 @@ async fn account(
                 .unwrap_or_default(),
         ),
     ];
-    let bills = bills
-        .iter()
-        .map(|b| BillLine {
-            bill_id: b.bill_id.clone(),
-            season: b.heating_season.clone(),
-            amount: b.amount.yuan_string(),
-            bill_date: b.bill_date.local_datetime(zone),
-            due_date: date_string(b.due_date),
-            status: lang.t(status_word(b.status.as_str())),
-            paid: b.status.as_str() == "paid",
-            paid_at: b
-                .paid_at
-                .map(|t| t.local_datetime(zone))
-                .unwrap_or_default(),
-        })
-        .collect();
     let mut c = Chrome::new(&session, "area_heating", "heat_account_title");
     c.title = format!("{} {}", c.title, a.heat_account);
     Ok(html(
@@ -251,7 +244,7 @@ async fn account(
             ),
             bound: a.bound_user_id.is_some(),
             facts,
-            bills,
+            table: table.finish(),
         },
     ))
 }
@@ -956,21 +949,15 @@ async fn stats(State(state): State<AppState>, session: Session) -> Page {
     let (first, last) = calendar
         .bounds(first_year)
         .ok_or_else(|| Fail::BadRequest(lang.t("heat_bad_season").to_owned()))?;
-    let from_hour = Timestamp::start_of_local_date(first, zone).millis() / 3_600_000;
-    let to_hour = Timestamp::start_of_local_date(last, zone)
-        .plus_secs(86_400)
-        .millis()
-        / 3_600_000;
-    let hours = all_rows(
-        &state,
-        &session,
-        &lists::RECEIVED_HOURS,
-        vec![
-            Filter::AtLeast("heat_hour", from_hour),
-            Filter::Below("heat_hour", to_hour),
-        ],
-    )
-    .await?;
+    let hours = state
+        .records
+        .hourly(
+            &session.reader(),
+            Hourly::HeatingReceived,
+            Timestamp::start_of_local_date(first, zone),
+            Timestamp::start_of_local_date(last, zone).plus_secs(86_400),
+        )
+        .await?;
     let days = by_day::<1>(zone, &hours, first, last);
     let received = yuan(days.iter().map(|(_, v)| v[0]).sum());
     let points: Vec<(String, i64)> = days.into_iter().map(|(d, v)| (d, v[0])).collect();

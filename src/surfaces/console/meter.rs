@@ -15,7 +15,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 
 use super::heating::{
-    FilterField, IMPORT_LIMIT, all_rows, by_day, date_filter, filtered_page, line_message, upload,
+    FilterField, IMPORT_LIMIT, by_day, date_filter, filtered_page, line_message, upload,
 };
 use super::session::Session;
 use super::table::{Action, Params, TableView};
@@ -27,7 +27,7 @@ use crate::domain::Error;
 use crate::domain::meter::ReadingInput;
 use crate::domain::money::Fen;
 use crate::domain::records::tables::meter as lists;
-use crate::domain::records::{Cell, Filter, Table};
+use crate::domain::records::{Cell, Filter, Hourly, Table};
 use crate::domain::time::Timestamp;
 use crate::surfaces::AppState;
 
@@ -507,22 +507,28 @@ async fn consumption(State(state): State<AppState>, session: Session) -> Page {
     let lang = session.lang;
     let zone = state.settings.zone;
     let (from, to, filters, fields) = date_range(&session, &state, "meter_read_time", false);
-    let (_, _, hour_filters, _) = date_range(&session, &state, "meter_hour", true);
-    let hours = all_rows(&state, &session, &lists::CONSUMPTION_HOURS, hour_filters).await?;
-    let day_of = |row: &Vec<Cell>| {
-        row.first()
-            .and_then(Cell::as_i64)
-            .map(|h| Timestamp::from_millis(h * 3_600_000).local_calendar_date(zone))
-    };
-    let last = to.or_else(|| hours.iter().filter_map(day_of).max());
+    // The chart's days: the ones asked for, else up to the last reading's; at most CHART_DAYS,
+    // read by hour from that window alone.
+    let span = state.records.reading_span().await?;
+    let last = to.or_else(|| span.map(|(_, b)| b.local_calendar_date(zone)));
     let chart = match last {
         Some(last) => {
             let earliest = last - time::Duration::days(CHART_DAYS - 1);
             let first = from
-                .or_else(|| hours.iter().filter_map(day_of).min())
+                .or_else(|| span.map(|(a, _)| a.local_calendar_date(zone)))
                 .unwrap_or(last)
-                .max(earliest);
-            let days = by_day::<2>(zone, &hours, first.min(last), last);
+                .max(earliest)
+                .min(last);
+            let hours = state
+                .records
+                .hourly(
+                    &session.reader(),
+                    Hourly::MeterUse,
+                    Timestamp::start_of_local_date(first, zone),
+                    Timestamp::start_of_local_date(last, zone).plus_secs(86_400),
+                )
+                .await?;
+            let days = by_day::<2>(zone, &hours, first, last);
             let points: Vec<(String, i64)> = days.into_iter().map(|(d, v)| (d, v[1])).collect();
             Some(chart::bars(lang.t("meter_chart_daily"), &points, &|v| {
                 Fen(v).yuan_string()

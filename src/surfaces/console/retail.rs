@@ -331,21 +331,29 @@ fn state_word(lang: Lang, view: &mut TableView, column: usize) {
     }
 }
 
+/// How many parties a form offers in a list; with more, it asks for the code or id typed.
+const CHOICES: usize = 200;
+
+/// The companies to choose from (id, name); empty (a typed id) when there are too many.
 async fn company_choices(state: &AppState) -> crate::domain::Result<Vec<(String, String)>> {
     Ok(state
         .retail
-        .companies()
+        .company_choices(CHOICES)
         .await?
+        .unwrap_or_default()
         .into_iter()
         .map(|c| (c.id, c.name))
         .collect())
 }
 
+/// The enterprises to choose from (credit code, "name (code)"); empty (a typed credit code)
+/// when there are too many.
 async fn enterprise_choices(state: &AppState) -> crate::domain::Result<Vec<(String, String)>> {
     Ok(state
         .retail
-        .enterprises()
+        .enterprise_choices(CHOICES)
         .await?
+        .unwrap_or_default()
         .into_iter()
         .map(|e| {
             let label = format!("{} ({})", e.name, e.credit_code);
@@ -429,13 +437,7 @@ async fn create_company(
 
 async fn company(State(state): State<AppState>, session: Session, Path(id): Path<String>) -> Page {
     session.operator_only()?;
-    let found = state
-        .retail
-        .companies()
-        .await?
-        .into_iter()
-        .find(|c| c.id == id)
-        .ok_or(Fail::NotFound)?;
+    let found = state.retail.company(&id).await?;
     let action = format!("/console/retail/companies/{}", super::percent(&id));
     let mut form = company_form(session.lang, &action, "retail_edit_company");
     form.fields[0].value = found.name;
@@ -550,13 +552,7 @@ async fn enterprise(
     Path(code): Path<String>,
 ) -> Page {
     session.operator_only()?;
-    let found = state
-        .retail
-        .enterprises()
-        .await?
-        .into_iter()
-        .find(|e| e.credit_code == code)
-        .ok_or(Fail::NotFound)?;
+    let found = state.retail.enterprise(&code).await?;
     let action = format!("/console/retail/enterprises/{}", super::percent(&code));
     let mut form = enterprise_form(session.lang, &action, "retail_edit_enterprise", true);
     form.fields[0].value = found.name;
@@ -781,13 +777,7 @@ async fn create_contract(
 
 async fn contract(State(state): State<AppState>, session: Session, Path(id): Path<String>) -> Page {
     session.operator_only()?;
-    let found = state
-        .retail_data
-        .all_contracts()
-        .await?
-        .into_iter()
-        .find(|c| c.contract_id == id)
-        .ok_or(Fail::NotFound)?;
+    let found = state.retail_data.contract(&id).await?;
     let mut form = contract_edit_form(session.lang, &id);
     form.fields[0].value = found.state;
     form.fields[1].value = found.files.join("、");
@@ -1173,8 +1163,10 @@ async fn use_page(state: &AppState, session: &Session, form: Form) -> Page {
         form: Some(form),
         ..Extras::default()
     };
-    let mut choices = vec![(String::new(), lang.t("retail_all").to_owned())];
-    choices.extend(enterprise_choices(state).await?);
+    let mut choices = enterprise_choices(state).await?;
+    if !choices.is_empty() {
+        choices.insert(0, (String::new(), lang.t("retail_all").to_owned()));
+    }
     extras.lookup.push(
         Field::new(lang, "credit_code", "retail_enterprise")
             .value(code.clone().unwrap_or_default())
