@@ -26,3 +26,14 @@ CREATE INDEX iot_commissions_due ON iot_commissions (state, available_at, oid);
 -- The agent tree in its order: each agent, then its dealers.
 CREATE INDEX iot_users_tree ON iot_users ((CASE WHEN kind = 'agent' THEN uid ELSE agent END), kind, uid)
     WHERE kind IN ('agent', 'dealer') AND deleted_at IS NULL;
+-- The commission summary (AF-02) summed from indexes alone: the platform's, a vendor's, an
+-- earner's.
+CREATE INDEX iot_commissions_sums ON iot_commissions (state, amount);
+CREATE INDEX iot_commissions_vendor_sums ON iot_commissions (vid, state, amount);
+DROP INDEX iot_commissions_uid;
+CREATE INDEX iot_commissions_uid ON iot_commissions (uid, state, amount);
+DROP INDEX iot_withdrawals_uid;
+CREATE INDEX iot_withdrawals_uid ON iot_withdrawals (uid, amount);
+CREATE INDEX iot_withdrawals_vendor ON iot_withdrawals (vid, amount);
+-- Articles by channel (the list's first sortable column), ties by id.
+CREATE INDEX retail_articles_channel_id ON retail_articles (channel, id);

@@ -23,6 +23,8 @@ pub enum Kind {
     Time,
     /// 0/1 (or NULL/NOT NULL turned into 0/1 by the column's SQL).
     Flag,
+    /// A party's profile (a JSON object, searched as written), shown as the name in it.
+    Profile,
 }
 
 /// One shown column.
@@ -69,7 +71,10 @@ impl Column {
         self.search = true;
         self
     }
-    /// Searched by this condition (`{}` is the pattern) instead of `LIKE` on its SQL.
+    /// Searched by this condition (`{}` is the pattern) instead of `LIKE` on its SQL: a
+    /// joined table's column by a semi-join on the first table's key (`k.company_id IN (SELECT
+    /// id FROM retail_companies WHERE name LIKE {} ESCAPE '\\')`), read once for the search
+    /// rather than joined for every row, so that the search counts the first table alone.
     pub const fn searched_as(mut self, condition: &'static str) -> Column {
         self.search = true;
         self.search_as = Some(condition);
@@ -259,7 +264,7 @@ fn read_row(listing: &Listing, row: &AnyRow) -> Result<Vec<Value>, Error> {
         .enumerate()
         .map(|(i, c)| {
             Ok(match c.kind {
-                Kind::Text => row
+                Kind::Text | Kind::Profile => row
                     .try_get::<Option<String>, _>(i)?
                     .map_or(Value::Null, Value::Text),
                 Kind::Int | Kind::Fen | Kind::Time | Kind::Flag => row
@@ -306,11 +311,11 @@ fn first_table(from: &str) -> &str {
         .map_or(from, |at| &from[..at])
 }
 
-/// A window deep in a joined listing, cut from its first table before the joins: the joined
+/// The window of a joined listing, cut from its first table before the joins: the joined
 /// tables are then read for the window's rows only, not for every row skipped (2,000 pages
-/// deep, 40,000 lookups a joined table). Only when the conditions and the order name the first
-/// table's columns alone (the order at least one); `None` otherwise, or when there is no join
-/// or nothing to skip.
+/// deep, 40,000 lookups a joined table) or sorted (a sort by a column no index serves joins
+/// every row first). Only when the conditions and the order name the first table's columns
+/// alone (the order at least one); `None` otherwise, or when there is no join.
 fn deferred_join(
     from: &str,
     where_sql: &str,
@@ -319,7 +324,7 @@ fn deferred_join(
     offset: i64,
 ) -> Option<String> {
     let first = first_table(from);
-    if offset == 0 || first.len() == from.len() {
+    if first.len() == from.len() {
         return None;
     }
     let alias = alias_of(first)?;
@@ -499,8 +504,8 @@ mod tests {
                  LIMIT 20 OFFSET 40) o LEFT JOIN users u ON u.id = o.user_id"
             )
         );
-        // A condition or an order on a joined column, an unqualified order, the first page
-        // (nothing skipped), a single table (no join to defer): as written.
+        // A condition or an order on a joined column, an unqualified order, a single table (no
+        // join to defer): as written.
         assert_eq!(
             deferred_join(from, " WHERE u.phone = $1", "o.order_id", 20, 40),
             None
@@ -510,7 +515,6 @@ mod tests {
             None
         );
         assert_eq!(deferred_join(from, "", "created_at", 20, 40), None);
-        assert_eq!(deferred_join(from, "", "o.created_at DESC", 20, 0), None);
         assert_eq!(
             deferred_join("heating_orders o", "", "o.created_at", 20, 40),
             None

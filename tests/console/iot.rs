@@ -228,6 +228,10 @@ async fn operators_see_every_vendor_on_every_page() {
     // The vendor's name is escaped.
     let vendors = op.get("/console/iot/vendors").await;
     assert!(escaped(&vendors.body, "<b>Acme</b>"), "{}", vendors.body);
+    // The CSV carries the name, not the profile it is read from.
+    let csv = op.get("/console/iot/vendors?format=csv").await;
+    assert!(csv.body.contains("<b>Acme</b>"), "{}", csv.body);
+    assert!(!csv.body.contains("\"name\""), "{}", csv.body);
 
     // Search, filter, sort, paging and CSV, in SQL.
     let found = op.get("/console/iot/devices?q=ACME").await;
@@ -686,4 +690,46 @@ async fn members_cannot_sign_in_and_changes_need_the_csrf_value() {
         .await
         .expect("sent");
     assert_eq!(anon.status(), 303);
+}
+
+#[tokio::test]
+async fn agents_withdraw_from_the_console_and_see_why_not() {
+    let (app, _) = setup().await;
+    let agent = sign_in(&app, "iot", "dochen_agent", "agent123").await;
+    let page = agent.get("/console/iot/withdrawals").await;
+    assert!(page.has("id=\"withdraw\""), "{}", page.body);
+    let back = "/console/iot/withdrawals";
+    // An amount that is no sum of money: refused, with the field's message.
+    let bad = agent
+        .post("/console/iot/withdrawals", back, &[("amount", "lots")])
+        .await;
+    assert_eq!(bad.status, 303, "{}", bad.body);
+    let (ok, text) = bad.flash().expect("a message");
+    assert!(!ok && text.contains("amount"), "{text}");
+    // Nothing available yet (commissions become available a week after the order is received).
+    let none = agent
+        .post("/console/iot/withdrawals", back, &[("amount", "")])
+        .await;
+    let (ok, text) = none.flash().expect("a message");
+    assert!(!ok && text.contains("no available commission"), "{text}");
+    assert!(
+        agent
+            .get("/console/iot/withdrawals")
+            .await
+            .has("<b class=\"total\">0</b>")
+    );
+
+    // A vendor earns no commissions: no form, and the domain refuses one posted anyway.
+    let dochen = sign_in(&app, "iot", "dochen", "dochen123").await;
+    assert!(
+        !dochen
+            .get("/console/iot/withdrawals")
+            .await
+            .has("id=\"withdraw\"")
+    );
+    let refused = dochen
+        .post("/console/iot/withdrawals", back, &[("amount", "1")])
+        .await;
+    let (ok, text) = refused.flash().expect("a message");
+    assert!(!ok && text.contains("earn no commissions"), "{text}");
 }

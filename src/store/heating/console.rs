@@ -46,7 +46,9 @@ pub const ACCOUNTS: Listing = Listing {
         Column::text("heat_real_name", "a.real_name").searched(),
         Column::text("address", "a.address").searched(),
         Column::of("heat_area", "a.heating_area_centi", Kind::Fen),
-        Column::text("heat_bound_phone", "COALESCE(u.phone, '')").searched(),
+        Column::text("heat_bound_phone", "COALESCE(u.phone, '')").searched_as(
+            "a.bound_user_id IN (SELECT id FROM users WHERE phone LIKE {} ESCAPE '\\')",
+        ),
         Column::of("heat_bound_at", "a.bound_at", Kind::Time),
     ],
     order: "a.heat_account",
@@ -80,7 +82,8 @@ pub const ORDERS: Listing = Listing {
     columns: &[
         Column::text("heat_order_id", "o.order_id").searched(),
         Column::text("heat_account", "o.heat_account").searched(),
-        Column::text("phone", "COALESCE(u.phone, '')").searched(),
+        Column::text("phone", "COALESCE(u.phone, '')")
+            .searched_as("o.user_id IN (SELECT id FROM users WHERE phone LIKE {} ESCAPE '\\')"),
         Column::of("amount", "o.amount", Kind::Fen),
         Column::text("status", "o.status"),
         Column::text("heat_gateway", "o.gateway"),

@@ -5,7 +5,7 @@
 //! dealer, owner), so that the domain's `Records` shows a vendor, agent or dealer only the
 //! rows in its range (`Scope::range_of`). A party's name lives in its JSON profile, which no
 //! portable SQL reads: the tables carry the profile text (searched, so a name is found) and
-//! the console shows the name read from it.
+//! the console shows (and exports) the name read from it ([`Kind::Profile`]).
 
 use crate::store::records::{Column, Kind, Listing, RangeColumns};
 
@@ -44,7 +44,9 @@ pub const VENDORS: Listing = Listing {
         Column::text("id", "u.uid").searched(),
         Column::text("iot_code", "u.code").searched(),
         Column::text("username", "u.login").searched(),
-        Column::text("name", "u.profile").searched().unsorted(),
+        Column::of("name", "u.profile", Kind::Profile)
+            .searched()
+            .unsorted(),
         Column::text("mobile", "u.mobile").searched(),
         Column::of("state", "u.state", Kind::Int),
         Column::of("iot_registered", "u.reg_at", Kind::Time),
@@ -71,14 +73,17 @@ pub const AGENTS: Listing = Listing {
         Column::text("type", "u.kind"),
         Column::text("id", "u.uid").searched(),
         Column::text("username", "u.login").searched(),
-        Column::text("name", "u.profile").searched().unsorted(),
+        Column::of("name", "u.profile", Kind::Profile)
+            .searched()
+            .unsorted(),
         Column::text("mobile", "u.mobile").searched(),
         Column::text("vendor", "u.vid").searched(),
         Column::of("state", "u.state", Kind::Int),
         Column::of("iot_registered", "u.reg_at", Kind::Time),
     ],
     order: "CASE WHEN u.kind = 'agent' THEN u.uid ELSE u.agent END, u.kind, u.uid",
-    key: "u.uid",
+    // Unique (the id is); ties after a sort by the tree follow the tree's index.
+    key: "u.kind, u.uid",
     range: RangeColumns {
         vendor: Some("u.vid"),
         agent: Some("CASE WHEN u.kind = 'agent' THEN u.uid ELSE u.agent END"),
@@ -94,7 +99,9 @@ pub const MEMBERS: Listing = Listing {
     columns: &[
         Column::text("id", "u.uid").searched(),
         Column::text("mobile", "u.mobile").searched(),
-        Column::text("name", "u.profile").searched().unsorted(),
+        Column::of("name", "u.profile", Kind::Profile)
+            .searched()
+            .unsorted(),
         Column::of("state", "u.state", Kind::Int),
         Column::text("iot_referrer", "u.rid"),
         Column::text("vendor", "u.vid").searched(),

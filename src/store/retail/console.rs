@@ -57,7 +57,9 @@ pub const USERS: Listing = Listing {
     columns: &[
         Column::text("id", "u.id").unsorted(),
         Column::text("phone", "u.phone").searched(),
-        Column::text("retail_enterprise", "COALESCE(e.name, '')").searched(),
+        Column::text("retail_enterprise", "COALESCE(e.name, '')").searched_as(
+            "u.enterprise_code IN (SELECT credit_code FROM retail_enterprises WHERE name LIKE {} ESCAPE '\\')",
+        ),
         Column::text("retail_credit_code", "u.enterprise_code").searched(),
         Column::text("retail_company", "c.name"),
         Column::of("retail_bound_at", "u.bound_at", Kind::Time),
@@ -82,8 +84,12 @@ pub const CONTRACTS: Listing = Listing {
     columns: &[
         Column::text("retail_contract_id", "k.contract_id").searched(),
         Column::text("title", "k.title").searched(),
-        Column::text("retail_enterprise", "e.name").searched(),
-        Column::text("retail_company", "c.name").searched(),
+        Column::text("retail_enterprise", "e.name").searched_as(
+            "k.enterprise_code IN (SELECT credit_code FROM retail_enterprises WHERE name LIKE {} ESCAPE '\\')",
+        ),
+        Column::text("retail_company", "c.name").searched_as(
+            "k.company_id IN (SELECT id FROM retail_companies WHERE name LIKE {} ESCAPE '\\')",
+        ),
         Column::text("state", "k.state"),
         Column::of("retail_elec_number", "k.elec_number", Kind::Int),
         Column::text("retail_sign_date", "k.sign_date"),
@@ -106,7 +112,9 @@ pub const BILLS: Listing = Listing {
     filter: "",
     columns: &[
         Column::text("id", "b.id").searched(),
-        Column::text("retail_enterprise", "COALESCE(e.name, '')").searched(),
+        Column::text("retail_enterprise", "COALESCE(e.name, '')").searched_as(
+            "b.enterprise_code IN (SELECT credit_code FROM retail_enterprises WHERE name LIKE {} ESCAPE '\\')",
+        ),
         Column::text("retail_credit_code", "b.enterprise_code").searched(),
         Column::text("retail_bill_date", "b.bill_date"),
         Column::text("retail_elec_use_date", "b.elec_use_date"),
@@ -210,7 +218,9 @@ pub const MONTHLY_USE: Listing = Listing {
     from: "retail_monthly_use m JOIN retail_enterprises e ON e.credit_code = m.enterprise_code",
     filter: "",
     columns: &[
-        Column::text("retail_enterprise", "e.name").searched(),
+        Column::text("retail_enterprise", "e.name").searched_as(
+            "m.enterprise_code IN (SELECT credit_code FROM retail_enterprises WHERE name LIKE {} ESCAPE '\\')",
+        ),
         Column::text("retail_credit_code", "m.enterprise_code").searched(),
         Column::of("retail_year", "m.year", Kind::Int),
         Column::of("retail_month", "m.month", Kind::Int),

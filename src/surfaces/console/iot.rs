@@ -48,7 +48,7 @@ pub fn routes() -> Router<AppState> {
         .route("/iot/tickets/{tid}", get(objects::ticket))
         .route("/iot/tickets/{tid}/act", post(objects::ticket_act))
         .route("/iot/commissions", get(commissions))
-        .route("/iot/withdrawals", get(withdrawals))
+        .route("/iot/withdrawals", get(withdrawals).post(withdraw))
 }
 
 /// The tabs of the platform (and operators), then everyone else's (no vendors' list).
@@ -118,6 +118,8 @@ struct ListView {
     chips: Vec<Chip>,
     figures: Vec<Figure>,
     table: TableView,
+    /// The withdrawal form (an agent's or a dealer's withdrawals page).
+    withdraw: bool,
 }
 
 /// A filter by a query parameter: its name, the column it filters, whether its values are
@@ -136,6 +138,7 @@ struct Spec {
     csv: &'static str,
     chips: Option<Chips>,
     figures: Vec<Figure>,
+    withdraw: bool,
 }
 
 /// A list page of the area (or its CSV with `?format=csv`), in the reader's range.
@@ -199,6 +202,7 @@ async fn list(
             chips,
             figures: spec.figures,
             table: view.finish(),
+            withdraw: spec.withdraw,
         },
     ))
 }
@@ -210,16 +214,6 @@ pub fn name_of(profile: &str) -> String {
         .and_then(|v| v.as_str())
         .unwrap_or("")
         .to_owned()
-}
-
-/// Shows the name read from the profile in column `i` of each row.
-fn names(view: &mut TableView, i: usize) {
-    for row in &mut view.rows {
-        let name = name_of(row.text(i));
-        if let Some(cell) = row.cells.get_mut(i) {
-            cell.text = name;
-        }
-    }
 }
 
 /// Makes column `i` of each row a link to `prefix` and its value.
@@ -259,6 +253,7 @@ async fn devices(State(state): State<AppState>, session: Session) -> Page {
         csv: "iot-devices",
         chips: Some(Chips("online", "iot_online", true, ONLINE)),
         figures: Vec::new(),
+        withdraw: false,
     };
     list(&state, &session, spec, |view| {
         links(view, 0, "/console/iot/devices/");
@@ -296,8 +291,9 @@ async fn vendors(State(state): State<AppState>, session: Session) -> Page {
         csv: "iot-vendors",
         chips: None,
         figures: Vec::new(),
+        withdraw: false,
     };
-    list(&state, &session, spec, |view| names(view, 3)).await
+    list(&state, &session, spec, |_| {}).await
 }
 
 async fn agents(State(state): State<AppState>, session: Session) -> Page {
@@ -308,9 +304,9 @@ async fn agents(State(state): State<AppState>, session: Session) -> Page {
         csv: "iot-agents",
         chips: None,
         figures: Vec::new(),
+        withdraw: false,
     };
     list(&state, &session, spec, |view| {
-        names(view, 4);
         for row in &mut view.rows {
             let dealer = row.text(1) == "dealer";
             if let Some(cell) = row.cells.get_mut(1) {
@@ -332,8 +328,9 @@ async fn members(State(state): State<AppState>, session: Session) -> Page {
         csv: "iot-members",
         chips: None,
         figures: Vec::new(),
+        withdraw: false,
     };
-    list(&state, &session, spec, |view| names(view, 2)).await
+    list(&state, &session, spec, |_| {}).await
 }
 
 const ORDER_STATES: &[(&str, &str)] = &[
@@ -356,6 +353,7 @@ async fn orders(State(state): State<AppState>, session: Session) -> Page {
         csv: "iot-orders",
         chips: Some(Chips("state", "state", false, ORDER_STATES)),
         figures: Vec::new(),
+        withdraw: false,
     };
     list(&state, &session, spec, |view| {
         links(view, 0, "/console/iot/orders/");
@@ -391,6 +389,7 @@ async fn tickets(State(state): State<AppState>, session: Session) -> Page {
         csv: "iot-tickets",
         chips: Some(Chips("status", "status", true, TICKET_STATES)),
         figures: Vec::new(),
+        withdraw: false,
     };
     list(&state, &session, spec, |view| {
         links(view, 0, "/console/iot/tickets/");
@@ -460,6 +459,7 @@ async fn commissions(State(state): State<AppState>, session: Session) -> Page {
         csv: "iot-commissions",
         chips: Some(Chips("state", "state", false, COMMISSION_STATES)),
         figures,
+        withdraw: false,
     };
     list(&state, &session, spec, |view| {
         links(view, 0, "/console/iot/orders/");
@@ -485,8 +485,44 @@ async fn withdrawals(State(state): State<AppState>, session: Session) -> Page {
         csv: "iot-withdrawals",
         chips: None,
         figures: Vec::new(),
+        // Agents and dealers withdraw what they earned (AF-03); the platform and vendors earn
+        // none, operators act as the platform.
+        withdraw: session
+            .iot_caller()
+            .is_some_and(|c| matches!(c.role, Role::Agent | Role::Dealer)),
     };
     list(&state, &session, spec, |_| {}).await
+}
+
+/// `POST /console/iot/withdrawals` `amount` (yuan, two decimals at most; empty for all that is
+/// available): an agent's or a dealer's withdrawal (AF-03), its result or refusal (nothing
+/// available, too soon after the last, more than available) shown on the page.
+async fn withdraw(
+    State(state): State<AppState>,
+    session: Session,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Page {
+    let fields = super::posted(&session, &headers, &body)?;
+    let amount = match fields.text("amount") {
+        "" => Ok(None),
+        text => crate::domain::money::Fen::parse_yuan(text)
+            .filter(|f| f.0 > 0)
+            .map(Some)
+            .ok_or_else(|| {
+                crate::domain::Error::invalid(
+                    "amount",
+                    "amount is a positive sum in yuan, two decimals at most",
+                )
+            }),
+    };
+    let result = state
+        .iot
+        .orders
+        .withdraw(&caller(&session), crate::domain::iot::Input::from(amount))
+        .await
+        .map(|_| ());
+    Ok(super::done(session.lang, &fields, result))
 }
 
 pub const WORDS: &[(&str, &str, &str)] = &[
@@ -498,6 +534,13 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("iot_tickets", "工单", "Tickets"),
     ("iot_commissions", "佣金", "Commissions"),
     ("iot_withdrawals", "提现", "Withdrawals"),
+    ("iot_withdraw", "申请提现", "Withdraw"),
+    ("iot_withdraw_amount", "提现金额（元）", "Amount (yuan)"),
+    (
+        "iot_withdraw_all",
+        "留空则提取全部可提佣金",
+        "Empty: all that is available",
+    ),
     ("iot_all", "全部", "All"),
     ("iot_online", "在线", "Online"),
     ("iot_offline", "离线", "Offline"),

@@ -289,6 +289,7 @@ pub fn show(lang: Lang, zone: Zone, kind: Kind, v: &Cell) -> String {
         (Kind::Fen, Cell::Int(f)) => Fen(*f).yuan_string(),
         (Kind::Time, Cell::Int(ms)) => Timestamp::from_millis(*ms).local_datetime(zone),
         (Kind::Flag, Cell::Int(b)) => lang.t(if *b != 0 { "yes" } else { "no" }).to_owned(),
+        (Kind::Profile, Cell::Text(t)) => super::iot::name_of(t),
         (_, Cell::Int(i)) => i.to_string(),
         (_, Cell::Text(t)) => t.clone(),
     }
