@@ -434,3 +434,59 @@ async fn iot_accounts_are_refused_and_a_post_without_csrf_changes_nothing() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn operators_add_a_settlement_bill_and_see_a_bad_figure_next_to_its_field() {
+    let (app, console) = demo_app().await;
+    let back = "/console/retail/bills";
+    let page = console.get(back).await;
+    assert!(page.has("id=\"bill-form\""), "{}", page.body);
+    let mut fields = vec![
+        ("credit_code", "91440400MA4UJ7Q0X5"),
+        ("id", "SB-CONSOLE-1"),
+        ("date", "2026-11-30"),
+        ("elec_use_date", "2026-10-01"),
+        ("user_benefits", "30.5"),
+        ("settle_number", "30"),
+        ("actual_elec_use", "30"),
+        ("declare_elec_number", "5000"),
+        ("decompose_elec_number", "28"),
+        ("consultation_earn", "198"),
+        ("assign_elec_number", "0"),
+        ("bid_income", "-100"),
+        ("check_elec_number", "500"),
+        ("check_bill", "lots"),
+    ];
+    let refused = console.post(back, back, &fields).await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused.has("id=\"err-check_bill\""), "{}", refused.body);
+    assert!(
+        app.state
+            .retail_data
+            .settlement_bill("SB-CONSOLE-1")
+            .await
+            .is_err(),
+        "nothing written"
+    );
+    fields.last_mut().expect("check_bill").1 = "28.34";
+    let ok = console.post(back, back, &fields).await;
+    assert_eq!(ok.status, 303, "{}", ok.body);
+    assert_eq!(ok.flash(), Some((true, "操作成功".into())));
+    let bill = app
+        .state
+        .retail_data
+        .settlement_bill("SB-CONSOLE-1")
+        .await
+        .expect("created");
+    assert!(bill.confirmer.is_none(), "a new bill is unconfirmed");
+    let list = console.get("/console/retail/bills?q=SB-CONSOLE").await;
+    assert!(
+        list.has("SB-CONSOLE-1") && list.has("确认账单"),
+        "{}",
+        list.body
+    );
+    // The same number again: a conflict, shown on the page.
+    let again = console.post(back, back, &fields).await;
+    assert_eq!(again.status, 409, "{}", again.body);
+    app.stop().await;
+}

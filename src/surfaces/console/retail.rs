@@ -22,6 +22,7 @@ use crate::domain::Error;
 use crate::domain::money::fixed_string;
 use crate::domain::records::tables::retail as listings;
 use crate::domain::records::{Cell, Filter, Table};
+use crate::domain::retail::data::BILL_FIGURES;
 use crate::surfaces::AppState;
 
 const AREA: &str = "area_retail";
@@ -57,7 +58,7 @@ pub fn routes() -> Router<AppState> {
             "/retail/contracts/{id}",
             get(contract).post(update_contract),
         )
-        .route("/retail/bills", get(bills))
+        .route("/retail/bills", get(bills).post(create_bill))
         .route("/retail/bills/{id}/confirm", post(confirm_bill))
         .route("/retail/feedback", get(feedback))
         .route("/retail/feedback/{id}/picture", get(picture))
@@ -814,8 +815,79 @@ async fn update_contract(
 
 // --- settlement bills ------------------------------------------------------------------------
 
+/// The form that adds a settlement bill (as `POST /admin/v1/retail/bills` does): the
+/// enterprise, the bill's number (optional: one is drawn), its dates, the user's benefit in
+/// yuan and the nine figures in the document's order (four decimals at most).
+async fn bill_form(state: &AppState, lang: Lang) -> Result<Form, Fail> {
+    let mut fields = vec![
+        Field::new(lang, "credit_code", "retail_enterprise")
+            .choices(enterprise_choices(state).await?),
+        Field::new(lang, "id", "retail_bill_number"),
+        Field::new(lang, "date", "retail_bill_date"),
+        Field::new(lang, "elec_use_date", "retail_elec_use_date"),
+        Field::new(lang, "user_benefits", "retail_user_benefits"),
+    ];
+    for (name, word) in BILL_FIGURES.iter().zip(BILL_FIGURE_WORDS) {
+        fields.push(Field::new(lang, name, word).value("0"));
+    }
+    Ok(Form::new(
+        lang,
+        "bill-form",
+        "/console/retail/bills",
+        "retail_new_bill",
+        fields,
+    )
+    .mark())
+}
+
+/// The words of [`BILL_FIGURES`], in order.
+const BILL_FIGURE_WORDS: [&str; 9] = [
+    "retail_settle_number",
+    "retail_actual_elec_use",
+    "retail_declare_elec_number",
+    "retail_decompose_elec_number",
+    "retail_consultation_earn",
+    "retail_assign_elec_number",
+    "retail_bid_income",
+    "retail_check_elec_number",
+    "retail_check_bill",
+];
+
 async fn bills(State(state): State<AppState>, session: Session) -> Page {
     session.operator_only()?;
+    let form = bill_form(&state, session.lang).await?;
+    bills_page(&state, &session, form).await
+}
+
+async fn create_bill(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Page {
+    session.operator_only()?;
+    let fields = posted(&session, &headers, &body)?;
+    let input = crate::domain::retail::data::BillInput {
+        id: Some(fields.text("id").to_owned()).filter(|s| !s.is_empty()),
+        credit_code: fields.text("credit_code").to_owned(),
+        date: fields.text("date").to_owned(),
+        elec_use_date: fields.text("elec_use_date").to_owned(),
+        user_benefits: fields.text("user_benefits").to_owned(),
+        figures: BILL_FIGURES.map(|name| fields.text(name).to_owned()),
+    };
+    let result = state
+        .retail_data
+        .create_settlement_bill(&input)
+        .await
+        .map(|_| ());
+    let form = bill_form(&state, session.lang).await?;
+    settle(&session, &fields, result, form, |f| {
+        bills_page(&state, &session, f)
+    })
+    .await
+}
+
+async fn bills_page(state: &AppState, session: &Session, form: Form) -> Page {
     let lang = session.lang;
     let params = Params::of(&session.uri);
     let wanted = params
@@ -826,7 +898,10 @@ async fn bills(State(state): State<AppState>, session: Session) -> Page {
         .iter()
         .map(|s| Filter::Equals("state", Cell::Text(s.clone())))
         .collect();
-    let mut extras = Extras::default();
+    let mut extras = Extras {
+        form: Some(form),
+        ..Extras::default()
+    };
     extras.lookup.push(
         Field::new(lang, "state", "state")
             .value(wanted.clone().unwrap_or_default())
@@ -841,8 +916,8 @@ async fn bills(State(state): State<AppState>, session: Session) -> Page {
     );
     mark_lookup(&mut extras);
     page(
-        &state,
-        &session,
+        state,
+        session,
         "retail_tab_bills",
         &listings::BILLS,
         filters,
@@ -1311,6 +1386,23 @@ pub const WORDS: &[(&str, &str, &str)] = &[
         "User benefit (yuan)",
     ),
     ("retail_settle_number", "结算电量", "Settled kWh"),
+    ("retail_new_bill", "新增结算账单", "New settlement bill"),
+    (
+        "retail_bill_number",
+        "账单编号（留空自动生成）",
+        "Bill number (empty: drawn)",
+    ),
+    ("retail_actual_elec_use", "实际用电量", "Actual use (kWh)"),
+    ("retail_declare_elec_number", "申报电量", "Declared kWh"),
+    ("retail_decompose_elec_number", "分解电量", "Allocated kWh"),
+    (
+        "retail_consultation_earn",
+        "协商收益",
+        "Negotiated earnings",
+    ),
+    ("retail_assign_elec_number", "分配电量", "Assigned kWh"),
+    ("retail_bid_income", "竞价收益", "Bidding income"),
+    ("retail_check_elec_number", "考核电量", "Deviation kWh"),
     ("retail_check_bill", "考核电费", "Deviation fee"),
     ("retail_confirmer", "确认人", "Confirmed by"),
     ("retail_confirm_date", "确认日期", "Confirmed on"),
