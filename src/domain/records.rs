@@ -217,22 +217,19 @@ impl Records {
             return Ok(Vec::new());
         }
         let (from, to) = (from.millis(), to.millis());
-        let rows: Vec<Vec<i64>> = match what {
+        let cells = |row: &[i64]| row.iter().copied().map(Value::Int).collect();
+        Ok(match what {
             Hourly::MeterUse => tables::meter::use_by_hour(&self.store, from, to)
                 .await?
-                .into_iter()
-                .map(Vec::from)
+                .iter()
+                .map(|r| cells(r))
                 .collect(),
             Hourly::HeatingReceived => tables::heating::received_by_hour(&self.store, from, to)
                 .await?
-                .into_iter()
-                .map(Vec::from)
+                .iter()
+                .map(|r| cells(r))
                 .collect(),
-        };
-        Ok(rows
-            .into_iter()
-            .map(|r| r.into_iter().map(Value::Int).collect())
-            .collect())
+        })
     }
 
     /// When the first and the last applied meter readings were taken, if any.

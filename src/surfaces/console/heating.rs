@@ -1126,5 +1126,4 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ),
     ("heat_bad_season", "供暖季无效", "Not a heating season"),
     ("heat_bill_count", "笔数", "Bills"),
-    ("heat_hour", "小时", "Hour"),
 ];

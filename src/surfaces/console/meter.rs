@@ -574,7 +574,6 @@ pub const WORDS: &[(&str, &str, &str)] = &[
     ("meter_last_reading", "上次读数", "Last reading"),
     ("meter_reading", "本次读数", "Reading"),
     ("meter_used", "用量", "Used"),
-    ("meter_hour", "小时", "Hour"),
     ("meter_from", "开始日期", "From"),
     ("meter_to", "结束日期", "To"),
     (
