@@ -8,6 +8,7 @@ way in the same run.
 
 Usage: console_pages.py BASE BASELINE_URL [REPEAT]
 """
+import html as markup
 import http.client
 import re
 import statistics
@@ -87,7 +88,15 @@ for path in order:
             href = sort.group(1).replace("&amp;", "&")
             variants.append((path + " sorted", href + "&order=desc" if "order=" not in href else href.replace("order=asc", "order=desc")))
         if 'type="search"' in html:
+            # A short text many rows contain, and a value of the list's first row (what an
+            # operator looks up: an order number, a phone, a name), which few rows contain.
             variants.append((path + " searched", path + "?q=12"))
+            body = html.split("<tbody>", 1)[-1]
+            cell = re.search(r'<td[^>]*>(?:<a [^>]*>)?([^<]{3,})<', body)
+            if cell:
+                value = markup.unescape(cell.group(1)).strip()[:20]
+                variants.append((path + " searched a value",
+                                 path + "?q=" + urllib.parse.quote(value)))
         variants.append((path + " page 2000", path + "?page=2000"))
 
 

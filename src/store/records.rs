@@ -8,7 +8,67 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::store::{Error, Store};
+use crate::store::{Backend, Error, Store};
+
+/// The columns each table's search index holds (migration 0023): on SQLite an FTS5 table
+/// `<table>_fts` with the trigram tokenizer, on PostgreSQL a pg_trgm GIN index on each column.
+/// A search of [`INDEXED_SEARCH`] characters or more in these columns is looked up in it instead
+/// of reading every row. A test checks every searched column of every listing is here.
+pub const SEARCH_INDEX: &[(&str, &[&str])] = &[
+    ("users", &["phone", "nickname", "real_name"]),
+    ("heat_accounts", &["heat_account", "real_name", "address"]),
+    (
+        "heating_bills",
+        &["bill_id", "heat_account", "heating_season"],
+    ),
+    (
+        "heating_orders",
+        &["order_id", "heat_account", "transaction_id"],
+    ),
+    ("meter_api_accounts", &["admin_user_name"]),
+    (
+        "meter_households",
+        &["user_code", "user_name", "admin_user_name", "address"],
+    ),
+    ("meters", &["user_code"]),
+    (
+        "meter_recharges",
+        &["out_trade_no", "admin_user_name", "user_code"],
+    ),
+    ("meter_consumptions", &["table_no"]),
+    ("retail_companies", &["name", "services"]),
+    (
+        "retail_enterprises",
+        &["credit_code", "name", "contact_phone"],
+    ),
+    ("retail_users", &["phone", "enterprise_code"]),
+    ("retail_contracts", &["contract_id", "title"]),
+    ("retail_bills", &["id", "enterprise_code"]),
+    ("retail_feedback", &["content", "contact"]),
+    ("retail_articles", &["title", "author"]),
+    ("retail_guide", &["question"]),
+    ("retail_monthly_use", &["enterprise_code"]),
+    ("charging_users", &["username"]),
+    ("charging_records", &["username", "number", "pile"]),
+    (
+        "iot_users",
+        &["uid", "code", "login", "profile", "mobile", "vid"],
+    ),
+    ("iot_devices", &["did", "uid", "vid"]),
+    ("iot_orders", &["oid", "uid", "vid"]),
+    ("iot_tickets", &["tid", "detail", "device_id", "order_id"]),
+    ("iot_commissions", &["oid", "uid"]),
+    ("iot_withdrawals", &["wid", "uid"]),
+];
+
+/// The shortest search a trigram index serves; a shorter one reads the rows.
+pub const INDEXED_SEARCH: usize = 3;
+
+fn indexed(table: &str, column: &str) -> bool {
+    SEARCH_INDEX
+        .iter()
+        .any(|(t, columns)| *t == table && columns.contains(&column))
+}
 
 /// How a column's value is read and shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,10 +97,8 @@ pub struct Column {
     pub kind: Kind,
     /// A search looks in it (text columns only).
     pub search: bool,
-    /// How a search looks in it, when not by `LIKE` on its SQL: a condition with `{}` where
-    /// the pattern goes (such as a semi-join on another table's column, so that the search
-    /// needs no join for each row).
-    pub search_as: Option<&'static str>,
+    /// Searched in another table's column, by a semi-join on a key, instead of in its own.
+    pub search_in: Option<Via>,
     /// It may be sorted by.
     pub sort: bool,
 }
@@ -52,7 +110,7 @@ impl Column {
             sql,
             kind: Kind::Text,
             search: false,
-            search_as: None,
+            search_in: None,
             sort: true,
         }
     }
@@ -62,7 +120,7 @@ impl Column {
             sql,
             kind,
             search: false,
-            search_as: None,
+            search_in: None,
             sort: true,
         }
     }
@@ -71,13 +129,23 @@ impl Column {
         self.search = true;
         self
     }
-    /// Searched by this condition (`{}` is the pattern) instead of `LIKE` on its SQL: a
-    /// joined table's column by a semi-join on the first table's key (`k.company_id IN (SELECT
-    /// id FROM retail_companies WHERE name LIKE {} ESCAPE '\\')`), read once for the search
-    /// rather than joined for every row, so that the search counts the first table alone.
-    pub const fn searched_as(mut self, condition: &'static str) -> Column {
+    /// Searched in a joined table's column by a semi-join on the first table's key (`key IN
+    /// (SELECT id FROM table WHERE column LIKE ..)`), read once for the search rather than
+    /// joined for every row, so that the search counts the first table alone.
+    pub const fn searched_in(
+        mut self,
+        key: &'static str,
+        table: &'static str,
+        id: &'static str,
+        column: &'static str,
+    ) -> Column {
         self.search = true;
-        self.search_as = Some(condition);
+        self.search_in = Some(Via {
+            key,
+            table,
+            id,
+            column,
+        });
         self
     }
     /// Not sortable (an expression no index helps and no user orders by).
@@ -85,6 +153,16 @@ impl Column {
         self.sort = false;
         self
     }
+}
+
+/// Another table's column a search looks in: the rows whose `key` is the `id` of a row of
+/// `table` whose `column` matches.
+#[derive(Debug, Clone, Copy)]
+pub struct Via {
+    pub key: &'static str,
+    pub table: &'static str,
+    pub id: &'static str,
+    pub column: &'static str,
 }
 
 /// The columns that place an object in the IoT platform's ranges.
@@ -169,6 +247,8 @@ pub struct Select {
 #[derive(Debug, Clone, Default)]
 pub struct Rows {
     pub total: i64,
+    /// More rows than `total` match (a search counted up to [`SEARCH_COUNT`]).
+    pub at_least: bool,
     pub rows: Vec<Vec<Value>>,
 }
 
@@ -177,30 +257,197 @@ enum Bound {
     Int(i64),
 }
 
-fn where_clause(listing: &Listing, select: &Select) -> (String, Vec<Bound>) {
+/// How a search looks in one part of a listing (its own searched columns, or one other table's
+/// column it searches by a key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Look {
+    /// The part's matching rows looked up in its table's FTS5 trigram index and read once:
+    /// for a text of [`INDEXED_SEARCH`] characters or more that few rows contain.
+    Index,
+    /// `LIKE '%text%'`, another table's column by a semi-join (read once): PostgreSQL, whose
+    /// trigram indexes serve `LIKE` itself.
+    Like,
+    /// `LIKE '%text%'` on each row as it is read, another table's column through the listing's
+    /// own join: a text many rows contain (or too short for the index), so that a page is found
+    /// after reading a few rows in order, rather than after collecting every match.
+    Row,
+}
+
+/// The parts of a listing a search looks in: (table, columns); the first table's own columns
+/// first (when it has any), then each other table's column, in the listing's order.
+fn search_parts(listing: &Listing) -> Vec<(&'static str, Vec<&'static str>)> {
+    let first = first_table(listing.from);
+    let table = first.split_whitespace().next().unwrap_or(first);
+    let searched = listing.columns.iter().filter(|c| c.search);
+    let own: Vec<&str> = searched
+        .clone()
+        .filter(|c| c.search_in.is_none())
+        .map(|c| bare(searched_column(c.sql)))
+        .collect();
+    let mut parts = Vec::new();
+    if !own.is_empty() {
+        parts.push((table, own));
+    }
+    parts.extend(
+        searched
+            .filter_map(|c| c.search_in)
+            .map(|v| (v.table, vec![v.column])),
+    );
+    parts
+}
+
+/// A part of a search whose index finds more rows than this is searched row by row.
+const SPARSE: i64 = 1000;
+
+/// How a search looks in each part of a listing ([`search_parts`]). On SQLite each indexed part
+/// asks its FTS5 index for at most [`SPARSE`] + 1 rows: when it finds no more, the part is
+/// looked up; otherwise a page is found sooner by reading rows in order.
+async fn plan(store: &Store, listing: &Listing, text: &str) -> Result<Vec<Look>, Error> {
+    let parts = search_parts(listing);
+    if store.backend() == Backend::Postgres {
+        return Ok(vec![Look::Like; parts.len()]);
+    }
+    let mut looks = Vec::with_capacity(parts.len());
+    for (table, columns) in &parts {
+        let mut look = Look::Row;
+        if text.chars().count() >= INDEXED_SEARCH && columns.iter().all(|c| indexed(table, c)) {
+            let sql = format!(
+                "SELECT COUNT(*) FROM (SELECT rowid FROM {table}_fts WHERE {table}_fts MATCH $1 \
+                 LIMIT {})",
+                SPARSE + 1
+            );
+            let found: i64 = sqlx::query_scalar(&sql)
+                .bind(phrase(columns, text))
+                .fetch_one(store.pool())
+                .await?;
+            if found <= SPARSE {
+                look = Look::Index;
+            }
+        }
+        looks.push(look);
+    }
+    Ok(looks)
+}
+
+/// The condition a search puts on a listing's rows: one of its searched columns contains the
+/// text, each part looked in as `looks` says ([`plan`]). The index is an exact,
+/// case-insensitive substring match, as `LIKE` is on SQLite; a `LIKE` pattern's `%`, `_` and
+/// `\` match only themselves.
+fn search_condition(
+    listing: &Listing,
+    text: &str,
+    looks: &[Look],
+    binds: &mut Vec<Bound>,
+) -> Option<String> {
+    let searched: Vec<&Column> = listing.columns.iter().filter(|c| c.search).collect();
+    if searched.is_empty() {
+        return None;
+    }
+    let first = first_table(listing.from);
+    let table = first.split_whitespace().next().unwrap_or(first);
+    let rowid = alias_of(first).map_or_else(|| "rowid".to_owned(), |a| format!("{a}.rowid"));
+    let mut looks = looks.iter().copied();
+    let mut like = None;
+    // The rows the indexes find, as one set of the first table's rowids (a set looked up row by
+    // row, where conditions joined by OR would read every row to test each).
+    let mut found = Vec::new();
+    let mut any = Vec::new();
+    let own: Vec<&str> = searched
+        .iter()
+        .filter(|c| c.search_in.is_none())
+        .map(|c| searched_column(c.sql))
+        .collect();
+    if !own.is_empty() {
+        if looks.next() == Some(Look::Index) {
+            let names: Vec<&str> = own.iter().map(|c| bare(c)).collect();
+            binds.push(Bound::Text(phrase(&names, text)));
+            found.push(format!(
+                "SELECT rowid FROM {table}_fts WHERE {table}_fts MATCH ${}",
+                binds.len()
+            ));
+        } else {
+            let n = like_bound(&mut like, binds, text);
+            any.extend(own.iter().map(|c| format!("{c} LIKE ${n} ESCAPE '\\'")));
+        }
+    }
+    for c in searched.iter().filter(|c| c.search_in.is_some()) {
+        let Some(via) = c.search_in else { continue };
+        match looks.next().unwrap_or(Look::Row) {
+            Look::Index => {
+                binds.push(Bound::Text(phrase(&[via.column], text)));
+                found.push(format!(
+                    "SELECT {rowid} FROM {first} WHERE {} IN (SELECT {} FROM {t} WHERE rowid IN \
+                     (SELECT rowid FROM {t}_fts WHERE {t}_fts MATCH ${}))",
+                    via.key,
+                    via.id,
+                    binds.len(),
+                    t = via.table
+                ));
+            }
+            Look::Like => {
+                let n = like_bound(&mut like, binds, text);
+                any.push(format!(
+                    "{} IN (SELECT {} FROM {} WHERE {} LIKE ${n} ESCAPE '\\')",
+                    via.key, via.id, via.table, via.column
+                ));
+            }
+            Look::Row => {
+                let n = like_bound(&mut like, binds, text);
+                any.push(format!("{} LIKE ${n} ESCAPE '\\'", searched_column(c.sql)));
+            }
+        }
+    }
+    if !found.is_empty() {
+        any.insert(0, format!("{rowid} IN ({})", found.join(" UNION ALL ")));
+    }
+    Some(format!("({})", any.join(" OR ")))
+}
+
+/// The `LIKE` pattern's parameter, bound once however many columns it is matched against.
+fn like_bound(like: &mut Option<usize>, binds: &mut Vec<Bound>, text: &str) -> usize {
+    *like.get_or_insert_with(|| {
+        // The text is text, not a pattern: its `%`, `_` and `\` match only themselves.
+        let escaped = text
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        binds.push(Bound::Text(format!("%{escaped}%")));
+        binds.len()
+    })
+}
+
+/// An FTS5 query for the text as one phrase (its trigrams in a row: the text itself) in these
+/// columns: `{a b} : "text"`, a `"` in the text doubled.
+fn phrase(columns: &[&str], text: &str) -> String {
+    format!(
+        "{{{}}} : \"{}\"",
+        columns.join(" "),
+        text.replace('"', "\"\"")
+    )
+}
+
+/// The column a searched column's SQL reads: `COALESCE(a.x, '')` searches `a.x` (a NULL
+/// contains no text either), so that an index on the column serves it.
+fn searched_column(sql: &str) -> &str {
+    sql.strip_prefix("COALESCE(")
+        .and_then(|s| s.strip_suffix(", '')"))
+        .unwrap_or(sql)
+}
+
+/// A column's name without its table's alias (`a.x`: `x`).
+fn bare(column: &str) -> &str {
+    column.rsplit('.').next().unwrap_or(column)
+}
+
+fn where_clause(listing: &Listing, select: &Select, looks: &[Look]) -> (String, Vec<Bound>) {
     let mut parts: Vec<String> = Vec::new();
     let mut binds: Vec<Bound> = Vec::new();
     if !listing.filter.is_empty() {
         parts.push(format!("({})", listing.filter));
     }
     if let Some(text) = select.search.as_deref().filter(|s| !s.is_empty()) {
-        let searched: Vec<&Column> = listing.columns.iter().filter(|c| c.search).collect();
-        if !searched.is_empty() {
-            // The text is text, not a pattern: its `%`, `_` and `\` match only themselves.
-            let escaped = text
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            binds.push(Bound::Text(format!("%{escaped}%")));
-            let n = binds.len();
-            let any: Vec<String> = searched
-                .iter()
-                .map(|c| match c.search_as {
-                    Some(condition) => condition.replace("{}", &format!("${n}")),
-                    None => format!("{} LIKE ${n} ESCAPE '\\'", c.sql),
-                })
-                .collect();
-            parts.push(format!("({})", any.join(" OR ")));
+        if let Some(any) = search_condition(listing, text, looks, &mut binds) {
+            parts.push(any);
         }
     }
     for condition in &select.conditions {
@@ -275,31 +522,77 @@ fn read_row(listing: &Listing, row: &AnyRow) -> Result<Vec<Value>, Error> {
         .collect()
 }
 
-/// The rows of a listing in the window asked for, with the count of all that match.
+/// How a select's search looks in the listing's parts (none without a search).
+async fn looks(store: &Store, listing: &Listing, select: &Select) -> Result<Vec<Look>, Error> {
+    match select.search.as_deref().filter(|s| !s.is_empty()) {
+        Some(text) => plan(store, listing, text).await,
+        None => Ok(Vec::new()),
+    }
+}
+
+/// A search's matches are counted up to this many, or to the end of the window asked for if
+/// further: a search found in more rows says "at least" ([`Rows::at_least`]). Counting every
+/// match of a text that 100,000 rows contain would read all of them.
+pub const SEARCH_COUNT: i64 = 1000;
+
+/// The rows of a listing in the window asked for, with the count of all that match (of a
+/// search's, up to [`SEARCH_COUNT`]).
 pub async fn page(store: &Store, listing: &Listing, select: &Select) -> Result<Rows, Error> {
-    let (where_sql, binds) = where_clause(listing, select);
+    let looks = looks(store, listing, select).await?;
+    let (where_sql, binds) = where_clause(listing, select, &looks);
     let first = first_table(listing.from);
     let counted = match alias_of(first) {
         Some(alias) if names_only(&where_sql, alias) => first,
         _ => listing.from,
     };
-    let total_sql = format!("SELECT COUNT(*) FROM {counted}{where_sql}");
-    let total: i64 = {
-        let mut q = sqlx::query_scalar::<_, i64>(&total_sql);
-        for b in &binds {
-            q = match b {
-                Bound::Text(t) => q.bind(t.as_str()),
-                Bound::Int(i) => q.bind(*i),
-            };
+    let searching = !looks.is_empty();
+    // A search reads its window first: when the window is not full, the rows before it and in
+    // it are all there are, and the count (which would read every row again when few match) is
+    // not needed.
+    let mut rows = None;
+    if searching && select.limit > 0 {
+        let window = window(store, listing, select, (&where_sql, &binds), by_set(&looks)).await?;
+        let n = window.len() as i64;
+        if n < select.limit && (n > 0 || select.offset <= 0) {
+            return Ok(Rows {
+                total: select.offset.max(0) + n,
+                at_least: false,
+                rows: window,
+            });
         }
-        q.fetch_one(store.pool()).await?
+        rows = Some(window);
+    }
+    let cap = searching
+        .then(|| SEARCH_COUNT.max(select.offset.max(0).saturating_add(select.limit.max(0))));
+    let total_sql = match cap {
+        Some(cap) => format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM {counted}{where_sql} LIMIT {})",
+            cap + 1
+        ),
+        None => format!("SELECT COUNT(*) FROM {counted}{where_sql}"),
     };
-    let rows = if total == 0 || select.limit <= 0 {
-        Vec::new()
-    } else {
-        window(store, listing, select, &where_sql, &binds).await?
+    let mut q = sqlx::query_scalar::<_, i64>(&total_sql);
+    for b in &binds {
+        q = match b {
+            Bound::Text(t) => q.bind(t.as_str()),
+            Bound::Int(i) => q.bind(*i),
+        };
+    }
+    let found = q.fetch_one(store.pool()).await?;
+    let (total, at_least) = match cap {
+        Some(cap) if found > cap => (cap, true),
+        _ => (found, false),
     };
-    Ok(Rows { total, rows })
+    let rows = match rows {
+        Some(rows) => rows,
+        None if total == 0 || select.limit <= 0 => Vec::new(),
+        None => window(store, listing, select, (&where_sql, &binds), by_set(&looks)).await?,
+    };
+    Ok(Rows {
+        total,
+        at_least,
+        rows,
+    })
 }
 
 /// The first table of a `FROM` clause (before any join).
@@ -363,16 +656,47 @@ pub async fn rows(
     listing: &Listing,
     select: &Select,
 ) -> Result<Vec<Vec<Value>>, Error> {
-    let (where_sql, binds) = where_clause(listing, select);
-    window(store, listing, select, &where_sql, &binds).await
+    let looks = looks(store, listing, select).await?;
+    let (where_sql, binds) = where_clause(listing, select, &looks);
+    window(store, listing, select, (&where_sql, &binds), by_set(&looks)).await
+}
+
+/// Whether a search's rows are all found by the trigram indexes (a set of at most a few
+/// thousand rowids): then its window is sorted from that set rather than found by reading an
+/// index in order and testing each row against the set.
+fn by_set(looks: &[Look]) -> bool {
+    !looks.is_empty() && looks.iter().all(|l| *l == Look::Index)
+}
+
+/// An order that no index serves (SQLite): each term behind a unary `+`, a no-op on its value.
+fn unindexed(order: &str) -> String {
+    let mut terms = Vec::new();
+    let (mut depth, mut start) = (0i32, 0);
+    for (at, ch) in order.char_indices() {
+        match ch {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                terms.push(order[start..at].trim());
+                start = at + 1;
+            }
+            _ => {}
+        }
+    }
+    terms.push(order[start..].trim());
+    terms
+        .iter()
+        .map(|t| format!("+{t}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 async fn window(
     store: &Store,
     listing: &Listing,
     select: &Select,
-    where_sql: &str,
-    binds: &[Bound],
+    (where_sql, binds): (&str, &[Bound]),
+    by_set: bool,
 ) -> Result<Vec<Vec<Value>>, Error> {
     let columns: Vec<&str> = listing.columns.iter().map(|c| c.sql).collect();
     let order = match select.sort {
@@ -393,6 +717,7 @@ async fn window(
         }
         None => listing.order.to_owned(),
     };
+    let order = if by_set { unindexed(&order) } else { order };
     let (limit, offset) = (select.limit.max(0), select.offset.max(0));
     let sql = match deferred_join(listing.from, where_sql, &order, limit, offset) {
         Some(from) => format!("SELECT {} FROM {from} ORDER BY {order}", columns.join(", ")),
@@ -472,7 +797,167 @@ pub async fn counts(store: &Store) -> Result<[i64; 5], Error> {
 
 #[cfg(test)]
 mod tests {
-    use super::{deferred_join, first_table, names_only};
+    use super::{
+        Bound, Listing, Look, SEARCH_INDEX, bare, deferred_join, first_table, indexed, names_only,
+        search_condition, search_parts, searched_column, unindexed,
+    };
+    use crate::store::{charging, heating, iot, meter, retail};
+
+    const LISTINGS: &[&Listing] = &[
+        &charging::console::RECORDS,
+        &charging::console::DRIVERS,
+        &heating::console::USERS,
+        &heating::console::ACCOUNTS,
+        &heating::console::BILLS,
+        &heating::console::ORDERS,
+        &heating::console::SEASONS,
+        &retail::console::COMPANIES,
+        &retail::console::ENTERPRISES,
+        &retail::console::USERS,
+        &retail::console::CONTRACTS,
+        &retail::console::BILLS,
+        &retail::console::FEEDBACK,
+        &retail::console::ARTICLES,
+        &retail::console::GUIDE,
+        &retail::console::MONTHLY_USE,
+        &iot::console::DEVICES,
+        &iot::console::VENDORS,
+        &iot::console::AGENTS,
+        &iot::console::MEMBERS,
+        &iot::console::ORDERS,
+        &iot::console::TICKETS,
+        &iot::console::COMMISSIONS,
+        &iot::console::WITHDRAWALS,
+        &meter::console::HOUSEHOLDS,
+        &meter::console::ACCOUNTS,
+        &meter::console::RECHARGES,
+        &meter::console::CONSUMPTION,
+    ];
+
+    fn texts(binds: &[Bound]) -> Vec<&str> {
+        binds
+            .iter()
+            .map(|b| match b {
+                Bound::Text(t) => t.as_str(),
+                Bound::Int(_) => "",
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_searched_column_is_in_the_search_index_and_its_migrations() {
+        for listing in LISTINGS {
+            let first = first_table(listing.from);
+            let table = first.split_whitespace().next().expect("a table");
+            for c in listing.columns.iter().filter(|c| c.search) {
+                let (t, column) = match c.search_in {
+                    Some(via) => (via.table, via.column),
+                    None => (table, bare(searched_column(c.sql))),
+                };
+                assert!(indexed(t, column), "{t}.{column} (searched by {})", c.key);
+            }
+        }
+        let sqlite = include_str!("../../migrations/sqlite/0023_console_search.sql");
+        let postgres = include_str!("../../migrations/postgres/0023_console_search.sql");
+        for (table, columns) in SEARCH_INDEX {
+            let fts = format!(
+                "CREATE VIRTUAL TABLE {table}_fts USING fts5({}, content='{table}', tokenize='trigram');",
+                columns.join(", ")
+            );
+            assert!(sqlite.contains(&fts), "{fts}");
+            for column in *columns {
+                let gin =
+                    format!("CREATE INDEX {table}_trgm_{column} ON {table} USING gin ({column} ");
+                assert!(postgres.contains(&gin), "{gin}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_part_few_rows_contain_is_looked_up_in_its_trigram_index() {
+        let mut binds = Vec::new();
+        let looks = [Look::Index, Look::Index];
+        let sql = search_condition(&heating::console::ORDERS, "13\"8", &looks, &mut binds)
+            .expect("searched");
+        assert_eq!(
+            sql,
+            "(o.rowid IN (SELECT rowid FROM heating_orders_fts WHERE heating_orders_fts \
+             MATCH $1 UNION ALL SELECT o.rowid FROM heating_orders o WHERE o.user_id IN (SELECT \
+             id FROM users WHERE rowid IN (SELECT rowid FROM users_fts WHERE users_fts MATCH \
+             $2))))"
+        );
+        assert_eq!(
+            texts(&binds),
+            [
+                "{order_id heat_account transaction_id} : \"13\"\"8\"",
+                "{phone} : \"13\"\"8\""
+            ]
+        );
+        // A listing without an alias matches its rows by their bare rowid.
+        let mut binds = Vec::new();
+        let sql = search_condition(
+            &heating::console::USERS,
+            "张三丰",
+            &[Look::Index],
+            &mut binds,
+        )
+        .expect("searched");
+        assert_eq!(
+            sql,
+            "(rowid IN (SELECT rowid FROM users_fts WHERE users_fts MATCH $1))"
+        );
+        assert_eq!(texts(&binds), ["{phone nickname real_name} : \"张三丰\""]);
+    }
+
+    #[test]
+    fn other_parts_are_like_on_the_bare_columns_by_semi_join_or_row_by_row() {
+        let mut binds = Vec::new();
+        let looks = [Look::Like, Look::Like];
+        let sql = search_condition(&heating::console::ORDERS, "1%", &looks, &mut binds)
+            .expect("searched");
+        assert_eq!(
+            sql,
+            "(o.order_id LIKE $1 ESCAPE '\\' OR o.heat_account LIKE $1 ESCAPE '\\' OR \
+             o.transaction_id LIKE $1 ESCAPE '\\' OR o.user_id IN (SELECT id FROM users \
+             WHERE phone LIKE $1 ESCAPE '\\'))"
+        );
+        assert_eq!(texts(&binds), ["%1\\%%"]);
+        // Row by row, another table's column is read through the listing's join; parts mix.
+        let mut binds = Vec::new();
+        let looks = [Look::Index, Look::Row];
+        let sql = search_condition(&heating::console::ORDERS, "138", &looks, &mut binds)
+            .expect("searched");
+        assert_eq!(
+            sql,
+            "(o.rowid IN (SELECT rowid FROM heating_orders_fts WHERE heating_orders_fts \
+             MATCH $1) OR u.phone LIKE $2 ESCAPE '\\')"
+        );
+        assert_eq!(
+            texts(&binds),
+            ["{order_id heat_account transaction_id} : \"138\"", "%138%"]
+        );
+    }
+
+    #[test]
+    fn a_listings_search_parts_are_its_own_columns_then_each_other_table() {
+        assert_eq!(
+            search_parts(&heating::console::ORDERS),
+            [
+                (
+                    "heating_orders",
+                    vec!["order_id", "heat_account", "transaction_id"]
+                ),
+                ("users", vec!["phone"])
+            ]
+        );
+        assert_eq!(
+            search_parts(&retail::console::MONTHLY_USE),
+            [
+                ("retail_monthly_use", vec!["enterprise_code"]),
+                ("retail_enterprises", vec!["name"])
+            ]
+        );
+    }
 
     #[test]
     fn the_first_table_is_what_comes_before_any_join() {
@@ -518,6 +1003,15 @@ mod tests {
         assert_eq!(
             deferred_join("heating_orders o", "", "o.created_at", 20, 40),
             None
+        );
+    }
+
+    #[test]
+    fn an_unindexed_order_puts_a_plus_before_each_term() {
+        assert_eq!(unindexed("k.contract_id"), "+k.contract_id");
+        assert_eq!(
+            unindexed("COALESCE(o.transaction_id, '') DESC NULLS LAST, o.order_id DESC"),
+            "+COALESCE(o.transaction_id, '') DESC NULLS LAST, +o.order_id DESC"
         );
     }
 

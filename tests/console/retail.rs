@@ -490,3 +490,63 @@ async fn operators_add_a_settlement_bill_and_see_a_bad_figure_next_to_its_field(
     assert_eq!(again.status, 409, "{}", again.body);
     app.stop().await;
 }
+
+/// A search of three characters or more is looked up in the trigram indexes (SQLite's FTS5
+/// tables, PostgreSQL's pg_trgm), which follow every insert and delete; a shorter one reads the
+/// rows; any text is text, quotes and wildcards included.
+#[tokio::test]
+async fn searches_find_what_was_just_written_and_not_what_was_deleted() {
+    let (app, console) = demo_app().await;
+    let back = "/console/retail/articles";
+    let ok = console
+        .post(
+            back,
+            back,
+            &[
+                ("channel", "policy"),
+                ("title", "峰谷分时新规 \"100%_\""),
+                ("author", "运营"),
+                ("content", "正文"),
+            ],
+        )
+        .await;
+    assert_eq!(ok.status, 303, "{}", ok.body);
+    for q in [
+        "%E5%88%86%E6%97%B6%E6%96%B0",
+        "%E5%88%86%E6%97%B6",
+        "%22100%25_%22",
+        "0%25_",
+    ] {
+        let found = console.get(&format!("{back}?q={q}")).await;
+        assert_eq!(found.status, 200, "{}", found.body);
+        assert!(found.has("峰谷分时新规"), "q={q}: {}", found.body);
+        assert!(
+            found.has("<b class=\"total\">1</b>"),
+            "q={q}: {}",
+            found.body
+        );
+    }
+    for q in ["%E5%88%86%E6%97%B6%E6%97%A7", "100%25%25", "1_0"] {
+        let missed = console.get(&format!("{back}?q={q}")).await;
+        assert_eq!(missed.status, 200, "{}", missed.body);
+        assert!(missed.has("没有记录"), "q={q}: {}", missed.body);
+    }
+    let created = app
+        .state
+        .retail_data
+        .all_articles()
+        .await
+        .expect("list")
+        .into_iter()
+        .find(|a| a.title.starts_with("峰谷分时新规"))
+        .expect("created");
+    let gone = console
+        .post(&format!("{back}/{}/delete", created.id), back, &[])
+        .await;
+    assert_eq!(gone.flash().map(|f| f.0), Some(true));
+    let after = console
+        .get(&format!("{back}?q=%E5%88%86%E6%97%B6%E6%96%B0"))
+        .await;
+    assert!(after.has("没有记录"), "{}", after.body);
+    app.stop().await;
+}

@@ -46,8 +46,11 @@ pub const ACCOUNTS: Listing = Listing {
         Column::text("heat_real_name", "a.real_name").searched(),
         Column::text("address", "a.address").searched(),
         Column::of("heat_area", "a.heating_area_centi", Kind::Fen),
-        Column::text("heat_bound_phone", "COALESCE(u.phone, '')").searched_as(
-            "a.bound_user_id IN (SELECT id FROM users WHERE phone LIKE {} ESCAPE '\\')",
+        Column::text("heat_bound_phone", "COALESCE(u.phone, '')").searched_in(
+            "a.bound_user_id",
+            "users",
+            "id",
+            "phone",
         ),
         Column::of("heat_bound_at", "a.bound_at", Kind::Time),
     ],
@@ -82,8 +85,12 @@ pub const ORDERS: Listing = Listing {
     columns: &[
         Column::text("heat_order_id", "o.order_id").searched(),
         Column::text("heat_account", "o.heat_account").searched(),
-        Column::text("phone", "COALESCE(u.phone, '')")
-            .searched_as("o.user_id IN (SELECT id FROM users WHERE phone LIKE {} ESCAPE '\\')"),
+        Column::text("phone", "COALESCE(u.phone, '')").searched_in(
+            "o.user_id",
+            "users",
+            "id",
+            "phone",
+        ),
         Column::of("amount", "o.amount", Kind::Fen),
         Column::text("status", "o.status"),
         Column::text("heat_gateway", "o.gateway"),

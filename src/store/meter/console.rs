@@ -71,8 +71,11 @@ pub const RECHARGES: Listing = Listing {
         Column::text("meter_out_trade_no", "r.out_trade_no").searched(),
         Column::text("meter_account", "r.admin_user_name").searched(),
         Column::text("meter_user_code", "r.user_code").searched(),
-        Column::text("meter_user_name", "COALESCE(h.user_name, '')").searched_as(
-            "r.user_code IN (SELECT user_code FROM meter_households WHERE user_name LIKE {} ESCAPE '\\')",
+        Column::text("meter_user_name", "COALESCE(h.user_name, '')").searched_in(
+            "r.user_code",
+            "meter_households",
+            "user_code",
+            "user_name",
         ),
         Column::of("amount", "r.amount", Kind::Fen),
         Column::of("created_at", "r.created_at", Kind::Time),
@@ -88,8 +91,11 @@ pub const CONSUMPTION: Listing = Listing {
     filter: "",
     columns: &[
         Column::text("meter_table_no", "c.table_no").searched(),
-        Column::text("meter_user_code", "m.user_code").searched_as(
-            "c.table_no IN (SELECT table_no FROM meters WHERE user_code LIKE {} ESCAPE '\\')",
+        Column::text("meter_user_code", "m.user_code").searched_in(
+            "c.table_no",
+            "meters",
+            "table_no",
+            "user_code",
         ),
         Column::of("meter_read_time", "c.read_time", Kind::Time),
         Column::of("meter_last_reading", "c.last_reading", Kind::Fen),

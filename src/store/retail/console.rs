@@ -57,8 +57,11 @@ pub const USERS: Listing = Listing {
     columns: &[
         Column::text("id", "u.id").unsorted(),
         Column::text("phone", "u.phone").searched(),
-        Column::text("retail_enterprise", "COALESCE(e.name, '')").searched_as(
-            "u.enterprise_code IN (SELECT credit_code FROM retail_enterprises WHERE name LIKE {} ESCAPE '\\')",
+        Column::text("retail_enterprise", "COALESCE(e.name, '')").searched_in(
+            "u.enterprise_code",
+            "retail_enterprises",
+            "credit_code",
+            "name",
         ),
         Column::text("retail_credit_code", "u.enterprise_code").searched(),
         Column::text("retail_company", "c.name"),
@@ -84,11 +87,17 @@ pub const CONTRACTS: Listing = Listing {
     columns: &[
         Column::text("retail_contract_id", "k.contract_id").searched(),
         Column::text("title", "k.title").searched(),
-        Column::text("retail_enterprise", "e.name").searched_as(
-            "k.enterprise_code IN (SELECT credit_code FROM retail_enterprises WHERE name LIKE {} ESCAPE '\\')",
+        Column::text("retail_enterprise", "e.name").searched_in(
+            "k.enterprise_code",
+            "retail_enterprises",
+            "credit_code",
+            "name",
         ),
-        Column::text("retail_company", "c.name").searched_as(
-            "k.company_id IN (SELECT id FROM retail_companies WHERE name LIKE {} ESCAPE '\\')",
+        Column::text("retail_company", "c.name").searched_in(
+            "k.company_id",
+            "retail_companies",
+            "id",
+            "name",
         ),
         Column::text("state", "k.state"),
         Column::of("retail_elec_number", "k.elec_number", Kind::Int),
@@ -112,8 +121,11 @@ pub const BILLS: Listing = Listing {
     filter: "",
     columns: &[
         Column::text("id", "b.id").searched(),
-        Column::text("retail_enterprise", "COALESCE(e.name, '')").searched_as(
-            "b.enterprise_code IN (SELECT credit_code FROM retail_enterprises WHERE name LIKE {} ESCAPE '\\')",
+        Column::text("retail_enterprise", "COALESCE(e.name, '')").searched_in(
+            "b.enterprise_code",
+            "retail_enterprises",
+            "credit_code",
+            "name",
         ),
         Column::text("retail_credit_code", "b.enterprise_code").searched(),
         Column::text("retail_bill_date", "b.bill_date"),
@@ -148,9 +160,7 @@ pub const FEEDBACK: Listing = Listing {
         // Searched by a semi-join: the users whose phone matches, read once, not joined for
         // each row (a search then counts the feedback table alone).
         Column::text("phone", "COALESCE(u.phone, '')")
-            .searched_as(
-                "f.user_id IN (SELECT id FROM retail_users WHERE phone LIKE {} ESCAPE '\\')",
-            )
+            .searched_in("f.user_id", "retail_users", "id", "phone")
             .unsorted(),
         Column::text("content", "f.content").searched().unsorted(),
         Column::text("retail_contact", "COALESCE(f.contact, '')").searched(),
@@ -218,8 +228,11 @@ pub const MONTHLY_USE: Listing = Listing {
     from: "retail_monthly_use m JOIN retail_enterprises e ON e.credit_code = m.enterprise_code",
     filter: "",
     columns: &[
-        Column::text("retail_enterprise", "e.name").searched_as(
-            "m.enterprise_code IN (SELECT credit_code FROM retail_enterprises WHERE name LIKE {} ESCAPE '\\')",
+        Column::text("retail_enterprise", "e.name").searched_in(
+            "m.enterprise_code",
+            "retail_enterprises",
+            "credit_code",
+            "name",
         ),
         Column::text("retail_credit_code", "m.enterprise_code").searched(),
         Column::of("retail_year", "m.year", Kind::Int),

@@ -178,9 +178,11 @@ pub struct TableView {
     pub path: String,
     pub headers: Vec<Header>,
     pub rows: Vec<RowView>,
-    pub total: i64,
+    /// How many rows match, "1000+" when a search counted only so far.
+    pub total: String,
     pub page: i64,
-    pub pages: i64,
+    /// How many pages, "50+" likewise.
+    pub pages: String,
     pub prev: Option<String>,
     pub next: Option<String>,
     pub csv: String,
@@ -261,11 +263,11 @@ impl TableView {
             path: path.to_owned(),
             headers,
             rows,
-            total: found.total,
+            total: more(found.total, found.at_least),
             page,
-            pages,
+            pages: more(pages, found.at_least),
             prev: (page > 1).then(|| params.link(path, &[("page", Some((page - 1).to_string()))])),
-            next: (page < pages)
+            next: (page < pages || found.at_least)
                 .then(|| params.link(path, &[("page", Some((page + 1).to_string()))])),
             csv: params.link(path, &[("format", Some("csv".into())), ("page", None)]),
             q: params.q.clone(),
@@ -279,6 +281,15 @@ impl TableView {
     pub fn finish(mut self) -> TableView {
         self.has_actions = self.rows.iter().any(|r| !r.actions.is_empty());
         self
+    }
+}
+
+/// A count, with a "+" when there are more.
+fn more(n: i64, at_least: bool) -> String {
+    if at_least {
+        format!("{n}+")
+    } else {
+        n.to_string()
     }
 }
 
