@@ -259,17 +259,20 @@ enum Bound {
 
 /// How a search looks in one part of a listing (its own searched columns, or one other table's
 /// column it searches by a key).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Look {
-    /// The part's matching rows looked up in its table's FTS5 trigram index and read once:
-    /// for a text of [`INDEXED_SEARCH`] characters or more that few rows contain.
-    Index,
-    /// `LIKE '%text%'`, another table's column by a semi-join (read once): PostgreSQL, whose
-    /// trigram indexes serve `LIKE` itself.
+    /// The rowids of the part's table that may match, found beforehand (at most [`SPARSE`]):
+    /// by its FTS5 trigram index for a text of [`INDEXED_SEARCH`] characters or more, by
+    /// reading the table once otherwise. The listing's rows are looked up by them, and matched
+    /// exactly by `LIKE` (so a search means the same, whichever way it is found).
+    Set(Vec<i64>),
+    /// `LIKE '%text%'`, another table's column by a semi-join (that table read once, its
+    /// matching keys then tested for each row): PostgreSQL, whose trigram indexes serve `LIKE`
+    /// itself.
     Like,
     /// `LIKE '%text%'` on each row as it is read, another table's column through the listing's
-    /// own join: a text many rows contain (or too short for the index), so that a page is found
-    /// after reading a few rows in order, rather than after collecting every match.
+    /// own join: a text more than [`SPARSE`] rows of the part contain, so that a page is found
+    /// after reading a few rows in order rather than after collecting every match.
     Row,
 }
 
@@ -296,43 +299,89 @@ fn search_parts(listing: &Listing) -> Vec<(&'static str, Vec<&'static str>)> {
     parts
 }
 
-/// A part of a search whose index finds more rows than this is searched row by row.
-const SPARSE: i64 = 1000;
+/// A text longer than this is asked of the trigram index by its first and last this many
+/// characters: a long phrase of common trigrams is slow to match, and the rows found are
+/// matched exactly afterwards.
+const PROBED: usize = 8;
 
-/// How a search looks in each part of a listing ([`search_parts`]). On SQLite each indexed part
-/// asks its FTS5 index for at most [`SPARSE`] + 1 rows: when it finds no more, the part is
-/// looked up; otherwise a page is found sooner by reading rows in order.
+/// The FTS5 query a part's index is asked: the text as one phrase, or a long text's first and
+/// last [`PROBED`] characters, both.
+fn probe(columns: &[&str], text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    if chars.len() <= 2 * PROBED {
+        return phrase(columns, text);
+    }
+    let quoted = |part: &[char]| {
+        format!(
+            "\"{}\"",
+            part.iter().collect::<String>().replace('"', "\"\"")
+        )
+    };
+    format!(
+        "{{{}}} : ({} AND {})",
+        columns.join(" "),
+        quoted(&chars[..PROBED]),
+        quoted(&chars[chars.len() - PROBED..])
+    )
+}
+
+/// A part of a search found in more rows than this is searched row by row ([`Look::Row`]).
+const SPARSE: usize = 2000;
+
+/// How a search looks in each part of a listing ([`search_parts`]). On SQLite each part's
+/// matching rowids are collected up to [`SPARSE`] + 1, from its FTS5 index when the text is
+/// long enough, else by reading the table in its own order (sequential, stopping early when
+/// many rows match): when no more are found, the part is a set; otherwise a page is found
+/// sooner by reading the listing's rows in order.
 async fn plan(store: &Store, listing: &Listing, text: &str) -> Result<Vec<Look>, Error> {
     let parts = search_parts(listing);
     if store.backend() == Backend::Postgres {
         return Ok(vec![Look::Like; parts.len()]);
     }
+    let long = text.chars().count() >= INDEXED_SEARCH;
     let mut looks = Vec::with_capacity(parts.len());
     for (table, columns) in &parts {
-        let mut look = Look::Row;
-        if text.chars().count() >= INDEXED_SEARCH && columns.iter().all(|c| indexed(table, c)) {
+        let found: Vec<i64> = if long && columns.iter().all(|c| indexed(table, c)) {
             let sql = format!(
-                "SELECT COUNT(*) FROM (SELECT rowid FROM {table}_fts WHERE {table}_fts MATCH $1 \
-                 LIMIT {})",
+                "SELECT rowid FROM {table}_fts WHERE {table}_fts MATCH $1 LIMIT {}",
                 SPARSE + 1
             );
-            let found: i64 = sqlx::query_scalar(&sql)
-                .bind(phrase(columns, text))
-                .fetch_one(store.pool())
-                .await?;
-            if found <= SPARSE {
-                look = Look::Index;
-            }
-        }
-        looks.push(look);
+            sqlx::query_scalar(&sql)
+                .bind(probe(columns, text))
+                .fetch_all(store.pool())
+                .await?
+        } else {
+            let any: Vec<String> = columns
+                .iter()
+                .map(|c| format!("{c} LIKE $1 ESCAPE '\\'"))
+                .collect();
+            let sql = format!(
+                "SELECT rowid FROM {table} WHERE {} LIMIT {}",
+                any.join(" OR "),
+                SPARSE + 1
+            );
+            sqlx::query_scalar(&sql)
+                .bind(like_pattern(text))
+                .fetch_all(store.pool())
+                .await?
+        };
+        looks.push(match found.len() {
+            n if n <= SPARSE => Look::Set(found),
+            _ => Look::Row,
+        });
     }
     Ok(looks)
 }
 
+/// Rowids as SQL (integers read from the database, written as literals).
+fn rowids(set: &[i64]) -> String {
+    set.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+}
+
 /// The condition a search puts on a listing's rows: one of its searched columns contains the
-/// text, each part looked in as `looks` says ([`plan`]). The index is an exact,
-/// case-insensitive substring match, as `LIKE` is on SQLite; a `LIKE` pattern's `%`, `_` and
-/// `\` match only themselves.
+/// text, each part looked in as `looks` says ([`plan`]). A `LIKE` pattern's `%`, `_` and `\`
+/// match only themselves; the trigram index is an exact, case-insensitive substring match, as
+/// `LIKE` is on SQLite.
 fn search_condition(
     listing: &Listing,
     text: &str,
@@ -344,12 +393,11 @@ fn search_condition(
         return None;
     }
     let first = first_table(listing.from);
-    let table = first.split_whitespace().next().unwrap_or(first);
     let rowid = alias_of(first).map_or_else(|| "rowid".to_owned(), |a| format!("{a}.rowid"));
-    let mut looks = looks.iter().copied();
+    let mut looks = looks.iter();
     let mut like = None;
-    // The rows the indexes find, as one set of the first table's rowids (a set looked up row by
-    // row, where conditions joined by OR would read every row to test each).
+    // The rows the sets find, as one set of the first table's rowids (looked up row by row,
+    // where conditions joined by OR would read every row to test each).
     let mut found = Vec::new();
     let mut any = Vec::new();
     let own: Vec<&str> = searched
@@ -358,31 +406,43 @@ fn search_condition(
         .map(|c| searched_column(c.sql))
         .collect();
     if !own.is_empty() {
-        if looks.next() == Some(Look::Index) {
-            let names: Vec<&str> = own.iter().map(|c| bare(c)).collect();
-            binds.push(Bound::Text(phrase(&names, text)));
-            found.push(format!(
-                "SELECT rowid FROM {table}_fts WHERE {table}_fts MATCH ${}",
-                binds.len()
-            ));
-        } else {
-            let n = like_bound(&mut like, binds, text);
-            any.extend(own.iter().map(|c| format!("{c} LIKE ${n} ESCAPE '\\'")));
+        match looks.next() {
+            Some(Look::Set(set)) => {
+                if !set.is_empty() {
+                    let n = like_bound(&mut like, binds, text);
+                    let likes: Vec<String> = own
+                        .iter()
+                        .map(|c| format!("{c} LIKE ${n} ESCAPE '\\'"))
+                        .collect();
+                    found.push(format!(
+                        "SELECT {rowid} FROM {first} WHERE {rowid} IN ({}) AND ({})",
+                        rowids(set),
+                        likes.join(" OR ")
+                    ));
+                }
+            }
+            _ => {
+                let n = like_bound(&mut like, binds, text);
+                any.extend(own.iter().map(|c| format!("{c} LIKE ${n} ESCAPE '\\'")));
+            }
         }
     }
     for c in searched.iter().filter(|c| c.search_in.is_some()) {
         let Some(via) = c.search_in else { continue };
-        match looks.next().unwrap_or(Look::Row) {
-            Look::Index => {
-                binds.push(Bound::Text(phrase(&[via.column], text)));
-                found.push(format!(
-                    "SELECT {rowid} FROM {first} WHERE {} IN (SELECT {} FROM {t} WHERE rowid IN \
-                     (SELECT rowid FROM {t}_fts WHERE {t}_fts MATCH ${}))",
-                    via.key,
-                    via.id,
-                    binds.len(),
-                    t = via.table
-                ));
+        match looks.next().unwrap_or(&Look::Row) {
+            Look::Set(set) => {
+                if !set.is_empty() {
+                    let n = like_bound(&mut like, binds, text);
+                    found.push(format!(
+                        "SELECT {rowid} FROM {first} WHERE {} IN (SELECT {} FROM {} WHERE rowid IN \
+                         ({}) AND {} LIKE ${n} ESCAPE '\\')",
+                        via.key,
+                        via.id,
+                        via.table,
+                        rowids(set),
+                        via.column
+                    ));
+                }
             }
             Look::Like => {
                 let n = like_bound(&mut like, binds, text);
@@ -392,13 +452,20 @@ fn search_condition(
                 ));
             }
             Look::Row => {
+                // As the column is shown (`COALESCE(u.x, '')` for an outer join's): a condition
+                // SQLite sees as null-rejecting would turn the outer join inner and let it read
+                // the other table first, then sort every match.
                 let n = like_bound(&mut like, binds, text);
-                any.push(format!("{} LIKE ${n} ESCAPE '\\'", searched_column(c.sql)));
+                any.push(format!("{} LIKE ${n} ESCAPE '\\'", c.sql));
             }
         }
     }
     if !found.is_empty() {
         any.insert(0, format!("{rowid} IN ({})", found.join(" UNION ALL ")));
+    }
+    if any.is_empty() {
+        // Every part is an empty set: nothing matches.
+        any.push("0 = 1".to_owned());
     }
     Some(format!("({})", any.join(" OR ")))
 }
@@ -406,14 +473,18 @@ fn search_condition(
 /// The `LIKE` pattern's parameter, bound once however many columns it is matched against.
 fn like_bound(like: &mut Option<usize>, binds: &mut Vec<Bound>, text: &str) -> usize {
     *like.get_or_insert_with(|| {
-        // The text is text, not a pattern: its `%`, `_` and `\` match only themselves.
-        let escaped = text
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        binds.push(Bound::Text(format!("%{escaped}%")));
+        binds.push(Bound::Text(like_pattern(text)));
         binds.len()
     })
+}
+
+/// `%text%`, the text's `%`, `_` and `\` escaped: the text is text, not a pattern.
+fn like_pattern(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
 }
 
 /// An FTS5 query for the text as one phrase (its trigrams in a row: the text itself) in these
@@ -566,7 +637,7 @@ pub async fn page(store: &Store, listing: &Listing, select: &Select) -> Result<R
         .then(|| SEARCH_COUNT.max(select.offset.max(0).saturating_add(select.limit.max(0))));
     let total_sql = match cap {
         Some(cap) => format!(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM {counted}{where_sql} LIMIT {})",
+            "SELECT COUNT(*) FROM (SELECT 1 FROM {counted}{where_sql} LIMIT {}) AS found",
             cap + 1
         ),
         None => format!("SELECT COUNT(*) FROM {counted}{where_sql}"),
@@ -665,7 +736,7 @@ pub async fn rows(
 /// thousand rowids): then its window is sorted from that set rather than found by reading an
 /// index in order and testing each row against the set.
 fn by_set(looks: &[Look]) -> bool {
-    !looks.is_empty() && looks.iter().all(|l| *l == Look::Index)
+    !looks.is_empty() && looks.iter().all(|l| matches!(l, Look::Set(_)))
 }
 
 /// An order that no index serves (SQLite): each term behind a unary `+`, a no-op on its value.
@@ -799,7 +870,7 @@ pub async fn counts(store: &Store) -> Result<[i64; 5], Error> {
 mod tests {
     use super::{
         Bound, Listing, Look, SEARCH_INDEX, bare, deferred_join, first_table, indexed, names_only,
-        search_condition, search_parts, searched_column, unindexed,
+        probe, search_condition, search_parts, searched_column, unindexed,
     };
     use crate::store::{charging, heating, iot, meter, retail};
 
@@ -874,39 +945,47 @@ mod tests {
     }
 
     #[test]
-    fn a_part_few_rows_contain_is_looked_up_in_its_trigram_index() {
+    fn a_part_few_rows_contain_is_looked_up_by_the_rowids_found() {
         let mut binds = Vec::new();
-        let looks = [Look::Index, Look::Index];
-        let sql = search_condition(&heating::console::ORDERS, "13\"8", &looks, &mut binds)
+        let looks = [Look::Set(vec![3, 5]), Look::Set(vec![7])];
+        let sql = search_condition(&heating::console::ORDERS, "138", &looks, &mut binds)
             .expect("searched");
         assert_eq!(
             sql,
-            "(o.rowid IN (SELECT rowid FROM heating_orders_fts WHERE heating_orders_fts \
-             MATCH $1 UNION ALL SELECT o.rowid FROM heating_orders o WHERE o.user_id IN (SELECT \
-             id FROM users WHERE rowid IN (SELECT rowid FROM users_fts WHERE users_fts MATCH \
-             $2))))"
+            "(o.rowid IN (SELECT o.rowid FROM heating_orders o WHERE o.rowid IN (3,5) AND \
+             (o.order_id LIKE $1 ESCAPE '\\' OR o.heat_account LIKE $1 ESCAPE '\\' OR \
+             o.transaction_id LIKE $1 ESCAPE '\\') UNION ALL SELECT o.rowid FROM heating_orders \
+             o WHERE o.user_id IN (SELECT id FROM users WHERE rowid IN (7) AND phone LIKE $1 \
+             ESCAPE '\\')))"
         );
-        assert_eq!(
-            texts(&binds),
-            [
-                "{order_id heat_account transaction_id} : \"13\"\"8\"",
-                "{phone} : \"13\"\"8\""
-            ]
-        );
-        // A listing without an alias matches its rows by their bare rowid.
+        assert_eq!(texts(&binds), ["%138%"]);
         let mut binds = Vec::new();
+        // A listing without an alias matches its rows by their bare rowid; empty sets match
+        // nothing.
         let sql = search_condition(
             &heating::console::USERS,
             "张三丰",
-            &[Look::Index],
+            &[Look::Set(vec![1])],
             &mut binds,
         )
         .expect("searched");
         assert_eq!(
             sql,
-            "(rowid IN (SELECT rowid FROM users_fts WHERE users_fts MATCH $1))"
+            "(rowid IN (SELECT rowid FROM users WHERE rowid IN (1) AND (phone LIKE $1 ESCAPE \
+             '\\' OR nickname LIKE $1 ESCAPE '\\' OR real_name LIKE $1 ESCAPE '\\')))"
         );
-        assert_eq!(texts(&binds), ["{phone nickname real_name} : \"张三丰\""]);
+        let mut binds = Vec::new();
+        let looks = [Look::Set(vec![]), Look::Set(vec![])];
+        let sql = search_condition(&heating::console::ORDERS, "138", &looks, &mut binds)
+            .expect("searched");
+        assert_eq!(sql, "(0 = 1)");
+        // The index is asked for the text as one phrase, a quote doubled; a long text by its
+        // ends.
+        assert_eq!(probe(&["a", "b"], "1\"2"), "{a b} : \"1\"\"2\"");
+        assert_eq!(
+            probe(&["a"], "DOCH\"000000000000001"),
+            "{a} : (\"DOCH\"\"000\" AND \"00000001\")"
+        );
     }
 
     #[test]
@@ -922,20 +1001,19 @@ mod tests {
              WHERE phone LIKE $1 ESCAPE '\\'))"
         );
         assert_eq!(texts(&binds), ["%1\\%%"]);
-        // Row by row, another table's column is read through the listing's join; parts mix.
+        // Parts mix: a set, and another table's column row by row, through the listing's join.
         let mut binds = Vec::new();
-        let looks = [Look::Index, Look::Row];
+        let looks = [Look::Set(vec![4]), Look::Row];
         let sql = search_condition(&heating::console::ORDERS, "138", &looks, &mut binds)
             .expect("searched");
         assert_eq!(
             sql,
-            "(o.rowid IN (SELECT rowid FROM heating_orders_fts WHERE heating_orders_fts \
-             MATCH $1) OR u.phone LIKE $2 ESCAPE '\\')"
+            "(o.rowid IN (SELECT o.rowid FROM heating_orders o WHERE o.rowid IN (4) AND \
+             (o.order_id LIKE $1 ESCAPE '\\' OR o.heat_account LIKE $1 ESCAPE '\\' OR \
+             o.transaction_id LIKE $1 ESCAPE '\\')) OR COALESCE(u.phone, '') LIKE $1 ESCAPE \
+             '\\')"
         );
-        assert_eq!(
-            texts(&binds),
-            ["{order_id heat_account transaction_id} : \"138\"", "%138%"]
-        );
+        assert_eq!(texts(&binds), ["%138%"]);
     }
 
     #[test]

@@ -550,3 +550,49 @@ async fn searches_find_what_was_just_written_and_not_what_was_deleted() {
     assert!(after.has("没有记录"), "{}", after.body);
     app.stop().await;
 }
+
+/// A search many rows match is counted up to 1,000 and says so ("1000+"), with a next page
+/// however far; one that fewer rows match is counted exactly, on both backends.
+#[tokio::test]
+async fn a_search_matching_more_than_a_thousand_rows_says_at_least() {
+    let (app, console) = demo_app().await;
+    // 1,100 questions of the guide that contain "电表", 30 that also contain "预付费".
+    let mut tx = app.state.store.pool().begin().await.expect("tx");
+    for i in 0..1100 {
+        let question = if i < 30 {
+            format!("预付费电表问题{i}")
+        } else {
+            format!("电表问题{i}")
+        };
+        sqlx::query(
+            "INSERT INTO retail_guide (id, question, answer, position, created_at) \
+             VALUES ($1, $2, '答', $3, 0)",
+        )
+        .bind(format!("g-{i}"))
+        .bind(question)
+        .bind(1000 + i64::from(i))
+        .execute(&mut *tx)
+        .await
+        .expect("insert");
+    }
+    tx.commit().await.expect("commit");
+    let many = console
+        .get("/console/retail/guide?q=%E7%94%B5%E8%A1%A8")
+        .await;
+    assert_eq!(many.status, 200, "{}", many.body);
+    assert!(many.has("<b class=\"total\">1000+</b>"), "{}", many.body);
+    assert!(many.has("1 / 50+"), "{}", many.body);
+    assert!(many.has("rel=\"next\""), "{}", many.body);
+    // Past the thousandth row the pages go on.
+    let deep = console
+        .get("/console/retail/guide?q=%E7%94%B5%E8%A1%A8&page=55")
+        .await;
+    assert_eq!(deep.status, 200, "{}", deep.body);
+    assert!(deep.has("电表问题"), "{}", deep.body);
+    let few = console
+        .get("/console/retail/guide?q=%E9%A2%84%E4%BB%98%E8%B4%B9%E7%94%B5%E8%A1%A8")
+        .await;
+    assert!(few.has("<b class=\"total\">30</b>"), "{}", few.body);
+    assert!(few.has("1 / 2"), "{}", few.body);
+    app.stop().await;
+}
