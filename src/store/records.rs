@@ -12,9 +12,9 @@ use crate::store::{Backend, Error, Store};
 
 /// The columns each table's search index holds (migration 0023): on SQLite an FTS5 table
 /// `<table>_fts` with the trigram tokenizer, on PostgreSQL a pg_trgm GIN index on each column.
-/// A search of [`INDEXED_SEARCH`] characters or more in these columns is looked up in it instead
-/// of reading every row. A test checks every searched column of every listing is here.
-pub const SEARCH_INDEX: &[(&str, &[&str])] = &[
+/// A search of [`INDEXED_SEARCH`] characters or more asks it which rows may match ([`plan`]).
+/// A test checks every searched column of every listing is here.
+const SEARCH_INDEX: &[(&str, &[&str])] = &[
     ("users", &["phone", "nickname", "real_name"]),
     ("heat_accounts", &["heat_account", "real_name", "address"]),
     (
@@ -62,7 +62,7 @@ pub const SEARCH_INDEX: &[(&str, &[&str])] = &[
 ];
 
 /// The shortest search a trigram index serves; a shorter one reads the rows.
-pub const INDEXED_SEARCH: usize = 3;
+const INDEXED_SEARCH: usize = 3;
 
 fn indexed(table: &str, column: &str) -> bool {
     SEARCH_INDEX
@@ -129,9 +129,9 @@ impl Column {
         self.search = true;
         self
     }
-    /// Searched in a joined table's column by a semi-join on the first table's key (`key IN
-    /// (SELECT id FROM table WHERE column LIKE ..)`), read once for the search rather than
-    /// joined for every row, so that the search counts the first table alone.
+    /// Searched in a joined table's column, found by the first table's key (`key IN (SELECT id
+    /// FROM table WHERE ..)`) rather than through the join, so that a search whose matches are
+    /// few counts the first table alone ([`plan`] says how each part is searched).
     pub const fn searched_in(
         mut self,
         key: &'static str,
@@ -604,7 +604,7 @@ async fn looks(store: &Store, listing: &Listing, select: &Select) -> Result<Vec<
 /// A search's matches are counted up to this many, or to the end of the window asked for if
 /// further: a search found in more rows says "at least" ([`Rows::at_least`]). Counting every
 /// match of a text that 100,000 rows contain would read all of them.
-pub const SEARCH_COUNT: i64 = 1000;
+const SEARCH_COUNT: i64 = 1000;
 
 /// The rows of a listing in the window asked for, with the count of all that match (of a
 /// search's, up to [`SEARCH_COUNT`]).
@@ -642,14 +642,10 @@ pub async fn page(store: &Store, listing: &Listing, select: &Select) -> Result<R
         ),
         None => format!("SELECT COUNT(*) FROM {counted}{where_sql}"),
     };
-    let mut q = sqlx::query_scalar::<_, i64>(&total_sql);
-    for b in &binds {
-        q = match b {
-            Bound::Text(t) => q.bind(t.as_str()),
-            Bound::Int(i) => q.bind(*i),
-        };
-    }
-    let found = q.fetch_one(store.pool()).await?;
+    let found: i64 = bind_all(sqlx::query(&total_sql), &binds)
+        .fetch_one(store.pool())
+        .await?
+        .try_get(0)?;
     let (total, at_least) = match cap {
         Some(cap) if found > cap => (cap, true),
         _ => (found, false),
@@ -732,9 +728,9 @@ pub async fn rows(
     window(store, listing, select, (&where_sql, &binds), by_set(&looks)).await
 }
 
-/// Whether a search's rows are all found by the trigram indexes (a set of at most a few
-/// thousand rowids): then its window is sorted from that set rather than found by reading an
-/// index in order and testing each row against the set.
+/// Whether every part of a search is a set of rowids found beforehand ([`Look::Set`], a few
+/// thousand at most): then its window is sorted from those rows rather than found by reading
+/// an index in order and testing each row against the sets.
 fn by_set(looks: &[Look]) -> bool {
     !looks.is_empty() && looks.iter().all(|l| matches!(l, Look::Set(_)))
 }
