@@ -61,6 +61,48 @@ const SEARCH_INDEX: &[(&str, &[&str])] = &[
     ("iot_withdrawals", &["wid", "uid"]),
 ];
 
+/// The SQLite index by which a listing's rows are found from their key, for each key another
+/// table's matches are followed by ([`followed`], `INDEXED BY`): (table, key column, index).
+/// Named, so that the plan never rests on statistics: where one value fills a key (one
+/// company's 100,000 contracts) they have SQLite read the listing once for each match, or
+/// index all of it first.
+const KEY_INDEX: &[(&str, &str, &str)] = &[
+    (
+        "heat_accounts",
+        "bound_user_id",
+        "sqlite_autoindex_heat_accounts_2",
+    ),
+    ("heating_orders", "user_id", "heating_orders_user"),
+    ("meter_recharges", "user_code", "meter_recharges_household"),
+    (
+        "meter_consumptions",
+        "table_no",
+        "sqlite_autoindex_meter_consumptions_1",
+    ),
+    ("retail_users", "enterprise_code", "retail_users_enterprise"),
+    (
+        "retail_contracts",
+        "enterprise_code",
+        "retail_contracts_enterprise",
+    ),
+    ("retail_contracts", "company_id", "retail_contracts_company"),
+    ("retail_bills", "enterprise_code", "retail_bills_enterprise"),
+    ("retail_feedback", "user_id", "retail_feedback_user"),
+    (
+        "retail_monthly_use",
+        "enterprise_code",
+        "sqlite_autoindex_retail_monthly_use_1",
+    ),
+];
+
+/// The index [`KEY_INDEX`] names for a table's key column.
+fn key_index(table: &str, column: &str) -> Option<&'static str> {
+    KEY_INDEX
+        .iter()
+        .find(|(t, c, _)| *t == table && *c == column)
+        .map(|(_, _, index)| *index)
+}
+
 /// The shortest search a trigram index serves; a shorter one reads the rows.
 const INDEXED_SEARCH: usize = 3;
 
@@ -261,19 +303,26 @@ enum Bound {
 /// column it searches by a key).
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Look {
-    /// The rowids of the part's table that may match, found beforehand (at most [`SPARSE`]):
-    /// by its FTS5 trigram index for a text of [`INDEXED_SEARCH`] characters or more, by
-    /// reading the table once otherwise. The listing's rows are looked up by them, and matched
-    /// exactly by `LIKE` (so a search means the same, whichever way it is found).
+    /// Of the listing's own columns: the rowids that may match, found beforehand (at most
+    /// [`SPARSE`]), by its FTS5 trigram index for a text of [`INDEXED_SEARCH`] characters or
+    /// more, by reading the table once otherwise. The listing's rows are looked up by them,
+    /// and matched exactly by `LIKE` (so a search means the same, whichever way it is found).
     Set(Vec<i64>),
+    /// Of another table's column: the rowids of the listing's rows whose key names a row of
+    /// that table that matches (at most [`SPARSE`], matched exactly by `LIKE`), found by
+    /// reading that table's matches and following each to the listing's rows by their key
+    /// (a phone that thousands of users' phones contain, of which few wrote feedback).
+    Found(Vec<i64>),
     /// `LIKE '%text%'`, another table's column by a semi-join (that table read once, its
     /// matching keys then tested for each row): PostgreSQL, whose trigram indexes serve `LIKE`
     /// itself.
     Like,
     /// `LIKE '%text%'` on each row as it is read, another table's column through the listing's
-    /// own join: a text more than [`SPARSE`] rows of the part contain, so that a page is found
-    /// after reading a few rows in order rather than after collecting every match.
-    Row,
+    /// own join: a part more than [`SPARSE`] rows of the listing match, so that a page is
+    /// found after reading a few rows in order rather than after collecting every match. With
+    /// the first [`SPARSE`] + 1 rowids found, as [`Look::Set`] or [`Look::Found`] would hold
+    /// them: witnesses that prove a count of "at least" without reading the listing.
+    Row(Vec<i64>),
 }
 
 /// The parts of a listing a search looks in: (table, columns); the first table's own columns
@@ -328,49 +377,104 @@ fn probe(columns: &[&str], text: &str) -> String {
 /// A part of a search found in more rows than this is searched row by row ([`Look::Row`]).
 const SPARSE: usize = 2000;
 
-/// How a search looks in each part of a listing ([`search_parts`]). On SQLite each part's
-/// matching rowids are collected up to [`SPARSE`] + 1, from its FTS5 index when the text is
-/// long enough, else by reading the table in its own order (sequential, stopping early when
-/// many rows match): when no more are found, the part is a set; otherwise a page is found
-/// sooner by reading the listing's rows in order.
+/// How a search looks in each part of a listing ([`search_parts`]). On SQLite the rows each
+/// part finds are collected up to [`SPARSE`] + 1: first the listing's own rowids, from its FTS5
+/// index when the text is long enough, else by reading the table in its own order (sequential,
+/// stopping early when many rows match); then each other table's matches, followed to the
+/// listing's rows by their key, all such parts at once. When no more are found, the part is a
+/// set; otherwise a page is found sooner by reading the listing's rows in order, and when the
+/// listing's own columns are read so, the other parts are too (a page is found after a few
+/// rows, whatever they would find).
 async fn plan(store: &Store, listing: &Listing, text: &str) -> Result<Vec<Look>, Error> {
     let parts = search_parts(listing);
     if store.backend() == Backend::Postgres {
         return Ok(vec![Look::Like; parts.len()]);
     }
-    let long = text.chars().count() >= INDEXED_SEARCH;
+    let vias: Vec<Via> = listing.columns.iter().filter_map(|c| c.search_in).collect();
     let mut looks = Vec::with_capacity(parts.len());
-    for (table, columns) in &parts {
-        let found: Vec<i64> = if long && columns.iter().all(|c| indexed(table, c)) {
-            let sql = format!(
-                "SELECT rowid FROM {table}_fts WHERE {table}_fts MATCH $1 LIMIT {}",
-                SPARSE + 1
-            );
-            sqlx::query_scalar(&sql)
-                .bind(probe(columns, text))
-                .fetch_all(store.pool())
-                .await?
-        } else {
-            let any: Vec<String> = columns
-                .iter()
-                .map(|c| format!("{c} LIKE $1 ESCAPE '\\'"))
-                .collect();
-            let sql = format!(
-                "SELECT rowid FROM {table} WHERE {} LIMIT {}",
-                any.join(" OR "),
-                SPARSE + 1
-            );
-            sqlx::query_scalar(&sql)
-                .bind(like_pattern(text))
-                .fetch_all(store.pool())
-                .await?
-        };
-        looks.push(match found.len() {
-            n if n <= SPARSE => Look::Set(found),
-            _ => Look::Row,
-        });
+    if parts.len() > vias.len() {
+        let (table, columns) = &parts[0];
+        let (sql, bound) = matching(table, columns, text);
+        let found: Vec<i64> = sqlx::query_scalar(&format!("{sql} LIMIT {}", SPARSE + 1))
+            .bind(bound)
+            .fetch_all(store.pool())
+            .await?;
+        if found.len() > SPARSE {
+            looks.push(Look::Row(found));
+            looks.extend(vias.iter().map(|_| Look::Row(Vec::new())));
+            return Ok(looks);
+        }
+        looks.push(Look::Set(found));
     }
+    let first = first_table(listing.from);
+    let followed = vias.iter().map(|via| async move {
+        let (sql, bound) = followed(first, *via, text);
+        let sql = format!("{sql} LIMIT {}", SPARSE + 1);
+        let found = sqlx::query_scalar::<_, i64>(&sql)
+            .bind(bound)
+            .bind(like_pattern(text))
+            .fetch_all(store.pool())
+            .await?;
+        Ok::<_, Error>(if found.len() > SPARSE {
+            Look::Row(found)
+        } else {
+            Look::Found(found)
+        })
+    });
+    looks.extend(futures_util::future::try_join_all(followed).await?);
     Ok(looks)
+}
+
+/// The query of the rowids of a listing's rows (its first table's) whose key names a row of
+/// another table that matches: that table's matches ([`matching`], with `$1`), each tested by
+/// `LIKE` (`$2`) and followed by the listing's index on the key ([`KEY_INDEX`]), stopping at
+/// the limit when there are many.
+fn followed(first: &str, via: Via, text: &str) -> (String, String) {
+    let mut words = first.split_whitespace();
+    let table = words.next().unwrap_or(first);
+    let alias = words.last();
+    let rowid = alias.map_or_else(|| "rowid".to_owned(), |a| format!("{a}.rowid"));
+    let listing = match (alias, key_index(table, bare(via.key))) {
+        (Some(alias), Some(index)) => format!("{table} AS {alias} INDEXED BY {index}"),
+        _ => first.to_owned(),
+    };
+    let (part, bound) = matching(via.table, &[via.column], text);
+    (
+        format!(
+            "SELECT {rowid} FROM ({part}) AS part_ CROSS JOIN {other} AS via_ CROSS JOIN \
+             {listing} WHERE via_.rowid = part_.found_ AND via_.{column} LIKE $2 ESCAPE '\\' \
+             AND {key} = via_.{id}",
+            other = via.table,
+            column = via.column,
+            key = via.key,
+            id = via.id,
+        ),
+        bound,
+    )
+}
+
+/// The query of a part's rowids that may contain the text, with its parameter (`$1`): its
+/// FTS5 trigram index's for a text of [`INDEXED_SEARCH`] characters or more, the rows whose
+/// columns contain it (`LIKE`) otherwise.
+fn matching(table: &str, columns: &[&str], text: &str) -> (String, String) {
+    if text.chars().count() >= INDEXED_SEARCH && columns.iter().all(|c| indexed(table, c)) {
+        (
+            format!("SELECT rowid AS found_ FROM {table}_fts WHERE {table}_fts MATCH $1"),
+            probe(columns, text),
+        )
+    } else {
+        let any: Vec<String> = columns
+            .iter()
+            .map(|c| format!("{c} LIKE $1 ESCAPE '\\'"))
+            .collect();
+        (
+            format!(
+                "SELECT rowid AS found_ FROM {table} WHERE {}",
+                any.join(" OR ")
+            ),
+            like_pattern(text),
+        )
+    }
 }
 
 /// Rowids as SQL (integers read from the database, written as literals).
@@ -429,18 +533,12 @@ fn search_condition(
     }
     for c in searched.iter().filter(|c| c.search_in.is_some()) {
         let Some(via) = c.search_in else { continue };
-        match looks.next().unwrap_or(&Look::Row) {
-            Look::Set(set) => {
-                if !set.is_empty() {
-                    let n = like_bound(&mut like, binds, text);
+        match looks.next().unwrap_or(&Look::Like) {
+            Look::Found(rows) | Look::Set(rows) => {
+                if !rows.is_empty() {
                     found.push(format!(
-                        "SELECT {rowid} FROM {first} WHERE {} IN (SELECT {} FROM {} WHERE rowid IN \
-                         ({}) AND {} LIKE ${n} ESCAPE '\\')",
-                        via.key,
-                        via.id,
-                        via.table,
-                        rowids(set),
-                        via.column
+                        "SELECT {rowid} FROM {first} WHERE {rowid} IN ({})",
+                        rowids(rows)
                     ));
                 }
             }
@@ -451,7 +549,7 @@ fn search_condition(
                     via.key, via.id, via.table, via.column
                 ));
             }
-            Look::Row => {
+            Look::Row(_) => {
                 // As the column is shown (`COALESCE(u.x, '')` for an outer join's): a condition
                 // SQLite sees as null-rejecting would turn the outer join inner and let it read
                 // the other table first, then sort every match.
@@ -611,55 +709,161 @@ const SEARCH_COUNT: i64 = 1000;
 pub async fn page(store: &Store, listing: &Listing, select: &Select) -> Result<Rows, Error> {
     let looks = looks(store, listing, select).await?;
     let (where_sql, binds) = where_clause(listing, select, &looks);
-    let first = first_table(listing.from);
-    let counted = match alias_of(first) {
-        Some(alias) if names_only(&where_sql, alias) => first,
-        _ => listing.from,
-    };
-    let searching = !looks.is_empty();
-    // A search reads its window first: when the window is not full, the rows before it and in
-    // it are all there are, and the count (which would read every row again when few match) is
-    // not needed.
-    let mut rows = None;
-    if searching && select.limit > 0 {
-        let window = window(store, listing, select, (&where_sql, &binds), by_set(&looks)).await?;
-        let n = window.len() as i64;
+    if looks.is_empty() {
+        let total = count(store, listing, (&where_sql, &binds), None).await?;
+        let rows = if total == 0 || select.limit <= 0 {
+            Vec::new()
+        } else {
+            window(store, listing, select, (&where_sql, &binds), false).await?
+        };
+        return Ok(Rows {
+            total,
+            at_least: false,
+            rows,
+        });
+    }
+    let cap = SEARCH_COUNT.max(select.offset.max(0).saturating_add(select.limit.max(0)));
+    let rows = window(store, listing, select, (&where_sql, &binds), by_set(&looks));
+    let (rows, found) = if looks.iter().any(|l| matches!(l, Look::Row(_))) {
+        // Many rows match: the window is full and the count needed. The witnesses prove the
+        // count when they can; otherwise one read in order counts and finds the window, as
+        // far as the count goes.
+        match witnessed(store, listing, select, &looks, cap).await? {
+            Some(found) => (rows.await?, found),
+            None if select.offset.max(0) + select.limit.max(0) <= cap => {
+                let found = walk(store, listing, select, (&where_sql, &binds), cap).await?;
+                let start = usize::try_from(select.offset.max(0)).unwrap_or(usize::MAX);
+                let ids: Vec<i64> = found
+                    .iter()
+                    .skip(start)
+                    .take(usize::try_from(select.limit.max(0)).unwrap_or(0))
+                    .copied()
+                    .collect();
+                let rows = if ids.is_empty() {
+                    Vec::new()
+                } else {
+                    let rowid = alias_of(first_table(listing.from))
+                        .map_or_else(|| "rowid".to_owned(), |a| format!("{a}.rowid"));
+                    let at = Select {
+                        limit: ids.len() as i64,
+                        offset: 0,
+                        ..select.clone()
+                    };
+                    let where_sql = format!(" WHERE {rowid} IN ({})", rowids(&ids));
+                    window(store, listing, &at, (&where_sql, &[]), true).await?
+                };
+                (rows, found.len() as i64)
+            }
+            None => {
+                futures_util::future::try_join(
+                    rows,
+                    count(store, listing, (&where_sql, &binds), Some(cap)),
+                )
+                .await?
+            }
+        }
+    } else {
+        // A few thousand rows at most: the window first, and when it is not full, the rows
+        // before it and in it are all there are (the count would read them all again).
+        let rows = rows.await?;
+        let n = rows.len() as i64;
         if n < select.limit && (n > 0 || select.offset <= 0) {
             return Ok(Rows {
                 total: select.offset.max(0) + n,
                 at_least: false,
-                rows: window,
+                rows,
             });
         }
-        rows = Some(window);
+        let found = search_count(store, listing, select, &looks, cap).await?;
+        (rows, found)
+    };
+    Ok(Rows {
+        total: found.min(cap),
+        at_least: found > cap,
+        rows,
+    })
+}
+
+/// A search's matches, counted up to `cap` + 1.
+async fn search_count(
+    store: &Store,
+    listing: &Listing,
+    select: &Select,
+    looks: &[Look],
+    cap: i64,
+) -> Result<i64, Error> {
+    if let Some(found) = witnessed(store, listing, select, looks, cap).await? {
+        return Ok(found);
     }
-    let cap = searching
-        .then(|| SEARCH_COUNT.max(select.offset.max(0).saturating_add(select.limit.max(0))));
-    let total_sql = match cap {
+    let (where_sql, binds) = where_clause(listing, select, looks);
+    count(store, listing, (&where_sql, &binds), Some(cap)).await
+}
+
+/// A count of more than `cap` proven by the witnesses of the parts read row by row
+/// ([`Look::Row`]): as sets they find matches only, and when they find more than the cap the
+/// listing need not be read (its matches may come after many rows that are not).
+async fn witnessed(
+    store: &Store,
+    listing: &Listing,
+    select: &Select,
+    looks: &[Look],
+    cap: i64,
+) -> Result<Option<i64>, Error> {
+    if !looks
+        .iter()
+        .any(|l| matches!(l, Look::Row(w) if !w.is_empty()))
+    {
+        return Ok(None);
+    }
+    let (where_sql, binds) = where_clause(listing, select, &witnesses(listing, looks));
+    let n = count(store, listing, (&where_sql, &binds), Some(cap)).await?;
+    Ok((n > cap).then_some(n))
+}
+
+/// The looks of a search with each part read row by row taken as the set its witnesses make
+/// ([`Look::Row`]): rows that match, if not all of them.
+fn witnesses(listing: &Listing, looks: &[Look]) -> Vec<Look> {
+    let own = search_parts(listing).len()
+        > listing
+            .columns
+            .iter()
+            .filter(|c| c.search_in.is_some())
+            .count();
+    looks
+        .iter()
+        .enumerate()
+        .map(|(at, look)| match look {
+            Look::Row(w) if own && at == 0 => Look::Set(w.clone()),
+            Look::Row(w) => Look::Found(w.clone()),
+            other => other.clone(),
+        })
+        .collect()
+}
+
+/// The rows that meet a condition, counted up to `cap` + 1 when capped: of the first table
+/// alone when the condition names nothing else.
+async fn count(
+    store: &Store,
+    listing: &Listing,
+    (where_sql, binds): (&str, &[Bound]),
+    cap: Option<i64>,
+) -> Result<i64, Error> {
+    let first = first_table(listing.from);
+    let counted = match alias_of(first) {
+        Some(alias) if names_only(where_sql, alias) => first,
+        _ => listing.from,
+    };
+    let sql = match cap {
         Some(cap) => format!(
             "SELECT COUNT(*) FROM (SELECT 1 FROM {counted}{where_sql} LIMIT {}) AS found",
             cap + 1
         ),
         None => format!("SELECT COUNT(*) FROM {counted}{where_sql}"),
     };
-    let found: i64 = bind_all(sqlx::query(&total_sql), &binds)
+    bind_all(sqlx::query(&sql), binds)
         .fetch_one(store.pool())
         .await?
-        .try_get(0)?;
-    let (total, at_least) = match cap {
-        Some(cap) if found > cap => (cap, true),
-        _ => (found, false),
-    };
-    let rows = match rows {
-        Some(rows) => rows,
-        None if total == 0 || select.limit <= 0 => Vec::new(),
-        None => window(store, listing, select, (&where_sql, &binds), by_set(&looks)).await?,
-    };
-    Ok(Rows {
-        total,
-        at_least,
-        rows,
-    })
+        .try_get(0)
 }
 
 /// The first table of a `FROM` clause (before any join).
@@ -732,7 +936,10 @@ pub async fn rows(
 /// thousand at most): then its window is sorted from those rows rather than found by reading
 /// an index in order and testing each row against the sets.
 fn by_set(looks: &[Look]) -> bool {
-    !looks.is_empty() && looks.iter().all(|l| matches!(l, Look::Set(_)))
+    !looks.is_empty()
+        && looks
+            .iter()
+            .all(|l| matches!(l, Look::Set(_) | Look::Found(_)))
 }
 
 /// An order that no index serves (SQLite): each term behind a unary `+`, a no-op on its value.
@@ -758,15 +965,9 @@ fn unindexed(order: &str) -> String {
         .join(", ")
 }
 
-async fn window(
-    store: &Store,
-    listing: &Listing,
-    select: &Select,
-    (where_sql, binds): (&str, &[Bound]),
-    by_set: bool,
-) -> Result<Vec<Vec<Value>>, Error> {
-    let columns: Vec<&str> = listing.columns.iter().map(|c| c.sql).collect();
-    let order = match select.sort {
+/// The order a select reads its rows in: the listing's, or the column it is sorted by.
+fn order_by(listing: &Listing, select: &Select) -> String {
+    match select.sort {
         Some((i, desc)) => {
             let c = &listing.columns[i];
             let dir = if desc { "DESC" } else { "ASC" };
@@ -783,7 +984,47 @@ async fn window(
             format!("{sql} {dir} {nulls}, {key}", sql = c.sql)
         }
         None => listing.order.to_owned(),
+    }
+}
+
+/// The rowids of the first [`SEARCH_COUNT`] + 1 rows that match (or to the end of the window,
+/// if further), in the select's order: one read both counts a search and finds its window,
+/// when its matches are many but not among the first rows (an agent's 12,500 dealers first).
+async fn walk(
+    store: &Store,
+    listing: &Listing,
+    select: &Select,
+    (where_sql, binds): (&str, &[Bound]),
+    cap: i64,
+) -> Result<Vec<i64>, Error> {
+    let order = order_by(listing, select);
+    let first = first_table(listing.from);
+    let (from, rowid) = match alias_of(first) {
+        Some(alias) if names_only(where_sql, alias) && names_only(&order, alias) => {
+            (first, format!("{alias}.rowid"))
+        }
+        Some(alias) => (listing.from, format!("{alias}.rowid")),
+        None => (listing.from, "rowid".to_owned()),
     };
+    let sql = format!(
+        "SELECT {rowid} FROM {from}{where_sql} ORDER BY {order} LIMIT {}",
+        cap + 1
+    );
+    let rows = bind_all(sqlx::query(&sql), binds)
+        .fetch_all(store.pool())
+        .await?;
+    rows.iter().map(|r| r.try_get::<i64, _>(0)).collect()
+}
+
+async fn window(
+    store: &Store,
+    listing: &Listing,
+    select: &Select,
+    (where_sql, binds): (&str, &[Bound]),
+    by_set: bool,
+) -> Result<Vec<Vec<Value>>, Error> {
+    let columns: Vec<&str> = listing.columns.iter().map(|c| c.sql).collect();
+    let order = order_by(listing, select);
     let order = if by_set { unindexed(&order) } else { order };
     let (limit, offset) = (select.limit.max(0), select.offset.max(0));
     let sql = match deferred_join(listing.from, where_sql, &order, limit, offset) {
@@ -865,8 +1106,9 @@ pub async fn counts(store: &Store) -> Result<[i64; 5], Error> {
 #[cfg(test)]
 mod tests {
     use super::{
-        Bound, Listing, Look, SEARCH_INDEX, bare, deferred_join, first_table, indexed, names_only,
-        probe, search_condition, search_parts, searched_column, unindexed,
+        Bound, KEY_INDEX, Listing, Look, SEARCH_INDEX, alias_of, bare, deferred_join, first_table,
+        followed, indexed, key_index, names_only, probe, search_condition, search_parts,
+        searched_column, unindexed, witnesses,
     };
     use crate::store::{charging, heating, iot, meter, retail};
 
@@ -918,7 +1160,12 @@ mod tests {
             let table = first.split_whitespace().next().expect("a table");
             for c in listing.columns.iter().filter(|c| c.search) {
                 let (t, column) = match c.search_in {
-                    Some(via) => (via.table, via.column),
+                    Some(via) => {
+                        // Followed from the other table by the listing's own key.
+                        assert_eq!(via.key.split('.').next(), alias_of(first), "{}", via.key);
+                        assert!(key_index(table, bare(via.key)).is_some(), "{}", via.key);
+                        (via.table, via.column)
+                    }
                     None => (table, bare(searched_column(c.sql))),
                 };
                 assert!(indexed(t, column), "{t}.{column} (searched by {})", c.key);
@@ -943,7 +1190,7 @@ mod tests {
     #[test]
     fn a_part_few_rows_contain_is_looked_up_by_the_rowids_found() {
         let mut binds = Vec::new();
-        let looks = [Look::Set(vec![3, 5]), Look::Set(vec![7])];
+        let looks = [Look::Set(vec![3, 5]), Look::Found(vec![7])];
         let sql = search_condition(&heating::console::ORDERS, "138", &looks, &mut binds)
             .expect("searched");
         assert_eq!(
@@ -951,8 +1198,7 @@ mod tests {
             "(o.rowid IN (SELECT o.rowid FROM heating_orders o WHERE o.rowid IN (3,5) AND \
              (o.order_id LIKE $1 ESCAPE '\\' OR o.heat_account LIKE $1 ESCAPE '\\' OR \
              o.transaction_id LIKE $1 ESCAPE '\\') UNION ALL SELECT o.rowid FROM heating_orders \
-             o WHERE o.user_id IN (SELECT id FROM users WHERE rowid IN (7) AND phone LIKE $1 \
-             ESCAPE '\\')))"
+             o WHERE o.rowid IN (7)))"
         );
         assert_eq!(texts(&binds), ["%138%"]);
         let mut binds = Vec::new();
@@ -971,7 +1217,7 @@ mod tests {
              '\\' OR nickname LIKE $1 ESCAPE '\\' OR real_name LIKE $1 ESCAPE '\\')))"
         );
         let mut binds = Vec::new();
-        let looks = [Look::Set(vec![]), Look::Set(vec![])];
+        let looks = [Look::Set(vec![]), Look::Found(vec![])];
         let sql = search_condition(&heating::console::ORDERS, "138", &looks, &mut binds)
             .expect("searched");
         assert_eq!(sql, "(0 = 1)");
@@ -981,6 +1227,73 @@ mod tests {
         assert_eq!(
             probe(&["a"], "DOCH\"000000000000001"),
             "{a} : (\"DOCH\"\"000\" AND \"00000001\")"
+        );
+    }
+
+    #[test]
+    fn each_key_index_is_created_on_its_key_first() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite");
+        let mut sql = String::new();
+        for entry in std::fs::read_dir(dir).expect("migrations") {
+            let path = entry.expect("entry").path();
+            sql.push_str(&std::fs::read_to_string(path).expect("migration"));
+        }
+        let sql = sql.replace(" (", "(");
+        for (table, column, index) in KEY_INDEX {
+            // A unique constraint's index is SQLite's own (`sqlite_autoindex_<table>_<n>`), in
+            // the order of the table's constraints; the console's searches on SQLite use each.
+            if index.starts_with("sqlite_autoindex_") {
+                assert!(
+                    index.starts_with(&format!("sqlite_autoindex_{table}_")),
+                    "{index}"
+                );
+                continue;
+            }
+            let create = format!("CREATE INDEX {index} ON {table}({column}");
+            assert!(sql.contains(&create), "{create}");
+        }
+    }
+
+    #[test]
+    fn another_tables_matches_are_followed_to_the_listings_rows_by_their_key() {
+        let via = retail::console::FEEDBACK
+            .columns
+            .iter()
+            .find_map(|c| c.search_in)
+            .expect("a column searched in another table");
+        let first = first_table(retail::console::FEEDBACK.from);
+        // A short text reads the other table; a longer one asks its index. Either way each
+        // match is tested by LIKE before its key is followed.
+        assert_eq!(
+            followed(first, via, "12"),
+            (
+                "SELECT f.rowid FROM (SELECT rowid AS found_ FROM retail_users WHERE phone LIKE \
+                 $1 ESCAPE '\\') AS part_ CROSS JOIN retail_users AS via_ CROSS JOIN \
+                 retail_feedback AS f INDEXED BY retail_feedback_user WHERE via_.rowid = \
+                 part_.found_ AND via_.phone LIKE $2 ESCAPE '\\' AND f.user_id = via_.id"
+                    .to_owned(),
+                "%12%".to_owned()
+            )
+        );
+        let (sql, bound) = followed(first, via, "138");
+        assert!(
+            sql.starts_with(
+                "SELECT f.rowid FROM (SELECT rowid AS found_ FROM retail_users_fts WHERE \
+                 retail_users_fts MATCH $1) AS part_"
+            ),
+            "{sql}"
+        );
+        assert_eq!(bound, "{phone} : \"138\"");
+        // Witnesses stand for the sets they were collected as: the listing's own candidates,
+        // or the rows another table's matches were followed to.
+        let looks = [Look::Row(vec![1, 2]), Look::Row(vec![3]), Look::Like];
+        assert_eq!(
+            witnesses(&heating::console::ORDERS, &looks),
+            [Look::Set(vec![1, 2]), Look::Found(vec![3]), Look::Like]
+        );
+        assert_eq!(
+            witnesses(&retail::console::CONTRACTS, &looks),
+            [Look::Set(vec![1, 2]), Look::Found(vec![3]), Look::Like]
         );
     }
 
@@ -999,7 +1312,7 @@ mod tests {
         assert_eq!(texts(&binds), ["%1\\%%"]);
         // Parts mix: a set, and another table's column row by row, through the listing's join.
         let mut binds = Vec::new();
-        let looks = [Look::Set(vec![4]), Look::Row];
+        let looks = [Look::Set(vec![4]), Look::Row(vec![9])];
         let sql = search_condition(&heating::console::ORDERS, "138", &looks, &mut binds)
             .expect("searched");
         assert_eq!(

@@ -594,5 +594,111 @@ async fn a_search_matching_more_than_a_thousand_rows_says_at_least() {
         .await;
     assert!(few.has("<b class=\"total\">30</b>"), "{}", few.body);
     assert!(few.has("1 / 2"), "{}", few.body);
+    // A long text is asked of the trigram index by its ends: 2,100 questions have both ends
+    // and not the middle, before 1,050 that have it all. The first are not matches, so the
+    // count of the others comes from reading the list in its order (and the window with it).
+    let (head, tail) = ("峰谷分时电价政策", "预付费电表充值规则");
+    let mut tx = app.state.store.pool().begin().await.expect("tx");
+    for i in 0..3150 {
+        let question = if i < 2100 {
+            format!("{head}之外{tail}{i}")
+        } else {
+            format!("{head}与{tail}{i}")
+        };
+        sqlx::query(
+            "INSERT INTO retail_guide (id, question, answer, position, created_at) \
+             VALUES ($1, $2, '答', $3, 0)",
+        )
+        .bind(format!("long-{i}"))
+        .bind(question)
+        .bind(5000 + i64::from(i))
+        .execute(&mut *tx)
+        .await
+        .expect("insert");
+    }
+    tx.commit().await.expect("commit");
+    let q: String = format!("{head}与{tail}")
+        .bytes()
+        .map(|b| format!("%{b:02X}"))
+        .collect();
+    let long = console.get(&format!("/console/retail/guide?q={q}")).await;
+    assert_eq!(long.status, 200, "{}", long.body);
+    assert!(long.has("<b class=\"total\">1000+</b>"), "{}", long.body);
+    assert!(long.has(&format!("{head}与{tail}2100")), "{}", long.body);
+    assert!(!long.has("之外"), "{}", long.body);
+    let second = console
+        .get(&format!("/console/retail/guide?q={q}&page=2"))
+        .await;
+    assert!(
+        second.has("<b class=\"total\">1000+</b>"),
+        "{}",
+        second.body
+    );
+    assert!(
+        !second.has(&format!("{head}与{tail}2100<")),
+        "{}",
+        second.body
+    );
+    assert!(!second.has("之外"), "{}", second.body);
+    app.stop().await;
+}
+
+/// A search by another table's column (a user's phone, a company's name) follows that table's
+/// matches to the rows that name them, by each list's index on the key: the feedback of the
+/// user whose phone contains the text, the contracts of the company whose name does, with 2
+/// characters (read) and more (the trigram index); every list searched so answers.
+#[tokio::test]
+async fn a_search_by_another_tables_column_finds_the_rows_that_name_its_matches() {
+    let (app, console) = demo_app().await;
+    let token = hall_token(&app).await;
+    feedback_with_picture(&app, &token, "跟随手机号找到的意见").await;
+    for q in ["13900000000", "900000", "00"] {
+        let found = console
+            .get(&format!("/console/retail/feedback?q={q}"))
+            .await;
+        assert_eq!(found.status, 200, "{}", found.body);
+        assert!(found.has("跟随手机号找到的意见"), "q={q}: {}", found.body);
+    }
+    let missed = console.get("/console/retail/feedback?q=13811112222").await;
+    assert_eq!(missed.status, 200, "{}", missed.body);
+    assert!(!missed.has("跟随手机号找到的意见"), "{}", missed.body);
+    // The demo's contracts are all with 珠海高远电能科技有限公司; their own columns say neither.
+    let all = console.get("/console/retail/contracts").await;
+    let total = |body: &str| {
+        body.split("<b class=\"total\">")
+            .nth(1)
+            .and_then(|t| t.split('<').next())
+            .map(str::to_owned)
+    };
+    let every = total(&all.body).expect("a total");
+    assert_ne!(every, "0", "{}", all.body);
+    for q in ["%E9%AB%98%E8%BF%9C", "%E9%AB%98%E8%BF%9C%E7%94%B5%E8%83%BD"] {
+        let found = console
+            .get(&format!("/console/retail/contracts?q={q}"))
+            .await;
+        assert_eq!(found.status, 200, "{}", found.body);
+        assert_eq!(
+            total(&found.body),
+            Some(every.clone()),
+            "q={q}: {}",
+            found.body
+        );
+    }
+    for list in [
+        "/console/heating/accounts",
+        "/console/heating/orders",
+        "/console/meter/recharges",
+        "/console/meter/consumption",
+        "/console/retail/users",
+        "/console/retail/contracts",
+        "/console/retail/bills",
+        "/console/retail/feedback",
+        "/console/retail/monthly-use",
+    ] {
+        for q in ["1", "13", "138", "%E5%BC%A0%E4%B8%89"] {
+            let page = console.get(&format!("{list}?q={q}")).await;
+            assert_eq!(page.status, 200, "{list}?q={q}: {}", page.body);
+        }
+    }
     app.stop().await;
 }
