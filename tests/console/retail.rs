@@ -652,6 +652,31 @@ async fn a_search_by_another_tables_column_finds_the_rows_that_name_its_matches(
     let (app, console) = demo_app().await;
     let token = hall_token(&app).await;
     feedback_with_picture(&app, &token, "跟随手机号找到的意见").await;
+    // Enough feedback from another user that the list is not simply read whole.
+    let other = "console-other-user";
+    sqlx::query(
+        "INSERT INTO retail_users (id, phone, password_hash, created_at, updated_at) \
+         VALUES ($1, '13811110000', 'x', 0, 0)",
+    )
+    .bind(other)
+    .execute(app.state.store.pool())
+    .await
+    .expect("another user");
+    let mut tx = app.state.store.pool().begin().await.expect("tx");
+    for i in 0..2100 {
+        sqlx::query(
+            "INSERT INTO retail_feedback (id, user_id, content, created_at) VALUES ($1, $2, $3, 0)",
+        )
+        .bind(format!("fb-{i}"))
+        .bind(other)
+        .bind(format!("其他意见{i}"))
+        .execute(&mut *tx)
+        .await
+        .expect("insert");
+    }
+    tx.commit().await.expect("commit");
+    let one = console.get("/console/retail/feedback?q=13900000000").await;
+    assert!(one.has("<b class=\"total\">1</b>"), "{}", one.body);
     for q in ["13900000000", "900000", "00"] {
         let found = console
             .get(&format!("/console/retail/feedback?q={q}"))
