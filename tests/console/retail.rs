@@ -551,31 +551,45 @@ async fn searches_find_what_was_just_written_and_not_what_was_deleted() {
     app.stop().await;
 }
 
+/// Adds `n` questions to the guide in one transaction, the `i`-th worded by `question(i)`,
+/// placed from `position` on.
+async fn add_questions(
+    app: &TestApp,
+    prefix: &str,
+    position: i64,
+    n: u32,
+    question: impl Fn(u32) -> String,
+) {
+    let mut tx = app.state.store.pool().begin().await.expect("tx");
+    for i in 0..n {
+        sqlx::query(
+            "INSERT INTO retail_guide (id, question, answer, position, created_at) \
+             VALUES ($1, $2, '答', $3, 0)",
+        )
+        .bind(format!("{prefix}-{i}"))
+        .bind(question(i))
+        .bind(position + i64::from(i))
+        .execute(&mut *tx)
+        .await
+        .expect("insert");
+    }
+    tx.commit().await.expect("commit");
+}
+
 /// A search many rows match is counted up to 1,000 and says so ("1000+"), with a next page
 /// however far; one that fewer rows match is counted exactly, on both backends.
 #[tokio::test]
 async fn a_search_matching_more_than_a_thousand_rows_says_at_least() {
     let (app, console) = demo_app().await;
     // 1,100 questions of the guide that contain "电表", 30 that also contain "预付费".
-    let mut tx = app.state.store.pool().begin().await.expect("tx");
-    for i in 0..1100 {
-        let question = if i < 30 {
+    add_questions(&app, "g", 1000, 1100, |i| {
+        if i < 30 {
             format!("预付费电表问题{i}")
         } else {
             format!("电表问题{i}")
-        };
-        sqlx::query(
-            "INSERT INTO retail_guide (id, question, answer, position, created_at) \
-             VALUES ($1, $2, '答', $3, 0)",
-        )
-        .bind(format!("g-{i}"))
-        .bind(question)
-        .bind(1000 + i64::from(i))
-        .execute(&mut *tx)
-        .await
-        .expect("insert");
-    }
-    tx.commit().await.expect("commit");
+        }
+    })
+    .await;
     let many = console
         .get("/console/retail/guide?q=%E7%94%B5%E8%A1%A8")
         .await;
@@ -598,25 +612,14 @@ async fn a_search_matching_more_than_a_thousand_rows_says_at_least() {
     // and not the middle, before 1,050 that have it all. The first are not matches, so the
     // count of the others comes from reading the list in its order (and the window with it).
     let (head, tail) = ("峰谷分时电价政策", "预付费电表充值规则");
-    let mut tx = app.state.store.pool().begin().await.expect("tx");
-    for i in 0..3150 {
-        let question = if i < 2100 {
+    add_questions(&app, "long", 5000, 3150, |i| {
+        if i < 2100 {
             format!("{head}之外{tail}{i}")
         } else {
             format!("{head}与{tail}{i}")
-        };
-        sqlx::query(
-            "INSERT INTO retail_guide (id, question, answer, position, created_at) \
-             VALUES ($1, $2, '答', $3, 0)",
-        )
-        .bind(format!("long-{i}"))
-        .bind(question)
-        .bind(5000 + i64::from(i))
-        .execute(&mut *tx)
-        .await
-        .expect("insert");
-    }
-    tx.commit().await.expect("commit");
+        }
+    })
+    .await;
     let q: String = format!("{head}与{tail}")
         .bytes()
         .map(|b| format!("%{b:02X}"))
