@@ -443,11 +443,9 @@ async fn plan(store: &Store, listing: &Listing, text: &str) -> Result<Vec<Look>,
 /// `LIKE` (`$2`) and followed by the listing's index on the key ([`KEY_INDEX`]), stopping at
 /// the limit when there are many.
 fn followed(first: &str, via: Via, text: &str) -> (String, String) {
-    let mut words = first.split_whitespace();
-    let table = words.next().unwrap_or(first);
-    let alias = words.last();
-    let rowid = alias.map_or_else(|| "rowid".to_owned(), |a| format!("{a}.rowid"));
-    let listing = match (alias, key_index(table, bare(via.key))) {
+    let table = first.split_whitespace().next().unwrap_or(first);
+    let rowid = rowid_of(first);
+    let listing = match (alias_of(first), key_index(table, bare(via.key))) {
         (Some(alias), Some(index)) => format!("{table} AS {alias} INDEXED BY {index}"),
         _ => first.to_owned(),
     };
@@ -510,7 +508,7 @@ fn search_condition(
         return None;
     }
     let first = first_table(listing.from);
-    let rowid = alias_of(first).map_or_else(|| "rowid".to_owned(), |a| format!("{a}.rowid"));
+    let rowid = rowid_of(first);
     let mut looks = looks.iter();
     let mut like = None;
     // The rows the sets find, as one set of the first table's rowids (looked up row by row,
@@ -745,26 +743,7 @@ pub async fn page(store: &Store, listing: &Listing, select: &Select) -> Result<R
             Some(found) => (rows.await?, found),
             None if select.offset.max(0) + select.limit.max(0) <= cap => {
                 let found = walk(store, listing, select, (&where_sql, &binds), cap).await?;
-                let start = usize::try_from(select.offset.max(0)).unwrap_or(usize::MAX);
-                let ids: Vec<i64> = found
-                    .iter()
-                    .skip(start)
-                    .take(usize::try_from(select.limit.max(0)).unwrap_or(0))
-                    .copied()
-                    .collect();
-                let rows = if ids.is_empty() {
-                    Vec::new()
-                } else {
-                    let rowid = alias_of(first_table(listing.from))
-                        .map_or_else(|| "rowid".to_owned(), |a| format!("{a}.rowid"));
-                    let at = Select {
-                        limit: ids.len() as i64,
-                        offset: 0,
-                        ..select.clone()
-                    };
-                    let where_sql = format!(" WHERE {rowid} IN ({})", rowids(&ids));
-                    window(store, listing, &at, (&where_sql, &[]), true).await?
-                };
+                let rows = window_of(store, listing, select, &found).await?;
                 (rows, found.len() as i64)
             }
             None => {
@@ -914,6 +893,11 @@ fn deferred_join(
     })
 }
 
+/// The rowid of a `FROM` clause's first table, as its columns are named (`a.rowid`).
+fn rowid_of(first: &str) -> String {
+    alias_of(first).map_or_else(|| "rowid".to_owned(), |a| format!("{a}.rowid"))
+}
+
 /// The alias of a `FROM` clause's first table (`heat_accounts a`: `a`).
 fn alias_of(first: &str) -> Option<&str> {
     let mut words = first.split_whitespace();
@@ -1012,13 +996,11 @@ async fn walk(
 ) -> Result<Vec<i64>, Error> {
     let order = order_by(listing, select);
     let first = first_table(listing.from);
-    let (from, rowid) = match alias_of(first) {
-        Some(alias) if names_only(where_sql, alias) && names_only(&order, alias) => {
-            (first, format!("{alias}.rowid"))
-        }
-        Some(alias) => (listing.from, format!("{alias}.rowid")),
-        None => (listing.from, "rowid".to_owned()),
+    let from = match alias_of(first) {
+        Some(alias) if names_only(where_sql, alias) && names_only(&order, alias) => first,
+        _ => listing.from,
     };
+    let rowid = rowid_of(first);
     let sql = format!(
         "SELECT {rowid} FROM {from}{where_sql} ORDER BY {order} LIMIT {}",
         cap + 1
@@ -1027,6 +1009,32 @@ async fn walk(
         .fetch_all(store.pool())
         .await?;
     rows.iter().map(|r| r.try_get::<i64, _>(0)).collect()
+}
+
+/// The rows of a select's window among rowids found in its order ([`walk`]), read by rowid.
+async fn window_of(
+    store: &Store,
+    listing: &Listing,
+    select: &Select,
+    found: &[i64],
+) -> Result<Vec<Vec<Value>>, Error> {
+    let start = usize::try_from(select.offset.max(0)).unwrap_or(usize::MAX);
+    let take = usize::try_from(select.limit.max(0)).unwrap_or(0);
+    let ids: Vec<i64> = found.iter().skip(start).take(take).copied().collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let at = Select {
+        limit: ids.len() as i64,
+        offset: 0,
+        ..select.clone()
+    };
+    let where_sql = format!(
+        " WHERE {} IN ({})",
+        rowid_of(first_table(listing.from)),
+        rowids(&ids)
+    );
+    window(store, listing, &at, (&where_sql, &[]), true).await
 }
 
 async fn window(
