@@ -9,7 +9,10 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::device::{TestDevice, report, retained_desired};
-use crate::{BROKER_HOST, Link, WAIT, accepted, eventually, fresh_names, get, post, spawn_custom};
+use crate::{
+    BROKER_HOST, Link, WAIT, accepted, assert_accepted, eventually, fresh_names, get, post,
+    spawn_custom,
+};
 
 /// A port nothing listens on now (the system's pick for 127.0.0.1:0), so that tests running
 /// side by side do not take the same one.
@@ -172,7 +175,7 @@ async fn the_link_comes_back_by_itself_when_the_broker_is_killed_and_restarted()
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(history_total(&l, did).await, 2);
-    assert_eq!(accepted(app, "report").await, 2.0);
+    assert_accepted(app, "report", 2.0).await;
     let s = l.stat(did).await;
     assert_eq!(s["state"]["online"], true, "{s}");
     assert_eq!(s["statistics"]["powered_h"], 2.0, "{s}");
@@ -215,7 +218,7 @@ async fn without_a_broker_url_the_server_embeds_one_that_devices_use() {
     let s = l.stat(did).await;
     assert_eq!(s["statistics"]["powered_h"], 3.5, "{s}");
     assert_eq!(s["statistics"]["water_ml"]["normal"], 1_500, "{s}");
-    assert_eq!(accepted(app, "report").await, 1.0);
+    assert_accepted(app, "report", 1.0).await;
 
     lock_through(&l, &mut dev).await;
     assert_eq!(

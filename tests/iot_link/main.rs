@@ -463,6 +463,17 @@ pub async fn accepted(app: &TestApp, kind: &str) -> f64 {
     .await
 }
 
+/// Waits until `utilhall_iot_messages_total{type=kind}` reaches `n`, then checks it is exactly `n`.
+/// The counter moves just after the commit that the API already shows, so it is polled.
+pub async fn assert_accepted(app: &TestApp, kind: &str, n: f64) {
+    let seen = eventually(&format!("{n} {kind} messages counted"), || async {
+        let seen = accepted(app, kind).await;
+        (seen >= n).then_some(seen)
+    })
+    .await;
+    assert_eq!(seen, n, "{kind} messages counted");
+}
+
 /// Every dropped frame, whatever the reason.
 pub async fn dropped_all(app: &TestApp) -> f64 {
     let mut n = 0.0;

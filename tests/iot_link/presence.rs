@@ -6,7 +6,9 @@
 use std::time::{Duration, Instant};
 
 use crate::device::{TestDevice, report};
-use crate::{accepted, dropped, eventually, eventually_within, is_set, metric, spawn, tick};
+use crate::{
+    accepted, assert_accepted, dropped, eventually, eventually_within, is_set, metric, spawn, tick,
+};
 
 const ONLINE_GAUGE: &str = "utilhall_iot_devices_online ";
 const LAG_COUNT: &str = "utilhall_iot_ingest_lag_seconds_count ";
@@ -25,7 +27,7 @@ async fn online_then_the_last_will_takes_the_device_offline() {
         .stat_until(did, "online", |s| s["state"]["online"] == true)
         .await;
     assert!(is_set(&s["state"]["online_tms"]), "{s}");
-    assert_eq!(accepted(app, "online").await, 1.0);
+    assert_accepted(app, "online", 1.0).await;
     eventually("the online gauge counts it", || async {
         (metric(app, ONLINE_GAUGE).await == 1.0).then_some(())
     })
@@ -65,7 +67,7 @@ async fn online_then_the_last_will_takes_the_device_offline() {
         })
         .await;
     assert!(is_set(&s["state"]["offline_tms"]), "{s}");
-    assert_eq!(accepted(app, "offline").await, 1.0);
+    assert_accepted(app, "offline", 1.0).await;
     eventually("the online gauge lets it go", || async {
         (metric(app, ONLINE_GAUGE).await == 0.0).then_some(())
     })

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use utilhall::domain::iot::protocol::{Report, Water};
 
 use crate::device::TestDevice;
-use crate::{accepted, epoch, get, is_set, now_secs, spawn, tick};
+use crate::{assert_accepted, epoch, get, is_set, now_secs, spawn, tick};
 
 fn reading(n: i64, errors: &[&str], working: bool) -> Report {
     Report {
@@ -104,7 +104,7 @@ async fn reports_show_in_the_stat_and_the_history_newest_first() {
         json!([]),
         "the last report's errors: {s}"
     );
-    assert_eq!(accepted(app, "report").await, 3.0);
+    assert_accepted(app, "report", 3.0).await;
 
     // The whole history, newest first, with what each report said.
     let path = |q: &str| format!("/devices/{did}/history{q}");

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::device::{TestDevice, report};
-use crate::{Link, accepted, eventually, fresh_names, get, spawn_named};
+use crate::{Link, assert_accepted, eventually, fresh_names, get, spawn_named};
 
 async fn history_total(l: &Link, did: &str) -> i64 {
     get(&l.app, &format!("/devices/{did}/history"), &l.vendor)
@@ -49,7 +49,7 @@ async fn reports_sent_while_the_server_is_down_are_applied_once_when_it_is_back(
     // Nothing comes twice, even given time.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(history_total(&second, did).await, 8);
-    assert_eq!(accepted(&second.app, "report").await, 5.0);
+    assert_accepted(&second.app, "report", 5.0).await;
     let s = second.stat(did).await;
     assert_eq!(s["statistics"]["powered_h"], 8.0, "{s}");
     assert_eq!(s["statistics"]["water_ml"]["normal"], 800, "{s}");

@@ -4,7 +4,9 @@
 use serde_json::json;
 
 use crate::device::{TestDevice, report};
-use crate::{Link, VID, accepted, assert_secret_form, dropped, eventually, get, post, spawn};
+use crate::{
+    Link, VID, accepted, assert_accepted, assert_secret_form, dropped, eventually, get, post, spawn,
+};
 
 /// Whether any read of the device by the platform or the vendor shows `secret`.
 async fn shown_anywhere(l: &Link, did: &str, secret: &str) -> Vec<String> {
@@ -89,7 +91,7 @@ async fn a_secret_is_shown_once_and_a_rotation_retires_the_old_one() {
         s["statistics"]["water_ml"]["normal"] == 2000
     })
     .await;
-    assert_eq!(accepted(app, "report").await, reports + 1.0);
+    assert_accepted(app, "report", reports + 1.0).await;
 
     // The vendor rotates its own device; the secret before is worthless at once.
     let r = post(app, &format!("/devices/{did}/secret"), &l.vendor, json!({}))

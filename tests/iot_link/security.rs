@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use utilhall::domain::iot::protocol;
 
 use crate::device::{TestDevice, report, unix_now};
-use crate::{accepted, dropped, dropped_all, eventually, spawn, tick};
+use crate::{accepted, assert_accepted, dropped, dropped_all, eventually, spawn, tick};
 
 /// AB-09 without what the watch may change on its own (`online`, `offline_tms`): a dropped
 /// frame must leave everything else, `online_tms` included, as it was.
@@ -248,8 +248,8 @@ async fn forged_replayed_foreign_and_absurd_frames_are_dropped_and_change_nothin
     // Nothing changed.
     assert_eq!(settled(&l.stat(a_id).await), a_before);
     assert_eq!(settled(&l.stat(b_id).await), b_before);
-    assert_eq!(accepted(app, "report").await, reports_before);
-    assert_eq!(accepted(app, "ack").await, acks_before);
+    assert_accepted(app, "report", reports_before).await;
+    assert_accepted(app, "ack", acks_before).await;
     let health = app
         .client
         .get(format!("{}/health", app.base))
@@ -265,7 +265,7 @@ async fn forged_replayed_foreign_and_absurd_frames_are_dropped_and_change_nothin
         s["statistics"]["water_ml"]["normal"] == 1100 && s["statistics"]["powered_h"] == 11.0
     })
     .await;
-    assert_eq!(accepted(app, "report").await, reports_before + 1.0);
+    assert_accepted(app, "report", reports_before + 1.0).await;
 
     a.disconnect().await;
     b.disconnect().await;
