@@ -142,9 +142,15 @@ impl Partners {
 
     /// AX-01.
     pub async fn vendors(&self, caller: &Caller, req: &ListRequest) -> Result<Listed<Party>> {
-        caller.require(Range::Platform)?;
+        Self::may_list_vendors(caller)?;
         let planned = listing::plan(List::Vendors, Scope::default(), req);
         listing::run::<UserRow, _>(&self.store, planned).await
+    }
+
+    /// Who lists vendors (AX-01): the platform only. Asked by surfaces that read the list
+    /// elsewhere (the console's table), so that the rule is this one.
+    pub fn may_list_vendors(caller: &Caller) -> Result<()> {
+        caller.require(Range::Platform)
     }
 
     /// AX-03 and the vendor checks of the others.

@@ -27,7 +27,7 @@ use super::i18n::Lang;
 use super::session::Session;
 use super::table::{self, Action, TableView};
 use super::{Chrome, Fail, Page, Tab, html, tabs};
-use crate::domain::iot::listing::ListRequest;
+use crate::domain::iot::partners::Partners;
 use crate::domain::iot::{Caller, Role};
 use crate::domain::records::tables::iot as lists;
 use crate::domain::records::{Cell, Filter, Table};
@@ -272,19 +272,8 @@ async fn devices(State(state): State<AppState>, session: Session) -> Page {
 }
 
 async fn vendors(State(state): State<AppState>, session: Session) -> Page {
-    let c = caller(&session);
     // The domain decides who lists vendors (AX-01: the platform only).
-    let _first = state
-        .iot
-        .partners
-        .vendors(
-            &c,
-            &ListRequest {
-                limit: 1,
-                ..ListRequest::default()
-            },
-        )
-        .await?;
+    Partners::may_list_vendors(&caller(&session))?;
     let spec = Spec {
         title: "iot_vendors",
         table: &lists::VENDORS,
