@@ -10,7 +10,7 @@ use sqlx::any::AnyRow;
 
 use crate::store::{Backend, Error, Store};
 
-/// The columns each table's search index holds (migration 0023): on SQLite an FTS5 table
+/// The columns each table's search index holds (migrations 0023 and 0024): on SQLite an FTS5 table
 /// `<table>_fts` with the trigram tokenizer, on PostgreSQL a pg_trgm GIN index on each column.
 /// A search of [`INDEXED_SEARCH`] characters or more asks it which rows may match ([`plan`]).
 /// A test checks every searched column of every listing is here.
@@ -50,6 +50,8 @@ const SEARCH_INDEX: &[(&str, &[&str])] = &[
     ("retail_monthly_use", &["enterprise_code"]),
     ("charging_users", &["username"]),
     ("charging_records", &["username", "number", "pile"]),
+    ("charging_boxes", &["id", "vendor", "model", "serial"]),
+    ("charging_tags", &["id_tag", "username"]),
     (
         "iot_users",
         &["uid", "code", "login", "profile", "mobile", "vid"],
@@ -214,6 +216,16 @@ pub struct RangeColumns {
     pub agent: Option<&'static str>,
     pub dealer: Option<&'static str>,
     pub owner: Option<&'static str>,
+}
+
+impl RangeColumns {
+    /// A table outside the IoT ranges: operators alone read it.
+    pub const NONE: RangeColumns = RangeColumns {
+        vendor: None,
+        agent: None,
+        dealer: None,
+        owner: None,
+    };
 }
 
 /// A table of the console.
@@ -1156,6 +1168,8 @@ mod tests {
     const LISTINGS: &[&Listing] = &[
         &charging::console::RECORDS,
         &charging::console::DRIVERS,
+        &charging::console::BOXES,
+        &charging::console::TAGS,
         &heating::console::USERS,
         &heating::console::ACCOUNTS,
         &heating::console::BILLS,
@@ -1212,8 +1226,16 @@ mod tests {
                 assert!(indexed(t, column), "{t}.{column} (searched by {})", c.key);
             }
         }
-        let sqlite = include_str!("../../migrations/sqlite/0023_console_search.sql");
-        let postgres = include_str!("../../migrations/postgres/0023_console_search.sql");
+        let sqlite = [
+            include_str!("../../migrations/sqlite/0023_console_search.sql"),
+            include_str!("../../migrations/sqlite/0024_console_boxes.sql"),
+        ]
+        .concat();
+        let postgres = [
+            include_str!("../../migrations/postgres/0023_console_search.sql"),
+            include_str!("../../migrations/postgres/0024_console_boxes.sql"),
+        ]
+        .concat();
         for (table, columns) in SEARCH_INDEX {
             let fts = format!(
                 "CREATE VIRTUAL TABLE {table}_fts USING fts5({}, content='{table}', tokenize='trigram');",
@@ -1273,7 +1295,10 @@ mod tests {
             probe(&["a"], "DOCH000000000001"),
             "{a} : (\"DOCH0000\" AND \"00000001\")"
         );
-        assert_eq!(probe(&["a"], "DOCH00000000001"), "{a} : \"DOCH00000000001\"");
+        assert_eq!(
+            probe(&["a"], "DOCH00000000001"),
+            "{a} : \"DOCH00000000001\""
+        );
     }
 
     #[tokio::test]

@@ -1,6 +1,7 @@
 //! The charging area in the browser: the live pile view changes by itself when a car arrives
 //! through the drivers' API (no reload), a pile is switched off with the two presses of a
-//! change's button, and each page of the area is shown (screenshots `charging-<page>`).
+//! change's button, a charge box and a driver's card are registered through their forms, and each
+//! page of the area is shown (screenshots `charging-<page>`).
 
 use std::time::Duration;
 
@@ -165,5 +166,52 @@ async fn the_live_pile_view_changes_when_a_car_arrives_through_the_driver_api() 
         .wait_text("table.list tbody", "fleet-07", WAIT)
         .await;
     shot(&browser, "charging-drivers").await;
+
+    // A charge box registered for pile T1, then a card given to the new driver.
+    browser
+        .goto(&format!("{}/console/charging/boxes", app.base))
+        .await;
+    browser.find("#id").await.send_keys("CP-T1").await;
+    browser
+        .find("#password")
+        .await
+        .send_keys("correct-horse-battery")
+        .await;
+    browser.find("#pile option[value=T1]").await.click().await;
+    browser
+        .find("#box-form button[type=submit]")
+        .await
+        .click()
+        .await;
+    browser.wait_for("#box-form button.armed", WAIT).await;
+    browser
+        .find("#box-form button[type=submit]")
+        .await
+        .click()
+        .await;
+    browser.wait_text(".flash.ok", "操作成功", WAIT).await;
+    browser.wait_text("table.list tbody", "CP-T1", WAIT).await;
+    browser.wait_text("table.list tbody", "离线", WAIT).await;
+    shot(&browser, "charging-boxes").await;
+
+    browser
+        .goto(&format!("{}/console/charging/cards", app.base))
+        .await;
+    browser.find("#id_tag").await.send_keys("CARD-07").await;
+    browser.find("#driver").await.send_keys("fleet-07").await;
+    browser
+        .find("#card-form button[type=submit]")
+        .await
+        .click()
+        .await;
+    browser.wait_for("#card-form button.armed", WAIT).await;
+    browser
+        .find("#card-form button[type=submit]")
+        .await
+        .click()
+        .await;
+    browser.wait_text(".flash.ok", "操作成功", WAIT).await;
+    browser.wait_text("table.list tbody", "CARD-07", WAIT).await;
+    shot(&browser, "charging-cards").await;
     browser.quit().await;
 }

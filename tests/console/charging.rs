@@ -1,6 +1,7 @@
 //! The charging area of the console: the live station and its fragment (a car requested through
 //! the drivers' API shows up), the piles' switches, reports per pile, the detail records, the
-//! configuration with its errors next to the fields, the drivers' accounts, and who may use it.
+//! configuration with its errors next to the fields, the drivers' accounts, the OCPP charge boxes
+//! (one connected by a simulated charge point) and the drivers' cards, and who may use it.
 
 use serde_json::json;
 
@@ -522,8 +523,31 @@ async fn only_operators_with_the_form_s_csrf_value_use_the_charging_area() {
             "/console/charging/records",
             "/console/charging/config",
             "/console/charging/drivers",
+            "/console/charging/boxes",
+            "/console/charging/cards",
         ] {
             assert_eq!(account.get(path).await.status, 403, "{path}");
+        }
+        for (path, fields) in [
+            (
+                "/console/charging/boxes",
+                &[
+                    ("id", "CPX"),
+                    ("password", "correct-horse-battery"),
+                    ("pile", "F1"),
+                ][..],
+            ),
+            ("/console/charging/boxes/CPX/delete", &[][..]),
+            ("/console/charging/piles/F1/reset", &[][..]),
+            ("/console/charging/piles/F1/unlock", &[][..]),
+            (
+                "/console/charging/cards",
+                &[("id_tag", "T1"), ("driver", "test")][..],
+            ),
+            ("/console/charging/cards/T1/delete", &[][..]),
+        ] {
+            let r = account.post(path, "/console/charging/live", fields).await;
+            assert_eq!(r.status, 403, "{path}");
         }
         let r = account
             .post(
@@ -585,5 +609,253 @@ async fn only_operators_with_the_form_s_csrf_value_use_the_charging_area() {
             .all(|p| p.state == utilhall::domain::charging::station::PileState::Working)
     );
     assert!(!console.get("/console/charging/drivers").await.has("x2"));
+    app.stop().await;
+}
+
+const BOX_PASSWORD: &str = "correct-horse-battery";
+
+/// Posts the box form.
+async fn save_box(
+    console: &Console,
+    id: &str,
+    password: &str,
+    pile: &str,
+) -> crate::common::console::Html {
+    console
+        .post(
+            "/console/charging/boxes",
+            "/console/charging/boxes",
+            &[("id", id), ("password", password), ("pile", pile)],
+        )
+        .await
+}
+
+#[tokio::test]
+async fn operators_register_a_charge_box_see_it_connect_reset_it_and_remove_it() {
+    let app = spawn_app().await;
+    app.state.load_demo().await.expect("demo");
+    let console = operator(&app).await;
+    let page = console.get("/console/charging/boxes").await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.has("<option value=\"F1\">F1</option>"),
+        "{}",
+        page.body
+    );
+
+    // Each refusal next to its field, the values kept; nothing registered.
+    let r = save_box(&console, "CP 1", BOX_PASSWORD, "F1").await;
+    assert_eq!(r.status, 422);
+    assert!(r.has("data-field=\"id\""), "{}", r.body);
+    let r = save_box(&console, "CP1", "too-short", "F1").await;
+    assert_eq!(r.status, 422);
+    assert!(r.has("data-field=\"password\""), "{}", r.body);
+    let r = save_box(&console, "CP1", "", "F1").await;
+    assert_eq!(r.status, 422, "a new box needs a password");
+    assert!(r.has("data-field=\"password\""), "{}", r.body);
+    let r = save_box(&console, "CP1", BOX_PASSWORD, "Z9").await;
+    assert_eq!(r.status, 422);
+    assert!(r.has("data-field=\"pile\">没有这个充电桩"), "{}", r.body);
+    assert!(r.has("name=\"id\" value=\"CP1\""), "the id kept");
+    assert!(!console.get("/console/charging/boxes").await.has(">CP1<"));
+
+    // Registered and bound: offline until it connects.
+    let r = save_box(&console, "CP1", BOX_PASSWORD, "F1").await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.flash(), Some((true, "操作成功".into())));
+    let page = console.get("/console/charging/boxes").await;
+    assert!(page.has("<td class=\"\">CP1</td>"), "{}", page.body);
+    assert!(page.has(">离线<"), "{}", page.body);
+    assert!(
+        page.has("<option value=\"F1\">F1 (CP1)</option>"),
+        "the pile names its box"
+    );
+    // Another box cannot take F1.
+    let r = save_box(&console, "CP2", BOX_PASSWORD, "F1").await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.has("data-field=\"pile\""), "{}", r.body);
+
+    // The box connects and boots: what it said of itself, and online.
+    let mut cp = crate::chargepoint::ChargePoint::connect(app.addr, "CP1", BOX_PASSWORD).await;
+    cp.boot().await;
+    let mut page = console.get("/console/charging/boxes").await;
+    for _ in 0..100 {
+        if page.has(">在线<") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        page = console.get("/console/charging/boxes").await;
+    }
+    assert!(page.has(">在线<"), "{}", page.body);
+    assert!(page.has(">Utilhall Test<") && page.has(">Sim-30<") && page.has(">SN-CP1<"));
+    assert!(
+        page.has("/console/charging/piles/F1/reset"),
+        "reset offered"
+    );
+
+    // Reset: the box's own answer on the page.
+    let r = console
+        .post(
+            "/console/charging/piles/F1/reset",
+            "/console/charging/boxes",
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.flash(), Some((true, "充电机应答: Accepted".into())));
+    let r = console
+        .post(
+            "/console/charging/piles/F1/unlock",
+            "/console/charging/boxes",
+            &[],
+        )
+        .await;
+    assert_eq!(r.flash(), Some((true, "充电机应答: Unlocked".into())));
+
+    // Searched, sorted and exported as every list.
+    let found = console.get("/console/charging/boxes?q=Sim-3").await;
+    assert!(found.has(">CP1<"), "{}", found.body);
+    assert!(
+        !console
+            .get("/console/charging/boxes?q=nothing")
+            .await
+            .has(">CP1<")
+    );
+    let csv = console.get("/console/charging/boxes?format=csv").await;
+    assert!(
+        csv.body.contains("充电机编号") && csv.body.contains("CP1,Utilhall Test,Sim-30,SN-CP1"),
+        "{}",
+        csv.body
+    );
+
+    // A new password alone keeps the pile.
+    let r = save_box(&console, "CP1", "another-long-password", "").await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert!(
+        console
+            .get("/console/charging/boxes")
+            .await
+            .has("<option value=\"F1\">F1 (CP1)</option>")
+    );
+
+    // Removed: its pile is simulated again; a second removal finds nothing.
+    drop(cp);
+    let r = console
+        .post(
+            "/console/charging/boxes/CP1/delete",
+            "/console/charging/boxes",
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.flash(), Some((true, "操作成功".into())));
+    let page = console.get("/console/charging/boxes").await;
+    assert!(
+        !page.has(">CP1<") && page.has("<option value=\"F1\">F1</option>"),
+        "{}",
+        page.body
+    );
+    let r = console
+        .post(
+            "/console/charging/boxes/CP1/delete",
+            "/console/charging/boxes",
+            &[],
+        )
+        .await;
+    assert_eq!(r.flash().map(|f| f.0), Some(false));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn operators_give_drivers_cards_and_take_them_back() {
+    let app = spawn_app().await;
+    app.state.load_demo().await.expect("demo");
+    let console = operator(&app).await;
+    assert_eq!(console.get("/console/charging/cards").await.status, 200);
+
+    let give = |tag: &'static str, driver: &'static str| {
+        let console = &console;
+        async move {
+            console
+                .post(
+                    "/console/charging/cards",
+                    "/console/charging/cards",
+                    &[("id_tag", tag), ("driver", driver)],
+                )
+                .await
+        }
+    };
+    let r = give("CARD-0001", "test").await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.flash(), Some((true, "操作成功".into())));
+    let page = console.get("/console/charging/cards").await;
+    assert!(
+        page.has(">CARD-0001<") && page.has("<td class=\"\">test</td>"),
+        "{}",
+        page.body
+    );
+    let drivers = console.get("/console/charging/drivers?q=test").await;
+    assert!(
+        drivers.has(">1<"),
+        "the driver's card count: {}",
+        drivers.body
+    );
+
+    // Refusals next to their fields, the values kept.
+    let r = give("CARD-0002", "nobody").await;
+    assert_eq!(r.status, 422);
+    assert!(r.has("data-field=\"driver\">没有这个司机"), "{}", r.body);
+    assert!(r.has("name=\"id_tag\" value=\"CARD-0002\""));
+    let r = give("CARD 0002 IS FAR TOO LONG", "test").await;
+    assert_eq!(r.status, 422);
+    assert!(r.has("data-field=\"id_tag\""), "{}", r.body);
+    let r = give("CARD-0002", "").await;
+    assert_eq!(r.status, 422);
+    assert!(r.has("data-field=\"driver\""), "{}", r.body);
+    assert!(
+        !console
+            .get("/console/charging/cards")
+            .await
+            .has("CARD-0002")
+    );
+
+    // The card works at a charge box: the server authorizes it for its driver.
+    let r = save_box(&console, "CP9", BOX_PASSWORD, "F1").await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let mut cp = crate::chargepoint::ChargePoint::connect(app.addr, "CP9", BOX_PASSWORD).await;
+    cp.boot().await;
+    let tag_status = |answer: serde_json::Value| answer["idTagInfo"]["status"].clone();
+    let answer = cp.call_ok("Authorize", json!({"idTag": "CARD-0001"})).await;
+    assert_eq!(tag_status(answer), "Accepted");
+
+    let found = console.get("/console/charging/cards?q=0001").await;
+    assert!(found.has(">CARD-0001<"));
+    let csv = console.get("/console/charging/cards?format=csv").await;
+    assert!(csv.body.contains("CARD-0001,test"), "{}", csv.body);
+
+    let r = console
+        .post(
+            "/console/charging/cards/CARD-0001/delete",
+            "/console/charging/cards",
+            &[],
+        )
+        .await;
+    assert_eq!(r.flash(), Some((true, "操作成功".into())));
+    assert!(
+        !console
+            .get("/console/charging/cards")
+            .await
+            .has("CARD-0001")
+    );
+    let answer = cp.call_ok("Authorize", json!({"idTag": "CARD-0001"})).await;
+    assert_ne!(tag_status(answer), "Accepted", "a card taken back");
+    let r = console
+        .post(
+            "/console/charging/cards/CARD-0001/delete",
+            "/console/charging/cards",
+            &[],
+        )
+        .await;
+    assert_eq!(r.flash().map(|f| f.0), Some(false));
     app.stop().await;
 }

@@ -5,6 +5,11 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+/// The simulated OCPP charge point of `tests/ocpp`, for a box the console registers.
+#[path = "../ocpp/chargepoint.rs"]
+#[allow(dead_code)]
+mod chargepoint;
+
 mod auth;
 mod charging;
 mod heating;

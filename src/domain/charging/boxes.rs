@@ -884,6 +884,15 @@ impl ChargeBoxes {
         Ok(views)
     }
 
+    /// The boxes of these ids that exist, in that order (a page of the console's table).
+    pub async fn views(&self, ids: &[String]) -> Result<Vec<BoxView>> {
+        let mut views = Vec::with_capacity(ids.len());
+        for id in ids {
+            views.extend(self.view(id).await?);
+        }
+        Ok(views)
+    }
+
     async fn view(&self, id: &str) -> Result<Option<BoxView>> {
         let Some(row) = store::find_box(self.store.pool(), id).await? else {
             return Ok(None);

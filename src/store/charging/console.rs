@@ -1,4 +1,5 @@
-//! The charging station's tables in the operators' console: the detail records and the drivers.
+//! The charging station's tables in the operators' console: the detail records, the drivers,
+//! the OCPP charge boxes and the drivers' cards.
 //! Each is one constant query (see [`crate::store::records`]); the station itself (piles,
 //! queues, waiting area) is live in memory and read through the domain, not here.
 
@@ -24,12 +25,7 @@ pub const RECORDS: Listing = Listing {
     ],
     order: "id DESC",
     key: "id",
-    range: RangeColumns {
-        vendor: None,
-        agent: None,
-        dealer: None,
-        owner: None,
-    },
+    range: RangeColumns::NONE,
 };
 
 /// The drivers' accounts, by user name (unique, indexed), with their count of detail records
@@ -55,10 +51,40 @@ pub const DRIVERS: Listing = Listing {
     ],
     order: "u.username",
     key: "u.username",
-    range: RangeColumns {
-        vendor: None,
-        agent: None,
-        dealer: None,
-        owner: None,
-    },
+    range: RangeColumns::NONE,
+};
+
+/// The OCPP charge boxes, by id (the primary key): what each said of itself at its last boot and
+/// when it was last heard. Which pile each drives, and whether it is linked now, are the
+/// station's (in memory): the console adds them to the page's rows.
+pub const BOXES: Listing = Listing {
+    from: "charging_boxes",
+    filter: "",
+    columns: &[
+        Column::text("chg_box", "id").searched(),
+        Column::text("chg_box_vendor", "vendor").searched(),
+        Column::text("chg_box_model", "model").searched(),
+        Column::text("chg_box_serial", "serial").searched(),
+        Column::text("chg_box_firmware", "firmware"),
+        Column::of("chg_box_booted", "booted_at", Kind::Time),
+        Column::of("chg_box_seen", "last_seen_at", Kind::Time),
+        Column::of("created_at", "created_at", Kind::Time),
+    ],
+    order: "id",
+    key: "id",
+    range: RangeColumns::NONE,
+};
+
+/// The drivers' cards (OCPP id tags), by tag (the primary key), with the driver each names.
+pub const TAGS: Listing = Listing {
+    from: "charging_tags",
+    filter: "",
+    columns: &[
+        Column::text("chg_id_tag", "id_tag").searched(),
+        Column::text("chg_driver", "username").searched(),
+        Column::of("created_at", "created_at", Kind::Time),
+    ],
+    order: "id_tag",
+    key: "id_tag",
+    range: RangeColumns::NONE,
 };

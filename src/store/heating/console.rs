@@ -7,12 +7,7 @@ use crate::store::records::{Column, Kind, Listing, RangeColumns};
 use crate::store::{Error, Store};
 
 /// Heating rows belong to no IoT range (IoT accounts see none of them).
-const NO_RANGE: RangeColumns = RangeColumns {
-    vendor: None,
-    agent: None,
-    dealer: None,
-    owner: None,
-};
+const NO_RANGE: RangeColumns = RangeColumns::NONE;
 
 /// Users of the mini-program, by phone number (unique, indexed).
 pub const USERS: Listing = Listing {

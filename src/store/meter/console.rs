@@ -7,12 +7,7 @@ use crate::store::records::{Column, Kind, Listing, RangeColumns};
 use crate::store::{Error, Store};
 
 /// Meter rows belong to no IoT range (IoT accounts see none of them).
-const NO_RANGE: RangeColumns = RangeColumns {
-    vendor: None,
-    agent: None,
-    dealer: None,
-    owner: None,
-};
+const NO_RANGE: RangeColumns = RangeColumns::NONE;
 
 /// Households with their balance, how many meters they have and the first meter's number.
 pub const HOUSEHOLDS: Listing = Listing {

@@ -20,12 +20,7 @@ pub const COMPANIES: Listing = Listing {
     // Names are unique.
     order: "name",
     key: "name",
-    range: RangeColumns {
-        vendor: None,
-        agent: None,
-        dealer: None,
-        owner: None,
-    },
+    range: RangeColumns::NONE,
 };
 
 /// Enterprise customers.
@@ -41,12 +36,7 @@ pub const ENTERPRISES: Listing = Listing {
     ],
     order: "credit_code",
     key: "credit_code",
-    range: RangeColumns {
-        vendor: None,
-        agent: None,
-        dealer: None,
-        owner: None,
-    },
+    range: RangeColumns::NONE,
 };
 
 /// Hall users with the enterprise and company they are bound to (if any).
@@ -71,12 +61,7 @@ pub const USERS: Listing = Listing {
     // Phone numbers are unique.
     order: "u.phone",
     key: "u.phone",
-    range: RangeColumns {
-        vendor: None,
-        agent: None,
-        dealer: None,
-        owner: None,
-    },
+    range: RangeColumns::NONE,
 };
 
 /// Contracts, with the names of both parties.
@@ -106,12 +91,7 @@ pub const CONTRACTS: Listing = Listing {
     ],
     order: "k.contract_id",
     key: "k.contract_id",
-    range: RangeColumns {
-        vendor: None,
-        agent: None,
-        dealer: None,
-        owner: None,
-    },
+    range: RangeColumns::NONE,
 };
 
 /// Settlement bills (default order: bill number, descending): `state` is `confirmed` or `unconfirmed`; the figures are ten-thousandths.
@@ -143,12 +123,7 @@ pub const BILLS: Listing = Listing {
     // The primary key, newest bill numbers first: no sort of the whole table by default.
     order: "b.id DESC",
     key: "b.id",
-    range: RangeColumns {
-        vendor: None,
-        agent: None,
-        dealer: None,
-        owner: None,
-    },
+    range: RangeColumns::NONE,
 };
 
 /// Users' feedback, newest first; `retail_picture` says whether it carries a picture.
@@ -174,12 +149,7 @@ pub const FEEDBACK: Listing = Listing {
     ],
     order: "f.created_at DESC, f.id DESC",
     key: "f.id",
-    range: RangeColumns {
-        vendor: None,
-        agent: None,
-        dealer: None,
-        owner: None,
-    },
+    range: RangeColumns::NONE,
 };
 
 /// Articles of every channel, newest first.
@@ -195,12 +165,7 @@ pub const ARTICLES: Listing = Listing {
     ],
     order: "created_at DESC, id DESC",
     key: "id",
-    range: RangeColumns {
-        vendor: None,
-        agent: None,
-        dealer: None,
-        owner: None,
-    },
+    range: RangeColumns::NONE,
 };
 
 /// The business guide in its order (answers cut to their first 60 characters).
@@ -215,12 +180,7 @@ pub const GUIDE: Listing = Listing {
     ],
     order: "position, id",
     key: "id",
-    range: RangeColumns {
-        vendor: None,
-        agent: None,
-        dealer: None,
-        owner: None,
-    },
+    range: RangeColumns::NONE,
 };
 
 /// Each enterprise's use per month (kWh in ten-thousandths).
@@ -241,10 +201,5 @@ pub const MONTHLY_USE: Listing = Listing {
     ],
     order: "m.enterprise_code, m.year, m.month",
     key: "m.enterprise_code, m.year, m.month",
-    range: RangeColumns {
-        vendor: None,
-        agent: None,
-        dealer: None,
-        owner: None,
-    },
+    range: RangeColumns::NONE,
 };

@@ -1,7 +1,8 @@
 //! The console's charging area (seed 004): the live station (piles, the car on each, its queue,
 //! the waiting area; refreshed by the page's script from a fragment of the same template), the
 //! piles' switches, reports per pile by day, week and month, the detail records, the station's
-//! tariff and set-up, and the drivers' accounts.
+//! tariff and set-up, the drivers' accounts, and the OCPP charge boxes and drivers' cards
+//! ([`boxes`]).
 //!
 //! Every change goes through the same service calls as the admin API
 //! (`src/surfaces/admin/charging.rs`): `pile_action` (then the charge boxes hear of it),
@@ -31,6 +32,8 @@ use crate::domain::money::Fen;
 use crate::domain::records::tables::charging::{DRIVERS, RECORDS};
 use crate::surfaces::AppState;
 
+pub mod boxes;
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/charging/live", get(live_page))
@@ -40,6 +43,18 @@ pub fn routes() -> Router<AppState> {
         .route("/charging/records", get(records))
         .route("/charging/config", get(config_page).post(config_save))
         .route("/charging/drivers", get(drivers_page).post(driver_create))
+        .route(
+            "/charging/boxes",
+            get(boxes::boxes_page).post(boxes::box_save),
+        )
+        .route("/charging/boxes/{id}/delete", post(boxes::box_delete))
+        .route("/charging/piles/{id}/reset", post(boxes::pile_reset))
+        .route("/charging/piles/{id}/unlock", post(boxes::pile_unlock))
+        .route(
+            "/charging/cards",
+            get(boxes::cards_page).post(boxes::card_save),
+        )
+        .route("/charging/cards/{tag}/delete", post(boxes::card_delete))
 }
 
 const AREA: &str = "area_charging";
@@ -51,6 +66,8 @@ const TABS: &[(&str, &str)] = &[
     ("chg_records", "/console/charging/records"),
     ("chg_config", "/console/charging/config"),
     ("chg_drivers", "/console/charging/drivers"),
+    ("chg_boxes", "/console/charging/boxes"),
+    ("chg_cards", "/console/charging/cards"),
 ];
 
 fn area_tabs(session: &Session) -> Vec<Tab> {
@@ -803,23 +820,11 @@ async fn drivers_view(
     username_error: Option<String>,
     password_error: Option<String>,
 ) -> Page {
-    let params = Params::of(&session.uri);
-    let ask = params.ask(Vec::new());
-    if params.csv {
-        return table::csv(state, session, &DRIVERS, &ask, "charging-drivers").await;
-    }
-    let found = state
-        .records
-        .page(&session.reader(), &DRIVERS, &ask)
-        .await?;
-    let view = TableView::new(
-        session.lang,
-        state.records.zone(),
-        "/console/charging/drivers",
-        &DRIVERS,
-        &params,
-        found,
-    );
+    let view = match table::listed(state, session, &DRIVERS, Vec::new(), "charging-drivers").await?
+    {
+        table::Listed::Csv(csv) => return Ok(csv),
+        table::Listed::Table(view) => view,
+    };
     Ok(html(
         session.lang,
         &DriversPage {

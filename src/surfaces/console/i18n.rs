@@ -72,7 +72,7 @@ fn unknown(key: &str) -> &'static str {
 type Words = &'static [(&'static str, &'static str, &'static str)];
 
 /// Every module's words.
-fn all() -> [Words; 8] {
+fn all() -> [Words; 9] {
     [
         COMMON,
         super::overview::WORDS,
@@ -80,6 +80,7 @@ fn all() -> [Words; 8] {
         super::meter::WORDS,
         super::retail::WORDS,
         super::charging::WORDS,
+        super::charging::boxes::WORDS,
         super::iot::WORDS,
         super::table::WORDS,
     ]

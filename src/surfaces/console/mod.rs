@@ -445,23 +445,11 @@ pub async fn list_page(
     spec: ListSpec,
     decorate: impl FnOnce(&mut table::TableView),
 ) -> Page {
-    let params = table::Params::of(&session.uri);
-    let ask = params.ask(spec.filters);
-    if params.csv {
-        return table::csv(state, session, spec.table, &ask, spec.csv_name).await;
-    }
-    let found = state
-        .records
-        .page(&session.reader(), spec.table, &ask)
-        .await?;
-    let mut view = table::TableView::new(
-        session.lang,
-        state.records.zone(),
-        session.uri.path(),
-        spec.table,
-        &params,
-        found,
-    );
+    let mut view =
+        match table::listed(state, session, spec.table, spec.filters, spec.csv_name).await? {
+            table::Listed::Csv(csv) => return Ok(csv),
+            table::Listed::Table(view) => view,
+        };
     decorate(&mut view);
     Ok(html(
         session.lang,

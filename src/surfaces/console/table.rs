@@ -306,6 +306,40 @@ pub fn show(lang: Lang, zone: Zone, kind: Kind, v: &Cell) -> String {
     }
 }
 
+/// A list as its page asks for it (`?format=csv`: the whole list as CSV).
+pub enum Listed {
+    Csv(Response),
+    /// The page of rows, to be decorated and shown.
+    Table(TableView),
+}
+
+/// The list `table` under the page's own parameters (search, sort, page) and `filters`: its
+/// CSV, or its page of rows as a view linking back to this page.
+pub async fn listed(
+    state: &AppState,
+    session: &Session,
+    table: &'static Table,
+    filters: Vec<Filter>,
+    csv_name: &str,
+) -> Result<Listed, Fail> {
+    let params = Params::of(&session.uri);
+    let ask = params.ask(filters);
+    if params.csv {
+        return Ok(Listed::Csv(
+            csv(state, session, table, &ask, csv_name).await?,
+        ));
+    }
+    let found = state.records.page(&session.reader(), table, &ask).await?;
+    Ok(Listed::Table(TableView::new(
+        session.lang,
+        state.records.zone(),
+        session.uri.path(),
+        table,
+        &params,
+        found,
+    )))
+}
+
 /// The whole table (every matching row the reader may see) as CSV, in the page's language,
 /// with a byte-order mark so that spreadsheet programs read the Chinese right. A cell that a
 /// spreadsheet would take for a formula is written with a leading `'`.
