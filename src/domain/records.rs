@@ -191,8 +191,9 @@ impl Records {
         let mut select = Self::select(table, ask, range);
         select.offset = 0;
         select.limit = EXPORT_BATCH;
+        let planned = store::planned(&self.store, table, &select).await?;
         while select.offset < cap {
-            let rows = store::rows(&self.store, table, &select).await?;
+            let rows = store::rows(&self.store, table, &select, &planned).await?;
             let n = rows.len() as i64;
             each(rows);
             if n < EXPORT_BATCH {

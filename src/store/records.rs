@@ -926,15 +926,31 @@ fn names_only(sql: &str, alias: &str) -> bool {
     })
 }
 
-/// The rows in the window, without counting them (the CSV export reads page after page).
+/// A select's search as planned once ([`plan`]), for reading its rows page after page.
+pub struct Planned(Vec<Look>);
+
+/// Plans a select's search (nothing to plan without one).
+pub async fn planned(store: &Store, listing: &Listing, select: &Select) -> Result<Planned, Error> {
+    Ok(Planned(looks(store, listing, select).await?))
+}
+
+/// The rows in the window, without counting them, the search as planned beforehand (the CSV
+/// export reads page after page: the index is asked once, not once a page).
 pub async fn rows(
     store: &Store,
     listing: &Listing,
     select: &Select,
+    planned: &Planned,
 ) -> Result<Vec<Vec<Value>>, Error> {
-    let looks = looks(store, listing, select).await?;
-    let (where_sql, binds) = where_clause(listing, select, &looks);
-    window(store, listing, select, (&where_sql, &binds), by_set(&looks)).await
+    let (where_sql, binds) = where_clause(listing, select, &planned.0);
+    window(
+        store,
+        listing,
+        select,
+        (&where_sql, &binds),
+        by_set(&planned.0),
+    )
+    .await
 }
 
 /// Whether every part of a search is a set of rowids found beforehand ([`Look::Set`], a few

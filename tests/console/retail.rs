@@ -643,6 +643,24 @@ async fn a_search_matching_more_than_a_thousand_rows_says_at_least() {
         second.body
     );
     assert!(!second.has("之外"), "{}", second.body);
+    // The CSV of a search holds every match once, over several batches of the export.
+    let csv = console
+        .get("/console/retail/guide?q=%E7%94%B5%E8%A1%A8&format=csv")
+        .await;
+    assert_eq!(csv.status, 200);
+    let lines: Vec<&str> = csv.body.lines().skip(1).collect();
+    let count = |needle: &str| lines.iter().filter(|l| l.contains(needle)).count();
+    assert_eq!(count("电表问题"), 1100);
+    assert_eq!(count(tail), 3150, "the long questions contain 电表 too");
+    assert!(lines.iter().all(|l| l.contains("电表")), "only matches");
+    let unique: std::collections::HashSet<&&str> = lines.iter().collect();
+    assert_eq!(unique.len(), lines.len(), "each once");
+    let csv = console
+        .get(&format!("/console/retail/guide?q={q}&format=csv"))
+        .await;
+    let lines: Vec<&str> = csv.body.lines().skip(1).collect();
+    assert_eq!(lines.len(), 1050, "the long text's matches alone");
+    assert!(!csv.body.contains("之外"));
     app.stop().await;
 }
 
