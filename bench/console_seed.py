@@ -22,7 +22,7 @@ TABLES = [
     "retail_companies", "retail_enterprises", "retail_users", "retail_contracts", "retail_bills",
     "retail_feedback", "retail_articles", "retail_guide",
     "iot_users", "iot_devices", "iot_orders", "iot_tickets", "iot_commissions", "iot_withdrawals",
-    "charging_users", "charging_records", "ledger_entries",
+    "charging_users", "charging_records", "charging_boxes", "charging_tags", "ledger_entries",
 ]
 
 TIME_COLUMNS = {"created_at", "updated_at", "paid_at", "reg_at", "stop_at", "start_at",
@@ -66,6 +66,18 @@ def seed_empty():
             " start_at, stop_at, charge_fee, service_fee, reason) VALUES"
             " (1, ?, 'F1', 'A', 1, ?, 30000, ?, ?, 2100, 2400, 'done')",
             (driver, now_ms - 3_600_000, now_ms - 3_500_000, now_ms - 1_800_000))
+    # A charge box that booted once (not bound to a pile: the copies would all claim it) and a
+    # driver's card.
+    if first("SELECT COUNT(*) FROM charging_boxes") == 0:
+        db.execute(
+            "INSERT INTO charging_boxes (id, password_hash, vendor, model, serial, firmware,"
+            " booted_at, last_seen_at, created_at, updated_at) VALUES ('CP-seed',"
+            " '$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$9sTbSlTio3Biev89thdrlKKiCaYsjjYVJxGAL3swxpQ',"
+            " 'Utilhall Bench', 'Sim-30', 'SN-seed', '1.2.3', ?, ?, ?, ?)",
+            (now_ms, now_ms, now_ms, now_ms))
+    if first("SELECT COUNT(*) FROM charging_tags") == 0:
+        db.execute("INSERT INTO charging_tags (id_tag, username, created_at) VALUES ('TAG-seed', ?, ?)",
+                   (driver, now_ms))
 
 
 def unique_columns(table):
