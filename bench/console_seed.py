@@ -131,14 +131,15 @@ for t in TABLES:
 db.execute("UPDATE iot_orders SET state = 'done', done_at = created_at "
            "WHERE oid LIKE '%-%' AND state NOT IN ('done', 'close')")
 db.execute("UPDATE iot_commissions SET available_at = NULL WHERE oid LIKE '%-%' AND state = 'pending'")
-# Copies keep their demo parent, so one demo household would own 50,000 meters and one API
-# account every household: spread the copies over the grown parents (the demo's own rows keep
+# Copies keep their demo parent, so one demo household would own 50,000 meters, one API
+# account every household and one driver every card: spread the copies over the grown parents (the demo's own rows keep
 # theirs), about one each, as a real platform's are.
 SPREAD = [  # (child table, its column, its unique key, parent table, the parent's key)
     ("meter_households", "admin_user_name", "user_code", "meter_api_accounts", "admin_user_name"),
     ("meters", "user_code", "table_no", "meter_households", "user_code"),
     ("meter_recharges", "user_code", "out_trade_no", "meter_households", "user_code"),
     ("heating_bills", "heat_account", "bill_id", "heat_accounts", "heat_account"),
+    ("charging_tags", "username", "id_tag", "charging_users", "username"),
 ]
 for child, column, key, parent, parent_key in SPREAD:
     n = first(f"SELECT MAX(rowid) FROM {parent}")
