@@ -17,7 +17,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 
 use super::session::{self, Session};
-use super::table::{Action, Params, TableView};
+use super::table::{Action, Listed, Params, TableView};
 use super::{
     Chrome, Fail, Fields, ListSpec, Page, Tab, after, back_of, chart, done, html, list_page,
     message, percent, posted, tabs,
@@ -186,26 +186,17 @@ async fn account(
     let lang = session.lang;
     let zone = state.settings.zone;
     let a = state.heating.accounts.account(&number).await?;
-    let params = Params::of(&session.uri);
-    let ask = params.ask(vec![Filter::Equals(
+    let of_account = vec![Filter::Equals(
         "heat_account",
         Cell::Text(a.heat_account.clone()),
-    )]);
-    if params.csv {
-        return super::table::csv(&state, &session, &lists::BILLS, &ask, "heating-bills").await;
-    }
-    let found = state
-        .records
-        .page(&session.reader(), &lists::BILLS, &ask)
-        .await?;
-    let mut table = TableView::new(
-        lang,
-        state.records.zone(),
-        session.uri.path(),
-        &lists::BILLS,
-        &params,
-        found,
-    );
+    )];
+    let mut table =
+        match super::table::listed(&state, &session, &lists::BILLS, of_account, "heating-bills")
+            .await?
+        {
+            Listed::Csv(csv) => return Ok(csv),
+            Listed::Table(view) => view,
+        };
     show_status(lang, &mut table, 6);
     let bound_phone = match a.bound_user_id.as_deref() {
         Some(id) => state
@@ -328,23 +319,18 @@ pub(super) async fn filtered_page(
     chart: Option<String>,
     decorate: impl FnOnce(&mut TableView),
 ) -> Page {
-    let params = Params::of(&session.uri);
-    let ask = params.ask(spec.filters);
-    if params.csv {
-        return super::table::csv(state, session, spec.table, &ask, spec.csv_name).await;
-    }
-    let found = state
-        .records
-        .page(&session.reader(), spec.table, &ask)
-        .await?;
-    let mut view = TableView::new(
-        session.lang,
-        state.records.zone(),
-        session.uri.path(),
+    let mut view = match super::table::listed(
+        state,
+        session,
         spec.table,
-        &params,
-        found,
-    );
+        spec.filters,
+        spec.csv_name,
+    )
+    .await?
+    {
+        Listed::Csv(csv) => return Ok(csv),
+        Listed::Table(view) => view,
+    };
     view.hidden
         .retain(|(k, _)| !fields.iter().any(|f| f.name() == k));
     decorate(&mut view);
@@ -354,7 +340,7 @@ pub(super) async fn filtered_page(
             c: Chrome::new(session, spec.area, spec.title),
             tabs: tabs(session.lang, spec.tabs, session.uri.path()),
             filters: fields,
-            q: params.q.clone(),
+            q: view.q.clone(),
             table: view.finish(),
             chart,
         },

@@ -16,7 +16,7 @@ use axum::routing::{get, post};
 
 use super::i18n::Lang;
 use super::session::Session;
-use super::table::{Action, Params, TableView};
+use super::table::{Action, Listed, Params, TableView};
 use super::{Chrome, Fail, Fields, Page, Tab, after, back_of, chart, done, html, posted, tabs};
 use crate::domain::Error;
 use crate::domain::money::fixed_string;
@@ -223,21 +223,11 @@ async fn page(
     mut extras: Extras,
     decorate: impl FnOnce(&mut TableView, &mut Extras),
 ) -> Page {
-    let params = Params::of(&session.uri);
-    let ask = params.ask(filters);
-    if params.csv {
-        let name = format!("retail-{}", title.trim_start_matches("retail_tab_"));
-        return super::table::csv(state, session, table, &ask, &name).await;
-    }
-    let found = state.records.page(&session.reader(), table, &ask).await?;
-    let mut view = TableView::new(
-        session.lang,
-        state.records.zone(),
-        session.uri.path(),
-        table,
-        &params,
-        found,
-    );
+    let name = format!("retail-{}", title.trim_start_matches("retail_tab_"));
+    let mut view = match super::table::listed(state, session, table, filters, &name).await? {
+        Listed::Csv(csv) => return Ok(csv),
+        Listed::Table(view) => view,
+    };
     decorate(&mut view, &mut extras);
     let list_path = TABS
         .iter()
