@@ -28,8 +28,10 @@ pub const RECORDS: Listing = Listing {
     range: RangeColumns::NONE,
 };
 
-/// The drivers' accounts, by user name (unique, indexed), with their count of detail records
-/// (read through the records' index on the user name).
+/// The drivers' accounts, by user name (unique, indexed), with their counts of detail records
+/// and of cards, each read through its table's index on the user name, named (`INDEXED BY`,
+/// SQLite's; [`crate::store::records`] drops it on PostgreSQL): with 100,000 cards of one
+/// driver, SQLite 3.46's statistics had it read the whole index for every driver shown (54 ms).
 pub const DRIVERS: Listing = Listing {
     from: "charging_users u",
     filter: "",
@@ -38,13 +40,15 @@ pub const DRIVERS: Listing = Listing {
         Column::of("created_at", "u.created_at", Kind::Time),
         Column::of(
             "chg_sessions",
-            "(SELECT COUNT(*) FROM charging_records r WHERE r.username = u.username)",
+            "(SELECT COUNT(*) FROM charging_records r INDEXED BY charging_records_user \
+             WHERE r.username = u.username)",
             Kind::Int,
         )
         .unsorted(),
         Column::of(
             "chg_cards",
-            "(SELECT COUNT(*) FROM charging_tags t WHERE t.username = u.username)",
+            "(SELECT COUNT(*) FROM charging_tags t INDEXED BY charging_tags_username \
+             WHERE t.username = u.username)",
             Kind::Int,
         )
         .unsorted(),

@@ -6,9 +6,6 @@ use sqlx::Row;
 use crate::store::records::{Column, Kind, Listing, RangeColumns};
 use crate::store::{Error, Store};
 
-/// Meter rows belong to no IoT range (IoT accounts see none of them).
-const NO_RANGE: RangeColumns = RangeColumns::NONE;
-
 /// Households with their balance, how many meters they have and the first meter's number.
 pub const HOUSEHOLDS: Listing = Listing {
     from: "meter_households h",
@@ -23,19 +20,20 @@ pub const HOUSEHOLDS: Listing = Listing {
         Column::of("balance", "h.balance", Kind::Fen),
         Column::of(
             "meter_count",
-            "(SELECT COUNT(*) FROM meters m WHERE m.user_code = h.user_code)",
+            "(SELECT COUNT(*) FROM meters m INDEXED BY meters_household WHERE m.user_code = h.user_code)",
             Kind::Int,
         )
         .unsorted(),
         Column::text(
             "meter_table_no",
-            "(SELECT MIN(m.table_no) FROM meters m WHERE m.user_code = h.user_code)",
+            "(SELECT MIN(m.table_no) FROM meters m INDEXED BY meters_household \
+             WHERE m.user_code = h.user_code)",
         )
         .unsorted(),
     ],
     order: "h.user_code",
     key: "h.user_code",
-    range: NO_RANGE,
+    range: RangeColumns::NONE,
 };
 
 /// The API accounts third-party platforms sign in with.
@@ -47,7 +45,8 @@ pub const ACCOUNTS: Listing = Listing {
         Column::of("meter_api_enabled", "a.api_enabled", Kind::Flag),
         Column::of(
             "meter_households",
-            "(SELECT COUNT(*) FROM meter_households h WHERE h.admin_user_name = a.admin_user_name)",
+            "(SELECT COUNT(*) FROM meter_households h INDEXED BY meter_households_account \
+             WHERE h.admin_user_name = a.admin_user_name)",
             Kind::Int,
         )
         .unsorted(),
@@ -55,7 +54,7 @@ pub const ACCOUNTS: Listing = Listing {
     ],
     order: "a.admin_user_name",
     key: "a.admin_user_name",
-    range: NO_RANGE,
+    range: RangeColumns::NONE,
 };
 
 /// Recharges, newest first.
@@ -77,7 +76,7 @@ pub const RECHARGES: Listing = Listing {
     ],
     order: "r.created_at DESC, r.admin_user_name DESC, r.out_trade_no DESC",
     key: "r.admin_user_name, r.out_trade_no",
-    range: NO_RANGE,
+    range: RangeColumns::NONE,
 };
 
 /// Applied readings with what each cost, newest first.
@@ -100,7 +99,7 @@ pub const CONSUMPTION: Listing = Listing {
     ],
     order: "c.read_time DESC, c.table_no DESC",
     key: "c.table_no, c.read_time",
-    range: NO_RANGE,
+    range: RangeColumns::NONE,
 };
 
 /// Consumption by UTC hour (hours since the epoch) of the readings taken in `[from, to)` (UTC
