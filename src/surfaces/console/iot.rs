@@ -177,22 +177,10 @@ async fn list(
             });
         }
     }
-    let ask = params.ask(filters);
-    if params.csv {
-        return table::csv(state, session, spec.table, &ask, spec.csv).await;
-    }
-    let found = state
-        .records
-        .page(&session.reader(), spec.table, &ask)
-        .await?;
-    let mut view = TableView::new(
-        lang,
-        state.records.zone(),
-        &path,
-        spec.table,
-        &params,
-        found,
-    );
+    let mut view = match table::listed(state, session, spec.table, filters, spec.csv).await? {
+        table::Listed::Csv(csv) => return Ok(csv),
+        table::Listed::Table(view) => view,
+    };
     decorate(&mut view);
     Ok(html(
         lang,
