@@ -1376,6 +1376,12 @@ mod tests {
         for listing in LISTINGS {
             let sqls = std::iter::once(listing.from).chain(listing.columns.iter().map(|c| c.sql));
             for sql in sqls {
+                // Written only as ` INDEXED BY <name>`, the form PostgreSQL's copy drops.
+                assert_eq!(
+                    sql.to_ascii_lowercase().matches("indexed by").count(),
+                    sql.matches(" INDEXED BY ").count(),
+                    "{sql}"
+                );
                 for (at, _) in sql.match_indices(" INDEXED BY ") {
                     let before: Vec<&str> = sql[..at].split_whitespace().rev().take(3).collect();
                     let (alias, table) = (before[0], before[1]);

@@ -537,14 +537,14 @@ async fn only_operators_with_the_form_s_csrf_value_use_the_charging_area() {
                     ("pile", "F1"),
                 ][..],
             ),
-            ("/console/charging/boxes/CPX/delete", &[][..]),
+            ("/console/charging/boxes/delete", &[("id", "CPX")][..]),
             ("/console/charging/piles/F1/reset", &[][..]),
             ("/console/charging/piles/F1/unlock", &[][..]),
             (
                 "/console/charging/cards",
                 &[("id_tag", "T1"), ("driver", "test")][..],
             ),
-            ("/console/charging/cards/T1/delete", &[][..]),
+            ("/console/charging/cards/delete", &[("id_tag", "T1")][..]),
         ] {
             let r = account.post(path, "/console/charging/live", fields).await;
             assert_eq!(r.status, 403, "{path}");
@@ -609,6 +609,27 @@ async fn only_operators_with_the_form_s_csrf_value_use_the_charging_area() {
             .all(|p| p.state == utilhall::domain::charging::station::PileState::Working)
     );
     assert!(!console.get("/console/charging/drivers").await.has("x2"));
+    for (path, fields) in [
+        (
+            "/console/charging/boxes",
+            &[
+                ("id", "CPX"),
+                ("password", "correct-horse-battery"),
+                ("pile", "F1"),
+            ][..],
+        ),
+        (
+            "/console/charging/cards",
+            &[("id_tag", "T1"), ("driver", "test")][..],
+        ),
+        ("/console/charging/piles/F1/reset", &[][..]),
+    ] {
+        let mut all = fields.to_vec();
+        all.push(("_back", "/console/charging/live"));
+        assert_eq!(console.post_raw(path, &all).await.status, 403, "{path}");
+    }
+    assert!(!console.get("/console/charging/boxes").await.has("CPX"));
+    assert!(!console.get("/console/charging/cards").await.has(">T1<"));
     app.stop().await;
 }
 
@@ -711,6 +732,26 @@ async fn operators_register_a_charge_box_see_it_connect_reset_it_and_remove_it()
         )
         .await;
     assert_eq!(r.flash(), Some((true, "充电机应答: Unlocked".into())));
+    // A refusal is the box's answer too, shown as a failure.
+    cp.set_behaviour(|b| b.unlock = Some("UnlockFailed"));
+    let r = console
+        .post(
+            "/console/charging/piles/F1/unlock",
+            "/console/charging/boxes",
+            &[],
+        )
+        .await;
+    assert_eq!(r.flash(), Some((false, "充电机应答: UnlockFailed".into())));
+    // A simulated pile has no box to ask.
+    let r = console
+        .post(
+            "/console/charging/piles/T1/reset",
+            "/console/charging/boxes",
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.flash().map(|f| f.0), Some(false), "{:?}", r.location);
 
     // Searched, sorted and exported as every list.
     let found = console.get("/console/charging/boxes?q=Sim-3").await;
@@ -728,7 +769,7 @@ async fn operators_register_a_charge_box_see_it_connect_reset_it_and_remove_it()
         csv.body
     );
 
-    // A new password alone keeps the pile.
+    // A new password alone keeps the pile, and is the one the box signs in with.
     let r = save_box(&console, "CP1", "another-long-password", "").await;
     assert_eq!(r.status, 303, "{}", r.body);
     assert!(
@@ -737,14 +778,45 @@ async fn operators_register_a_charge_box_see_it_connect_reset_it_and_remove_it()
             .await
             .has("<option value=\"F1\">F1 (CP1)</option>")
     );
+    drop(cp);
+    let mut cp =
+        crate::chargepoint::ChargePoint::connect(app.addr, "CP1", "another-long-password").await;
+    cp.boot().await;
+    // "None" unbinds: the pile is simulated again, the box stays.
+    let r = save_box(&console, "CP1", "", "-").await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = console.get("/console/charging/boxes").await;
+    assert!(
+        page.has("<option value=\"F1\">F1</option>"),
+        "{}",
+        page.body
+    );
+    assert!(page.has(">CP1<") && !page.has("/console/charging/piles/F1/reset"));
+    // An id with the characters OCPP allows, removed by its field.
+    let r = save_box(&console, "CP:01.a", BOX_PASSWORD, "T1").await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert!(
+        console
+            .get("/console/charging/boxes")
+            .await
+            .has(">CP:01.a<")
+    );
+    let r = console
+        .post(
+            "/console/charging/boxes/delete",
+            "/console/charging/boxes",
+            &[("id", "CP:01.a")],
+        )
+        .await;
+    assert_eq!(r.flash(), Some((true, "操作成功".into())));
 
-    // Removed: its pile is simulated again; a second removal finds nothing.
+    // Removed; a second removal finds nothing.
     drop(cp);
     let r = console
         .post(
-            "/console/charging/boxes/CP1/delete",
+            "/console/charging/boxes/delete",
             "/console/charging/boxes",
-            &[],
+            &[("id", "CP1")],
         )
         .await;
     assert_eq!(r.status, 303);
@@ -757,9 +829,9 @@ async fn operators_register_a_charge_box_see_it_connect_reset_it_and_remove_it()
     );
     let r = console
         .post(
-            "/console/charging/boxes/CP1/delete",
+            "/console/charging/boxes/delete",
             "/console/charging/boxes",
-            &[],
+            &[("id", "CP1")],
         )
         .await;
     assert_eq!(r.flash().map(|f| f.0), Some(false));
@@ -787,6 +859,19 @@ async fn operators_give_drivers_cards_and_take_them_back() {
     };
     let r = give("CARD-0001", "test").await;
     assert_eq!(r.status, 303, "{}", r.body);
+    // Any printable tag, a slash too, is given and taken back by its field.
+    let r = give("A/B..1", "test").await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert!(console.get("/console/charging/cards").await.has(">A/B..1<"));
+    let r = console
+        .post(
+            "/console/charging/cards/delete",
+            "/console/charging/cards",
+            &[("id_tag", "A/B..1")],
+        )
+        .await;
+    assert_eq!(r.flash(), Some((true, "操作成功".into())));
+    assert!(!console.get("/console/charging/cards").await.has("A/B..1"));
     assert_eq!(r.flash(), Some((true, "操作成功".into())));
     let page = console.get("/console/charging/cards").await;
     assert!(
@@ -795,11 +880,17 @@ async fn operators_give_drivers_cards_and_take_them_back() {
         page.body
     );
     let drivers = console.get("/console/charging/drivers?q=test").await;
-    assert!(
-        drivers.has(">1<"),
-        "the driver's card count: {}",
-        drivers.body
-    );
+    let row = drivers
+        .body
+        .split("<tr")
+        .find(|r| r.contains("<td class=\"\">test</td>"))
+        .expect("the driver's row");
+    let cells: Vec<&str> = row
+        .split("<td")
+        .skip(1)
+        .map(|c| c.split('>').nth(1).unwrap_or("").trim_end_matches("</td"))
+        .collect();
+    assert_eq!(cells.get(3), Some(&"1"), "the driver's card count: {row}");
 
     // Refusals next to their fields, the values kept.
     let r = give("CARD-0002", "nobody").await;
@@ -835,9 +926,9 @@ async fn operators_give_drivers_cards_and_take_them_back() {
 
     let r = console
         .post(
-            "/console/charging/cards/CARD-0001/delete",
+            "/console/charging/cards/delete",
             "/console/charging/cards",
-            &[],
+            &[("id_tag", "CARD-0001")],
         )
         .await;
     assert_eq!(r.flash(), Some((true, "操作成功".into())));
@@ -851,9 +942,9 @@ async fn operators_give_drivers_cards_and_take_them_back() {
     assert_ne!(tag_status(answer), "Accepted", "a card taken back");
     let r = console
         .post(
-            "/console/charging/cards/CARD-0001/delete",
+            "/console/charging/cards/delete",
             "/console/charging/cards",
-            &[],
+            &[("id_tag", "CARD-0001")],
         )
         .await;
     assert_eq!(r.flash().map(|f| f.0), Some(false));

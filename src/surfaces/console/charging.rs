@@ -47,14 +47,14 @@ pub fn routes() -> Router<AppState> {
             "/charging/boxes",
             get(boxes::boxes_page).post(boxes::box_save),
         )
-        .route("/charging/boxes/{id}/delete", post(boxes::box_delete))
+        .route("/charging/boxes/delete", post(boxes::box_delete))
         .route("/charging/piles/{id}/reset", post(boxes::pile_reset))
         .route("/charging/piles/{id}/unlock", post(boxes::pile_unlock))
         .route(
             "/charging/cards",
             get(boxes::cards_page).post(boxes::card_save),
         )
-        .route("/charging/cards/{tag}/delete", post(boxes::card_delete))
+        .route("/charging/cards/delete", post(boxes::card_delete))
 }
 
 const AREA: &str = "area_charging";

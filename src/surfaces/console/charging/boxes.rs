@@ -95,12 +95,14 @@ async fn boxes_view(
             row.actions
                 .push(Action::post(lang, "chg_unlock", format!("{at}/unlock")));
         }
+        // The id as a field, not in the path: a box id may be `..` or hold a `/`.
         row.actions.push(
             Action::post(
                 lang,
                 "chg_remove",
-                format!("/console/charging/boxes/{}/delete", percent(&id)),
+                "/console/charging/boxes/delete".to_owned(),
             )
+            .field("id", id)
             .danger(),
         );
     }
@@ -227,16 +229,16 @@ pub async fn box_save(
     }
 }
 
-/// `POST /console/charging/boxes/{id}/delete`: the box goes; its pile becomes simulated.
+/// `POST /console/charging/boxes/delete` `id`: the box goes; its pile becomes simulated.
 pub async fn box_delete(
     State(state): State<AppState>,
     session: Session,
-    Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Page {
     session.operator_only()?;
     let fields = posted(&session, &headers, &body)?;
+    let id = fields.get("id").unwrap_or("").to_owned();
     let result = state.boxes.delete(&id).await;
     if result.is_ok() {
         tracing::info!(operator = %session.name(), charge_box = %id, "charge box removed from the console");
@@ -289,19 +291,23 @@ async fn pile_command(
     let what = format!("{command:?}");
     let reply = match state.boxes.operate(&id, command).await {
         Ok(reply) => reply,
+        // A silent box, or one not linked: said on the page, as the box's other answers are.
+        Err(Error::Unavailable { .. }) => return Ok(after(&back, false, lang.t("chg_box_silent"))),
+        Err(Error::State(m)) => return Ok(after(&back, false, &m)),
         Err(e) => return Ok(done(lang, &fields, Err(e))),
     };
     tracing::info!(operator = %session.name(), pile = %id, command = %what, "charge box command from the console");
     Ok(match &reply {
-        Reply::Answer(_) => after(
-            &back,
-            true,
-            &format!(
-                "{}: {}",
-                lang.t("chg_box_answer"),
-                reply.status().unwrap_or("?")
-            ),
-        ),
+        Reply::Answer(_) => {
+            let status = reply.status().unwrap_or("?");
+            // `Rejected`, `UnlockFailed`, `NotSupported`: the box answered, and did not do it.
+            let ok = matches!(status, "Accepted" | "Scheduled" | "Unlocked");
+            after(
+                &back,
+                ok,
+                &format!("{}: {status}", lang.t("chg_box_answer")),
+            )
+        }
         Reply::Error { code, description } => after(
             &back,
             false,
@@ -344,12 +350,14 @@ async fn cards_view(state: &AppState, session: &Session, form: CardForm) -> Page
     };
     for row in &mut view.rows {
         let tag = row.text(0).to_owned();
+        // The tag as a field, not in the path: a tag is any printable ASCII, `/` too.
         row.actions.push(
             Action::post(
                 lang,
                 "chg_remove",
-                format!("/console/charging/cards/{}/delete", percent(&tag)),
+                "/console/charging/cards/delete".to_owned(),
             )
+            .field("id_tag", tag)
             .danger(),
         );
     }
@@ -400,16 +408,16 @@ pub async fn card_save(
     Ok(res)
 }
 
-/// `POST /console/charging/cards/{idTag}/delete`
+/// `POST /console/charging/cards/delete` `id_tag`: the card is taken back.
 pub async fn card_delete(
     State(state): State<AppState>,
     session: Session,
-    Path(tag): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Page {
     session.operator_only()?;
     let fields = posted(&session, &headers, &body)?;
+    let tag = fields.get("id_tag").unwrap_or("").to_owned();
     let result = state.boxes.delete_tag(&tag).await;
     if result.is_ok() {
         tracing::info!(operator = %session.name(), "driver card removed from the console");
