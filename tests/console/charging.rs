@@ -651,6 +651,21 @@ async fn save_box(
         .await
 }
 
+/// Posts a pile's command (`reset`, `unlock`) from the boxes' page.
+async fn pile_command(
+    console: &Console,
+    pile: &str,
+    command: &str,
+) -> crate::common::console::Html {
+    console
+        .post(
+            &format!("/console/charging/piles/{pile}/{command}"),
+            "/console/charging/boxes",
+            &[],
+        )
+        .await
+}
+
 #[tokio::test]
 async fn operators_register_a_charge_box_see_it_connect_reset_it_and_remove_it() {
     let app = spawn_app().await;
@@ -715,41 +730,17 @@ async fn operators_register_a_charge_box_see_it_connect_reset_it_and_remove_it()
     );
 
     // Reset: the box's own answer on the page.
-    let r = console
-        .post(
-            "/console/charging/piles/F1/reset",
-            "/console/charging/boxes",
-            &[],
-        )
-        .await;
+    let r = pile_command(&console, "F1", "reset").await;
     assert_eq!(r.status, 303, "{}", r.body);
     assert_eq!(r.flash(), Some((true, "充电机应答: Accepted".into())));
-    let r = console
-        .post(
-            "/console/charging/piles/F1/unlock",
-            "/console/charging/boxes",
-            &[],
-        )
-        .await;
+    let r = pile_command(&console, "F1", "unlock").await;
     assert_eq!(r.flash(), Some((true, "充电机应答: Unlocked".into())));
     // A refusal is the box's answer too, shown as a failure.
     cp.set_behaviour(|b| b.unlock = Some("UnlockFailed"));
-    let r = console
-        .post(
-            "/console/charging/piles/F1/unlock",
-            "/console/charging/boxes",
-            &[],
-        )
-        .await;
+    let r = pile_command(&console, "F1", "unlock").await;
     assert_eq!(r.flash(), Some((false, "充电机应答: UnlockFailed".into())));
     // A simulated pile has no box to ask.
-    let r = console
-        .post(
-            "/console/charging/piles/T1/reset",
-            "/console/charging/boxes",
-            &[],
-        )
-        .await;
+    let r = pile_command(&console, "T1", "reset").await;
     assert_eq!(r.status, 303);
     assert_eq!(r.flash().map(|f| f.0), Some(false), "{:?}", r.location);
 
