@@ -886,11 +886,16 @@ impl ChargeBoxes {
 
     /// The boxes of these ids that exist, in that order (a page of the console's table).
     pub async fn views(&self, ids: &[String]) -> Result<Vec<BoxView>> {
-        let mut views = Vec::with_capacity(ids.len());
+        let mut rows = Vec::with_capacity(ids.len());
         for id in ids {
-            views.extend(self.view(id).await?);
+            rows.extend(store::find_box(self.store.pool(), id).await?);
         }
-        Ok(views)
+        // The station's lock once, after the reads.
+        let live = self.charging.live.state.lock().await;
+        Ok(rows
+            .into_iter()
+            .map(|row| self.view_of(&live, row))
+            .collect())
     }
 
     async fn view(&self, id: &str) -> Result<Option<BoxView>> {

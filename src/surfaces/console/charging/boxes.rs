@@ -162,14 +162,7 @@ fn live_cells(session: &Session, b: Option<&BoxView>) -> Vec<CellView> {
     };
     let session_text = b.transaction.as_ref().map_or_else(String::new, |t| {
         let wh = (t.meter_wh - t.meter_start_wh).max(0);
-        format!(
-            "#{} {} {} {}.{:03} kWh",
-            t.id,
-            t.number,
-            t.user,
-            wh / 1000,
-            wh % 1000
-        )
+        format!("#{} {} {} {} kWh", t.id, t.number, t.user, super::kwh(wh))
     });
     vec![
         cell(b.pile.clone().unwrap_or_default(), ""),
@@ -204,7 +197,7 @@ pub async fn box_save(
         pile: pile_choice,
         ..BoxForm::default()
     };
-    match state.boxes.put(&id, password, pile.clone()).await {
+    match state.boxes.put(&id, password, pile).await {
         Ok(view) => {
             tracing::info!(operator = %session.name(), charge_box = %view.id, pile = ?view.pile, password_set = password.is_some(), "charge box changed from the console");
             Ok(after("/console/charging/boxes", true, lang.t("done")))
